@@ -1,0 +1,1 @@
+//! planrun: run declarative maintenance plans.
