@@ -1,1 +1,6 @@
 //! planrun: run declarative maintenance plans.
+
+pub mod exit_code;
+pub mod plan;
+pub mod redact;
+pub mod validate;

@@ -1,0 +1,13 @@
+//! The documented exit codes of `planrun`, one place for all of them.
+
+/// The run (or command) succeeded, possibly with allowed failures.
+pub const SUCCESS: i32 = 0;
+/// A task failed and the run ended failed.
+pub const TASK_FAILED: i32 = 1;
+/// The plan is invalid, or the command line is wrong; nothing ran.
+pub const INVALID: i32 = 2;
+/// planrun refused to start: the lock is held, an unfinished run exists, or the kube
+/// context differs from the plan's guard.
+pub const REFUSED: i32 = 3;
+/// Interrupted by Ctrl-C or SIGTERM.
+pub const INTERRUPTED: i32 = 130;

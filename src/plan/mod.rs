@@ -1,0 +1,5 @@
+//! Plan text and its raw serde types, one file per task type.
+
+mod source;
+
+pub use source::PlanSource;
