@@ -39,13 +39,17 @@ pub fn plan_schema() -> String {
                 required.extend(req.iter().cloned());
             }
         }
+        // if/then on the discriminator (not oneOf): editors and taplo then report
+        // the one key that is wrong instead of "no variant matched".
         variants.push(json!({
-            "title": task_type.name,
-            "description": task_type.summary,
-            "type": "object",
-            "properties": properties,
-            "required": required,
-            "additionalProperties": false,
+            "if": { "properties": { "type": { "const": task_type.name } }, "required": ["type"] },
+            "then": {
+                "title": task_type.name,
+                "description": task_type.summary,
+                "properties": properties,
+                "required": required,
+                "additionalProperties": false,
+            },
         }));
     }
 
@@ -66,7 +70,17 @@ pub fn plan_schema() -> String {
                 "description": "Tasks by id; an id names the task in `needs`, logs and reports.",
                 "type": "object",
                 "propertyNames": { "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$" },
-                "additionalProperties": { "oneOf": variants },
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {
+                        "type": {
+                            "description": "The task type.",
+                            "enum": TASK_TYPES.iter().map(|t| t.name).collect::<Vec<_>>(),
+                        },
+                    },
+                    "required": ["type"],
+                    "allOf": variants,
+                },
             },
         },
         "required": ["plan", "tasks"],

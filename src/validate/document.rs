@@ -63,12 +63,19 @@ pub fn deserialize<T: DeserializeOwned>(
 /// A serde error as a plan error. Errors spanning the whole table (a missing field)
 /// point at `fallback`, usually the table's header key.
 pub fn serde_error(e: &toml::de::Error, whole: Range<usize>, fallback: Range<usize>) -> PlanError {
-    let message = e.message().trim().to_string();
+    let message = e
+        .message()
+        .trim()
+        .replace("missing field", "missing key")
+        .replace("unknown field", "unknown key")
+        .replace("unknown variant", "unknown value")
+        .replace("expected u32", "expected a whole number")
+        .replace("expected i32", "expected a whole number");
     let kind = if message.starts_with("invalid type") {
         ErrorKind::WrongType
-    } else if message.starts_with("missing field") {
+    } else if message.starts_with("missing key") {
         ErrorKind::MissingField
-    } else if message.starts_with("unknown field") {
+    } else if message.starts_with("unknown key") {
         ErrorKind::UnknownKey
     } else {
         ErrorKind::BadValue
@@ -79,7 +86,7 @@ pub fn serde_error(e: &toml::de::Error, whole: Range<usize>, fallback: Range<usi
     };
     let label = match kind {
         ErrorKind::WrongType => "wrong type",
-        ErrorKind::MissingField => "in this table",
+        ErrorKind::MissingField => "this table misses a required key",
         ErrorKind::UnknownKey => "unknown key",
         _ => "bad value",
     };

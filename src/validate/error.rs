@@ -178,7 +178,7 @@ impl Diagnostic for InvalidPlan {
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(
-            "nothing ran; fix the problems above and run again",
+            "nothing ran; fix the problems below and run again",
         ))
     }
 

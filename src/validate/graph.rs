@@ -13,8 +13,11 @@ use super::model::{Task, TaskIdx};
 use super::tasks::ParsedTask;
 
 /// Resolves `needs`, builds the graph and orders it. Fills `Task::needs`.
+/// `unparsed` holds the ids and `needs` of tasks that had errors of their own: their
+/// dependencies are still checked, so one pass reports everything.
 pub fn build_graph(
     parsed: &mut [ParsedTask],
+    unparsed: &[(String, Vec<(String, Range<usize>)>)],
     all_ids: &HashMap<String, Range<usize>>,
     errors: &mut Vec<PlanError>,
 ) -> Option<(DiGraph<TaskIdx, ()>, Vec<TaskIdx>)> {
@@ -29,15 +32,19 @@ pub fn build_graph(
     }
     let before = errors.len();
     let mut needs_of: Vec<Vec<TaskIdx>> = Vec::with_capacity(parsed.len());
-    for (i, p) in parsed.iter().enumerate() {
-        let mut needs: Vec<TaskIdx> = Vec::with_capacity(p.needs.len());
+    let entries = parsed
+        .iter()
+        .map(|p| (p.task.id.as_str(), &p.needs))
+        .chain(unparsed.iter().map(|(id, needs)| (id.as_str(), needs)));
+    for (i, (id, task_needs)) in entries.enumerate() {
+        let mut needs: Vec<TaskIdx> = Vec::with_capacity(task_needs.len());
         let mut seen: HashMap<&str, &Range<usize>> = HashMap::new();
-        for (need, span) in &p.needs {
+        for (need, span) in task_needs {
             if let Some(first) = seen.insert(need, span) {
                 errors.push(
                     PlanError::new(
                         ErrorKind::DuplicateDependency,
-                        format!("task `{}` needs `{need}` twice", p.task.id),
+                        format!("task `{id}` needs `{need}` twice"),
                     )
                     .at(span.clone(), "listed again here")
                     .at(first.clone(), "first listed here")
@@ -47,8 +54,10 @@ pub fn build_graph(
             }
             match index.get(need.as_str()) {
                 Some(&j) => {
-                    needs.push(j);
-                    graph.add_edge(NodeIndex::new(j), NodeIndex::new(i), ());
+                    if i < parsed.len() {
+                        needs.push(j);
+                        graph.add_edge(NodeIndex::new(j), NodeIndex::new(i), ());
+                    }
                 }
                 // A task that exists but failed to parse: its own errors say why.
                 None if all_ids.contains_key(need) => {}
@@ -60,10 +69,7 @@ pub fn build_graph(
                     errors.push(
                         PlanError::new(
                             ErrorKind::UnknownDependency,
-                            format!(
-                                "task `{}` needs `{need}`, which is not a task of this plan",
-                                p.task.id
-                            ),
+                            format!("task `{id}` needs `{need}`, which is not a task of this plan"),
                         )
                         .at(span.clone(), "no such task")
                         .help(help),
@@ -71,7 +77,9 @@ pub fn build_graph(
                 }
             }
         }
-        needs_of.push(needs);
+        if i < parsed.len() {
+            needs_of.push(needs);
+        }
     }
     for (p, needs) in parsed.iter_mut().zip(needs_of) {
         p.task.needs = needs;

@@ -114,7 +114,7 @@ pub fn parse_task(
         }
     };
 
-    check_unknown_keys(&table, task_type, errors);
+    check_unknown_keys(id, &table, task_type, errors);
 
     let common = deserialize::<RawCommon>(
         super::document::subtable(&table, COMMON_KEYS_NO_TYPE),
@@ -226,7 +226,12 @@ fn keep<T>(result: Result<T, PlanError>, errors: &mut Vec<PlanError>) -> Option<
     result.map_err(|e| errors.push(e)).ok()
 }
 
-fn check_unknown_keys(table: &Table<'_>, task_type: &TaskType, errors: &mut Vec<PlanError>) {
+fn check_unknown_keys(
+    id: &str,
+    table: &Table<'_>,
+    task_type: &TaskType,
+    errors: &mut Vec<PlanError>,
+) {
     let own = task_type.own_keys();
     let allowed = || {
         COMMON_KEYS
@@ -258,7 +263,7 @@ fn check_unknown_keys(table: &Table<'_>, task_type: &TaskType, errors: &mut Vec<
         errors.push(
             PlanError::new(
                 ErrorKind::UnknownKey,
-                format!("unknown key `{name}` in a `{}` task", task_type.name),
+                format!("unknown key `{name}` in task `{id}` ({})", task_type.name),
             )
             .at(key.span(), "unknown key")
             .help(help),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use miette::{IntoDiagnostic, WrapErr};
 use toml::de::{DeTable, DeValue};
 
-use super::document::{deserialize, key_span};
+use super::document::{deserialize, key_span, str_items};
 use super::error::{ErrorKind, InvalidPlan, PlanError, did_you_mean};
 use super::graph::build_graph;
 use super::model::{PlanHeader, ValidatedPlan};
@@ -148,6 +148,7 @@ pub fn validate(
     };
 
     let mut parsed = Vec::new();
+    let mut unparsed = Vec::new();
     let mut all_ids = HashMap::new();
     match root.get("tasks").map(|v| (v.get_ref(), v.span())) {
         Some((DeValue::Table(tasks), _)) => {
@@ -162,8 +163,18 @@ pub fn validate(
                 all_ids.insert(key.get_ref().to_string(), key.span());
             }
             for (key, value) in tasks.iter() {
-                if let Some(task) = parse_task(key.get_ref(), key.span(), value, &cx, &mut errors) {
-                    parsed.push(task);
+                match parse_task(key.get_ref(), key.span(), value, &cx, &mut errors) {
+                    Some(task) => parsed.push(task),
+                    None => {
+                        let needs = match value.get_ref() {
+                            DeValue::Table(t) => str_items(t, "needs")
+                                .into_iter()
+                                .map(|(need, span)| (need.to_string(), span))
+                                .collect(),
+                            _ => Vec::new(),
+                        };
+                        unparsed.push((key.get_ref().to_string(), needs));
+                    }
                 }
             }
         }
@@ -182,7 +193,7 @@ pub fn validate(
         ),
     }
 
-    let graph = build_graph(&mut parsed, &all_ids, &mut errors);
+    let graph = build_graph(&mut parsed, &unparsed, &all_ids, &mut errors);
     let (Some(header), Some((graph, order)), true) = (header, graph, errors.is_empty()) else {
         return Err(invalid(errors));
     };

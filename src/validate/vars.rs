@@ -99,7 +99,8 @@ pub fn resolve_vars(
                         .at(span, "declared without a value")
                         .help(help),
                     );
-                    continue;
+                    // Still defined, so its uses are not reported again as undefined.
+                    (String::new(), VarOrigin::Plan)
                 }
             };
             vars.push(Variable {
