@@ -12,12 +12,15 @@ use super::error::{ErrorKind, PlanError, did_you_mean};
 use super::model::{Task, TaskIdx};
 use super::tasks::ParsedTask;
 
+/// A task's `needs` entries with their spans.
+pub type Needs = Vec<(String, Range<usize>)>;
+
 /// Resolves `needs`, builds the graph and orders it. Fills `Task::needs`.
 /// `unparsed` holds the ids and `needs` of tasks that had errors of their own: their
 /// dependencies are still checked, so one pass reports everything.
 pub fn build_graph(
     parsed: &mut [ParsedTask],
-    unparsed: &[(String, Vec<(String, Range<usize>)>)],
+    unparsed: &[(String, Needs)],
     all_ids: &HashMap<String, Range<usize>>,
     errors: &mut Vec<PlanError>,
 ) -> Option<(DiGraph<TaskIdx, ()>, Vec<TaskIdx>)> {
