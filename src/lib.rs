@@ -1,1 +1,3 @@
 //! planrun: run declarative maintenance plans.
+
+pub mod sandbox;
