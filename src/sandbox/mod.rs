@@ -82,6 +82,7 @@ mod faults;
 mod fields;
 mod http;
 mod lifecycle;
+mod openapi;
 mod patch;
 mod resources;
 mod scenario;

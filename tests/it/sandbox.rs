@@ -1172,3 +1172,35 @@ async fn kubeconfig_is_accepted_by_kube() {
     assert!(nss.get_opt("default").await.unwrap().is_some());
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn apply_creates_fully_defaulted_objects() {
+    let (sb, client) = start(fast(), &[]).await;
+    let nss: Api<Namespace> = Api::all(client.clone());
+    let pp = PatchParams::apply("pulumi-kubernetes");
+    let ns = nss
+        .patch(
+            "applied",
+            &pp,
+            &Patch::Apply(
+                json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"applied"}}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(ns.metadata.uid.is_some() && ns.metadata.creation_timestamp.is_some());
+    assert_eq!(ns.status.unwrap().phase.as_deref(), Some("Active"));
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd: serde_json::Value =
+        serde_yaml::from_str(FLUX_CRDS.split("---").nth(1).unwrap()).unwrap();
+    let name = crd["metadata"]["name"].as_str().unwrap().to_owned();
+    crds.patch(&name, &pp, &Patch::Apply(crd)).await.unwrap();
+    tokio::time::timeout(
+        DEADLINE,
+        await_condition(crds.clone(), &name, conditions::is_crd_established()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    sb.shutdown().await;
+}
