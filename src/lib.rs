@@ -8,4 +8,5 @@ pub mod error;
 pub mod exit_code;
 pub mod plan;
 pub mod redact;
+pub mod sandbox;
 pub mod validate;

@@ -3,3 +3,5 @@
 
 mod plan_diagnostics;
 mod plan_files;
+mod sandbox;
+mod sandbox_kubectl;
