@@ -1,1 +1,5 @@
 //! One integration-test binary (one link step) with a module per area.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod plan_diagnostics;
+mod plan_files;
