@@ -10,5 +10,6 @@ pub mod exec;
 pub mod exit_code;
 pub mod plan;
 pub mod redact;
+pub mod report;
 pub mod schedule;
 pub mod validate;

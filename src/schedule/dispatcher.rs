@@ -27,6 +27,8 @@ pub struct RunConfig {
     /// At most this many tasks at once (at least 1).
     pub jobs: usize,
     pub dry_run: bool,
+    /// `--yes`: confirmation gates pass without asking.
+    pub assume_yes: bool,
     /// SIGTERM-to-SIGKILL delay for stopped children.
     pub grace: Duration,
     /// Tasks that succeeded in an earlier run this one resumes; they do not run.
@@ -40,6 +42,7 @@ impl Default for RunConfig {
         Self {
             jobs: 8,
             dry_run: false,
+            assume_yes: false,
             grace: exec::DEFAULT_GRACE,
             done_earlier: Vec::new(),
             keep_logs: true,
@@ -325,6 +328,7 @@ impl Loop<'_> {
             cancel: self.cancel.child(),
             events: self.events.clone(),
             dry_run: self.config.dry_run,
+            assume_yes: self.config.assume_yes,
             kube: self.kube.clone(),
             child_env: Arc::new(child_env),
             grace: self.config.grace,
