@@ -236,7 +236,7 @@ fn timeout_kills_the_scripts_background_grandchild() {
 #[test]
 fn sigint_cancels_running_tasks_and_exits_130() {
     let dir = workdir("interrupt.toml");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("planrun"))
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("planrun"))
         .current_dir(dir.path())
         .args(["plan.toml", "--output", "json", "--grace", "2s"])
         .stdout(std::process::Stdio::piped())
