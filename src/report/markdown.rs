@@ -22,14 +22,8 @@ pub fn render(record: &RunRecord) -> String {
         ("outcome", format!("**{outcome}**")),
         ("plan", format!("`{}`", meta.plan_path)),
         ("run id", format!("`{}`", record.run_id)),
-        (
-            "started",
-            record.started.map(|t| t.to_string()).unwrap_or_default(),
-        ),
-        (
-            "ended",
-            record.finished.map(|t| t.to_string()).unwrap_or_default(),
-        ),
+        ("started", record.started.map(timestamp).unwrap_or_default()),
+        ("ended", record.finished.map(timestamp).unwrap_or_default()),
         (
             "duration",
             human_duration(Duration::from_millis(record.duration_ms)),
@@ -124,6 +118,11 @@ pub fn render(record: &RunRecord) -> String {
         }
     }
     out
+}
+
+/// `2025-01-01 12:00:00.123 UTC`
+fn timestamp(ts: jiff::Timestamp) -> String {
+    ts.strftime("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()
 }
 
 /// Text safe inside a Markdown table cell.

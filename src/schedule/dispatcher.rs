@@ -491,3 +491,101 @@ pub fn human_duration(d: Duration) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::events::Event;
+    use crate::plan::PlanSource;
+    use crate::schedule::MemorySink;
+
+    fn plan(dir: &std::path::Path, toml: &str) -> Arc<ValidatedPlan> {
+        let source = PlanSource::new(dir.join("plan.toml"), toml);
+        Arc::new(crate::validate::validate(Arc::new(source), &[], &|_| None).unwrap())
+    }
+
+    async fn run(
+        plan: Arc<ValidatedPlan>,
+        dir: &std::path::Path,
+        config: RunConfig,
+    ) -> (RunSummary, Vec<StateChange>, Vec<Event>) {
+        let (events, rx) = EventSender::channel();
+        let mut sink = MemorySink::default();
+        let summary = Dispatcher {
+            plan,
+            run_dir: Arc::new(RunDir::create(dir, "p", "r").unwrap()),
+            config,
+            events,
+            sink: &mut sink,
+            cancel: Cancel::new(),
+            groups: GroupRegistry::new(),
+            kube: KubeSlot::default(),
+        }
+        .run()
+        .await
+        .unwrap();
+        (summary, sink.changes, rx.iter().collect())
+    }
+
+    #[tokio::test]
+    async fn records_each_change_and_skips_tasks_done_earlier() {
+        let tmp = tempfile::tempdir().unwrap();
+        let plan = plan(
+            tmp.path(),
+            r#"
+            [plan]
+            name = "p"
+            [tasks.a]
+            type = "exec-script"
+            command = ["false"]
+            [tasks.b]
+            type = "exec-script"
+            command = ["true"]
+            needs = ["a"]
+            "#,
+        );
+        let config = RunConfig {
+            done_earlier: vec![0],
+            ..RunConfig::default()
+        };
+        let (summary, changes, events) = run(plan, tmp.path(), config).await;
+        assert_eq!(summary.outcome, RunOutcome::Succeeded);
+        assert_eq!(
+            changes,
+            vec![
+                StateChange::Skipped {
+                    task: 0,
+                    cause: SkipCause::DoneEarlier
+                },
+                StateChange::Started {
+                    task: 1,
+                    attempt: 1
+                },
+                StateChange::Succeeded { task: 1 },
+                StateChange::Finished {
+                    outcome: RunOutcome::Succeeded
+                },
+            ]
+        );
+        let kinds: Vec<_> = events
+            .iter()
+            .map(|e| {
+                serde_json::to_value(e).unwrap()["event"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "run-started",
+                "task-skipped",
+                "task-started",
+                "task-succeeded",
+                "run-finished"
+            ]
+        );
+    }
+}
