@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod exec;
 pub mod exit_code;
 pub mod plan;
 pub mod redact;

@@ -1,0 +1,3 @@
+//! Task executors, one per task type.
+
+pub mod kube;
