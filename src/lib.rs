@@ -9,4 +9,5 @@ pub mod exec;
 pub mod exit_code;
 pub mod plan;
 pub mod redact;
+pub mod sandbox;
 pub mod validate;

@@ -24,7 +24,15 @@ enum Deleted {
 /// Deletes the selected objects. Returns a one-line summary.
 pub async fn kube_delete(env: &TaskEnv<'_>, spec: &KubeDelete) -> Result<String, KubeError> {
     let sel = Selected::resolve(env, &spec.selection).await?;
-    let objects = sel.list(env).await?;
+    let objects = match sel.list(env).await {
+        Ok(objects) => objects,
+        // The kind's CRD went since discovery ran: none of its objects exist.
+        Err(KubeError::Api { code: 404, .. }) => {
+            env.conn.kinds().forget().await;
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
     if objects.is_empty() {
         env.say(&format!("{} already absent", sel.description));
         return Ok(format!(

@@ -61,11 +61,25 @@ pub fn condition(obj: &DynamicObject, type_: &str) -> Option<Condition> {
 /// are true (a namespace's NamespaceContentRemaining, a CRD's Terminating...).
 pub fn why_present(obj: &DynamicObject) -> Vec<String> {
     let mut lines = Vec::new();
-    let finalizers = obj.finalizers();
-    let finalizers = if finalizers.is_empty() {
+    let mut held = Vec::new();
+    if !obj.finalizers().is_empty() {
+        held.push(format!("finalizers [{}]", obj.finalizers().join(", ")));
+    }
+    // A namespace's own finalizers (`kubernetes`) live in its spec.
+    let spec_finalizers: Vec<&str> = obj
+        .data
+        .get("spec")
+        .and_then(|s| s.get("finalizers"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !spec_finalizers.is_empty() {
+        held.push(format!("spec.finalizers [{}]", spec_finalizers.join(", ")));
+    }
+    let finalizers = if held.is_empty() {
         "no finalizers".to_string()
     } else {
-        format!("finalizers [{}]", finalizers.join(", "))
+        held.join(", ")
     };
     match &obj.metadata.deletion_timestamp {
         Some(ts) => lines.push(format!("being deleted since {}, {finalizers}", ts.0)),
@@ -107,6 +121,7 @@ mod tests {
                 "deletionTimestamp": "2025-01-01T00:00:00Z",
                 "finalizers": ["example.com/hold"]
             },
+            "spec": {"finalizers": ["kubernetes"]},
             "status": {
                 "phase": "Terminating",
                 "conditions": [
@@ -126,7 +141,7 @@ mod tests {
         assert_eq!(
             lines,
             vec![
-                "being deleted since 2025-01-01T00:00:00Z, finalizers [example.com/hold]",
+                "being deleted since 2025-01-01T00:00:00Z, finalizers [example.com/hold], spec.finalizers [kubernetes]",
                 "phase Terminating",
                 "condition NamespaceContentRemaining=True (SomeResourcesRemain): Some resources are remaining: gitrepositories.source.toolkit.fluxcd.io has 1 resource instances",
             ]

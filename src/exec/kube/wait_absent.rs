@@ -47,6 +47,9 @@ pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String,
         },
     )
     .await?;
+    if matches!(end, WatchEnd::NotServed) {
+        env.conn.kinds().forget().await;
+    }
     match end {
         WatchEnd::Done(_) | WatchEnd::NotServed => Ok(if seen.is_empty() {
             format!("{} already absent", sel.description)

@@ -66,6 +66,9 @@ pub async fn wait_condition(env: &TaskEnv<'_>, spec: &WaitCondition) -> Result<S
         },
     )
     .await?;
+    if matches!(end, WatchEnd::NotServed) {
+        env.conn.kinds().forget().await;
+    }
     match end {
         WatchEnd::Done(objects) => Ok(format!(
             "{want} on {}: {}",
