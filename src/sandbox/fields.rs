@@ -374,10 +374,14 @@ pub fn apply(
         .collect();
     let mut merged = live.cloned().unwrap_or_else(|| json!({}));
     let mut applied_scoped = applied.clone();
-    if let Some(m) = applied_scoped.as_object_mut() {
+    if let Some(m) = applied_scoped.as_object_mut()
+        && live.is_some()
+    {
         m.retain(|k, _| {
             k == "apiVersion" || k == "kind" || k == "metadata" || scope.includes_top(k)
         });
+        // Server-set metadata comes from the live object. (On a create the caller passes
+        // a fully defaulted object, kept as it is.)
         if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("managedFields");
             meta.remove("resourceVersion");

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::discovery;
 use super::faults::{FaultHit, RequestRecord};
+use super::openapi;
 use super::resources::ResourceDef;
 use super::selector::{FieldSelector, LabelSelector, Selectors};
 use super::shared::Shared;
@@ -35,6 +36,12 @@ pub enum Route {
     ResourceList(String, String),
     /// A resource URL.
     Resource(ResourcePath),
+    /// `/openapi/v2`.
+    OpenApiV2,
+    /// `/openapi/v3`.
+    OpenApiV3Root,
+    /// `/openapi/v3/<group-version path>`.
+    OpenApiV3(String),
     /// Anything else.
     Unknown,
 }
@@ -87,6 +94,9 @@ pub fn parse_route(path: &str) -> Route {
     };
     match segs.as_slice() {
         ["version"] => Route::Version,
+        ["openapi", "v2"] => Route::OpenApiV2,
+        ["openapi", "v3"] => Route::OpenApiV3Root,
+        ["openapi", "v3", rest @ ..] => Route::OpenApiV3(rest.join("/")),
         ["healthz" | "livez" | "readyz"] => Route::Health,
         ["api"] => Route::CoreVersions,
         ["api", v] => Route::ResourceList(String::new(), (*v).to_owned()),
@@ -253,6 +263,25 @@ async fn handle(
         Route::ResourceList(g, v) => {
             let rs = shared.with_store(|s| s.resources());
             discovery::resource_list(&rs, &g, &v).map_or_else(page_not_found, ok)
+        }
+        Route::OpenApiV2 => {
+            let json_ok = accept
+                .as_deref()
+                .is_none_or(|a| a.contains("json") || a.contains("*/*"));
+            if json_ok {
+                let minor = shared.with_store(|s| s.scenario.minor().to_owned());
+                ok(openapi::v2(&minor))
+            } else {
+                ApiError::new(406, "NotAcceptable", "only application/json is served").into()
+            }
+        }
+        Route::OpenApiV3Root => {
+            let (rs, minor) = shared.with_store(|s| (s.resources(), s.scenario.minor().to_owned()));
+            ok(openapi::v3_root(&rs, &minor))
+        }
+        Route::OpenApiV3(gv) => {
+            let (rs, minor) = shared.with_store(|s| (s.resources(), s.scenario.minor().to_owned()));
+            openapi::v3_group_version(&rs, &gv, &minor).map_or_else(page_not_found, ok)
         }
         Route::Unknown => page_not_found(),
     }

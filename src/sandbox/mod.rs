@@ -82,6 +82,7 @@ mod faults;
 mod fields;
 mod http;
 mod lifecycle;
+mod openapi;
 mod patch;
 mod resources;
 mod scenario;
@@ -94,7 +95,7 @@ mod status;
 mod store;
 mod watch;
 
-pub use command::{SandboxArgs, run_sandbox_command, serve_until_signal};
+pub use command::{SandboxArgs, run_sandbox_command, serve_until_signal, start_from_args};
 pub use error::SandboxError;
 pub use faults::RequestRecord;
 pub use scenario::{ConditionRule, Delay, FaultRule, NamespaceKnob, Scenario};

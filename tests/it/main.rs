@@ -5,3 +5,4 @@ mod kube_tasks;
 mod plan_diagnostics;
 mod plan_files;
 mod sandbox;
+mod sandbox_kubectl;

@@ -78,6 +78,17 @@ spec:
     schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
 "#;
 
+/// No kube-rs request may have hit a path a real API server serves but the sandbox does
+/// not (`404 page not found`) or a method it does not allow (405).
+fn assert_all_served(sb: &Sandbox) {
+    let unserved: Vec<_> = sb
+        .requests()
+        .into_iter()
+        .filter(|r| (r.status == 404 && r.reason.is_none()) || r.status == 405)
+        .collect();
+    assert!(unserved.is_empty(), "unserved requests: {unserved:#?}");
+}
+
 fn gvk(group: &str, version: &str, kind: &str) -> GroupVersionKind {
     GroupVersionKind::gvk(group, version, kind)
 }
@@ -121,6 +132,7 @@ async fn version_and_discovery_plain_and_aggregated() {
             );
         }
     }
+    assert_all_served(&sb);
     sb.shutdown().await;
 }
 
@@ -215,6 +227,7 @@ async fn namespace_crud_and_status_errors() {
     .await
     .unwrap()
     .unwrap();
+    assert_all_served(&sb);
     sb.shutdown().await;
 }
 
@@ -327,6 +340,7 @@ async fn configmaps_secrets_selectors_and_delete_collection() {
             .items
             .is_empty()
     );
+    assert_all_served(&sb);
     sb.shutdown().await;
 }
 
@@ -469,6 +483,7 @@ async fn watch_replay_expired_bookmarks_timeout_and_initial_events() {
             .map(String::as_str),
         Some("true")
     );
+    assert_all_served(&sb);
     sb.shutdown().await;
 }
 
@@ -523,6 +538,7 @@ async fn watcher_survives_410_and_a_dropped_stream() {
             }
         }
     }
+    assert_all_served(&sb);
     sb.shutdown().await;
 }
 
@@ -730,6 +746,7 @@ async fn finalizers_hold_objects_and_namespaces_and_stuck_namespaces_stay() {
         panic!()
     };
     assert_eq!((s.code, s.reason.as_str()), (403, "Forbidden"));
+    assert_all_served(&sb);
     sb.shutdown().await;
 }
 
@@ -841,6 +858,7 @@ async fn deployments_get_a_status_that_becomes_ready() {
     // Validation: a deployment without a selector is Invalid.
     let Err(kube::Error::Api(s)) = deploys.patch("bad", &pp, &Patch::Apply(json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"bad"},"spec":{}}))).await else { panic!() };
     assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
+    assert_all_served(&sb);
     sb.shutdown().await;
 }
 
@@ -978,6 +996,7 @@ async fn server_side_apply_managed_fields_merge_patch_dry_run_and_preconditions(
         owners(&fresh),
         vec![("pulumi-kubernetes".into(), "Apply".into())]
     );
+    assert_all_served(&sb);
     sb.shutdown().await;
 }
 
@@ -1063,6 +1082,7 @@ conditions:
         got.data["status"]["conditions"][0]["reason"],
         "GitOperationFailed"
     );
+    assert_all_served(&sb);
     sb.shutdown().await;
 }
 
@@ -1170,5 +1190,146 @@ async fn kubeconfig_is_accepted_by_kube() {
     let client = Client::try_from(config).unwrap();
     let nss: Api<Namespace> = Api::all(client);
     assert!(nss.get_opt("default").await.unwrap().is_some());
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn apply_creates_fully_defaulted_objects() {
+    let (sb, client) = start(fast(), &[]).await;
+    let nss: Api<Namespace> = Api::all(client.clone());
+    let pp = PatchParams::apply("pulumi-kubernetes");
+    let ns = nss
+        .patch(
+            "applied",
+            &pp,
+            &Patch::Apply(
+                json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"applied"}}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(ns.metadata.uid.is_some() && ns.metadata.creation_timestamp.is_some());
+    assert_eq!(ns.status.unwrap().phase.as_deref(), Some("Active"));
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd: serde_json::Value =
+        serde_yaml::from_str(FLUX_CRDS.split("---").nth(1).unwrap()).unwrap();
+    let name = crd["metadata"]["name"].as_str().unwrap().to_owned();
+    crds.patch(&name, &pp, &Patch::Apply(crd)).await.unwrap();
+    tokio::time::timeout(
+        DEADLINE,
+        await_condition(crds.clone(), &name, conditions::is_crd_established()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_all_served(&sb);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_example_scenario_rehearses_an_old_flux_install() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sandbox-scenario.yaml");
+    let mut scenario = Scenario::load(&path).unwrap();
+    // Same behaviour, shorter waits.
+    scenario.namespaces.clear();
+    scenario.namespace_finalize_delay = Delay::millis(50);
+    scenario.finalizer_clear_delay = Delay::millis(50);
+    scenario.deployment_ready_delay = Delay::millis(50);
+    for c in &mut scenario.conditions {
+        c.after = Delay::millis(50);
+    }
+    let (sb, client) = start(scenario, &[]).await;
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), "flux-system");
+    for name in [
+        "source-controller",
+        "kustomize-controller",
+        "helm-controller",
+    ] {
+        tokio::time::timeout(
+            DEADLINE,
+            await_condition(deploys.clone(), name, conditions::is_deployment_completed()),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    let ks = dynamic_api(
+        &client,
+        &gvk("kustomize.toolkit.fluxcd.io", "v1", "Kustomization"),
+        "flux-system",
+    )
+    .await;
+    tokio::time::timeout(
+        DEADLINE,
+        await_condition(ks.clone(), "flux-system", |o: Option<&DynamicObject>| {
+            o.is_some_and(|o| o.data["status"]["conditions"][0]["status"] == "True")
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let secret: Secret = Api::namespaced(client.clone(), "flux-system")
+        .get("flux-system")
+        .await
+        .unwrap();
+    assert!(
+        secret.data.unwrap()["identity"]
+            .0
+            .starts_with(b"-----BEGIN")
+    );
+    // Deleting the namespace: the Flux objects' finalizers are cleared by the simulated
+    // controllers, then the namespace goes.
+    let nss: Api<Namespace> = Api::all(client.clone());
+    let uid = nss.get("flux-system").await.unwrap().metadata.uid.unwrap();
+    nss.delete("flux-system", &DeleteParams::background())
+        .await
+        .unwrap();
+    tokio::time::timeout(
+        DEADLINE,
+        await_condition(nss.clone(), "flux-system", conditions::is_deleted(&uid)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        ks.list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    // The one injected 503 was retried by kube on its own.
+    assert!(sb.requests().iter().any(|r| r.status == 503 && r.faulted));
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_sandbox_command_writes_a_kubeconfig() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/kubeconfig");
+    let args = planrun::sandbox::SandboxArgs {
+        port: 0,
+        seeds: vec![
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sandbox-old-flux.yaml"),
+        ],
+        scenario: None,
+        kubeconfig: Some(path.clone()),
+        context: "rehearsal".into(),
+    };
+    let (sb, written) = planrun::sandbox::start_from_args(&args).await.unwrap();
+    assert_eq!(written, path);
+    let kc = kube::config::Kubeconfig::read_from(&path).unwrap();
+    assert_eq!(kc.current_context.as_deref(), Some("rehearsal"));
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .unwrap();
+    let client = Client::try_from(config).unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client);
+    assert_eq!(
+        crds.list(&ListParams::default()).await.unwrap().items.len(),
+        3
+    );
     sb.shutdown().await;
 }
