@@ -6,13 +6,14 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::Api;
+use kube::api::{Api, ListParams};
 use kube::runtime::watcher;
 
 use crate::validate::AssertDeployments;
 
 use super::env::TaskEnv;
 use super::error::KubeError;
+use super::retry;
 use super::status::one_line;
 use super::watch::{WatchEnd, watch_until};
 
@@ -139,6 +140,26 @@ pub async fn assert_deployments(
 ) -> Result<String, KubeError> {
     let api: Api<Deployment> = Api::namespaced(env.client(), &spec.namespace);
     let resource = format!("deployments.apps in namespace {}", spec.namespace);
+    if env.dry_run {
+        let lp = ListParams::default();
+        let list = retry::call(env, "list", &resource, || api.list(&lp)).await?;
+        let seen: BTreeMap<String, Deployment> = list
+            .items
+            .into_iter()
+            .map(|d| (super::watch::key(&d), d))
+            .collect();
+        let now: Vec<String> = check_all(spec, &seen).into_iter().map(|c| c.line).collect();
+        return Ok(format!(
+            "would wait for {} in {} to be ready; now: {}",
+            if spec.deployments.len() == 1 {
+                "1 deployment".to_string()
+            } else {
+                format!("{} deployments", spec.deployments.len())
+            },
+            spec.namespace,
+            now.join("; ")
+        ));
+    }
     let mut last_pending = String::new();
     let end = watch_until(
         env,

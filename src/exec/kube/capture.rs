@@ -38,6 +38,19 @@ pub async fn capture(
             register_secret_values(obj, redactor);
         }
     }
+    let described: Vec<String> = objects
+        .iter()
+        .map(|o| format!("{} (keys: {})", object_name(o), keys(o).join(", ")))
+        .collect();
+    let what = &sel.kind.resource.plural;
+    if env.dry_run {
+        return Ok(format!(
+            "would capture {} {what} to {}: {}",
+            objects.len(),
+            spec.file,
+            described.join("; ")
+        ));
+    }
     let items: Vec<Value> = objects.iter().map(manifest).collect();
     let document = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
     let yaml = serde_yaml::to_string(&document).map_err(|e| KubeError::CaptureIo {
@@ -49,14 +62,9 @@ pub async fn capture(
         path: path.display().to_string(),
         source,
     })?;
-    let described: Vec<String> = objects
-        .iter()
-        .map(|o| format!("{} (keys: {})", object_name(o), keys(o).join(", ")))
-        .collect();
     for line in &described {
         env.say(&format!("captured {line}"));
     }
-    let what = &sel.kind.resource.plural;
     Ok(if objects.is_empty() {
         format!(
             "captured nothing: no object matches {}; wrote an empty list to {}",

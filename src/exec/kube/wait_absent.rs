@@ -13,7 +13,7 @@ use crate::validate::WaitAbsent;
 
 use super::env::TaskEnv;
 use super::error::KubeError;
-use super::select::Selected;
+use super::select::{Selected, object_name};
 use super::status::why_present;
 use super::watch::{WatchEnd, watch_until};
 
@@ -23,6 +23,22 @@ const EXPLAIN_BUDGET: Duration = Duration::from_secs(3);
 /// Waits until nothing matches `spec.selection`. Returns a one-line summary.
 pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String, KubeError> {
     let sel = Selected::resolve(env, &spec.selection).await?;
+    if env.dry_run {
+        // Nothing was deleted: report what a real run would wait for, and move on.
+        let now = sel.list(env).await?;
+        return Ok(if now.is_empty() {
+            format!(
+                "would wait until {} is gone; already absent",
+                sel.description
+            )
+        } else {
+            format!(
+                "would wait until {} is gone; present now: {}",
+                sel.description,
+                now.iter().map(object_name).collect::<Vec<_>>().join(", ")
+            )
+        });
+    }
     let resource = sel.kind.resource_name();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut reported: Option<BTreeSet<String>> = None;

@@ -8,7 +8,7 @@ use crate::validate::WaitCondition;
 
 use super::env::TaskEnv;
 use super::error::KubeError;
-use super::select::Selected;
+use super::select::{Selected, object_name};
 use super::status::condition;
 use super::watch::{WatchEnd, watch_until};
 
@@ -37,6 +37,25 @@ pub async fn wait_condition(env: &TaskEnv<'_>, spec: &WaitCondition) -> Result<S
     let sel = Selected::resolve(env, &spec.selection).await?;
     let resource = sel.kind.resource_name();
     let want = format!("{}={}", spec.condition, spec.status);
+    if env.dry_run {
+        let now = sel.list(env).await?;
+        let states: Vec<String> = now
+            .iter()
+            .map(|o| match verdict(o, &spec.condition, &spec.status) {
+                Ok(()) => format!("{} ({want})", object_name(o)),
+                Err(why) => format!("{} ({why})", object_name(o)),
+            })
+            .collect();
+        return Ok(format!(
+            "would wait for {want} on {}; now: {}",
+            sel.description,
+            if states.is_empty() {
+                "no matching object".to_string()
+            } else {
+                states.join(", ")
+            }
+        ));
+    }
     let mut last_report = String::new();
     let end = watch_until(
         env,
