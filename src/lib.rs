@@ -5,9 +5,12 @@
 
 pub mod cli;
 pub mod error;
+pub mod events;
 pub mod exec;
 pub mod exit_code;
 pub mod plan;
 pub mod redact;
+pub mod report;
 pub mod sandbox;
+pub mod schedule;
 pub mod validate;

@@ -1,3 +1,13 @@
-//! Task executors, one per task type.
+//! Task executors: one per task type, dispatched from [`execute`]; child processes
+//! live in [`process`], Kubernetes tasks in [`kube`].
 
+mod context;
+mod executor;
 pub mod kube;
+mod outcome;
+pub mod process;
+mod script;
+
+pub use context::{DEFAULT_GRACE, ExecContext, KubeSlot};
+pub use executor::{describe, execute, first_unsupported, has_executor};
+pub use outcome::{TaskError, TaskOutcome};
