@@ -69,6 +69,11 @@ impl Sandbox {
         let app = http::router(Arc::clone(&shared));
         let cancel = shared.cancel.clone();
         let server = tokio::spawn(async move {
+            // Like a real API server (Go sets TCP_NODELAY): without it a watch event
+            // written right after another waits ~40 ms for the client's delayed ACK.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let serve = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned());
             if let Err(e) = serve.await {
                 tracing::warn!("sandbox server stopped: {e}");
