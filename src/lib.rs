@@ -5,7 +5,10 @@
 
 pub mod cli;
 pub mod error;
+pub mod events;
+pub mod exec;
 pub mod exit_code;
 pub mod plan;
 pub mod redact;
+pub mod schedule;
 pub mod validate;
