@@ -11,4 +11,5 @@ pub mod exit_code;
 pub mod plan;
 pub mod redact;
 pub mod schedule;
+pub mod simtools;
 pub mod validate;
