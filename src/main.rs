@@ -9,12 +9,9 @@ use planrun::exit_code;
 fn main() -> ExitCode {
     // Multi-call: started as `pulumi`, `pnpm` or `flux` (a symlink), act as that tool.
     let mut args = std::env::args_os();
-    if let Some(tool) = args
-        .next()
-        .as_deref()
-        .and_then(planrun::simtools::tool_of_argv0)
-    {
-        return planrun::simtools::main(tool, args.collect());
+    let argv0 = args.next().unwrap_or_default();
+    if planrun::simtools::tool_of_argv0(&argv0).is_some() {
+        return planrun::simtools::main(&argv0, args.collect());
     }
     miette::set_hook(Box::new(|_| {
         Box::new(

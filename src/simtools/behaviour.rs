@@ -27,7 +27,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::CONFIG_ENV;
 use super::reply::Reply;
 
 /// Everything the simulated tools do; all parts optional.
@@ -43,17 +42,6 @@ pub struct Behaviour {
 }
 
 impl Behaviour {
-    /// Reads the file named by [`CONFIG_ENV`]; without it, every tool succeeds silently.
-    pub fn from_env() -> Result<Self, String> {
-        match std::env::var_os(CONFIG_ENV) {
-            Some(path) if !path.is_empty() => Self::load(Path::new(&path)),
-            _ => Ok(Self {
-                base_dir: std::env::current_dir().unwrap_or_default(),
-                ..Self::default()
-            }),
-        }
-    }
-
     /// Reads and parses a behaviour file.
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)

@@ -9,8 +9,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::LOG_ENV;
-
 /// One run of a simulated tool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invocation {
@@ -30,11 +28,8 @@ fn recorded(name: &str) -> bool {
     name.starts_with("PULUMI_") || name.starts_with("PLANRUN_") || name == "KUBECONFIG"
 }
 
-/// Appends this process's invocation to the log named by [`LOG_ENV`], if any.
-pub fn record(tool: &str, args: &[String]) -> std::io::Result<()> {
-    let Some(path) = std::env::var_os(LOG_ENV).filter(|p| !p.is_empty()) else {
-        return Ok(());
-    };
+/// Appends this process's invocation to the log at `path`.
+pub fn record(path: &Path, tool: &str, args: &[String]) -> std::io::Result<()> {
     let mut env: Vec<String> = std::env::vars_os()
         .filter_map(|(k, _)| k.into_string().ok())
         .filter(|k| recorded(k))

@@ -3,3 +3,4 @@
 
 mod plan_diagnostics;
 mod plan_files;
+mod pulumi;

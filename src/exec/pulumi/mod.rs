@@ -13,6 +13,6 @@ pub use error::{INSTALL_HELP, PulumiError, classify};
 pub use output::OperationLog;
 pub use run::{
     ConfigCheck, DEFAULT_GRACE, GRACE_ENV, PreflightError, SECRET_ENV, Settings, describe, execute,
-    execute_with, mask_environment, preflight, preflight_plan,
+    execute_with, mask_environment, preflight, preflight_plan, preflight_with,
 };
 pub use summary::ChangeSummary;

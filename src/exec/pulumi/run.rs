@@ -67,14 +67,23 @@ impl Settings {
 }
 
 /// Adds the values of [`SECRET_ENV`] (and of the file `PULUMI_CONFIG_PASSPHRASE_FILE`
-/// names) to `redactor`.
-pub fn mask_environment(redactor: &Redactor) {
+/// names), from planrun's environment and from `extra` (what children get on top of
+/// it), to `redactor`.
+pub fn mask_environment(redactor: &Redactor, extra: &[(String, String)]) {
+    let lookup = |name: &str| {
+        extra
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name).ok())
+    };
     for name in SECRET_ENV {
-        if let Ok(value) = std::env::var(name) {
+        if let Some(value) = lookup(name) {
             add_secret(&value, redactor);
         }
     }
-    if let Some(path) = std::env::var_os("PULUMI_CONFIG_PASSPHRASE_FILE")
+    if let Some(path) = lookup("PULUMI_CONFIG_PASSPHRASE_FILE")
         && let Ok(text) = std::fs::read_to_string(path)
     {
         add_secret(text.trim_end_matches(['\n', '\r']), redactor);
@@ -140,24 +149,25 @@ pub struct PreflightError {
 
 /// [`preflight_plan`] for one task.
 pub async fn preflight(task: &PulumiUp, redactor: &Redactor) -> Result<ConfigCheck, PulumiError> {
-    mask_environment(redactor);
+    preflight_with(task, redactor, &[]).await
+}
+
+/// [`preflight`] with variables added to the CLI's environment.
+pub async fn preflight_with(
+    task: &PulumiUp,
+    redactor: &Redactor,
+    env: &[(String, String)],
+) -> Result<ConfigCheck, PulumiError> {
+    mask_environment(redactor, env);
     let binary = binary(task)?;
-    match check_config(
-        task,
-        &binary,
-        redactor,
-        &[],
-        Settings::default().config_timeout,
-        None,
-    )
-    .await
-    {
+    let timeout = Settings::default().config_timeout;
+    match check_config(task, &binary, redactor, env, timeout, None).await {
         Ok(check) => Ok(check),
         Err(CheckError::Pulumi(e)) => Err(e),
         // No cancellation token was given.
         Err(CheckError::Cancelled(_)) => Err(PulumiError::Timeout {
             command: "config".into(),
-            seconds: 0,
+            seconds: timeout.as_secs(),
         }),
     }
 }
@@ -292,7 +302,7 @@ pub async fn execute_with(
     ctx: &ExecContext,
     settings: &Settings,
 ) -> Result<TaskOutcome, TaskError> {
-    mask_environment(&ctx.redactor);
+    mask_environment(&ctx.redactor, &ctx.child_env);
     let fail = |e: PulumiError| TaskError::failed(ctx.redactor.redact(&e.with_help()).into_owned());
     let binary = binary(task).map_err(fail)?;
     let check = match check_config(
