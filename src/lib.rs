@@ -10,6 +10,7 @@ pub mod exec;
 pub mod exit_code;
 pub mod plan;
 pub mod redact;
+pub mod report;
 pub mod schedule;
 pub mod simtools;
 pub mod validate;

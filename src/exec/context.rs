@@ -35,6 +35,8 @@ pub struct ExecContext {
     pub events: EventSender,
     /// Change nothing: describe, or only run what is read-only.
     pub dry_run: bool,
+    /// `--yes`: confirmation gates pass without asking.
+    pub assume_yes: bool,
     pub kube: KubeSlot,
     /// Variables every child gets (`PLANRUN_RUN_DIR`, `PLANRUN_RUN_ID`,
     /// `PLANRUN_TASK`, `PLANRUN_PLAN`).

@@ -35,9 +35,5 @@ pub fn first_unsupported(plan: &ValidatedPlan) -> Option<(&Task, &'static str)> 
 /// What the task would do, for `--dry-run` and the report (variables resolved,
 /// secrets masked by the caller).
 pub fn describe(task: &Task) -> String {
-    match &task.kind {
-        TaskKind::ExecScript(spec) => script::describe(spec),
-        TaskKind::PulumiUp(spec) => pulumi::describe(spec),
-        other => format!("{} (no executor yet)", other.type_name()),
-    }
+    task.kind.describe()
 }

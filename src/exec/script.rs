@@ -17,7 +17,7 @@ pub async fn execute(spec: &ExecScript, ctx: &ExecContext) -> Result<TaskOutcome
     let what = describe(spec);
     if ctx.dry_run && !spec.read_only {
         return Ok(TaskOutcome {
-            summary: Some(format!("would run {what}")),
+            summary: Some(format!("would run {what} (in {})", spec.cwd.display())),
         });
     }
     let (program, args) = argv(&spec.program);
@@ -52,26 +52,9 @@ pub async fn execute(spec: &ExecScript, ctx: &ExecContext) -> Result<TaskOutcome
     }
 }
 
-/// `` `argv...` `` or `script (N lines)`, for dry runs and logs.
+/// What the task runs, for dry runs and logs.
 pub fn describe(spec: &ExecScript) -> String {
-    let mut out = match &spec.program {
-        Program::Command(argv) => format!("`{}`", shell_words(argv)),
-        Program::Script(src) => {
-            let (shell, _) = shell();
-            let lines = src.lines().filter(|l| !l.trim().is_empty()).count();
-            match src.lines().find(|l| !l.trim().is_empty()) {
-                Some(first) if lines == 1 => format!("{shell} script `{}`", first.trim()),
-                Some(first) => format!("{shell} script `{} ...` ({lines} lines)", first.trim()),
-                None => format!("{shell} script (empty)"),
-            }
-        }
-    };
-    if !spec.env.is_empty() {
-        let keys: Vec<&str> = spec.env.keys().map(String::as_str).collect();
-        out.push_str(&format!(" with env {}", keys.join(", ")));
-    }
-    out.push_str(&format!(" in {}", spec.cwd.display()));
-    out
+    spec.program.describe()
 }
 
 fn argv(program: &Program) -> (OsString, Vec<OsString>) {
@@ -111,21 +94,4 @@ fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// argv joined for display, quoting words that need it.
-fn shell_words(argv: &[String]) -> String {
-    argv.iter()
-        .map(|w| {
-            if !w.is_empty()
-                && w.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
-            {
-                w.clone()
-            } else {
-                format!("'{}'", w.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }

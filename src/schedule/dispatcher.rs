@@ -27,6 +27,8 @@ pub struct RunConfig {
     /// At most this many tasks at once (at least 1).
     pub jobs: usize,
     pub dry_run: bool,
+    /// `--yes`: confirmation gates pass without asking.
+    pub assume_yes: bool,
     /// SIGTERM-to-SIGKILL delay for stopped children.
     pub grace: Duration,
     /// Tasks that succeeded in an earlier run this one resumes; they do not run.
@@ -40,6 +42,7 @@ impl Default for RunConfig {
         Self {
             jobs: 8,
             dry_run: false,
+            assume_yes: false,
             grace: exec::DEFAULT_GRACE,
             done_earlier: Vec::new(),
             keep_logs: true,
@@ -325,6 +328,7 @@ impl Loop<'_> {
             cancel: self.cancel.child(),
             events: self.events.clone(),
             dry_run: self.config.dry_run,
+            assume_yes: self.config.assume_yes,
             kube: self.kube.clone(),
             child_env: Arc::new(child_env),
             grace: self.config.grace,
@@ -486,4 +490,102 @@ pub fn human_duration(d: Duration) -> String {
         out.push_str(&format!("{s}s"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::events::Event;
+    use crate::plan::PlanSource;
+    use crate::schedule::MemorySink;
+
+    fn plan(dir: &std::path::Path, toml: &str) -> Arc<ValidatedPlan> {
+        let source = PlanSource::new(dir.join("plan.toml"), toml);
+        Arc::new(crate::validate::validate(Arc::new(source), &[], &|_| None).unwrap())
+    }
+
+    async fn run(
+        plan: Arc<ValidatedPlan>,
+        dir: &std::path::Path,
+        config: RunConfig,
+    ) -> (RunSummary, Vec<StateChange>, Vec<Event>) {
+        let (events, rx) = EventSender::channel();
+        let mut sink = MemorySink::default();
+        let summary = Dispatcher {
+            plan,
+            run_dir: Arc::new(RunDir::create(dir, "p", "r").unwrap()),
+            config,
+            events,
+            sink: &mut sink,
+            cancel: Cancel::new(),
+            groups: GroupRegistry::new(),
+            kube: KubeSlot::default(),
+        }
+        .run()
+        .await
+        .unwrap();
+        (summary, sink.changes, rx.iter().collect())
+    }
+
+    #[tokio::test]
+    async fn records_each_change_and_skips_tasks_done_earlier() {
+        let tmp = tempfile::tempdir().unwrap();
+        let plan = plan(
+            tmp.path(),
+            r#"
+            [plan]
+            name = "p"
+            [tasks.a]
+            type = "exec-script"
+            command = ["false"]
+            [tasks.b]
+            type = "exec-script"
+            command = ["true"]
+            needs = ["a"]
+            "#,
+        );
+        let config = RunConfig {
+            done_earlier: vec![0],
+            ..RunConfig::default()
+        };
+        let (summary, changes, events) = run(plan, tmp.path(), config).await;
+        assert_eq!(summary.outcome, RunOutcome::Succeeded);
+        assert_eq!(
+            changes,
+            vec![
+                StateChange::Skipped {
+                    task: 0,
+                    cause: SkipCause::DoneEarlier
+                },
+                StateChange::Started {
+                    task: 1,
+                    attempt: 1
+                },
+                StateChange::Succeeded { task: 1 },
+                StateChange::Finished {
+                    outcome: RunOutcome::Succeeded
+                },
+            ]
+        );
+        let kinds: Vec<_> = events
+            .iter()
+            .map(|e| {
+                serde_json::to_value(e).unwrap()["event"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "run-started",
+                "task-skipped",
+                "task-started",
+                "task-succeeded",
+                "run-finished"
+            ]
+        );
+    }
 }

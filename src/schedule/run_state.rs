@@ -474,5 +474,36 @@ mod tests {
                 prop_assert!((0..n).all(|t| s.state(t) == TaskState::Succeeded));
             }
         }
+
+        /// With unlimited jobs, a simulated run (each task taking its given time)
+        /// ends exactly at the critical path: no task waits for anything but its needs.
+        #[test]
+        fn unlimited_jobs_reach_the_critical_path(
+            (g, _, picks, _) in arb_case(),
+        ) {
+            let n = g.len();
+            let cost: Vec<u64> = (0..n).map(|t| 1 + (picks[t] % 7) as u64).collect();
+            // The critical path, from the needs (they point to lower indexes).
+            let mut finish = vec![0u64; n];
+            for t in 0..n {
+                let start = g.needs(t).iter().map(|&d| finish[d]).max().unwrap_or(0);
+                finish[t] = start + cost[t];
+            }
+            let critical = finish.iter().copied().max().unwrap_or(0);
+
+            let (mut s, _) = RunState::new(g, &[]);
+            let mut clock = 0u64;
+            let mut running: Vec<(u64, usize)> = Vec::new();
+            loop {
+                while let Some(t) = s.start_next() {
+                    running.push((clock + cost[t], t));
+                }
+                let Some(i) = (0..running.len()).min_by_key(|&i| running[i]) else { break };
+                let (end, t) = running.swap_remove(i);
+                clock = end;
+                s.finish(t, Ended::Succeeded);
+            }
+            prop_assert_eq!(clock, critical);
+        }
     }
 }

@@ -198,6 +198,7 @@ mod tests {
             cancel: Cancel::new(),
             events,
             dry_run: false,
+            assume_yes: false,
             kube: KubeSlotForTests::default(),
             child_env: Arc::new(vec![("PLANRUN_TASK".into(), "t".into())]),
             grace: Duration::from_secs(5),
