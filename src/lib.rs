@@ -11,6 +11,7 @@ pub mod exit_code;
 pub mod plan;
 pub mod redact;
 pub mod report;
+pub mod sandbox;
 pub mod schedule;
 pub mod simtools;
 pub mod validate;

@@ -5,3 +5,5 @@ mod engine;
 mod plan_diagnostics;
 mod plan_files;
 mod pulumi;
+mod sandbox;
+mod sandbox_kubectl;
