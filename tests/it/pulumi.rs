@@ -90,6 +90,7 @@ impl Sim {
             child_env: Arc::new(vec![("PULUMI_CONFIG_PASSPHRASE".into(), PASSPHRASE.into())]),
             grace: Duration::from_secs(5),
             groups: GroupRegistry::new(),
+            assume_yes: true,
         };
         (ctx, rx)
     }
@@ -580,5 +581,106 @@ flux:
             ("pnpm".into(), "test".into()),
             ("flux".into(), "check --pre --namespace flux-system".into()),
         ]
+    );
+}
+
+const FLUX_MANIFESTS: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: { name: flux-system }
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gitrepositories.source.toolkit.fluxcd.io
+spec:
+  group: source.toolkit.fluxcd.io
+  names: { kind: GitRepository, listKind: GitRepositoryList, plural: gitrepositories, singular: gitrepository }
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: { name: flux-system, namespace: flux-system }
+spec: { url: "ssh://git@github.com/example/infra", interval: 1m }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: source-controller, namespace: flux-system }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: source-controller } }
+  template:
+    metadata: { labels: { app: source-controller } }
+    spec:
+      containers:
+      - { name: manager, image: "ghcr.io/fluxcd/source-controller:v1.7.0" }
+"#;
+
+#[tokio::test]
+async fn up_server_side_applies_manifests_as_the_pulumi_kubernetes_provider() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::Api;
+    use planrun::sandbox::{Sandbox, SandboxConfig};
+
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let sim = Sim::new(&behaviour("  up: { apply: [flux.yaml] }"));
+    std::fs::write(sim.bin.join("flux.yaml"), FLUX_MANIFESTS).unwrap();
+    let kubeconfig = sim.root.join("kubeconfig");
+    sandbox.write_kubeconfig(&kubeconfig, "sandbox").unwrap();
+
+    let (mut ctx, _rx) = sim.ctx(false);
+    let mut env = (*ctx.child_env).clone();
+    env.push(("KUBECONFIG".into(), kubeconfig.display().to_string()));
+    ctx.child_env = Arc::new(env);
+    let outcome = pulumi::execute_with(&sim.task(), &ctx, &settings())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.summary.as_deref(),
+        Some("pulumi up for stack oceanid-cluster: 4 created")
+    );
+    let up = sim
+        .invocations()
+        .into_iter()
+        .find(|i| i.args[0] == "up")
+        .unwrap();
+    assert!(up.env.contains(&"KUBECONFIG".to_owned()));
+
+    let client = sandbox.client().await.unwrap();
+    let deployment = Api::<Deployment>::namespaced(client.clone(), "flux-system")
+        .get("source-controller")
+        .await
+        .unwrap();
+    let crd = Api::<CustomResourceDefinition>::all(client)
+        .get("gitrepositories.source.toolkit.fluxcd.io")
+        .await
+        .unwrap();
+    for fields in [
+        deployment.metadata.managed_fields.unwrap(),
+        crd.metadata.managed_fields.unwrap(),
+    ] {
+        // The object itself (not its status, which controllers write) has one
+        // manager: the provider's, by apply.
+        let owners: Vec<_> = fields.iter().filter(|f| f.subresource.is_none()).collect();
+        assert_eq!(owners.len(), 1, "{fields:?}");
+        let manager = owners[0].manager.as_deref().unwrap();
+        assert!(manager.starts_with("pulumi-kubernetes-"), "{manager}");
+        assert_eq!(manager.len(), "pulumi-kubernetes-".len() + 8);
+        assert_eq!(owners[0].operation.as_deref(), Some("Apply"));
+    }
+
+    // Applied again, the objects exist: updates.
+    let outcome = pulumi::execute_with(&sim.task(), &ctx, &settings())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.summary.as_deref(),
+        Some("pulumi up for stack oceanid-cluster: 4 updated")
     );
 }
