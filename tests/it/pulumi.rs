@@ -684,3 +684,97 @@ async fn up_server_side_applies_manifests_as_the_pulumi_kubernetes_provider() {
         Some("pulumi up for stack oceanid-cluster: 4 updated")
     );
 }
+
+/// A plan that deletes (a script touching a marker) and then runs `pulumi-up`.
+fn flux_like_plan(sim: &Sim) -> PathBuf {
+    let plan = format!(
+        r#"
+[plan]
+name = "flux-rebuild"
+
+[tasks.delete-flux]
+type = "exec-script"
+command = ["touch", "deleted"]
+
+[tasks.pulumi-up]
+type = "pulumi-up"
+stack = "{STACK}"
+cwd = "{cwd}"
+binary = "{binary}"
+preview = true
+require_config = ["flux.ssh_private_key", "github.token"]
+needs = ["delete-flux"]
+"#,
+        cwd = sim.project.display(),
+        binary = sim.bin.join("pulumi").display(),
+    );
+    let path = sim.root.join("plan.toml");
+    std::fs::write(&path, plan).unwrap();
+    path
+}
+
+fn planrun_run(sim: &Sim, passphrase: Option<&str>) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_planrun"));
+    cmd.current_dir(&sim.root)
+        .args(["run", "plan.toml", "--output", "json"])
+        .env_remove("PULUMI_CONFIG_PASSPHRASE");
+    if let Some(p) = passphrase {
+        cmd.env("PULUMI_CONFIG_PASSPHRASE", p);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn planrun_run_refuses_a_plan_whose_stack_lacks_config_before_deleting_anything() {
+    let sim = Sim::new(&format!(
+        "pulumi:\n  stacks:\n    {STACK}:\n      config:\n        flux.ssh_private_key: {{ value: k, secret: true }}\n"
+    ));
+    flux_like_plan(&sim);
+    let out = planrun_run(&sim, None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("github.token"), "{stderr}");
+    assert!(
+        stderr.contains("pulumi config set --secret github.token"),
+        "{stderr}"
+    );
+    assert!(!sim.root.join("deleted").exists());
+    assert_eq!(sim.argvs().len(), 1);
+}
+
+#[test]
+fn planrun_run_reports_the_change_summary_and_masks_secrets_in_every_file() {
+    let printed = format!("token {TOKEN}\\nkey {SSH_LINE}\\npass {PASSPHRASE}");
+    let sim = Sim::new(&behaviour(&format!(
+        "  preview: {{ stdout: \"{printed}\", changes: {{ create: 20 }} }}\n  up: {{ stdout: \"{printed}\", changes: {{ create: 20, same: 1 }} }}"
+    )));
+    flux_like_plan(&sim);
+    let out = planrun_run(&sim, Some(PASSPHRASE));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(sim.root.join("deleted").exists());
+    assert!(
+        stdout.contains("pulumi up for stack oceanid-cluster: 20 created, 1 unchanged"),
+        "{stdout}"
+    );
+    let files = files_under(&sim.root.join(".planrun"));
+    let report = files
+        .iter()
+        .find(|f| f.ends_with("report.md"))
+        .expect("a run report");
+    let report_text = std::fs::read_to_string(report).unwrap();
+    assert!(
+        report_text.contains("20 created, 1 unchanged"),
+        "{report_text}"
+    );
+    let mut texts = vec![stdout, stderr];
+    texts.extend(files.iter().map(|f| std::fs::read_to_string(f).unwrap()));
+    texts.push(std::fs::read_to_string(sim.bin.join(simtools::LOG_FILE)).unwrap());
+    assert!(texts.iter().any(|t| t.contains("token ********")));
+    for text in &texts {
+        for secret in [TOKEN, SSH_LINE, PASSPHRASE] {
+            assert!(!text.contains(secret), "{secret} leaked into: {text}");
+        }
+    }
+}

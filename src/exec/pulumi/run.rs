@@ -137,14 +137,22 @@ pub async fn preflight_plan(plan: &ValidatedPlan) -> Result<(), PreflightError> 
     Ok(())
 }
 
-/// A `pulumi-up` task that cannot run.
-#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
-#[error("task `{task}` (pulumi-up) cannot run")]
+/// A `pulumi-up` task that cannot run: the Pulumi error, told about the task.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("task `{task}` cannot run: {error}")]
 pub struct PreflightError {
     pub task: String,
-    #[source]
-    #[diagnostic_source]
     pub error: PulumiError,
+}
+
+impl miette::Diagnostic for PreflightError {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.error.code()
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.error.help()
+    }
 }
 
 /// [`preflight_plan`] for one task.
