@@ -39,7 +39,10 @@ impl Redactor {
 
     /// Whether there is nothing to mask.
     pub fn is_empty(&self) -> bool {
-        self.secrets.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+        self.secrets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     }
 
     /// `text` with every secret value replaced by [`MASK`].
