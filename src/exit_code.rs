@@ -11,3 +11,15 @@ pub const INVALID: i32 = 2;
 pub const REFUSED: i32 = 3;
 /// Interrupted by Ctrl-C or SIGTERM.
 pub const INTERRUPTED: i32 = 130;
+
+/// The exit code for a command's error.
+pub fn of(error: &crate::error::Error) -> i32 {
+    use crate::error::Error;
+    match error {
+        Error::Invalid(_) => INVALID,
+        Error::Refused(_) => REFUSED,
+        Error::TaskFailed => TASK_FAILED,
+        Error::Interrupted => INTERRUPTED,
+        Error::Internal(_) => TASK_FAILED,
+    }
+}

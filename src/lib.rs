@@ -1,5 +1,10 @@
 //! planrun: run declarative maintenance plans.
+//!
+//! Plan text -> typed plan ([`plan`]) -> validated DAG ([`validate`]) -> scheduler
+//! -> task executors -> events -> reporters and journal.
 
+pub mod cli;
+pub mod error;
 pub mod exit_code;
 pub mod journal;
 pub mod plan;

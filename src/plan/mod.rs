@@ -1,5 +1,19 @@
-//! Plan text and its raw serde types, one file per task type.
+//! Plan text and its raw serde types: the `[plan]` header, `[vars]`, the keys every
+//! task shares, the Kubernetes selection keys, and one file per task type.
 
+mod common;
+mod header;
+mod schema;
+mod selection;
 mod source;
+pub mod task;
+mod task_type;
+mod vars;
 
+pub use common::{COMMON_KEYS, RawCommon};
+pub use header::RawHeader;
+pub use schema::plan_schema;
+pub use selection::{RawSelection, SELECTION_KEYS};
 pub use source::PlanSource;
+pub use task_type::{TASK_TYPES, TaskType, task_type};
+pub use vars::RawVarSpec;

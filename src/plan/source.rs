@@ -19,10 +19,12 @@ impl PlanSource {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
         let path = path.into();
         let text = text.into();
-        let dir = match path.parent() {
+        let parent = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        // Absolute, so tasks resolve paths the same whatever directory they run in.
+        let dir = std::path::absolute(&parent).unwrap_or(parent);
         let named = NamedSource::new(path.display().to_string(), Arc::from(text.as_str()))
             .with_language("TOML");
         Self {

@@ -1,6 +1,5 @@
 //! The journal on disk: round trips, torn tails at every byte, corruption, resume of
 //! the writer after a torn tail.
-#![allow(clippy::unwrap_used)]
 
 use std::fs;
 use std::path::Path;

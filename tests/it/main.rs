@@ -1,2 +1,6 @@
 //! One integration-test binary (one link step) with a module per area.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod journal;
+mod plan_diagnostics;
+mod plan_files;

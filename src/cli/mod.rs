@@ -1,0 +1,83 @@
+//! The command line: clap definitions and one handler file per command.
+
+mod graph;
+mod list;
+mod schema;
+mod validate;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::Error;
+
+const EXAMPLES: &str = "\
+Examples:
+  planrun validate plans/flux-rebuild.toml      check a plan; nothing runs
+  planrun list plans/flux-rebuild.toml          tasks in execution order, what each does
+  planrun graph plans/flux-rebuild.toml --format mermaid
+  planrun schema > schemas/plan.schema.json     the JSON Schema editors use";
+
+/// Run declarative maintenance plans: validated before anything runs, concurrent,
+/// journaled, resumable.
+#[derive(Debug, Parser)]
+#[command(name = "planrun", version, after_help = EXAMPLES, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a plan: syntax, keys, types, variables, dependencies, cycles. Nothing runs.
+    #[command(
+        after_help = "Example:\n  planrun validate plans/flux-rebuild.toml --var stack=staging"
+    )]
+    Validate(PlanArgs),
+    /// List tasks in execution order with their needs and what each will do.
+    #[command(after_help = "Example:\n  planrun list plans/flux-rebuild.toml")]
+    List(PlanArgs),
+    /// Print the dependency graph as Graphviz dot or Mermaid.
+    #[command(
+        after_help = "Examples:\n  planrun graph plans/flux-rebuild.toml | dot -Tsvg > plan.svg\n  planrun graph plans/flux-rebuild.toml --format mermaid"
+    )]
+    Graph(GraphArgs),
+    /// Print the JSON Schema of plan files.
+    #[command(after_help = "Example:\n  planrun schema > schemas/plan.schema.json")]
+    Schema,
+}
+
+/// A plan file and variable overrides.
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// The plan file (TOML).
+    pub plan: PathBuf,
+    /// Override a variable: --var name=value (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = crate::validate::parse_override)]
+    pub vars: Vec<(String, String)>,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = graph::Format::Dot)]
+    pub format: graph::Format,
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::List(args) => list::run(&args),
+        Command::Graph(args) => graph::run(&args),
+        Command::Schema => schema::run(),
+    }
+}
+
+/// Loads and validates the plan named by `args`; an unreadable or invalid plan is
+/// a usage error (exit 2): nothing ran.
+pub fn load(args: &PlanArgs) -> Result<crate::validate::ValidatedPlan, Error> {
+    crate::validate::load_and_validate(&args.plan, &args.vars).map_err(Error::Invalid)
+}

@@ -1,0 +1,18 @@
+//! `planrun validate PLAN`
+
+use super::{PlanArgs, load};
+use crate::error::Error;
+
+pub fn run(args: &PlanArgs) -> Result<(), Error> {
+    let plan = load(args)?;
+    let tasks = plan.tasks().len();
+    println!(
+        "plan {} is valid: {} task{}, {} variable{}",
+        plan.source().path().display(),
+        tasks,
+        if tasks == 1 { "" } else { "s" },
+        plan.vars().len(),
+        if plan.vars().len() == 1 { "" } else { "s" },
+    );
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! The ways a command can end unsuccessfully; `exit_code::of` maps each to its code.
+
+use miette::Report;
+
+/// Why a command did not succeed.
+#[derive(Debug)]
+pub enum Error {
+    /// The plan is invalid or the command line is wrong; nothing ran.
+    Invalid(Report),
+    /// planrun refused to start (lock held, unfinished run, context guard).
+    Refused(Report),
+    /// The run ended failed; the reporters already said why.
+    TaskFailed,
+    /// Interrupted by a signal; the reporters already said so.
+    Interrupted,
+    /// Anything else (I/O on the state directory, a bug).
+    Internal(Report),
+}
+
+impl Error {
+    /// The report to print, if the error has not been reported already.
+    pub fn report(&self) -> Option<&Report> {
+        match self {
+            Error::Invalid(r) | Error::Refused(r) | Error::Internal(r) => Some(r),
+            Error::TaskFailed | Error::Interrupted => None,
+        }
+    }
+}
+
+impl From<crate::validate::InvalidPlan> for Error {
+    fn from(e: crate::validate::InvalidPlan) -> Self {
+        Error::Invalid(Report::new(e))
+    }
+}

@@ -1,0 +1,17 @@
+//! `assert-deployments`: deployments ready at the expected image tags.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Named deployments exist, are Available with every replica updated and ready, and
+/// run the expected image tags; waits up to the task's timeout (default 5m).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAssertDeployments {
+    /// Namespace of the deployments.
+    pub namespace: String,
+    /// Deployment name -> expected image tag ("*" for any tag).
+    pub deployments: BTreeMap<String, String>,
+}

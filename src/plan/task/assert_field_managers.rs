@@ -1,0 +1,17 @@
+//! `assert-field-managers`: who manages the fields of the selected objects.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// No selected object has a managedFields entry from a forbidden manager; optionally
+/// each has an `Apply` entry from the required manager.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAssertFieldManagers {
+    /// Regular expressions of managers that must not appear, e.g. ["kubectl-client-side-apply"].
+    #[serde(default)]
+    pub forbidden_managers: Vec<String>,
+    /// Regular expression of a manager that must own fields by server-side apply.
+    #[serde(default)]
+    pub required_apply_manager: Option<String>,
+}

@@ -1,0 +1,30 @@
+//! `exec-script`: run a command (argv) or a shell script.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Runs `command` (argv, no shell) or `script` (bash -euo pipefail, or sh -eu).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawExecScript {
+    /// Program and arguments, run without a shell: ["pnpm", "--filter", "x", "build"].
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Shell source, run with `bash -euo pipefail -c` (or `sh -eu -c` without bash).
+    #[serde(default)]
+    pub script: Option<String>,
+    /// Working directory, relative to the plan file's directory (default: that directory).
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// Extra environment variables for the child.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Exit codes that count as success (default [0]).
+    #[serde(default)]
+    pub ok_codes: Option<Vec<i32>>,
+    /// The task only reads: it also runs under `--dry-run`.
+    #[serde(default)]
+    pub read_only: bool,
+}

@@ -1,0 +1,23 @@
+//! `kube-delete`: delete the selected objects; absent ones are fine.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Deletion propagation policy.
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawPropagation {
+    #[default]
+    Background,
+    Foreground,
+    Orphan,
+}
+
+/// Deletes the selected objects (already absent is success).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawKubeDelete {
+    /// How dependents are deleted (default "background", as kubectl).
+    #[serde(default)]
+    pub propagation: RawPropagation,
+}

@@ -1,0 +1,30 @@
+//! `pulumi-up`: `pulumi up` for a stack, non-interactive.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Runs `pulumi up --yes` for a stack (only the preview under `--dry-run`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPulumiUp {
+    /// Stack name, e.g. "oceanid-cluster".
+    pub stack: String,
+    /// Pulumi project directory, relative to the plan file's directory (default ".").
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// Run `pulumi preview --diff` before the update.
+    #[serde(default)]
+    pub preview: bool,
+    /// Refresh the stack's state before the update.
+    #[serde(default)]
+    pub refresh: bool,
+    /// Config keys that must exist for the stack before anything runs.
+    #[serde(default)]
+    pub require_config: Vec<String>,
+    /// Extra arguments for `pulumi up`.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The Pulumi CLI to run (default "pulumi" from PATH).
+    #[serde(default)]
+    pub binary: Option<String>,
+}

@@ -1,0 +1,201 @@
+//! Plan diagnostics: each problem points at the offending key or value, and all of a
+//! plan's problems are reported together.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceSpan};
+
+/// What went wrong, as a stable code (shown as `planrun::<code>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Syntax,
+    UnknownKey,
+    WrongType,
+    MissingField,
+    BadValue,
+    BadDuration,
+    BadRegex,
+    UnknownTaskType,
+    DuplicateDependency,
+    UnknownDependency,
+    Cycle,
+    UndefinedVariable,
+    ConflictingFields,
+}
+
+impl ErrorKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::Syntax => "planrun::syntax",
+            ErrorKind::UnknownKey => "planrun::unknown_key",
+            ErrorKind::WrongType => "planrun::wrong_type",
+            ErrorKind::MissingField => "planrun::missing_field",
+            ErrorKind::BadValue => "planrun::bad_value",
+            ErrorKind::BadDuration => "planrun::bad_duration",
+            ErrorKind::BadRegex => "planrun::bad_regex",
+            ErrorKind::UnknownTaskType => "planrun::unknown_task_type",
+            ErrorKind::DuplicateDependency => "planrun::duplicate_dependency",
+            ErrorKind::UnknownDependency => "planrun::unknown_dependency",
+            ErrorKind::Cycle => "planrun::cycle",
+            ErrorKind::UndefinedVariable => "planrun::undefined_variable",
+            ErrorKind::ConflictingFields => "planrun::conflicting_fields",
+        }
+    }
+}
+
+/// One problem in a plan, with the place it is at.
+#[derive(Debug, Clone)]
+pub struct PlanError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// (span, label) pairs; the first is the primary place.
+    pub labels: Vec<(SourceSpan, String)>,
+    pub help: Option<String>,
+}
+
+impl PlanError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            labels: Vec::new(),
+            help: None,
+        }
+    }
+
+    /// Adds a labelled place in the plan.
+    pub fn at(mut self, span: impl Into<SourceSpan>, label: impl Into<String>) -> Self {
+        self.labels.push((span.into(), label.into()));
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The primary span's start, for sorting problems by position.
+    pub fn offset(&self) -> usize {
+        self.labels.first().map_or(0, |(s, _)| s.offset())
+    }
+}
+
+/// A problem bound to its plan's source text, ready to render.
+#[derive(Debug)]
+pub struct PlanDiagnostic {
+    error: PlanError,
+    src: NamedSource<Arc<str>>,
+}
+
+impl fmt::Display for PlanDiagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.error.message)
+    }
+}
+
+impl std::error::Error for PlanDiagnostic {}
+
+impl Diagnostic for PlanDiagnostic {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.error.kind.code()))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.error
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.src)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(self.error.labels.iter().enumerate().map(
+            |(i, (span, label))| {
+                let label = (!label.is_empty()).then(|| label.clone());
+                if i == 0 {
+                    LabeledSpan::new_primary_with_span(label, *span)
+                } else {
+                    LabeledSpan::new_with_span(label, *span)
+                }
+            },
+        )))
+    }
+}
+
+/// Every problem found in a plan. Rendering shows each with its own snippet.
+#[derive(Debug)]
+pub struct InvalidPlan {
+    path: String,
+    problems: Vec<PlanDiagnostic>,
+}
+
+impl InvalidPlan {
+    pub fn new(src: NamedSource<Arc<str>>, path: String, mut errors: Vec<PlanError>) -> Self {
+        errors.sort_by_key(PlanError::offset);
+        let problems = errors
+            .into_iter()
+            .map(|error| PlanDiagnostic {
+                error,
+                src: src.clone(),
+            })
+            .collect();
+        Self { path, problems }
+    }
+
+    /// The individual problems, in the order they appear in the file.
+    pub fn problems(&self) -> impl Iterator<Item = &PlanError> {
+        self.problems.iter().map(|p| &p.error)
+    }
+
+    pub fn len(&self) -> usize {
+        self.problems.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl fmt::Display for InvalidPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.problems.len() {
+            1 => write!(f, "plan {} is invalid: 1 problem", self.path),
+            n => write!(f, "plan {} is invalid: {n} problems", self.path),
+        }
+    }
+}
+
+impl std::error::Error for InvalidPlan {}
+
+impl Diagnostic for InvalidPlan {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new("planrun::invalid_plan"))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(
+            "nothing ran; fix the problems below and run again",
+        ))
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        Some(Box::new(self.problems.iter().map(|p| p as &dyn Diagnostic)))
+    }
+}
+
+/// "did you mean" for `word` among `candidates`, when one is close enough.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}

@@ -1,0 +1,183 @@
+//! `needs` -> the dependency DAG: unknown and duplicate dependencies, cycles (each
+//! named in order), and a stable topological order.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::ops::Range;
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use super::error::{ErrorKind, PlanError, did_you_mean};
+use super::model::{Task, TaskIdx};
+use super::tasks::ParsedTask;
+
+/// A task's `needs` entries with their spans.
+pub type Needs = Vec<(String, Range<usize>)>;
+
+/// Resolves `needs`, builds the graph and orders it. Fills `Task::needs`.
+/// `unparsed` holds the ids and `needs` of tasks that had errors of their own: their
+/// dependencies are still checked, so one pass reports everything.
+pub fn build_graph(
+    parsed: &mut [ParsedTask],
+    unparsed: &[(String, Needs)],
+    all_ids: &HashMap<String, Range<usize>>,
+    errors: &mut Vec<PlanError>,
+) -> Option<(DiGraph<TaskIdx, ()>, Vec<TaskIdx>)> {
+    let index: HashMap<&str, TaskIdx> = parsed
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.task.id.as_str(), i))
+        .collect();
+    let mut graph = DiGraph::with_capacity(parsed.len(), parsed.len());
+    for i in 0..parsed.len() {
+        graph.add_node(i);
+    }
+    let before = errors.len();
+    let mut needs_of: Vec<Vec<TaskIdx>> = Vec::with_capacity(parsed.len());
+    let entries = parsed
+        .iter()
+        .map(|p| (p.task.id.as_str(), &p.needs))
+        .chain(unparsed.iter().map(|(id, needs)| (id.as_str(), needs)));
+    for (i, (id, task_needs)) in entries.enumerate() {
+        let mut needs: Vec<TaskIdx> = Vec::with_capacity(task_needs.len());
+        let mut seen: HashMap<&str, &Range<usize>> = HashMap::new();
+        for (need, span) in task_needs {
+            if let Some(first) = seen.insert(need, span) {
+                errors.push(
+                    PlanError::new(
+                        ErrorKind::DuplicateDependency,
+                        format!("task `{id}` needs `{need}` twice"),
+                    )
+                    .at(span.clone(), "listed again here")
+                    .at(first.clone(), "first listed here")
+                    .help("list each dependency once"),
+                );
+                continue;
+            }
+            match index.get(need.as_str()) {
+                Some(&j) => {
+                    if i < parsed.len() {
+                        needs.push(j);
+                        graph.add_edge(NodeIndex::new(j), NodeIndex::new(i), ());
+                    }
+                }
+                // A task that exists but failed to parse: its own errors say why.
+                None if all_ids.contains_key(need) => {}
+                None => {
+                    let help = match did_you_mean(need, all_ids.keys().map(String::as_str)) {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None => "needs lists ids of tasks in this plan ([tasks.<id>])".into(),
+                    };
+                    errors.push(
+                        PlanError::new(
+                            ErrorKind::UnknownDependency,
+                            format!("task `{id}` needs `{need}`, which is not a task of this plan"),
+                        )
+                        .at(span.clone(), "no such task")
+                        .help(help),
+                    );
+                }
+            }
+        }
+        if i < parsed.len() {
+            needs_of.push(needs);
+        }
+    }
+    for (p, needs) in parsed.iter_mut().zip(needs_of) {
+        p.task.needs = needs;
+    }
+    report_cycles(&graph, parsed, errors);
+    if errors.len() > before {
+        return None;
+    }
+    let order = stable_topo_order(&parsed.iter().map(|p| &p.task).collect::<Vec<_>>(), &graph);
+    Some((graph, order))
+}
+
+/// One error per cycle, naming every task of it in order, labelled on each `needs`
+/// entry that closes a link of the cycle.
+fn report_cycles(graph: &DiGraph<TaskIdx, ()>, parsed: &[ParsedTask], errors: &mut Vec<PlanError>) {
+    for component in tarjan_scc(graph) {
+        let is_cycle = component.len() > 1 || graph.contains_edge(component[0], component[0]);
+        if !is_cycle {
+            continue;
+        }
+        let members: Vec<TaskIdx> = component.iter().map(|n| graph[*n]).collect();
+        let cycle = find_cycle(parsed, &members);
+        let names: Vec<&str> = cycle.iter().map(|&i| parsed[i].task.id.as_str()).collect();
+        let mut text = names.join(" -> ");
+        text.push_str(" -> ");
+        text.push_str(names[0]);
+        let mut error = PlanError::new(ErrorKind::Cycle, format!("dependency cycle: {text}"));
+        // Edge a -> b in the cycle means b needs a; label b's `needs` entry for a.
+        for (k, &task) in cycle.iter().enumerate() {
+            let needed = cycle[(k + cycle.len() - 1) % cycle.len()];
+            let needed_id = &parsed[needed].task.id;
+            if let Some((_, span)) = parsed[task].needs.iter().find(|(n, _)| n == needed_id) {
+                error = error.at(
+                    span.clone(),
+                    format!("`{}` needs `{needed_id}`", parsed[task].task.id),
+                );
+            }
+        }
+        errors
+            .push(error.help(
+                "a task cannot wait, directly or not, for itself: remove one of these needs",
+            ));
+    }
+}
+
+/// A concrete cycle through the smallest-index member of a strongly connected
+/// component, in dependency order (each task needs the previous one).
+fn find_cycle(parsed: &[ParsedTask], members: &[TaskIdx]) -> Vec<TaskIdx> {
+    let start = *members.iter().min().expect("a component is never empty");
+    // Walk "is needed by" edges inside the component, BFS for the shortest way back.
+    let mut parent: HashMap<TaskIdx, TaskIdx> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(cur) = queue.pop_front() {
+        for &next in members {
+            if !parsed[next].task.needs.contains(&cur) {
+                continue;
+            }
+            if next == start {
+                let mut path = vec![cur];
+                let mut at = cur;
+                while at != start {
+                    at = parent[&at];
+                    path.push(at);
+                }
+                path.reverse();
+                return path;
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(next) {
+                e.insert(cur);
+                queue.push_back(next);
+            }
+        }
+    }
+    members.to_vec()
+}
+
+/// Kahn's algorithm with ties broken by declaration order.
+fn stable_topo_order(tasks: &[&Task], graph: &DiGraph<TaskIdx, ()>) -> Vec<TaskIdx> {
+    let mut remaining: Vec<usize> = tasks.iter().map(|t| t.needs.len()).collect();
+    let mut ready: BinaryHeap<Reverse<TaskIdx>> = remaining
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n == 0)
+        .map(|(i, _)| Reverse(i))
+        .collect();
+    let mut order = Vec::with_capacity(tasks.len());
+    while let Some(Reverse(i)) = ready.pop() {
+        order.push(i);
+        for next in graph.neighbors_directed(NodeIndex::new(i), petgraph::Direction::Outgoing) {
+            let j = graph[next];
+            remaining[j] -= 1;
+            if remaining[j] == 0 {
+                ready.push(Reverse(j));
+            }
+        }
+    }
+    order
+}

@@ -1,0 +1,768 @@
+//! One task table -> [`Task`]: interpolation, the key groups of its type, and the
+//! checks serde cannot make (exclusive keys, durations, patterns).
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+use toml::de::DeValue;
+
+use super::document::{Table, canonical, deserialize, key_span, str_items, str_value, value_span};
+use super::duration::{DURATION_HELP, parse_duration};
+use super::error::{ErrorKind, PlanError, did_you_mean};
+use super::interpolate::interpolate;
+use super::model::*;
+use crate::plan::task::*;
+use crate::plan::{
+    COMMON_KEYS, RawCommon, RawSelection, SELECTION_KEYS, TASK_TYPES, TaskType, task_type,
+};
+use crate::redact::Redactor;
+
+/// Default deadline of tasks that wait on the cluster.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(300);
+const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
+const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// A task before its `needs` are resolved to indexes.
+pub struct ParsedTask {
+    pub task: Task,
+    /// Each entry of `needs` with its span.
+    pub needs: Vec<(String, Range<usize>)>,
+}
+
+/// What every task of a plan is checked against.
+pub struct TaskContext<'a> {
+    pub vars: &'a HashMap<String, String>,
+    pub plan_dir: &'a Path,
+    pub redactor: &'a Redactor,
+    pub source: &'a str,
+}
+
+/// Parses one `[tasks.<id>]` table; `None` when it has errors (pushed to `errors`).
+pub fn parse_task(
+    id: &str,
+    id_span: Range<usize>,
+    value: &Spanned<DeValue<'_>>,
+    cx: &TaskContext<'_>,
+    errors: &mut Vec<PlanError>,
+) -> Option<ParsedTask> {
+    let before = errors.len();
+    if !is_task_id(id) {
+        errors.push(
+            PlanError::new(ErrorKind::BadValue, format!("bad task id `{id}`"))
+                .at(id_span.clone(), "not a valid task id")
+                .help("task ids use letters, digits, `_`, `-` and `.`, start with a letter or digit, and name log files"),
+        );
+    }
+    let DeValue::Table(raw) = value.get_ref() else {
+        errors.push(
+            PlanError::new(
+                ErrorKind::WrongType,
+                format!(
+                    "task `{id}` must be a table, not {}",
+                    value.get_ref().type_str()
+                ),
+            )
+            .at(value.span(), "wrong type")
+            .help(format!(
+                "write it as a table: [tasks.{id}] with type = \"...\" below"
+            )),
+        );
+        return None;
+    };
+    let table = interpolate_table(raw, cx, errors);
+    let span = value.span();
+
+    let task_type = match str_value(&table, "type") {
+        Some((name, type_span)) => match task_type(name) {
+            Some(t) => t,
+            None => {
+                let help = match did_you_mean(name, TASK_TYPES.iter().map(|t| t.name)) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => format!("known types: {}", type_names()),
+                };
+                errors.push(
+                    PlanError::new(
+                        ErrorKind::UnknownTaskType,
+                        format!("unknown task type `{name}`"),
+                    )
+                    .at(type_span, "no such task type")
+                    .help(help),
+                );
+                return None;
+            }
+        },
+        None => {
+            let error = match value_span(&table, "type") {
+                Some(type_span) => PlanError::new(
+                    ErrorKind::WrongType,
+                    format!("task `{id}`: `type` must be a string"),
+                )
+                .at(type_span, "not a string"),
+                None => PlanError::new(
+                    ErrorKind::MissingField,
+                    format!("task `{id}` has no `type`"),
+                )
+                .at(id_span.clone(), "this task"),
+            };
+            errors.push(error.help(format!("add type = \"...\", one of: {}", type_names())));
+            return None;
+        }
+    };
+
+    check_unknown_keys(id, &table, task_type, errors);
+
+    let common = deserialize::<RawCommon>(
+        super::document::subtable(&table, COMMON_KEYS_NO_TYPE),
+        span.clone(),
+        id_span.clone(),
+    );
+    let selection = task_type.selection.then(|| {
+        deserialize::<RawSelection>(
+            super::document::subtable(&table, SELECTION_KEYS),
+            span.clone(),
+            id_span.clone(),
+        )
+    });
+    let own_keys: Vec<&str> = task_type.own_keys().iter().map(String::as_str).collect();
+    let own = super::document::subtable(&table, &own_keys);
+
+    let common = keep(common, errors);
+    let selection = match selection {
+        Some(s) => keep(s, errors).and_then(|s| build_selection(s, &table, id, task_type, errors)),
+        None => None,
+    };
+    let builder = Builder {
+        id,
+        id_span: id_span.clone(),
+        table: &table,
+        own,
+        span: span.clone(),
+        cx,
+        errors,
+    };
+    let kind = builder.build(task_type, selection);
+    let common = common?;
+
+    let timeout =
+        duration_key(&table, "timeout", common.timeout.as_deref(), errors).or_else(|| {
+            matches!(
+                kind,
+                Some(
+                    TaskKind::WaitAbsent(_)
+                        | TaskKind::WaitCondition(_)
+                        | TaskKind::AssertDeployments(_)
+                )
+            )
+            .then_some(DEFAULT_WAIT_TIMEOUT)
+        });
+    let backoff = duration_key(&table, "backoff", common.backoff.as_deref(), errors)
+        .unwrap_or(DEFAULT_BACKOFF);
+    let backoff_max = duration_key(&table, "backoff_max", common.backoff_max.as_deref(), errors)
+        .unwrap_or(DEFAULT_BACKOFF_MAX);
+    let mut needs = Vec::new();
+    for (need, need_span) in str_items(&table, "needs") {
+        needs.push((need.to_string(), need_span));
+    }
+
+    let kind = kind?;
+    if errors.len() > before {
+        return None;
+    }
+    let fingerprint = fingerprint(&table, cx.redactor);
+    Some(ParsedTask {
+        task: Task {
+            id: id.to_string(),
+            description: common.description,
+            needs: Vec::new(),
+            timeout,
+            retry: RetryPolicy {
+                retries: common.retries,
+                backoff,
+                backoff_max: backoff_max.max(backoff),
+            },
+            allow_failure: common.allow_failure,
+            always: common.always,
+            kind,
+            fingerprint,
+        },
+
+        needs,
+    })
+}
+
+const COMMON_KEYS_NO_TYPE: &[&str] = &[
+    "description",
+    "needs",
+    "timeout",
+    "retries",
+    "backoff",
+    "backoff_max",
+    "allow_failure",
+    "always",
+];
+
+fn type_names() -> String {
+    TASK_TYPES
+        .iter()
+        .map(|t| t.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `[A-Za-z0-9][A-Za-z0-9_.-]*`, never `..` (ids name log files).
+pub fn is_task_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !id.contains("..")
+}
+
+fn keep<T>(result: Result<T, PlanError>, errors: &mut Vec<PlanError>) -> Option<T> {
+    result.map_err(|e| errors.push(e)).ok()
+}
+
+fn check_unknown_keys(
+    id: &str,
+    table: &Table<'_>,
+    task_type: &TaskType,
+    errors: &mut Vec<PlanError>,
+) {
+    let own = task_type.own_keys();
+    let allowed = || {
+        COMMON_KEYS
+            .iter()
+            .copied()
+            .chain(
+                task_type
+                    .selection
+                    .then_some(SELECTION_KEYS)
+                    .into_iter()
+                    .flatten()
+                    .copied(),
+            )
+            .chain(own.iter().map(String::as_str))
+    };
+    for (key, _) in table.iter() {
+        let name: &str = key.get_ref();
+        if allowed().any(|k| k == name) {
+            continue;
+        }
+        let help = match did_you_mean(name, allowed()) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => {
+                let mut keys: Vec<&str> = allowed().collect();
+                keys.sort_unstable();
+                format!("a `{}` task takes: {}", task_type.name, keys.join(", "))
+            }
+        };
+        errors.push(
+            PlanError::new(
+                ErrorKind::UnknownKey,
+                format!("unknown key `{name}` in task `{id}` ({})", task_type.name),
+            )
+            .at(key.span(), "unknown key")
+            .help(help),
+        );
+    }
+}
+
+/// Interpolates every string value (not keys) of a task table.
+fn interpolate_table<'a>(
+    table: &Table<'a>,
+    cx: &TaskContext<'_>,
+    errors: &mut Vec<PlanError>,
+) -> Table<'a> {
+    let mut out = Table::new();
+    for (key, value) in table.iter() {
+        out.insert(key.clone(), interpolate_value(value, cx, errors));
+    }
+    out
+}
+
+fn interpolate_value<'a>(
+    value: &Spanned<DeValue<'a>>,
+    cx: &TaskContext<'_>,
+    errors: &mut Vec<PlanError>,
+) -> Spanned<DeValue<'a>> {
+    let span = value.span();
+    let new = match value.get_ref() {
+        DeValue::String(s) => {
+            let mut undefined = Vec::new();
+            let out = interpolate(s, cx.vars, &mut undefined);
+            for missing in undefined {
+                let reference = &s[missing.range.clone()];
+                let raw = cx.source.get(span.clone()).unwrap_or("");
+                let at = raw.find(reference).map_or(span.clone(), |i| {
+                    span.start + i..span.start + i + reference.len()
+                });
+                let mut known: Vec<&str> = cx.vars.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                let help = match did_you_mean(&missing.name, known.iter().copied()) {
+                    Some(close) => format!("did you mean `{{{{ {close} }}}}`?"),
+                    None => format!(
+                        "declare it in [vars] or give --var {}=...; defined: {}",
+                        missing.name,
+                        known.join(", ")
+                    ),
+                };
+                errors.push(
+                    PlanError::new(
+                        ErrorKind::UndefinedVariable,
+                        format!("undefined variable `{}`", missing.name),
+                    )
+                    .at(at, "not defined")
+                    .help(help),
+                );
+            }
+            DeValue::String(out.into_owned().into())
+        }
+        DeValue::Array(items) => {
+            let mut array = toml::de::DeArray::new();
+            for item in items.iter() {
+                array.push(interpolate_value(item, cx, errors));
+            }
+            DeValue::Array(array)
+        }
+        DeValue::Table(t) => DeValue::Table(interpolate_table(t, cx, errors)),
+        other => other.clone(),
+    };
+    Spanned::new(span, new)
+}
+
+fn duration_key(
+    table: &Table<'_>,
+    key: &str,
+    text: Option<&str>,
+    errors: &mut Vec<PlanError>,
+) -> Option<Duration> {
+    let text = text?;
+    match parse_duration(text) {
+        Ok(d) => Some(d),
+        Err(reason) => {
+            let span = value_span(table, key).unwrap_or(0..0);
+            errors.push(
+                PlanError::new(
+                    ErrorKind::BadDuration,
+                    format!("bad duration `{text}` for `{key}`: {reason}"),
+                )
+                .at(span, "not a duration")
+                .help(DURATION_HELP),
+            );
+            None
+        }
+    }
+}
+
+fn regex_at(
+    table: &Table<'_>,
+    key: &str,
+    pattern: &str,
+    span: Option<Range<usize>>,
+    errors: &mut Vec<PlanError>,
+) -> Option<Regex> {
+    match Regex::new(pattern) {
+        Ok(re) => Some(re),
+        Err(e) => {
+            let span = span.or_else(|| value_span(table, key)).unwrap_or(0..0);
+            let reason = e.to_string();
+            let reason = reason
+                .lines()
+                .last()
+                .unwrap_or("invalid")
+                .trim()
+                .trim_start_matches("error: ");
+            errors.push(
+                PlanError::new(ErrorKind::BadRegex, format!("bad regular expression for `{key}`: {reason}"))
+                    .at(span, "not a valid regex")
+                    .help("patterns use Rust regex syntax; escape dots as `\\\\.` in TOML basic strings or use 'literal strings'"),
+            );
+            None
+        }
+    }
+}
+
+fn build_selection(
+    raw: RawSelection,
+    table: &Table<'_>,
+    id: &str,
+    task_type: &TaskType,
+    errors: &mut Vec<PlanError>,
+) -> Option<Selection> {
+    let given: Vec<&str> = [
+        ("name", raw.name.is_some()),
+        ("name_pattern", raw.name_pattern.is_some()),
+        ("selector", raw.selector.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(k, set)| set.then_some(k))
+    .collect();
+    if given.len() > 1 {
+        let mut error = PlanError::new(
+            ErrorKind::ConflictingFields,
+            format!("task `{id}` sets both `{}` and `{}`", given[0], given[1]),
+        );
+        for key in &given {
+            if let Some(span) = key_span(table, key) {
+                error = error.at(span, format!("`{key}` here"));
+            }
+        }
+        errors.push(error.help("give exactly one of `name`, `name_pattern` or `selector`"));
+        return None;
+    }
+    if raw.kind.trim().is_empty() {
+        errors.push(
+            PlanError::new(ErrorKind::BadValue, format!("task `{id}`: `kind` is empty"))
+                .at(value_span(table, "kind").unwrap_or(0..0), "empty")
+                .help("name a Kubernetes kind, e.g. \"Namespace\" or \"CustomResourceDefinition\""),
+        );
+        return None;
+    }
+    let target = if let Some(name) = raw.name {
+        Target::Name(name)
+    } else if let Some(pattern) = raw.name_pattern {
+        Target::Pattern(regex_at(table, "name_pattern", &pattern, None, errors)?)
+    } else if let Some(selector) = raw.selector {
+        if selector.trim().is_empty() {
+            errors.push(
+                PlanError::new(
+                    ErrorKind::BadValue,
+                    format!("task `{id}`: `selector` is empty"),
+                )
+                .at(
+                    value_span(table, "selector").unwrap_or(0..0),
+                    "empty selector",
+                )
+                .help("write a label selector like \"app.kubernetes.io/part-of=flux\""),
+            );
+            return None;
+        }
+        Target::Selector(selector)
+    } else {
+        errors.push(
+            PlanError::new(
+                ErrorKind::MissingField,
+                format!("task `{id}` selects no objects"),
+            )
+            .at(
+                key_span(table, "kind").unwrap_or(0..0),
+                format!("which {}?", raw.kind),
+            )
+            .help(format!(
+                "a `{}` task needs one of `name`, `name_pattern` (regex) or `selector` (labels)",
+                task_type.name
+            )),
+        );
+        return None;
+    };
+    Some(Selection {
+        kind: raw.kind,
+        api_version: raw.api_version,
+        namespace: raw.namespace,
+        target,
+    })
+}
+
+/// Builds the type-specific part of a task.
+struct Builder<'b, 'a> {
+    id: &'b str,
+    id_span: Range<usize>,
+    table: &'b Table<'a>,
+    own: Table<'a>,
+    span: Range<usize>,
+    cx: &'b TaskContext<'b>,
+    errors: &'b mut Vec<PlanError>,
+}
+
+impl Builder<'_, '_> {
+    fn own<T: serde::de::DeserializeOwned>(&mut self) -> Option<T> {
+        let own = std::mem::take(&mut self.own);
+        keep(
+            deserialize::<T>(own, self.span.clone(), self.id_span.clone()),
+            self.errors,
+        )
+    }
+
+    fn error(&mut self, kind: ErrorKind, message: String, key: &str, label: &str, help: &str) {
+        let span = value_span(self.table, key).unwrap_or(self.id_span.clone());
+        self.errors
+            .push(PlanError::new(kind, message).at(span, label).help(help));
+    }
+
+    fn path(&self, rel: Option<&str>) -> std::path::PathBuf {
+        normalize(&self.cx.plan_dir.join(rel.unwrap_or(".")))
+    }
+
+    fn build(mut self, task_type: &TaskType, selection: Option<Selection>) -> Option<TaskKind> {
+        let id = self.id;
+        match task_type.name {
+            "exec-script" => {
+                let raw: RawExecScript = self.own()?;
+                let program = match (raw.command, raw.script) {
+                    (Some(_), Some(_)) => {
+                        let mut error = PlanError::new(
+                            ErrorKind::ConflictingFields,
+                            format!("task `{id}` sets both `command` and `script`"),
+                        );
+                        for key in ["command", "script"] {
+                            if let Some(span) = key_span(self.table, key) {
+                                error = error.at(span, format!("`{key}` here"));
+                            }
+                        }
+                        self.errors.push(error.help(
+                            "use `command` for a program with arguments (no shell) or `script` for shell source, not both",
+                        ));
+                        return None;
+                    }
+                    (Some(argv), None) if argv.is_empty() || argv[0].is_empty() => {
+                        self.error(
+                            ErrorKind::BadValue,
+                            format!("task `{id}`: `command` is empty"),
+                            "command",
+                            "empty command",
+                            "give the program and its arguments: [\"program\", \"arg\"]",
+                        );
+                        return None;
+                    }
+                    (Some(argv), None) => Program::Command(argv),
+                    (None, Some(script)) => Program::Script(script),
+                    (None, None) => {
+                        self.errors.push(
+                            PlanError::new(
+                                ErrorKind::MissingField,
+                                format!("task `{id}` has neither `command` nor `script`"),
+                            )
+                            .at(self.id_span.clone(), "nothing to run")
+                            .help("add command = [\"program\", \"arg\"] or script = \"...\""),
+                        );
+                        return None;
+                    }
+                };
+                let ok_codes = raw.ok_codes.unwrap_or_else(|| vec![0]);
+                if ok_codes.is_empty() || ok_codes.iter().any(|c| !(0..=255).contains(c)) {
+                    self.error(
+                        ErrorKind::BadValue,
+                        format!("task `{id}`: `ok_codes` must list exit codes from 0 to 255"),
+                        "ok_codes",
+                        "bad exit codes",
+                        "e.g. ok_codes = [0, 3]",
+                    );
+                    return None;
+                }
+                Some(TaskKind::ExecScript(ExecScript {
+                    program,
+                    cwd: self.path(raw.cwd.as_deref()),
+                    env: raw.env,
+                    ok_codes,
+                    read_only: raw.read_only,
+                }))
+            }
+            "kube-delete" => {
+                let raw: RawKubeDelete = self.own()?;
+                Some(TaskKind::KubeDelete(KubeDelete {
+                    selection: selection?,
+                    propagation: match raw.propagation {
+                        RawPropagation::Background => Propagation::Background,
+                        RawPropagation::Foreground => Propagation::Foreground,
+                        RawPropagation::Orphan => Propagation::Orphan,
+                    },
+                }))
+            }
+            "wait-absent" => {
+                let _: RawWaitAbsent = self.own()?;
+                Some(TaskKind::WaitAbsent(WaitAbsent {
+                    selection: selection?,
+                }))
+            }
+            "wait-condition" => {
+                let raw: RawWaitCondition = self.own()?;
+                Some(TaskKind::WaitCondition(WaitCondition {
+                    selection: selection?,
+                    condition: raw.condition,
+                    status: raw.status.unwrap_or_else(|| "True".into()),
+                }))
+            }
+            "assert-deployments" => {
+                let raw: RawAssertDeployments = self.own()?;
+                if raw.deployments.is_empty() {
+                    self.error(ErrorKind::BadValue, format!("task `{id}` names no deployments"), "deployments", "empty table", "map each deployment to its expected image tag: deployments = { source-controller = \"v1.7.0\" }");
+                    return None;
+                }
+                Some(TaskKind::AssertDeployments(AssertDeployments {
+                    namespace: raw.namespace,
+                    deployments: raw.deployments,
+                }))
+            }
+            "assert-field-managers" => {
+                let raw: RawAssertFieldManagers = self.own()?;
+                let items = str_items(self.table, "forbidden_managers");
+                let mut forbidden = Vec::new();
+                for (i, pattern) in raw.forbidden_managers.iter().enumerate() {
+                    let span = items.get(i).map(|(_, s)| s.clone());
+                    forbidden.push(regex_at(
+                        self.table,
+                        "forbidden_managers",
+                        pattern,
+                        span,
+                        self.errors,
+                    ));
+                }
+                let required_apply = raw
+                    .required_apply_manager
+                    .map(|p| regex_at(self.table, "required_apply_manager", &p, None, self.errors));
+                if forbidden.is_empty() && required_apply.is_none() {
+                    self.errors.push(
+                        PlanError::new(ErrorKind::MissingField, format!("task `{id}` asserts nothing"))
+                            .at(self.id_span.clone(), "no assertion")
+                            .help("add forbidden_managers = [\"kubectl-client-side-apply\"] and/or required_apply_manager = \"...\""),
+                    );
+                    return None;
+                }
+                let forbidden: Option<Vec<Regex>> = forbidden.into_iter().collect();
+                let required_apply = match required_apply {
+                    Some(r) => Some(r?),
+                    None => None,
+                };
+                Some(TaskKind::AssertFieldManagers(AssertFieldManagers {
+                    selection: selection?,
+                    forbidden: forbidden?,
+                    required_apply,
+                }))
+            }
+            "capture" => {
+                let raw: RawCapture = self.own()?;
+                let selection = selection?;
+                if !matches!(selection.kind.as_str(), "Secret" | "ConfigMap") {
+                    self.error(
+                        ErrorKind::BadValue,
+                        format!("task `{id}` captures `{}`", selection.kind),
+                        "kind",
+                        "not Secret or ConfigMap",
+                        "a capture task saves kind = \"Secret\" or kind = \"ConfigMap\"",
+                    );
+                    return None;
+                }
+                let file = raw.file.unwrap_or_else(|| format!("{id}.yaml"));
+                if file.is_empty()
+                    || file.contains('/')
+                    || file.contains('\\')
+                    || file.starts_with('.')
+                {
+                    self.error(ErrorKind::BadValue, format!("task `{id}`: bad capture file name `{file}`"), "file", "not a plain file name", "give a plain file name such as \"flux-secrets.yaml\"; it is written inside the run directory");
+                    return None;
+                }
+                Some(TaskKind::Capture(Capture { selection, file }))
+            }
+            "assert-file" => {
+                let raw: RawAssertFile = self.own()?;
+                if raw.patterns.is_empty() {
+                    self.error(
+                        ErrorKind::BadValue,
+                        format!("task `{id}` gives no patterns"),
+                        "patterns",
+                        "empty list",
+                        "list the regular expressions the file must contain",
+                    );
+                    return None;
+                }
+                let items = str_items(self.table, "patterns");
+                let patterns: Vec<Option<Regex>> = raw
+                    .patterns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        regex_at(
+                            self.table,
+                            "patterns",
+                            p,
+                            items.get(i).map(|(_, s)| s.clone()),
+                            self.errors,
+                        )
+                    })
+                    .collect();
+                Some(TaskKind::AssertFile(AssertFile {
+                    path: self.path(Some(&raw.path)),
+                    patterns: patterns.into_iter().collect::<Option<_>>()?,
+                }))
+            }
+            "confirm" => {
+                let raw: RawConfirm = self.own()?;
+                Some(TaskKind::Confirm(Confirm {
+                    message: raw.message.unwrap_or_else(|| "Proceed?".into()),
+                }))
+            }
+            "pulumi-up" => {
+                let raw: RawPulumiUp = self.own()?;
+                if raw.stack.trim().is_empty() {
+                    self.error(
+                        ErrorKind::BadValue,
+                        format!("task `{id}`: `stack` is empty"),
+                        "stack",
+                        "empty",
+                        "name the Pulumi stack, e.g. stack = \"oceanid-cluster\"",
+                    );
+                    return None;
+                }
+                Some(TaskKind::PulumiUp(PulumiUp {
+                    stack: raw.stack,
+                    cwd: self.path(raw.cwd.as_deref()),
+                    preview: raw.preview,
+                    refresh: raw.refresh,
+                    require_config: raw.require_config,
+                    args: raw.args,
+                    binary: raw.binary.unwrap_or_else(|| "pulumi".into()),
+                }))
+            }
+            other => unreachable!("task type `{other}` is registered but has no builder"),
+        }
+    }
+}
+
+/// A hash of what the task does: its type and own keys with variables resolved;
+/// common keys (needs, timeout, description...) are left out, and secret values
+/// are masked first so no digest of a secret is ever stored.
+fn fingerprint(table: &Table<'_>, redactor: &Redactor) -> String {
+    let mut canonical_text = String::new();
+    let mut entries: Vec<_> = table
+        .iter()
+        .filter(|(k, _)| {
+            let key: &str = k.get_ref();
+            key == "type" || !COMMON_KEYS.contains(&key)
+        })
+        .collect();
+    entries.sort_by(|a, b| a.0.get_ref().cmp(b.0.get_ref()));
+    for (key, value) in entries {
+        canonical_text.push_str(key.get_ref());
+        canonical_text.push('=');
+        canonical(value.get_ref(), &mut canonical_text);
+        canonical_text.push('\n');
+    }
+    let masked = redactor.redact(&canonical_text);
+    let digest = Sha256::digest(masked.as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Removes `.` and `..` components lexically, so paths read as a person writes them.
+fn normalize(path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}

@@ -1,0 +1,271 @@
+//! Rendered diagnostics of bad plans: each names the problem, points at the right
+//! line, and says how to fix it. Snapshots are rendered without colour at a fixed
+//! width.
+
+use std::sync::Arc;
+
+use miette::{GraphicalReportHandler, GraphicalTheme};
+use planrun::plan::PlanSource;
+use planrun::validate::{ErrorKind, InvalidPlan, validate};
+
+const HEADER: &str = "[plan]\nname = \"t\"\n\n";
+
+fn invalid(text: &str, overrides: &[(&str, &str)]) -> InvalidPlan {
+    let overrides: Vec<(String, String)> = overrides
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let source = Arc::new(PlanSource::new("plan.toml", text));
+    match validate(source, &overrides, &|_| None) {
+        Ok(_) => panic!("plan unexpectedly valid:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+fn render(error: &InvalidPlan) -> String {
+    let mut out = String::new();
+    GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+        .with_width(100)
+        .with_links(false)
+        .render_report(&mut out, error)
+        .unwrap();
+    out
+}
+
+/// Asserts the problems' kinds and the 1-based lines their primary spans are on.
+fn assert_problems(text: &str, error: &InvalidPlan, expected: &[(ErrorKind, usize)]) {
+    let got: Vec<(ErrorKind, usize)> = error
+        .problems()
+        .map(|p| {
+            let offset = p.labels.first().map_or(0, |(s, _)| s.offset());
+            (p.kind, text[..offset].matches('\n').count() + 1)
+        })
+        .collect();
+    assert_eq!(got, expected, "kinds and lines of:\n{}", render(error));
+}
+
+fn check(name: &str, text: &str, expected: &[(ErrorKind, usize)]) {
+    check_with(name, text, &[], expected);
+}
+
+fn check_with(name: &str, text: &str, overrides: &[(&str, &str)], expected: &[(ErrorKind, usize)]) {
+    let error = invalid(text, overrides);
+    assert_problems(text, &error, expected);
+    insta::assert_snapshot!(name, render(&error));
+}
+
+#[test]
+fn toml_syntax_error() {
+    let text = format!("{HEADER}[tasks.a]\ntype = \"exec-script\ncommand = [\"true\"]\n");
+    check("syntax", &text, &[(ErrorKind::Syntax, 5)]);
+}
+
+#[test]
+fn unknown_top_level_key() {
+    let text = format!(
+        "{HEADER}[task.a]\ntype = \"exec-script\"\ncommand = [\"true\"]\n\n[tasks.b]\ntype = \"exec-script\"\ncommand = [\"true\"]\n"
+    );
+    check("unknown_top_level", &text, &[(ErrorKind::UnknownKey, 4)]);
+}
+
+#[test]
+fn unknown_key_with_suggestion() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"exec-script\"\ncommand = [\"true\"]\ntimout = \"5s\"\n"
+    );
+    check("unknown_key", &text, &[(ErrorKind::UnknownKey, 7)]);
+}
+
+#[test]
+fn wrong_type() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"exec-script\"\ncommand = [\"true\"]\nretries = \"three\"\n"
+    );
+    check("wrong_type", &text, &[(ErrorKind::WrongType, 7)]);
+}
+
+#[test]
+fn bad_duration() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"exec-script\"\ncommand = [\"true\"]\ntimeout = \"10 minutes\"\n"
+    );
+    check("bad_duration", &text, &[(ErrorKind::BadDuration, 7)]);
+}
+
+#[test]
+fn bad_regex() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"kube-delete\"\nkind = \"CustomResourceDefinition\"\nname_pattern = \"(toolkit\"\n"
+    );
+    check("bad_regex", &text, &[(ErrorKind::BadRegex, 7)]);
+}
+
+#[test]
+fn unknown_task_type_with_suggestion() {
+    let text =
+        format!("{HEADER}[tasks.a]\ntype = \"kube-delet\"\nkind = \"Namespace\"\nname = \"x\"\n");
+    check(
+        "unknown_task_type",
+        &text,
+        &[(ErrorKind::UnknownTaskType, 5)],
+    );
+}
+
+#[test]
+fn duplicate_dependency() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"exec-script\"\ncommand = [\"true\"]\n\n[tasks.b]\ntype = \"exec-script\"\ncommand = [\"true\"]\nneeds = [\"a\", \"a\"]\n"
+    );
+    check(
+        "duplicate_dependency",
+        &text,
+        &[(ErrorKind::DuplicateDependency, 11)],
+    );
+}
+
+#[test]
+fn unknown_dependency_with_suggestion() {
+    let text = format!(
+        "{HEADER}[tasks.capture-secrets]\ntype = \"exec-script\"\ncommand = [\"true\"]\n\n[tasks.b]\ntype = \"exec-script\"\ncommand = [\"true\"]\nneeds = [\"capture-secret\"]\n"
+    );
+    check(
+        "unknown_dependency",
+        &text,
+        &[(ErrorKind::UnknownDependency, 11)],
+    );
+}
+
+#[test]
+fn cycle_names_every_task_in_order() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"exec-script\"\ncommand = [\"true\"]\nneeds = [\"c\"]\n\n\
+         [tasks.b]\ntype = \"exec-script\"\ncommand = [\"true\"]\nneeds = [\"a\"]\n\n\
+         [tasks.c]\ntype = \"exec-script\"\ncommand = [\"true\"]\nneeds = [\"b\"]\n\n\
+         [tasks.d]\ntype = \"exec-script\"\ncommand = [\"true\"]\nneeds = [\"c\"]\n"
+    );
+    let error = invalid(&text, &[]);
+    let problem = error.problems().next().unwrap();
+    assert_eq!(problem.message, "dependency cycle: a -> b -> c -> a");
+    assert_eq!(problem.labels.len(), 3, "one label per link of the cycle");
+    check("cycle", &text, &[(ErrorKind::Cycle, 7)]);
+}
+
+#[test]
+fn self_dependency_is_a_cycle() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"exec-script\"\ncommand = [\"true\"]\nneeds = [\"a\"]\n"
+    );
+    check("self_cycle", &text, &[(ErrorKind::Cycle, 7)]);
+}
+
+#[test]
+fn undefined_variable_points_inside_the_string() {
+    let text = format!(
+        "{HEADER}[vars]\nnamespace = \"flux-system\"\n\n[tasks.a]\ntype = \"kube-delete\"\nkind = \"Namespace\"\nname = \"{{{{ namespce }}}}\"\n"
+    );
+    let error = invalid(&text, &[]);
+    let (span, _) = &error.problems().next().unwrap().labels[0];
+    assert_eq!(
+        &text[span.offset()..span.offset() + span.len()],
+        "{{ namespce }}"
+    );
+    check(
+        "undefined_variable",
+        &text,
+        &[(ErrorKind::UndefinedVariable, 10)],
+    );
+}
+
+#[test]
+fn conflicting_selection_fields() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"wait-absent\"\nkind = \"Namespace\"\nname = \"x\"\nname_pattern = \"x.*\"\n"
+    );
+    check(
+        "conflicting_fields",
+        &text,
+        &[(ErrorKind::ConflictingFields, 7)],
+    );
+}
+
+#[test]
+fn command_and_script_conflict() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"exec-script\"\ncommand = [\"true\"]\nscript = \"true\"\n"
+    );
+    check(
+        "command_and_script",
+        &text,
+        &[(ErrorKind::ConflictingFields, 6)],
+    );
+}
+
+#[test]
+fn missing_type() {
+    let text = format!("{HEADER}[tasks.a]\ncommand = [\"true\"]\n");
+    check("missing_type", &text, &[(ErrorKind::MissingField, 4)]);
+}
+
+#[test]
+fn missing_plan_table() {
+    let text = "[tasks.a]\ntype = \"exec-script\"\ncommand = [\"true\"]\n";
+    check("missing_plan", text, &[(ErrorKind::MissingField, 1)]);
+}
+
+#[test]
+fn missing_required_field_points_at_the_task() {
+    let text = format!("{HEADER}[tasks.up]\ntype = \"pulumi-up\"\ncwd = \"cluster\"\n");
+    check(
+        "missing_required_field",
+        &text,
+        &[(ErrorKind::MissingField, 4)],
+    );
+}
+
+#[test]
+fn unknown_enum_value() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"kube-delete\"\nkind = \"Namespace\"\nname = \"x\"\npropagation = \"sideways\"\n"
+    );
+    check("unknown_enum_value", &text, &[(ErrorKind::BadValue, 8)]);
+}
+
+#[test]
+fn capture_of_a_kind_that_is_not_secret_or_configmap() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"capture\"\nkind = \"Deployment\"\nnamespace = \"x\"\nname = \"y\"\n"
+    );
+    check("capture_kind", &text, &[(ErrorKind::BadValue, 6)]);
+}
+
+#[test]
+fn unknown_command_line_variable() {
+    let text = format!(
+        "{HEADER}[vars]\nstack = \"prod\"\n\n[tasks.a]\ntype = \"exec-script\"\ncommand = [\"echo\", \"{{{{ stack }}}}\"]\n"
+    );
+    check_with(
+        "unknown_override",
+        &text,
+        &[("stak", "dev")],
+        &[(ErrorKind::UndefinedVariable, 4)],
+    );
+}
+
+#[test]
+fn every_problem_is_reported_in_one_pass() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"exec-script\"\ncommand = [\"true\"]\ntimeout = \"soon\"\n\n\
+         [tasks.b]\ntype = \"wait-absnt\"\n\n\
+         [tasks.c]\ntype = \"exec-script\"\ncommand = [\"{{{{ nope }}}}\"]\nneeds = [\"zz\"]\n"
+    );
+    check(
+        "many_problems",
+        &text,
+        &[
+            (ErrorKind::BadDuration, 7),
+            (ErrorKind::UnknownTaskType, 10),
+            (ErrorKind::UndefinedVariable, 14),
+            (ErrorKind::UnknownDependency, 15),
+        ],
+    );
+}
