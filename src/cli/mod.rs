@@ -2,7 +2,9 @@
 
 mod graph;
 mod list;
+mod runs;
 mod schema;
+mod status;
 mod validate;
 
 use std::path::PathBuf;
@@ -45,6 +47,14 @@ pub enum Command {
     /// Print the JSON Schema of plan files.
     #[command(after_help = "Example:\n  planrun schema > schemas/plan.schema.json")]
     Schema,
+    /// Show where the latest run (or --run ID) stands, task by task.
+    #[command(
+        after_help = "Examples:\n  planrun status plans/flux-rebuild.toml\n  planrun status plans/flux-rebuild.toml --run 20261126T063612Z-0a1b"
+    )]
+    Status(status::StatusArgs),
+    /// List the plan's runs with outcome and times.
+    #[command(after_help = "Example:\n  planrun runs plans/flux-rebuild.toml")]
+    Runs(runs::RunsArgs),
 }
 
 /// A plan file and variable overrides.
@@ -73,6 +83,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::List(args) => list::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Schema => schema::run(),
+        Command::Status(args) => status::run(&args),
+        Command::Runs(args) => runs::run(&args),
     }
 }
 

@@ -12,12 +12,13 @@ mod reader;
 mod record;
 pub mod resume;
 mod rundir;
+mod session;
 mod state;
 pub mod status;
 mod writer;
 
 pub use error::JournalError;
-pub use lock::{LockError, LockHolder, PlanLock, is_held};
+pub use lock::{LockError, LockHolder, PlanLock, live_holder};
 pub use reader::{Journal, TornTailWarning};
 pub use record::{
     FORMAT_VERSION, MAX_MESSAGE_CHARS, Record, RunOutcome, RunResumed, RunStarted, VarOverrides,
@@ -25,5 +26,8 @@ pub use record::{
 };
 pub use resume::{Decision, ResumePlan, ResumeTask, RunReason, plan_resume};
 pub use rundir::{JOURNAL_FILE, PlanState, new_run_id};
-pub use state::{RunState, Session, TaskHistory, TaskState};
+pub use session::{
+    Refusal, RunJournal, Session, StartMode, default_state_dir, open, peek_plan_name,
+};
+pub use state::{RunProcess, RunState, TaskHistory, TaskState};
 pub use writer::JournalWriter;

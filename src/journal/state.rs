@@ -75,7 +75,7 @@ impl Default for TaskHistory {
 
 /// One planrun process that worked on the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
+pub struct RunProcess {
     pub at: Timestamp,
     pub pid: u32,
     pub planrun_version: String,
@@ -86,7 +86,7 @@ pub struct Session {
 pub struct RunState {
     pub start: RunStarted,
     /// The first process, then one per resume.
-    pub sessions: Vec<Session>,
+    pub sessions: Vec<RunProcess>,
     /// The `--var` overrides in effect (the latest session's).
     pub vars: VarOverrides,
     /// The last run-finished record, unless a resume came after it.
@@ -101,7 +101,7 @@ impl RunState {
     /// Folds a run-started record and everything after it.
     pub fn new(start: RunStarted) -> Self {
         Self {
-            sessions: vec![Session {
+            sessions: vec![RunProcess {
                 at: start.at,
                 pid: start.pid,
                 planrun_version: start.planrun_version.clone(),
@@ -150,7 +150,7 @@ impl RunState {
         match record {
             Record::RunStarted(_) => {}
             Record::RunResumed(r) => {
-                self.sessions.push(Session {
+                self.sessions.push(RunProcess {
                     at: r.at,
                     pid: r.pid,
                     planrun_version: r.planrun_version.clone(),

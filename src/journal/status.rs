@@ -16,12 +16,13 @@ pub fn shown_state(state: TaskState, live: bool) -> &'static str {
     }
 }
 
-/// How a run stands, in a word: its outcome, or `running` / `unfinished`.
+/// How a run stands, in a word: its outcome, `running`, or `cut off` (its process
+/// ended without recording an end: kill -9, a crash, a power loss).
 pub fn run_outcome(run: &RunState, live: bool) -> &'static str {
     match run.finished {
         Some((_, outcome)) => outcome.as_str(),
         None if live => "running",
-        None => "unfinished",
+        None => "cut off",
     }
 }
 
@@ -253,7 +254,7 @@ mod tests {
         assert_eq!(
             text,
             "\
-run 20261119T051320Z-0a1b of plan `flux-rebuild`: unfinished (1 of 3 tasks succeeded, 1 failed)
+run 20261119T051320Z-0a1b of plan `flux-rebuild`: cut off (1 of 3 tasks succeeded, 1 failed)
 started 2026-11-18 11:06:40Z, last change 2026-11-18 11:07:55Z
 
 TASK     STATE      ATTEMPTS  DURATION  NOTE
