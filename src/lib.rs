@@ -5,8 +5,12 @@
 
 pub mod cli;
 pub mod error;
+pub mod events;
+pub mod exec;
 pub mod exit_code;
 pub mod journal;
 pub mod plan;
 pub mod redact;
+pub mod report;
+pub mod schedule;
 pub mod validate;

@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         )
     }))
     .expect("the miette hook is installed once, first thing");
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(cli::expand_shorthand(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

@@ -2,6 +2,7 @@
 
 mod graph;
 mod list;
+mod run;
 mod runs;
 mod schema;
 mod status;
@@ -15,6 +16,7 @@ use crate::error::Error;
 
 const EXAMPLES: &str = "\
 Examples:
+  planrun plans/flux-rebuild.toml               run a plan (same as `planrun run ...`)
   planrun validate plans/flux-rebuild.toml      check a plan; nothing runs
   planrun list plans/flux-rebuild.toml          tasks in execution order, what each does
   planrun graph plans/flux-rebuild.toml --format mermaid
@@ -31,6 +33,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a plan (`planrun PLAN` is short for `planrun run PLAN`).
+    #[command(
+        after_help = "Examples:\n  planrun plans/flux-rebuild.toml\n  planrun run plans/flux-rebuild.toml --dry-run\n  planrun run plans/flux-rebuild.toml --jobs 4 --output json"
+    )]
+    Run(run::RunArgs),
     /// Check a plan: syntax, keys, types, variables, dependencies, cycles. Nothing runs.
     #[command(
         after_help = "Example:\n  planrun validate plans/flux-rebuild.toml --var stack=staging"
@@ -79,6 +86,7 @@ pub struct GraphArgs {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
+        Command::Run(args) => run::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::List(args) => list::run(&args),
         Command::Graph(args) => graph::run(&args),
@@ -86,6 +94,31 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Status(args) => status::run(&args),
         Command::Runs(args) => runs::run(&args),
     }
+}
+
+/// `planrun PLAN [ARGS]` -> `planrun run PLAN [ARGS]`: when the first argument is
+/// not a subcommand or an option but looks like a file (it exists, or has a `.` or
+/// `/` in it), `run` is inserted before it.
+pub fn expand_shorthand(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let Some(first) = args.get(1).and_then(|a| a.to_str()) else {
+        return args;
+    };
+    let cmd = Cli::command();
+    let is_subcommand = first == "help"
+        || cmd
+            .get_subcommands()
+            .any(|s| s.get_name() == first || s.get_all_aliases().any(|a| a == first));
+    let looks_like_file =
+        std::path::Path::new(first).exists() || first.contains('.') || first.contains('/');
+    if is_subcommand || first.starts_with('-') || !looks_like_file {
+        return args;
+    }
+    let mut out = Vec::with_capacity(args.len() + 1);
+    out.push(args[0].clone());
+    out.push("run".into());
+    out.extend(args[1..].iter().cloned());
+    out
 }
 
 /// Loads and validates the plan named by `args`; an unreadable or invalid plan is

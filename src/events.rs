@@ -1,0 +1,289 @@
+//! The run's event stream: the only contract between the engine and its output.
+//!
+//! The dispatcher and the executors emit [`Event`]s through an [`EventSender`]; the
+//! reporters (terminal, JSON Lines, Markdown report) consume them on their own thread,
+//! so writing to a slow terminal never holds up the dispatcher. Task code never prints.
+//!
+//! Serialized with `--output json`, every event is one JSON object on one line:
+//! `{"v":1,"ts":"2025-01-01T12:00:00.123Z","event":"task-started","task":"a","attempt":1}`.
+//! `v` is [`SCHEMA_VERSION`]; it changes only when an existing field changes meaning or
+//! disappears (new events and new fields may appear within a version, consumers ignore
+//! what they do not know). `schemas/events.schema.json` is generated from these types.
+
+use std::sync::mpsc;
+
+use jiff::Timestamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Version of the JSON Lines event schema, the `v` field of every event.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One event, stamped with the schema version and the time it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "planrun event")]
+pub struct Event {
+    /// Schema version, see [`SCHEMA_VERSION`].
+    pub v: u32,
+    /// When the event happened (RFC 3339, UTC).
+    #[schemars(with = "String")]
+    pub ts: Timestamp,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+impl Event {
+    /// An event of `kind` stamped now.
+    pub fn now(kind: EventKind) -> Self {
+        Self {
+            v: SCHEMA_VERSION,
+            ts: Timestamp::now(),
+            kind,
+        }
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum EventKind {
+    /// The run began; nothing has started yet.
+    RunStarted {
+        run_id: String,
+        /// The plan's name (`[plan] name`).
+        plan: String,
+        /// The plan file as given on the command line.
+        plan_path: String,
+        /// Where logs and the report go; absent for a dry run.
+        run_dir: Option<String>,
+        /// Number of tasks in the plan.
+        tasks: usize,
+        /// At most this many tasks at once.
+        jobs: usize,
+        dry_run: bool,
+    },
+    /// An attempt of a task began.
+    TaskStarted {
+        task: String,
+        /// 1 for the first attempt, 2 for the first retry, ...
+        attempt: u32,
+    },
+    /// A line a task wrote (secrets masked, trailing newline removed).
+    TaskOutput {
+        task: String,
+        stream: Stream,
+        line: String,
+    },
+    /// An attempt failed and the task will be tried again after `delay_ms`.
+    TaskRetrying {
+        task: String,
+        /// The attempt that failed.
+        attempt: u32,
+        delay_ms: u64,
+        error: String,
+    },
+    /// The task succeeded.
+    TaskSucceeded {
+        task: String,
+        attempt: u32,
+        /// Time since the first attempt started, retries and backoff included.
+        duration_ms: u64,
+        /// What the task did or, in a dry run, would do.
+        summary: Option<String>,
+    },
+    /// The task failed (its last attempt).
+    TaskFailed {
+        task: String,
+        attempt: u32,
+        duration_ms: u64,
+        error: String,
+        /// `allow_failure = true`: dependents still run, the run can still succeed.
+        allowed: bool,
+        /// The last lines of output, oldest first.
+        excerpt: Vec<String>,
+    },
+    /// The task will not run in this run.
+    TaskSkipped { task: String, reason: SkipReason },
+    /// The task was stopped while running.
+    TaskCancelled {
+        task: String,
+        attempt: u32,
+        duration_ms: u64,
+        reason: CancelReason,
+    },
+    /// The run is over; no event follows.
+    RunFinished {
+        outcome: RunOutcome,
+        duration_ms: u64,
+        counts: Counts,
+    },
+}
+
+impl EventKind {
+    /// The task this event is about, if any.
+    pub fn task(&self) -> Option<&str> {
+        match self {
+            EventKind::TaskStarted { task, .. }
+            | EventKind::TaskOutput { task, .. }
+            | EventKind::TaskRetrying { task, .. }
+            | EventKind::TaskSucceeded { task, .. }
+            | EventKind::TaskFailed { task, .. }
+            | EventKind::TaskSkipped { task, .. }
+            | EventKind::TaskCancelled { task, .. } => Some(task),
+            EventKind::RunStarted { .. } | EventKind::RunFinished { .. } => None,
+        }
+    }
+}
+
+/// Which output stream a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Why a task does not run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// Something it needs failed, or was itself skipped.
+    DependencyFailed { dependency: String },
+    /// Another task failed; after a failure only `always` tasks start.
+    RunFailed,
+    /// It succeeded in an earlier run that this one resumes.
+    DoneEarlier,
+}
+
+/// Why running work was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CancelReason {
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// The task's own timeout.
+    Timeout,
+    /// Another task failed and the run is stopping.
+    RunFailed,
+}
+
+impl std::fmt::Display for CancelReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CancelReason::Interrupted => "interrupted",
+            CancelReason::Timeout => "timed out",
+            CancelReason::RunFailed => "run failed",
+        })
+    }
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunOutcome {
+    Succeeded,
+    /// Every failure was allowed (`allow_failure = true`).
+    SucceededWithWarnings,
+    Failed,
+    Interrupted,
+}
+
+impl RunOutcome {
+    /// The process exit code for this outcome.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            RunOutcome::Succeeded | RunOutcome::SucceededWithWarnings => crate::exit_code::SUCCESS,
+            RunOutcome::Failed => crate::exit_code::TASK_FAILED,
+            RunOutcome::Interrupted => crate::exit_code::INTERRUPTED,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::SucceededWithWarnings => "succeeded with warnings",
+            RunOutcome::Failed => "failed",
+            RunOutcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Tasks by final state at the end of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Counts {
+    pub succeeded: usize,
+    /// Failed, `allow_failure` ones included.
+    pub failed: usize,
+    /// Of `failed`, those with `allow_failure = true`.
+    pub allowed_failures: usize,
+    pub skipped: usize,
+    pub cancelled: usize,
+    /// Never started (the run was interrupted first).
+    pub not_run: usize,
+}
+
+/// Where events go: cheap to clone, never blocks.
+#[derive(Debug, Clone)]
+pub struct EventSender {
+    tx: mpsc::Sender<Event>,
+}
+
+impl EventSender {
+    /// A sender and the receiving end the reporters read.
+    pub fn channel() -> (Self, mpsc::Receiver<Event>) {
+        let (tx, rx) = mpsc::channel();
+        (Self { tx }, rx)
+    }
+
+    /// Sends an event stamped now. Events sent after the reporters are gone are
+    /// dropped: there is nobody left to show them to.
+    pub fn emit(&self, kind: EventKind) {
+        let _ = self.tx.send(Event::now(kind));
+    }
+}
+
+/// The JSON Schema of one event line, as written to `schemas/events.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Event)).expect("a schema is plain JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn serializes_as_one_flat_object() {
+        let e = Event {
+            v: SCHEMA_VERSION,
+            ts: "2025-01-01T12:00:00Z".parse().unwrap(),
+            kind: EventKind::TaskSkipped {
+                task: "b".into(),
+                reason: SkipReason::DependencyFailed {
+                    dependency: "a".into(),
+                },
+            },
+        };
+        let line = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            line,
+            r#"{"v":1,"ts":"2025-01-01T12:00:00Z","event":"task-skipped","task":"b","reason":{"kind":"dependency-failed","dependency":"a"}}"#
+        );
+        let back: Event = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn committed_schema_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/events.schema.json");
+        let generated = serde_json::to_string_pretty(&json_schema()).unwrap() + "\n";
+        if std::env::var_os("PLANRUN_BLESS").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "schemas/events.schema.json is stale: rerun with PLANRUN_BLESS=1"
+        );
+    }
+}

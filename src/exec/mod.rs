@@ -1,0 +1,12 @@
+//! Task executors: one per task type, dispatched from [`execute`]; child processes
+//! live in [`process`].
+
+mod context;
+mod executor;
+mod outcome;
+pub mod process;
+mod script;
+
+pub use context::{DEFAULT_GRACE, ExecContext, KubeSlot};
+pub use executor::{describe, execute, first_unsupported, has_executor};
+pub use outcome::{TaskError, TaskOutcome};

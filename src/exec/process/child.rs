@@ -1,0 +1,294 @@
+//! One child process from spawn to exit: own process group, output streamed, and on
+//! cancellation SIGTERM to the group, then SIGKILL once the leader has exited or the
+//! grace period is over, so nothing the task started outlives it.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tokio::process::Command;
+use tokio::time::Instant;
+
+use super::group::signal_group;
+use super::output::{OutputSink, pump};
+use crate::events::CancelReason;
+use crate::exec::ExecContext;
+
+/// After the child exits, how long to keep reading output still buffered in the pipes
+/// (or held open by a background grandchild) before giving up on it.
+const DRAIN: Duration = Duration::from_millis(200);
+
+/// A program to run.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    pub cwd: PathBuf,
+    /// Added to planrun's own environment (after `ctx.child_env`).
+    pub env: Vec<(String, String)>,
+}
+
+/// How the child ended.
+#[derive(Debug)]
+pub struct ProcessExit {
+    pub status: ExitStatus,
+    /// Set when planrun stopped the child.
+    pub cancelled: Option<CancelReason>,
+    /// The last lines of output.
+    pub tail: Vec<String>,
+}
+
+/// Runs `spec` to the end, or until `ctx.cancel` fires. The log file (if any) is
+/// opened for appending, so attempts follow one another in it.
+pub async fn run(
+    spec: &ProcessSpec,
+    ctx: &ExecContext,
+    header: &str,
+) -> std::io::Result<ProcessExit> {
+    let log = match &ctx.log {
+        Some(path) => Some(File::options().create(true).append(true).open(path)?),
+        None => None,
+    };
+    let mut sink = OutputSink::new(ctx, log);
+    sink.note(header);
+
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .current_dir(&spec.cwd)
+        .envs(ctx.child_env.iter().map(|(k, v)| (k, v)))
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        // Only reached if the future is dropped mid-run (planrun exiting at once);
+        // the group is killed through the registry then.
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot run `{}`: {e}", spec.program.to_string_lossy()),
+        )
+    })?;
+    let pgid = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .ok_or_else(|| std::io::Error::other("child exited before its pid was known"))?;
+    let _registered = ctx.groups.register(pgid);
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+
+    let mut cancelled = None;
+    let mut kill_at: Option<Instant> = None;
+    let status;
+    {
+        let output = pump(&mut sink, stdout, stderr);
+        tokio::pin!(output);
+        let mut output_done = false;
+        status = loop {
+            tokio::select! {
+                s = child.wait() => break s?,
+                () = &mut output, if !output_done => output_done = true,
+                reason = ctx.cancel.cancelled(), if cancelled.is_none() => {
+                    cancelled = Some(reason);
+                    signal_group(pgid, Signal::SIGTERM);
+                    kill_at = Some(Instant::now() + ctx.grace);
+                }
+                () = sleep_until(kill_at) => {
+                    signal_group(pgid, Signal::SIGKILL);
+                    kill_at = None;
+                }
+            }
+        };
+        if cancelled.is_some() {
+            // The leader is gone; whatever else is in its group goes now.
+            signal_group(pgid, Signal::SIGKILL);
+        }
+        if !output_done {
+            let _ = tokio::time::timeout(DRAIN, &mut output).await;
+        }
+    }
+    Ok(ProcessExit {
+        status,
+        cancelled,
+        tail: sink.tail(),
+    })
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A readable account of an exit status: `exit code 3`, `killed by SIGKILL`.
+pub fn describe_status(status: &ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(code) = status.code() {
+        format!("exit code {code}")
+    } else if let Some(sig) = status.signal() {
+        match Signal::try_from(sig) {
+            Ok(s) => format!("killed by {}", s.as_str()),
+            Err(_) => format!("killed by signal {sig}"),
+        }
+    } else {
+        status.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::events::{EventKind, EventSender};
+    use crate::exec::process::GroupRegistry;
+    use crate::redact::Redactor;
+    use crate::schedule::{Cancel, RunDir};
+
+    fn ctx(
+        dir: &std::path::Path,
+    ) -> (ExecContext, std::sync::mpsc::Receiver<crate::events::Event>) {
+        let run_dir = RunDir::create(dir, "p", "r").unwrap();
+        let (events, rx) = EventSender::channel();
+        let redactor = Redactor::new();
+        redactor.add("s3cret");
+        let ctx = ExecContext {
+            task: "t".into(),
+            attempt: 1,
+            log: Some(run_dir.log_path("t")),
+            run_dir: Arc::new(run_dir),
+            redactor,
+            cancel: Cancel::new(),
+            events,
+            dry_run: false,
+            assume_yes: false,
+            kube: KubeSlotForTests::default(),
+            child_env: Arc::new(vec![("PLANRUN_TASK".into(), "t".into())]),
+            grace: Duration::from_secs(5),
+            groups: GroupRegistry::new(),
+        };
+        (ctx, rx)
+    }
+    type KubeSlotForTests = crate::exec::KubeSlot;
+
+    fn sh(script: &str, dir: &std::path::Path) -> ProcessSpec {
+        ProcessSpec {
+            program: "sh".into(),
+            args: vec!["-c".into(), script.into()],
+            cwd: dir.to_path_buf(),
+            env: vec![("X".into(), "1".into())],
+        }
+    }
+
+    /// Whether a process is gone (or a zombie nobody reaped yet: it runs no more).
+    fn gone(pid: i32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+        }
+    }
+
+    async fn wait_for(mut f: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if f() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn streams_both_outputs_masked_to_log_events_and_tail() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ctx, rx) = ctx(tmp.path());
+        let spec = sh(
+            "echo out $X $PLANRUN_TASK; echo err s3cret >&2; printf 'no newline'; exit 3",
+            tmp.path(),
+        );
+        let exit = run(&spec, &ctx, "--- header").await.unwrap();
+        assert_eq!(exit.status.code(), Some(3));
+        assert_eq!(exit.cancelled, None);
+        let mut tail = exit.tail.clone();
+        tail.sort();
+        assert_eq!(tail, ["err ********", "no newline", "out 1 t"]);
+        let log = std::fs::read_to_string(ctx.log.as_ref().unwrap()).unwrap();
+        assert!(log.starts_with("--- header\n"), "{log}");
+        assert!(
+            log.contains("out 1 t\n") && log.contains("err ********\n"),
+            "{log}"
+        );
+        drop(ctx);
+        let lines: Vec<_> = rx
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::TaskOutput { stream, line, .. } => Some((stream, line)),
+                _ => None,
+            })
+            .collect();
+        assert!(lines.contains(&(crate::events::Stream::Stderr, "err ********".into())));
+        assert_eq!(describe_status(&exit.status), "exit code 3");
+    }
+
+    #[tokio::test]
+    async fn cancel_kills_the_whole_group_grandchildren_included() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut ctx, _rx) = ctx(tmp.path());
+        ctx.grace = Duration::from_millis(300);
+        let pidfile = tmp.path().join("pid");
+        // The background sleep ignores nothing, but the shell waits on a second one:
+        // both must die, and the grandchild must not keep running after the task.
+        let spec = sh(
+            &format!(
+                "trap '' TERM; sleep 300 & echo $! > {}; echo started; sleep 300",
+                pidfile.display()
+            ),
+            tmp.path(),
+        );
+        let cancel = ctx.cancel.clone();
+        let groups = ctx.groups.clone();
+        let task = tokio::spawn(async move { run(&spec, &ctx, "").await });
+        assert!(
+            wait_for(|| std::fs::read_to_string(&pidfile).is_ok_and(|s| s.ends_with('\n'))).await
+        );
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(!gone(pid));
+        assert_eq!(groups.len(), 1);
+        cancel.cancel(CancelReason::Timeout);
+        let exit = task.await.unwrap().unwrap();
+        assert_eq!(exit.cancelled, Some(CancelReason::Timeout));
+        assert!(groups.is_empty());
+        assert!(wait_for(|| gone(pid)).await, "grandchild {pid} still runs");
+    }
+
+    #[tokio::test]
+    async fn missing_program_is_an_error_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ctx, _rx) = ctx(tmp.path());
+        let spec = ProcessSpec {
+            program: "planrun-no-such-program".into(),
+            args: vec![],
+            cwd: tmp.path().to_path_buf(),
+            env: vec![],
+        };
+        let err = run(&spec, &ctx, "").await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("cannot run `planrun-no-such-program`"),
+            "{err}"
+        );
+    }
+}

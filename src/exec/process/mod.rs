@@ -1,0 +1,10 @@
+//! Child processes: each in its own process group, output streamed to the task log
+//! and the event stream, stopped group-wide with a grace period.
+
+mod child;
+mod group;
+mod output;
+
+pub use child::{ProcessExit, ProcessSpec, describe_status, run};
+pub use group::{GroupGuard, GroupRegistry, signal_group};
+pub use output::{EXCERPT_LINES, OutputSink, pump};

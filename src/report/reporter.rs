@@ -1,0 +1,123 @@
+//! The reporter thread: takes every event off the channel, feeds the chosen output
+//! (terminal or JSON Lines), `events.jsonl` and the run record, and at the end writes
+//! the Markdown report and prints the summary. Running on its own thread, a slow
+//! terminal never holds up the dispatcher.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::mpsc::Receiver;
+use std::thread::JoinHandle;
+
+use super::json::JsonLines;
+use super::record::{RunMeta, RunRecord};
+use super::style::{Paint, color_enabled};
+use super::terminal::Terminal;
+use super::{markdown, summary};
+use crate::events::{Event, EventKind};
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Progress and a summary for people.
+    #[default]
+    Human,
+    /// JSON Lines events on stdout.
+    Json,
+}
+
+/// What to report where.
+#[derive(Debug, Clone)]
+pub struct ReporterConfig {
+    pub format: OutputFormat,
+    /// Live progress (`None`: when stdout is a terminal).
+    pub live: Option<bool>,
+    /// Where to copy every event as JSON Lines.
+    pub events_file: Option<PathBuf>,
+    /// Where to write the Markdown report.
+    pub report_file: Option<PathBuf>,
+    pub meta: RunMeta,
+}
+
+/// Starts the reporter thread; it ends when every sender is dropped, returning the
+/// run record.
+pub fn spawn(rx: Receiver<Event>, config: ReporterConfig) -> JoinHandle<io::Result<RunRecord>> {
+    std::thread::Builder::new()
+        .name("planrun-report".into())
+        .spawn(move || report(rx, config))
+        .expect("a thread can be started")
+}
+
+fn report(rx: Receiver<Event>, config: ReporterConfig) -> io::Result<RunRecord> {
+    let mut record = RunRecord::new(config.meta.clone());
+    let mut events_file = match &config.events_file {
+        Some(path) => Some(JsonLines::new(BufWriter::new(File::create(path)?))),
+        None => None,
+    };
+    let tty = io::stdout().is_terminal();
+    let mut human = None;
+    let mut json = None;
+    match config.format {
+        OutputFormat::Human => {
+            human = Some(if config.live.unwrap_or(tty) {
+                Terminal::live(Paint {
+                    enabled: color_enabled(tty),
+                })
+            } else {
+                Terminal::plain(Box::new(BufWriter::new(io::stdout())))
+            });
+        }
+        OutputFormat::Json => json = Some(JsonLines::new(BufWriter::new(io::stdout()))),
+    }
+
+    // A closed stdout (a pipe whose reader went away) must not stop the run or the
+    // report: output errors are remembered and the rest goes on.
+    let mut output_error: Option<io::Error> = None;
+    while let Ok(first) = rx.recv() {
+        // Take whatever else is waiting, and flush once per batch.
+        for event in std::iter::once(first).chain(rx.try_iter()) {
+            record.apply(&event);
+            if let Some(f) = &mut events_file {
+                f.write(&event)?;
+            }
+            let written = match (&mut human, &mut json) {
+                (Some(t), _) => t.event(&event),
+                (_, Some(j)) => j.write(&event),
+                _ => Ok(()),
+            };
+            if let Err(e) = written {
+                output_error.get_or_insert(e);
+            }
+            if matches!(event.kind, EventKind::RunFinished { .. }) {
+                if let Some(path) = &config.report_file {
+                    std::fs::write(path, markdown::render(&record))?;
+                }
+                if let Some(t) = &mut human {
+                    let mut text = format!("\n{}", summary::render(&record, t.paint()));
+                    if let Some(path) = &config.report_file {
+                        text.push_str(&format!("report: {}\n", path.display()));
+                    }
+                    if let Err(e) = t.print_block(&text) {
+                        output_error.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        if let Some(f) = &mut events_file {
+            f.flush()?;
+        }
+        let flushed = match (&mut human, &mut json) {
+            (Some(t), _) => t.flush(),
+            (_, Some(j)) => j.flush(),
+            _ => Ok(()),
+        };
+        if let Err(e) = flushed {
+            output_error.get_or_insert(e);
+        }
+    }
+    if let Some(f) = &mut events_file {
+        f.flush()?;
+    }
+    let _ = io::stdout().flush();
+    Ok(record)
+}

@@ -1,0 +1,591 @@
+//! The dispatcher: the one owner of run state. A single `select!` loop starts tasks
+//! as slots free up, receives each attempt's result as a message, decides retries,
+//! records every state change through the [`StateSink`] before acting on it, and
+//! turns the changes into events. Attempts run as tokio tasks and never touch run
+//! state.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::events::{CancelReason, Counts, EventKind, EventSender, RunOutcome, SkipReason};
+use crate::exec::process::GroupRegistry;
+use crate::exec::{self, ExecContext, KubeSlot, TaskError, TaskOutcome};
+use crate::validate::{TaskIdx, ValidatedPlan};
+
+use super::cancel::Cancel;
+use super::graph::DepGraph;
+use super::run_dir::RunDir;
+use super::run_state::{Ended, RunState};
+use super::state::{SkipCause, StateChange, StateSink};
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// At most this many tasks at once (at least 1).
+    pub jobs: usize,
+    pub dry_run: bool,
+    /// `--yes`: confirmation gates pass without asking.
+    pub assume_yes: bool,
+    /// SIGTERM-to-SIGKILL delay for stopped children.
+    pub grace: Duration,
+    /// Tasks that succeeded in an earlier run this one resumes; they do not run.
+    pub done_earlier: Vec<TaskIdx>,
+    /// Whether the task logs are kept (false: output only reaches events).
+    pub keep_logs: bool,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            jobs: 8,
+            dry_run: false,
+            assume_yes: false,
+            grace: exec::DEFAULT_GRACE,
+            done_earlier: Vec::new(),
+            keep_logs: true,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    pub outcome: RunOutcome,
+    pub counts: Counts,
+    pub duration: Duration,
+}
+
+/// The run could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The state sink (the journal) failed; planrun stops rather than run work it
+    /// cannot record.
+    #[error("cannot record the run's progress")]
+    Record(#[source] std::io::Error),
+}
+
+/// Everything the dispatcher needs; [`Dispatcher::run`] consumes it.
+pub struct Dispatcher<'s> {
+    pub plan: Arc<ValidatedPlan>,
+    pub run_dir: Arc<RunDir>,
+    pub config: RunConfig,
+    pub events: EventSender,
+    pub sink: &'s mut dyn StateSink,
+    /// Cancel it with [`CancelReason::Interrupted`] to interrupt the run.
+    pub cancel: Cancel,
+    pub groups: GroupRegistry,
+    pub kube: KubeSlot,
+}
+
+/// What an in-flight tokio task reports back.
+enum Message {
+    Attempted {
+        task: TaskIdx,
+        result: Result<TaskOutcome, TaskError>,
+    },
+    RetryDue {
+        task: TaskIdx,
+    },
+}
+
+/// Per-task bookkeeping the events need.
+#[derive(Debug, Clone, Copy, Default)]
+struct Attempts {
+    count: u32,
+    first_start: Option<Instant>,
+}
+
+impl Dispatcher<'_> {
+    /// Runs the plan to the end (or to the interruption) and returns how it ended.
+    pub async fn run(self) -> Result<RunSummary, RunError> {
+        let Dispatcher {
+            plan,
+            run_dir,
+            config,
+            events,
+            sink,
+            cancel,
+            groups,
+            kube,
+        } = self;
+        let started = Instant::now();
+        let jobs = config.jobs.max(1);
+        events.emit(EventKind::RunStarted {
+            run_id: run_dir.run_id().to_owned(),
+            plan: plan.header().name.clone(),
+            plan_path: plan.source().path().display().to_string(),
+            run_dir: (!config.dry_run).then(|| run_dir.path().display().to_string()),
+            tasks: plan.tasks().len(),
+            jobs,
+            dry_run: config.dry_run,
+        });
+        let base_env = Arc::new(vec![
+            (
+                "PLANRUN_RUN_DIR".to_owned(),
+                run_dir.path().display().to_string(),
+            ),
+            ("PLANRUN_RUN_ID".to_owned(), run_dir.run_id().to_owned()),
+            ("PLANRUN_PLAN".to_owned(), plan.header().name.clone()),
+        ]);
+        let mut d = Loop {
+            plan: plan.clone(),
+            run_dir,
+            config,
+            events,
+            sink,
+            cancel,
+            groups,
+            kube,
+            base_env,
+            attempts: vec![Attempts::default(); plan.tasks().len()],
+            errors: vec![None; plan.tasks().len()],
+            inflight: JoinSet::new(),
+        };
+        let (mut state, initial) =
+            RunState::new(DepGraph::from_plan(&plan), &d.config.done_earlier);
+        let result = d.drive(&mut state, initial, jobs).await;
+        if result.is_err() {
+            // Stop what runs and wait for it, then report the run as failed.
+            d.cancel.cancel(CancelReason::RunFailed);
+            while d.inflight.join_next().await.is_some() {}
+        }
+        let outcome = match &result {
+            Ok(()) => state.outcome(),
+            Err(_) if state.mode() == super::run_state::Mode::Interrupted => {
+                RunOutcome::Interrupted
+            }
+            Err(_) => RunOutcome::Failed,
+        };
+        let counts = state.counts();
+        let duration = started.elapsed();
+        if result.is_ok() {
+            d.record(&[StateChange::Finished { outcome }])?;
+        }
+        d.events.emit(EventKind::RunFinished {
+            outcome,
+            duration_ms: millis(duration),
+            counts,
+        });
+        result.map(|()| RunSummary {
+            outcome,
+            counts,
+            duration,
+        })
+    }
+}
+
+/// The dispatcher's working state.
+struct Loop<'s> {
+    plan: Arc<ValidatedPlan>,
+    run_dir: Arc<RunDir>,
+    config: RunConfig,
+    events: EventSender,
+    sink: &'s mut dyn StateSink,
+    cancel: Cancel,
+    groups: GroupRegistry,
+    kube: KubeSlot,
+    base_env: Arc<Vec<(String, String)>>,
+    attempts: Vec<Attempts>,
+    /// The last error of each task, for the failure event.
+    errors: Vec<Option<TaskError>>,
+    inflight: JoinSet<Message>,
+}
+
+impl Loop<'_> {
+    async fn drive(
+        &mut self,
+        state: &mut RunState,
+        initial: Vec<StateChange>,
+        jobs: usize,
+    ) -> Result<(), RunError> {
+        self.apply(&initial)?;
+        let mut interrupted = false;
+        loop {
+            while state.running() < jobs {
+                let Some(task) = state.start_next() else {
+                    break;
+                };
+                self.start_attempt(task)?;
+            }
+            if state.is_over() {
+                return Ok(());
+            }
+            tokio::select! {
+                joined = self.inflight.join_next() => {
+                    let Some(joined) = joined else {
+                        unreachable!("running tasks have a future in flight");
+                    };
+                    let message = match joined {
+                        Ok(m) => m,
+                        // An executor panicked: a bug, reported as such.
+                        Err(e) => std::panic::resume_unwind(e.into_panic()),
+                    };
+                    self.handle(state, message, interrupted)?;
+                }
+                reason = self.cancel.cancelled(), if !interrupted => {
+                    interrupted = true;
+                    debug_assert_eq!(reason, CancelReason::Interrupted);
+                    if let Some(change) = state.interrupt() {
+                        self.apply(&[change])?;
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(
+        &mut self,
+        state: &mut RunState,
+        message: Message,
+        interrupted: bool,
+    ) -> Result<(), RunError> {
+        match message {
+            Message::RetryDue { task } => {
+                if interrupted {
+                    let changes = state.finish(task, Ended::Cancelled(CancelReason::Interrupted));
+                    self.apply(&changes)
+                } else {
+                    self.start_attempt(task)
+                }
+            }
+            Message::Attempted { task, result } => {
+                let ended = match result {
+                    Ok(outcome) => {
+                        let changes = state.finish(task, Ended::Succeeded);
+                        self.sink.record(&changes).map_err(RunError::Record)?;
+                        self.emit_succeeded(task, outcome);
+                        return self.emit_changes(&changes[1..]);
+                    }
+                    Err(TaskError::Cancelled {
+                        reason: CancelReason::Timeout,
+                        excerpt,
+                    }) => {
+                        let limit = self.plan.task(task).timeout.unwrap_or_default();
+                        TaskError::Failed {
+                            message: format!("timed out after {}", human_duration(limit)),
+                            excerpt,
+                        }
+                    }
+                    Err(e) => e,
+                };
+                let attempt = self.attempts[task].count;
+                let retry = self.plan.task(task).retry;
+                let retryable = matches!(ended, TaskError::Failed { .. });
+                if retryable && !interrupted && attempt <= retry.retries {
+                    let delay = retry.delay(attempt);
+                    let error = ended.to_string();
+                    self.apply(&[StateChange::Retrying {
+                        task,
+                        attempt,
+                        delay,
+                        error,
+                    }])?;
+                    self.errors[task] = Some(ended);
+                    let cancel = self.cancel.clone();
+                    self.inflight.spawn(async move {
+                        tokio::select! {
+                            () = tokio::time::sleep(delay) => {}
+                            _ = cancel.cancelled() => {}
+                        }
+                        Message::RetryDue { task }
+                    });
+                    return Ok(());
+                }
+                let end = match &ended {
+                    TaskError::Cancelled { reason, .. } => Ended::Cancelled(*reason),
+                    other => Ended::Failed {
+                        error: other.to_string(),
+                    },
+                };
+                self.errors[task] = Some(ended);
+                let changes = state.finish(task, end);
+                self.apply(&changes)
+            }
+        }
+    }
+
+    /// Records a task's next attempt as started, then spawns it.
+    fn start_attempt(&mut self, task: TaskIdx) -> Result<(), RunError> {
+        let attempts = &mut self.attempts[task];
+        attempts.count += 1;
+        attempts.first_start.get_or_insert_with(Instant::now);
+        let attempt = attempts.count;
+        self.apply(&[StateChange::Started { task, attempt }])?;
+
+        let id = self.plan.task(task).id.clone();
+        let mut child_env = Vec::with_capacity(self.base_env.len() + 1);
+        child_env.extend(self.base_env.iter().cloned());
+        child_env.push(("PLANRUN_TASK".to_owned(), id.clone()));
+        let ctx = ExecContext {
+            log: self.config.keep_logs.then(|| self.run_dir.log_path(&id)),
+            task: id,
+            attempt,
+            run_dir: self.run_dir.clone(),
+            redactor: self.plan.redactor().clone(),
+            cancel: self.cancel.child(),
+            events: self.events.clone(),
+            dry_run: self.config.dry_run,
+            assume_yes: self.config.assume_yes,
+            kube: self.kube.clone(),
+            child_env: Arc::new(child_env),
+            grace: self.config.grace,
+            groups: self.groups.clone(),
+        };
+        let plan = self.plan.clone();
+        self.inflight.spawn(async move {
+            let result = attempt_once(&plan, task, &ctx).await;
+            Message::Attempted { task, result }
+        });
+        Ok(())
+    }
+
+    /// Records changes, then reports them.
+    fn apply(&mut self, changes: &[StateChange]) -> Result<(), RunError> {
+        self.record(changes)?;
+        self.emit_changes(changes)
+    }
+
+    fn record(&mut self, changes: &[StateChange]) -> Result<(), RunError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.sink.record(changes).map_err(RunError::Record)
+    }
+
+    fn emit_changes(&mut self, changes: &[StateChange]) -> Result<(), RunError> {
+        for change in changes {
+            let kind = match change {
+                StateChange::Started { task, attempt } => EventKind::TaskStarted {
+                    task: self.id(*task),
+                    attempt: *attempt,
+                },
+                StateChange::Retrying {
+                    task,
+                    attempt,
+                    delay,
+                    error,
+                } => EventKind::TaskRetrying {
+                    task: self.id(*task),
+                    attempt: *attempt,
+                    delay_ms: millis(*delay),
+                    error: self.plan.redactor().redact(error).into_owned(),
+                },
+                StateChange::Succeeded { task } => {
+                    self.emit_succeeded(*task, TaskOutcome::default());
+                    continue;
+                }
+                StateChange::Failed {
+                    task,
+                    allowed,
+                    error,
+                } => EventKind::TaskFailed {
+                    task: self.id(*task),
+                    attempt: self.attempts[*task].count,
+                    duration_ms: self.elapsed(*task),
+                    error: self.plan.redactor().redact(error).into_owned(),
+                    allowed: *allowed,
+                    excerpt: self.errors[*task]
+                        .as_ref()
+                        .map(|e| e.excerpt().to_vec())
+                        .unwrap_or_default(),
+                },
+                StateChange::Skipped { task, cause } => EventKind::TaskSkipped {
+                    task: self.id(*task),
+                    reason: match cause {
+                        SkipCause::DependencyFailed(by) => SkipReason::DependencyFailed {
+                            dependency: self.id(*by),
+                        },
+                        SkipCause::RunFailed => SkipReason::RunFailed,
+                        SkipCause::DoneEarlier => SkipReason::DoneEarlier,
+                    },
+                },
+                StateChange::Cancelled { task, reason } => EventKind::TaskCancelled {
+                    task: self.id(*task),
+                    attempt: self.attempts[*task].count,
+                    duration_ms: self.elapsed(*task),
+                    reason: *reason,
+                },
+                StateChange::Interrupted | StateChange::Finished { .. } => continue,
+            };
+            self.events.emit(kind);
+        }
+        Ok(())
+    }
+
+    fn emit_succeeded(&self, task: TaskIdx, outcome: TaskOutcome) {
+        self.events.emit(EventKind::TaskSucceeded {
+            task: self.id(task),
+            attempt: self.attempts[task].count,
+            duration_ms: self.elapsed(task),
+            summary: outcome
+                .summary
+                .map(|s| self.plan.redactor().redact(&s).into_owned()),
+        });
+    }
+
+    fn id(&self, task: TaskIdx) -> String {
+        self.plan.task(task).id.clone()
+    }
+
+    fn elapsed(&self, task: TaskIdx) -> u64 {
+        self.attempts[task]
+            .first_start
+            .map_or(0, |t| millis(t.elapsed()))
+    }
+}
+
+/// One attempt with the task's timeout: when it expires the attempt's token is
+/// cancelled with [`CancelReason::Timeout`] and the executor stops its work.
+async fn attempt_once(
+    plan: &ValidatedPlan,
+    task: TaskIdx,
+    ctx: &ExecContext,
+) -> Result<TaskOutcome, TaskError> {
+    let task = plan.task(task);
+    let work = exec::execute(task, ctx);
+    let Some(limit) = task.timeout else {
+        return work.await;
+    };
+    tokio::pin!(work);
+    tokio::select! {
+        result = &mut work => result,
+        () = tokio::time::sleep(limit) => {
+            ctx.cancel.cancel(CancelReason::Timeout);
+            work.await
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `1.5s`, `2m`, `1h30m`: for messages.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let secs = d.as_secs();
+    if secs < 60 {
+        let tenths = (ms % 1000) / 100;
+        return if tenths == 0 {
+            format!("{secs}s")
+        } else {
+            format!("{secs}.{tenths}s")
+        };
+    }
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::events::Event;
+    use crate::plan::PlanSource;
+    use crate::schedule::MemorySink;
+
+    fn plan(dir: &std::path::Path, toml: &str) -> Arc<ValidatedPlan> {
+        let source = PlanSource::new(dir.join("plan.toml"), toml);
+        Arc::new(crate::validate::validate(Arc::new(source), &[], &|_| None).unwrap())
+    }
+
+    async fn run(
+        plan: Arc<ValidatedPlan>,
+        dir: &std::path::Path,
+        config: RunConfig,
+    ) -> (RunSummary, Vec<StateChange>, Vec<Event>) {
+        let (events, rx) = EventSender::channel();
+        let mut sink = MemorySink::default();
+        let summary = Dispatcher {
+            plan,
+            run_dir: Arc::new(RunDir::create(dir, "p", "r").unwrap()),
+            config,
+            events,
+            sink: &mut sink,
+            cancel: Cancel::new(),
+            groups: GroupRegistry::new(),
+            kube: KubeSlot::default(),
+        }
+        .run()
+        .await
+        .unwrap();
+        (summary, sink.changes, rx.iter().collect())
+    }
+
+    #[tokio::test]
+    async fn records_each_change_and_skips_tasks_done_earlier() {
+        let tmp = tempfile::tempdir().unwrap();
+        let plan = plan(
+            tmp.path(),
+            r#"
+            [plan]
+            name = "p"
+            [tasks.a]
+            type = "exec-script"
+            command = ["false"]
+            [tasks.b]
+            type = "exec-script"
+            command = ["true"]
+            needs = ["a"]
+            "#,
+        );
+        let config = RunConfig {
+            done_earlier: vec![0],
+            ..RunConfig::default()
+        };
+        let (summary, changes, events) = run(plan, tmp.path(), config).await;
+        assert_eq!(summary.outcome, RunOutcome::Succeeded);
+        assert_eq!(
+            changes,
+            vec![
+                StateChange::Skipped {
+                    task: 0,
+                    cause: SkipCause::DoneEarlier
+                },
+                StateChange::Started {
+                    task: 1,
+                    attempt: 1
+                },
+                StateChange::Succeeded { task: 1 },
+                StateChange::Finished {
+                    outcome: RunOutcome::Succeeded
+                },
+            ]
+        );
+        let kinds: Vec<_> = events
+            .iter()
+            .map(|e| {
+                serde_json::to_value(e).unwrap()["event"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "run-started",
+                "task-skipped",
+                "task-started",
+                "task-succeeded",
+                "run-finished"
+            ]
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! Task states, the changes between them, and the sink that records each change
+//! before the dispatcher acts on it (the journal's hook).
+
+use std::io;
+use std::time::Duration;
+
+use crate::events::{CancelReason, RunOutcome};
+use crate::validate::TaskIdx;
+
+/// Where a task stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// Not started yet (waiting for what it needs, or never started).
+    Pending,
+    /// Everything it needs has ended; waiting for a free job slot.
+    Ready,
+    /// Running (or waiting out a retry backoff).
+    Running,
+    Succeeded,
+    Failed {
+        allowed: bool,
+    },
+    Skipped(SkipCause),
+    Cancelled(CancelReason),
+}
+
+impl TaskState {
+    /// Whether the task has ended for this run.
+    pub fn is_terminal(self) -> bool {
+        !matches!(
+            self,
+            TaskState::Pending | TaskState::Ready | TaskState::Running
+        )
+    }
+
+    /// Whether a task that needs this one may go ahead.
+    pub fn lets_dependents_run(self) -> bool {
+        matches!(
+            self,
+            TaskState::Succeeded
+                | TaskState::Failed { allowed: true }
+                | TaskState::Skipped(SkipCause::DoneEarlier)
+        )
+    }
+}
+
+/// Why a task was skipped, with task indexes (events carry ids instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipCause {
+    /// This need failed, was skipped or was cancelled.
+    DependencyFailed(TaskIdx),
+    /// Another task failed; only `always` tasks start after that.
+    RunFailed,
+    /// It succeeded in an earlier run that this one resumes.
+    DoneEarlier,
+}
+
+/// One state change, recorded by a [`StateSink`] before the dispatcher acts on it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateChange {
+    /// An attempt is about to start (recorded before the child is spawned).
+    Started {
+        task: TaskIdx,
+        attempt: u32,
+    },
+    /// An attempt failed; another follows after `delay`.
+    Retrying {
+        task: TaskIdx,
+        attempt: u32,
+        delay: Duration,
+        error: String,
+    },
+    Succeeded {
+        task: TaskIdx,
+    },
+    Failed {
+        task: TaskIdx,
+        allowed: bool,
+        error: String,
+    },
+    Skipped {
+        task: TaskIdx,
+        cause: SkipCause,
+    },
+    Cancelled {
+        task: TaskIdx,
+        reason: CancelReason,
+    },
+    /// The first Ctrl-C or SIGTERM arrived: nothing else starts.
+    Interrupted,
+    /// The run is over.
+    Finished {
+        outcome: RunOutcome,
+    },
+}
+
+/// Records state changes durably (the journal) or not at all ([`NoSink`]).
+///
+/// The dispatcher calls [`StateSink::record`] synchronously, with the changes that
+/// happen together (a failure and the skips it causes) in one batch, and acts on them
+/// (spawns, reports) only after it returns. An error stops the run: planrun does not
+/// go on with work it cannot record.
+pub trait StateSink: Send {
+    fn record(&mut self, changes: &[StateChange]) -> io::Result<()>;
+}
+
+/// A sink that records nothing (dry runs, tests).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoSink;
+
+impl StateSink for NoSink {
+    fn record(&mut self, _changes: &[StateChange]) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A sink that keeps every change in memory, for tests.
+#[derive(Debug, Default, Clone)]
+pub struct MemorySink {
+    pub changes: Vec<StateChange>,
+}
+
+impl StateSink for MemorySink {
+    fn record(&mut self, changes: &[StateChange]) -> io::Result<()> {
+        self.changes.extend_from_slice(changes);
+        Ok(())
+    }
+}

@@ -1,0 +1,391 @@
+//! The run engine through the real binary on fixture plans: ordering, concurrency
+//! limits, failure policy, retries, timeouts and signals killing process groups,
+//! JSON events against their schema, plain output without escape codes.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/engine")
+        .join(name)
+}
+
+/// A scratch directory holding a copy of the fixture as `plan.toml`; the plan's
+/// scripts write their markers there, and `.planrun/` lands there too.
+fn workdir(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture(name), dir.path().join("plan.toml")).unwrap();
+    dir
+}
+
+fn planrun(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("planrun").unwrap();
+    cmd.current_dir(dir).env_remove("NO_COLOR");
+    cmd
+}
+
+fn run_json(dir: &Path, extra: &[&str]) -> (Output, Vec<Value>) {
+    let out = planrun(dir)
+        .args(["run", "plan.toml", "--output", "json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let events = String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    (out, events)
+}
+
+fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == kind).collect()
+}
+
+fn task_event<'a>(events: &'a [Value], kind: &str, task: &str) -> Option<&'a Value> {
+    events
+        .iter()
+        .find(|e| e["event"] == kind && e["task"] == task)
+}
+
+fn finished(events: &[Value]) -> &Value {
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "run-finished", "the last event ends the run");
+    last
+}
+
+/// Whether a process no longer runs (gone, or a zombie nobody has reaped).
+fn gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+/// Polls `cond` until it holds or 20 s pass.
+fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn read_pid(path: &Path) -> i32 {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn tasks_start_only_after_what_they_need() {
+    let dir = workdir("order.toml");
+    planrun(dir.path())
+        .args(["plan.toml", "--jobs", "4"])
+        .assert()
+        .success();
+    let log = std::fs::read_to_string(dir.path().join("order.txt")).unwrap();
+    let pos = |line: &str| {
+        log.lines()
+            .position(|l| l == line)
+            .unwrap_or_else(|| panic!("{line:?} missing from\n{log}"))
+    };
+    for (need, task) in [
+        ("root", "left"),
+        ("root", "right"),
+        ("left", "join"),
+        ("right", "join"),
+        ("join", "tail"),
+    ] {
+        assert!(
+            pos(&format!("end {need}")) < pos(&format!("start {task}")),
+            "{task} started before {need} ended:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn never_more_than_jobs_at_once() {
+    let dir = workdir("concurrency.toml");
+    planrun(dir.path())
+        .args(["plan.toml", "-j", "2"])
+        .assert()
+        .success();
+    let counts = std::fs::read_to_string(dir.path().join("counts.txt")).unwrap();
+    let max = counts
+        .lines()
+        .map(|l| l.trim().parse::<u32>().unwrap())
+        .max()
+        .unwrap();
+    assert!(max <= 2, "{max} tasks ran at once with --jobs 2:\n{counts}");
+    assert_eq!(counts.lines().count(), 16);
+}
+
+#[test]
+fn independent_tasks_run_concurrently() {
+    let dir = workdir("pair.toml");
+    planrun(dir.path())
+        .args(["plan.toml", "-j", "2"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn failure_skips_dependents_and_still_runs_always_tasks() {
+    let dir = workdir("failure.toml");
+    let (out, events) = run_json(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let failed = task_event(&events, "task-failed", "broken").unwrap();
+    assert_eq!(failed["error"], "exit code 7");
+    assert_eq!(failed["allowed"], false);
+    assert_eq!(failed["excerpt"].as_array().unwrap().len(), 2);
+    let skipped = task_event(&events, "task-skipped", "after-broken").unwrap();
+    assert_eq!(skipped["reason"]["kind"], "dependency-failed");
+    assert_eq!(skipped["reason"]["dependency"], "broken");
+    let skipped = task_event(&events, "task-skipped", "further").unwrap();
+    assert_eq!(skipped["reason"]["dependency"], "after-broken");
+    assert!(task_event(&events, "task-succeeded", "cleanup").is_some());
+    assert!(dir.path().join("cleanup.ran").exists());
+    assert!(!dir.path().join("after-broken.ran").exists());
+    assert!(!dir.path().join("further.ran").exists());
+    let end = finished(&events);
+    assert_eq!(end["outcome"], "failed");
+    assert_eq!(end["counts"]["failed"], 1);
+    assert_eq!(end["counts"]["skipped"], 2);
+
+    // The run directory has the report (with the failure excerpt) and the logs.
+    let runs = dir.path().join(".planrun/failure/runs");
+    let run = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains("| outcome | **failed** |"), "{report}");
+    assert!(report.contains("### `broken`: exit code 7"), "{report}");
+    assert!(report.contains("the reason"), "{report}");
+    let log = std::fs::read_to_string(run.join("logs/broken.log")).unwrap();
+    assert!(
+        log.contains("about to fail\n") && log.contains("the reason\n"),
+        "{log}"
+    );
+    assert!(run.join("events.jsonl").is_file());
+}
+
+#[test]
+fn allowed_failure_lets_dependents_run() {
+    let dir = workdir("allowed.toml");
+    let (out, events) = run_json(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        task_event(&events, "task-failed", "flaky").unwrap()["allowed"],
+        true
+    );
+    assert!(dir.path().join("next.ran").exists());
+    assert_eq!(finished(&events)["outcome"], "succeeded-with-warnings");
+}
+
+#[test]
+fn retries_until_success() {
+    let dir = workdir("retry.toml");
+    let (out, events) = run_json(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let retries = of_kind(&events, "task-retrying");
+    assert_eq!(retries.len(), 2);
+    assert_eq!(retries[0]["attempt"], 1);
+    assert_eq!(retries[0]["delay_ms"], 10);
+    assert_eq!(retries[1]["delay_ms"], 20);
+    let started: Vec<_> = of_kind(&events, "task-started")
+        .iter()
+        .map(|e| e["attempt"].as_u64().unwrap())
+        .collect();
+    assert_eq!(started, [1, 2, 3]);
+    assert_eq!(
+        task_event(&events, "task-succeeded", "eventually").unwrap()["attempt"],
+        3
+    );
+}
+
+#[test]
+fn timeout_kills_the_scripts_background_grandchild() {
+    let dir = workdir("timeout.toml");
+    let (out, events) = run_json(dir.path(), &["--grace", "1s"]);
+    assert_eq!(out.status.code(), Some(1));
+    let failed = task_event(&events, "task-failed", "hang").unwrap();
+    assert_eq!(failed["error"], "timed out after 1s");
+    let pid = read_pid(&dir.path().join("grandchild.pid"));
+    assert!(
+        wait_until(|| gone(pid)),
+        "grandchild {pid} survived the timeout"
+    );
+}
+
+#[test]
+fn sigint_cancels_running_tasks_and_exits_130() {
+    let dir = workdir("interrupt.toml");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("planrun"))
+        .current_dir(dir.path())
+        .args(["plan.toml", "--output", "json", "--grace", "2s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pidfile = dir.path().join("grandchild.pid");
+    assert!(wait_until(
+        || std::fs::read_to_string(&pidfile).is_ok_and(|s| s.ends_with('\n'))
+    ));
+    let grandchild = read_pid(&pidfile);
+    let shell = read_pid(&dir.path().join("child.pid"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        wait_until(|| gone(grandchild) && gone(shell)),
+        "children survived"
+    );
+    assert!(!dir.path().join("later.ran").exists());
+    assert!(
+        !dir.path().join("cleanup.ran").exists(),
+        "nothing runs after an interruption"
+    );
+    let events: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let cancelled = task_event(&events, "task-cancelled", "long").unwrap();
+    assert_eq!(cancelled["reason"], "interrupted");
+    let end = finished(&events);
+    assert_eq!(end["outcome"], "interrupted");
+    assert_eq!(end["counts"]["not_run"], 2);
+}
+
+#[test]
+fn json_events_follow_the_published_schema() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas/events.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut kinds = std::collections::BTreeSet::new();
+    for (plan, extra) in [
+        ("failure.toml", &[][..]),
+        ("retry.toml", &[]),
+        ("allowed.toml", &[]),
+        ("dry_run.toml", &["--dry-run"]),
+    ] {
+        let dir = workdir(plan);
+        let (_, events) = run_json(dir.path(), extra);
+        assert_eq!(events[0]["event"], "run-started");
+        for event in &events {
+            assert_eq!(event["v"], 1);
+            if let Err(e) = validator.validate(event) {
+                panic!("{event} does not follow the schema: {e}");
+            }
+            kinds.insert(event["event"].as_str().unwrap().to_owned());
+        }
+    }
+    for kind in [
+        "run-started",
+        "task-started",
+        "task-output",
+        "task-retrying",
+        "task-succeeded",
+        "task-failed",
+        "task-skipped",
+        "run-finished",
+    ] {
+        assert!(kinds.contains(kind), "no {kind} event seen");
+    }
+}
+
+#[test]
+fn plain_output_has_no_escape_codes() {
+    let dir = workdir("failure.toml");
+    let out = planrun(dir.path()).arg("plan.toml").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains('\x1b'), "escape codes in:\n{stdout}");
+    assert!(stdout.contains("FAILED broken"), "{stdout}");
+    assert!(stdout.contains("    | the reason"), "{stdout}");
+    assert!(stdout.contains("run failed in"), "{stdout}");
+    // Every progress line starts with a time of day.
+    let first = stdout.lines().next().unwrap();
+    assert!(
+        first.as_bytes()[2] == b':' && first.as_bytes()[8] == b'.',
+        "{first}"
+    );
+}
+
+#[test]
+fn dry_run_runs_only_read_only_tasks_and_writes_nothing() {
+    let dir = workdir("dry_run.toml");
+    let out = planrun(dir.path())
+        .args(["plan.toml", "--dry-run", "--var", "target=staging"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("would run touch change-staging.ran"),
+        "{stdout}"
+    );
+    assert!(dir.path().join("inspect.ran").exists());
+    assert!(!dir.path().join("change-staging.ran").exists());
+    assert!(!dir.path().join(".planrun").exists());
+}
+
+#[test]
+fn refuses_task_types_without_an_executor_before_starting() {
+    let dir = workdir("unsupported.toml");
+    let out = planrun(dir.path())
+        .args(["run", "plan.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("task `gone` has type `wait-absent`"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("first.ran").exists());
+    assert!(!dir.path().join(".planrun").exists());
+}
+
+#[test]
+fn invalid_plan_exits_2_and_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        "[plan]\nname = \"x\"\n[tasks.a]\ntype = \"exec-script\"\nscript = \"touch a.ran\"\nneeds = [\"nope\"]\n",
+    )
+    .unwrap();
+    let out = planrun(dir.path()).arg("plan.toml").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.path().join("a.ran").exists());
+}
