@@ -3,8 +3,10 @@
 mod graph;
 mod list;
 mod run;
+mod runs;
 mod sandbox;
 mod schema;
+mod status;
 mod validate;
 
 use std::path::PathBuf;
@@ -58,6 +60,14 @@ pub enum Command {
         after_help = "Examples:\n  planrun sandbox --scenario examples/sandbox-scenario.yaml\n  planrun sandbox --seed examples/rehearsal/old-flux.yaml --port 6443 --context oceanid"
     )]
     Sandbox(crate::sandbox::SandboxArgs),
+    /// Show where the latest run (or --run ID) stands, task by task.
+    #[command(
+        after_help = "Examples:\n  planrun status plans/flux-rebuild.toml\n  planrun status plans/flux-rebuild.toml --run 20261126T063612Z-0a1b"
+    )]
+    Status(status::StatusArgs),
+    /// List the plan's runs with outcome and times.
+    #[command(after_help = "Example:\n  planrun runs plans/flux-rebuild.toml")]
+    Runs(runs::RunsArgs),
 }
 
 /// A plan file and variable overrides.
@@ -88,6 +98,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Graph(args) => graph::run(&args),
         Command::Schema => schema::run(),
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Status(args) => status::run(&args),
+        Command::Runs(args) => runs::run(&args),
     }
 }
 
