@@ -2,6 +2,7 @@
 
 mod graph;
 mod list;
+mod resume;
 mod run;
 mod runs;
 mod sandbox;
@@ -39,6 +40,11 @@ pub enum Command {
         after_help = "Examples:\n  planrun plans/flux-rebuild.toml\n  planrun run plans/flux-rebuild.toml --dry-run\n  planrun run plans/flux-rebuild.toml --jobs 4 --output json"
     )]
     Run(run::RunArgs),
+    /// Continue the latest unfinished run (`planrun run PLAN --resume`).
+    #[command(
+        after_help = "Examples:\n  planrun resume plans/flux-rebuild.toml\n  planrun resume plans/flux-rebuild.toml --rerun namespace-gone"
+    )]
+    Resume(run::RunArgs),
     /// Check a plan: syntax, keys, types, variables, dependencies, cycles. Nothing runs.
     #[command(
         after_help = "Example:\n  planrun validate plans/flux-rebuild.toml --var stack=staging"
@@ -93,6 +99,10 @@ pub struct GraphArgs {
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Run(args) => run::run(&args),
+        Command::Resume(mut args) => {
+            args.resume.resume = !args.resume.restart;
+            run::run(&args)
+        }
         Command::Validate(args) => validate::run(&args),
         Command::List(args) => list::run(&args),
         Command::Graph(args) => graph::run(&args),

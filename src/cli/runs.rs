@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::status::{internal, is_live, plan_state};
+use super::status::{internal, is_live, plan_state, print_out};
 use crate::error::Error;
 use crate::journal::{self, Journal, RunState, status::RunLine};
 
@@ -28,7 +28,10 @@ pub fn run(args: &RunsArgs) -> Result<(), Error> {
         runs.push((state, live));
     }
     if runs.is_empty() {
-        println!("plan `{}` has no runs yet", plan_state.plan_name());
+        print_out(&format!(
+            "plan `{}` has no runs yet\n",
+            plan_state.plan_name()
+        ));
         return Ok(());
     }
     runs.sort_by(|a, b| (a.0.start.at, a.0.run_id()).cmp(&(b.0.start.at, b.0.run_id())));
@@ -40,6 +43,6 @@ pub fn run(args: &RunsArgs) -> Result<(), Error> {
             plan_tasks: plan_tasks.as_ref().map(Vec::len),
         })
         .collect();
-    print!("{}", journal::status::render_runs(&lines));
+    print_out(&journal::status::render_runs(&lines));
     Ok(())
 }

@@ -49,8 +49,12 @@ pub fn run(args: &StatusArgs) -> Result<(), Error> {
         Some(ids) => ids.iter().map(String::as_str).collect(),
         None => state.tasks.iter().map(|(id, _)| id.as_str()).collect(),
     };
-    print!("{}", journal::status::render_status(&state, &ids, live));
-    println!("\nrun directory: {}", plan_state.run_dir(&run_id).display());
+    let text = format!(
+        "{}\nrun directory: {}\n",
+        journal::status::render_status(&state, &ids, live),
+        plan_state.run_dir(&run_id).display()
+    );
+    print_out(&text);
     Ok(())
 }
 
@@ -106,6 +110,12 @@ fn no_runs(plan_state: &PlanState) -> Error {
         "plan `{}` has no runs yet",
         plan_state.plan_name()
     ))
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+pub(super) fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 pub(super) fn internal(e: journal::JournalError) -> Error {

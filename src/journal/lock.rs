@@ -9,11 +9,16 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use miette::Diagnostic;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+/// How long a lock whose recorded holder is dead may stay held before planrun
+/// refuses: the time a child of the dead holder needs to get from fork to exec.
+const DEAD_HOLDER_GRACE: Duration = Duration::from_secs(2);
 
 /// Who holds a lock, as written in the lock file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,16 +95,27 @@ impl PlanLock {
             .truncate(false)
             .open(path)
             .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(LockError::Held {
-                    what: what.to_owned(),
-                    path: path.to_owned(),
-                    holder: read_holder(&mut file),
-                });
+        // A holder that died can leave its lock shared with a child caught between
+        // fork and exec (the lock goes away at the exec); wait that out briefly.
+        let deadline = Instant::now() + DEAD_HOLDER_GRACE;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    let holder = read_holder(&mut file);
+                    let dead = holder.as_ref().is_some_and(|h| !is_alive(h.pid));
+                    if dead && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    }
+                    return Err(LockError::Held {
+                        what: what.to_owned(),
+                        path: path.to_owned(),
+                        holder,
+                    });
+                }
+                Err(TryLockError::Error(e)) => return Err(io(e)),
             }
-            Err(TryLockError::Error(e)) => return Err(io(e)),
         }
         let holder = LockHolder {
             pid: std::process::id(),
@@ -149,11 +165,34 @@ impl PlanLock {
 pub fn live_holder(path: &Path) -> Option<LockHolder> {
     let text = std::fs::read_to_string(path).ok()?;
     let holder: LockHolder = serde_json::from_str(&text).ok()?;
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(holder.pid).ok()?);
-    match nix::sys::signal::kill(pid, None) {
-        Ok(()) | Err(nix::errno::Errno::EPERM) => Some(holder),
-        Err(_) => None,
-    }
+    is_alive(holder.pid).then_some(holder)
+}
+
+/// Whether process `pid` exists and is not a zombie.
+fn is_alive(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    let exists = matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None),
+        Ok(()) | Err(nix::errno::Errno::EPERM)
+    );
+    exists && !is_zombie(pid)
+}
+
+/// A killed process lingers as a zombie until its parent reaps it; it holds no lock.
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // `pid (comm) state ...`; comm may hold spaces and parentheses.
+            let after = &stat[stat.rfind(')')? + 1..];
+            after
+                .split_whitespace()
+                .next()
+                .map(|s| s == "Z" || s == "X")
+        })
+        .unwrap_or(false)
 }
 
 fn read_holder(file: &mut File) -> Option<LockHolder> {

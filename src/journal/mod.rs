@@ -13,6 +13,7 @@ mod record;
 pub mod resume;
 mod rundir;
 mod session;
+mod sink;
 mod state;
 pub mod status;
 mod writer;
@@ -27,7 +28,8 @@ pub use record::{
 pub use resume::{Decision, ResumePlan, ResumeTask, RunReason, plan_resume};
 pub use rundir::{JOURNAL_FILE, PlanState, new_run_id};
 pub use session::{
-    Refusal, RunJournal, Session, StartMode, default_state_dir, open, peek_plan_name,
+    PlanLoader, Refusal, RunJournal, Session, StartMode, default_state_dir, open, peek_plan_name,
 };
+pub use sink::JournalSink;
 pub use state::{RunProcess, RunState, TaskHistory, TaskState};
 pub use writer::JournalWriter;

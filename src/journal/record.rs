@@ -149,6 +149,8 @@ impl VarOverrides {
 #[serde(rename_all = "kebab-case")]
 pub enum RunOutcome {
     Succeeded,
+    /// Every failure was allowed (`allow_failure = true`).
+    SucceededWithWarnings,
     Failed,
     Interrupted,
     /// Left unfinished for good: `--restart` began a new run instead.
@@ -159,6 +161,7 @@ impl RunOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
             RunOutcome::Succeeded => "succeeded",
+            RunOutcome::SucceededWithWarnings => "succeeded with warnings",
             RunOutcome::Failed => "failed",
             RunOutcome::Interrupted => "interrupted",
             RunOutcome::Abandoned => "abandoned",

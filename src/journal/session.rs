@@ -116,20 +116,22 @@ pub enum Refusal {
         last_change: String,
     },
 
-    #[error("plan `{plan}` has no unfinished run to resume{}", latest.as_ref().map(|l| format!(" (the latest, {l}, succeeded)")).unwrap_or_default())]
+    #[error("plan `{plan}` has no unfinished run to resume{latest}")]
     #[diagnostic(
         code(planrun::run::nothing_to_resume),
         help("start a new run without --resume, or name tasks to run again with --rerun TASK")
     )]
     NothingToResume {
         plan: String,
-        latest: Option<String>,
+        /// ` (the latest, ID, succeeded)`, or empty.
+        latest: String,
     },
 }
 
 /// Validates a plan file with `--var` overrides (normally
-/// `validate::load_and_validate`).
-pub type PlanLoader = dyn Fn(&Path, &[(String, String)]) -> miette::Result<ValidatedPlan>;
+/// `validate::load_and_validate`, plus whatever else must hold before a run starts).
+/// Called before anything is written.
+pub type PlanLoader = dyn Fn(&Path, &[(String, String)]) -> Result<ValidatedPlan, Error>;
 
 /// Where the plan's state lives when `--state-dir` is not given: `.planrun` beside
 /// the plan file.
@@ -150,8 +152,8 @@ pub fn peek_plan_name(plan_path: &Path) -> Option<String> {
 
 /// Opens the run this process works on; see the module docs for the rules.
 ///
-/// `load` validates the plan with the given overrides (normally
-/// `validate::load_and_validate`).
+/// `load` validates the plan with the given overrides; it runs before anything is
+/// written, so a plan it rejects leaves no run behind.
 pub fn open(
     plan_path: &Path,
     state_dir: &Path,
@@ -161,18 +163,31 @@ pub fn open(
 ) -> Result<Session, Error> {
     let Some(name) = peek_plan_name(plan_path) else {
         // Let validation say what is wrong with the plan.
-        load(plan_path, cli_vars).map_err(Error::Invalid)?;
+        load(plan_path, cli_vars)?;
         return Err(Error::Invalid(miette::miette!(
             "plan {} has no [plan] name",
             plan_path.display()
         )));
     };
     let plan_state = PlanState::new(state_dir, &name);
+    // Check the plan before writing anything (the lock file included): a plan that
+    // cannot run leaves no trace. A resume needs the run's variables first; without
+    // any state there is nothing to resume.
+    let mut preloaded = match mode {
+        StartMode::New | StartMode::Restart => Some(load(plan_path, cli_vars)?),
+        StartMode::Resume { .. } if !plan_state.dir().exists() => {
+            return Err(Error::Refused(Report::new(Refusal::NothingToResume {
+                plan: name,
+                latest: String::new(),
+            })));
+        }
+        StartMode::Resume { .. } => None,
+    };
     let mut lock = plan_state
         .lock()
         .map_err(|e| Error::Refused(Report::new(e)))?;
 
-    let latest = match plan_state.latest().map_err(internal)? {
+    let mut latest = match plan_state.latest().map_err(internal)? {
         Some(id) => {
             let journal = Journal::read(&plan_state.journal_path(&id)).map_err(internal)?;
             let state = RunState::from_records(&journal.records)
@@ -186,7 +201,7 @@ pub fn open(
     let resume_from = match mode {
         StartMode::New => {
             if let Some((_, state)) = latest.as_ref().filter(|(_, s)| s.is_unfinished()) {
-                let plan = load(plan_path, cli_vars).map_err(Error::Invalid)?;
+                let plan = preloaded.take().expect("loaded for a new run");
                 let ids: Vec<&str> = plan.tasks().iter().map(|t| t.id.as_str()).collect();
                 return Err(Error::Refused(Report::new(Refusal::Unfinished {
                     plan: name,
@@ -199,23 +214,8 @@ pub fn open(
             }
             None
         }
-        StartMode::Restart => {
-            if let Some((journal, state)) = latest.as_ref().filter(|(_, s)| s.is_unfinished()) {
-                let mut w = JournalWriter::open_append(&journal.path, journal.valid_len)
-                    .map_err(internal)?;
-                w.append(&[Record::RunFinished {
-                    at: Timestamp::now(),
-                    outcome: RunOutcome::Abandoned,
-                }])
-                .map_err(internal)?;
-                notices.push(format!(
-                    "run {} abandoned; starting a new run",
-                    state.run_id()
-                ));
-            }
-            None
-        }
-        StartMode::Resume { rerun } => match latest {
+        StartMode::Restart => None,
+        StartMode::Resume { rerun } => match latest.take() {
             Some((journal, state))
                 if state.is_unfinished()
                     || (!rerun.is_empty()
@@ -226,14 +226,34 @@ pub fn open(
             latest => {
                 return Err(Error::Refused(Report::new(Refusal::NothingToResume {
                     plan: name,
-                    latest: latest.map(|(_, s)| s.run_id().to_owned()),
+                    latest: latest
+                        .map(|(_, s)| {
+                            format!(" (the latest, {}, {})", s.run_id(), run_outcome(&s, false))
+                        })
+                        .unwrap_or_default(),
                 })));
             }
         },
     };
 
     let Some((journal, state, rerun)) = resume_from else {
-        let plan = load(plan_path, cli_vars).map_err(Error::Invalid)?;
+        let plan = preloaded.take().expect("loaded for a new run");
+        // --restart: abandon the unfinished run only once the plan is known good.
+        if *mode == StartMode::Restart
+            && let Some((journal, state)) = latest.as_ref().filter(|(_, s)| s.is_unfinished())
+        {
+            let mut w =
+                JournalWriter::open_append(&journal.path, journal.valid_len).map_err(internal)?;
+            w.append(&[Record::RunFinished {
+                at: Timestamp::now(),
+                outcome: RunOutcome::Abandoned,
+            }])
+            .map_err(internal)?;
+            notices.push(format!(
+                "run {} abandoned; starting a new run",
+                state.run_id()
+            ));
+        }
         let now = Timestamp::now();
         let run_id = plan_state.create_run_dir(now).map_err(internal)?;
         let start = RunStarted {
@@ -288,7 +308,7 @@ pub fn open(
             ));
         }
     }
-    let plan = load(plan_path, &vars).map_err(Error::Invalid)?;
+    let plan = load(plan_path, &vars)?;
     let mut rerun_idx = BTreeSet::new();
     for id in rerun {
         match plan.find(id) {

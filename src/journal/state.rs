@@ -234,7 +234,10 @@ impl RunState {
     pub fn is_unfinished(&self) -> bool {
         !matches!(
             self.finished,
-            Some((_, RunOutcome::Succeeded | RunOutcome::Abandoned))
+            Some((
+                _,
+                RunOutcome::Succeeded | RunOutcome::SucceededWithWarnings | RunOutcome::Abandoned
+            ))
         )
     }
 
