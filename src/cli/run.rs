@@ -87,6 +87,11 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
 async fn run_plan(plan: Arc<ValidatedPlan>, args: &RunArgs) -> Result<RunOutcome, Error> {
     let internal =
         |what: &str, e: std::io::Error| Error::Internal(Report::msg(format!("{what}: {e}")));
+    // Before anything runs (the plan deletes before it deploys): every pulumi-up task
+    // must be able to run, its required config present; its secrets get masked.
+    crate::exec::pulumi::preflight_plan(&plan)
+        .await
+        .map_err(|e| Error::Refused(Report::new(e)))?;
     let run_id = RunDir::new_run_id();
     let name = plan.header().name.clone();
     // A dry run leaves nothing behind: read-only tasks get a scratch run directory.

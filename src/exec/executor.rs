@@ -4,6 +4,7 @@ use crate::validate::{Task, TaskKind, ValidatedPlan};
 
 use super::context::ExecContext;
 use super::outcome::{TaskError, TaskOutcome};
+use super::pulumi;
 use super::script;
 
 /// Runs one attempt of `task`. Executors never print: output goes through
@@ -12,13 +13,14 @@ use super::script;
 pub async fn execute(task: &Task, ctx: &ExecContext) -> Result<TaskOutcome, TaskError> {
     match &task.kind {
         TaskKind::ExecScript(spec) => script::execute(spec, ctx).await,
+        TaskKind::PulumiUp(spec) => pulumi::execute(spec, ctx).await,
         other => Err(TaskError::NoExecutor(other.type_name())),
     }
 }
 
 /// Whether planrun can run tasks of this type.
 pub fn has_executor(kind: &TaskKind) -> bool {
-    matches!(kind, TaskKind::ExecScript(_))
+    matches!(kind, TaskKind::ExecScript(_) | TaskKind::PulumiUp(_))
 }
 
 /// The first task whose type has no executor yet, with that type: `run` refuses such

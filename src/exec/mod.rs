@@ -5,6 +5,7 @@ mod context;
 mod executor;
 mod outcome;
 pub mod process;
+pub mod pulumi;
 mod script;
 
 pub use context::{DEFAULT_GRACE, ExecContext, KubeSlot};

@@ -4,5 +4,6 @@
 mod engine;
 mod plan_diagnostics;
 mod plan_files;
+mod pulumi;
 mod sandbox;
 mod sandbox_kubectl;
