@@ -126,7 +126,7 @@ fn common() -> String {
 
 fn settings() -> Settings {
     Settings {
-        grace: Duration::from_secs(10),
+        grace: Some(Duration::from_secs(10)),
         config_timeout: Duration::from_secs(60),
     }
 }
@@ -447,7 +447,7 @@ async fn an_update_that_ignores_sigint_is_killed_after_the_grace_period() {
         "  up: { delay_ms: 600000, ignore_interrupt: true }",
     ));
     let settings = Settings {
-        grace: Duration::from_millis(300),
+        grace: Some(Duration::from_millis(300)),
         ..settings()
     };
     let (result, ctx, pid) = time_out_during_up(&sim, settings).await;

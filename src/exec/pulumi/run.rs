@@ -25,8 +25,8 @@ use crate::redact::Redactor;
 use crate::schedule::{Cancel, CancelReason};
 use crate::validate::{PulumiUp, TaskKind, ValidatedPlan};
 
-/// Time between SIGINT and SIGKILL for a cancelled Pulumi operation unless
-/// [`GRACE_ENV`] says otherwise.
+/// Least time between SIGINT and SIGKILL for a cancelled Pulumi operation (a longer
+/// `--grace` wins) unless [`GRACE_ENV`] says otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(60);
 /// Seconds between SIGINT and SIGKILL (e.g. `120` or `0.5`).
 pub const GRACE_ENV: &str = "PLANRUN_PULUMI_GRACE_SECS";
@@ -36,8 +36,9 @@ pub const SECRET_ENV: [&str; 2] = ["PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TO
 /// How the executor treats the CLI.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
-    /// SIGINT-to-SIGKILL delay.
-    pub grace: Duration,
+    /// SIGINT-to-SIGKILL delay; `None`: the longer of [`DEFAULT_GRACE`] and the run's
+    /// `--grace`.
+    pub grace: Option<Duration>,
     /// Limit for each config listing.
     pub config_timeout: Duration,
 }
@@ -45,7 +46,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            grace: DEFAULT_GRACE,
+            grace: None,
             config_timeout: Duration::from_secs(120),
         }
     }
@@ -60,7 +61,7 @@ impl Settings {
             .and_then(|s| s.trim().parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s >= 0.0)
         {
-            settings.grace = Duration::from_secs_f64(secs);
+            settings.grace = Some(Duration::from_secs_f64(secs));
         }
         settings
     }
@@ -415,6 +416,7 @@ async fn operation(
     settings: &Settings,
 ) -> Result<OperationLog, TaskError> {
     let args = op.args(task);
+    let grace = settings.grace.unwrap_or(DEFAULT_GRACE.max(ctx.grace));
     let header = format!(
         "--- attempt {}: {} {}",
         ctx.attempt,
@@ -447,7 +449,7 @@ async fn operation(
         });
         let options = RunOptions {
             stop_signal: Some(Signal::SIGINT),
-            grace: Some(settings.grace),
+            grace: Some(grace),
             filter: Some(filter),
         };
         process::run_with(&spec, ctx, &header, options).await
@@ -495,12 +497,12 @@ async fn operation(
 
     if let Some(reason) = exit.cancelled {
         let advice = format!(
-            "--- pulumi {} was stopped ({reason}): SIGINT first, SIGKILL after {:.0} s if still \
+            "--- pulumi {} was stopped ({reason}): SIGINT first, SIGKILL after {} if still \
              running. The stack may be locked or hold pending operations: if the next update \
              reports a conflict, run `pulumi cancel --stack {} --yes --cwd {}`; then `pulumi \
              refresh --stack {} --cwd {}` to clear pending operations.",
             op.name(),
-            settings.grace.as_secs_f64(),
+            crate::schedule::human_duration(grace),
             task.stack,
             task.cwd.display(),
             task.stack,
