@@ -221,7 +221,10 @@ async fn run_plan(
         sink: sink.as_mut(),
         cancel,
         groups,
-        kube: Default::default(),
+        kube: crate::exec::KubeSlot::new(
+            crate::exec::kube::ConnectOptions::default(),
+            plan.header().context.clone(),
+        ),
     }
     .run()
     .await;

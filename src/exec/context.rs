@@ -9,11 +9,8 @@ use crate::events::{EventKind, EventSender, Stream};
 use crate::redact::Redactor;
 use crate::schedule::{Cancel, RunDir};
 
+use super::kube_tasks::KubeSlot;
 use super::process::GroupRegistry;
-
-/// A Kubernetes client created on first use by whichever task needs it first, and
-/// shared by every task of the run.
-pub type KubeSlot = Arc<tokio::sync::OnceCell<kube::Client>>;
 
 /// How long a cancelled child has between SIGTERM and SIGKILL unless told otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);

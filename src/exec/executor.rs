@@ -14,13 +14,21 @@ pub async fn execute(task: &Task, ctx: &ExecContext) -> Result<TaskOutcome, Task
     match &task.kind {
         TaskKind::ExecScript(spec) => script::execute(spec, ctx).await,
         TaskKind::PulumiUp(spec) => pulumi::execute(spec, ctx).await,
-        other => Err(TaskError::NoExecutor(other.type_name())),
+        TaskKind::Confirm(spec) => super::confirm::execute(spec, ctx).await,
+        TaskKind::AssertFile(spec) => super::assert_file::execute(spec, ctx).await,
+        TaskKind::KubeDelete(_)
+        | TaskKind::WaitAbsent(_)
+        | TaskKind::WaitCondition(_)
+        | TaskKind::AssertDeployments(_)
+        | TaskKind::AssertFieldManagers(_)
+        | TaskKind::Capture(_) => super::kube_tasks::execute(task, ctx).await,
     }
 }
 
 /// Whether planrun can run tasks of this type.
 pub fn has_executor(kind: &TaskKind) -> bool {
-    matches!(kind, TaskKind::ExecScript(_) | TaskKind::PulumiUp(_))
+    let _ = kind;
+    true
 }
 
 /// The first task whose type has no executor yet, with that type: `run` refuses such

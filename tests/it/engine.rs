@@ -361,23 +361,6 @@ fn dry_run_runs_only_read_only_tasks_and_writes_nothing() {
 }
 
 #[test]
-fn refuses_task_types_without_an_executor_before_starting() {
-    let dir = workdir("unsupported.toml");
-    let out = planrun(dir.path())
-        .args(["run", "plan.toml"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("task `gone` has type `wait-absent`"),
-        "{stderr}"
-    );
-    assert!(!dir.path().join("first.ran").exists());
-    assert!(!dir.path().join(".planrun").exists());
-}
-
-#[test]
 fn invalid_plan_exits_2_and_runs_nothing() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
