@@ -2,6 +2,7 @@
 
 mod graph;
 mod list;
+mod rehearse;
 mod resume;
 mod run;
 mod runs;
@@ -71,6 +72,12 @@ pub enum Command {
         after_help = "Examples:\n  planrun status plans/flux-rebuild.toml\n  planrun status plans/flux-rebuild.toml --run 20261126T063612Z-0a1b"
     )]
     Status(status::StatusArgs),
+    /// Rehearse a plan end to end on the embedded sandbox cluster, with pulumi, pnpm
+    /// and flux simulated (what they do comes from the plan's rehearsal file).
+    #[command(
+        after_help = "Examples:\n  planrun rehearse plans/flux-rebuild.toml\n  planrun rehearse plans/flux-rebuild.toml --fault wrong-tag\n  planrun rehearse plans/flux-rebuild.toml --fault hang   # then Ctrl-C, then:\n  planrun rehearse plans/flux-rebuild.toml --resume"
+    )]
+    Rehearse(rehearse::RehearseArgs),
     /// List the plan's runs with outcome and times.
     #[command(after_help = "Example:\n  planrun runs plans/flux-rebuild.toml")]
     Runs(runs::RunsArgs),
@@ -110,6 +117,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Sandbox(args) => sandbox::run(args),
         Command::Status(args) => status::run(&args),
         Command::Runs(args) => runs::run(&args),
+        Command::Rehearse(args) => rehearse::run(&args),
     }
 }
 
