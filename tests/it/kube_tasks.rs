@@ -886,6 +886,41 @@ async fn endless_server_errors_end_at_the_deadline_with_the_last_error() {
         text.contains("could not list namespaces: InternalError (500)"),
         "{text}"
     );
+    // A server that answers far too slowly: the task ends at its deadline anyway.
+    h.sb.state().clear_faults();
+    h.sb.state().add_fault(FaultRule {
+        kind: Some("namespaces".into()),
+        latency: Some(Delay::millis(60_000)),
+        ..Default::default()
+    });
+    let sel = selection("Namespace", None, name("flux-system"));
+    for task in ["delete", "wait"] {
+        let started = std::time::Instant::now();
+        let err = match task {
+            "delete" => kube_delete(&h.env(SHORT), &delete(sel.clone())).await,
+            _ => {
+                wait_absent(
+                    &h.env(SHORT),
+                    &WaitAbsent {
+                        selection: sel.clone(),
+                    },
+                )
+                .await
+            }
+        }
+        .unwrap_err();
+        assert!(
+            started.elapsed() < SHORT + Duration::from_secs(5),
+            "{task}: {err}"
+        );
+        assert!(
+            matches!(
+                err,
+                KubeError::Exhausted { .. } | KubeError::TimedOut { .. }
+            ),
+            "{task}: {err}"
+        );
+    }
     h.sb.shutdown().await;
 }
 
