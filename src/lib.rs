@@ -13,4 +13,5 @@ pub mod redact;
 pub mod report;
 pub mod sandbox;
 pub mod schedule;
+pub mod simtools;
 pub mod validate;

@@ -3,6 +3,7 @@
 mod graph;
 mod list;
 mod run;
+mod sandbox;
 mod schema;
 mod validate;
 
@@ -52,6 +53,11 @@ pub enum Command {
     /// Print the JSON Schema of plan files.
     #[command(after_help = "Example:\n  planrun schema > schemas/plan.schema.json")]
     Schema,
+    /// Serve the simulated Kubernetes API server until Ctrl-C, with a kubeconfig for it.
+    #[command(
+        after_help = "Examples:\n  planrun sandbox --scenario examples/sandbox-scenario.yaml\n  planrun sandbox --seed examples/rehearsal/old-flux.yaml --port 6443 --context oceanid"
+    )]
+    Sandbox(crate::sandbox::SandboxArgs),
 }
 
 /// A plan file and variable overrides.
@@ -81,6 +87,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::List(args) => list::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Schema => schema::run(),
+        Command::Sandbox(args) => sandbox::run(args),
     }
 }
 

@@ -114,6 +114,11 @@ async fn run_plan(plan: Arc<ValidatedPlan>, args: &RunArgs) -> Result<RunOutcome
     let internal =
         |what: &str, e: std::io::Error| Error::Internal(Report::msg(format!("{what}: {e}")));
     let kube = connect(&plan, args).await?;
+    // Before anything runs (the plan deletes before it deploys): every pulumi-up task
+    // must be able to run, its required config present; its secrets get masked.
+    crate::exec::pulumi::preflight_plan(&plan)
+        .await
+        .map_err(|e| Error::Refused(Report::new(e)))?;
     let run_id = RunDir::new_run_id();
     let name = plan.header().name.clone();
     // A dry run leaves nothing behind: read-only tasks get a scratch run directory.

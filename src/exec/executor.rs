@@ -4,6 +4,7 @@ use crate::validate::{Task, TaskKind, ValidatedPlan};
 
 use super::context::ExecContext;
 use super::outcome::{TaskError, TaskOutcome};
+use super::pulumi;
 use super::script;
 
 /// Runs one attempt of `task`. Executors never print: output goes through
@@ -12,6 +13,7 @@ use super::script;
 pub async fn execute(task: &Task, ctx: &ExecContext) -> Result<TaskOutcome, TaskError> {
     match &task.kind {
         TaskKind::ExecScript(spec) => script::execute(spec, ctx).await,
+        TaskKind::PulumiUp(spec) => pulumi::execute(spec, ctx).await,
         kind if kind.uses_kube() => super::kube::execute(task, ctx).await,
         other => Err(TaskError::NoExecutor(other.type_name())),
     }
@@ -19,7 +21,7 @@ pub async fn execute(task: &Task, ctx: &ExecContext) -> Result<TaskOutcome, Task
 
 /// Whether planrun can run tasks of this type.
 pub fn has_executor(kind: &TaskKind) -> bool {
-    matches!(kind, TaskKind::ExecScript(_)) || kind.uses_kube()
+    matches!(kind, TaskKind::ExecScript(_) | TaskKind::PulumiUp(_)) || kind.uses_kube()
 }
 
 /// The first task whose type has no executor yet, with that type: `run` refuses such

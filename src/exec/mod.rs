@@ -6,6 +6,7 @@ mod executor;
 pub mod kube;
 mod outcome;
 pub mod process;
+pub mod pulumi;
 mod script;
 
 pub use context::{DEFAULT_GRACE, ExecContext, KubeSlot};

@@ -5,5 +5,6 @@ mod engine;
 mod kube_tasks;
 mod plan_diagnostics;
 mod plan_files;
+mod pulumi;
 mod sandbox;
 mod sandbox_kubectl;
