@@ -11,6 +11,8 @@ use miette::{Diagnostic, Report};
 use super::PlanArgs;
 use crate::error::Error;
 use crate::events::{EventSender, RunOutcome};
+use crate::exec::KubeSlot;
+use crate::exec::kube::{ConnectOptions, Connection};
 use crate::exec::process::GroupRegistry;
 use crate::report::{self, OutputFormat, ReporterConfig, RunMeta};
 use crate::schedule::{
@@ -44,6 +46,12 @@ pub struct RunArgs {
     /// Time a stopped task gets between SIGTERM and SIGKILL.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_grace)]
     pub grace: Duration,
+    /// The kubeconfig for Kubernetes tasks [default: KUBECONFIG, then ~/.kube/config].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kube context to use instead of the kubeconfig's current context.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 fn parse_grace(text: &str) -> Result<Duration, String> {
@@ -55,7 +63,7 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
 #[error("task `{task}` has type `{type_name}`, which planrun cannot run yet")]
 #[diagnostic(
     code(planrun::run::no_executor),
-    help("only `exec-script` tasks run in this version; nothing was started")
+    help("this version cannot run that task type yet; nothing was started")
 )]
 struct NoExecutor {
     task: String,
@@ -84,9 +92,28 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
     }
 }
 
+/// Opens the run's Kubernetes connection when a task uses Kubernetes or the plan names
+/// a context, and refuses a context other than the plan's before anything runs.
+async fn connect(plan: &ValidatedPlan, args: &RunArgs) -> Result<KubeSlot, Error> {
+    let guard = plan.header().context.as_deref();
+    if guard.is_none() && !plan.tasks().iter().any(|t| t.kind.uses_kube()) {
+        return Ok(KubeSlot::default());
+    }
+    let conn = Connection::open(&ConnectOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+    })
+    .await
+    .map_err(|e| Error::Refused(Report::new(e)))?;
+    conn.check_guard(guard)
+        .map_err(|e| Error::Refused(Report::new(e)))?;
+    Ok(Arc::new(tokio::sync::OnceCell::new_with(Some(conn))))
+}
+
 async fn run_plan(plan: Arc<ValidatedPlan>, args: &RunArgs) -> Result<RunOutcome, Error> {
     let internal =
         |what: &str, e: std::io::Error| Error::Internal(Report::msg(format!("{what}: {e}")));
+    let kube = connect(&plan, args).await?;
     // Before anything runs (the plan deletes before it deploys): every pulumi-up task
     // must be able to run, its required config present; its secrets get masked.
     crate::exec::pulumi::preflight_plan(&plan)
@@ -114,6 +141,9 @@ async fn run_plan(plan: Arc<ValidatedPlan>, args: &RunArgs) -> Result<RunOutcome
     meta.plan_name = name;
     meta.plan_path = plan.source().path().display().to_string();
     meta.plan_description = plan.header().description.clone();
+    if let Some(conn) = kube.get() {
+        meta.kube = Some((conn.context().to_string(), conn.server().to_string()));
+    }
     meta.tasks = plan
         .topo_order()
         .iter()
@@ -165,7 +195,7 @@ async fn run_plan(plan: Arc<ValidatedPlan>, args: &RunArgs) -> Result<RunOutcome
         sink: &mut sink,
         cancel,
         groups,
-        kube: Default::default(),
+        kube,
     }
     .run()
     .await;

@@ -14,13 +14,14 @@ pub async fn execute(task: &Task, ctx: &ExecContext) -> Result<TaskOutcome, Task
     match &task.kind {
         TaskKind::ExecScript(spec) => script::execute(spec, ctx).await,
         TaskKind::PulumiUp(spec) => pulumi::execute(spec, ctx).await,
+        kind if kind.uses_kube() => super::kube::execute(task, ctx).await,
         other => Err(TaskError::NoExecutor(other.type_name())),
     }
 }
 
 /// Whether planrun can run tasks of this type.
 pub fn has_executor(kind: &TaskKind) -> bool {
-    matches!(kind, TaskKind::ExecScript(_) | TaskKind::PulumiUp(_))
+    matches!(kind, TaskKind::ExecScript(_) | TaskKind::PulumiUp(_)) || kind.uses_kube()
 }
 
 /// The first task whose type has no executor yet, with that type: `run` refuses such

@@ -1,8 +1,9 @@
 //! Task executors: one per task type, dispatched from [`execute`]; child processes
-//! live in [`process`].
+//! live in [`process`], Kubernetes tasks in [`kube`].
 
 mod context;
 mod executor;
+pub mod kube;
 mod outcome;
 pub mod process;
 pub mod pulumi;

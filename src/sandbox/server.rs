@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
+
 use super::error::SandboxError;
 use super::faults::{Faults, RequestRecord};
 use super::http;
@@ -69,6 +71,13 @@ impl Sandbox {
         let app = http::router(Arc::clone(&shared));
         let cancel = shared.cancel.clone();
         let server = tokio::spawn(async move {
+            // Watch events are small writes: without TCP_NODELAY, Nagle's algorithm and
+            // delayed ACKs hold each one back by tens of milliseconds.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!("cannot set TCP_NODELAY: {e}");
+                }
+            });
             let serve = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned());
             if let Err(e) = serve.await {
                 tracing::warn!("sandbox server stopped: {e}");

@@ -370,7 +370,7 @@ fn refuses_task_types_without_an_executor_before_starting() {
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr.contains("task `gone` has type `wait-absent`"),
+        stderr.contains("task `gone` has type `assert-file`"),
         "{stderr}"
     );
     assert!(!dir.path().join("first.ran").exists());
