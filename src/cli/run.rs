@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use miette::{Diagnostic, Report};
+use miette::Report;
 
 use super::PlanArgs;
 use crate::error::Error;
@@ -58,26 +58,8 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
     crate::validate::parse_duration(text)
 }
 
-/// A task whose type this planrun cannot run yet.
-#[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("task `{task}` has type `{type_name}`, which planrun cannot run yet")]
-#[diagnostic(
-    code(planrun::run::no_executor),
-    help("this version cannot run that task type yet; nothing was started")
-)]
-struct NoExecutor {
-    task: String,
-    type_name: &'static str,
-}
-
 pub fn run(args: &RunArgs) -> Result<(), Error> {
     let plan = Arc::new(super::load(&args.plan)?);
-    if let Some((task, type_name)) = crate::exec::first_unsupported(&plan) {
-        return Err(Error::Refused(Report::new(NoExecutor {
-            task: task.id.clone(),
-            type_name,
-        })));
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
