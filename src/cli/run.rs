@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use miette::{Diagnostic, Report};
+use miette::Report;
 
 use super::PlanArgs;
 use super::resume::ResumeArgs;
 use crate::error::Error;
 use crate::events::{EventSender, RunOutcome};
+use crate::exec::KubeSlot;
+use crate::exec::kube::{ConnectOptions, Connection};
 use crate::exec::process::GroupRegistry;
 use crate::journal::{self, JournalSink, Session};
 use crate::report::{self, OutputFormat, ReporterConfig, RunMeta};
@@ -46,6 +48,12 @@ pub struct RunArgs {
     /// Time a stopped task gets between SIGTERM and SIGKILL.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_grace)]
     pub grace: Duration,
+    /// The kubeconfig for Kubernetes tasks [default: KUBECONFIG, then ~/.kube/config].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kube context to use instead of the kubeconfig's current context.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
     #[command(flatten)]
     pub resume: ResumeArgs,
 }
@@ -54,31 +62,18 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
     crate::validate::parse_duration(text)
 }
 
-/// A task whose type this planrun cannot run yet.
-#[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("task `{task}` has type `{type_name}`, which planrun cannot run yet")]
-#[diagnostic(
-    code(planrun::run::no_executor),
-    help("only `exec-script` tasks run in this version; nothing was started")
-)]
-struct NoExecutor {
-    task: String,
-    type_name: &'static str,
-}
-
 pub fn run(args: &RunArgs) -> Result<(), Error> {
     // Everything that must hold before a run starts; checked before the journal or
     // the run directory is touched.
     let load = |path: &Path, vars: &[(String, String)]| -> Result<ValidatedPlan, Error> {
-        let plan = crate::validate::load_and_validate(path, vars).map_err(Error::Invalid)?;
-        if let Some((task, type_name)) = crate::exec::first_unsupported(&plan) {
-            return Err(Error::Refused(Report::new(NoExecutor {
-                task: task.id.clone(),
-                type_name,
-            })));
-        }
-        Ok(plan)
+        crate::validate::load_and_validate(path, vars).map_err(Error::Invalid)
     };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(Report::msg(format!("cannot start the runtime: {e}"))))?;
+    // The context guard refuses before the journal or the run directory is touched.
+    let kube = runtime.block_on(connect(&load(&args.plan.plan, &args.plan.vars)?, args))?;
     // A dry run changes nothing: no lock, no journal.
     let (plan, session) = if args.dry_run {
         (Arc::new(load(&args.plan.plan, &args.plan.vars)?), None)
@@ -108,11 +103,7 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
         let sink = JournalSink::new(journal, plan.clone());
         (plan, Some((sink, done, lock)))
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Internal(Report::msg(format!("cannot start the runtime: {e}"))))?;
-    let outcome = runtime.block_on(run_plan(plan, args, session))?;
+    let outcome = runtime.block_on(run_plan(plan, args, session, kube))?;
     // Tasks still draining output after cancellation must not hold up the exit.
     runtime.shutdown_background();
     match outcome {
@@ -130,10 +121,29 @@ type Journaled = (
     journal::PlanLock,
 );
 
+/// Opens the run's Kubernetes connection when a task uses Kubernetes or the plan names
+/// a context, and refuses a context other than the plan's before anything runs.
+async fn connect(plan: &ValidatedPlan, args: &RunArgs) -> Result<KubeSlot, Error> {
+    let guard = plan.header().context.as_deref();
+    if guard.is_none() && !plan.tasks().iter().any(|t| t.kind.uses_kube()) {
+        return Ok(KubeSlot::default());
+    }
+    let conn = Connection::open(&ConnectOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+    })
+    .await
+    .map_err(|e| Error::Refused(Report::new(e)))?;
+    conn.check_guard(guard)
+        .map_err(|e| Error::Refused(Report::new(e)))?;
+    Ok(Arc::new(tokio::sync::OnceCell::new_with(Some(conn))))
+}
+
 async fn run_plan(
     plan: Arc<ValidatedPlan>,
     args: &RunArgs,
     journaled: Option<Journaled>,
+    kube: KubeSlot,
 ) -> Result<RunOutcome, Error> {
     let internal =
         |what: &str, e: std::io::Error| Error::Internal(Report::msg(format!("{what}: {e}")));
@@ -171,6 +181,9 @@ async fn run_plan(
     meta.plan_name = name;
     meta.plan_path = plan.source().path().display().to_string();
     meta.plan_description = plan.header().description.clone();
+    if let Some(conn) = kube.get() {
+        meta.kube = Some((conn.context().to_string(), conn.server().to_string()));
+    }
     meta.tasks = plan
         .topo_order()
         .iter()
@@ -221,10 +234,7 @@ async fn run_plan(
         sink: sink.as_mut(),
         cancel,
         groups,
-        kube: crate::exec::KubeSlot::new(
-            crate::exec::kube::ConnectOptions::default(),
-            plan.header().context.clone(),
-        ),
+        kube,
     }
     .run()
     .await;

@@ -1,37 +1,46 @@
-//! `assert-file`: a file exists and every pattern matches its text.
+//! `assert-file`: a file exists and every pattern matches its content.
+
+use crate::events::Stream;
+use crate::validate::AssertFile;
 
 use super::context::ExecContext;
 use super::outcome::{TaskError, TaskOutcome};
-use crate::validate::AssertFile;
 
-/// Runs one attempt: reads the file and checks every pattern, naming those missing.
-pub async fn execute(spec: &AssertFile, _ctx: &ExecContext) -> Result<TaskOutcome, TaskError> {
-    let text = tokio::fs::read_to_string(&spec.path)
-        .await
-        .map_err(|e| TaskError::failed(format!("cannot read {}: {e}", spec.path.display())))?;
-    let missing: Vec<&str> = spec
-        .patterns
-        .iter()
-        .filter(|p| !p.is_match(&text))
-        .map(|p| p.as_str())
-        .collect();
+pub async fn execute(spec: &AssertFile, ctx: &ExecContext) -> Result<TaskOutcome, TaskError> {
+    let path = spec.path.display();
+    let text = match tokio::fs::read(&spec.path).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(TaskError::failed(format!(
+                "{path} does not exist (check the path, or the variable it is built from)"
+            )));
+        }
+        Err(e) => return Err(TaskError::failed(format!("cannot read {path}: {e}"))),
+    };
+    let mut missing = Vec::new();
+    for pattern in &spec.patterns {
+        match pattern.find(&text) {
+            Some(found) => {
+                let line = text[..found.start()].matches('\n').count() + 1;
+                ctx.output(
+                    Stream::Stdout,
+                    &format!("{path}:{line}: matches /{}/", pattern.as_str()),
+                );
+            }
+            None => missing.push(format!("/{}/", pattern.as_str())),
+        }
+    }
     if missing.is_empty() {
         Ok(TaskOutcome {
             summary: Some(format!(
-                "{} matches {} pattern(s)",
-                spec.path.display(),
+                "{path} matches all {} pattern(s)",
                 spec.patterns.len()
             )),
         })
     } else {
         Err(TaskError::failed(format!(
-            "{} does not match {}",
-            spec.path.display(),
-            missing
-                .iter()
-                .map(|p| format!("/{p}/"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "{path} does not contain {}",
+            missing.join(", ")
         )))
     }
 }

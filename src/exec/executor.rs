@@ -1,11 +1,10 @@
 //! Dispatch from a task's type to the code that runs it.
 
-use crate::validate::{Task, TaskKind, ValidatedPlan};
+use crate::validate::{Task, TaskKind};
 
 use super::context::ExecContext;
 use super::outcome::{TaskError, TaskOutcome};
-use super::pulumi;
-use super::script;
+use super::{assert_file, confirm, pulumi, script};
 
 /// Runs one attempt of `task`. Executors never print: output goes through
 /// `ctx` (events and the task log). They watch `ctx.cancel` and, when it fires,
@@ -14,30 +13,15 @@ pub async fn execute(task: &Task, ctx: &ExecContext) -> Result<TaskOutcome, Task
     match &task.kind {
         TaskKind::ExecScript(spec) => script::execute(spec, ctx).await,
         TaskKind::PulumiUp(spec) => pulumi::execute(spec, ctx).await,
-        TaskKind::Confirm(spec) => super::confirm::execute(spec, ctx).await,
-        TaskKind::AssertFile(spec) => super::assert_file::execute(spec, ctx).await,
+        TaskKind::AssertFile(spec) => assert_file::execute(spec, ctx).await,
+        TaskKind::Confirm(spec) => confirm::execute(spec, ctx).await,
         TaskKind::KubeDelete(_)
         | TaskKind::WaitAbsent(_)
         | TaskKind::WaitCondition(_)
         | TaskKind::AssertDeployments(_)
         | TaskKind::AssertFieldManagers(_)
-        | TaskKind::Capture(_) => super::kube_tasks::execute(task, ctx).await,
+        | TaskKind::Capture(_) => super::kube::execute(task, ctx).await,
     }
-}
-
-/// Whether planrun can run tasks of this type.
-pub fn has_executor(kind: &TaskKind) -> bool {
-    let _ = kind;
-    true
-}
-
-/// The first task whose type has no executor yet, with that type: `run` refuses such
-/// a plan before starting anything.
-pub fn first_unsupported(plan: &ValidatedPlan) -> Option<(&Task, &'static str)> {
-    plan.tasks()
-        .iter()
-        .find(|t| !has_executor(&t.kind))
-        .map(|t| (t, t.kind.type_name()))
 }
 
 /// What the task would do, for `--dry-run` and the report (variables resolved,

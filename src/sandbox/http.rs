@@ -17,6 +17,7 @@ use super::selector::{FieldSelector, LabelSelector, Selectors};
 use super::shared::Shared;
 use super::status::{ApiError, delete_success};
 use super::store::{DeleteOpts, Deleted, PatchKind, Store, WriteOpts};
+use super::table;
 use super::watch::{self, WatchParams};
 
 /// A parsed request path.
@@ -385,6 +386,10 @@ async fn resource(
             .map_err(|e| ApiError::bad_request(format!("error decoding the request body: {e}")))
     };
     let opts = write_opts(&q, &headers);
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let result: Result<Answer, ApiError> = (|| {
         match (method.clone(), rp.name.as_deref()) {
             (Method::GET, None) => {
@@ -434,10 +439,35 @@ async fn resource(
                     _ => (rest.to_vec(), None),
                 };
                 let remaining = rest.len() - page.len();
+                if table::wants_table(accept.as_deref()) {
+                    let crd = crd_of(shared, &def);
+                    return Ok(ok(table::table(
+                        &def,
+                        crd.as_ref(),
+                        &version,
+                        &page,
+                        rv,
+                        next,
+                    )));
+                }
                 Ok(ok(list_body(&def, &version, page, rv, next, remaining)))
             }
             (Method::GET, Some(name)) => {
                 let obj = shared.with_store(|s| s.get(&def, &ns, name))?;
+                if table::wants_table(accept.as_deref()) {
+                    let (crd, rv) = (
+                        crd_of(shared, &def),
+                        shared.with_store(|s| s.resource_version()),
+                    );
+                    return Ok(ok(table::table(
+                        &def,
+                        crd.as_ref(),
+                        &version,
+                        &[obj],
+                        rv,
+                        None,
+                    )));
+                }
                 Ok(ok(Store::present(&def, &version, obj)))
             }
             (Method::POST, None) => {
@@ -538,6 +568,16 @@ async fn resource(
         }
     })();
     result.unwrap_or_else(Answer::from)
+}
+
+/// The CRD defining a custom kind (for its printer columns).
+fn crd_of(shared: &Arc<Shared>, def: &ResourceDef) -> Option<Value> {
+    if !def.custom {
+        return None;
+    }
+    let key = super::resources::ResKey::new("apiextensions.k8s.io", "customresourcedefinitions");
+    let name = format!("{}.{}", def.plural, def.group);
+    shared.with_store(|s| s.get_opt(&key, "", &name).cloned())
 }
 
 fn continue_key(obj: &Value) -> String {

@@ -93,6 +93,7 @@ mod shared;
 mod state;
 mod status;
 mod store;
+mod table;
 mod watch;
 
 pub use command::{SandboxArgs, run_sandbox_command, serve_until_signal, start_from_args};

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
+
 use super::error::SandboxError;
 use super::faults::{Faults, RequestRecord};
 use super::http;
@@ -69,10 +71,12 @@ impl Sandbox {
         let app = http::router(Arc::clone(&shared));
         let cancel = shared.cancel.clone();
         let server = tokio::spawn(async move {
-            // Like a real API server (Go sets TCP_NODELAY): without it a watch event
-            // written right after another waits ~40 ms for the client's delayed ACK.
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                let _ = tcp.set_nodelay(true);
+            // Watch events are small writes: without TCP_NODELAY, Nagle's algorithm and
+            // delayed ACKs hold each one back by tens of milliseconds.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!("cannot set TCP_NODELAY: {e}");
+                }
             });
             let serve = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned());
             if let Err(e) = serve.await {

@@ -361,6 +361,41 @@ fn dry_run_runs_only_read_only_tasks_and_writes_nothing() {
 }
 
 #[test]
+fn gates_and_file_assertions() {
+    let dir = workdir("gates.toml");
+    // No terminal and no --yes: the gate fails and nothing behind it runs.
+    let out = planrun(dir.path())
+        .args(["run", "plan.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("confirmation needed and no terminal to ask on"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("answer it in advance with --yes"),
+        "{stdout}"
+    );
+    assert!(!dir.path().join("after-gate.ran").exists());
+
+    // With --yes the gate passes; the file assertion names the pattern it missed.
+    let dir = workdir("gates.toml");
+    let out = planrun(dir.path())
+        .args(["run", "plan.toml", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(dir.path().join("after-gate.ran").exists());
+    assert!(
+        stdout.contains("does not contain /never-there/"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn invalid_plan_exits_2_and_runs_nothing() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

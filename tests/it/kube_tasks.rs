@@ -886,6 +886,41 @@ async fn endless_server_errors_end_at_the_deadline_with_the_last_error() {
         text.contains("could not list namespaces: InternalError (500)"),
         "{text}"
     );
+    // A server that answers far too slowly: the task ends at its deadline anyway.
+    h.sb.state().clear_faults();
+    h.sb.state().add_fault(FaultRule {
+        kind: Some("namespaces".into()),
+        latency: Some(Delay::millis(60_000)),
+        ..Default::default()
+    });
+    let sel = selection("Namespace", None, name("flux-system"));
+    for task in ["delete", "wait"] {
+        let started = std::time::Instant::now();
+        let err = match task {
+            "delete" => kube_delete(&h.env(SHORT), &delete(sel.clone())).await,
+            _ => {
+                wait_absent(
+                    &h.env(SHORT),
+                    &WaitAbsent {
+                        selection: sel.clone(),
+                    },
+                )
+                .await
+            }
+        }
+        .unwrap_err();
+        assert!(
+            started.elapsed() < SHORT + Duration::from_secs(5),
+            "{task}: {err}"
+        );
+        assert!(
+            matches!(
+                err,
+                KubeError::Exhausted { .. } | KubeError::TimedOut { .. }
+            ),
+            "{task}: {err}"
+        );
+    }
     h.sb.shutdown().await;
 }
 
@@ -1064,4 +1099,222 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
     );
     assert!(started.elapsed() < LONG, "nothing waited for its timeout");
     h.sb.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------
+// Through the real binary: flags, the context guard, the report, secrets.
+// ---------------------------------------------------------------------------
+
+const SECRET_VALUE: &str = "s3cr3t-deploy-key-material";
+const SECRET_B64: &str = "czNjcjN0LWRlcGxveS1rZXktbWF0ZXJpYWw=";
+
+const CLI_PLAN: &str = r#"
+[plan]
+name = "kube-cli"
+context = "rehearsal"
+
+[tasks.capture]
+type = "capture"
+kind = "Secret"
+namespace = "flux-system"
+name_pattern = ".*"
+file = "flux-secrets.yaml"
+
+[tasks.delete-ns]
+type = "kube-delete"
+kind = "Namespace"
+name = "flux-system"
+needs = ["capture"]
+
+[tasks.ns-gone]
+type = "wait-absent"
+kind = "Namespace"
+name = "flux-system"
+timeout = "30s"
+needs = ["delete-ns"]
+"#;
+
+/// A kubeconfig with two contexts on the sandbox; `current` is the current one.
+fn two_context_kubeconfig(server: &str, current: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: sb\n  cluster: {{server: '{server}'}}\n\
+         users:\n- name: u\n  user: {{}}\ncontexts:\n- name: rehearsal\n  context: {{cluster: sb, user: u}}\n\
+         - name: other\n  context: {{cluster: sb, user: u}}\ncurrent-context: {current}\n"
+    )
+}
+
+async fn cli_sandbox() -> (Sandbox, tempfile::TempDir) {
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: flux-system, namespace: flux-system}}\ndata: {{identity: {SECRET_B64}}}\n"
+    );
+    let sb = Sandbox::start(SandboxConfig {
+        port: 0,
+        seeds: vec![Manifest::inline(FLUX_NS), Manifest::inline(secret)],
+        scenario: fast(),
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.toml"), CLI_PLAN).unwrap();
+    (sb, dir)
+}
+
+async fn planrun_cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let dir = dir.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::cargo_bin("planrun")
+            .unwrap()
+            .current_dir(&dir)
+            .env_remove("KUBECONFIG")
+            .env("HOME", &dir)
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_runs_capture_delete_and_wait_and_keeps_secrets_out_of_the_run() {
+    let (sb, dir) = cli_sandbox().await;
+    std::fs::write(
+        dir.path().join("kubeconfig"),
+        two_context_kubeconfig(&sb.url(), "rehearsal"),
+    )
+    .unwrap();
+    let out = planrun_cli(
+        dir.path(),
+        &[
+            "run",
+            "plan.toml",
+            "--kubeconfig",
+            "kubeconfig",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        sb.state()
+            .get("v1", "Namespace", "", "flux-system")
+            .is_none()
+    );
+    let files = files_under(&dir.path().join(".planrun"));
+    let capture = files
+        .iter()
+        .find(|p| p.ends_with("flux-secrets.yaml"))
+        .expect("the capture file is in the run directory");
+    let mode = std::fs::metadata(capture).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(
+        std::fs::read_to_string(capture)
+            .unwrap()
+            .contains(SECRET_B64)
+    );
+    let report = files.iter().find(|p| p.ends_with("report.md")).unwrap();
+    let report = std::fs::read_to_string(report).unwrap();
+    assert!(
+        report.contains(&format!("| kube context | `rehearsal` at {} |", sb.url())),
+        "{report}"
+    );
+    assert!(stdout.contains("captured 1 secret to flux-secrets.yaml (mode 0600): flux-system/flux-system (keys: identity)"), "{stdout}");
+    // The value is nowhere else: not in output, events, logs, journal or report.
+    let mut texts = vec![stdout, stderr];
+    for f in files.iter().filter(|p| *p != capture) {
+        texts.push(String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned());
+    }
+    for t in &texts {
+        assert!(
+            !t.contains(SECRET_VALUE) && !t.contains(SECRET_B64),
+            "leak in {t}"
+        );
+    }
+    sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_refuses_another_context_before_anything_runs() {
+    let (sb, dir) = cli_sandbox().await;
+    std::fs::write(
+        dir.path().join("kubeconfig"),
+        two_context_kubeconfig(&sb.url(), "other"),
+    )
+    .unwrap();
+    let out = planrun_cli(
+        dir.path(),
+        &["run", "plan.toml", "--kubeconfig", "kubeconfig"],
+    )
+    .await;
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let flat = stderr
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains(
+            "the plan is for kube context `rehearsal` but the effective context is `other`"
+        ),
+        "{stderr}"
+    );
+    assert!(sb.requests().is_empty(), "no request reached the cluster");
+    assert!(!dir.path().join(".planrun").exists(), "no run was started");
+    // KUBECONFIG is honoured like --kubeconfig, and --context overrides the current one;
+    // with --dry-run nothing changes.
+    let dir2 = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::cargo_bin("planrun")
+            .unwrap()
+            .current_dir(&dir2)
+            .env("KUBECONFIG", dir2.join("kubeconfig"))
+            .args([
+                "run",
+                "plan.toml",
+                "--context",
+                "rehearsal",
+                "--dry-run",
+                "--output",
+                "json",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("would delete namespaces/flux-system"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("would capture 1 secret"), "{stdout}");
+    let ns = sb
+        .state()
+        .get("v1", "Namespace", "", "flux-system")
+        .unwrap();
+    assert!(
+        ns["metadata"].get("deletionTimestamp").is_none(),
+        "dry run changed nothing"
+    );
+    assert!(!stdout.contains(SECRET_B64) && !stdout.contains(SECRET_VALUE));
+    sb.shutdown().await;
 }

@@ -42,7 +42,11 @@ pub async fn capture(
         .iter()
         .map(|o| format!("{} (keys: {})", object_name(o), keys(o).join(", ")))
         .collect();
-    let what = &sel.kind.resource.plural;
+    let what = if objects.len() == 1 {
+        sel.kind.resource.kind.to_lowercase()
+    } else {
+        sel.kind.resource.plural.clone()
+    };
     if env.dry_run {
         return Ok(format!(
             "would capture {} {what} to {}: {}",

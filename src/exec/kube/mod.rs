@@ -8,6 +8,7 @@ mod connection;
 mod delete;
 mod env;
 mod error;
+mod executor;
 mod field_managers;
 mod kinds;
 mod retry;
@@ -24,6 +25,7 @@ pub use connection::{ConnectOptions, Connection, check_guard, effective_context}
 pub use delete::kube_delete;
 pub use env::{Progress, Quiet, TaskEnv};
 pub use error::KubeError;
+pub use executor::execute;
 pub use field_managers::assert_field_managers;
 pub use kinds::{Kinds, ResolvedKind};
 pub use task::{DEFAULT_BUDGET, KubeTask, run_kube_task};
