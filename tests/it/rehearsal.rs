@@ -1,6 +1,7 @@
 //! The Flux rebuild rehearsed end to end through the real binary: the README's
 //! command on a fresh copy of the repository, every failure rehearsal and its
-//! message, and an interrupted rehearsal resumed to green.
+//! message, an interrupted rehearsal resumed to green, and the README's set-up
+//! commands and task reference checked against CI and the schema.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -409,4 +410,70 @@ fn an_interrupted_rehearsal_resumes_to_green_without_repeating_finished_tasks() 
     assert_eq!(count(&calls, "pnpm", ""), 1);
     assert_eq!(count(&calls, "pulumi", "up"), 2);
     assert_desired_end_state(&cluster(state.path()));
+}
+
+/// The fields of each `### \`type\`` table in the README's task reference.
+fn readme_reference() -> std::collections::BTreeMap<String, Vec<String>> {
+    let text = readme();
+    let start = text.find("\n## Task reference").expect("a task reference");
+    let section = &text[start + 1..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let mut out = std::collections::BTreeMap::new();
+    let mut current = None;
+    for line in section.lines() {
+        if let Some(heading) = line.strip_prefix("### ") {
+            let name = heading.trim_matches('`').to_owned();
+            out.insert(name.clone(), Vec::new());
+            current = Some(name);
+        } else if let (Some(name), Some(rest)) = (&current, line.strip_prefix("| `")) {
+            let field = rest[..rest.find('`').unwrap()].to_owned();
+            out.get_mut(name).unwrap().push(field);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_readme_task_reference_matches_the_schema() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schemas/plan.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let branches = schema["properties"]["tasks"]["additionalProperties"]["allOf"]
+        .as_array()
+        .unwrap();
+    let fields = |b: &Value| -> std::collections::BTreeSet<String> {
+        b["then"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let common = branches
+        .iter()
+        .map(fields)
+        .reduce(|a, b| a.intersection(&b).cloned().collect())
+        .unwrap();
+    let reference = readme_reference();
+    let sorted = |v: &Vec<String>| v.iter().cloned().collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(sorted(&reference["Every task"]), common, "common fields");
+    let mut types = vec!["Every task".to_owned()];
+    for b in branches {
+        let name = b["if"]["properties"]["type"]["const"].as_str().unwrap();
+        types.push(name.to_owned());
+        let own: std::collections::BTreeSet<String> =
+            fields(b).difference(&common).cloned().collect();
+        let documented = reference
+            .get(name)
+            .unwrap_or_else(|| panic!("the README documents task type `{name}`"));
+        assert_eq!(sorted(documented), own, "fields of `{name}`");
+    }
+    let documented: Vec<&String> = reference.keys().collect();
+    types.sort();
+    assert_eq!(
+        documented,
+        types.iter().collect::<Vec<_>>(),
+        "no stale task types"
+    );
 }
