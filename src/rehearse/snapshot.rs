@@ -199,4 +199,54 @@ data: { a: "1" }
         );
         second.shutdown().await;
     }
+
+    #[tokio::test]
+    async fn a_terminating_namespace_resumes_its_countdown_after_a_restore() {
+        use crate::sandbox::{Delay, NamespaceKnob, Scenario};
+        // Interrupted while the namespace was Terminating (stuck, so it stays).
+        let mut stuck = Scenario::default();
+        stuck.namespaces.insert(
+            "flux-system".into(),
+            NamespaceKnob {
+                stuck: true,
+                finalize_delay: None,
+            },
+        );
+        let first = Sandbox::start(SandboxConfig {
+            seeds: vec![Manifest::inline(SEED)],
+            scenario: stuck,
+            ..SandboxConfig::default()
+        })
+        .await
+        .unwrap();
+        first
+            .state()
+            .delete("v1", "Namespace", "", "flux-system")
+            .unwrap();
+        let snap = Snapshot::take(&first.state());
+        first.shutdown().await;
+        let ns = snap
+            .of_kind("Namespace")
+            .find(|n| n["metadata"]["name"] == "flux-system")
+            .unwrap();
+        assert!(ns["metadata"]["deletionTimestamp"].is_string());
+
+        // Restored where the cause is gone: the deletion goes on and completes.
+        let mut quick = Scenario::default();
+        quick.namespace_finalize_delay = Delay::After(std::time::Duration::from_millis(50));
+        let second = Sandbox::start(SandboxConfig::with_scenario(quick))
+            .await
+            .unwrap();
+        snap.restore(&second.state()).unwrap();
+        let state = second.state();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while state.get("v1", "Namespace", "", "flux-system").is_some() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the namespace never went"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        second.shutdown().await;
+    }
 }
