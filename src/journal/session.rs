@@ -150,6 +150,16 @@ pub fn peek_plan_name(plan_path: &Path) -> Option<String> {
     table.get("plan")?.get("name")?.as_str().map(str::to_owned)
 }
 
+/// The names in the plan's `[vars]`, read without validating.
+fn peek_declared_vars(plan_path: &Path) -> Option<BTreeSet<String>> {
+    let text = std::fs::read_to_string(plan_path).ok()?;
+    let table: toml::Table = toml::from_str(&text).ok()?;
+    Some(match table.get("vars").and_then(|v| v.as_table()) {
+        Some(vars) => vars.keys().cloned().collect(),
+        None => BTreeSet::new(),
+    })
+}
+
 /// Opens the run this process works on; see the module docs for the rules.
 ///
 /// `load` validates the plan with the given overrides; it runs before anything is
@@ -291,13 +301,20 @@ pub fn open(
     if let Some(w) = journal.torn_tail_warning() {
         notices.push(w.to_string());
     }
-    let mut vars: Vec<(String, String)> = state
-        .vars
-        .vars
-        .iter()
-        .filter(|(k, _)| !cli_vars.iter().any(|(c, _)| c == *k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let declared = peek_declared_vars(plan_path);
+    let mut vars: Vec<(String, String)> = Vec::new();
+    for (k, v) in &state.vars.vars {
+        if cli_vars.iter().any(|(c, _)| c == k) {
+            continue;
+        }
+        if declared.as_ref().is_some_and(|d| !d.contains(k)) {
+            notices.push(format!(
+                "the plan no longer declares variable `{k}`, given with --var earlier; dropped"
+            ));
+            continue;
+        }
+        vars.push((k.clone(), v.clone()));
+    }
     vars.extend(cli_vars.iter().cloned());
     for secret in &state.vars.secret_vars {
         if !cli_vars.iter().any(|(c, _)| c == secret) {
