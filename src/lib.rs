@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod exit_code;
+pub mod journal;
 pub mod plan;
 pub mod redact;
 pub mod report;

@@ -1,7 +1,7 @@
 //! `planrun run PLAN` (or just `planrun PLAN`): validate, refuse what cannot run,
 //! then run the plan with live reporting, and exit with the run's code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,14 +9,16 @@ use clap::Args;
 use miette::Report;
 
 use super::PlanArgs;
+use super::resume::ResumeArgs;
 use crate::error::Error;
 use crate::events::{EventSender, RunOutcome};
 use crate::exec::KubeSlot;
 use crate::exec::kube::{ConnectOptions, Connection};
 use crate::exec::process::GroupRegistry;
+use crate::journal::{self, JournalSink, Session};
 use crate::report::{self, OutputFormat, ReporterConfig, RunMeta};
 use crate::schedule::{
-    Cancel, CancelReason, Dispatcher, NoSink, RunConfig, RunDir, default_state_dir,
+    Cancel, CancelReason, Dispatcher, NoSink, RunConfig, RunDir, StateSink, default_state_dir,
 };
 use crate::validate::ValidatedPlan;
 
@@ -52,6 +54,8 @@ pub struct RunArgs {
     /// The kube context to use instead of the kubeconfig's current context.
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
+    #[command(flatten)]
+    pub resume: ResumeArgs,
 }
 
 fn parse_grace(text: &str) -> Result<Duration, String> {
@@ -59,12 +63,50 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: &RunArgs) -> Result<(), Error> {
-    let plan = Arc::new(super::load(&args.plan)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(Report::msg(format!("cannot start the runtime: {e}"))))?;
-    let outcome = runtime.block_on(run_plan(plan, args))?;
+    let kube = std::cell::RefCell::new(KubeSlot::default());
+    // Everything that must hold before a run starts (a valid plan, the plan's kube
+    // context, Pulumi's required config); checked before the journal or the run
+    // directory is touched, so a refused run leaves nothing to resume.
+    let load = |path: &Path, vars: &[(String, String)]| -> Result<ValidatedPlan, Error> {
+        let plan = crate::validate::load_and_validate(path, vars).map_err(Error::Invalid)?;
+        *kube.borrow_mut() = runtime.block_on(preflight(&plan, args))?;
+        Ok(plan)
+    };
+    // A dry run changes nothing: no lock, no journal.
+    let (plan, session) = if args.dry_run {
+        (Arc::new(load(&args.plan.plan, &args.plan.vars)?), None)
+    } else {
+        let state_dir = args
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| journal::default_state_dir(&args.plan.plan));
+        let Session {
+            plan,
+            lock,
+            journal,
+            done,
+            notices,
+            ..
+        } = journal::open(
+            &args.plan.plan,
+            &state_dir,
+            &args.plan.vars,
+            &args.resume.mode(),
+            &load,
+        )?;
+        for notice in &notices {
+            eprintln!("planrun: {notice}");
+        }
+        let plan = Arc::new(plan);
+        let sink = JournalSink::new(journal, plan.clone());
+        (plan, Some((sink, done, lock)))
+    };
+    let kube = kube.into_inner();
+    let outcome = runtime.block_on(run_plan(plan, args, session, kube))?;
     // Tasks still draining output after cancellation must not hold up the exit.
     runtime.shutdown_background();
     match outcome {
@@ -92,16 +134,40 @@ async fn connect(plan: &ValidatedPlan, args: &RunArgs) -> Result<KubeSlot, Error
     Ok(Arc::new(tokio::sync::OnceCell::new_with(Some(conn))))
 }
 
-async fn run_plan(plan: Arc<ValidatedPlan>, args: &RunArgs) -> Result<RunOutcome, Error> {
-    let internal =
-        |what: &str, e: std::io::Error| Error::Internal(Report::msg(format!("{what}: {e}")));
-    let kube = connect(&plan, args).await?;
-    // Before anything runs (the plan deletes before it deploys): every pulumi-up task
-    // must be able to run, its required config present; its secrets get masked.
-    crate::exec::pulumi::preflight_plan(&plan)
+/// The checks that need the network: the Kubernetes connection and context guard,
+/// then every pulumi-up task's CLI and required config (their secrets get masked).
+async fn preflight(plan: &ValidatedPlan, args: &RunArgs) -> Result<KubeSlot, Error> {
+    let kube = connect(plan, args).await?;
+    crate::exec::pulumi::preflight_plan(plan)
         .await
         .map_err(|e| Error::Refused(Report::new(e)))?;
-    let run_id = RunDir::new_run_id();
+    Ok(kube)
+}
+
+/// The journal sink, the tasks done in an earlier process, and the plan's lock (held
+/// to the end of the run).
+type Journaled = (
+    JournalSink,
+    Vec<crate::validate::TaskIdx>,
+    journal::PlanLock,
+);
+
+async fn run_plan(
+    plan: Arc<ValidatedPlan>,
+    args: &RunArgs,
+    journaled: Option<Journaled>,
+    kube: KubeSlot,
+) -> Result<RunOutcome, Error> {
+    let internal =
+        |what: &str, e: std::io::Error| Error::Internal(Report::msg(format!("{what}: {e}")));
+    // `_lock` is held until the run is over.
+    let (mut sink, done_earlier, run_id, _lock): (Box<dyn StateSink>, _, _, _) = match journaled {
+        Some((sink, done, lock)) => {
+            let run_id = sink.journal().run_id().to_owned();
+            (Box::new(sink), done, run_id, Some(lock))
+        }
+        None => (Box::new(NoSink), Vec::new(), RunDir::new_run_id(), None),
+    };
     let name = plan.header().name.clone();
     // A dry run leaves nothing behind: read-only tasks get a scratch run directory.
     let scratch = args
@@ -161,7 +227,6 @@ async fn run_plan(plan: Arc<ValidatedPlan>, args: &RunArgs) -> Result<RunOutcome
     } else {
         args.jobs
     };
-    let mut sink = NoSink;
     let result = Dispatcher {
         plan: plan.clone(),
         run_dir: Arc::new(run_dir),
@@ -170,11 +235,11 @@ async fn run_plan(plan: Arc<ValidatedPlan>, args: &RunArgs) -> Result<RunOutcome
             dry_run: args.dry_run,
             assume_yes: args.yes,
             grace: args.grace,
-            done_earlier: Vec::new(),
+            done_earlier,
             keep_logs: true,
         },
         events,
-        sink: &mut sink,
+        sink: sink.as_mut(),
         cancel,
         groups,
         kube,

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod engine;
+mod journal;
 mod kube_tasks;
 mod plan_diagnostics;
 mod plan_files;
