@@ -12,5 +12,7 @@ pub mod journal;
 pub mod plan;
 pub mod redact;
 pub mod report;
+pub mod sandbox;
 pub mod schedule;
+pub mod simtools;
 pub mod validate;

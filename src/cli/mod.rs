@@ -5,6 +5,7 @@ mod list;
 mod resume;
 mod run;
 mod runs;
+mod sandbox;
 mod schema;
 mod status;
 mod validate;
@@ -68,6 +69,11 @@ pub enum Command {
     /// List the plan's runs with outcome and times.
     #[command(after_help = "Example:\n  planrun runs plans/flux-rebuild.toml")]
     Runs(runs::RunsArgs),
+    /// Serve the simulated Kubernetes API server until Ctrl-C, with a kubeconfig for it.
+    #[command(
+        after_help = "Examples:\n  planrun sandbox --scenario examples/sandbox-scenario.yaml\n  planrun sandbox --seed examples/rehearsal/old-flux.yaml --port 6443 --context oceanid"
+    )]
+    Sandbox(crate::sandbox::SandboxArgs),
 }
 
 /// A plan file and variable overrides.
@@ -103,6 +109,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Schema => schema::run(),
         Command::Status(args) => status::run(&args),
         Command::Runs(args) => runs::run(&args),
+        Command::Sandbox(args) => sandbox::run(args),
     }
 }
 

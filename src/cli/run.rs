@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use miette::{Diagnostic, Report};
+use miette::Report;
 
 use super::PlanArgs;
 use super::resume::ResumeArgs;
 use crate::error::Error;
 use crate::events::{EventSender, RunOutcome};
+use crate::exec::KubeSlot;
+use crate::exec::kube::{ConnectOptions, Connection};
 use crate::exec::process::GroupRegistry;
 use crate::journal::{self, JournalSink, Session};
 use crate::report::{self, OutputFormat, ReporterConfig, RunMeta};
@@ -46,6 +48,12 @@ pub struct RunArgs {
     /// Time a stopped task gets between SIGTERM and SIGKILL.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_grace)]
     pub grace: Duration,
+    /// The kubeconfig for Kubernetes tasks [default: KUBECONFIG, then ~/.kube/config].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kube context to use instead of the kubeconfig's current context.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
     #[command(flatten)]
     pub resume: ResumeArgs,
 }
@@ -54,65 +62,47 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
     crate::validate::parse_duration(text)
 }
 
-/// A task whose type this planrun cannot run yet.
-#[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("task `{task}` has type `{type_name}`, which planrun cannot run yet")]
-#[diagnostic(
-    code(planrun::run::no_executor),
-    help("only `exec-script` tasks run in this version; nothing was started")
-)]
-struct NoExecutor {
-    task: String,
-    type_name: &'static str,
+/// A validated plan on its way to running.
+enum Start {
+    /// `--dry-run`: nothing is written, no lock, no journal.
+    DryRun(ValidatedPlan),
+    /// The lock is held and the run decided (new or resumed), not written yet.
+    Journaled(Box<journal::Prepared>),
+}
+
+impl Start {
+    fn plan(&self) -> &ValidatedPlan {
+        match self {
+            Start::DryRun(plan) => plan,
+            Start::Journaled(prepared) => &prepared.plan,
+        }
+    }
 }
 
 pub fn run(args: &RunArgs) -> Result<(), Error> {
-    // Everything that must hold before a run starts; checked before the journal or
-    // the run directory is touched.
-    let load = |path: &Path, vars: &[(String, String)]| -> Result<ValidatedPlan, Error> {
-        let plan = crate::validate::load_and_validate(path, vars).map_err(Error::Invalid)?;
-        if let Some((task, type_name)) = crate::exec::first_unsupported(&plan) {
-            return Err(Error::Refused(Report::new(NoExecutor {
-                task: task.id.clone(),
-                type_name,
-            })));
-        }
-        Ok(plan)
+    let load = |path: &Path, vars: &[(String, String)]| {
+        crate::validate::load_and_validate(path, vars).map_err(Error::Invalid)
     };
-    // A dry run changes nothing: no lock, no journal.
-    let (plan, session) = if args.dry_run {
-        (Arc::new(load(&args.plan.plan, &args.plan.vars)?), None)
+    let start = if args.dry_run {
+        Start::DryRun(load(&args.plan.plan, &args.plan.vars)?)
     } else {
         let state_dir = args
             .state_dir
             .clone()
             .unwrap_or_else(|| journal::default_state_dir(&args.plan.plan));
-        let Session {
-            plan,
-            lock,
-            journal,
-            done,
-            notices,
-            ..
-        } = journal::open(
+        Start::Journaled(Box::new(journal::prepare(
             &args.plan.plan,
             &state_dir,
             &args.plan.vars,
             &args.resume.mode(),
             &load,
-        )?;
-        for notice in &notices {
-            eprintln!("planrun: {notice}");
-        }
-        let plan = Arc::new(plan);
-        let sink = JournalSink::new(journal, plan.clone());
-        (plan, Some((sink, done, lock)))
+        )?))
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(Report::msg(format!("cannot start the runtime: {e}"))))?;
-    let outcome = runtime.block_on(run_plan(plan, args, session))?;
+    let outcome = runtime.block_on(run_plan(start, args))?;
     // Tasks still draining output after cancellation must not hold up the exit.
     runtime.shutdown_background();
     match outcome {
@@ -122,29 +112,62 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
     }
 }
 
-/// The journal sink, the tasks done in an earlier process, and the plan's lock (held
-/// to the end of the run).
-type Journaled = (
-    JournalSink,
-    Vec<crate::validate::TaskIdx>,
-    journal::PlanLock,
-);
+/// Opens the run's Kubernetes connection when a task uses Kubernetes or the plan names
+/// a context, and refuses a context other than the plan's before anything runs.
+async fn connect(plan: &ValidatedPlan, args: &RunArgs) -> Result<KubeSlot, Error> {
+    let guard = plan.header().context.as_deref();
+    if guard.is_none() && !plan.tasks().iter().any(|t| t.kind.uses_kube()) {
+        return Ok(KubeSlot::default());
+    }
+    let conn = Connection::open(&ConnectOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+    })
+    .await
+    .map_err(|e| Error::Refused(Report::new(e)))?;
+    conn.check_guard(guard)
+        .map_err(|e| Error::Refused(Report::new(e)))?;
+    Ok(Arc::new(tokio::sync::OnceCell::new_with(Some(conn))))
+}
 
-async fn run_plan(
-    plan: Arc<ValidatedPlan>,
-    args: &RunArgs,
-    journaled: Option<Journaled>,
-) -> Result<RunOutcome, Error> {
+async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     let internal =
         |what: &str, e: std::io::Error| Error::Internal(Report::msg(format!("{what}: {e}")));
+    let kube = connect(start.plan(), args).await?;
+    // Before anything runs (the plan deletes before it deploys): every pulumi-up task
+    // must be able to run, its required config present; its secrets get masked.
+    crate::exec::pulumi::preflight_plan(start.plan())
+        .await
+        .map_err(|e| Error::Refused(Report::new(e)))?;
+    // Only now is the run written (journal, `latest`): a refusal above leaves none.
     // `_lock` is held until the run is over.
-    let (mut sink, done_earlier, run_id, _lock): (Box<dyn StateSink>, _, _, _) = match journaled {
-        Some((sink, done, lock)) => {
-            let run_id = sink.journal().run_id().to_owned();
-            (Box::new(sink), done, run_id, Some(lock))
-        }
-        None => (Box::new(NoSink), Vec::new(), RunDir::new_run_id(), None),
-    };
+    let (plan, mut sink, done_earlier, run_id, _lock): (_, Box<dyn StateSink>, _, _, _) =
+        match start {
+            Start::DryRun(plan) => (
+                Arc::new(plan),
+                Box::new(NoSink),
+                Vec::new(),
+                RunDir::new_run_id(),
+                None,
+            ),
+            Start::Journaled(prepared) => {
+                let Session {
+                    plan,
+                    lock,
+                    journal,
+                    done,
+                    notices,
+                    ..
+                } = prepared.start()?;
+                for notice in &notices {
+                    eprintln!("planrun: {notice}");
+                }
+                let plan = Arc::new(plan);
+                let run_id = journal.run_id().to_owned();
+                let sink = JournalSink::new(journal, plan.clone());
+                (plan, Box::new(sink), done, run_id, Some(lock))
+            }
+        };
     let name = plan.header().name.clone();
     // A dry run leaves nothing behind: read-only tasks get a scratch run directory.
     let scratch = args
@@ -166,6 +189,9 @@ async fn run_plan(
     meta.plan_name = name;
     meta.plan_path = plan.source().path().display().to_string();
     meta.plan_description = plan.header().description.clone();
+    if let Some(conn) = kube.get() {
+        meta.kube = Some((conn.context().to_string(), conn.server().to_string()));
+    }
     meta.tasks = plan
         .topo_order()
         .iter()
@@ -216,7 +242,7 @@ async fn run_plan(
         sink: sink.as_mut(),
         cancel,
         groups,
-        kube: Default::default(),
+        kube,
     }
     .run()
     .await;

@@ -3,5 +3,9 @@
 
 mod engine;
 mod journal;
+mod kube_tasks;
 mod plan_diagnostics;
 mod plan_files;
+mod pulumi;
+mod sandbox;
+mod sandbox_kubectl;

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::group::signal_group;
 use super::output::{OutputSink, pump};
-use crate::events::CancelReason;
+use crate::events::{CancelReason, Stream};
 use crate::exec::ExecContext;
 
 /// After the child exits, how long to keep reading output still buffered in the pipes
@@ -48,11 +48,42 @@ pub async fn run(
     ctx: &ExecContext,
     header: &str,
 ) -> std::io::Result<ProcessExit> {
+    run_with(spec, ctx, header, RunOptions::default()).await
+}
+
+/// How a child is stopped and how its lines are shown, for executors whose tool
+/// needs more than the defaults (SIGTERM, `ctx.grace`, lines as written).
+#[derive(Default)]
+pub struct RunOptions<'a> {
+    /// Sent to the group on cancellation; SIGTERM unless set (`pulumi` wants SIGINT:
+    /// it then cancels its update cleanly).
+    pub stop_signal: Option<Signal>,
+    /// Time between the stop signal and SIGKILL; `ctx.grace` unless set.
+    pub grace: Option<Duration>,
+    /// Rewrites each line before it is masked and shown; `None` drops the line.
+    pub filter: Option<LineFilter<'a>>,
+}
+
+/// See [`RunOptions::filter`].
+pub type LineFilter<'a> = Box<dyn FnMut(Stream, &str) -> Option<String> + Send + 'a>;
+
+/// [`run`] with a stop signal, a grace period and a line filter of the caller's.
+pub async fn run_with(
+    spec: &ProcessSpec,
+    ctx: &ExecContext,
+    header: &str,
+    options: RunOptions<'_>,
+) -> std::io::Result<ProcessExit> {
+    let stop_signal = options.stop_signal.unwrap_or(Signal::SIGTERM);
+    let grace = options.grace.unwrap_or(ctx.grace);
     let log = match &ctx.log {
         Some(path) => Some(File::options().create(true).append(true).open(path)?),
         None => None,
     };
     let mut sink = OutputSink::new(ctx, log);
+    if let Some(filter) = options.filter {
+        sink.set_filter(filter);
+    }
     sink.note(header);
 
     let mut cmd = Command::new(&spec.program);
@@ -94,8 +125,8 @@ pub async fn run(
                 () = &mut output, if !output_done => output_done = true,
                 reason = ctx.cancel.cancelled(), if cancelled.is_none() => {
                     cancelled = Some(reason);
-                    signal_group(pgid, Signal::SIGTERM);
-                    kill_at = Some(Instant::now() + ctx.grace);
+                    signal_group(pgid, stop_signal);
+                    kill_at = Some(Instant::now() + grace);
                 }
                 () = sleep_until(kill_at) => {
                     signal_group(pgid, Signal::SIGKILL);

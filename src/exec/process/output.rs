@@ -7,6 +7,7 @@ use std::io::Write;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
+use super::child::LineFilter;
 use crate::events::Stream;
 use crate::exec::ExecContext;
 
@@ -18,6 +19,7 @@ pub struct OutputSink<'a> {
     ctx: &'a ExecContext,
     log: Option<File>,
     tail: VecDeque<String>,
+    filter: Option<LineFilter<'a>>,
 }
 
 impl<'a> OutputSink<'a> {
@@ -27,7 +29,13 @@ impl<'a> OutputSink<'a> {
             ctx,
             log,
             tail: VecDeque::new(),
+            filter: None,
         }
+    }
+
+    /// Rewrites (or, returning `None`, drops) each line before it is masked.
+    pub fn set_filter(&mut self, filter: LineFilter<'a>) {
+        self.filter = Some(filter);
     }
 
     /// Writes a line planrun itself adds to the log (not an event).
@@ -45,6 +53,13 @@ impl<'a> OutputSink<'a> {
         let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let text = String::from_utf8_lossy(raw);
+        let text = match &mut self.filter {
+            Some(filter) => match filter(stream, &text) {
+                Some(text) => text,
+                None => return,
+            },
+            None => text.into_owned(),
+        };
         let text = self.ctx.redactor.redact(&text).into_owned();
         if let Some(log) = &mut self.log {
             let mut buf = Vec::with_capacity(text.len() + 1);
