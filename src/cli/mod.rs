@@ -62,25 +62,25 @@ pub enum Command {
     /// Print the JSON Schema of plan files.
     #[command(after_help = "Example:\n  planrun schema > schemas/plan.schema.json")]
     Schema,
-    /// Serve the simulated Kubernetes API server until Ctrl-C, with a kubeconfig for it.
-    #[command(
-        after_help = "Examples:\n  planrun sandbox --scenario examples/sandbox-scenario.yaml\n  planrun sandbox --seed examples/rehearsal/old-flux.yaml --port 6443 --context oceanid"
-    )]
-    Sandbox(crate::sandbox::SandboxArgs),
     /// Show where the latest run (or --run ID) stands, task by task.
     #[command(
         after_help = "Examples:\n  planrun status plans/flux-rebuild.toml\n  planrun status plans/flux-rebuild.toml --run 20261126T063612Z-0a1b"
     )]
     Status(status::StatusArgs),
+    /// List the plan's runs with outcome and times.
+    #[command(after_help = "Example:\n  planrun runs plans/flux-rebuild.toml")]
+    Runs(runs::RunsArgs),
+    /// Serve the simulated Kubernetes API server until Ctrl-C, with a kubeconfig for it.
+    #[command(
+        after_help = "Examples:\n  planrun sandbox --scenario examples/sandbox-scenario.yaml\n  planrun sandbox --seed examples/rehearsal/old-flux.yaml --port 6443 --context oceanid"
+    )]
+    Sandbox(crate::sandbox::SandboxArgs),
     /// Rehearse a plan end to end on the embedded sandbox cluster, with pulumi, pnpm
     /// and flux simulated (what they do comes from the plan's rehearsal file).
     #[command(
         after_help = "Examples:\n  planrun rehearse plans/flux-rebuild.toml\n  planrun rehearse plans/flux-rebuild.toml --fault wrong-tag\n  planrun rehearse plans/flux-rebuild.toml --fault hang   # then Ctrl-C, then:\n  planrun rehearse plans/flux-rebuild.toml --resume"
     )]
     Rehearse(rehearse::RehearseArgs),
-    /// List the plan's runs with outcome and times.
-    #[command(after_help = "Example:\n  planrun runs plans/flux-rebuild.toml")]
-    Runs(runs::RunsArgs),
 }
 
 /// A plan file and variable overrides.
@@ -114,9 +114,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::List(args) => list::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Schema => schema::run(),
-        Command::Sandbox(args) => sandbox::run(args),
         Command::Status(args) => status::run(&args),
         Command::Runs(args) => runs::run(&args),
+        Command::Sandbox(args) => sandbox::run(args),
         Command::Rehearse(args) => rehearse::run(&args),
     }
 }

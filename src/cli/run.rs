@@ -62,48 +62,47 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
     crate::validate::parse_duration(text)
 }
 
+/// A validated plan on its way to running.
+enum Start {
+    /// `--dry-run`: nothing is written, no lock, no journal.
+    DryRun(ValidatedPlan),
+    /// The lock is held and the run decided (new or resumed), not written yet.
+    Journaled(Box<journal::Prepared>),
+}
+
+impl Start {
+    fn plan(&self) -> &ValidatedPlan {
+        match self {
+            Start::DryRun(plan) => plan,
+            Start::Journaled(prepared) => &prepared.plan,
+        }
+    }
+}
+
 pub fn run(args: &RunArgs) -> Result<(), Error> {
-    // Everything that must hold before a run starts; checked before the journal or
-    // the run directory is touched.
-    let load = |path: &Path, vars: &[(String, String)]| -> Result<ValidatedPlan, Error> {
+    let load = |path: &Path, vars: &[(String, String)]| {
         crate::validate::load_and_validate(path, vars).map_err(Error::Invalid)
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Internal(Report::msg(format!("cannot start the runtime: {e}"))))?;
-    // The context guard refuses before the journal or the run directory is touched.
-    let kube = runtime.block_on(connect(&load(&args.plan.plan, &args.plan.vars)?, args))?;
-    // A dry run changes nothing: no lock, no journal.
-    let (plan, session) = if args.dry_run {
-        (Arc::new(load(&args.plan.plan, &args.plan.vars)?), None)
+    let start = if args.dry_run {
+        Start::DryRun(load(&args.plan.plan, &args.plan.vars)?)
     } else {
         let state_dir = args
             .state_dir
             .clone()
             .unwrap_or_else(|| journal::default_state_dir(&args.plan.plan));
-        let Session {
-            plan,
-            lock,
-            journal,
-            done,
-            notices,
-            ..
-        } = journal::open(
+        Start::Journaled(Box::new(journal::prepare(
             &args.plan.plan,
             &state_dir,
             &args.plan.vars,
             &args.resume.mode(),
             &load,
-        )?;
-        for notice in &notices {
-            eprintln!("planrun: {notice}");
-        }
-        let plan = Arc::new(plan);
-        let sink = JournalSink::new(journal, plan.clone());
-        (plan, Some((sink, done, lock)))
+        )?))
     };
-    let outcome = runtime.block_on(run_plan(plan, args, session, kube))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(Report::msg(format!("cannot start the runtime: {e}"))))?;
+    let outcome = runtime.block_on(run_plan(start, args))?;
     // Tasks still draining output after cancellation must not hold up the exit.
     runtime.shutdown_background();
     match outcome {
@@ -112,14 +111,6 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
         RunOutcome::Interrupted => Err(Error::Interrupted),
     }
 }
-
-/// The journal sink, the tasks done in an earlier process, and the plan's lock (held
-/// to the end of the run).
-type Journaled = (
-    JournalSink,
-    Vec<crate::validate::TaskIdx>,
-    journal::PlanLock,
-);
 
 /// Opens the run's Kubernetes connection when a task uses Kubernetes or the plan names
 /// a context, and refuses a context other than the plan's before anything runs.
@@ -139,27 +130,44 @@ async fn connect(plan: &ValidatedPlan, args: &RunArgs) -> Result<KubeSlot, Error
     Ok(Arc::new(tokio::sync::OnceCell::new_with(Some(conn))))
 }
 
-async fn run_plan(
-    plan: Arc<ValidatedPlan>,
-    args: &RunArgs,
-    journaled: Option<Journaled>,
-    kube: KubeSlot,
-) -> Result<RunOutcome, Error> {
+async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     let internal =
         |what: &str, e: std::io::Error| Error::Internal(Report::msg(format!("{what}: {e}")));
+    let kube = connect(start.plan(), args).await?;
     // Before anything runs (the plan deletes before it deploys): every pulumi-up task
     // must be able to run, its required config present; its secrets get masked.
-    crate::exec::pulumi::preflight_plan(&plan)
+    crate::exec::pulumi::preflight_plan(start.plan())
         .await
         .map_err(|e| Error::Refused(Report::new(e)))?;
+    // Only now is the run written (journal, `latest`): a refusal above leaves none.
     // `_lock` is held until the run is over.
-    let (mut sink, done_earlier, run_id, _lock): (Box<dyn StateSink>, _, _, _) = match journaled {
-        Some((sink, done, lock)) => {
-            let run_id = sink.journal().run_id().to_owned();
-            (Box::new(sink), done, run_id, Some(lock))
-        }
-        None => (Box::new(NoSink), Vec::new(), RunDir::new_run_id(), None),
-    };
+    let (plan, mut sink, done_earlier, run_id, _lock): (_, Box<dyn StateSink>, _, _, _) =
+        match start {
+            Start::DryRun(plan) => (
+                Arc::new(plan),
+                Box::new(NoSink),
+                Vec::new(),
+                RunDir::new_run_id(),
+                None,
+            ),
+            Start::Journaled(prepared) => {
+                let Session {
+                    plan,
+                    lock,
+                    journal,
+                    done,
+                    notices,
+                    ..
+                } = prepared.start()?;
+                for notice in &notices {
+                    eprintln!("planrun: {notice}");
+                }
+                let plan = Arc::new(plan);
+                let run_id = journal.run_id().to_owned();
+                let sink = JournalSink::new(journal, plan.clone());
+                (plan, Box::new(sink), done, run_id, Some(lock))
+            }
+        };
     let name = plan.header().name.clone();
     // A dry run leaves nothing behind: read-only tasks get a scratch run directory.
     let scratch = args

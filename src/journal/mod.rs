@@ -28,7 +28,8 @@ pub use record::{
 pub use resume::{Decision, ResumePlan, ResumeTask, RunReason, plan_resume};
 pub use rundir::{JOURNAL_FILE, PlanState, new_run_id};
 pub use session::{
-    PlanLoader, Refusal, RunJournal, Session, StartMode, default_state_dir, open, peek_plan_name,
+    PlanLoader, Prepared, Refusal, RunJournal, Session, StartMode, default_state_dir, open,
+    peek_plan_name, prepare,
 };
 pub use sink::JournalSink;
 pub use state::{RunProcess, RunState, TaskHistory, TaskState};

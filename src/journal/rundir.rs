@@ -155,8 +155,9 @@ pub fn new_run_id(now: Timestamp) -> String {
     format!("{}-{:04x}", now.strftime("%Y%m%dT%H%M%SZ"), salt & 0xffff)
 }
 
-/// A plan name as a directory name: anything but ASCII letters, digits, `-`, `_` and
-/// `.` becomes `_`, and a name made only of dots gets a leading `_`.
+/// A plan name as a directory name, as the run directories name it: anything but
+/// ASCII letters, digits, `-`, `_` and `.` becomes `_`, and ``, `.` and `..` get a
+/// leading `_`.
 fn dir_name(plan_name: &str) -> String {
     let mut name: String = plan_name
         .chars()
@@ -168,7 +169,7 @@ fn dir_name(plan_name: &str) -> String {
             }
         })
         .collect();
-    if name.is_empty() || name.chars().all(|c| c == '.') {
+    if matches!(name.as_str(), "" | "." | "..") {
         name.insert(0, '_');
     }
     name

@@ -131,7 +131,7 @@ pub enum Refusal {
 /// Validates a plan file with `--var` overrides (normally
 /// `validate::load_and_validate`, plus whatever else must hold before a run starts).
 /// Called before anything is written.
-pub type PlanLoader = dyn Fn(&Path, &[(String, String)]) -> Result<ValidatedPlan, Error>;
+pub type PlanLoader<'a> = dyn Fn(&Path, &[(String, String)]) -> Result<ValidatedPlan, Error> + 'a;
 
 /// Where the plan's state lives when `--state-dir` is not given: `.planrun` beside
 /// the plan file.
@@ -150,17 +150,39 @@ pub fn peek_plan_name(plan_path: &Path) -> Option<String> {
     table.get("plan")?.get("name")?.as_str().map(str::to_owned)
 }
 
-/// Opens the run this process works on; see the module docs for the rules.
-///
-/// `load` validates the plan with the given overrides; it runs before anything is
-/// written, so a plan it rejects leaves no run behind.
+/// The names in the plan's `[vars]`, read without validating.
+fn peek_declared_vars(plan_path: &Path) -> Option<BTreeSet<String>> {
+    let text = std::fs::read_to_string(plan_path).ok()?;
+    let table: toml::Table = toml::from_str(&text).ok()?;
+    Some(match table.get("vars").and_then(|v| v.as_table()) {
+        Some(vars) => vars.keys().cloned().collect(),
+        None => BTreeSet::new(),
+    })
+}
+
+/// Opens the run this process works on ([`prepare`], then [`Prepared::start`]).
 pub fn open(
     plan_path: &Path,
     state_dir: &Path,
     cli_vars: &[(String, String)],
     mode: &StartMode,
-    load: &PlanLoader,
+    load: &PlanLoader<'_>,
 ) -> Result<Session, Error> {
+    prepare(plan_path, state_dir, cli_vars, mode, load)?.start()
+}
+
+/// Takes the lock and decides what this process runs (see the module docs for the
+/// rules), writing nothing yet.
+///
+/// `load` validates the plan with the given overrides; it runs before anything is
+/// written, so a plan it rejects leaves no run behind.
+pub fn prepare(
+    plan_path: &Path,
+    state_dir: &Path,
+    cli_vars: &[(String, String)],
+    mode: &StartMode,
+    load: &PlanLoader,
+) -> Result<Prepared, Error> {
     let Some(name) = peek_plan_name(plan_path) else {
         // Let validation say what is wrong with the plan.
         load(plan_path, cli_vars)?;
@@ -183,7 +205,7 @@ pub fn open(
         }
         StartMode::Resume { .. } => None,
     };
-    let mut lock = plan_state
+    let lock = plan_state
         .lock()
         .map_err(|e| Error::Refused(Report::new(e)))?;
 
@@ -238,52 +260,31 @@ pub fn open(
 
     let Some((journal, state, rerun)) = resume_from else {
         let plan = preloaded.take().expect("loaded for a new run");
-        // --restart: abandon the unfinished run only once the plan is known good.
-        if *mode == StartMode::Restart
-            && let Some((journal, state)) = latest.as_ref().filter(|(_, s)| s.is_unfinished())
-        {
-            let mut w =
-                JournalWriter::open_append(&journal.path, journal.valid_len).map_err(internal)?;
-            w.append(&[Record::RunFinished {
-                at: Timestamp::now(),
-                outcome: RunOutcome::Abandoned,
-            }])
-            .map_err(internal)?;
-            notices.push(format!(
-                "run {} abandoned; starting a new run",
-                state.run_id()
-            ));
-        }
-        let now = Timestamp::now();
-        let run_id = plan_state.create_run_dir(now).map_err(internal)?;
-        let start = RunStarted {
-            format: FORMAT_VERSION,
-            run_id: run_id.clone(),
-            plan_name: name,
-            plan_path: plan_path.to_owned(),
-            at: now,
-            planrun_version: env!("CARGO_PKG_VERSION").to_owned(),
-            pid: std::process::id(),
-            vars: journaled_overrides(&plan, cli_vars),
+        // --restart: the unfinished run is abandoned when the new run starts.
+        let abandon = match latest.as_ref().filter(|(_, s)| s.is_unfinished()) {
+            Some((journal, state)) if *mode == StartMode::Restart => {
+                notices.push(format!(
+                    "run {} abandoned; starting a new run",
+                    state.run_id()
+                ));
+                Some((journal.path.clone(), journal.valid_len))
+            }
+            _ => None,
         };
-        let path = plan_state.journal_path(&run_id);
-        let writer =
-            JournalWriter::create(&path, &Record::RunStarted(start.clone())).map_err(internal)?;
-        plan_state.set_latest(&run_id).map_err(internal)?;
-        lock.set_run(&run_id)
-            .map_err(|e| Error::Internal(Report::new(e)))?;
-        return Ok(Session {
+        let vars = journaled_overrides(&plan, cli_vars);
+        return Ok(Prepared {
             plan,
-            journal: RunJournal {
-                writer,
-                state: RunState::new(start),
-                run_dir: plan_state.run_dir(&run_id),
-            },
             plan_state,
             lock,
             done: Vec::new(),
             resumed: false,
             notices,
+            action: Action::New {
+                plan_name: name,
+                plan_path: plan_path.to_owned(),
+                vars,
+                abandon,
+            },
         });
     };
 
@@ -291,13 +292,20 @@ pub fn open(
     if let Some(w) = journal.torn_tail_warning() {
         notices.push(w.to_string());
     }
-    let mut vars: Vec<(String, String)> = state
-        .vars
-        .vars
-        .iter()
-        .filter(|(k, _)| !cli_vars.iter().any(|(c, _)| c == *k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let declared = peek_declared_vars(plan_path);
+    let mut vars: Vec<(String, String)> = Vec::new();
+    for (k, v) in &state.vars.vars {
+        if cli_vars.iter().any(|(c, _)| c == k) {
+            continue;
+        }
+        if declared.as_ref().is_some_and(|d| !d.contains(k)) {
+            notices.push(format!(
+                "the plan no longer declares variable `{k}`, given with --var earlier; dropped"
+            ));
+            continue;
+        }
+        vars.push((k.clone(), v.clone()));
+    }
     vars.extend(cli_vars.iter().cloned());
     for secret in &state.vars.secret_vars {
         if !cli_vars.iter().any(|(c, _)| c == secret) {
@@ -361,30 +369,133 @@ pub fn open(
     let done: Vec<TaskIdx> = decided.done().collect();
     drop(tasks);
 
-    let run_id = state.run_id().to_owned();
-    let mut writer =
-        JournalWriter::open_append(&journal.path, journal.valid_len).map_err(internal)?;
-    writer.append(&records).map_err(internal)?;
-    let mut state = state;
-    for r in &records {
-        state.apply(r);
-    }
-    plan_state.set_latest(&run_id).map_err(internal)?;
-    lock.set_run(&run_id)
-        .map_err(|e| Error::Internal(Report::new(e)))?;
-    Ok(Session {
+    Ok(Prepared {
         plan,
-        journal: RunJournal {
-            writer,
-            state,
-            run_dir: plan_state.run_dir(&run_id),
-        },
         plan_state,
         lock,
         done,
         resumed: true,
         notices,
+        action: Action::Resume {
+            journal_path: journal.path.clone(),
+            valid_len: journal.valid_len,
+            state: Box::new(state),
+            records,
+        },
     })
+}
+
+/// A run decided but not written yet: the plan is loaded and the lock held, and
+/// nothing is on disk, so checks that need the plan (a kube context guard, tool
+/// preflights) can still refuse without leaving a run behind. [`Prepared::start`]
+/// writes it.
+#[derive(Debug)]
+pub struct Prepared {
+    pub plan: ValidatedPlan,
+    pub plan_state: PlanState,
+    /// What to tell the user before the run starts (see [`Session::notices`]).
+    pub notices: Vec<String>,
+    pub resumed: bool,
+    lock: PlanLock,
+    done: Vec<TaskIdx>,
+    action: Action,
+}
+
+#[derive(Debug)]
+enum Action {
+    New {
+        plan_name: String,
+        plan_path: PathBuf,
+        vars: VarOverrides,
+        /// The unfinished run `--restart` abandons: its journal and valid length.
+        abandon: Option<(PathBuf, u64)>,
+    },
+    Resume {
+        journal_path: PathBuf,
+        valid_len: u64,
+        state: Box<RunState>,
+        /// The resume record and the resets, written first.
+        records: Vec<Record>,
+    },
+}
+
+impl Prepared {
+    /// Writes the run: a new journal (and `latest`), or the resume records.
+    pub fn start(self) -> Result<Session, Error> {
+        let Prepared {
+            plan,
+            plan_state,
+            notices,
+            resumed,
+            mut lock,
+            done,
+            action,
+        } = self;
+        let (writer, state) = match action {
+            Action::New {
+                plan_name,
+                plan_path,
+                vars,
+                abandon,
+            } => {
+                if let Some((path, valid_len)) = abandon {
+                    let mut w = JournalWriter::open_append(&path, valid_len).map_err(internal)?;
+                    w.append(&[Record::RunFinished {
+                        at: Timestamp::now(),
+                        outcome: RunOutcome::Abandoned,
+                    }])
+                    .map_err(internal)?;
+                }
+                let now = Timestamp::now();
+                let run_id = plan_state.create_run_dir(now).map_err(internal)?;
+                let start = RunStarted {
+                    format: FORMAT_VERSION,
+                    run_id: run_id.clone(),
+                    plan_name,
+                    plan_path,
+                    at: now,
+                    planrun_version: env!("CARGO_PKG_VERSION").to_owned(),
+                    pid: std::process::id(),
+                    vars,
+                };
+                let path = plan_state.journal_path(&run_id);
+                let writer = JournalWriter::create(&path, &Record::RunStarted(start.clone()))
+                    .map_err(internal)?;
+                (writer, RunState::new(start))
+            }
+            Action::Resume {
+                journal_path,
+                valid_len,
+                mut state,
+                records,
+            } => {
+                let mut writer =
+                    JournalWriter::open_append(&journal_path, valid_len).map_err(internal)?;
+                writer.append(&records).map_err(internal)?;
+                for r in &records {
+                    state.apply(r);
+                }
+                (writer, *state)
+            }
+        };
+        let run_id = state.run_id().to_owned();
+        plan_state.set_latest(&run_id).map_err(internal)?;
+        lock.set_run(&run_id)
+            .map_err(|e| Error::Internal(Report::new(e)))?;
+        Ok(Session {
+            plan,
+            journal: RunJournal {
+                writer,
+                state,
+                run_dir: plan_state.run_dir(&run_id),
+            },
+            plan_state,
+            lock,
+            done,
+            resumed,
+            notices,
+        })
+    }
 }
 
 fn internal(e: JournalError) -> Error {

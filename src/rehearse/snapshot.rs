@@ -232,8 +232,10 @@ data: { a: "1" }
         assert!(ns["metadata"]["deletionTimestamp"].is_string());
 
         // Restored where the cause is gone: the deletion goes on and completes.
-        let mut quick = Scenario::default();
-        quick.namespace_finalize_delay = Delay::After(std::time::Duration::from_millis(50));
+        let quick = Scenario {
+            namespace_finalize_delay: Delay::After(std::time::Duration::from_millis(50)),
+            ..Scenario::default()
+        };
         let second = Sandbox::start(SandboxConfig::with_scenario(quick))
             .await
             .unwrap();

@@ -119,7 +119,7 @@ pub fn parse_task(
     check_unknown_keys(id, &table, task_type, errors);
 
     let common = deserialize::<RawCommon>(
-        super::document::subtable(&table, COMMON_KEYS_NO_TYPE),
+        super::document::subtable(&table, &COMMON_KEYS[1..]),
         span.clone(),
         id_span.clone(),
     );
@@ -198,17 +198,6 @@ pub fn parse_task(
         needs,
     })
 }
-
-const COMMON_KEYS_NO_TYPE: &[&str] = &[
-    "description",
-    "needs",
-    "timeout",
-    "retries",
-    "backoff",
-    "backoff_max",
-    "allow_failure",
-    "always",
-];
 
 fn type_names() -> String {
     TASK_TYPES

@@ -482,6 +482,21 @@ needs = ["b"]
         let text = std::fs::read_to_string(&journal_path).unwrap();
         assert!(!text.contains("cli-s3cret"), "{text}");
     }
+
+    #[test]
+    fn an_override_of_a_variable_the_plan_dropped_is_dropped_with_a_notice() {
+        let f = fixture();
+        drop(open(&f, &[("msg", "bye")], StartMode::New).unwrap());
+        let plan = PLAN
+            .replace("msg = \"hello\"\n", "")
+            .replace("{{ msg }}", "a");
+        std::fs::write(&f.plan, plan).unwrap();
+        let s = open(&f, &[], resume()).unwrap();
+        assert_eq!(
+            s.notices,
+            ["the plan no longer declares variable `msg`, given with --var earlier; dropped"]
+        );
+    }
 }
 
 mod cli;

@@ -1277,7 +1277,11 @@ async fn cli_refuses_another_context_before_anything_runs() {
         "{stderr}"
     );
     assert!(sb.requests().is_empty(), "no request reached the cluster");
-    assert!(!dir.path().join(".planrun").exists(), "no run was started");
+    // The plan's lock file may exist (the check runs under the lock), but no run.
+    assert!(
+        !dir.path().join(".planrun/kube-cli/runs").exists(),
+        "no run was started"
+    );
     // KUBECONFIG is honoured like --kubeconfig, and --context overrides the current one;
     // with --dry-run nothing changes.
     let dir2 = dir.path().to_path_buf();
