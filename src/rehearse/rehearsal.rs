@@ -148,7 +148,7 @@ fn announce(
     restored: bool,
 ) {
     let what = if restored {
-        "restored from the interrupted rehearsal"
+        "restored as the last rehearsal left it"
     } else {
         "seeded"
     };

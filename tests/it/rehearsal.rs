@@ -477,3 +477,26 @@ fn the_readme_task_reference_matches_the_schema() {
         "no stale task types"
     );
 }
+
+#[test]
+fn a_failed_rehearsal_resumes_once_the_cause_is_gone() {
+    let (out, state) = rehearse_fault("stuck-namespace");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // Without the fault the namespace, restored Terminating, finishes going.
+    let out = planrun(&root())
+        .arg("rehearse")
+        .arg(plan())
+        .args(["--resume", "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("done delete-flux-namespace (earlier run)"),
+        "{all}"
+    );
+    assert!(all.contains("ok flux-namespace-gone"), "{all}");
+    assert_eq!(count(&tool_calls(state.path()), "pnpm", ""), 1);
+    assert_desired_end_state(&cluster(state.path()));
+}
