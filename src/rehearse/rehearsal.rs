@@ -51,7 +51,7 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
         .clone()
         .unwrap_or_else(|| RehearsalSpec::beside(&opts.plan));
     if !spec_path.is_file() {
-        return Err(refused(RehearseError::NoRehearsal { path: spec_path }));
+        return Err(invalid(RehearseError::NoRehearsal { path: spec_path }));
     }
     let mut spec = RehearsalSpec::load(&spec_path).map_err(invalid)?;
     let fault = match &opts.fault {

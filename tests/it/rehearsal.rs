@@ -500,3 +500,24 @@ fn a_failed_rehearsal_resumes_once_the_cause_is_gone() {
     assert_eq!(count(&tool_calls(state.path()), "pnpm", ""), 1);
     assert_desired_end_state(&cluster(state.path()));
 }
+
+#[test]
+fn a_plan_without_a_rehearsal_file_says_where_it_looked() {
+    let state = tempfile::tempdir().unwrap();
+    let out = planrun(&root())
+        .arg("rehearse")
+        .arg(root().join("examples/db-migration.toml"))
+        .args(["--var", "pg_password=x", "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    // miette wraps long lines (at hyphens too): compare without the wrapping.
+    let flat = all.replace(['│', ' ', '\n'], "");
+    assert!(
+        flat.contains("migration.rehearsal.yamldoesnotexist"),
+        "{all}"
+    );
+    assert!(flat.contains("--rehearsalFILE"), "{all}");
+}
