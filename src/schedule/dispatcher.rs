@@ -230,7 +230,18 @@ impl Loop<'_> {
             if state.is_over() {
                 return Ok(());
             }
+            // Biased, the interruption first: an attempt that ended because the
+            // interruption killed it must be seen as interrupted, not as a failure
+            // that would let `always` tasks start.
             tokio::select! {
+                biased;
+                reason = self.cancel.cancelled(), if !interrupted => {
+                    interrupted = true;
+                    debug_assert_eq!(reason, CancelReason::Interrupted);
+                    if let Some(change) = state.interrupt() {
+                        self.apply(&[change])?;
+                    }
+                }
                 joined = self.inflight.join_next() => {
                     let Some(mut joined) = joined else {
                         unreachable!("running tasks have a future in flight");
@@ -247,13 +258,6 @@ impl Loop<'_> {
                             Some(next) => joined = next,
                             None => break,
                         }
-                    }
-                }
-                reason = self.cancel.cancelled(), if !interrupted => {
-                    interrupted = true;
-                    debug_assert_eq!(reason, CancelReason::Interrupted);
-                    if let Some(change) = state.interrupt() {
-                        self.apply(&[change])?;
                     }
                 }
             }

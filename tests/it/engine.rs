@@ -243,10 +243,12 @@ fn sigint_cancels_running_tasks_and_exits_130() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // The script writes grandchild.pid, then child.pid: wait for the last one.
     let pidfile = dir.path().join("grandchild.pid");
-    assert!(wait_until(
-        || std::fs::read_to_string(&pidfile).is_ok_and(|s| s.ends_with('\n'))
-    ));
+    let shellfile = dir.path().join("child.pid");
+    assert!(wait_until(|| {
+        std::fs::read_to_string(&shellfile).is_ok_and(|s| s.ends_with('\n'))
+    }));
     let grandchild = read_pid(&pidfile);
     let shell = read_pid(&dir.path().join("child.pid"));
     nix::sys::signal::kill(
