@@ -70,7 +70,9 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
             type_name,
         })));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread: per task the engine does little next to spawning a process, and a
+    // single thread saves the cross-thread wake-ups that dominate with short tasks.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(Report::msg(format!("cannot start the runtime: {e}"))))?;

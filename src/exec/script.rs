@@ -32,7 +32,10 @@ pub async fn execute(spec: &ExecScript, ctx: &ExecContext) -> Result<TaskOutcome
             .collect(),
     };
     let header = format!("--- attempt {}: {what}", ctx.attempt);
-    let exit = process::run(&process, ctx, &header)
+    let ok = |status: &std::process::ExitStatus| {
+        status.code().is_some_and(|c| spec.ok_codes.contains(&c))
+    };
+    let exit = process::run(&process, ctx, &header, |s| !ok(s))
         .await
         .map_err(|e| TaskError::failed(e.to_string()))?;
     if let Some(reason) = exit.cancelled {
@@ -41,14 +44,15 @@ pub async fn execute(spec: &ExecScript, ctx: &ExecContext) -> Result<TaskOutcome
             excerpt: exit.tail,
         });
     }
-    match exit.status.code() {
-        Some(code) if spec.ok_codes.contains(&code) => Ok(TaskOutcome {
+    if ok(&exit.status) {
+        Ok(TaskOutcome {
             summary: Some(format!("ran {what}")),
-        }),
-        _ => Err(TaskError::Failed {
+        })
+    } else {
+        Err(TaskError::Failed {
             message: describe_status(&exit.status),
             excerpt: exit.tail,
-        }),
+        })
     }
 }
 

@@ -3,7 +3,6 @@
 //! grace period is over, so nothing the task started outlives it.
 
 use std::ffi::OsString;
-use std::fs::File;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -41,19 +40,17 @@ pub struct ProcessExit {
     pub tail: Vec<String>,
 }
 
-/// Runs `spec` to the end, or until `ctx.cancel` fires. The log file (if any) is
-/// opened for appending, so attempts follow one another in it.
+/// Runs `spec` to the end, or until `ctx.cancel` fires. The task log (if any) is
+/// appended to, so attempts follow one another in it: `header` first, the output,
+/// then `--- <how it ended>`. It is created only once the child writes something,
+/// or at the end when it was stopped or `log_failure` says its exit is a failure.
 pub async fn run(
     spec: &ProcessSpec,
     ctx: &ExecContext,
     header: &str,
+    log_failure: impl Fn(&ExitStatus) -> bool,
 ) -> std::io::Result<ProcessExit> {
-    let log = match &ctx.log {
-        Some(path) => Some(File::options().create(true).append(true).open(path)?),
-        None => None,
-    };
-    let mut sink = OutputSink::new(ctx, log);
-    sink.note(header);
+    let mut sink = OutputSink::new(ctx, header);
 
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
@@ -110,6 +107,13 @@ pub async fn run(
         if !output_done {
             let _ = tokio::time::timeout(DRAIN, &mut output).await;
         }
+    }
+    if sink.log_written() || cancelled.is_some() || log_failure(&status) {
+        let how = match cancelled {
+            Some(reason) => format!("{} ({reason})", describe_status(&status)),
+            None => describe_status(&status),
+        };
+        sink.note(&format!("--- {how}"));
     }
     Ok(ProcessExit {
         status,
@@ -215,7 +219,7 @@ mod tests {
             "echo out $X $PLANRUN_TASK; echo err s3cret >&2; printf 'no newline'; exit 3",
             tmp.path(),
         );
-        let exit = run(&spec, &ctx, "--- header").await.unwrap();
+        let exit = run(&spec, &ctx, "--- header", |_| false).await.unwrap();
         assert_eq!(exit.status.code(), Some(3));
         assert_eq!(exit.cancelled, None);
         let mut tail = exit.tail.clone();
@@ -256,7 +260,7 @@ mod tests {
         );
         let cancel = ctx.cancel.clone();
         let groups = ctx.groups.clone();
-        let task = tokio::spawn(async move { run(&spec, &ctx, "").await });
+        let task = tokio::spawn(async move { run(&spec, &ctx, "", |_| false).await });
         assert!(
             wait_for(|| std::fs::read_to_string(&pidfile).is_ok_and(|s| s.ends_with('\n'))).await
         );
@@ -284,7 +288,7 @@ mod tests {
             cwd: tmp.path().to_path_buf(),
             env: vec![],
         };
-        let err = run(&spec, &ctx, "").await.unwrap_err();
+        let err = run(&spec, &ctx, "", |_| false).await.unwrap_err();
         assert!(
             err.to_string()
                 .contains("cannot run `planrun-no-such-program`"),
