@@ -12,9 +12,10 @@
 # times (interleaved, so machine noise hits all three alike), and prints the median
 # wall times and planrun's ratio to ninja and to make.
 #
-# planrun runs as a user would: plan validation, a log file per task, events.jsonl
-# and report.md in its run directory, progress lines on stdout (sent to /dev/null,
-# as are ninja's and make's).
+# planrun runs as a user would: plan validation, the plan lock, the journal (every
+# state change synced to disk before planrun acts on it), a log file per task,
+# events.jsonl and report.md in its run directory, progress lines on stdout (sent to
+# /dev/null, as are ninja's and make's).
 set -euo pipefail
 
 RUNS=${1:-5}
@@ -23,9 +24,14 @@ for tool in ninja make; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y ninja-build make" >&2; exit 2; }
 done
 
-echo "building planrun (release)..." >&2
-cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
-PLANRUN="$ROOT/target/release/planrun"
+# PLANRUN_BIN=path benchmarks that binary instead (e.g. an older build, to compare).
+if [[ -n ${PLANRUN_BIN:-} ]]; then
+  PLANRUN=$PLANRUN_BIN
+else
+  echo "building planrun (release)..." >&2
+  cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
+  PLANRUN="$ROOT/target/release/planrun"
+fi
 
 # BENCH_DIR=DIR keeps the generated DAGs there for a closer look.
 if [[ -n ${BENCH_DIR:-} ]]; then

@@ -7,6 +7,12 @@ use planrun::cli::{self, Cli};
 use planrun::exit_code;
 
 fn main() -> ExitCode {
+    // Multi-call: started as `pulumi`, `pnpm` or `flux` (a symlink), act as that tool.
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    if planrun::simtools::tool_of_argv0(&argv0).is_some() {
+        return planrun::simtools::main(&argv0, args.collect());
+    }
     miette::set_hook(Box::new(|_| {
         Box::new(
             miette::MietteHandlerOpts::new()

@@ -2,8 +2,12 @@
 
 mod graph;
 mod list;
+mod resume;
 mod run;
+mod runs;
+mod sandbox;
 mod schema;
+mod status;
 mod validate;
 
 use std::path::PathBuf;
@@ -36,6 +40,11 @@ pub enum Command {
         after_help = "Examples:\n  planrun plans/flux-rebuild.toml\n  planrun run plans/flux-rebuild.toml --dry-run\n  planrun run plans/flux-rebuild.toml --jobs 4 --output json"
     )]
     Run(run::RunArgs),
+    /// Continue the latest unfinished run (`planrun run PLAN --resume`).
+    #[command(
+        after_help = "Examples:\n  planrun resume plans/flux-rebuild.toml\n  planrun resume plans/flux-rebuild.toml --rerun namespace-gone"
+    )]
+    Resume(run::RunArgs),
     /// Check a plan: syntax, keys, types, variables, dependencies, cycles. Nothing runs.
     #[command(
         after_help = "Example:\n  planrun validate plans/flux-rebuild.toml --var stack=staging"
@@ -52,6 +61,19 @@ pub enum Command {
     /// Print the JSON Schema of plan files.
     #[command(after_help = "Example:\n  planrun schema > schemas/plan.schema.json")]
     Schema,
+    /// Show where the latest run (or --run ID) stands, task by task.
+    #[command(
+        after_help = "Examples:\n  planrun status plans/flux-rebuild.toml\n  planrun status plans/flux-rebuild.toml --run 20261126T063612Z-0a1b"
+    )]
+    Status(status::StatusArgs),
+    /// List the plan's runs with outcome and times.
+    #[command(after_help = "Example:\n  planrun runs plans/flux-rebuild.toml")]
+    Runs(runs::RunsArgs),
+    /// Serve the simulated Kubernetes API server until Ctrl-C, with a kubeconfig for it.
+    #[command(
+        after_help = "Examples:\n  planrun sandbox --scenario examples/sandbox-scenario.yaml\n  planrun sandbox --seed examples/rehearsal/old-flux.yaml --port 6443 --context oceanid"
+    )]
+    Sandbox(crate::sandbox::SandboxArgs),
 }
 
 /// A plan file and variable overrides.
@@ -77,10 +99,17 @@ pub struct GraphArgs {
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Run(args) => run::run(&args),
+        Command::Resume(mut args) => {
+            args.resume.resume = !args.resume.restart;
+            run::run(&args)
+        }
         Command::Validate(args) => validate::run(&args),
         Command::List(args) => list::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Schema => schema::run(),
+        Command::Status(args) => status::run(&args),
+        Command::Runs(args) => runs::run(&args),
+        Command::Sandbox(args) => sandbox::run(args),
     }
 }
 

@@ -1,20 +1,24 @@
 //! `planrun run PLAN` (or just `planrun PLAN`): validate, refuse what cannot run,
 //! then run the plan with live reporting, and exit with the run's code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use miette::{Diagnostic, Report};
+use miette::Report;
 
 use super::PlanArgs;
+use super::resume::ResumeArgs;
 use crate::error::Error;
 use crate::events::{EventSender, RunOutcome};
+use crate::exec::KubeSlot;
+use crate::exec::kube::{ConnectOptions, Connection};
 use crate::exec::process::GroupRegistry;
+use crate::journal::{self, JournalSink, Session};
 use crate::report::{self, OutputFormat, ReporterConfig, RunMeta};
 use crate::schedule::{
-    Cancel, CancelReason, Dispatcher, NoSink, RunConfig, RunDir, default_state_dir,
+    Cancel, CancelReason, Dispatcher, NoSink, RunConfig, RunDir, StateSink, default_state_dir,
 };
 use crate::validate::ValidatedPlan;
 
@@ -44,39 +48,64 @@ pub struct RunArgs {
     /// Time a stopped task gets between SIGTERM and SIGKILL.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_grace)]
     pub grace: Duration,
+    /// The kubeconfig for Kubernetes tasks [default: KUBECONFIG, then ~/.kube/config].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kube context to use instead of the kubeconfig's current context.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    #[command(flatten)]
+    pub resume: ResumeArgs,
 }
 
 fn parse_grace(text: &str) -> Result<Duration, String> {
     crate::validate::parse_duration(text)
 }
 
-/// A task whose type this planrun cannot run yet.
-#[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("task `{task}` has type `{type_name}`, which planrun cannot run yet")]
-#[diagnostic(
-    code(planrun::run::no_executor),
-    help("only `exec-script` tasks run in this version; nothing was started")
-)]
-struct NoExecutor {
-    task: String,
-    type_name: &'static str,
+/// A validated plan on its way to running.
+enum Start {
+    /// `--dry-run`: nothing is written, no lock, no journal.
+    DryRun(ValidatedPlan),
+    /// The lock is held and the run decided (new or resumed), not written yet.
+    Journaled(Box<journal::Prepared>),
+}
+
+impl Start {
+    fn plan(&self) -> &ValidatedPlan {
+        match self {
+            Start::DryRun(plan) => plan,
+            Start::Journaled(prepared) => &prepared.plan,
+        }
+    }
 }
 
 pub fn run(args: &RunArgs) -> Result<(), Error> {
-    let plan = Arc::new(super::load(&args.plan)?);
-    if let Some((task, type_name)) = crate::exec::first_unsupported(&plan) {
-        return Err(Error::Refused(Report::new(NoExecutor {
-            task: task.id.clone(),
-            type_name,
-        })));
-    }
+    let load = |path: &Path, vars: &[(String, String)]| {
+        crate::validate::load_and_validate(path, vars).map_err(Error::Invalid)
+    };
+    let start = if args.dry_run {
+        Start::DryRun(load(&args.plan.plan, &args.plan.vars)?)
+    } else {
+        let state_dir = args
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| journal::default_state_dir(&args.plan.plan));
+        Start::Journaled(Box::new(journal::prepare(
+            &args.plan.plan,
+            &state_dir,
+            &args.plan.vars,
+            &args.resume.mode(),
+            &load,
+        )?))
+    };
     // One thread: per task the engine does little next to spawning a process, and a
-    // single thread saves the cross-thread wake-ups that dominate with short tasks.
+    // single thread saves the cross-thread wake-ups that dominate runs of short
+    // tasks (benches/dag.sh).
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(Report::msg(format!("cannot start the runtime: {e}"))))?;
-    let outcome = runtime.block_on(run_plan(plan, args))?;
+    let outcome = runtime.block_on(run_plan(start, args))?;
     // Tasks still draining output after cancellation must not hold up the exit.
     runtime.shutdown_background();
     match outcome {
@@ -86,10 +115,62 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
     }
 }
 
-async fn run_plan(plan: Arc<ValidatedPlan>, args: &RunArgs) -> Result<RunOutcome, Error> {
+/// Opens the run's Kubernetes connection when a task uses Kubernetes or the plan names
+/// a context, and refuses a context other than the plan's before anything runs.
+async fn connect(plan: &ValidatedPlan, args: &RunArgs) -> Result<KubeSlot, Error> {
+    let guard = plan.header().context.as_deref();
+    if guard.is_none() && !plan.tasks().iter().any(|t| t.kind.uses_kube()) {
+        return Ok(KubeSlot::default());
+    }
+    let conn = Connection::open(&ConnectOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+    })
+    .await
+    .map_err(|e| Error::Refused(Report::new(e)))?;
+    conn.check_guard(guard)
+        .map_err(|e| Error::Refused(Report::new(e)))?;
+    Ok(Arc::new(tokio::sync::OnceCell::new_with(Some(conn))))
+}
+
+async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     let internal =
         |what: &str, e: std::io::Error| Error::Internal(Report::msg(format!("{what}: {e}")));
-    let run_id = RunDir::new_run_id();
+    let kube = connect(start.plan(), args).await?;
+    // Before anything runs (the plan deletes before it deploys): every pulumi-up task
+    // must be able to run, its required config present; its secrets get masked.
+    crate::exec::pulumi::preflight_plan(start.plan())
+        .await
+        .map_err(|e| Error::Refused(Report::new(e)))?;
+    // Only now is the run written (journal, `latest`): a refusal above leaves none.
+    // `_lock` is held until the run is over.
+    let (plan, mut sink, done_earlier, run_id, _lock): (_, Box<dyn StateSink>, _, _, _) =
+        match start {
+            Start::DryRun(plan) => (
+                Arc::new(plan),
+                Box::new(NoSink),
+                Vec::new(),
+                RunDir::new_run_id(),
+                None,
+            ),
+            Start::Journaled(prepared) => {
+                let Session {
+                    plan,
+                    lock,
+                    journal,
+                    done,
+                    notices,
+                    ..
+                } = prepared.start()?;
+                for notice in &notices {
+                    eprintln!("planrun: {notice}");
+                }
+                let plan = Arc::new(plan);
+                let run_id = journal.run_id().to_owned();
+                let sink = JournalSink::new(journal, plan.clone());
+                (plan, Box::new(sink), done, run_id, Some(lock))
+            }
+        };
     let name = plan.header().name.clone();
     // A dry run leaves nothing behind: read-only tasks get a scratch run directory.
     let scratch = args
@@ -111,6 +192,9 @@ async fn run_plan(plan: Arc<ValidatedPlan>, args: &RunArgs) -> Result<RunOutcome
     meta.plan_name = name;
     meta.plan_path = plan.source().path().display().to_string();
     meta.plan_description = plan.header().description.clone();
+    if let Some(conn) = kube.get() {
+        meta.kube = Some((conn.context().to_string(), conn.server().to_string()));
+    }
     meta.tasks = plan
         .topo_order()
         .iter()
@@ -146,7 +230,6 @@ async fn run_plan(plan: Arc<ValidatedPlan>, args: &RunArgs) -> Result<RunOutcome
     } else {
         args.jobs
     };
-    let mut sink = NoSink;
     let result = Dispatcher {
         plan: plan.clone(),
         run_dir: Arc::new(run_dir),
@@ -155,14 +238,14 @@ async fn run_plan(plan: Arc<ValidatedPlan>, args: &RunArgs) -> Result<RunOutcome
             dry_run: args.dry_run,
             assume_yes: args.yes,
             grace: args.grace,
-            done_earlier: Vec::new(),
+            done_earlier,
             keep_logs: true,
         },
         events,
-        sink: &mut sink,
+        sink: sink.as_mut(),
         cancel,
         groups,
-        kube: Default::default(),
+        kube,
     }
     .run()
     .await;

@@ -11,9 +11,10 @@ use crate::schedule::{Cancel, RunDir};
 
 use super::process::GroupRegistry;
 
-/// A Kubernetes client created on first use by whichever task needs it first, and
-/// shared by every task of the run.
-pub type KubeSlot = Arc<tokio::sync::OnceCell<kube::Client>>;
+/// The run's Kubernetes connection (client, context, server, kind cache), opened and
+/// checked against the plan's context guard before any task starts, and shared by
+/// every task of the run; empty when no task uses Kubernetes.
+pub type KubeSlot = Arc<tokio::sync::OnceCell<super::kube::Connection>>;
 
 /// How long a cancelled child has between SIGTERM and SIGKILL unless told otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);

@@ -1,10 +1,10 @@
 //! Dispatch from a task's type to the code that runs it.
 
-use crate::validate::{Task, TaskKind, ValidatedPlan};
+use crate::validate::{Task, TaskKind};
 
 use super::context::ExecContext;
 use super::outcome::{TaskError, TaskOutcome};
-use super::script;
+use super::{assert_file, confirm, pulumi, script};
 
 /// Runs one attempt of `task`. Executors never print: output goes through
 /// `ctx` (events and the task log). They watch `ctx.cancel` and, when it fires,
@@ -12,22 +12,16 @@ use super::script;
 pub async fn execute(task: &Task, ctx: &ExecContext) -> Result<TaskOutcome, TaskError> {
     match &task.kind {
         TaskKind::ExecScript(spec) => script::execute(spec, ctx).await,
-        other => Err(TaskError::NoExecutor(other.type_name())),
+        TaskKind::PulumiUp(spec) => pulumi::execute(spec, ctx).await,
+        TaskKind::AssertFile(spec) => assert_file::execute(spec, ctx).await,
+        TaskKind::Confirm(spec) => confirm::execute(spec, ctx).await,
+        TaskKind::KubeDelete(_)
+        | TaskKind::WaitAbsent(_)
+        | TaskKind::WaitCondition(_)
+        | TaskKind::AssertDeployments(_)
+        | TaskKind::AssertFieldManagers(_)
+        | TaskKind::Capture(_) => super::kube::execute(task, ctx).await,
     }
-}
-
-/// Whether planrun can run tasks of this type.
-pub fn has_executor(kind: &TaskKind) -> bool {
-    matches!(kind, TaskKind::ExecScript(_))
-}
-
-/// The first task whose type has no executor yet, with that type: `run` refuses such
-/// a plan before starting anything.
-pub fn first_unsupported(plan: &ValidatedPlan) -> Option<(&Task, &'static str)> {
-    plan.tasks()
-        .iter()
-        .find(|t| !has_executor(&t.kind))
-        .map(|t| (t, t.kind.type_name()))
 }
 
 /// What the task would do, for `--dry-run` and the report (variables resolved,

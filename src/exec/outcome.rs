@@ -25,9 +25,6 @@ pub enum TaskError {
         reason: CancelReason,
         excerpt: Vec<String>,
     },
-    /// planrun cannot run this task type yet.
-    #[error("no executor for task type `{0}` yet")]
-    NoExecutor(&'static str),
 }
 
 impl TaskError {
@@ -42,7 +39,6 @@ impl TaskError {
     pub fn excerpt(&self) -> &[String] {
         match self {
             TaskError::Failed { excerpt, .. } | TaskError::Cancelled { excerpt, .. } => excerpt,
-            TaskError::NoExecutor(_) => &[],
         }
     }
 }

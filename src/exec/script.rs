@@ -32,10 +32,7 @@ pub async fn execute(spec: &ExecScript, ctx: &ExecContext) -> Result<TaskOutcome
             .collect(),
     };
     let header = format!("--- attempt {}: {what}", ctx.attempt);
-    let ok = |status: &std::process::ExitStatus| {
-        status.code().is_some_and(|c| spec.ok_codes.contains(&c))
-    };
-    let exit = process::run(&process, ctx, &header, |s| !ok(s))
+    let exit = process::run(&process, ctx, &header)
         .await
         .map_err(|e| TaskError::failed(e.to_string()))?;
     if let Some(reason) = exit.cancelled {
@@ -44,15 +41,14 @@ pub async fn execute(spec: &ExecScript, ctx: &ExecContext) -> Result<TaskOutcome
             excerpt: exit.tail,
         });
     }
-    if ok(&exit.status) {
-        Ok(TaskOutcome {
+    match exit.status.code() {
+        Some(code) if spec.ok_codes.contains(&code) => Ok(TaskOutcome {
             summary: Some(format!("ran {what}")),
-        })
-    } else {
-        Err(TaskError::Failed {
+        }),
+        _ => Err(TaskError::Failed {
             message: describe_status(&exit.status),
             excerpt: exit.tail,
-        })
+        }),
     }
 }
 

@@ -33,7 +33,7 @@ pub struct RawCommon {
     pub always: bool,
 }
 
-/// The keys of [`RawCommon`], plus `type`.
+/// `type`, then the keys of [`RawCommon`] (`&COMMON_KEYS[1..]`).
 pub const COMMON_KEYS: &[&str] = &[
     "type",
     "description",

@@ -18,7 +18,7 @@ pub fn render(record: &RunRecord) -> String {
     if let Some(d) = &meta.plan_description {
         let _ = writeln!(out, "{d}\n");
     }
-    let rows: [(&str, String); 9] = [
+    let mut rows: Vec<(&str, String)> = vec![
         ("outcome", format!("**{outcome}**")),
         ("plan", format!("`{}`", meta.plan_path)),
         ("run id", format!("`{}`", record.run_id)),
@@ -40,6 +40,9 @@ pub fn render(record: &RunRecord) -> String {
             ),
         ),
     ];
+    if let Some((context, server)) = &meta.kube {
+        rows.push(("kube context", format!("`{context}` at {server}")));
+    }
     let _ = writeln!(out, "| | |\n|---|---|");
     for (k, v) in rows {
         let _ = writeln!(out, "| {k} | {} |", cell(&v));

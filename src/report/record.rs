@@ -20,6 +20,8 @@ pub struct RunMeta {
     pub cwd: String,
     pub planrun_version: String,
     pub command_line: String,
+    /// The kube context and API server URL Kubernetes tasks used, if any.
+    pub kube: Option<(String, String)>,
 }
 
 impl RunMeta {

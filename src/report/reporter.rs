@@ -54,7 +54,10 @@ pub fn spawn(rx: Receiver<Event>, config: ReporterConfig) -> JoinHandle<io::Resu
 fn report(rx: Receiver<Event>, config: ReporterConfig) -> io::Result<RunRecord> {
     let mut record = RunRecord::new(config.meta.clone());
     let mut events_file = match &config.events_file {
-        Some(path) => Some(JsonLines::new(BufWriter::new(File::create(path)?))),
+        // Appended to: a resumed run keeps the events of its earlier processes.
+        Some(path) => Some(JsonLines::new(BufWriter::new(
+            File::options().create(true).append(true).open(path)?,
+        ))),
         None => None,
     };
     let tty = io::stdout().is_terminal();

@@ -143,6 +143,8 @@ impl Dispatcher<'_> {
             attempts: vec![Attempts::default(); plan.tasks().len()],
             errors: vec![None; plan.tasks().len()],
             inflight: JoinSet::new(),
+            pending: Vec::new(),
+            effects: Vec::new(),
         };
         let (mut state, initial) =
             RunState::new(DepGraph::from_plan(&plan), &d.config.done_earlier);
@@ -192,6 +194,18 @@ struct Loop<'s> {
     /// The last error of each task, for the failure event.
     errors: Vec<Option<TaskError>>,
     inflight: JoinSet<Message>,
+    /// Changes not yet given to the sink: [`Loop::flush`] records them in one batch
+    /// (one sync of the journal), then carries out `effects`.
+    pending: Vec<StateChange>,
+    /// What waits for `pending` to be recorded, in order.
+    effects: Vec<Effect>,
+}
+
+/// Something the dispatcher does only once the changes behind it are recorded.
+enum Effect {
+    Emit(EventKind),
+    Spawn { task: TaskIdx, ctx: ExecContext },
+    RetryTimer { task: TaskIdx, delay: Duration },
 }
 
 impl Loop<'_> {
@@ -210,20 +224,30 @@ impl Loop<'_> {
                 };
                 self.start_attempt(task)?;
             }
+            // Everything that happened since the last flush (tasks that ended
+            // together, the starts they allow) is recorded with one sync.
+            self.flush()?;
             if state.is_over() {
                 return Ok(());
             }
             tokio::select! {
                 joined = self.inflight.join_next() => {
-                    let Some(joined) = joined else {
+                    let Some(mut joined) = joined else {
                         unreachable!("running tasks have a future in flight");
                     };
-                    let message = match joined {
-                        Ok(m) => m,
-                        // An executor panicked: a bug, reported as such.
-                        Err(e) => std::panic::resume_unwind(e.into_panic()),
-                    };
-                    self.handle(state, message, interrupted)?;
+                    loop {
+                        let message = match joined {
+                            Ok(m) => m,
+                            // An executor panicked: a bug, reported as such.
+                            Err(e) => std::panic::resume_unwind(e.into_panic()),
+                        };
+                        self.handle(state, message, interrupted)?;
+                        // Take every other attempt that already ended into this batch.
+                        match self.inflight.try_join_next() {
+                            Some(next) => joined = next,
+                            None => break,
+                        }
+                    }
                 }
                 reason = self.cancel.cancelled(), if !interrupted => {
                     interrupted = true;
@@ -255,7 +279,7 @@ impl Loop<'_> {
                 let ended = match result {
                     Ok(outcome) => {
                         let changes = state.finish(task, Ended::Succeeded);
-                        self.sink.record(&changes).map_err(RunError::Record)?;
+                        self.pending.extend_from_slice(&changes);
                         self.emit_succeeded(task, outcome);
                         return self.emit_changes(&changes[1..]);
                     }
@@ -284,14 +308,7 @@ impl Loop<'_> {
                         error,
                     }])?;
                     self.errors[task] = Some(ended);
-                    let cancel = self.cancel.clone();
-                    self.inflight.spawn(async move {
-                        tokio::select! {
-                            () = tokio::time::sleep(delay) => {}
-                            _ = cancel.cancelled() => {}
-                        }
-                        Message::RetryDue { task }
-                    });
+                    self.effects.push(Effect::RetryTimer { task, delay });
                     return Ok(());
                 }
                 let end = match &ended {
@@ -334,18 +351,47 @@ impl Loop<'_> {
             grace: self.config.grace,
             groups: self.groups.clone(),
         };
-        let plan = self.plan.clone();
-        self.inflight.spawn(async move {
-            let result = attempt_once(&plan, task, &ctx).await;
-            Message::Attempted { task, result }
-        });
+        self.effects.push(Effect::Spawn { task, ctx });
         Ok(())
     }
 
-    /// Records changes, then reports them.
+    /// Queues changes for the next [`Loop::flush`], and their events after them.
     fn apply(&mut self, changes: &[StateChange]) -> Result<(), RunError> {
-        self.record(changes)?;
+        self.pending.extend_from_slice(changes);
         self.emit_changes(changes)
+    }
+
+    /// Records the queued changes in one batch, then reports them and starts what
+    /// they started: nothing happens before the changes behind it are recorded.
+    fn flush(&mut self) -> Result<(), RunError> {
+        let pending = std::mem::take(&mut self.pending);
+        let recorded = self.record(&pending);
+        self.pending = pending;
+        self.pending.clear();
+        recorded?;
+        for effect in std::mem::take(&mut self.effects) {
+            match effect {
+                Effect::Emit(kind) => self.events.emit(kind),
+                Effect::Spawn { task, ctx } => {
+                    let plan = self.plan.clone();
+                    self.inflight.spawn(async move {
+                        let result = attempt_once(&plan, task, &ctx).await;
+                        Message::Attempted { task, result }
+                    });
+                }
+                Effect::RetryTimer { task, delay } => {
+                    let cancel = self.cancel.clone();
+                    self.inflight.spawn(async move {
+                        tokio::select! {
+                            () = tokio::time::sleep(delay) => {}
+                            _ = cancel.cancelled() => {}
+                        }
+                        Message::RetryDue { task }
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     fn record(&mut self, changes: &[StateChange]) -> Result<(), RunError> {
@@ -410,20 +456,21 @@ impl Loop<'_> {
                 },
                 StateChange::Interrupted | StateChange::Finished { .. } => continue,
             };
-            self.events.emit(kind);
+            self.effects.push(Effect::Emit(kind));
         }
         Ok(())
     }
 
-    fn emit_succeeded(&self, task: TaskIdx, outcome: TaskOutcome) {
-        self.events.emit(EventKind::TaskSucceeded {
+    fn emit_succeeded(&mut self, task: TaskIdx, outcome: TaskOutcome) {
+        let kind = EventKind::TaskSucceeded {
             task: self.id(task),
             attempt: self.attempts[task].count,
             duration_ms: self.elapsed(task),
             summary: outcome
                 .summary
                 .map(|s| self.plan.redactor().redact(&s).into_owned()),
-        });
+        };
+        self.effects.push(Effect::Emit(kind));
     }
 
     fn id(&self, task: TaskIdx) -> String {
@@ -526,6 +573,81 @@ mod tests {
         .await
         .unwrap();
         (summary, sink.changes, rx.iter().collect())
+    }
+
+    /// Counts the sink's batches: each is one sync of the journal.
+    #[derive(Default)]
+    struct BatchSink {
+        batches: Vec<Vec<StateChange>>,
+    }
+
+    impl StateSink for BatchSink {
+        fn record(&mut self, changes: &[StateChange]) -> std::io::Result<()> {
+            self.batches.push(changes.to_vec());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn changes_that_happen_together_are_recorded_in_one_batch() {
+        let tmp = tempfile::tempdir().unwrap();
+        let plan = plan(
+            tmp.path(),
+            r#"
+            [plan]
+            name = "p"
+            [tasks.a]
+            type = "exec-script"
+            command = ["true"]
+            [tasks.b]
+            type = "exec-script"
+            command = ["true"]
+            [tasks.c]
+            type = "exec-script"
+            command = ["true"]
+            needs = ["a", "b"]
+            "#,
+        );
+        let (events, _rx) = EventSender::channel();
+        let mut sink = BatchSink::default();
+        Dispatcher {
+            plan,
+            run_dir: Arc::new(RunDir::create(tmp.path(), "p", "r").unwrap()),
+            config: RunConfig::default(),
+            events,
+            sink: &mut sink,
+            cancel: Cancel::new(),
+            groups: GroupRegistry::new(),
+            kube: KubeSlot::default(),
+        }
+        .run()
+        .await
+        .unwrap();
+        // Both starts go in the first batch; every batch is non-empty; the success of
+        // c's needs is recorded before (or with) c's start.
+        assert_eq!(
+            sink.batches[0],
+            [
+                StateChange::Started {
+                    task: 0,
+                    attempt: 1
+                },
+                StateChange::Started {
+                    task: 1,
+                    attempt: 1
+                }
+            ]
+        );
+        assert!(sink.batches.iter().all(|b| !b.is_empty()));
+        let flat: Vec<_> = sink.batches.concat();
+        let pos = |c: &StateChange| flat.iter().position(|x| x == c).unwrap();
+        let c_start = pos(&StateChange::Started {
+            task: 2,
+            attempt: 1,
+        });
+        assert!(pos(&StateChange::Succeeded { task: 0 }) < c_start);
+        assert!(pos(&StateChange::Succeeded { task: 1 }) < c_start);
+        assert!(sink.batches.len() <= 5, "{:?}", sink.batches);
     }
 
     #[tokio::test]

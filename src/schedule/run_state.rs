@@ -69,18 +69,22 @@ impl RunState {
             mode: Mode::Normal,
         };
         let mut changes = Vec::new();
+        // Mark every done task before any of them lets dependents react: otherwise a
+        // done task whose need ended first would already be ready, and run again.
+        let done = TaskState::Skipped(SkipCause::DoneEarlier);
+        let mut marked = Vec::with_capacity(done_earlier.len());
         for &task in done_earlier {
             if state.states[task] == TaskState::Pending {
+                state.states[task] = done;
                 changes.push(StateChange::Skipped {
                     task,
                     cause: SkipCause::DoneEarlier,
                 });
-                state.end(
-                    task,
-                    TaskState::Skipped(SkipCause::DoneEarlier),
-                    &mut changes,
-                );
+                marked.push(task);
             }
+        }
+        for task in marked {
+            state.end(task, done, &mut changes);
         }
         for task in 0..n {
             if state.states[task] == TaskState::Pending && state.waiting[task] == 0 {
@@ -371,6 +375,17 @@ mod tests {
         s.finish(1, Ended::Succeeded);
         assert!(s.is_over());
         assert_eq!(s.outcome(), RunOutcome::Succeeded);
+    }
+
+    #[test]
+    fn a_done_task_after_a_done_need_is_not_run() {
+        // 0 -> 1 -> 2 with 0 and 1 done: ending 0 must not make 1 ready.
+        let (mut s, changes) = RunState::new(graph(&[&[], &[0], &[1]]), &[0, 1]);
+        assert_eq!(changes.len(), 2);
+        assert_eq!(s.start_next(), Some(2));
+        assert_eq!(s.start_next(), None);
+        s.finish(2, Ended::Succeeded);
+        assert!(s.is_over());
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct TaskContext<'a> {
     pub plan_dir: &'a Path,
     pub redactor: &'a Redactor,
     pub source: &'a str,
+    /// Compiled patterns by source text.
+    pub regexes: std::cell::RefCell<HashMap<String, Regex>>,
 }
 
 /// Parses one `[tasks.<id>]` table; `None` when it has errors (pushed to `errors`).
@@ -117,7 +119,7 @@ pub fn parse_task(
     check_unknown_keys(id, &table, task_type, errors);
 
     let common = deserialize::<RawCommon>(
-        super::document::subtable(&table, COMMON_KEYS_NO_TYPE),
+        super::document::subtable(&table, &COMMON_KEYS[1..]),
         span.clone(),
         id_span.clone(),
     );
@@ -133,7 +135,9 @@ pub fn parse_task(
 
     let common = keep(common, errors);
     let selection = match selection {
-        Some(s) => keep(s, errors).and_then(|s| build_selection(s, &table, id, task_type, errors)),
+        Some(s) => {
+            keep(s, errors).and_then(|s| build_selection(cx, s, &table, id, task_type, errors))
+        }
         None => None,
     };
     let builder = Builder {
@@ -194,17 +198,6 @@ pub fn parse_task(
         needs,
     })
 }
-
-const COMMON_KEYS_NO_TYPE: &[&str] = &[
-    "description",
-    "needs",
-    "timeout",
-    "retries",
-    "backoff",
-    "backoff_max",
-    "allow_failure",
-    "always",
-];
 
 fn type_names() -> String {
     TASK_TYPES
@@ -358,15 +351,26 @@ fn duration_key(
     }
 }
 
+/// Compiles `pattern`, once per distinct pattern of a plan (a 10,000-task plan
+/// repeats a handful of patterns; compiling each copy dominated validation time).
 fn regex_at(
+    cx: &TaskContext<'_>,
     table: &Table<'_>,
     key: &str,
     pattern: &str,
     span: Option<Range<usize>>,
     errors: &mut Vec<PlanError>,
 ) -> Option<Regex> {
+    if let Some(re) = cx.regexes.borrow().get(pattern) {
+        return Some(re.clone());
+    }
     match Regex::new(pattern) {
-        Ok(re) => Some(re),
+        Ok(re) => {
+            cx.regexes
+                .borrow_mut()
+                .insert(pattern.to_string(), re.clone());
+            Some(re)
+        }
         Err(e) => {
             let span = span.or_else(|| value_span(table, key)).unwrap_or(0..0);
             let reason = e.to_string();
@@ -387,6 +391,7 @@ fn regex_at(
 }
 
 fn build_selection(
+    cx: &TaskContext<'_>,
     raw: RawSelection,
     table: &Table<'_>,
     id: &str,
@@ -425,7 +430,7 @@ fn build_selection(
     let target = if let Some(name) = raw.name {
         Target::Name(name)
     } else if let Some(pattern) = raw.name_pattern {
-        Target::Pattern(regex_at(table, "name_pattern", &pattern, None, errors)?)
+        Target::Pattern(regex_at(cx, table, "name_pattern", &pattern, None, errors)?)
     } else if let Some(selector) = raw.selector {
         if selector.trim().is_empty() {
             errors.push(
@@ -604,6 +609,7 @@ impl Builder<'_, '_> {
                 for (i, pattern) in raw.forbidden_managers.iter().enumerate() {
                     let span = items.get(i).map(|(_, s)| s.clone());
                     forbidden.push(regex_at(
+                        self.cx,
                         self.table,
                         "forbidden_managers",
                         pattern,
@@ -611,9 +617,16 @@ impl Builder<'_, '_> {
                         self.errors,
                     ));
                 }
-                let required_apply = raw
-                    .required_apply_manager
-                    .map(|p| regex_at(self.table, "required_apply_manager", &p, None, self.errors));
+                let required_apply = raw.required_apply_manager.map(|p| {
+                    regex_at(
+                        self.cx,
+                        self.table,
+                        "required_apply_manager",
+                        &p,
+                        None,
+                        self.errors,
+                    )
+                });
                 if forbidden.is_empty() && required_apply.is_none() {
                     self.errors.push(
                         PlanError::new(ErrorKind::MissingField, format!("task `{id}` asserts nothing"))
@@ -676,6 +689,7 @@ impl Builder<'_, '_> {
                     .enumerate()
                     .map(|(i, p)| {
                         regex_at(
+                            self.cx,
                             self.table,
                             "patterns",
                             p,

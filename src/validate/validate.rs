@@ -145,6 +145,7 @@ pub fn validate(
         plan_dir: source.dir(),
         redactor: &redactor,
         source: text,
+        regexes: Default::default(),
     };
 
     let mut parsed = Vec::new();

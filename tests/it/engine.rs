@@ -361,20 +361,38 @@ fn dry_run_runs_only_read_only_tasks_and_writes_nothing() {
 }
 
 #[test]
-fn refuses_task_types_without_an_executor_before_starting() {
-    let dir = workdir("unsupported.toml");
+fn gates_and_file_assertions() {
+    let dir = workdir("gates.toml");
+    // No terminal and no --yes: the gate fails and nothing behind it runs.
     let out = planrun(dir.path())
         .args(["run", "plan.toml"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
-        stderr.contains("task `gone` has type `wait-absent`"),
-        "{stderr}"
+        stdout.contains("confirmation needed and no terminal to ask on"),
+        "{stdout}"
     );
-    assert!(!dir.path().join("first.ran").exists());
-    assert!(!dir.path().join(".planrun").exists());
+    assert!(
+        stdout.contains("answer it in advance with --yes"),
+        "{stdout}"
+    );
+    assert!(!dir.path().join("after-gate.ran").exists());
+
+    // With --yes the gate passes; the file assertion names the pattern it missed.
+    let dir = workdir("gates.toml");
+    let out = planrun(dir.path())
+        .args(["run", "plan.toml", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(dir.path().join("after-gate.ran").exists());
+    assert!(
+        stdout.contains("does not contain /never-there/"),
+        "{stdout}"
+    );
 }
 
 #[test]

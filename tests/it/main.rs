@@ -2,5 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod engine;
+mod journal;
+mod kube_tasks;
 mod plan_diagnostics;
 mod plan_files;
+mod pulumi;
+mod sandbox;
+mod sandbox_kubectl;

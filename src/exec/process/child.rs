@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::group::signal_group;
 use super::output::{OutputSink, pump};
-use crate::events::CancelReason;
+use crate::events::{CancelReason, Stream};
 use crate::exec::ExecContext;
 
 /// After the child exits, how long to keep reading output still buffered in the pipes
@@ -43,14 +43,44 @@ pub struct ProcessExit {
 /// Runs `spec` to the end, or until `ctx.cancel` fires. The task log (if any) is
 /// appended to, so attempts follow one another in it: `header` first, the output,
 /// then `--- <how it ended>`. It is created only once the child writes something,
-/// or at the end when it was stopped or `log_failure` says its exit is a failure.
+/// or at the end when the child failed or was stopped.
 pub async fn run(
     spec: &ProcessSpec,
     ctx: &ExecContext,
     header: &str,
-    log_failure: impl Fn(&ExitStatus) -> bool,
 ) -> std::io::Result<ProcessExit> {
+    run_with(spec, ctx, header, RunOptions::default()).await
+}
+
+/// How a child is stopped and how its lines are shown, for executors whose tool
+/// needs more than the defaults (SIGTERM, `ctx.grace`, lines as written).
+#[derive(Default)]
+pub struct RunOptions<'a> {
+    /// Sent to the group on cancellation; SIGTERM unless set (`pulumi` wants SIGINT:
+    /// it then cancels its update cleanly).
+    pub stop_signal: Option<Signal>,
+    /// Time between the stop signal and SIGKILL; `ctx.grace` unless set.
+    pub grace: Option<Duration>,
+    /// Rewrites each line before it is masked and shown; `None` drops the line.
+    pub filter: Option<LineFilter<'a>>,
+}
+
+/// See [`RunOptions::filter`].
+pub type LineFilter<'a> = Box<dyn FnMut(Stream, &str) -> Option<String> + Send + 'a>;
+
+/// [`run`] with a stop signal, a grace period and a line filter of the caller's.
+pub async fn run_with(
+    spec: &ProcessSpec,
+    ctx: &ExecContext,
+    header: &str,
+    options: RunOptions<'_>,
+) -> std::io::Result<ProcessExit> {
+    let stop_signal = options.stop_signal.unwrap_or(Signal::SIGTERM);
+    let grace = options.grace.unwrap_or(ctx.grace);
     let mut sink = OutputSink::new(ctx, header);
+    if let Some(filter) = options.filter {
+        sink.set_filter(filter);
+    }
 
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
@@ -91,8 +121,8 @@ pub async fn run(
                 () = &mut output, if !output_done => output_done = true,
                 reason = ctx.cancel.cancelled(), if cancelled.is_none() => {
                     cancelled = Some(reason);
-                    signal_group(pgid, Signal::SIGTERM);
-                    kill_at = Some(Instant::now() + ctx.grace);
+                    signal_group(pgid, stop_signal);
+                    kill_at = Some(Instant::now() + grace);
                 }
                 () = sleep_until(kill_at) => {
                     signal_group(pgid, Signal::SIGKILL);
@@ -108,7 +138,9 @@ pub async fn run(
             let _ = tokio::time::timeout(DRAIN, &mut output).await;
         }
     }
-    if sink.log_written() || cancelled.is_some() || log_failure(&status) {
+    // A silent child that succeeded leaves no log; one that failed or was stopped
+    // leaves at least the header and how it ended.
+    if sink.log_written() || cancelled.is_some() || !status.success() {
         let how = match cancelled {
             Some(reason) => format!("{} ({reason})", describe_status(&status)),
             None => describe_status(&status),
@@ -219,7 +251,7 @@ mod tests {
             "echo out $X $PLANRUN_TASK; echo err s3cret >&2; printf 'no newline'; exit 3",
             tmp.path(),
         );
-        let exit = run(&spec, &ctx, "--- header", |_| false).await.unwrap();
+        let exit = run(&spec, &ctx, "--- header").await.unwrap();
         assert_eq!(exit.status.code(), Some(3));
         assert_eq!(exit.cancelled, None);
         let mut tail = exit.tail.clone();
@@ -260,7 +292,7 @@ mod tests {
         );
         let cancel = ctx.cancel.clone();
         let groups = ctx.groups.clone();
-        let task = tokio::spawn(async move { run(&spec, &ctx, "", |_| false).await });
+        let task = tokio::spawn(async move { run(&spec, &ctx, "").await });
         assert!(
             wait_for(|| std::fs::read_to_string(&pidfile).is_ok_and(|s| s.ends_with('\n'))).await
         );
@@ -288,7 +320,7 @@ mod tests {
             cwd: tmp.path().to_path_buf(),
             env: vec![],
         };
-        let err = run(&spec, &ctx, "", |_| false).await.unwrap_err();
+        let err = run(&spec, &ctx, "").await.unwrap_err();
         assert!(
             err.to_string()
                 .contains("cannot run `planrun-no-such-program`"),

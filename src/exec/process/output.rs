@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
+use super::child::LineFilter;
 use crate::events::Stream;
 use crate::exec::ExecContext;
 
@@ -18,13 +19,15 @@ pub const EXCERPT_LINES: usize = 20;
 ///
 /// The log file is created (or appended to) only when there is something to write:
 /// a task that prints nothing costs no file. Creating thousands of files is what
-/// dominates a run of short silent tasks on some filesystems.
+/// dominated a run of short silent tasks (ext4 slows file creation down right after
+/// many deletions).
 pub struct OutputSink<'a> {
     ctx: &'a ExecContext,
     log: Log,
     /// Written to the log before its first line.
     header: String,
     tail: VecDeque<String>,
+    filter: Option<LineFilter<'a>>,
 }
 
 enum Log {
@@ -42,7 +45,13 @@ impl<'a> OutputSink<'a> {
             log: ctx.log.clone().map_or(Log::Off, Log::NotOpened),
             header: ctx.redactor.redact(header).into_owned(),
             tail: VecDeque::new(),
+            filter: None,
         }
+    }
+
+    /// Rewrites (or, returning `None`, drops) each line before it is masked.
+    pub fn set_filter(&mut self, filter: LineFilter<'a>) {
+        self.filter = Some(filter);
     }
 
     /// Whether the log file was written.
@@ -80,6 +89,13 @@ impl<'a> OutputSink<'a> {
         let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let text = String::from_utf8_lossy(raw);
+        let text = match &mut self.filter {
+            Some(filter) => match filter(stream, &text) {
+                Some(text) => text,
+                None => return,
+            },
+            None => text.into_owned(),
+        };
         let text = self.ctx.redactor.redact(&text).into_owned();
         if let Some(log) = self.log() {
             let mut buf = Vec::with_capacity(text.len() + 1);

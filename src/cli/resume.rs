@@ -1,0 +1,35 @@
+//! `--resume`, `--restart`, `--rerun TASK` of `planrun run`, and `planrun resume PLAN`
+//! (the same as `planrun run PLAN --resume`).
+
+use clap::Args;
+
+use crate::journal::StartMode;
+
+/// How a run relates to the plan's earlier runs.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ResumeArgs {
+    /// Continue the latest unfinished run: tasks journaled as succeeded are not run
+    /// again, the rest run (a task cut off mid-run runs again from the start).
+    #[arg(long, conflicts_with = "restart")]
+    pub resume: bool,
+    /// Mark the unfinished run abandoned and start a new run.
+    #[arg(long)]
+    pub restart: bool,
+    /// Run TASK again, with everything that needs it (repeatable; implies --resume).
+    #[arg(long, value_name = "TASK", conflicts_with = "restart")]
+    pub rerun: Vec<String>,
+}
+
+impl ResumeArgs {
+    pub fn mode(&self) -> StartMode {
+        if self.restart {
+            StartMode::Restart
+        } else if self.resume || !self.rerun.is_empty() {
+            StartMode::Resume {
+                rerun: self.rerun.clone(),
+            }
+        } else {
+            StartMode::New
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! `planrun status PLAN [--run ID]`: where the latest (or a named) run stands, task
+//! by task.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use miette::Report;
+
+use crate::error::Error;
+use crate::journal::{self, Journal, PlanState, RunState};
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// The plan file (TOML).
+    pub plan: PathBuf,
+    /// The run to show (an id from `planrun runs`); the latest when not given.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Where runs are kept [default: .planrun beside the plan].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+pub fn run(args: &StatusArgs) -> Result<(), Error> {
+    let (plan_state, plan_tasks) = plan_state(&args.plan, args.state_dir.as_deref())?;
+    let run_id = match &args.run {
+        Some(id) => id.clone(),
+        None => plan_state
+            .latest()
+            .map_err(internal)?
+            .ok_or_else(|| no_runs(&plan_state))?,
+    };
+    let path = plan_state.journal_path(&run_id);
+    if !path.is_file() {
+        return Err(Error::Invalid(miette::miette!(
+            help = "`planrun runs PLAN` lists the runs",
+            "plan `{}` has no run {run_id}",
+            plan_state.plan_name()
+        )));
+    }
+    let live = is_live(&plan_state, &run_id);
+    let journal = Journal::read(&path).map_err(internal)?;
+    if !live && let Some(w) = journal.torn_tail_warning() {
+        eprintln!("warning: {w}");
+    }
+    let state =
+        RunState::from_records(&journal.records).expect("Journal::parse checks the first record");
+    let ids: Vec<&str> = match &plan_tasks {
+        Some(ids) => ids.iter().map(String::as_str).collect(),
+        None => state.tasks.iter().map(|(id, _)| id.as_str()).collect(),
+    };
+    let text = format!(
+        "{}\nrun directory: {}\n",
+        journal::status::render_status(&state, &ids, live),
+        plan_state.run_dir(&run_id).display()
+    );
+    print_out(&text);
+    Ok(())
+}
+
+/// The plan's state directory and its task ids in execution order (`None` when the
+/// plan does not validate now: the journal's order is used instead).
+pub(super) fn plan_state(
+    plan: &Path,
+    state_dir: Option<&Path>,
+) -> Result<(PlanState, Option<Vec<String>>), Error> {
+    let Some(name) = journal::peek_plan_name(plan) else {
+        // Let validation say what is wrong.
+        crate::validate::load_and_validate(plan, &[]).map_err(Error::Invalid)?;
+        return Err(Error::Invalid(miette::miette!(
+            "plan {} has no name",
+            plan.display()
+        )));
+    };
+    let state_dir = state_dir.map_or_else(|| journal::default_state_dir(plan), Path::to_path_buf);
+    let plan_state = PlanState::new(&state_dir, &name);
+    // The latest run's overrides make the task list match what ran.
+    let vars: Vec<(String, String)> = plan_state
+        .latest()
+        .ok()
+        .flatten()
+        .and_then(|id| Journal::read(&plan_state.journal_path(&id)).ok())
+        .and_then(|j| RunState::from_records(&j.records))
+        .map(|s| s.vars.vars.into_iter().collect())
+        .unwrap_or_default();
+    let ids = crate::validate::load_and_validate(plan, &vars)
+        .ok()
+        .map(|p| {
+            p.topo_order()
+                .iter()
+                .map(|&i| p.task(i).id.clone())
+                .collect()
+        });
+    Ok((plan_state, ids))
+}
+
+/// Whether a live planrun process works on `run_id` now.
+pub(super) fn is_live(plan_state: &PlanState, run_id: &str) -> bool {
+    journal::live_holder(&plan_state.lock_path())
+        .is_some_and(|h| h.run_id.as_deref() == Some(run_id))
+}
+
+fn no_runs(plan_state: &PlanState) -> Error {
+    let help = format!(
+        "runs are kept in {}; pass --state-dir if they are elsewhere",
+        plan_state.dir().display()
+    );
+    Error::Invalid(miette::miette!(
+        help = help,
+        "plan `{}` has no runs yet",
+        plan_state.plan_name()
+    ))
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+pub(super) fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+pub(super) fn internal(e: journal::JournalError) -> Error {
+    Error::Internal(Report::new(e))
+}

@@ -1,0 +1,258 @@
+//! `capture`: write the selected Secrets or ConfigMaps as YAML to a private file
+//! (mode 0600) in the run directory, before they are deleted. The summary names
+//! objects and keys only; every Secret value joins the run's redactor first, so no
+//! output, log, journal or report can show it.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::ByteString;
+use kube::api::{DynamicObject, ResourceExt};
+use serde_json::{Map, Value};
+
+use crate::redact::Redactor;
+use crate::validate::Capture;
+
+use super::env::TaskEnv;
+use super::error::KubeError;
+use super::select::{Selected, object_name};
+
+/// Annotations that may hold a copy of the data (kubectl's last-applied
+/// configuration holds a Secret's values in clear base64); never written out.
+const DROPPED_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
+
+/// Captures the selected objects into `run_dir/spec.file`. Returns a summary.
+pub async fn capture(
+    env: &TaskEnv<'_>,
+    spec: &Capture,
+    run_dir: &Path,
+    redactor: &Redactor,
+) -> Result<String, KubeError> {
+    let sel = Selected::resolve(env, &spec.selection).await?;
+    let objects = sel.list(env).await?;
+    let is_secret = sel.kind.resource.kind == "Secret";
+    if is_secret {
+        for obj in &objects {
+            register_secret_values(obj, redactor);
+        }
+    }
+    let described: Vec<String> = objects
+        .iter()
+        .map(|o| format!("{} (keys: {})", object_name(o), keys(o).join(", ")))
+        .collect();
+    let what = if objects.len() == 1 {
+        sel.kind.resource.kind.to_lowercase()
+    } else {
+        sel.kind.resource.plural.clone()
+    };
+    if env.dry_run {
+        return Ok(format!(
+            "would capture {} {what} to {}: {}",
+            objects.len(),
+            spec.file,
+            described.join("; ")
+        ));
+    }
+    let items: Vec<Value> = objects.iter().map(manifest).collect();
+    let document = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+    let yaml = serde_yaml::to_string(&document).map_err(|e| KubeError::CaptureIo {
+        path: spec.file.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    let path = run_dir.join(&spec.file);
+    write_private(&path, yaml.as_bytes()).map_err(|source| KubeError::CaptureIo {
+        path: path.display().to_string(),
+        source,
+    })?;
+    for line in &described {
+        env.say(&format!("captured {line}"));
+    }
+    Ok(if objects.is_empty() {
+        format!(
+            "captured nothing: no object matches {}; wrote an empty list to {}",
+            sel.description, spec.file
+        )
+    } else {
+        format!(
+            "captured {} {what} to {} (mode 0600): {}",
+            objects.len(),
+            spec.file,
+            described.join("; ")
+        )
+    })
+}
+
+/// The object as it can be applied again: identity, labels, annotations and data;
+/// no server-set fields.
+fn manifest(obj: &DynamicObject) -> Value {
+    let mut metadata = Map::new();
+    metadata.insert("name".into(), obj.name_any().into());
+    if let Some(ns) = obj.namespace() {
+        metadata.insert("namespace".into(), ns.into());
+    }
+    if !obj.labels().is_empty() {
+        metadata.insert("labels".into(), serde_json::json!(obj.labels()));
+    }
+    let annotations: BTreeMap<&String, &String> = obj
+        .annotations()
+        .iter()
+        .filter(|(k, _)| !DROPPED_ANNOTATIONS.contains(&k.as_str()))
+        .collect();
+    if !annotations.is_empty() {
+        metadata.insert("annotations".into(), serde_json::json!(annotations));
+    }
+    let mut out = Map::new();
+    if let Some(types) = &obj.types {
+        out.insert("apiVersion".into(), types.api_version.clone().into());
+        out.insert("kind".into(), types.kind.clone().into());
+    }
+    out.insert("metadata".into(), Value::Object(metadata));
+    for field in ["type", "immutable", "data", "binaryData", "stringData"] {
+        if let Some(v) = obj.data.get(field) {
+            out.insert(field.into(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// The data keys of a Secret or ConfigMap, sorted.
+fn keys(obj: &DynamicObject) -> Vec<String> {
+    let mut keys: Vec<String> = ["data", "binaryData", "stringData"]
+        .iter()
+        .filter_map(|f| obj.data.get(*f).and_then(Value::as_object))
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Adds a Secret's values to the redactor: base64 as stored, decoded, and each line
+/// of a decoded multi-line value (a key file shows up line by line in logs).
+fn register_secret_values(obj: &DynamicObject, redactor: &Redactor) {
+    let register = |plain: &str| {
+        redactor.add(plain);
+        if plain.contains('\n') {
+            for line in plain.lines().map(str::trim).filter(|l| l.len() >= 8) {
+                redactor.add(line);
+            }
+        }
+    };
+    for field in ["data", "stringData"] {
+        let Some(map) = obj.data.get(field).and_then(Value::as_object) else {
+            continue;
+        };
+        for value in map.values() {
+            let Some(text) = value.as_str() else { continue };
+            redactor.add(text);
+            if field == "data"
+                && let Ok(ByteString(bytes)) = serde_json::from_value(value.clone())
+            {
+                register(&String::from_utf8_lossy(&bytes));
+            } else if field == "stringData" {
+                register(text);
+            }
+        }
+    }
+    for annotation in DROPPED_ANNOTATIONS {
+        if let Some(v) = obj.annotations().get(*annotation) {
+            redactor.add(v.as_str());
+        }
+    }
+}
+
+/// Writes `bytes` to `path` with mode 0600, atomically (temporary file, fsync, rename).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = tmp_path(path);
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    // The umask cannot widen 0600, but an inherited ACL could: set it explicitly.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)?;
+    if let Some(parent) = path.parent()
+        && let Ok(dir) = std::fs::File::open(parent)
+    {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> DynamicObject {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": "flux-system",
+                "namespace": "flux-system",
+                "uid": "u-1",
+                "resourceVersion": "12",
+                "labels": {"app": "flux"},
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"identity\":\"c2VjcmV0LWtleS12YWx1ZQ==\"}}"},
+                "managedFields": [{"manager": "kubectl", "operation": "Update"}]
+            },
+            "type": "Opaque",
+            "data": {"identity": "c2VjcmV0LWtleS12YWx1ZQ==", "multi": "bGluZS1vbmUtc2VjcmV0CmxpbmUtdHdvLXNlY3JldA=="}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn manifest_keeps_data_and_drops_server_fields() {
+        let m = manifest(&secret());
+        assert_eq!(m["metadata"]["name"], "flux-system");
+        assert_eq!(m["data"]["identity"], "c2VjcmV0LWtleS12YWx1ZQ==");
+        assert!(m["metadata"].get("uid").is_none());
+        assert!(m["metadata"].get("managedFields").is_none());
+        assert!(m["metadata"].get("annotations").is_none());
+        assert_eq!(m["type"], "Opaque");
+        assert_eq!(keys(&secret()), vec!["identity", "multi"]);
+    }
+
+    #[test]
+    fn every_form_of_a_secret_value_is_masked() {
+        let r = Redactor::new();
+        register_secret_values(&secret(), &r);
+        for text in [
+            "secret-key-value",
+            "c2VjcmV0LWtleS12YWx1ZQ==",
+            "line-one-secret",
+            "line-two-secret",
+        ] {
+            assert_eq!(r.redact(text), crate::redact::MASK, "{text}");
+        }
+    }
+
+    #[test]
+    fn private_file_has_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.yaml");
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&path, b"new").unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+    }
+}

@@ -1,0 +1,223 @@
+//! Which cluster a run talks to: the kubeconfig (`--kubeconfig`, `KUBECONFIG` or
+//! `~/.kube/config`), the context (`--context` or the kubeconfig's current one), the
+//! plan's context guard, and the shared client with its kind cache.
+
+use std::path::PathBuf;
+
+use kube::Client;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use super::error::KubeError;
+use super::kinds::Kinds;
+
+/// How to find the cluster, from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// `--kubeconfig`; `None`: `KUBECONFIG`, then `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context`; `None`: the kubeconfig's current context.
+    pub context: Option<String>,
+}
+
+/// A client for one cluster, shared by every Kubernetes task of a run, with the kinds
+/// discovery has resolved so far.
+#[derive(Clone)]
+pub struct Connection {
+    client: Client,
+    context: String,
+    server: String,
+    kinds: Kinds,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("context", &self.context)
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Reads the kubeconfig and builds a client for the effective context. Sends no
+    /// request: an unreachable cluster shows up in the first task that uses it.
+    pub async fn open(options: &ConnectOptions) -> Result<Self, KubeError> {
+        let kubeconfig = match &options.kubeconfig {
+            Some(path) => Kubeconfig::read_from(path).map_err(|e| KubeError::Kubeconfig {
+                message: format!("cannot read {}: {}", path.display(), error_chain(&e)),
+            })?,
+            None => Kubeconfig::read().map_err(|e| KubeError::Kubeconfig {
+                message: error_chain(&e),
+            })?,
+        };
+        let context = effective_context(&kubeconfig, options.context.as_deref())?;
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &KubeConfigOptions {
+                context: Some(context.clone()),
+                cluster: None,
+                user: None,
+            },
+        )
+        .await
+        .map_err(|e| KubeError::Kubeconfig {
+            message: format!("context `{context}`: {}", error_chain(&e)),
+        })?;
+        let server = config.cluster_url.to_string();
+        let client = Client::try_from(config).map_err(|e| KubeError::Kubeconfig {
+            message: format!("context `{context}`: {}", error_chain(&e)),
+        })?;
+        Ok(Self::new(client, context, server))
+    }
+
+    /// A connection over an existing client (tests, the embedded sandbox).
+    pub fn new(client: Client, context: impl Into<String>, server: impl Into<String>) -> Self {
+        let server = server.into();
+        let server = server.strip_suffix('/').unwrap_or(&server).to_string();
+        Self {
+            kinds: Kinds::new(client.clone()),
+            client,
+            context: context.into(),
+            server,
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The effective kube context's name.
+    pub fn context(&self) -> &str {
+        &self.context
+    }
+
+    /// The API server's URL.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Kinds resolved through discovery, cached for the run.
+    pub fn kinds(&self) -> &Kinds {
+        &self.kinds
+    }
+
+    /// The plan's context guard: refuses when the plan names a context and this
+    /// connection uses another.
+    pub fn check_guard(&self, expected: Option<&str>) -> Result<(), KubeError> {
+        check_guard(expected, &self.context)
+    }
+}
+
+/// `expected` is the plan's `[plan] context`; `None` means unguarded.
+pub fn check_guard(expected: Option<&str>, actual: &str) -> Result<(), KubeError> {
+    match expected {
+        Some(expected) if expected != actual => Err(KubeError::ContextMismatch {
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The context a run uses: `--context`, else the kubeconfig's current context; it must
+/// exist in the kubeconfig.
+pub fn effective_context(
+    kubeconfig: &Kubeconfig,
+    requested: Option<&str>,
+) -> Result<String, KubeError> {
+    let name = match requested {
+        Some(c) => c.to_string(),
+        None => kubeconfig
+            .current_context
+            .clone()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| KubeError::Kubeconfig {
+                message: "no current context is set and --context was not given".into(),
+            })?,
+    };
+    if kubeconfig.contexts.iter().any(|c| c.name == name) {
+        return Ok(name);
+    }
+    let known: Vec<&str> = kubeconfig
+        .contexts
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    Err(KubeError::Kubeconfig {
+        message: if known.is_empty() {
+            format!("context `{name}` not found: the kubeconfig has no contexts")
+        } else {
+            format!(
+                "context `{name}` not found; known contexts: {}",
+                known.join(", ")
+            )
+        },
+    })
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kubeconfig(current: Option<&str>, contexts: &[&str]) -> Kubeconfig {
+        let mut yaml = String::from("apiVersion: v1\nkind: Config\n");
+        if let Some(c) = current {
+            yaml.push_str(&format!("current-context: {c}\n"));
+        }
+        yaml.push_str("clusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:1\n");
+        yaml.push_str("users:\n- name: u\n  user: {}\n");
+        yaml.push_str("contexts:\n");
+        for c in contexts {
+            yaml.push_str(&format!(
+                "- name: {c}\n  context:\n    cluster: c\n    user: u\n"
+            ));
+        }
+        Kubeconfig::from_yaml(&yaml).unwrap()
+    }
+
+    #[test]
+    fn context_flag_overrides_current_context() {
+        let kc = kubeconfig(Some("a"), &["a", "b"]);
+        assert_eq!(effective_context(&kc, None).unwrap(), "a");
+        assert_eq!(effective_context(&kc, Some("b")).unwrap(), "b");
+    }
+
+    #[test]
+    fn unknown_or_missing_context_is_an_error() {
+        let kc = kubeconfig(None, &["a"]);
+        assert!(
+            effective_context(&kc, None)
+                .unwrap_err()
+                .to_string()
+                .contains("no current context")
+        );
+        let msg = effective_context(&kc, Some("zz")).unwrap_err().to_string();
+        assert!(msg.contains("`zz` not found; known contexts: a"), "{msg}");
+    }
+
+    #[test]
+    fn guard_names_both_contexts() {
+        assert!(check_guard(None, "x").is_ok());
+        assert!(check_guard(Some("x"), "x").is_ok());
+        let e = check_guard(Some("oceanid"), "kind-dev").unwrap_err();
+        assert!(e.is_refusal());
+        assert_eq!(
+            e.to_string(),
+            "the plan is for kube context `oceanid` but the effective context is `kind-dev`"
+        );
+    }
+}

@@ -1,0 +1,72 @@
+//! What a Kubernetes task runs with: the connection, where progress lines go, its
+//! deadline and whether it may change anything.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::connection::Connection;
+
+/// Where a task's progress lines go (the engine turns them into output events).
+/// Lines never contain secret values; the engine masks them again anyway.
+pub trait Progress: Send + Sync {
+    fn line(&self, text: &str);
+}
+
+impl<F: Fn(&str) + Send + Sync> Progress for F {
+    fn line(&self, text: &str) {
+        self(text)
+    }
+}
+
+/// Progress that goes nowhere.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn line(&self, _text: &str) {}
+}
+
+/// One attempt of one Kubernetes task.
+pub struct TaskEnv<'a> {
+    pub conn: &'a Connection,
+    pub progress: &'a dyn Progress,
+    /// Nothing the task does, retries and waits included, goes past this.
+    pub deadline: Instant,
+    /// When the attempt began, for "timed out after ...".
+    pub started: Instant,
+    /// Change nothing: deletes are sent as server-side dry runs.
+    pub dry_run: bool,
+}
+
+impl<'a> TaskEnv<'a> {
+    /// An attempt starting now with `budget` to finish.
+    pub fn new(conn: &'a Connection, progress: &'a dyn Progress, budget: Duration) -> Self {
+        let started = Instant::now();
+        Self {
+            conn,
+            progress,
+            deadline: started + budget,
+            started,
+            dry_run: false,
+        }
+    }
+
+    #[must_use]
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    pub(crate) fn say(&self, text: &str) {
+        self.progress.line(text);
+    }
+
+    pub(crate) fn client(&self) -> kube::Client {
+        self.conn.client().clone()
+    }
+
+    /// The time the attempt has been given, for timeout messages.
+    pub(crate) fn budget(&self) -> Duration {
+        self.deadline.saturating_duration_since(self.started)
+    }
+}

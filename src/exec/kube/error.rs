@@ -1,0 +1,217 @@
+//! What can go wrong in a Kubernetes task, as diagnostics a person can act on.
+
+use std::time::Duration;
+
+use miette::Diagnostic;
+
+/// A failed Kubernetes task. Every variant's message is complete on its own: the
+/// engine shows it as the task's error, multi-line details included.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum KubeError {
+    /// The kubeconfig could not be read or has no usable context.
+    #[error("kubeconfig: {message}")]
+    #[diagnostic(
+        code(planrun::kube::kubeconfig),
+        help("pass --kubeconfig and --context, or set KUBECONFIG")
+    )]
+    Kubeconfig { message: String },
+
+    /// The plan is guarded by a context and the effective one differs.
+    #[error("the plan is for kube context `{expected}` but the effective context is `{actual}`")]
+    #[diagnostic(
+        code(planrun::kube::context_mismatch),
+        help(
+            "switch context (kubectl config use-context {expected}) or pass --context {expected}"
+        )
+    )]
+    ContextMismatch { expected: String, actual: String },
+
+    /// No served resource has this kind.
+    #[error(
+        "unknown kind `{}`{}{}",
+        kind,
+        in_version(api_version),
+        close_list(close)
+    )]
+    #[diagnostic(
+        code(planrun::kube::unknown_kind),
+        help("check the kind's spelling and that its CustomResourceDefinition is installed")
+    )]
+    UnknownKind {
+        kind: String,
+        api_version: Option<String>,
+        /// Similar kinds the server serves, as `Kind (group/version)`.
+        close: Vec<String>,
+    },
+
+    /// Several API groups serve this kind.
+    #[error("kind `{kind}` is served by several API groups: {}", candidates.join(", "))]
+    #[diagnostic(
+        code(planrun::kube::ambiguous_kind),
+        help("add api_version to the task, e.g. api_version = \"{}\"", candidates.first().map(String::as_str).unwrap_or("v1"))
+    )]
+    AmbiguousKind {
+        kind: String,
+        candidates: Vec<String>,
+    },
+
+    /// The selection does not fit the kind's scope.
+    #[error("{message}")]
+    #[diagnostic(code(planrun::kube::scope))]
+    Scope { message: String },
+
+    /// The server refused the request for good (401, 403, 404 of a kind, 422, ...).
+    #[error("{verb} {resource}: {reason} ({code}): {message}")]
+    #[diagnostic(code(planrun::kube::api))]
+    Api {
+        verb: &'static str,
+        resource: String,
+        code: u16,
+        reason: String,
+        message: String,
+    },
+
+    /// A request kept failing with transient errors until the deadline.
+    #[error(
+        "{verb} {resource}: still failing when the task's time ran out after {attempts} attempts; last error: {last}"
+    )]
+    #[diagnostic(code(planrun::kube::retries_exhausted))]
+    Exhausted {
+        verb: &'static str,
+        resource: String,
+        attempts: u32,
+        last: String,
+    },
+
+    /// A wait ended at its deadline; `details` say what was still in the way.
+    #[error("timed out after {} waiting for {what}{}", human(*after), detail_lines(details))]
+    #[diagnostic(code(planrun::kube::timeout))]
+    TimedOut {
+        what: String,
+        after: Duration,
+        details: Vec<String>,
+    },
+
+    /// An assertion about the cluster's state is false.
+    #[error("{summary}{}", detail_lines(details))]
+    #[diagnostic(code(planrun::kube::assertion))]
+    Assertion {
+        summary: String,
+        details: Vec<String>,
+    },
+
+    /// The capture file could not be written.
+    #[error("cannot write {path}")]
+    #[diagnostic(code(planrun::kube::capture_io))]
+    CaptureIo {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Anything else from the client (a bug or an unexpected answer).
+    #[error("{verb} {resource}: {message}")]
+    #[diagnostic(code(planrun::kube::client))]
+    Client {
+        verb: &'static str,
+        resource: String,
+        message: String,
+    },
+}
+
+impl KubeError {
+    /// The multi-line details of a timeout or failed assertion, if any.
+    pub fn details(&self) -> &[String] {
+        match self {
+            KubeError::TimedOut { details, .. } | KubeError::Assertion { details, .. } => details,
+            _ => &[],
+        }
+    }
+
+    /// Whether this error is the context guard refusing (exit code 3).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, KubeError::ContextMismatch { .. })
+    }
+}
+
+fn in_version(api_version: &Option<String>) -> String {
+    api_version
+        .as_ref()
+        .map(|v| format!(" in {v}"))
+        .unwrap_or_default()
+}
+
+fn close_list(close: &[String]) -> String {
+    if close.is_empty() {
+        String::new()
+    } else {
+        format!("; close matches: {}", close.join(", "))
+    }
+}
+
+fn detail_lines(details: &[String]) -> String {
+    details.iter().map(|d| format!("\n  {d}")).collect()
+}
+
+/// A duration as a person writes it: `1.5s`, `2m`, `1m30s`.
+pub(crate) fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1_000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        let s = d.as_secs_f64();
+        if (s - s.round()).abs() < 0.05 {
+            format!("{}s", s.round())
+        } else {
+            format!("{s:.1}s")
+        }
+    } else {
+        let secs = d.as_secs();
+        let (m, s) = (secs / 60, secs % 60);
+        if s == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{s}s")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
+        assert_eq!(human(Duration::from_secs(2)), "2s");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(human(Duration::from_secs(600)), "10m");
+        assert_eq!(human(Duration::from_secs(90)), "1m30s");
+    }
+
+    #[test]
+    fn unknown_kind_lists_close_matches() {
+        let e = KubeError::UnknownKind {
+            kind: "Namespac".into(),
+            api_version: None,
+            close: vec!["Namespace (v1)".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "unknown kind `Namespac`; close matches: Namespace (v1)"
+        );
+    }
+
+    #[test]
+    fn timeout_shows_details_on_their_own_lines() {
+        let e = KubeError::TimedOut {
+            what: "namespaces/x to be gone".into(),
+            after: Duration::from_secs(2),
+            details: vec!["x: finalizers [kubernetes]".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "timed out after 2s waiting for namespaces/x to be gone\n  x: finalizers [kubernetes]"
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! The Kubernetes task types inside the engine: the run's shared connection, progress
+//! lines as task output (events and the task log), cancellation, and errors as the
+//! engine's [`TaskError`].
+
+use std::fs::File;
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::events::Stream;
+use crate::exec::{ExecContext, TaskError, TaskOutcome};
+use crate::validate::Task;
+
+use super::env::Progress;
+use super::task::{KubeTask, run_kube_task};
+
+/// After the engine's timeout fires, how long a task may take to finish on its own
+/// deadline (at the same instant) and say why it timed out.
+const EXPLAIN_GRACE: Duration = Duration::from_secs(5);
+
+/// Progress lines to the event stream and the task log, masked.
+struct TaskOutput<'a> {
+    ctx: &'a ExecContext,
+    log: Mutex<Option<File>>,
+}
+
+impl Progress for TaskOutput<'_> {
+    fn line(&self, text: &str) {
+        self.ctx.output(Stream::Stdout, text);
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(file) = log.as_mut() {
+            // A log that cannot be written must not fail the task: events still carry it.
+            let _ = writeln!(file, "{}", self.ctx.redactor.redact(text));
+        }
+    }
+}
+
+/// Runs one attempt of a Kubernetes task.
+pub async fn execute(task: &Task, ctx: &ExecContext) -> Result<TaskOutcome, TaskError> {
+    let Some(conn) = ctx.kube.get() else {
+        return Err(TaskError::failed(
+            "no Kubernetes connection was opened for this run (a bug: `run` opens it before any task starts)",
+        ));
+    };
+    let log = ctx.log.as_ref().and_then(|path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()
+    });
+    let output = TaskOutput {
+        ctx,
+        log: Mutex::new(log),
+    };
+    output.line(&format!(
+        "--- attempt {}: {} (context {}, {})",
+        ctx.attempt,
+        task.kind.type_name(),
+        conn.context(),
+        conn.server()
+    ));
+    let run_dir = ctx.run_dir.path().to_path_buf();
+    let work = run_kube_task(
+        &task.kind,
+        KubeTask {
+            conn,
+            progress: &output,
+            run_dir: &run_dir,
+            redactor: &ctx.redactor,
+            dry_run: ctx.dry_run,
+            timeout: task.timeout,
+        },
+    );
+    tokio::pin!(work);
+    let result = tokio::select! {
+        result = &mut work => result,
+        reason = ctx.cancel.cancelled() => {
+            if reason != crate::events::CancelReason::Timeout {
+                return Err(TaskError::Cancelled { reason, excerpt: Vec::new() });
+            }
+            // The task's own deadline is the same instant: let it explain the timeout.
+            match tokio::time::timeout(EXPLAIN_GRACE, &mut work).await {
+                Ok(result) => result,
+                Err(_) => return Err(TaskError::Cancelled { reason, excerpt: Vec::new() }),
+            }
+        }
+    };
+    let redact = |text: &str| ctx.redactor.redact(text).into_owned();
+    match result {
+        Ok(summary) => Ok(TaskOutcome {
+            summary: Some(redact(&summary)),
+        }),
+        // The message carries the details (what remains, expected versus actual).
+        Err(e) => Err(TaskError::failed(redact(&e.to_string()))),
+    }
+}

@@ -1,0 +1,33 @@
+//! Kubernetes task executors, talking to the API server directly through kube-rs:
+//! one file per task type, plus the connection, kind discovery, API error handling
+//! and the watch loop they share.
+
+mod assert_deployments;
+mod capture;
+mod connection;
+mod delete;
+mod env;
+mod error;
+mod executor;
+mod field_managers;
+mod kinds;
+mod retry;
+mod select;
+mod status;
+mod task;
+mod wait_absent;
+mod wait_condition;
+mod watch;
+
+pub use assert_deployments::assert_deployments;
+pub use capture::capture;
+pub use connection::{ConnectOptions, Connection, check_guard, effective_context};
+pub use delete::kube_delete;
+pub use env::{Progress, Quiet, TaskEnv};
+pub use error::KubeError;
+pub use executor::execute;
+pub use field_managers::assert_field_managers;
+pub use kinds::{Kinds, ResolvedKind};
+pub use task::{DEFAULT_BUDGET, KubeTask, run_kube_task};
+pub use wait_absent::wait_absent;
+pub use wait_condition::wait_condition;

@@ -1,0 +1,246 @@
+//! Transient versus permanent API errors, and retrying the transient ones with
+//! backoff inside the task's deadline.
+
+use std::future::Future;
+use std::time::Duration;
+
+use kube::runtime::watcher;
+use tokio::time::Instant;
+
+use super::env::TaskEnv;
+use super::error::{KubeError, human};
+
+/// First delay between attempts.
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// Longest delay between attempts.
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Whether an error is worth another attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// 5xx, 429, 408, 410 Expired, a reset connection: try again after a delay (at
+    /// least `retry_after` when the server said so).
+    Transient { retry_after: Option<Duration> },
+    /// 401, 403, 404, 409, 422, a bad answer: the same request would fail again.
+    Permanent,
+}
+
+/// How an HTTP status code from the API server behaves on retry.
+pub(crate) fn classify_code(code: u16, retry_after_secs: Option<u32>) -> Class {
+    let retry_after = retry_after_secs
+        .filter(|s| *s > 0)
+        .map(|s| Duration::from_secs(u64::from(s)));
+    match code {
+        408 | 410 | 429 | 500..=599 => Class::Transient { retry_after },
+        _ => Class::Permanent,
+    }
+}
+
+/// Classifies a client error.
+pub(crate) fn classify(e: &kube::Error) -> Class {
+    match e {
+        kube::Error::Api(status) => classify_code(
+            status.code,
+            status.details.as_ref().map(|d| d.retry_after_seconds),
+        ),
+        // Connection refused or reset, a body cut short, an idle timeout.
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => {
+            Class::Transient { retry_after: None }
+        }
+        _ => Class::Permanent,
+    }
+}
+
+/// Classifies a watcher error (the watcher itself recovers on the next poll).
+pub(crate) fn classify_watch(e: &watcher::Error) -> Class {
+    match e {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => classify(e),
+        watcher::Error::WatchError(status) => classify_code(
+            status.code,
+            status.details.as_ref().map(|d| d.retry_after_seconds),
+        ),
+        watcher::Error::NoResourceVersion => Class::Permanent,
+    }
+}
+
+/// The client error behind a watcher error, if any.
+pub(crate) fn watch_source(e: &watcher::Error) -> Option<&kube::Error> {
+    match e {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => Some(e),
+        _ => None,
+    }
+}
+
+/// Whether the error is a 404 (the kind is no longer served, or the object is gone).
+pub(crate) fn is_404(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+/// A short text for an error, for progress lines and "last error".
+pub(crate) fn describe(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => status_text(s.code, &s.reason, &s.message),
+        other => other.to_string(),
+    }
+}
+
+/// A short text for a watcher error.
+pub(crate) fn describe_watch(e: &watcher::Error) -> String {
+    match e {
+        watcher::Error::WatchError(s) => status_text(s.code, &s.reason, &s.message),
+        other => match watch_source(other) {
+            Some(inner) => describe(inner),
+            None => other.to_string(),
+        },
+    }
+}
+
+fn status_text(code: u16, reason: &str, message: &str) -> String {
+    let reason = if reason.is_empty() { "error" } else { reason };
+    if message.is_empty() {
+        format!("{reason} ({code})")
+    } else {
+        format!("{reason} ({code}): {message}")
+    }
+}
+
+/// The permanent failure of a request, named by verb and resource.
+pub(crate) fn fail(verb: &'static str, resource: &str, e: &kube::Error) -> KubeError {
+    match e {
+        kube::Error::Api(s) => KubeError::Api {
+            verb,
+            resource: resource.to_string(),
+            code: s.code,
+            reason: if s.reason.is_empty() {
+                "error".into()
+            } else {
+                s.reason.clone()
+            },
+            message: s.message.clone(),
+        },
+        other => KubeError::Client {
+            verb,
+            resource: resource.to_string(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Exponential backoff without a limit on attempts; the deadline is the limit.
+#[derive(Debug, Clone)]
+pub(crate) struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { next: BACKOFF_MIN }
+    }
+}
+
+impl Backoff {
+    /// The delay before the next attempt; at least `floor` (a server's Retry-After).
+    pub(crate) fn next_delay(&mut self, floor: Option<Duration>) -> Duration {
+        let delay = self.next.max(floor.unwrap_or_default());
+        self.next = (self.next * 2).min(BACKOFF_MAX);
+        delay
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.next = BACKOFF_MIN;
+    }
+}
+
+/// Runs `f` until it succeeds, a permanent error occurs or the deadline would pass.
+pub(crate) async fn call<T, F, Fut>(
+    env: &TaskEnv<'_>,
+    verb: &'static str,
+    resource: &str,
+    mut f: F,
+) -> Result<T, KubeError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    let mut backoff = Backoff::default();
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let error = match tokio::time::timeout_at(env.deadline, f()).await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => e,
+            Err(_) => {
+                return Err(KubeError::Exhausted {
+                    verb,
+                    resource: resource.to_string(),
+                    attempts,
+                    last: "no answer before the deadline".into(),
+                });
+            }
+        };
+        let Class::Transient { retry_after } = classify(&error) else {
+            return Err(fail(verb, resource, &error));
+        };
+        let delay = backoff.next_delay(retry_after);
+        let last = describe(&error);
+        if Instant::now() + delay >= env.deadline {
+            return Err(KubeError::Exhausted {
+                verb,
+                resource: resource.to_string(),
+                attempts,
+                last,
+            });
+        }
+        env.say(&format!(
+            "{verb} {resource}: {last}; retrying in {}",
+            human(delay)
+        ));
+        tokio::time::sleep(delay).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_and_throttling_are_transient() {
+        for code in [500, 502, 503, 504, 429, 410, 408] {
+            assert!(matches!(classify_code(code, None), Class::Transient { .. }));
+        }
+        assert_eq!(
+            classify_code(429, Some(3)),
+            Class::Transient {
+                retry_after: Some(Duration::from_secs(3))
+            }
+        );
+    }
+
+    #[test]
+    fn refusals_are_permanent() {
+        for code in [400, 401, 403, 404, 405, 409, 422] {
+            assert_eq!(classify_code(code, None), Class::Permanent);
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap_and_honours_retry_after() {
+        let mut b = Backoff::default();
+        assert_eq!(b.next_delay(None), Duration::from_millis(100));
+        assert_eq!(b.next_delay(None), Duration::from_millis(200));
+        assert_eq!(
+            b.next_delay(Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        for _ in 0..10 {
+            b.next_delay(None);
+        }
+        assert_eq!(b.next_delay(None), BACKOFF_MAX);
+        b.reset();
+        assert_eq!(b.next_delay(None), BACKOFF_MIN);
+    }
+}

@@ -1,0 +1,131 @@
+//! `wait-condition`: wait, by watch, until every matching object (at least one) has a
+//! status condition, e.g. Flux's `Ready=True` on GitRepository and Kustomization; on
+//! timeout show each object's condition with its reason and message.
+
+use kube::api::{DynamicObject, ResourceExt};
+
+use crate::validate::WaitCondition;
+
+use super::env::TaskEnv;
+use super::error::KubeError;
+use super::select::{Selected, object_name};
+use super::status::condition;
+use super::watch::{WatchEnd, watch_until};
+
+/// Where one object stands against the wanted condition.
+fn verdict(obj: &DynamicObject, type_: &str, status: &str) -> Result<(), String> {
+    let Some(c) = condition(obj, type_) else {
+        return Err(format!("no {type_} condition yet"));
+    };
+    if c.status != status {
+        return Err(c.render());
+    }
+    // A condition written for an older generation says nothing about the current spec.
+    if let (Some(observed), Some(current)) = (c.observed_generation, obj.metadata.generation)
+        && observed < current
+    {
+        return Err(format!(
+            "{} but for generation {observed}, the object is at generation {current}",
+            c.render()
+        ));
+    }
+    Ok(())
+}
+
+/// Waits until every matching object has `condition=status`. Returns a summary.
+pub async fn wait_condition(env: &TaskEnv<'_>, spec: &WaitCondition) -> Result<String, KubeError> {
+    let sel = Selected::resolve(env, &spec.selection).await?;
+    let resource = sel.kind.resource_name();
+    let want = format!("{}={}", spec.condition, spec.status);
+    if env.dry_run {
+        let now = sel.list(env).await?;
+        let states: Vec<String> = now
+            .iter()
+            .map(|o| match verdict(o, &spec.condition, &spec.status) {
+                Ok(()) => format!("{} ({want})", object_name(o)),
+                Err(why) => format!("{} ({why})", object_name(o)),
+            })
+            .collect();
+        return Ok(format!(
+            "would wait for {want} on {}; now: {}",
+            sel.description,
+            if states.is_empty() {
+                "no matching object".to_string()
+            } else {
+                states.join(", ")
+            }
+        ));
+    }
+    let mut last_report = String::new();
+    let end = watch_until(
+        env,
+        sel.api.clone(),
+        sel.watch_config(),
+        &resource,
+        |o| sel.matches(o),
+        |objects| {
+            let pending: Vec<String> = objects
+                .values()
+                .filter_map(|o| {
+                    verdict(o, &spec.condition, &spec.status)
+                        .err()
+                        .map(|why| format!("{} ({why})", o.name_any()))
+                })
+                .collect();
+            let report = if objects.is_empty() {
+                "no matching object yet".to_string()
+            } else {
+                pending.join(", ")
+            };
+            if !report.is_empty() && report != last_report {
+                env.say(&format!("waiting for {want}: {report}"));
+            }
+            last_report = report;
+            !objects.is_empty() && pending.is_empty()
+        },
+    )
+    .await?;
+    if matches!(end, WatchEnd::NotServed) {
+        env.conn.kinds().forget().await;
+    }
+    match end {
+        WatchEnd::Done(objects) => Ok(format!(
+            "{want} on {}: {}",
+            sel.description,
+            objects.keys().cloned().collect::<Vec<_>>().join(", ")
+        )),
+        WatchEnd::NotServed => Err(KubeError::Api {
+            verb: "watch",
+            resource,
+            code: 404,
+            reason: "NotFound".into(),
+            message: "the server no longer serves this kind (was its CRD deleted?)".into(),
+        }),
+        WatchEnd::TimedOut {
+            objects,
+            synced,
+            last_error,
+        } => {
+            let mut details: Vec<String> = objects
+                .values()
+                .map(|o| match verdict(o, &spec.condition, &spec.status) {
+                    Ok(()) => format!("{}: {want}", sel.object_ref(o)),
+                    Err(why) => format!("{}: {why}", sel.object_ref(o)),
+                })
+                .collect();
+            if !synced {
+                details.push(format!(
+                    "could not list {resource}: {}",
+                    last_error.unwrap_or_else(|| "no answer from the server".into())
+                ));
+            } else if objects.is_empty() {
+                details.push(format!("no object matches {}", sel.description));
+            }
+            Err(KubeError::TimedOut {
+                what: format!("{want} on {}", sel.description),
+                after: env.budget(),
+                details,
+            })
+        }
+    }
+}

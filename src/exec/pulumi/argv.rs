@@ -1,0 +1,129 @@
+//! The command lines planrun gives the Pulumi CLI, built from its documented flags:
+//! always the stack (`--stack`), the project (`--cwd`), no prompts
+//! (`--non-interactive`), no colour codes in logs (`--color never`), and `--json`
+//! for output planrun reads (engine events for `up` and `refresh`, one digest for
+//! `preview`).
+
+use crate::validate::PulumiUp;
+
+/// `--stack S --cwd DIR --non-interactive --color never`.
+fn common(task: &PulumiUp) -> Vec<String> {
+    vec![
+        "--stack".into(),
+        task.stack.clone(),
+        "--cwd".into(),
+        task.cwd.display().to_string(),
+        "--non-interactive".into(),
+        "--color".into(),
+        "never".into(),
+    ]
+}
+
+fn command(name: &str, task: &PulumiUp, tail: &[&str]) -> Vec<String> {
+    let mut args = vec![name.to_owned()];
+    args.extend(common(task));
+    args.extend(tail.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+/// `pulumi config --json`: every key of the stack, secrets blinded (no value shown),
+/// or, with `show_secrets`, in plain text (read by planrun only, to mask them).
+pub fn config_list(task: &PulumiUp, show_secrets: bool) -> Vec<String> {
+    let mut args = command("config", task, &["--json"]);
+    if show_secrets {
+        args.push("--show-secrets".into());
+    }
+    args
+}
+
+/// `pulumi refresh --yes --skip-preview --json`: adopt the cluster's actual state
+/// before the update.
+pub fn refresh(task: &PulumiUp) -> Vec<String> {
+    command(
+        "refresh",
+        task,
+        &["--yes", "--skip-preview", "--suppress-progress", "--json"],
+    )
+}
+
+/// `pulumi preview --diff --json` (with `--refresh` when a refresh was asked for but
+/// must not be saved, as under `--dry-run`), then the task's extra arguments.
+pub fn preview(task: &PulumiUp, refresh: bool) -> Vec<String> {
+    let mut args = command(
+        "preview",
+        task,
+        &["--diff", "--suppress-progress", "--json"],
+    );
+    if refresh {
+        args.push("--refresh".into());
+    }
+    args.extend(task.args.iter().cloned());
+    args
+}
+
+/// `pulumi up --yes --json` (with `--skip-preview` when a preview just ran), then the
+/// task's extra arguments.
+pub fn up(task: &PulumiUp, skip_preview: bool) -> Vec<String> {
+    let mut args = command("up", task, &["--yes"]);
+    if skip_preview {
+        args.push("--skip-preview".into());
+    }
+    args.extend(["--suppress-progress".into(), "--json".into()]);
+    args.extend(task.args.iter().cloned());
+    args
+}
+
+/// The command that sets a missing config key (it prompts for the value, so the
+/// value never lands in shell history).
+pub fn config_set_hint(task: &PulumiUp, key: &str) -> String {
+    format!(
+        "pulumi config set --secret {key} --stack {} --cwd {}",
+        task.stack,
+        task.cwd.display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn task() -> PulumiUp {
+        PulumiUp {
+            stack: "oceanid-cluster".into(),
+            cwd: PathBuf::from("/repo/cluster"),
+            preview: true,
+            refresh: false,
+            require_config: vec![],
+            args: vec!["--parallel".into(), "4".into()],
+            binary: "pulumi".into(),
+        }
+    }
+
+    #[test]
+    fn builds_the_documented_command_lines() {
+        let t = task();
+        let common = "--stack oceanid-cluster --cwd /repo/cluster --non-interactive --color never";
+        assert_eq!(
+            config_list(&t, false).join(" "),
+            format!("config {common} --json")
+        );
+        assert_eq!(
+            config_list(&t, true).join(" "),
+            format!("config {common} --json --show-secrets")
+        );
+        assert_eq!(
+            preview(&t, true).join(" "),
+            format!("preview {common} --diff --suppress-progress --json --refresh --parallel 4")
+        );
+        assert_eq!(
+            up(&t, true).join(" "),
+            format!("up {common} --yes --skip-preview --suppress-progress --json --parallel 4")
+        );
+        assert_eq!(
+            refresh(&t).join(" "),
+            format!("refresh {common} --yes --skip-preview --suppress-progress --json")
+        );
+    }
+}

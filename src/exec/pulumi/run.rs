@@ -1,0 +1,571 @@
+//! `pulumi-up`: check the stack's required config (before anything in the plan is
+//! deleted: see [`preflight_plan`]), optionally refresh, optionally preview with a
+//! diff, then `pulumi up`; under `--dry-run`, only the preview.
+//!
+//! The CLI is stopped the way it expects: SIGINT to its process group (it then
+//! cancels the update cleanly), a long grace period, SIGKILL only after it. A killed
+//! update can leave the stack locked or with pending operations: the task says so,
+//! with the commands that clean up.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use super::argv;
+use super::capture::{Stopped, capture, resolve_binary};
+use super::config::{self, add_secret};
+use super::error::{PulumiError, classify, strip_error};
+use super::output::OperationLog;
+use crate::events::Stream;
+use crate::exec::process::{self, ProcessSpec, RunOptions, describe_status};
+use crate::exec::{ExecContext, TaskError, TaskOutcome};
+use crate::redact::Redactor;
+use crate::schedule::{Cancel, CancelReason};
+use crate::validate::{PulumiUp, TaskKind, ValidatedPlan};
+
+/// Least time between SIGINT and SIGKILL for a cancelled Pulumi operation (a longer
+/// `--grace` wins) unless [`GRACE_ENV`] says otherwise.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(60);
+/// Seconds between SIGINT and SIGKILL (e.g. `120` or `0.5`).
+pub const GRACE_ENV: &str = "PLANRUN_PULUMI_GRACE_SECS";
+/// Environment variables whose values are secrets (masked wherever they appear).
+pub const SECRET_ENV: [&str; 2] = ["PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN"];
+
+/// How the executor treats the CLI.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// SIGINT-to-SIGKILL delay; `None`: the longer of [`DEFAULT_GRACE`] and the run's
+    /// `--grace`.
+    pub grace: Option<Duration>,
+    /// Limit for each config listing.
+    pub config_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            grace: None,
+            config_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+impl Settings {
+    /// The defaults, with the grace period from [`GRACE_ENV`] when set.
+    pub fn from_env() -> Self {
+        let mut settings = Self::default();
+        if let Some(secs) = std::env::var(GRACE_ENV)
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+        {
+            settings.grace = Some(Duration::from_secs_f64(secs));
+        }
+        settings
+    }
+}
+
+/// Adds the values of [`SECRET_ENV`] (and of the file `PULUMI_CONFIG_PASSPHRASE_FILE`
+/// names), from planrun's environment and from `extra` (what children get on top of
+/// it), to `redactor`.
+pub fn mask_environment(redactor: &Redactor, extra: &[(String, String)]) {
+    let lookup = |name: &str| {
+        extra
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name).ok())
+    };
+    for name in SECRET_ENV {
+        if let Some(value) = lookup(name) {
+            add_secret(&value, redactor);
+        }
+    }
+    if let Some(path) = lookup("PULUMI_CONFIG_PASSPHRASE_FILE")
+        && let Ok(text) = std::fs::read_to_string(path)
+    {
+        add_secret(text.trim_end_matches(['\n', '\r']), redactor);
+        add_secret(&text, redactor);
+    }
+}
+
+/// What the config check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigCheck {
+    /// Required keys, all present.
+    pub required: usize,
+    /// Secret keys of the stack, whose values are now masked.
+    pub secrets: usize,
+}
+
+enum CheckError {
+    Pulumi(PulumiError),
+    Cancelled(CancelReason),
+}
+
+impl From<PulumiError> for CheckError {
+    fn from(e: PulumiError) -> Self {
+        CheckError::Pulumi(e)
+    }
+}
+
+/// The Pulumi CLI of `task`, or why it cannot run.
+fn binary(task: &PulumiUp) -> Result<PathBuf, PulumiError> {
+    resolve_binary(&task.binary).ok_or_else(|| PulumiError::NotInstalled {
+        binary: task.binary.clone(),
+    })
+}
+
+/// Checks, before anything in the plan runs, that every `pulumi-up` task can run:
+/// the CLI is installed, logged in, the stack exists, every required config key is
+/// set, and the stack's secrets can be decrypted. Reads only; never shows a value.
+/// Secret config values (and `PULUMI_CONFIG_PASSPHRASE`, `PULUMI_ACCESS_TOKEN`) are
+/// added to the plan's redactor. The engine calls this before starting any task.
+pub async fn preflight_plan(plan: &ValidatedPlan) -> Result<(), PreflightError> {
+    for task in plan.tasks() {
+        if let TaskKind::PulumiUp(spec) = &task.kind {
+            preflight(spec, plan.redactor())
+                .await
+                .map_err(|error| PreflightError {
+                    task: task.id.clone(),
+                    error,
+                })?;
+        }
+    }
+    Ok(())
+}
+
+/// A `pulumi-up` task that cannot run: the Pulumi error, told about the task.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("task `{task}` cannot run: {error}")]
+pub struct PreflightError {
+    pub task: String,
+    pub error: PulumiError,
+}
+
+impl miette::Diagnostic for PreflightError {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.error.code()
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.error.help()
+    }
+}
+
+/// [`preflight_plan`] for one task.
+pub async fn preflight(task: &PulumiUp, redactor: &Redactor) -> Result<ConfigCheck, PulumiError> {
+    preflight_with(task, redactor, &[]).await
+}
+
+/// [`preflight`] with variables added to the CLI's environment.
+pub async fn preflight_with(
+    task: &PulumiUp,
+    redactor: &Redactor,
+    env: &[(String, String)],
+) -> Result<ConfigCheck, PulumiError> {
+    mask_environment(redactor, env);
+    let binary = binary(task)?;
+    let timeout = Settings::default().config_timeout;
+    match check_config(task, &binary, redactor, env, timeout, None).await {
+        Ok(check) => Ok(check),
+        Err(CheckError::Pulumi(e)) => Err(e),
+        // No cancellation token was given.
+        Err(CheckError::Cancelled(_)) => Err(PulumiError::Timeout {
+            command: "config".into(),
+            seconds: timeout.as_secs(),
+        }),
+    }
+}
+
+/// `pulumi config --json` (values blinded): are the required keys there? Then, if the
+/// stack has secrets, `pulumi config --json --show-secrets`, read in memory only, to
+/// mask them; its failure (a missing passphrase) would also fail the update.
+async fn check_config(
+    task: &PulumiUp,
+    binary: &Path,
+    redactor: &Redactor,
+    env: &[(String, String)],
+    timeout: Duration,
+    cancel: Option<&Cancel>,
+) -> Result<ConfigCheck, CheckError> {
+    if !task.cwd.is_dir() {
+        return Err(PulumiError::ProjectDirMissing(task.cwd.clone()).into());
+    }
+    let listing = list_config(task, binary, false, redactor, env, timeout, cancel).await?;
+    let project = config::project_name(&task.cwd);
+    let missing = config::missing(&task.require_config, &listing, project.as_deref());
+    if !missing.is_empty() {
+        let commands: Vec<String> = missing
+            .iter()
+            .map(|k| format!("  {}", argv::config_set_hint(task, k)))
+            .collect();
+        return Err(PulumiError::MissingConfig {
+            stack: task.stack.clone(),
+            keys: missing.iter().map(|k| (*k).to_owned()).collect(),
+            fix: format!(
+                "set each missing key (the command asks for the value):\n{}",
+                commands.join("\n")
+            ),
+        }
+        .into());
+    }
+    let mut secrets = 0;
+    if listing.values().any(|k| k.secret) {
+        let revealed = list_config(task, binary, true, redactor, env, timeout, cancel).await?;
+        secrets = config::mask_secrets(&revealed, redactor);
+    }
+    Ok(ConfigCheck {
+        required: task.require_config.len(),
+        secrets,
+    })
+}
+
+async fn list_config(
+    task: &PulumiUp,
+    binary: &Path,
+    show_secrets: bool,
+    redactor: &Redactor,
+    env: &[(String, String)],
+    timeout: Duration,
+    cancel: Option<&Cancel>,
+) -> Result<config::Listing, CheckError> {
+    let args = argv::config_list(task, show_secrets);
+    let out = capture(binary, &args, &task.cwd, env, timeout, cancel)
+        .await
+        .map_err(|stopped| match stopped {
+            Stopped::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                CheckError::Pulumi(PulumiError::NotInstalled {
+                    binary: task.binary.clone(),
+                })
+            }
+            Stopped::Spawn(e) => CheckError::Pulumi(PulumiError::Spawn {
+                binary: task.binary.clone(),
+                detail: e.to_string(),
+            }),
+            Stopped::Timeout => CheckError::Pulumi(PulumiError::Timeout {
+                command: "config".into(),
+                seconds: timeout.as_secs(),
+            }),
+            Stopped::Cancelled(reason) => CheckError::Cancelled(reason),
+        })?;
+    let stderr: Vec<String> = out
+        .stderr
+        .iter()
+        .map(|l| redactor.redact(l).into_owned())
+        .collect();
+    if !out.status.success() {
+        return Err(classify(&stderr, &task.stack, &task.cwd)
+            .unwrap_or_else(|| PulumiError::Failed {
+                command: "config".into(),
+                stack: task.stack.clone(),
+                status: describe_status(&out.status),
+                detail: stderr
+                    .iter()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| strip_error(l))
+                    .collect(),
+            })
+            .into());
+    }
+    config::parse_listing(&out.stdout).map_err(|detail| {
+        CheckError::Pulumi(PulumiError::BadOutput {
+            command: "config".into(),
+            detail,
+        })
+    })
+}
+
+/// What the task does, for `--dry-run`, `list` and the report.
+pub fn describe(task: &PulumiUp) -> String {
+    let mut steps = Vec::new();
+    if !task.require_config.is_empty() {
+        steps.push(format!("check config {}", task.require_config.join(", ")));
+    }
+    if task.refresh {
+        steps.push("refresh".to_owned());
+    }
+    if task.preview {
+        steps.push("preview --diff".to_owned());
+    }
+    steps.push("up".to_owned());
+    format!(
+        "pulumi {} for stack {} in {}",
+        steps.join(", "),
+        task.stack,
+        task.cwd.display()
+    )
+}
+
+/// Runs one attempt with the [`Settings`] from the environment.
+pub async fn execute(task: &PulumiUp, ctx: &ExecContext) -> Result<TaskOutcome, TaskError> {
+    execute_with(task, ctx, &Settings::from_env()).await
+}
+
+/// Runs one attempt.
+pub async fn execute_with(
+    task: &PulumiUp,
+    ctx: &ExecContext,
+    settings: &Settings,
+) -> Result<TaskOutcome, TaskError> {
+    mask_environment(&ctx.redactor, &ctx.child_env);
+    let fail = |e: PulumiError| TaskError::failed(ctx.redactor.redact(&e.with_help()).into_owned());
+    let binary = binary(task).map_err(fail)?;
+    let check = match check_config(
+        task,
+        &binary,
+        &ctx.redactor,
+        &ctx.child_env,
+        settings.config_timeout,
+        Some(&ctx.cancel),
+    )
+    .await
+    {
+        Ok(check) => check,
+        Err(CheckError::Pulumi(e)) => return Err(fail(e)),
+        Err(CheckError::Cancelled(reason)) => {
+            return Err(TaskError::Cancelled {
+                reason,
+                excerpt: Vec::new(),
+            });
+        }
+    };
+    note(
+        ctx,
+        &format!(
+            "--- config of stack {}: {} required key(s) present, {} secret value(s) masked",
+            task.stack, check.required, check.secrets
+        ),
+    );
+
+    if task.refresh && !ctx.dry_run {
+        operation(Operation::Refresh, task, &binary, ctx, settings).await?;
+    }
+    let mut preview = None;
+    if task.preview || ctx.dry_run {
+        let refresh = task.refresh && ctx.dry_run;
+        preview = operation(Operation::Preview { refresh }, task, &binary, ctx, settings)
+            .await?
+            .summary;
+    }
+    if ctx.dry_run {
+        let what = preview.map_or_else(
+            || "no change summary reported".to_owned(),
+            |s| s.to_string(),
+        );
+        return Ok(TaskOutcome {
+            summary: Some(format!(
+                "previewed stack {} (dry run, nothing changed): {what}",
+                task.stack
+            )),
+        });
+    }
+    let up = operation(
+        Operation::Up {
+            skip_preview: task.preview,
+        },
+        task,
+        &binary,
+        ctx,
+        settings,
+    )
+    .await?;
+    let what = up.summary.map_or_else(
+        || "no change summary reported".to_owned(),
+        |s| s.to_string(),
+    );
+    Ok(TaskOutcome {
+        summary: Some(format!("pulumi up for stack {}: {what}", task.stack)),
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Operation {
+    Refresh,
+    Preview { refresh: bool },
+    Up { skip_preview: bool },
+}
+
+impl Operation {
+    fn name(self) -> &'static str {
+        match self {
+            Operation::Refresh => "refresh",
+            Operation::Preview { .. } => "preview",
+            Operation::Up { .. } => "up",
+        }
+    }
+
+    fn args(self, task: &PulumiUp) -> Vec<String> {
+        match self {
+            Operation::Refresh => argv::refresh(task),
+            Operation::Preview { refresh } => argv::preview(task, refresh),
+            Operation::Up { skip_preview } => argv::up(task, skip_preview),
+        }
+    }
+}
+
+/// Runs one Pulumi operation, its output rendered into the log as it comes.
+async fn operation(
+    op: Operation,
+    task: &PulumiUp,
+    binary: &Path,
+    ctx: &ExecContext,
+    settings: &Settings,
+) -> Result<OperationLog, TaskError> {
+    let args = op.args(task);
+    let grace = settings.grace.unwrap_or(DEFAULT_GRACE.max(ctx.grace));
+    let header = format!(
+        "--- attempt {}: {} {}",
+        ctx.attempt,
+        task.binary,
+        args.join(" ")
+    );
+    let spec = ProcessSpec {
+        program: binary.as_os_str().to_owned(),
+        args: args.iter().map(Into::into).collect(),
+        cwd: task.cwd.clone(),
+        env: Vec::new(),
+    };
+    let digest = matches!(op, Operation::Preview { .. });
+    let mut log = OperationLog::default();
+    let mut stdout = String::new();
+    let exit = {
+        let (log, stdout) = (&mut log, &mut stdout);
+        let filter = Box::new(move |stream: Stream, line: &str| match stream {
+            Stream::Stderr => {
+                log.stderr.push(line.to_owned());
+                Some(line.to_owned())
+            }
+            // The preview digest is one JSON object over many lines: read at the end.
+            Stream::Stdout if digest => {
+                stdout.push_str(line);
+                stdout.push('\n');
+                None
+            }
+            Stream::Stdout => log.event_line(line),
+        });
+        let options = RunOptions {
+            stop_signal: Some(Signal::SIGINT),
+            grace: Some(grace),
+            filter: Some(filter),
+        };
+        process::run_with(&spec, ctx, &header, options).await
+    };
+    let exit = exit.map_err(|e| {
+        let e = if e.kind() == std::io::ErrorKind::NotFound {
+            PulumiError::NotInstalled {
+                binary: task.binary.clone(),
+            }
+        } else {
+            PulumiError::Spawn {
+                binary: task.binary.clone(),
+                detail: e.to_string(),
+            }
+        };
+        TaskError::failed(ctx.redactor.redact(&e.with_help()).into_owned())
+    })?;
+    let mut excerpt = exit.tail.clone();
+    if digest && !stdout.trim().is_empty() {
+        match log.digest(&stdout) {
+            Ok(lines) => {
+                for line in &lines {
+                    note(ctx, line);
+                }
+                excerpt.extend(lines);
+            }
+            Err(detail) => {
+                note(
+                    ctx,
+                    &format!("--- cannot read the preview digest ({detail}); as printed:"),
+                );
+                for line in stdout.lines() {
+                    note(ctx, line);
+                }
+            }
+        }
+    }
+    let excerpt: Vec<String> = excerpt
+        .iter()
+        .rev()
+        .take(process::EXCERPT_LINES)
+        .rev()
+        .map(|l| ctx.redactor.redact(l).into_owned())
+        .collect();
+
+    if let Some(reason) = exit.cancelled {
+        let advice = format!(
+            "--- pulumi {} was stopped ({reason}): SIGINT first, SIGKILL after {} if still \
+             running. The stack may be locked or hold pending operations: if the next update \
+             reports a conflict, run `pulumi cancel --stack {} --yes --cwd {}`; then `pulumi \
+             refresh --stack {} --cwd {}` to clear pending operations.",
+            op.name(),
+            crate::schedule::human_duration(grace),
+            task.stack,
+            task.cwd.display(),
+            task.stack,
+            task.cwd.display(),
+        );
+        note(ctx, &advice);
+        let mut excerpt = excerpt;
+        excerpt.push(advice);
+        return Err(TaskError::Cancelled { reason, excerpt });
+    }
+    if !exit.status.success() {
+        let known = classify(&log.stderr, &task.stack, &task.cwd);
+        let message = match known {
+            Some(e) => e.with_help(),
+            None => {
+                let mut detail = Vec::new();
+                if !log.failed.is_empty() {
+                    detail.push(format!("failed resources: {}", log.failed.join(", ")));
+                }
+                detail.extend(log.errors.iter().cloned());
+                detail.extend(
+                    log.stderr
+                        .iter()
+                        .filter(|l| l.trim_start().starts_with("error:"))
+                        .map(|l| strip_error(l)),
+                );
+                let mut message = PulumiError::Failed {
+                    command: op.name().into(),
+                    stack: task.stack.clone(),
+                    status: describe_status(&exit.status),
+                    detail: detail.clone(),
+                }
+                .to_string();
+                for more in detail.iter().skip(1) {
+                    message.push('\n');
+                    message.push_str(more);
+                }
+                message
+            }
+        };
+        return Err(TaskError::Failed {
+            message: ctx.redactor.redact(&message).into_owned(),
+            excerpt,
+        });
+    }
+    if let Some(summary) = &log.summary {
+        note(ctx, &format!("--- pulumi {}: {summary}", op.name()));
+    }
+    Ok(log)
+}
+
+/// A line planrun adds to the task's log and output (masked).
+fn note(ctx: &ExecContext, text: &str) {
+    let text = ctx.redactor.redact(text);
+    if let Some(path) = &ctx.log
+        && let Ok(mut file) = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+    {
+        // A log that cannot be written must not fail the task: the line still
+        // reaches the events.
+        let _ = writeln!(file, "{text}");
+    }
+    ctx.output(Stream::Stdout, &text);
+}

@@ -1,0 +1,275 @@
+//! The records a journal holds: one per run or task state change.
+//!
+//! A journal never holds a secret: only ids, states, fingerprints (hashes),
+//! timestamps, exit codes, short messages that went through the [`Redactor`], and the
+//! `--var` overrides of variables that are not secret. A secret variable given with
+//! `--var` is recorded by name only, so a resume must get its value again (`--var`
+//! or the environment).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::redact::Redactor;
+
+/// Version of the record format, written in [`RunStarted`].
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Longest message kept in a record, in characters; the task log has the rest.
+pub const MAX_MESSAGE_CHARS: usize = 500;
+
+/// One journal record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Record {
+    /// The first record of every journal.
+    RunStarted(RunStarted),
+    /// A later planrun process continues the run (`--resume`).
+    RunResumed(RunResumed),
+    /// A task journaled as succeeded will run again (its definition changed, it was
+    /// asked for with `--rerun`, or something it needs runs again). Journaled before
+    /// the resume acts, so the decision survives another interruption.
+    TaskReset {
+        task: String,
+        at: Timestamp,
+        reason: String,
+    },
+    TaskStarted {
+        task: String,
+        /// 1 for the first attempt, counting retries within one planrun process.
+        attempt: u32,
+        /// The task's fingerprint when it started.
+        fingerprint: String,
+        at: Timestamp,
+    },
+    TaskSucceeded {
+        task: String,
+        attempt: u32,
+        /// The fingerprint the success belongs to; resume compares it with the plan's.
+        fingerprint: String,
+        at: Timestamp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+    },
+    TaskFailed {
+        task: String,
+        attempt: u32,
+        at: Timestamp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        /// Short and redacted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// Stopped by planrun (a failure elsewhere, a timeout of the run).
+    TaskCancelled {
+        task: String,
+        at: Timestamp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// Not run in this process (a dependency failed, `--dry-run`).
+    TaskSkipped {
+        task: String,
+        at: Timestamp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Stopped by Ctrl-C or SIGTERM.
+    TaskInterrupted {
+        task: String,
+        at: Timestamp,
+    },
+    RunFinished {
+        at: Timestamp,
+        outcome: RunOutcome,
+    },
+}
+
+/// The first record: what run this is and how it was started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunStarted {
+    pub format: u32,
+    pub run_id: String,
+    pub plan_name: String,
+    pub plan_path: PathBuf,
+    pub at: Timestamp,
+    pub planrun_version: String,
+    pub pid: u32,
+    #[serde(default)]
+    pub vars: VarOverrides,
+}
+
+/// A resume by a later planrun process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunResumed {
+    pub at: Timestamp,
+    pub planrun_version: String,
+    pub pid: u32,
+    /// The overrides in effect from now on (the earlier ones, updated by the
+    /// `--var`s given to this resume).
+    #[serde(default)]
+    pub vars: VarOverrides,
+}
+
+/// `--var` overrides as journaled: values of plain variables, names of secret ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VarOverrides {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, String>,
+    /// Secret variables that were overridden; their values are never journaled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_vars: Vec<String>,
+}
+
+impl VarOverrides {
+    /// Splits command-line overrides: values of secret variables are left out.
+    pub fn from_overrides<'a>(
+        overrides: impl IntoIterator<Item = (&'a str, &'a str)>,
+        is_secret: impl Fn(&str) -> bool,
+    ) -> Self {
+        let mut out = Self::default();
+        for (name, value) in overrides {
+            if is_secret(name) {
+                out.secret_vars.push(name.to_owned());
+            } else {
+                out.vars.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        out.secret_vars.sort();
+        out.secret_vars.dedup();
+        out
+    }
+}
+
+/// How a run (or one planrun process's part of it) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunOutcome {
+    Succeeded,
+    /// Every failure was allowed (`allow_failure = true`).
+    SucceededWithWarnings,
+    Failed,
+    Interrupted,
+    /// Left unfinished for good: `--restart` began a new run instead.
+    Abandoned,
+}
+
+impl RunOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::SucceededWithWarnings => "succeeded with warnings",
+            RunOutcome::Failed => "failed",
+            RunOutcome::Interrupted => "interrupted",
+            RunOutcome::Abandoned => "abandoned",
+        }
+    }
+}
+
+impl Record {
+    /// The task a record is about, if any.
+    pub fn task(&self) -> Option<&str> {
+        match self {
+            Record::TaskReset { task, .. }
+            | Record::TaskStarted { task, .. }
+            | Record::TaskSucceeded { task, .. }
+            | Record::TaskFailed { task, .. }
+            | Record::TaskCancelled { task, .. }
+            | Record::TaskSkipped { task, .. }
+            | Record::TaskInterrupted { task, .. } => Some(task),
+            Record::RunStarted(_) | Record::RunResumed(_) | Record::RunFinished { .. } => None,
+        }
+    }
+
+    /// When the change happened.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            Record::RunStarted(r) => r.at,
+            Record::RunResumed(r) => r.at,
+            Record::TaskReset { at, .. }
+            | Record::TaskStarted { at, .. }
+            | Record::TaskSucceeded { at, .. }
+            | Record::TaskFailed { at, .. }
+            | Record::TaskCancelled { at, .. }
+            | Record::TaskSkipped { at, .. }
+            | Record::TaskInterrupted { at, .. }
+            | Record::RunFinished { at, .. } => *at,
+        }
+    }
+}
+
+/// A message fit for the journal: secrets masked, one line, at most
+/// [`MAX_MESSAGE_CHARS`] characters.
+pub fn short_message(redactor: &Redactor, text: &str) -> String {
+    let redacted = redactor.redact(text);
+    let one_line = redacted.trim().replace(['\n', '\r'], " ");
+    match one_line.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn at() -> Timestamp {
+        "2026-11-26T06:36:12Z".parse().unwrap()
+    }
+
+    #[test]
+    fn records_serialize_tagged_and_compact() {
+        let r = Record::TaskStarted {
+            task: "delete-ns".into(),
+            attempt: 1,
+            fingerprint: "abc".into(),
+            at: at(),
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"type":"task-started","task":"delete-ns","attempt":1,"fingerprint":"abc","at":"2026-11-26T06:36:12Z"}"#
+        );
+        let back: Record = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn run_started_round_trips_with_overrides() {
+        let r = Record::RunStarted(RunStarted {
+            format: FORMAT_VERSION,
+            run_id: "20261126T063612Z-0a1b".into(),
+            plan_name: "flux".into(),
+            plan_path: "plans/flux.toml".into(),
+            at: at(),
+            planrun_version: "0.1.0".into(),
+            pid: 42,
+            vars: VarOverrides::from_overrides([("ns", "flux-system"), ("token", "s3cret")], |n| {
+                n == "token"
+            }),
+        });
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(
+            text.contains(r#""vars":{"vars":{"ns":"flux-system"},"secret_vars":["token"]}"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Record>(&text).unwrap(), r);
+    }
+
+    #[test]
+    fn short_message_redacts_and_truncates() {
+        let redactor = Redactor::new();
+        redactor.add("hunter2");
+        assert_eq!(
+            short_message(&redactor, "bad password hunter2\nagain"),
+            "bad password ******** again"
+        );
+        let long = "é".repeat(MAX_MESSAGE_CHARS + 10);
+        let short = short_message(&redactor, &long);
+        assert_eq!(short.chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
+}

@@ -1,0 +1,481 @@
+//! What a resume runs, as a pure function of the plan, the journal and `--rerun`.
+//!
+//! - A task journaled as succeeded, with the fingerprint the plan has now, is done:
+//!   it does not run again.
+//! - Every other task runs: never started, failed, cancelled, skipped, interrupted,
+//!   or cut off mid-run by a crash. A task cut off mid-run runs again *from the
+//!   start*: planrun runs in-flight tasks at least once, not exactly once, so tasks
+//!   must be safe to repeat (the built-in ones are).
+//! - A succeeded task whose fingerprint changed since its success runs again, and so
+//!   does everything after it (every task that needs it, transitively).
+//! - `--rerun TASK` forces TASK and everything after it to run again.
+//! - A task marked `always` runs again whenever something it needs runs again.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use super::state::{TaskHistory, TaskState};
+
+/// A plan task as resume sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct ResumeTask<'a> {
+    pub id: &'a str,
+    /// Indexes of the tasks it needs (in the same slice).
+    pub needs: &'a [usize],
+    /// The fingerprint of its definition now.
+    pub fingerprint: &'a str,
+    pub always: bool,
+}
+
+/// Whether a task runs on resume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Journaled as succeeded and still current: not run again.
+    Done,
+    Run(RunReason),
+}
+
+/// Why a task runs on resume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunReason {
+    /// Not in the journal (never started, or new in the plan).
+    NotStarted,
+    /// Journaled in a state other than succeeded (`Running`: cut off mid-run).
+    NotDone(TaskState),
+    /// Succeeded, but its definition changed since.
+    FingerprintChanged,
+    /// Named by `--rerun`.
+    RerunRequested,
+    /// Succeeded, but `need` (a direct need) runs again because of a change or a
+    /// `--rerun` at or before it.
+    NeedRerun { need: usize },
+    /// Succeeded, marked `always`, and `need` runs again.
+    AlwaysAfter { need: usize },
+}
+
+impl RunReason {
+    /// Whether the task was journaled as succeeded and still runs again.
+    pub fn is_rerun_of_success(&self) -> bool {
+        !matches!(self, RunReason::NotStarted | RunReason::NotDone(_))
+    }
+
+    /// A lowercase clause for "task X runs again: ...".
+    pub fn describe<'a>(&'a self, tasks: &'a [ResumeTask<'a>]) -> impl fmt::Display + 'a {
+        DescribeReason {
+            reason: self,
+            tasks,
+        }
+    }
+}
+
+struct DescribeReason<'a> {
+    reason: &'a RunReason,
+    tasks: &'a [ResumeTask<'a>],
+}
+
+impl fmt::Display for DescribeReason<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = |i: usize| self.tasks.get(i).map_or("?", |t| t.id);
+        match self.reason {
+            RunReason::NotStarted => f.write_str("it has not run yet"),
+            RunReason::NotDone(TaskState::Running) => {
+                f.write_str("it was cut off mid-run and runs again from the start")
+            }
+            RunReason::NotDone(state) => write!(f, "it was {state}"),
+            RunReason::FingerprintChanged => {
+                f.write_str("its definition changed since it succeeded")
+            }
+            RunReason::RerunRequested => f.write_str("--rerun asked for it"),
+            RunReason::NeedRerun { need } => {
+                write!(f, "it needs `{}`, which runs again", id(*need))
+            }
+            RunReason::AlwaysAfter { need } => {
+                write!(f, "it always runs after `{}`, which runs again", id(*need))
+            }
+        }
+    }
+}
+
+/// The outcome of [`plan_resume`]: one decision per task, by index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumePlan {
+    pub decisions: Vec<Decision>,
+}
+
+impl ResumePlan {
+    /// Tasks that do not run again.
+    pub fn done(&self) -> impl Iterator<Item = usize> + '_ {
+        self.decisions
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| **d == Decision::Done)
+            .map(|(i, _)| i)
+    }
+
+    /// Tasks journaled as succeeded that run again, with why.
+    pub fn reruns(&self) -> impl Iterator<Item = (usize, &RunReason)> + '_ {
+        self.decisions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| match d {
+                Decision::Run(r) if r.is_rerun_of_success() => Some((i, r)),
+                _ => None,
+            })
+    }
+}
+
+/// Decides what a resume runs (see the module docs for the rules).
+///
+/// `history` looks a task's journaled history up by id; `rerun` holds the indexes
+/// named by `--rerun`. `tasks` must form a DAG through `needs` (a validated plan
+/// does); a cycle would leave its tasks out of the order, and they are then run.
+pub fn plan_resume<'h>(
+    tasks: &[ResumeTask<'_>],
+    history: impl Fn(&str) -> Option<&'h TaskHistory>,
+    rerun: &BTreeSet<usize>,
+) -> ResumePlan {
+    let mut decisions = vec![Decision::Run(RunReason::NotStarted); tasks.len()];
+    // `forced`: this task runs again because of a change or `--rerun` at it or at
+    // something before it; propagates to everything after, done or not.
+    let mut forced = vec![false; tasks.len()];
+    for i in topo_order(tasks) {
+        let t = &tasks[i];
+        let h = history(t.id);
+        let fp_changed = h.is_some_and(|h| {
+            h.state == TaskState::Succeeded
+                && h.succeeded_fingerprint.as_deref() != Some(t.fingerprint)
+        });
+        let forced_need = t.needs.iter().copied().find(|&n| forced[n]);
+        forced[i] = rerun.contains(&i) || fp_changed || forced_need.is_some();
+        let running_need = || {
+            t.needs
+                .iter()
+                .copied()
+                .find(|&n| decisions[n] != Decision::Done)
+        };
+        decisions[i] = match h.map(|h| h.state) {
+            None | Some(TaskState::Pending) => Decision::Run(RunReason::NotStarted),
+            Some(TaskState::Succeeded) => {
+                if rerun.contains(&i) {
+                    Decision::Run(RunReason::RerunRequested)
+                } else if fp_changed {
+                    Decision::Run(RunReason::FingerprintChanged)
+                } else if let Some(need) = forced_need {
+                    Decision::Run(RunReason::NeedRerun { need })
+                } else if let Some(need) = running_need().filter(|_| t.always) {
+                    Decision::Run(RunReason::AlwaysAfter { need })
+                } else {
+                    Decision::Done
+                }
+            }
+            Some(state) => Decision::Run(RunReason::NotDone(state)),
+        };
+    }
+    ResumePlan { decisions }
+}
+
+/// Kahn's algorithm, ties by index; tasks on a cycle (none in a valid plan) are left
+/// out, which leaves them at "run".
+fn topo_order(tasks: &[ResumeTask<'_>]) -> Vec<usize> {
+    let mut indegree: Vec<usize> = tasks.iter().map(|t| t.needs.len()).collect();
+    let mut dependents = vec![Vec::new(); tasks.len()];
+    for (i, t) in tasks.iter().enumerate() {
+        for &n in t.needs {
+            if let Some(d) = dependents.get_mut(n) {
+                d.push(i);
+            }
+        }
+    }
+    let mut ready: BTreeSet<usize> = (0..tasks.len()).filter(|&i| indegree[i] == 0).collect();
+    let mut order = Vec::with_capacity(tasks.len());
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &d in &dependents[i] {
+            indegree[d] -= 1;
+            if indegree[d] == 0 {
+                ready.insert(d);
+            }
+        }
+    }
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn hist(state: TaskState, fp: &str) -> TaskHistory {
+        TaskHistory {
+            state,
+            succeeded_fingerprint: (state == TaskState::Succeeded).then(|| fp.to_owned()),
+            fingerprint: Some(fp.to_owned()),
+            ..TaskHistory::default()
+        }
+    }
+
+    /// a -> b -> c, a -> d; everything succeeded.
+    fn chain() -> (Vec<Vec<usize>>, HashMap<String, TaskHistory>) {
+        let needs = vec![vec![], vec![0], vec![1], vec![0]];
+        let h = ["a", "b", "c", "d"]
+            .iter()
+            .map(|id| (id.to_string(), hist(TaskState::Succeeded, "f")))
+            .collect();
+        (needs, h)
+    }
+
+    fn tasks<'a>(
+        ids: &'a [&'a str],
+        needs: &'a [Vec<usize>],
+        fps: &'a [&'a str],
+    ) -> Vec<ResumeTask<'a>> {
+        ids.iter()
+            .zip(needs)
+            .zip(fps)
+            .map(|((id, needs), fp)| ResumeTask {
+                id,
+                needs,
+                fingerprint: fp,
+                always: false,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_changed_fingerprint_reruns_the_task_and_what_follows() {
+        let (needs, h) = chain();
+        let t = tasks(&["a", "b", "c", "d"], &needs, &["f", "CHANGED", "f", "f"]);
+        let p = plan_resume(&t, |id| h.get(id), &BTreeSet::new());
+        assert_eq!(
+            p.decisions,
+            [
+                Decision::Done,
+                Decision::Run(RunReason::FingerprintChanged),
+                Decision::Run(RunReason::NeedRerun { need: 1 }),
+                Decision::Done,
+            ]
+        );
+        let said: Vec<String> = p
+            .reruns()
+            .map(|(i, r)| format!("{}: {}", t[i].id, r.describe(&t)))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "b: its definition changed since it succeeded",
+                "c: it needs `b`, which runs again"
+            ]
+        );
+    }
+
+    #[test]
+    fn rerun_forces_the_task_and_its_dependents() {
+        let (needs, h) = chain();
+        let t = tasks(&["a", "b", "c", "d"], &needs, &["f"; 4]);
+        let p = plan_resume(&t, |id| h.get(id), &BTreeSet::from([0]));
+        assert_eq!(p.done().count(), 0);
+        assert_eq!(p.decisions[0], Decision::Run(RunReason::RerunRequested));
+        assert_eq!(
+            p.decisions[3],
+            Decision::Run(RunReason::NeedRerun { need: 0 })
+        );
+    }
+
+    #[test]
+    fn unfinished_tasks_run_and_a_cut_off_one_says_so() {
+        let (needs, mut h) = chain();
+        h.insert("b".into(), hist(TaskState::Running, "f"));
+        h.remove("c");
+        let t = tasks(&["a", "b", "c", "d"], &needs, &["f"; 4]);
+        let p = plan_resume(&t, |id| h.get(id), &BTreeSet::new());
+        assert_eq!(p.done().collect::<Vec<_>>(), [0, 3]);
+        assert_eq!(
+            p.decisions[1],
+            Decision::Run(RunReason::NotDone(TaskState::Running))
+        );
+        assert_eq!(
+            RunReason::NotDone(TaskState::Running)
+                .describe(&t)
+                .to_string(),
+            "it was cut off mid-run and runs again from the start"
+        );
+        assert_eq!(p.decisions[2], Decision::Run(RunReason::NotStarted));
+        assert_eq!(p.reruns().count(), 0);
+    }
+
+    #[test]
+    fn an_always_task_follows_a_need_that_runs() {
+        let (needs, mut h) = chain();
+        h.insert("a".into(), hist(TaskState::Failed, "f"));
+        let mut t = tasks(&["a", "b", "c", "d"], &needs, &["f"; 4]);
+        t[3].always = true;
+        let p = plan_resume(&t, |id| h.get(id), &BTreeSet::new());
+        // b and c succeeded after a failed a (allow_failure): they stay done.
+        assert_eq!(p.decisions[1], Decision::Done);
+        assert_eq!(
+            p.decisions[3],
+            Decision::Run(RunReason::AlwaysAfter { need: 0 })
+        );
+    }
+
+    const STATES: [TaskState; 7] = [
+        TaskState::Pending,
+        TaskState::Running,
+        TaskState::Succeeded,
+        TaskState::Failed,
+        TaskState::Cancelled,
+        TaskState::Skipped,
+        TaskState::Interrupted,
+    ];
+
+    #[derive(Debug, Clone)]
+    struct Case {
+        ids: Vec<String>,
+        needs: Vec<Vec<usize>>,
+        fps: Vec<String>,
+        always: Vec<bool>,
+        history: Vec<Option<(TaskState, String)>>,
+        rerun: BTreeSet<usize>,
+    }
+
+    fn case() -> impl Strategy<Value = Case> {
+        (1usize..30).prop_flat_map(|n| {
+            let needs = (0..n)
+                .map(|i| {
+                    proptest::collection::vec(proptest::bool::weighted(0.2), i).prop_map(|picks| {
+                        picks
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, p)| **p)
+                            .map(|(j, _)| j)
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect::<Vec<_>>();
+            let entry = (
+                proptest::bool::weighted(0.6),
+                proptest::sample::select(STATES.to_vec()),
+                0u8..2,
+            )
+                .prop_map(|(success, s, f)| {
+                    // Successes dominate real journals.
+                    let state = if success { TaskState::Succeeded } else { s };
+                    (state, format!("f{f}"))
+                });
+            (
+                needs,
+                proptest::collection::vec(0u8..2, n),
+                proptest::collection::vec(proptest::bool::weighted(0.2), n),
+                proptest::collection::vec(proptest::option::weighted(0.85, entry), n),
+                proptest::collection::btree_set(0..n, 0..3),
+            )
+                .prop_map(|(needs, fps, always, history, rerun)| Case {
+                    ids: (0..needs.len()).map(|i| format!("t{i}")).collect(),
+                    needs,
+                    fps: fps.iter().map(|f| format!("f{f}")).collect(),
+                    always,
+                    history,
+                    rerun,
+                })
+        })
+    }
+
+    fn run_case(c: &Case) -> (Vec<ResumeTask<'_>>, ResumePlan) {
+        let t: Vec<ResumeTask<'_>> = (0..c.needs.len())
+            .map(|i| ResumeTask {
+                id: &c.ids[i],
+                needs: &c.needs[i],
+                fingerprint: &c.fps[i],
+                always: c.always[i],
+            })
+            .collect();
+        let h: HashMap<&str, TaskHistory> = c
+            .history
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.as_ref().map(|(s, f)| (c.ids[i].as_str(), hist(*s, f))))
+            .collect();
+        let p = plan_resume(&t, |id| h.get(id), &c.rerun);
+        (t, p)
+    }
+
+    /// Reference: a task is forced when it, or anything before it, was asked for or
+    /// changed since success.
+    fn forced(c: &Case, i: usize) -> bool {
+        let changed = matches!(&c.history[i], Some((TaskState::Succeeded, f)) if *f != c.fps[i]);
+        c.rerun.contains(&i) || changed || c.needs[i].iter().any(|&n| forced(c, n))
+    }
+
+    proptest! {
+        #[test]
+        fn done_tasks_are_current_successes(c in case()) {
+            let (_, p) = run_case(&c);
+            for i in p.done() {
+                let ok = matches!(&c.history[i], Some((TaskState::Succeeded, f)) if *f == c.fps[i]);
+                prop_assert!(ok, "task {i} done without a current success");
+                prop_assert!(!forced(&c, i), "task {i} done though forced");
+            }
+        }
+
+        #[test]
+        fn everything_not_succeeded_runs(c in case()) {
+            let (_, p) = run_case(&c);
+            for (i, h) in c.history.iter().enumerate() {
+                if !matches!(h, Some((TaskState::Succeeded, _))) {
+                    prop_assert!(p.decisions[i] != Decision::Done);
+                    prop_assert!(!matches!(&p.decisions[i], Decision::Run(r) if r.is_rerun_of_success()));
+                }
+            }
+        }
+
+        #[test]
+        fn only_forced_or_always_successes_run_again(c in case()) {
+            let (_, p) = run_case(&c);
+            for (i, r) in p.reruns() {
+                match r {
+                    RunReason::RerunRequested => prop_assert!(c.rerun.contains(&i)),
+                    RunReason::FingerprintChanged => prop_assert!(forced(&c, i)),
+                    RunReason::NeedRerun { need } => {
+                        prop_assert!(c.needs[i].contains(need));
+                        prop_assert!(forced(&c, *need));
+                    }
+                    RunReason::AlwaysAfter { need } => {
+                        prop_assert!(c.always[i] && !forced(&c, i));
+                        prop_assert!(c.needs[i].contains(need));
+                        prop_assert!(p.decisions[*need] != Decision::Done);
+                    }
+                    other => prop_assert!(false, "unexpected {other:?}"),
+                }
+            }
+            // Minimality: a current success that is not forced and not an `always`
+            // task after running work stays done.
+            for i in 0..c.needs.len() {
+                let current = matches!(&c.history[i], Some((TaskState::Succeeded, f)) if *f == c.fps[i]);
+                let always_rerun = c.always[i] && c.needs[i].iter().any(|&n| p.decisions[n] != Decision::Done);
+                if current && !forced(&c, i) && !always_rerun {
+                    prop_assert_eq!(&p.decisions[i], &Decision::Done);
+                }
+            }
+        }
+
+        #[test]
+        fn resuming_twice_after_all_ran_is_all_done(c in case()) {
+            // After a resume runs everything it chose, with success, a second resume
+            // (without --rerun) runs nothing.
+            let (_, p) = run_case(&c);
+            let mut after = c.clone();
+            for (i, d) in p.decisions.iter().enumerate() {
+                if *d != Decision::Done {
+                    after.history[i] = Some((TaskState::Succeeded, c.fps[i].clone()));
+                }
+            }
+            after.rerun.clear();
+            let (_, p2) = run_case(&after);
+            prop_assert_eq!(p2.done().count(), c.needs.len());
+        }
+    }
+}

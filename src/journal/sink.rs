@@ -1,0 +1,129 @@
+//! The engine's [`StateSink`] backed by the journal: every state change the
+//! dispatcher reports becomes a record, durable before the dispatcher acts on it.
+
+use std::io;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use super::record::{Record, RunOutcome, short_message};
+use super::session::RunJournal;
+use crate::events::{self, CancelReason};
+use crate::schedule::{SkipCause, StateChange, StateSink};
+use crate::validate::ValidatedPlan;
+
+/// Journals the dispatcher's state changes; one batch, one sync.
+#[derive(Debug)]
+pub struct JournalSink {
+    journal: RunJournal,
+    plan: Arc<ValidatedPlan>,
+    /// The last attempt started, per task.
+    attempts: Vec<u32>,
+    buf: Vec<Record>,
+}
+
+impl JournalSink {
+    pub fn new(journal: RunJournal, plan: Arc<ValidatedPlan>) -> Self {
+        Self {
+            attempts: vec![0; plan.tasks().len()],
+            journal,
+            plan,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn journal(&self) -> &RunJournal {
+        &self.journal
+    }
+
+    fn record_of(&mut self, change: &StateChange, at: Timestamp) -> Option<Record> {
+        let id = |task: usize| self.plan.task(task).id.clone();
+        let message = |text: &str| Some(short_message(self.plan.redactor(), text));
+        Some(match change {
+            StateChange::Started { task, attempt } => {
+                self.attempts[*task] = *attempt;
+                Record::TaskStarted {
+                    task: id(*task),
+                    attempt: *attempt,
+                    fingerprint: self.plan.task(*task).fingerprint.clone(),
+                    at,
+                }
+            }
+            StateChange::Retrying {
+                task,
+                attempt,
+                error,
+                ..
+            } => Record::TaskFailed {
+                task: id(*task),
+                attempt: *attempt,
+                at,
+                exit_code: None,
+                message: message(error),
+            },
+            StateChange::Succeeded { task } => Record::TaskSucceeded {
+                task: id(*task),
+                attempt: self.attempts[*task],
+                fingerprint: self.plan.task(*task).fingerprint.clone(),
+                at,
+                exit_code: None,
+            },
+            StateChange::Failed { task, error, .. } => Record::TaskFailed {
+                task: id(*task),
+                attempt: self.attempts[*task],
+                at,
+                exit_code: None,
+                message: message(error),
+            },
+            // The journal already holds the earlier success.
+            StateChange::Skipped {
+                cause: SkipCause::DoneEarlier,
+                ..
+            } => return None,
+            StateChange::Skipped { task, cause } => Record::TaskSkipped {
+                task: id(*task),
+                at,
+                reason: Some(match cause {
+                    SkipCause::DependencyFailed(by) => format!("`{}` did not succeed", id(*by)),
+                    SkipCause::RunFailed => "the run failed".to_owned(),
+                    SkipCause::DoneEarlier => unreachable!("matched above"),
+                }),
+            },
+            StateChange::Cancelled {
+                task,
+                reason: CancelReason::Interrupted,
+            } => Record::TaskInterrupted {
+                task: id(*task),
+                at,
+            },
+            StateChange::Cancelled { task, reason } => Record::TaskCancelled {
+                task: id(*task),
+                at,
+                message: message(&reason.to_string()),
+            },
+            // Each task's interruption is journaled on its own.
+            StateChange::Interrupted => return None,
+            StateChange::Finished { outcome } => Record::RunFinished {
+                at,
+                outcome: match outcome {
+                    events::RunOutcome::Succeeded => RunOutcome::Succeeded,
+                    events::RunOutcome::SucceededWithWarnings => RunOutcome::SucceededWithWarnings,
+                    events::RunOutcome::Failed => RunOutcome::Failed,
+                    events::RunOutcome::Interrupted => RunOutcome::Interrupted,
+                },
+            },
+        })
+    }
+}
+
+impl StateSink for JournalSink {
+    fn record(&mut self, changes: &[StateChange]) -> io::Result<()> {
+        let at = Timestamp::now();
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        buf.extend(changes.iter().filter_map(|c| self.record_of(c, at)));
+        let result = self.journal.record(&buf).map_err(io::Error::other);
+        self.buf = buf;
+        result
+    }
+}

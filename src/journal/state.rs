@@ -1,0 +1,361 @@
+//! Folding journal records into where a run stands: per task and for the run.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use jiff::Timestamp;
+
+use super::record::{Record, RunOutcome, RunStarted, VarOverrides};
+
+/// A task's state as the journal has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TaskState {
+    /// Never started in this run, or reset to run again.
+    Pending,
+    /// Started, not ended: running now, or cut off by a crash.
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Skipped,
+    Interrupted,
+}
+
+impl TaskState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Pending => "pending",
+            TaskState::Running => "running",
+            TaskState::Succeeded => "succeeded",
+            TaskState::Failed => "failed",
+            TaskState::Cancelled => "cancelled",
+            TaskState::Skipped => "skipped",
+            TaskState::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One task's journaled history, folded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskHistory {
+    pub state: TaskState,
+    /// Attempts started over the whole run (every process, retries included).
+    pub attempts: u32,
+    /// The fingerprint at the last start.
+    pub fingerprint: Option<String>,
+    /// The fingerprint of the success, while `state` is `Succeeded`.
+    pub succeeded_fingerprint: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub exit_code: Option<i32>,
+    /// The failure, cancellation, skip or reset message.
+    pub message: Option<String>,
+}
+
+impl Default for TaskHistory {
+    fn default() -> Self {
+        Self {
+            state: TaskState::Pending,
+            attempts: 0,
+            fingerprint: None,
+            succeeded_fingerprint: None,
+            started_at: None,
+            ended_at: None,
+            exit_code: None,
+            message: None,
+        }
+    }
+}
+
+/// One planrun process that worked on the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunProcess {
+    pub at: Timestamp,
+    pub pid: u32,
+    pub planrun_version: String,
+}
+
+/// A run as its journal tells it.
+#[derive(Debug, Clone)]
+pub struct RunState {
+    pub start: RunStarted,
+    /// The first process, then one per resume.
+    pub sessions: Vec<RunProcess>,
+    /// The `--var` overrides in effect (the latest session's).
+    pub vars: VarOverrides,
+    /// The last run-finished record, unless a resume came after it.
+    pub finished: Option<(Timestamp, RunOutcome)>,
+    /// Tasks in the order the journal first mentions them.
+    pub tasks: Vec<(String, TaskHistory)>,
+    index: BTreeMap<String, usize>,
+    pub last_change: Timestamp,
+}
+
+impl RunState {
+    /// Folds a run-started record and everything after it.
+    pub fn new(start: RunStarted) -> Self {
+        Self {
+            sessions: vec![RunProcess {
+                at: start.at,
+                pid: start.pid,
+                planrun_version: start.planrun_version.clone(),
+            }],
+            vars: start.vars.clone(),
+            finished: None,
+            tasks: Vec::new(),
+            index: BTreeMap::new(),
+            last_change: start.at,
+            start,
+        }
+    }
+
+    /// Folds a whole journal; `None` when it does not start with a run-started record.
+    pub fn from_records(records: &[Record]) -> Option<Self> {
+        let (first, rest) = records.split_first()?;
+        let Record::RunStarted(start) = first else {
+            return None;
+        };
+        let mut state = Self::new(start.clone());
+        for r in rest {
+            state.apply(r);
+        }
+        Some(state)
+    }
+
+    pub fn task(&self, id: &str) -> Option<&TaskHistory> {
+        self.index.get(id).map(|&i| &self.tasks[i].1)
+    }
+
+    fn task_mut(&mut self, id: &str) -> &mut TaskHistory {
+        let i = match self.index.get(id) {
+            Some(&i) => i,
+            None => {
+                self.tasks.push((id.to_owned(), TaskHistory::default()));
+                self.index.insert(id.to_owned(), self.tasks.len() - 1);
+                self.tasks.len() - 1
+            }
+        };
+        &mut self.tasks[i].1
+    }
+
+    /// Applies one record.
+    pub fn apply(&mut self, record: &Record) {
+        self.last_change = self.last_change.max(record.at());
+        match record {
+            Record::RunStarted(_) => {}
+            Record::RunResumed(r) => {
+                self.sessions.push(RunProcess {
+                    at: r.at,
+                    pid: r.pid,
+                    planrun_version: r.planrun_version.clone(),
+                });
+                self.vars = r.vars.clone();
+                self.finished = None;
+            }
+            Record::RunFinished { at, outcome } => self.finished = Some((*at, *outcome)),
+            Record::TaskReset { task, reason, .. } => {
+                let t = self.task_mut(task);
+                t.state = TaskState::Pending;
+                t.succeeded_fingerprint = None;
+                t.message = Some(reason.clone());
+            }
+            Record::TaskStarted {
+                task,
+                fingerprint,
+                at,
+                ..
+            } => {
+                let t = self.task_mut(task);
+                t.state = TaskState::Running;
+                t.attempts += 1;
+                t.fingerprint = Some(fingerprint.clone());
+                t.succeeded_fingerprint = None;
+                t.started_at = Some(*at);
+                t.ended_at = None;
+                t.exit_code = None;
+                t.message = None;
+            }
+            Record::TaskSucceeded {
+                task,
+                fingerprint,
+                at,
+                exit_code,
+                ..
+            } => {
+                let t = self.task_mut(task);
+                t.state = TaskState::Succeeded;
+                t.succeeded_fingerprint = Some(fingerprint.clone());
+                t.ended_at = Some(*at);
+                t.exit_code = *exit_code;
+            }
+            Record::TaskFailed {
+                task,
+                at,
+                exit_code,
+                message,
+                ..
+            } => self.end(task, TaskState::Failed, *at, *exit_code, message.clone()),
+            Record::TaskCancelled { task, at, message } => {
+                self.end(task, TaskState::Cancelled, *at, None, message.clone());
+            }
+            Record::TaskSkipped { task, at, reason } => {
+                self.end(task, TaskState::Skipped, *at, None, reason.clone());
+            }
+            Record::TaskInterrupted { task, at } => {
+                self.end(task, TaskState::Interrupted, *at, None, None);
+            }
+        }
+    }
+
+    fn end(
+        &mut self,
+        task: &str,
+        state: TaskState,
+        at: Timestamp,
+        exit_code: Option<i32>,
+        message: Option<String>,
+    ) {
+        let t = self.task_mut(task);
+        t.state = state;
+        t.succeeded_fingerprint = None;
+        t.ended_at = Some(at);
+        t.exit_code = exit_code;
+        t.message = message;
+    }
+
+    /// Whether the run still has work to do: it did not end succeeded and was not
+    /// abandoned. A failed or interrupted run is unfinished: `--resume` continues it.
+    pub fn is_unfinished(&self) -> bool {
+        !matches!(
+            self.finished,
+            Some((
+                _,
+                RunOutcome::Succeeded | RunOutcome::SucceededWithWarnings | RunOutcome::Abandoned
+            ))
+        )
+    }
+
+    /// How many tasks are journaled as succeeded.
+    pub fn succeeded_count(&self) -> usize {
+        self.tasks
+            .iter()
+            .filter(|(_, t)| t.state == TaskState::Succeeded)
+            .count()
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.start.run_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::journal::record::FORMAT_VERSION;
+
+    fn ts(s: u32) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + i64::from(s)).unwrap()
+    }
+
+    fn start() -> Record {
+        Record::RunStarted(RunStarted {
+            format: FORMAT_VERSION,
+            run_id: "r".into(),
+            plan_name: "p".into(),
+            plan_path: "p.toml".into(),
+            at: ts(0),
+            planrun_version: "0".into(),
+            pid: 1,
+            vars: VarOverrides::default(),
+        })
+    }
+
+    fn started(task: &str, fp: &str, s: u32) -> Record {
+        Record::TaskStarted {
+            task: task.into(),
+            attempt: 1,
+            fingerprint: fp.into(),
+            at: ts(s),
+        }
+    }
+
+    fn succeeded(task: &str, fp: &str, s: u32) -> Record {
+        Record::TaskSucceeded {
+            task: task.into(),
+            attempt: 1,
+            fingerprint: fp.into(),
+            at: ts(s),
+            exit_code: Some(0),
+        }
+    }
+
+    #[test]
+    fn folds_task_lifecycles() {
+        let records = vec![
+            start(),
+            started("a", "fa", 1),
+            succeeded("a", "fa", 2),
+            started("b", "fb", 2),
+            Record::TaskFailed {
+                task: "b".into(),
+                attempt: 1,
+                at: ts(3),
+                exit_code: Some(2),
+                message: Some("boom".into()),
+            },
+            started("c", "fc", 3),
+            Record::RunFinished {
+                at: ts(4),
+                outcome: RunOutcome::Failed,
+            },
+        ];
+        let s = RunState::from_records(&records).unwrap();
+        assert_eq!(s.task("a").unwrap().state, TaskState::Succeeded);
+        assert_eq!(
+            s.task("a").unwrap().succeeded_fingerprint.as_deref(),
+            Some("fa")
+        );
+        let b = s.task("b").unwrap();
+        assert_eq!((b.state, b.exit_code), (TaskState::Failed, Some(2)));
+        assert_eq!(s.task("c").unwrap().state, TaskState::Running);
+        assert!(s.is_unfinished());
+        assert_eq!(s.succeeded_count(), 1);
+        let ids: Vec<_> = s.tasks.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        assert_eq!(s.last_change, ts(4));
+    }
+
+    #[test]
+    fn reset_and_resume_reopen_a_run() {
+        let mut s = RunState::from_records(&[
+            start(),
+            started("a", "fa", 1),
+            succeeded("a", "fa", 2),
+            Record::RunFinished {
+                at: ts(3),
+                outcome: RunOutcome::Succeeded,
+            },
+        ])
+        .unwrap();
+        assert!(!s.is_unfinished());
+        s.apply(&Record::TaskReset {
+            task: "a".into(),
+            at: ts(4),
+            reason: "rerun requested".into(),
+        });
+        assert_eq!(s.task("a").unwrap().state, TaskState::Pending);
+        assert_eq!(s.task("a").unwrap().succeeded_fingerprint, None);
+        s.apply(&Record::RunFinished {
+            at: ts(5),
+            outcome: RunOutcome::Abandoned,
+        });
+        assert!(!s.is_unfinished());
+    }
+}

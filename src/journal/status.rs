@@ -1,0 +1,305 @@
+//! Rendering where runs stand, for `planrun status` and `planrun runs`.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::state::{RunState, TaskHistory, TaskState};
+
+/// A task state as shown to people: a task left `Running` by a dead process was cut
+/// off mid-run.
+pub fn shown_state(state: TaskState, live: bool) -> &'static str {
+    match state {
+        TaskState::Running if !live => "cut off",
+        s => s.as_str(),
+    }
+}
+
+/// How a run stands, in a word: its outcome, `running`, or `cut off` (its process
+/// ended without recording an end: kill -9, a crash, a power loss).
+pub fn run_outcome(run: &RunState, live: bool) -> &'static str {
+    match run.finished {
+        Some((_, outcome)) => outcome.as_str(),
+        None if live => "running",
+        None => "cut off",
+    }
+}
+
+/// "12 of 50 tasks succeeded, 1 failed, 2 cut off": `plan_tasks` are the plan's task
+/// ids (tasks of the journal no longer in the plan are not counted).
+pub fn progress(run: &RunState, plan_tasks: &[&str], live: bool) -> String {
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    let mut succeeded = 0;
+    for id in plan_tasks {
+        match run.task(id).map(|t| t.state) {
+            Some(TaskState::Succeeded) => succeeded += 1,
+            None | Some(TaskState::Pending) => {}
+            Some(s) => *counts.entry(shown_state(s, live)).or_default() += 1,
+        }
+    }
+    let mut out = format!("{succeeded} of {} tasks succeeded", plan_tasks.len());
+    for (state, n) in counts {
+        let _ = write!(out, ", {n} {state}");
+    }
+    out
+}
+
+/// The `status` table of one run: the plan's tasks in plan order, then journaled
+/// tasks the plan no longer has.
+pub fn render_status(run: &RunState, plan_tasks: &[&str], live: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "run {} of plan `{}`: {} ({})",
+        run.run_id(),
+        run.start.plan_name,
+        run_outcome(run, live),
+        progress(run, plan_tasks, live)
+    );
+    let _ = write!(out, "started {}", fmt_time(run.start.at));
+    if let Some((at, _)) = run.finished {
+        let _ = write!(out, ", ended {}", fmt_time(at));
+    } else {
+        let _ = write!(out, ", last change {}", fmt_time(run.last_change));
+    }
+    if run.sessions.len() > 1 {
+        let _ = write!(out, ", resumed {} times", run.sessions.len() - 1);
+    }
+    out.push_str("\n\n");
+
+    let in_plan: BTreeSet<&str> = plan_tasks.iter().copied().collect();
+    let pending = TaskHistory::default();
+    let mut rows: Vec<[String; 5]> = plan_tasks
+        .iter()
+        .map(|id| row(id, run.task(id).unwrap_or(&pending), live, None))
+        .collect();
+    rows.extend(
+        run.tasks
+            .iter()
+            .filter(|(id, _)| !in_plan.contains(id.as_str()))
+            .map(|(id, t)| row(id, t, live, Some("no longer in the plan"))),
+    );
+    let header = ["TASK", "STATE", "ATTEMPTS", "DURATION", "NOTE"].map(String::from);
+    table(&mut out, &header, &rows);
+    out
+}
+
+fn row(id: &str, t: &TaskHistory, live: bool, note: Option<&str>) -> [String; 5] {
+    let duration = match (t.started_at, t.ended_at) {
+        (Some(s), Some(e)) if t.state != TaskState::Pending => fmt_duration(e.duration_since(s)),
+        _ => String::new(),
+    };
+    let mut n = String::new();
+    if let Some(code) = t.exit_code.filter(|_| t.state != TaskState::Succeeded) {
+        let _ = write!(n, "exit {code}");
+    }
+    if let Some(m) = &t.message {
+        if !n.is_empty() {
+            n.push_str(": ");
+        }
+        n.push_str(m);
+    }
+    if let Some(extra) = note {
+        if !n.is_empty() {
+            n.push_str("; ");
+        }
+        n.push_str(extra);
+    }
+    [
+        id.to_owned(),
+        shown_state(t.state, live).to_owned(),
+        t.attempts.to_string(),
+        duration,
+        n,
+    ]
+}
+
+/// One line of the `runs` listing.
+#[derive(Debug, Clone)]
+pub struct RunLine<'a> {
+    pub run: &'a RunState,
+    pub live: bool,
+    /// Total tasks in the plan, when known.
+    pub plan_tasks: Option<usize>,
+}
+
+/// The `runs` table, in the order given (oldest first).
+pub fn render_runs(lines: &[RunLine<'_>]) -> String {
+    let header = ["RUN", "STARTED", "ENDED", "OUTCOME", "TASKS"].map(String::from);
+    let rows: Vec<[String; 5]> = lines
+        .iter()
+        .map(|l| {
+            let tasks = match l.plan_tasks {
+                Some(total) => format!("{}/{total} succeeded", l.run.succeeded_count()),
+                None => format!("{} succeeded", l.run.succeeded_count()),
+            };
+            [
+                l.run.run_id().to_owned(),
+                fmt_time(l.run.start.at),
+                l.run
+                    .finished
+                    .map(|(at, _)| fmt_time(at))
+                    .unwrap_or_default(),
+                run_outcome(l.run, l.live).to_owned(),
+                tasks,
+            ]
+        })
+        .collect();
+    let mut out = String::new();
+    table(&mut out, &header, &rows);
+    out
+}
+
+fn table(out: &mut String, header: &[String; 5], rows: &[[String; 5]]) {
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for r in std::iter::once(header).chain(rows) {
+        let mut line = String::new();
+        for (i, (cell, w)) in r.iter().zip(widths).enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<w$}  ");
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+}
+
+/// `2026-11-26 06:36:12Z`.
+pub fn fmt_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// `850ms`, `12.3s`, `4m05s`, `1h02m`.
+pub fn fmt_duration(d: SignedDuration) -> String {
+    let ms = d.as_millis().max(0);
+    match ms {
+        0..1_000 => format!("{ms}ms"),
+        1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
+        60_000..3_600_000 => format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60),
+        _ => format!("{}h{:02}m", ms / 3_600_000, (ms / 60_000) % 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::journal::record::{FORMAT_VERSION, Record, RunOutcome, RunStarted, VarOverrides};
+
+    fn ts(s: i64) -> Timestamp {
+        Timestamp::from_second(1_795_000_000 + s).unwrap()
+    }
+
+    fn run() -> RunState {
+        let mut r = RunState::new(RunStarted {
+            format: FORMAT_VERSION,
+            run_id: "20261119T051320Z-0a1b".into(),
+            plan_name: "flux-rebuild".into(),
+            plan_path: "plans/flux.toml".into(),
+            at: ts(0),
+            planrun_version: "0.1.0".into(),
+            pid: 7,
+            vars: VarOverrides::default(),
+        });
+        for rec in [
+            Record::TaskStarted {
+                task: "capture".into(),
+                attempt: 1,
+                fingerprint: "f".into(),
+                at: ts(1),
+            },
+            Record::TaskSucceeded {
+                task: "capture".into(),
+                attempt: 1,
+                fingerprint: "f".into(),
+                at: ts(3),
+                exit_code: None,
+            },
+            Record::TaskStarted {
+                task: "delete".into(),
+                attempt: 1,
+                fingerprint: "f".into(),
+                at: ts(3),
+            },
+            Record::TaskFailed {
+                task: "delete".into(),
+                attempt: 1,
+                at: ts(75),
+                exit_code: Some(1),
+                message: Some("forbidden".into()),
+            },
+            Record::TaskStarted {
+                task: "old".into(),
+                attempt: 1,
+                fingerprint: "f".into(),
+                at: ts(3),
+            },
+        ] {
+            r.apply(&rec);
+        }
+        r
+    }
+
+    #[test]
+    fn status_lists_plan_tasks_then_stray_ones() {
+        let text = render_status(&run(), &["capture", "delete", "wait"], false);
+        assert_eq!(
+            text,
+            "\
+run 20261119T051320Z-0a1b of plan `flux-rebuild`: cut off (1 of 3 tasks succeeded, 1 failed)
+started 2026-11-18 11:06:40Z, last change 2026-11-18 11:07:55Z
+
+TASK     STATE      ATTEMPTS  DURATION  NOTE
+capture  succeeded  1         2.0s
+delete   failed     1         1m12s     exit 1: forbidden
+wait     pending    0
+old      cut off    1                   no longer in the plan
+"
+        );
+    }
+
+    #[test]
+    fn runs_lists_outcomes() {
+        let mut done = run();
+        done.apply(&Record::RunFinished {
+            at: ts(100),
+            outcome: RunOutcome::Failed,
+        });
+        let live = run();
+        let text = render_runs(&[
+            RunLine {
+                run: &done,
+                live: false,
+                plan_tasks: Some(3),
+            },
+            RunLine {
+                run: &live,
+                live: true,
+                plan_tasks: None,
+            },
+        ]);
+        assert_eq!(
+            text,
+            "\
+RUN                    STARTED               ENDED                 OUTCOME  TASKS
+20261119T051320Z-0a1b  2026-11-18 11:06:40Z  2026-11-18 11:08:20Z  failed   1/3 succeeded
+20261119T051320Z-0a1b  2026-11-18 11:06:40Z                        running  1 succeeded
+"
+        );
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(fmt_duration(SignedDuration::from_millis(850)), "850ms");
+        assert_eq!(fmt_duration(SignedDuration::from_secs(245)), "4m05s");
+        assert_eq!(fmt_duration(SignedDuration::from_secs(3720)), "1h02m");
+    }
+}

@@ -1,0 +1,133 @@
+//! The durable, append-only journal writer.
+//!
+//! Every [`append`](JournalWriter::append) encodes its records, writes them with one
+//! `write` and makes them durable with one `fdatasync` before returning: a caller may
+//! act on a change once `append` returned, never before. Changes that happen together
+//! (tasks finishing at once) go in one call, so they share one sync.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::error::JournalError;
+use super::frame;
+use super::record::Record;
+
+/// Appends records to one journal file.
+#[derive(Debug)]
+pub struct JournalWriter {
+    file: File,
+    path: PathBuf,
+    /// Length of the durable, valid content.
+    len: u64,
+    buf: Vec<u8>,
+}
+
+impl JournalWriter {
+    /// Creates the journal at `path` holding `first`, atomically: the file appears
+    /// with its first record or not at all (written aside, synced, renamed, and the
+    /// directory synced).
+    pub fn create(path: &Path, first: &Record) -> Result<Self, JournalError> {
+        let tmp = path.with_extension("tmp");
+        let mut buf = Vec::new();
+        encode(first, &mut buf);
+        {
+            let mut f = File::create(&tmp).map_err(|e| JournalError::io("create", &tmp, e))?;
+            f.write_all(&buf)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| JournalError::io("write", &tmp, e))?;
+        }
+        fs::rename(&tmp, path).map_err(|e| JournalError::io("rename into place", path, e))?;
+        sync_parent(path)?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| JournalError::io("open", path, e))?;
+        Ok(Self {
+            file,
+            path: path.to_owned(),
+            len: buf.len() as u64,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Opens an existing journal to append after its valid prefix of `valid_len` bytes
+    /// (as the reader found it): a torn tail beyond it is cut away first, durably, so
+    /// it never ends up in the middle of the journal.
+    pub fn open_append(path: &Path, valid_len: u64) -> Result<Self, JournalError> {
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| JournalError::io("open", path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| JournalError::io("stat", path, e))?
+            .len();
+        if len > valid_len {
+            file.set_len(valid_len)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| JournalError::io("drop the torn end of", path, e))?;
+        }
+        Ok(Self {
+            file,
+            path: path.to_owned(),
+            len: valid_len.min(len),
+            buf: Vec::new(),
+        })
+    }
+
+    /// Appends `records` and makes them durable (one write, one sync).
+    ///
+    /// On failure the file is cut back to its last durable length when possible, so a
+    /// half-written batch never sits before later records.
+    pub fn append(&mut self, records: &[Record]) -> Result<(), JournalError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.buf.clear();
+        for r in records {
+            encode(r, &mut self.buf);
+        }
+        let written = self
+            .file
+            .write_all(&self.buf)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            // Best effort: the error below is what matters.
+            let _ = self.file.set_len(self.len);
+            return Err(JournalError::io("append to", &self.path, e));
+        }
+        self.len += self.buf.len() as u64;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes of durable journal.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+fn encode(record: &Record, out: &mut Vec<u8>) {
+    let payload =
+        serde_json::to_vec(record).expect("records serialize: no maps with non-string keys");
+    frame::encode(&payload, out);
+}
+
+/// Makes a new or renamed directory entry durable.
+pub(crate) fn sync_parent(path: &Path) -> Result<(), JournalError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| JournalError::io("sync directory", dir, e))
+}

@@ -1,0 +1,647 @@
+//! Routing: one entry point parses the path (built-ins and CRD kinds alike), applies
+//! faults, answers, and logs the request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::discovery;
+use super::faults::{FaultHit, RequestRecord};
+use super::openapi;
+use super::resources::ResourceDef;
+use super::selector::{FieldSelector, LabelSelector, Selectors};
+use super::shared::Shared;
+use super::status::{ApiError, delete_success};
+use super::store::{DeleteOpts, Deleted, PatchKind, Store, WriteOpts};
+use super::table;
+use super::watch::{self, WatchParams};
+
+/// A parsed request path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `/version`.
+    Version,
+    /// `/healthz`, `/livez`, `/readyz`.
+    Health,
+    /// `/api`.
+    CoreVersions,
+    /// `/apis`.
+    Groups,
+    /// `/apis/<group>`.
+    Group(String),
+    /// `/api/v1`, `/apis/<group>/<version>`.
+    ResourceList(String, String),
+    /// A resource URL.
+    Resource(ResourcePath),
+    /// `/openapi/v2`.
+    OpenApiV2,
+    /// `/openapi/v3`.
+    OpenApiV3Root,
+    /// `/openapi/v3/<group-version path>`.
+    OpenApiV3(String),
+    /// Anything else.
+    Unknown,
+}
+
+/// The parts of a resource URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourcePath {
+    /// Group.
+    pub group: String,
+    /// Version.
+    pub version: String,
+    /// Namespace from the path.
+    pub namespace: Option<String>,
+    /// Plural.
+    pub plural: String,
+    /// Object name.
+    pub name: Option<String>,
+    /// Subresource.
+    pub sub: Option<String>,
+}
+
+/// Parse a request path.
+pub fn parse_route(path: &str) -> Route {
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let resource = |group: &str, version: &str, rest: &[&str]| -> Route {
+        let own = |s: &&str| (*s).to_owned();
+        let namespaced_form = rest.len() >= 3
+            && rest[0] == "namespaces"
+            && !(group.is_empty() && rest.len() == 3 && matches!(rest[2], "status" | "finalize"));
+        let (namespace, rest) = if namespaced_form {
+            (Some(rest[1].to_owned()), &rest[2..])
+        } else {
+            (None, rest)
+        };
+        if rest.is_empty() || rest.len() > 3 {
+            return Route::Unknown;
+        }
+        Route::Resource(ResourcePath {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            namespace,
+            plural: rest[0].to_owned(),
+            name: rest.get(1).map(own),
+            sub: rest.get(2).map(own),
+        })
+    };
+    match segs.as_slice() {
+        ["version"] => Route::Version,
+        ["openapi", "v2"] => Route::OpenApiV2,
+        ["openapi", "v3"] => Route::OpenApiV3Root,
+        ["openapi", "v3", rest @ ..] => Route::OpenApiV3(rest.join("/")),
+        ["healthz" | "livez" | "readyz"] => Route::Health,
+        ["api"] => Route::CoreVersions,
+        ["api", v] => Route::ResourceList(String::new(), (*v).to_owned()),
+        ["api", v, rest @ ..] => resource("", v, rest),
+        ["apis"] => Route::Groups,
+        ["apis", g] => Route::Group((*g).to_owned()),
+        ["apis", g, v] => Route::ResourceList((*g).to_owned(), (*v).to_owned()),
+        ["apis", g, v, rest @ ..] => resource(g, v, rest),
+        _ => Route::Unknown,
+    }
+}
+
+/// An answer plus what the request log should say about it.
+struct Answer {
+    response: Response,
+    reason: Option<String>,
+}
+
+impl From<ApiError> for Answer {
+    fn from(e: ApiError) -> Self {
+        Answer {
+            reason: Some(e.reason.clone()),
+            response: e.into_response(),
+        }
+    }
+}
+
+fn ok(v: Value) -> Answer {
+    Answer {
+        response: axum::Json(v).into_response(),
+        reason: None,
+    }
+}
+
+fn created(v: Value) -> Answer {
+    Answer {
+        response: (StatusCode::CREATED, axum::Json(v)).into_response(),
+        reason: None,
+    }
+}
+
+fn page_not_found() -> Answer {
+    Answer {
+        response: (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "404 page not found\n",
+        )
+            .into_response(),
+        reason: None,
+    }
+}
+
+type Params = Vec<(String, String)>;
+
+fn param<'a>(q: &'a Params, key: &str) -> Option<&'a str> {
+    q.iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn flag(q: &Params, key: &str) -> bool {
+    matches!(param(q, key), Some("true" | "1"))
+}
+
+/// The axum fallback handler: every request comes through here.
+pub async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let params: Params = Query::<Params>::try_from_uri(req.uri())
+        .map(|q| q.0)
+        .unwrap_or_default();
+    let route = parse_route(&path);
+    let is_watch = method == Method::GET && flag(&params, "watch");
+    let kind = match &route {
+        Route::Resource(rp) => shared.with_store(|s| s.resolve(&rp.group, &rp.version, &rp.plural)),
+        _ => None,
+    };
+    let hit = shared.faults().check(
+        method.as_str(),
+        &path,
+        kind.as_ref().map(|d| (d.kind.as_str(), d.plural.as_str())),
+        is_watch,
+    );
+    if let Some(l) = hit.latency {
+        tokio::time::sleep(l).await;
+    }
+    let answer = match hit.error.clone() {
+        Some(e) => Answer::from(e),
+        None => handle(&shared, req, route, params, &hit).await,
+    };
+    shared.record(RequestRecord {
+        method: method.to_string(),
+        path,
+        query,
+        status: answer.response.status().as_u16(),
+        reason: answer.reason,
+        watch: is_watch,
+        faulted: hit.any(),
+    });
+    answer.response
+}
+
+async fn handle(
+    shared: &Arc<Shared>,
+    req: Request,
+    route: Route,
+    q: Params,
+    hit: &FaultHit,
+) -> Answer {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let get = req.method() == Method::GET;
+    let aggregated = |v: Value| Answer {
+        response: (
+            [(header::CONTENT_TYPE, discovery::AGGREGATED_CONTENT_TYPE)],
+            axum::Json(v),
+        )
+            .into_response(),
+        reason: None,
+    };
+    let not_allowed = || {
+        ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        )
+        .into()
+    };
+    match route {
+        Route::Resource(rp) => resource(shared, req, rp, q, hit).await,
+        _ if !get => not_allowed(),
+        Route::Version => {
+            let minor = shared.with_store(|s| s.scenario.minor().to_owned());
+            ok(discovery::version(&minor))
+        }
+        Route::Health => Answer {
+            response: "ok".into_response(),
+            reason: None,
+        },
+        Route::CoreVersions => {
+            if discovery::wants_aggregated(accept.as_deref()) {
+                let rs = shared.with_store(|s| s.resources());
+                aggregated(discovery::aggregated(&rs, true))
+            } else {
+                ok(discovery::core_versions(&shared.addr.to_string()))
+            }
+        }
+        Route::Groups => {
+            let rs = shared.with_store(|s| s.resources());
+            if discovery::wants_aggregated(accept.as_deref()) {
+                aggregated(discovery::aggregated(&rs, false))
+            } else {
+                ok(discovery::group_list(&rs))
+            }
+        }
+        Route::Group(g) => {
+            let rs = shared.with_store(|s| s.resources());
+            discovery::group(&rs, &g).map_or_else(page_not_found, ok)
+        }
+        Route::ResourceList(g, v) => {
+            let rs = shared.with_store(|s| s.resources());
+            discovery::resource_list(&rs, &g, &v).map_or_else(page_not_found, ok)
+        }
+        Route::OpenApiV2 => {
+            let json_ok = accept
+                .as_deref()
+                .is_none_or(|a| a.contains("json") || a.contains("*/*"));
+            if json_ok {
+                let minor = shared.with_store(|s| s.scenario.minor().to_owned());
+                ok(openapi::v2(&minor))
+            } else {
+                ApiError::new(406, "NotAcceptable", "only application/json is served").into()
+            }
+        }
+        Route::OpenApiV3Root => {
+            let (rs, minor) = shared.with_store(|s| (s.resources(), s.scenario.minor().to_owned()));
+            ok(openapi::v3_root(&rs, &minor))
+        }
+        Route::OpenApiV3(gv) => {
+            let (rs, minor) = shared.with_store(|s| (s.resources(), s.scenario.minor().to_owned()));
+            openapi::v3_group_version(&rs, &gv, &minor).map_or_else(page_not_found, ok)
+        }
+        Route::Unknown => page_not_found(),
+    }
+}
+
+fn selectors(def: &ResourceDef, q: &Params) -> Result<Selectors, ApiError> {
+    let extra: &[&str] = match (def.group.as_str(), def.plural.as_str()) {
+        ("", "namespaces") => &["status.phase"],
+        ("", "secrets") => &["type"],
+        _ => &[],
+    };
+    Ok(Selectors {
+        labels: LabelSelector::parse(param(q, "labelSelector").unwrap_or(""))?,
+        fields: FieldSelector::parse(param(q, "fieldSelector").unwrap_or(""), extra)?,
+    })
+}
+
+fn write_opts(q: &Params, headers: &HeaderMap) -> WriteOpts {
+    WriteOpts {
+        dry_run: param(q, "dryRun") == Some("All"),
+        field_manager: param(q, "fieldManager")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+        force: flag(q, "force"),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
+fn list_kind(def: &ResourceDef) -> String {
+    format!("{}List", def.kind)
+}
+
+fn list_body(
+    def: &ResourceDef,
+    version: &str,
+    items: Vec<Value>,
+    rv: u64,
+    cont: Option<String>,
+    remaining: usize,
+) -> Value {
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if let Some(c) = cont {
+        meta["continue"] = json!(c);
+        meta["remainingItemCount"] = json!(remaining);
+    }
+    json!({
+        "kind": list_kind(def),
+        "apiVersion": def.api_version(version),
+        "metadata": meta,
+        "items": items.into_iter().map(|o| Store::present(def, version, o)).collect::<Vec<_>>(),
+    })
+}
+
+async fn resource(
+    shared: &Arc<Shared>,
+    req: Request,
+    rp: ResourcePath,
+    q: Params,
+    hit: &FaultHit,
+) -> Answer {
+    let Some(def) = shared.with_store(|s| s.resolve(&rp.group, &rp.version, &rp.plural)) else {
+        return page_not_found();
+    };
+    if (def.namespaced && rp.namespace.is_none() && rp.name.is_some())
+        || (!def.namespaced && rp.namespace.is_some())
+    {
+        return page_not_found();
+    }
+    let status_sub = match rp.sub.as_deref() {
+        None => false,
+        Some("status") if def.status_subresource => true,
+        Some("finalize") if def.group.is_empty() && def.plural == "namespaces" => false,
+        Some(_) => return page_not_found(),
+    };
+    let finalize = rp.sub.as_deref() == Some("finalize");
+    let ns = rp.namespace.clone().unwrap_or_default();
+    let version = rp.version.clone();
+    let method = req.method().clone();
+    let headers = req.headers().clone();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    let body = match axum::body::to_bytes(req.into_body(), 64 * 1024 * 1024).await {
+        Ok(b) => b,
+        Err(e) => {
+            return ApiError::bad_request(format!("cannot read the request body: {e}")).into();
+        }
+    };
+    let json_body = || -> Result<Value, ApiError> {
+        serde_json::from_slice(&body)
+            .or_else(|_| serde_yaml::from_slice(&body))
+            .map_err(|e| ApiError::bad_request(format!("error decoding the request body: {e}")))
+    };
+    let opts = write_opts(&q, &headers);
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let result: Result<Answer, ApiError> = (|| {
+        match (method.clone(), rp.name.as_deref()) {
+            (Method::GET, None) => {
+                let sel = selectors(&def, &q)?;
+                if flag(&q, "watch") {
+                    let p = WatchParams {
+                        namespace: rp.namespace.clone(),
+                        selectors: sel,
+                        resource_version: param(&q, "resourceVersion").map(str::to_owned),
+                        timeout: param(&q, "timeoutSeconds")
+                            .and_then(|t| t.parse::<u64>().ok())
+                            .map(Duration::from_secs),
+                        bookmarks: flag(&q, "allowWatchBookmarks"),
+                        send_initial_events: flag(&q, "sendInitialEvents"),
+                        drop_after_events: hit.drop_after_events,
+                        expire: hit.expire_watch,
+                    };
+                    return Ok(Answer {
+                        response: watch::watch(shared, def.clone(), version.clone(), p),
+                        reason: None,
+                    });
+                }
+                let limit = param(&q, "limit")
+                    .and_then(|l| l.parse::<usize>().ok())
+                    .filter(|l| *l > 0);
+                let cont = param(&q, "continue")
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned);
+                let (items, rv) = shared.with_store(|s| {
+                    (
+                        s.list(&def, rp.namespace.as_deref(), &sel),
+                        s.resource_version(),
+                    )
+                });
+                let start = match &cont {
+                    Some(c) => items
+                        .iter()
+                        .position(|o| continue_key(o) > *c)
+                        .unwrap_or(items.len()),
+                    None => 0,
+                };
+                let rest = &items[start..];
+                let (page, next) = match limit {
+                    Some(l) if rest.len() > l => {
+                        (rest[..l].to_vec(), Some(continue_key(&rest[l - 1])))
+                    }
+                    _ => (rest.to_vec(), None),
+                };
+                let remaining = rest.len() - page.len();
+                if table::wants_table(accept.as_deref()) {
+                    let crd = crd_of(shared, &def);
+                    return Ok(ok(table::table(
+                        &def,
+                        crd.as_ref(),
+                        &version,
+                        &page,
+                        rv,
+                        next,
+                    )));
+                }
+                Ok(ok(list_body(&def, &version, page, rv, next, remaining)))
+            }
+            (Method::GET, Some(name)) => {
+                let obj = shared.with_store(|s| s.get(&def, &ns, name))?;
+                if table::wants_table(accept.as_deref()) {
+                    let (crd, rv) = (
+                        crd_of(shared, &def),
+                        shared.with_store(|s| s.resource_version()),
+                    );
+                    return Ok(ok(table::table(
+                        &def,
+                        crd.as_ref(),
+                        &version,
+                        &[obj],
+                        rv,
+                        None,
+                    )));
+                }
+                Ok(ok(Store::present(&def, &version, obj)))
+            }
+            (Method::POST, None) => {
+                if def.namespaced && rp.namespace.is_none() {
+                    return Err(ApiError::method_not_allowed(
+                        "the server does not allow this method on the requested resource",
+                    ));
+                }
+                let b = json_body()?;
+                let obj = shared.with_store(|s| s.create(&def, &version, &ns, b, &opts))?;
+                Ok(created(Store::present(&def, &version, obj)))
+            }
+            (Method::PUT, Some(name)) => {
+                let mut b = json_body()?;
+                if finalize {
+                    // The namespace finalize subresource only changes spec.finalizers.
+                    let current = shared.with_store(|s| s.get(&def, &ns, name))?;
+                    let mut next = current.clone();
+                    next["spec"]["finalizers"] =
+                        b.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+                    b = next;
+                }
+                let obj = shared
+                    .with_store(|s| s.update(&def, &version, &ns, name, b, status_sub, &opts))?;
+                Ok(ok(Store::present(&def, &version, obj)))
+            }
+            (Method::PATCH, Some(name)) => {
+                let kind = match content_type.as_str() {
+                    "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
+                        PatchKind::Apply
+                    }
+                    "application/merge-patch+json" => PatchKind::Merge,
+                    "application/strategic-merge-patch+json" if !def.custom => PatchKind::Strategic,
+                    "application/json-patch+json" => PatchKind::Json,
+                    other => return Err(ApiError::unsupported_media_type(other)),
+                };
+                let existed = shared.with_store(|s| s.get_opt(&def.key(), &ns, name).is_some());
+                let obj = shared.with_store(|s| {
+                    s.patch(&def, &version, &ns, name, kind, &body, status_sub, &opts)
+                })?;
+                let obj = Store::present(&def, &version, obj);
+                Ok(if existed { ok(obj) } else { created(obj) })
+            }
+            (Method::DELETE, name) => {
+                let mut d = DeleteOpts::default();
+                if !body.is_empty() {
+                    let b = json_body()?;
+                    d.dry_run = b
+                        .get("dryRun")
+                        .and_then(Value::as_array)
+                        .is_some_and(|a| a.iter().any(|v| v == "All"));
+                    d.uid = b
+                        .pointer("/preconditions/uid")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    d.resource_version = b
+                        .pointer("/preconditions/resourceVersion")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    d.propagation = b
+                        .get("propagationPolicy")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                }
+                d.dry_run |= opts.dry_run;
+                if let Some(p) = param(&q, "propagationPolicy") {
+                    d.propagation = Some(p.to_owned());
+                }
+                let Some(name) = name else {
+                    if def.group.is_empty() && def.plural == "namespaces" {
+                        return Err(ApiError::method_not_allowed(
+                            "the server does not allow this method on the requested resource",
+                        ));
+                    }
+                    let sel = selectors(&def, &q)?;
+                    let (items, rv) = shared.with_store(|s| {
+                        s.delete_collection(&def, rp.namespace.as_deref(), &sel, &d)
+                            .map(|v| (v, s.resource_version()))
+                    })?;
+                    return Ok(ok(list_body(&def, &version, items, rv, None, 0)));
+                };
+                let outcome = shared.with_store(|s| s.delete(&def, &ns, name, &d))?;
+                Ok(match outcome {
+                    Deleted::Pending(obj) => ok(Store::present(&def, &version, obj)),
+                    Deleted::Gone(obj) if def.custom => ok(Store::present(&def, &version, obj)),
+                    Deleted::Gone(obj) => {
+                        let uid = obj
+                            .pointer("/metadata/uid")
+                            .and_then(Value::as_str)
+                            .unwrap_or("");
+                        ok(delete_success(&def.group, &def.plural, name, uid))
+                    }
+                })
+            }
+            _ => Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            )),
+        }
+    })();
+    result.unwrap_or_else(Answer::from)
+}
+
+/// The CRD defining a custom kind (for its printer columns).
+fn crd_of(shared: &Arc<Shared>, def: &ResourceDef) -> Option<Value> {
+    if !def.custom {
+        return None;
+    }
+    let key = super::resources::ResKey::new("apiextensions.k8s.io", "customresourcedefinitions");
+    let name = format!("{}.{}", def.plural, def.group);
+    shared.with_store(|s| s.get_opt(&key, "", &name).cloned())
+}
+
+fn continue_key(obj: &Value) -> String {
+    let ns = obj
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    format!("{ns}/{name}")
+}
+
+/// The router: everything goes to [`entry`].
+pub fn router(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new().fallback(entry).with_state(shared)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(
+            parse_route("/api/v1"),
+            Route::ResourceList(String::new(), "v1".into())
+        );
+        let Route::Resource(r) = parse_route("/api/v1/namespaces/x") else {
+            panic!()
+        };
+        assert_eq!(
+            (r.plural.as_str(), r.name.as_deref(), r.namespace),
+            ("namespaces", Some("x"), None)
+        );
+        let Route::Resource(r) = parse_route("/api/v1/namespaces/x/status") else {
+            panic!()
+        };
+        assert_eq!(
+            (r.plural.as_str(), r.sub.as_deref()),
+            ("namespaces", Some("status"))
+        );
+        let Route::Resource(r) = parse_route("/apis/apps/v1/namespaces/ns/deployments/web/status")
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                r.namespace.as_deref(),
+                r.plural.as_str(),
+                r.name.as_deref(),
+                r.sub.as_deref()
+            ),
+            (Some("ns"), "deployments", Some("web"), Some("status"))
+        );
+        let Route::Resource(r) = parse_route("/api/v1/namespaces/ns/configmaps") else {
+            panic!()
+        };
+        assert_eq!(
+            (r.namespace.as_deref(), r.plural.as_str(), r.name),
+            (Some("ns"), "configmaps", None)
+        );
+        assert_eq!(parse_route("/nope"), Route::Unknown);
+    }
+}

@@ -1,0 +1,749 @@
+//! What the controllers of a real cluster would do: kind defaults, namespace and CRD
+//! finalization, deployment rollout status and scenario conditions on custom resources.
+
+use serde_json::{Value, json};
+
+use super::fields::{self, Scope};
+use super::resources::{self, ResKey, ResourceDef};
+use super::scenario::Delay;
+use super::status::ApiError;
+use super::store::{Deleted, Effect, Store, finalizers, now};
+
+const NAMESPACE_FINALIZER: &str = "kubernetes";
+const CRD_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
+
+fn is_deleting(obj: &Value) -> bool {
+    obj.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
+}
+
+fn s<'a>(obj: &'a Value, pointer: &str) -> &'a str {
+    obj.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+fn generation(obj: &Value) -> i64 {
+    obj.pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Upsert a condition by type, keeping lastTransitionTime when the status is unchanged.
+pub fn upsert_condition(status: &mut Value, mut cond: Value) {
+    if !status.is_object() {
+        *status = json!({});
+    }
+    if !status.get("conditions").is_some_and(Value::is_array) {
+        status["conditions"] = json!([]);
+    }
+    let list = status["conditions"]
+        .as_array_mut()
+        .expect("conditions was made an array above");
+    let ty = cond.get("type").cloned();
+    match list.iter_mut().find(|c| c.get("type") == ty.as_ref()) {
+        Some(existing) => {
+            if existing.get("status") == cond.get("status")
+                && let Some(t) = existing.get("lastTransitionTime")
+            {
+                cond["lastTransitionTime"] = t.clone();
+            }
+            *existing = cond;
+        }
+        None => list.push(cond),
+    }
+}
+
+fn condition(ty: &str, status: &str, reason: &str, message: &str) -> Value {
+    let t = now();
+    json!({"type": ty, "status": status, "lastUpdateTime": t, "lastTransitionTime": t,
+        "reason": reason, "message": message})
+}
+
+impl Store {
+    /// Kind-specific defaults and validation for a new object.
+    pub(super) fn default_kind(
+        &mut self,
+        def: &ResourceDef,
+        obj: &mut Value,
+    ) -> Result<(), ApiError> {
+        let name = s(obj, "/metadata/name").to_owned();
+        match (def.group.as_str(), def.plural.as_str()) {
+            ("", "namespaces") => {
+                obj["spec"] = json!({"finalizers": [NAMESPACE_FINALIZER]});
+                obj["status"] = json!({"phase": "Active"});
+                if !obj["metadata"].get("labels").is_some_and(Value::is_object) {
+                    obj["metadata"]["labels"] = json!({});
+                }
+                obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
+            }
+            ("", "secrets") => {
+                if obj.get("type").is_none() {
+                    obj["type"] = json!("Opaque");
+                }
+                if let Some(Value::Object(sd)) =
+                    obj.as_object_mut().and_then(|m| m.remove("stringData"))
+                {
+                    if !obj.get("data").is_some_and(Value::is_object) {
+                        obj["data"] = json!({});
+                    }
+                    for (k, v) in sd {
+                        let text = v.as_str().unwrap_or("").as_bytes().to_vec();
+                        obj["data"][k] = json!(base64(&text));
+                    }
+                }
+            }
+            ("apps", "deployments") => {
+                let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
+                for (field, why) in [("selector", "spec.selector"), ("template", "spec.template")] {
+                    if spec.get(field).is_none() {
+                        return Err(ApiError::invalid(
+                            &def.kind,
+                            &def.group,
+                            &name,
+                            why,
+                            "Required value",
+                        ));
+                    }
+                }
+                let spec = &mut obj["spec"];
+                for (k, v) in [
+                    ("replicas", json!(1)),
+                    ("revisionHistoryLimit", json!(10)),
+                    ("progressDeadlineSeconds", json!(600)),
+                    (
+                        "strategy",
+                        json!({"type":"RollingUpdate","rollingUpdate":{"maxUnavailable":"25%","maxSurge":"25%"}}),
+                    ),
+                ] {
+                    if spec.get(k).is_none() {
+                        spec[k] = v;
+                    }
+                }
+            }
+            ("apiextensions.k8s.io", "customresourcedefinitions") => {
+                self.validate_crd(def, obj, &name)?;
+                let mut fins = finalizers(obj);
+                if !fins.iter().any(|f| f == CRD_FINALIZER) {
+                    fins.push(CRD_FINALIZER.to_owned());
+                }
+                obj["metadata"]["finalizers"] = json!(fins);
+                let mut names = obj["spec"]["names"].clone();
+                let kind = s(obj, "/spec/names/kind").to_owned();
+                if names.get("singular").is_none() {
+                    names["singular"] = json!(kind.to_lowercase());
+                }
+                if names.get("listKind").is_none() {
+                    names["listKind"] = json!(format!("{kind}List"));
+                }
+                obj["spec"]["names"] = names.clone();
+                let storage: Vec<Value> = obj["spec"]["versions"]
+                    .as_array()
+                    .map(|vs| {
+                        vs.iter()
+                            .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+                            .filter_map(|v| v.get("name").cloned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut status = json!({"acceptedNames": names, "storedVersions": storage});
+                upsert_condition(
+                    &mut status,
+                    condition("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
+                );
+                upsert_condition(
+                    &mut status,
+                    condition(
+                        "Established",
+                        "True",
+                        "InitialNamesAccepted",
+                        "the initial names have been accepted",
+                    ),
+                );
+                for c in status["conditions"].as_array_mut().into_iter().flatten() {
+                    if let Some(m) = c.as_object_mut() {
+                        m.remove("lastUpdateTime");
+                    }
+                }
+                obj["status"] = status;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn validate_crd(&self, def: &ResourceDef, obj: &Value, name: &str) -> Result<(), ApiError> {
+        let invalid =
+            |field: &str, why: &str| ApiError::invalid(&def.kind, &def.group, name, field, why);
+        let group = s(obj, "/spec/group");
+        let plural = s(obj, "/spec/names/plural");
+        if group.is_empty() {
+            return Err(invalid("spec.group", "Required value"));
+        }
+        if plural.is_empty() {
+            return Err(invalid("spec.names.plural", "Required value"));
+        }
+        if s(obj, "/spec/names/kind").is_empty() {
+            return Err(invalid("spec.names.kind", "Required value"));
+        }
+        if !matches!(s(obj, "/spec/scope"), "Namespaced" | "Cluster") {
+            return Err(invalid(
+                "spec.scope",
+                "Unsupported value: supported values: \"Cluster\", \"Namespaced\"",
+            ));
+        }
+        if name != format!("{plural}.{group}") {
+            return Err(invalid(
+                "metadata.name",
+                &format!("Invalid value: {name:?}: must be spec.names.plural+\".\"+spec.group"),
+            ));
+        }
+        let versions = obj.pointer("/spec/versions").and_then(Value::as_array);
+        let storage = versions
+            .map(|v| {
+                v.iter()
+                    .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+                    .count()
+            })
+            .unwrap_or(0);
+        if versions.is_none_or(|v| v.is_empty()) {
+            return Err(invalid(
+                "spec.versions",
+                "Invalid value: must have exactly one version marked as storage version",
+            ));
+        }
+        if storage != 1 {
+            return Err(invalid(
+                "spec.versions",
+                "Invalid value: must have exactly one version marked as storage version",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks on updates that the kind enforces.
+    pub(super) fn validate_update(
+        &self,
+        def: &ResourceDef,
+        old: &Value,
+        new: &Value,
+    ) -> Result<(), ApiError> {
+        if def.group == "apiextensions.k8s.io" && def.plural == "customresourcedefinitions" {
+            let name = s(old, "/metadata/name");
+            if s(old, "/spec/group") != s(new, "/spec/group") {
+                return Err(ApiError::invalid(
+                    &def.kind,
+                    &def.group,
+                    name,
+                    "spec.group",
+                    "Invalid value: field is immutable",
+                ));
+            }
+            if s(old, "/spec/names/plural") != s(new, "/spec/names/plural") {
+                return Err(ApiError::invalid(
+                    &def.kind,
+                    &def.group,
+                    name,
+                    "spec.names.plural",
+                    "Invalid value: field is immutable",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Controller reactions to a committed create or update; returns the stored object.
+    pub(super) fn after_write(
+        &mut self,
+        def: &ResourceDef,
+        old: Option<&Value>,
+        stored: &Value,
+    ) -> Value {
+        let new_generation = old.is_none_or(|o| generation(o) != generation(stored));
+        if is_deleting(stored) || !new_generation {
+            return stored.clone();
+        }
+        let ns = s(stored, "/metadata/namespace").to_owned();
+        let name = s(stored, "/metadata/name").to_owned();
+        let uid = s(stored, "/metadata/uid").to_owned();
+        if def.group == "apps" && def.plural == "deployments" {
+            let replicas = stored
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            let delay = self.scenario.deployment_ready_delay;
+            let ready = replicas == 0 || delay == Delay::After(std::time::Duration::ZERO);
+            self.write_status(
+                def,
+                &ns,
+                &name,
+                deployment_status(stored, ready),
+                "kube-controller-manager",
+            );
+            if !ready && let Some(after) = delay.duration() {
+                self.schedule(Effect::DeploymentReady {
+                    ns,
+                    name,
+                    uid,
+                    generation: generation(stored),
+                    after,
+                });
+            }
+        } else if def.custom {
+            let matching: Vec<(usize, Delay)> = self
+                .scenario
+                .conditions
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    r.kind == def.kind
+                        && r.group.as_ref().is_none_or(|g| *g == def.group)
+                        && r.namespace.as_ref().is_none_or(|n| *n == ns)
+                        && r.name.as_ref().is_none_or(|re| {
+                            regex::Regex::new(re).is_ok_and(|re| re.is_match(&name))
+                        })
+                })
+                .map(|(i, r)| (i, r.after))
+                .collect();
+            for (rule, after) in matching {
+                if let Some(after) = after.duration() {
+                    self.schedule(Effect::Condition {
+                        res: def.key(),
+                        ns: ns.clone(),
+                        name: name.clone(),
+                        uid: uid.clone(),
+                        generation: generation(stored),
+                        rule,
+                        after,
+                    });
+                }
+            }
+        }
+        stored.clone()
+    }
+
+    /// Replace an object's status as a controller would (status subresource, own manager).
+    pub(super) fn write_status(
+        &mut self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        status: Value,
+        manager: &str,
+    ) -> Option<Value> {
+        let old = self.get_opt(&def.key(), ns, name)?.clone();
+        let mut new = old.clone();
+        new["status"] = status;
+        if new == old {
+            return Some(old);
+        }
+        let version = def.preferred_version().to_owned();
+        fields::record_update(
+            Some(&old),
+            &mut new,
+            manager,
+            &def.api_version(&version),
+            Scope::StatusOnly,
+            &now(),
+        );
+        Some(self.put(&def.key(), new))
+    }
+
+    /// Set one condition on an object's status (what a scenario rule or a test does).
+    pub fn set_condition(
+        &mut self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        mut cond: Value,
+        manager: &str,
+    ) -> Result<Value, ApiError> {
+        let obj = self.get(def, ns, name)?;
+        let mut status = obj.get("status").cloned().unwrap_or_else(|| json!({}));
+        let g = generation(&obj);
+        if cond.get("lastTransitionTime").is_none() {
+            cond["lastTransitionTime"] = json!(now());
+        }
+        if g > 0 {
+            cond["observedGeneration"] = json!(g);
+            status["observedGeneration"] = json!(g);
+        }
+        upsert_condition(&mut status, cond);
+        Ok(self
+            .write_status(def, ns, name, status, manager)
+            .expect("the object was just read"))
+    }
+
+    pub(super) fn delete_namespace(
+        &mut self,
+        def: &ResourceDef,
+        old: Value,
+        dry_run: bool,
+    ) -> Result<Deleted, ApiError> {
+        let name = s(&old, "/metadata/name").to_owned();
+        if is_deleting(&old) {
+            return Err(ApiError::conflict(
+                "",
+                "namespaces",
+                &name,
+                "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
+            ));
+        }
+        let spec_fins = old
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty());
+        if !spec_fins && finalizers(&old).is_empty() {
+            return self.delete_object(def, old, dry_run);
+        }
+        let mut new = old.clone();
+        new["metadata"]["deletionTimestamp"] = json!(now());
+        new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+        new["status"]["phase"] = json!("Terminating");
+        if dry_run {
+            return Ok(Deleted::Pending(new));
+        }
+        let stored = self.put(&def.key(), new);
+        let knob = self
+            .scenario
+            .namespaces
+            .get(&name)
+            .cloned()
+            .unwrap_or_default();
+        let delay = if knob.stuck {
+            Delay::Never
+        } else {
+            knob.finalize_delay
+                .unwrap_or(self.scenario.namespace_finalize_delay)
+        };
+        if let Some(after) = delay.duration() {
+            self.schedule(Effect::FinalizeNamespace {
+                name,
+                uid: s(&stored, "/metadata/uid").to_owned(),
+                after,
+            });
+        }
+        Ok(Deleted::Pending(stored))
+    }
+
+    pub(super) fn delete_crd(
+        &mut self,
+        def: &ResourceDef,
+        old: Value,
+        dry_run: bool,
+    ) -> Result<Deleted, ApiError> {
+        if is_deleting(&old) || !finalizers(&old).iter().any(|f| f == CRD_FINALIZER) {
+            return self.delete_object(def, old, dry_run);
+        }
+        let mut new = old.clone();
+        new["metadata"]["deletionTimestamp"] = json!(now());
+        new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+        let mut cond = condition(
+            "Terminating",
+            "True",
+            "InstanceDeletionInProgress",
+            "CustomResource deletion is in progress",
+        );
+        if let Some(m) = cond.as_object_mut() {
+            m.remove("lastUpdateTime");
+        }
+        upsert_condition(&mut new["status"], cond);
+        if dry_run {
+            return Ok(Deleted::Pending(new));
+        }
+        let stored = self.put(&def.key(), new);
+        if let Some(after) = self.scenario.crd_finalize_delay.duration() {
+            self.schedule(Effect::FinalizeCrd {
+                name: s(&stored, "/metadata/name").to_owned(),
+                uid: s(&stored, "/metadata/uid").to_owned(),
+                after,
+            });
+        }
+        Ok(Deleted::Pending(stored))
+    }
+
+    fn def_of(&self, res: &ResKey) -> Option<ResourceDef> {
+        self.resources().into_iter().find(|d| d.key() == *res)
+    }
+
+    /// Run a scheduled effect (called by its timer).
+    pub fn fire(&mut self, effect: Effect) {
+        match effect {
+            Effect::FinalizeNamespace { name, uid, .. } => {
+                let ns_key = ResKey::new("", "namespaces");
+                let Some(ns) = self.get_opt(&ns_key, "", &name) else {
+                    return;
+                };
+                if s(ns, "/metadata/uid") != uid {
+                    return;
+                }
+                self.mark_finalizing_namespace(&name);
+                for res in self.collections() {
+                    let Some(def) = self.def_of(&res) else {
+                        continue;
+                    };
+                    if !def.namespaced {
+                        continue;
+                    }
+                    for obj_name in self.names_in(&res, &name) {
+                        if let Some(obj) = self.get_opt(&res, &name, &obj_name).cloned()
+                            && !is_deleting(&obj)
+                        {
+                            let _ = self.delete_object(&def, obj, false);
+                        }
+                    }
+                }
+                self.try_complete_namespace(&name);
+            }
+            Effect::FinalizeCrd { name, uid, .. } => {
+                let crd_key = ResKey::new("apiextensions.k8s.io", "customresourcedefinitions");
+                let Some(crd) = self.get_opt(&crd_key, "", &name).cloned() else {
+                    return;
+                };
+                if s(&crd, "/metadata/uid") != uid {
+                    return;
+                }
+                self.mark_finalizing_crd(&name);
+                if let Some(def) = resources::from_crd(&crd) {
+                    let key = def.key();
+                    let all = self.list(&def, None, &Default::default());
+                    for obj in all {
+                        if !is_deleting(&obj) {
+                            let _ = self.delete_object(&def, obj, false);
+                        }
+                    }
+                    let _ = key;
+                }
+                self.try_complete_crd(&name);
+            }
+            Effect::DeploymentReady {
+                ns,
+                name,
+                uid,
+                generation: g,
+                ..
+            } => {
+                let Some(def) = self.def_of(&ResKey::new("apps", "deployments")) else {
+                    return;
+                };
+                let Some(obj) = self.get_opt(&def.key(), &ns, &name).cloned() else {
+                    return;
+                };
+                if s(&obj, "/metadata/uid") == uid && generation(&obj) == g && !is_deleting(&obj) {
+                    self.write_status(
+                        &def,
+                        &ns,
+                        &name,
+                        deployment_status(&obj, true),
+                        "kube-controller-manager",
+                    );
+                }
+            }
+            Effect::Condition {
+                res,
+                ns,
+                name,
+                uid,
+                generation: g,
+                rule,
+                ..
+            } => {
+                let Some(def) = self.def_of(&res) else { return };
+                let Some(obj) = self.get_opt(&res, &ns, &name).cloned() else {
+                    return;
+                };
+                let Some(rule) = self.scenario.conditions.get(rule).cloned() else {
+                    return;
+                };
+                if s(&obj, "/metadata/uid") == uid && generation(&obj) == g && !is_deleting(&obj) {
+                    let cond = json!({"type": rule.condition_type, "status": rule.status,
+                        "reason": rule.reason, "message": rule.message});
+                    let _ = self.set_condition(&def, &ns, &name, cond, &rule.manager);
+                }
+            }
+            Effect::ClearFinalizers {
+                res, ns, name, uid, ..
+            } => {
+                let Some(def) = self.def_of(&res) else { return };
+                let Some(obj) = self.get_opt(&res, &ns, &name).cloned() else {
+                    return;
+                };
+                if s(&obj, "/metadata/uid") != uid || !is_deleting(&obj) {
+                    return;
+                }
+                let keep: Vec<String> = finalizers(&obj)
+                    .into_iter()
+                    .filter(|f| self.scenario.stuck_finalizers.contains(f))
+                    .collect();
+                let mut new = obj.clone();
+                new["metadata"]["finalizers"] = json!(keep);
+                if keep.is_empty()
+                    && let Some(m) = new["metadata"].as_object_mut()
+                {
+                    m.remove("finalizers");
+                }
+                let stored = self.put(&def.key(), new);
+                if keep.is_empty() {
+                    let _ = stored;
+                    self.remove(&res, &ns, &name);
+                }
+            }
+        }
+    }
+
+    pub(super) fn try_complete_namespace(&mut self, name: &str) {
+        if !self.is_finalizing_namespace(name) {
+            return;
+        }
+        let is_namespaces = |r: &ResKey| r.group.is_empty() && r.plural == "namespaces";
+        let remaining = self
+            .collections()
+            .iter()
+            .filter(|r| !is_namespaces(r))
+            .any(|res| !self.names_in(res, name).is_empty());
+        if remaining {
+            return;
+        }
+        let key = ResKey::new("", "namespaces");
+        let Some(ns) = self.get_opt(&key, "", name).cloned() else {
+            return;
+        };
+        self.unmark_finalizing_namespace(name);
+        let mut new = ns.clone();
+        new["spec"]["finalizers"] = json!([]);
+        self.put(&key, new);
+        if finalizers(&ns).is_empty() {
+            self.remove(&key, "", name);
+        }
+    }
+
+    pub(super) fn try_complete_crd(&mut self, name: &str) {
+        if !self.is_finalizing_crd(name) {
+            return;
+        }
+        let key = ResKey::new("apiextensions.k8s.io", "customresourcedefinitions");
+        let Some(crd) = self.get_opt(&key, "", name).cloned() else {
+            return;
+        };
+        if let Some(def) = resources::from_crd(&crd)
+            && !self.list(&def, None, &Default::default()).is_empty()
+        {
+            return;
+        }
+        self.unmark_finalizing_crd(name);
+        let fins: Vec<String> = finalizers(&crd)
+            .into_iter()
+            .filter(|f| f != CRD_FINALIZER)
+            .collect();
+        let mut new = crd.clone();
+        new["metadata"]["finalizers"] = json!(fins);
+        if fins.is_empty() {
+            if let Some(m) = new["metadata"].as_object_mut() {
+                m.remove("finalizers");
+            }
+            self.put(&key, new);
+            self.remove(&key, "", name);
+        } else {
+            self.put(&key, new);
+        }
+    }
+}
+
+/// A deployment's status, rolling out or ready.
+pub fn deployment_status(obj: &Value, ready: bool) -> Value {
+    let replicas = obj
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let name = s(obj, "/metadata/name");
+    let hash = format!(
+        "{:x}",
+        crc32fast::hash(obj["spec"].to_string().as_bytes()) & 0xfff_ffff
+    );
+    let rs = format!("{name}-{hash}");
+    let mut status = json!({"observedGeneration": generation(obj)});
+    if replicas > 0 {
+        status["replicas"] = json!(replicas);
+        status["updatedReplicas"] = json!(replicas);
+        if ready {
+            status["readyReplicas"] = json!(replicas);
+            status["availableReplicas"] = json!(replicas);
+        } else {
+            status["unavailableReplicas"] = json!(replicas);
+        }
+    }
+    if ready {
+        upsert_condition(
+            &mut status,
+            condition(
+                "Available",
+                "True",
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.",
+            ),
+        );
+        upsert_condition(
+            &mut status,
+            condition(
+                "Progressing",
+                "True",
+                "NewReplicaSetAvailable",
+                &format!("ReplicaSet \"{rs}\" has successfully progressed."),
+            ),
+        );
+    } else {
+        upsert_condition(
+            &mut status,
+            condition(
+                "Available",
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
+            ),
+        );
+        upsert_condition(
+            &mut status,
+            condition(
+                "Progressing",
+                "True",
+                "ReplicaSetUpdated",
+                &format!("ReplicaSet \"{rs}\" is progressing."),
+            ),
+        );
+    }
+    status
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+}

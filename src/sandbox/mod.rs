@@ -1,0 +1,106 @@
+//! The sandbox cluster: a faithful in-memory Kubernetes API server that kube-rs and
+//! kubectl both accept, for tests, rehearsals and `planrun sandbox`.
+//!
+//! It serves `/version`, discovery (plain and aggregated v2, derived from the built-in
+//! kinds plus the served versions of stored CRDs), core/v1 Namespace, Secret and
+//! ConfigMap, apps/v1 Deployment, apiextensions.k8s.io/v1 CustomResourceDefinition and
+//! the custom resources of every stored CRD: GET, LIST (label and field selectors,
+//! `limit`/`continue`), POST, PUT, PATCH (server-side apply with `managedFields` per
+//! field manager, merge, strategic merge and JSON patch), DELETE with DeleteOptions
+//! (propagation, preconditions, `dryRun=All`), DELETE collection, and watch
+//! (resourceVersion replay, 410 Expired, bookmarks, `timeoutSeconds`,
+//! `sendInitialEvents`). Errors are real `Status` bodies with the API server's reasons.
+//!
+//! Lifecycles are simulated: namespaces go through Terminating with the `kubernetes`
+//! finalizer, CRDs through `customresourcecleanup.apiextensions.k8s.io`, deployments get
+//! a status that becomes ready after a delay, objects with finalizers linger until the
+//! finalizers are removed, and scenario rules give custom resources conditions.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), planrun::sandbox::SandboxError> {
+//! use planrun::sandbox::{Sandbox, SandboxConfig};
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! let client = sandbox.client().await?;
+//! # let _ = client;
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Scenario files
+//!
+//! A scenario is YAML; every key is optional. Durations are seconds (`2`, `0.5`) or
+//! strings with a unit (`"250ms"`, `"2s"`, `"1m"`), or `never`.
+//!
+//! ```yaml
+//! kubernetes_version: "1.33"        # reported by /version (kubectl needs 1.27-1.33)
+//! namespace_finalize_delay: 500ms   # delete -> contents removed -> namespace removed
+//! namespaces:
+//!   flux-system: { finalize_delay: 2s }
+//!   stuck-ns: { stuck: true }       # the `kubernetes` finalizer never clears
+//! crd_finalize_delay: 200ms         # delete -> custom resources removed -> CRD removed
+//! deployment_ready_delay: 500ms     # spec change -> all replicas ready (`never`: stays)
+//! finalizer_clear_delay: never      # a simulated controller clears finalizers of deleted
+//! stuck_finalizers: [example.com/keep]  #   objects after this delay, except these
+//! conditions:                       # give custom resources conditions after each apply
+//!   - kind: GitRepository
+//!     group: source.toolkit.fluxcd.io   # optional
+//!     namespace: flux-system            # optional
+//!     name: "^flux-system$"             # optional regex
+//!     type: Ready                       # default Ready
+//!     status: "True"                    # default "True"
+//!     reason: Succeeded                 # default Succeeded
+//!     message: stored artifact for revision 'main@sha1:0123'
+//!     after: 2s                         # default 0
+//!     manager: source-controller        # field manager of the status write
+//! faults:                           # every present matcher must match
+//!   - path: "^/api/v1/namespaces$"  # regex on the path
+//!     method: GET
+//!     kind: Namespace               # kind or plural
+//!     watch: false                  # only watches (true) or only other requests
+//!     skip: 1                       # let the first N matching requests through
+//!     count: 2                      # then fire N times (unlimited when absent)
+//!     status: 503                   # 500, 503, 429 (with retry_after), 410, ...
+//!     retry_after: 1
+//!     latency: 100ms
+//!   - kind: namespaces
+//!     watch: true
+//!     drop_after_events: 3          # abort the watch stream after 3 events
+//!   - kind: namespaces
+//!     watch: true
+//!     count: 1
+//!     expire_watch: true            # answer the watch with ERROR 410 Expired
+//! seeds: [old-flux.yaml]            # manifests, relative to the scenario file
+//! seed_field_manager: kubectl-client-side-apply  # manager of seeded objects
+//! bookmark_interval: 10s
+//! event_log_capacity: 1000          # older resourceVersions answer 410 Expired
+//! ```
+
+mod command;
+mod discovery;
+mod error;
+mod faults;
+mod fields;
+mod http;
+mod lifecycle;
+mod openapi;
+mod patch;
+mod resources;
+mod scenario;
+mod seed;
+mod selector;
+mod server;
+mod shared;
+mod state;
+mod status;
+mod store;
+mod table;
+mod watch;
+
+pub use command::{SandboxArgs, run_sandbox_command, serve_until_signal, start_from_args};
+pub use error::SandboxError;
+pub use faults::RequestRecord;
+pub use scenario::{ConditionRule, Delay, FaultRule, NamespaceKnob, Scenario};
+pub use seed::Manifest;
+pub use server::{Sandbox, SandboxConfig, kubeconfig_yaml};
+pub use state::SandboxState;
+pub use status::ApiError;

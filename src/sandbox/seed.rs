@@ -1,0 +1,109 @@
+//! Seed manifests: multi-document YAML applied to the store at start or mid-test.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::error::SandboxError;
+use super::store::Store;
+
+/// One manifest source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// Where it came from, for messages.
+    pub source: String,
+    /// Multi-document YAML.
+    pub yaml: String,
+}
+
+impl Manifest {
+    /// Inline YAML.
+    pub fn inline(yaml: impl Into<String>) -> Self {
+        Self {
+            source: "inline manifest".to_owned(),
+            yaml: yaml.into(),
+        }
+    }
+
+    /// Read a file.
+    pub fn from_file(path: &Path) -> Result<Self, SandboxError> {
+        let yaml = std::fs::read_to_string(path).map_err(|e| SandboxError::Read {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        Ok(Self {
+            source: path.display().to_string(),
+            yaml,
+        })
+    }
+}
+
+/// Split multi-document YAML into objects (expanding `kind: List`), skipping empty ones.
+pub fn parse_documents(m: &Manifest) -> Result<Vec<Value>, SandboxError> {
+    let mut out = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&m.yaml) {
+        let v = Value::deserialize(doc).map_err(|e| SandboxError::Seed {
+            source_name: m.source.clone(),
+            message: e.to_string(),
+        })?;
+        match v {
+            Value::Null => {}
+            Value::Object(_) if v.get("kind").and_then(Value::as_str) == Some("List") => {
+                out.extend(v["items"].as_array().cloned().unwrap_or_default());
+            }
+            Value::Object(_) => out.push(v),
+            _ => {
+                return Err(SandboxError::Seed {
+                    source_name: m.source.clone(),
+                    message: "a document is not a mapping".to_owned(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn priority(obj: &Value) -> u8 {
+    match obj.get("kind").and_then(Value::as_str) {
+        Some("Namespace") => 0,
+        Some("CustomResourceDefinition") => 1,
+        _ => 2,
+    }
+}
+
+/// Store every object of the manifests: namespaces first, then CRDs, then the rest.
+pub fn seed(
+    store: &mut Store,
+    manifests: &[Manifest],
+    manager: &str,
+) -> Result<Vec<Value>, SandboxError> {
+    let mut docs = Vec::new();
+    for m in manifests {
+        for d in parse_documents(m)? {
+            docs.push((m.source.clone(), d));
+        }
+    }
+    docs.sort_by_key(|(_, d)| priority(d));
+    let mut stored = Vec::new();
+    for (source, d) in docs {
+        let api_version = d.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = d.get("kind").and_then(Value::as_str).unwrap_or("");
+        let Some((def, version)) = store.resolve_kind(api_version, kind) else {
+            return Err(SandboxError::Seed {
+                source_name: source,
+                message: format!(
+                    "no kind {kind:?} is served for apiVersion {api_version:?} (seed its CRD first)"
+                ),
+            });
+        };
+        let obj = store
+            .seed(&def, &version, d, manager)
+            .map_err(|e| SandboxError::Seed {
+                source_name: source.clone(),
+                message: e.message,
+            })?;
+        stored.push(obj);
+    }
+    Ok(stored)
+}

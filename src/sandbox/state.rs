@@ -1,0 +1,189 @@
+//! The handle tests (and the simulated tools) use to look at and change a running sandbox.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::error::SandboxError;
+use super::faults::RequestRecord;
+use super::lifecycle::deployment_status;
+use super::resources::ResourceDef;
+use super::scenario::{FaultRule, Scenario};
+use super::seed::{self, Manifest};
+use super::shared::Shared;
+use super::status::ApiError;
+use super::store::{DeleteOpts, Deleted, Store, finalizers};
+
+/// Changes a running sandbox from outside the API (as a controller or a test would).
+#[derive(Clone)]
+pub struct SandboxState {
+    shared: Arc<Shared>,
+}
+
+fn unknown_kind(api_version: &str, kind: &str) -> ApiError {
+    ApiError::new(
+        404,
+        "NotFound",
+        format!("the server could not find the requested resource ({kind} in {api_version})"),
+    )
+}
+
+impl SandboxState {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    fn def(
+        store: &Store,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<(ResourceDef, String), ApiError> {
+        store
+            .resolve_kind(api_version, kind)
+            .ok_or_else(|| unknown_kind(api_version, kind))
+    }
+
+    /// Store the objects of multi-document YAML as seeds are stored (created or replaced,
+    /// status and managedFields kept).
+    pub fn apply_yaml(&self, yaml: &str) -> Result<Vec<Value>, SandboxError> {
+        self.shared.with_store(|s| {
+            let manager = s.scenario.seed_field_manager.clone();
+            seed::seed(s, &[Manifest::inline(yaml)], &manager)
+        })
+    }
+
+    /// One object, if present (`namespace` is `""` for cluster-scoped kinds).
+    pub fn get(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Option<Value> {
+        self.shared.with_store(|s| {
+            let (def, version) = Self::def(s, api_version, kind).ok()?;
+            let obj = s.get_opt(&def.key(), namespace, name)?.clone();
+            Some(Store::present(&def, &version, obj))
+        })
+    }
+
+    /// Objects of a kind, in one namespace or all.
+    pub fn list(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Vec<Value> {
+        self.shared.with_store(|s| {
+            let Ok((def, version)) = Self::def(s, api_version, kind) else {
+                return Vec::new();
+            };
+            s.list(&def, namespace, &Default::default())
+                .into_iter()
+                .map(|o| Store::present(&def, &version, o))
+                .collect()
+        })
+    }
+
+    /// Delete an object as a client would; `true` when it is gone at once.
+    pub fn delete(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<bool, ApiError> {
+        self.shared.with_store(|s| {
+            let (def, _) = Self::def(s, api_version, kind)?;
+            Ok(matches!(
+                s.delete(&def, namespace, name, &DeleteOpts::default())?,
+                Deleted::Gone(_)
+            ))
+        })
+    }
+
+    /// Remove one finalizer (what a controller does when its cleanup is done).
+    pub fn remove_finalizer(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        finalizer: &str,
+    ) -> Result<(), ApiError> {
+        self.shared.with_store(|s| {
+            let (def, version) = Self::def(s, api_version, kind)?;
+            let obj = s.get(&def, namespace, name)?;
+            let keep: Vec<String> = finalizers(&obj).into_iter().filter(|f| f != finalizer).collect();
+            let patch = json!({"metadata": {"finalizers": if keep.is_empty() { Value::Null } else { json!(keep) }}});
+            let body = serde_json::to_vec(&patch).expect("JSON values serialize");
+            let opts = super::store::WriteOpts {
+                field_manager: Some("sandbox-controller".to_owned()),
+                ..Default::default()
+            };
+            s.patch(&def, &version, namespace, name, super::store::PatchKind::Merge, &body, false, &opts)?;
+            Ok(())
+        })
+    }
+
+    /// Set a status condition on an object (custom resources, deployments, ...).
+    #[expect(clippy::too_many_arguments, reason = "a condition has this many parts")]
+    pub fn set_condition(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        condition_type: &str,
+        status: &str,
+        reason: &str,
+        message: &str,
+    ) -> Result<Value, ApiError> {
+        self.shared.with_store(|s| {
+            let (def, _) = Self::def(s, api_version, kind)?;
+            let cond = json!({"type": condition_type, "status": status, "reason": reason, "message": message});
+            s.set_condition(&def, namespace, name, cond, "sandbox-controller")
+        })
+    }
+
+    /// Mark a deployment's replicas ready now.
+    pub fn set_deployment_ready(&self, namespace: &str, name: &str) -> Result<(), ApiError> {
+        self.shared.with_store(|s| {
+            let (def, _) = Self::def(s, "apps/v1", "Deployment")?;
+            let obj = s.get(&def, namespace, name)?;
+            s.write_status(
+                &def,
+                namespace,
+                name,
+                deployment_status(&obj, true),
+                "kube-controller-manager",
+            );
+            Ok(())
+        })
+    }
+
+    /// Change the scenario knobs (delays, stuck namespaces, condition rules...). Faults
+    /// are armed with [`SandboxState::add_fault`].
+    pub fn update_scenario(&self, f: impl FnOnce(&mut Scenario)) {
+        self.shared.with_store(|s| f(&mut s.scenario));
+    }
+
+    /// Arm a fault rule.
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.shared.faults().add(rule);
+    }
+
+    /// Disarm every fault rule.
+    pub fn clear_faults(&self) {
+        self.shared.faults().clear();
+    }
+
+    /// Forget the watch event log: watches from older resourceVersions get 410 Expired.
+    pub fn compact(&self) {
+        self.shared.with_store(Store::compact);
+    }
+
+    /// The current resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.shared.with_store(|s| s.resource_version())
+    }
+
+    /// Every request answered so far.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.requests()
+    }
+
+    /// Empty the request log.
+    pub fn clear_requests(&self) {
+        self.shared.clear_requests();
+    }
+}

@@ -1,0 +1,1194 @@
+//! The in-memory object store: one global resourceVersion counter, an event log for watch
+//! replay, and a broadcast channel that carries every change in order.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use super::fields::{self, Scope};
+use super::patch;
+use super::resources::{self, ResKey, ResourceDef};
+use super::scenario::Scenario;
+use super::selector::Selectors;
+use super::status::ApiError;
+
+/// A watch event type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// Created.
+    Added,
+    /// Changed.
+    Modified,
+    /// Removed.
+    Deleted,
+}
+
+impl EventType {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One committed change.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The resourceVersion of the change.
+    pub rv: u64,
+    /// Which collection.
+    pub res: ResKey,
+    /// What happened.
+    pub kind: EventType,
+    /// The object after the change (the last state, for deletions).
+    pub object: Value,
+    /// The object before the change, for selector transitions.
+    pub prev: Option<Value>,
+}
+
+/// Work scheduled by a write, run later by a timer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Remove a Terminating namespace's contents, then the namespace.
+    FinalizeNamespace {
+        /// Namespace name.
+        name: String,
+        /// Its uid when deleted.
+        uid: String,
+        /// Delay.
+        after: Duration,
+    },
+    /// Remove a Terminating CRD's custom resources, then the CRD.
+    FinalizeCrd {
+        /// CRD name.
+        name: String,
+        /// Its uid.
+        uid: String,
+        /// Delay.
+        after: Duration,
+    },
+    /// Mark a deployment's replicas ready.
+    DeploymentReady {
+        /// Namespace.
+        ns: String,
+        /// Name.
+        name: String,
+        /// Uid.
+        uid: String,
+        /// The generation that becomes ready.
+        generation: i64,
+        /// Delay.
+        after: Duration,
+    },
+    /// Give a custom resource the condition of a scenario rule.
+    Condition {
+        /// Collection.
+        res: ResKey,
+        /// Namespace.
+        ns: String,
+        /// Name.
+        name: String,
+        /// Uid.
+        uid: String,
+        /// Generation observed.
+        generation: i64,
+        /// Index into the condition rules.
+        rule: usize,
+        /// Delay.
+        after: Duration,
+    },
+    /// A simulated controller clears a deleted object's finalizers.
+    ClearFinalizers {
+        /// Collection.
+        res: ResKey,
+        /// Namespace.
+        ns: String,
+        /// Name.
+        name: String,
+        /// Uid.
+        uid: String,
+        /// Delay.
+        after: Duration,
+    },
+}
+
+impl Effect {
+    /// How long to wait before running it.
+    pub fn after(&self) -> Duration {
+        match self {
+            Effect::FinalizeNamespace { after, .. }
+            | Effect::FinalizeCrd { after, .. }
+            | Effect::DeploymentReady { after, .. }
+            | Effect::Condition { after, .. }
+            | Effect::ClearFinalizers { after, .. } => *after,
+        }
+    }
+}
+
+/// Options shared by writes.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOpts {
+    /// `dryRun=All`: validate and answer, store nothing.
+    pub dry_run: bool,
+    /// `fieldManager`.
+    pub field_manager: Option<String>,
+    /// `force` (server-side apply).
+    pub force: bool,
+    /// The client's User-Agent, the default field manager.
+    pub user_agent: Option<String>,
+}
+
+impl WriteOpts {
+    /// The manager recorded for an Update.
+    pub fn manager(&self) -> String {
+        if let Some(m) = &self.field_manager {
+            return m.clone();
+        }
+        self.user_agent
+            .as_deref()
+            .and_then(|ua| ua.split('/').next())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("unknown")
+            .to_owned()
+    }
+}
+
+/// DeleteOptions that matter here.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOpts {
+    /// `dryRun=All`.
+    pub dry_run: bool,
+    /// `preconditions.uid`.
+    pub uid: Option<String>,
+    /// `preconditions.resourceVersion`.
+    pub resource_version: Option<String>,
+    /// `propagationPolicy`.
+    pub propagation: Option<String>,
+}
+
+/// How a delete ended.
+#[derive(Debug, Clone)]
+pub enum Deleted {
+    /// Removed now; the last state.
+    Gone(Value),
+    /// Still there with a deletionTimestamp (finalizers pending).
+    Pending(Value),
+}
+
+/// A patch body, by content type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchKind {
+    /// `application/apply-patch+yaml`.
+    Apply,
+    /// `application/merge-patch+json`.
+    Merge,
+    /// `application/strategic-merge-patch+json`.
+    Strategic,
+    /// `application/json-patch+json`.
+    Json,
+}
+
+/// The store. Lives behind one mutex; never held across an await.
+pub struct Store {
+    rv: u64,
+    seq: u64,
+    uid_seed: u64,
+    objects: BTreeMap<ResKey, BTreeMap<(String, String), Value>>,
+    log: VecDeque<Arc<Event>>,
+    /// The highest resourceVersion no longer in the log.
+    log_floor: u64,
+    tx: broadcast::Sender<Arc<Event>>,
+    builtins: Vec<ResourceDef>,
+    /// Runtime knobs, seeded from the scenario.
+    pub scenario: Scenario,
+    finalizing_namespaces: BTreeSet<String>,
+    finalizing_crds: BTreeSet<String>,
+    effects: Vec<Effect>,
+}
+
+/// The current time in the API's RFC 3339 form (whole seconds, UTC).
+pub fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn meta(obj: &Value, key: &str) -> Option<String> {
+    obj.get("metadata")?.get(key)?.as_str().map(str::to_owned)
+}
+
+fn meta_mut(obj: &mut Value) -> &mut serde_json::Map<String, Value> {
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = json!({});
+    }
+    obj["metadata"]
+        .as_object_mut()
+        .expect("metadata was made an object above")
+}
+
+/// The object's `metadata.finalizers`.
+pub fn finalizers(obj: &Value) -> Vec<String> {
+    obj.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_deleting(obj: &Value) -> bool {
+    obj.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
+}
+
+fn generation(obj: &Value) -> i64 {
+    obj.pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+}
+
+/// Strip what does not count as a spec change (metadata and status).
+fn spec_part(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("metadata");
+        m.remove("status");
+        m.remove("apiVersion");
+        m.remove("kind");
+    }
+    v
+}
+
+fn without_times(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(list) = v
+        .pointer_mut("/metadata/managedFields")
+        .and_then(Value::as_array_mut)
+    {
+        for e in list {
+            if let Some(e) = e.as_object_mut() {
+                e.remove("time");
+            }
+        }
+    }
+    v
+}
+
+impl Store {
+    /// An empty store with the default namespaces.
+    pub fn new(scenario: Scenario) -> Self {
+        let (tx, _) = broadcast::channel(8192);
+        let uid_seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let mut s = Self {
+            rv: 0,
+            seq: 0,
+            uid_seed,
+            objects: BTreeMap::new(),
+            log: VecDeque::new(),
+            log_floor: 0,
+            tx,
+            builtins: resources::builtins(),
+            scenario,
+            finalizing_namespaces: BTreeSet::new(),
+            finalizing_crds: BTreeSet::new(),
+            effects: Vec::new(),
+        };
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            let obj = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":ns}});
+            let def = s.builtins[0].clone();
+            s.create(&def, "v1", "", obj, &WriteOpts::default())
+                .expect("default namespaces are valid");
+        }
+        s
+    }
+
+    /// The current resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.rv
+    }
+
+    /// Subscribe to future events (call under the same lock as reading the log).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.tx.subscribe()
+    }
+
+    /// Take the effects scheduled by the last writes.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    pub(super) fn schedule(&mut self, e: Effect) {
+        self.effects.push(e);
+    }
+
+    /// Every resource served right now: built-ins plus established CRDs.
+    pub fn resources(&self) -> Vec<ResourceDef> {
+        let mut all = self.builtins.clone();
+        if let Some(crds) = self.objects.get(&ResKey::new(
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+        )) {
+            all.extend(crds.values().filter_map(resources::from_crd));
+        }
+        all
+    }
+
+    /// The resource served at `group/version/plural`, if any.
+    pub fn resolve(&self, group: &str, version: &str, plural: &str) -> Option<ResourceDef> {
+        self.resources().into_iter().find(|d| {
+            d.group == group && d.plural == plural && d.versions.iter().any(|v| v == version)
+        })
+    }
+
+    /// The resource of a kind (any served version), if any.
+    pub fn resolve_kind(&self, api_version: &str, kind: &str) -> Option<(ResourceDef, String)> {
+        let (group, version) = match api_version.rsplit_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        self.resources()
+            .into_iter()
+            .find(|d| d.group == group && d.kind == kind && d.versions.iter().any(|v| v == version))
+            .map(|d| (d, version.to_owned()))
+    }
+
+    fn next_uid(&mut self) -> String {
+        self.seq += 1;
+        let x = self.uid_seed ^ self.seq.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            (x >> 32) as u32,
+            (x >> 16) as u16,
+            self.seq & 0xfff,
+            (x >> 4) & 0xfff,
+            self.seq
+        )
+    }
+
+    fn generate_suffix(&mut self) -> String {
+        const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+        self.seq += 1;
+        let mut x = self.uid_seed ^ self.seq.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (0..5)
+            .map(|_| {
+                let c = ALPHABET[(x % ALPHABET.len() as u64) as usize] as char;
+                x /= ALPHABET.len() as u64;
+                c
+            })
+            .collect()
+    }
+
+    /// Present a stored object at the version it was asked for.
+    pub fn present(def: &ResourceDef, version: &str, mut obj: Value) -> Value {
+        if let Some(m) = obj.as_object_mut() {
+            m.insert("apiVersion".to_owned(), json!(def.api_version(version)));
+            m.insert("kind".to_owned(), json!(def.kind));
+        }
+        obj
+    }
+
+    /// Get one object.
+    pub fn get(&self, def: &ResourceDef, ns: &str, name: &str) -> Result<Value, ApiError> {
+        self.objects
+            .get(&def.key())
+            .and_then(|m| m.get(&(ns.to_owned(), name.to_owned())))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&def.group, &def.plural, name))
+    }
+
+    /// Get one object, if present.
+    pub fn get_opt(&self, res: &ResKey, ns: &str, name: &str) -> Option<&Value> {
+        self.objects
+            .get(res)
+            .and_then(|m| m.get(&(ns.to_owned(), name.to_owned())))
+    }
+
+    /// List objects, `ns = None` meaning all namespaces.
+    pub fn list(&self, def: &ResourceDef, ns: Option<&str>, sel: &Selectors) -> Vec<Value> {
+        self.objects
+            .get(&def.key())
+            .map(|m| {
+                m.iter()
+                    .filter(|((ons, _), _)| ns.is_none_or(|n| n == ons))
+                    .map(|(_, v)| v)
+                    .filter(|v| sel.matches(v))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Objects of a collection in one namespace (for finalizers), as (name, object).
+    pub(super) fn names_in(&self, res: &ResKey, ns: &str) -> Vec<String> {
+        self.objects
+            .get(res)
+            .map(|m| {
+                m.keys()
+                    .filter(|(n, _)| n == ns)
+                    .map(|(_, name)| name.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub(super) fn mark_finalizing_namespace(&mut self, name: &str) {
+        self.finalizing_namespaces.insert(name.to_owned());
+    }
+    pub(super) fn unmark_finalizing_namespace(&mut self, name: &str) {
+        self.finalizing_namespaces.remove(name);
+    }
+    pub(super) fn is_finalizing_namespace(&self, name: &str) -> bool {
+        self.finalizing_namespaces.contains(name)
+    }
+    pub(super) fn mark_finalizing_crd(&mut self, name: &str) {
+        self.finalizing_crds.insert(name.to_owned());
+    }
+    pub(super) fn unmark_finalizing_crd(&mut self, name: &str) {
+        self.finalizing_crds.remove(name);
+    }
+    pub(super) fn is_finalizing_crd(&self, name: &str) -> bool {
+        self.finalizing_crds.contains(name)
+    }
+
+    pub(super) fn collections(&self) -> Vec<ResKey> {
+        self.objects.keys().cloned().collect()
+    }
+
+    /// Events after `rv` for replay, or the 410 when they are no longer in the log.
+    pub fn events_since(&self, rv: u64) -> Result<Vec<Arc<Event>>, ApiError> {
+        if rv < self.log_floor {
+            return Err(ApiError::expired(rv, self.log_floor + 1));
+        }
+        Ok(self.log.iter().filter(|e| e.rv > rv).cloned().collect())
+    }
+
+    /// Drop the whole event log (a compaction): older resourceVersions now answer 410.
+    pub fn compact(&mut self) {
+        self.log.clear();
+        self.log_floor = self.rv;
+    }
+
+    fn emit(&mut self, res: ResKey, kind: EventType, object: Value, prev: Option<Value>) {
+        let ev = Arc::new(Event {
+            rv: self.rv,
+            res,
+            kind,
+            object,
+            prev,
+        });
+        self.log.push_back(ev.clone());
+        while self.log.len() > self.scenario.event_log_capacity.max(1) {
+            if let Some(old) = self.log.pop_front() {
+                self.log_floor = old.rv;
+            }
+        }
+        // No receivers is fine: nobody is watching.
+        let _ = self.tx.send(ev);
+    }
+
+    /// Store an object (create or replace) with a fresh resourceVersion and emit its event.
+    pub(super) fn put(&mut self, res: &ResKey, mut obj: Value) -> Value {
+        self.rv += 1;
+        meta_mut(&mut obj).insert("resourceVersion".to_owned(), json!(self.rv.to_string()));
+        let ns = meta(&obj, "namespace").unwrap_or_default();
+        let name = meta(&obj, "name").unwrap_or_default();
+        let prev = self
+            .objects
+            .entry(res.clone())
+            .or_default()
+            .insert((ns, name), obj.clone());
+        let kind = if prev.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        self.emit(res.clone(), kind, obj.clone(), prev);
+        obj
+    }
+
+    /// Remove an object for good and emit DELETED; then let finalizing parents progress.
+    pub(super) fn remove(&mut self, res: &ResKey, ns: &str, name: &str) -> Option<Value> {
+        let key = (ns.to_owned(), name.to_owned());
+        let mut obj = self.objects.get_mut(res)?.remove(&key)?;
+        self.rv += 1;
+        meta_mut(&mut obj).insert("resourceVersion".to_owned(), json!(self.rv.to_string()));
+        self.emit(res.clone(), EventType::Deleted, obj.clone(), None);
+        if !ns.is_empty() && self.finalizing_namespaces.contains(ns) {
+            self.try_complete_namespace(ns);
+        }
+        if !res.group.is_empty() {
+            let crd_name = format!("{}.{}", res.plural, res.group);
+            if self.finalizing_crds.contains(&crd_name) {
+                self.try_complete_crd(&crd_name);
+            }
+        }
+        if res.plural == "namespaces" && res.group.is_empty() {
+            self.finalizing_namespaces.remove(name);
+        }
+        Some(obj)
+    }
+
+    /// Create an object (POST).
+    pub fn create(
+        &mut self,
+        def: &ResourceDef,
+        version: &str,
+        ns: &str,
+        body: Value,
+        opts: &WriteOpts,
+    ) -> Result<Value, ApiError> {
+        let obj = self.prepare_new(def, version, ns, body, None)?;
+        let mut obj = obj;
+        fields::record_update(
+            None,
+            &mut obj,
+            &opts.manager(),
+            &def.api_version(version),
+            scope_of(def, false),
+            &now(),
+        );
+        self.insert_new(def, obj, opts)
+    }
+
+    /// Store a seeded object as given (status and managedFields kept).
+    pub fn seed(
+        &mut self,
+        def: &ResourceDef,
+        version: &str,
+        body: Value,
+        manager: &str,
+    ) -> Result<Value, ApiError> {
+        let ns = if def.namespaced {
+            meta(&body, "namespace").unwrap_or_else(|| "default".to_owned())
+        } else {
+            String::new()
+        };
+        if def.namespaced
+            && self
+                .get_opt(&ResKey::new("", "namespaces"), "", &ns)
+                .is_none()
+        {
+            let ns_obj = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":ns}});
+            let ns_def = self.builtins[0].clone();
+            let mut ns_obj = self.prepare_new(&ns_def, "v1", "", ns_obj, None)?;
+            fields::record_update(None, &mut ns_obj, manager, "v1", Scope::All, &now());
+            self.insert_new(&ns_def, ns_obj, &WriteOpts::default())?;
+        }
+        let status = body.get("status").cloned();
+        let managed = body.pointer("/metadata/managedFields").cloned();
+        let mut obj = self.prepare_new(def, version, &ns, body, None)?;
+        if let Some(st) = status {
+            obj["status"] = st;
+        }
+        match managed {
+            Some(m) => {
+                meta_mut(&mut obj).insert("managedFields".to_owned(), m);
+            }
+            None => fields::record_update(
+                None,
+                &mut obj,
+                manager,
+                &def.api_version(version),
+                Scope::All,
+                &now(),
+            ),
+        }
+        let key = def.key();
+        let name = meta(&obj, "name").unwrap_or_default();
+        if let Some(old) = self.get_opt(&key, &ns, &name).cloned() {
+            // Re-seeding replaces the object in place.
+            let m = meta_mut(&mut obj);
+            m.insert("uid".to_owned(), old["metadata"]["uid"].clone());
+            m.insert(
+                "creationTimestamp".to_owned(),
+                old["metadata"]["creationTimestamp"].clone(),
+            );
+            let stored = self.put(&key, obj);
+            self.after_write(def, Some(&old), &stored);
+            return Ok(stored);
+        }
+        self.insert_new(def, obj, &WriteOpts::default())
+    }
+
+    fn insert_new(
+        &mut self,
+        def: &ResourceDef,
+        obj: Value,
+        opts: &WriteOpts,
+    ) -> Result<Value, ApiError> {
+        let ns = meta(&obj, "namespace").unwrap_or_default();
+        let name = meta(&obj, "name").unwrap_or_default();
+        if self.get_opt(&def.key(), &ns, &name).is_some() {
+            return Err(ApiError::already_exists(&def.group, &def.plural, &name));
+        }
+        if opts.dry_run {
+            return Ok(obj);
+        }
+        let stored = self.put(&def.key(), obj);
+        Ok(self.after_write(def, None, &stored))
+    }
+
+    /// Validate and default a new object (shared by create, apply-create and seed).
+    fn prepare_new(
+        &mut self,
+        def: &ResourceDef,
+        version: &str,
+        ns: &str,
+        mut obj: Value,
+        applied_name: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request(
+                "the body of the request is not a JSON object",
+            ));
+        }
+        if let Some(k) = obj.get("kind").and_then(Value::as_str)
+            && k != def.kind
+        {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the body ({k}) does not match the kind of the resource ({})",
+                def.kind
+            )));
+        }
+        let m = meta_mut(&mut obj);
+        if def.namespaced {
+            match m.get("namespace").and_then(Value::as_str) {
+                Some(n) if !n.is_empty() && n != ns => {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ));
+                }
+                _ => {
+                    m.insert("namespace".to_owned(), json!(ns));
+                }
+            }
+        } else {
+            m.remove("namespace");
+        }
+        let mut name = m
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        if name.is_empty()
+            && let Some(n) = applied_name
+        {
+            name = n.to_owned();
+        }
+        if name.is_empty() {
+            let generate = m
+                .get("generateName")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            if generate.is_empty() {
+                return Err(ApiError::invalid(
+                    &def.kind,
+                    &def.group,
+                    "",
+                    "metadata.name",
+                    "Required value: name or generateName is required",
+                ));
+            }
+            name = format!("{generate}{}", self.generate_suffix());
+        }
+        if !valid_name(&name) {
+            return Err(ApiError::invalid(
+                &def.kind,
+                &def.group,
+                &name,
+                "metadata.name",
+                &format!(
+                    "Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+                ),
+            ));
+        }
+        if def.namespaced {
+            let ns_obj = self.get_opt(&ResKey::new("", "namespaces"), "", ns);
+            match ns_obj {
+                None => return Err(ApiError::not_found("", "namespaces", ns)),
+                Some(n) if is_deleting(n) => {
+                    return Err(ApiError::forbidden(
+                        &def.group,
+                        &def.plural,
+                        &name,
+                        &format!(
+                            "unable to create new content in namespace {ns} because it is being terminated"
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if def.custom {
+            let crd_name = format!("{}.{}", def.plural, def.group);
+            if self
+                .get_opt(
+                    &ResKey::new("apiextensions.k8s.io", "customresourcedefinitions"),
+                    "",
+                    &crd_name,
+                )
+                .is_some_and(is_deleting)
+            {
+                return Err(ApiError::method_not_allowed(
+                    "create not allowed while custom resource definition is terminating",
+                ));
+            }
+        }
+        let uid = self.next_uid();
+        let m = meta_mut(&mut obj);
+        m.insert("name".to_owned(), json!(name));
+        m.insert("uid".to_owned(), json!(uid));
+        m.insert("creationTimestamp".to_owned(), json!(now()));
+        m.remove("resourceVersion");
+        m.remove("deletionTimestamp");
+        m.remove("deletionGracePeriodSeconds");
+        m.remove("managedFields");
+        m.remove("selfLink");
+        if def.tracks_generation {
+            m.insert("generation".to_owned(), json!(1));
+        } else {
+            m.remove("generation");
+        }
+        obj["apiVersion"] = json!(def.api_version(version));
+        obj["kind"] = json!(def.kind);
+        if def.status_subresource
+            && let Some(o) = obj.as_object_mut()
+        {
+            o.remove("status");
+        }
+        self.default_kind(def, &mut obj)?;
+        Ok(obj)
+    }
+
+    /// Replace an object (PUT), on the main resource or the status subresource.
+    #[expect(clippy::too_many_arguments, reason = "mirrors the request's parts")]
+    pub fn update(
+        &mut self,
+        def: &ResourceDef,
+        version: &str,
+        ns: &str,
+        name: &str,
+        body: Value,
+        status: bool,
+        opts: &WriteOpts,
+    ) -> Result<Value, ApiError> {
+        let old = self.get(def, ns, name)?;
+        if !body.is_object() {
+            return Err(ApiError::bad_request(
+                "the body of the request is not a JSON object",
+            ));
+        }
+        if let Some(n) = meta(&body, "name")
+            && n != name
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
+        }
+        // A body without resourceVersion is an unconditional update, as for built-ins.
+        let mut new = body;
+        if !body_has_managed_fields(&new)
+            && let Some(mf) = old.pointer("/metadata/managedFields")
+        {
+            meta_mut(&mut new).insert("managedFields".to_owned(), mf.clone());
+        }
+        let scope = scope_of(def, status);
+        let new = restrict(def, &old, new, scope);
+        self.commit_update(def, version, old, new, opts, scope, true)
+    }
+
+    /// Patch an object (PATCH); server-side apply may create it.
+    #[expect(clippy::too_many_arguments, reason = "mirrors the request's parts")]
+    pub fn patch(
+        &mut self,
+        def: &ResourceDef,
+        version: &str,
+        ns: &str,
+        name: &str,
+        kind: PatchKind,
+        body: &[u8],
+        status: bool,
+        opts: &WriteOpts,
+    ) -> Result<Value, ApiError> {
+        let scope = scope_of(def, status);
+        let api_version = def.api_version(version);
+        if kind == PatchKind::Apply {
+            let applied: Value = serde_yaml::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+            if !applied.is_object() {
+                return Err(ApiError::bad_request(
+                    "the apply configuration is not an object",
+                ));
+            }
+            let manager = opts.field_manager.clone().ok_or_else(|| {
+                ApiError::bad_request(
+                    "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                )
+            })?;
+            if let Some(n) = meta(&applied, "name")
+                && n != name
+            {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({name})"
+                )));
+            }
+            if applied.get("apiVersion").and_then(Value::as_str) != Some(api_version.as_str())
+                || applied.get("kind").and_then(Value::as_str) != Some(def.kind.as_str())
+            {
+                return Err(ApiError::bad_request(format!(
+                    "apply configuration must set apiVersion {api_version} and kind {}",
+                    def.kind
+                )));
+            }
+            let live = self.get_opt(&def.key(), ns, name).cloned();
+            let Some(old) = live else {
+                if status {
+                    return Err(ApiError::not_found(&def.group, &def.plural, name));
+                }
+                let mut fresh = applied.clone();
+                if let Some(m) = fresh.as_object_mut() {
+                    m.remove("status");
+                }
+                let prepared = self.prepare_new(def, version, ns, fresh, Some(name))?;
+                let merged =
+                    fields::apply(None, &prepared, &manager, &api_version, true, scope, &now())
+                        .expect("applying onto nothing cannot conflict");
+                return self.insert_new(def, merged, opts);
+            };
+            let merged = fields::apply(
+                Some(&old),
+                &applied,
+                &manager,
+                &api_version,
+                opts.force,
+                scope,
+                &now(),
+            )
+            .map_err(|conflicts| {
+                let mut e = ApiError::new(409, "Conflict", fields::conflict_message(&conflicts));
+                e.details = Some(json!({
+                    "name": name,
+                    "group": def.group,
+                    "kind": def.plural,
+                    "causes": conflicts.iter().map(|c| json!({
+                        "reason": "FieldManagerConflict",
+                        "message": format!("conflict with \"{}\" using {}", c.manager, c.api_version),
+                        "field": c.field,
+                    })).collect::<Vec<_>>(),
+                }));
+                e
+            })?;
+            let merged = restrict(def, &old, merged, scope);
+            return self.commit_update(def, version, old, merged, opts, scope, false);
+        }
+        let old = self.get(def, ns, name)?;
+        let parsed: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+        let mut new = old.clone();
+        match kind {
+            PatchKind::Merge => patch::merge_patch(&mut new, &parsed),
+            PatchKind::Strategic => patch::strategic_merge_patch(&mut new, &parsed),
+            PatchKind::Json => patch::json_patch(&mut new, &parsed)?,
+            PatchKind::Apply => unreachable!("handled above"),
+        }
+        let new = restrict(def, &old, new, scope);
+        self.commit_update(def, version, old, new, opts, scope, true)
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one commit path for every write kind"
+    )]
+    fn commit_update(
+        &mut self,
+        def: &ResourceDef,
+        version: &str,
+        old: Value,
+        mut new: Value,
+        opts: &WriteOpts,
+        scope: Scope,
+        record: bool,
+    ) -> Result<Value, ApiError> {
+        let name = meta(&old, "name").unwrap_or_default();
+        let ns = meta(&old, "namespace").unwrap_or_default();
+        let wanted_rv = meta(&new, "resourceVersion").unwrap_or_default();
+        if !wanted_rv.is_empty() && Some(&wanted_rv) != meta(&old, "resourceVersion").as_ref() {
+            return Err(ApiError::stale(&def.group, &def.plural, &name));
+        }
+        if !new.is_object() {
+            return Err(ApiError::bad_request(
+                "the patched object is not a JSON object",
+            ));
+        }
+        // Immutable metadata always comes from the stored object.
+        for key in [
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ] {
+            let m = meta_mut(&mut new);
+            match old["metadata"].get(key) {
+                Some(v) => {
+                    m.insert(key.to_owned(), v.clone());
+                }
+                None => {
+                    m.remove(key);
+                }
+            }
+        }
+        new["apiVersion"] = json!(def.api_version(version));
+        new["kind"] = json!(def.kind);
+        if is_deleting(&old) {
+            let before: BTreeSet<String> = finalizers(&old).into_iter().collect();
+            if finalizers(&new).iter().any(|f| !before.contains(f)) {
+                return Err(ApiError::invalid(
+                    &def.kind,
+                    &def.group,
+                    &name,
+                    "metadata.finalizers",
+                    "Forbidden: no new finalizers can be added if the object is being deleted",
+                ));
+            }
+        }
+        if def.tracks_generation && spec_part(&new) != spec_part(&old) {
+            meta_mut(&mut new).insert("generation".to_owned(), json!(generation(&old) + 1));
+        }
+        self.validate_update(def, &old, &new)?;
+        if record {
+            fields::record_update(
+                Some(&old),
+                &mut new,
+                &opts.manager(),
+                &def.api_version(version),
+                scope,
+                &now(),
+            );
+        }
+        meta_mut(&mut new).insert(
+            "resourceVersion".to_owned(),
+            old["metadata"]["resourceVersion"].clone(),
+        );
+        if without_times(&new) == without_times(&old) {
+            return Ok(old);
+        }
+        if opts.dry_run {
+            return Ok(new);
+        }
+        if is_deleting(&new) && finalizers(&new).is_empty() && !self.held_by_system(def, &new) {
+            self.put(&def.key(), new);
+            let gone = self
+                .remove(&def.key(), &ns, &name)
+                .expect("the object was just stored");
+            return Ok(gone);
+        }
+        let stored = self.put(&def.key(), new);
+        Ok(self.after_write(def, Some(&old), &stored))
+    }
+
+    /// Namespaces keep existing while `spec.finalizers` is non-empty.
+    fn held_by_system(&self, def: &ResourceDef, obj: &Value) -> bool {
+        def.group.is_empty()
+            && def.plural == "namespaces"
+            && obj
+                .pointer("/spec/finalizers")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+    }
+
+    /// Delete an object (DELETE).
+    pub fn delete(
+        &mut self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        opts: &DeleteOpts,
+    ) -> Result<Deleted, ApiError> {
+        let old = self.get(def, ns, name)?;
+        let uid = meta(&old, "uid").unwrap_or_default();
+        if let Some(want) = &opts.uid
+            && *want != uid
+        {
+            return Err(ApiError::conflict(
+                &def.group,
+                &def.plural,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"
+                ),
+            ));
+        }
+        let rv = meta(&old, "resourceVersion").unwrap_or_default();
+        if let Some(want) = &opts.resource_version
+            && *want != rv
+        {
+            return Err(ApiError::conflict(
+                &def.group,
+                &def.plural,
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {rv}"
+                ),
+            ));
+        }
+        if let Some(p) = &opts.propagation
+            && !["Background", "Foreground", "Orphan"].contains(&p.as_str())
+        {
+            return Err(ApiError::bad_request(format!(
+                "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+            )));
+        }
+        if def.group.is_empty() && def.plural == "namespaces" {
+            return self.delete_namespace(def, old, opts.dry_run);
+        }
+        if def.group == "apiextensions.k8s.io" && def.plural == "customresourcedefinitions" {
+            return self.delete_crd(def, old, opts.dry_run);
+        }
+        self.delete_object(def, old, opts.dry_run)
+    }
+
+    /// The generic delete: linger while finalizers remain, else remove.
+    pub(super) fn delete_object(
+        &mut self,
+        def: &ResourceDef,
+        old: Value,
+        dry_run: bool,
+    ) -> Result<Deleted, ApiError> {
+        let ns = meta(&old, "namespace").unwrap_or_default();
+        let name = meta(&old, "name").unwrap_or_default();
+        if is_deleting(&old) {
+            return Ok(Deleted::Pending(old));
+        }
+        if finalizers(&old).is_empty() {
+            if dry_run {
+                return Ok(Deleted::Gone(old));
+            }
+            let gone = self
+                .remove(&def.key(), &ns, &name)
+                .expect("the object was just read");
+            return Ok(Deleted::Gone(gone));
+        }
+        let mut new = old.clone();
+        let m = meta_mut(&mut new);
+        m.insert("deletionTimestamp".to_owned(), json!(now()));
+        m.insert("deletionGracePeriodSeconds".to_owned(), json!(0));
+        if dry_run {
+            return Ok(Deleted::Pending(new));
+        }
+        let stored = self.put(&def.key(), new);
+        if let Some(after) = self.scenario.finalizer_clear_delay.duration() {
+            self.schedule(Effect::ClearFinalizers {
+                res: def.key(),
+                ns,
+                name,
+                uid: meta(&stored, "uid").unwrap_or_default(),
+                after,
+            });
+        }
+        Ok(Deleted::Pending(stored))
+    }
+
+    /// Delete every object matching the selectors (DELETE on a collection).
+    pub fn delete_collection(
+        &mut self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        sel: &Selectors,
+        opts: &DeleteOpts,
+    ) -> Result<Vec<Value>, ApiError> {
+        let mut out = Vec::new();
+        for obj in self.list(def, ns, sel) {
+            let ons = meta(&obj, "namespace").unwrap_or_default();
+            let name = meta(&obj, "name").unwrap_or_default();
+            match self.delete(def, &ons, &name, opts)? {
+                Deleted::Gone(v) | Deleted::Pending(v) => out.push(v),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn body_has_managed_fields(v: &Value) -> bool {
+    v.pointer("/metadata/managedFields").is_some()
+}
+
+/// The managed-fields scope of a write.
+pub fn scope_of(def: &ResourceDef, status: bool) -> Scope {
+    if status {
+        Scope::StatusOnly
+    } else if def.status_subresource {
+        Scope::NoStatus
+    } else {
+        Scope::All
+    }
+}
+
+/// Keep only what a write may change: status writes change status (and nothing else),
+/// main-resource writes of kinds with a status subresource keep the stored status.
+fn restrict(def: &ResourceDef, old: &Value, mut new: Value, scope: Scope) -> Value {
+    match scope {
+        Scope::All => new,
+        Scope::NoStatus => {
+            if let Some(m) = new.as_object_mut() {
+                match old.get("status") {
+                    Some(s) => {
+                        m.insert("status".to_owned(), s.clone());
+                    }
+                    None => {
+                        m.remove("status");
+                    }
+                }
+            }
+            let _ = def;
+            new
+        }
+        Scope::StatusOnly => {
+            let mut out = old.clone();
+            if let Some(m) = out.as_object_mut() {
+                match new.get("status") {
+                    Some(s) => {
+                        m.insert("status".to_owned(), s.clone());
+                    }
+                    None => {
+                        m.remove("status");
+                    }
+                }
+                if let Some(mf) = new.pointer("/metadata/managedFields") {
+                    meta_mut(&mut out).insert("managedFields".to_owned(), mf.clone());
+                }
+                if let Some(rv) = new.pointer("/metadata/resourceVersion") {
+                    meta_mut(&mut out).insert("resourceVersion".to_owned(), rv.clone());
+                }
+            }
+            new = out;
+            new
+        }
+    }
+}
+
+/// A DNS-1123 subdomain (what most kinds require of names).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}

@@ -1,0 +1,256 @@
+//! The behaviour file: what each simulated tool answers, as a test or a rehearsal
+//! scenario defines it.
+//!
+//! ```yaml
+//! pulumi:
+//!   passphrase: "correct horse"        # PULUMI_CONFIG_PASSPHRASE must match
+//!   stacks:
+//!     oceanid-cluster:
+//!       config:
+//!         flux.ssh_private_key: { value: "-----BEGIN...", secret: true }
+//!         github.token: { value: "ghp_x", secret: true }
+//!   up:
+//!     delay_ms: 200
+//!     apply: [manifests/flux.yaml]     # server-side applied to KUBECONFIG's cluster
+//! pnpm:
+//!   rules:
+//!     - args: [--filter, "@oceanid/cluster", build]
+//!       stdout: "built"
+//! flux:
+//!   default: { stdout: "all checks passed" }
+//! ```
+//!
+//! Relative paths are resolved against the behaviour file's directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::reply::Reply;
+
+/// Everything the simulated tools do; all parts optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Behaviour {
+    pub pulumi: PulumiBehaviour,
+    pub pnpm: ToolBehaviour,
+    pub flux: ToolBehaviour,
+    /// The directory relative paths are resolved against (the file's directory).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+impl Behaviour {
+    /// Reads and parses a behaviour file.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read behaviour file {}: {e}", path.display()))?;
+        let mut behaviour: Behaviour = serde_yaml::from_str(&text)
+            .map_err(|e| format!("invalid behaviour file {}: {e}", path.display()))?;
+        behaviour.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(behaviour)
+    }
+
+    /// `path` resolved against the behaviour file's directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        self.base_dir.join(path)
+    }
+}
+
+/// A tool answering by argv: the first matching rule wins, else `default`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToolBehaviour {
+    pub rules: Vec<Rule>,
+    pub default: Reply,
+}
+
+impl ToolBehaviour {
+    /// The reply for `args`.
+    pub fn reply_for(&self, args: &[String]) -> Reply {
+        self.rules
+            .iter()
+            .find(|r| r.matches(args))
+            .map(Rule::reply)
+            .unwrap_or_else(|| self.default.clone())
+    }
+}
+
+/// One rule: `args` must equal the argv exactly, `prefix` must start it; a rule with
+/// neither matches everything.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rule {
+    pub args: Option<Vec<String>>,
+    pub prefix: Option<Vec<String>>,
+    pub exit: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub delay_ms: u64,
+}
+
+impl Rule {
+    pub fn matches(&self, args: &[String]) -> bool {
+        self.args.as_ref().is_none_or(|a| a == args)
+            && self.prefix.as_ref().is_none_or(|p| args.starts_with(p))
+    }
+
+    pub fn reply(&self) -> Reply {
+        Reply {
+            exit: self.exit,
+            stdout: self.stdout.clone(),
+            stderr: self.stderr.clone(),
+            delay_ms: self.delay_ms,
+        }
+    }
+}
+
+/// The simulated Pulumi CLI: a backend with stacks and their config, and what
+/// `preview`, `up` and `refresh` do.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PulumiBehaviour {
+    /// `false`: every command that needs the backend fails as when not logged in.
+    pub logged_in: bool,
+    /// When set, `PULUMI_ACCESS_TOKEN` must be in the environment (as for a Pulumi
+    /// Cloud backend in a non-interactive session).
+    pub require_access_token: bool,
+    /// When set, commands that decrypt secrets need `PULUMI_CONFIG_PASSPHRASE` equal
+    /// to it.
+    pub passphrase: Option<String>,
+    /// Namespace of config keys written without one; default: `name` in Pulumi.yaml.
+    pub project: Option<String>,
+    /// The server-side apply field manager of `up`; default
+    /// `pulumi-kubernetes-<8 hex digits derived from the stack name>`.
+    pub field_manager: Option<String>,
+    /// Stacks that exist; when empty, every stack name exists with no config.
+    pub stacks: BTreeMap<String, StackBehaviour>,
+    pub preview: Operation,
+    pub up: Operation,
+    pub refresh: Operation,
+}
+
+impl Default for PulumiBehaviour {
+    fn default() -> Self {
+        Self {
+            logged_in: true,
+            require_access_token: false,
+            passphrase: None,
+            project: None,
+            field_manager: None,
+            stacks: BTreeMap::new(),
+            preview: Operation::default(),
+            up: Operation::default(),
+            refresh: Operation::default(),
+        }
+    }
+}
+
+/// A stack of the simulated backend.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StackBehaviour {
+    /// Config keys (`key` or `namespace:key`) and their values.
+    pub config: BTreeMap<String, ConfigEntry>,
+}
+
+/// One config value.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConfigEntry {
+    pub value: String,
+    pub secret: bool,
+}
+
+/// What `pulumi preview`, `up` or `refresh` does.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Operation {
+    /// Exit code; default 0, or 255 (the real CLI's error code) when `failed` is set.
+    pub exit: Option<i32>,
+    /// What the program prints (each line a diagnostic in `--json` mode).
+    pub stdout: String,
+    /// Written to stderr as is.
+    pub stderr: String,
+    /// How long the operation takes before it applies anything.
+    pub delay_ms: u64,
+    /// Multi-document YAML manifests whose objects `up` server-side applies, in order.
+    pub apply: Vec<PathBuf>,
+    /// The change summary to report (`create`, `update`, `delete`, `same`, ...);
+    /// default: derived from what was applied.
+    pub changes: Option<BTreeMap<String, u64>>,
+    /// Resources whose operation fails; the operation then exits 255.
+    pub failed: Vec<FailedResource>,
+    /// Keep going on SIGINT (so the caller has to kill).
+    pub ignore_interrupt: bool,
+    /// After SIGINT, how long the cancellation takes before the CLI exits.
+    pub cancel_delay_ms: u64,
+}
+
+/// A resource whose operation fails.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FailedResource {
+    /// Pulumi type token, e.g. `kubernetes:apps/v1:Deployment`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Resource name, e.g. `flux-system/source-controller`.
+    pub name: String,
+    /// The provider's error.
+    pub message: String,
+    /// `create` unless set.
+    pub op: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn parses_a_full_file_and_rejects_unknown_keys() {
+        let b: Behaviour = serde_yaml::from_str(
+            r#"
+pulumi:
+  passphrase: pw
+  stacks:
+    dev:
+      config:
+        github.token: { value: "ghp_1", secret: true }
+  up:
+    delay_ms: 5
+    apply: [a.yaml]
+    failed: [{ type: "kubernetes:apps/v1:Deployment", name: "x", message: "boom" }]
+pnpm:
+  rules:
+    - args: [build]
+      exit: 3
+flux:
+  default: { stdout: ok }
+"#,
+        )
+        .unwrap();
+        assert!(b.pulumi.stacks["dev"].config["github.token"].secret);
+        assert_eq!(b.pnpm.reply_for(&["build".into()]).exit, 3);
+        assert_eq!(b.pnpm.reply_for(&["other".into()]).exit, 0);
+        assert_eq!(b.flux.reply_for(&[]).stdout, "ok");
+        assert!(serde_yaml::from_str::<Behaviour>("pulumi: { nope: 1 }").is_err());
+    }
+
+    #[test]
+    fn rules_match_exactly_or_by_prefix() {
+        let rule = Rule {
+            prefix: Some(vec!["check".into()]),
+            ..Rule::default()
+        };
+        assert!(rule.matches(&["check".into(), "--pre".into()]));
+        assert!(!rule.matches(&["install".into()]));
+        let exact = Rule {
+            args: Some(vec!["a".into()]),
+            ..Rule::default()
+        };
+        assert!(exact.matches(&["a".into()]));
+        assert!(!exact.matches(&["a".into(), "b".into()]));
+    }
+}

@@ -1,0 +1,1324 @@
+//! The Kubernetes task executors against the sandbox API server: deletes, watch-based
+//! waits with their timeout explanations, deployment and field-manager assertions,
+//! capture of Secrets, the context guard, dry runs and injected faults.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::discovery::ApiResource;
+use planrun::exec::kube::{
+    ConnectOptions, Connection, KubeError, Progress, TaskEnv, assert_deployments,
+    assert_field_managers, capture, kube_delete, wait_absent, wait_condition,
+};
+use planrun::redact::Redactor;
+use planrun::sandbox::{
+    Delay, FaultRule, Manifest, NamespaceKnob, Sandbox, SandboxConfig, Scenario,
+};
+use planrun::validate::{
+    AssertDeployments, AssertFieldManagers, Capture, KubeDelete, Propagation, Selection, Target,
+    WaitAbsent, WaitCondition,
+};
+use regex::Regex;
+
+use crate::sandbox::FLUX_CRDS;
+
+/// Budget of a task expected to succeed: generous for a busy 2-core machine.
+const LONG: Duration = Duration::from_secs(30);
+/// Budget of a task expected to time out.
+const SHORT: Duration = Duration::from_millis(1500);
+
+/// Progress lines, kept for assertions.
+#[derive(Default)]
+struct Lines(Mutex<Vec<String>>);
+
+impl Progress for Lines {
+    fn line(&self, text: &str) {
+        self.0.lock().unwrap().push(text.to_string());
+    }
+}
+
+impl Lines {
+    fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+fn fast() -> Scenario {
+    Scenario {
+        namespace_finalize_delay: Delay::millis(100),
+        crd_finalize_delay: Delay::millis(100),
+        deployment_ready_delay: Delay::millis(100),
+        ..Scenario::default()
+    }
+}
+
+struct Harness {
+    sb: Sandbox,
+    conn: Connection,
+    lines: Lines,
+}
+
+impl Harness {
+    async fn start(scenario: Scenario, seeds: &[&str]) -> Self {
+        let sb = Sandbox::start(SandboxConfig {
+            port: 0,
+            seeds: seeds.iter().map(|s| Manifest::inline(*s)).collect(),
+            scenario,
+        })
+        .await
+        .unwrap();
+        let conn = Connection::new(sb.client().await.unwrap(), "sandbox", sb.url());
+        Self {
+            sb,
+            conn,
+            lines: Lines::default(),
+        }
+    }
+
+    fn env(&self, budget: Duration) -> TaskEnv<'_> {
+        TaskEnv::new(&self.conn, &self.lines, budget)
+    }
+
+    fn client(&self) -> kube::Client {
+        self.conn.client().clone()
+    }
+
+    fn exists(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> bool {
+        self.sb.state().get(api_version, kind, ns, name).is_some()
+    }
+}
+
+fn selection(kind: &str, namespace: Option<&str>, target: Target) -> Selection {
+    Selection {
+        kind: kind.into(),
+        api_version: None,
+        namespace: namespace.map(str::to_string),
+        target,
+    }
+}
+
+fn name(n: &str) -> Target {
+    Target::Name(n.into())
+}
+
+fn pattern(p: &str) -> Target {
+    Target::Pattern(Regex::new(p).unwrap())
+}
+
+fn delete(sel: Selection) -> KubeDelete {
+    KubeDelete {
+        selection: sel,
+        propagation: Propagation::Background,
+    }
+}
+
+const FLUX_NS: &str = "{apiVersion: v1, kind: Namespace, metadata: {name: flux-system}}";
+
+fn git_repository(name: &str, finalizers: &[&str]) -> String {
+    format!(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: {name}, namespace: flux-system, finalizers: {finalizers:?}}}\nspec: {{url: 'https://example.com/repo', interval: 1m}}\n"
+    )
+}
+
+#[tokio::test]
+async fn namespace_delete_then_wait_absent_succeeds_when_finalization_ends() {
+    let mut sc = fast();
+    sc.namespaces.insert(
+        "flux-system".into(),
+        NamespaceKnob {
+            stuck: false,
+            finalize_delay: Some(Delay::millis(400)),
+        },
+    );
+    let h = Harness::start(
+        sc,
+        &[
+            FLUX_NS,
+            "{apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: flux-system}}",
+        ],
+    )
+    .await;
+    let sel = selection("Namespace", None, name("flux-system"));
+    let summary = kube_delete(&h.env(LONG), &delete(sel.clone()))
+        .await
+        .unwrap();
+    assert_eq!(summary, "deleted namespaces/flux-system");
+    assert!(
+        h.exists("v1", "Namespace", "", "flux-system"),
+        "still terminating"
+    );
+    h.sb.state().clear_requests();
+    let summary = wait_absent(
+        &h.env(LONG),
+        &WaitAbsent {
+            selection: sel.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        summary,
+        "namespaces/flux-system gone (1 deleted while waiting)"
+    );
+    assert!(!h.exists("v1", "Namespace", "", "flux-system"));
+    // By watch, not by polling: one list, then watches.
+    let lists =
+        h.sb.requests()
+            .iter()
+            .filter(|r| r.method == "GET" && !r.watch && r.path == "/api/v1/namespaces")
+            .count();
+    assert_eq!(lists, 1, "{:#?}", h.sb.requests());
+    // Deleting again, and waiting again, are fine.
+    let summary = kube_delete(&h.env(LONG), &delete(sel.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        summary,
+        "nothing to delete: namespaces/flux-system already absent"
+    );
+    let summary = wait_absent(&h.env(LONG), &WaitAbsent { selection: sel })
+        .await
+        .unwrap();
+    assert_eq!(summary, "namespaces/flux-system already absent");
+    let lines = h.lines.all();
+    assert!(
+        lines.contains(&"waiting for 1 object to be gone: flux-system".to_string()),
+        "{lines:?}"
+    );
+    h.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn wait_absent_ends_when_a_held_finalizer_is_removed() {
+    let h = Harness::start(
+        fast(),
+        &[
+            FLUX_NS,
+            "{apiVersion: v1, kind: ConfigMap, metadata: {name: held, namespace: flux-system, finalizers: [example.com/hold]}}",
+        ],
+    )
+    .await;
+    let sel = selection("Namespace", None, name("flux-system"));
+    kube_delete(&h.env(LONG), &delete(sel.clone()))
+        .await
+        .unwrap();
+    let state = h.sb.state();
+    let lines = &h.lines;
+    let conn = &h.conn;
+    let wait = async {
+        let env = TaskEnv::new(conn, lines, LONG);
+        wait_absent(&env, &WaitAbsent { selection: sel }).await
+    };
+    let release = async {
+        // Release the finalizer once the wait has seen the namespace.
+        let deadline = tokio::time::Instant::now() + LONG;
+        while !lines
+            .all()
+            .iter()
+            .any(|l| l.starts_with("waiting for 1 object"))
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the wait never reported"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        state
+            .remove_finalizer("v1", "ConfigMap", "flux-system", "held", "example.com/hold")
+            .unwrap();
+    };
+    let (result, ()) = tokio::join!(wait, release);
+    assert_eq!(
+        result.unwrap(),
+        "namespaces/flux-system gone (1 deleted while waiting)"
+    );
+    h.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn stuck_namespace_timeout_names_finalizers_and_conditions() {
+    let mut sc = fast();
+    sc.namespaces.insert(
+        "flux-system".into(),
+        NamespaceKnob {
+            stuck: true,
+            finalize_delay: None,
+        },
+    );
+    let h = Harness::start(sc, &[FLUX_NS]).await;
+    let sel = selection("Namespace", None, name("flux-system"));
+    kube_delete(&h.env(LONG), &delete(sel.clone()))
+        .await
+        .unwrap();
+    // The sandbox does not write namespace conditions itself; a real cluster does.
+    h.sb.state()
+        .set_condition(
+            "v1",
+            "Namespace",
+            "",
+            "flux-system",
+            "NamespaceFinalizersRemaining",
+            "True",
+            "SomeFinalizersRemain",
+            "Some content in the namespace has finalizers remaining: finalizers.fluxcd.io in 1 resource instances",
+        )
+        .unwrap();
+    let started = std::time::Instant::now();
+    let err = wait_absent(&h.env(SHORT), &WaitAbsent { selection: sel })
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < SHORT + Duration::from_secs(5));
+    let KubeError::TimedOut { details, .. } = &err else {
+        panic!("{err}")
+    };
+    let text = err.to_string();
+    assert!(
+        text.starts_with("timed out after 1.5s waiting for namespaces/flux-system to be gone"),
+        "{text}"
+    );
+    assert_eq!(details[0], "namespaces/flux-system:");
+    assert!(details[1].contains("being deleted since"), "{text}");
+    assert!(
+        details[1].contains("spec.finalizers [kubernetes]"),
+        "{text}"
+    );
+    assert!(
+        details.contains(&"  phase Terminating".to_string()),
+        "{text}"
+    );
+    assert!(
+        text.contains("condition NamespaceFinalizersRemaining=True (SomeFinalizersRemain): Some content in the namespace has finalizers remaining"),
+        "{text}"
+    );
+    h.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn crd_deletion_removes_custom_resources() {
+    let h = Harness::start(
+        fast(),
+        &[
+            FLUX_CRDS,
+            FLUX_NS,
+            &git_repository("flux-system", &[]),
+            &git_repository("apps", &[]),
+        ],
+    )
+    .await;
+    let crds = selection(
+        "CustomResourceDefinition",
+        None,
+        pattern(r"\.toolkit\.fluxcd\.io$"),
+    );
+    let summary = kube_delete(&h.env(LONG), &delete(crds.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        summary,
+        "deleted 2 objects: customresourcedefinitions/gitrepositories.source.toolkit.fluxcd.io, \
+         customresourcedefinitions/kustomizations.kustomize.toolkit.fluxcd.io"
+    );
+    let summary = wait_absent(&h.env(LONG), &WaitAbsent { selection: crds })
+        .await
+        .unwrap();
+    assert!(
+        summary.starts_with("customresourcedefinitions matching /\\.toolkit\\.fluxcd\\.io$/ gone"),
+        "{summary}"
+    );
+    assert!(
+        h.sb.state()
+            .list("source.toolkit.fluxcd.io/v1", "GitRepository", None)
+            .is_empty()
+    );
+    // Discovery still knew the kind when this wait began; its URL now answers 404,
+    // which means none of its objects exist.
+    let repos = WaitAbsent {
+        selection: selection("GitRepository", Some("flux-system"), pattern(".*")),
+    };
+    let summary = wait_absent(&h.env(LONG), &repos).await.unwrap();
+    assert_eq!(
+        summary,
+        "gitrepositories matching /.*/ in namespace flux-system already absent"
+    );
+    // That 404 refreshed discovery: a task naming the kind now fails at its start.
+    let err = wait_absent(&h.env(LONG), &repos).await.unwrap_err();
+    assert!(matches!(err, KubeError::UnknownKind { .. }), "{err}");
+    h.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn stuck_crd_timeout_lists_its_remaining_custom_resources() {
+    let h = Harness::start(
+        fast(),
+        &[
+            FLUX_CRDS,
+            FLUX_NS,
+            &git_repository("held", &["finalizers.fluxcd.io"]),
+        ],
+    )
+    .await;
+    let crds = selection(
+        "CustomResourceDefinition",
+        None,
+        name("gitrepositories.source.toolkit.fluxcd.io"),
+    );
+    kube_delete(&h.env(LONG), &delete(crds.clone()))
+        .await
+        .unwrap();
+    let err = wait_absent(&h.env(SHORT), &WaitAbsent { selection: crds })
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    for want in [
+        "customresourcedefinitions/gitrepositories.source.toolkit.fluxcd.io:",
+        "finalizers [customresourcecleanup.apiextensions.k8s.io]",
+        "condition Terminating=True (InstanceDeletionInProgress): CustomResource deletion is in progress",
+        "1 custom resource remain",
+        "- gitrepositories/flux-system/held: finalizers [finalizers.fluxcd.io]",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    h.sb.shutdown().await;
+}
+
+fn deployment_yaml(name: &str, tag: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: flux-system}}\n\
+         spec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers:\n      - {{name: manager, image: 'ghcr.io/fluxcd/{name}:{tag}'}}\n"
+    )
+}
+
+fn expect(pairs: &[(&str, &str)]) -> AssertDeployments {
+    AssertDeployments {
+        namespace: "flux-system".into(),
+        deployments: pairs
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+async fn apply(client: &kube::Client, yaml: &str) {
+    let obj: serde_json::Value = serde_yaml::from_str(yaml).unwrap();
+    let ns = obj["metadata"]["namespace"].as_str().unwrap().to_string();
+    let name = obj["metadata"]["name"].as_str().unwrap().to_string();
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &ns,
+        &ApiResource {
+            group: "apps".into(),
+            version: "v1".into(),
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            plural: "deployments".into(),
+        },
+    );
+    api.patch(
+        &name,
+        &PatchParams::apply("pulumi-kubernetes"),
+        &Patch::Apply(obj),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn deployments_that_become_ready_after_a_delay_pass() {
+    let mut sc = fast();
+    sc.deployment_ready_delay = Delay::millis(500);
+    let h = Harness::start(sc, &[FLUX_NS]).await;
+    apply(&h.client(), &deployment_yaml("source-controller", "v1.7.0")).await;
+    apply(&h.client(), &deployment_yaml("helm-controller", "v1.4.0")).await;
+    let summary = assert_deployments(
+        &h.env(LONG),
+        &expect(&[
+            ("source-controller", "v1.7.0"),
+            ("helm-controller", "v1.4.0"),
+        ]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        summary,
+        "2 deployments ready in flux-system: helm-controller v1.4.0, source-controller v1.7.0"
+    );
+    h.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn deployment_at_a_wrong_tag_fails_with_expected_versus_actual() {
+    let h = Harness::start(fast(), &[FLUX_NS]).await;
+    apply(&h.client(), &deployment_yaml("source-controller", "v1.6.0")).await;
+    let err = assert_deployments(
+        &h.env(SHORT),
+        &expect(&[
+            ("source-controller", "v1.7.0"),
+            ("helm-controller", "v1.4.0"),
+        ]),
+    )
+    .await
+    .unwrap_err();
+    let KubeError::TimedOut { details, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        details[0],
+        "helm-controller: not found (expected tag v1.4.0)"
+    );
+    assert!(
+        details[1].starts_with("source-controller: tag v1.6.0, expected v1.7.0; tag v1.6.0 (expected v1.7.0, container manager), ready 1/1"),
+        "{err}"
+    );
+    assert!(details[1].contains("Available=True"), "{err}");
+    h.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn client_side_apply_manager_on_a_crd_is_named() {
+    // Seeds are written by kubectl-client-side-apply (the sandbox's default).
+    let h = Harness::start(fast(), &[FLUX_CRDS]).await;
+    let spec = AssertFieldManagers {
+        selection: selection(
+            "CustomResourceDefinition",
+            None,
+            pattern(r"\.toolkit\.fluxcd\.io$"),
+        ),
+        forbidden: vec![Regex::new("^kubectl-client-side-apply$").unwrap()],
+        required_apply: Some(Regex::new("^pulumi-kubernetes").unwrap()),
+    };
+    let err = assert_field_managers(&h.env(LONG), &spec)
+        .await
+        .unwrap_err();
+    let KubeError::Assertion { details, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        details[0],
+        "customresourcedefinitions/gitrepositories.source.toolkit.fluxcd.io: forbidden manager kubectl-client-side-apply (Update) matches /^kubectl-client-side-apply$/"
+    );
+    assert!(
+        details[1].starts_with("customresourcedefinitions/gitrepositories.source.toolkit.fluxcd.io: no Apply entry from a manager matching /^pulumi-kubernetes/"),
+        "{err}"
+    );
+    assert_eq!(details.len(), 4, "{err}");
+
+    // Recreated by server-side apply from Pulumi: the assertion holds.
+    let mut sc = fast();
+    sc.seed_field_manager = "pulumi-kubernetes-1234".into();
+    let h2 = Harness::start(sc, &[]).await;
+    let crds: Api<DynamicObject> = Api::all_with(
+        h2.client(),
+        &ApiResource {
+            group: "apiextensions.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "apiextensions.k8s.io/v1".into(),
+            kind: "CustomResourceDefinition".into(),
+            plural: "customresourcedefinitions".into(),
+        },
+    );
+    for doc in FLUX_CRDS.split("---") {
+        let obj: serde_json::Value = serde_yaml::from_str(doc).unwrap();
+        let name = obj["metadata"]["name"].as_str().unwrap().to_string();
+        crds.patch(
+            &name,
+            &PatchParams::apply("pulumi-kubernetes-1234"),
+            &Patch::Apply(obj),
+        )
+        .await
+        .unwrap();
+    }
+    let summary = assert_field_managers(&h2.env(LONG), &spec).await.unwrap();
+    assert_eq!(summary, "field managers ok on 2 objects");
+    h.sb.shutdown().await;
+    h2.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn capture_then_delete_keeps_secret_values_out_of_every_output() {
+    const VALUE: &str = "s3cr3t-deploy-key-material";
+    let b64 = "czNjcjN0LWRlcGxveS1rZXktbWF0ZXJpYWw="; // VALUE, base64
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: flux-system, namespace: flux-system}}\ntype: Opaque\ndata: {{identity: {b64}}}\n"
+    );
+    let h = Harness::start(
+        fast(),
+        &[
+            FLUX_NS,
+            &secret,
+            "{apiVersion: v1, kind: Secret, metadata: {name: other, namespace: flux-system}, stringData: {token: another-secret-token}}",
+        ],
+    )
+    .await;
+    let run_dir = tempfile::tempdir().unwrap();
+    let redactor = Redactor::new();
+    let spec = Capture {
+        selection: selection("Secret", Some("flux-system"), pattern(".*")),
+        file: "flux-secrets.yaml".into(),
+    };
+    let summary = capture(&h.env(LONG), &spec, run_dir.path(), &redactor)
+        .await
+        .unwrap();
+    assert_eq!(
+        summary,
+        "captured 2 secrets to flux-secrets.yaml (mode 0600): flux-system/flux-system (keys: identity); flux-system/other (keys: token)"
+    );
+    let path = run_dir.path().join("flux-secrets.yaml");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let captured: serde_json::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(captured["kind"], "List");
+    assert_eq!(captured["items"][0]["data"]["identity"], b64);
+    assert_eq!(captured["items"][0]["metadata"]["name"], "flux-system");
+    assert!(
+        captured["items"][0]["metadata"]
+            .get("resourceVersion")
+            .is_none()
+    );
+    // Every value is now masked wherever the run's output goes.
+    assert_eq!(redactor.redact(VALUE), planrun::redact::MASK);
+    assert_eq!(redactor.redact(b64), planrun::redact::MASK);
+
+    let sel = selection("Secret", Some("flux-system"), pattern(".*"));
+    let deleted = kube_delete(&h.env(LONG), &delete(sel.clone()))
+        .await
+        .unwrap();
+    let gone = wait_absent(&h.env(LONG), &WaitAbsent { selection: sel })
+        .await
+        .unwrap();
+    assert!(
+        h.sb.state()
+            .list("v1", "Secret", Some("flux-system"))
+            .is_empty()
+    );
+
+    let mut outputs = h.lines.all();
+    outputs.extend([summary, deleted, gone]);
+    for dirent in std::fs::read_dir(run_dir.path()).unwrap() {
+        let p = dirent.unwrap().path();
+        if p != path {
+            outputs.push(std::fs::read_to_string(&p).unwrap());
+        }
+    }
+    for text in &outputs {
+        for secret in [VALUE, b64, "another-secret-token"] {
+            assert!(!text.contains(secret), "{secret} leaked in {text}");
+        }
+    }
+    h.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn context_guard_refuses_another_context_and_connection_reports_the_server() {
+    let h = Harness::start(fast(), &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    h.sb.write_kubeconfig(&kubeconfig, "sandbox").unwrap();
+    let conn = Connection::open(&ConnectOptions {
+        kubeconfig: Some(kubeconfig.clone()),
+        context: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(conn.context(), "sandbox");
+    assert_eq!(conn.server(), h.sb.url());
+    assert!(conn.check_guard(Some("sandbox")).is_ok());
+    assert!(conn.check_guard(None).is_ok());
+    let err = conn.check_guard(Some("oceanid")).unwrap_err();
+    assert!(err.is_refusal());
+    assert_eq!(
+        err.to_string(),
+        "the plan is for kube context `oceanid` but the effective context is `sandbox`"
+    );
+    // The connection works for tasks.
+    let ns = selection("Namespace", None, name("never-created"));
+    let env = TaskEnv::new(&conn, &h.lines, LONG);
+    let summary = wait_absent(&env, &WaitAbsent { selection: ns })
+        .await
+        .unwrap();
+    assert_eq!(summary, "namespaces/never-created already absent");
+    // --context naming a context the kubeconfig lacks.
+    let err = Connection::open(&ConnectOptions {
+        kubeconfig: Some(kubeconfig),
+        context: Some("oceanid".into()),
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "kubeconfig: context `oceanid` not found; known contexts: sandbox"
+    );
+    h.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn dry_run_deletes_nothing_and_lists_what_would_go() {
+    let h = Harness::start(fast(), &[FLUX_CRDS, FLUX_NS]).await;
+    let rv = h.sb.state().resource_version();
+    let env = h.env(LONG).dry_run(true);
+    let s1 = kube_delete(
+        &env,
+        &delete(selection("Namespace", None, name("flux-system"))),
+    )
+    .await
+    .unwrap();
+    let s2 = kube_delete(
+        &env,
+        &delete(selection(
+            "CustomResourceDefinition",
+            None,
+            pattern(r"\.toolkit\.fluxcd\.io$"),
+        )),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s1, "would delete namespaces/flux-system");
+    assert!(s2.starts_with("would delete 2 objects: "), "{s2}");
+    assert_eq!(h.sb.state().resource_version(), rv, "nothing changed");
+    let ns =
+        h.sb.state()
+            .get("v1", "Namespace", "", "flux-system")
+            .unwrap();
+    assert!(ns["metadata"].get("deletionTimestamp").is_none());
+    let deletes: Vec<_> =
+        h.sb.requests()
+            .into_iter()
+            .filter(|r| r.method == "DELETE")
+            .collect();
+    assert_eq!(deletes.len(), 3);
+    assert!(
+        h.lines
+            .all()
+            .contains(&"would delete namespaces/flux-system (server-side dry run)".to_string())
+    );
+    h.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn wait_condition_succeeds_when_ready_and_explains_when_not() {
+    let h = Harness::start(
+        fast(),
+        &[
+            FLUX_CRDS,
+            FLUX_NS,
+            &git_repository("flux-system", &[]),
+            &git_repository("apps", &[]),
+        ],
+    )
+    .await;
+    let spec = WaitCondition {
+        selection: selection("GitRepository", Some("flux-system"), pattern(".*")),
+        condition: "Ready".into(),
+        status: "True".into(),
+    };
+    let state = h.sb.state();
+    state
+        .set_condition(
+            "source.toolkit.fluxcd.io/v1",
+            "GitRepository",
+            "flux-system",
+            "apps",
+            "Ready",
+            "False",
+            "GitOperationFailed",
+            "failed to checkout and determine revision: authentication required",
+        )
+        .unwrap();
+    let err = wait_condition(&h.env(SHORT), &spec).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("timed out after 1.5s waiting for Ready=True on gitrepositories matching /.*/ in namespace flux-system"), "{text}");
+    assert!(
+        text.contains("gitrepositories/flux-system/apps: Ready=False (GitOperationFailed): failed to checkout and determine revision: authentication required"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gitrepositories/flux-system/flux-system: no Ready condition yet"),
+        "{text}"
+    );
+
+    // Both become ready while the task waits.
+    let lines = &h.lines;
+    let conn = &h.conn;
+    let wait = async {
+        let env = TaskEnv::new(conn, lines, LONG);
+        wait_condition(&env, &spec).await
+    };
+    let ready = async {
+        for name in ["apps", "flux-system"] {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            state
+                .set_condition(
+                    "source.toolkit.fluxcd.io/v1",
+                    "GitRepository",
+                    "flux-system",
+                    name,
+                    "Ready",
+                    "True",
+                    "Succeeded",
+                    "stored artifact",
+                )
+                .unwrap();
+        }
+    };
+    let (result, ()) = tokio::join!(wait, ready);
+    assert_eq!(
+        result.unwrap(),
+        "Ready=True on gitrepositories matching /.*/ in namespace flux-system: flux-system/apps, flux-system/flux-system"
+    );
+    h.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_kind_and_wrong_scope_fail_at_the_start() {
+    let h = Harness::start(fast(), &[FLUX_CRDS]).await;
+    let err = kube_delete(
+        &h.env(LONG),
+        &delete(selection("GitRepo", Some("x"), pattern(".*"))),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown kind `GitRepo`; close matches: GitRepository (source.toolkit.fluxcd.io/v1), GitRepository (source.toolkit.fluxcd.io/v1beta2)"
+    );
+    let err = kube_delete(
+        &h.env(LONG),
+        &delete(selection("Namespace", Some("x"), name("y"))),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Namespace is cluster-scoped, but the task names namespace `x`; remove `namespace`"
+    );
+    h.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn server_error_bursts_latency_and_watch_drops_still_succeed() {
+    let h = Harness::start(
+        fast(),
+        &[FLUX_CRDS, FLUX_NS, &git_repository("flux-system", &[])],
+    )
+    .await;
+    let state = h.sb.state();
+    // A burst of 500s on lists (kube retries 503 itself; 500 reaches planrun).
+    state.add_fault(FaultRule {
+        kind: Some("customresourcedefinitions".into()),
+        method: Some("GET".into()),
+        watch: Some(false),
+        count: Some(3),
+        status: Some(500),
+        latency: Some(Delay::millis(50)),
+        ..Default::default()
+    });
+    // Watches drop after every event, and one answers 410 Expired.
+    state.add_fault(FaultRule {
+        kind: Some("customresourcedefinitions".into()),
+        watch: Some(true),
+        drop_after_events: Some(1),
+        ..Default::default()
+    });
+    state.add_fault(FaultRule {
+        kind: Some("customresourcedefinitions".into()),
+        watch: Some(true),
+        count: Some(1),
+        expire_watch: true,
+        ..Default::default()
+    });
+    let crds = selection(
+        "CustomResourceDefinition",
+        None,
+        pattern(r"\.toolkit\.fluxcd\.io$"),
+    );
+    kube_delete(&h.env(LONG), &delete(crds.clone()))
+        .await
+        .unwrap();
+    let summary = wait_absent(&h.env(LONG), &WaitAbsent { selection: crds })
+        .await
+        .unwrap();
+    assert!(summary.contains("gone"), "{summary}");
+    let lines = h.lines.all();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("InternalError (500)") && l.contains("retrying in")),
+        "{lines:?}"
+    );
+    let faulted = h.sb.requests().iter().filter(|r| r.faulted).count();
+    assert!(faulted >= 3, "the faults fired");
+    h.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn endless_server_errors_end_at_the_deadline_with_the_last_error() {
+    let h = Harness::start(fast(), &[FLUX_NS]).await;
+    h.sb.state().add_fault(FaultRule {
+        kind: Some("namespaces".into()),
+        status: Some(500),
+        ..Default::default()
+    });
+    let sel = selection("Namespace", None, name("flux-system"));
+    let started = std::time::Instant::now();
+    let err = kube_delete(&h.env(SHORT), &delete(sel.clone()))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < SHORT + Duration::from_secs(5));
+    let text = err.to_string();
+    assert!(
+        text.starts_with("list namespaces: still failing when the task's time ran out after"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("last error: InternalError (500): Internal error occurred: injected fault"),
+        "{text}"
+    );
+    let started = std::time::Instant::now();
+    let err = wait_absent(&h.env(SHORT), &WaitAbsent { selection: sel })
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < SHORT + Duration::from_secs(5));
+    let text = err.to_string();
+    assert!(
+        text.contains("could not list namespaces: InternalError (500)"),
+        "{text}"
+    );
+    // A server that answers far too slowly: the task ends at its deadline anyway.
+    h.sb.state().clear_faults();
+    h.sb.state().add_fault(FaultRule {
+        kind: Some("namespaces".into()),
+        latency: Some(Delay::millis(60_000)),
+        ..Default::default()
+    });
+    let sel = selection("Namespace", None, name("flux-system"));
+    for task in ["delete", "wait"] {
+        let started = std::time::Instant::now();
+        let err = match task {
+            "delete" => kube_delete(&h.env(SHORT), &delete(sel.clone())).await,
+            _ => {
+                wait_absent(
+                    &h.env(SHORT),
+                    &WaitAbsent {
+                        selection: sel.clone(),
+                    },
+                )
+                .await
+            }
+        }
+        .unwrap_err();
+        assert!(
+            started.elapsed() < SHORT + Duration::from_secs(5),
+            "{task}: {err}"
+        );
+        assert!(
+            matches!(
+                err,
+                KubeError::Exhausted { .. } | KubeError::TimedOut { .. }
+            ),
+            "{task}: {err}"
+        );
+    }
+    h.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn permanent_errors_fail_at_once_naming_verb_resource_and_reason() {
+    let h = Harness::start(fast(), &[FLUX_NS]).await;
+    h.sb.state().add_fault(FaultRule {
+        kind: Some("namespaces".into()),
+        method: Some("DELETE".into()),
+        status: Some(403),
+        ..Default::default()
+    });
+    let started = std::time::Instant::now();
+    let err = kube_delete(
+        &h.env(LONG),
+        &delete(selection("Namespace", None, name("flux-system"))),
+    )
+    .await
+    .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10), "no retries");
+    let KubeError::Api { verb, code, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!((*verb, *code), ("delete", 403));
+    assert!(
+        err.to_string()
+            .starts_with("delete namespaces/flux-system: Forbidden (403): "),
+        "{err}"
+    );
+    // And on a watch.
+    h.sb.state().clear_faults();
+    h.sb.state().add_fault(FaultRule {
+        kind: Some("namespaces".into()),
+        method: Some("GET".into()),
+        status: Some(403),
+        ..Default::default()
+    });
+    let err = wait_absent(
+        &h.env(LONG),
+        &WaitAbsent {
+            selection: selection("Namespace", None, name("flux-system")),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("watch namespaces: Forbidden (403)"),
+        "{err}"
+    );
+    h.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn objects_by_label_selector_across_namespaces() {
+    let h = Harness::start(
+        fast(),
+        &[
+            FLUX_NS,
+            "{apiVersion: v1, kind: ConfigMap, metadata: {name: a, namespace: flux-system, labels: {app: flux}}}",
+            "{apiVersion: v1, kind: ConfigMap, metadata: {name: b, namespace: default, labels: {app: flux}}}",
+            "{apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: default, labels: {app: other}}}",
+        ],
+    )
+    .await;
+    let sel = selection("ConfigMap", None, Target::Selector("app=flux".into()));
+    let summary = kube_delete(&h.env(LONG), &delete(sel.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        summary,
+        "deleted 2 objects: configmaps/default/b, configmaps/flux-system/a"
+    );
+    wait_absent(&h.env(LONG), &WaitAbsent { selection: sel })
+        .await
+        .unwrap();
+    assert!(h.exists("v1", "ConfigMap", "default", "c"));
+    h.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
+    let h = Harness::start(
+        fast(),
+        &[FLUX_CRDS, FLUX_NS, &git_repository("flux-system", &[])],
+    )
+    .await;
+    apply(&h.client(), &deployment_yaml("source-controller", "v1.6.0")).await;
+    let run_dir = tempfile::tempdir().unwrap();
+    let redactor = Redactor::new();
+    let run = |kind: planrun::validate::TaskKind| {
+        let h = &h;
+        let run_dir = run_dir.path().to_path_buf();
+        let redactor = redactor.clone();
+        async move {
+            planrun::exec::kube::run_kube_task(
+                &kind,
+                planrun::exec::kube::KubeTask {
+                    conn: &h.conn,
+                    progress: &h.lines,
+                    run_dir: &run_dir,
+                    redactor: &redactor,
+                    dry_run: true,
+                    timeout: Some(LONG),
+                },
+            )
+            .await
+        }
+    };
+    use planrun::validate::TaskKind as K;
+    let started = std::time::Instant::now();
+    let crds = selection(
+        "CustomResourceDefinition",
+        None,
+        pattern(r"\.toolkit\.fluxcd\.io$"),
+    );
+    let s = run(K::WaitAbsent(WaitAbsent {
+        selection: crds.clone(),
+    }))
+    .await
+    .unwrap();
+    assert_eq!(
+        s,
+        "would wait until customresourcedefinitions matching /\\.toolkit\\.fluxcd\\.io$/ is gone; \
+         present now: gitrepositories.source.toolkit.fluxcd.io, kustomizations.kustomize.toolkit.fluxcd.io"
+    );
+    let s = run(K::WaitCondition(WaitCondition {
+        selection: selection("GitRepository", Some("flux-system"), pattern(".*")),
+        condition: "Ready".into(),
+        status: "True".into(),
+    }))
+    .await
+    .unwrap();
+    assert_eq!(
+        s,
+        "would wait for Ready=True on gitrepositories matching /.*/ in namespace flux-system; now: flux-system/flux-system (no Ready condition yet)"
+    );
+    let s = run(K::WaitCondition(WaitCondition {
+        selection: selection("Kustomizatio", Some("flux-system"), pattern(".*")),
+        condition: "Ready".into(),
+        status: "True".into(),
+    }))
+    .await
+    .unwrap();
+    assert!(s.contains("the kind is not served now"), "{s}");
+    let s = run(K::AssertDeployments(expect(&[(
+        "source-controller",
+        "v1.7.0",
+    )])))
+    .await
+    .unwrap();
+    assert!(
+        s.starts_with(
+            "would wait for 1 deployment in flux-system to be ready; now: source-controller: "
+        ) && s.contains("tag v1.6.0, expected v1.7.0"),
+        "{s}"
+    );
+    let s = run(K::AssertFieldManagers(AssertFieldManagers {
+        selection: crds,
+        forbidden: vec![Regex::new("^kubectl-client-side-apply$").unwrap()],
+        required_apply: None,
+    }))
+    .await
+    .unwrap();
+    assert!(s.starts_with("would check the field managers of 2 objects; now: customresourcedefinitions/gitrepositories"), "{s}");
+    let s = run(K::Capture(Capture {
+        selection: selection("ConfigMap", Some("flux-system"), pattern(".*")),
+        file: "cms.yaml".into(),
+    }))
+    .await
+    .unwrap();
+    assert_eq!(s, "would capture 0 configmaps to cms.yaml: ");
+    assert!(
+        std::fs::read_dir(run_dir.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+    assert!(started.elapsed() < LONG, "nothing waited for its timeout");
+    h.sb.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------
+// Through the real binary: flags, the context guard, the report, secrets.
+// ---------------------------------------------------------------------------
+
+const SECRET_VALUE: &str = "s3cr3t-deploy-key-material";
+const SECRET_B64: &str = "czNjcjN0LWRlcGxveS1rZXktbWF0ZXJpYWw=";
+
+const CLI_PLAN: &str = r#"
+[plan]
+name = "kube-cli"
+context = "rehearsal"
+
+[tasks.capture]
+type = "capture"
+kind = "Secret"
+namespace = "flux-system"
+name_pattern = ".*"
+file = "flux-secrets.yaml"
+
+[tasks.delete-ns]
+type = "kube-delete"
+kind = "Namespace"
+name = "flux-system"
+needs = ["capture"]
+
+[tasks.ns-gone]
+type = "wait-absent"
+kind = "Namespace"
+name = "flux-system"
+timeout = "30s"
+needs = ["delete-ns"]
+"#;
+
+/// A kubeconfig with two contexts on the sandbox; `current` is the current one.
+fn two_context_kubeconfig(server: &str, current: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: sb\n  cluster: {{server: '{server}'}}\n\
+         users:\n- name: u\n  user: {{}}\ncontexts:\n- name: rehearsal\n  context: {{cluster: sb, user: u}}\n\
+         - name: other\n  context: {{cluster: sb, user: u}}\ncurrent-context: {current}\n"
+    )
+}
+
+async fn cli_sandbox() -> (Sandbox, tempfile::TempDir) {
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: flux-system, namespace: flux-system}}\ndata: {{identity: {SECRET_B64}}}\n"
+    );
+    let sb = Sandbox::start(SandboxConfig {
+        port: 0,
+        seeds: vec![Manifest::inline(FLUX_NS), Manifest::inline(secret)],
+        scenario: fast(),
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.toml"), CLI_PLAN).unwrap();
+    (sb, dir)
+}
+
+async fn planrun_cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let dir = dir.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::cargo_bin("planrun")
+            .unwrap()
+            .current_dir(&dir)
+            .env_remove("KUBECONFIG")
+            .env("HOME", &dir)
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_runs_capture_delete_and_wait_and_keeps_secrets_out_of_the_run() {
+    let (sb, dir) = cli_sandbox().await;
+    std::fs::write(
+        dir.path().join("kubeconfig"),
+        two_context_kubeconfig(&sb.url(), "rehearsal"),
+    )
+    .unwrap();
+    let out = planrun_cli(
+        dir.path(),
+        &[
+            "run",
+            "plan.toml",
+            "--kubeconfig",
+            "kubeconfig",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        sb.state()
+            .get("v1", "Namespace", "", "flux-system")
+            .is_none()
+    );
+    let files = files_under(&dir.path().join(".planrun"));
+    let capture = files
+        .iter()
+        .find(|p| p.ends_with("flux-secrets.yaml"))
+        .expect("the capture file is in the run directory");
+    let mode = std::fs::metadata(capture).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(
+        std::fs::read_to_string(capture)
+            .unwrap()
+            .contains(SECRET_B64)
+    );
+    let report = files.iter().find(|p| p.ends_with("report.md")).unwrap();
+    let report = std::fs::read_to_string(report).unwrap();
+    assert!(
+        report.contains(&format!("| kube context | `rehearsal` at {} |", sb.url())),
+        "{report}"
+    );
+    assert!(stdout.contains("captured 1 secret to flux-secrets.yaml (mode 0600): flux-system/flux-system (keys: identity)"), "{stdout}");
+    // The value is nowhere else: not in output, events, logs, journal or report.
+    let mut texts = vec![stdout, stderr];
+    for f in files.iter().filter(|p| *p != capture) {
+        texts.push(String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned());
+    }
+    for t in &texts {
+        assert!(
+            !t.contains(SECRET_VALUE) && !t.contains(SECRET_B64),
+            "leak in {t}"
+        );
+    }
+    sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_refuses_another_context_before_anything_runs() {
+    let (sb, dir) = cli_sandbox().await;
+    std::fs::write(
+        dir.path().join("kubeconfig"),
+        two_context_kubeconfig(&sb.url(), "other"),
+    )
+    .unwrap();
+    let out = planrun_cli(
+        dir.path(),
+        &["run", "plan.toml", "--kubeconfig", "kubeconfig"],
+    )
+    .await;
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let flat = stderr
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains(
+            "the plan is for kube context `rehearsal` but the effective context is `other`"
+        ),
+        "{stderr}"
+    );
+    assert!(sb.requests().is_empty(), "no request reached the cluster");
+    // The plan's lock file may exist (the check runs under the lock), but no run.
+    assert!(
+        !dir.path().join(".planrun/kube-cli/runs").exists(),
+        "no run was started"
+    );
+    // KUBECONFIG is honoured like --kubeconfig, and --context overrides the current one;
+    // with --dry-run nothing changes.
+    let dir2 = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::cargo_bin("planrun")
+            .unwrap()
+            .current_dir(&dir2)
+            .env("KUBECONFIG", dir2.join("kubeconfig"))
+            .args([
+                "run",
+                "plan.toml",
+                "--context",
+                "rehearsal",
+                "--dry-run",
+                "--output",
+                "json",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("would delete namespaces/flux-system"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("would capture 1 secret"), "{stdout}");
+    let ns = sb
+        .state()
+        .get("v1", "Namespace", "", "flux-system")
+        .unwrap();
+    assert!(
+        ns["metadata"].get("deletionTimestamp").is_none(),
+        "dry run changed nothing"
+    );
+    assert!(!stdout.contains(SECRET_B64) && !stdout.contains(SECRET_VALUE));
+    sb.shutdown().await;
+}
