@@ -15,6 +15,9 @@ pub enum Error {
     Interrupted,
     /// Anything else (I/O on the state directory, a bug).
     Internal(Report),
+    /// A `planrun` child process (the run of a rehearsal) ended with this code and
+    /// already said why.
+    Child(i32),
 }
 
 impl Error {
@@ -22,7 +25,7 @@ impl Error {
     pub fn report(&self) -> Option<&Report> {
         match self {
             Error::Invalid(r) | Error::Refused(r) | Error::Internal(r) => Some(r),
-            Error::TaskFailed | Error::Interrupted => None,
+            Error::TaskFailed | Error::Interrupted | Error::Child(_) => None,
         }
     }
 }

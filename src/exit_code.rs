@@ -21,5 +21,6 @@ pub fn of(error: &crate::error::Error) -> i32 {
         Error::TaskFailed => TASK_FAILED,
         Error::Interrupted => INTERRUPTED,
         Error::Internal(_) => TASK_FAILED,
+        Error::Child(code) => *code,
     }
 }

@@ -11,6 +11,7 @@ pub mod exit_code;
 pub mod journal;
 pub mod plan;
 pub mod redact;
+pub mod rehearse;
 pub mod report;
 pub mod sandbox;
 pub mod schedule;

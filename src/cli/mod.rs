@@ -2,6 +2,7 @@
 
 mod graph;
 mod list;
+mod rehearse;
 mod resume;
 mod run;
 mod runs;
@@ -74,6 +75,12 @@ pub enum Command {
         after_help = "Examples:\n  planrun sandbox --scenario examples/sandbox-scenario.yaml\n  planrun sandbox --seed examples/rehearsal/old-flux.yaml --port 6443 --context oceanid"
     )]
     Sandbox(crate::sandbox::SandboxArgs),
+    /// Rehearse a plan end to end on the embedded sandbox cluster, with pulumi, pnpm
+    /// and flux simulated (what they do comes from the plan's rehearsal file).
+    #[command(
+        after_help = "Examples:\n  planrun rehearse plans/flux-rebuild.toml\n  planrun rehearse plans/flux-rebuild.toml --fault wrong-tag\n  planrun rehearse plans/flux-rebuild.toml --fault hang   # then Ctrl-C, then:\n  planrun rehearse plans/flux-rebuild.toml --resume"
+    )]
+    Rehearse(rehearse::RehearseArgs),
 }
 
 /// A plan file and variable overrides.
@@ -110,6 +117,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Status(args) => status::run(&args),
         Command::Runs(args) => runs::run(&args),
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Rehearse(args) => rehearse::run(&args),
     }
 }
 

@@ -7,5 +7,6 @@ mod kube_tasks;
 mod plan_diagnostics;
 mod plan_files;
 mod pulumi;
+mod rehearsal;
 mod sandbox;
 mod sandbox_kubectl;

@@ -1,0 +1,113 @@
+//! Where a rehearsal keeps its simulated world, apart from real runs:
+//!
+//! ```text
+//! <state dir>/                       default: .planrun/rehearsal beside the plan
+//!   <plan>/runs/<run id>/            the runs (journal, logs, report), as for `planrun run`
+//!   <plan>/sandbox/kubeconfig        context = the plan's guard context
+//!   <plan>/sandbox/bin/              pulumi, pnpm, flux -> planrun; planrun-sim.yaml
+//!   <plan>/sandbox/tools.log         every simulated tool invocation (JSON Lines)
+//!   <plan>/sandbox/repo/             the copy of the repository template
+//!   <plan>/sandbox/cluster.json      the sandbox's objects, saved while the run goes
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use super::error::RehearseError;
+
+/// The paths of one plan's rehearsal.
+#[derive(Debug, Clone)]
+pub struct World {
+    pub state_dir: PathBuf,
+    pub dir: PathBuf,
+}
+
+impl World {
+    pub fn new(state_dir: &Path, plan_name: &str) -> Self {
+        let state_dir = super::spec::absolute(state_dir);
+        let dir = state_dir.join(plan_name).join("sandbox");
+        Self { state_dir, dir }
+    }
+
+    /// `.planrun/rehearsal` beside the plan.
+    pub fn default_state_dir(plan: &Path) -> PathBuf {
+        crate::journal::default_state_dir(plan).join("rehearsal")
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("kubeconfig")
+    }
+
+    pub fn bin(&self) -> PathBuf {
+        self.dir.join("bin")
+    }
+
+    pub fn behaviour(&self) -> PathBuf {
+        self.bin().join(crate::simtools::CONFIG_FILE)
+    }
+
+    pub fn tools_log(&self) -> PathBuf {
+        self.dir.join("tools.log")
+    }
+
+    pub fn repo(&self) -> PathBuf {
+        self.dir.join("repo")
+    }
+
+    pub fn cluster(&self) -> PathBuf {
+        self.dir.join("cluster.json")
+    }
+
+    fn io(&self, source: std::io::Error) -> RehearseError {
+        RehearseError::Prepare {
+            path: self.dir.clone(),
+            source,
+        }
+    }
+
+    /// A fresh world: the old one removed, the repository template copied.
+    pub fn reset(&self, template: Option<&Path>) -> Result<(), RehearseError> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(self.io(e)),
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;
+        if let Some(template) = template {
+            copy_dir(template, &self.repo()).map_err(|source| RehearseError::Prepare {
+                path: template.to_path_buf(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The simulated tools on their own `PATH` entry, with their behaviour.
+    pub fn install_tools(&self, behaviour_yaml: &str) -> Result<(), RehearseError> {
+        let exe = std::env::current_exe().map_err(|e| self.io(e))?;
+        crate::simtools::install(&self.bin(), &exe).map_err(|e| self.io(e))?;
+        std::fs::write(self.behaviour(), behaviour_yaml).map_err(|e| self.io(e))
+    }
+
+    /// `PATH` for the run: the simulated tools first.
+    pub fn path_env(&self) -> std::ffi::OsString {
+        let mut entries = vec![self.bin()];
+        if let Some(path) = std::env::var_os("PATH") {
+            entries.extend(std::env::split_paths(&path));
+        }
+        std::env::join_paths(entries).unwrap_or_else(|_| self.bin().into_os_string())
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,479 @@
+//! The Flux rebuild rehearsed end to end through the real binary: the README's
+//! command on a fresh copy of the repository, every failure rehearsal and its
+//! message, an interrupted rehearsal resumed to green, and the README's set-up
+//! commands and task reference checked against CI and the schema.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn plan() -> PathBuf {
+    root().join("plans/flux-rebuild.toml")
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(root().join("README.md")).unwrap()
+}
+
+/// The commands of the README's "Set-up" section, one per `sh` block, in order.
+fn setup_commands() -> Vec<String> {
+    let text = readme();
+    let start = text
+        .find("\n## Set-up")
+        .expect("the README has a Set-up section");
+    let section = &text[start + 1..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    section
+        .split("```sh\n")
+        .skip(1)
+        .map(|block| block[..block.find("```").unwrap()].trim().to_owned())
+        .collect()
+}
+
+/// planrun's arguments in the README's rehearsal command (`cargo run --release -- ARGS`).
+fn readme_rehearsal_args() -> Vec<String> {
+    let command = setup_commands()[0].clone();
+    let args = command
+        .strip_prefix("cargo run --release -- ")
+        .unwrap_or_else(|| panic!("the first set-up command runs planrun: {command}"));
+    args.split_whitespace().map(str::to_owned).collect()
+}
+
+fn planrun(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("planrun").unwrap();
+    cmd.current_dir(dir).env("NO_COLOR", "1");
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The rehearsal's files for the Flux plan under a state dir.
+fn sandbox_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("flux-rebuild/sandbox")
+}
+
+fn cluster(state_dir: &Path) -> Vec<Value> {
+    let text = std::fs::read(sandbox_dir(state_dir).join("cluster.json")).unwrap();
+    let snap: Value = serde_json::from_slice(&text).unwrap();
+    snap["objects"].as_array().unwrap().clone()
+}
+
+fn of_kind<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    objects.iter().filter(|o| o["kind"] == kind).collect()
+}
+
+/// The tools' invocations: (tool, first argument) pairs.
+fn tool_calls(state_dir: &Path) -> Vec<(String, String)> {
+    let log = sandbox_dir(state_dir).join("tools.log");
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["tool"].as_str().unwrap().to_owned(),
+                v["args"][0].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn count(calls: &[(String, String)], tool: &str, first: &str) -> usize {
+    calls
+        .iter()
+        .filter(|(t, a)| t == tool && (first.is_empty() || a == first))
+        .count()
+}
+
+/// The seed's "Desired End State": six controllers ready at the Flux v2.7.0 tags,
+/// every Flux CRD owned only by Pulumi's server-side apply, GitRepository and
+/// Kustomization Ready.
+fn assert_desired_end_state(objects: &[Value]) {
+    let expected = [
+        ("source-controller", "v1.7.0"),
+        ("kustomize-controller", "v1.7.0"),
+        ("helm-controller", "v1.4.0"),
+        ("notification-controller", "v1.7.1"),
+        ("image-automation-controller", "v1.0.1"),
+        ("image-reflector-controller", "v1.0.1"),
+    ];
+    let deployments = of_kind(objects, "Deployment");
+    assert_eq!(deployments.len(), 6, "six controllers");
+    for (name, tag) in expected {
+        let d = deployments
+            .iter()
+            .find(|d| d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("deployment {name}"));
+        let image = d["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap();
+        assert_eq!(image, format!("ghcr.io/fluxcd/{name}:{tag}"));
+        assert_eq!(d["status"]["readyReplicas"], 1, "{name} ready");
+    }
+    let crds: Vec<_> = of_kind(objects, "CustomResourceDefinition")
+        .into_iter()
+        .filter(|c| {
+            c["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .ends_with(".toolkit.fluxcd.io")
+        })
+        .collect();
+    assert_eq!(crds.len(), 13, "the thirteen Flux CRDs");
+    for crd in crds {
+        let name = crd["metadata"]["name"].as_str().unwrap();
+        for m in crd["metadata"]["managedFields"].as_array().unwrap() {
+            let manager = m["manager"].as_str().unwrap();
+            // The API server's own status writes are not a client's apply.
+            if m["subresource"] == "status" {
+                continue;
+            }
+            assert!(
+                manager.starts_with("pulumi-kubernetes") && m["operation"] == "Apply",
+                "{name} has manager {manager} ({})",
+                m["operation"]
+            );
+        }
+    }
+    for kind in ["GitRepository", "Kustomization"] {
+        let objs = of_kind(objects, kind);
+        assert_eq!(objs.len(), 1, "one {kind}");
+        let ready = objs[0]["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True");
+        assert!(ready, "{kind} Ready: {}", objs[0]["status"]);
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() == ".planrun" {
+            continue;
+        }
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_readme_rehearsal_ends_green_in_the_desired_end_state() {
+    // A fresh checkout: the plan and the rehearsal assets, no earlier state.
+    let tree = tempfile::tempdir().unwrap();
+    for dir in ["plans", "examples/rehearsal"] {
+        copy_tree(&root().join(dir), &tree.path().join(dir));
+    }
+    let out = planrun(tree.path())
+        .args(readme_rehearsal_args())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("run succeeded"), "{all}");
+    assert!(all.contains("17 succeeded"), "{all}");
+    assert!(all.contains("report: "), "{all}");
+    let state = tree.path().join("plans/.planrun/rehearsal");
+    assert_desired_end_state(&cluster(&state));
+    // The plan's last task wrote to the repository copy's runbook.
+    let log =
+        std::fs::read_to_string(sandbox_dir(&state).join("repo/docs/flux-rebuild-log.md")).unwrap();
+    assert!(log.contains("Flux rebuild run"), "{log}");
+}
+
+#[test]
+fn the_readme_setup_commands_are_what_ci_and_the_rehearsal_test_run() {
+    let commands = setup_commands();
+    assert_eq!(commands.len(), 2, "two set-up commands: {commands:?}");
+    // The rehearsal test above runs exactly these planrun arguments.
+    assert_eq!(
+        readme_rehearsal_args(),
+        ["rehearse", "plans/flux-rebuild.toml"]
+    );
+    // CI runs the README's test command (pinned to the lock file).
+    let ci = std::fs::read_to_string(root().join(".ci/run")).unwrap();
+    let ci_test = ci
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("cargo test"))
+        .expect(".ci/run runs cargo test");
+    assert_eq!(ci_test.replace(" --locked", ""), commands[1]);
+}
+
+/// A rehearsal with `--fault NAME` in its own state dir.
+fn rehearse_fault(fault: &str) -> (Output, tempfile::TempDir) {
+    let state = tempfile::tempdir().unwrap();
+    let out = planrun(&root())
+        .arg("rehearse")
+        .arg(plan())
+        .args(["--fault", fault, "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    (out, state)
+}
+
+#[test]
+fn wrong_tag_names_the_deployment_and_both_tags() {
+    let (out, _state) = rehearse_fault("wrong-tag");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("FAILED flux-controllers-ready"), "{all}");
+    assert!(
+        all.contains("source-controller: tag v1.6.2, expected v1.7.0"),
+        "{all}"
+    );
+    assert!(all.contains("this failure was rehearsed"), "{all}");
+}
+
+#[test]
+fn csa_manager_names_the_crd_and_the_manager() {
+    let (out, _state) = rehearse_fault("csa-manager");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("FAILED no-client-side-apply"), "{all}");
+    assert!(
+        all.contains(
+            "customresourcedefinitions/helmreleases.helm.toolkit.fluxcd.io: forbidden manager kubectl-client-side-apply"
+        ),
+        "{all}"
+    );
+}
+
+#[test]
+fn a_stuck_namespace_names_the_finalizer_and_the_namespace_conditions() {
+    let (out, state) = rehearse_fault("stuck-namespace");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("FAILED flux-namespace-gone"), "{all}");
+    assert!(all.contains("namespaces/flux-system"), "{all}");
+    assert!(all.contains("spec.finalizers [kubernetes]"), "{all}");
+    assert!(all.contains("phase Terminating"), "{all}");
+    assert!(
+        all.contains("condition NamespaceDeletionDiscoveryFailure=True (DiscoveryFailed)"),
+        "{all}"
+    );
+    // Nothing was deployed into the half-deleted namespace.
+    assert_eq!(count(&tool_calls(state.path()), "pulumi", "up"), 0);
+}
+
+#[test]
+fn a_missing_pulumi_secret_is_caught_before_anything_is_deleted() {
+    let (out, state) = rehearse_fault("missing-secret");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert!(all.contains("lacks required"), "{all}");
+    assert!(all.contains("github.token"), "{all}");
+    assert!(!all.contains("started"), "no task started: {all}");
+    let objects = cluster(state.path());
+    assert!(
+        of_kind(&objects, "Namespace")
+            .iter()
+            .any(|n| n["metadata"]["name"] == "flux-system"
+                && n["metadata"].get("deletionTimestamp").is_none()),
+        "the old Flux namespace is untouched"
+    );
+    assert_eq!(of_kind(&objects, "CustomResourceDefinition").len(), 13);
+    assert_eq!(count(&tool_calls(state.path()), "pnpm", ""), 0);
+}
+
+#[test]
+fn an_unknown_fault_lists_the_known_ones() {
+    let (out, _state) = rehearse_fault("nope");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    for name in [
+        "wrong-tag",
+        "csa-manager",
+        "stuck-namespace",
+        "missing-secret",
+        "hang",
+    ] {
+        assert!(all.contains(name), "{all}");
+    }
+}
+
+/// Waits (with a deadline) until `check` holds.
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn an_interrupted_rehearsal_resumes_to_green_without_repeating_finished_tasks() {
+    let state = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("planrun");
+    let mut child = std::process::Command::new(&bin)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .arg("rehearse")
+        .arg(plan())
+        .args(["--fault", "hang", "--output", "json", "--state-dir"])
+        .arg(state.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read events until pulumi-up starts.
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut events = Vec::new();
+    loop {
+        let line = lines
+            .next()
+            .expect("the run ended before pulumi-up started")
+            .unwrap();
+        let event: Value = serde_json::from_str(&line).unwrap();
+        let started = event["event"] == "task-started" && event["task"] == "pulumi-up";
+        events.push(event);
+        if started {
+            break;
+        }
+    }
+    // Midway: the simulated `pulumi up` is running (and hangs).
+    wait_until("pulumi up to start", || {
+        count(&tool_calls(state.path()), "pulumi", "up") == 1
+    });
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    events.extend(lines.map(|l| serde_json::from_str::<Value>(&l.unwrap()).unwrap()));
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    let finished = events.last().unwrap();
+    assert_eq!(finished["event"], "run-finished");
+    assert_eq!(finished["outcome"], "interrupted");
+    let done_before: Vec<String> = events
+        .iter()
+        .filter(|e| e["event"] == "task-succeeded")
+        .map(|e| e["task"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(done_before.contains(&"delete-flux-namespace".to_owned()));
+
+    let out = planrun(&root())
+        .arg("rehearse")
+        .arg(plan())
+        .args(["--resume", "--output", "json", "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let events: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Every task that had finished is skipped as done earlier, none started again.
+    for task in &done_before {
+        assert!(
+            events.iter().any(|e| e["event"] == "task-skipped"
+                && e["task"] == task.as_str()
+                && e["reason"]["kind"] == "done-earlier"),
+            "{task} done earlier"
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|e| e["event"] == "task-started" && e["task"] == task.as_str()),
+            "{task} ran again"
+        );
+    }
+    let finished = events.last().unwrap();
+    assert_eq!(finished["outcome"], "succeeded", "{finished}");
+    // The tools confirm it: one build, the interrupted `up` and the resumed one.
+    let calls = tool_calls(state.path());
+    assert_eq!(count(&calls, "pnpm", ""), 1);
+    assert_eq!(count(&calls, "pulumi", "up"), 2);
+    assert_desired_end_state(&cluster(state.path()));
+}
+
+/// The fields of each `### \`type\`` table in the README's task reference.
+fn readme_reference() -> std::collections::BTreeMap<String, Vec<String>> {
+    let text = readme();
+    let start = text.find("\n## Task reference").expect("a task reference");
+    let section = &text[start + 1..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let mut out = std::collections::BTreeMap::new();
+    let mut current = None;
+    for line in section.lines() {
+        if let Some(heading) = line.strip_prefix("### ") {
+            let name = heading.trim_matches('`').to_owned();
+            out.insert(name.clone(), Vec::new());
+            current = Some(name);
+        } else if let (Some(name), Some(rest)) = (&current, line.strip_prefix("| `")) {
+            let field = rest[..rest.find('`').unwrap()].to_owned();
+            out.get_mut(name).unwrap().push(field);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_readme_task_reference_matches_the_schema() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schemas/plan.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let branches = schema["properties"]["tasks"]["additionalProperties"]["allOf"]
+        .as_array()
+        .unwrap();
+    let fields = |b: &Value| -> std::collections::BTreeSet<String> {
+        b["then"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let common = branches
+        .iter()
+        .map(fields)
+        .reduce(|a, b| a.intersection(&b).cloned().collect())
+        .unwrap();
+    let reference = readme_reference();
+    let sorted = |v: &Vec<String>| v.iter().cloned().collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(sorted(&reference["Every task"]), common, "common fields");
+    let mut types = vec!["Every task".to_owned()];
+    for b in branches {
+        let name = b["if"]["properties"]["type"]["const"].as_str().unwrap();
+        types.push(name.to_owned());
+        let own: std::collections::BTreeSet<String> =
+            fields(b).difference(&common).cloned().collect();
+        let documented = reference
+            .get(name)
+            .unwrap_or_else(|| panic!("the README documents task type `{name}`"));
+        assert_eq!(sorted(documented), own, "fields of `{name}`");
+    }
+    let documented: Vec<&String> = reference.keys().collect();
+    types.sort();
+    assert_eq!(
+        documented,
+        types.iter().collect::<Vec<_>>(),
+        "no stale task types"
+    );
+}
