@@ -33,8 +33,14 @@ else
   PLANRUN="$ROOT/target/release/planrun"
 fi
 
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+# BENCH_DIR=DIR keeps the generated DAGs there for a closer look.
+if [[ -n ${BENCH_DIR:-} ]]; then
+  WORK=$BENCH_DIR
+  rm -rf "$WORK" && mkdir -p "$WORK"
+else
+  WORK=$(mktemp -d)
+  trap 'rm -rf "$WORK"' EXIT
+fi
 
 # gen NAME: reads "task need need..." lines on stdin, writes NAME/{plan.toml,build.ninja,Makefile}
 gen() {

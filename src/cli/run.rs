@@ -98,7 +98,10 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
             &load,
         )?))
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread: per task the engine does little next to spawning a process, and a
+    // single thread saves the cross-thread wake-ups that dominate runs of short
+    // tasks (benches/dag.sh).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(Report::msg(format!("cannot start the runtime: {e}"))))?;

@@ -115,8 +115,11 @@ pub fn render(record: &RunRecord) -> String {
                 }
                 let _ = writeln!(out, "{fence}");
             }
-            if record.run_dir.is_some() {
-                let _ = writeln!(out, "\nFull log: `logs/{}.log`", t.id);
+            let log = format!("logs/{}.log", t.id);
+            if let Some(dir) = &record.run_dir
+                && std::path::Path::new(dir).join(&log).is_file()
+            {
+                let _ = writeln!(out, "\nFull log: `{log}`");
             }
         }
     }

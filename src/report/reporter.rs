@@ -16,6 +16,9 @@ use super::terminal::Terminal;
 use super::{markdown, summary};
 use crate::events::{Event, EventKind};
 
+/// How long events gather before the reporter handles them.
+const BATCH: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// `--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -77,7 +80,12 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> io::Result<RunRecord> 
     // report: output errors are remembered and the rest goes on.
     let mut output_error: Option<io::Error> = None;
     while let Ok(first) = rx.recv() {
-        // Take whatever else is waiting, and flush once per batch.
+        // Let events gather for a moment, then take them all and flush once: one
+        // wake-up of this thread per batch instead of one per event keeps it off the
+        // CPU the tasks need (it matters with thousands of short tasks).
+        if !matches!(first.kind, EventKind::RunFinished { .. }) {
+            std::thread::sleep(BATCH);
+        }
         for event in std::iter::once(first).chain(rx.try_iter()) {
             record.apply(&event);
             if let Some(f) = &mut events_file {

@@ -3,7 +3,6 @@
 //! grace period is over, so nothing the task started outlives it.
 
 use std::ffi::OsString;
-use std::fs::File;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -41,8 +40,10 @@ pub struct ProcessExit {
     pub tail: Vec<String>,
 }
 
-/// Runs `spec` to the end, or until `ctx.cancel` fires. The log file (if any) is
-/// opened for appending, so attempts follow one another in it.
+/// Runs `spec` to the end, or until `ctx.cancel` fires. The task log (if any) is
+/// appended to, so attempts follow one another in it: `header` first, the output,
+/// then `--- <how it ended>`. It is created only once the child writes something,
+/// or at the end when the child failed or was stopped.
 pub async fn run(
     spec: &ProcessSpec,
     ctx: &ExecContext,
@@ -76,15 +77,10 @@ pub async fn run_with(
 ) -> std::io::Result<ProcessExit> {
     let stop_signal = options.stop_signal.unwrap_or(Signal::SIGTERM);
     let grace = options.grace.unwrap_or(ctx.grace);
-    let log = match &ctx.log {
-        Some(path) => Some(File::options().create(true).append(true).open(path)?),
-        None => None,
-    };
-    let mut sink = OutputSink::new(ctx, log);
+    let mut sink = OutputSink::new(ctx, header);
     if let Some(filter) = options.filter {
         sink.set_filter(filter);
     }
-    sink.note(header);
 
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
@@ -141,6 +137,15 @@ pub async fn run_with(
         if !output_done {
             let _ = tokio::time::timeout(DRAIN, &mut output).await;
         }
+    }
+    // A silent child that succeeded leaves no log; one that failed or was stopped
+    // leaves at least the header and how it ended.
+    if sink.log_written() || cancelled.is_some() || !status.success() {
+        let how = match cancelled {
+            Some(reason) => format!("{} ({reason})", describe_status(&status)),
+            None => describe_status(&status),
+        };
+        sink.note(&format!("--- {how}"));
     }
     Ok(ProcessExit {
         status,

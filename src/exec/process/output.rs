@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
@@ -15,19 +16,34 @@ use crate::exec::ExecContext;
 pub const EXCERPT_LINES: usize = 20;
 
 /// Where the lines of one attempt go.
+///
+/// The log file is created (or appended to) only when there is something to write:
+/// a task that prints nothing costs no file. Creating thousands of files is what
+/// dominated a run of short silent tasks (ext4 slows file creation down right after
+/// many deletions).
 pub struct OutputSink<'a> {
     ctx: &'a ExecContext,
-    log: Option<File>,
+    log: Log,
+    /// Written to the log before its first line.
+    header: String,
     tail: VecDeque<String>,
     filter: Option<LineFilter<'a>>,
 }
 
+enum Log {
+    /// Not kept for this attempt (or it could not be opened).
+    Off,
+    NotOpened(PathBuf),
+    Open(File),
+}
+
 impl<'a> OutputSink<'a> {
-    /// A sink writing to `log` (already open for appending) and to `ctx`'s events.
-    pub fn new(ctx: &'a ExecContext, log: Option<File>) -> Self {
+    /// A sink for `ctx`'s log (if any) and events; `header` (masked) starts the log.
+    pub fn new(ctx: &'a ExecContext, header: &str) -> Self {
         Self {
             ctx,
-            log,
+            log: ctx.log.clone().map_or(Log::Off, Log::NotOpened),
+            header: ctx.redactor.redact(header).into_owned(),
             tail: VecDeque::new(),
             filter: None,
         }
@@ -38,12 +54,32 @@ impl<'a> OutputSink<'a> {
         self.filter = Some(filter);
     }
 
-    /// Writes a line planrun itself adds to the log (not an event).
+    /// Whether the log file was written.
+    pub fn log_written(&self) -> bool {
+        matches!(self.log, Log::Open(_))
+    }
+
+    /// The log file, opened for appending (with the header written) on first use.
+    /// A log that cannot be written must not fail the task: the output still reaches
+    /// the events and the excerpt.
+    fn log(&mut self) -> Option<&mut File> {
+        if let Log::NotOpened(path) = &self.log {
+            self.log = match open_log(path, &self.header) {
+                Ok(file) => Log::Open(file),
+                Err(_) => Log::Off,
+            };
+        }
+        match &mut self.log {
+            Log::Open(file) => Some(file),
+            _ => None,
+        }
+    }
+
+    /// Writes a line planrun itself adds to the log (not an event), creating the log
+    /// if needed.
     pub fn note(&mut self, text: &str) {
-        if let Some(log) = &mut self.log {
-            let text = self.ctx.redactor.redact(text);
-            // A log that cannot be written must not fail the task: the output still
-            // reaches the events and the excerpt.
+        let text = self.ctx.redactor.redact(text).into_owned();
+        if let Some(log) = self.log() {
             let _ = writeln!(log, "{text}");
         }
     }
@@ -61,7 +97,7 @@ impl<'a> OutputSink<'a> {
             None => text.into_owned(),
         };
         let text = self.ctx.redactor.redact(&text).into_owned();
-        if let Some(log) = &mut self.log {
+        if let Some(log) = self.log() {
             let mut buf = Vec::with_capacity(text.len() + 1);
             buf.extend_from_slice(text.as_bytes());
             buf.push(b'\n');
@@ -78,6 +114,12 @@ impl<'a> OutputSink<'a> {
     pub fn tail(&self) -> Vec<String> {
         self.tail.iter().cloned().collect()
     }
+}
+
+fn open_log(path: &Path, header: &str) -> std::io::Result<File> {
+    let mut file = File::options().create(true).append(true).open(path)?;
+    writeln!(file, "{header}")?;
+    Ok(file)
 }
 
 /// Copies both streams into `sink` until both are closed.
