@@ -24,6 +24,7 @@ for tool in ninja make; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y ninja-build make" >&2; exit 2; }
 done
 
+# PLANRUN_ARGS="--journal-sync grouped" passes extra flags to every planrun run.
 # PLANRUN_BIN=path benchmarks that binary instead (e.g. an older build, to compare).
 if [[ -n ${PLANRUN_BIN:-} ]]; then
   PLANRUN=$PLANRUN_BIN
@@ -102,7 +103,7 @@ run() {
   local tool=$1 dir="$WORK/$2" jobs=$3 start end
   start=$(now)
   case $tool in
-    planrun) "$PLANRUN" run "$dir/plan.toml" -j "$jobs" --state-dir "$WORK/state" >/dev/null ;;
+    planrun) "$PLANRUN" run "$dir/plan.toml" -j "$jobs" --state-dir "$WORK/state" ${PLANRUN_ARGS:-} >/dev/null ;;
     ninja) ninja -C "$dir" -j "$jobs" >/dev/null ;;
     make) make -C "$dir" -j "$jobs" -s >/dev/null ;;
   esac

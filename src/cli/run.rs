@@ -48,6 +48,11 @@ pub struct RunArgs {
     /// Time a stopped task gets between SIGTERM and SIGKILL.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_grace)]
     pub grace: Duration,
+    /// When journal records reach the disk: `always` syncs each change before acting
+    /// on it; `grouped` writes at once but syncs at most every 100 ms (a power loss
+    /// may make the last finished tasks run again on resume).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = journal::SyncMode::Always)]
+    pub journal_sync: journal::SyncMode,
     /// The kubeconfig for Kubernetes tasks [default: KUBECONFIG, then ~/.kube/config].
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
@@ -157,7 +162,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
                 let Session {
                     plan,
                     lock,
-                    journal,
+                    mut journal,
                     done,
                     notices,
                     ..
@@ -167,6 +172,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
                 }
                 let plan = Arc::new(plan);
                 let run_id = journal.run_id().to_owned();
+                journal.set_sync_mode(args.journal_sync);
                 let sink = JournalSink::new(journal, plan.clone());
                 (plan, Box::new(sink), done, run_id, Some(lock))
             }

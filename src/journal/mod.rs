@@ -33,4 +33,4 @@ pub use session::{
 };
 pub use sink::JournalSink;
 pub use state::{RunProcess, RunState, TaskHistory, TaskState};
-pub use writer::JournalWriter;
+pub use writer::{GROUP_INTERVAL, JournalWriter, SyncMode};

@@ -62,6 +62,11 @@ impl RunJournal {
         &self.state
     }
 
+    /// Chooses when records are synced (see [`SyncMode`]).
+    pub fn set_sync_mode(&mut self, mode: super::writer::SyncMode) {
+        self.writer.set_sync_mode(mode);
+    }
+
     pub fn run_id(&self) -> &str {
         self.state.run_id()
     }

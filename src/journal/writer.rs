@@ -4,23 +4,47 @@
 //! `write` and makes them durable with one `fdatasync` before returning: a caller may
 //! act on a change once `append` returned, never before. Changes that happen together
 //! (tasks finishing at once) go in one call, so they share one sync.
+//!
+//! [`SyncMode::Grouped`] trades that for speed on DAGs of many short tasks: records
+//! are still written at once (a crash or kill of planrun loses nothing), but synced
+//! at most every [`GROUP_INTERVAL`] and always at the run's end; a power loss or OS
+//! crash may then lose the last records, and their tasks run again on resume.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::error::JournalError;
 use super::frame;
 use super::record::Record;
+
+/// When appended records are made durable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyncMode {
+    /// Every batch is synced before planrun acts on it: nothing is lost, even to a
+    /// power loss.
+    #[default]
+    Always,
+    /// Written at once, synced at most every 100 ms and at the end: a kill of
+    /// planrun loses nothing; a power loss may lose the last records (those tasks
+    /// then run again on resume).
+    Grouped,
+}
+
+/// Longest time records wait for a sync in [`SyncMode::Grouped`] while more follow.
+pub const GROUP_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Appends records to one journal file.
 #[derive(Debug)]
 pub struct JournalWriter {
     file: File,
     path: PathBuf,
-    /// Length of the durable, valid content.
+    /// Length of the valid content written.
     len: u64,
     buf: Vec<u8>,
+    mode: SyncMode,
+    last_sync: Instant,
 }
 
 impl JournalWriter {
@@ -48,6 +72,8 @@ impl JournalWriter {
             path: path.to_owned(),
             len: buf.len() as u64,
             buf: Vec::new(),
+            mode: SyncMode::Always,
+            last_sync: Instant::now(),
         })
     }
 
@@ -73,10 +99,19 @@ impl JournalWriter {
             path: path.to_owned(),
             len: valid_len.min(len),
             buf: Vec::new(),
+            mode: SyncMode::Always,
+            last_sync: Instant::now(),
         })
     }
 
-    /// Appends `records` and makes them durable (one write, one sync).
+    /// Chooses when appended records are synced (default [`SyncMode::Always`]).
+    pub fn set_sync_mode(&mut self, mode: SyncMode) {
+        self.mode = mode;
+    }
+
+    /// Appends `records` and makes them durable (one write, one sync), or in
+    /// [`SyncMode::Grouped`] syncs only when the last sync is [`GROUP_INTERVAL`] old or
+    /// the run ends.
     ///
     /// On failure the file is cut back to its last durable length when possible, so a
     /// half-written batch never sits before later records.
@@ -88,10 +123,23 @@ impl JournalWriter {
         for r in records {
             encode(r, &mut self.buf);
         }
-        let written = self
-            .file
-            .write_all(&self.buf)
-            .and_then(|()| self.file.sync_data());
+        let sync = match self.mode {
+            SyncMode::Always => true,
+            SyncMode::Grouped => {
+                self.last_sync.elapsed() >= GROUP_INTERVAL
+                    || records
+                        .iter()
+                        .any(|r| matches!(r, Record::RunFinished { .. }))
+            }
+        };
+        let written = self.file.write_all(&self.buf).and_then(|()| {
+            if sync {
+                self.last_sync = Instant::now();
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
         if let Err(e) = written {
             // Best effort: the error below is what matters.
             let _ = self.file.set_len(self.len);

@@ -328,6 +328,17 @@ fn run_or_kill(child: &mut Child, limit: Duration) -> Option<i32> {
 /// starts; every run is checked.
 #[test]
 fn crash_torture() {
+    torture("always");
+}
+
+/// The same torture with `--journal-sync grouped`: records are written at once, so
+/// a SIGKILL loses none of them even when they were not synced yet.
+#[test]
+fn crash_torture_grouped_sync() {
+    torture("grouped");
+}
+
+fn torture(sync: &str) {
     const TASKS: usize = 50;
     const KILLS: usize = 30;
     let seed: u64 = std::env::var("PLANRUN_TORTURE_SEED")
@@ -382,7 +393,7 @@ fn crash_torture() {
         let mut cmd = planrun();
         cmd.current_dir(d.path())
             .arg("plan.toml")
-            .args(["--jobs", "4"]);
+            .args(["--jobs", "4", "--journal-sync", sync]);
         if resume {
             cmd.arg("--resume");
         }
