@@ -419,6 +419,9 @@ impl Store {
         new["metadata"]["deletionTimestamp"] = json!(now());
         new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
         new["status"]["phase"] = json!("Terminating");
+        for cond in self.namespace_deletion_conditions(&name) {
+            upsert_condition(&mut new["status"], cond);
+        }
         if dry_run {
             return Ok(Deleted::Pending(new));
         }
@@ -608,6 +611,107 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// The conditions the namespace controller reports on a Terminating namespace:
+    /// what content remains and which finalizers hold it, in the real server's words.
+    fn namespace_deletion_conditions(&self, name: &str) -> Vec<Value> {
+        let mut remaining = Vec::new();
+        let mut held: std::collections::BTreeMap<String, usize> = Default::default();
+        for res in self.collections() {
+            if res.group.is_empty() && res.plural == "namespaces" {
+                continue;
+            }
+            let names = self.names_in(&res, name);
+            if names.is_empty() {
+                continue;
+            }
+            let resource = if res.group.is_empty() {
+                res.plural.clone()
+            } else {
+                format!("{}.{}", res.plural, res.group)
+            };
+            remaining.push(format!("{resource} has {} resource instances", names.len()));
+            for object in names.iter().filter_map(|n| self.get_opt(&res, name, n)) {
+                for finalizer in finalizers(object) {
+                    *held.entry(finalizer).or_default() += 1;
+                }
+            }
+        }
+        let (content, content_reason, content_message) = if remaining.is_empty() {
+            (
+                "False",
+                "ContentRemoved",
+                "All content successfully removed".to_owned(),
+            )
+        } else {
+            (
+                "True",
+                "SomeResourcesRemain",
+                format!("Some resources are remaining: {}", remaining.join(", ")),
+            )
+        };
+        let (fins, fins_reason, fins_message) = if held.is_empty() {
+            (
+                "False",
+                "ContentHasNoFinalizers",
+                "All content-preserving finalizers finished".to_owned(),
+            )
+        } else {
+            let list: Vec<String> = held
+                .iter()
+                .map(|(f, n)| format!("{f} in {n} resource instances"))
+                .collect();
+            (
+                "True",
+                "SomeFinalizersRemain",
+                format!(
+                    "Some content in the namespace has finalizers remaining: {}",
+                    list.join(", ")
+                ),
+            )
+        };
+        [
+            (
+                "NamespaceDeletionDiscoveryFailure",
+                "False",
+                "ResourcesDiscovered",
+                "All resources successfully discovered".to_owned(),
+            ),
+            (
+                "NamespaceDeletionGroupVersionParsingFailure",
+                "False",
+                "ParsedGroupVersions",
+                "All legacy kube types successfully parsed".to_owned(),
+            ),
+            (
+                "NamespaceDeletionContentFailure",
+                "False",
+                "ContentDeleted",
+                "All content successfully deleted, may be waiting on finalization".to_owned(),
+            ),
+            (
+                "NamespaceContentRemaining",
+                content,
+                content_reason,
+                content_message,
+            ),
+            (
+                "NamespaceFinalizersRemaining",
+                fins,
+                fins_reason,
+                fins_message,
+            ),
+        ]
+        .into_iter()
+        .map(|(ty, status, reason, message)| {
+            let mut cond = condition(ty, status, reason, &message);
+            if let Some(m) = cond.as_object_mut() {
+                m.remove("lastUpdateTime");
+            }
+            cond
+        })
+        .collect()
     }
 
     pub(super) fn try_complete_namespace(&mut self, name: &str) {
