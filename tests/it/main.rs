@@ -10,3 +10,4 @@ mod pulumi;
 mod rehearsal;
 mod sandbox;
 mod sandbox_kubectl;
+mod support;

@@ -1,8 +1,6 @@
 //! The sandbox API server through kube-rs: discovery, CRUD, selectors, watch, lifecycles,
 //! server-side apply, faults and the request log.
 
-use std::time::Duration;
-
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
@@ -14,69 +12,20 @@ use kube::core::{DynamicObject, GroupVersionKind};
 use kube::discovery::{self, Discovery, Scope};
 use kube::runtime::{WatchStreamExt, conditions, wait::await_condition, watcher};
 use kube::{Client, ResourceExt};
-use planrun::sandbox::{Delay, FaultRule, Manifest, Sandbox, SandboxConfig, Scenario};
+use planrun::sandbox::{Delay, FaultRule, Sandbox, Scenario};
 use serde_json::json;
 
-/// A deadline for every wait, generous for a busy 2-core machine.
-const DEADLINE: Duration = Duration::from_secs(20);
+use crate::support::{self, DEADLINE, FLUX_CRDS, start_sandbox};
 
 fn fast() -> Scenario {
-    Scenario {
-        namespace_finalize_delay: Delay::millis(50),
-        crd_finalize_delay: Delay::millis(50),
-        deployment_ready_delay: Delay::millis(50),
-        ..Scenario::default()
-    }
+    support::fast(50)
 }
 
 async fn start(scenario: Scenario, seeds: &[&str]) -> (Sandbox, Client) {
-    let sb = Sandbox::start(SandboxConfig {
-        port: 0,
-        seeds: seeds.iter().map(|s| Manifest::inline(*s)).collect(),
-        scenario,
-    })
-    .await
-    .unwrap();
+    let sb = start_sandbox(scenario, seeds).await;
     let client = sb.client().await.unwrap();
     (sb, client)
 }
-
-pub const FLUX_CRDS: &str = r#"
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: gitrepositories.source.toolkit.fluxcd.io
-spec:
-  group: source.toolkit.fluxcd.io
-  names: { kind: GitRepository, listKind: GitRepositoryList, plural: gitrepositories, singular: gitrepository, shortNames: [gitrepo] }
-  scope: Namespaced
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    subresources: { status: {} }
-    schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
-  - name: v1beta2
-    served: true
-    storage: false
-    subresources: { status: {} }
-    schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: kustomizations.kustomize.toolkit.fluxcd.io
-spec:
-  group: kustomize.toolkit.fluxcd.io
-  names: { kind: Kustomization, listKind: KustomizationList, plural: kustomizations, singular: kustomization, shortNames: [ks] }
-  scope: Namespaced
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    subresources: { status: {} }
-    schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
-"#;
 
 /// No kube-rs request may have hit a path a real API server serves but the sandbox does
 /// not (`404 page not found`) or a method it does not allow (405).

@@ -10,9 +10,9 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
-use planrun::sandbox::{Manifest, RequestRecord, Sandbox, SandboxConfig, Scenario};
+use planrun::sandbox::{RequestRecord, Sandbox, Scenario};
 
-use super::sandbox::FLUX_CRDS;
+use crate::support::{FLUX_CRDS, start_sandbox};
 
 const FLUX: &str = r#"
 apiVersion: v1
@@ -132,13 +132,7 @@ conditions:
         Path::new("."),
     )
     .unwrap();
-    let sb = Sandbox::start(SandboxConfig {
-        port: 0,
-        seeds: vec![Manifest::inline(FLUX_CRDS), Manifest::inline(FLUX)],
-        scenario,
-    })
-    .await
-    .unwrap();
+    let sb = start_sandbox(scenario, &[FLUX_CRDS, FLUX]).await;
     let client = sb.client().await.unwrap();
     (sb, client)
 }
