@@ -15,7 +15,7 @@ use kube::{Client, ResourceExt};
 use planrun::sandbox::{Delay, FaultRule, Sandbox, Scenario};
 use serde_json::json;
 
-use crate::support::{self, DEADLINE, FLUX_CRDS, start_sandbox};
+use crate::support::{self, DEADLINE, FLUX_CRDS, assert_all_served, start_sandbox};
 
 fn fast() -> Scenario {
     support::fast(50)
@@ -25,17 +25,6 @@ async fn start(scenario: Scenario, seeds: &[&str]) -> (Sandbox, Client) {
     let sb = start_sandbox(scenario, seeds).await;
     let client = sb.client().await.unwrap();
     (sb, client)
-}
-
-/// No kube-rs request may have hit a path a real API server serves but the sandbox does
-/// not (`404 page not found`) or a method it does not allow (405).
-fn assert_all_served(sb: &Sandbox) {
-    let unserved: Vec<_> = sb
-        .requests()
-        .into_iter()
-        .filter(|r| (r.status == 404 && r.reason.is_none()) || r.status == 405)
-        .collect();
-    assert!(unserved.is_empty(), "unserved requests: {unserved:#?}");
 }
 
 fn gvk(group: &str, version: &str, kind: &str) -> GroupVersionKind {
@@ -194,44 +183,25 @@ async fn configmaps_secrets_selectors_and_delete_collection() {
     let names = |l: kube::core::ObjectList<ConfigMap>| {
         l.items.iter().map(|c| c.name_any()).collect::<Vec<_>>()
     };
+    let listed = async |lp: ListParams| names(cms.list(&lp).await.unwrap());
     assert_eq!(
-        names(
-            cms.list(&ListParams::default().labels("tier=web"))
-                .await
-                .unwrap()
-        ),
+        listed(ListParams::default().labels("tier=web")).await,
         ["a", "b"]
     );
     assert_eq!(
-        names(
-            cms.list(&ListParams::default().labels("tier!=web"))
-                .await
-                .unwrap()
-        ),
+        listed(ListParams::default().labels("tier!=web")).await,
         ["c"]
     );
     assert_eq!(
-        names(
-            cms.list(&ListParams::default().labels("tier in (db)"))
-                .await
-                .unwrap()
-        ),
+        listed(ListParams::default().labels("tier in (db)")).await,
         ["c"]
     );
     assert_eq!(
-        names(
-            cms.list(&ListParams::default().labels("!tier"))
-                .await
-                .unwrap()
-        ),
+        listed(ListParams::default().labels("!tier")).await,
         Vec::<String>::new()
     );
     assert_eq!(
-        names(
-            cms.list(&ListParams::default().fields("metadata.name!=a"))
-                .await
-                .unwrap()
-        ),
+        listed(ListParams::default().fields("metadata.name!=a")).await,
         ["b", "c"]
     );
     // Pagination.
@@ -239,11 +209,7 @@ async fn configmaps_secrets_selectors_and_delete_collection() {
     assert_eq!(names(page.clone()), ["a", "b"]);
     let token = page.metadata.continue_.clone().unwrap();
     assert_eq!(
-        names(
-            cms.list(&ListParams::default().limit(2).continue_token(&token))
-                .await
-                .unwrap()
-        ),
+        listed(ListParams::default().limit(2).continue_token(&token)).await,
         ["c"]
     );
     // An unsupported field label is a 400.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use planrun::sandbox::{Delay, Manifest, Sandbox, SandboxConfig, Scenario};
+use planrun::sandbox::{Delay, Manifest, RequestRecord, Sandbox, SandboxConfig, Scenario};
 
 /// A deadline for every wait, generous for a busy 2-core machine.
 pub const DEADLINE: Duration = Duration::from_secs(20);
@@ -52,4 +52,19 @@ pub async fn start_sandbox<S: AsRef<str>>(scenario: Scenario, seeds: &[S]) -> Sa
     })
     .await
     .unwrap()
+}
+
+/// The requests that hit a path a real API server serves but the sandbox does not
+/// (`404 page not found`) or a method it does not allow (405).
+pub fn unserved(log: &[RequestRecord]) -> Vec<&RequestRecord> {
+    log.iter()
+        .filter(|r| (r.status == 404 && r.reason.is_none()) || r.status == 405)
+        .collect()
+}
+
+/// No request may have been left unserved (see [`unserved`]).
+pub fn assert_all_served(sb: &Sandbox) {
+    let log = sb.requests();
+    let unserved = unserved(&log);
+    assert!(unserved.is_empty(), "unserved requests: {unserved:#?}");
 }
