@@ -10,7 +10,8 @@ use kube::api::{
 };
 use kube::core::{DynamicObject, GroupVersionKind};
 use kube::discovery::{self, Discovery, Scope};
-use kube::runtime::{WatchStreamExt, conditions, wait::await_condition, watcher};
+use kube::runtime::wait::{Condition, await_condition};
+use kube::runtime::{WatchStreamExt, conditions, watcher};
 use kube::{Client, ResourceExt};
 use planrun::sandbox::{Delay, FaultRule, Sandbox, Scenario};
 use serde_json::json;
@@ -25,6 +26,17 @@ async fn start(scenario: Scenario, seeds: &[&str]) -> (Sandbox, Client) {
     let sb = start_sandbox(scenario, seeds).await;
     let client = sb.client().await.unwrap();
     (sb, client)
+}
+
+/// Waits, at most [`DEADLINE`], until `cond` holds for the object `name` and returns it.
+async fn wait_for<K>(api: &Api<K>, name: &str, cond: impl Condition<K>) -> Option<K>
+where
+    K: Clone + std::fmt::Debug + Send + serde::de::DeserializeOwned + kube::Resource + 'static,
+{
+    tokio::time::timeout(DEADLINE, await_condition(api.clone(), name, cond))
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 fn gvk(group: &str, version: &str, kind: &str) -> GroupVersionKind {
@@ -158,13 +170,7 @@ async fn namespace_crud_and_status_errors() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(api.clone(), "team-a", conditions::is_deleted(&uid)),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    wait_for(&api, "team-a", conditions::is_deleted(&uid)).await;
     assert_all_served(&sb);
     sb.shutdown().await;
 }
@@ -462,13 +468,7 @@ async fn crds_serve_custom_resources_and_leave_discovery_when_deleted() {
     let (sb, client) = start(fast(), &[FLUX_CRDS]).await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let name = "gitrepositories.source.toolkit.fluxcd.io";
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(crds.clone(), name, conditions::is_crd_established()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    wait_for(&crds, name, conditions::is_crd_established()).await;
     let repos = dynamic_api(
         &client,
         &gvk("source.toolkit.fluxcd.io", "v1", "GitRepository"),
@@ -517,26 +517,16 @@ async fn crds_serve_custom_resources_and_leave_discovery_when_deleted() {
         .unwrap();
     assert_eq!(terminating.status, "True");
     // The plain object goes; the held one lingers with a deletionTimestamp.
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(
-            repos.clone(),
-            "flux-system",
-            conditions::is_deleted(created.metadata.uid.as_deref().unwrap()),
-        ),
+    wait_for(
+        &repos,
+        "flux-system",
+        conditions::is_deleted(created.metadata.uid.as_deref().unwrap()),
     )
-    .await
-    .unwrap()
-    .unwrap();
-    let lingering = tokio::time::timeout(
-        DEADLINE,
-        await_condition(repos.clone(), "held", |o: Option<&DynamicObject>| {
-            o.is_some_and(|o| o.metadata.deletion_timestamp.is_some())
-        }),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    .await;
+    let lingering = wait_for(&repos, "held", |o: Option<&DynamicObject>| {
+        o.is_some_and(|o| o.metadata.deletion_timestamp.is_some())
+    })
+    .await;
     assert!(lingering.is_some());
     assert!(
         crds.get_opt(name).await.unwrap().is_some(),
@@ -551,13 +541,7 @@ async fn crds_serve_custom_resources_and_leave_discovery_when_deleted() {
             "finalizers.fluxcd.io",
         )
         .unwrap();
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(crds.clone(), name, conditions::is_deleted(&crd_uid)),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    wait_for(&crds, name, conditions::is_deleted(&crd_uid)).await;
 
     // The kind left discovery and its URLs are gone.
     let d = Discovery::new(client.clone())
@@ -631,26 +615,14 @@ async fn finalizers_hold_objects_and_namespaces_and_stuck_namespaces_stay() {
         .unwrap();
     let plain_uid = cms.get("plain").await.map(|c| c.metadata.uid.unwrap());
     if let Ok(uid) = plain_uid {
-        tokio::time::timeout(
-            DEADLINE,
-            await_condition(cms.clone(), "plain", conditions::is_deleted(&uid)),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        wait_for(&cms, "plain", conditions::is_deleted(&uid)).await;
     }
     let ns = nss.get("app").await.unwrap();
     assert_eq!(ns.status.unwrap().phase.as_deref(), Some("Terminating"));
     state
         .remove_finalizer("v1", "ConfigMap", "app", "held", "example.com/hold")
         .unwrap();
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(nss.clone(), "app", conditions::is_deleted(&ns_uid)),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    wait_for(&nss, "app", conditions::is_deleted(&ns_uid)).await;
     // The stuck namespace was deleted first and is still Terminating.
     let stuck = nss.get("stuck").await.unwrap();
     assert_eq!(stuck.status.unwrap().phase.as_deref(), Some("Terminating"));
@@ -685,18 +657,9 @@ async fn deployments_get_a_status_that_becomes_ready() {
         .await
         .unwrap();
     assert_eq!(d.metadata.generation, Some(1));
-    let done = tokio::time::timeout(
-        DEADLINE,
-        await_condition(
-            deploys.clone(),
-            "web",
-            conditions::is_deployment_completed(),
-        ),
-    )
-    .await
-    .unwrap()
-    .unwrap()
-    .unwrap();
+    let done = wait_for(&deploys, "web", conditions::is_deployment_completed())
+        .await
+        .unwrap();
     let st = done.status.unwrap();
     assert_eq!(
         (
@@ -722,17 +685,11 @@ async fn deployments_get_a_status_that_becomes_ready() {
         .await
         .unwrap();
     assert_eq!(d.metadata.generation, Some(2));
-    let done = tokio::time::timeout(
-        DEADLINE,
-        await_condition(deploys.clone(), "web", |d: Option<&Deployment>| {
-            d.and_then(|d| d.status.as_ref()).is_some_and(|s| {
-                s.observed_generation == Some(2) && s.available_replicas == Some(3)
-            })
-        }),
-    )
+    let done = wait_for(&deploys, "web", |d: Option<&Deployment>| {
+        d.and_then(|d| d.status.as_ref())
+            .is_some_and(|s| s.observed_generation == Some(2) && s.available_replicas == Some(3))
+    })
     .await
-    .unwrap()
-    .unwrap()
     .unwrap();
     assert_eq!(done.metadata.generation, Some(2));
     let managers: Vec<String> = done
@@ -748,16 +705,11 @@ async fn deployments_get_a_status_that_becomes_ready() {
         .patch("stuck", &pp, &Patch::Apply(deployment("stuck", 1)))
         .await
         .unwrap();
-    let st = tokio::time::timeout(
-        DEADLINE,
-        await_condition(deploys.clone(), "stuck", |d: Option<&Deployment>| {
-            d.and_then(|d| d.status.as_ref())
-                .is_some_and(|s| s.observed_generation == Some(1))
-        }),
-    )
+    let st = wait_for(&deploys, "stuck", |d: Option<&Deployment>| {
+        d.and_then(|d| d.status.as_ref())
+            .is_some_and(|s| s.observed_generation == Some(1))
+    })
     .await
-    .unwrap()
-    .unwrap()
     .unwrap()
     .status
     .unwrap();
@@ -957,19 +909,14 @@ conditions:
         )
         .await
         .unwrap();
-        let ready = tokio::time::timeout(
-            DEADLINE,
-            await_condition(api.clone(), name, |o: Option<&DynamicObject>| {
-                o.and_then(|o| o.data["status"]["conditions"].as_array().cloned())
-                    .is_some_and(|cs| {
-                        cs.iter()
-                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                    })
-            }),
-        )
+        let ready = wait_for(&api, name, |o: Option<&DynamicObject>| {
+            o.and_then(|o| o.data["status"]["conditions"].as_array().cloned())
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+        })
         .await
-        .unwrap()
-        .unwrap()
         .unwrap();
         assert_eq!(ready.data["status"]["observedGeneration"], 1);
     }
@@ -1130,13 +1077,7 @@ async fn apply_creates_fully_defaulted_objects() {
         serde_yaml::from_str(FLUX_CRDS.split("---").nth(1).unwrap()).unwrap();
     let name = crd["metadata"]["name"].as_str().unwrap().to_owned();
     crds.patch(&name, &pp, &Patch::Apply(crd)).await.unwrap();
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(crds.clone(), &name, conditions::is_crd_established()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    wait_for(&crds, &name, conditions::is_crd_established()).await;
     assert_all_served(&sb);
     sb.shutdown().await;
 }
@@ -1161,13 +1102,7 @@ async fn the_example_scenario_rehearses_an_old_flux_install() {
         "kustomize-controller",
         "helm-controller",
     ] {
-        tokio::time::timeout(
-            DEADLINE,
-            await_condition(deploys.clone(), name, conditions::is_deployment_completed()),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        wait_for(&deploys, name, conditions::is_deployment_completed()).await;
     }
     let ks = dynamic_api(
         &client,
@@ -1175,15 +1110,10 @@ async fn the_example_scenario_rehearses_an_old_flux_install() {
         "flux-system",
     )
     .await;
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(ks.clone(), "flux-system", |o: Option<&DynamicObject>| {
-            o.is_some_and(|o| o.data["status"]["conditions"][0]["status"] == "True")
-        }),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    wait_for(&ks, "flux-system", |o: Option<&DynamicObject>| {
+        o.is_some_and(|o| o.data["status"]["conditions"][0]["status"] == "True")
+    })
+    .await;
     let secret: Secret = Api::namespaced(client.clone(), "flux-system")
         .get("flux-system")
         .await
@@ -1200,13 +1130,7 @@ async fn the_example_scenario_rehearses_an_old_flux_install() {
     nss.delete("flux-system", &DeleteParams::background())
         .await
         .unwrap();
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(nss.clone(), "flux-system", conditions::is_deleted(&uid)),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    wait_for(&nss, "flux-system", conditions::is_deleted(&uid)).await;
     assert!(
         ks.list(&ListParams::default())
             .await
