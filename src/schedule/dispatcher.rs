@@ -561,14 +561,26 @@ mod tests {
         dir: &std::path::Path,
         config: RunConfig,
     ) -> (RunSummary, Vec<StateChange>, Vec<Event>) {
-        let (events, rx) = EventSender::channel();
         let mut sink = MemorySink::default();
+        let (summary, events) = run_into(plan, dir, config, &mut sink).await;
+        (summary, sink.changes, events)
+    }
+
+    /// Runs `plan` in a run directory under `dir`, recording into `sink`; returns the
+    /// summary and every event sent.
+    async fn run_into(
+        plan: Arc<ValidatedPlan>,
+        dir: &std::path::Path,
+        config: RunConfig,
+        sink: &mut dyn StateSink,
+    ) -> (RunSummary, Vec<Event>) {
+        let (events, rx) = EventSender::channel();
         let summary = Dispatcher {
             plan,
             run_dir: Arc::new(RunDir::create(dir, "p", "r").unwrap()),
             config,
             events,
-            sink: &mut sink,
+            sink,
             cancel: Cancel::new(),
             groups: GroupRegistry::new(),
             kube: KubeSlot::default(),
@@ -576,7 +588,7 @@ mod tests {
         .run()
         .await
         .unwrap();
-        (summary, sink.changes, rx.iter().collect())
+        (summary, rx.iter().collect())
     }
 
     /// Counts the sink's batches: each is one sync of the journal.
@@ -612,21 +624,8 @@ mod tests {
             needs = ["a", "b"]
             "#,
         );
-        let (events, _rx) = EventSender::channel();
         let mut sink = BatchSink::default();
-        Dispatcher {
-            plan,
-            run_dir: Arc::new(RunDir::create(tmp.path(), "p", "r").unwrap()),
-            config: RunConfig::default(),
-            events,
-            sink: &mut sink,
-            cancel: Cancel::new(),
-            groups: GroupRegistry::new(),
-            kube: KubeSlot::default(),
-        }
-        .run()
-        .await
-        .unwrap();
+        run_into(plan, tmp.path(), RunConfig::default(), &mut sink).await;
         // Both starts go in the first batch; every batch is non-empty; the success of
         // c's needs is recorded before (or with) c's start.
         assert_eq!(

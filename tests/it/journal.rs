@@ -248,6 +248,20 @@ needs = ["b"]
     }
 
     /// Journals task `id` as started and, when `ok`, succeeded.
+    /// A new run in which a, b and c all succeed, finished with `outcome`.
+    fn finished_run(f: &Fixture, outcome: RunOutcome) {
+        let mut s = open(f, &[], StartMode::New).unwrap();
+        for t in ["a", "b", "c"] {
+            run_task(&mut s, t, true);
+        }
+        s.journal
+            .record(&[Record::RunFinished {
+                at: Timestamp::now(),
+                outcome,
+            }])
+            .unwrap();
+    }
+
     fn run_task(s: &mut Session, id: &str, ok: bool) {
         let fp = s.plan.task(s.plan.find(id).unwrap()).fingerprint.clone();
         let now = Timestamp::now();
@@ -333,17 +347,7 @@ needs = ["b"]
     #[test]
     fn a_changed_definition_reruns_the_task_and_what_follows() {
         let f = fixture();
-        let mut s = open(&f, &[], StartMode::New).unwrap();
-        for t in ["a", "b", "c"] {
-            run_task(&mut s, t, true);
-        }
-        s.journal
-            .record(&[Record::RunFinished {
-                at: Timestamp::now(),
-                outcome: RunOutcome::Failed,
-            }])
-            .unwrap();
-        drop(s);
+        finished_run(&f, RunOutcome::Failed);
         std::fs::write(
             &f.plan,
             PLAN.replace(r#"["echo", "b"]"#, r#"["echo", "B"]"#),
@@ -372,17 +376,7 @@ needs = ["b"]
     #[test]
     fn rerun_reopens_even_a_succeeded_run_and_unknown_tasks_are_invalid() {
         let f = fixture();
-        let mut s = open(&f, &[], StartMode::New).unwrap();
-        for t in ["a", "b", "c"] {
-            run_task(&mut s, t, true);
-        }
-        s.journal
-            .record(&[Record::RunFinished {
-                at: Timestamp::now(),
-                outcome: RunOutcome::Succeeded,
-            }])
-            .unwrap();
-        drop(s);
+        finished_run(&f, RunOutcome::Succeeded);
         let msg = refusal(open(&f, &[], resume()));
         assert!(msg.contains("no unfinished run to resume"), "{msg}");
         match open(

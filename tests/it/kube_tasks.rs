@@ -14,16 +14,14 @@ use planrun::exec::kube::{
     assert_field_managers, capture, kube_delete, wait_absent, wait_condition,
 };
 use planrun::redact::Redactor;
-use planrun::sandbox::{
-    Delay, FaultRule, Manifest, NamespaceKnob, Sandbox, SandboxConfig, Scenario,
-};
+use planrun::sandbox::{Delay, FaultRule, NamespaceKnob, Sandbox, Scenario};
 use planrun::validate::{
     AssertDeployments, AssertFieldManagers, Capture, KubeDelete, Propagation, Selection, Target,
     WaitAbsent, WaitCondition,
 };
 use regex::Regex;
 
-use crate::sandbox::FLUX_CRDS;
+use crate::support::{self, FLUX_CRDS, start_sandbox};
 
 /// Budget of a task expected to succeed: generous for a busy 2-core machine.
 const LONG: Duration = Duration::from_secs(30);
@@ -47,12 +45,7 @@ impl Lines {
 }
 
 fn fast() -> Scenario {
-    Scenario {
-        namespace_finalize_delay: Delay::millis(100),
-        crd_finalize_delay: Delay::millis(100),
-        deployment_ready_delay: Delay::millis(100),
-        ..Scenario::default()
-    }
+    support::fast(100)
 }
 
 struct Harness {
@@ -63,19 +56,22 @@ struct Harness {
 
 impl Harness {
     async fn start(scenario: Scenario, seeds: &[&str]) -> Self {
-        let sb = Sandbox::start(SandboxConfig {
-            port: 0,
-            seeds: seeds.iter().map(|s| Manifest::inline(*s)).collect(),
-            scenario,
-        })
-        .await
-        .unwrap();
+        let sb = start_sandbox(scenario, seeds).await;
         let conn = Connection::new(sb.client().await.unwrap(), "sandbox", sb.url());
         Self {
             sb,
             conn,
             lines: Lines::default(),
         }
+    }
+
+    /// The Flux CRDs, the flux-system namespace and an unfinalized GitRepository named after
+    /// each of `repos` in it.
+    async fn with_flux_repos(repos: &[&str]) -> Self {
+        let repos: Vec<String> = repos.iter().map(|r| git_repository(r, &[])).collect();
+        let mut seeds = vec![FLUX_CRDS, FLUX_NS];
+        seeds.extend(repos.iter().map(String::as_str));
+        Self::start(fast(), &seeds).await
     }
 
     fn env(&self, budget: Duration) -> TaskEnv<'_> {
@@ -298,16 +294,7 @@ async fn stuck_namespace_timeout_names_finalizers_and_conditions() {
 
 #[tokio::test]
 async fn crd_deletion_removes_custom_resources() {
-    let h = Harness::start(
-        fast(),
-        &[
-            FLUX_CRDS,
-            FLUX_NS,
-            &git_repository("flux-system", &[]),
-            &git_repository("apps", &[]),
-        ],
-    )
-    .await;
+    let h = Harness::with_flux_repos(&["flux-system", "apps"]).await;
     let crds = selection(
         "CustomResourceDefinition",
         None,
@@ -699,16 +686,7 @@ async fn dry_run_deletes_nothing_and_lists_what_would_go() {
 
 #[tokio::test]
 async fn wait_condition_succeeds_when_ready_and_explains_when_not() {
-    let h = Harness::start(
-        fast(),
-        &[
-            FLUX_CRDS,
-            FLUX_NS,
-            &git_repository("flux-system", &[]),
-            &git_repository("apps", &[]),
-        ],
-    )
-    .await;
+    let h = Harness::with_flux_repos(&["flux-system", "apps"]).await;
     let spec = WaitCondition {
         selection: selection("GitRepository", Some("flux-system"), pattern(".*")),
         condition: "Ready".into(),
@@ -799,11 +777,7 @@ async fn unknown_kind_and_wrong_scope_fail_at_the_start() {
 
 #[tokio::test]
 async fn server_error_bursts_latency_and_watch_drops_still_succeed() {
-    let h = Harness::start(
-        fast(),
-        &[FLUX_CRDS, FLUX_NS, &git_repository("flux-system", &[])],
-    )
-    .await;
+    let h = Harness::with_flux_repos(&["flux-system"]).await;
     let state = h.sb.state();
     // A burst of 500s on lists (kube retries 503 itself; 500 reaches planrun).
     state.add_fault(FaultRule {
@@ -1003,11 +977,7 @@ async fn objects_by_label_selector_across_namespaces() {
 
 #[tokio::test]
 async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
-    let h = Harness::start(
-        fast(),
-        &[FLUX_CRDS, FLUX_NS, &git_repository("flux-system", &[])],
-    )
-    .await;
+    let h = Harness::with_flux_repos(&["flux-system"]).await;
     apply(&h.client(), &deployment_yaml("source-controller", "v1.6.0")).await;
     let run_dir = tempfile::tempdir().unwrap();
     let redactor = Redactor::new();
@@ -1147,13 +1117,7 @@ async fn cli_sandbox() -> (Sandbox, tempfile::TempDir) {
     let secret = format!(
         "apiVersion: v1\nkind: Secret\nmetadata: {{name: flux-system, namespace: flux-system}}\ndata: {{identity: {SECRET_B64}}}\n"
     );
-    let sb = Sandbox::start(SandboxConfig {
-        port: 0,
-        seeds: vec![Manifest::inline(FLUX_NS), Manifest::inline(secret)],
-        scenario: fast(),
-    })
-    .await
-    .unwrap();
+    let sb = start_sandbox(fast(), &[FLUX_NS.to_owned(), secret]).await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("plan.toml"), CLI_PLAN).unwrap();
     (sb, dir)

@@ -11,3 +11,4 @@ mod rehearsal;
 mod sandbox;
 mod sandbox_kubectl;
 mod sandbox_namespace;
+mod support;

@@ -262,29 +262,7 @@ pulumi:
 "#
     ));
     let marker = sim.root.join("deleted");
-    let plan_text = format!(
-        r#"
-[plan]
-name = "flux-rebuild"
-
-[tasks.delete-flux]
-type = "exec-script"
-command = ["touch", "{marker}"]
-
-[tasks.pulumi-up]
-type = "pulumi-up"
-stack = "{STACK}"
-cwd = "{cwd}"
-binary = "{binary}"
-require_config = ["flux.ssh_private_key", "github.token"]
-needs = ["delete-flux"]
-"#,
-        marker = marker.display(),
-        cwd = sim.project.display(),
-        binary = sim.bin.join("pulumi").display(),
-    );
-    let plan_path = sim.root.join("plan.toml");
-    std::fs::write(&plan_path, &plan_text).unwrap();
+    let plan_path = write_flux_like_plan(&sim, &marker.display().to_string(), "");
     let plan = planrun::validate::load_and_validate(&plan_path, &[]).unwrap();
 
     let err = pulumi::preflight_plan(&plan).await.unwrap_err();
@@ -685,8 +663,15 @@ async fn up_server_side_applies_manifests_as_the_pulumi_kubernetes_provider() {
     );
 }
 
-/// A plan that deletes (a script touching a marker) and then runs `pulumi-up`.
+/// A plan that deletes (a script touching a marker) and then runs `pulumi-up` with
+/// preview.
 fn flux_like_plan(sim: &Sim) -> PathBuf {
+    write_flux_like_plan(sim, "deleted", "preview = true\n")
+}
+
+/// Writes `plan.toml` in the sim's root: a script touching `marker`, then `pulumi-up`
+/// (with the `pulumi_extra` lines) requiring two config keys.
+fn write_flux_like_plan(sim: &Sim, marker: &str, pulumi_extra: &str) -> PathBuf {
     let plan = format!(
         r#"
 [plan]
@@ -694,15 +679,14 @@ name = "flux-rebuild"
 
 [tasks.delete-flux]
 type = "exec-script"
-command = ["touch", "deleted"]
+command = ["touch", "{marker}"]
 
 [tasks.pulumi-up]
 type = "pulumi-up"
 stack = "{STACK}"
 cwd = "{cwd}"
 binary = "{binary}"
-preview = true
-require_config = ["flux.ssh_private_key", "github.token"]
+{pulumi_extra}require_config = ["flux.ssh_private_key", "github.token"]
 needs = ["delete-flux"]
 "#,
         cwd = sim.project.display(),

@@ -1,8 +1,6 @@
 //! The sandbox API server through kube-rs: discovery, CRUD, selectors, watch, lifecycles,
 //! server-side apply, faults and the request log.
 
-use std::time::Duration;
-
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
@@ -12,81 +10,33 @@ use kube::api::{
 };
 use kube::core::{DynamicObject, GroupVersionKind};
 use kube::discovery::{self, Discovery, Scope};
-use kube::runtime::{WatchStreamExt, conditions, wait::await_condition, watcher};
+use kube::runtime::wait::{Condition, await_condition};
+use kube::runtime::{WatchStreamExt, conditions, watcher};
 use kube::{Client, ResourceExt};
-use planrun::sandbox::{Delay, FaultRule, Manifest, Sandbox, SandboxConfig, Scenario};
+use planrun::sandbox::{Delay, FaultRule, Sandbox, Scenario};
 use serde_json::json;
 
-/// A deadline for every wait, generous for a busy 2-core machine.
-const DEADLINE: Duration = Duration::from_secs(20);
+use crate::support::{self, DEADLINE, FLUX_CRDS, assert_all_served, start_sandbox};
 
 fn fast() -> Scenario {
-    Scenario {
-        namespace_finalize_delay: Delay::millis(50),
-        crd_finalize_delay: Delay::millis(50),
-        deployment_ready_delay: Delay::millis(50),
-        ..Scenario::default()
-    }
+    support::fast(50)
 }
 
 async fn start(scenario: Scenario, seeds: &[&str]) -> (Sandbox, Client) {
-    let sb = Sandbox::start(SandboxConfig {
-        port: 0,
-        seeds: seeds.iter().map(|s| Manifest::inline(*s)).collect(),
-        scenario,
-    })
-    .await
-    .unwrap();
+    let sb = start_sandbox(scenario, seeds).await;
     let client = sb.client().await.unwrap();
     (sb, client)
 }
 
-pub const FLUX_CRDS: &str = r#"
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: gitrepositories.source.toolkit.fluxcd.io
-spec:
-  group: source.toolkit.fluxcd.io
-  names: { kind: GitRepository, listKind: GitRepositoryList, plural: gitrepositories, singular: gitrepository, shortNames: [gitrepo] }
-  scope: Namespaced
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    subresources: { status: {} }
-    schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
-  - name: v1beta2
-    served: true
-    storage: false
-    subresources: { status: {} }
-    schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: kustomizations.kustomize.toolkit.fluxcd.io
-spec:
-  group: kustomize.toolkit.fluxcd.io
-  names: { kind: Kustomization, listKind: KustomizationList, plural: kustomizations, singular: kustomization, shortNames: [ks] }
-  scope: Namespaced
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    subresources: { status: {} }
-    schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
-"#;
-
-/// No kube-rs request may have hit a path a real API server serves but the sandbox does
-/// not (`404 page not found`) or a method it does not allow (405).
-fn assert_all_served(sb: &Sandbox) {
-    let unserved: Vec<_> = sb
-        .requests()
-        .into_iter()
-        .filter(|r| (r.status == 404 && r.reason.is_none()) || r.status == 405)
-        .collect();
-    assert!(unserved.is_empty(), "unserved requests: {unserved:#?}");
+/// Waits, at most [`DEADLINE`], until `cond` holds for the object `name` and returns it.
+async fn wait_for<K>(api: &Api<K>, name: &str, cond: impl Condition<K>) -> Option<K>
+where
+    K: Clone + std::fmt::Debug + Send + serde::de::DeserializeOwned + kube::Resource + 'static,
+{
+    tokio::time::timeout(DEADLINE, await_condition(api.clone(), name, cond))
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 fn gvk(group: &str, version: &str, kind: &str) -> GroupVersionKind {
@@ -220,13 +170,7 @@ async fn namespace_crud_and_status_errors() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(api.clone(), "team-a", conditions::is_deleted(&uid)),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    wait_for(&api, "team-a", conditions::is_deleted(&uid)).await;
     assert_all_served(&sb);
     sb.shutdown().await;
 }
@@ -245,44 +189,25 @@ async fn configmaps_secrets_selectors_and_delete_collection() {
     let names = |l: kube::core::ObjectList<ConfigMap>| {
         l.items.iter().map(|c| c.name_any()).collect::<Vec<_>>()
     };
+    let listed = async |lp: ListParams| names(cms.list(&lp).await.unwrap());
     assert_eq!(
-        names(
-            cms.list(&ListParams::default().labels("tier=web"))
-                .await
-                .unwrap()
-        ),
+        listed(ListParams::default().labels("tier=web")).await,
         ["a", "b"]
     );
     assert_eq!(
-        names(
-            cms.list(&ListParams::default().labels("tier!=web"))
-                .await
-                .unwrap()
-        ),
+        listed(ListParams::default().labels("tier!=web")).await,
         ["c"]
     );
     assert_eq!(
-        names(
-            cms.list(&ListParams::default().labels("tier in (db)"))
-                .await
-                .unwrap()
-        ),
+        listed(ListParams::default().labels("tier in (db)")).await,
         ["c"]
     );
     assert_eq!(
-        names(
-            cms.list(&ListParams::default().labels("!tier"))
-                .await
-                .unwrap()
-        ),
+        listed(ListParams::default().labels("!tier")).await,
         Vec::<String>::new()
     );
     assert_eq!(
-        names(
-            cms.list(&ListParams::default().fields("metadata.name!=a"))
-                .await
-                .unwrap()
-        ),
+        listed(ListParams::default().fields("metadata.name!=a")).await,
         ["b", "c"]
     );
     // Pagination.
@@ -290,11 +215,7 @@ async fn configmaps_secrets_selectors_and_delete_collection() {
     assert_eq!(names(page.clone()), ["a", "b"]);
     let token = page.metadata.continue_.clone().unwrap();
     assert_eq!(
-        names(
-            cms.list(&ListParams::default().limit(2).continue_token(&token))
-                .await
-                .unwrap()
-        ),
+        listed(ListParams::default().limit(2).continue_token(&token)).await,
         ["c"]
     );
     // An unsupported field label is a 400.
@@ -547,13 +468,7 @@ async fn crds_serve_custom_resources_and_leave_discovery_when_deleted() {
     let (sb, client) = start(fast(), &[FLUX_CRDS]).await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let name = "gitrepositories.source.toolkit.fluxcd.io";
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(crds.clone(), name, conditions::is_crd_established()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    wait_for(&crds, name, conditions::is_crd_established()).await;
     let repos = dynamic_api(
         &client,
         &gvk("source.toolkit.fluxcd.io", "v1", "GitRepository"),
@@ -602,26 +517,16 @@ async fn crds_serve_custom_resources_and_leave_discovery_when_deleted() {
         .unwrap();
     assert_eq!(terminating.status, "True");
     // The plain object goes; the held one lingers with a deletionTimestamp.
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(
-            repos.clone(),
-            "flux-system",
-            conditions::is_deleted(created.metadata.uid.as_deref().unwrap()),
-        ),
+    wait_for(
+        &repos,
+        "flux-system",
+        conditions::is_deleted(created.metadata.uid.as_deref().unwrap()),
     )
-    .await
-    .unwrap()
-    .unwrap();
-    let lingering = tokio::time::timeout(
-        DEADLINE,
-        await_condition(repos.clone(), "held", |o: Option<&DynamicObject>| {
-            o.is_some_and(|o| o.metadata.deletion_timestamp.is_some())
-        }),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    .await;
+    let lingering = wait_for(&repos, "held", |o: Option<&DynamicObject>| {
+        o.is_some_and(|o| o.metadata.deletion_timestamp.is_some())
+    })
+    .await;
     assert!(lingering.is_some());
     assert!(
         crds.get_opt(name).await.unwrap().is_some(),
@@ -636,13 +541,7 @@ async fn crds_serve_custom_resources_and_leave_discovery_when_deleted() {
             "finalizers.fluxcd.io",
         )
         .unwrap();
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(crds.clone(), name, conditions::is_deleted(&crd_uid)),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    wait_for(&crds, name, conditions::is_deleted(&crd_uid)).await;
 
     // The kind left discovery and its URLs are gone.
     let d = Discovery::new(client.clone())
@@ -716,26 +615,14 @@ async fn finalizers_hold_objects_and_namespaces_and_stuck_namespaces_stay() {
         .unwrap();
     let plain_uid = cms.get("plain").await.map(|c| c.metadata.uid.unwrap());
     if let Ok(uid) = plain_uid {
-        tokio::time::timeout(
-            DEADLINE,
-            await_condition(cms.clone(), "plain", conditions::is_deleted(&uid)),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        wait_for(&cms, "plain", conditions::is_deleted(&uid)).await;
     }
     let ns = nss.get("app").await.unwrap();
     assert_eq!(ns.status.unwrap().phase.as_deref(), Some("Terminating"));
     state
         .remove_finalizer("v1", "ConfigMap", "app", "held", "example.com/hold")
         .unwrap();
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(nss.clone(), "app", conditions::is_deleted(&ns_uid)),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    wait_for(&nss, "app", conditions::is_deleted(&ns_uid)).await;
     // The stuck namespace was deleted first and is still Terminating.
     let stuck = nss.get("stuck").await.unwrap();
     assert_eq!(stuck.status.unwrap().phase.as_deref(), Some("Terminating"));
@@ -770,18 +657,9 @@ async fn deployments_get_a_status_that_becomes_ready() {
         .await
         .unwrap();
     assert_eq!(d.metadata.generation, Some(1));
-    let done = tokio::time::timeout(
-        DEADLINE,
-        await_condition(
-            deploys.clone(),
-            "web",
-            conditions::is_deployment_completed(),
-        ),
-    )
-    .await
-    .unwrap()
-    .unwrap()
-    .unwrap();
+    let done = wait_for(&deploys, "web", conditions::is_deployment_completed())
+        .await
+        .unwrap();
     let st = done.status.unwrap();
     assert_eq!(
         (
@@ -807,17 +685,11 @@ async fn deployments_get_a_status_that_becomes_ready() {
         .await
         .unwrap();
     assert_eq!(d.metadata.generation, Some(2));
-    let done = tokio::time::timeout(
-        DEADLINE,
-        await_condition(deploys.clone(), "web", |d: Option<&Deployment>| {
-            d.and_then(|d| d.status.as_ref()).is_some_and(|s| {
-                s.observed_generation == Some(2) && s.available_replicas == Some(3)
-            })
-        }),
-    )
+    let done = wait_for(&deploys, "web", |d: Option<&Deployment>| {
+        d.and_then(|d| d.status.as_ref())
+            .is_some_and(|s| s.observed_generation == Some(2) && s.available_replicas == Some(3))
+    })
     .await
-    .unwrap()
-    .unwrap()
     .unwrap();
     assert_eq!(done.metadata.generation, Some(2));
     let managers: Vec<String> = done
@@ -833,16 +705,11 @@ async fn deployments_get_a_status_that_becomes_ready() {
         .patch("stuck", &pp, &Patch::Apply(deployment("stuck", 1)))
         .await
         .unwrap();
-    let st = tokio::time::timeout(
-        DEADLINE,
-        await_condition(deploys.clone(), "stuck", |d: Option<&Deployment>| {
-            d.and_then(|d| d.status.as_ref())
-                .is_some_and(|s| s.observed_generation == Some(1))
-        }),
-    )
+    let st = wait_for(&deploys, "stuck", |d: Option<&Deployment>| {
+        d.and_then(|d| d.status.as_ref())
+            .is_some_and(|s| s.observed_generation == Some(1))
+    })
     .await
-    .unwrap()
-    .unwrap()
     .unwrap()
     .status
     .unwrap();
@@ -1042,19 +909,14 @@ conditions:
         )
         .await
         .unwrap();
-        let ready = tokio::time::timeout(
-            DEADLINE,
-            await_condition(api.clone(), name, |o: Option<&DynamicObject>| {
-                o.and_then(|o| o.data["status"]["conditions"].as_array().cloned())
-                    .is_some_and(|cs| {
-                        cs.iter()
-                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                    })
-            }),
-        )
+        let ready = wait_for(&api, name, |o: Option<&DynamicObject>| {
+            o.and_then(|o| o.data["status"]["conditions"].as_array().cloned())
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+        })
         .await
-        .unwrap()
-        .unwrap()
         .unwrap();
         assert_eq!(ready.data["status"]["observedGeneration"], 1);
     }
@@ -1215,13 +1077,7 @@ async fn apply_creates_fully_defaulted_objects() {
         serde_yaml::from_str(FLUX_CRDS.split("---").nth(1).unwrap()).unwrap();
     let name = crd["metadata"]["name"].as_str().unwrap().to_owned();
     crds.patch(&name, &pp, &Patch::Apply(crd)).await.unwrap();
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(crds.clone(), &name, conditions::is_crd_established()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    wait_for(&crds, &name, conditions::is_crd_established()).await;
     assert_all_served(&sb);
     sb.shutdown().await;
 }
@@ -1246,13 +1102,7 @@ async fn the_example_scenario_rehearses_an_old_flux_install() {
         "kustomize-controller",
         "helm-controller",
     ] {
-        tokio::time::timeout(
-            DEADLINE,
-            await_condition(deploys.clone(), name, conditions::is_deployment_completed()),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        wait_for(&deploys, name, conditions::is_deployment_completed()).await;
     }
     let ks = dynamic_api(
         &client,
@@ -1260,15 +1110,10 @@ async fn the_example_scenario_rehearses_an_old_flux_install() {
         "flux-system",
     )
     .await;
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(ks.clone(), "flux-system", |o: Option<&DynamicObject>| {
-            o.is_some_and(|o| o.data["status"]["conditions"][0]["status"] == "True")
-        }),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    wait_for(&ks, "flux-system", |o: Option<&DynamicObject>| {
+        o.is_some_and(|o| o.data["status"]["conditions"][0]["status"] == "True")
+    })
+    .await;
     let secret: Secret = Api::namespaced(client.clone(), "flux-system")
         .get("flux-system")
         .await
@@ -1285,13 +1130,7 @@ async fn the_example_scenario_rehearses_an_old_flux_install() {
     nss.delete("flux-system", &DeleteParams::background())
         .await
         .unwrap();
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(nss.clone(), "flux-system", conditions::is_deleted(&uid)),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    wait_for(&nss, "flux-system", conditions::is_deleted(&uid)).await;
     assert!(
         ks.list(&ListParams::default())
             .await

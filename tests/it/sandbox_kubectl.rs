@@ -10,9 +10,9 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
-use planrun::sandbox::{Manifest, RequestRecord, Sandbox, SandboxConfig, Scenario};
+use planrun::sandbox::{Sandbox, Scenario};
 
-use super::sandbox::FLUX_CRDS;
+use crate::support::{FLUX_CRDS, assert_all_served, start_sandbox};
 
 const FLUX: &str = r#"
 apiVersion: v1
@@ -110,9 +110,29 @@ fn names(stdout: &str) -> Vec<String> {
 }
 
 /// Requests a real API server would have answered, but the sandbox did not serve.
-fn unserved(log: &[RequestRecord]) -> Vec<&RequestRecord> {
-    log.iter()
-        .filter(|r| (r.status == 404 && r.reason.is_none()) || r.status == 405)
+/// Prints every request (for a failing run's log), asserts none was left unserved and
+/// shuts the sandbox down.
+async fn finish(sb: Sandbox) {
+    for r in &sb.requests() {
+        eprintln!(
+            "{} {}?{} -> {} {:?}",
+            r.method, r.path, r.query, r.status, r.reason
+        );
+    }
+    assert_all_served(&sb);
+    sb.shutdown().await;
+}
+
+/// The names kube-rs lists, in its order.
+async fn kube_names<K>(api: &Api<K>) -> Vec<String>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.list(&ListParams::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(|n| n.name_any())
         .collect()
 }
 
@@ -132,13 +152,7 @@ conditions:
         Path::new("."),
     )
     .unwrap();
-    let sb = Sandbox::start(SandboxConfig {
-        port: 0,
-        seeds: vec![Manifest::inline(FLUX_CRDS), Manifest::inline(FLUX)],
-        scenario,
-    })
-    .await
-    .unwrap();
+    let sb = start_sandbox(scenario, &[FLUX_CRDS, FLUX]).await;
     let client = sb.client().await.unwrap();
     (sb, client)
 }
@@ -153,24 +167,12 @@ async fn kubectl_and_kube_see_the_same_state() {
     let k = Kubectl::new(&sb, dir.path());
 
     let nss: Api<Namespace> = Api::all(client.clone());
-    let kube_ns: Vec<String> = nss
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .iter()
-        .map(|n| n.name_any())
-        .collect();
+    let kube_ns = kube_names(&nss).await;
     assert_eq!(names(&k.ok(&["get", "ns", "-o", "name"]).await), kube_ns);
     assert!(k.ok(&["get", "ns"]).await.contains("flux-system"));
 
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let kube_crds: Vec<String> = crds
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .iter()
-        .map(|n| n.name_any())
-        .collect();
+    let kube_crds = kube_names(&crds).await;
     assert_eq!(names(&k.ok(&["get", "crd", "-o", "name"]).await), kube_crds);
     assert!(
         k.ok(&["get", "crd"])
@@ -179,13 +181,7 @@ async fn kubectl_and_kube_see_the_same_state() {
     );
 
     let deploys: Api<Deployment> = Api::namespaced(client.clone(), "flux-system");
-    let kube_deploys: Vec<String> = deploys
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .iter()
-        .map(|n| n.name_any())
-        .collect();
+    let kube_deploys = kube_names(&deploys).await;
     assert_eq!(
         names(
             &k.ok(&["get", "deploy", "-n", "flux-system", "-o", "name"])
@@ -199,19 +195,7 @@ async fn kubectl_and_kube_see_the_same_state() {
             .contains("source-controller")
     );
 
-    let log = sb.requests();
-    for r in &log {
-        eprintln!(
-            "{} {}?{} -> {} {:?}",
-            r.method, r.path, r.query, r.status, r.reason
-        );
-    }
-    assert!(
-        unserved(&log).is_empty(),
-        "unserved requests: {:#?}",
-        unserved(&log)
-    );
-    sb.shutdown().await;
+    finish(sb).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,17 +293,5 @@ data: { a: "1" }
     k.ok(&["wait", "--for=delete", "ns/flux-system", "--timeout=5s"])
         .await;
 
-    let log = sb.requests();
-    for r in &log {
-        eprintln!(
-            "{} {}?{} -> {} {:?}",
-            r.method, r.path, r.query, r.status, r.reason
-        );
-    }
-    assert!(
-        unserved(&log).is_empty(),
-        "unserved requests: {:#?}",
-        unserved(&log)
-    );
-    sb.shutdown().await;
+    finish(sb).await;
 }

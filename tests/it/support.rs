@@ -1,0 +1,70 @@
+//! Helpers shared by several test modules: starting a sandbox API server, fast lifecycle
+//! scenarios, the Flux CRD seeds and the deadline of every wait.
+
+use std::time::Duration;
+
+use planrun::sandbox::{Delay, Manifest, RequestRecord, Sandbox, SandboxConfig, Scenario};
+
+/// A deadline for every wait, generous for a busy 2-core machine.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Two Flux CRDs (GitRepository served at v1 and v1beta2, Kustomization at v1).
+pub const FLUX_CRDS: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: { name: gitrepositories.source.toolkit.fluxcd.io }
+spec:
+  group: source.toolkit.fluxcd.io
+  names: { kind: GitRepository, listKind: GitRepositoryList, plural: gitrepositories, singular: gitrepository, shortNames: [gitrepo] }
+  scope: Namespaced
+  versions:
+  - { name: v1, served: true, storage: true, subresources: { status: {} }, schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } } }
+  - { name: v1beta2, served: true, storage: false, subresources: { status: {} }, schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } } }
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: { name: kustomizations.kustomize.toolkit.fluxcd.io }
+spec:
+  group: kustomize.toolkit.fluxcd.io
+  names: { kind: Kustomization, listKind: KustomizationList, plural: kustomizations, singular: kustomization, shortNames: [ks] }
+  scope: Namespaced
+  versions:
+  - { name: v1, served: true, storage: true, subresources: { status: {} }, schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } } }
+"#;
+
+/// The default scenario with namespace and CRD finalization and deployment readiness all
+/// taking `millis`.
+pub fn fast(millis: u64) -> Scenario {
+    Scenario {
+        namespace_finalize_delay: Delay::millis(millis),
+        crd_finalize_delay: Delay::millis(millis),
+        deployment_ready_delay: Delay::millis(millis),
+        ..Scenario::default()
+    }
+}
+
+/// Starts a sandbox on a free port, seeded with inline manifests.
+pub async fn start_sandbox<S: AsRef<str>>(scenario: Scenario, seeds: &[S]) -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        port: 0,
+        seeds: seeds.iter().map(|s| Manifest::inline(s.as_ref())).collect(),
+        scenario,
+    })
+    .await
+    .unwrap()
+}
+
+/// The requests that hit a path a real API server serves but the sandbox does not
+/// (`404 page not found`) or a method it does not allow (405).
+pub fn unserved(log: &[RequestRecord]) -> Vec<&RequestRecord> {
+    log.iter()
+        .filter(|r| (r.status == 404 && r.reason.is_none()) || r.status == 405)
+        .collect()
+}
+
+/// No request may have been left unserved (see [`unserved`]).
+pub fn assert_all_served(sb: &Sandbox) {
+    let log = sb.requests();
+    let unserved = unserved(&log);
+    assert!(unserved.is_empty(), "unserved requests: {unserved:#?}");
+}
