@@ -3,7 +3,9 @@
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DeleteParams, PostParams};
-use planrun::sandbox::{Manifest, NamespaceKnob, Sandbox, SandboxConfig, Scenario};
+use planrun::sandbox::{NamespaceKnob, Scenario};
+
+use crate::support::start_sandbox;
 
 #[tokio::test]
 async fn terminating_namespace_reports_remaining_content_and_finalizers() {
@@ -15,15 +17,11 @@ async fn terminating_namespace_reports_remaining_content_and_finalizers() {
             finalize_delay: None,
         },
     );
-    let sandbox = Sandbox::start(SandboxConfig {
-        port: 0,
-        seeds: vec![Manifest::inline(
-            "{apiVersion: v1, kind: Namespace, metadata: {name: app}}",
-        )],
+    let sandbox = start_sandbox(
         scenario,
-    })
-    .await
-    .unwrap();
+        &["{apiVersion: v1, kind: Namespace, metadata: {name: app}}"],
+    )
+    .await;
     let client = sandbox.client().await.unwrap();
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "app");
     for (name, finalizer) in [("held", Some("example.com/hold")), ("plain", None)] {
