@@ -208,9 +208,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
             let t = plan.task(i);
             (
                 t.id.clone(),
-                plan.redactor()
-                    .redact(&crate::exec::describe(t))
-                    .into_owned(),
+                plan.redactor().redact(&t.kind.describe()).into_owned(),
             )
         })
         .collect();

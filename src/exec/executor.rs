@@ -23,9 +23,3 @@ pub async fn execute(task: &Task, ctx: &ExecContext) -> Result<TaskOutcome, Task
         | TaskKind::Capture(_) => super::kube::execute(task, ctx).await,
     }
 }
-
-/// What the task would do, for `--dry-run` and the report (variables resolved,
-/// secrets masked by the caller).
-pub fn describe(task: &Task) -> String {
-    task.kind.describe()
-}

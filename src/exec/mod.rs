@@ -12,5 +12,5 @@ pub mod pulumi;
 mod script;
 
 pub use context::{DEFAULT_GRACE, ExecContext, KubeSlot};
-pub use executor::{describe, execute};
+pub use executor::execute;
 pub use outcome::{TaskError, TaskOutcome};

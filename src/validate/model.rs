@@ -196,15 +196,6 @@ impl TaskKind {
                 | TaskKind::Capture(_)
         )
     }
-
-    /// Whether the task changes anything outside planrun's own state directory.
-    pub fn is_destructive(&self) -> bool {
-        match self {
-            TaskKind::KubeDelete(_) | TaskKind::PulumiUp(_) => true,
-            TaskKind::ExecScript(e) => !e.read_only,
-            _ => false,
-        }
-    }
 }
 
 /// `exec-script`: a command (argv, no shell) or a script (shell).
