@@ -64,7 +64,7 @@ pub struct RunArgs {
 }
 
 fn parse_grace(text: &str) -> Result<Duration, String> {
-    crate::validate::parse_duration(text)
+    planrun_text::parse_duration(text)
 }
 
 /// A validated plan on its way to running.

@@ -330,12 +330,8 @@ pub fn prepare(
             }
             None => {
                 let ids: Vec<&str> = plan.tasks().iter().map(|t| t.id.as_str()).collect();
-                let hint = ids
-                    .iter()
-                    .map(|c| (strsim::jaro_winkler(id, c), c))
-                    .filter(|(score, _)| *score > 0.8)
-                    .max_by(|a, b| a.0.total_cmp(&b.0))
-                    .map(|(_, c)| format!(" (did you mean `{c}`?)"))
+                let hint = planrun_text::did_you_mean(id, ids.iter().copied())
+                    .map(|c| format!(" (did you mean `{c}`?)"))
                     .unwrap_or_default();
                 return Err(Error::Invalid(miette::miette!(
                     "--rerun names no task of plan `{}`: `{id}`{hint}",

@@ -3,7 +3,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
+use planrun_text::format_duration;
 
 use super::state::{RunState, TaskHistory, TaskState};
 
@@ -87,7 +88,9 @@ pub fn render_status(run: &RunState, plan_tasks: &[&str], live: bool) -> String 
 
 fn row(id: &str, t: &TaskHistory, live: bool, note: Option<&str>) -> [String; 5] {
     let duration = match (t.started_at, t.ended_at) {
-        (Some(s), Some(e)) if t.state != TaskState::Pending => fmt_duration(e.duration_since(s)),
+        (Some(s), Some(e)) if t.state != TaskState::Pending => {
+            format_duration(e.duration_since(s).try_into().unwrap_or_default())
+        }
         _ => String::new(),
     };
     let mut n = String::new();
@@ -177,17 +180,6 @@ pub fn fmt_time(t: Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
-/// `850ms`, `12.3s`, `4m05s`, `1h02m`.
-pub fn fmt_duration(d: SignedDuration) -> String {
-    let ms = d.as_millis().max(0);
-    match ms {
-        0..1_000 => format!("{ms}ms"),
-        1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
-        60_000..3_600_000 => format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60),
-        _ => format!("{}h{:02}m", ms / 3_600_000, (ms / 60_000) % 60),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -258,7 +250,7 @@ run 20261119T051320Z-0a1b of plan `flux-rebuild`: cut off (1 of 3 tasks succeede
 started 2026-11-18 11:06:40Z, last change 2026-11-18 11:07:55Z
 
 TASK     STATE      ATTEMPTS  DURATION  NOTE
-capture  succeeded  1         2.0s
+capture  succeeded  1         2s
 delete   failed     1         1m12s     exit 1: forbidden
 wait     pending    0
 old      cut off    1                   no longer in the plan
@@ -294,12 +286,5 @@ RUN                    STARTED               ENDED                 OUTCOME  TASK
 20261119T051320Z-0a1b  2026-11-18 11:06:40Z                        running  1 succeeded
 "
         );
-    }
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(fmt_duration(SignedDuration::from_millis(850)), "850ms");
-        assert_eq!(fmt_duration(SignedDuration::from_secs(245)), "4m05s");
-        assert_eq!(fmt_duration(SignedDuration::from_secs(3720)), "1h02m");
     }
 }

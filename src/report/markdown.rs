@@ -5,9 +5,10 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use planrun_text::format_duration;
+
 use super::record::{RunRecord, TaskResult};
 use crate::events::SkipReason;
-use crate::schedule::human_duration;
 
 /// The report as Markdown.
 pub fn render(record: &RunRecord) -> String {
@@ -26,7 +27,7 @@ pub fn render(record: &RunRecord) -> String {
         ("ended", record.finished.map(timestamp).unwrap_or_default()),
         (
             "duration",
-            human_duration(Duration::from_millis(record.duration_ms)),
+            format_duration(Duration::from_millis(record.duration_ms)),
         ),
         ("by", format!("{} on {}", meta.user, meta.host)),
         ("in", format!("`{}`", meta.cwd)),
@@ -60,7 +61,7 @@ pub fn render(record: &RunRecord) -> String {
     for t in &record.tasks {
         let duration = t
             .duration_ms
-            .map(|ms| human_duration(Duration::from_millis(ms)))
+            .map(|ms| format_duration(Duration::from_millis(ms)))
             .unwrap_or_else(|| "-".into());
         let note = match &t.result {
             TaskResult::Skipped(SkipReason::DependencyFailed { dependency }) => {

@@ -3,9 +3,10 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use planrun_text::format_duration;
+
 use super::record::{RunRecord, TaskResult};
 use super::style::Paint;
-use crate::schedule::human_duration;
 
 /// The summary table and the closing line, ready to print.
 pub fn render(record: &RunRecord, paint: Paint) -> String {
@@ -32,7 +33,7 @@ pub fn render(record: &RunRecord, paint: Paint) -> String {
         };
         let duration = task
             .duration_ms
-            .map(|ms| human_duration(Duration::from_millis(ms)))
+            .map(|ms| format_duration(Duration::from_millis(ms)))
             .unwrap_or_else(|| "-".into());
         let attempts = if task.attempts == 0 {
             "-".to_owned()
@@ -79,7 +80,7 @@ pub fn closing_line(record: &RunRecord, paint: Paint) -> String {
         "{}run {} in {}",
         if record.dry_run { "dry " } else { "" },
         outcome.as_str(),
-        human_duration(Duration::from_millis(record.duration_ms))
+        format_duration(Duration::from_millis(record.duration_ms))
     );
     let head = match outcome {
         crate::events::RunOutcome::Succeeded => paint.green(&head),

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use planrun_text::format_duration;
+
 use super::style::Paint;
 use crate::events::{Event, EventKind, SkipReason};
-use crate::schedule::human_duration;
 
 /// Lines of a failure's output shown on the terminal (the report keeps more).
 const EXCERPT_SHOWN: usize = 10;
@@ -116,7 +117,7 @@ impl Terminal {
                 Some(format!(
                     "{} {task}: attempt {attempt} failed ({error}), retrying in {}",
                     p.yellow("retry"),
-                    human_duration(Duration::from_millis(*delay_ms))
+                    format_duration(Duration::from_millis(*delay_ms))
                 ))
             }
             EventKind::TaskSucceeded {
@@ -129,7 +130,7 @@ impl Terminal {
                 let mut line = format!(
                     "{} {task} {}",
                     p.green("ok"),
-                    p.dim(&human_duration(Duration::from_millis(*duration_ms)))
+                    p.dim(&format_duration(Duration::from_millis(*duration_ms)))
                 );
                 if let Some(s) = summary.as_ref().filter(|s| s.starts_with("would ")) {
                     line.push_str(&format!(": {s}"));
@@ -152,7 +153,7 @@ impl Terminal {
                 };
                 let mut line = format!(
                     "{word} {task} {}: {error}",
-                    p.dim(&human_duration(Duration::from_millis(*duration_ms)))
+                    p.dim(&format_duration(Duration::from_millis(*duration_ms)))
                 );
                 let shown = &excerpt[excerpt.len().saturating_sub(EXCERPT_SHOWN)..];
                 for l in shown {
@@ -182,7 +183,7 @@ impl Terminal {
                 Some(format!(
                     "{} {task} {}: {reason}",
                     p.red("cancelled"),
-                    p.dim(&human_duration(Duration::from_millis(*duration_ms)))
+                    p.dim(&format_duration(Duration::from_millis(*duration_ms)))
                 ))
             }
             EventKind::RunFinished { .. } => {

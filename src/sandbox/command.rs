@@ -1,6 +1,6 @@
 //! `planrun sandbox`: serve a sandbox until Ctrl-C and hand out a kubeconfig for it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use miette::IntoDiagnostic;
 
@@ -83,17 +83,6 @@ async fn wait_for_signal() {
     }
 }
 
-fn shell_quote(p: &Path) -> String {
-    let s = p.display().to_string();
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+:=".contains(c))
-    {
-        s
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
 /// `planrun sandbox`: serve until Ctrl-C, printing the `export KUBECONFIG=...` line.
 pub async fn run_sandbox_command(args: SandboxArgs) -> Result<(), miette::Report> {
     let (sandbox, path) = start_from_args(&args).await?;
@@ -104,7 +93,10 @@ pub async fn run_sandbox_command(args: SandboxArgs) -> Result<(), miette::Report
         args.context
     );
     println!("use it with planrun or kubectl:");
-    println!("export KUBECONFIG={}", shell_quote(&path));
+    println!(
+        "export KUBECONFIG={}",
+        planrun_text::shell_quote(&path.display().to_string())
+    );
     println!("press Ctrl-C to stop");
     use std::io::Write;
     std::io::stdout().flush().into_diagnostic()?;

@@ -36,23 +36,18 @@ impl Delay {
     }
 }
 
-/// Parse `2`, `0.5`, `"250ms"`, `"2s"`, `"1m"`, `"never"`.
+/// Parse `2`, `0.5` (seconds), `"250ms"`, `"2s"`, `"1m30s"` (planrun's duration
+/// grammar), `"never"`.
 pub fn parse_delay(s: &str) -> Option<Delay> {
     let s = s.trim();
     if s == "never" {
         return Some(Delay::Never);
     }
-    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (s, 1.0)
-    };
-    let secs: f64 = num.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Delay::After(Duration::from_secs_f64(secs * scale)))
+    if let Ok(secs) = s.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Delay::After(Duration::from_secs_f64(secs)));
+    }
+    planrun_text::parse_duration(s).ok().map(Delay::After)
 }
 
 impl<'de> Deserialize<'de> for Delay {

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use planrun_text::format_duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -293,7 +294,7 @@ impl Loop<'_> {
                     }) => {
                         let limit = self.plan.task(task).timeout.unwrap_or_default();
                         TaskError::Failed {
-                            message: format!("timed out after {}", human_duration(limit)),
+                            message: format!("timed out after {}", format_duration(limit)),
                             excerpt,
                         }
                     }
@@ -512,35 +513,6 @@ async fn attempt_once(
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// `1.5s`, `2m`, `1h30m`: for messages.
-pub fn human_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    let secs = d.as_secs();
-    if secs < 60 {
-        let tenths = (ms % 1000) / 100;
-        return if tenths == 0 {
-            format!("{secs}s")
-        } else {
-            format!("{secs}.{tenths}s")
-        };
-    }
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 {
-        out.push_str(&format!("{s}s"));
-    }
-    out
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ mod run_state;
 mod state;
 
 pub use cancel::{Cancel, CancelReason};
-pub use dispatcher::{Dispatcher, RunConfig, RunError, RunSummary, human_duration};
+pub use dispatcher::{Dispatcher, RunConfig, RunError, RunSummary};
 pub use graph::DepGraph;
 pub use run_dir::{RunDir, default_state_dir};
 pub use run_state::{Ended, Mode, RunState};

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::duration::format_duration;
 use super::model::*;
+use planrun_text::{format_duration, shell_quote};
 
 impl Selection {
     /// e.g. `Namespace flux-system`, `CustomResourceDefinition matching /\.toolkit\.fluxcd\.io$/`.
@@ -51,18 +51,6 @@ impl Program {
                 }
             }
         }
-    }
-}
-
-fn shell_quote(arg: &str) -> String {
-    let plain = !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+%".contains(c));
-    if plain {
-        arg.to_string()
-    } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
     }
 }
 

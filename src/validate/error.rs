@@ -186,16 +186,3 @@ impl Diagnostic for InvalidPlan {
         Some(Box::new(self.problems.iter().map(|p| p as &dyn Diagnostic)))
     }
 }
-
-/// "did you mean" for `word` among `candidates`, when one is close enough.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}

@@ -8,9 +8,10 @@ use std::ops::Range;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use super::error::{ErrorKind, PlanError, did_you_mean};
+use super::error::{ErrorKind, PlanError};
 use super::model::{Task, TaskIdx};
 use super::tasks::ParsedTask;
+use planrun_text::did_you_mean;
 
 /// A task's `needs` entries with their spans.
 pub type Needs = Vec<(String, Range<usize>)>;

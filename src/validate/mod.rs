@@ -2,7 +2,6 @@
 
 mod describe;
 mod document;
-mod duration;
 mod error;
 mod graph;
 mod interpolate;
@@ -15,7 +14,6 @@ mod tasks;
 mod validate;
 mod vars;
 
-pub use duration::{format_duration, parse_duration};
 pub use error::{ErrorKind, InvalidPlan, PlanError};
 pub use model::*;
 pub use tasks::DEFAULT_WAIT_TIMEOUT;

@@ -12,8 +12,7 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use super::document::{Table, canonical, deserialize, key_span, str_items, str_value, value_span};
-use super::duration::{DURATION_HELP, parse_duration};
-use super::error::{ErrorKind, PlanError, did_you_mean};
+use super::error::{ErrorKind, PlanError};
 use super::interpolate::interpolate;
 use super::model::*;
 use crate::plan::task::*;
@@ -21,6 +20,7 @@ use crate::plan::{
     COMMON_KEYS, RawCommon, RawSelection, SELECTION_KEYS, TASK_TYPES, TaskType, task_type,
 };
 use crate::redact::Redactor;
+use planrun_text::{DURATION_HELP, did_you_mean, parse_duration};
 
 /// Default deadline of tasks that wait on the cluster.
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(300);

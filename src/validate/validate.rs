@@ -5,10 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use miette::{IntoDiagnostic, WrapErr};
+use planrun_text::did_you_mean;
 use toml::de::{DeTable, DeValue};
 
 use super::document::{deserialize, key_span, str_items};
-use super::error::{ErrorKind, InvalidPlan, PlanError, did_you_mean};
+use super::error::{ErrorKind, InvalidPlan, PlanError};
 use super::graph::build_graph;
 use super::model::{PlanHeader, ValidatedPlan};
 use super::tasks::{TaskContext, parse_task};

@@ -7,9 +7,10 @@ use std::ops::Range;
 use toml::de::DeValue;
 
 use super::document::{Table, deserialize};
-use super::error::{ErrorKind, PlanError, did_you_mean};
+use super::error::{ErrorKind, PlanError};
 use super::model::{VarOrigin, Variable};
 use crate::plan::RawVarSpec;
+use planrun_text::did_you_mean;
 
 /// Variables every plan has without declaring them.
 pub const BUILTIN_VARS: &[&str] = &["plan_dir", "plan_name"];

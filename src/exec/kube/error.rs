@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use miette::Diagnostic;
+use planrun_text::format_duration;
 
 /// A failed Kubernetes task. Every variant's message is complete on its own: the
 /// engine shows it as the task's error, multi-line details included.
@@ -84,7 +85,7 @@ pub enum KubeError {
     },
 
     /// A wait ended at its deadline; `details` say what was still in the way.
-    #[error("timed out after {} waiting for {what}{}", human(*after), detail_lines(details))]
+    #[error("timed out after {} waiting for {what}{}", format_duration(*after), detail_lines(details))]
     #[diagnostic(code(planrun::kube::timeout))]
     TimedOut {
         what: String,
@@ -153,41 +154,9 @@ fn detail_lines(details: &[String]) -> String {
     details.iter().map(|d| format!("\n  {d}")).collect()
 }
 
-/// A duration as a person writes it: `1.5s`, `2m`, `1m30s`.
-pub(crate) fn human(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1_000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        let s = d.as_secs_f64();
-        if (s - s.round()).abs() < 0.05 {
-            format!("{}s", s.round())
-        } else {
-            format!("{s:.1}s")
-        }
-    } else {
-        let secs = d.as_secs();
-        let (m, s) = (secs / 60, secs % 60);
-        if s == 0 {
-            format!("{m}m")
-        } else {
-            format!("{m}m{s}s")
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human(Duration::from_millis(250)), "250ms");
-        assert_eq!(human(Duration::from_secs(2)), "2s");
-        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(human(Duration::from_secs(600)), "10m");
-        assert_eq!(human(Duration::from_secs(90)), "1m30s");
-    }
 
     #[test]
     fn unknown_kind_lists_close_matches() {

@@ -8,7 +8,7 @@ use kube::runtime::watcher;
 use tokio::time::Instant;
 
 use super::env::TaskEnv;
-use super::error::{KubeError, human};
+use super::error::KubeError;
 
 /// First delay between attempts.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -197,7 +197,7 @@ where
         }
         env.say(&format!(
             "{verb} {resource}: {last}; retrying in {}",
-            human(delay)
+            planrun_text::format_duration(delay)
         ));
         tokio::time::sleep(delay).await;
     }

@@ -12,7 +12,7 @@ use kube::runtime::watcher;
 use serde::de::DeserializeOwned;
 
 use super::env::TaskEnv;
-use super::error::{KubeError, human};
+use super::error::KubeError;
 use super::retry::{self, Backoff, Class};
 
 /// Objects by `namespace/name` (or `name`).
@@ -96,7 +96,7 @@ where
                 let delay = backoff.next_delay(retry_after);
                 env.say(&format!(
                     "watch {resource}: {text}; resuming in {}",
-                    human(delay)
+                    planrun_text::format_duration(delay)
                 ));
                 last_error = Some(text);
                 tokio::select! {

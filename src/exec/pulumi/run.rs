@@ -502,7 +502,7 @@ async fn operation(
              reports a conflict, run `pulumi cancel --stack {} --yes --cwd {}`; then `pulumi \
              refresh --stack {} --cwd {}` to clear pending operations.",
             op.name(),
-            crate::schedule::human_duration(grace),
+            planrun_text::format_duration(grace),
             task.stack,
             task.cwd.display(),
             task.stack,
