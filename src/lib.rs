@@ -9,6 +9,7 @@ pub mod events;
 pub mod exec;
 pub mod exit_code;
 pub mod journal;
+pub mod layout;
 pub mod plan;
 pub mod redact;
 pub mod rehearse;

@@ -16,10 +16,9 @@ use crate::exec::KubeSlot;
 use crate::exec::kube::{ConnectOptions, Connection};
 use crate::exec::process::GroupRegistry;
 use crate::journal::{self, JournalSink, Session};
+use crate::layout::{self, PlanDir};
 use crate::report::{self, OutputFormat, ReporterConfig, RunMeta};
-use crate::schedule::{
-    Cancel, CancelReason, Dispatcher, NoSink, RunConfig, RunDir, StateSink, default_state_dir,
-};
+use crate::schedule::{Cancel, CancelReason, Dispatcher, NoSink, RunConfig, StateSink};
 use crate::validate::ValidatedPlan;
 
 /// The default of `--jobs`: plan tasks mostly wait on I/O (API calls, waits for
@@ -94,7 +93,7 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
         let state_dir = args
             .state_dir
             .clone()
-            .unwrap_or_else(|| journal::default_state_dir(&args.plan.plan));
+            .unwrap_or_else(|| layout::default_state_dir(&args.plan.plan));
         Start::Journaled(Box::new(journal::prepare(
             &args.plan.plan,
             &state_dir,
@@ -155,7 +154,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
                 Arc::new(plan),
                 Box::new(NoSink),
                 Vec::new(),
-                RunDir::new_run_id(),
+                layout::new_run_id(jiff::Timestamp::now()),
                 None,
             ),
             Start::Journaled(prepared) => {
@@ -185,9 +184,12 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     let state_dir = match (&scratch, &args.state_dir) {
         (Some(dir), _) => dir.clone(),
         (None, Some(dir)) => dir.clone(),
-        (None, None) => default_state_dir(plan.plan_dir()),
+        (None, None) => layout::default_state_dir(plan.source().path()),
     };
-    let run_dir = RunDir::create(&state_dir, &name, &run_id).map_err(|e| {
+    // Absolute: children get it as PLANRUN_RUN_DIR and run in other directories.
+    let state_dir = std::path::absolute(&state_dir).unwrap_or(state_dir);
+    let run_dir = PlanDir::new(&state_dir, &name).run(&run_id);
+    std::fs::create_dir_all(run_dir.logs_dir()).map_err(|e| {
         internal(
             &format!("cannot create the run directory in {}", state_dir.display()),
             e,
@@ -236,7 +238,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     };
     let result = Dispatcher {
         plan: plan.clone(),
-        run_dir: Arc::new(run_dir),
+        run_dir,
         config: RunConfig {
             jobs,
             dry_run: args.dry_run,

@@ -8,6 +8,7 @@ use miette::Report;
 
 use crate::error::Error;
 use crate::journal::{self, Journal, PlanState, RunState};
+use crate::layout;
 
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
@@ -52,7 +53,7 @@ pub fn run(args: &StatusArgs) -> Result<(), Error> {
     let text = format!(
         "{}\nrun directory: {}\n",
         journal::status::render_status(&state, &ids, live),
-        plan_state.run_dir(&run_id).display()
+        plan_state.run_dir(&run_id).path().display()
     );
     print_out(&text);
     Ok(())
@@ -72,7 +73,7 @@ pub(super) fn plan_state(
             plan.display()
         )));
     };
-    let state_dir = state_dir.map_or_else(|| journal::default_state_dir(plan), Path::to_path_buf);
+    let state_dir = state_dir.map_or_else(|| layout::default_state_dir(plan), Path::to_path_buf);
     let plan_state = PlanState::new(&state_dir, &name);
     // The latest run's overrides make the task list match what ran.
     let vars: Vec<(String, String)> = plan_state
@@ -96,14 +97,14 @@ pub(super) fn plan_state(
 
 /// Whether a live planrun process works on `run_id` now.
 pub(super) fn is_live(plan_state: &PlanState, run_id: &str) -> bool {
-    journal::live_holder(&plan_state.lock_path())
+    journal::live_holder(&plan_state.dir().lock_path())
         .is_some_and(|h| h.run_id.as_deref() == Some(run_id))
 }
 
 fn no_runs(plan_state: &PlanState) -> Error {
     let help = format!(
         "runs are kept in {}; pass --state-dir if they are elsewhere",
-        plan_state.dir().display()
+        plan_state.dir().path().display()
     );
     Error::Invalid(miette::miette!(
         help = help,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::events::{EventKind, EventSender, Stream};
 use crate::redact::Redactor;
-use crate::schedule::{Cancel, RunDir};
+use crate::schedule::Cancel;
 
 use super::process::GroupRegistry;
 
@@ -27,7 +27,7 @@ pub struct ExecContext {
     /// 1 for the first attempt.
     pub attempt: u32,
     /// The run's directory (a scratch one for a dry run).
-    pub run_dir: Arc<RunDir>,
+    pub run_dir: PathBuf,
     /// The task's log file; `None` when output is not kept.
     pub log: Option<PathBuf>,
     pub redactor: Redactor,

@@ -1,4 +1,4 @@
-//! The durable journal of a run, resume, the plan lock and the run directories.
+//! The durable journal of a run, resume, the plan lock and a plan's runs on disk.
 //!
 //! Every task state change is appended to the run's journal and made durable before
 //! planrun acts on it ([`writer`]); reading tells a crash's torn tail from corruption
@@ -8,10 +8,10 @@
 mod error;
 pub mod frame;
 mod lock;
+mod plan_state;
 mod reader;
 mod record;
 pub mod resume;
-mod rundir;
 mod session;
 mod sink;
 mod state;
@@ -20,16 +20,15 @@ mod writer;
 
 pub use error::JournalError;
 pub use lock::{LockError, LockHolder, PlanLock, live_holder};
+pub use plan_state::PlanState;
 pub use reader::{Journal, TornTailWarning};
 pub use record::{
     FORMAT_VERSION, MAX_MESSAGE_CHARS, Record, RunOutcome, RunResumed, RunStarted, VarOverrides,
     short_message,
 };
 pub use resume::{Decision, ResumePlan, ResumeTask, RunReason, plan_resume};
-pub use rundir::{JOURNAL_FILE, PlanState, new_run_id};
 pub use session::{
-    PlanLoader, Prepared, Refusal, RunJournal, Session, StartMode, default_state_dir, open,
-    peek_plan_name, prepare,
+    PlanLoader, Prepared, Refusal, RunJournal, Session, StartMode, open, peek_plan_name, prepare,
 };
 pub use sink::JournalSink;
 pub use state::{RunProcess, RunState, TaskHistory, TaskState};

@@ -18,14 +18,15 @@ use thiserror::Error;
 
 use super::error::JournalError;
 use super::lock::PlanLock;
+use super::plan_state::PlanState;
 use super::reader::Journal;
 use super::record::{FORMAT_VERSION, Record, RunOutcome, RunResumed, RunStarted, VarOverrides};
 use super::resume::{ResumeTask, plan_resume};
-use super::rundir::PlanState;
 use super::state::RunState;
 use super::status::{fmt_time, progress, run_outcome};
 use super::writer::JournalWriter;
 use crate::error::Error;
+use crate::layout::RunDir;
 use crate::validate::{TaskIdx, ValidatedPlan};
 
 /// What the user asked for.
@@ -45,7 +46,7 @@ pub enum StartMode {
 pub struct RunJournal {
     writer: JournalWriter,
     state: RunState,
-    run_dir: PathBuf,
+    run_dir: RunDir,
 }
 
 impl RunJournal {
@@ -73,7 +74,7 @@ impl RunJournal {
 
     /// `<state dir>/<plan>/runs/<run id>/`.
     pub fn run_dir(&self) -> &Path {
-        &self.run_dir
+        self.run_dir.path()
     }
 
     pub fn path(&self) -> &Path {
@@ -138,15 +139,6 @@ pub enum Refusal {
 /// Called before anything is written.
 pub type PlanLoader<'a> = dyn Fn(&Path, &[(String, String)]) -> Result<ValidatedPlan, Error> + 'a;
 
-/// Where the plan's state lives when `--state-dir` is not given: `.planrun` beside
-/// the plan file.
-pub fn default_state_dir(plan_path: &Path) -> PathBuf {
-    match plan_path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.join(".planrun"),
-        _ => PathBuf::from(".planrun"),
-    }
-}
-
 /// The plan's `[plan] name`, read without validating (the run's variables are
 /// needed first); `None` if the file does not parse that far.
 pub fn peek_plan_name(plan_path: &Path) -> Option<String> {
@@ -202,7 +194,7 @@ pub fn prepare(
     // any state there is nothing to resume.
     let mut preloaded = match mode {
         StartMode::New | StartMode::Restart => Some(load(plan_path, cli_vars)?),
-        StartMode::Resume { .. } if !plan_state.dir().exists() => {
+        StartMode::Resume { .. } if !plan_state.dir().path().exists() => {
             return Err(Error::Refused(Report::new(Refusal::NothingToResume {
                 plan: name,
                 latest: String::new(),

@@ -20,6 +20,7 @@ use super::snapshot::Snapshot;
 use super::spec::{Reaction, RehearsalSpec};
 use super::world::World;
 use crate::error::Error;
+use crate::layout;
 use crate::report::OutputFormat;
 use crate::sandbox::{Sandbox, SandboxConfig, SandboxState, Scenario};
 
@@ -70,7 +71,7 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
     let state_dir = opts
         .state_dir
         .clone()
-        .unwrap_or_else(|| World::default_state_dir(&opts.plan));
+        .unwrap_or_else(|| layout::default_rehearsal_state_dir(&opts.plan));
     let world = World::new(&state_dir, &name);
 
     // The run's variables: the rehearsal's, the repository copy, the plan's own value

@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::RehearseError;
+use crate::layout::PlanDir;
 
 /// The paths of one plan's rehearsal.
 #[derive(Debug, Clone)]
@@ -24,13 +25,8 @@ pub struct World {
 impl World {
     pub fn new(state_dir: &Path, plan_name: &str) -> Self {
         let state_dir = super::spec::absolute(state_dir);
-        let dir = state_dir.join(plan_name).join("sandbox");
+        let dir = PlanDir::new(&state_dir, plan_name).sandbox_dir();
         Self { state_dir, dir }
-    }
-
-    /// `.planrun/rehearsal` beside the plan.
-    pub fn default_state_dir(plan: &Path) -> PathBuf {
-        crate::journal::default_state_dir(plan).join("rehearsal")
     }
 
     pub fn kubeconfig(&self) -> PathBuf {

@@ -9,6 +9,7 @@ use planrun_text::format_duration;
 
 use super::record::{RunRecord, TaskResult};
 use crate::events::SkipReason;
+use crate::layout;
 
 /// The report as Markdown.
 pub fn render(record: &RunRecord) -> String {
@@ -116,11 +117,11 @@ pub fn render(record: &RunRecord) -> String {
                 }
                 let _ = writeln!(out, "{fence}");
             }
-            let log = format!("logs/{}.log", t.id);
+            let log = layout::log_path_in_run(&t.id);
             if let Some(dir) = &record.run_dir
                 && std::path::Path::new(dir).join(&log).is_file()
             {
-                let _ = writeln!(out, "\nFull log: `{log}`");
+                let _ = writeln!(out, "\nFull log: `{}`", log.display());
             }
         }
     }

@@ -14,11 +14,11 @@ use tokio::time::Instant;
 use crate::events::{CancelReason, Counts, EventKind, EventSender, RunOutcome, SkipReason};
 use crate::exec::process::GroupRegistry;
 use crate::exec::{self, ExecContext, KubeSlot, TaskError, TaskOutcome};
+use crate::layout::RunDir;
 use crate::validate::{TaskIdx, ValidatedPlan};
 
 use super::cancel::Cancel;
 use super::graph::DepGraph;
-use super::run_dir::RunDir;
 use super::run_state::{Ended, RunState};
 use super::state::{SkipCause, StateChange, StateSink};
 
@@ -71,7 +71,8 @@ pub enum RunError {
 /// Everything the dispatcher needs; [`Dispatcher::run`] consumes it.
 pub struct Dispatcher<'s> {
     pub plan: Arc<ValidatedPlan>,
-    pub run_dir: Arc<RunDir>,
+    /// Where task logs go (a scratch directory for a dry run).
+    pub run_dir: RunDir,
     pub config: RunConfig,
     pub events: EventSender,
     pub sink: &'s mut dyn StateSink,
@@ -183,7 +184,7 @@ impl Dispatcher<'_> {
 /// The dispatcher's working state.
 struct Loop<'s> {
     plan: Arc<ValidatedPlan>,
-    run_dir: Arc<RunDir>,
+    run_dir: RunDir,
     config: RunConfig,
     events: EventSender,
     sink: &'s mut dyn StateSink,
@@ -345,7 +346,7 @@ impl Loop<'_> {
             log: self.config.keep_logs.then(|| self.run_dir.log_path(&id)),
             task: id,
             attempt,
-            run_dir: self.run_dir.clone(),
+            run_dir: self.run_dir.path().to_path_buf(),
             redactor: self.plan.redactor().clone(),
             cancel: self.cancel.child(),
             events: self.events.clone(),
@@ -549,7 +550,7 @@ mod tests {
         let (events, rx) = EventSender::channel();
         let summary = Dispatcher {
             plan,
-            run_dir: Arc::new(RunDir::create(dir, "p", "r").unwrap()),
+            run_dir: crate::layout::PlanDir::new(dir, "p").run("r"),
             config,
             events,
             sink,

@@ -10,8 +10,9 @@ use planrun::events::{Event, EventSender};
 use planrun::exec::process::GroupRegistry;
 use planrun::exec::pulumi::{self, PulumiError, Settings};
 use planrun::exec::{ExecContext, KubeSlot, TaskError};
+use planrun::layout::PlanDir;
 use planrun::redact::Redactor;
-use planrun::schedule::{Cancel, CancelReason, RunDir};
+use planrun::schedule::{Cancel, CancelReason};
 use planrun::simtools::{self, Invocation};
 use planrun::validate::PulumiUp;
 
@@ -75,13 +76,14 @@ impl Sim {
     }
 
     fn ctx(&self, dry_run: bool) -> (ExecContext, std::sync::mpsc::Receiver<Event>) {
-        let run_dir = RunDir::create(&self.root.join("state"), "flux-rebuild", "run-1").unwrap();
+        let run_dir = PlanDir::new(&self.root.join("state"), "flux-rebuild").run("run-1");
+        std::fs::create_dir_all(run_dir.logs_dir()).unwrap();
         let (events, rx) = EventSender::channel();
         let ctx = ExecContext {
             task: "pulumi-up".into(),
             attempt: 1,
             log: Some(run_dir.log_path("pulumi-up")),
-            run_dir: Arc::new(run_dir),
+            run_dir: run_dir.path().to_path_buf(),
             redactor: Redactor::new(),
             cancel: Cancel::new(),
             events,

@@ -60,13 +60,12 @@ pub async fn execute(task: &Task, ctx: &ExecContext) -> Result<TaskOutcome, Task
         conn.context(),
         conn.server()
     ));
-    let run_dir = ctx.run_dir.path().to_path_buf();
     let work = run_kube_task(
         &task.kind,
         KubeTask {
             conn,
             progress: &output,
-            run_dir: &run_dir,
+            run_dir: &ctx.run_dir,
             redactor: &ctx.redactor,
             dry_run: ctx.dry_run,
             timeout: task.timeout,

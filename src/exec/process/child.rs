@@ -184,13 +184,15 @@ mod tests {
     use super::*;
     use crate::events::{EventKind, EventSender};
     use crate::exec::process::GroupRegistry;
+    use crate::layout::PlanDir;
     use crate::redact::Redactor;
-    use crate::schedule::{Cancel, RunDir};
+    use crate::schedule::Cancel;
 
     fn ctx(
         dir: &std::path::Path,
     ) -> (ExecContext, std::sync::mpsc::Receiver<crate::events::Event>) {
-        let run_dir = RunDir::create(dir, "p", "r").unwrap();
+        let run_dir = PlanDir::new(dir, "p").run("r");
+        std::fs::create_dir_all(run_dir.logs_dir()).unwrap();
         let (events, rx) = EventSender::channel();
         let redactor = Redactor::new();
         redactor.add("s3cret");
@@ -198,7 +200,7 @@ mod tests {
             task: "t".into(),
             attempt: 1,
             log: Some(run_dir.log_path("t")),
-            run_dir: Arc::new(run_dir),
+            run_dir: run_dir.path().to_path_buf(),
             redactor,
             cancel: Cancel::new(),
             events,
