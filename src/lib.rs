@@ -3,6 +3,7 @@
 //! Plan text -> typed plan ([`plan`]) -> validated DAG ([`validate`]) -> scheduler
 //! -> task executors -> events -> reporters and journal.
 
+pub mod cancel;
 pub mod cli;
 pub mod error;
 pub mod events;

@@ -10,7 +10,9 @@ use miette::Report;
 
 use super::PlanArgs;
 use super::resume::ResumeArgs;
+use crate::cancel::Cancel;
 use crate::error::Error;
+use crate::events::CancelReason;
 use crate::events::{EventSender, RunOutcome};
 use crate::exec::KubeSlot;
 use crate::exec::kube::{ConnectOptions, Connection};
@@ -18,7 +20,7 @@ use crate::exec::process::GroupRegistry;
 use crate::journal::{self, JournalSink, Session};
 use crate::layout::{self, PlanDir};
 use crate::report::{self, OutputFormat, ReporterConfig, RunMeta};
-use crate::schedule::{Cancel, CancelReason, Dispatcher, NoSink, RunConfig, StateSink};
+use crate::schedule::{Dispatcher, NoSink, RunConfig, StateSink};
 use crate::validate::ValidatedPlan;
 
 /// The default of `--jobs`: plan tasks mostly wait on I/O (API calls, waits for

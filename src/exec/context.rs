@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cancel::Cancel;
 use crate::events::{EventKind, EventSender, Stream};
 use crate::redact::Redactor;
-use crate::schedule::Cancel;
 
 use super::process::GroupRegistry;
 

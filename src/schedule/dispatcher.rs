@@ -11,13 +11,13 @@ use planrun_text::format_duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::cancel::Cancel;
 use crate::events::{CancelReason, Counts, EventKind, EventSender, RunOutcome, SkipReason};
 use crate::exec::process::GroupRegistry;
 use crate::exec::{self, ExecContext, KubeSlot, TaskError, TaskOutcome};
 use crate::layout::RunDir;
 use crate::validate::{TaskIdx, ValidatedPlan};
 
-use super::cancel::Cancel;
 use super::graph::DepGraph;
 use super::run_state::{Ended, RunState};
 use super::state::{SkipCause, StateChange, StateSink};

@@ -1,13 +1,11 @@
-//! The scheduler: the dispatcher (sole owner of run state), the pure decisions it
-//! relies on, and cancellation.
+//! The scheduler: the dispatcher (sole owner of run state) and the pure decisions it
+//! relies on.
 
-mod cancel;
 mod dispatcher;
 mod graph;
 mod run_state;
 mod state;
 
-pub use cancel::{Cancel, CancelReason};
 pub use dispatcher::{Dispatcher, RunConfig, RunError, RunSummary};
 pub use graph::DepGraph;
 pub use run_state::{Ended, Mode, RunState};

@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use planrun::cancel::Cancel;
+use planrun::events::CancelReason;
 use planrun::events::{Event, EventSender};
 use planrun::exec::process::GroupRegistry;
 use planrun::exec::pulumi::{self, PulumiError, Settings};
 use planrun::exec::{ExecContext, KubeSlot, TaskError};
 use planrun::layout::PlanDir;
 use planrun::redact::Redactor;
-use planrun::schedule::{Cancel, CancelReason};
 use planrun::simtools::{self, Invocation};
 use planrun::validate::PulumiUp;
 

@@ -182,11 +182,11 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::cancel::Cancel;
     use crate::events::{EventKind, EventSender};
     use crate::exec::process::GroupRegistry;
     use crate::layout::PlanDir;
     use crate::redact::Redactor;
-    use crate::schedule::Cancel;
 
     fn ctx(
         dir: &std::path::Path,

@@ -9,8 +9,9 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use tokio::process::Command;
 
+use crate::cancel::Cancel;
+use crate::events::CancelReason;
 use crate::exec::process::signal_group;
-use crate::schedule::{Cancel, CancelReason};
 
 /// A finished command's output.
 #[derive(Debug)]

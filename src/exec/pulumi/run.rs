@@ -18,11 +18,12 @@ use super::capture::{Stopped, capture, resolve_binary};
 use super::config::{self, add_secret};
 use super::error::{PulumiError, classify, strip_error};
 use super::output::OperationLog;
+use crate::cancel::Cancel;
+use crate::events::CancelReason;
 use crate::events::Stream;
 use crate::exec::process::{self, ProcessSpec, RunOptions, describe_status};
 use crate::exec::{ExecContext, TaskError, TaskOutcome};
 use crate::redact::Redactor;
-use crate::schedule::{Cancel, CancelReason};
 use crate::validate::{PulumiUp, TaskKind, ValidatedPlan};
 
 /// Least time between SIGINT and SIGKILL for a cancelled Pulumi operation (a longer

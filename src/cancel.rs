@@ -1,11 +1,12 @@
 //! Cancellation with a typed reason: a run-wide token (interrupted) and a child per
-//! attempt (its timeout), so an executor can tell why it was stopped.
+//! attempt (its timeout), so an executor can tell why it was stopped. Shared by the
+//! command line (signals), the scheduler and the executors, so it belongs to none.
 
 use std::sync::{Arc, OnceLock};
 
 use tokio_util::sync::CancellationToken;
 
-pub use crate::events::CancelReason;
+use crate::events::CancelReason;
 
 /// A cancellation token that remembers why it was cancelled. Cloning shares it.
 #[derive(Debug, Clone, Default)]
