@@ -9,7 +9,7 @@ pub const INVALID: i32 = 2;
 /// planrun refused to start: the lock is held, an unfinished run exists, or the kube
 /// context differs from the plan's guard.
 pub const REFUSED: i32 = 3;
-/// Interrupted by Ctrl-C or SIGTERM.
+/// Interrupted by Ctrl-C, SIGTERM or SIGHUP.
 pub const INTERRUPTED: i32 = 130;
 
 /// The exit code for a command's error.

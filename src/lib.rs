@@ -17,5 +17,6 @@ pub mod rehearse;
 pub mod report;
 pub mod sandbox;
 pub mod schedule;
+pub mod signals;
 pub mod simtools;
 pub mod validate;

@@ -12,7 +12,6 @@ use super::PlanArgs;
 use super::resume::ResumeArgs;
 use crate::cancel::Cancel;
 use crate::error::Error;
-use crate::events::CancelReason;
 use crate::events::{EventSender, RunOutcome};
 use crate::exec::KubeSlot;
 use crate::exec::kube::{ConnectOptions, Connection};
@@ -230,7 +229,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
 
     let cancel = Cancel::new();
     let groups = GroupRegistry::new();
-    let signals = watch_signals(cancel.clone(), groups.clone())
+    let signals = crate::signals::watch_run(cancel.clone(), groups.clone())
         .map_err(|e| internal("cannot install signal handlers", e))?;
 
     let jobs = if args.jobs == 0 {
@@ -273,33 +272,4 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
 
 fn source_of(e: &dyn std::error::Error) -> String {
     e.source().map(|s| s.to_string()).unwrap_or_default()
-}
-
-/// First SIGINT or SIGTERM: interrupt (stop starting work, cancel running tasks).
-/// Second: kill every running process group and exit at once.
-fn watch_signals(
-    cancel: Cancel,
-    groups: GroupRegistry,
-) -> std::io::Result<tokio::task::JoinHandle<()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
-    Ok(tokio::spawn(async move {
-        let mut seen = 0;
-        loop {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            seen += 1;
-            if seen == 1 {
-                eprintln!("planrun: interrupted; stopping running tasks (again to exit at once)");
-                cancel.cancel(CancelReason::Interrupted);
-            } else {
-                groups.kill_all();
-                eprintln!("planrun: interrupted twice; exiting now");
-                std::process::exit(crate::exit_code::INTERRUPTED);
-            }
-        }
-    }))
 }

@@ -1,12 +1,37 @@
-//! `planrun sandbox`: the simulated cluster, served until Ctrl-C.
+//! `planrun sandbox`: the simulated cluster, served until Ctrl-C (or SIGTERM, SIGHUP).
+
+use std::io::Write;
+
+use miette::IntoDiagnostic;
 
 use crate::error::Error;
-use crate::sandbox::{SandboxArgs, run_sandbox_command};
+use crate::sandbox::{SandboxArgs, start_from_args};
+use crate::signals::StopSignals;
 
 pub fn run(args: SandboxArgs) -> Result<(), Error> {
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| Error::Internal(miette::miette!("cannot start the async runtime: {e}")))?;
-    runtime
-        .block_on(run_sandbox_command(args))
-        .map_err(Error::Invalid)
+    runtime.block_on(serve(args)).map_err(Error::Invalid)
+}
+
+/// Serves until a stop signal, printing the `export KUBECONFIG=...` line.
+async fn serve(args: SandboxArgs) -> Result<(), miette::Report> {
+    let mut signals = StopSignals::install().into_diagnostic()?;
+    let (sandbox, path) = start_from_args(&args).await?;
+    println!("sandbox API server listening on {}", sandbox.url());
+    println!(
+        "kubeconfig written to {} (context {})",
+        path.display(),
+        args.context
+    );
+    println!("use it with planrun or kubectl:");
+    println!(
+        "export KUBECONFIG={}",
+        planrun_text::shell_quote(&path.display().to_string())
+    );
+    println!("press Ctrl-C to stop");
+    std::io::stdout().flush().into_diagnostic()?;
+    signals.recv().await;
+    sandbox.shutdown().await;
+    Ok(())
 }

@@ -23,6 +23,7 @@ use crate::error::Error;
 use crate::layout;
 use crate::report::OutputFormat;
 use crate::sandbox::{Sandbox, SandboxConfig, SandboxState, Scenario};
+use crate::signals::StopSignals;
 
 /// How often the sandbox's state is saved while it changes.
 const SAVE_EVERY: Duration = Duration::from_millis(250);
@@ -222,10 +223,7 @@ async fn conduct(
     let mut child = cmd.spawn().map_err(|e| internal(RehearseError::Spawn(e)))?;
     let pid = child.id();
 
-    use tokio::signal::unix::{SignalKind, signal};
-    let signals = |kind| signal(kind).map_err(|e| internal(RehearseError::Spawn(e)));
-    let mut int = signals(SignalKind::interrupt())?;
-    let mut term = signals(SignalKind::terminate())?;
+    let mut signals = StopSignals::install().map_err(|e| internal(RehearseError::Spawn(e)))?;
     let state = sandbox.state();
     let mut fired = vec![false; reactions.len()];
     let mut react = tokio::time::interval(REACT_EVERY);
@@ -234,8 +232,7 @@ async fn conduct(
     let status = loop {
         tokio::select! {
             status = child.wait() => break status,
-            _ = int.recv() => forward(pid, nix::sys::signal::Signal::SIGINT),
-            _ = term.recv() => forward(pid, nix::sys::signal::Signal::SIGTERM),
+            signal = signals.recv() => forward(pid, signal),
             _ = react.tick() => run_reactions(&state, reactions, &mut fired),
             _ = save.tick() => {
                 let version = state.resource_version();

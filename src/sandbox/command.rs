@@ -1,8 +1,7 @@
-//! `planrun sandbox`: serve a sandbox until Ctrl-C and hand out a kubeconfig for it.
+//! `planrun sandbox`'s arguments, and a sandbox started from them with a kubeconfig
+//! for it.
 
 use std::path::PathBuf;
-
-use miette::IntoDiagnostic;
 
 use super::error::SandboxError;
 use super::scenario::Scenario;
@@ -53,53 +52,4 @@ pub async fn start_from_args(args: &SandboxArgs) -> Result<(Sandbox, PathBuf), S
     });
     sandbox.write_kubeconfig(&path, &args.context)?;
     Ok((sandbox, path))
-}
-
-/// Serve until Ctrl-C (or SIGTERM), then shut down.
-pub async fn serve_until_signal(sandbox: Sandbox) {
-    wait_for_signal().await;
-    sandbox.shutdown().await;
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// `planrun sandbox`: serve until Ctrl-C, printing the `export KUBECONFIG=...` line.
-pub async fn run_sandbox_command(args: SandboxArgs) -> Result<(), miette::Report> {
-    let (sandbox, path) = start_from_args(&args).await?;
-    println!("sandbox API server listening on {}", sandbox.url());
-    println!(
-        "kubeconfig written to {} (context {})",
-        path.display(),
-        args.context
-    );
-    println!("use it with planrun or kubectl:");
-    println!(
-        "export KUBECONFIG={}",
-        planrun_text::shell_quote(&path.display().to_string())
-    );
-    println!("press Ctrl-C to stop");
-    use std::io::Write;
-    std::io::stdout().flush().into_diagnostic()?;
-    serve_until_signal(sandbox).await;
-    Ok(())
 }

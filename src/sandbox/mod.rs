@@ -96,7 +96,7 @@ mod store;
 mod table;
 mod watch;
 
-pub use command::{SandboxArgs, run_sandbox_command, serve_until_signal, start_from_args};
+pub use command::{SandboxArgs, start_from_args};
 pub use error::SandboxError;
 pub use faults::RequestRecord;
 pub use scenario::{ConditionRule, Delay, FaultRule, NamespaceKnob, Scenario};

@@ -235,6 +235,16 @@ fn timeout_kills_the_scripts_background_grandchild() {
 
 #[test]
 fn sigint_cancels_running_tasks_and_exits_130() {
+    interrupted_by(nix::sys::signal::Signal::SIGINT);
+}
+
+#[test]
+fn sighup_interrupts_like_sigint() {
+    interrupted_by(nix::sys::signal::Signal::SIGHUP);
+}
+
+/// Runs the interrupt fixture and stops it with `signal` once its task runs.
+fn interrupted_by(signal: nix::sys::signal::Signal) {
     let dir = workdir("interrupt.toml");
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("planrun"))
         .current_dir(dir.path())
@@ -251,11 +261,7 @@ fn sigint_cancels_running_tasks_and_exits_130() {
     }));
     let grandchild = read_pid(&pidfile);
     let shell = read_pid(&dir.path().join("child.pid"));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
