@@ -16,6 +16,8 @@ use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::vocabulary::RunStatus;
+
 /// Version of the JSON Lines event schema, the `v` field of every event.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -198,12 +200,13 @@ impl RunOutcome {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    /// The outcome in words.
+    pub fn status(self) -> RunStatus {
         match self {
-            RunOutcome::Succeeded => "succeeded",
-            RunOutcome::SucceededWithWarnings => "succeeded with warnings",
-            RunOutcome::Failed => "failed",
-            RunOutcome::Interrupted => "interrupted",
+            RunOutcome::Succeeded => RunStatus::Succeeded,
+            RunOutcome::SucceededWithWarnings => RunStatus::SucceededWithWarnings,
+            RunOutcome::Failed => RunStatus::Failed,
+            RunOutcome::Interrupted => RunStatus::Interrupted,
         }
     }
 }

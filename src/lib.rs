@@ -20,3 +20,4 @@ pub mod schedule;
 pub mod signals;
 pub mod simtools;
 pub mod validate;
+pub mod vocabulary;

@@ -7,7 +7,7 @@ use clap::Args;
 use miette::Report;
 
 use crate::error::Error;
-use crate::journal::{self, Journal, PlanState, RunState};
+use crate::journal::{self, Journal, PlanState, RunHistory};
 use crate::layout;
 
 #[derive(Debug, Clone, Args)]
@@ -45,7 +45,7 @@ pub fn run(args: &StatusArgs) -> Result<(), Error> {
         eprintln!("warning: {w}");
     }
     let state =
-        RunState::from_records(&journal.records).expect("Journal::parse checks the first record");
+        RunHistory::from_records(&journal.records).expect("Journal::parse checks the first record");
     let ids: Vec<&str> = match &plan_tasks {
         Some(ids) => ids.iter().map(String::as_str).collect(),
         None => state.tasks.iter().map(|(id, _)| id.as_str()).collect(),
@@ -81,7 +81,7 @@ pub(super) fn plan_state(
         .ok()
         .flatten()
         .and_then(|id| Journal::read(&plan_state.journal_path(&id)).ok())
-        .and_then(|j| RunState::from_records(&j.records))
+        .and_then(|j| RunHistory::from_records(&j.records))
         .map(|s| s.vars.vars.into_iter().collect())
         .unwrap_or_default();
     let ids = crate::validate::load_and_validate(plan, &vars)

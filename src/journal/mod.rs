@@ -7,6 +7,7 @@
 
 mod error;
 pub mod frame;
+mod history;
 mod lock;
 mod plan_state;
 mod reader;
@@ -14,22 +15,21 @@ mod record;
 pub mod resume;
 mod session;
 mod sink;
-mod state;
 pub mod status;
 mod writer;
 
 pub use error::JournalError;
+pub use history::{RecordedState, RunHistory, RunProcess, TaskHistory};
 pub use lock::{LockError, LockHolder, PlanLock, live_holder};
 pub use plan_state::PlanState;
 pub use reader::{Journal, TornTailWarning};
 pub use record::{
-    FORMAT_VERSION, MAX_MESSAGE_CHARS, Record, RunOutcome, RunResumed, RunStarted, VarOverrides,
-    short_message,
+    FORMAT_VERSION, MAX_MESSAGE_CHARS, Record, RecordedOutcome, RunResumed, RunStarted,
+    VarOverrides, short_message,
 };
 pub use resume::{Decision, ResumePlan, ResumeTask, RunReason, plan_resume};
 pub use session::{
     PlanLoader, Prepared, Refusal, RunJournal, Session, StartMode, open, peek_plan_name, prepare,
 };
 pub use sink::JournalSink;
-pub use state::{RunProcess, RunState, TaskHistory, TaskState};
 pub use writer::{GROUP_INTERVAL, JournalWriter, SyncMode};

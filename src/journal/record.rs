@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::redact::Redactor;
+use crate::vocabulary::RunStatus;
 
 /// Version of the record format, written in [`RunStarted`].
 pub const FORMAT_VERSION: u32 = 1;
@@ -78,13 +79,10 @@ pub enum Record {
         reason: Option<String>,
     },
     /// Stopped by Ctrl-C or SIGTERM.
-    TaskInterrupted {
-        task: String,
-        at: Timestamp,
-    },
+    TaskInterrupted { task: String, at: Timestamp },
     RunFinished {
         at: Timestamp,
-        outcome: RunOutcome,
+        outcome: RecordedOutcome,
     },
 }
 
@@ -147,7 +145,7 @@ impl VarOverrides {
 /// How a run (or one planrun process's part of it) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum RunOutcome {
+pub enum RecordedOutcome {
     Succeeded,
     /// Every failure was allowed (`allow_failure = true`).
     SucceededWithWarnings,
@@ -157,14 +155,27 @@ pub enum RunOutcome {
     Abandoned,
 }
 
-impl RunOutcome {
-    pub fn as_str(self) -> &'static str {
+impl RecordedOutcome {
+    /// The outcome in words.
+    pub fn status(self) -> RunStatus {
         match self {
-            RunOutcome::Succeeded => "succeeded",
-            RunOutcome::SucceededWithWarnings => "succeeded with warnings",
-            RunOutcome::Failed => "failed",
-            RunOutcome::Interrupted => "interrupted",
-            RunOutcome::Abandoned => "abandoned",
+            RecordedOutcome::Succeeded => RunStatus::Succeeded,
+            RecordedOutcome::SucceededWithWarnings => RunStatus::SucceededWithWarnings,
+            RecordedOutcome::Failed => RunStatus::Failed,
+            RecordedOutcome::Interrupted => RunStatus::Interrupted,
+            RecordedOutcome::Abandoned => RunStatus::Abandoned,
+        }
+    }
+}
+
+impl From<crate::events::RunOutcome> for RecordedOutcome {
+    fn from(outcome: crate::events::RunOutcome) -> Self {
+        use crate::events::RunOutcome;
+        match outcome {
+            RunOutcome::Succeeded => RecordedOutcome::Succeeded,
+            RunOutcome::SucceededWithWarnings => RecordedOutcome::SucceededWithWarnings,
+            RunOutcome::Failed => RecordedOutcome::Failed,
+            RunOutcome::Interrupted => RecordedOutcome::Interrupted,
         }
     }
 }

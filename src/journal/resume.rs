@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use super::state::{TaskHistory, TaskState};
+use super::history::{RecordedState, TaskHistory};
 
 /// A plan task as resume sees it.
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +41,7 @@ pub enum RunReason {
     /// Not in the journal (never started, or new in the plan).
     NotStarted,
     /// Journaled in a state other than succeeded (`Running`: cut off mid-run).
-    NotDone(TaskState),
+    NotDone(RecordedState),
     /// Succeeded, but its definition changed since.
     FingerprintChanged,
     /// Named by `--rerun`.
@@ -78,10 +78,10 @@ impl fmt::Display for DescribeReason<'_> {
         let id = |i: usize| self.tasks.get(i).map_or("?", |t| t.id);
         match self.reason {
             RunReason::NotStarted => f.write_str("it has not run yet"),
-            RunReason::NotDone(TaskState::Running) => {
+            RunReason::NotDone(RecordedState::Running) => {
                 f.write_str("it was cut off mid-run and runs again from the start")
             }
-            RunReason::NotDone(state) => write!(f, "it was {state}"),
+            RunReason::NotDone(state) => write!(f, "it was {}", state.status(false)),
             RunReason::FingerprintChanged => {
                 f.write_str("its definition changed since it succeeded")
             }
@@ -142,7 +142,7 @@ pub fn plan_resume<'h>(
         let t = &tasks[i];
         let h = history(t.id);
         let fp_changed = h.is_some_and(|h| {
-            h.state == TaskState::Succeeded
+            h.state == RecordedState::Succeeded
                 && h.succeeded_fingerprint.as_deref() != Some(t.fingerprint)
         });
         let forced_need = t.needs.iter().copied().find(|&n| forced[n]);
@@ -154,8 +154,8 @@ pub fn plan_resume<'h>(
                 .find(|&n| decisions[n] != Decision::Done)
         };
         decisions[i] = match h.map(|h| h.state) {
-            None | Some(TaskState::Pending) => Decision::Run(RunReason::NotStarted),
-            Some(TaskState::Succeeded) => {
+            None | Some(RecordedState::Pending) => Decision::Run(RunReason::NotStarted),
+            Some(RecordedState::Succeeded) => {
                 if rerun.contains(&i) {
                     Decision::Run(RunReason::RerunRequested)
                 } else if fp_changed {
@@ -209,10 +209,10 @@ mod tests {
 
     use super::*;
 
-    fn hist(state: TaskState, fp: &str) -> TaskHistory {
+    fn hist(state: RecordedState, fp: &str) -> TaskHistory {
         TaskHistory {
             state,
-            succeeded_fingerprint: (state == TaskState::Succeeded).then(|| fp.to_owned()),
+            succeeded_fingerprint: (state == RecordedState::Succeeded).then(|| fp.to_owned()),
             fingerprint: Some(fp.to_owned()),
             ..TaskHistory::default()
         }
@@ -223,7 +223,7 @@ mod tests {
         let needs = vec![vec![], vec![0], vec![1], vec![0]];
         let h = ["a", "b", "c", "d"]
             .iter()
-            .map(|id| (id.to_string(), hist(TaskState::Succeeded, "f")))
+            .map(|id| (id.to_string(), hist(RecordedState::Succeeded, "f")))
             .collect();
         (needs, h)
     }
@@ -288,17 +288,17 @@ mod tests {
     #[test]
     fn unfinished_tasks_run_and_a_cut_off_one_says_so() {
         let (needs, mut h) = chain();
-        h.insert("b".into(), hist(TaskState::Running, "f"));
+        h.insert("b".into(), hist(RecordedState::Running, "f"));
         h.remove("c");
         let t = tasks(&["a", "b", "c", "d"], &needs, &["f"; 4]);
         let p = plan_resume(&t, |id| h.get(id), &BTreeSet::new());
         assert_eq!(p.done().collect::<Vec<_>>(), [0, 3]);
         assert_eq!(
             p.decisions[1],
-            Decision::Run(RunReason::NotDone(TaskState::Running))
+            Decision::Run(RunReason::NotDone(RecordedState::Running))
         );
         assert_eq!(
-            RunReason::NotDone(TaskState::Running)
+            RunReason::NotDone(RecordedState::Running)
                 .describe(&t)
                 .to_string(),
             "it was cut off mid-run and runs again from the start"
@@ -310,7 +310,7 @@ mod tests {
     #[test]
     fn an_always_task_follows_a_need_that_runs() {
         let (needs, mut h) = chain();
-        h.insert("a".into(), hist(TaskState::Failed, "f"));
+        h.insert("a".into(), hist(RecordedState::Failed, "f"));
         let mut t = tasks(&["a", "b", "c", "d"], &needs, &["f"; 4]);
         t[3].always = true;
         let p = plan_resume(&t, |id| h.get(id), &BTreeSet::new());
@@ -322,14 +322,14 @@ mod tests {
         );
     }
 
-    const STATES: [TaskState; 7] = [
-        TaskState::Pending,
-        TaskState::Running,
-        TaskState::Succeeded,
-        TaskState::Failed,
-        TaskState::Cancelled,
-        TaskState::Skipped,
-        TaskState::Interrupted,
+    const STATES: [RecordedState; 7] = [
+        RecordedState::Pending,
+        RecordedState::Running,
+        RecordedState::Succeeded,
+        RecordedState::Failed,
+        RecordedState::Cancelled,
+        RecordedState::Skipped,
+        RecordedState::Interrupted,
     ];
 
     #[derive(Debug, Clone)]
@@ -338,7 +338,7 @@ mod tests {
         needs: Vec<Vec<usize>>,
         fps: Vec<String>,
         always: Vec<bool>,
-        history: Vec<Option<(TaskState, String)>>,
+        history: Vec<Option<(RecordedState, String)>>,
         rerun: BTreeSet<usize>,
     }
 
@@ -363,7 +363,7 @@ mod tests {
             )
                 .prop_map(|(success, s, f)| {
                     // Successes dominate real journals.
-                    let state = if success { TaskState::Succeeded } else { s };
+                    let state = if success { RecordedState::Succeeded } else { s };
                     (state, format!("f{f}"))
                 });
             (
@@ -406,7 +406,8 @@ mod tests {
     /// Reference: a task is forced when it, or anything before it, was asked for or
     /// changed since success.
     fn forced(c: &Case, i: usize) -> bool {
-        let changed = matches!(&c.history[i], Some((TaskState::Succeeded, f)) if *f != c.fps[i]);
+        let changed =
+            matches!(&c.history[i], Some((RecordedState::Succeeded, f)) if *f != c.fps[i]);
         c.rerun.contains(&i) || changed || c.needs[i].iter().any(|&n| forced(c, n))
     }
 
@@ -415,7 +416,7 @@ mod tests {
         fn done_tasks_are_current_successes(c in case()) {
             let (_, p) = run_case(&c);
             for i in p.done() {
-                let ok = matches!(&c.history[i], Some((TaskState::Succeeded, f)) if *f == c.fps[i]);
+                let ok = matches!(&c.history[i], Some((RecordedState::Succeeded, f)) if *f == c.fps[i]);
                 prop_assert!(ok, "task {i} done without a current success");
                 prop_assert!(!forced(&c, i), "task {i} done though forced");
             }
@@ -425,7 +426,7 @@ mod tests {
         fn everything_not_succeeded_runs(c in case()) {
             let (_, p) = run_case(&c);
             for (i, h) in c.history.iter().enumerate() {
-                if !matches!(h, Some((TaskState::Succeeded, _))) {
+                if !matches!(h, Some((RecordedState::Succeeded, _))) {
                     prop_assert!(p.decisions[i] != Decision::Done);
                     prop_assert!(!matches!(&p.decisions[i], Decision::Run(r) if r.is_rerun_of_success()));
                 }
@@ -454,7 +455,7 @@ mod tests {
             // Minimality: a current success that is not forced and not an `always`
             // task after running work stays done.
             for i in 0..c.needs.len() {
-                let current = matches!(&c.history[i], Some((TaskState::Succeeded, f)) if *f == c.fps[i]);
+                let current = matches!(&c.history[i], Some((RecordedState::Succeeded, f)) if *f == c.fps[i]);
                 let always_rerun = c.always[i] && c.needs[i].iter().any(|&n| p.decisions[n] != Decision::Done);
                 if current && !forced(&c, i) && !always_rerun {
                     prop_assert_eq!(&p.decisions[i], &Decision::Done);
@@ -470,7 +471,7 @@ mod tests {
             let mut after = c.clone();
             for (i, d) in p.decisions.iter().enumerate() {
                 if *d != Decision::Done {
-                    after.history[i] = Some((TaskState::Succeeded, c.fps[i].clone()));
+                    after.history[i] = Some((RecordedState::Succeeded, c.fps[i].clone()));
                 }
             }
             after.rerun.clear();

@@ -17,13 +17,15 @@ use miette::{Diagnostic, Report};
 use thiserror::Error;
 
 use super::error::JournalError;
+use super::history::RunHistory;
 use super::lock::PlanLock;
 use super::plan_state::PlanState;
 use super::reader::Journal;
-use super::record::{FORMAT_VERSION, Record, RunOutcome, RunResumed, RunStarted, VarOverrides};
+use super::record::{
+    FORMAT_VERSION, Record, RecordedOutcome, RunResumed, RunStarted, VarOverrides,
+};
 use super::resume::{ResumeTask, plan_resume};
-use super::state::RunState;
-use super::status::{fmt_time, progress, run_outcome};
+use super::status::{fmt_time, progress};
 use super::writer::JournalWriter;
 use crate::error::Error;
 use crate::layout::RunDir;
@@ -45,7 +47,7 @@ pub enum StartMode {
 #[derive(Debug)]
 pub struct RunJournal {
     writer: JournalWriter,
-    state: RunState,
+    state: RunHistory,
     run_dir: RunDir,
 }
 
@@ -59,7 +61,7 @@ impl RunJournal {
         Ok(())
     }
 
-    pub fn state(&self) -> &RunState {
+    pub fn state(&self) -> &RunHistory {
         &self.state
     }
 
@@ -209,7 +211,7 @@ pub fn prepare(
     let mut latest = match plan_state.latest().map_err(internal)? {
         Some(id) => {
             let journal = Journal::read(&plan_state.journal_path(&id)).map_err(internal)?;
-            let state = RunState::from_records(&journal.records)
+            let state = RunHistory::from_records(&journal.records)
                 .expect("Journal::parse checks the first record");
             Some((journal, state))
         }
@@ -226,7 +228,7 @@ pub fn prepare(
                     plan: name,
                     plan_arg: plan_path.display().to_string(),
                     run_id: state.run_id().to_owned(),
-                    outcome: run_outcome(state, false),
+                    outcome: state.status(false).display(),
                     progress: progress(state, &ids, false),
                     last_change: fmt_time(state.last_change),
                 })));
@@ -238,7 +240,7 @@ pub fn prepare(
             Some((journal, state))
                 if state.is_unfinished()
                     || (!rerun.is_empty()
-                        && !matches!(state.finished, Some((_, RunOutcome::Abandoned)))) =>
+                        && !matches!(state.finished, Some((_, RecordedOutcome::Abandoned)))) =>
             {
                 Some((journal, state, rerun))
             }
@@ -246,9 +248,7 @@ pub fn prepare(
                 return Err(Error::Refused(Report::new(Refusal::NothingToResume {
                     plan: name,
                     latest: latest
-                        .map(|(_, s)| {
-                            format!(" (the latest, {}, {})", s.run_id(), run_outcome(&s, false))
-                        })
+                        .map(|(_, s)| format!(" (the latest, {}, {})", s.run_id(), s.status(false)))
                         .unwrap_or_default(),
                 })));
             }
@@ -406,7 +406,7 @@ enum Action {
     Resume {
         journal_path: PathBuf,
         valid_len: u64,
-        state: Box<RunState>,
+        state: Box<RunHistory>,
         /// The resume record and the resets, written first.
         records: Vec<Record>,
     },
@@ -435,7 +435,7 @@ impl Prepared {
                     let mut w = JournalWriter::open_append(&path, valid_len).map_err(internal)?;
                     w.append(&[Record::RunFinished {
                         at: Timestamp::now(),
-                        outcome: RunOutcome::Abandoned,
+                        outcome: RecordedOutcome::Abandoned,
                     }])
                     .map_err(internal)?;
                 }
@@ -454,7 +454,7 @@ impl Prepared {
                 let path = plan_state.journal_path(&run_id);
                 let writer = JournalWriter::create(&path, &Record::RunStarted(start.clone()))
                     .map_err(internal)?;
-                (writer, RunState::new(start))
+                (writer, RunHistory::new(start))
             }
             Action::Resume {
                 journal_path,

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use super::record::{Record, RunOutcome, short_message};
+use super::record::{Record, short_message};
 use super::session::RunJournal;
-use crate::events::{self, CancelReason};
+use crate::events::CancelReason;
 use crate::schedule::{SkipCause, StateChange, StateSink};
 use crate::validate::ValidatedPlan;
 
@@ -105,12 +105,7 @@ impl JournalSink {
             StateChange::Interrupted => return None,
             StateChange::Finished { outcome } => Record::RunFinished {
                 at,
-                outcome: match outcome {
-                    events::RunOutcome::Succeeded => RunOutcome::Succeeded,
-                    events::RunOutcome::SucceededWithWarnings => RunOutcome::SucceededWithWarnings,
-                    events::RunOutcome::Failed => RunOutcome::Failed,
-                    events::RunOutcome::Interrupted => RunOutcome::Interrupted,
-                },
+                outcome: (*outcome).into(),
             },
         })
     }

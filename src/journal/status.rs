@@ -6,37 +6,18 @@ use std::fmt::Write;
 use jiff::Timestamp;
 use planrun_text::format_duration;
 
-use super::state::{RunState, TaskHistory, TaskState};
-
-/// A task state as shown to people: a task left `Running` by a dead process was cut
-/// off mid-run.
-pub fn shown_state(state: TaskState, live: bool) -> &'static str {
-    match state {
-        TaskState::Running if !live => "cut off",
-        s => s.as_str(),
-    }
-}
-
-/// How a run stands, in a word: its outcome, `running`, or `cut off` (its process
-/// ended without recording an end: kill -9, a crash, a power loss).
-pub fn run_outcome(run: &RunState, live: bool) -> &'static str {
-    match run.finished {
-        Some((_, outcome)) => outcome.as_str(),
-        None if live => "running",
-        None => "cut off",
-    }
-}
+use super::history::{RecordedState, RunHistory, TaskHistory};
 
 /// "12 of 50 tasks succeeded, 1 failed, 2 cut off": `plan_tasks` are the plan's task
 /// ids (tasks of the journal no longer in the plan are not counted).
-pub fn progress(run: &RunState, plan_tasks: &[&str], live: bool) -> String {
+pub fn progress(run: &RunHistory, plan_tasks: &[&str], live: bool) -> String {
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
     let mut succeeded = 0;
     for id in plan_tasks {
         match run.task(id).map(|t| t.state) {
-            Some(TaskState::Succeeded) => succeeded += 1,
-            None | Some(TaskState::Pending) => {}
-            Some(s) => *counts.entry(shown_state(s, live)).or_default() += 1,
+            Some(RecordedState::Succeeded) => succeeded += 1,
+            None | Some(RecordedState::Pending) => {}
+            Some(s) => *counts.entry(s.status(live).display()).or_default() += 1,
         }
     }
     let mut out = format!("{succeeded} of {} tasks succeeded", plan_tasks.len());
@@ -48,14 +29,14 @@ pub fn progress(run: &RunState, plan_tasks: &[&str], live: bool) -> String {
 
 /// The `status` table of one run: the plan's tasks in plan order, then journaled
 /// tasks the plan no longer has.
-pub fn render_status(run: &RunState, plan_tasks: &[&str], live: bool) -> String {
+pub fn render_status(run: &RunHistory, plan_tasks: &[&str], live: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "run {} of plan `{}`: {} ({})",
         run.run_id(),
         run.start.plan_name,
-        run_outcome(run, live),
+        run.status(live),
         progress(run, plan_tasks, live)
     );
     let _ = write!(out, "started {}", fmt_time(run.start.at));
@@ -88,13 +69,13 @@ pub fn render_status(run: &RunState, plan_tasks: &[&str], live: bool) -> String 
 
 fn row(id: &str, t: &TaskHistory, live: bool, note: Option<&str>) -> [String; 5] {
     let duration = match (t.started_at, t.ended_at) {
-        (Some(s), Some(e)) if t.state != TaskState::Pending => {
+        (Some(s), Some(e)) if t.state != RecordedState::Pending => {
             format_duration(e.duration_since(s).try_into().unwrap_or_default())
         }
         _ => String::new(),
     };
     let mut n = String::new();
-    if let Some(code) = t.exit_code.filter(|_| t.state != TaskState::Succeeded) {
+    if let Some(code) = t.exit_code.filter(|_| t.state != RecordedState::Succeeded) {
         let _ = write!(n, "exit {code}");
     }
     if let Some(m) = &t.message {
@@ -111,7 +92,7 @@ fn row(id: &str, t: &TaskHistory, live: bool, note: Option<&str>) -> [String; 5]
     }
     [
         id.to_owned(),
-        shown_state(t.state, live).to_owned(),
+        t.state.status(live).display().to_owned(),
         t.attempts.to_string(),
         duration,
         n,
@@ -121,7 +102,7 @@ fn row(id: &str, t: &TaskHistory, live: bool, note: Option<&str>) -> [String; 5]
 /// One line of the `runs` listing.
 #[derive(Debug, Clone)]
 pub struct RunLine<'a> {
-    pub run: &'a RunState,
+    pub run: &'a RunHistory,
     pub live: bool,
     /// Total tasks in the plan, when known.
     pub plan_tasks: Option<usize>,
@@ -144,7 +125,7 @@ pub fn render_runs(lines: &[RunLine<'_>]) -> String {
                     .finished
                     .map(|(at, _)| fmt_time(at))
                     .unwrap_or_default(),
-                run_outcome(l.run, l.live).to_owned(),
+                l.run.status(l.live).display().to_owned(),
                 tasks,
             ]
         })
@@ -184,14 +165,16 @@ pub fn fmt_time(t: Timestamp) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::journal::record::{FORMAT_VERSION, Record, RunOutcome, RunStarted, VarOverrides};
+    use crate::journal::record::{
+        FORMAT_VERSION, Record, RecordedOutcome, RunStarted, VarOverrides,
+    };
 
     fn ts(s: i64) -> Timestamp {
         Timestamp::from_second(1_795_000_000 + s).unwrap()
     }
 
-    fn run() -> RunState {
-        let mut r = RunState::new(RunStarted {
+    fn run() -> RunHistory {
+        let mut r = RunHistory::new(RunStarted {
             format: FORMAT_VERSION,
             run_id: "20261119T051320Z-0a1b".into(),
             plan_name: "flux-rebuild".into(),
@@ -263,7 +246,7 @@ old      cut off    1                   no longer in the plan
         let mut done = run();
         done.apply(&Record::RunFinished {
             at: ts(100),
-            outcome: RunOutcome::Failed,
+            outcome: RecordedOutcome::Failed,
         });
         let live = run();
         let text = render_runs(&[

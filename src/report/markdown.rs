@@ -10,12 +10,15 @@ use planrun_text::format_duration;
 use super::record::{RunRecord, TaskResult};
 use crate::events::SkipReason;
 use crate::layout;
+use crate::vocabulary::RunStatus;
 
 /// The report as Markdown.
 pub fn render(record: &RunRecord) -> String {
     let meta = &record.meta;
     let mut out = String::new();
-    let outcome = record.outcome.map_or("did not finish", |o| o.as_str());
+    let outcome = record
+        .outcome
+        .map_or(RunStatus::NotFinished, |o| o.status());
     let _ = writeln!(out, "# planrun run report: {}\n", meta.plan_name);
     if let Some(d) = &meta.plan_description {
         let _ = writeln!(out, "{d}\n");
@@ -78,7 +81,7 @@ pub fn render(record: &RunRecord) -> String {
             out,
             "| `{}` | {} | {} | {} | {} |",
             t.id,
-            t.result.label(),
+            t.result.status().label(),
             duration,
             if t.attempts == 0 {
                 "-".to_owned()

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 
 use crate::events::{CancelReason, Counts, Event, EventKind, RunOutcome, SkipReason};
+use crate::vocabulary::TaskStatus;
 
 /// Facts about the run that are not events: who ran it, where, on what.
 #[derive(Debug, Clone, Default)]
@@ -65,17 +66,17 @@ pub enum TaskResult {
 }
 
 impl TaskResult {
-    /// A short word for tables.
-    pub fn label(&self) -> &'static str {
+    /// Where the task stands, in words.
+    pub fn status(&self) -> TaskStatus {
         match self {
-            TaskResult::NotRun => "not run",
-            TaskResult::Running => "running",
-            TaskResult::Succeeded => "succeeded",
-            TaskResult::Failed { allowed: false } => "FAILED",
-            TaskResult::Failed { allowed: true } => "failed (allowed)",
-            TaskResult::Skipped(SkipReason::DoneEarlier) => "done earlier",
-            TaskResult::Skipped(_) => "skipped",
-            TaskResult::Cancelled(_) => "cancelled",
+            TaskResult::NotRun => TaskStatus::Pending,
+            TaskResult::Running => TaskStatus::Running,
+            TaskResult::Succeeded => TaskStatus::Succeeded,
+            TaskResult::Failed { allowed: false } => TaskStatus::Failed,
+            TaskResult::Failed { allowed: true } => TaskStatus::FailedAllowed,
+            TaskResult::Skipped(SkipReason::DoneEarlier) => TaskStatus::DoneEarlier,
+            TaskResult::Skipped(_) => TaskStatus::Skipped,
+            TaskResult::Cancelled(_) => TaskStatus::Cancelled,
         }
     }
 }

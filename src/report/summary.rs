@@ -7,6 +7,7 @@ use planrun_text::format_duration;
 
 use super::record::{RunRecord, TaskResult};
 use super::style::Paint;
+use crate::vocabulary::RunStatus;
 
 /// The summary table and the closing line, ready to print.
 pub fn render(record: &RunRecord, paint: Paint) -> String {
@@ -24,7 +25,7 @@ pub fn render(record: &RunRecord, paint: Paint) -> String {
         "task", "outcome", "duration"
     );
     for task in &record.tasks {
-        let label = format!("{:<16}", task.result.label());
+        let label = format!("{:<16}", task.result.status().label());
         let label = match task.result {
             TaskResult::Succeeded => paint.green(&label),
             TaskResult::Failed { allowed: false } | TaskResult::Cancelled(_) => paint.red(&label),
@@ -53,7 +54,7 @@ pub fn render(record: &RunRecord, paint: Paint) -> String {
 /// `run failed in 3.2s: 4 succeeded, 1 failed, 2 skipped`.
 pub fn closing_line(record: &RunRecord, paint: Paint) -> String {
     let Some(outcome) = record.outcome else {
-        return "run did not finish".into();
+        return format!("run {}", RunStatus::NotFinished);
     };
     let c = &record.counts;
     let mut parts = vec![format!("{} succeeded", c.succeeded)];
@@ -79,7 +80,7 @@ pub fn closing_line(record: &RunRecord, paint: Paint) -> String {
     let head = format!(
         "{}run {} in {}",
         if record.dry_run { "dry " } else { "" },
-        outcome.as_str(),
+        outcome.status(),
         format_duration(Duration::from_millis(record.duration_ms))
     );
     let head = match outcome {

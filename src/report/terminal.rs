@@ -12,6 +12,7 @@ use planrun_text::format_duration;
 
 use super::style::Paint;
 use crate::events::{Event, EventKind, SkipReason};
+use crate::vocabulary::TaskStatus;
 
 /// Lines of a failure's output shown on the terminal (the report keeps more).
 const EXCERPT_SHOWN: usize = 10;
@@ -129,7 +130,7 @@ impl Terminal {
                 self.clear_bar(task);
                 let mut line = format!(
                     "{} {task} {}",
-                    p.green("ok"),
+                    p.green(TaskStatus::Succeeded.line_word()),
                     p.dim(&format_duration(Duration::from_millis(*duration_ms)))
                 );
                 if let Some(s) = summary.as_ref().filter(|s| s.starts_with("would ")) {
@@ -147,9 +148,9 @@ impl Terminal {
             } => {
                 self.clear_bar(task);
                 let word = if *allowed {
-                    p.yellow("failed (allowed)")
+                    p.yellow(TaskStatus::FailedAllowed.line_word())
                 } else {
-                    p.red("FAILED")
+                    p.red(TaskStatus::Failed.line_word())
                 };
                 let mut line = format!(
                     "{word} {task} {}: {error}",
@@ -164,14 +165,18 @@ impl Terminal {
                 Some(line)
             }
             EventKind::TaskSkipped { task, reason } => match reason {
-                SkipReason::DoneEarlier => Some(format!("done {task} (earlier run)")),
+                SkipReason::DoneEarlier => Some(format!(
+                    "{} {task} (earlier run)",
+                    TaskStatus::DoneEarlier.line_word()
+                )),
                 SkipReason::DependencyFailed { dependency } => Some(format!(
                     "{} {task}: {dependency} did not succeed",
-                    p.yellow("skip")
+                    p.yellow(TaskStatus::Skipped.line_word())
                 )),
-                SkipReason::RunFailed => {
-                    Some(format!("{} {task}: the run failed first", p.yellow("skip")))
-                }
+                SkipReason::RunFailed => Some(format!(
+                    "{} {task}: the run failed first",
+                    p.yellow(TaskStatus::Skipped.line_word())
+                )),
             },
             EventKind::TaskCancelled {
                 task,
@@ -182,7 +187,7 @@ impl Terminal {
                 self.clear_bar(task);
                 Some(format!(
                     "{} {task} {}: {reason}",
-                    p.red("cancelled"),
+                    p.red(TaskStatus::Cancelled.line_word()),
                     p.dim(&format_duration(Duration::from_millis(*duration_ms)))
                 ))
             }

@@ -6,16 +6,12 @@ mod error;
 mod graph;
 mod interpolate;
 mod model;
+mod pipeline;
 mod tasks;
-#[expect(
-    clippy::module_inception,
-    reason = "the pipeline is the module's namesake"
-)]
-mod validate;
 mod vars;
 
 pub use error::{ErrorKind, InvalidPlan, PlanError};
 pub use model::*;
+pub use pipeline::{load_and_validate, validate};
 pub use tasks::DEFAULT_WAIT_TIMEOUT;
-pub use validate::{load_and_validate, validate};
 pub use vars::{BUILTIN_VARS, parse_override};

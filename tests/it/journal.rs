@@ -6,8 +6,8 @@ use std::path::Path;
 
 use jiff::Timestamp;
 use planrun::journal::{
-    FORMAT_VERSION, Journal, JournalError, JournalWriter, PlanState, Record, RunStarted, RunState,
-    TaskState, VarOverrides,
+    FORMAT_VERSION, Journal, JournalError, JournalWriter, PlanState, Record, RecordedState,
+    RunHistory, RunStarted, VarOverrides,
 };
 
 fn start(run_id: &str) -> Record {
@@ -65,9 +65,9 @@ fn a_journal_reads_back_what_was_appended() {
     let j = Journal::read(&path).unwrap();
     assert_eq!(j.records.len(), 7);
     assert!(j.torn_tail.is_none());
-    let state = RunState::from_records(&j.records).unwrap();
+    let state = RunHistory::from_records(&j.records).unwrap();
     for t in ["a", "b", "c"] {
-        assert_eq!(state.task(t).unwrap().state, TaskState::Succeeded);
+        assert_eq!(state.task(t).unwrap().state, RecordedState::Succeeded);
     }
 }
 
@@ -81,8 +81,8 @@ fn truncation_anywhere_in_the_last_record_drops_it_with_a_warning() {
         let j = Journal::parse(&path, bytes).unwrap();
         assert_eq!(j.records.len(), 6, "cut at {cut}");
         assert_eq!(j.valid_len, before_last);
-        let state = RunState::from_records(&j.records).unwrap();
-        assert_eq!(state.task("c").unwrap().state, TaskState::Running);
+        let state = RunHistory::from_records(&j.records).unwrap();
+        assert_eq!(state.task("c").unwrap().state, RecordedState::Running);
         if cut == before_last {
             assert!(j.torn_tail.is_none());
         } else {
@@ -171,7 +171,7 @@ mod session {
 
     use jiff::Timestamp;
     use planrun::error::Error;
-    use planrun::journal::{self, Record, RunOutcome, Session, StartMode, TaskState};
+    use planrun::journal::{self, Record, RecordedOutcome, RecordedState, Session, StartMode};
     use planrun::validate::load_and_validate;
 
     const PLAN: &str = r#"
@@ -249,7 +249,7 @@ needs = ["b"]
 
     /// Journals task `id` as started and, when `ok`, succeeded.
     /// A new run in which a, b and c all succeed, finished with `outcome`.
-    fn finished_run(f: &Fixture, outcome: RunOutcome) {
+    fn finished_run(f: &Fixture, outcome: RecordedOutcome) {
         let mut s = open(f, &[], StartMode::New).unwrap();
         for t in ["a", "b", "c"] {
             run_task(&mut s, t, true);
@@ -347,7 +347,7 @@ needs = ["b"]
     #[test]
     fn a_changed_definition_reruns_the_task_and_what_follows() {
         let f = fixture();
-        finished_run(&f, RunOutcome::Failed);
+        finished_run(&f, RecordedOutcome::Failed);
         std::fs::write(
             &f.plan,
             PLAN.replace(r#"["echo", "b"]"#, r#"["echo", "B"]"#),
@@ -369,14 +369,14 @@ needs = ["b"]
         assert_eq!(s.done, [0]);
         assert_eq!(
             s.journal.state().task("b").unwrap().state,
-            TaskState::Pending
+            RecordedState::Pending
         );
     }
 
     #[test]
     fn rerun_reopens_even_a_succeeded_run_and_unknown_tasks_are_invalid() {
         let f = fixture();
-        finished_run(&f, RunOutcome::Succeeded);
+        finished_run(&f, RecordedOutcome::Succeeded);
         let msg = refusal(open(&f, &[], resume()));
         assert!(msg.contains("no unfinished run to resume"), "{msg}");
         match open(
@@ -422,7 +422,7 @@ needs = ["b"]
         assert!(matches!(
             old.records.last(),
             Some(Record::RunFinished {
-                outcome: RunOutcome::Abandoned,
+                outcome: RecordedOutcome::Abandoned,
                 ..
             })
         ));

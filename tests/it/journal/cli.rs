@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use planrun::journal::{Journal, PlanState, Record, RunState, TaskState};
+use planrun::journal::{Journal, PlanState, Record, RecordedState, RunHistory};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -374,7 +374,7 @@ fn torture(sync: &str) {
         let latest = state.latest().unwrap().map(|id| {
             let j = Journal::read(&state.journal_path(&id))
                 .unwrap_or_else(|e| panic!("journal does not read back (seed {seed}): {e:?}"));
-            RunState::from_records(&j.records).unwrap()
+            RunHistory::from_records(&j.records).unwrap()
         });
         let resume = match &latest {
             Some(run) if run.is_unfinished() => true,
@@ -426,7 +426,7 @@ fn torture(sync: &str) {
 fn check_torture_run(d: &Dir, run_id: &str, tasks: usize, pids: &BTreeMap<u32, usize>, seed: u64) {
     let state = d.state("torture");
     let journal = Journal::read(&state.journal_path(run_id)).unwrap();
-    let run = RunState::from_records(&journal.records).unwrap();
+    let run = RunHistory::from_records(&journal.records).unwrap();
     // Which session journaled each record.
     let mut current = 0;
     let mut started: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -445,7 +445,7 @@ fn check_torture_run(d: &Dir, run_id: &str, tasks: usize, pids: &BTreeMap<u32, u
     }
     for i in 0..tasks {
         let t = format!("t{i:02}");
-        assert_eq!(run.task(&t).unwrap().state, TaskState::Succeeded, "{t}");
+        assert_eq!(run.task(&t).unwrap().state, RecordedState::Succeeded, "{t}");
         let ok = &succeeded[t.as_str()];
         if ok.len() != 1 {
             for r in &journal.records {

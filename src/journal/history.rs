@@ -1,15 +1,15 @@
 //! Folding journal records into where a run stands: per task and for the run.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use jiff::Timestamp;
 
-use super::record::{Record, RunOutcome, RunStarted, VarOverrides};
+use super::record::{Record, RecordedOutcome, RunStarted, VarOverrides};
+use crate::vocabulary::{RunStatus, TaskStatus};
 
 /// A task's state as the journal has it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum TaskState {
+pub enum RecordedState {
     /// Never started in this run, or reset to run again.
     Pending,
     /// Started, not ended: running now, or cut off by a crash.
@@ -21,30 +21,27 @@ pub enum TaskState {
     Interrupted,
 }
 
-impl TaskState {
-    pub fn as_str(self) -> &'static str {
+impl RecordedState {
+    /// Where the task stands, in words; `live`: a planrun process works on the run
+    /// now (else a task left running was cut off).
+    pub fn status(self, live: bool) -> TaskStatus {
         match self {
-            TaskState::Pending => "pending",
-            TaskState::Running => "running",
-            TaskState::Succeeded => "succeeded",
-            TaskState::Failed => "failed",
-            TaskState::Cancelled => "cancelled",
-            TaskState::Skipped => "skipped",
-            TaskState::Interrupted => "interrupted",
+            RecordedState::Pending => TaskStatus::Pending,
+            RecordedState::Running if live => TaskStatus::Running,
+            RecordedState::Running => TaskStatus::CutOff,
+            RecordedState::Succeeded => TaskStatus::Succeeded,
+            RecordedState::Failed => TaskStatus::Failed,
+            RecordedState::Cancelled => TaskStatus::Cancelled,
+            RecordedState::Skipped => TaskStatus::Skipped,
+            RecordedState::Interrupted => TaskStatus::Interrupted,
         }
-    }
-}
-
-impl fmt::Display for TaskState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
 /// One task's journaled history, folded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskHistory {
-    pub state: TaskState,
+    pub state: RecordedState,
     /// Attempts started over the whole run (every process, retries included).
     pub attempts: u32,
     /// The fingerprint at the last start.
@@ -61,7 +58,7 @@ pub struct TaskHistory {
 impl Default for TaskHistory {
     fn default() -> Self {
         Self {
-            state: TaskState::Pending,
+            state: RecordedState::Pending,
             attempts: 0,
             fingerprint: None,
             succeeded_fingerprint: None,
@@ -83,21 +80,21 @@ pub struct RunProcess {
 
 /// A run as its journal tells it.
 #[derive(Debug, Clone)]
-pub struct RunState {
+pub struct RunHistory {
     pub start: RunStarted,
     /// The first process, then one per resume.
     pub sessions: Vec<RunProcess>,
     /// The `--var` overrides in effect (the latest session's).
     pub vars: VarOverrides,
     /// The last run-finished record, unless a resume came after it.
-    pub finished: Option<(Timestamp, RunOutcome)>,
+    pub finished: Option<(Timestamp, RecordedOutcome)>,
     /// Tasks in the order the journal first mentions them.
     pub tasks: Vec<(String, TaskHistory)>,
     index: BTreeMap<String, usize>,
     pub last_change: Timestamp,
 }
 
-impl RunState {
+impl RunHistory {
     /// Folds a run-started record and everything after it.
     pub fn new(start: RunStarted) -> Self {
         Self {
@@ -161,7 +158,7 @@ impl RunState {
             Record::RunFinished { at, outcome } => self.finished = Some((*at, *outcome)),
             Record::TaskReset { task, reason, .. } => {
                 let t = self.task_mut(task);
-                t.state = TaskState::Pending;
+                t.state = RecordedState::Pending;
                 t.succeeded_fingerprint = None;
                 t.message = Some(reason.clone());
             }
@@ -172,7 +169,7 @@ impl RunState {
                 ..
             } => {
                 let t = self.task_mut(task);
-                t.state = TaskState::Running;
+                t.state = RecordedState::Running;
                 t.attempts += 1;
                 t.fingerprint = Some(fingerprint.clone());
                 t.succeeded_fingerprint = None;
@@ -189,7 +186,7 @@ impl RunState {
                 ..
             } => {
                 let t = self.task_mut(task);
-                t.state = TaskState::Succeeded;
+                t.state = RecordedState::Succeeded;
                 t.succeeded_fingerprint = Some(fingerprint.clone());
                 t.ended_at = Some(*at);
                 t.exit_code = *exit_code;
@@ -200,15 +197,21 @@ impl RunState {
                 exit_code,
                 message,
                 ..
-            } => self.end(task, TaskState::Failed, *at, *exit_code, message.clone()),
+            } => self.end(
+                task,
+                RecordedState::Failed,
+                *at,
+                *exit_code,
+                message.clone(),
+            ),
             Record::TaskCancelled { task, at, message } => {
-                self.end(task, TaskState::Cancelled, *at, None, message.clone());
+                self.end(task, RecordedState::Cancelled, *at, None, message.clone());
             }
             Record::TaskSkipped { task, at, reason } => {
-                self.end(task, TaskState::Skipped, *at, None, reason.clone());
+                self.end(task, RecordedState::Skipped, *at, None, reason.clone());
             }
             Record::TaskInterrupted { task, at } => {
-                self.end(task, TaskState::Interrupted, *at, None, None);
+                self.end(task, RecordedState::Interrupted, *at, None, None);
             }
         }
     }
@@ -216,7 +219,7 @@ impl RunState {
     fn end(
         &mut self,
         task: &str,
-        state: TaskState,
+        state: RecordedState,
         at: Timestamp,
         exit_code: Option<i32>,
         message: Option<String>,
@@ -236,16 +239,29 @@ impl RunState {
             self.finished,
             Some((
                 _,
-                RunOutcome::Succeeded | RunOutcome::SucceededWithWarnings | RunOutcome::Abandoned
+                RecordedOutcome::Succeeded
+                    | RecordedOutcome::SucceededWithWarnings
+                    | RecordedOutcome::Abandoned
             ))
         )
+    }
+
+    /// How the run stands: its outcome, running, or cut off (its process ended
+    /// without recording an end: kill -9, a crash, a power loss). `live`: a planrun
+    /// process works on the run now.
+    pub fn status(&self, live: bool) -> RunStatus {
+        match self.finished {
+            Some((_, outcome)) => outcome.status(),
+            None if live => RunStatus::Running,
+            None => RunStatus::CutOff,
+        }
     }
 
     /// How many tasks are journaled as succeeded.
     pub fn succeeded_count(&self) -> usize {
         self.tasks
             .iter()
-            .filter(|(_, t)| t.state == TaskState::Succeeded)
+            .filter(|(_, t)| t.state == RecordedState::Succeeded)
             .count()
     }
 
@@ -313,18 +329,18 @@ mod tests {
             started("c", "fc", 3),
             Record::RunFinished {
                 at: ts(4),
-                outcome: RunOutcome::Failed,
+                outcome: RecordedOutcome::Failed,
             },
         ];
-        let s = RunState::from_records(&records).unwrap();
-        assert_eq!(s.task("a").unwrap().state, TaskState::Succeeded);
+        let s = RunHistory::from_records(&records).unwrap();
+        assert_eq!(s.task("a").unwrap().state, RecordedState::Succeeded);
         assert_eq!(
             s.task("a").unwrap().succeeded_fingerprint.as_deref(),
             Some("fa")
         );
         let b = s.task("b").unwrap();
-        assert_eq!((b.state, b.exit_code), (TaskState::Failed, Some(2)));
-        assert_eq!(s.task("c").unwrap().state, TaskState::Running);
+        assert_eq!((b.state, b.exit_code), (RecordedState::Failed, Some(2)));
+        assert_eq!(s.task("c").unwrap().state, RecordedState::Running);
         assert!(s.is_unfinished());
         assert_eq!(s.succeeded_count(), 1);
         let ids: Vec<_> = s.tasks.iter().map(|(id, _)| id.as_str()).collect();
@@ -334,13 +350,13 @@ mod tests {
 
     #[test]
     fn reset_and_resume_reopen_a_run() {
-        let mut s = RunState::from_records(&[
+        let mut s = RunHistory::from_records(&[
             start(),
             started("a", "fa", 1),
             succeeded("a", "fa", 2),
             Record::RunFinished {
                 at: ts(3),
-                outcome: RunOutcome::Succeeded,
+                outcome: RecordedOutcome::Succeeded,
             },
         ])
         .unwrap();
@@ -350,11 +366,11 @@ mod tests {
             at: ts(4),
             reason: "rerun requested".into(),
         });
-        assert_eq!(s.task("a").unwrap().state, TaskState::Pending);
+        assert_eq!(s.task("a").unwrap().state, RecordedState::Pending);
         assert_eq!(s.task("a").unwrap().succeeded_fingerprint, None);
         s.apply(&Record::RunFinished {
             at: ts(5),
-            outcome: RunOutcome::Abandoned,
+            outcome: RecordedOutcome::Abandoned,
         });
         assert!(!s.is_unfinished());
     }
