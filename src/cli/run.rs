@@ -13,9 +13,9 @@ use super::resume::ResumeArgs;
 use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::events::{EventSender, RunOutcome};
-use crate::exec::KubeSlot;
 use crate::exec::kube::{ConnectOptions, Connection};
 use crate::exec::process::GroupRegistry;
+use crate::exec::{KubeSlot, RunResources};
 use crate::journal::{self, JournalSink, Session};
 use crate::layout::{self, PlanDir};
 use crate::report::{self, OutputFormat, ReporterConfig, RunMeta};
@@ -227,9 +227,19 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         },
     );
 
-    let cancel = Cancel::new();
-    let groups = GroupRegistry::new();
-    let signals = crate::signals::watch_run(cancel.clone(), groups.clone())
+    let resources = RunResources {
+        run_dir: run_dir.path().to_path_buf(),
+        redactor: plan.redactor().clone(),
+        cancel: Cancel::new(),
+        events,
+        dry_run: args.dry_run,
+        assume_yes: args.yes,
+        kube,
+        child_env: Vec::new(),
+        grace: args.grace,
+        groups: GroupRegistry::new(),
+    };
+    let signals = crate::signals::watch_run(resources.cancel.clone(), resources.groups.clone())
         .map_err(|e| internal("cannot install signal handlers", e))?;
 
     let jobs = if args.jobs == 0 {
@@ -242,17 +252,11 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         run_dir,
         config: RunConfig {
             jobs,
-            dry_run: args.dry_run,
-            assume_yes: args.yes,
-            grace: args.grace,
             done_earlier,
             keep_logs: true,
         },
-        events,
         sink: sink.as_mut(),
-        cancel,
-        groups,
-        kube,
+        resources,
     }
     .run()
     .await;

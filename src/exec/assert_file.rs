@@ -3,10 +3,10 @@
 use crate::events::Stream;
 use crate::validate::AssertFile;
 
-use super::context::ExecContext;
+use super::attempt::Attempt;
 use super::outcome::{TaskError, TaskOutcome};
 
-pub async fn execute(spec: &AssertFile, ctx: &ExecContext) -> Result<TaskOutcome, TaskError> {
+pub async fn execute(spec: &AssertFile, ctx: &Attempt) -> Result<TaskOutcome, TaskError> {
     let path = spec.path.display();
     let text = match tokio::fs::read(&spec.path).await {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
@@ -22,7 +22,7 @@ pub async fn execute(spec: &AssertFile, ctx: &ExecContext) -> Result<TaskOutcome
         match pattern.find(&text) {
             Some(found) => {
                 let line = text[..found.start()].matches('\n').count() + 1;
-                ctx.output(
+                ctx.emit(
                     Stream::Stdout,
                     &format!("{path}:{line}: matches /{}/", pattern.as_str()),
                 );

@@ -7,17 +7,17 @@ use std::io::{BufRead, IsTerminal, Write};
 use crate::events::{CancelReason, Stream};
 use crate::validate::Confirm;
 
-use super::context::ExecContext;
+use super::attempt::Attempt;
 use super::outcome::{TaskError, TaskOutcome};
 
-pub async fn execute(spec: &Confirm, ctx: &ExecContext) -> Result<TaskOutcome, TaskError> {
-    ctx.output(Stream::Stdout, &spec.message);
-    if ctx.assume_yes {
+pub async fn execute(spec: &Confirm, ctx: &Attempt) -> Result<TaskOutcome, TaskError> {
+    ctx.emit(Stream::Stdout, &spec.message);
+    if ctx.run.assume_yes {
         return Ok(TaskOutcome {
             summary: Some("confirmed by --yes".into()),
         });
     }
-    if ctx.dry_run {
+    if ctx.run.dry_run {
         return Ok(TaskOutcome {
             summary: Some(format!("would ask: {}", spec.message)),
         });
@@ -28,7 +28,7 @@ pub async fn execute(spec: &Confirm, ctx: &ExecContext) -> Result<TaskOutcome, T
             spec.message
         )));
     }
-    let question = ctx.redactor.redact(&spec.message).into_owned();
+    let question = ctx.run.redactor.redact(&spec.message).into_owned();
     let ask = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
         let mut err = std::io::stderr().lock();
         write!(err, "\n{question} [y/N] ")?;

@@ -2,14 +2,14 @@
 
 use crate::validate::{Task, TaskKind};
 
-use super::context::ExecContext;
+use super::attempt::Attempt;
 use super::outcome::{TaskError, TaskOutcome};
 use super::{assert_file, confirm, pulumi, script};
 
 /// Runs one attempt of `task`. Executors never print: output goes through
 /// `ctx` (events and the task log). They watch `ctx.cancel` and, when it fires,
 /// stop what they started and return [`TaskError::Cancelled`].
-pub async fn execute(task: &Task, ctx: &ExecContext) -> Result<TaskOutcome, TaskError> {
+pub async fn execute(task: &Task, ctx: &Attempt) -> Result<TaskOutcome, TaskError> {
     match &task.kind {
         TaskKind::ExecScript(spec) => script::execute(spec, ctx).await,
         TaskKind::PulumiUp(spec) => pulumi::execute(spec, ctx).await,

@@ -2,15 +2,18 @@
 //! live in [`process`], Kubernetes tasks in [`kube`].
 
 mod assert_file;
+mod attempt;
 mod confirm;
-mod context;
 mod executor;
 pub mod kube;
 mod outcome;
 pub mod process;
 pub mod pulumi;
+mod resources;
 mod script;
+mod task_log;
 
-pub use context::{DEFAULT_GRACE, ExecContext, KubeSlot};
+pub use attempt::Attempt;
 pub use executor::execute;
 pub use outcome::{TaskError, TaskOutcome};
+pub use resources::{DEFAULT_GRACE, KubeSlot, RunResources};

@@ -7,15 +7,15 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use super::context::ExecContext;
+use super::attempt::Attempt;
 use super::outcome::{TaskError, TaskOutcome};
 use super::process::{self, ProcessSpec, describe_status};
 use crate::validate::{ExecScript, Program};
 
 /// Runs one attempt; under `--dry-run` only read-only tasks run.
-pub async fn execute(spec: &ExecScript, ctx: &ExecContext) -> Result<TaskOutcome, TaskError> {
+pub async fn execute(spec: &ExecScript, ctx: &Attempt) -> Result<TaskOutcome, TaskError> {
     let what = describe(spec);
-    if ctx.dry_run && !spec.read_only {
+    if ctx.run.dry_run && !spec.read_only {
         return Ok(TaskOutcome {
             summary: Some(format!("would run {what} (in {})", spec.cwd.display())),
         });
@@ -31,7 +31,7 @@ pub async fn execute(spec: &ExecScript, ctx: &ExecContext) -> Result<TaskOutcome
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
     };
-    let header = format!("--- attempt {}: {what}", ctx.attempt);
+    let header = format!("--- attempt {}: {what}", ctx.number);
     let exit = process::run(&process, ctx, &header)
         .await
         .map_err(|e| TaskError::failed(e.to_string()))?;

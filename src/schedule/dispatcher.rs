@@ -13,8 +13,7 @@ use tokio::time::Instant;
 
 use crate::cancel::Cancel;
 use crate::events::{CancelReason, Counts, EventKind, EventSender, RunOutcome, SkipReason};
-use crate::exec::process::GroupRegistry;
-use crate::exec::{self, ExecContext, KubeSlot, TaskError, TaskOutcome};
+use crate::exec::{self, Attempt, RunResources, TaskError, TaskOutcome};
 use crate::layout::RunDir;
 use crate::validate::{TaskIdx, ValidatedPlan};
 
@@ -27,11 +26,6 @@ use super::state::{SkipCause, StateChange, StateSink};
 pub struct RunConfig {
     /// At most this many tasks at once (at least 1).
     pub jobs: usize,
-    pub dry_run: bool,
-    /// `--yes`: confirmation gates pass without asking.
-    pub assume_yes: bool,
-    /// SIGTERM-to-SIGKILL delay for stopped children.
-    pub grace: Duration,
     /// Tasks that succeeded in an earlier run this one resumes; they do not run.
     pub done_earlier: Vec<TaskIdx>,
     /// Whether the task logs are kept (false: output only reaches events).
@@ -42,9 +36,6 @@ impl Default for RunConfig {
     fn default() -> Self {
         Self {
             jobs: 8,
-            dry_run: false,
-            assume_yes: false,
-            grace: exec::DEFAULT_GRACE,
             done_earlier: Vec::new(),
             keep_logs: true,
         }
@@ -74,12 +65,10 @@ pub struct Dispatcher<'s> {
     /// Where task logs go (a scratch directory for a dry run).
     pub run_dir: RunDir,
     pub config: RunConfig,
-    pub events: EventSender,
     pub sink: &'s mut dyn StateSink,
-    /// Cancel it with [`CancelReason::Interrupted`] to interrupt the run.
-    pub cancel: Cancel,
-    pub groups: GroupRegistry,
-    pub kube: KubeSlot,
+    /// What every attempt shares; events go to `resources.events`. Cancel
+    /// `resources.cancel` with [`CancelReason::Interrupted`] to interrupt the run.
+    pub resources: RunResources,
 }
 
 /// What an in-flight tokio task reports back.
@@ -95,7 +84,7 @@ enum Message {
 
 /// Per-task bookkeeping the events need.
 #[derive(Debug, Clone, Copy, Default)]
-struct Attempts {
+struct Tally {
     count: u32,
     first_start: Option<Instant>,
 }
@@ -107,24 +96,22 @@ impl Dispatcher<'_> {
             plan,
             run_dir,
             config,
-            events,
             sink,
-            cancel,
-            groups,
-            kube,
+            mut resources,
         } = self;
         let started = Instant::now();
         let jobs = config.jobs.max(1);
-        events.emit(EventKind::RunStarted {
+        let dry_run = resources.dry_run;
+        resources.events.emit(EventKind::RunStarted {
             run_id: run_dir.run_id().to_owned(),
             plan: plan.header().name.clone(),
             plan_path: plan.source().path().display().to_string(),
-            run_dir: (!config.dry_run).then(|| run_dir.path().display().to_string()),
+            run_dir: (!dry_run).then(|| run_dir.path().display().to_string()),
             tasks: plan.tasks().len(),
             jobs,
-            dry_run: config.dry_run,
+            dry_run,
         });
-        let base_env = Arc::new(vec![
+        resources.child_env.extend([
             (
                 "PLANRUN_RUN_DIR".to_owned(),
                 run_dir.path().display().to_string(),
@@ -136,13 +123,11 @@ impl Dispatcher<'_> {
             plan: plan.clone(),
             run_dir,
             config,
-            events,
+            events: resources.events.clone(),
+            cancel: resources.cancel.clone(),
+            resources: Arc::new(resources),
             sink,
-            cancel,
-            groups,
-            kube,
-            base_env,
-            attempts: vec![Attempts::default(); plan.tasks().len()],
+            tallies: vec![Tally::default(); plan.tasks().len()],
             errors: vec![None; plan.tasks().len()],
             inflight: JoinSet::new(),
             pending: Vec::new(),
@@ -189,10 +174,8 @@ struct Loop<'s> {
     events: EventSender,
     sink: &'s mut dyn StateSink,
     cancel: Cancel,
-    groups: GroupRegistry,
-    kube: KubeSlot,
-    base_env: Arc<Vec<(String, String)>>,
-    attempts: Vec<Attempts>,
+    resources: Arc<RunResources>,
+    tallies: Vec<Tally>,
     /// The last error of each task, for the failure event.
     errors: Vec<Option<TaskError>>,
     inflight: JoinSet<Message>,
@@ -206,7 +189,7 @@ struct Loop<'s> {
 /// Something the dispatcher does only once the changes behind it are recorded.
 enum Effect {
     Emit(EventKind),
-    Spawn { task: TaskIdx, ctx: ExecContext },
+    Spawn { task: TaskIdx, attempt: Attempt },
     RetryTimer { task: TaskIdx, delay: Duration },
 }
 
@@ -301,7 +284,7 @@ impl Loop<'_> {
                     }
                     Err(e) => e,
                 };
-                let attempt = self.attempts[task].count;
+                let attempt = self.tallies[task].count;
                 let retry = self.plan.task(task).retry;
                 let retryable = matches!(ended, TaskError::Failed { .. });
                 if retryable && !interrupted && attempt <= retry.retries {
@@ -332,32 +315,19 @@ impl Loop<'_> {
 
     /// Records a task's next attempt as started, then spawns it.
     fn start_attempt(&mut self, task: TaskIdx) -> Result<(), RunError> {
-        let attempts = &mut self.attempts[task];
-        attempts.count += 1;
-        attempts.first_start.get_or_insert_with(Instant::now);
-        let attempt = attempts.count;
-        self.apply(&[StateChange::Started { task, attempt }])?;
+        let tally = &mut self.tallies[task];
+        tally.count += 1;
+        tally.first_start.get_or_insert_with(Instant::now);
+        let number = tally.count;
+        self.apply(&[StateChange::Started {
+            task,
+            attempt: number,
+        }])?;
 
-        let id = self.plan.task(task).id.clone();
-        let mut child_env = Vec::with_capacity(self.base_env.len() + 1);
-        child_env.extend(self.base_env.iter().cloned());
-        child_env.push(("PLANRUN_TASK".to_owned(), id.clone()));
-        let ctx = ExecContext {
-            log: self.config.keep_logs.then(|| self.run_dir.log_path(&id)),
-            task: id,
-            attempt,
-            run_dir: self.run_dir.path().to_path_buf(),
-            redactor: self.plan.redactor().clone(),
-            cancel: self.cancel.child(),
-            events: self.events.clone(),
-            dry_run: self.config.dry_run,
-            assume_yes: self.config.assume_yes,
-            kube: self.kube.clone(),
-            child_env: Arc::new(child_env),
-            grace: self.config.grace,
-            groups: self.groups.clone(),
-        };
-        self.effects.push(Effect::Spawn { task, ctx });
+        let id = &self.plan.task(task).id;
+        let log = self.config.keep_logs.then(|| self.run_dir.log_path(id));
+        let attempt = Attempt::new(self.resources.clone(), id, number, log);
+        self.effects.push(Effect::Spawn { task, attempt });
         Ok(())
     }
 
@@ -378,10 +348,10 @@ impl Loop<'_> {
         for effect in std::mem::take(&mut self.effects) {
             match effect {
                 Effect::Emit(kind) => self.events.emit(kind),
-                Effect::Spawn { task, ctx } => {
+                Effect::Spawn { task, attempt } => {
                     let plan = self.plan.clone();
                     self.inflight.spawn(async move {
-                        let result = attempt_once(&plan, task, &ctx).await;
+                        let result = attempt_once(&plan, task, &attempt).await;
                         Message::Attempted { task, result }
                     });
                 }
@@ -435,7 +405,7 @@ impl Loop<'_> {
                     error,
                 } => EventKind::TaskFailed {
                     task: self.id(*task),
-                    attempt: self.attempts[*task].count,
+                    attempt: self.tallies[*task].count,
                     duration_ms: self.elapsed(*task),
                     error: self.plan.redactor().redact(error).into_owned(),
                     allowed: *allowed,
@@ -456,7 +426,7 @@ impl Loop<'_> {
                 },
                 StateChange::Cancelled { task, reason } => EventKind::TaskCancelled {
                     task: self.id(*task),
-                    attempt: self.attempts[*task].count,
+                    attempt: self.tallies[*task].count,
                     duration_ms: self.elapsed(*task),
                     reason: *reason,
                 },
@@ -470,7 +440,7 @@ impl Loop<'_> {
     fn emit_succeeded(&mut self, task: TaskIdx, outcome: TaskOutcome) {
         let kind = EventKind::TaskSucceeded {
             task: self.id(task),
-            attempt: self.attempts[task].count,
+            attempt: self.tallies[task].count,
             duration_ms: self.elapsed(task),
             summary: outcome
                 .summary
@@ -484,7 +454,7 @@ impl Loop<'_> {
     }
 
     fn elapsed(&self, task: TaskIdx) -> u64 {
-        self.attempts[task]
+        self.tallies[task]
             .first_start
             .map_or(0, |t| millis(t.elapsed()))
     }
@@ -495,10 +465,10 @@ impl Loop<'_> {
 async fn attempt_once(
     plan: &ValidatedPlan,
     task: TaskIdx,
-    ctx: &ExecContext,
+    attempt: &Attempt,
 ) -> Result<TaskOutcome, TaskError> {
     let task = plan.task(task);
-    let work = exec::execute(task, ctx);
+    let work = exec::execute(task, attempt);
     let Some(limit) = task.timeout else {
         return work.await;
     };
@@ -506,7 +476,7 @@ async fn attempt_once(
     tokio::select! {
         result = &mut work => result,
         () = tokio::time::sleep(limit) => {
-            ctx.cancel.cancel(CancelReason::Timeout);
+            attempt.cancel.cancel(CancelReason::Timeout);
             work.await
         }
     }
@@ -548,15 +518,13 @@ mod tests {
         sink: &mut dyn StateSink,
     ) -> (RunSummary, Vec<Event>) {
         let (events, rx) = EventSender::channel();
+        let run_dir = crate::layout::PlanDir::new(dir, "p").run("r");
         let summary = Dispatcher {
             plan,
-            run_dir: crate::layout::PlanDir::new(dir, "p").run("r"),
+            resources: RunResources::new(run_dir.path().to_path_buf(), events),
+            run_dir,
             config,
-            events,
             sink,
-            cancel: Cancel::new(),
-            groups: GroupRegistry::new(),
-            kube: KubeSlot::default(),
         }
         .run()
         .await

@@ -6,12 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use planrun::cancel::Cancel;
 use planrun::events::CancelReason;
 use planrun::events::{Event, EventSender};
-use planrun::exec::process::GroupRegistry;
 use planrun::exec::pulumi::{self, PulumiError, Settings};
-use planrun::exec::{ExecContext, KubeSlot, TaskError};
+use planrun::exec::{Attempt, RunResources, TaskError};
 use planrun::layout::PlanDir;
 use planrun::redact::Redactor;
 use planrun::simtools::{self, Invocation};
@@ -76,30 +74,34 @@ impl Sim {
             .collect()
     }
 
-    fn ctx(&self, dry_run: bool) -> (ExecContext, std::sync::mpsc::Receiver<Event>) {
+    fn ctx(&self, dry_run: bool) -> (Arc<Attempt>, std::sync::mpsc::Receiver<Event>) {
+        self.ctx_with_env(dry_run, &[])
+    }
+
+    /// An attempt of the task; its children also get `env`.
+    fn ctx_with_env(
+        &self,
+        dry_run: bool,
+        env: &[(&str, &str)],
+    ) -> (Arc<Attempt>, std::sync::mpsc::Receiver<Event>) {
         let run_dir = PlanDir::new(&self.root.join("state"), "flux-rebuild").run("run-1");
         std::fs::create_dir_all(run_dir.logs_dir()).unwrap();
         let (events, rx) = EventSender::channel();
-        let ctx = ExecContext {
-            task: "pulumi-up".into(),
-            attempt: 1,
-            log: Some(run_dir.log_path("pulumi-up")),
-            run_dir: run_dir.path().to_path_buf(),
-            redactor: Redactor::new(),
-            cancel: Cancel::new(),
-            events,
-            dry_run,
-            kube: KubeSlot::default(),
-            child_env: Arc::new(vec![("PULUMI_CONFIG_PASSPHRASE".into(), PASSPHRASE.into())]),
-            grace: Duration::from_secs(5),
-            groups: GroupRegistry::new(),
-            assume_yes: true,
-        };
-        (ctx, rx)
+        let mut run = RunResources::new(run_dir.path().to_path_buf(), events);
+        run.dry_run = dry_run;
+        run.assume_yes = true;
+        run.child_env = vec![("PULUMI_CONFIG_PASSPHRASE".into(), PASSPHRASE.into())];
+        run.child_env
+            .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let log = Some(run_dir.log_path("pulumi-up"));
+        (
+            Arc::new(Attempt::new(Arc::new(run), "pulumi-up", 1, log)),
+            rx,
+        )
     }
 
-    fn log_text(&self, ctx: &ExecContext) -> String {
-        std::fs::read_to_string(ctx.log.as_ref().unwrap()).unwrap()
+    fn log_text(&self, ctx: &Attempt) -> String {
+        std::fs::read_to_string(ctx.log_path().unwrap()).unwrap()
     }
 }
 
@@ -374,7 +376,7 @@ async fn time_out_during_up(
     settings: Settings,
 ) -> (
     Result<planrun::exec::TaskOutcome, TaskError>,
-    ExecContext,
+    Arc<Attempt>,
     u32,
 ) {
     let (ctx, _rx) = sim.ctx(false);
@@ -615,10 +617,8 @@ async fn up_server_side_applies_manifests_as_the_pulumi_kubernetes_provider() {
     let kubeconfig = sim.root.join("kubeconfig");
     sandbox.write_kubeconfig(&kubeconfig, "sandbox").unwrap();
 
-    let (mut ctx, _rx) = sim.ctx(false);
-    let mut env = (*ctx.child_env).clone();
-    env.push(("KUBECONFIG".into(), kubeconfig.display().to_string()));
-    ctx.child_env = Arc::new(env);
+    let kubeconfig = kubeconfig.display().to_string();
+    let (ctx, _rx) = sim.ctx_with_env(false, &[("KUBECONFIG", &kubeconfig)]);
     let outcome = pulumi::execute_with(&sim.task(), &ctx, &settings())
         .await
         .unwrap();

@@ -2,13 +2,9 @@
 //! lines as task output (events and the task log), cancellation, and errors as the
 //! engine's [`TaskError`].
 
-use std::fs::File;
-use std::io::Write;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::events::Stream;
-use crate::exec::{ExecContext, TaskError, TaskOutcome};
+use crate::exec::{Attempt, TaskError, TaskOutcome};
 use crate::validate::Task;
 
 use super::env::Progress;
@@ -18,44 +14,23 @@ use super::task::{KubeTask, run_kube_task};
 /// deadline (at the same instant) and say why it timed out.
 const EXPLAIN_GRACE: Duration = Duration::from_secs(5);
 
-/// Progress lines to the event stream and the task log, masked.
-struct TaskOutput<'a> {
-    ctx: &'a ExecContext,
-    log: Mutex<Option<File>>,
-}
-
-impl Progress for TaskOutput<'_> {
+/// Progress lines are task output: to the event stream and the task log, masked.
+impl Progress for Attempt {
     fn line(&self, text: &str) {
-        self.ctx.output(Stream::Stdout, text);
-        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(file) = log.as_mut() {
-            // A log that cannot be written must not fail the task: events still carry it.
-            let _ = writeln!(file, "{}", self.ctx.redactor.redact(text));
-        }
+        self.say(text);
     }
 }
 
 /// Runs one attempt of a Kubernetes task.
-pub async fn execute(task: &Task, ctx: &ExecContext) -> Result<TaskOutcome, TaskError> {
-    let Some(conn) = ctx.kube.get() else {
+pub async fn execute(task: &Task, ctx: &Attempt) -> Result<TaskOutcome, TaskError> {
+    let Some(conn) = ctx.run.kube.get() else {
         return Err(TaskError::failed(
             "no Kubernetes connection was opened for this run (a bug: `run` opens it before any task starts)",
         ));
     };
-    let log = ctx.log.as_ref().and_then(|path| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .ok()
-    });
-    let output = TaskOutput {
-        ctx,
-        log: Mutex::new(log),
-    };
-    output.line(&format!(
+    ctx.say(&format!(
         "--- attempt {}: {} (context {}, {})",
-        ctx.attempt,
+        ctx.number,
         task.kind.type_name(),
         conn.context(),
         conn.server()
@@ -64,10 +39,10 @@ pub async fn execute(task: &Task, ctx: &ExecContext) -> Result<TaskOutcome, Task
         &task.kind,
         KubeTask {
             conn,
-            progress: &output,
-            run_dir: &ctx.run_dir,
-            redactor: &ctx.redactor,
-            dry_run: ctx.dry_run,
+            progress: ctx,
+            run_dir: &ctx.run.run_dir,
+            redactor: &ctx.run.redactor,
+            dry_run: ctx.run.dry_run,
             timeout: task.timeout,
         },
     );
@@ -85,7 +60,7 @@ pub async fn execute(task: &Task, ctx: &ExecContext) -> Result<TaskOutcome, Task
             }
         }
     };
-    let redact = |text: &str| ctx.redactor.redact(text).into_owned();
+    let redact = |text: &str| ctx.run.redactor.redact(text).into_owned();
     match result {
         Ok(summary) => Ok(TaskOutcome {
             summary: Some(redact(&summary)),

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::group::signal_group;
 use super::output::{OutputSink, pump};
 use crate::events::{CancelReason, Stream};
-use crate::exec::ExecContext;
+use crate::exec::Attempt;
 
 /// After the child exits, how long to keep reading output still buffered in the pipes
 /// (or held open by a background grandchild) before giving up on it.
@@ -44,22 +44,18 @@ pub struct ProcessExit {
 /// appended to, so attempts follow one another in it: `header` first, the output,
 /// then `--- <how it ended>`. It is created only once the child writes something,
 /// or at the end when the child failed or was stopped.
-pub async fn run(
-    spec: &ProcessSpec,
-    ctx: &ExecContext,
-    header: &str,
-) -> std::io::Result<ProcessExit> {
+pub async fn run(spec: &ProcessSpec, ctx: &Attempt, header: &str) -> std::io::Result<ProcessExit> {
     run_with(spec, ctx, header, RunOptions::default()).await
 }
 
 /// How a child is stopped and how its lines are shown, for executors whose tool
-/// needs more than the defaults (SIGTERM, `ctx.grace`, lines as written).
+/// needs more than the defaults (SIGTERM, `ctx.run.grace`, lines as written).
 #[derive(Default)]
 pub struct RunOptions<'a> {
     /// Sent to the group on cancellation; SIGTERM unless set (`pulumi` wants SIGINT:
     /// it then cancels its update cleanly).
     pub stop_signal: Option<Signal>,
-    /// Time between the stop signal and SIGKILL; `ctx.grace` unless set.
+    /// Time between the stop signal and SIGKILL; `ctx.run.grace` unless set.
     pub grace: Option<Duration>,
     /// Rewrites each line before it is masked and shown; `None` drops the line.
     pub filter: Option<LineFilter<'a>>,
@@ -71,12 +67,12 @@ pub type LineFilter<'a> = Box<dyn FnMut(Stream, &str) -> Option<String> + Send +
 /// [`run`] with a stop signal, a grace period and a line filter of the caller's.
 pub async fn run_with(
     spec: &ProcessSpec,
-    ctx: &ExecContext,
+    ctx: &Attempt,
     header: &str,
     options: RunOptions<'_>,
 ) -> std::io::Result<ProcessExit> {
     let stop_signal = options.stop_signal.unwrap_or(Signal::SIGTERM);
-    let grace = options.grace.unwrap_or(ctx.grace);
+    let grace = options.grace.unwrap_or(ctx.run.grace);
     let mut sink = OutputSink::new(ctx, header);
     if let Some(filter) = options.filter {
         sink.set_filter(filter);
@@ -85,7 +81,7 @@ pub async fn run_with(
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
         .current_dir(&spec.cwd)
-        .envs(ctx.child_env.iter().map(|(k, v)| (k, v)))
+        .envs(ctx.child_env().iter().map(|(k, v)| (k, v)))
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -104,7 +100,7 @@ pub async fn run_with(
         .id()
         .and_then(|id| i32::try_from(id).ok())
         .ok_or_else(|| std::io::Error::other("child exited before its pid was known"))?;
-    let _registered = ctx.groups.register(pgid);
+    let _registered = ctx.run.groups.register(pgid);
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
 
@@ -182,38 +178,23 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::cancel::Cancel;
     use crate::events::{EventKind, EventSender};
-    use crate::exec::process::GroupRegistry;
+    use crate::exec::RunResources;
     use crate::layout::PlanDir;
-    use crate::redact::Redactor;
 
     fn ctx(
         dir: &std::path::Path,
-    ) -> (ExecContext, std::sync::mpsc::Receiver<crate::events::Event>) {
+        grace: Duration,
+    ) -> (Attempt, std::sync::mpsc::Receiver<crate::events::Event>) {
         let run_dir = PlanDir::new(dir, "p").run("r");
         std::fs::create_dir_all(run_dir.logs_dir()).unwrap();
         let (events, rx) = EventSender::channel();
-        let redactor = Redactor::new();
-        redactor.add("s3cret");
-        let ctx = ExecContext {
-            task: "t".into(),
-            attempt: 1,
-            log: Some(run_dir.log_path("t")),
-            run_dir: run_dir.path().to_path_buf(),
-            redactor,
-            cancel: Cancel::new(),
-            events,
-            dry_run: false,
-            assume_yes: false,
-            kube: KubeSlotForTests::default(),
-            child_env: Arc::new(vec![("PLANRUN_TASK".into(), "t".into())]),
-            grace: Duration::from_secs(5),
-            groups: GroupRegistry::new(),
-        };
-        (ctx, rx)
+        let mut run = RunResources::new(run_dir.path().to_path_buf(), events);
+        run.redactor.add("s3cret");
+        run.grace = grace;
+        let log = Some(run_dir.log_path("t"));
+        (Attempt::new(Arc::new(run), "t", 1, log), rx)
     }
-    type KubeSlotForTests = crate::exec::KubeSlot;
 
     fn sh(script: &str, dir: &std::path::Path) -> ProcessSpec {
         ProcessSpec {
@@ -248,7 +229,7 @@ mod tests {
     #[tokio::test]
     async fn streams_both_outputs_masked_to_log_events_and_tail() {
         let tmp = tempfile::tempdir().unwrap();
-        let (ctx, rx) = ctx(tmp.path());
+        let (ctx, rx) = ctx(tmp.path(), Duration::from_secs(5));
         let spec = sh(
             "echo out $X $PLANRUN_TASK; echo err s3cret >&2; printf 'no newline'; exit 3",
             tmp.path(),
@@ -259,7 +240,7 @@ mod tests {
         let mut tail = exit.tail.clone();
         tail.sort();
         assert_eq!(tail, ["err ********", "no newline", "out 1 t"]);
-        let log = std::fs::read_to_string(ctx.log.as_ref().unwrap()).unwrap();
+        let log = std::fs::read_to_string(ctx.log_path().unwrap()).unwrap();
         assert!(log.starts_with("--- header\n"), "{log}");
         assert!(
             log.contains("out 1 t\n") && log.contains("err ********\n"),
@@ -280,8 +261,7 @@ mod tests {
     #[tokio::test]
     async fn cancel_kills_the_whole_group_grandchildren_included() {
         let tmp = tempfile::tempdir().unwrap();
-        let (mut ctx, _rx) = ctx(tmp.path());
-        ctx.grace = Duration::from_millis(300);
+        let (ctx, _rx) = ctx(tmp.path(), Duration::from_millis(300));
         let pidfile = tmp.path().join("pid");
         // The background sleep ignores nothing, but the shell waits on a second one:
         // both must die, and the grandchild must not keep running after the task.
@@ -293,7 +273,7 @@ mod tests {
             tmp.path(),
         );
         let cancel = ctx.cancel.clone();
-        let groups = ctx.groups.clone();
+        let groups = ctx.run.groups.clone();
         let task = tokio::spawn(async move { run(&spec, &ctx, "").await });
         assert!(
             wait_for(|| std::fs::read_to_string(&pidfile).is_ok_and(|s| s.ends_with('\n'))).await
@@ -315,7 +295,7 @@ mod tests {
     #[tokio::test]
     async fn missing_program_is_an_error_naming_it() {
         let tmp = tempfile::tempdir().unwrap();
-        let (ctx, _rx) = ctx(tmp.path());
+        let (ctx, _rx) = ctx(tmp.path(), Duration::from_secs(5));
         let spec = ProcessSpec {
             program: "planrun-no-such-program".into(),
             args: vec![],

@@ -2,48 +2,30 @@
 //! last lines for the failure excerpt.
 
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use super::child::LineFilter;
 use crate::events::Stream;
-use crate::exec::ExecContext;
+use crate::exec::Attempt;
 
 /// Lines kept for the excerpt shown when a task fails.
 pub const EXCERPT_LINES: usize = 20;
 
-/// Where the lines of one attempt go.
-///
-/// The log file is created (or appended to) only when there is something to write:
-/// a task that prints nothing costs no file. Creating thousands of files is what
-/// dominated a run of short silent tasks (ext4 slows file creation down right after
-/// many deletions).
+/// Where the lines of one child go: the attempt's log (a section of its own, headed
+/// by the command) and events, keeping the last lines for the excerpt.
 pub struct OutputSink<'a> {
-    ctx: &'a ExecContext,
-    log: Log,
-    /// Written to the log before its first line.
-    header: String,
+    ctx: &'a Attempt,
     tail: VecDeque<String>,
     filter: Option<LineFilter<'a>>,
 }
 
-enum Log {
-    /// Not kept for this attempt (or it could not be opened).
-    Off,
-    NotOpened(PathBuf),
-    Open(File),
-}
-
 impl<'a> OutputSink<'a> {
-    /// A sink for `ctx`'s log (if any) and events; `header` (masked) starts the log.
-    pub fn new(ctx: &'a ExecContext, header: &str) -> Self {
+    /// A sink for `ctx`'s log and events; `header` (masked) starts its log section.
+    pub fn new(ctx: &'a Attempt, header: &str) -> Self {
+        ctx.begin_log_section(header);
         Self {
             ctx,
-            log: ctx.log.clone().map_or(Log::Off, Log::NotOpened),
-            header: ctx.redactor.redact(header).into_owned(),
             tail: VecDeque::new(),
             filter: None,
         }
@@ -54,34 +36,15 @@ impl<'a> OutputSink<'a> {
         self.filter = Some(filter);
     }
 
-    /// Whether the log file was written.
+    /// Whether the child's section of the log was written.
     pub fn log_written(&self) -> bool {
-        matches!(self.log, Log::Open(_))
+        self.ctx.log_section_written()
     }
 
-    /// The log file, opened for appending (with the header written) on first use.
-    /// A log that cannot be written must not fail the task: the output still reaches
-    /// the events and the excerpt.
-    fn log(&mut self) -> Option<&mut File> {
-        if let Log::NotOpened(path) = &self.log {
-            self.log = match open_log(path, &self.header) {
-                Ok(file) => Log::Open(file),
-                Err(_) => Log::Off,
-            };
-        }
-        match &mut self.log {
-            Log::Open(file) => Some(file),
-            _ => None,
-        }
-    }
-
-    /// Writes a line planrun itself adds to the log (not an event), creating the log
-    /// if needed.
+    /// Writes a line planrun itself adds to the log (not an event), starting the
+    /// section if needed.
     pub fn note(&mut self, text: &str) {
-        let text = self.ctx.redactor.redact(text).into_owned();
-        if let Some(log) = self.log() {
-            let _ = writeln!(log, "{text}");
-        }
+        self.ctx.log_line(text);
     }
 
     /// One line of output (`raw` may end with a newline, may not be UTF-8).
@@ -96,30 +59,19 @@ impl<'a> OutputSink<'a> {
             },
             None => text.into_owned(),
         };
-        let text = self.ctx.redactor.redact(&text).into_owned();
-        if let Some(log) = self.log() {
-            let mut buf = Vec::with_capacity(text.len() + 1);
-            buf.extend_from_slice(text.as_bytes());
-            buf.push(b'\n');
-            let _ = log.write_all(&buf);
-        }
+        let text = self.ctx.run.redactor.redact(&text).into_owned();
+        self.ctx.log_line(&text);
         if self.tail.len() == EXCERPT_LINES {
             self.tail.pop_front();
         }
         self.tail.push_back(text.clone());
-        self.ctx.output(stream, &text);
+        self.ctx.emit(stream, &text);
     }
 
     /// The last lines, oldest first.
     pub fn tail(&self) -> Vec<String> {
         self.tail.iter().cloned().collect()
     }
-}
-
-fn open_log(path: &Path, header: &str) -> std::io::Result<File> {
-    let mut file = File::options().create(true).append(true).open(path)?;
-    writeln!(file, "{header}")?;
-    Ok(file)
 }
 
 /// Copies both streams into `sink` until both are closed.

@@ -7,7 +7,6 @@
 //! update can leave the stack locked or with pending operations: the task says so,
 //! with the commands that clean up.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -22,7 +21,7 @@ use crate::cancel::Cancel;
 use crate::events::CancelReason;
 use crate::events::Stream;
 use crate::exec::process::{self, ProcessSpec, RunOptions, describe_status};
-use crate::exec::{ExecContext, TaskError, TaskOutcome};
+use crate::exec::{Attempt, TaskError, TaskOutcome};
 use crate::redact::Redactor;
 use crate::validate::{PulumiUp, TaskKind, ValidatedPlan};
 
@@ -302,24 +301,25 @@ pub fn describe(task: &PulumiUp) -> String {
 }
 
 /// Runs one attempt with the [`Settings`] from the environment.
-pub async fn execute(task: &PulumiUp, ctx: &ExecContext) -> Result<TaskOutcome, TaskError> {
+pub async fn execute(task: &PulumiUp, ctx: &Attempt) -> Result<TaskOutcome, TaskError> {
     execute_with(task, ctx, &Settings::from_env()).await
 }
 
 /// Runs one attempt.
 pub async fn execute_with(
     task: &PulumiUp,
-    ctx: &ExecContext,
+    ctx: &Attempt,
     settings: &Settings,
 ) -> Result<TaskOutcome, TaskError> {
-    mask_environment(&ctx.redactor, &ctx.child_env);
-    let fail = |e: PulumiError| TaskError::failed(ctx.redactor.redact(&e.with_help()).into_owned());
+    mask_environment(&ctx.run.redactor, ctx.child_env());
+    let fail =
+        |e: PulumiError| TaskError::failed(ctx.run.redactor.redact(&e.with_help()).into_owned());
     let binary = binary(task).map_err(fail)?;
     let check = match check_config(
         task,
         &binary,
-        &ctx.redactor,
-        &ctx.child_env,
+        &ctx.run.redactor,
+        ctx.child_env(),
         settings.config_timeout,
         Some(&ctx.cancel),
     )
@@ -334,25 +334,22 @@ pub async fn execute_with(
             });
         }
     };
-    note(
-        ctx,
-        &format!(
-            "--- config of stack {}: {} required key(s) present, {} secret value(s) masked",
-            task.stack, check.required, check.secrets
-        ),
-    );
+    ctx.say(&format!(
+        "--- config of stack {}: {} required key(s) present, {} secret value(s) masked",
+        task.stack, check.required, check.secrets
+    ));
 
-    if task.refresh && !ctx.dry_run {
+    if task.refresh && !ctx.run.dry_run {
         operation(Operation::Refresh, task, &binary, ctx, settings).await?;
     }
     let mut preview = None;
-    if task.preview || ctx.dry_run {
-        let refresh = task.refresh && ctx.dry_run;
+    if task.preview || ctx.run.dry_run {
+        let refresh = task.refresh && ctx.run.dry_run;
         preview = operation(Operation::Preview { refresh }, task, &binary, ctx, settings)
             .await?
             .summary;
     }
-    if ctx.dry_run {
+    if ctx.run.dry_run {
         let what = preview.map_or_else(
             || "no change summary reported".to_owned(),
             |s| s.to_string(),
@@ -413,14 +410,14 @@ async fn operation(
     op: Operation,
     task: &PulumiUp,
     binary: &Path,
-    ctx: &ExecContext,
+    ctx: &Attempt,
     settings: &Settings,
 ) -> Result<OperationLog, TaskError> {
     let args = op.args(task);
-    let grace = settings.grace.unwrap_or(DEFAULT_GRACE.max(ctx.grace));
+    let grace = settings.grace.unwrap_or(DEFAULT_GRACE.max(ctx.run.grace));
     let header = format!(
         "--- attempt {}: {} {}",
-        ctx.attempt,
+        ctx.number,
         task.binary,
         args.join(" ")
     );
@@ -466,24 +463,23 @@ async fn operation(
                 detail: e.to_string(),
             }
         };
-        TaskError::failed(ctx.redactor.redact(&e.with_help()).into_owned())
+        TaskError::failed(ctx.run.redactor.redact(&e.with_help()).into_owned())
     })?;
     let mut excerpt = exit.tail.clone();
     if digest && !stdout.trim().is_empty() {
         match log.digest(&stdout) {
             Ok(lines) => {
                 for line in &lines {
-                    note(ctx, line);
+                    ctx.say(line);
                 }
                 excerpt.extend(lines);
             }
             Err(detail) => {
-                note(
-                    ctx,
-                    &format!("--- cannot read the preview digest ({detail}); as printed:"),
-                );
+                ctx.say(&format!(
+                    "--- cannot read the preview digest ({detail}); as printed:"
+                ));
                 for line in stdout.lines() {
-                    note(ctx, line);
+                    ctx.say(line);
                 }
             }
         }
@@ -493,7 +489,7 @@ async fn operation(
         .rev()
         .take(process::EXCERPT_LINES)
         .rev()
-        .map(|l| ctx.redactor.redact(l).into_owned())
+        .map(|l| ctx.run.redactor.redact(l).into_owned())
         .collect();
 
     if let Some(reason) = exit.cancelled {
@@ -509,7 +505,7 @@ async fn operation(
             task.stack,
             task.cwd.display(),
         );
-        note(ctx, &advice);
+        ctx.say(&advice);
         let mut excerpt = excerpt;
         excerpt.push(advice);
         return Err(TaskError::Cancelled { reason, excerpt });
@@ -545,28 +541,12 @@ async fn operation(
             }
         };
         return Err(TaskError::Failed {
-            message: ctx.redactor.redact(&message).into_owned(),
+            message: ctx.run.redactor.redact(&message).into_owned(),
             excerpt,
         });
     }
     if let Some(summary) = &log.summary {
-        note(ctx, &format!("--- pulumi {}: {summary}", op.name()));
+        ctx.say(&format!("--- pulumi {}: {summary}", op.name()));
     }
     Ok(log)
-}
-
-/// A line planrun adds to the task's log and output (masked).
-fn note(ctx: &ExecContext, text: &str) {
-    let text = ctx.redactor.redact(text);
-    if let Some(path) = &ctx.log
-        && let Ok(mut file) = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(path)
-    {
-        // A log that cannot be written must not fail the task: the line still
-        // reaches the events.
-        let _ = writeln!(file, "{text}");
-    }
-    ctx.output(Stream::Stdout, &text);
 }

@@ -1,0 +1,90 @@
+//! One attempt of one task: the run's resources, the attempt's own cancellation
+//! (the run's, or its timeout) and its output, to the event stream and the task log.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::cancel::Cancel;
+use crate::events::{EventKind, Stream};
+
+use super::resources::RunResources;
+use super::task_log::TaskLog;
+
+/// Everything an attempt of a task may use besides the task itself.
+pub struct Attempt {
+    pub run: Arc<RunResources>,
+    /// The task's id.
+    pub task: String,
+    /// 1 for the first attempt.
+    pub number: u32,
+    /// Cancelled on interruption (run-wide) or on this attempt's timeout.
+    pub cancel: Cancel,
+    child_env: Vec<(String, String)>,
+    log: Mutex<TaskLog>,
+}
+
+impl Attempt {
+    /// Attempt `number` of `task`; its output goes to the log file at `log` (when
+    /// kept) and to the run's events.
+    pub fn new(run: Arc<RunResources>, task: &str, number: u32, log: Option<PathBuf>) -> Self {
+        let mut child_env = run.child_env.clone();
+        child_env.push(("PLANRUN_TASK".to_owned(), task.to_owned()));
+        Self {
+            cancel: run.cancel.child(),
+            run,
+            task: task.to_owned(),
+            number,
+            child_env,
+            log: Mutex::new(TaskLog::new(log)),
+        }
+    }
+
+    /// Variables every child of this attempt gets, on top of planrun's environment.
+    pub fn child_env(&self) -> &[(String, String)] {
+        &self.child_env
+    }
+
+    /// The task's log file, if it is kept.
+    pub fn log_path(&self) -> Option<PathBuf> {
+        self.log().path().map(PathBuf::from)
+    }
+
+    /// Sends one line of task output to the reporters (masked).
+    pub fn emit(&self, stream: Stream, line: &str) {
+        self.run.events.emit(EventKind::TaskOutput {
+            task: self.task.clone(),
+            stream,
+            line: self.run.redactor.redact(line).into_owned(),
+        });
+    }
+
+    /// One line planrun itself says about the task: to the log and the output.
+    pub fn say(&self, text: &str) {
+        let text = self.run.redactor.redact(text);
+        self.log_line(&text);
+        self.emit(Stream::Stdout, &text);
+    }
+
+    /// Starts a section of the log: `header` (masked) is written before the
+    /// section's first line, if it gets one.
+    pub fn begin_log_section(&self, header: &str) {
+        let header = self.run.redactor.redact(header).into_owned();
+        self.log().begin(header);
+    }
+
+    /// Whether the current log section was written (its header at least).
+    pub fn log_section_written(&self) -> bool {
+        self.log().section_written()
+    }
+
+    /// One line (masked) to the log only.
+    pub fn log_line(&self, text: &str) {
+        let text = self.run.redactor.redact(text);
+        self.log().line(&text);
+    }
+
+    fn log(&self) -> MutexGuard<'_, TaskLog> {
+        // A panic while writing a line leaves at worst that line half written.
+        self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
