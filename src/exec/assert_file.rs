@@ -31,12 +31,10 @@ pub async fn execute(spec: &AssertFile, ctx: &Attempt) -> Result<TaskOutcome, Ta
         }
     }
     if missing.is_empty() {
-        Ok(TaskOutcome {
-            summary: Some(format!(
-                "{path} matches all {} pattern(s)",
-                spec.patterns.len()
-            )),
-        })
+        Ok(TaskOutcome::new(format!(
+            "{path} matches all {} pattern(s)",
+            spec.patterns.len()
+        )))
     } else {
         Err(TaskError::failed(format!(
             "{path} does not contain {}",

@@ -13,14 +13,10 @@ use super::outcome::{TaskError, TaskOutcome};
 pub async fn execute(spec: &Confirm, ctx: &Attempt) -> Result<TaskOutcome, TaskError> {
     ctx.emit(Stream::Stdout, &spec.message);
     if ctx.run.assume_yes {
-        return Ok(TaskOutcome {
-            summary: Some("confirmed by --yes".into()),
-        });
+        return Ok(TaskOutcome::new("confirmed by --yes"));
     }
     if ctx.run.dry_run {
-        return Ok(TaskOutcome {
-            summary: Some(format!("would ask: {}", spec.message)),
-        });
+        return Ok(TaskOutcome::new(format!("would ask: {}", spec.message)));
     }
     if !std::io::stdin().is_terminal() {
         return Err(TaskError::failed(format!(
@@ -40,23 +36,18 @@ pub async fn execute(spec: &Confirm, ctx: &Attempt) -> Result<TaskOutcome, TaskE
     let answer = tokio::select! {
         answer = ask => answer,
         reason = ctx.cancel.cancelled() => {
-            return Err(TaskError::Cancelled { reason, excerpt: Vec::new() });
+            return Err(TaskError::cancelled(reason));
         }
     };
     match answer {
         Ok(Ok(answer)) if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") => {
-            Ok(TaskOutcome {
-                summary: Some("confirmed".into()),
-            })
+            Ok(TaskOutcome::new("confirmed"))
         }
         Ok(Ok(answer)) => Err(TaskError::failed(format!(
             "not confirmed (answered {:?}); nothing after this gate ran",
             answer.trim()
         ))),
         Ok(Err(e)) => Err(TaskError::failed(format!("cannot read the answer: {e}"))),
-        Err(_) => Err(TaskError::Cancelled {
-            reason: CancelReason::Interrupted,
-            excerpt: Vec::new(),
-        }),
+        Err(_) => Err(TaskError::cancelled(CancelReason::Interrupted)),
     }
 }

@@ -15,5 +15,5 @@ mod task_log;
 
 pub use attempt::Attempt;
 pub use executor::execute;
-pub use outcome::{TaskError, TaskOutcome};
+pub use outcome::{FailureClass, TaskError, TaskOutcome};
 pub use resources::{DEFAULT_GRACE, KubeSlot, RunResources};

@@ -16,9 +16,10 @@ use crate::validate::{ExecScript, Program};
 pub async fn execute(spec: &ExecScript, ctx: &Attempt) -> Result<TaskOutcome, TaskError> {
     let what = describe(spec);
     if ctx.run.dry_run && !spec.read_only {
-        return Ok(TaskOutcome {
-            summary: Some(format!("would run {what} (in {})", spec.cwd.display())),
-        });
+        return Ok(TaskOutcome::new(format!(
+            "would run {what} (in {})",
+            spec.cwd.display()
+        )));
     }
     let (program, args) = argv(&spec.program);
     let process = ProcessSpec {
@@ -36,19 +37,17 @@ pub async fn execute(spec: &ExecScript, ctx: &Attempt) -> Result<TaskOutcome, Ta
         .await
         .map_err(|e| TaskError::failed(e.to_string()))?;
     if let Some(reason) = exit.cancelled {
-        return Err(TaskError::Cancelled {
-            reason,
-            excerpt: exit.tail,
-        });
+        return Err(TaskError::cancelled(reason).with_excerpt(exit.tail));
     }
-    match exit.status.code() {
+    let exit_code = exit.status.code();
+    match exit_code {
         Some(code) if spec.ok_codes.contains(&code) => Ok(TaskOutcome {
             summary: Some(format!("ran {what}")),
+            exit_code,
         }),
-        _ => Err(TaskError::Failed {
-            message: describe_status(&exit.status),
-            excerpt: exit.tail,
-        }),
+        _ => Err(TaskError::failed(describe_status(&exit.status))
+            .with_exit_code(exit_code)
+            .with_excerpt(exit.tail)),
     }
 }
 

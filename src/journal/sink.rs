@@ -58,22 +58,22 @@ impl JournalSink {
                 task: id(*task),
                 attempt: *attempt,
                 at,
-                exit_code: None,
-                message: message(error),
+                exit_code: error.exit_code,
+                message: message(&error.message),
             },
-            StateChange::Succeeded { task } => Record::TaskSucceeded {
+            StateChange::Succeeded { task, exit_code } => Record::TaskSucceeded {
                 task: id(*task),
                 attempt: self.attempts[*task],
                 fingerprint: self.plan.task(*task).fingerprint.clone(),
                 at,
-                exit_code: None,
+                exit_code: *exit_code,
             },
             StateChange::Failed { task, error, .. } => Record::TaskFailed {
                 task: id(*task),
                 attempt: self.attempts[*task],
                 at,
-                exit_code: None,
-                message: message(error),
+                exit_code: error.exit_code,
+                message: message(&error.message),
             },
             // The journal already holds the earlier success.
             StateChange::Skipped {

@@ -75,7 +75,11 @@ fn row(id: &str, t: &TaskHistory, live: bool, note: Option<&str>) -> [String; 5]
         _ => String::new(),
     };
     let mut n = String::new();
-    if let Some(code) = t.exit_code.filter(|_| t.state != RecordedState::Succeeded) {
+    // A message that already names the exit code (`exit code 3`) says it alone.
+    if let Some(code) = t.exit_code.filter(|&code| {
+        t.state != RecordedState::Succeeded
+            && t.message.as_deref() != Some(format!("exit code {code}").as_str())
+    }) {
         let _ = write!(n, "exit {code}");
     }
     if let Some(m) = &t.message {

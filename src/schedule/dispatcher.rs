@@ -13,13 +13,13 @@ use tokio::time::Instant;
 
 use crate::cancel::Cancel;
 use crate::events::{CancelReason, Counts, EventKind, EventSender, RunOutcome, SkipReason};
-use crate::exec::{self, Attempt, RunResources, TaskError, TaskOutcome};
+use crate::exec::{self, Attempt, FailureClass, RunResources, TaskError, TaskOutcome};
 use crate::layout::RunDir;
 use crate::validate::{TaskIdx, ValidatedPlan};
 
 use super::graph::DepGraph;
 use super::run_state::{Ended, RunState};
-use super::state::{SkipCause, StateChange, StateSink};
+use super::state::{Failure, SkipCause, StateChange, StateSink};
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -129,6 +129,7 @@ impl Dispatcher<'_> {
             sink,
             tallies: vec![Tally::default(); plan.tasks().len()],
             errors: vec![None; plan.tasks().len()],
+            summaries: vec![None; plan.tasks().len()],
             inflight: JoinSet::new(),
             pending: Vec::new(),
             effects: Vec::new(),
@@ -178,6 +179,8 @@ struct Loop<'s> {
     tallies: Vec<Tally>,
     /// The last error of each task, for the failure event.
     errors: Vec<Option<TaskError>>,
+    /// The summary of each task's success, for its event.
+    summaries: Vec<Option<String>>,
     inflight: JoinSet<Message>,
     /// Changes not yet given to the sink: [`Loop::flush`] records them in one batch
     /// (one sync of the journal), then carries out `effects`.
@@ -265,48 +268,46 @@ impl Loop<'_> {
                 }
             }
             Message::Attempted { task, result } => {
-                let ended = match result {
+                let error = match result {
                     Ok(outcome) => {
-                        let changes = state.finish(task, Ended::Succeeded);
-                        self.pending.extend_from_slice(&changes);
-                        self.emit_succeeded(task, outcome);
-                        return self.emit_changes(&changes[1..]);
+                        self.summaries[task] = outcome.summary;
+                        let exit_code = outcome.exit_code;
+                        let changes = state.finish(task, Ended::Succeeded { exit_code });
+                        return self.apply(&changes);
                     }
-                    Err(TaskError::Cancelled {
-                        reason: CancelReason::Timeout,
-                        excerpt,
-                    }) => {
+                    // A timeout fails the task (and may be retried), saying after how long.
+                    Err(e) if e.class == FailureClass::Cancelled(CancelReason::Timeout) => {
                         let limit = self.plan.task(task).timeout.unwrap_or_default();
-                        TaskError::Failed {
+                        TaskError {
+                            class: FailureClass::Failed,
                             message: format!("timed out after {}", format_duration(limit)),
-                            excerpt,
+                            ..e
                         }
                     }
                     Err(e) => e,
                 };
                 let attempt = self.tallies[task].count;
                 let retry = self.plan.task(task).retry;
-                let retryable = matches!(ended, TaskError::Failed { .. });
+                let retryable = error.class == FailureClass::Failed;
                 if retryable && !interrupted && attempt <= retry.retries {
                     let delay = retry.delay(attempt);
-                    let error = ended.to_string();
                     self.apply(&[StateChange::Retrying {
                         task,
                         attempt,
                         delay,
-                        error,
+                        error: failure(&error),
                     }])?;
-                    self.errors[task] = Some(ended);
+                    self.errors[task] = Some(error);
                     self.effects.push(Effect::RetryTimer { task, delay });
                     return Ok(());
                 }
-                let end = match &ended {
-                    TaskError::Cancelled { reason, .. } => Ended::Cancelled(*reason),
-                    other => Ended::Failed {
-                        error: other.to_string(),
+                let end = match error.class {
+                    FailureClass::Cancelled(reason) => Ended::Cancelled(reason),
+                    FailureClass::Failed => Ended::Failed {
+                        error: failure(&error),
                     },
                 };
-                self.errors[task] = Some(ended);
+                self.errors[task] = Some(error);
                 let changes = state.finish(task, end);
                 self.apply(&changes)
             }
@@ -393,12 +394,16 @@ impl Loop<'_> {
                     task: self.id(*task),
                     attempt: *attempt,
                     delay_ms: millis(*delay),
-                    error: self.plan.redactor().redact(error).into_owned(),
+                    error: self.plan.redactor().redact(&error.message).into_owned(),
                 },
-                StateChange::Succeeded { task } => {
-                    self.emit_succeeded(*task, TaskOutcome::default());
-                    continue;
-                }
+                StateChange::Succeeded { task, .. } => EventKind::TaskSucceeded {
+                    task: self.id(*task),
+                    attempt: self.tallies[*task].count,
+                    duration_ms: self.elapsed(*task),
+                    summary: self.summaries[*task]
+                        .take()
+                        .map(|s| self.plan.redactor().redact(&s).into_owned()),
+                },
                 StateChange::Failed {
                     task,
                     allowed,
@@ -407,11 +412,11 @@ impl Loop<'_> {
                     task: self.id(*task),
                     attempt: self.tallies[*task].count,
                     duration_ms: self.elapsed(*task),
-                    error: self.plan.redactor().redact(error).into_owned(),
+                    error: self.plan.redactor().redact(&error.message).into_owned(),
                     allowed: *allowed,
                     excerpt: self.errors[*task]
                         .as_ref()
-                        .map(|e| e.excerpt().to_vec())
+                        .map(|e| e.excerpt.clone())
                         .unwrap_or_default(),
                 },
                 StateChange::Skipped { task, cause } => EventKind::TaskSkipped {
@@ -435,18 +440,6 @@ impl Loop<'_> {
             self.effects.push(Effect::Emit(kind));
         }
         Ok(())
-    }
-
-    fn emit_succeeded(&mut self, task: TaskIdx, outcome: TaskOutcome) {
-        let kind = EventKind::TaskSucceeded {
-            task: self.id(task),
-            attempt: self.tallies[task].count,
-            duration_ms: self.elapsed(task),
-            summary: outcome
-                .summary
-                .map(|s| self.plan.redactor().redact(&s).into_owned()),
-        };
-        self.effects.push(Effect::Emit(kind));
     }
 
     fn id(&self, task: TaskIdx) -> String {
@@ -479,6 +472,14 @@ async fn attempt_once(
             attempt.cancel.cancel(CancelReason::Timeout);
             work.await
         }
+    }
+}
+
+/// A failure as the state changes record it.
+fn failure(error: &TaskError) -> Failure {
+    Failure {
+        message: error.to_string(),
+        exit_code: error.exit_code,
     }
 }
 
@@ -589,8 +590,12 @@ mod tests {
             task: 2,
             attempt: 1,
         });
-        assert!(pos(&StateChange::Succeeded { task: 0 }) < c_start);
-        assert!(pos(&StateChange::Succeeded { task: 1 }) < c_start);
+        let succeeded = |task| StateChange::Succeeded {
+            task,
+            exit_code: Some(0),
+        };
+        assert!(pos(&succeeded(0)) < c_start);
+        assert!(pos(&succeeded(1)) < c_start);
         assert!(sink.batches.len() <= 5, "{:?}", sink.batches);
     }
 
@@ -628,7 +633,10 @@ mod tests {
                     task: 1,
                     attempt: 1
                 },
-                StateChange::Succeeded { task: 1 },
+                StateChange::Succeeded {
+                    task: 1,
+                    exit_code: Some(0)
+                },
                 StateChange::Finished {
                     outcome: RunOutcome::Succeeded
                 },

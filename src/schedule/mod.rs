@@ -9,4 +9,4 @@ mod state;
 pub use dispatcher::{Dispatcher, RunConfig, RunError, RunSummary};
 pub use graph::DepGraph;
 pub use run_state::{Ended, Mode, RunState};
-pub use state::{MemorySink, NoSink, SkipCause, StateChange, StateSink, TaskState};
+pub use state::{Failure, MemorySink, NoSink, SkipCause, StateChange, StateSink, TaskState};

@@ -18,7 +18,7 @@ use crate::events::{CancelReason, Counts, RunOutcome};
 use crate::validate::TaskIdx;
 
 use super::graph::DepGraph;
-use super::state::{SkipCause, StateChange, TaskState};
+use super::state::{Failure, SkipCause, StateChange, TaskState};
 
 /// Whether the run is still starting work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,8 +33,8 @@ pub enum Mode {
 /// How an attempt ended, as the dispatcher reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ended {
-    Succeeded,
-    Failed { error: String },
+    Succeeded { exit_code: Option<i32> },
+    Failed { error: Failure },
     Cancelled(CancelReason),
 }
 
@@ -138,8 +138,8 @@ impl RunState {
         self.running -= 1;
         let mut changes = Vec::new();
         match ended {
-            Ended::Succeeded => {
-                changes.push(StateChange::Succeeded { task });
+            Ended::Succeeded { exit_code } => {
+                changes.push(StateChange::Succeeded { task, exit_code });
                 self.end(task, TaskState::Succeeded, &mut changes);
             }
             Ended::Failed { error } => {
@@ -291,6 +291,10 @@ mod tests {
         )
     }
 
+    fn ok() -> Ended {
+        Ended::Succeeded { exit_code: None }
+    }
+
     fn fail() -> Ended {
         Ended::Failed {
             error: "boom".into(),
@@ -345,7 +349,7 @@ mod tests {
             TaskState::Skipped(SkipCause::DependencyFailed(0))
         );
         assert_eq!(s.start_next(), Some(2));
-        s.finish(2, Ended::Succeeded);
+        s.finish(2, ok());
         assert!(s.is_over());
         assert_eq!(s.outcome(), RunOutcome::Failed);
     }
@@ -357,7 +361,7 @@ mod tests {
         assert_eq!(s.start_next(), Some(0));
         s.finish(0, fail());
         assert_eq!(s.start_next(), Some(1));
-        s.finish(1, Ended::Succeeded);
+        s.finish(1, ok());
         assert_eq!(s.outcome(), RunOutcome::SucceededWithWarnings);
     }
 
@@ -372,7 +376,7 @@ mod tests {
             }]
         );
         assert_eq!(s.start_next(), Some(1));
-        s.finish(1, Ended::Succeeded);
+        s.finish(1, ok());
         assert!(s.is_over());
         assert_eq!(s.outcome(), RunOutcome::Succeeded);
     }
@@ -384,7 +388,7 @@ mod tests {
         assert_eq!(changes.len(), 2);
         assert_eq!(s.start_next(), Some(2));
         assert_eq!(s.start_next(), None);
-        s.finish(2, Ended::Succeeded);
+        s.finish(2, ok());
         assert!(s.is_over());
     }
 
@@ -461,7 +465,7 @@ mod tests {
                     break;
                 }
                 let t = running.swap_remove(picks.next().unwrap() % running.len());
-                let ended = if fails[t] { fail() } else { Ended::Succeeded };
+                let ended = if fails[t] { fail() } else { ok() };
                 s.finish(t, ended);
                 if fails[t] && !g.allow_failure(t) {
                     failing = true;
@@ -516,7 +520,7 @@ mod tests {
                 let Some(i) = (0..running.len()).min_by_key(|&i| running[i]) else { break };
                 let (end, t) = running.swap_remove(i);
                 clock = end;
-                s.finish(t, Ended::Succeeded);
+                s.finish(t, ok());
             }
             prop_assert_eq!(clock, critical);
         }

@@ -68,15 +68,17 @@ pub enum StateChange {
         task: TaskIdx,
         attempt: u32,
         delay: Duration,
-        error: String,
+        error: Failure,
     },
     Succeeded {
         task: TaskIdx,
+        /// The exit code of the task's process, when it ran one.
+        exit_code: Option<i32>,
     },
     Failed {
         task: TaskIdx,
         allowed: bool,
-        error: String,
+        error: Failure,
     },
     Skipped {
         task: TaskIdx,
@@ -92,6 +94,24 @@ pub enum StateChange {
     Finished {
         outcome: RunOutcome,
     },
+}
+
+/// What a failed attempt left to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The error, as shown (help included).
+    pub message: String,
+    /// The exit code of the task's process, when it ended with one.
+    pub exit_code: Option<i32>,
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        Self {
+            message: message.to_owned(),
+            exit_code: None,
+        }
+    }
 }
 
 /// Records state changes durably (the journal) or not at all ([`NoSink`]).

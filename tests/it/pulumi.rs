@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use planrun::events::CancelReason;
 use planrun::events::{Event, EventSender};
 use planrun::exec::pulumi::{self, PulumiError, Settings};
-use planrun::exec::{Attempt, RunResources, TaskError};
+use planrun::exec::{Attempt, FailureClass, RunResources, TaskError};
 use planrun::layout::PlanDir;
 use planrun::redact::Redactor;
 use planrun::simtools::{self, Invocation};
@@ -345,7 +345,13 @@ async fn a_failed_update_names_the_failed_resources_and_its_last_lines() {
     let err = pulumi::execute_with(&sim.task(), &ctx, &settings())
         .await
         .unwrap_err();
-    let TaskError::Failed { message, excerpt } = &err else {
+    let TaskError {
+        class: FailureClass::Failed,
+        message,
+        excerpt,
+        ..
+    } = &err
+    else {
         panic!("{err:?}");
     };
     assert!(
@@ -407,7 +413,12 @@ async fn time_out_during_up(
 async fn a_timeout_interrupts_the_update_and_says_the_stack_may_need_cancel() {
     let sim = Sim::new(&behaviour("  up: { delay_ms: 600000 }"));
     let (result, ctx, pid) = time_out_during_up(&sim, settings()).await;
-    let TaskError::Cancelled { reason, excerpt } = result.unwrap_err() else {
+    let TaskError {
+        class: FailureClass::Cancelled(reason),
+        excerpt,
+        ..
+    } = result.unwrap_err()
+    else {
         panic!("not cancelled");
     };
     assert_eq!(reason, CancelReason::Timeout);
@@ -434,7 +445,12 @@ async fn an_update_that_ignores_sigint_is_killed_after_the_grace_period() {
         ..settings()
     };
     let (result, ctx, pid) = time_out_during_up(&sim, settings).await;
-    let TaskError::Cancelled { reason, excerpt } = result.unwrap_err() else {
+    let TaskError {
+        class: FailureClass::Cancelled(reason),
+        excerpt,
+        ..
+    } = result.unwrap_err()
+    else {
         panic!("not cancelled");
     };
     assert_eq!(reason, CancelReason::Timeout);

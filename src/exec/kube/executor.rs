@@ -51,21 +51,19 @@ pub async fn execute(task: &Task, ctx: &Attempt) -> Result<TaskOutcome, TaskErro
         result = &mut work => result,
         reason = ctx.cancel.cancelled() => {
             if reason != crate::events::CancelReason::Timeout {
-                return Err(TaskError::Cancelled { reason, excerpt: Vec::new() });
+                return Err(TaskError::cancelled(reason));
             }
             // The task's own deadline is the same instant: let it explain the timeout.
             match tokio::time::timeout(EXPLAIN_GRACE, &mut work).await {
                 Ok(result) => result,
-                Err(_) => return Err(TaskError::Cancelled { reason, excerpt: Vec::new() }),
+                Err(_) => return Err(TaskError::cancelled(reason)),
             }
         }
     };
     let redact = |text: &str| ctx.run.redactor.redact(text).into_owned();
     match result {
-        Ok(summary) => Ok(TaskOutcome {
-            summary: Some(redact(&summary)),
-        }),
+        Ok(summary) => Ok(TaskOutcome::new(redact(&summary))),
         // The message carries the details (what remains, expected versus actual).
-        Err(e) => Err(TaskError::failed(redact(&e.to_string()))),
+        Err(e) => Err(TaskError::from_diagnostic(&e).map_text(redact)),
     }
 }

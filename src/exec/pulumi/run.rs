@@ -312,8 +312,7 @@ pub async fn execute_with(
     settings: &Settings,
 ) -> Result<TaskOutcome, TaskError> {
     mask_environment(&ctx.run.redactor, ctx.child_env());
-    let fail =
-        |e: PulumiError| TaskError::failed(ctx.run.redactor.redact(&e.with_help()).into_owned());
+    let fail = |e: PulumiError| TaskError::from_diagnostic(&e).map_text(|t| redact(ctx, t));
     let binary = binary(task).map_err(fail)?;
     let check = match check_config(
         task,
@@ -328,10 +327,7 @@ pub async fn execute_with(
         Ok(check) => check,
         Err(CheckError::Pulumi(e)) => return Err(fail(e)),
         Err(CheckError::Cancelled(reason)) => {
-            return Err(TaskError::Cancelled {
-                reason,
-                excerpt: Vec::new(),
-            });
+            return Err(TaskError::cancelled(reason));
         }
     };
     ctx.say(&format!(
@@ -354,12 +350,10 @@ pub async fn execute_with(
             || "no change summary reported".to_owned(),
             |s| s.to_string(),
         );
-        return Ok(TaskOutcome {
-            summary: Some(format!(
-                "previewed stack {} (dry run, nothing changed): {what}",
-                task.stack
-            )),
-        });
+        return Ok(TaskOutcome::new(format!(
+            "previewed stack {} (dry run, nothing changed): {what}",
+            task.stack
+        )));
     }
     let up = operation(
         Operation::Up {
@@ -375,9 +369,10 @@ pub async fn execute_with(
         || "no change summary reported".to_owned(),
         |s| s.to_string(),
     );
-    Ok(TaskOutcome {
-        summary: Some(format!("pulumi up for stack {}: {what}", task.stack)),
-    })
+    Ok(TaskOutcome::new(format!(
+        "pulumi up for stack {}: {what}",
+        task.stack
+    )))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -463,7 +458,7 @@ async fn operation(
                 detail: e.to_string(),
             }
         };
-        TaskError::failed(ctx.run.redactor.redact(&e.with_help()).into_owned())
+        TaskError::from_diagnostic(&e).map_text(|t| redact(ctx, t))
     })?;
     let mut excerpt = exit.tail.clone();
     if digest && !stdout.trim().is_empty() {
@@ -508,12 +503,12 @@ async fn operation(
         ctx.say(&advice);
         let mut excerpt = excerpt;
         excerpt.push(advice);
-        return Err(TaskError::Cancelled { reason, excerpt });
+        return Err(TaskError::cancelled(reason).with_excerpt(excerpt));
     }
     if !exit.status.success() {
         let known = classify(&log.stderr, &task.stack, &task.cwd);
-        let message = match known {
-            Some(e) => e.with_help(),
+        let error = match known {
+            Some(e) => TaskError::from_diagnostic(&e),
             None => {
                 let mut detail = Vec::new();
                 if !log.failed.is_empty() {
@@ -537,16 +532,21 @@ async fn operation(
                     message.push('\n');
                     message.push_str(more);
                 }
-                message
+                TaskError::failed(message)
             }
         };
-        return Err(TaskError::Failed {
-            message: ctx.run.redactor.redact(&message).into_owned(),
-            excerpt,
-        });
+        return Err(error
+            .with_exit_code(exit.status.code())
+            .with_excerpt(excerpt)
+            .map_text(|t| redact(ctx, t)));
     }
     if let Some(summary) = &log.summary {
         ctx.say(&format!("--- pulumi {}: {summary}", op.name()));
     }
     Ok(log)
+}
+
+/// `text` with the run's secrets masked.
+fn redact(ctx: &Attempt, text: &str) -> String {
+    ctx.run.redactor.redact(text).into_owned()
 }

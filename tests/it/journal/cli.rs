@@ -246,6 +246,22 @@ fn status_shows_the_latest_run_task_by_task() {
 /// Runs a plan whose first task waits for a file; a second planrun is refused while
 /// the first runs, with the first one's pid.
 #[test]
+fn the_journal_keeps_exit_codes_and_status_names_each_once() {
+    let d = Dir::new(ABC);
+    std::fs::write(d.path().join("fail-b"), "").unwrap();
+    assert_eq!(code(&d.run(&["plan.toml"])), 1);
+    let state = d.state("abc");
+    let journal = Journal::read(&state.journal_path(&state.latest().unwrap().unwrap())).unwrap();
+    let run = RunHistory::from_records(&journal.records).unwrap();
+    assert_eq!(run.task("a").unwrap().exit_code, Some(0));
+    assert_eq!(run.task("b").unwrap().exit_code, Some(1));
+    let o = d.run(&["status", "plan.toml"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let b = out.lines().find(|l| l.starts_with("b ")).unwrap();
+    assert!(b.ends_with("  exit code 1"), "{out}");
+}
+
+#[test]
 fn a_second_process_is_refused_while_the_first_runs() {
     let d = Dir::new(
         r#"
