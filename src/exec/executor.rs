@@ -1,25 +1,26 @@
-//! Dispatch from a task's type to the code that runs it.
+//! The executor registry: each task type's executor, by [`TaskKind`]. See
+//! `CONTRIBUTING.md` for adding a type.
 
 use crate::validate::{Task, TaskKind};
 
 use super::attempt::Attempt;
 use super::outcome::{TaskError, TaskOutcome};
-use super::{assert_file, confirm, pulumi, script};
+use super::{assert_file, confirm, kube, pulumi, script};
 
-/// Runs one attempt of `task`. Executors never print: output goes through
-/// `ctx` (events and the task log). They watch `ctx.cancel` and, when it fires,
-/// stop what they started and return [`TaskError::Cancelled`].
-pub async fn execute(task: &Task, ctx: &Attempt) -> Result<TaskOutcome, TaskError> {
+/// Runs one attempt of `task`. Executors never print: output goes through the
+/// attempt (events and the task log). They watch `attempt.cancel` and, when it
+/// fires, stop what they started and return a cancelled [`TaskError`].
+pub async fn execute(task: &Task, attempt: &Attempt) -> Result<TaskOutcome, TaskError> {
     match &task.kind {
-        TaskKind::ExecScript(spec) => script::execute(spec, ctx).await,
-        TaskKind::PulumiUp(spec) => pulumi::execute(spec, ctx).await,
-        TaskKind::AssertFile(spec) => assert_file::execute(spec, ctx).await,
-        TaskKind::Confirm(spec) => confirm::execute(spec, ctx).await,
-        TaskKind::KubeDelete(_)
-        | TaskKind::WaitAbsent(_)
-        | TaskKind::WaitCondition(_)
-        | TaskKind::AssertDeployments(_)
-        | TaskKind::AssertFieldManagers(_)
-        | TaskKind::Capture(_) => super::kube::execute(task, ctx).await,
+        TaskKind::ExecScript(spec) => script::execute(spec, attempt).await,
+        TaskKind::KubeDelete(spec) => kube::execute(task, spec, attempt).await,
+        TaskKind::WaitAbsent(spec) => kube::execute(task, spec, attempt).await,
+        TaskKind::WaitCondition(spec) => kube::execute(task, spec, attempt).await,
+        TaskKind::AssertDeployments(spec) => kube::execute(task, spec, attempt).await,
+        TaskKind::AssertFieldManagers(spec) => kube::execute(task, spec, attempt).await,
+        TaskKind::Capture(spec) => kube::execute(task, spec, attempt).await,
+        TaskKind::AssertFile(spec) => assert_file::execute(spec, attempt).await,
+        TaskKind::Confirm(spec) => confirm::execute(spec, attempt).await,
+        TaskKind::PulumiUp(spec) => pulumi::execute(spec, attempt).await,
     }
 }

@@ -15,5 +15,5 @@ pub use header::RawHeader;
 pub use schema::plan_schema;
 pub use selection::{RawSelection, SELECTION_KEYS};
 pub use source::PlanSource;
-pub use task_type::{TASK_TYPES, TaskType, task_type};
+pub use task_type::{TaskType, TypeInfo};
 pub use vars::RawVarSpec;

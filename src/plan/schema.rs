@@ -4,7 +4,7 @@
 use schemars::{JsonSchema, SchemaGenerator, generate::SchemaSettings};
 use serde_json::{Map, Value, json};
 
-use super::{RawCommon, RawHeader, RawSelection, RawVarSpec, TASK_TYPES};
+use super::{RawCommon, RawHeader, RawSelection, RawVarSpec, TaskType};
 
 /// The schema, as pretty JSON with a trailing newline.
 pub fn plan_schema() -> String {
@@ -17,17 +17,18 @@ pub fn plan_schema() -> String {
     let selection = object_schema::<RawSelection>(&mut generator, &mut defs);
 
     let mut variants = Vec::new();
-    for task_type in TASK_TYPES {
+    for &task_type in TaskType::ALL {
+        let info = task_type.info();
         let own = task_type.own_schema(&mut generator);
         let own = split_root(own.to_value(), &mut defs);
         let mut properties = Map::new();
         let mut required = vec![json!("type")];
         properties.insert(
             "type".into(),
-            json!({ "const": task_type.name, "description": task_type.summary }),
+            json!({ "const": info.name, "description": info.summary }),
         );
         let mut groups = vec![&common];
-        if task_type.selection {
+        if info.selection {
             groups.push(&selection);
         }
         groups.push(&own);
@@ -42,10 +43,10 @@ pub fn plan_schema() -> String {
         // if/then on the discriminator (not oneOf): editors and taplo then report
         // the one key that is wrong instead of "no variant matched".
         variants.push(json!({
-            "if": { "properties": { "type": { "const": task_type.name } }, "required": ["type"] },
+            "if": { "properties": { "type": { "const": info.name } }, "required": ["type"] },
             "then": {
-                "title": task_type.name,
-                "description": task_type.summary,
+                "title": info.name,
+                "description": info.summary,
                 "properties": properties,
                 "required": required,
                 "additionalProperties": false,
@@ -75,7 +76,7 @@ pub fn plan_schema() -> String {
                     "properties": {
                         "type": {
                             "description": "The task type.",
-                            "enum": TASK_TYPES.iter().map(|t| t.name).collect::<Vec<_>>(),
+                            "enum": TaskType::ALL.iter().map(|t| t.name()).collect::<Vec<_>>(),
                         },
                     },
                     "required": ["type"],

@@ -1,112 +1,103 @@
-//! The registry of task types: their names, which key groups they take, and the
-//! schema of their own keys. Validation, `planrun schema` and the docs all read it.
+//! The registry of task types: one line per type, keyed by [`TaskType`]. What a type
+//! is (its name, summary, key groups, the schema of its own keys) lives in its own
+//! file under `plan/task/` as a [`TypeInfo`]; validation, `planrun schema` and the
+//! docs read it from here. See `CONTRIBUTING.md` for adding a type.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
-use super::task::*;
-
 /// One task type as the plan format knows it.
-pub struct TaskType {
+pub struct TypeInfo {
     /// The `type` value.
     pub name: &'static str,
-    /// Takes the Kubernetes selection keys (`kind`, `name`, ...).
-    pub selection: bool,
     /// One line for `--help` and the docs.
     pub summary: &'static str,
+    /// Takes the Kubernetes selection keys (`kind`, `name`, ...).
+    pub selection: bool,
+    /// Talks to the Kubernetes API (the run opens the connection first).
+    pub kubernetes: bool,
+    /// Waits on the cluster: its `timeout` defaults to five minutes.
+    pub waits: bool,
     /// The schema of the type's own keys.
-    schema: fn(&mut SchemaGenerator) -> Schema,
+    pub schema: fn(&mut SchemaGenerator) -> Schema,
 }
 
-impl TaskType {
-    /// The root schema of the type's own keys (`properties`, `required`, `$defs`).
-    pub fn own_schema(&self, generator: &mut SchemaGenerator) -> Schema {
-        (self.schema)(generator)
-    }
-
-    /// The names of the type's own keys.
-    pub fn own_keys(&self) -> &'static BTreeSet<String> {
-        let index = TASK_TYPES
-            .iter()
-            .position(|t| t.name == self.name)
-            .expect("every task type is in TASK_TYPES");
-        &OWN_KEYS[index]
-    }
-}
-
-fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+/// The root schema of `T`, for [`TypeInfo::schema`].
+pub fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
     generator.root_schema_for::<T>()
 }
 
-/// Every task type, in the order the docs list them.
-pub static TASK_TYPES: &[TaskType] = &[
-    TaskType {
-        name: "exec-script",
-        selection: false,
-        summary: "run a command (argv, no shell) or a shell script",
-        schema: schema_of::<RawExecScript>,
-    },
-    TaskType {
-        name: "kube-delete",
-        selection: true,
-        summary: "delete Kubernetes objects; absent ones are fine",
-        schema: schema_of::<RawKubeDelete>,
-    },
-    TaskType {
-        name: "wait-absent",
-        selection: true,
-        summary: "wait, by watch, until Kubernetes objects are gone",
-        schema: schema_of::<RawWaitAbsent>,
-    },
-    TaskType {
-        name: "wait-condition",
-        selection: true,
-        summary: "wait until Kubernetes objects have a status condition (Ready=True)",
-        schema: schema_of::<RawWaitCondition>,
-    },
-    TaskType {
-        name: "assert-deployments",
-        selection: false,
-        summary: "deployments are Available with all replicas ready at the expected image tags",
-        schema: schema_of::<RawAssertDeployments>,
-    },
-    TaskType {
-        name: "assert-field-managers",
-        selection: true,
-        summary: "no object has fields from a forbidden manager; optionally one applies them",
-        schema: schema_of::<RawAssertFieldManagers>,
-    },
-    TaskType {
-        name: "capture",
-        selection: true,
-        summary: "save Secrets or ConfigMaps to a 0600 file in the run directory",
-        schema: schema_of::<RawCapture>,
-    },
-    TaskType {
-        name: "assert-file",
-        selection: false,
-        summary: "a file exists and matches every pattern",
-        schema: schema_of::<RawAssertFile>,
-    },
-    TaskType {
-        name: "confirm",
-        selection: false,
-        summary: "ask a person to confirm before going on (--yes answers it)",
-        schema: schema_of::<RawConfirm>,
-    },
-    TaskType {
-        name: "pulumi-up",
-        selection: false,
-        summary: "pulumi up for a stack, non-interactive, with config checks and preview",
-        schema: schema_of::<RawPulumiUp>,
-    },
-];
+/// Declares [`TaskType`] and [`TaskType::ALL`] from one list, each variant with the
+/// `plan/task/` module whose `TYPE` describes it, so that neither can miss a type.
+macro_rules! task_types {
+    ($($variant:ident => $module:ident,)*) => {
+        /// A task type, as the `type` key names it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum TaskType {
+            $($variant,)*
+        }
+
+        impl TaskType {
+            /// Every task type, in the order the docs list them.
+            pub const ALL: &[TaskType] = &[$(TaskType::$variant,)*];
+
+            /// What the plan format knows of the type.
+            pub fn info(self) -> &'static TypeInfo {
+                match self {
+                    $(TaskType::$variant => &super::task::$module::TYPE,)*
+                }
+            }
+        }
+    };
+}
+
+task_types! {
+    ExecScript => exec_script,
+    KubeDelete => kube_delete,
+    WaitAbsent => wait_absent,
+    WaitCondition => wait_condition,
+    AssertDeployments => assert_deployments,
+    AssertFieldManagers => assert_field_managers,
+    Capture => capture,
+    AssertFile => assert_file,
+    Confirm => confirm,
+    PulumiUp => pulumi_up,
+}
+
+impl TaskType {
+    /// Looks a task type up by its `type` value.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|t| t.name() == name)
+    }
+
+    /// The `type` value.
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+
+    /// The root schema of the type's own keys (`properties`, `required`, `$defs`).
+    pub fn own_schema(self, generator: &mut SchemaGenerator) -> Schema {
+        (self.info().schema)(generator)
+    }
+
+    /// The names of the type's own keys.
+    pub fn own_keys(self) -> &'static BTreeSet<String> {
+        &OWN_KEYS[self.index()]
+    }
+
+    fn index(self) -> usize {
+        Self::ALL
+            .iter()
+            .position(|&t| t == self)
+            .expect("ALL lists every task type")
+    }
+}
 
 static OWN_KEYS: LazyLock<Vec<BTreeSet<String>>> = LazyLock::new(|| {
     let mut generator = SchemaGenerator::default();
-    TASK_TYPES
+    TaskType::ALL
         .iter()
         .map(|t| {
             t.own_schema(&mut generator)
@@ -118,7 +109,16 @@ static OWN_KEYS: LazyLock<Vec<BTreeSet<String>>> = LazyLock::new(|| {
         .collect()
 });
 
-/// Looks a task type up by name.
-pub fn task_type(name: &str) -> Option<&'static TaskType> {
-    TASK_TYPES.iter().find(|t| t.name == name)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_found() {
+        for &t in TaskType::ALL {
+            assert_eq!(TaskType::from_name(t.name()), Some(t));
+        }
+        assert!(TaskType::from_name("exec").is_none());
+        assert!(TaskType::PulumiUp.own_keys().contains("stack"));
+    }
 }

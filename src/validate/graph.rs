@@ -10,7 +10,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::error::{ErrorKind, PlanError};
 use super::model::{Task, TaskIdx};
-use super::tasks::ParsedTask;
+use super::task_table::ParsedTask;
 use planrun_text::did_you_mean;
 
 /// A task's `needs` entries with their spans.

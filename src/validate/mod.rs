@@ -1,17 +1,20 @@
 //! Raw plan -> [`ValidatedPlan`], its only constructor; all errors at once.
 
-mod describe;
 mod document;
 mod error;
 mod graph;
 mod interpolate;
 mod model;
 mod pipeline;
-mod tasks;
+mod selection;
+mod task;
+mod task_table;
 mod vars;
 
 pub use error::{ErrorKind, InvalidPlan, PlanError};
 pub use model::*;
 pub use pipeline::{load_and_validate, validate};
-pub use tasks::DEFAULT_WAIT_TIMEOUT;
+pub use selection::{Selection, Target};
+pub use task::*;
+pub use task_table::DEFAULT_WAIT_TIMEOUT;
 pub use vars::{BUILTIN_VARS, parse_override};

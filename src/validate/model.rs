@@ -3,14 +3,14 @@
 //! so holding one proves the plan passed every check: variables are resolved,
 //! durations and patterns are parsed, dependencies exist and form no cycle.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use petgraph::graph::{DiGraph, NodeIndex};
-use regex::Regex;
+use planrun_text::format_duration;
 
+use super::task::TaskKind;
 use crate::plan::PlanSource;
 use crate::redact::Redactor;
 
@@ -152,187 +152,24 @@ impl RetryPolicy {
     }
 }
 
-/// What a task does, by type.
-#[derive(Debug, Clone)]
-pub enum TaskKind {
-    ExecScript(ExecScript),
-    KubeDelete(KubeDelete),
-    WaitAbsent(WaitAbsent),
-    WaitCondition(WaitCondition),
-    AssertDeployments(AssertDeployments),
-    AssertFieldManagers(AssertFieldManagers),
-    Capture(Capture),
-    AssertFile(AssertFile),
-    Confirm(Confirm),
-    PulumiUp(PulumiUp),
-}
-
-impl TaskKind {
-    /// The `type` as written in a plan.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            TaskKind::ExecScript(_) => "exec-script",
-            TaskKind::KubeDelete(_) => "kube-delete",
-            TaskKind::WaitAbsent(_) => "wait-absent",
-            TaskKind::WaitCondition(_) => "wait-condition",
-            TaskKind::AssertDeployments(_) => "assert-deployments",
-            TaskKind::AssertFieldManagers(_) => "assert-field-managers",
-            TaskKind::Capture(_) => "capture",
-            TaskKind::AssertFile(_) => "assert-file",
-            TaskKind::Confirm(_) => "confirm",
-            TaskKind::PulumiUp(_) => "pulumi-up",
+impl Task {
+    /// The task's limits in words, e.g. `timeout 10m, 3 retries`.
+    pub fn describe_limits(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(t) = self.timeout {
+            parts.push(format!("timeout {}", format_duration(t)));
         }
-    }
-
-    /// Whether the task talks to the Kubernetes API.
-    pub fn uses_kube(&self) -> bool {
-        matches!(
-            self,
-            TaskKind::KubeDelete(_)
-                | TaskKind::WaitAbsent(_)
-                | TaskKind::WaitCondition(_)
-                | TaskKind::AssertDeployments(_)
-                | TaskKind::AssertFieldManagers(_)
-                | TaskKind::Capture(_)
-        )
-    }
-}
-
-/// `exec-script`: a command (argv, no shell) or a script (shell).
-#[derive(Debug, Clone)]
-pub struct ExecScript {
-    pub program: Program,
-    /// Working directory, already resolved against the plan's directory.
-    pub cwd: PathBuf,
-    pub env: BTreeMap<String, String>,
-    /// Exit codes that count as success (default `[0]`).
-    pub ok_codes: Vec<i32>,
-    /// Only reads: it also runs under `--dry-run`.
-    pub read_only: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Program {
-    /// argv, run without a shell; never empty.
-    Command(Vec<String>),
-    /// Shell source, run with `bash -euo pipefail -c` (or `sh -eu -c` without bash).
-    Script(String),
-}
-
-/// Which Kubernetes objects a task is about.
-#[derive(Debug, Clone)]
-pub struct Selection {
-    pub kind: String,
-    /// `group/version` or `version` for the core group; `None`: resolved by kind.
-    pub api_version: Option<String>,
-    /// `None`: cluster-scoped kinds, or all namespaces for namespaced ones.
-    pub namespace: Option<String>,
-    pub target: Target,
-}
-
-#[derive(Debug, Clone)]
-pub enum Target {
-    Name(String),
-    /// Regex matched against `metadata.name` (unanchored, as written).
-    Pattern(Regex),
-    /// A label selector in Kubernetes syntax (`app=x,tier!=db`).
-    Selector(String),
-}
-
-impl Selection {
-    /// Whether an object name matches this selection's name or pattern (label
-    /// selectors are applied by the server, so they always match here).
-    pub fn matches_name(&self, name: &str) -> bool {
-        match &self.target {
-            Target::Name(n) => n == name,
-            Target::Pattern(re) => re.is_match(name),
-            Target::Selector(_) => true,
+        match self.retry.retries {
+            0 => {}
+            1 => parts.push("1 retry".into()),
+            n => parts.push(format!("{n} retries")),
         }
+        if self.allow_failure {
+            parts.push("failure allowed".into());
+        }
+        if self.always {
+            parts.push("always runs".into());
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Propagation {
-    #[default]
-    Background,
-    Foreground,
-    Orphan,
-}
-
-/// `kube-delete`.
-#[derive(Debug, Clone)]
-pub struct KubeDelete {
-    pub selection: Selection,
-    pub propagation: Propagation,
-}
-
-/// `wait-absent`.
-#[derive(Debug, Clone)]
-pub struct WaitAbsent {
-    pub selection: Selection,
-}
-
-/// `wait-condition`: every matching object has `condition` with `status`.
-#[derive(Debug, Clone)]
-pub struct WaitCondition {
-    pub selection: Selection,
-    pub condition: String,
-    /// `"True"` unless written otherwise.
-    pub status: String,
-}
-
-/// `assert-deployments`.
-#[derive(Debug, Clone)]
-pub struct AssertDeployments {
-    pub namespace: String,
-    /// Deployment name -> expected image tag (`"*"`: any tag).
-    pub deployments: BTreeMap<String, String>,
-}
-
-/// `assert-field-managers`.
-#[derive(Debug, Clone)]
-pub struct AssertFieldManagers {
-    pub selection: Selection,
-    /// No managedFields entry's manager may match any of these.
-    pub forbidden: Vec<Regex>,
-    /// When set, each object needs an entry with operation `Apply` from a matching
-    /// manager.
-    pub required_apply: Option<Regex>,
-}
-
-/// `capture`: Secrets or ConfigMaps written to a 0600 YAML file in the run directory.
-#[derive(Debug, Clone)]
-pub struct Capture {
-    pub selection: Selection,
-    /// File name, relative to the run directory.
-    pub file: String,
-}
-
-/// `assert-file`: a file exists and every pattern matches its content.
-#[derive(Debug, Clone)]
-pub struct AssertFile {
-    pub path: PathBuf,
-    pub patterns: Vec<Regex>,
-}
-
-/// `confirm`: a gate a person answers (or `--yes`).
-#[derive(Debug, Clone)]
-pub struct Confirm {
-    pub message: String,
-}
-
-/// `pulumi-up`.
-#[derive(Debug, Clone)]
-pub struct PulumiUp {
-    pub stack: String,
-    /// The Pulumi project directory, resolved against the plan's directory.
-    pub cwd: PathBuf,
-    /// Run `pulumi preview --diff` first.
-    pub preview: bool,
-    pub refresh: bool,
-    /// Config keys that must exist for the stack before anything runs.
-    pub require_config: Vec<String>,
-    pub args: Vec<String>,
-    /// The Pulumi CLI to run (`pulumi` on PATH unless set).
-    pub binary: String,
 }

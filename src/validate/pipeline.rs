@@ -12,7 +12,7 @@ use super::document::{deserialize, key_span, str_items};
 use super::error::{ErrorKind, InvalidPlan, PlanError};
 use super::graph::build_graph;
 use super::model::{PlanHeader, ValidatedPlan};
-use super::tasks::{TaskContext, parse_task};
+use super::task_table::{TaskContext, parse_task};
 use super::vars::resolve_vars;
 use crate::plan::{PlanSource, RawHeader};
 use crate::redact::Redactor;

@@ -981,35 +981,40 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
     apply(&h.client(), &deployment_yaml("source-controller", "v1.6.0")).await;
     let run_dir = tempfile::tempdir().unwrap();
     let redactor = Redactor::new();
-    let run = |kind: planrun::validate::TaskKind| {
-        let h = &h;
-        let run_dir = run_dir.path().to_path_buf();
-        let redactor = redactor.clone();
-        async move {
-            planrun::exec::kube::run_kube_task(
-                &kind,
-                planrun::exec::kube::KubeTask {
-                    conn: &h.conn,
-                    progress: &h.lines,
-                    run_dir: &run_dir,
-                    redactor: &redactor,
-                    dry_run: true,
-                    timeout: Some(LONG),
-                },
-            )
-            .await
-        }
-    };
-    use planrun::validate::TaskKind as K;
+    /// Runs one task of any Kubernetes type as a dry run.
+    async fn dry_run<W: planrun::exec::kube::KubeWork>(
+        h: &Harness,
+        run_dir: &std::path::Path,
+        redactor: &Redactor,
+        work: W,
+    ) -> Result<String, KubeError> {
+        planrun::exec::kube::run_kube_task(
+            &work,
+            planrun::exec::kube::KubeTask {
+                conn: &h.conn,
+                progress: &h.lines,
+                run_dir,
+                redactor,
+                dry_run: true,
+                timeout: Some(LONG),
+            },
+        )
+        .await
+    }
     let started = std::time::Instant::now();
     let crds = selection(
         "CustomResourceDefinition",
         None,
         pattern(r"\.toolkit\.fluxcd\.io$"),
     );
-    let s = run(K::WaitAbsent(WaitAbsent {
-        selection: crds.clone(),
-    }))
+    let s = dry_run(
+        &h,
+        run_dir.path(),
+        &redactor,
+        WaitAbsent {
+            selection: crds.clone(),
+        },
+    )
     .await
     .unwrap();
     assert_eq!(
@@ -1017,29 +1022,41 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
         "would wait until customresourcedefinitions matching /\\.toolkit\\.fluxcd\\.io$/ is gone; \
          present now: gitrepositories.source.toolkit.fluxcd.io, kustomizations.kustomize.toolkit.fluxcd.io"
     );
-    let s = run(K::WaitCondition(WaitCondition {
-        selection: selection("GitRepository", Some("flux-system"), pattern(".*")),
-        condition: "Ready".into(),
-        status: "True".into(),
-    }))
+    let s = dry_run(
+        &h,
+        run_dir.path(),
+        &redactor,
+        WaitCondition {
+            selection: selection("GitRepository", Some("flux-system"), pattern(".*")),
+            condition: "Ready".into(),
+            status: "True".into(),
+        },
+    )
     .await
     .unwrap();
     assert_eq!(
         s,
         "would wait for Ready=True on gitrepositories matching /.*/ in namespace flux-system; now: flux-system/flux-system (no Ready condition yet)"
     );
-    let s = run(K::WaitCondition(WaitCondition {
-        selection: selection("Kustomizatio", Some("flux-system"), pattern(".*")),
-        condition: "Ready".into(),
-        status: "True".into(),
-    }))
+    let s = dry_run(
+        &h,
+        run_dir.path(),
+        &redactor,
+        WaitCondition {
+            selection: selection("Kustomizatio", Some("flux-system"), pattern(".*")),
+            condition: "Ready".into(),
+            status: "True".into(),
+        },
+    )
     .await
     .unwrap();
     assert!(s.contains("the kind is not served now"), "{s}");
-    let s = run(K::AssertDeployments(expect(&[(
-        "source-controller",
-        "v1.7.0",
-    )])))
+    let s = dry_run(
+        &h,
+        run_dir.path(),
+        &redactor,
+        expect(&[("source-controller", "v1.7.0")]),
+    )
     .await
     .unwrap();
     assert!(
@@ -1048,18 +1065,28 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
         ) && s.contains("tag v1.6.0, expected v1.7.0"),
         "{s}"
     );
-    let s = run(K::AssertFieldManagers(AssertFieldManagers {
-        selection: crds,
-        forbidden: vec![Regex::new("^kubectl-client-side-apply$").unwrap()],
-        required_apply: None,
-    }))
+    let s = dry_run(
+        &h,
+        run_dir.path(),
+        &redactor,
+        AssertFieldManagers {
+            selection: crds,
+            forbidden: vec![Regex::new("^kubectl-client-side-apply$").unwrap()],
+            required_apply: None,
+        },
+    )
     .await
     .unwrap();
     assert!(s.starts_with("would check the field managers of 2 objects; now: customresourcedefinitions/gitrepositories"), "{s}");
-    let s = run(K::Capture(Capture {
-        selection: selection("ConfigMap", Some("flux-system"), pattern(".*")),
-        file: "cms.yaml".into(),
-    }))
+    let s = dry_run(
+        &h,
+        run_dir.path(),
+        &redactor,
+        Capture {
+            selection: selection("ConfigMap", Some("flux-system"), pattern(".*")),
+            file: "cms.yaml".into(),
+        },
+    )
     .await
     .unwrap();
     assert_eq!(s, "would capture 0 configmaps to cms.yaml: ");

@@ -15,6 +15,7 @@ use super::env::TaskEnv;
 use super::error::KubeError;
 use super::retry;
 use super::status::one_line;
+use super::task::{KubeTask, KubeWork};
 use super::watch::{WatchEnd, watch_until};
 
 /// The tag that accepts any image.
@@ -244,6 +245,12 @@ pub async fn assert_deployments(
                 details,
             })
         }
+    }
+}
+
+impl KubeWork for AssertDeployments {
+    async fn run(&self, env: &TaskEnv<'_>, _task: &KubeTask<'_>) -> Result<String, KubeError> {
+        assert_deployments(env, self).await
     }
 }
 

@@ -18,6 +18,7 @@ use crate::validate::Capture;
 use super::env::TaskEnv;
 use super::error::KubeError;
 use super::select::{Selected, object_name};
+use super::task::{KubeTask, KubeWork};
 
 /// Annotations that may hold a copy of the data (kubectl's last-applied
 /// configuration holds a Secret's values in clear base64); never written out.
@@ -193,6 +194,12 @@ fn tmp_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".tmp");
     path.with_file_name(name)
+}
+
+impl KubeWork for Capture {
+    async fn run(&self, env: &TaskEnv<'_>, task: &KubeTask<'_>) -> Result<String, KubeError> {
+        capture(env, self, task.run_dir, task.redactor).await
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use super::env::TaskEnv;
 use super::error::KubeError;
 use super::retry;
 use super::select::Selected;
+use super::task::{KubeTask, KubeWork};
 
 /// What happened to one object.
 enum Deleted {
@@ -126,5 +127,11 @@ fn policy_name(p: Propagation) -> &'static str {
         Propagation::Background => "Background",
         Propagation::Foreground => "Foreground",
         Propagation::Orphan => "Orphan",
+    }
+}
+
+impl KubeWork for KubeDelete {
+    async fn run(&self, env: &TaskEnv<'_>, _task: &KubeTask<'_>) -> Result<String, KubeError> {
+        kube_delete(env, self).await
     }
 }

@@ -8,7 +8,7 @@ use crate::exec::{Attempt, TaskError, TaskOutcome};
 use crate::validate::Task;
 
 use super::env::Progress;
-use super::task::{KubeTask, run_kube_task};
+use super::task::{KubeTask, KubeWork, run_kube_task};
 
 /// After the engine's timeout fires, how long a task may take to finish on its own
 /// deadline (at the same instant) and say why it timed out.
@@ -21,8 +21,12 @@ impl Progress for Attempt {
     }
 }
 
-/// Runs one attempt of a Kubernetes task.
-pub async fn execute(task: &Task, ctx: &Attempt) -> Result<TaskOutcome, TaskError> {
+/// Runs one attempt of `task`, a Kubernetes task whose type-specific part is `work`.
+pub async fn execute<W: KubeWork>(
+    task: &Task,
+    work: &W,
+    ctx: &Attempt,
+) -> Result<TaskOutcome, TaskError> {
     let Some(conn) = ctx.run.kube.get() else {
         return Err(TaskError::failed(
             "no Kubernetes connection was opened for this run (a bug: `run` opens it before any task starts)",
@@ -36,7 +40,7 @@ pub async fn execute(task: &Task, ctx: &Attempt) -> Result<TaskOutcome, TaskErro
         conn.server()
     ));
     let work = run_kube_task(
-        &task.kind,
+        work,
         KubeTask {
             conn,
             progress: ctx,

@@ -9,6 +9,7 @@ use crate::validate::AssertFieldManagers;
 use super::env::TaskEnv;
 use super::error::KubeError;
 use super::select::Selected;
+use super::task::{KubeTask, KubeWork};
 
 /// What is wrong with one object's managers, one line per problem.
 pub(crate) fn problems(
@@ -113,6 +114,14 @@ pub async fn assert_field_managers(
             summary: format!("field managers of {} are not as required", sel.description),
             details,
         })
+    }
+}
+
+impl KubeWork for AssertFieldManagers {
+    const KIND_MAY_COME_LATER: bool = true;
+
+    async fn run(&self, env: &TaskEnv<'_>, _task: &KubeTask<'_>) -> Result<String, KubeError> {
+        assert_field_managers(env, self).await
     }
 }
 

@@ -28,6 +28,6 @@ pub use error::KubeError;
 pub use executor::execute;
 pub use field_managers::assert_field_managers;
 pub use kinds::{Kinds, ResolvedKind};
-pub use task::{DEFAULT_BUDGET, KubeTask, run_kube_task};
+pub use task::{DEFAULT_BUDGET, KubeTask, KubeWork, run_kube_task};
 pub use wait_absent::wait_absent;
 pub use wait_condition::wait_condition;

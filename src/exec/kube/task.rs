@@ -1,11 +1,12 @@
-//! The engine's entry point: run one Kubernetes task of any type with its budget,
-//! connection, progress sink, run directory and redactor.
+//! The engine's entry point for one Kubernetes task of any type: its budget,
+//! connection, progress sink, run directory and redactor. Each Kubernetes task type
+//! says what it does with them as a [`KubeWork`], in its own file.
 
+use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::redact::Redactor;
-use crate::validate::TaskKind;
 
 use super::connection::Connection;
 use super::env::{Progress, TaskEnv};
@@ -27,41 +28,32 @@ pub struct KubeTask<'a> {
     pub timeout: Option<Duration>,
 }
 
-/// Runs `kind` (a Kubernetes task type). Returns the one-line summary.
-pub async fn run_kube_task(kind: &TaskKind, task: KubeTask<'_>) -> Result<String, KubeError> {
+/// What a Kubernetes task type does with the connection.
+pub trait KubeWork: Sync {
+    /// A dry run passes when the kind is not served yet: an earlier task (a CRD that
+    /// `pulumi up` installs) would install it.
+    const KIND_MAY_COME_LATER: bool = false;
+
+    /// Does the work; returns the one-line summary.
+    fn run(
+        &self,
+        env: &TaskEnv<'_>,
+        task: &KubeTask<'_>,
+    ) -> impl Future<Output = Result<String, KubeError>> + Send;
+}
+
+/// Runs one Kubernetes task. Returns the one-line summary.
+pub async fn run_kube_task<W: KubeWork>(work: &W, task: KubeTask<'_>) -> Result<String, KubeError> {
     let env = TaskEnv::new(
         task.conn,
         task.progress,
         task.timeout.unwrap_or(DEFAULT_BUDGET),
     )
     .dry_run(task.dry_run);
-    let result = match kind {
-        TaskKind::KubeDelete(spec) => super::kube_delete(&env, spec).await,
-        TaskKind::WaitAbsent(spec) => super::wait_absent(&env, spec).await,
-        TaskKind::WaitCondition(spec) => super::wait_condition(&env, spec).await,
-        TaskKind::AssertDeployments(spec) => super::assert_deployments(&env, spec).await,
-        TaskKind::AssertFieldManagers(spec) => super::assert_field_managers(&env, spec).await,
-        TaskKind::Capture(spec) => super::capture(&env, spec, task.run_dir, task.redactor).await,
-        other => {
-            return Err(KubeError::Client {
-                verb: "run",
-                resource: other.type_name().to_string(),
-                message: "not a Kubernetes task type".into(),
-            });
-        }
-    };
-    match result {
-        // A dry run skipped the task that would install the kind (a CRD from
-        // `pulumi up`): say so instead of failing the rehearsal.
-        Err(KubeError::UnknownKind { kind: k, .. })
-            if task.dry_run
-                && matches!(
-                    kind,
-                    TaskKind::WaitCondition(_) | TaskKind::AssertFieldManagers(_)
-                ) =>
-        {
+    match work.run(&env, &task).await {
+        Err(KubeError::UnknownKind { kind, .. }) if task.dry_run && W::KIND_MAY_COME_LATER => {
             Ok(format!(
-                "would check {k} objects; the kind is not served now (an earlier task may install it)"
+                "would check {kind} objects; the kind is not served now (an earlier task may install it)"
             ))
         }
         other => other,

@@ -15,6 +15,7 @@ use super::env::TaskEnv;
 use super::error::KubeError;
 use super::select::{Selected, object_name};
 use super::status::why_present;
+use super::task::{KubeTask, KubeWork};
 use super::watch::{WatchEnd, watch_until};
 
 /// How long a timeout message may spend looking up a stuck CRD's custom resources.
@@ -172,5 +173,11 @@ fn plural(n: usize, one: &str, many: &str) -> String {
         format!("1 {one}")
     } else {
         format!("{n} {many}")
+    }
+}
+
+impl KubeWork for WaitAbsent {
+    async fn run(&self, env: &TaskEnv<'_>, _task: &KubeTask<'_>) -> Result<String, KubeError> {
+        wait_absent(env, self).await
     }
 }

@@ -10,6 +10,7 @@ use super::env::TaskEnv;
 use super::error::KubeError;
 use super::select::{Selected, object_name};
 use super::status::condition;
+use super::task::{KubeTask, KubeWork};
 use super::watch::{WatchEnd, watch_until};
 
 /// Where one object stands against the wanted condition.
@@ -127,5 +128,13 @@ pub async fn wait_condition(env: &TaskEnv<'_>, spec: &WaitCondition) -> Result<S
                 details,
             })
         }
+    }
+}
+
+impl KubeWork for WaitCondition {
+    const KIND_MAY_COME_LATER: bool = true;
+
+    async fn run(&self, env: &TaskEnv<'_>, _task: &KubeTask<'_>) -> Result<String, KubeError> {
+        wait_condition(env, self).await
     }
 }

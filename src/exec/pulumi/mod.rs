@@ -12,7 +12,7 @@ mod summary;
 pub use error::{INSTALL_HELP, PulumiError, classify};
 pub use output::OperationLog;
 pub use run::{
-    ConfigCheck, DEFAULT_GRACE, GRACE_ENV, PreflightError, SECRET_ENV, Settings, describe, execute,
+    ConfigCheck, DEFAULT_GRACE, GRACE_ENV, PreflightError, SECRET_ENV, Settings, execute,
     execute_with, mask_environment, preflight, preflight_plan, preflight_with,
 };
 pub use summary::ChangeSummary;

@@ -279,27 +279,6 @@ async fn list_config(
     })
 }
 
-/// What the task does, for `--dry-run`, `list` and the report.
-pub fn describe(task: &PulumiUp) -> String {
-    let mut steps = Vec::new();
-    if !task.require_config.is_empty() {
-        steps.push(format!("check config {}", task.require_config.join(", ")));
-    }
-    if task.refresh {
-        steps.push("refresh".to_owned());
-    }
-    if task.preview {
-        steps.push("preview --diff".to_owned());
-    }
-    steps.push("up".to_owned());
-    format!(
-        "pulumi {} for stack {} in {}",
-        steps.join(", "),
-        task.stack,
-        task.cwd.display()
-    )
-}
-
 /// Runs one attempt with the [`Settings`] from the environment.
 pub async fn execute(task: &PulumiUp, ctx: &Attempt) -> Result<TaskOutcome, TaskError> {
     execute_with(task, ctx, &Settings::from_env()).await

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::plan::task_type::{TypeInfo, schema_of};
+
 /// Named deployments exist, are Available with every replica updated and ready, and
 /// run the expected image tags; waits up to the task's timeout (default 5m).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -15,3 +17,13 @@ pub struct RawAssertDeployments {
     /// Deployment name -> expected image tag ("*" for any tag).
     pub deployments: BTreeMap<String, String>,
 }
+
+/// The `assert-deployments` task type.
+pub const TYPE: TypeInfo = TypeInfo {
+    name: "assert-deployments",
+    summary: "deployments are Available with all replicas ready at the expected image tags",
+    selection: false,
+    kubernetes: true,
+    waits: true,
+    schema: schema_of::<RawAssertDeployments>,
+};

@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::plan::task_type::{TypeInfo, schema_of};
+
 /// No selected object has a managedFields entry from a forbidden manager; optionally
 /// each has an `Apply` entry from the required manager.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -15,3 +17,13 @@ pub struct RawAssertFieldManagers {
     #[serde(default)]
     pub required_apply_manager: Option<String>,
 }
+
+/// The `assert-field-managers` task type.
+pub const TYPE: TypeInfo = TypeInfo {
+    name: "assert-field-managers",
+    summary: "no object has fields from a forbidden manager; optionally one applies them",
+    selection: true,
+    kubernetes: true,
+    waits: false,
+    schema: schema_of::<RawAssertFieldManagers>,
+};

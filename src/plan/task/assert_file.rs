@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::plan::task_type::{TypeInfo, schema_of};
+
 /// The file exists and every pattern matches its content.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -12,3 +14,13 @@ pub struct RawAssertFile {
     /// Regular expressions that must all match somewhere in the file.
     pub patterns: Vec<String>,
 }
+
+/// The `assert-file` task type.
+pub const TYPE: TypeInfo = TypeInfo {
+    name: "assert-file",
+    summary: "a file exists and matches every pattern",
+    selection: false,
+    kubernetes: false,
+    waits: false,
+    schema: schema_of::<RawAssertFile>,
+};

@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::plan::task_type::{TypeInfo, schema_of};
+
 /// Asks for confirmation on the terminal; `--yes` answers it in advance.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -11,3 +13,13 @@ pub struct RawConfirm {
     #[serde(default)]
     pub message: Option<String>,
 }
+
+/// The `confirm` task type.
+pub const TYPE: TypeInfo = TypeInfo {
+    name: "confirm",
+    summary: "ask a person to confirm before going on (--yes answers it)",
+    selection: false,
+    kubernetes: false,
+    waits: false,
+    schema: schema_of::<RawConfirm>,
+};

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::plan::task_type::{TypeInfo, schema_of};
+
 /// Runs `command` (argv, no shell) or `script` (bash -euo pipefail, or sh -eu).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -28,3 +30,13 @@ pub struct RawExecScript {
     #[serde(default)]
     pub read_only: bool,
 }
+
+/// The `exec-script` task type.
+pub const TYPE: TypeInfo = TypeInfo {
+    name: "exec-script",
+    summary: "run a command (argv, no shell) or a shell script",
+    selection: false,
+    kubernetes: false,
+    waits: false,
+    schema: schema_of::<RawExecScript>,
+};

@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::plan::task_type::{TypeInfo, schema_of};
+
 /// Deletion propagation policy.
 #[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -21,3 +23,13 @@ pub struct RawKubeDelete {
     #[serde(default)]
     pub propagation: RawPropagation,
 }
+
+/// The `kube-delete` task type.
+pub const TYPE: TypeInfo = TypeInfo {
+    name: "kube-delete",
+    summary: "delete Kubernetes objects; absent ones are fine",
+    selection: true,
+    kubernetes: true,
+    waits: false,
+    schema: schema_of::<RawKubeDelete>,
+};

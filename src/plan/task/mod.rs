@@ -1,15 +1,15 @@
 //! Raw serde types of each task type's own keys, one file per type.
 
-mod assert_deployments;
-mod assert_field_managers;
-mod assert_file;
-mod capture;
-mod confirm;
-mod exec_script;
-mod kube_delete;
-mod pulumi_up;
-mod wait_absent;
-mod wait_condition;
+pub(super) mod assert_deployments;
+pub(super) mod assert_field_managers;
+pub(super) mod assert_file;
+pub(super) mod capture;
+pub(super) mod confirm;
+pub(super) mod exec_script;
+pub(super) mod kube_delete;
+pub(super) mod pulumi_up;
+pub(super) mod wait_absent;
+pub(super) mod wait_condition;
 
 pub use assert_deployments::RawAssertDeployments;
 pub use assert_field_managers::RawAssertFieldManagers;

@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::plan::task_type::{TypeInfo, schema_of};
+
 /// Runs `pulumi up --yes` for a stack (only the preview under `--dry-run`).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -28,3 +30,13 @@ pub struct RawPulumiUp {
     #[serde(default)]
     pub binary: Option<String>,
 }
+
+/// The `pulumi-up` task type.
+pub const TYPE: TypeInfo = TypeInfo {
+    name: "pulumi-up",
+    summary: "pulumi up for a stack, non-interactive, with config checks and preview",
+    selection: false,
+    kubernetes: false,
+    waits: false,
+    schema: schema_of::<RawPulumiUp>,
+};

@@ -3,7 +3,19 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::plan::task_type::{TypeInfo, schema_of};
+
 /// Waits until no selected object exists (the task's `timeout`, default 5m).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawWaitAbsent {}
+
+/// The `wait-absent` task type.
+pub const TYPE: TypeInfo = TypeInfo {
+    name: "wait-absent",
+    summary: "wait, by watch, until Kubernetes objects are gone",
+    selection: true,
+    kubernetes: true,
+    waits: true,
+    schema: schema_of::<RawWaitAbsent>,
+};

@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::plan::task_type::{TypeInfo, schema_of};
+
 /// Waits until every selected object has `condition` with `status` (default "True").
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -13,3 +15,13 @@ pub struct RawWaitCondition {
     #[serde(default)]
     pub status: Option<String>,
 }
+
+/// The `wait-condition` task type.
+pub const TYPE: TypeInfo = TypeInfo {
+    name: "wait-condition",
+    summary: "wait until Kubernetes objects have a status condition (Ready=True)",
+    selection: true,
+    kubernetes: true,
+    waits: true,
+    schema: schema_of::<RawWaitCondition>,
+};

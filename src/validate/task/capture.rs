@@ -1,0 +1,61 @@
+//! `capture`: save Secrets or ConfigMaps to a private file before deleting them.
+
+use super::TaskSpec;
+use crate::plan::TaskType;
+use crate::plan::task::RawCapture;
+use crate::validate::error::ErrorKind;
+use crate::validate::selection::Selection;
+use crate::validate::task_table::Builder;
+
+/// `capture`: Secrets or ConfigMaps written to a 0600 YAML file in the run directory.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub selection: Selection,
+    /// File name, relative to the run directory.
+    pub file: String,
+}
+
+impl Capture {
+    /// Secrets or ConfigMaps only, into a plain file name.
+    pub(in crate::validate) fn build(b: &mut Builder<'_, '_>) -> Option<Self> {
+        let raw: RawCapture = b.own()?;
+        let id = b.id;
+        let selection = b.selection()?;
+        if !matches!(selection.kind.as_str(), "Secret" | "ConfigMap") {
+            b.error(
+                ErrorKind::BadValue,
+                format!("task `{id}` captures `{}`", selection.kind),
+                "kind",
+                "not Secret or ConfigMap",
+                "a capture task saves kind = \"Secret\" or kind = \"ConfigMap\"",
+            );
+            return None;
+        }
+        let file = raw.file.unwrap_or_else(|| format!("{id}.yaml"));
+        if file.is_empty() || file.contains('/') || file.contains('\\') || file.starts_with('.') {
+            b.error(
+                ErrorKind::BadValue,
+                format!("task `{id}`: bad capture file name `{file}`"),
+                "file",
+                "not a plain file name",
+                "give a plain file name such as \"flux-secrets.yaml\"; it is written inside the run directory",
+            );
+            return None;
+        }
+        Some(Self { selection, file })
+    }
+}
+
+impl TaskSpec for Capture {
+    fn task_type(&self) -> TaskType {
+        TaskType::Capture
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "save {} to {} in the run directory (mode 0600)",
+            self.selection.describe(),
+            self.file
+        )
+    }
+}
