@@ -30,6 +30,21 @@ impl Error {
     }
 }
 
+/// A run that could not be opened: an invalid plan is a usage error, a refusal (an
+/// unfinished run, nothing to resume, the lock held) is refused, and the state
+/// directory failing is internal.
+impl From<crate::journal::StartError> for Error {
+    fn from(e: crate::journal::StartError) -> Self {
+        use crate::journal::StartError;
+        match e {
+            StartError::Invalid(report) => Error::Invalid(report),
+            StartError::Refused(refusal) => Error::Refused(Report::new(*refusal)),
+            StartError::Locked(lock) => Error::Refused(Report::new(*lock)),
+            StartError::Journal(journal) => Error::Internal(Report::new(journal)),
+        }
+    }
+}
+
 impl From<crate::validate::InvalidPlan> for Error {
     fn from(e: crate::validate::InvalidPlan) -> Self {
         Error::Invalid(Report::new(e))

@@ -1,7 +1,7 @@
 //! `planrun run PLAN` (or just `planrun PLAN`): validate, refuse what cannot run,
 //! then run the plan with live reporting, and exit with the run's code.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -85,11 +85,9 @@ impl Start {
 }
 
 pub fn run(args: &RunArgs) -> Result<(), Error> {
-    let load = |path: &Path, vars: &[(String, String)]| {
-        crate::validate::load_and_validate(path, vars).map_err(Error::Invalid)
-    };
+    let load = crate::validate::load_and_validate;
     let start = if args.dry_run {
-        Start::DryRun(load(&args.plan.plan, &args.plan.vars)?)
+        Start::DryRun(load(&args.plan.plan, &args.plan.vars).map_err(Error::Invalid)?)
     } else {
         let state_dir = args
             .state_dir

@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::status::{internal, is_live, plan_state, print_out};
 use crate::error::Error;
-use crate::journal::{self, Journal, RunHistory, status::RunLine};
+use crate::journal::{self, Journal, status::RunLine};
 
 #[derive(Debug, Clone, Args)]
 pub struct RunsArgs {
@@ -22,8 +22,7 @@ pub fn run(args: &RunsArgs) -> Result<(), Error> {
     let mut runs = Vec::new();
     for id in plan_state.run_ids().map_err(internal)? {
         let journal = Journal::read(&plan_state.journal_path(&id)).map_err(internal)?;
-        let state = RunHistory::from_records(&journal.records)
-            .expect("Journal::parse checks the first record");
+        let state = journal.history();
         let live = is_live(&plan_state, &id);
         runs.push((state, live));
     }

@@ -44,8 +44,7 @@ pub fn run(args: &StatusArgs) -> Result<(), Error> {
     if !live && let Some(w) = journal.torn_tail_warning() {
         eprintln!("warning: {w}");
     }
-    let state =
-        RunHistory::from_records(&journal.records).expect("Journal::parse checks the first record");
+    let state = journal.history();
     let ids: Vec<&str> = match &plan_tasks {
         Some(ids) => ids.iter().map(String::as_str).collect(),
         None => state.tasks.iter().map(|(id, _)| id.as_str()).collect(),

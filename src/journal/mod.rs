@@ -15,6 +15,7 @@ mod record;
 pub mod resume;
 mod session;
 mod sink;
+mod start;
 pub mod status;
 mod writer;
 
@@ -29,7 +30,8 @@ pub use record::{
 };
 pub use resume::{Decision, ResumePlan, ResumeTask, RunReason, plan_resume};
 pub use session::{
-    PlanLoader, Prepared, Refusal, RunJournal, Session, StartMode, open, peek_plan_name, prepare,
+    PlanLoader, Prepared, Refusal, RunJournal, Session, StartError, open, peek_plan_name, prepare,
 };
 pub use sink::JournalSink;
+pub use start::{Choice, StartMode, choose};
 pub use writer::{GROUP_INTERVAL, JournalWriter, SyncMode};

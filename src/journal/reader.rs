@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::JournalError;
 use super::frame::{self, TornTail};
+use super::history::RunHistory;
 use super::record::{FORMAT_VERSION, Record, RunStarted};
 
 /// A journal as read from disk.
@@ -75,6 +76,15 @@ impl Journal {
             Some(Record::RunStarted(s)) => s,
             _ => unreachable!("Journal::parse checks the first record"),
         }
+    }
+
+    /// The run as its records tell it.
+    pub fn history(&self) -> RunHistory {
+        let mut run = RunHistory::new(self.start().clone());
+        for record in &self.records[1..] {
+            run.apply(record);
+        }
+        run
     }
 
     /// The warning to show when a torn tail was dropped.

@@ -1,13 +1,8 @@
-//! Opening a run for one planrun process: take the plan's lock, find the latest run,
-//! and start a new run, resume the unfinished one, or refuse.
-//!
-//! - A new run is refused (exit 3) while the latest run is unfinished (failed,
-//!   interrupted, or cut off): the user chooses `--resume` or `--restart`.
-//! - `--resume` continues the latest unfinished run; with `--rerun TASK` it can also
-//!   reopen a run that succeeded. The `--var` overrides of the run are reused unless
-//!   given again; secret ones are not journaled and must be given again (or come
-//!   from the environment).
-//! - `--restart` marks the unfinished run abandoned and starts a new one.
+//! Opening a run for one planrun process, the I/O around the decisions of
+//! [`start`](super::start): read the plan's name, check the plan, take the plan's
+//! lock, read the latest run, then start a new run, resume the unfinished one, or
+//! refuse. Failures are [`StartError`]s; the command line turns them into exit
+//! codes.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -18,30 +13,17 @@ use thiserror::Error;
 
 use super::error::JournalError;
 use super::history::RunHistory;
-use super::lock::PlanLock;
+use super::lock::{LockError, PlanLock};
 use super::plan_state::PlanState;
 use super::reader::Journal;
-use super::record::{
-    FORMAT_VERSION, Record, RecordedOutcome, RunResumed, RunStarted, VarOverrides,
+use super::record::{FORMAT_VERSION, Record, RecordedOutcome, RunStarted, VarOverrides};
+use super::start::{
+    Choice, StartMode, choose, journaled_overrides, rerun_indexes, resume_vars, resumption,
 };
-use super::resume::{ResumeTask, plan_resume};
 use super::status::{fmt_time, progress};
 use super::writer::JournalWriter;
-use crate::error::Error;
 use crate::layout::RunDir;
 use crate::validate::{TaskIdx, ValidatedPlan};
-
-/// What the user asked for.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum StartMode {
-    /// Start a new run; refused while the latest run is unfinished.
-    #[default]
-    New,
-    /// Continue the latest run; `rerun` names tasks to run again with what follows.
-    Resume { rerun: Vec<String> },
-    /// Abandon the unfinished run, if any, and start a new one.
-    Restart,
-}
 
 /// The journal of the run this process works on.
 #[derive(Debug)]
@@ -136,10 +118,29 @@ pub enum Refusal {
     },
 }
 
+/// Why a run could not be opened.
+#[derive(Debug)]
+pub enum StartError {
+    /// The plan is invalid, or `--rerun` names no task of it.
+    Invalid(Report),
+    /// An unfinished run, or nothing to resume.
+    Refused(Box<Refusal>),
+    /// Another planrun process holds the plan's lock (or it cannot be taken).
+    Locked(Box<LockError>),
+    /// The state directory cannot be read or written.
+    Journal(JournalError),
+}
+
+impl From<JournalError> for StartError {
+    fn from(e: JournalError) -> Self {
+        StartError::Journal(e)
+    }
+}
+
 /// Validates a plan file with `--var` overrides (normally
 /// `validate::load_and_validate`, plus whatever else must hold before a run starts).
-/// Called before anything is written.
-pub type PlanLoader<'a> = dyn Fn(&Path, &[(String, String)]) -> Result<ValidatedPlan, Error> + 'a;
+/// Called before anything is written; its error says why the plan is invalid.
+pub type PlanLoader<'a> = dyn Fn(&Path, &[(String, String)]) -> miette::Result<ValidatedPlan> + 'a;
 
 /// The plan's `[plan] name`, read without validating (the run's variables are
 /// needed first); `None` if the file does not parse that far.
@@ -166,12 +167,12 @@ pub fn open(
     cli_vars: &[(String, String)],
     mode: &StartMode,
     load: &PlanLoader<'_>,
-) -> Result<Session, Error> {
+) -> Result<Session, StartError> {
     prepare(plan_path, state_dir, cli_vars, mode, load)?.start()
 }
 
-/// Takes the lock and decides what this process runs (see the module docs for the
-/// rules), writing nothing yet.
+/// Takes the lock and decides what this process runs (see [`start`](super::start)
+/// for the rules), writing nothing yet.
 ///
 /// `load` validates the plan with the given overrides; it runs before anything is
 /// written, so a plan it rejects leaves no run behind.
@@ -181,11 +182,12 @@ pub fn prepare(
     cli_vars: &[(String, String)],
     mode: &StartMode,
     load: &PlanLoader,
-) -> Result<Prepared, Error> {
+) -> Result<Prepared, StartError> {
+    let invalid = StartError::Invalid;
     let Some(name) = peek_plan_name(plan_path) else {
         // Let validation say what is wrong with the plan.
-        load(plan_path, cli_vars)?;
-        return Err(Error::Invalid(miette::miette!(
+        load(plan_path, cli_vars).map_err(invalid)?;
+        return Err(invalid(miette::miette!(
             "plan {} has no [plan] name",
             plan_path.display()
         )));
@@ -194,188 +196,142 @@ pub fn prepare(
     // Check the plan before writing anything (the lock file included): a plan that
     // cannot run leaves no trace. A resume needs the run's variables first; without
     // any state there is nothing to resume.
-    let mut preloaded = match mode {
-        StartMode::New | StartMode::Restart => Some(load(plan_path, cli_vars)?),
+    let preloaded = match mode {
+        StartMode::New | StartMode::Restart => Some(load(plan_path, cli_vars).map_err(invalid)?),
         StartMode::Resume { .. } if !plan_state.dir().path().exists() => {
-            return Err(Error::Refused(Report::new(Refusal::NothingToResume {
-                plan: name,
-                latest: String::new(),
-            })));
+            return Err(nothing_to_resume(&name, None));
         }
         StartMode::Resume { .. } => None,
     };
     let lock = plan_state
         .lock()
-        .map_err(|e| Error::Refused(Report::new(e)))?;
-
-    let mut latest = match plan_state.latest().map_err(internal)? {
+        .map_err(|e| StartError::Locked(Box::new(e)))?;
+    let latest = match plan_state.latest()? {
         Some(id) => {
-            let journal = Journal::read(&plan_state.journal_path(&id)).map_err(internal)?;
-            let state = RunHistory::from_records(&journal.records)
-                .expect("Journal::parse checks the first record");
-            Some((journal, state))
+            let journal = Journal::read(&plan_state.journal_path(&id))?;
+            let run = journal.history();
+            Some((journal, run))
         }
         None => None,
     };
-    let mut notices = Vec::new();
-
-    let resume_from = match mode {
-        StartMode::New => {
-            if let Some((_, state)) = latest.as_ref().filter(|(_, s)| s.is_unfinished()) {
-                let plan = preloaded.take().expect("loaded for a new run");
-                let ids: Vec<&str> = plan.tasks().iter().map(|t| t.id.as_str()).collect();
-                return Err(Error::Refused(Report::new(Refusal::Unfinished {
-                    plan: name,
-                    plan_arg: plan_path.display().to_string(),
-                    run_id: state.run_id().to_owned(),
-                    outcome: state.status(false).display(),
-                    progress: progress(state, &ids, false),
-                    last_change: fmt_time(state.last_change),
-                })));
-            }
-            None
-        }
-        StartMode::Restart => None,
-        StartMode::Resume { rerun } => match latest.take() {
-            Some((journal, state))
-                if state.is_unfinished()
-                    || (!rerun.is_empty()
-                        && !matches!(state.finished, Some((_, RecordedOutcome::Abandoned)))) =>
-            {
-                Some((journal, state, rerun))
-            }
-            latest => {
-                return Err(Error::Refused(Report::new(Refusal::NothingToResume {
-                    plan: name,
-                    latest: latest
-                        .map(|(_, s)| format!(" (the latest, {}, {})", s.run_id(), s.status(false)))
-                        .unwrap_or_default(),
-                })));
-            }
-        },
+    let choice = choose(mode, latest.as_ref().map(|(_, run)| run));
+    let base = Base {
+        plan_path,
+        plan_state,
+        lock,
+        cli_vars,
     };
+    match (choice, preloaded, latest) {
+        (Choice::New { abandon }, Some(plan), latest) => {
+            let abandon = latest.filter(|_| abandon).map(|(journal, _)| journal);
+            Ok(base.new_run(plan, abandon))
+        }
+        (Choice::Resume, _, Some((journal, run))) => {
+            let rerun = match mode {
+                StartMode::Resume { rerun } => rerun.as_slice(),
+                StartMode::New | StartMode::Restart => &[],
+            };
+            base.resume(journal, run, rerun, load)
+        }
+        (Choice::RefuseUnfinished, Some(plan), Some((_, run))) => {
+            let ids: Vec<&str> = plan.tasks().iter().map(|t| t.id.as_str()).collect();
+            Err(StartError::Refused(Box::new(Refusal::Unfinished {
+                plan: name,
+                plan_arg: plan_path.display().to_string(),
+                run_id: run.run_id().to_owned(),
+                outcome: run.status(false).display(),
+                progress: progress(&run, &ids, false),
+                last_change: fmt_time(run.last_change),
+            })))
+        }
+        // Choice::NothingToResume; a new run's plan was loaded above, a refusal or a
+        // resume has a latest run.
+        (_, _, latest) => Err(nothing_to_resume(
+            &name,
+            latest.map(|(_, run)| run).as_ref(),
+        )),
+    }
+}
 
-    let Some((journal, state, rerun)) = resume_from else {
-        let plan = preloaded.take().expect("loaded for a new run");
-        // --restart: the unfinished run is abandoned when the new run starts.
-        let abandon = match latest.as_ref().filter(|(_, s)| s.is_unfinished()) {
-            Some((journal, state)) if *mode == StartMode::Restart => {
-                notices.push(format!(
-                    "run {} abandoned; starting a new run",
-                    state.run_id()
-                ));
-                Some((journal.path.clone(), journal.valid_len))
-            }
-            _ => None,
-        };
-        let vars = journaled_overrides(&plan, cli_vars);
-        return Ok(Prepared {
-            plan,
-            plan_state,
-            lock,
-            done: Vec::new(),
-            resumed: false,
-            notices,
+fn nothing_to_resume(plan: &str, latest: Option<&RunHistory>) -> StartError {
+    StartError::Refused(Box::new(Refusal::NothingToResume {
+        plan: plan.to_owned(),
+        latest: latest
+            .map(|run| format!(" (the latest, {}, {})", run.run_id(), run.status(false)))
+            .unwrap_or_default(),
+    }))
+}
+
+/// What a new run and a resume both start from.
+struct Base<'a> {
+    plan_path: &'a Path,
+    plan_state: PlanState,
+    lock: PlanLock,
+    cli_vars: &'a [(String, String)],
+}
+
+impl Base<'_> {
+    /// A new run of `plan`, abandoning the unfinished run of `abandon` first.
+    fn new_run(self, plan: ValidatedPlan, abandon: Option<Journal>) -> Prepared {
+        let mut notices = Vec::new();
+        let abandon = abandon.map(|journal| {
+            let run_id = journal.history().run_id().to_owned();
+            notices.push(format!("run {run_id} abandoned; starting a new run"));
+            (journal.path, journal.valid_len)
+        });
+        let vars = journaled_overrides(&plan, self.cli_vars);
+        Prepared {
             action: Action::New {
-                plan_name: name,
-                plan_path: plan_path.to_owned(),
+                plan_name: plan.header().name.clone(),
+                plan_path: self.plan_path.to_owned(),
                 vars,
                 abandon,
             },
-        });
-    };
+            plan,
+            plan_state: self.plan_state,
+            lock: self.lock,
+            done: Vec::new(),
+            resumed: false,
+            notices,
+        }
+    }
 
-    // Resume: the run's overrides, updated by this command line's.
-    if let Some(w) = journal.torn_tail_warning() {
-        notices.push(w.to_string());
-    }
-    let declared = peek_declared_vars(plan_path);
-    let mut vars: Vec<(String, String)> = Vec::new();
-    for (k, v) in &state.vars.vars {
-        if cli_vars.iter().any(|(c, _)| c == k) {
-            continue;
-        }
-        if declared.as_ref().is_some_and(|d| !d.contains(k)) {
-            notices.push(format!(
-                "the plan no longer declares variable `{k}`, given with --var earlier; dropped"
-            ));
-            continue;
-        }
-        vars.push((k.clone(), v.clone()));
-    }
-    vars.extend(cli_vars.iter().cloned());
-    for secret in &state.vars.secret_vars {
-        if !cli_vars.iter().any(|(c, _)| c == secret) {
-            notices.push(format!(
-                "secret variable `{secret}` was given with --var when the run started; its value is \
-                 never journaled, so give it again with --var {secret}=... (or through the \
-                 environment), or the plan's own value is used"
-            ));
-        }
-    }
-    let plan = load(plan_path, &vars)?;
-    let mut rerun_idx = BTreeSet::new();
-    for id in rerun {
-        match plan.find(id) {
-            Some(i) => {
-                rerun_idx.insert(i);
-            }
-            None => {
-                let ids: Vec<&str> = plan.tasks().iter().map(|t| t.id.as_str()).collect();
-                let hint = planrun_text::did_you_mean(id, ids.iter().copied())
-                    .map(|c| format!(" (did you mean `{c}`?)"))
-                    .unwrap_or_default();
-                return Err(Error::Invalid(miette::miette!(
-                    "--rerun names no task of plan `{}`: `{id}`{hint}",
-                    plan.header().name
-                )));
-            }
-        }
-    }
-    let tasks: Vec<ResumeTask<'_>> = plan
-        .tasks()
-        .iter()
-        .map(|t| ResumeTask {
-            id: &t.id,
-            needs: &t.needs,
-            fingerprint: &t.fingerprint,
-            always: t.always,
+    /// Resumes `run`, read from `journal`, with the run's variables and `rerun`.
+    fn resume(
+        self,
+        journal: Journal,
+        run: RunHistory,
+        rerun: &[String],
+        load: &PlanLoader,
+    ) -> Result<Prepared, StartError> {
+        let mut notices: Vec<String> = journal
+            .torn_tail_warning()
+            .map(|w| w.to_string())
+            .into_iter()
+            .collect();
+        let declared = peek_declared_vars(self.plan_path);
+        let (vars, var_notices) = resume_vars(&run.vars, self.cli_vars, declared.as_ref());
+        notices.extend(var_notices);
+        let plan = load(self.plan_path, &vars).map_err(StartError::Invalid)?;
+        let rerun = rerun_indexes(&plan, rerun)
+            .map_err(|message| StartError::Invalid(Report::msg(message)))?;
+        let resumption = resumption(&plan, &run, &rerun, self.cli_vars, Timestamp::now());
+        notices.extend(resumption.notices);
+        Ok(Prepared {
+            plan,
+            plan_state: self.plan_state,
+            lock: self.lock,
+            done: resumption.done,
+            resumed: true,
+            notices,
+            action: Action::Resume {
+                journal_path: journal.path,
+                valid_len: journal.valid_len,
+                state: Box::new(run),
+                records: resumption.records,
+            },
         })
-        .collect();
-    let decided = plan_resume(&tasks, |id| state.task(id), &rerun_idx);
-    let now = Timestamp::now();
-    let mut records = vec![Record::RunResumed(RunResumed {
-        at: now,
-        planrun_version: env!("CARGO_PKG_VERSION").to_owned(),
-        pid: std::process::id(),
-        vars: merged_overrides(&plan, &state.vars, cli_vars),
-    })];
-    for (i, reason) in decided.reruns() {
-        let why = reason.describe(&tasks).to_string();
-        notices.push(format!("task `{}` runs again: {why}", tasks[i].id));
-        records.push(Record::TaskReset {
-            task: tasks[i].id.to_owned(),
-            at: now,
-            reason: why,
-        });
     }
-    let done: Vec<TaskIdx> = decided.done().collect();
-    drop(tasks);
-
-    Ok(Prepared {
-        plan,
-        plan_state,
-        lock,
-        done,
-        resumed: true,
-        notices,
-        action: Action::Resume {
-            journal_path: journal.path.clone(),
-            valid_len: journal.valid_len,
-            state: Box::new(state),
-            records,
-        },
-    })
 }
 
 /// A run decided but not written yet: the plan is loaded and the lock held, and
@@ -414,7 +370,7 @@ enum Action {
 
 impl Prepared {
     /// Writes the run: a new journal (and `latest`), or the resume records.
-    pub fn start(self) -> Result<Session, Error> {
+    pub fn start(self) -> Result<Session, StartError> {
         let Prepared {
             plan,
             plan_state,
@@ -432,15 +388,14 @@ impl Prepared {
                 abandon,
             } => {
                 if let Some((path, valid_len)) = abandon {
-                    let mut w = JournalWriter::open_append(&path, valid_len).map_err(internal)?;
+                    let mut w = JournalWriter::open_append(&path, valid_len)?;
                     w.append(&[Record::RunFinished {
                         at: Timestamp::now(),
                         outcome: RecordedOutcome::Abandoned,
-                    }])
-                    .map_err(internal)?;
+                    }])?;
                 }
                 let now = Timestamp::now();
-                let run_id = plan_state.create_run_dir(now).map_err(internal)?;
+                let run_id = plan_state.create_run_dir(now)?;
                 let start = RunStarted {
                     format: FORMAT_VERSION,
                     run_id: run_id.clone(),
@@ -452,8 +407,7 @@ impl Prepared {
                     vars,
                 };
                 let path = plan_state.journal_path(&run_id);
-                let writer = JournalWriter::create(&path, &Record::RunStarted(start.clone()))
-                    .map_err(internal)?;
+                let writer = JournalWriter::create(&path, &Record::RunStarted(start.clone()))?;
                 (writer, RunHistory::new(start))
             }
             Action::Resume {
@@ -462,9 +416,8 @@ impl Prepared {
                 mut state,
                 records,
             } => {
-                let mut writer =
-                    JournalWriter::open_append(&journal_path, valid_len).map_err(internal)?;
-                writer.append(&records).map_err(internal)?;
+                let mut writer = JournalWriter::open_append(&journal_path, valid_len)?;
+                writer.append(&records)?;
                 for r in &records {
                     state.apply(r);
                 }
@@ -472,9 +425,8 @@ impl Prepared {
             }
         };
         let run_id = state.run_id().to_owned();
-        plan_state.set_latest(&run_id).map_err(internal)?;
-        lock.set_run(&run_id)
-            .map_err(|e| Error::Internal(Report::new(e)))?;
+        plan_state.set_latest(&run_id)?;
+        lock.set_run(&run_id).map_err(holder_not_written)?;
         Ok(Session {
             plan,
             journal: RunJournal {
@@ -491,36 +443,10 @@ impl Prepared {
     }
 }
 
-fn internal(e: JournalError) -> Error {
-    Error::Internal(Report::new(e))
-}
-
-/// The command line's overrides as journaled (secret values left out).
-fn journaled_overrides(plan: &ValidatedPlan, cli_vars: &[(String, String)]) -> VarOverrides {
-    let is_secret = |name: &str| plan.vars().iter().any(|v| v.name == name && v.secret);
-    VarOverrides::from_overrides(
-        cli_vars.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        is_secret,
-    )
-}
-
-/// The run's overrides updated by this command line's.
-fn merged_overrides(
-    plan: &ValidatedPlan,
-    earlier: &VarOverrides,
-    cli_vars: &[(String, String)],
-) -> VarOverrides {
-    let now = journaled_overrides(plan, cli_vars);
-    let mut out = earlier.clone();
-    for (k, v) in now.vars {
-        out.secret_vars.retain(|s| *s != k);
-        out.vars.insert(k, v);
+/// The lock's holder could not be written: the state directory failed.
+fn holder_not_written(error: LockError) -> StartError {
+    match error {
+        LockError::Io { path, source } => JournalError::io("write", path, source).into(),
+        held => StartError::Locked(Box::new(held)),
     }
-    for s in now.secret_vars {
-        out.vars.remove(&s);
-        out.secret_vars.push(s);
-    }
-    out.secret_vars.sort();
-    out.secret_vars.dedup();
-    out
 }

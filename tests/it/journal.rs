@@ -220,9 +220,7 @@ needs = ["b"]
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let load =
-            |p: &Path, v: &[(String, String)]| load_and_validate(p, v).map_err(Error::Invalid);
-        journal::open(&f.plan, &f.state, &vars, mode, &load)
+        journal::open(&f.plan, &f.state, &vars, mode, &load_and_validate).map_err(Error::from)
     }
 
     /// Like [`open_once`], waiting out a lock held by this test process: a child
