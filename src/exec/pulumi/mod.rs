@@ -5,6 +5,7 @@ mod argv;
 mod capture;
 mod config;
 mod error;
+mod operation;
 mod output;
 mod run;
 mod summary;

@@ -10,17 +10,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
-
 use super::argv;
 use super::capture::{Stopped, capture, resolve_binary};
 use super::config::{self, add_secret};
 use super::error::{PulumiError, classify, strip_error};
-use super::output::OperationLog;
+use super::operation::{self, Operation};
 use crate::cancel::Cancel;
 use crate::events::CancelReason;
-use crate::events::Stream;
-use crate::exec::process::{self, ProcessSpec, RunOptions, describe_status};
+use crate::exec::process::describe_status;
 use crate::exec::{Attempt, TaskError, TaskOutcome};
 use crate::redact::Redactor;
 use crate::validate::{PulumiUp, TaskKind, ValidatedPlan};
@@ -315,12 +312,12 @@ pub async fn execute_with(
     ));
 
     if task.refresh && !ctx.run.dry_run {
-        operation(Operation::Refresh, task, &binary, ctx, settings).await?;
+        operation::run(Operation::Refresh, task, &binary, ctx, settings).await?;
     }
     let mut preview = None;
     if task.preview || ctx.run.dry_run {
         let refresh = task.refresh && ctx.run.dry_run;
-        preview = operation(Operation::Preview { refresh }, task, &binary, ctx, settings)
+        preview = operation::run(Operation::Preview { refresh }, task, &binary, ctx, settings)
             .await?
             .summary;
     }
@@ -334,7 +331,7 @@ pub async fn execute_with(
             task.stack
         )));
     }
-    let up = operation(
+    let up = operation::run(
         Operation::Up {
             skip_preview: task.preview,
         },
@@ -352,177 +349,6 @@ pub async fn execute_with(
         "pulumi up for stack {}: {what}",
         task.stack
     )))
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Operation {
-    Refresh,
-    Preview { refresh: bool },
-    Up { skip_preview: bool },
-}
-
-impl Operation {
-    fn name(self) -> &'static str {
-        match self {
-            Operation::Refresh => "refresh",
-            Operation::Preview { .. } => "preview",
-            Operation::Up { .. } => "up",
-        }
-    }
-
-    fn args(self, task: &PulumiUp) -> Vec<String> {
-        match self {
-            Operation::Refresh => argv::refresh(task),
-            Operation::Preview { refresh } => argv::preview(task, refresh),
-            Operation::Up { skip_preview } => argv::up(task, skip_preview),
-        }
-    }
-}
-
-/// Runs one Pulumi operation, its output rendered into the log as it comes.
-async fn operation(
-    op: Operation,
-    task: &PulumiUp,
-    binary: &Path,
-    ctx: &Attempt,
-    settings: &Settings,
-) -> Result<OperationLog, TaskError> {
-    let args = op.args(task);
-    let grace = settings.grace.unwrap_or(DEFAULT_GRACE.max(ctx.run.grace));
-    let header = format!(
-        "--- attempt {}: {} {}",
-        ctx.number,
-        task.binary,
-        args.join(" ")
-    );
-    let spec = ProcessSpec {
-        program: binary.as_os_str().to_owned(),
-        args: args.iter().map(Into::into).collect(),
-        cwd: task.cwd.clone(),
-        env: Vec::new(),
-    };
-    let digest = matches!(op, Operation::Preview { .. });
-    let mut log = OperationLog::default();
-    let mut stdout = String::new();
-    let exit = {
-        let (log, stdout) = (&mut log, &mut stdout);
-        let filter = Box::new(move |stream: Stream, line: &str| match stream {
-            Stream::Stderr => {
-                log.stderr.push(line.to_owned());
-                Some(line.to_owned())
-            }
-            // The preview digest is one JSON object over many lines: read at the end.
-            Stream::Stdout if digest => {
-                stdout.push_str(line);
-                stdout.push('\n');
-                None
-            }
-            Stream::Stdout => log.event_line(line),
-        });
-        let options = RunOptions {
-            stop_signal: Some(Signal::SIGINT),
-            grace: Some(grace),
-            filter: Some(filter),
-        };
-        process::run_with(&spec, ctx, &header, options).await
-    };
-    let exit = exit.map_err(|e| {
-        let e = if e.kind() == std::io::ErrorKind::NotFound {
-            PulumiError::NotInstalled {
-                binary: task.binary.clone(),
-            }
-        } else {
-            PulumiError::Spawn {
-                binary: task.binary.clone(),
-                detail: e.to_string(),
-            }
-        };
-        TaskError::from_diagnostic(&e).map_text(|t| redact(ctx, t))
-    })?;
-    let mut excerpt = exit.tail.clone();
-    if digest && !stdout.trim().is_empty() {
-        match log.digest(&stdout) {
-            Ok(lines) => {
-                for line in &lines {
-                    ctx.say(line);
-                }
-                excerpt.extend(lines);
-            }
-            Err(detail) => {
-                ctx.say(&format!(
-                    "--- cannot read the preview digest ({detail}); as printed:"
-                ));
-                for line in stdout.lines() {
-                    ctx.say(line);
-                }
-            }
-        }
-    }
-    let excerpt: Vec<String> = excerpt
-        .iter()
-        .rev()
-        .take(process::EXCERPT_LINES)
-        .rev()
-        .map(|l| ctx.run.redactor.redact(l).into_owned())
-        .collect();
-
-    if let Some(reason) = exit.cancelled {
-        let advice = format!(
-            "--- pulumi {} was stopped ({reason}): SIGINT first, SIGKILL after {} if still \
-             running. The stack may be locked or hold pending operations: if the next update \
-             reports a conflict, run `pulumi cancel --stack {} --yes --cwd {}`; then `pulumi \
-             refresh --stack {} --cwd {}` to clear pending operations.",
-            op.name(),
-            planrun_text::format_duration(grace),
-            task.stack,
-            task.cwd.display(),
-            task.stack,
-            task.cwd.display(),
-        );
-        ctx.say(&advice);
-        let mut excerpt = excerpt;
-        excerpt.push(advice);
-        return Err(TaskError::cancelled(reason).with_excerpt(excerpt));
-    }
-    if !exit.status.success() {
-        let known = classify(&log.stderr, &task.stack, &task.cwd);
-        let error = match known {
-            Some(e) => TaskError::from_diagnostic(&e),
-            None => {
-                let mut detail = Vec::new();
-                if !log.failed.is_empty() {
-                    detail.push(format!("failed resources: {}", log.failed.join(", ")));
-                }
-                detail.extend(log.errors.iter().cloned());
-                detail.extend(
-                    log.stderr
-                        .iter()
-                        .filter(|l| l.trim_start().starts_with("error:"))
-                        .map(|l| strip_error(l)),
-                );
-                let mut message = PulumiError::Failed {
-                    command: op.name().into(),
-                    stack: task.stack.clone(),
-                    status: describe_status(&exit.status),
-                    detail: detail.clone(),
-                }
-                .to_string();
-                for more in detail.iter().skip(1) {
-                    message.push('\n');
-                    message.push_str(more);
-                }
-                TaskError::failed(message)
-            }
-        };
-        return Err(error
-            .with_exit_code(exit.status.code())
-            .with_excerpt(excerpt)
-            .map_text(|t| redact(ctx, t)));
-    }
-    if let Some(summary) = &log.summary {
-        ctx.say(&format!("--- pulumi {}: {summary}", op.name()));
-    }
-    Ok(log)
 }
 
 /// `text` with the run's secrets masked.

@@ -1,0 +1,364 @@
+//! One Pulumi operation (`refresh`, `preview`, `up`): the child run with SIGINT and a
+//! long grace, its `--json` output rendered into the task log as it comes, then a
+//! verdict made from what it printed and how it ended ([`verdict`], a pure function).
+
+use std::path::Path;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use super::argv;
+use super::error::{PulumiError, classify, strip_error};
+use super::output::OperationLog;
+use super::run::{DEFAULT_GRACE, Settings};
+use crate::events::{CancelReason, Stream};
+use crate::exec::process::{self, ProcessExit, ProcessSpec, RunOptions, describe_status};
+use crate::exec::{Attempt, TaskError};
+use crate::validate::PulumiUp;
+
+/// A Pulumi operation.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Operation {
+    Refresh,
+    Preview { refresh: bool },
+    Up { skip_preview: bool },
+}
+
+impl Operation {
+    fn name(self) -> &'static str {
+        match self {
+            Operation::Refresh => "refresh",
+            Operation::Preview { .. } => "preview",
+            Operation::Up { .. } => "up",
+        }
+    }
+
+    fn args(self, task: &PulumiUp) -> Vec<String> {
+        match self {
+            Operation::Refresh => argv::refresh(task),
+            Operation::Preview { refresh } => argv::preview(task, refresh),
+            Operation::Up { skip_preview } => argv::up(task, skip_preview),
+        }
+    }
+
+    /// The preview prints one JSON digest over many lines, read at the end; the
+    /// others print an event per line.
+    fn prints_digest(self) -> bool {
+        matches!(self, Operation::Preview { .. })
+    }
+}
+
+/// Runs one Pulumi operation, its output rendered into the log as it comes.
+pub(super) async fn run(
+    op: Operation,
+    task: &PulumiUp,
+    binary: &Path,
+    ctx: &Attempt,
+    settings: &Settings,
+) -> Result<OperationLog, TaskError> {
+    let grace = settings.grace.unwrap_or(DEFAULT_GRACE.max(ctx.run.grace));
+    let (exit, mut log, digest) = spawn(op, task, binary, ctx, grace).await?;
+    let mut excerpt = exit.tail.clone();
+    if !digest.trim().is_empty() {
+        excerpt.extend(read_digest(&mut log, &digest, ctx));
+    }
+    let excerpt = last_lines(excerpt)
+        .map(|l| ctx.run.redactor.redact(&l).into_owned())
+        .collect();
+    match verdict(op, task, grace, &exit, &log, excerpt) {
+        Verdict::Done => {
+            if let Some(summary) = &log.summary {
+                ctx.say(&format!("--- pulumi {}: {summary}", op.name()));
+            }
+            Ok(log)
+        }
+        Verdict::Stopped { advice, error } => {
+            ctx.say(&advice);
+            Err(error)
+        }
+        Verdict::Failed(error) => Err(error.map_text(|t| ctx.run.redactor.redact(t).into_owned())),
+    }
+}
+
+/// Runs the CLI to the end: how it ended, what its output said, and the preview's
+/// digest (its stdout, unread).
+async fn spawn(
+    op: Operation,
+    task: &PulumiUp,
+    binary: &Path,
+    ctx: &Attempt,
+    grace: Duration,
+) -> Result<(ProcessExit, OperationLog, String), TaskError> {
+    let args = op.args(task);
+    let header = format!(
+        "--- attempt {}: {} {}",
+        ctx.number,
+        task.binary,
+        args.join(" ")
+    );
+    let spec = ProcessSpec {
+        program: binary.as_os_str().to_owned(),
+        args: args.iter().map(Into::into).collect(),
+        cwd: task.cwd.clone(),
+        env: Vec::new(),
+    };
+    let digest = op.prints_digest();
+    let mut log = OperationLog::default();
+    let mut stdout = String::new();
+    let exit = {
+        let (log, stdout) = (&mut log, &mut stdout);
+        let filter = Box::new(move |stream: Stream, line: &str| match stream {
+            Stream::Stderr => {
+                log.stderr.push(line.to_owned());
+                Some(line.to_owned())
+            }
+            Stream::Stdout if digest => {
+                stdout.push_str(line);
+                stdout.push('\n');
+                None
+            }
+            Stream::Stdout => log.event_line(line),
+        });
+        let options = RunOptions {
+            stop_signal: Some(Signal::SIGINT),
+            grace: Some(grace),
+            filter: Some(filter),
+        };
+        process::run_with(&spec, ctx, &header, options).await
+    };
+    let exit = exit.map_err(|e| {
+        let e = if e.kind() == std::io::ErrorKind::NotFound {
+            PulumiError::NotInstalled {
+                binary: task.binary.clone(),
+            }
+        } else {
+            PulumiError::Spawn {
+                binary: task.binary.clone(),
+                detail: e.to_string(),
+            }
+        };
+        TaskError::from_diagnostic(&e).map_text(|t| ctx.run.redactor.redact(t).into_owned())
+    })?;
+    Ok((exit, log, stdout))
+}
+
+/// Reads the preview's digest into `log`, saying its lines (or, unreadable, the
+/// output as printed); returns the lines for the excerpt.
+fn read_digest(log: &mut OperationLog, digest: &str, ctx: &Attempt) -> Vec<String> {
+    match log.digest(digest) {
+        Ok(lines) => {
+            for line in &lines {
+                ctx.say(line);
+            }
+            lines
+        }
+        Err(detail) => {
+            ctx.say(&format!(
+                "--- cannot read the preview digest ({detail}); as printed:"
+            ));
+            for line in digest.lines() {
+                ctx.say(line);
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// The last [`process::EXCERPT_LINES`] of `lines`, oldest first.
+fn last_lines(lines: Vec<String>) -> impl Iterator<Item = String> {
+    let skip = lines.len().saturating_sub(process::EXCERPT_LINES);
+    lines.into_iter().skip(skip)
+}
+
+/// How an operation went.
+#[derive(Debug)]
+enum Verdict {
+    Done,
+    /// Stopped by planrun; `advice` on cleaning the stack up is also said.
+    Stopped {
+        advice: String,
+        error: TaskError,
+    },
+    /// The CLI failed (texts not masked yet).
+    Failed(TaskError),
+}
+
+/// Judges an operation by how it ended and what it printed; `excerpt` is its last
+/// lines, masked.
+fn verdict(
+    op: Operation,
+    task: &PulumiUp,
+    grace: Duration,
+    exit: &ProcessExit,
+    log: &OperationLog,
+    mut excerpt: Vec<String>,
+) -> Verdict {
+    if let Some(reason) = exit.cancelled {
+        let advice = stopped_advice(op, task, reason, grace);
+        excerpt.push(advice.clone());
+        return Verdict::Stopped {
+            advice,
+            error: TaskError::cancelled(reason).with_excerpt(excerpt),
+        };
+    }
+    if exit.status.success() {
+        return Verdict::Done;
+    }
+    Verdict::Failed(
+        failure(op, task, log, &exit.status)
+            .with_exit_code(exit.status.code())
+            .with_excerpt(excerpt),
+    )
+}
+
+/// What to do about a stack whose operation was stopped.
+fn stopped_advice(op: Operation, task: &PulumiUp, reason: CancelReason, grace: Duration) -> String {
+    format!(
+        "--- pulumi {} was stopped ({reason}): SIGINT first, SIGKILL after {} if still \
+         running. The stack may be locked or hold pending operations: if the next update \
+         reports a conflict, run `pulumi cancel --stack {} --yes --cwd {}`; then `pulumi \
+         refresh --stack {} --cwd {}` to clear pending operations.",
+        op.name(),
+        planrun_text::format_duration(grace),
+        task.stack,
+        task.cwd.display(),
+        task.stack,
+        task.cwd.display(),
+    )
+}
+
+/// A failed operation: a failure with a known fix, else what failed and the errors
+/// Pulumi printed, most telling first.
+fn failure(op: Operation, task: &PulumiUp, log: &OperationLog, status: &ExitStatus) -> TaskError {
+    if let Some(known) = classify(&log.stderr, &task.stack, &task.cwd) {
+        return TaskError::from_diagnostic(&known);
+    }
+    let mut detail = Vec::new();
+    if !log.failed.is_empty() {
+        detail.push(format!("failed resources: {}", log.failed.join(", ")));
+    }
+    detail.extend(log.errors.iter().cloned());
+    detail.extend(
+        log.stderr
+            .iter()
+            .filter(|l| l.trim_start().starts_with("error:"))
+            .map(|l| strip_error(l)),
+    );
+    let mut message = PulumiError::Failed {
+        command: op.name().into(),
+        stack: task.stack.clone(),
+        status: describe_status(status),
+        detail: detail.clone(),
+    }
+    .to_string();
+    for more in detail.iter().skip(1) {
+        message.push('\n');
+        message.push_str(more);
+    }
+    TaskError::failed(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+
+    use super::*;
+    use crate::exec::FailureClass;
+
+    fn task() -> PulumiUp {
+        PulumiUp {
+            stack: "s".into(),
+            cwd: "/p".into(),
+            preview: false,
+            refresh: false,
+            require_config: Vec::new(),
+            args: Vec::new(),
+            binary: "pulumi".into(),
+        }
+    }
+
+    fn exit(code: i32, cancelled: Option<CancelReason>) -> ProcessExit {
+        ProcessExit {
+            status: ExitStatus::from_raw(code << 8),
+            cancelled,
+            tail: Vec::new(),
+        }
+    }
+
+    fn judge(exit: &ProcessExit, log: &OperationLog) -> Verdict {
+        let up = Operation::Up { skip_preview: true };
+        verdict(
+            up,
+            &task(),
+            Duration::from_secs(60),
+            exit,
+            log,
+            vec!["out".into()],
+        )
+    }
+
+    #[test]
+    fn a_stopped_operation_says_how_to_clean_the_stack_up() {
+        let Verdict::Stopped { advice, error } = judge(
+            &exit(255, Some(CancelReason::Timeout)),
+            &OperationLog::default(),
+        ) else {
+            panic!("not stopped");
+        };
+        assert!(
+            advice.starts_with(
+                "--- pulumi up was stopped (timed out): SIGINT first, SIGKILL after 1m"
+            )
+        );
+        assert!(
+            advice.contains("`pulumi cancel --stack s --yes --cwd /p`"),
+            "{advice}"
+        );
+        assert_eq!(error.class, FailureClass::Cancelled(CancelReason::Timeout));
+        assert_eq!(error.excerpt, ["out".to_owned(), advice]);
+    }
+
+    #[test]
+    fn a_failure_names_what_failed_and_keeps_the_exit_code() {
+        let log = OperationLog {
+            failed: vec!["kubernetes:apps/v1:Deployment flux/sc".into()],
+            stderr: vec!["error: update failed".into()],
+            ..OperationLog::default()
+        };
+        let Verdict::Failed(error) = judge(&exit(255, None), &log) else {
+            panic!("not failed");
+        };
+        assert!(
+            error
+                .message
+                .starts_with("`pulumi up` failed for stack `s` (exit code 255)"),
+            "{}",
+            error.message
+        );
+        assert!(
+            error.message.ends_with("\nupdate failed"),
+            "{}",
+            error.message
+        );
+        assert_eq!(error.exit_code, Some(255));
+        assert!(matches!(judge(&exit(0, None), &log), Verdict::Done));
+    }
+
+    #[test]
+    fn a_known_failure_carries_its_fix_as_help() {
+        let log = OperationLog {
+            stderr: vec!["error: no stack named 's' found".into()],
+            ..OperationLog::default()
+        };
+        let Verdict::Failed(error) = judge(&exit(255, None), &log) else {
+            panic!("not failed");
+        };
+        assert_eq!(error.message, "stack `s` not found");
+        assert!(
+            error
+                .help
+                .is_some_and(|h| h.contains("pulumi stack init s"))
+        );
+    }
+}
