@@ -16,8 +16,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use planrun::exec::kube::{ConnectOptions, Connection, Quiet, TaskEnv, wait_absent};
-use planrun::sandbox::{Manifest, Sandbox, SandboxConfig, Scenario};
 use planrun::validate::{Selection, Target, WaitAbsent};
+use planrun_sandbox::{Manifest, Sandbox, SandboxConfig, Scenario};
 
 const NAMESPACE: &str = "bench";
 const FINALIZER: &str = "example.com/bench";

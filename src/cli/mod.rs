@@ -1,23 +1,24 @@
-//! The command line: clap definitions and one handler file per command.
+//! The command line of the engine's commands: clap definitions and one handler file
+//! per command. The binary adds `sandbox` and `rehearse` (they need the sandbox
+//! crate, which the library does not depend on).
 
 mod graph;
 mod list;
-mod rehearse;
 mod resume;
 mod run;
 mod runs;
-mod sandbox;
 mod schema;
 mod status;
 mod validate;
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Subcommand};
 
 use crate::error::Error;
 
-const EXAMPLES: &str = "\
+/// The examples ending `planrun --help`.
+pub const EXAMPLES: &str = "\
 Examples:
   planrun rehearse plans/flux-rebuild.toml      rehearse it on the embedded sandbox cluster
   planrun plans/flux-rebuild.toml               run a plan (same as `planrun run ...`)
@@ -28,15 +29,7 @@ Examples:
   planrun graph plans/flux-rebuild.toml --format mermaid
   planrun schema > schemas/plan.schema.json     the JSON Schema editors use";
 
-/// Run declarative maintenance plans: validated before anything runs, concurrent,
-/// journaled, resumable.
-#[derive(Debug, Parser)]
-#[command(name = "planrun", version, after_help = EXAMPLES, max_term_width = 100)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
+/// The engine's commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a plan (`planrun PLAN` is short for `planrun run PLAN`).
@@ -73,17 +66,6 @@ pub enum Command {
     /// List the plan's runs with outcome and times.
     #[command(after_help = "Example:\n  planrun runs plans/flux-rebuild.toml")]
     Runs(runs::RunsArgs),
-    /// Serve the simulated Kubernetes API server until Ctrl-C, with a kubeconfig for it.
-    #[command(
-        after_help = "Examples:\n  planrun sandbox --scenario examples/sandbox-scenario.yaml\n  planrun sandbox --seed examples/rehearsal/old-flux.yaml --port 6443 --context oceanid"
-    )]
-    Sandbox(crate::sandbox::SandboxArgs),
-    /// Rehearse a plan end to end on the embedded sandbox cluster, with pulumi, pnpm
-    /// and flux simulated (what they do comes from the plan's rehearsal file).
-    #[command(
-        after_help = "Examples:\n  planrun rehearse plans/flux-rebuild.toml\n  planrun rehearse plans/flux-rebuild.toml --fault wrong-tag\n  planrun rehearse plans/flux-rebuild.toml --fault hang   # then Ctrl-C, then:\n  planrun rehearse plans/flux-rebuild.toml --resume"
-    )]
-    Rehearse(rehearse::RehearseArgs),
 }
 
 /// A plan file and variable overrides.
@@ -105,9 +87,9 @@ pub struct GraphArgs {
     pub format: graph::Format,
 }
 
-/// Runs the parsed command line.
-pub fn run(cli: Cli) -> Result<(), Error> {
-    match cli.command {
+/// Runs an engine command.
+pub fn run(command: Command) -> Result<(), Error> {
+    match command {
         Command::Run(args) => run::run(&args),
         Command::Resume(mut args) => {
             args.resume.resume = !args.resume.restart;
@@ -119,20 +101,19 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Schema => schema::run(),
         Command::Status(args) => status::run(&args),
         Command::Runs(args) => runs::run(&args),
-        Command::Sandbox(args) => sandbox::run(args),
-        Command::Rehearse(args) => rehearse::run(&args),
     }
 }
 
 /// `planrun PLAN [ARGS]` -> `planrun run PLAN [ARGS]`: when the first argument is
-/// not a subcommand or an option but looks like a file (it exists, or has a `.` or
-/// `/` in it), `run` is inserted before it.
-pub fn expand_shorthand(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    use clap::CommandFactory;
+/// not a subcommand of `cmd` or an option but looks like a file (it exists, or has a
+/// `.` or `/` in it), `run` is inserted before it.
+pub fn expand_shorthand(
+    cmd: &clap::Command,
+    args: Vec<std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
     let Some(first) = args.get(1).and_then(|a| a.to_str()) else {
         return args;
     };
-    let cmd = Cli::command();
     let is_subcommand = first == "help"
         || cmd
             .get_subcommands()

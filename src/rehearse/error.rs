@@ -63,7 +63,7 @@ pub enum RehearseError {
 
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Sandbox(#[from] crate::sandbox::SandboxError),
+    Sandbox(#[from] planrun_sandbox::SandboxError),
 
     #[error("cannot start the run: {0}")]
     #[diagnostic(code(planrun::rehearse::spawn))]

@@ -19,11 +19,11 @@ use super::error::RehearseError;
 use super::snapshot::Snapshot;
 use super::spec::{Reaction, RehearsalSpec};
 use super::world::World;
-use crate::error::Error;
-use crate::layout;
-use crate::report::OutputFormat;
-use crate::sandbox::{Sandbox, SandboxConfig, SandboxState, Scenario};
-use crate::signals::StopSignals;
+use planrun::error::Error;
+use planrun::layout;
+use planrun::report::OutputFormat;
+use planrun::signals::StopSignals;
+use planrun_sandbox::{Sandbox, SandboxConfig, SandboxState, Scenario};
 
 /// How often the sandbox's state is saved while it changes.
 const SAVE_EVERY: Duration = Duration::from_millis(250);
@@ -47,7 +47,7 @@ pub struct RehearseOptions {
 /// Runs the rehearsal; `Ok` carries the run's exit code.
 pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
     let plan =
-        crate::validate::load_and_validate(&opts.plan, &opts.vars).map_err(Error::Invalid)?;
+        planrun::validate::load_and_validate(&opts.plan, &opts.vars).map_err(Error::Invalid)?;
     let spec_path = opts
         .rehearsal
         .clone()
@@ -173,7 +173,7 @@ fn conclude(opts: &RehearseOptions, world: &World, code: i32, fault: Option<&str
     );
     match code {
         0 => eprintln!("rehearsal: succeeded"),
-        crate::exit_code::INTERRUPTED => eprintln!(
+        planrun::exit_code::INTERRUPTED => eprintln!(
             "rehearsal: interrupted; continue it with `planrun rehearse {plan} --resume` (finished tasks do not run again)"
         ),
         _ => {
@@ -215,8 +215,8 @@ async fn conduct(
     }
     cmd.env("KUBECONFIG", world.kubeconfig())
         .env("PATH", world.path_env())
-        .env(crate::simtools::CONFIG_ENV, world.behaviour())
-        .env(crate::simtools::LOG_ENV, world.tools_log())
+        .env(planrun_sandbox::simtools::CONFIG_ENV, world.behaviour())
+        .env(planrun_sandbox::simtools::LOG_ENV, world.tools_log())
         .stdin(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
@@ -253,7 +253,7 @@ fn exit_code_of(status: std::process::ExitStatus) -> i32 {
     match (status.code(), status.signal()) {
         (Some(code), _) => code,
         (None, Some(sig)) => 128 + sig,
-        _ => crate::exit_code::TASK_FAILED,
+        _ => planrun::exit_code::TASK_FAILED,
     }
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::RehearseError;
-use crate::sandbox::SandboxState;
+use planrun_sandbox::SandboxState;
 
 /// The kinds every sandbox serves; custom resources come from the stored CRDs.
 const BUILT_IN: [(&str, &str); 5] = [
@@ -47,6 +47,7 @@ impl Snapshot {
     }
 
     /// Objects of `kind`.
+    #[cfg(test)]
     pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
         self.objects
             .iter()
@@ -130,7 +131,7 @@ fn storage_kind(crd: &Value) -> Option<(String, String)> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::sandbox::{Manifest, Sandbox, SandboxConfig};
+    use planrun_sandbox::{Manifest, Sandbox, SandboxConfig};
 
     const SEED: &str = r#"
 apiVersion: v1
@@ -202,7 +203,7 @@ data: { a: "1" }
 
     #[tokio::test]
     async fn a_terminating_namespace_resumes_its_countdown_after_a_restore() {
-        use crate::sandbox::{Delay, NamespaceKnob, Scenario};
+        use planrun_sandbox::{Delay, NamespaceKnob, Scenario};
         // Interrupted while the namespace was Terminating (stuck, so it stays).
         let mut stuck = Scenario::default();
         stuck.namespaces.insert(

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::RehearseError;
-use crate::layout::PlanDir;
+use planrun::layout::PlanDir;
 
 /// The paths of one plan's rehearsal.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ impl World {
     }
 
     pub fn behaviour(&self) -> PathBuf {
-        self.bin().join(crate::simtools::CONFIG_FILE)
+        self.bin().join(planrun_sandbox::simtools::CONFIG_FILE)
     }
 
     pub fn tools_log(&self) -> PathBuf {
@@ -80,7 +80,7 @@ impl World {
     /// The simulated tools on their own `PATH` entry, with their behaviour.
     pub fn install_tools(&self, behaviour_yaml: &str) -> Result<(), RehearseError> {
         let exe = std::env::current_exe().map_err(|e| self.io(e))?;
-        crate::simtools::install(&self.bin(), &exe).map_err(|e| self.io(e))?;
+        planrun_sandbox::simtools::install(&self.bin(), &exe).map_err(|e| self.io(e))?;
         std::fs::write(self.behaviour(), behaviour_yaml).map_err(|e| self.io(e))
     }
 

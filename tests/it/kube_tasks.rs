@@ -14,11 +14,11 @@ use planrun::exec::kube::{
     assert_field_managers, capture, kube_delete, wait_absent, wait_condition,
 };
 use planrun::redact::Redactor;
-use planrun::sandbox::{Delay, FaultRule, NamespaceKnob, Sandbox, Scenario};
 use planrun::validate::{
     AssertDeployments, AssertFieldManagers, Capture, KubeDelete, Propagation, Selection, Target,
     WaitAbsent, WaitCondition,
 };
+use planrun_sandbox::{Delay, FaultRule, NamespaceKnob, Sandbox, Scenario};
 use regex::Regex;
 
 use crate::support::{self, FLUX_CRDS, start_sandbox};

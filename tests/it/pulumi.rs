@@ -12,8 +12,8 @@ use planrun::exec::pulumi::{self, PulumiError, Settings};
 use planrun::exec::{Attempt, FailureClass, RunResources, TaskError};
 use planrun::layout::PlanDir;
 use planrun::redact::Redactor;
-use planrun::simtools::{self, Invocation};
 use planrun::validate::PulumiUp;
+use planrun_sandbox::simtools::{self, Invocation};
 
 const STACK: &str = "oceanid-cluster";
 const TOKEN: &str = "ghp_S3cretT0kenValue42";
@@ -625,7 +625,7 @@ async fn up_server_side_applies_manifests_as_the_pulumi_kubernetes_provider() {
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     use kube::api::Api;
-    use planrun::sandbox::{Sandbox, SandboxConfig};
+    use planrun_sandbox::{Sandbox, SandboxConfig};
 
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let sim = Sim::new(&behaviour("  up: { apply: [flux.yaml] }"));

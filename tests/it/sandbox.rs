@@ -13,7 +13,7 @@ use kube::discovery::{self, Discovery, Scope};
 use kube::runtime::wait::{Condition, await_condition};
 use kube::runtime::{WatchStreamExt, conditions, watcher};
 use kube::{Client, ResourceExt};
-use planrun::sandbox::{Delay, FaultRule, Sandbox, Scenario};
+use planrun_sandbox::{Delay, FaultRule, Sandbox, Scenario};
 use serde_json::json;
 
 use crate::support::{self, DEADLINE, FLUX_CRDS, assert_all_served, start_sandbox};
@@ -562,7 +562,7 @@ async fn finalizers_hold_objects_and_namespaces_and_stuck_namespaces_stay() {
     let mut sc = fast();
     sc.namespaces.insert(
         "stuck".into(),
-        planrun::sandbox::NamespaceKnob {
+        planrun_sandbox::NamespaceKnob {
             stuck: true,
             finalize_delay: None,
         },
@@ -1147,7 +1147,7 @@ async fn the_example_scenario_rehearses_an_old_flux_install() {
 async fn the_sandbox_command_writes_a_kubeconfig() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/kubeconfig");
-    let args = planrun::sandbox::SandboxArgs {
+    let args = planrun_sandbox::SandboxArgs {
         port: 0,
         seeds: vec![
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sandbox-old-flux.yaml"),
@@ -1156,7 +1156,7 @@ async fn the_sandbox_command_writes_a_kubeconfig() {
         kubeconfig: Some(path.clone()),
         context: "rehearsal".into(),
     };
-    let (sb, written) = planrun::sandbox::start_from_args(&args).await.unwrap();
+    let (sb, written) = planrun_sandbox::start_from_args(&args).await.unwrap();
     assert_eq!(written, path);
     let kc = kube::config::Kubeconfig::read_from(&path).unwrap();
     assert_eq!(kc.current_context.as_deref(), Some("rehearsal"));

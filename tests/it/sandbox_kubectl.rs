@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
-use planrun::sandbox::{Sandbox, Scenario};
+use planrun_sandbox::{Sandbox, Scenario};
 
 use crate::support::{FLUX_CRDS, assert_all_served, start_sandbox};
 

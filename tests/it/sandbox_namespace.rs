@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DeleteParams, PostParams};
-use planrun::sandbox::{NamespaceKnob, Scenario};
+use planrun_sandbox::{NamespaceKnob, Scenario};
 
 use crate::support::start_sandbox;
 

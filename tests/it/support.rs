@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use planrun::sandbox::{Delay, Manifest, RequestRecord, Sandbox, SandboxConfig, Scenario};
+use planrun_sandbox::{Delay, Manifest, RequestRecord, Sandbox, SandboxConfig, Scenario};
 
 /// A deadline for every wait, generous for a busy 2-core machine.
 pub const DEADLINE: Duration = Duration::from_secs(20);

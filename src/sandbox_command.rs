@@ -4,9 +4,9 @@ use std::io::Write;
 
 use miette::IntoDiagnostic;
 
-use crate::error::Error;
-use crate::sandbox::{SandboxArgs, start_from_args};
-use crate::signals::StopSignals;
+use planrun::error::Error;
+use planrun::signals::StopSignals;
+use planrun_sandbox::{SandboxArgs, start_from_args};
 
 pub fn run(args: SandboxArgs) -> Result<(), Error> {
     let runtime = tokio::runtime::Runtime::new()

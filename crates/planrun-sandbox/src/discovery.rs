@@ -231,7 +231,7 @@ pub fn aggregated(resources: &[ResourceDef], core: bool) -> Value {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::sandbox::resources::builtins;
+    use crate::resources::builtins;
 
     #[test]
     fn accept_detection() {

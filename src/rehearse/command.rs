@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::PlanArgs;
-use crate::error::Error;
-use crate::rehearse::{RehearseOptions, rehearse};
-use crate::report::OutputFormat;
+use planrun::cli::PlanArgs;
+use planrun::error::Error;
+use planrun::report::OutputFormat;
+
+use super::rehearsal::{RehearseOptions, rehearse};
 
 #[derive(Debug, Args)]
 pub struct RehearseArgs {

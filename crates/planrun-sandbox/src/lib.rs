@@ -1,5 +1,10 @@
 //! The sandbox cluster: a faithful in-memory Kubernetes API server that kube-rs and
-//! kubectl both accept, for tests, rehearsals and `planrun sandbox`.
+//! kubectl both accept, for tests, rehearsals and `planrun sandbox`; and the
+//! simulated tools ([`simtools`]: `pulumi`, `pnpm`, `flux`).
+//!
+//! A crate of its own that depends on nothing of planrun's engine (only on the
+//! `planrun-text` leaf crate): the engine never reaches into it, and only the
+//! `planrun` binary's `sandbox` and `rehearse` commands use it.
 //!
 //! It serves `/version`, discovery (plain and aggregated v2, derived from the built-in
 //! kinds plus the served versions of stored CRDs), core/v1 Namespace, Secret and
@@ -17,8 +22,8 @@
 //! finalizers are removed, and scenario rules give custom resources conditions.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), planrun::sandbox::SandboxError> {
-//! use planrun::sandbox::{Sandbox, SandboxConfig};
+//! # async fn demo() -> Result<(), planrun_sandbox::SandboxError> {
+//! use planrun_sandbox::{Sandbox, SandboxConfig};
 //! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
 //! let client = sandbox.client().await?;
 //! # let _ = client;
@@ -90,6 +95,7 @@ mod seed;
 mod selector;
 mod server;
 mod shared;
+pub mod simtools;
 mod state;
 mod status;
 mod store;
