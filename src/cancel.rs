@@ -56,11 +56,6 @@ impl Cancel {
         self.token.cancelled().await;
         self.reason().unwrap_or(CancelReason::Interrupted)
     }
-
-    /// The underlying token, for APIs that take one.
-    pub fn token(&self) -> &CancellationToken {
-        &self.token
-    }
 }
 
 #[cfg(test)]

@@ -191,15 +191,6 @@ pub enum RunOutcome {
 }
 
 impl RunOutcome {
-    /// The process exit code for this outcome.
-    pub fn exit_code(self) -> i32 {
-        match self {
-            RunOutcome::Succeeded | RunOutcome::SucceededWithWarnings => crate::exit_code::SUCCESS,
-            RunOutcome::Failed => crate::exit_code::TASK_FAILED,
-            RunOutcome::Interrupted => crate::exit_code::INTERRUPTED,
-        }
-    }
-
     /// The outcome in words.
     pub fn status(self) -> RunStatus {
         match self {
@@ -245,15 +236,15 @@ impl EventSender {
     }
 }
 
-/// The JSON Schema of one event line, as written to `schemas/events.schema.json`.
-pub fn json_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(Event)).expect("a schema is plain JSON")
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// The JSON Schema of one event line, as written to `schemas/events.schema.json`.
+    fn json_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(Event)).unwrap()
+    }
 
     #[test]
     fn serializes_as_one_flat_object() {

@@ -1,7 +1,10 @@
 //! planrun: run declarative maintenance plans.
 //!
-//! Plan text -> typed plan ([`plan`]) -> validated DAG ([`validate`]) -> scheduler
-//! -> task executors -> events -> reporters and journal.
+//! Plan text -> raw plan ([`plan`]) -> validated plan and DAG ([`validate`]) ->
+//! the dispatcher (`schedule`) and the executors ([`exec`]) -> events ([`events`])
+//! -> reporters (`report`) and the journal ([`journal`]). `ARCHITECTURE.md` maps
+//! it. Public are the modules the `planrun` binary and the integration tests use;
+//! the rest is the library's own.
 
 pub mod cancel;
 pub mod cli;
@@ -13,8 +16,8 @@ pub mod journal;
 pub mod layout;
 pub mod plan;
 pub mod redact;
-pub mod report;
-pub mod schedule;
+mod report;
+mod schedule;
 pub mod signals;
 pub mod validate;
-pub mod vocabulary;
+mod vocabulary;

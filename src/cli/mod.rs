@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use crate::error::Error;
+pub use crate::report::OutputFormat;
 
 /// The examples ending `planrun --help`.
 pub const EXAMPLES: &str = "\

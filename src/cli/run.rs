@@ -205,13 +205,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     meta.tasks = plan
         .topo_order()
         .iter()
-        .map(|&i| {
-            let t = plan.task(i);
-            (
-                t.id.clone(),
-                plan.redactor().redact(&t.kind.describe()).into_owned(),
-            )
-        })
+        .map(|&i| plan.task(i).id.clone())
         .collect();
     let (events, rx) = EventSender::channel();
     let reporter = report::spawn(

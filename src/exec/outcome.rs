@@ -78,12 +78,6 @@ impl TaskError {
     }
 
     #[must_use]
-    pub fn with_help(mut self, help: Option<String>) -> Self {
-        self.help = help;
-        self
-    }
-
-    #[must_use]
     pub fn with_exit_code(mut self, exit_code: Option<i32>) -> Self {
         self.exit_code = exit_code;
         self
@@ -101,14 +95,6 @@ impl TaskError {
         self.message = f(&self.message);
         self.help = self.help.as_deref().map(&f);
         self
-    }
-
-    /// Why it was stopped, when it was.
-    pub fn cancel_reason(&self) -> Option<CancelReason> {
-        match self.class {
-            FailureClass::Cancelled(reason) => Some(reason),
-            FailureClass::Failed => None,
-        }
     }
 }
 
@@ -131,10 +117,13 @@ mod tests {
 
     #[test]
     fn help_follows_the_message_on_its_own_line() {
-        let e = TaskError::failed("stack `s` not found").with_help(Some("create it".into()));
+        let e = TaskError {
+            help: Some("create it".into()),
+            ..TaskError::failed("stack `s` not found")
+        };
         assert_eq!(e.to_string(), "stack `s` not found\nhelp: create it");
         let c = TaskError::cancelled(CancelReason::Timeout);
         assert_eq!(c.to_string(), "timed out");
-        assert_eq!(c.cancel_reason(), Some(CancelReason::Timeout));
+        assert_eq!(c.class, FailureClass::Cancelled(CancelReason::Timeout));
     }
 }

@@ -140,14 +140,6 @@ impl PlanLock {
         })
     }
 
-    pub fn holder(&self) -> &LockHolder {
-        &self.holder
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn write_holder(&mut self) -> std::io::Result<()> {
         let text = serde_json::to_string(&self.holder).expect("a holder serializes");
         self.file.set_len(0)?;

@@ -6,32 +6,26 @@
 //! runs; [`lock`] keeps two planrun processes off the same plan.
 
 mod error;
-pub mod frame;
+mod frame;
 mod history;
 mod lock;
 mod plan_state;
 mod reader;
 mod record;
-pub mod resume;
+mod resume;
 mod session;
 mod sink;
 mod start;
-pub mod status;
+pub(crate) mod status;
 mod writer;
 
 pub use error::JournalError;
-pub use history::{RecordedState, RunHistory, RunProcess, TaskHistory};
-pub use lock::{LockError, LockHolder, PlanLock, live_holder};
+pub use history::{RecordedState, RunHistory};
+pub use lock::{LockError, live_holder};
 pub use plan_state::PlanState;
-pub use reader::{Journal, TornTailWarning};
-pub use record::{
-    FORMAT_VERSION, MAX_MESSAGE_CHARS, Record, RecordedOutcome, RunResumed, RunStarted,
-    VarOverrides, short_message,
-};
-pub use resume::{Decision, ResumePlan, ResumeTask, RunReason, plan_resume};
-pub use session::{
-    PlanLoader, Prepared, Refusal, RunJournal, Session, StartError, open, peek_plan_name, prepare,
-};
+pub use reader::Journal;
+pub use record::{FORMAT_VERSION, Record, RecordedOutcome, RunStarted, VarOverrides};
+pub use session::{Prepared, Session, StartError, open, peek_plan_name, prepare};
 pub use sink::JournalSink;
-pub use start::{Choice, StartMode, choose};
-pub use writer::{GROUP_INTERVAL, JournalWriter, SyncMode};
+pub use start::StartMode;
+pub use writer::{JournalWriter, SyncMode};

@@ -43,6 +43,7 @@ impl RunJournal {
         Ok(())
     }
 
+    /// The run as journaled so far.
     pub fn state(&self) -> &RunHistory {
         &self.state
     }

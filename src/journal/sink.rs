@@ -32,10 +32,6 @@ impl JournalSink {
         }
     }
 
-    pub fn journal(&self) -> &RunJournal {
-        &self.journal
-    }
-
     fn record_of(&mut self, change: &StateChange, at: Timestamp) -> Option<Record> {
         let id = |task: usize| self.plan.task(task).id.clone();
         let message = |text: &str| Some(short_message(self.plan.redactor(), text));

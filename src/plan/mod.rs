@@ -6,14 +6,14 @@ mod header;
 mod schema;
 mod selection;
 mod source;
-pub mod task;
+pub(crate) mod task;
 mod task_type;
 mod vars;
 
 pub use common::{COMMON_KEYS, RawCommon};
-pub use header::RawHeader;
+pub(crate) use header::RawHeader;
 pub use schema::plan_schema;
-pub use selection::{RawSelection, SELECTION_KEYS};
+pub(crate) use selection::{RawSelection, SELECTION_KEYS};
 pub use source::PlanSource;
-pub use task_type::{TaskType, TypeInfo};
+pub use task_type::TaskType;
 pub use vars::RawVarSpec;

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use planrun::cli::OutputFormat;
 use planrun::cli::PlanArgs;
 use planrun::error::Error;
-use planrun::report::OutputFormat;
 
 use super::rehearsal::{RehearseOptions, rehearse};
 

@@ -19,9 +19,9 @@ use super::error::RehearseError;
 use super::snapshot::Snapshot;
 use super::spec::{Reaction, RehearsalSpec};
 use super::world::World;
+use planrun::cli::OutputFormat;
 use planrun::error::Error;
 use planrun::layout;
-use planrun::report::OutputFormat;
 use planrun::signals::StopSignals;
 use planrun_sandbox::{Sandbox, SandboxConfig, SandboxState, Scenario};
 

@@ -9,10 +9,5 @@ mod style;
 mod summary;
 mod terminal;
 
-pub use json::JsonLines;
-pub use markdown::render as render_markdown;
-pub use record::{RunMeta, RunRecord, TaskRecord, TaskResult};
+pub use record::RunMeta;
 pub use reporter::{OutputFormat, ReporterConfig, spawn};
-pub use style::{Paint, color_enabled};
-pub use summary::render as render_summary;
-pub use terminal::Terminal;

@@ -14,13 +14,12 @@ pub struct RunMeta {
     pub plan_name: String,
     pub plan_path: String,
     pub plan_description: Option<String>,
-    /// Task ids and what each does, in execution order.
-    pub tasks: Vec<(String, String)>,
+    /// Task ids, in execution order.
+    pub tasks: Vec<String>,
     pub user: String,
     pub host: String,
     pub cwd: String,
     pub planrun_version: String,
-    pub command_line: String,
     /// The kube context and API server URL Kubernetes tasks used, if any.
     pub kube: Option<(String, String)>,
 }
@@ -48,7 +47,6 @@ impl RunMeta {
                 .map(|d| d.display().to_string())
                 .unwrap_or_default(),
             planrun_version: env!("CARGO_PKG_VERSION").into(),
-            command_line: std::env::args().collect::<Vec<_>>().join(" "),
             ..Self::default()
         }
     }
@@ -85,7 +83,6 @@ impl TaskResult {
 #[derive(Debug, Clone)]
 pub struct TaskRecord {
     pub id: String,
-    pub description: String,
     pub result: TaskResult,
     pub attempts: u32,
     pub duration_ms: Option<u64>,
@@ -117,9 +114,8 @@ impl RunRecord {
         let tasks = meta
             .tasks
             .iter()
-            .map(|(id, description)| TaskRecord {
+            .map(|id| TaskRecord {
                 id: id.clone(),
-                description: description.clone(),
                 result: TaskResult::NotRun,
                 attempts: 0,
                 duration_ms: None,
@@ -133,7 +129,7 @@ impl RunRecord {
             .tasks
             .iter()
             .enumerate()
-            .map(|(i, (id, _))| (id.clone(), i))
+            .map(|(i, id)| (id.clone(), i))
             .collect();
         Self {
             index,

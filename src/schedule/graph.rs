@@ -53,10 +53,6 @@ impl DepGraph {
         self.needs.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.needs.is_empty()
-    }
-
     pub fn needs(&self, task: TaskIdx) -> &[TaskIdx] {
         &self.needs[task]
     }

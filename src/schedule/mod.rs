@@ -6,7 +6,7 @@ mod graph;
 mod run_state;
 mod state;
 
-pub use dispatcher::{Dispatcher, RunConfig, RunError, RunSummary};
-pub use graph::DepGraph;
-pub use run_state::{Ended, Mode, RunState};
-pub use state::{Failure, MemorySink, NoSink, SkipCause, StateChange, StateSink, TaskState};
+pub use dispatcher::{Dispatcher, RunConfig};
+#[cfg(test)]
+pub use state::MemorySink;
+pub use state::{NoSink, SkipCause, StateChange, StateSink};

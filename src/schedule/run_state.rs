@@ -94,16 +94,9 @@ impl RunState {
         (state, changes)
     }
 
-    pub fn graph(&self) -> &DepGraph {
-        &self.graph
-    }
-
+    #[cfg(test)]
     pub fn state(&self, task: TaskIdx) -> TaskState {
         self.states[task]
-    }
-
-    pub fn states(&self) -> &[TaskState] {
-        &self.states
     }
 
     pub fn mode(&self) -> Mode {

@@ -26,6 +26,7 @@ pub enum TaskState {
 
 impl TaskState {
     /// Whether the task has ended for this run.
+    #[cfg(test)]
     pub fn is_terminal(self) -> bool {
         !matches!(
             self,
@@ -135,11 +136,13 @@ impl StateSink for NoSink {
 }
 
 /// A sink that keeps every change in memory, for tests.
+#[cfg(test)]
 #[derive(Debug, Default, Clone)]
 pub struct MemorySink {
     pub changes: Vec<StateChange>,
 }
 
+#[cfg(test)]
 impl StateSink for MemorySink {
     fn record(&mut self, changes: &[StateChange]) -> io::Result<()> {
         self.changes.extend_from_slice(changes);

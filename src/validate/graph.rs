@@ -16,7 +16,8 @@ use planrun_text::did_you_mean;
 /// A task's `needs` entries with their spans.
 pub type Needs = Vec<(String, Range<usize>)>;
 
-/// Resolves `needs`, builds the graph and orders it. Fills `Task::needs`.
+/// Resolves `needs`, checks the graph they make (no cycle) and returns a
+/// topological order. Fills `Task::needs`.
 /// `unparsed` holds the ids and `needs` of tasks that had errors of their own: their
 /// dependencies are still checked, so one pass reports everything.
 pub fn build_graph(
@@ -24,7 +25,7 @@ pub fn build_graph(
     unparsed: &[(String, Needs)],
     all_ids: &HashMap<String, Range<usize>>,
     errors: &mut Vec<PlanError>,
-) -> Option<(DiGraph<TaskIdx, ()>, Vec<TaskIdx>)> {
+) -> Option<Vec<TaskIdx>> {
     let index: HashMap<&str, TaskIdx> = parsed
         .iter()
         .enumerate()
@@ -93,7 +94,7 @@ pub fn build_graph(
         return None;
     }
     let order = stable_topo_order(&parsed.iter().map(|p| &p.task).collect::<Vec<_>>(), &graph);
-    Some((graph, order))
+    Some(order)
 }
 
 /// One error per cycle, naming every task of it in order, labelled on each `needs`

@@ -11,10 +11,9 @@ mod task;
 mod task_table;
 mod vars;
 
-pub use error::{ErrorKind, InvalidPlan, PlanError};
+pub use error::{ErrorKind, InvalidPlan};
 pub use model::*;
 pub use pipeline::{load_and_validate, validate};
 pub use selection::{Selection, Target};
 pub use task::*;
-pub use task_table::DEFAULT_WAIT_TIMEOUT;
-pub use vars::{BUILTIN_VARS, parse_override};
+pub(crate) use vars::{BUILTIN_VARS, parse_override};

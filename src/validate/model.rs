@@ -7,7 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use petgraph::graph::{DiGraph, NodeIndex};
 use planrun_text::format_duration;
 
 use super::task::TaskKind;
@@ -24,7 +23,6 @@ pub struct ValidatedPlan {
     pub(super) header: PlanHeader,
     pub(super) vars: Vec<Variable>,
     pub(super) tasks: Vec<Task>,
-    pub(super) graph: DiGraph<TaskIdx, ()>,
     pub(super) order: Vec<TaskIdx>,
     pub(super) redactor: Redactor,
 }
@@ -63,19 +61,6 @@ impl ValidatedPlan {
     /// declaration order, so the order is stable across runs.
     pub fn topo_order(&self) -> &[TaskIdx] {
         &self.order
-    }
-
-    /// The dependency graph: node weights are [`TaskIdx`] (node index == task index),
-    /// an edge `a -> b` means `b` needs `a`.
-    pub fn graph(&self) -> &DiGraph<TaskIdx, ()> {
-        &self.graph
-    }
-
-    /// Tasks that directly need `idx`.
-    pub fn dependents(&self, idx: TaskIdx) -> impl Iterator<Item = TaskIdx> + '_ {
-        self.graph
-            .neighbors_directed(NodeIndex::new(idx), petgraph::Direction::Outgoing)
-            .map(|n| self.graph[n])
     }
 
     /// Masks the values of secret variables in any text about to be shown or stored.

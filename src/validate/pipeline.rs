@@ -195,8 +195,8 @@ pub fn validate(
         ),
     }
 
-    let graph = build_graph(&mut parsed, &unparsed, &all_ids, &mut errors);
-    let (Some(header), Some((graph, order)), true) = (header, graph, errors.is_empty()) else {
+    let order = build_graph(&mut parsed, &unparsed, &all_ids, &mut errors);
+    let (Some(header), Some(order), true) = (header, order, errors.is_empty()) else {
         return Err(invalid(errors));
     };
     Ok(ValidatedPlan {
@@ -208,7 +208,6 @@ pub fn validate(
         },
         vars,
         tasks: parsed.into_iter().map(|p| p.task).collect(),
-        graph,
         order,
         redactor,
     })

@@ -121,14 +121,6 @@ pub enum KubeError {
 }
 
 impl KubeError {
-    /// The multi-line details of a timeout or failed assertion, if any.
-    pub fn details(&self) -> &[String] {
-        match self {
-            KubeError::TimedOut { details, .. } | KubeError::Assertion { details, .. } => details,
-            _ => &[],
-        }
-    }
-
     /// Whether this error is the context guard refusing (exit code 3).
     pub fn is_refusal(&self) -> bool {
         matches!(self, KubeError::ContextMismatch { .. })

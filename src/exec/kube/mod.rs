@@ -21,13 +21,12 @@ mod watch;
 
 pub use assert_deployments::assert_deployments;
 pub use capture::capture;
-pub use connection::{ConnectOptions, Connection, check_guard, effective_context};
+pub use connection::{ConnectOptions, Connection, check_guard};
 pub use delete::kube_delete;
 pub use env::{Progress, Quiet, TaskEnv};
 pub use error::KubeError;
 pub use executor::execute;
 pub use field_managers::assert_field_managers;
-pub use kinds::{Kinds, ResolvedKind};
-pub use task::{DEFAULT_BUDGET, KubeTask, KubeWork, run_kube_task};
+pub use task::{KubeTask, KubeWork, run_kube_task};
 pub use wait_absent::wait_absent;
 pub use wait_condition::wait_condition;

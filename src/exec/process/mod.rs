@@ -5,6 +5,6 @@ mod child;
 mod group;
 mod output;
 
-pub use child::{LineFilter, ProcessExit, ProcessSpec, RunOptions, describe_status, run, run_with};
-pub use group::{GroupGuard, GroupRegistry, signal_group};
-pub use output::{EXCERPT_LINES, OutputSink, pump};
+pub use child::{ProcessExit, ProcessSpec, RunOptions, describe_status, run, run_with};
+pub use group::{GroupRegistry, signal_group};
+pub use output::EXCERPT_LINES;

@@ -10,10 +10,7 @@ mod output;
 mod run;
 mod summary;
 
-pub use error::{INSTALL_HELP, PulumiError, classify};
-pub use output::OperationLog;
+pub use error::PulumiError;
 pub use run::{
-    ConfigCheck, DEFAULT_GRACE, GRACE_ENV, PreflightError, SECRET_ENV, Settings, execute,
-    execute_with, mask_environment, preflight, preflight_plan, preflight_with,
+    ConfigCheck, Settings, execute, execute_with, preflight, preflight_plan, preflight_with,
 };
-pub use summary::ChangeSummary;

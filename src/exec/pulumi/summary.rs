@@ -30,7 +30,11 @@ impl ChangeSummary {
     fn count(&self, op: &str) -> u64 {
         self.counts.get(op).copied().unwrap_or(0)
     }
+}
 
+/// Counts by operation, for tests.
+#[cfg(test)]
+impl ChangeSummary {
     pub fn creates(&self) -> u64 {
         self.count("create")
     }
@@ -41,10 +45,6 @@ impl ChangeSummary {
 
     pub fn deletes(&self) -> u64 {
         self.count("delete")
-    }
-
-    pub fn replaces(&self) -> u64 {
-        self.count("replace")
     }
 
     pub fn unchanged(&self) -> u64 {
