@@ -168,16 +168,6 @@ pub fn from_crd(crd: &Value) -> Option<ResourceDef> {
         .and_then(Value::as_str)
         .map(str::to_owned)
         .unwrap_or_else(|| kind.to_lowercase());
-    let strings = |v: Option<&Value>| -> Vec<String> {
-        v.and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
     let mut versions = Vec::new();
     let mut status_subresource = false;
     for v in spec.get("versions")?.as_array()? {
@@ -230,6 +220,18 @@ pub fn version_priority(v: &str) -> (u8, u32, u32) {
         return (0, 0, 0);
     };
     (stage, major, n)
+}
+
+/// The strings of a JSON array (none when it is not one).
+pub fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -234,15 +234,7 @@ fn meta_mut(obj: &mut Value) -> &mut serde_json::Map<String, Value> {
 
 /// The object's `metadata.finalizers`.
 pub fn finalizers(obj: &Value) -> Vec<String> {
-    obj.pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+    resources::strings(obj.pointer("/metadata/finalizers"))
 }
 
 fn is_deleting(obj: &Value) -> bool {

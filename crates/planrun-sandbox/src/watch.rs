@@ -149,12 +149,7 @@ async fn stream_events(
     let mut sent: u64 = 0;
     let dropped = |sent: u64| p.drop_after_events.is_some_and(|n| sent >= n);
     if dropped(sent) {
-        let _ = tx
-            .send(Err(std::io::Error::other(
-                "watch dropped by an injected fault",
-            )))
-            .await;
-        return;
+        return drop_stream(&tx).await;
     }
     for b in first {
         if tx.send(Ok(b)).await.is_err() {
@@ -162,12 +157,7 @@ async fn stream_events(
         }
         sent += 1;
         if dropped(sent) {
-            let _ = tx
-                .send(Err(std::io::Error::other(
-                    "watch dropped by an injected fault",
-                )))
-                .await;
-            return;
+            return drop_stream(&tx).await;
         }
     }
     let timeout = p.timeout.unwrap_or(Duration::from_secs(1800));
@@ -201,8 +191,7 @@ async fn stream_events(
                         }
                         sent += 1;
                         if dropped(sent) {
-                            let _ = tx.send(Err(std::io::Error::other("watch dropped by an injected fault"))).await;
-                            return;
+                            return drop_stream(&tx).await;
                         }
                     }
                 }
@@ -215,4 +204,13 @@ async fn stream_events(
             }
         }
     }
+}
+
+/// Ends a watch stream abruptly, as an injected fault asks.
+async fn drop_stream(tx: &mpsc::Sender<Result<Bytes, std::io::Error>>) {
+    let _ = tx
+        .send(Err(std::io::Error::other(
+            "watch dropped by an injected fault",
+        )))
+        .await;
 }

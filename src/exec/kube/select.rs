@@ -10,6 +10,7 @@ use super::env::TaskEnv;
 use super::error::KubeError;
 use super::kinds::ResolvedKind;
 use super::retry;
+use super::watch::{Objects, WatchEnd, watch_until};
 
 /// A selection with its kind resolved: ready to list, watch and delete.
 #[derive(Clone)]
@@ -87,6 +88,26 @@ impl Selected {
     /// Whether a listed or watched object belongs to the selection.
     pub fn matches(&self, obj: &DynamicObject) -> bool {
         self.selection.matches_name(&obj.name_any())
+    }
+
+    /// Watches the selected objects until `done` holds for them (see
+    /// [`watch_until`]).
+    pub async fn watch_until(
+        &self,
+        env: &TaskEnv<'_>,
+        done: impl FnMut(&Objects<DynamicObject>) -> bool,
+    ) -> Result<WatchEnd<DynamicObject>, KubeError> {
+        let resource = self.kind.resource_name();
+        let config = self.watch_config();
+        watch_until(
+            env,
+            self.api.clone(),
+            config,
+            &resource,
+            |o| self.matches(o),
+            done,
+        )
+        .await
     }
 
     /// The matching objects now, in name order (retrying transient errors).

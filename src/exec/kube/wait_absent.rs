@@ -16,7 +16,7 @@ use super::error::KubeError;
 use super::select::{Selected, object_name};
 use super::status::why_present;
 use super::task::{KubeTask, KubeWork};
-use super::watch::{WatchEnd, watch_until};
+use super::watch::WatchEnd;
 
 /// How long a timeout message may spend looking up a stuck CRD's custom resources.
 const EXPLAIN_BUDGET: Duration = Duration::from_secs(3);
@@ -43,13 +43,8 @@ pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String,
     let resource = sel.kind.resource_name();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut reported: Option<BTreeSet<String>> = None;
-    let end = watch_until(
-        env,
-        sel.api.clone(),
-        sel.watch_config(),
-        &resource,
-        |o| sel.matches(o),
-        |objects| {
+    let end = sel
+        .watch_until(env, |objects| {
             let now: BTreeSet<String> = objects.keys().cloned().collect();
             seen.extend(now.iter().cloned());
             if reported.as_ref() != Some(&now) && !now.is_empty() {
@@ -61,9 +56,8 @@ pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String,
             }
             reported = Some(now);
             objects.is_empty()
-        },
-    )
-    .await?;
+        })
+        .await?;
     if matches!(end, WatchEnd::NotServed) {
         env.conn.kinds().forget().await;
     }

@@ -11,7 +11,7 @@ use super::error::KubeError;
 use super::select::{Selected, object_name};
 use super::status::condition;
 use super::task::{KubeTask, KubeWork};
-use super::watch::{WatchEnd, watch_until};
+use super::watch::WatchEnd;
 
 /// Where one object stands against the wanted condition.
 fn verdict(obj: &DynamicObject, type_: &str, status: &str) -> Result<(), String> {
@@ -58,13 +58,8 @@ pub async fn wait_condition(env: &TaskEnv<'_>, spec: &WaitCondition) -> Result<S
         ));
     }
     let mut last_report = String::new();
-    let end = watch_until(
-        env,
-        sel.api.clone(),
-        sel.watch_config(),
-        &resource,
-        |o| sel.matches(o),
-        |objects| {
+    let end = sel
+        .watch_until(env, |objects| {
             let pending: Vec<String> = objects
                 .values()
                 .filter_map(|o| {
@@ -83,9 +78,8 @@ pub async fn wait_condition(env: &TaskEnv<'_>, spec: &WaitCondition) -> Result<S
             }
             last_report = report;
             !objects.is_empty() && pending.is_empty()
-        },
-    )
-    .await?;
+        })
+        .await?;
     if matches!(end, WatchEnd::NotServed) {
         env.conn.kinds().forget().await;
     }
