@@ -27,7 +27,7 @@ use planrun_sandbox::{Sandbox, SandboxConfig, SandboxState, Scenario};
 
 /// How often the sandbox's state is saved while it changes.
 const SAVE_EVERY: Duration = Duration::from_millis(250);
-/// How often reactions look for their object (a controller's reaction time).
+/// How often reactions look for their object besides on each change.
 const REACT_EVERY: Duration = Duration::from_millis(20);
 
 /// What `planrun rehearse` was asked.
@@ -226,6 +226,10 @@ async fn conduct(
     let mut signals = StopSignals::install().map_err(|e| internal(RehearseError::Spawn(e)))?;
     let state = sandbox.state();
     let mut fired = vec![false; reactions.len()];
+    // Reactions look at the cluster on every change (someone else acts the moment
+    // an object gets there, before the plan's next task can look), and now and then.
+    let mut changes = state.changes();
+    let mut watching = true;
     let mut react = tokio::time::interval(REACT_EVERY);
     let mut save = tokio::time::interval(SAVE_EVERY);
     let mut saved_version = None;
@@ -233,6 +237,10 @@ async fn conduct(
         tokio::select! {
             status = child.wait() => break status,
             signal = signals.recv() => forward(pid, signal),
+            changed = changes.next(), if watching => {
+                watching = changed;
+                run_reactions(&state, reactions, &mut fired);
+            }
             _ = react.tick() => run_reactions(&state, reactions, &mut fired),
             _ = save.tick() => {
                 let version = state.resource_version();

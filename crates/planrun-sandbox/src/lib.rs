@@ -108,5 +108,5 @@ pub use faults::RequestRecord;
 pub use scenario::{ConditionRule, Delay, FaultRule, NamespaceKnob, Scenario};
 pub use seed::Manifest;
 pub use server::{Sandbox, SandboxConfig, kubeconfig_yaml};
-pub use state::SandboxState;
+pub use state::{Changes, SandboxState};
 pub use status::ApiError;

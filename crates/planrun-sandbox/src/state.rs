@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use tokio::sync::broadcast;
 
 use super::error::SandboxError;
 use super::faults::RequestRecord;
@@ -12,7 +13,7 @@ use super::scenario::{FaultRule, Scenario};
 use super::seed::{self, Manifest};
 use super::shared::Shared;
 use super::status::ApiError;
-use super::store::{DeleteOpts, Deleted, Store, finalizers};
+use super::store::{DeleteOpts, Deleted, Event, Store, finalizers};
 
 /// Changes a running sandbox from outside the API (as a controller or a test would).
 #[derive(Clone)]
@@ -185,5 +186,24 @@ impl SandboxState {
     /// Empty the request log.
     pub fn clear_requests(&self) {
         self.shared.clear_requests();
+    }
+
+    /// Notice of every change from now on, to react to the cluster at once.
+    pub fn changes(&self) -> Changes {
+        Changes(self.shared.with_store(|s| s.subscribe()))
+    }
+}
+
+/// Notices of changes to a running sandbox (see [`SandboxState::changes`]).
+pub struct Changes(broadcast::Receiver<Arc<Event>>);
+
+impl Changes {
+    /// Resolves at the next change (changes missed while away count as one);
+    /// `false` once the sandbox is gone.
+    pub async fn next(&mut self) -> bool {
+        match self.0.recv().await {
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => true,
+            Err(broadcast::error::RecvError::Closed) => false,
+        }
     }
 }
