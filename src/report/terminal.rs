@@ -19,11 +19,11 @@ const EXCERPT_SHOWN: usize = 10;
 
 /// Writes events for people.
 pub struct Terminal {
-    mode: Mode,
+    screen: Screen,
     paint: Paint,
 }
 
-enum Mode {
+enum Screen {
     Live {
         multi: MultiProgress,
         bars: HashMap<String, ProgressBar>,
@@ -42,7 +42,7 @@ impl Terminal {
             .expect("the template is valid")
             .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ");
         Self {
-            mode: Mode::Live {
+            screen: Screen::Live {
                 multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
                 bars: HashMap::new(),
                 style,
@@ -54,7 +54,7 @@ impl Terminal {
     /// Plain timestamped lines to `out`, never coloured.
     pub fn plain(out: Box<dyn Write + Send>) -> Self {
         Self {
-            mode: Mode::Plain {
+            screen: Screen::Plain {
                 out,
                 tz: jiff::tz::TimeZone::system(),
             },
@@ -88,9 +88,9 @@ impl Terminal {
                 Some(line)
             }
             EventKind::TaskStarted { task, attempt } => {
-                if let Mode::Live {
+                if let Screen::Live {
                     multi, bars, style, ..
-                } = &mut self.mode
+                } = &mut self.screen
                 {
                     let bar = multi.add(ProgressBar::new_spinner().with_style(style.clone()));
                     bar.set_message(if *attempt > 1 {
@@ -192,7 +192,7 @@ impl Terminal {
                 ))
             }
             EventKind::RunFinished { .. } => {
-                if let Mode::Live { bars, .. } = &mut self.mode {
+                if let Screen::Live { bars, .. } = &mut self.screen {
                     for (_, bar) in bars.drain() {
                         bar.finish_and_clear();
                     }
@@ -208,14 +208,14 @@ impl Terminal {
 
     /// Prints text after the run (the summary), outside the progress area.
     pub fn print_block(&mut self, text: &str) -> io::Result<()> {
-        match &mut self.mode {
-            Mode::Live { multi, .. } => {
+        match &mut self.screen {
+            Screen::Live { multi, .. } => {
                 multi.clear()?;
                 let mut out = io::stdout().lock();
                 out.write_all(text.as_bytes())?;
                 out.flush()
             }
-            Mode::Plain { out, .. } => {
+            Screen::Plain { out, .. } => {
                 out.write_all(text.as_bytes())?;
                 out.flush()
             }
@@ -223,7 +223,7 @@ impl Terminal {
     }
 
     fn clear_bar(&mut self, task: &str) {
-        if let Mode::Live { multi, bars, .. } = &mut self.mode
+        if let Screen::Live { multi, bars, .. } = &mut self.screen
             && let Some(bar) = bars.remove(task)
         {
             bar.finish_and_clear();
@@ -232,9 +232,9 @@ impl Terminal {
     }
 
     fn println(&mut self, event: &Event, line: &str) -> io::Result<()> {
-        match &mut self.mode {
-            Mode::Live { multi, .. } => multi.println(line),
-            Mode::Plain { out, tz } => {
+        match &mut self.screen {
+            Screen::Live { multi, .. } => multi.println(line),
+            Screen::Plain { out, tz } => {
                 let ts = event.ts.to_zoned(tz.clone()).strftime("%H:%M:%S%.3f");
                 writeln!(out, "{ts} {line}")
             }
@@ -242,9 +242,9 @@ impl Terminal {
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
-        match &mut self.mode {
-            Mode::Live { .. } => Ok(()),
-            Mode::Plain { out, .. } => out.flush(),
+        match &mut self.screen {
+            Screen::Live { .. } => Ok(()),
+            Screen::Plain { out, .. } => out.flush(),
         }
     }
 }

@@ -7,7 +7,7 @@ use super::fields::{self, Scope};
 use super::resources::{self, ResKey, ResourceDef};
 use super::scenario::Delay;
 use super::status::ApiError;
-use super::store::{Deleted, Effect, Store, finalizers, now};
+use super::store::{Deleted, Scheduled, Store, finalizers, now};
 
 const NAMESPACE_FINALIZER: &str = "kubernetes";
 const CRD_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
@@ -300,7 +300,7 @@ impl Store {
                 "kube-controller-manager",
             );
             if !ready && let Some(after) = delay.duration() {
-                self.schedule(Effect::DeploymentReady {
+                self.schedule(Scheduled::DeploymentReady {
                     ns,
                     name,
                     uid,
@@ -326,7 +326,7 @@ impl Store {
                 .collect();
             for (rule, after) in matching {
                 if let Some(after) = after.duration() {
-                    self.schedule(Effect::Condition {
+                    self.schedule(Scheduled::Condition {
                         res: def.key(),
                         ns: ns.clone(),
                         name: name.clone(),
@@ -439,7 +439,7 @@ impl Store {
                 .unwrap_or(self.scenario.namespace_finalize_delay)
         };
         if let Some(after) = delay.duration() {
-            self.schedule(Effect::FinalizeNamespace {
+            self.schedule(Scheduled::FinalizeNamespace {
                 name,
                 uid: s(&stored, "/metadata/uid").to_owned(),
                 after,
@@ -475,7 +475,7 @@ impl Store {
         }
         let stored = self.put(&def.key(), new);
         if let Some(after) = self.scenario.crd_finalize_delay.duration() {
-            self.schedule(Effect::FinalizeCrd {
+            self.schedule(Scheduled::FinalizeCrd {
                 name: s(&stored, "/metadata/name").to_owned(),
                 uid: s(&stored, "/metadata/uid").to_owned(),
                 after,
@@ -489,9 +489,9 @@ impl Store {
     }
 
     /// Run a scheduled effect (called by its timer).
-    pub fn fire(&mut self, effect: Effect) {
+    pub fn fire(&mut self, effect: Scheduled) {
         match effect {
-            Effect::FinalizeNamespace { name, uid, .. } => {
+            Scheduled::FinalizeNamespace { name, uid, .. } => {
                 let ns_key = ResKey::new("", "namespaces");
                 let Some(ns) = self.get_opt(&ns_key, "", &name) else {
                     return;
@@ -517,7 +517,7 @@ impl Store {
                 }
                 self.try_complete_namespace(&name);
             }
-            Effect::FinalizeCrd { name, uid, .. } => {
+            Scheduled::FinalizeCrd { name, uid, .. } => {
                 let crd_key = ResKey::new("apiextensions.k8s.io", "customresourcedefinitions");
                 let Some(crd) = self.get_opt(&crd_key, "", &name).cloned() else {
                     return;
@@ -538,7 +538,7 @@ impl Store {
                 }
                 self.try_complete_crd(&name);
             }
-            Effect::DeploymentReady {
+            Scheduled::DeploymentReady {
                 ns,
                 name,
                 uid,
@@ -561,7 +561,7 @@ impl Store {
                     );
                 }
             }
-            Effect::Condition {
+            Scheduled::Condition {
                 res,
                 ns,
                 name,
@@ -583,7 +583,7 @@ impl Store {
                     let _ = self.set_condition(&def, &ns, &name, cond, &rule.manager);
                 }
             }
-            Effect::ClearFinalizers {
+            Scheduled::ClearFinalizers {
                 res, ns, name, uid, ..
             } => {
                 let Some(def) = self.def_of(&res) else { return };

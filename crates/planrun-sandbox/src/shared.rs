@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio_util::sync::CancellationToken;
 
 use super::faults::{Faults, RequestRecord};
-use super::store::{Effect, Store};
+use super::store::{Scheduled, Store};
 
 /// Everything behind the server.
 pub struct Shared {
@@ -67,7 +67,7 @@ impl Shared {
         lock(&self.requests).clear();
     }
 
-    fn spawn_effects(self: &Arc<Self>, effects: Vec<Effect>) {
+    fn spawn_effects(self: &Arc<Self>, effects: Vec<Scheduled>) {
         for effect in effects {
             let shared = Arc::clone(self);
             let cancel = self.cancel.clone();

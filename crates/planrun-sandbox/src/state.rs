@@ -13,7 +13,7 @@ use super::scenario::{FaultRule, Scenario};
 use super::seed::{self, Manifest};
 use super::shared::Shared;
 use super::status::ApiError;
-use super::store::{DeleteOpts, Deleted, Event, Store, finalizers};
+use super::store::{Change, DeleteOpts, Deleted, Store, finalizers};
 
 /// Changes a running sandbox from outside the API (as a controller or a test would).
 #[derive(Clone)]
@@ -195,7 +195,7 @@ impl SandboxState {
 }
 
 /// Notices of changes to a running sandbox (see [`SandboxState::changes`]).
-pub struct Changes(broadcast::Receiver<Arc<Event>>);
+pub struct Changes(broadcast::Receiver<Arc<Change>>);
 
 impl Changes {
     /// Resolves at the next change (changes missed while away count as one);

@@ -39,7 +39,7 @@ impl EventType {
 
 /// One committed change.
 #[derive(Debug, Clone)]
-pub struct Event {
+pub struct Change {
     /// The resourceVersion of the change.
     pub rv: u64,
     /// Which collection.
@@ -54,7 +54,7 @@ pub struct Event {
 
 /// Work scheduled by a write, run later by a timer.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
+pub enum Scheduled {
     /// Remove a Terminating namespace's contents, then the namespace.
     FinalizeNamespace {
         /// Namespace name.
@@ -118,15 +118,15 @@ pub enum Effect {
     },
 }
 
-impl Effect {
+impl Scheduled {
     /// How long to wait before running it.
     pub fn after(&self) -> Duration {
         match self {
-            Effect::FinalizeNamespace { after, .. }
-            | Effect::FinalizeCrd { after, .. }
-            | Effect::DeploymentReady { after, .. }
-            | Effect::Condition { after, .. }
-            | Effect::ClearFinalizers { after, .. } => *after,
+            Scheduled::FinalizeNamespace { after, .. }
+            | Scheduled::FinalizeCrd { after, .. }
+            | Scheduled::DeploymentReady { after, .. }
+            | Scheduled::Condition { after, .. }
+            | Scheduled::ClearFinalizers { after, .. } => *after,
         }
     }
 }
@@ -200,16 +200,16 @@ pub struct Store {
     seq: u64,
     uid_seed: u64,
     objects: BTreeMap<ResKey, BTreeMap<(String, String), Value>>,
-    log: VecDeque<Arc<Event>>,
+    log: VecDeque<Arc<Change>>,
     /// The highest resourceVersion no longer in the log.
     log_floor: u64,
-    tx: broadcast::Sender<Arc<Event>>,
+    tx: broadcast::Sender<Arc<Change>>,
     builtins: Vec<ResourceDef>,
     /// Runtime knobs, seeded from the scenario.
     pub scenario: Scenario,
     finalizing_namespaces: BTreeSet<String>,
     finalizing_crds: BTreeSet<String>,
-    effects: Vec<Effect>,
+    effects: Vec<Scheduled>,
 }
 
 /// The current time in the API's RFC 3339 form (whole seconds, UTC).
@@ -312,16 +312,16 @@ impl Store {
     }
 
     /// Subscribe to future events (call under the same lock as reading the log).
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         self.tx.subscribe()
     }
 
     /// Take the effects scheduled by the last writes.
-    pub fn take_effects(&mut self) -> Vec<Effect> {
+    pub fn take_effects(&mut self) -> Vec<Scheduled> {
         std::mem::take(&mut self.effects)
     }
 
-    pub(super) fn schedule(&mut self, e: Effect) {
+    pub(super) fn schedule(&mut self, e: Scheduled) {
         self.effects.push(e);
     }
 
@@ -459,7 +459,7 @@ impl Store {
     }
 
     /// Events after `rv` for replay, or the 410 when they are no longer in the log.
-    pub fn events_since(&self, rv: u64) -> Result<Vec<Arc<Event>>, ApiError> {
+    pub fn events_since(&self, rv: u64) -> Result<Vec<Arc<Change>>, ApiError> {
         if rv < self.log_floor {
             return Err(ApiError::expired(rv, self.log_floor + 1));
         }
@@ -473,7 +473,7 @@ impl Store {
     }
 
     fn emit(&mut self, res: ResKey, kind: EventType, object: Value, prev: Option<Value>) {
-        let ev = Arc::new(Event {
+        let ev = Arc::new(Change {
             rv: self.rv,
             res,
             kind,
@@ -1085,7 +1085,7 @@ impl Store {
         }
         let stored = self.put(&def.key(), new);
         if let Some(after) = self.scenario.finalizer_clear_delay.duration() {
-            self.schedule(Effect::ClearFinalizers {
+            self.schedule(Scheduled::ClearFinalizers {
                 res: def.key(),
                 ns,
                 name,

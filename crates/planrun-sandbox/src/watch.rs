@@ -15,7 +15,7 @@ use super::resources::ResourceDef;
 use super::selector::Selectors;
 use super::shared::Shared;
 use super::status::ApiError;
-use super::store::{Event, EventType, Store};
+use super::store::{Change, EventType, Store};
 
 /// The parameters of one watch request.
 #[derive(Debug, Clone, Default)]
@@ -50,7 +50,7 @@ fn in_namespace(ns: Option<&str>, obj: &Value) -> bool {
 }
 
 /// What a watcher with these parameters sees of one event.
-fn translate(p: &WatchParams, def: &ResourceDef, ev: &Event) -> Option<(&'static str, Value)> {
+fn translate(p: &WatchParams, def: &ResourceDef, ev: &Change) -> Option<(&'static str, Value)> {
     if ev.res != def.key() || !in_namespace(p.namespace.as_deref(), &ev.object) {
         return None;
     }
@@ -80,7 +80,7 @@ pub fn watch(shared: &Arc<Shared>, def: ResourceDef, version: String, p: WatchPa
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(256);
     let mut first: Vec<Bytes> = Vec::new();
     let start = shared.with_store(
-        |store| -> Result<(u64, broadcast::Receiver<Arc<Event>>), ApiError> {
+        |store| -> Result<(u64, broadcast::Receiver<Arc<Change>>), ApiError> {
             if p.expire {
                 let rv = store.resource_version();
                 return Err(ApiError::expired(rv.saturating_sub(1), rv));
@@ -138,7 +138,7 @@ pub fn watch(shared: &Arc<Shared>, def: ResourceDef, version: String, p: WatchPa
 async fn stream_events(
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
     first: Vec<Bytes>,
-    mut events: broadcast::Receiver<Arc<Event>>,
+    mut events: broadcast::Receiver<Arc<Change>>,
     start_rv: u64,
     def: ResourceDef,
     version: String,
