@@ -211,7 +211,6 @@ fn merged_overrides(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::journal::record::{FORMAT_VERSION, RunStarted};
 
