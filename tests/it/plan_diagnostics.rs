@@ -269,3 +269,24 @@ fn every_problem_is_reported_in_one_pass() {
         ],
     );
 }
+
+#[test]
+fn owners_and_the_apply_shorthand_conflict_and_bad_owner_patterns_point_at_their_item() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"assert-field-managers\"\nkind = \"CustomResourceDefinition\"\nname = \"x\"\n\
+         required_apply_manager = '^pulumi'\nowners = [{{ manager = '^pulumi-kubernetes$', operation = \"Update\" }}]\n\n\
+         [tasks.b]\ntype = \"assert-field-managers\"\nkind = \"Deployment\"\nnamespace = \"n\"\nname = \"x\"\n\
+         owners = [\n  {{ manager = '^ok$' }},\n  {{ manager = '^pulumi-(kubernetes', operation = \"Apply\" }},\n]\n\n\
+         [tasks.c]\ntype = \"assert-field-managers\"\nkind = \"Deployment\"\nnamespace = \"n\"\nname = \"x\"\n\
+         owners = [{{ manager = 'x', operation = \"Patch\" }}]\n"
+    );
+    check(
+        "owners",
+        &text,
+        &[
+            (ErrorKind::ConflictingFields, 8),
+            (ErrorKind::BadRegex, 18),
+            (ErrorKind::BadValue, 26),
+        ],
+    );
+}

@@ -12,7 +12,7 @@ pub(super) mod wait_absent;
 pub(super) mod wait_condition;
 
 pub use assert_deployments::RawAssertDeployments;
-pub use assert_field_managers::RawAssertFieldManagers;
+pub use assert_field_managers::{RawAssertFieldManagers, RawOperation};
 pub use assert_file::RawAssertFile;
 pub use capture::RawCapture;
 pub use confirm::RawConfirm;

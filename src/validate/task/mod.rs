@@ -14,7 +14,7 @@ mod wait_absent;
 mod wait_condition;
 
 pub use assert_deployments::AssertDeployments;
-pub use assert_field_managers::AssertFieldManagers;
+pub use assert_field_managers::{AssertFieldManagers, Operation, Owner};
 pub use assert_file::AssertFile;
 pub use capture::Capture;
 pub use confirm::Confirm;
