@@ -142,8 +142,10 @@ fn assert_desired_end_state(objects: &[Value]) {
             if m["subresource"] == "status" {
                 continue;
             }
+            // pulumi-kubernetes >= 4.29 creates as `pulumi-kubernetes` (Update).
             assert!(
-                manager.starts_with("pulumi-kubernetes") && m["operation"] == "Apply",
+                (manager == "pulumi-kubernetes" && m["operation"] == "Update")
+                    || (manager.starts_with("pulumi-kubernetes-") && m["operation"] == "Apply"),
                 "{name} has manager {manager} ({})",
                 m["operation"]
             );
