@@ -8,6 +8,7 @@ mod kube_tasks;
 mod plan_diagnostics;
 mod plan_files;
 mod pulumi;
+mod pulumi_review;
 mod pulumi_sim;
 mod rehearsal;
 mod sandbox;

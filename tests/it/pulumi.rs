@@ -12,25 +12,25 @@ use planrun::exec::pulumi::{self, PulumiError, Settings};
 use planrun::exec::{Attempt, FailureClass, RunResources, TaskError};
 use planrun::layout::PlanDir;
 use planrun::redact::Redactor;
-use planrun::validate::PulumiUp;
+use planrun::validate::{PulumiProject, PulumiUp};
 use planrun_sandbox::simtools::{self, Invocation};
 
-const STACK: &str = "oceanid-cluster";
-const TOKEN: &str = "ghp_S3cretT0kenValue42";
-const SSH_LINE: &str = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU";
-const PASSPHRASE: &str = "correct-horse-battery";
+pub(crate) const STACK: &str = "oceanid-cluster";
+pub(crate) const TOKEN: &str = "ghp_S3cretT0kenValue42";
+pub(crate) const SSH_LINE: &str = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU";
+pub(crate) const PASSPHRASE: &str = "correct-horse-battery";
 
 /// A directory with the stand-ins, a behaviour file beside them, a Pulumi project and
 /// a run directory.
-struct Sim {
+pub(crate) struct Sim {
     _tmp: tempfile::TempDir,
-    root: PathBuf,
-    bin: PathBuf,
-    project: PathBuf,
+    pub(crate) root: PathBuf,
+    pub(crate) bin: PathBuf,
+    pub(crate) project: PathBuf,
 }
 
 impl Sim {
-    fn new(behaviour: &str) -> Self {
+    pub(crate) fn new(behaviour: &str) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().to_path_buf();
         let bin =
@@ -51,23 +51,30 @@ impl Sim {
         }
     }
 
-    fn task(&self) -> PulumiUp {
-        PulumiUp {
+    pub(crate) fn project(&self) -> PulumiProject {
+        PulumiProject {
             stack: STACK.into(),
             cwd: self.project.clone(),
-            preview: true,
-            refresh: false,
             require_config: vec!["flux.ssh_private_key".into(), "github.token".into()],
             args: vec![],
             binary: self.bin.join("pulumi").display().to_string(),
         }
     }
 
-    fn invocations(&self) -> Vec<Invocation> {
+    fn task(&self) -> PulumiUp {
+        PulumiUp {
+            project: self.project(),
+            preview: true,
+            refresh: false,
+            plan_from: None,
+        }
+    }
+
+    pub(crate) fn invocations(&self) -> Vec<Invocation> {
         simtools::read_log(&self.bin.join(simtools::LOG_FILE)).unwrap()
     }
 
-    fn argvs(&self) -> Vec<String> {
+    pub(crate) fn argvs(&self) -> Vec<String> {
         self.invocations()
             .iter()
             .map(|i| i.args.join(" "))
@@ -221,7 +228,7 @@ async fn refreshes_first_and_under_dry_run_only_previews() {
     let mut task = sim.task();
     task.refresh = true;
     task.preview = false;
-    task.args = vec!["--parallel".into(), "4".into()];
+    task.project.args = vec!["--parallel".into(), "4".into()];
     let common = common().replace("{cwd}", &sim.project.display().to_string());
 
     let (ctx, _rx) = sim.ctx(false);
@@ -270,7 +277,7 @@ pulumi:
     let plan_path = write_flux_like_plan(&sim, &marker.display().to_string(), "");
     let plan = planrun::validate::load_and_validate(&plan_path, &[]).unwrap();
 
-    let err = pulumi::preflight_plan(&plan).await.unwrap_err();
+    let err = pulumi::preflight_plan(&plan, None).await.unwrap_err();
     assert_eq!(err.task, "pulumi-up");
     let PulumiError::MissingConfig { keys, fix, .. } = &err.error else {
         panic!("{err:?}");
@@ -296,13 +303,13 @@ async fn preflight_explains_missing_cli_login_stack_and_passphrase() {
     let sim = Sim::new(&behaviour(""));
     let redactor = Redactor::new();
 
-    let mut task = sim.task();
+    let mut task = sim.project();
     task.binary = sim.root.join("nowhere/pulumi").display().to_string();
     let e = pulumi::preflight(&task, &redactor).await.unwrap_err();
     assert!(matches!(e, PulumiError::NotInstalled { .. }));
     assert!(e.with_help().contains("get.pulumi.com"));
 
-    let mut task = sim.task();
+    let mut task = sim.project();
     task.stack = "nope".into();
     let e = pulumi::preflight(&task, &redactor).await.unwrap_err();
     assert!(
@@ -311,19 +318,21 @@ async fn preflight_explains_missing_cli_login_stack_and_passphrase() {
     );
 
     // The secrets exist but cannot be decrypted: found now, not after the deletes.
-    let e = pulumi::preflight(&sim.task(), &redactor).await.unwrap_err();
+    let e = pulumi::preflight(&sim.project(), &redactor)
+        .await
+        .unwrap_err();
     assert!(matches!(e, PulumiError::Passphrase { .. }), "{e:?}");
     assert!(e.with_help().contains("PULUMI_CONFIG_PASSPHRASE"));
 
     let env = [("PULUMI_CONFIG_PASSPHRASE".to_owned(), PASSPHRASE.to_owned())];
-    let check = pulumi::preflight_with(&sim.task(), &redactor, &env)
+    let check = pulumi::preflight_with(&sim.project(), &redactor, &env, None)
         .await
         .unwrap();
     assert_eq!((check.required, check.secrets), (2, 2));
     assert_eq!(redactor.redact(TOKEN), planrun::redact::MASK);
 
     let logged_out = Sim::new("pulumi: { logged_in: false }");
-    let e = pulumi::preflight(&logged_out.task(), &redactor)
+    let e = pulumi::preflight(&logged_out.project(), &redactor)
         .await
         .unwrap_err();
     assert!(matches!(e, PulumiError::NotLoggedIn { .. }), "{e:?}");
@@ -510,7 +519,7 @@ async fn secret_values_appear_in_no_output_and_no_file_of_the_run() {
     }
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -638,8 +647,10 @@ fn planrun_run_refuses_a_plan_whose_stack_lacks_config_before_deleting_anything(
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("github.token"), "{stderr}");
+    // miette wraps long lines: compare without the wrapping.
+    let flat = stderr.replace(['│', ' ', '\n'], "");
     assert!(
-        stderr.contains("pulumi config set --secret github.token"),
+        flat.contains("pulumiconfigset--secretgithub.token"),
         "{stderr}"
     );
     assert!(!sim.root.join("deleted").exists());
