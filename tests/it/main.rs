@@ -3,6 +3,7 @@
 
 mod architecture;
 mod engine;
+mod flux_sim;
 mod journal;
 mod kube_tasks;
 mod plan_diagnostics;

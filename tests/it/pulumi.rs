@@ -558,8 +558,8 @@ pnpm:
   default: { exit: 1, stderr: "no such script" }
 flux:
   rules:
-    - prefix: [check]
-      stdout: "all checks passed"
+    - prefix: [get, kustomizations]
+      stdout: "flux-system main@sha1:4f1c2a9 False True"
 "#,
     );
     let run = |tool: &str, args: &[&str]| {
@@ -575,8 +575,11 @@ flux:
     let out = run("pnpm", &["test"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "no such script\n");
-    let out = run("flux", &["check", "--pre", "--namespace", "flux-system"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "all checks passed\n");
+    let out = run("flux", &["get", "kustomizations", "-n", "flux-system"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "flux-system main@sha1:4f1c2a9 False True\n"
+    );
     let calls: Vec<(String, String)> = sim
         .invocations()
         .into_iter()
@@ -587,7 +590,7 @@ flux:
         [
             ("pnpm".into(), "--filter @oceanid/cluster build".into()),
             ("pnpm".into(), "test".into()),
-            ("flux".into(), "check --pre --namespace flux-system".into()),
+            ("flux".into(), "get kustomizations -n flux-system".into()),
         ]
     );
 }

@@ -1,5 +1,7 @@
 //! Simulated external tools: stand-ins for `pulumi`, `pnpm` and `flux` so tests and
-//! rehearsals run on machines where none of them is installed.
+//! rehearsals run on machines where none of them is installed. `pulumi` and `flux
+//! check` follow the real tools against the sandbox cluster; `pnpm` and the other
+//! `flux` commands answer by the behaviour file's rules.
 //!
 //! The `planrun` binary is multi-call: started under the name `pulumi`, `pnpm` or
 //! `flux` (a symlink made by [`install`]), it acts as that tool. What the tool does
@@ -11,6 +13,7 @@
 //! [`STATE_ENV`] (else [`STATE_DIR`] beside the links).
 
 mod behaviour;
+mod flux;
 mod generic;
 mod install;
 mod invocation;
@@ -88,7 +91,7 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>) -> ExitCode {
     let code = match tool {
         "pulumi" => pulumi::run(&behaviour, &state_dir, &args),
         "pnpm" => generic::run(&behaviour.pnpm, &args),
-        _ => generic::run(&behaviour.flux, &args),
+        _ => flux::run(&behaviour.flux, &args),
     };
     ExitCode::from(u8::try_from(code & 0xff).unwrap_or(255))
 }
