@@ -1,0 +1,5 @@
+{{- define "flux.labels" -}}
+app.kubernetes.io/part-of: flux
+app.kubernetes.io/version: {{ .Chart.AppVersion }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
