@@ -4,17 +4,16 @@
 //! AlreadyExists, a stack state that hides deleted objects until a refresh, the
 //! config listing, the diff display, and plans binding `up --plan`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, PostParams};
-use planrun_sandbox::simtools;
 use planrun_sandbox::{Sandbox, SandboxConfig};
 use serde_json::Value;
 
-const STACK: &str = "oceanid-cluster";
+use crate::pulumi::{STACK, Sim};
 
 /// A CRD, a namespace, a Deployment: what a chart renders, in order.
 const PROGRAM: &str = r#"
@@ -50,41 +49,22 @@ spec:
       - { name: manager, image: "ghcr.io/fluxcd/source-controller:v1.7.0" }
 "#;
 
-/// The stand-in, a project, a sandbox and its kubeconfig.
+/// The stand-in with the program, a project, a sandbox and its kubeconfig.
 struct World {
-    _tmp: tempfile::TempDir,
-    bin: PathBuf,
-    project: PathBuf,
+    sim: Sim,
     kubeconfig: PathBuf,
     sandbox: Sandbox,
 }
 
 impl World {
     async fn new(pulumi: &str) -> Self {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().to_path_buf();
-        let bin =
-            simtools::install(&root.join("bin"), Path::new(env!("CARGO_BIN_EXE_planrun"))).unwrap();
-        std::fs::write(
-            bin.join(simtools::CONFIG_FILE),
-            format!("pulumi:\n  program: [program.yaml]\n{pulumi}"),
-        )
-        .unwrap();
-        std::fs::write(bin.join("program.yaml"), PROGRAM).unwrap();
-        let project = root.join("cluster");
-        std::fs::create_dir_all(&project).unwrap();
-        std::fs::write(
-            project.join("Pulumi.yaml"),
-            "name: cluster\nruntime: nodejs\n",
-        )
-        .unwrap();
+        let sim = Sim::new(&format!("pulumi:\n  program: [program.yaml]\n{pulumi}"));
+        std::fs::write(sim.bin.join("program.yaml"), PROGRAM).unwrap();
         let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-        let kubeconfig = root.join("kubeconfig");
+        let kubeconfig = sim.root.join("kubeconfig");
         sandbox.write_kubeconfig(&kubeconfig, "sandbox").unwrap();
         Self {
-            _tmp: tmp,
-            bin,
-            project,
+            sim,
             kubeconfig,
             sandbox,
         }
@@ -93,10 +73,10 @@ impl World {
     /// Runs `pulumi ARGS --stack S --non-interactive` in the project, off the async
     /// runtime (the stand-in talks to the sandbox this test serves).
     async fn pulumi(&self, args: &[&str]) -> Output {
-        let mut cmd = std::process::Command::new(self.bin.join("pulumi"));
+        let mut cmd = std::process::Command::new(self.sim.bin.join("pulumi"));
         cmd.args(args)
             .args(["--stack", STACK, "--non-interactive"])
-            .current_dir(&self.project)
+            .current_dir(&self.sim.project)
             .env("KUBECONFIG", &self.kubeconfig)
             .env_remove("PULUMI_CONFIG_PASSPHRASE");
         tokio::task::spawn_blocking(move || cmd.output().unwrap())
@@ -159,7 +139,7 @@ impl World {
     }
 
     fn change_program(&self, from: &str, to: &str) {
-        let path = self.bin.join("program.yaml");
+        let path = self.sim.bin.join("program.yaml");
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, text.replace(from, to)).unwrap();
     }
@@ -348,7 +328,7 @@ async fn config_json_elides_secrets_and_secret_objects_and_get_path_finds_leaves
         "{}",
         text(&out)
     );
-    let mut cmd = std::process::Command::new(w.bin.join("pulumi"));
+    let mut cmd = std::process::Command::new(w.sim.bin.join("pulumi"));
     cmd.args([
         "config",
         "get",
@@ -357,7 +337,7 @@ async fn config_json_elides_secrets_and_secret_objects_and_get_path_finds_leaves
         "--stack",
         STACK,
     ])
-    .current_dir(&w.project)
+    .current_dir(&w.sim.project)
     .env("PULUMI_CONFIG_PASSPHRASE", "pw");
     let out = cmd.output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "KEY_secret_2\n");
@@ -410,7 +390,7 @@ async fn a_saved_plan_binds_up_and_is_refused_once_the_state_changed() {
         "{diff}"
     );
     let plan: Value =
-        serde_json::from_str(&std::fs::read_to_string(w.project.join("plan.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(w.sim.project.join("plan.json")).unwrap())
             .unwrap();
     assert_eq!(plan["resourcePlans"].as_object().unwrap().len(), 4);
 

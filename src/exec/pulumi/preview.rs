@@ -12,7 +12,7 @@
 use std::path::Path;
 
 use super::operation::{self, Operation};
-use super::run::{Settings, digest, prepare};
+use super::run::{Settings, digest, prepare, said};
 use crate::exec::private_file::write_private;
 use crate::exec::{Attempt, TaskError, TaskOutcome};
 use crate::layout::PreviewFiles;
@@ -78,10 +78,7 @@ pub async fn execute_with(
     .map_err(|e| io("the plan", &files.plan, e))?;
     write_private(&files.digest, format!("{}\n", digest(&plan)).as_bytes())
         .map_err(|e| io("the plan digest", &files.digest, e))?;
-    let what = review.summary.map_or_else(
-        || "no change summary reported".to_owned(),
-        |s| s.to_string(),
-    );
+    let what = said(review.summary);
     Ok(TaskOutcome::new(format!(
         "previewed stack {}{}: {what}; diff in {}, plan in {}",
         project.stack,

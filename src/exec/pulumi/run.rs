@@ -19,6 +19,7 @@ use super::capture::{Stopped, capture, resolve_binary};
 use super::config::{self, Missing, Presence, add_secret};
 use super::error::{PulumiError, classify, strip_error};
 use super::operation::{self, Operation, ReviewedPlan};
+use super::summary::ChangeSummary;
 use super::target::{self, RunCluster};
 use crate::cancel::Cancel;
 use crate::events::CancelReason;
@@ -413,10 +414,7 @@ pub async fn execute_with(
         .summary;
     }
     if ctx.run.dry_run {
-        let what = preview.map_or_else(
-            || "no change summary reported".to_owned(),
-            |s| s.to_string(),
-        );
+        let what = said(preview);
         return Ok(TaskOutcome::new(format!(
             "previewed stack {} (dry run, nothing changed): {what}",
             project.stack
@@ -433,10 +431,7 @@ pub async fn execute_with(
         settings,
     )
     .await?;
-    let what = up.summary.map_or_else(
-        || "no change summary reported".to_owned(),
-        |s| s.to_string(),
-    );
+    let what = said(up.summary);
     Ok(TaskOutcome::new(format!(
         "pulumi up for stack {}: {what}",
         project.stack
@@ -501,14 +496,19 @@ async fn apply_reviewed(
         settings,
     )
     .await?;
-    let what = up.summary.map_or_else(
-        || "no change summary reported".to_owned(),
-        |s| s.to_string(),
-    );
+    let what = said(up.summary);
     Ok(TaskOutcome::new(format!(
         "pulumi up --plan for stack {} (the plan `{preview}` saved): {what}",
         project.stack
     )))
+}
+
+/// A change summary as the task's summary line says it.
+pub(super) fn said(summary: Option<ChangeSummary>) -> String {
+    summary.map_or_else(
+        || "no change summary reported".to_owned(),
+        |s| s.to_string(),
+    )
 }
 
 /// The SHA-256 of a saved plan, in hex.

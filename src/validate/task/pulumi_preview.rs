@@ -38,21 +38,10 @@ impl TaskSpec for PulumiPreview {
 
     fn describe(&self) -> String {
         let mut steps = Vec::new();
-        if !self.project.require_config.is_empty() {
-            steps.push(format!(
-                "check config {}",
-                self.project.require_config.join(", ")
-            ));
-        }
         if self.refresh {
             steps.push("refresh".into());
         }
         steps.push("preview --diff, the diff and the plan saved in the run directory".into());
-        format!(
-            "pulumi {} for stack {} (in {})",
-            steps.join(", then "),
-            self.project.stack,
-            self.project.cwd.display()
-        )
+        self.project.describe(steps)
     }
 }

@@ -54,6 +54,24 @@ impl PulumiProject {
     }
 }
 
+impl PulumiProject {
+    /// `pulumi <steps, "then"-joined> for stack S (in DIR)`, the config check first
+    /// when keys are required.
+    pub fn describe(&self, steps: Vec<String>) -> String {
+        let mut all = Vec::new();
+        if !self.require_config.is_empty() {
+            all.push(format!("check config {}", self.require_config.join(", ")));
+        }
+        all.extend(steps);
+        format!(
+            "pulumi {} for stack {} (in {})",
+            all.join(", then "),
+            self.stack,
+            self.cwd.display()
+        )
+    }
+}
+
 /// `pulumi-up`.
 #[derive(Debug, Clone)]
 pub struct PulumiUp {
@@ -119,12 +137,6 @@ impl TaskSpec for PulumiUp {
 
     fn describe(&self) -> String {
         let mut steps = Vec::new();
-        if !self.project.require_config.is_empty() {
-            steps.push(format!(
-                "check config {}",
-                self.project.require_config.join(", ")
-            ));
-        }
         if self.refresh {
             steps.push("refresh".into());
         }
@@ -135,11 +147,6 @@ impl TaskSpec for PulumiUp {
             Some(reference) => steps.push(format!("up --plan (the plan of {})", reference.id)),
             None => steps.push("up".into()),
         }
-        format!(
-            "pulumi {} for stack {} (in {})",
-            steps.join(", then "),
-            self.project.stack,
-            self.project.cwd.display()
-        )
+        self.project.describe(steps)
     }
 }
