@@ -371,9 +371,11 @@ async fn the_gate_shows_the_saved_diff_refuses_without_yes_and_up_applies_exactl
         diff.contains("    + kubernetes:core/v1:ConfigMap: (create)\n"),
         "{diff}"
     );
+    // The program's output is on the CLI's stderr: in the task's log, masked.
+    let preview_log = std::fs::read_to_string(run_dir.join("logs/flux-preview.log")).unwrap();
     assert!(
-        diff.contains("using token ******** and key ********"),
-        "{diff}"
+        preview_log.contains("using token ******** and key ********"),
+        "{preview_log}"
     );
     assert!(diff.contains("    + 2 to create\n"), "{diff}");
     for file in [

@@ -112,10 +112,16 @@ impl Out {
                 body["urn"] = urn.into();
             }
             self.event("diagnosticEvent", body);
-        } else if severity == "error" {
-            println!("    error: {message}");
         } else {
-            println!("    {message}");
+            // The display writes engine diagnostics to stderr, prefix then message
+            // (pulumi/pulumi pkg/backend/display/diff.go `ShowDiffEvents`,
+            // `renderDiffDiagEvent`).
+            let prefix = if severity == "warning" {
+                "warning: "
+            } else {
+                prefix
+            };
+            eprintln!("{prefix}{message}");
         }
     }
 
