@@ -193,7 +193,7 @@ fn the_readme_rehearsal_ends_green_in_the_desired_end_state() {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");
     assert!(all.contains("run succeeded"), "{all}");
-    assert!(all.contains("23 succeeded"), "{all}");
+    assert!(all.contains("24 succeeded"), "{all}");
     assert!(all.contains("report: "), "{all}");
     let state = tree.path().join("plans/.planrun/rehearsal");
     assert_desired_end_state(&cluster(&state));
