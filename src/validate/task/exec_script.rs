@@ -73,7 +73,8 @@ impl ExecScript {
                         format!("task `{id}` has neither `command` nor `script`"),
                     )
                     .at(b.id_span.clone(), "nothing to run")
-                    .help("add command = [\"program\", \"arg\"] or script = \"...\""),
+                    .help("add command = [\"program\", \"arg\"] or script = \"...\"")
+                    .about_missing(["command", "script"]),
                 );
                 return None;
             }
