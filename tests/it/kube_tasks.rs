@@ -435,10 +435,66 @@ async fn deployments_that_become_ready_after_a_delay_pass() {
     h.sb.shutdown().await;
 }
 
+/// A deployment whose rollout completed at another tag fails the task at once, not
+/// at its timeout, in one short line; healthy deployments are not listed.
 #[tokio::test]
-async fn deployment_at_a_wrong_tag_fails_with_expected_versus_actual() {
-    let h = Harness::start(fast(), &[FLUX_NS]).await;
+async fn deployment_at_a_wrong_tag_fails_as_soon_as_its_rollout_completes() {
+    let mut sc = fast();
+    sc.deployment_ready_delay = Delay::millis(500);
+    let h = Harness::start(sc, &[FLUX_NS]).await;
     apply(&h.client(), &deployment_yaml("source-controller", "v1.6.0")).await;
+    apply(&h.client(), &deployment_yaml("helm-controller", "v1.4.0")).await;
+    let applied = std::time::Instant::now();
+    // The task may wait an hour; it must fail within 5 s of the rollout completing
+    // (0.5 s after the apply).
+    let spec = expect(&[
+        ("source-controller", "v1.7.0"),
+        ("helm-controller", "v1.4.0"),
+    ]);
+    let env = h.env(Duration::from_secs(3600));
+    let err = tokio::time::timeout(
+        Duration::from_millis(500) + Duration::from_secs(5),
+        assert_deployments(&env, &spec),
+    )
+    .await
+    .expect("the wrong tag fails the task within 5 s of the completed rollout")
+    .unwrap_err();
+    let KubeError::Assertion { summary, details } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        summary,
+        "1 of 2 deployments in flux-system rolled out wrong"
+    );
+    assert_eq!(
+        details[0],
+        "source-controller: tag v1.6.0, expected v1.7.0, ready 1/1"
+    );
+    // helm-controller is listed only while it is still rolling out.
+    assert!(
+        details[1..]
+            .iter()
+            .all(|l| l.starts_with("helm-controller: ") && !l.contains("ready 1/1")),
+        "{details:?}"
+    );
+    assert!(
+        applied.elapsed() >= Duration::from_millis(500),
+        "not before the rollout completed"
+    );
+    let waited: Vec<String> = h.lines.all();
+    assert!(
+        waited.iter().any(|l| l.contains("source-controller (")),
+        "the live detail said what it waited for: {waited:?}"
+    );
+    h.sb.shutdown().await;
+}
+
+/// At the timeout, one line per deployment still not ready; healthy ones are not
+/// repeated.
+#[tokio::test]
+async fn deployments_not_ready_at_the_timeout_are_listed_one_line_each() {
+    let h = Harness::start(fast(), &[FLUX_NS]).await;
+    apply(&h.client(), &deployment_yaml("source-controller", "v1.7.0")).await;
     let err = assert_deployments(
         &h.env(SHORT),
         &expect(&[
@@ -452,14 +508,9 @@ async fn deployment_at_a_wrong_tag_fails_with_expected_versus_actual() {
         panic!("{err}")
     };
     assert_eq!(
-        details[0],
-        "helm-controller: not found (expected tag v1.4.0)"
+        details,
+        &["helm-controller: not found (expected tag v1.4.0)"]
     );
-    assert!(
-        details[1].starts_with("source-controller: tag v1.6.0, expected v1.7.0; tag v1.6.0 (expected v1.7.0, container manager), ready 1/1"),
-        "{err}"
-    );
-    assert!(details[1].contains("Available=True"), "{err}");
     h.sb.shutdown().await;
 }
 
@@ -1051,19 +1102,18 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
     .await
     .unwrap();
     assert!(s.contains("the kind is not served now"), "{s}");
-    let s = dry_run(
+    let e = dry_run(
         &h,
         run_dir.path(),
         &redactor,
         expect(&[("source-controller", "v1.7.0")]),
     )
     .await
-    .unwrap();
+    .unwrap_err()
+    .to_string();
     assert!(
-        s.starts_with(
-            "would wait for 1 deployment in flux-system to be ready; now: source-controller: "
-        ) && s.contains("tag v1.6.0, expected v1.7.0"),
-        "{s}"
+        e.contains("source-controller: ") && e.contains("tag v1.6.0, expected v1.7.0"),
+        "{e}"
     );
     let s = dry_run(
         &h,

@@ -10,7 +10,14 @@ use super::connection::Connection;
 /// Where a task's progress lines go (the engine turns them into output events).
 /// Lines never contain secret values; the engine masks them again anyway.
 pub trait Progress: Send + Sync {
+    /// One line of what the task did (to the task's output).
     fn line(&self, text: &str);
+
+    /// What the task waits on now, replacing the previous detail: what a wait has
+    /// left and why, a retry of the API. Shown on the task's live line.
+    fn detail(&self, text: &str) {
+        self.line(text);
+    }
 }
 
 impl<F: Fn(&str) + Send + Sync> Progress for F {
@@ -59,6 +66,11 @@ impl<'a> TaskEnv<'a> {
 
     pub(crate) fn say(&self, text: &str) {
         self.progress.line(text);
+    }
+
+    /// What the task waits on now (see [`Progress::detail`]).
+    pub(crate) fn detail(&self, text: &str) {
+        self.progress.detail(text);
     }
 
     pub(crate) fn client(&self) -> kube::Client {
