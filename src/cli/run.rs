@@ -118,8 +118,14 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
     }
 }
 
+/// How long the API server has to answer `/version` and discovery before a run that
+/// uses Kubernetes is refused: a reachable server answers in milliseconds, and an
+/// operator should not wait on a dead VPN.
+pub const REACHABLE_WITHIN: Duration = Duration::from_secs(5);
+
 /// Opens the run's Kubernetes connection when a task uses Kubernetes or the plan names
-/// a context, and refuses a context other than the plan's before anything runs.
+/// a context, and refuses, before anything runs, a context other than the plan's or
+/// an API server that does not answer.
 async fn connect(plan: &ValidatedPlan, args: &RunArgs) -> Result<KubeSlot, Error> {
     let guard = plan.header().context.as_deref();
     if guard.is_none() && !plan.tasks().iter().any(|t| t.kind.uses_kube()) {
@@ -133,6 +139,11 @@ async fn connect(plan: &ValidatedPlan, args: &RunArgs) -> Result<KubeSlot, Error
     .map_err(|e| Error::Refused(Report::new(e)))?;
     conn.check_guard(guard)
         .map_err(|e| Error::Refused(Report::new(e)))?;
+    if plan.tasks().iter().any(|t| t.kind.uses_kube()) {
+        conn.check_reachable(REACHABLE_WITHIN)
+            .await
+            .map_err(|e| Error::Refused(Report::new(e)))?;
+    }
     Ok(Arc::new(tokio::sync::OnceCell::new_with(Some(conn))))
 }
 

@@ -1363,3 +1363,61 @@ async fn cli_refuses_another_context_before_anything_runs() {
     assert!(!stdout.contains(SECRET_B64) && !stdout.contains(SECRET_VALUE));
     sb.shutdown().await;
 }
+
+/// An API server that does not answer is found before anything runs: the run is
+/// refused (exit 3) within seconds, naming the server, the context and the error,
+/// and no task starts (not even one that needs no cluster) and no run is written.
+#[test]
+fn cli_refuses_an_unreachable_api_server_before_any_task() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("kubeconfig"),
+        two_context_kubeconfig(&server, "rehearsal"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        format!("{CLI_PLAN}\n[tasks.marker]\ntype = \"exec-script\"\nscript = \"touch marker\"\n"),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("planrun"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["run", "plan.toml", "--kubeconfig", "kubeconfig"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("not refused within 15 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr)
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the API server {server} of context `rehearsal`: GET /version: connection refused"
+        )),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("marker").exists(), "no task ran");
+    assert!(
+        !dir.path().join(".planrun/kube-cli/runs").exists(),
+        "no run was written"
+    );
+}
