@@ -1273,7 +1273,7 @@ async fn cli_runs_capture_delete_and_wait_and_keeps_secrets_out_of_the_run() {
     let report = files.iter().find(|p| p.ends_with("report.md")).unwrap();
     let report = std::fs::read_to_string(report).unwrap();
     assert!(
-        report.contains(&format!("| kube context | `rehearsal` at {} |", sb.url())),
+        report.contains(&format!("kube context `rehearsal` at {} |", sb.url())),
         "{report}"
     );
     assert!(stdout.contains("captured 1 secret to flux-secrets.yaml (mode 0600): flux-system/flux-system (keys: identity)"), "{stdout}");

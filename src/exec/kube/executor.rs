@@ -14,10 +14,15 @@ use super::task::{KubeTask, KubeWork, run_kube_task};
 /// deadline (at the same instant) and say why it timed out.
 const EXPLAIN_GRACE: Duration = Duration::from_secs(5);
 
-/// Progress lines are task output: to the event stream and the task log, masked.
+/// Progress lines are task output: to the event stream and the task log, masked;
+/// details go to the task's live line.
 impl Progress for Attempt {
     fn line(&self, text: &str) {
         self.say(text);
+    }
+
+    fn detail(&self, text: &str) {
+        Attempt::detail(self, text);
     }
 }
 

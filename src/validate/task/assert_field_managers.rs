@@ -57,6 +57,10 @@ impl TaskSpec for AssertFieldManagers {
         TaskType::AssertFieldManagers
     }
 
+    fn changes(&self) -> bool {
+        false
+    }
+
     fn describe(&self) -> String {
         let mut out = format!("assert field managers of {}", self.selection.describe());
         if !self.forbidden.is_empty() {

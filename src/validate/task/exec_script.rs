@@ -105,6 +105,11 @@ impl TaskSpec for ExecScript {
         TaskType::ExecScript
     }
 
+    /// A script changes things unless it is marked `read_only`.
+    fn changes(&self) -> bool {
+        !self.read_only
+    }
+
     fn describe(&self) -> String {
         format!(
             "run {} (in {})",

@@ -171,7 +171,7 @@ fn a_changed_task_reruns_with_what_follows_and_says_why() {
     assert_eq!(d.read("ran"), "a\nb\nA\nb\nc\n");
     let all = text(&o);
     assert!(
-        all.contains("task `a` runs again: its definition changed since it succeeded"),
+        all.contains("will run (3): a (its definition changed since it succeeded), b (it failed), c (it was skipped)"),
         "{all}"
     );
 }
