@@ -337,3 +337,79 @@ impl Terminal {
 fn elapsed(from: Timestamp, to: Timestamp) -> Duration {
     to.duration_since(from).try_into().unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A writer whose text the test reads.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Buffer {
+        /// The lines written, without their time of day.
+        fn lines(&self) -> Vec<String> {
+            String::from_utf8(self.0.lock().unwrap().clone())
+                .unwrap()
+                .lines()
+                .map(|l| l.split_once(' ').unwrap().1.to_owned())
+                .collect()
+        }
+    }
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + secs).unwrap()
+    }
+
+    fn progress(secs: i64, detail: &str) -> Event {
+        Event {
+            v: crate::events::SCHEMA_VERSION,
+            ts: at(secs),
+            kind: EventKind::TaskProgress {
+                task: "wait".into(),
+                attempt: 1,
+                detail: detail.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn plain_output_prints_a_detail_when_it_changes_at_most_every_30s() {
+        let out = Buffer::default();
+        let mut t = Terminal::plain(Box::new(out.clone()));
+        t.event(&progress(0, "2 objects left")).unwrap();
+        t.event(&progress(1, "2 objects left")).unwrap();
+        t.event(&progress(5, "1 object left")).unwrap();
+        t.event(&progress(9, "1 object left, finalizer x")).unwrap();
+        t.tick(at(20)).unwrap();
+        assert_eq!(out.lines(), ["wait: 2 objects left"]);
+        // Its turn came: the latest detail, once.
+        t.tick(at(30)).unwrap();
+        t.tick(at(31)).unwrap();
+        t.event(&progress(40, "1 object left, finalizer x"))
+            .unwrap();
+        assert_eq!(
+            out.lines(),
+            ["wait: 2 objects left", "wait: 1 object left, finalizer x"]
+        );
+        t.event(&progress(
+            61,
+            "API unreachable, retry 1 in 100ms: connection refused",
+        ))
+        .unwrap();
+        assert_eq!(out.lines().len(), 3, "30 s after the last one: at once");
+    }
+}

@@ -181,8 +181,8 @@ async fn namespace_delete_then_wait_absent_succeeds_when_finalization_ends() {
     assert_eq!(summary, "namespaces/flux-system already absent");
     let lines = h.lines.all();
     assert!(
-        lines.contains(&"waiting for 1 object to be gone: flux-system".to_string()),
-        "{lines:?}"
+        lines.contains(&"1 object left: flux-system, finalizer kubernetes".to_string()),
+        "the live detail names the object and its finalizer: {lines:?}"
     );
     h.sb.shutdown().await;
 }
@@ -214,7 +214,7 @@ async fn wait_absent_ends_when_a_held_finalizer_is_removed() {
         while !lines
             .all()
             .iter()
-            .any(|l| l.starts_with("waiting for 1 object"))
+            .any(|l| l == "1 object left: flux-system, finalizer kubernetes")
         {
             assert!(
                 tokio::time::Instant::now() < deadline,
@@ -870,7 +870,8 @@ async fn server_error_bursts_latency_and_watch_drops_still_succeed() {
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("InternalError (500)") && l.contains("retrying in")),
+            .any(|l| l.starts_with("API error, retry 1 in 100ms: ")
+                && l.contains("InternalError (500)")),
         "{lines:?}"
     );
     let faulted = h.sb.requests().iter().filter(|r| r.faulted).count();
@@ -1420,4 +1421,96 @@ fn cli_refuses_an_unreachable_api_server_before_any_task() {
         !dir.path().join(".planrun/kube-cli/runs").exists(),
         "no run was written"
     );
+}
+
+/// A wait says what it waits for: plain output prints the task's detail (what is
+/// left, and what holds it) when it changes; after a Ctrl-C the summary names what
+/// the wait was blocked by, and so do the journal and the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_a_wait_says_what_it_waits_for_and_what_blocked_it() {
+    let held = "{apiVersion: v1, kind: ConfigMap, metadata: {name: held, namespace: flux-system, finalizers: [example.com/hold]}}";
+    let sb = start_sandbox(fast(), &[FLUX_NS, held]).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        r#"
+[plan]
+name = "wait-detail"
+
+[tasks.delete-ns]
+type = "kube-delete"
+kind = "Namespace"
+name = "flux-system"
+
+[tasks.ns-gone]
+type = "wait-absent"
+kind = "Namespace"
+name = "flux-system"
+timeout = "5m"
+needs = ["delete-ns"]
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("kubeconfig"),
+        two_context_kubeconfig(&sb.url(), "rehearsal"),
+    )
+    .unwrap();
+    let out_path = dir.path().join("stdout");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("planrun"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["run", "plan.toml", "--kubeconfig", "kubeconfig"])
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let expected = "ns-gone: 1 object left: flux-system, finalizer kubernetes";
+    let deadline = std::time::Instant::now() + support::DEADLINE;
+    while !std::fs::read_to_string(&out_path)
+        .unwrap_or_default()
+        .contains(expected)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no detail in the plain output: {}",
+            std::fs::read_to_string(&out_path).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(130));
+    let stdout = std::fs::read_to_string(&out_path).unwrap();
+    assert!(
+        stdout.contains("ns-gone interrupted ")
+            && stdout.contains(", waiting for: 1 object left: flux-system, finalizer kubernetes"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "stopped while waiting:\n  ns-gone: 1 object left: flux-system, finalizer kubernetes\n"
+        ),
+        "the summary names what blocked the wait: {stdout}"
+    );
+    let report = files_under(&dir.path().join(".planrun"))
+        .into_iter()
+        .find(|p| p.ends_with("report.md"))
+        .unwrap();
+    let report = std::fs::read_to_string(report).unwrap();
+    assert!(
+        report.contains(
+            "| `ns-gone` | interrupted | waiting for: 1 object left: flux-system, finalizer kubernetes |"
+        ),
+        "{report}"
+    );
+    assert!(report.contains("interrupted at "), "{report}");
+    assert!(report.contains("by SIGINT (Ctrl-C)"), "{report}");
+    sb.shutdown().await;
 }

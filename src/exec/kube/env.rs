@@ -1,6 +1,7 @@
 //! What a Kubernetes task runs with: the connection, where progress lines go, its
 //! deadline and whether it may change anything.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -43,6 +44,8 @@ pub struct TaskEnv<'a> {
     pub started: Instant,
     /// Change nothing: deletes are sent as server-side dry runs.
     pub dry_run: bool,
+    /// The last detail said, so that only changes are.
+    last_detail: Mutex<Option<String>>,
 }
 
 impl<'a> TaskEnv<'a> {
@@ -55,6 +58,7 @@ impl<'a> TaskEnv<'a> {
             deadline: started + budget,
             started,
             dry_run: false,
+            last_detail: Mutex::new(None),
         }
     }
 
@@ -68,9 +72,15 @@ impl<'a> TaskEnv<'a> {
         self.progress.line(text);
     }
 
-    /// What the task waits on now (see [`Progress::detail`]).
+    /// What the task waits on now (see [`Progress::detail`]); said only when it
+    /// changed.
     pub(crate) fn detail(&self, text: &str) {
-        self.progress.detail(text);
+        let mut last = self.last_detail.lock().unwrap_or_else(|e| e.into_inner());
+        if last.as_deref() != Some(text) {
+            *last = Some(text.to_owned());
+            drop(last);
+            self.progress.detail(text);
+        }
     }
 
     pub(crate) fn client(&self) -> kube::Client {

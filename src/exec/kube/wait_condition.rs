@@ -2,7 +2,7 @@
 //! status condition, e.g. Flux's `Ready=True` on GitRepository and Kustomization; on
 //! timeout show each object's condition with its reason and message.
 
-use kube::api::{DynamicObject, ResourceExt};
+use kube::api::DynamicObject;
 
 use crate::validate::WaitCondition;
 
@@ -57,7 +57,6 @@ pub async fn wait_condition(env: &TaskEnv<'_>, spec: &WaitCondition) -> Result<S
             }
         ));
     }
-    let mut last_report = String::new();
     let end = sel
         .watch_until(env, |objects| {
             let pending: Vec<String> = objects
@@ -65,18 +64,19 @@ pub async fn wait_condition(env: &TaskEnv<'_>, spec: &WaitCondition) -> Result<S
                 .filter_map(|o| {
                     verdict(o, &spec.condition, &spec.status)
                         .err()
-                        .map(|why| format!("{} ({why})", o.name_any()))
+                        .map(|why| format!("{}, {why}", object_name(o)))
                 })
                 .collect();
-            let report = if objects.is_empty() {
-                "no matching object yet".to_string()
-            } else {
-                pending.join(", ")
-            };
-            if !report.is_empty() && report != last_report {
-                env.say(&format!("waiting for {want}: {report}"));
+            if objects.is_empty() {
+                env.detail(&format!("no object matches {} yet", sel.description));
+            } else if !pending.is_empty() {
+                env.detail(&format!(
+                    "{} of {} not {want}: {}",
+                    pending.len(),
+                    objects.len(),
+                    pending.join("; ")
+                ));
             }
-            last_report = report;
             !objects.is_empty() && pending.is_empty()
         })
         .await?;
