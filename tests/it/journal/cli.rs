@@ -199,15 +199,161 @@ fn var_overrides_are_reused_and_change_fingerprints_when_given_again() {
     assert_eq!(d.read("ran"), "a\nb\nb\nc\nb\nc\n");
 }
 
+/// a -> b -> c, a -> d; `delete` needs nothing and stands for a task that changes
+/// the cluster. Each task appends its name to `ran`; b fails while `fail-b` exists.
+const RERUN: &str = r#"
+[plan]
+name = "rerun"
+
+[tasks.a]
+type = "exec-script"
+script = 'echo a >> ran'
+
+[tasks.b]
+type = "exec-script"
+script = 'echo b >> ran; test ! -e fail-b'
+needs = ["a"]
+
+[tasks.c]
+type = "exec-script"
+script = 'echo c >> ran'
+needs = ["b"]
+
+[tasks.d]
+type = "exec-script"
+script = 'echo d >> ran'
+needs = ["a"]
+
+[tasks.delete]
+type = "exec-script"
+script = 'echo delete >> ran'
+"#;
+
+/// The lines of planrun's listing on stderr.
+fn listing(o: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("planrun: "))
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
-fn rerun_forces_a_task_and_its_dependents() {
-    let d = Dir::new(ABC);
+fn rerun_runs_exactly_the_task_and_its_dependents_and_says_so_first() {
+    let d = Dir::new(RERUN);
     assert_eq!(code(&d.run(&["plan.toml"])), 0);
+    let first: Vec<String> = d.read("ran").lines().map(str::to_owned).collect();
+    let run_id = d.state("rerun").latest().unwrap().unwrap();
+    std::fs::remove_file(d.path().join("ran")).unwrap();
+
     let o = d.run(&["plan.toml", "--rerun", "b"]);
     assert_eq!(code(&o), 0, "{}", text(&o));
-    assert_eq!(d.read("ran"), "a\nb\nc\nb\nc\n");
+    assert_eq!(d.read("ran"), "b\nc\n", "only b and what needs it ran");
+    assert_eq!(
+        listing(&o),
+        [
+            format!("running again, in run {run_id} of plan `rerun`, `b` and what depends on it:"),
+            "  will run (2): b (--rerun asked for it), c (it needs `b`, which runs again)"
+                .to_owned(),
+            format!("  taken as done from run {run_id} (3): a, d, delete"),
+        ]
+    );
+    assert_eq!(first.len(), 5);
+
+    // A task new in the plan is not run by a --rerun that did not ask for it, and
+    // the listing says how to run it.
+    std::fs::remove_file(d.path().join("ran")).unwrap();
+    std::fs::write(
+        d.plan(),
+        format!("{RERUN}\n[tasks.new]\ntype = \"exec-script\"\nscript = 'echo new >> ran'\nneeds = [\"b\"]\n[tasks.lone]\ntype = \"exec-script\"\nscript = 'echo lone >> ran'\n"),
+    )
+    .unwrap();
+    let o = d.run(&["plan.toml", "--rerun", "c"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(d.read("ran"), "c\n");
+    let said = listing(&o).join("\n");
+    assert!(
+        said.contains(&format!(
+            "  skipped (2): new (it did not run in run {run_id}; `--rerun new` runs it), lone (it did not run in run {run_id}; `--rerun lone` runs it)"
+        )),
+        "{said}"
+    );
     let o = d.run(&["plan.toml", "--rerun", "nope"]);
     assert_eq!(code(&o), 2, "{}", text(&o));
+}
+
+/// The harm the issue reports: `--rerun` on an unfinished run ran everything not yet
+/// done, deletes included. It is refused, naming how to finish the run with it.
+#[test]
+fn rerun_on_an_unfinished_run_is_refused_and_says_how_to_combine_it_with_resume() {
+    let d = Dir::new(RERUN);
+    std::fs::write(d.path().join("fail-b"), "").unwrap();
+    std::fs::write(
+        d.plan(),
+        RERUN.replace("[tasks.delete]\n", "[tasks.delete]\nneeds = [\"c\"]\n"),
+    )
+    .unwrap();
+    assert_eq!(code(&d.run(&["plan.toml"])), 1);
+    std::fs::remove_file(d.path().join("ran")).unwrap();
+    let o = d.run(&["plan.toml", "--rerun", "d"]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    let err = flat(&o.stderr);
+    assert!(err.contains("is unfinished (failed,"), "{err}");
+    assert!(
+        err.contains("use `planrun plan.toml --resume --rerun d`"),
+        "{err}"
+    );
+    assert_eq!(d.read("ran"), "", "nothing ran");
+
+    // Combined with --resume, by choice: the run finishes, d again too.
+    std::fs::remove_file(d.path().join("fail-b")).unwrap();
+    let o = d.run(&["plan.toml", "--resume", "--rerun", "d"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let mut ran: Vec<&str> = Vec::new();
+    let text_ran = d.read("ran");
+    ran.extend(text_ran.lines());
+    ran.sort_unstable();
+    assert_eq!(ran, ["b", "c", "d", "delete"]);
+    let said = listing(&o).join("\n");
+    assert!(
+        said.contains("will run (4): b (it failed), c (it was skipped), d (--rerun asked for it), delete (it was skipped)"),
+        "{said}"
+    );
+}
+
+/// --resume and --restart list what they will do before anything starts.
+#[test]
+fn resume_and_restart_list_what_will_run_first() {
+    let d = Dir::new(RERUN);
+    std::fs::write(d.path().join("fail-b"), "").unwrap();
+    assert_eq!(code(&d.run(&["plan.toml"])), 1);
+    let run_id = d.state("rerun").latest().unwrap().unwrap();
+    std::fs::remove_file(d.path().join("fail-b")).unwrap();
+    let o = d.run(&["plan.toml", "--resume"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(
+        listing(&o),
+        [
+            format!("resuming run {run_id} of plan `rerun` (failed):"),
+            "  will run (2): b (it failed), c (it was skipped)".to_owned(),
+            format!("  taken as done from run {run_id} (3): a, d, delete"),
+        ]
+    );
+    // The listing comes before the first task's line.
+    let out = text(&o);
+    assert!(out.find("will run (2)").unwrap() > 0);
+
+    std::fs::write(d.path().join("fail-b"), "").unwrap();
+    assert_eq!(code(&d.run(&["plan.toml", "--restart"])), 1);
+    let failed_run = d.state("rerun").latest().unwrap().unwrap();
+    let o = d.run(&["plan.toml", "--restart"]);
+    assert_eq!(
+        listing(&o)[..2],
+        [
+            format!("abandoning run {failed_run} of plan `rerun` (failed); starting a new run:"),
+            "  will run (5): a, b, c, d, delete".to_owned(),
+        ]
+    );
 }
 
 #[test]
