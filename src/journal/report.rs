@@ -19,6 +19,7 @@ use jiff::Timestamp;
 use planrun_text::format_duration;
 
 use super::history::{AttemptHistory, RecordedState, RunHistory, RunProcess, TaskHistory};
+use super::record::RecordedOutcome;
 use super::status::{fmt_time, task_note};
 use crate::events::Counts;
 use crate::layout::{self, RunDir};
@@ -203,23 +204,26 @@ fn who(p: &RunProcess) -> String {
 /// How a process's part of the run ended: its outcome with the time, an
 /// interruption with its cause, or a cut-off.
 fn how_it_ended(p: &RunProcess, live: bool) -> String {
-    let mut out = match (p.ended, live) {
-        (Some((at, outcome)), _) => format!("{} at {}", outcome.status(), fmt_time(at)),
-        (None, true) => "running".to_owned(),
-        (None, false) => format!(
+    let signal = |at: Timestamp, cause: &Option<String>| {
+        format!(
+            "interrupted at {} by {}",
+            fmt_time(at),
+            cause.as_deref().unwrap_or("a stop signal")
+        )
+    };
+    match (p.ended, &p.interrupted, live) {
+        (Some((_, RecordedOutcome::Interrupted)), Some((at, cause)), _) => signal(*at, cause),
+        (Some((at, outcome)), _, _) => format!("{} at {}", outcome.status(), fmt_time(at)),
+        (None, Some((at, cause)), false) => format!(
+            "{}, then cut off before it recorded its end",
+            signal(*at, cause)
+        ),
+        (None, _, true) => "running".to_owned(),
+        (None, None, false) => format!(
             "cut off (no end recorded: killed, crashed or lost power); last change {}",
             fmt_time(p.last_change)
         ),
-    };
-    if let Some((at, cause)) = &p.interrupted {
-        let _ = write!(
-            out,
-            "; interrupted at {} by {}",
-            fmt_time(*at),
-            cause.as_deref().unwrap_or("a stop signal")
-        );
     }
-    out
 }
 
 fn attempt_outcome(a: &AttemptHistory, live: bool) -> String {

@@ -656,3 +656,158 @@ fn check_torture_run(d: &Dir, run_id: &str, tasks: usize, pids: &BTreeMap<u32, u
         );
     }
 }
+
+/// A run interrupted twice (SIGINT, then SIGTERM) and resumed to the end has one
+/// report for the whole run: every task's state and result, every attempt with the
+/// process that ran it, both interruptions with their time and cause; `status`
+/// says the same; the attempts are numbered across the processes.
+#[test]
+fn one_report_for_a_run_interrupted_twice() {
+    let d = Dir::new(
+        r#"
+[plan]
+name = "twice"
+
+[tasks.quick]
+type = "exec-script"
+script = 'echo quick'
+
+[tasks.slow]
+type = "exec-script"
+script = 'touch slow.started; while [ ! -e go ]; do sleep 0.02; done'
+needs = ["quick"]
+
+[tasks.last]
+type = "exec-script"
+script = 'echo last'
+needs = ["slow"]
+"#,
+    );
+    for signal in [
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGTERM,
+    ] {
+        let _ = std::fs::remove_file(d.path().join("slow.started"));
+        let mut args = vec!["plan.toml"];
+        if d.state("twice").latest().unwrap().is_some() {
+            args.push("--resume");
+        }
+        let mut child = planrun()
+            .current_dir(d.path())
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for(
+            || d.path().join("slow.started").exists(),
+            Duration::from_secs(30),
+        );
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+            signal,
+        )
+        .unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(130));
+    }
+    std::fs::write(d.path().join("go"), "").unwrap();
+    let o = d.run(&["plan.toml", "--resume"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+
+    let state = d.state("twice");
+    let run_id = state.latest().unwrap().unwrap();
+    assert_eq!(state.run_ids().unwrap().len(), 1, "one run");
+    let report = std::fs::read_to_string(state.dir().run(&run_id).report_path()).unwrap();
+    for row in [
+        "| outcome | **succeeded** |",
+        "| processes | 3 (resumed 2 times) |",
+        "| `quick` | succeeded | ran script: echo quick | 1 |",
+        "| `slow` | succeeded | ran script: touch slow.started; while [ ! -e go ]; do sleep 0.02; done | 3 |",
+        "| `last` | succeeded | ran script: echo last | 1 |",
+        "by SIGINT (Ctrl-C) |",
+        "by SIGTERM |",
+    ] {
+        assert!(report.contains(row), "no `{row}` in:\n{report}");
+    }
+    assert_eq!(report.matches("interrupted at ").count(), 2, "{report}");
+    let row = |task: &str, n: u32| {
+        report
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{task}` | {n} | {n} | ")))
+            .unwrap_or_else(|| panic!("no attempt {n} of {task}:\n{report}"))
+            .to_owned()
+    };
+    assert!(row("slow", 1).ends_with("| interrupted |"), "{report}");
+    assert!(row("slow", 2).ends_with("| interrupted |"), "{report}");
+    assert!(row("slow", 3).contains("| succeeded: "), "{report}");
+    // status says the same, from the same journal.
+    let o = d.run(&["status", "plan.toml"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(", resumed 2 times"), "{out}");
+    assert_eq!(out.matches("interrupted 20").count(), 2, "{out}");
+    let slow = out.lines().find(|l| l.starts_with("slow ")).unwrap();
+    let cols: Vec<&str> = slow.split_whitespace().collect();
+    assert_eq!(&cols[..3], ["slow", "succeeded", "3"], "{out}");
+    let journal = Journal::read(&state.journal_path(&run_id)).unwrap();
+    let attempts: Vec<u32> = journal
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::TaskStarted { task, attempt, .. } if task == "slow" => Some(*attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attempts, [1, 2, 3]);
+}
+
+/// An `always` task learns how the run stands as it starts: `succeeded`, `failed`
+/// (with the failed tasks named) or `interrupted`.
+#[test]
+fn an_always_task_sees_each_outcome() {
+    let plan = r#"
+[plan]
+name = "outcome"
+
+[tasks.work]
+type = "exec-script"
+script = 'test ! -e fail; if [ -e hang ]; then touch hanging; while :; do sleep 0.02; done; fi'
+
+[tasks.flaky]
+type = "exec-script"
+script = 'test ! -e fail'
+allow_failure = true
+
+[tasks.record]
+type = "exec-script"
+always = true
+script = 'echo "$PLANRUN_RUN_OUTCOME [$PLANRUN_FAILED_TASKS]" >> outcomes'
+needs = ["work", "flaky"]
+"#;
+    let d = Dir::new(plan);
+    assert_eq!(code(&d.run(&["plan.toml"])), 0);
+    std::fs::write(d.path().join("fail"), "").unwrap();
+    assert_eq!(code(&d.run(&["plan.toml"])), 1);
+    std::fs::remove_file(d.path().join("fail")).unwrap();
+    std::fs::write(d.path().join("hang"), "").unwrap();
+    let mut child = planrun()
+        .current_dir(d.path())
+        .args(["plan.toml", "--restart"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(
+        || d.path().join("hanging").exists(),
+        Duration::from_secs(30),
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(
+        d.read("outcomes"),
+        "succeeded []\nfailed [work,flaky]\ninterrupted []\n"
+    );
+}
