@@ -366,6 +366,10 @@ impl Loop<'_> {
                     self.effects.push(Effect::RetryTimer { task, delay });
                     return Ok(());
                 }
+                let mut error = error;
+                if self.resources.dry_run && error.class == FailureClass::Failed {
+                    error.message = self.as_things_are(state, task, &error.message);
+                }
                 let end = match error.class {
                     FailureClass::Cancelled(reason) => Ended::Cancelled {
                         reason,
@@ -380,6 +384,24 @@ impl Loop<'_> {
                 self.apply(state, &changes)
             }
         }
+    }
+
+    /// In a dry run, a check that fails says when it does so after tasks that would
+    /// change the cluster first (the dry run did not make their change).
+    fn as_things_are(&self, state: &RunState, task: TaskIdx, message: &str) -> String {
+        let before = state.changes_before(task);
+        let Some(&first) = before.first() else {
+            return message.to_owned();
+        };
+        let more = match before.len() {
+            1 => String::new(),
+            2 => " and 1 more".to_owned(),
+            n => format!(" and {} more", n - 1),
+        };
+        format!(
+            "as things are before `{}`{more} would change them: {message}",
+            self.plan.task(first).id
+        )
     }
 
     /// Records a task's next attempt as started, then spawns it.

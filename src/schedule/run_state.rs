@@ -309,6 +309,26 @@ impl RunState {
         (0..self.states.len()).filter(|&t| matches!(self.states[t], TaskState::Failed { .. }))
     }
 
+    /// In a dry run: the tasks `task` needs, directly or not, that would change
+    /// something, nearest first. A check after them sees the cluster before their
+    /// change.
+    pub fn changes_before(&self, task: TaskIdx) -> Vec<TaskIdx> {
+        let mut seen = vec![false; self.states.len()];
+        let mut queue: std::collections::VecDeque<TaskIdx> =
+            self.graph.needs(task).iter().copied().collect();
+        let mut out = Vec::new();
+        while let Some(t) = queue.pop_front() {
+            if std::mem::replace(&mut seen[t], true) {
+                continue;
+            }
+            if self.status(t) == TaskStatus::WouldChange {
+                out.push(t);
+            }
+            queue.extend(self.graph.needs(t));
+        }
+        out
+    }
+
     /// Tasks by state, in the vocabulary.
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();

@@ -386,6 +386,62 @@ fn dry_run_runs_only_read_only_tasks_and_writes_nothing() {
     assert!(!dir.path().join(".planrun").exists());
 }
 
+/// An honest dry run: a read-only check that fails against the live state would
+/// fail (and says when that is only because a change before it was not made), the
+/// summary tells changes, failing checks and passing checks apart, and the dry run
+/// exits 1.
+#[test]
+fn a_dry_run_with_a_failing_check_says_so_and_exits_1() {
+    let dir = workdir("dry_run_checks.toml");
+    let out = planrun(dir.path())
+        .args(["plan.toml", "--dry-run"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    for expected in [
+        " inspect checked ok ",
+        " precheck would fail ",
+        " change would change ",
+        " dependent would change ",
+        " after would fail ",
+        "as things are before `change` would change them: ",
+        "changed.txt does not exist",
+    ] {
+        assert!(stdout.contains(expected), "no `{expected}` in:\n{stdout}");
+    }
+    let table: Vec<(String, String)> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("task "))
+        .skip(1)
+        .take_while(|l| !l.starts_with("dry run"))
+        .map(|l| {
+            let (id, rest) = l.split_once(' ').unwrap();
+            let state = rest.trim_start();
+            let state = state[..state.find("  ").unwrap()].to_owned();
+            (id.to_owned(), state)
+        })
+        .collect();
+    assert_eq!(
+        table,
+        [
+            ("inspect", "checked ok"),
+            ("precheck", "would fail"),
+            ("change", "would change"),
+            ("after", "would fail"),
+            ("dependent", "would change"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    assert!(
+        stdout.contains(": 2 would change, 1 checked ok, 2 would fail\n"),
+        "{stdout}"
+    );
+    assert!(!dir.path().join("changed.txt").exists());
+    assert!(!dir.path().join("dependent.ran").exists());
+    assert!(!dir.path().join(".planrun").exists());
+}
+
 #[test]
 fn gates_and_file_assertions() {
     let dir = workdir("gates.toml");

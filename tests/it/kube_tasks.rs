@@ -1027,8 +1027,11 @@ async fn objects_by_label_selector_across_namespaces() {
     h.sb.shutdown().await;
 }
 
+/// A dry run checks waits and assertions against the cluster as it is now, at once:
+/// what holds passes ("checked ok"), what does not fails with why ("would fail"),
+/// deletes and captures change nothing and say what they would do.
 #[tokio::test]
-async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
+async fn dry_run_checks_waits_and_assertions_against_the_state_now_without_waiting() {
     let h = Harness::with_flux_repos(&["flux-system"]).await;
     apply(&h.client(), &deployment_yaml("source-controller", "v1.6.0")).await;
     let run_dir = tempfile::tempdir().unwrap();
@@ -1039,8 +1042,8 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
         run_dir: &std::path::Path,
         redactor: &Redactor,
         work: W,
-    ) -> Result<String, KubeError> {
-        planrun::exec::kube::run_kube_task(
+    ) -> Result<planrun::exec::kube::KubeDone, String> {
+        planrun::exec::kube::run_kube(
             &work,
             planrun::exec::kube::KubeTask {
                 conn: &h.conn,
@@ -1052,6 +1055,7 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
             },
         )
         .await
+        .map_err(|e| e.to_string())
     }
     let started = std::time::Instant::now();
     let crds = selection(
@@ -1059,7 +1063,7 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
         None,
         pattern(r"\.toolkit\.fluxcd\.io$"),
     );
-    let s = dry_run(
+    let e = dry_run(
         &h,
         run_dir.path(),
         &redactor,
@@ -1068,13 +1072,26 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
         },
     )
     .await
-    .unwrap();
+    .unwrap_err();
     assert_eq!(
-        s,
-        "would wait until customresourcedefinitions matching /\\.toolkit\\.fluxcd\\.io$/ is gone; \
-         present now: gitrepositories.source.toolkit.fluxcd.io, kustomizations.kustomize.toolkit.fluxcd.io"
+        e,
+        "customresourcedefinitions matching /\\.toolkit\\.fluxcd\\.io$/ present now\n  \
+         2 objects left: gitrepositories.source.toolkit.fluxcd.io, not being deleted; \
+         kustomizations.kustomize.toolkit.fluxcd.io, not being deleted"
     );
-    let s = dry_run(
+    let gone = dry_run(
+        &h,
+        run_dir.path(),
+        &redactor,
+        WaitAbsent {
+            selection: selection("Namespace", None, name("nope")),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(gone.summary, "namespaces/nope already absent");
+    assert!(!gone.would_change, "a check");
+    let e = dry_run(
         &h,
         run_dir.path(),
         &redactor,
@@ -1085,12 +1102,12 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
         },
     )
     .await
-    .unwrap();
+    .unwrap_err();
     assert_eq!(
-        s,
-        "would wait for Ready=True on gitrepositories matching /.*/ in namespace flux-system; now: flux-system/flux-system (no Ready condition yet)"
+        e,
+        "1 of 1 not Ready=True now\n  gitrepositories/flux-system/flux-system: no Ready condition yet"
     );
-    let s = dry_run(
+    let e = dry_run(
         &h,
         run_dir.path(),
         &redactor,
@@ -1101,8 +1118,11 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
         },
     )
     .await
-    .unwrap();
-    assert!(s.contains("the kind is not served now"), "{s}");
+    .unwrap_err();
+    assert!(
+        e.starts_with("kind `Kustomizatio` is not served now (an earlier task may install it)"),
+        "{e}"
+    );
     let e = dry_run(
         &h,
         run_dir.path(),
@@ -1110,26 +1130,28 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
         expect(&[("source-controller", "v1.7.0")]),
     )
     .await
-    .unwrap_err()
-    .to_string();
+    .unwrap_err();
     assert!(
         e.contains("source-controller: ") && e.contains("tag v1.6.0, expected v1.7.0"),
         "{e}"
     );
-    let s = dry_run(
+    let e = dry_run(
         &h,
         run_dir.path(),
         &redactor,
         AssertFieldManagers {
-            selection: crds,
+            selection: crds.clone(),
             forbidden: vec![Regex::new("^kubectl-client-side-apply$").unwrap()],
             required_apply: None,
         },
     )
     .await
-    .unwrap();
-    assert!(s.starts_with("would check the field managers of 2 objects; now: customresourcedefinitions/gitrepositories"), "{s}");
-    let s = dry_run(
+    .unwrap_err();
+    assert!(
+        e.contains("customresourcedefinitions/gitrepositories.source.toolkit.fluxcd.io: forbidden manager kubectl-client-side-apply"),
+        "{e}"
+    );
+    let captured = dry_run(
         &h,
         run_dir.path(),
         &redactor,
@@ -1140,10 +1162,37 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
     )
     .await
     .unwrap();
-    assert_eq!(s, "would capture 0 configmaps to cms.yaml: ");
+    assert_eq!(captured.summary, "would capture 0 configmaps to cms.yaml: ");
+    assert!(!captured.would_change);
+    let deleted = dry_run(&h, run_dir.path(), &redactor, delete(crds))
+        .await
+        .unwrap();
+    assert!(
+        deleted.summary.starts_with("would delete 2 objects"),
+        "{deleted:?}"
+    );
+    assert!(deleted.would_change);
+    let nothing = dry_run(
+        &h,
+        run_dir.path(),
+        &redactor,
+        delete(selection("Namespace", None, name("nope"))),
+    )
+    .await
+    .unwrap();
+    assert!(!nothing.would_change, "{nothing:?}");
     assert!(
         std::fs::read_dir(run_dir.path()).unwrap().next().is_none(),
         "nothing written"
+    );
+    assert!(
+        h.exists(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "",
+            "gitrepositories.source.toolkit.fluxcd.io"
+        ),
+        "nothing deleted"
     );
     assert!(started.elapsed() < LONG, "nothing waited for its timeout");
     h.sb.shutdown().await;
@@ -1347,12 +1396,21 @@ async fn cli_refuses_another_context_before_anything_runs() {
     .await
     .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    // The wait for the namespace to go fails on the cluster as it is: honest, it
+    // says so, naming the delete the dry run did not make, and the dry run exits 1.
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
         stdout.contains("would delete namespaces/flux-system"),
         "{stdout}"
     );
     assert!(stdout.contains("would capture 1 secret"), "{stdout}");
+    assert!(
+        stdout.contains(r#""state":"would-fail","duration_ms":"#)
+            && stdout.contains(
+                "as things are before `delete-ns` would change them: namespaces/flux-system present now"
+            ),
+        "{stdout}"
+    );
     let ns = sb
         .state()
         .get("v1", "Namespace", "", "flux-system")

@@ -2,6 +2,7 @@
 //! deadline and whether it may change anything.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -46,6 +47,8 @@ pub struct TaskEnv<'a> {
     pub dry_run: bool,
     /// The last detail said, so that only changes are.
     last_detail: Mutex<Option<String>>,
+    /// In a dry run: the task found something it would change.
+    would_change: AtomicBool,
 }
 
 impl<'a> TaskEnv<'a> {
@@ -59,6 +62,7 @@ impl<'a> TaskEnv<'a> {
             started,
             dry_run: false,
             last_detail: Mutex::new(None),
+            would_change: AtomicBool::new(false),
         }
     }
 
@@ -81,6 +85,17 @@ impl<'a> TaskEnv<'a> {
             drop(last);
             self.progress.detail(text);
         }
+    }
+
+    /// In a dry run: notes that the task would change something (a delete the
+    /// server accepted as a dry run), so it reads "would change", not "checked ok".
+    pub(crate) fn note_change(&self) {
+        self.would_change.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the task noted a change it would make.
+    pub fn noted_change(&self) -> bool {
+        self.would_change.load(Ordering::Relaxed)
     }
 
     pub(crate) fn client(&self) -> kube::Client {

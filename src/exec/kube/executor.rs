@@ -8,7 +8,7 @@ use crate::exec::{Attempt, TaskError, TaskOutcome};
 use crate::validate::Task;
 
 use super::env::Progress;
-use super::task::{KubeTask, KubeWork, run_kube_task};
+use super::task::{KubeTask, KubeWork, run_kube};
 
 /// After the engine's timeout fires, how long a task may take to finish on its own
 /// deadline (at the same instant) and say why it timed out.
@@ -44,7 +44,7 @@ pub async fn execute<W: KubeWork>(
         conn.context(),
         conn.server()
     ));
-    let work = run_kube_task(
+    let work = run_kube(
         work,
         KubeTask {
             conn,
@@ -71,7 +71,10 @@ pub async fn execute<W: KubeWork>(
     };
     let redact = |text: &str| ctx.run.redactor.redact(text).into_owned();
     match result {
-        Ok(summary) => Ok(TaskOutcome::new(redact(&summary))),
+        Ok(done) => Ok(TaskOutcome {
+            would_change: done.would_change,
+            ..TaskOutcome::new(redact(&done.summary))
+        }),
         // The message carries the details (what remains, expected versus actual).
         Err(e) => Err(TaskError::from_diagnostic(&e).map_text(redact)),
     }

@@ -25,20 +25,16 @@ const EXPLAIN_BUDGET: Duration = Duration::from_secs(3);
 pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String, KubeError> {
     let sel = Selected::resolve(env, &spec.selection).await?;
     if env.dry_run {
-        // Nothing was deleted: report what a real run would wait for, and move on.
+        // The wait is checked against the cluster as it is now: nothing was deleted.
         let now = sel.list(env).await?;
-        return Ok(if now.is_empty() {
-            format!(
-                "would wait until {} is gone; already absent",
-                sel.description
-            )
+        return if now.is_empty() {
+            Ok(format!("{} already absent", sel.description))
         } else {
-            format!(
-                "would wait until {} is gone; present now: {}",
-                sel.description,
-                now.iter().map(object_name).collect::<Vec<_>>().join(", ")
-            )
-        });
+            Err(KubeError::Assertion {
+                summary: format!("{} present now", sel.description),
+                details: vec![left(now.iter())],
+            })
+        };
     }
     let resource = sel.kind.resource_name();
     let mut seen: BTreeSet<String> = BTreeSet::new();

@@ -39,23 +39,33 @@ pub async fn wait_condition(env: &TaskEnv<'_>, spec: &WaitCondition) -> Result<S
     let resource = sel.kind.resource_name();
     let want = format!("{}={}", spec.condition, spec.status);
     if env.dry_run {
+        // Checked against the cluster as it is now.
         let now = sel.list(env).await?;
-        let states: Vec<String> = now
+        let pending: Vec<String> = now
             .iter()
-            .map(|o| match verdict(o, &spec.condition, &spec.status) {
-                Ok(()) => format!("{} ({want})", object_name(o)),
-                Err(why) => format!("{} ({why})", object_name(o)),
+            .filter_map(|o| {
+                verdict(o, &spec.condition, &spec.status)
+                    .err()
+                    .map(|why| format!("{}: {why}", sel.object_ref(o)))
             })
             .collect();
-        return Ok(format!(
-            "would wait for {want} on {}; now: {}",
-            sel.description,
-            if states.is_empty() {
-                "no matching object".to_string()
-            } else {
-                states.join(", ")
-            }
-        ));
+        return if now.is_empty() {
+            Err(KubeError::Assertion {
+                summary: format!("no object matches {} now", sel.description),
+                details: Vec::new(),
+            })
+        } else if pending.is_empty() {
+            Ok(format!(
+                "{want} on {} now: {}",
+                sel.description,
+                now.iter().map(object_name).collect::<Vec<_>>().join(", ")
+            ))
+        } else {
+            Err(KubeError::Assertion {
+                summary: format!("{} of {} not {want} now", pending.len(), now.len()),
+                details: pending,
+            })
+        };
     }
     let end = sel
         .watch_until(env, |objects| {
