@@ -532,3 +532,71 @@ fn a_plan_without_a_rehearsal_file_says_where_it_looked() {
     );
     assert!(flat.contains("--rehearsalFILE"), "{all}");
 }
+
+/// Without a `repo:` entry a rehearsal runs the plan from a fresh copy of its
+/// directory: a plan that appends to a file beside itself (by a relative path and
+/// through `plan_dir`) leaves the real file unchanged; the copy leaves out version
+/// control and planrun's state.
+#[test]
+fn a_rehearsal_never_touches_the_real_plan_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan_dir = dir.path().join("ops");
+    std::fs::create_dir_all(plan_dir.join(".git")).unwrap();
+    std::fs::write(plan_dir.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    std::fs::write(plan_dir.join("notes.txt"), "original\n").unwrap();
+    std::fs::write(
+        plan_dir.join("local.toml"),
+        r#"
+[plan]
+name = "local"
+
+[tasks.relative]
+type = "exec-script"
+script = 'echo relative >> notes.txt'
+
+[tasks.through-var]
+type = "exec-script"
+command = ["sh", "-c", "echo var >> '{{ plan_dir }}/notes.txt'"]
+needs = ["relative"]
+"#,
+    )
+    .unwrap();
+    std::fs::write(plan_dir.join("local.rehearsal.yaml"), "scenario: {}\n").unwrap();
+    let out = planrun(dir.path())
+        .args(["rehearse", "ops/local.toml"])
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert_eq!(
+        std::fs::read_to_string(plan_dir.join("notes.txt")).unwrap(),
+        "original\n",
+        "the real file is unchanged: {all}"
+    );
+    let copy = plan_dir.join(".planrun/rehearsal/local/sandbox/plan");
+    assert_eq!(
+        std::fs::read_to_string(copy.join("notes.txt")).unwrap(),
+        "original\nrelative\nvar\n"
+    );
+    assert!(!copy.join(".git").exists(), "version control is not copied");
+    assert!(!copy.join(".planrun").exists(), "nor planrun's state");
+    assert!(
+        all.contains("the plan runs from a copy of its directory"),
+        "{all}"
+    );
+    // A resume runs the copy again, not the real directory.
+    let out = planrun(dir.path())
+        .args(["rehearse", "ops/local.toml", "--resume"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "nothing to resume: {}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(plan_dir.join("notes.txt")).unwrap(),
+        "original\n"
+    );
+}
