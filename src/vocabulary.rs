@@ -119,7 +119,9 @@ impl TaskStatus {
             TaskStatus::Skipped => {
                 "not run: something it needs did not succeed, or the run failed first"
             }
-            TaskStatus::Cancelled => "stopped by planrun while running",
+            TaskStatus::Cancelled => {
+                "stopped by planrun while running (the run could not go on: its journal failed)"
+            }
             TaskStatus::Interrupted => "stopped by Ctrl-C, SIGTERM or SIGHUP",
             TaskStatus::WouldChange => "dry run: would change something",
             TaskStatus::WouldFail => "dry run: a read-only check fails against the live state",
