@@ -238,6 +238,18 @@ mod tests {
     }
 
     #[test]
+    fn a_retry_says_what_failed_which_retry_and_when() {
+        assert_eq!(
+            retry_detail(false, 3, Duration::from_secs(4), "connection refused"),
+            "API unreachable, retry 3 in 4s: connection refused"
+        );
+        assert_eq!(
+            retry_detail(true, 1, Duration::from_millis(100), "ServiceUnavailable (503)"),
+            "API error, retry 1 in 100ms: ServiceUnavailable (503)"
+        );
+    }
+
+    #[test]
     fn refusals_are_permanent() {
         for code in [400, 401, 403, 404, 405, 409, 422] {
             assert_eq!(classify_code(code, None), Class::Permanent);

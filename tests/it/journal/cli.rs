@@ -674,7 +674,7 @@ script = 'echo quick'
 
 [tasks.slow]
 type = "exec-script"
-script = 'touch slow.started; while [ ! -e go ]; do sleep 0.02; done'
+script = 'echo waiting; touch slow.started; while [ ! -e go ]; do sleep 0.02; done'
 needs = ["quick"]
 
 [tasks.last]
@@ -722,7 +722,7 @@ needs = ["slow"]
         "| outcome | **succeeded** |",
         "| processes | 3 (resumed 2 times) |",
         "| `quick` | succeeded | ran script: echo quick | 1 |",
-        "| `slow` | succeeded | ran script: touch slow.started; while [ ! -e go ]; do sleep 0.02; done | 3 |",
+        "| `slow` | succeeded | ran script: echo waiting; touch slow.started; while [ ! -e go ]; do sleep 0.02; done | 3 |",
         "| `last` | succeeded | ran script: echo last | 1 |",
         "by SIGINT (Ctrl-C) |",
         "by SIGTERM |",
@@ -748,6 +748,13 @@ needs = ["slow"]
     let slow = out.lines().find(|l| l.starts_with("slow ")).unwrap();
     let cols: Vec<&str> = slow.split_whitespace().collect();
     assert_eq!(&cols[..3], ["slow", "succeeded", "3"], "{out}");
+    // The task log numbers the attempts across the processes, as status does.
+    let log = std::fs::read_to_string(state.dir().run(&run_id).log_path("slow")).unwrap();
+    let headers: Vec<&str> = log.lines().filter(|l| l.starts_with("--- attempt")).collect();
+    assert_eq!(headers.len(), 3, "{log}");
+    for (i, h) in headers.iter().enumerate() {
+        assert!(h.starts_with(&format!("--- attempt {}: ", i + 1)), "{log}");
+    }
     let journal = Journal::read(&state.journal_path(&run_id)).unwrap();
     let attempts: Vec<u32> = journal
         .records
