@@ -16,11 +16,10 @@ use std::io::Write as _;
 use std::path::Path;
 
 use jiff::Timestamp;
-use planrun_text::format_duration;
 
 use super::history::{AttemptHistory, RecordedState, RunHistory, RunProcess, TaskHistory};
 use super::record::RecordedOutcome;
-use super::status::{fmt_time, task_note};
+use super::status::{fmt_time, span, task_note};
 use crate::events::Counts;
 use crate::layout::{self, RunDir};
 
@@ -235,11 +234,6 @@ fn attempt_outcome(a: &AttemptHistory, live: bool) -> String {
         let _ = write!(out, ": {m}");
     }
     out
-}
-
-/// `1m12s` from `from` to `to`.
-fn span(from: Timestamp, to: Timestamp) -> String {
-    format_duration(to.duration_since(from).try_into().unwrap_or_default())
 }
 
 /// The last lines of a log file (none when it is missing).

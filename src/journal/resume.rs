@@ -432,7 +432,8 @@ mod tests {
         })
     }
 
-    fn run_case(c: &Case) -> (Vec<ResumeTask<'_>>, ResumePlan) {
+    /// The case's tasks and their journaled histories.
+    fn inputs(c: &Case) -> (Vec<ResumeTask<'_>>, HashMap<&str, TaskHistory>) {
         let t: Vec<ResumeTask<'_>> = (0..c.needs.len())
             .map(|i| ResumeTask {
                 id: &c.ids[i],
@@ -447,6 +448,11 @@ mod tests {
             .enumerate()
             .filter_map(|(i, h)| h.as_ref().map(|(s, f)| (c.ids[i].as_str(), hist(*s, f))))
             .collect();
+        (t, h)
+    }
+
+    fn run_case(c: &Case) -> (Vec<ResumeTask<'_>>, ResumePlan) {
+        let (t, h) = inputs(c);
         let p = plan_resume(&t, |id| h.get(id), &c.rerun);
         (t, p)
     }
@@ -513,20 +519,7 @@ mod tests {
 
         #[test]
         fn rerun_runs_exactly_the_tasks_and_their_dependents(c in case()) {
-            let t: Vec<ResumeTask<'_>> = (0..c.needs.len())
-                .map(|i| ResumeTask {
-                    id: &c.ids[i],
-                    needs: &c.needs[i],
-                    fingerprint: &c.fps[i],
-                    always: c.always[i],
-                })
-                .collect();
-            let h: HashMap<&str, TaskHistory> = c
-                .history
-                .iter()
-                .enumerate()
-                .filter_map(|(i, h)| h.as_ref().map(|(s, f)| (c.ids[i].as_str(), hist(*s, f))))
-                .collect();
+            let (t, h) = inputs(&c);
             let p = plan_rerun(&t, |id| h.get(id), &c.rerun);
             // Reference: the set is the named tasks and what needs them, transitively.
             fn in_set(c: &Case, i: usize) -> bool {

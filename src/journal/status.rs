@@ -78,9 +78,7 @@ pub fn render_status(run: &RunHistory, plan_tasks: &[&str], live: bool) -> Strin
 
 fn row(id: &str, t: &TaskHistory, live: bool, note: Option<&str>) -> [String; 5] {
     let duration = match (t.started_at, t.ended_at) {
-        (Some(s), Some(e)) if t.state != RecordedState::Pending => {
-            format_duration(e.duration_since(s).try_into().unwrap_or_default())
-        }
+        (Some(s), Some(e)) if t.state != RecordedState::Pending => span(s, e),
         _ => String::new(),
     };
     let mut n = task_note(t);
@@ -178,6 +176,11 @@ fn table(out: &mut String, header: &[String; 5], rows: &[[String; 5]]) {
         out.push_str(line.trim_end());
         out.push('\n');
     }
+}
+
+/// `1m12s` from `from` to `to`.
+pub fn span(from: Timestamp, to: Timestamp) -> String {
+    format_duration(to.duration_since(from).try_into().unwrap_or_default())
 }
 
 /// `2026-11-26 06:36:12Z`.

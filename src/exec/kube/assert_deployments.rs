@@ -167,11 +167,7 @@ fn check_all<'a>(
 
 /// "2 deployments", "1 deployment".
 fn deployments(n: usize) -> String {
-    if n == 1 {
-        "1 deployment".to_owned()
-    } else {
-        format!("{n} deployments")
-    }
+    super::status::plural(n, "deployment", "deployments")
 }
 
 /// What the checks say, once no more waiting helps (or in a dry run): the summary of

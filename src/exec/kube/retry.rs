@@ -244,7 +244,12 @@ mod tests {
             "API unreachable, retry 3 in 4s: connection refused"
         );
         assert_eq!(
-            retry_detail(true, 1, Duration::from_millis(100), "ServiceUnavailable (503)"),
+            retry_detail(
+                true,
+                1,
+                Duration::from_millis(100),
+                "ServiceUnavailable (503)"
+            ),
             "API error, retry 1 in 100ms: ServiceUnavailable (503)"
         );
     }

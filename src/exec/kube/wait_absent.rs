@@ -14,7 +14,7 @@ use crate::validate::WaitAbsent;
 use super::env::TaskEnv;
 use super::error::KubeError;
 use super::select::{Selected, object_name};
-use super::status::why_present;
+use super::status::{plural, why_present};
 use super::task::{KubeTask, KubeWork};
 use super::watch::WatchEnd;
 
@@ -188,14 +188,6 @@ fn crd_resource(crd: &DynamicObject) -> Option<ApiResource> {
         kind: names.get("kind")?.as_str()?.to_string(),
         plural: names.get("plural")?.as_str()?.to_string(),
     })
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
 }
 
 impl KubeWork for WaitAbsent {

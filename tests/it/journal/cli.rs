@@ -750,7 +750,10 @@ needs = ["slow"]
     assert_eq!(&cols[..3], ["slow", "succeeded", "3"], "{out}");
     // The task log numbers the attempts across the processes, as status does.
     let log = std::fs::read_to_string(state.dir().run(&run_id).log_path("slow")).unwrap();
-    let headers: Vec<&str> = log.lines().filter(|l| l.starts_with("--- attempt")).collect();
+    let headers: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("--- attempt"))
+        .collect();
     assert_eq!(headers.len(), 3, "{log}");
     for (i, h) in headers.iter().enumerate() {
         assert!(h.starts_with(&format!("--- attempt {}: ", i + 1)), "{log}");
