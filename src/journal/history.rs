@@ -121,6 +121,8 @@ pub struct RunProcess {
     pub pid: u32,
     pub planrun_version: String,
     pub info: ProcessInfo,
+    /// For a resume: what it was asked to do (`--resume`, `--rerun b`).
+    pub how: Option<String>,
     /// When and how its part of the run ended; `None`: running, or cut off.
     pub ended: Option<(Timestamp, RecordedOutcome)>,
     /// When a stop signal reached it, and which.
@@ -136,6 +138,7 @@ impl RunProcess {
             pid,
             planrun_version: planrun_version.to_owned(),
             info: info.clone(),
+            how: None,
             ended: None,
             interrupted: None,
             last_change: at,
@@ -217,8 +220,9 @@ impl RunHistory {
         match record {
             Record::RunStarted(_) => {}
             Record::RunResumed(r) => {
-                self.sessions
-                    .push(RunProcess::new(r.at, r.pid, &r.planrun_version, &r.process));
+                let mut p = RunProcess::new(r.at, r.pid, &r.planrun_version, &r.process);
+                p.how = Some(r.how.clone().unwrap_or_else(|| "--resume".to_owned()));
+                self.sessions.push(p);
                 self.vars = r.vars.clone();
                 self.finished = None;
             }

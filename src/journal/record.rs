@@ -163,6 +163,9 @@ pub struct RunResumed {
     pub vars: VarOverrides,
     #[serde(default)]
     pub process: ProcessInfo,
+    /// What the resume was asked to do: `--resume`, `--rerun b`, `--resume --rerun b`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub how: Option<String>,
 }
 
 /// `--var` overrides as journaled: values of plain variables, names of secret ones.

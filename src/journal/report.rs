@@ -99,15 +99,16 @@ pub fn render(run: &RunHistory, plan: &ReportPlan<'_>, run_dir: &Path, live: boo
     }
 
     let _ = writeln!(out, "\n## Processes\n");
-    let _ = writeln!(out, "| # | started | by | how it ended |");
-    let _ = writeln!(out, "|---|---|---|---|");
+    let _ = writeln!(out, "| # | started | as | by | how it ended |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
     let last = run.sessions.len() - 1;
     for (i, p) in run.sessions.iter().enumerate() {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} |",
             i + 1,
             fmt_time(p.at),
+            p.how.as_deref().unwrap_or("new run"),
             cell(&who(p)),
             cell(&how_it_ended(p, live && i == last))
         );

@@ -280,6 +280,7 @@ pub fn resumption(
         vars: merged_overrides(plan, &run.vars, cli_vars),
         // Filled in when the run is written (the kube connection is known then).
         process: ProcessInfo::default(),
+        how: Some(how(plan, rerun, rerun_only)),
     })];
     for (i, reason) in decided.reruns() {
         records.push(Record::TaskReset {
@@ -365,6 +366,20 @@ pub fn resumption(
         not_selected: decided.not_selected().collect(),
         listing,
     }
+}
+
+/// The flags a resume was asked with, as the report shows them.
+fn how(plan: &ValidatedPlan, rerun: &BTreeSet<TaskIdx>, rerun_only: bool) -> String {
+    let mut out: Vec<String> = Vec::new();
+    if !rerun_only {
+        out.push("--resume".to_owned());
+    }
+    out.extend(
+        rerun
+            .iter()
+            .map(|&i| format!("--rerun {}", plan.task(i).id)),
+    );
+    out.join(" ")
 }
 
 /// "`a`", "`a` and `b`", "`a`, `b` and `c`".

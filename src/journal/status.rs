@@ -49,13 +49,18 @@ pub fn render_status(run: &RunHistory, plan_tasks: &[&str], live: bool) -> Strin
         let _ = write!(out, ", resumed {} times", run.sessions.len() - 1);
     }
     out.push('\n');
-    for (at, cause) in run.sessions.iter().filter_map(|p| p.interrupted.as_ref()) {
-        let _ = writeln!(
-            out,
-            "interrupted {} by {}",
-            fmt_time(*at),
-            cause.as_deref().unwrap_or("a stop signal")
-        );
+    for p in &run.sessions {
+        if let Some(how) = &p.how {
+            let _ = writeln!(out, "resumed {} ({how})", fmt_time(p.at));
+        }
+        if let Some((at, cause)) = &p.interrupted {
+            let _ = writeln!(
+                out,
+                "interrupted {} by {}",
+                fmt_time(*at),
+                cause.as_deref().unwrap_or("a stop signal")
+            );
+        }
     }
     out.push('\n');
 

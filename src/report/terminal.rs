@@ -147,7 +147,7 @@ impl Terminal {
             } => {
                 self.clear_bar(task);
                 Some(format!(
-                    "{task} {} (attempt {attempt} failed: {error}); retrying in {}",
+                    "{task} attempt {attempt} failed ({error}); {} in {}",
                     p.yellow("retrying"),
                     format_duration(Duration::from_millis(*delay_ms))
                 ))

@@ -215,7 +215,7 @@ impl Seen {
             };
             if let Some(id) = tasks.iter().find(|id| rest.starts_with(&format!("{id} "))) {
                 let what = &rest[id.len() + 1..];
-                if what.starts_with("started") || what.starts_with("retrying") {
+                if what.starts_with("started") || what.starts_with("attempt ") {
                     continue;
                 }
                 self.task("terminal line", what);
@@ -279,7 +279,7 @@ impl Seen {
                 "Tasks" if cells[0] != "task" => self.task("report tasks", cells[1]),
                 "Attempts" if cells[0] != "task" => self.task("report attempts", cells[5]),
                 "Processes" if cells[0] != "#" => {
-                    let how = cells[3];
+                    let how = cells[4];
                     if !how.starts_with("interrupted at") && !how.starts_with("cut off") {
                         self.run("report processes", how);
                     }

@@ -725,6 +725,8 @@ needs = ["slow"]
         "| `slow` | succeeded | ran script: echo waiting; touch slow.started; while [ ! -e go ]; do sleep 0.02; done | 3 |",
         "| `last` | succeeded | ran script: echo last | 1 |",
         "by SIGINT (Ctrl-C) |",
+        "| --resume | ",
+        "| new run | ",
         "by SIGTERM |",
     ] {
         assert!(report.contains(row), "no `{row}` in:\n{report}");
@@ -744,6 +746,7 @@ needs = ["slow"]
     let o = d.run(&["status", "plan.toml"]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains(", resumed 2 times"), "{out}");
+    assert_eq!(out.matches(" (--resume)\n").count(), 2, "{out}");
     assert_eq!(out.matches("interrupted 20").count(), 2, "{out}");
     let slow = out.lines().find(|l| l.starts_with("slow ")).unwrap();
     let cols: Vec<&str> = slow.split_whitespace().collect();
