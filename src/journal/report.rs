@@ -226,9 +226,14 @@ fn how_it_ended(p: &RunProcess, live: bool) -> String {
     }
 }
 
+/// An attempt's state, with its exit code and message when it did not succeed (a
+/// success's result line is in the task table).
 fn attempt_outcome(a: &AttemptHistory, live: bool) -> String {
     let mut out = a.state.status(live).display().to_owned();
-    if let Some(code) = a.exit_code.filter(|_| a.state != RecordedState::Succeeded) {
+    if a.state == RecordedState::Succeeded {
+        return out;
+    }
+    if let Some(code) = a.exit_code {
         let _ = write!(out, " (exit {code})");
     }
     if let Some(m) = &a.message {
