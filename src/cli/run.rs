@@ -33,7 +33,9 @@ pub struct RunArgs {
     /// Run at most N tasks at once (0: no limit).
     #[arg(long, short = 'j', value_name = "N", default_value_t = DEFAULT_JOBS)]
     pub jobs: usize,
-    /// Print what each task would do and change nothing (only `read_only` scripts run).
+    /// Change nothing: say what each task would change, judge every check and wait
+    /// against the live state (only `read_only` scripts run); exit 1 if a check
+    /// would fail.
     #[arg(long)]
     pub dry_run: bool,
     /// How to report progress.
