@@ -322,14 +322,21 @@ pub async fn execute_with(
             .summary;
     }
     if ctx.run.dry_run {
+        // Without a summary it cannot say there is nothing to change.
+        let changes = preview.as_ref().is_none_or(|s| s.has_changes());
         let what = preview.map_or_else(
             || "no change summary reported".to_owned(),
             |s| s.to_string(),
         );
-        return Ok(TaskOutcome::new(format!(
+        let summary = format!(
             "previewed stack {} (dry run, nothing changed): {what}",
             task.stack
-        )));
+        );
+        return Ok(if changes {
+            TaskOutcome::would_change(summary)
+        } else {
+            TaskOutcome::new(summary)
+        });
     }
     let up = operation::run(
         Operation::Up {

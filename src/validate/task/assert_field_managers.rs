@@ -34,7 +34,8 @@ impl AssertFieldManagers {
             b.errors.push(
                 PlanError::new(ErrorKind::MissingField, format!("task `{}` asserts nothing", b.id))
                     .at(b.id_span.clone(), "no assertion")
-                    .help("add forbidden_managers = [\"kubectl-client-side-apply\"] and/or required_apply_manager = \"...\""),
+                    .help("add forbidden_managers = [\"kubectl-client-side-apply\"] and/or required_apply_manager = \"...\"")
+                    .about_missing(["forbidden_managers", "required_apply_manager"]),
             );
             return None;
         }
@@ -54,6 +55,10 @@ impl AssertFieldManagers {
 impl TaskSpec for AssertFieldManagers {
     fn task_type(&self) -> TaskType {
         TaskType::AssertFieldManagers
+    }
+
+    fn changes(&self) -> bool {
+        false
     }
 
     fn describe(&self) -> String {

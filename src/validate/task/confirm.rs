@@ -25,6 +25,10 @@ impl TaskSpec for Confirm {
         TaskType::Confirm
     }
 
+    fn changes(&self) -> bool {
+        false
+    }
+
     fn describe(&self) -> String {
         format!("ask: {}", self.message)
     }

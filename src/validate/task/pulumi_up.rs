@@ -55,6 +55,10 @@ impl TaskSpec for PulumiUp {
         TaskType::PulumiUp
     }
 
+    fn changes(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         let mut steps = Vec::new();
         if !self.require_config.is_empty() {
