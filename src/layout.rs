@@ -144,6 +144,11 @@ impl RunDir {
         self.path.join(REPORT_FILE)
     }
 
+    /// Where the next report is written before it is renamed into place.
+    pub fn report_tmp_path(&self) -> PathBuf {
+        self.path.join(format!("{REPORT_FILE}.tmp"))
+    }
+
     pub fn logs_dir(&self) -> PathBuf {
         self.path.join(LOGS_DIR)
     }

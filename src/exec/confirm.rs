@@ -79,7 +79,7 @@ fn shown_text(spec: &Confirm, ctx: &Attempt) -> Result<String, TaskError> {
                 files.diff.display()
             ))
             .with_help(format!(
-                "run the preview again with what follows it: --rerun {}",
+                "run the preview again with what follows it: --resume --rerun {}",
                 preview.id
             ))
         })?;

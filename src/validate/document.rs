@@ -110,7 +110,14 @@ pub fn serde_error(e: &toml::de::Error, whole: Range<usize>, fallback: Range<usi
         ErrorKind::MissingField => "add the missing key",
         _ => "see `planrun schema` for the accepted values",
     };
-    PlanError::new(kind, message).at(span, label).help(help)
+    let missing = match kind {
+        ErrorKind::MissingField => message.split('`').nth(1),
+        _ => None,
+    };
+    PlanError::new(kind, message.clone())
+        .at(span, label)
+        .help(help)
+        .about_missing(missing)
 }
 
 /// Writes `value` as canonical text (keys sorted, types tagged) for fingerprints.

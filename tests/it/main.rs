@@ -16,3 +16,4 @@ mod sandbox;
 mod sandbox_kubectl;
 mod sandbox_namespace;
 mod support;
+mod vocabulary;

@@ -111,6 +111,58 @@ fn unknown_task_type_with_suggestion() {
     );
 }
 
+/// An unknown type hides none of the task's other problems: the keys every task
+/// takes are still checked.
+#[test]
+fn unknown_task_type_with_a_bad_timeout_gives_both_errors() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"wait-absnt\"\nkind = \"Namespace\"\nname = \"x\"\ntimeout = \"10 minutes\"\nretries = \"two\"\nneeds = [\"b\"]\n"
+    );
+    check(
+        "unknown_type_and_common_keys",
+        &text,
+        &[
+            (ErrorKind::UnknownTaskType, 5),
+            (ErrorKind::BadDuration, 8),
+            (ErrorKind::WrongType, 9),
+            (ErrorKind::UnknownDependency, 10),
+        ],
+    );
+}
+
+/// A misspelled key is reported once: the key it stands for is not also reported
+/// missing ("selects no objects", "missing key").
+#[test]
+fn a_misspelled_key_gives_only_its_own_error() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"kube-delete\"\nkind = \"Namespace\"\nnmae = \"x\"\n\n[tasks.b]\ntype = \"assert-deployments\"\nnamespace = \"x\"\ndeploymnts = {{ a = \"v1\" }}\n\n[tasks.c]\ntype = \"exec-script\"\nscritp = \"true\"\n"
+    );
+    check(
+        "misspelled_keys_only",
+        &text,
+        &[
+            (ErrorKind::UnknownKey, 7),
+            (ErrorKind::UnknownKey, 12),
+            (ErrorKind::UnknownKey, 16),
+        ],
+    );
+}
+
+/// A key that suggests nothing leaves the missing-key problem standing: it is a
+/// problem of its own.
+#[test]
+fn an_unrelated_unknown_key_keeps_the_missing_key_error() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"kube-delete\"\nkind = \"Namespace\"\ncolour = \"blue\"\n"
+    );
+    let error = invalid(&text, &[]);
+    assert_problems(
+        &text,
+        &error,
+        &[(ErrorKind::MissingField, 6), (ErrorKind::UnknownKey, 7)],
+    );
+}
+
 #[test]
 fn duplicate_dependency() {
     let text = format!(

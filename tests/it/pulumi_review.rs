@@ -452,11 +452,13 @@ async fn a_plan_the_state_moved_away_from_is_refused_with_the_way_back_to_the_pr
         "{all}"
     );
     let flat = all.replace(['│', ' ', '\n'], "");
-    assert!(flat.contains("--rerunflux-preview"), "{all}");
+    assert!(flat.contains("--resume--rerunflux-preview"), "{all}");
     assert!(!g.configmap_exists().await);
 
     // The way out it names: the preview again, reviewed, then the update.
-    let out = g.planrun(&["--rerun", "flux-preview", "--yes"]).await;
+    let out = g
+        .planrun(&["--resume", "--rerun", "flux-preview", "--yes"])
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(g.configmap_exists().await);
     g.sandbox.shutdown().await;
@@ -476,11 +478,11 @@ async fn a_missing_plan_on_resume_says_to_run_the_preview_again() {
         "{all}"
     );
     let flat = all.replace(['│', ' ', '\n'], "");
-    assert!(flat.contains("--rerunflux-preview"), "{all}");
+    assert!(flat.contains("--resume--rerunflux-preview"), "{all}");
     assert!(!g.sim.argvs().iter().any(|a| a.starts_with("up ")));
 
     // A plan changed since its review is refused the same way.
-    let out = g.planrun(&["--rerun", "flux-preview"]).await;
+    let out = g.planrun(&["--resume", "--rerun", "flux-preview"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     std::fs::write(g.run_dir().join("flux-preview.plan.json"), "{}").unwrap();
     let out = g.planrun(&["--resume", "--yes"]).await;

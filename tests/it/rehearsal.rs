@@ -240,7 +240,7 @@ fn wrong_tag_names_the_deployment_and_both_tags() {
     let (out, _state) = rehearse_fault("wrong-tag");
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("FAILED flux-controllers-ready"), "{all}");
+    assert!(all.contains("flux-controllers-ready failed"), "{all}");
     assert!(
         all.contains("source-controller: tag v1.6.2, expected v1.7.0"),
         "{all}"
@@ -253,7 +253,7 @@ fn csa_manager_names_the_crd_and_the_manager() {
     let (out, _state) = rehearse_fault("csa-manager");
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("FAILED no-client-side-apply"), "{all}");
+    assert!(all.contains("no-client-side-apply failed"), "{all}");
     assert!(
         all.contains(
             "customresourcedefinitions/helmreleases.helm.toolkit.fluxcd.io: forbidden manager kubectl-client-side-apply"
@@ -267,7 +267,7 @@ fn a_stuck_namespace_names_the_finalizer_and_the_namespace_conditions() {
     let (out, state) = rehearse_fault("stuck-namespace");
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("FAILED flux-namespace-gone"), "{all}");
+    assert!(all.contains("flux-namespace-gone failed"), "{all}");
     assert!(all.contains("namespaces/flux-system"), "{all}");
     assert!(all.contains("spec.finalizers [kubernetes]"), "{all}");
     assert!(all.contains("phase Terminating"), "{all}");
@@ -329,12 +329,13 @@ fn a_cluster_too_old_for_flux_stops_at_flux_check_pre_before_anything_is_deleted
     let (out, state) = rehearse_fault("old-kubernetes");
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("FAILED flux-prerequisites"), "{all}");
+    assert!(all.contains("flux-prerequisites failed"), "{all}");
     assert!(
         all.contains("✗ Kubernetes version v1.31.4 does not match >=1.32.0-0"),
         "{all}"
     );
-    assert!(!all.contains("started delete-flux"), "{all}");
+    assert!(!all.contains("delete-flux-namespace started"), "{all}");
+    assert!(!all.contains("delete-flux-crds started"), "{all}");
     assert_nothing_deleted(state.path());
     assert_eq!(count(&tool_calls(state.path()), "pulumi", "preview"), 0);
     assert_eq!(count(&tool_calls(state.path()), "pulumi", "up"), 0);
@@ -376,7 +377,7 @@ fn without_the_refresh_a_stale_stack_state_recreates_nothing() {
         .unwrap();
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("FAILED flux-controllers-ready"), "{all}");
+    assert!(all.contains("flux-controllers-ready failed"), "{all}");
     let state = tree.path().join("plans/.planrun/rehearsal");
     let objects = cluster(&state);
     assert!(
@@ -468,12 +469,19 @@ fn an_interrupted_rehearsal_resumes_to_green_without_repeating_finished_tasks() 
     let finished = events.last().unwrap();
     assert_eq!(finished["event"], "run-finished");
     assert_eq!(finished["outcome"], "interrupted");
+    // After the interruption only the `always` task ran, knowing the run was
+    // interrupted; it runs again at the end of the resumed run.
     let done_before: Vec<String> = events
         .iter()
-        .filter(|e| e["event"] == "task-succeeded")
+        .filter(|e| e["event"] == "task-succeeded" && e["task"] != "record-completion")
         .map(|e| e["task"].as_str().unwrap().to_owned())
         .collect();
     assert!(done_before.contains(&"delete-flux-namespace".to_owned()));
+    let record = || {
+        std::fs::read_to_string(sandbox_dir(state.path()).join("repo/docs/flux-rebuild-log.md"))
+            .unwrap()
+    };
+    assert!(record().contains(" interrupted; report: "), "{}", record());
 
     let out = planrun(&root())
         .arg("rehearse")
@@ -505,6 +513,13 @@ fn an_interrupted_rehearsal_resumes_to_green_without_repeating_finished_tasks() 
     }
     let finished = events.last().unwrap();
     assert_eq!(finished["outcome"], "succeeded", "{finished}");
+    let log = record();
+    let outcomes: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split(" ended ").nth(1))
+        .map(|rest| rest.split(';').next().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["interrupted", "succeeded"], "{log}");
     // The tools confirm it: one build, the interrupted `up` and the resumed one.
     let calls = tool_calls(state.path());
     assert_eq!(count(&calls, "pnpm", ""), 1);
@@ -592,11 +607,8 @@ fn a_failed_rehearsal_resumes_once_the_cause_is_gone() {
         .unwrap();
     let all = text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");
-    assert!(
-        all.contains("done delete-flux-namespace (earlier run)"),
-        "{all}"
-    );
-    assert!(all.contains("ok flux-namespace-gone"), "{all}");
+    assert!(all.contains("delete-flux-namespace done earlier"), "{all}");
+    assert!(all.contains("flux-namespace-gone succeeded"), "{all}");
     assert_eq!(count(&tool_calls(state.path()), "pnpm", ""), 1);
     assert_desired_end_state(&cluster(state.path()));
 }
@@ -651,4 +663,72 @@ fn the_readme_walkthrough_draws_and_names_every_task_of_the_plan() {
             task.id
         );
     }
+}
+
+/// Without a `repo:` entry a rehearsal runs the plan from a fresh copy of its
+/// directory: a plan that appends to a file beside itself (by a relative path and
+/// through `plan_dir`) leaves the real file unchanged; the copy leaves out version
+/// control and planrun's state.
+#[test]
+fn a_rehearsal_never_touches_the_real_plan_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan_dir = dir.path().join("ops");
+    std::fs::create_dir_all(plan_dir.join(".git")).unwrap();
+    std::fs::write(plan_dir.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    std::fs::write(plan_dir.join("notes.txt"), "original\n").unwrap();
+    std::fs::write(
+        plan_dir.join("local.toml"),
+        r#"
+[plan]
+name = "local"
+
+[tasks.relative]
+type = "exec-script"
+script = 'echo relative >> notes.txt'
+
+[tasks.through-var]
+type = "exec-script"
+command = ["sh", "-c", "echo var >> '{{ plan_dir }}/notes.txt'"]
+needs = ["relative"]
+"#,
+    )
+    .unwrap();
+    std::fs::write(plan_dir.join("local.rehearsal.yaml"), "scenario: {}\n").unwrap();
+    let out = planrun(dir.path())
+        .args(["rehearse", "ops/local.toml"])
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert_eq!(
+        std::fs::read_to_string(plan_dir.join("notes.txt")).unwrap(),
+        "original\n",
+        "the real file is unchanged: {all}"
+    );
+    let copy = plan_dir.join(".planrun/rehearsal/local/sandbox/plan");
+    assert_eq!(
+        std::fs::read_to_string(copy.join("notes.txt")).unwrap(),
+        "original\nrelative\nvar\n"
+    );
+    assert!(!copy.join(".git").exists(), "version control is not copied");
+    assert!(!copy.join(".planrun").exists(), "nor planrun's state");
+    assert!(
+        all.contains("the plan runs from a copy of its directory"),
+        "{all}"
+    );
+    // A resume runs the copy again, not the real directory.
+    let out = planrun(dir.path())
+        .args(["rehearse", "ops/local.toml", "--resume"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "nothing to resume: {}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(plan_dir.join("notes.txt")).unwrap(),
+        "original\n"
+    );
 }

@@ -101,7 +101,7 @@ pub async fn assert_field_managers(
     let sel = Selected::resolve(env, &spec.selection).await?;
     let objects = sel.list(env).await?;
     if objects.is_empty() {
-        if !spec.owners.is_empty() && !env.dry_run {
+        if !spec.owners.is_empty() {
             return Err(KubeError::Assertion {
                 summary: format!(
                     "no object matches {}, so none is owned as required",
@@ -123,23 +123,6 @@ pub async fn assert_field_managers(
             )
         })
         .collect();
-    if env.dry_run {
-        // Earlier tasks did not run: report the state now without failing the dry run.
-        return Ok(format!(
-            "would check the field managers of {} {}; now: {}",
-            objects.len(),
-            if objects.len() == 1 {
-                "object"
-            } else {
-                "objects"
-            },
-            if details.is_empty() {
-                "ok".to_string()
-            } else {
-                details.join("; ")
-            }
-        ));
-    }
     if details.is_empty() {
         Ok(format!(
             "field managers ok on {} {}",

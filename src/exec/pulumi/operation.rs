@@ -455,7 +455,7 @@ mod tests {
             plan: Some(ReviewedPlan {
                 path: "/run/p.plan.json".into(),
                 preview: "flux-preview".into(),
-                rerun: "planrun run plans/flux-rebuild.toml --rerun flux-preview".into(),
+                rerun: "planrun plans/flux-rebuild.toml --resume --rerun flux-preview".into(),
             }),
         };
         let Verdict::Failed(error) = verdict(
@@ -482,7 +482,7 @@ mod tests {
         );
         let help = error.help.unwrap();
         assert!(
-            help.contains("`planrun run plans/flux-rebuild.toml --rerun flux-preview`"),
+            help.contains("`planrun plans/flux-rebuild.toml --resume --rerun flux-preview`"),
             "{help}"
         );
     }

@@ -78,8 +78,16 @@ pub async fn execute_with(
     .map_err(|e| io("the plan", &files.plan, e))?;
     write_private(&files.digest, format!("{}\n", digest(&plan)).as_bytes())
         .map_err(|e| io("the plan digest", &files.digest, e))?;
+    // In a dry run the update the preview shows is what would change (without a
+    // summary it cannot say there is nothing to change).
+    let changes = review.summary.as_ref().is_none_or(|s| s.has_changes());
     let what = said(review.summary);
-    Ok(TaskOutcome::new(format!(
+    let outcome = if ctx.run.dry_run && changes {
+        TaskOutcome::would_change
+    } else {
+        TaskOutcome::new
+    };
+    Ok(outcome(format!(
         "previewed stack {}{}: {what}; diff in {}, plan in {}",
         project.stack,
         if refresh_now { " after a refresh" } else { "" },

@@ -414,11 +414,18 @@ pub async fn execute_with(
         .summary;
     }
     if ctx.run.dry_run {
-        let what = said(preview);
-        return Ok(TaskOutcome::new(format!(
-            "previewed stack {} (dry run, nothing changed): {what}",
-            project.stack
-        )));
+        // Without a summary it cannot say there is nothing to change.
+        let changes = preview.as_ref().is_none_or(|s| s.has_changes());
+        let summary = format!(
+            "previewed stack {} (dry run, nothing changed): {}",
+            project.stack,
+            said(preview)
+        );
+        return Ok(if changes {
+            TaskOutcome::would_change(summary)
+        } else {
+            TaskOutcome::new(summary)
+        });
     }
     let up = operation::run(
         Operation::Up {
@@ -450,7 +457,7 @@ async fn apply_reviewed(
     let project = &task.project;
     let files = PreviewFiles::of(preview).under(&ctx.run.run_dir);
     if ctx.run.dry_run {
-        return Ok(TaskOutcome::new(format!(
+        return Ok(TaskOutcome::would_change(format!(
             "would run pulumi up --plan for stack {} with the plan `{preview}` saved (dry run: only the preview ran)",
             project.stack
         )));
@@ -519,7 +526,8 @@ pub(super) fn digest(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// The command that runs the preview `preview` again with everything after it.
+/// The command that finishes the run with the preview `preview` run again, and
+/// everything after it (the run stopped here is unfinished: `--resume --rerun`).
 pub(super) fn rerun_command(ctx: &Attempt, preview: &str) -> String {
     let plan = ctx
         .child_env()
@@ -527,7 +535,7 @@ pub(super) fn rerun_command(ctx: &Attempt, preview: &str) -> String {
         .find(|(k, _)| k == "PLANRUN_PLAN_FILE")
         .map_or("PLAN", |(_, v)| v.as_str());
     format!(
-        "planrun {} --rerun {preview}",
+        "planrun {} --resume --rerun {preview}",
         planrun_text::shell_quote(plan)
     )
 }

@@ -123,7 +123,8 @@ impl AssertFieldManagers {
             b.errors.push(
                 PlanError::new(ErrorKind::MissingField, format!("task `{}` asserts nothing", b.id))
                     .at(b.id_span.clone(), "no assertion")
-                    .help("add forbidden_managers = [\"kubectl-client-side-apply\"] and/or owners = [{ manager = '...', operation = \"Apply\" }]"),
+                    .help("add forbidden_managers = [\"kubectl-client-side-apply\"] and/or owners = [{ manager = '...', operation = \"Apply\" }]")
+                    .about_missing(["forbidden_managers", "owners"]),
             );
             return None;
         }
@@ -140,6 +141,10 @@ impl AssertFieldManagers {
 impl TaskSpec for AssertFieldManagers {
     fn task_type(&self) -> TaskType {
         TaskType::AssertFieldManagers
+    }
+
+    fn changes(&self) -> bool {
+        false
     }
 
     fn describe(&self) -> String {

@@ -37,6 +37,10 @@ impl TaskSpec for Confirm {
         TaskType::Confirm
     }
 
+    fn changes(&self) -> bool {
+        false
+    }
+
     fn describe(&self) -> String {
         let mut shown = Vec::new();
         if let Some(reference) = &self.show_preview {

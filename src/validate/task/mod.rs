@@ -34,6 +34,10 @@ pub trait TaskSpec {
     /// The type, as plans name it.
     fn task_type(&self) -> TaskType;
 
+    /// Whether the task changes things (the cluster, a stack, files): what a
+    /// person is asked to confirm before a resume runs it. Checks and waits do not.
+    fn changes(&self) -> bool;
+
     /// What the task will do, in one line. Secret values are still in the text:
     /// callers pass it through the redactor.
     fn describe(&self) -> String;
@@ -105,6 +109,11 @@ impl TaskKind {
     /// What the task will do, in one line (see [`TaskSpec::describe`]).
     pub fn describe(&self) -> String {
         self.spec().describe()
+    }
+
+    /// Whether the task changes things (see [`TaskSpec::changes`]).
+    pub fn changes(&self) -> bool {
+        self.spec().changes()
     }
 
     /// Whether the task talks to the Kubernetes API.

@@ -36,6 +36,11 @@ impl TaskSpec for PulumiPreview {
         TaskType::PulumiPreview
     }
 
+    /// A refresh rewrites the stack's state; a preview alone changes nothing.
+    fn changes(&self) -> bool {
+        self.refresh
+    }
+
     fn describe(&self) -> String {
         let mut steps = Vec::new();
         if self.refresh {

@@ -135,6 +135,10 @@ impl TaskSpec for PulumiUp {
         TaskType::PulumiUp
     }
 
+    fn changes(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         let mut steps = Vec::new();
         if self.refresh {
