@@ -448,7 +448,11 @@ async fn a_plan_the_state_moved_away_from_is_refused_with_the_way_back_to_the_pr
         "{all}"
     );
     assert!(
-        all.contains("create is not allowed by the plan: this resource is constrained to same"),
+        all.contains(
+            "kubernetes:core/v1:ConfigMap flux-system/flux-settings: resource \
+             urn:pulumi:oceanid-cluster::cluster::kubernetes:core/v1:ConfigMap::flux-system/flux-settings \
+             violates plan: properties changed: =+apiVersion[{v1}], =+data[{map[interval:{1m}]}]"
+        ),
         "{all}"
     );
     let flat = all.replace(['│', ' ', '\n'], "");

@@ -414,7 +414,7 @@ async fn a_saved_plan_binds_up_and_is_refused_once_the_state_changed() {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(255), "{all}");
     assert!(
-        all.contains("create is not allowed by the plan: this resource is constrained to same"),
+        all.contains("violates plan: properties changed: =+apiVersion[{v1}]"),
         "{all}"
     );
     // Nothing was created.

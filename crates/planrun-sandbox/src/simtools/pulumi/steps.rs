@@ -271,6 +271,22 @@ pub fn violations(steps: &[Step], plan: &Plan) -> Vec<(String, String)> {
                 }
             }
             Some(rp) => {
+                // The program's goal is checked against the plan first, as the step
+                // generator does before it decides the step.
+                if step.op != Op::Delete {
+                    let changes = property_changes(step, &rp.inputs);
+                    if !changes.is_empty() {
+                        out.push((
+                            step.urn.clone(),
+                            format!(
+                                "resource {} violates plan: properties changed: {}",
+                                step.urn,
+                                changes.join(", ")
+                            ),
+                        ));
+                        continue;
+                    }
+                }
                 let Some(&constraint) = rp.ops.first() else {
                     out.push((
                         step.urn.clone(),
@@ -290,20 +306,6 @@ pub fn violations(steps: &[Step], plan: &Plan) -> Vec<(String, String)> {
                             constraint.as_str()
                         ),
                     ));
-                    continue;
-                }
-                if matches!(step.op, Op::Create | Op::Update) {
-                    let changes = property_changes(step, &rp.inputs);
-                    if !changes.is_empty() {
-                        out.push((
-                            step.urn.clone(),
-                            format!(
-                                "resource {} violates plan: properties changed: {}",
-                                step.urn,
-                                changes.join(", ")
-                            ),
-                        ));
-                    }
                 }
             }
         }
@@ -322,7 +324,8 @@ pub fn violations(steps: &[Step], plan: &Plan) -> Vec<(String, String)> {
 }
 
 /// `checkDiff` on top-level keys: the step's input changes against the planned
-/// ones, as `<planned op><actual op><key>[<planned>!=<actual>]`, sorted.
+/// ones, as `<planned op><actual op><key>[<planned>!=<actual>]` (values as Go prints
+/// a property value), sorted.
 fn property_changes(step: &Step, planned: &InputDiff) -> Vec<String> {
     let actual = InputDiff::between(step.old.as_ref(), step.new.as_ref());
     let news = step.new.as_ref().and_then(Value::as_object);
@@ -340,9 +343,9 @@ fn property_changes(step: &Step, planned: &InputDiff) -> Vec<String> {
     let error = |k: &str, actual_op: &str, value: Option<&Value>| {
         let (op, expected) = expected_op(k);
         let shown = match (expected, value) {
-            (Some(e), Some(a)) => format!("[{e}!={a}]"),
-            (None, Some(a)) => format!("[{a}]"),
-            (Some(e), None) => format!("[{e}]"),
+            (Some(e), Some(a)) => format!("[{}!={}]", go_value(e), go_value(a)),
+            (None, Some(a)) => format!("[{}]", go_value(a)),
+            (Some(e), None) => format!("[{}]", go_value(e)),
             (None, None) => String::new(),
         };
         format!("{op}{actual_op}{k}{shown}")
@@ -376,6 +379,31 @@ fn property_changes(step: &Step, planned: &InputDiff) -> Vec<String> {
     changes.sort();
     changes.dedup();
     changes
+}
+
+/// A property value as Go's `%v` prints pulumi's `resource.PropertyValue`:
+/// `{apps/v1}`, `{map[name:{x} replicas:{1}]}`, `{[{a} {b}]}`.
+fn go_value(v: &Value) -> String {
+    let inner = match v {
+        Value::Null => "<nil>".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(go_value).collect();
+            format!("[{}]", items.join(" "))
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let entries: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{k}:{}", go_value(&map[k])))
+                .collect();
+            format!("map[{}]", entries.join(" "))
+        }
+    };
+    format!("{{{inner}}}")
 }
 
 #[cfg(test)]
@@ -465,14 +493,17 @@ mod tests {
         let created = state_of(&program);
         assert!(violations(&steps(&created, &program), &planned).is_empty());
 
-        // Planned as same (the state listed it), but the state was refreshed since.
+        // Planned as same (the state listed it), but the state was refreshed since:
+        // the goal breaks the plan first (what the real CLI says), the stack's op next.
         let planned_same = plan_of(&steps(&created, &program));
         let v = violations(&steps(&fresh, &program), &planned_same);
         assert_eq!(
             v.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>(),
             [
                 "create is not allowed by the plan: this resource is constrained to same",
-                "create is not allowed by the plan: this resource is constrained to same"
+                "resource urn:pulumi:dev::cluster::kubernetes:apps/v1:Deployment::flux-system/a violates plan: \
+                 properties changed: =+apiVersion[{apps/v1}], =+kind[{Deployment}], \
+                 =+metadata[{map[name:{a} namespace:{flux-system}]}], =+spec[{map[replicas:{1}]}]"
             ]
         );
 
@@ -481,7 +512,7 @@ mod tests {
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(
             v[0].1.ends_with(
-                r#"violates plan: properties changed: ++spec[{"replicas":1}!={"replicas":3}]"#
+                "violates plan: properties changed: ++spec[{map[replicas:{1}]}!={map[replicas:{3}]}]"
             ),
             "{}",
             v[0].1
