@@ -12,11 +12,305 @@ enum LabelReq {
     NotIn(String, Vec<String>),
     Exists(String),
     NotExists(String),
+    Gt(String, i64),
+    Lt(String, i64),
 }
 
 /// A parsed `labelSelector`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LabelSelector(Vec<LabelReq>);
+
+/// A token of a label selector, as the API server's lexer sees it
+/// (k8s.io/apimachinery v0.36.3 `pkg/labels/selector.go`): identifiers run until
+/// whitespace or one of `=!(),<>`; symbols are read greedily (`!=`, `==`); `in` and
+/// `notin` are keywords, except where a value is expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tok {
+    Ident,
+    In,
+    NotIn,
+    Not,
+    Eq,
+    DoubleEq,
+    NotEq,
+    Gt,
+    Lt,
+    Open,
+    Close,
+    Comma,
+    End,
+    Bad,
+}
+
+fn lex(s: &str) -> Vec<(Tok, String)> {
+    let special = |c: char| matches!(c, '=' | '!' | '(' | ')' | ',' | '>' | '<');
+    let symbol = |t: &str| match t {
+        "!" => Some(Tok::Not),
+        "=" => Some(Tok::Eq),
+        "==" => Some(Tok::DoubleEq),
+        "!=" => Some(Tok::NotEq),
+        ">" => Some(Tok::Gt),
+        "<" => Some(Tok::Lt),
+        "(" => Some(Tok::Open),
+        ")" => Some(Tok::Close),
+        "," => Some(Tok::Comma),
+        _ => None,
+    };
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < chars.len() && matches!(chars[i], ' ' | '\t' | '\r' | '\n') {
+            i += 1;
+        }
+        if i == chars.len() {
+            out.push((Tok::End, String::new()));
+            return out;
+        }
+        if special(chars[i]) {
+            // The longest run of symbols that is still a token.
+            let mut best: Option<(Tok, usize)> = None;
+            let mut j = i;
+            while j < chars.len() && special(chars[j]) {
+                j += 1;
+                let text: String = chars[i..j].iter().collect();
+                match symbol(&text) {
+                    Some(t) => best = Some((t, j)),
+                    None if best.is_some() => break,
+                    None => {}
+                }
+            }
+            match best {
+                Some((t, end)) => {
+                    out.push((t, chars[i..end].iter().collect()));
+                    i = end;
+                }
+                None => {
+                    out.push((Tok::Bad, chars[i..j].iter().collect()));
+                    return out;
+                }
+            }
+        } else {
+            let start = i;
+            while i < chars.len() && !special(chars[i]) && !chars[i].is_whitespace() {
+                i += 1;
+            }
+            let text: String = chars[start..i].iter().collect();
+            let t = match text.as_str() {
+                "in" => Tok::In,
+                "notin" => Tok::NotIn,
+                _ => Tok::Ident,
+            };
+            out.push((t, text));
+        }
+    }
+}
+
+/// A recursive-descent reader of the lexed tokens, with the API server's error
+/// messages.
+struct Parser {
+    toks: Vec<(Tok, String)>,
+    pos: usize,
+}
+
+impl Parser {
+    /// The next token; where a value is expected, `in` and `notin` are identifiers.
+    fn peek(&self, value: bool) -> (Tok, String) {
+        let (t, lit) = self.toks[self.pos.min(self.toks.len() - 1)].clone();
+        match t {
+            Tok::In | Tok::NotIn if value => (Tok::Ident, lit),
+            _ => (t, lit),
+        }
+    }
+
+    fn next(&mut self, value: bool) -> (Tok, String) {
+        let t = self.peek(value);
+        if self.pos < self.toks.len() - 1 {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn selector(&mut self) -> Result<Vec<LabelReq>, String> {
+        let mut reqs = Vec::new();
+        loop {
+            let (t, lit) = self.peek(true);
+            match t {
+                Tok::Ident | Tok::Not => {
+                    reqs.push(self.requirement()?);
+                    let (t, lit) = self.next(true);
+                    match t {
+                        Tok::End => return Ok(reqs),
+                        Tok::Comma => {
+                            let (t2, lit2) = self.peek(true);
+                            if t2 != Tok::Ident && t2 != Tok::Not {
+                                return Err(format!(
+                                    "found '{lit2}', expected: identifier after ','"
+                                ));
+                            }
+                        }
+                        _ => {
+                            return Err(format!("found '{lit}', expected: ',' or 'end of string'"));
+                        }
+                    }
+                }
+                Tok::End => return Ok(reqs),
+                _ => {
+                    return Err(format!(
+                        "found '{lit}', expected: !, identifier, or 'end of string'"
+                    ));
+                }
+            }
+        }
+    }
+
+    fn requirement(&mut self) -> Result<LabelReq, String> {
+        let (mut t, mut key) = self.next(true);
+        let negated = t == Tok::Not;
+        if negated {
+            (t, key) = self.next(true);
+        }
+        if t != Tok::Ident {
+            return Err(format!("found '{key}', expected: identifier"));
+        }
+        let (t, _) = self.peek(false);
+        if matches!(t, Tok::End | Tok::Comma) {
+            return Ok(if negated {
+                LabelReq::NotExists(key)
+            } else {
+                LabelReq::Exists(key)
+            });
+        }
+        if negated {
+            return Err(format!(
+                "found '{}', expected: ',' or 'end of string'",
+                self.peek(false).1
+            ));
+        }
+        let (op, lit) = self.next(false);
+        match op {
+            Tok::In | Tok::NotIn => {
+                let values = self.set()?;
+                Ok(if op == Tok::In {
+                    LabelReq::In(key, values)
+                } else {
+                    LabelReq::NotIn(key, values)
+                })
+            }
+            Tok::Eq | Tok::DoubleEq | Tok::NotEq => {
+                let value = self.exact()?;
+                Ok(if op == Tok::NotEq {
+                    LabelReq::NotEq(key, value)
+                } else {
+                    LabelReq::Eq(key, value)
+                })
+            }
+            Tok::Gt | Tok::Lt => {
+                let value = self.exact()?;
+                let n: i64 = value.parse().map_err(|_| {
+                    "for 'Gt', 'Lt' operators, the value must be an integer".to_owned()
+                })?;
+                Ok(if op == Tok::Gt {
+                    LabelReq::Gt(key, n)
+                } else {
+                    LabelReq::Lt(key, n)
+                })
+            }
+            _ => Err(format!(
+                "found '{lit}', expected: in, notin, =, ==, !=, gt, lt"
+            )),
+        }
+    }
+
+    fn exact(&mut self) -> Result<String, String> {
+        let (t, _) = self.peek(true);
+        if matches!(t, Tok::End | Tok::Comma) {
+            return Ok(String::new());
+        }
+        let (t, lit) = self.next(true);
+        if t == Tok::Ident {
+            Ok(lit)
+        } else {
+            Err(format!("found '{lit}', expected: identifier"))
+        }
+    }
+
+    fn set(&mut self) -> Result<Vec<String>, String> {
+        let (t, lit) = self.next(true);
+        if t != Tok::Open {
+            return Err(format!("found '{lit}' expected: '('"));
+        }
+        let mut values = Vec::new();
+        let (t, lit) = self.peek(true);
+        match t {
+            Tok::Close => {
+                self.next(true);
+                return Ok(vec![String::new()]);
+            }
+            Tok::Ident | Tok::Comma => {}
+            _ => return Err(format!("found '{lit}', expected: ',', ')' or identifier")),
+        }
+        let mut last_was_value = false;
+        loop {
+            let (t, lit) = self.next(true);
+            match t {
+                Tok::Ident if !last_was_value => {
+                    values.push(lit);
+                    last_was_value = true;
+                }
+                Tok::Comma => {
+                    if !last_was_value {
+                        values.push(String::new());
+                    }
+                    last_was_value = false;
+                }
+                Tok::Close => {
+                    if !last_was_value {
+                        values.push(String::new());
+                    }
+                    return Ok(values);
+                }
+                _ if last_was_value => return Err(format!("found '{lit}', expected: ',' or ')'")),
+                _ => return Err(format!("found '{lit}', expected: ',', or identifier")),
+            }
+        }
+    }
+}
+
+impl LabelSelector {
+    /// Parse a selector such as `app=web,tier!=db,env in (a,b),!legacy`; a malformed one
+    /// is a 400 with the API server's message (e.g. `found 'b', expected: ',' or 'end
+    /// of string'`).
+    pub fn parse(s: &str) -> Result<Self, ApiError> {
+        let mut p = Parser {
+            toks: lex(s),
+            pos: 0,
+        };
+        if let Some((_, bad)) = p.toks.iter().find(|(t, _)| *t == Tok::Bad) {
+            return Err(ApiError::bad_request(format!(
+                "error expected: keyword found '{bad}'"
+            )));
+        }
+        p.selector().map(Self).map_err(ApiError::bad_request)
+    }
+
+    /// Whether an object's labels satisfy every requirement.
+    pub fn matches(&self, obj: &Value) -> bool {
+        let labels = obj.pointer("/metadata/labels").and_then(Value::as_object);
+        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+        let number = |k: &str| get(k).and_then(|v| v.parse::<i64>().ok());
+        self.0.iter().all(|r| match r {
+            LabelReq::Eq(k, v) => get(k) == Some(v.as_str()),
+            LabelReq::NotEq(k, v) => get(k) != Some(v.as_str()),
+            LabelReq::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
+            LabelReq::NotIn(k, vs) => !get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
+            LabelReq::Exists(k) => get(k).is_some(),
+            LabelReq::NotExists(k) => get(k).is_none(),
+            LabelReq::Gt(k, n) => number(k).is_some_and(|x| x > *n),
+            LabelReq::Lt(k, n) => number(k).is_some_and(|x| x < *n),
+        })
+    }
+}
 
 /// Split on commas that are not inside parentheses.
 fn split_top(s: &str) -> Vec<&str> {
@@ -42,64 +336,6 @@ fn split_top(s: &str) -> Vec<&str> {
         .collect()
 }
 
-fn set_values(s: &str) -> Option<Vec<String>> {
-    let inner = s.trim().strip_prefix('(')?.strip_suffix(')')?;
-    Some(
-        inner
-            .split(',')
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .collect(),
-    )
-}
-
-impl LabelSelector {
-    /// Parse a selector such as `app=web,tier!=db,env in (a,b),!legacy`.
-    pub fn parse(s: &str) -> Result<Self, ApiError> {
-        let bad = || {
-            ApiError::bad_request(format!(
-                "unable to parse requirement: invalid label selector: {s:?}"
-            ))
-        };
-        let mut reqs = Vec::new();
-        for part in split_top(s) {
-            let req = if let Some(key) = part.strip_prefix('!') {
-                LabelReq::NotExists(key.trim().to_owned())
-            } else if let Some((k, v)) = part.split_once("!=") {
-                LabelReq::NotEq(k.trim().to_owned(), v.trim().to_owned())
-            } else if let Some((k, v)) = part.split_once("==") {
-                LabelReq::Eq(k.trim().to_owned(), v.trim().to_owned())
-            } else if let Some((k, v)) = part.split_once('=') {
-                LabelReq::Eq(k.trim().to_owned(), v.trim().to_owned())
-            } else if let Some((k, v)) = part.split_once(" notin ") {
-                LabelReq::NotIn(k.trim().to_owned(), set_values(v).ok_or_else(bad)?)
-            } else if let Some((k, v)) = part.split_once(" in ") {
-                LabelReq::In(k.trim().to_owned(), set_values(v).ok_or_else(bad)?)
-            } else if part.contains(|c: char| c.is_whitespace() || c == '(' || c == ')') {
-                return Err(bad());
-            } else {
-                LabelReq::Exists(part.to_owned())
-            };
-            reqs.push(req);
-        }
-        Ok(Self(reqs))
-    }
-
-    /// Whether an object's labels satisfy every requirement.
-    pub fn matches(&self, obj: &Value) -> bool {
-        let labels = obj.pointer("/metadata/labels").and_then(Value::as_object);
-        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
-        self.0.iter().all(|r| match r {
-            LabelReq::Eq(k, v) => get(k) == Some(v.as_str()),
-            LabelReq::NotEq(k, v) => get(k) != Some(v.as_str()),
-            LabelReq::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
-            LabelReq::NotIn(k, vs) => !get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
-            LabelReq::Exists(k) => get(k).is_some(),
-            LabelReq::NotExists(k) => get(k).is_none(),
-        })
-    }
-}
-
 /// A parsed `fieldSelector` (equality only, as the API server supports).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FieldSelector(Vec<(String, bool, String)>);
@@ -123,9 +359,16 @@ impl FieldSelector {
             };
             let k = k.trim();
             if k != "metadata.name" && k != "metadata.namespace" && !supported.contains(&k) {
-                return Err(ApiError::bad_request(format!(
-                    "field label not supported: {k}"
-                )));
+                // Kinds with field labels of their own have a conversion function that
+                // says so (k8s.io/kubernetes v1.36.3 pkg/apis/core/v1/conversion.go); the
+                // others get the default one (k8s.io/apimachinery pkg/runtime/conversion.go).
+                return Err(ApiError::bad_request(if supported.is_empty() {
+                    format!(
+                        "{k:?} is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+                    )
+                } else {
+                    format!("field label not supported: {k}")
+                }));
             }
             reqs.push((k.to_owned(), eq, v.trim().to_owned()));
         }
@@ -189,6 +432,27 @@ mod tests {
                 "{sel}"
             );
         }
+    }
+
+    #[test]
+    fn malformed_selectors_fail_as_the_api_server_says() {
+        for (sel, message) in [
+            ("tier=a b", "found 'b', expected: ',' or 'end of string'"),
+            ("tier=in=web", "found '=', expected: ',' or 'end of string'"),
+            ("a,", "found '', expected: identifier after ','"),
+            ("a in b", "found 'b' expected: '('"),
+            (
+                "=a",
+                "found '=', expected: !, identifier, or 'end of string'",
+            ),
+        ] {
+            assert_eq!(
+                LabelSelector::parse(sel).unwrap_err().message,
+                message,
+                "{sel}"
+            );
+        }
+        assert!(LabelSelector::parse("v in (in, notin)").is_ok());
     }
 
     #[test]
