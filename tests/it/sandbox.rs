@@ -770,11 +770,12 @@ async fn server_side_apply_managed_fields_merge_patch_dry_run_and_preconditions(
             .map(|m| (m.manager.clone().unwrap(), m.operation.clone().unwrap()))
             .collect::<Vec<_>>()
     };
+    // Apply entries first, as the API server sorts them.
     assert_eq!(
         owners(&forced),
         vec![
-            ("kubectl-client-side-apply".into(), "Update".into()),
-            ("pulumi-kubernetes".into(), "Apply".into())
+            ("pulumi-kubernetes".into(), "Apply".into()),
+            ("kubectl-client-side-apply".into(), "Update".into())
         ]
     );
     // Taking over every field removes the legacy manager.
@@ -787,16 +788,21 @@ async fn server_side_apply_managed_fields_merge_patch_dry_run_and_preconditions(
         )
         .await
         .unwrap();
-    // data.keep was applied with the same value: ownership is shared, as on a real server.
+    // data.keep was applied with the same value: ownership is shared; and the maps the
+    // client-side apply created stay its own (`"."`): forcing moves conflicting fields
+    // only, as a real API server does.
     assert_eq!(
         owners(&taken),
         vec![
-            ("kubectl-client-side-apply".into(), "Update".into()),
-            ("pulumi-kubernetes".into(), "Apply".into())
+            ("pulumi-kubernetes".into(), "Apply".into()),
+            ("kubectl-client-side-apply".into(), "Update".into())
         ]
     );
-    let legacy_fields = serde_json::to_value(&taken.managed_fields()[0].fields_v1).unwrap();
-    assert_eq!(legacy_fields, json!({"f:data":{"f:keep":{}}}));
+    let legacy_fields = serde_json::to_value(&taken.managed_fields()[1].fields_v1).unwrap();
+    assert_eq!(
+        legacy_fields,
+        json!({"f:data":{".":{},"f:keep":{}},"f:metadata":{"f:labels":{}}})
+    );
     // Fields the manager stops applying are removed, unless another manager owns them too.
     let fewer = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"legacy"},"data":{"k":"new"}});
     let pruned = cms
@@ -845,7 +851,7 @@ async fn server_side_apply_managed_fields_merge_patch_dry_run_and_preconditions(
     assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"));
     assert!(
         s.message
-            .contains("Precondition failed: UID in precondition: nope"),
+            .contains("the UID in the precondition (nope) does not match the UID in record"),
         "{}",
         s.message
     );

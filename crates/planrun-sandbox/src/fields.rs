@@ -91,6 +91,39 @@ fn walk(v: &Value, path: FieldPath, out: &mut FieldSet) {
     }
 }
 
+/// The paths of the non-empty maps an object has below its top level (`metadata`
+/// itself excluded: every object has one), within `scope`.
+fn maps(obj: &Value, scope: Scope) -> FieldSet {
+    fn go(v: &Value, path: FieldPath, out: &mut FieldSet) {
+        if let Value::Object(m) = v
+            && !m.is_empty()
+        {
+            out.insert(path.clone());
+            for (k, child) in m {
+                let mut p = path.clone();
+                p.push(k.clone());
+                go(child, p, out);
+            }
+        }
+    }
+    let mut out = FieldSet::new();
+    for (k, v) in obj.as_object().into_iter().flatten() {
+        if k == "apiVersion" || k == "kind" || !scope.includes_top(k) {
+            continue;
+        }
+        if k == "metadata" {
+            for (mk, mv) in v.as_object().into_iter().flatten() {
+                if !IGNORED_METADATA.contains(&mk.as_str()) {
+                    go(mv, vec![k.clone(), mk.clone()], &mut out);
+                }
+            }
+            continue;
+        }
+        go(v, vec![k.clone()], &mut out);
+    }
+    out
+}
+
 /// The value at a path, if present.
 pub fn value_at<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
     path.iter().try_fold(obj, |cur, k| cur.as_object()?.get(k))
@@ -112,7 +145,8 @@ fn remove_at(obj: &mut Value, path: &[String]) {
     }
 }
 
-/// Render a field set as `fieldsV1`.
+/// Render a field set as `fieldsV1`; a map owned as a whole and through some of its
+/// fields gets a `"."` member.
 pub fn to_fields_v1(set: &FieldSet) -> Value {
     let mut root = Map::new();
     for path in set {
@@ -125,12 +159,26 @@ pub fn to_fields_v1(set: &FieldSet) -> Value {
                 .expect("fieldsV1 nodes are objects");
         }
     }
+    for path in set {
+        let node = path.iter().try_fold(&mut root, |cur, k| {
+            cur.get_mut(&format!("f:{k}"))
+                .and_then(Value::as_object_mut)
+        });
+        if let Some(node) = node
+            && !node.is_empty()
+        {
+            node.insert(".".to_owned(), json!({}));
+        }
+    }
     Value::Object(root)
 }
 
 /// Read `fieldsV1`; keyed list items (`k:`, `v:`, `i:`) make their list a leaf.
 pub fn from_fields_v1(v: &Value) -> FieldSet {
     fn go(node: &Map<String, Value>, path: FieldPath, out: &mut FieldSet) {
+        if node.contains_key(".") && !path.is_empty() {
+            out.insert(path.clone());
+        }
         let children: Vec<_> = node.iter().filter(|(k, _)| k.as_str() != ".").collect();
         if children.is_empty() || children.iter().any(|(k, _)| !k.starts_with("f:")) {
             if !path.is_empty() {
@@ -183,10 +231,26 @@ pub struct ManagedEntry {
 pub struct Conflict {
     /// The manager that owns the field.
     pub manager: String,
-    /// The apiVersion that manager used.
-    pub api_version: String,
+    /// The manager as the API server names it in conflicts: `"m"`, `"m" using v1` for an
+    /// Update, `"m" with subresource "status"` (k8s.io/apimachinery v0.36.3
+    /// `pkg/util/managedfields/internal/conflict.go`, printManager).
+    pub shown: String,
     /// The field, dotted.
     pub field: String,
+}
+
+impl ManagedEntry {
+    /// How the API server names this manager in a conflict (see [`Conflict::shown`]).
+    pub fn shown(&self) -> String {
+        let mut s = format!("{:?}", self.manager);
+        if let Some(sub) = &self.subresource {
+            s.push_str(&format!(" with subresource {sub:?}"));
+        }
+        if self.operation == "Update" {
+            s.push_str(&format!(" using {}", self.api_version));
+        }
+        s
+    }
 }
 
 /// Read an object's `managedFields`.
@@ -215,20 +279,42 @@ pub fn read_managers(obj: &Value) -> Vec<ManagedEntry> {
         .collect()
 }
 
-/// Write `managedFields` back onto an object (dropping managers that own nothing).
+/// Write `managedFields` back onto an object (dropping managers that own nothing), in
+/// the API server's order: Apply before Update, then by time, manager, apiVersion and
+/// subresource (k8s.io/apimachinery v0.36.3
+/// `pkg/util/managedfields/internal/managedfields.go`, sortEncodedManagedFields).
 pub fn write_managers(obj: &mut Value, managers: &[ManagedEntry]) {
-    let list: Vec<Value> = managers
-        .iter()
+    let mut sorted: Vec<&ManagedEntry> = managers.iter().collect();
+    sorted.sort_by(|p, q| {
+        (
+            &p.operation,
+            &p.time,
+            &p.manager,
+            &p.api_version,
+            &p.subresource,
+        )
+            .cmp(&(
+                &q.operation,
+                &q.time,
+                &q.manager,
+                &q.api_version,
+                &q.subresource,
+            ))
+    });
+    let list: Vec<Value> = sorted
+        .into_iter()
         .filter(|m| !m.fields.is_empty())
         .map(|m| {
             let mut e = json!({
                 "manager": m.manager,
                 "operation": m.operation,
                 "apiVersion": m.api_version,
-                "time": m.time,
                 "fieldsType": "FieldsV1",
                 "fieldsV1": to_fields_v1(&m.fields),
             });
+            if !m.time.is_empty() {
+                e["time"] = json!(m.time);
+            }
             if let Some(sub) = &m.subresource {
                 e["subresource"] = json!(sub);
             }
@@ -301,9 +387,15 @@ pub fn record_update(
         Some(_) => read_managers(new),
         None => old.map(read_managers).unwrap_or_default(),
     };
+    // What changed, and every map the write brought into being: an Update owns a new
+    // map as a whole too (fieldsV1 `"."`), as the API server records it.
     let changed: FieldSet = leaves(new, scope)
         .into_iter()
         .filter(|p| old.and_then(|o| value_at(o, p)) != value_at(new, p))
+        .chain(maps(new, scope).into_iter().filter(|p| {
+            !old.and_then(|o| value_at(o, p))
+                .is_some_and(Value::is_object)
+        }))
         .collect();
     drop_vanished(&mut managers, new);
     if !changed.is_empty() {
@@ -316,6 +408,15 @@ pub fn record_update(
         e.time = now.to_owned();
     }
     write_managers(new, &managers);
+}
+
+/// An object without its managedFields.
+fn without_managed(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("managedFields");
+    }
+    v
 }
 
 fn deep_merge(target: &mut Value, applied: &Value) {
@@ -358,7 +459,7 @@ pub fn apply(
                 if value_at(live, p) != value_at(applied, p) {
                     conflicts.push(Conflict {
                         manager: m.manager.clone(),
-                        api_version: m.api_version.clone(),
+                        shown: m.shown(),
                         field: dotted(p),
                     });
                 }
@@ -403,44 +504,111 @@ pub fn apply(
         }
     }
     deep_merge(&mut merged, &applied_scoped);
+    // What this manager applied before and no longer does goes, unless someone still
+    // owns it or something under it (a map owned as a whole keeps the fields in it).
+    let kept = |p: &FieldPath| {
+        others.contains(p)
+            || new_set
+                .iter()
+                .chain(others.iter())
+                .any(|q| q.len() > p.len() && q.starts_with(p))
+    };
     for p in previous.difference(&new_set) {
-        if !others.contains(p) {
+        if !kept(p) {
             remove_at(&mut merged, p);
         }
     }
     drop_vanished(&mut managers, &merged);
+    // An apply that changes nothing leaves the time alone (a new entry gets none): the
+    // API server stamps only writes that changed the object (k8s.io/apimachinery v0.36.3
+    // pkg/util/managedfields/internal/managedfieldsupdater.go).
+    let changed = live.is_none_or(|l| without_managed(l) != without_managed(&merged));
     let e = entry_mut(&mut managers, manager, "Apply", scope);
     e.fields = new_set;
     e.api_version = api_version.to_owned();
-    e.time = now.to_owned();
+    if changed {
+        e.time = now.to_owned();
+    }
     write_managers(&mut merged, &managers);
     Ok(merged)
 }
 
-/// The Status message for apply conflicts, worded like the API server's.
+/// The annotation client-side `kubectl apply` keeps the applied configuration in.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Whether every conflict of an apply by `kubectl` is a field its client-side apply
+/// set and nobody changed since: the last-applied annotation has it, at the live value
+/// (k8s.io/apimachinery v0.36.3 `pkg/util/managedfields/internal/lastappliedmanager.go`,
+/// allowedConflictsFromLastApplied). Those the API server lets kubectl take over.
+pub fn allowed_by_last_applied(live: &Value, conflicts: &[Conflict], scope: Scope) -> bool {
+    let Some(last) = live
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+    else {
+        return false;
+    };
+    if last.get("apiVersion") != live.get("apiVersion") {
+        return false;
+    }
+    let allowed: BTreeSet<String> = leaves(&last, scope)
+        .into_iter()
+        .filter(|p| value_at(&last, p) == value_at(live, p))
+        .map(|p| dotted(&p))
+        .collect();
+    conflicts.iter().all(|c| allowed.contains(&c.field))
+}
+
+/// After an apply by `kubectl`, the API server keeps a last-applied annotation up to
+/// date: the applied configuration, without the annotation itself, as JSON with a
+/// newline (k8s.io/apimachinery v0.36.3 `.../internal/lastappliedupdater.go`).
+pub fn update_last_applied(merged: &mut Value, applied: &Value) {
+    let has = merged
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED))
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty());
+    if !has {
+        return;
+    }
+    let mut config = applied.clone();
+    if let Some(annotations) = config
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        annotations.remove(LAST_APPLIED);
+    }
+    let mut text = config.to_string();
+    text.push('\n');
+    merged["metadata"]["annotations"][LAST_APPLIED] = Value::String(text);
+}
+
+/// The Status message for apply conflicts, worded like the API server's (one line for
+/// one conflict; else the fields under each manager, managers in order).
 pub fn conflict_message(conflicts: &[Conflict]) -> String {
-    let n = conflicts.len();
-    let plural = if n == 1 { "conflict" } else { "conflicts" };
-    if n == 1 {
-        let c = &conflicts[0];
+    if let [c] = conflicts {
         return format!(
-            "Apply failed with 1 conflict: conflict with \"{}\" using {}: {}",
-            c.manager, c.api_version, c.field
+            "Apply failed with 1 conflict: conflict with {}: {}",
+            c.shown, c.field
         );
     }
-    let mut msg = format!("Apply failed with {n} {plural}:");
-    let mut managers: Vec<(&str, &str)> = conflicts
-        .iter()
-        .map(|c| (c.manager.as_str(), c.api_version.as_str()))
-        .collect();
+    let mut managers: Vec<&str> = conflicts.iter().map(|c| c.shown.as_str()).collect();
+    managers.sort_unstable();
     managers.dedup();
-    for (m, v) in managers {
-        msg.push_str(&format!(" conflicts with \"{m}\" using {v}:"));
-        for c in conflicts.iter().filter(|c| c.manager == m) {
-            msg.push_str(&format!("\n- {}", c.field));
+    let mut lines = Vec::new();
+    for m in managers {
+        lines.push(format!("conflicts with {m}:"));
+        for c in conflicts.iter().filter(|c| c.shown == m) {
+            lines.push(format!("- {}", c.field));
         }
     }
-    msg
+    format!(
+        "Apply failed with {} conflicts: {}",
+        conflicts.len(),
+        lines.join("\n")
+    )
 }
 
 #[cfg(test)]
@@ -497,9 +665,13 @@ mod tests {
             "t1",
         )
         .unwrap();
+        // Force moves the conflicting field only: the client-side manager keeps the map it
+        // created (`"."`), as on a real API server; Apply entries come first.
         let managers = read_managers(&merged);
-        assert_eq!(managers.len(), 1);
+        assert_eq!(managers.len(), 2);
         assert_eq!(managers[0].manager, "pulumi-kubernetes");
+        assert_eq!(managers[1].manager, "kubectl-client-side-apply");
+        assert_eq!(to_fields_v1(&managers[1].fields), json!({"f:data": {}}));
         assert_eq!(merged["data"]["k"], "new");
     }
 

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::discovery;
 use super::faults::{FaultHit, RequestRecord};
+use super::list;
 use super::openapi;
 use super::resources::ResourceDef;
 use super::selector::{FieldSelector, LabelSelector, Selectors};
@@ -264,7 +265,13 @@ async fn handle(
         }
         Route::ResourceList(g, v) => {
             let rs = shared.with_store(|s| s.resources());
-            discovery::resource_list(&rs, &g, &v).map_or_else(page_not_found, ok)
+            match discovery::resource_list(&rs, &g, &v) {
+                Some(list) => ok(list),
+                None if g.is_empty() || rs.iter().any(|d| d.group == g) => {
+                    ApiError::not_served().into()
+                }
+                None => page_not_found(),
+            }
         }
         Route::OpenApiV2 => {
             let json_ok = accept
@@ -315,31 +322,6 @@ fn write_opts(q: &Params, headers: &HeaderMap) -> WriteOpts {
     }
 }
 
-fn list_kind(def: &ResourceDef) -> String {
-    format!("{}List", def.kind)
-}
-
-fn list_body(
-    def: &ResourceDef,
-    version: &str,
-    items: Vec<Value>,
-    rv: u64,
-    cont: Option<String>,
-    remaining: usize,
-) -> Value {
-    let mut meta = json!({"resourceVersion": rv.to_string()});
-    if let Some(c) = cont {
-        meta["continue"] = json!(c);
-        meta["remainingItemCount"] = json!(remaining);
-    }
-    json!({
-        "kind": list_kind(def),
-        "apiVersion": def.api_version(version),
-        "metadata": meta,
-        "items": items.into_iter().map(|o| Store::present(def, version, o)).collect::<Vec<_>>(),
-    })
-}
-
 async fn resource(
     shared: &Arc<Shared>,
     req: Request,
@@ -348,7 +330,13 @@ async fn resource(
     hit: &FaultHit,
 ) -> Answer {
     let Some(def) = shared.with_store(|s| s.resolve(&rp.group, &rp.version, &rp.plural)) else {
-        return page_not_found();
+        let group_served = rp.group.is_empty()
+            || shared.with_store(|s| s.resources().iter().any(|d| d.group == rp.group));
+        return if group_served {
+            ApiError::not_served().into()
+        } else {
+            page_not_found()
+        };
     };
     if (def.namespaced && rp.namespace.is_none() && rp.name.is_some())
         || (!def.namespaced && rp.namespace.is_some())
@@ -359,7 +347,7 @@ async fn resource(
         None => false,
         Some("status") if def.status_subresource => true,
         Some("finalize") if def.group.is_empty() && def.plural == "namespaces" => false,
-        Some(_) => return page_not_found(),
+        Some(_) => return ApiError::not_served().into(),
     };
     let finalize = rp.sub.as_deref() == Some("finalize");
     let ns = rp.namespace.clone().unwrap_or_default();
@@ -404,7 +392,14 @@ async fn resource(
                             .and_then(|t| t.parse::<u64>().ok())
                             .map(Duration::from_secs),
                         bookmarks: flag(&q, "allowWatchBookmarks"),
-                        send_initial_events: flag(&q, "sendInitialEvents"),
+                        // With the WatchList feature (on by default), a watch from "" or
+                        // "0" that says nothing of initial events gets them, ending with
+                        // the initial-events-end bookmark (k8s.io/apimachinery v0.36.3
+                        // pkg/apis/meta/internalversion/defaults.go).
+                        send_initial_events: flag(&q, "sendInitialEvents")
+                            || (param(&q, "sendInitialEvents").is_none()
+                                && param(&q, "resourceVersionMatch").is_none()
+                                && matches!(param(&q, "resourceVersion"), None | Some("" | "0"))),
                         drop_after_events: hit.drop_after_events,
                         expire: hit.expire_watch,
                     };
@@ -416,42 +411,28 @@ async fn resource(
                 let limit = param(&q, "limit")
                     .and_then(|l| l.parse::<usize>().ok())
                     .filter(|l| *l > 0);
-                let cont = param(&q, "continue")
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_owned);
+                let cont = param(&q, "continue").filter(|c| !c.is_empty());
                 let (items, rv) = shared.with_store(|s| {
                     (
                         s.list(&def, rp.namespace.as_deref(), &sel),
                         s.resource_version(),
                     )
                 });
-                let start = match &cont {
-                    Some(c) => items
-                        .iter()
-                        .position(|o| continue_key(o) > *c)
-                        .unwrap_or(items.len()),
-                    None => 0,
-                };
-                let rest = &items[start..];
-                let (page, next) = match limit {
-                    Some(l) if rest.len() > l => {
-                        (rest[..l].to_vec(), Some(continue_key(&rest[l - 1])))
-                    }
-                    _ => (rest.to_vec(), None),
-                };
-                let remaining = rest.len() - page.len();
+                let page = list::page(items, cont, limit, rv)?;
                 if table::wants_table(accept.as_deref()) {
                     let crd = crd_of(shared, &def);
                     return Ok(ok(table::table(
                         &def,
                         crd.as_ref(),
                         &version,
-                        &page,
+                        &page.items,
                         rv,
-                        next,
+                        page.next,
                     )));
                 }
-                Ok(ok(list_body(&def, &version, page, rv, next, remaining)))
+                let filtered = param(&q, "labelSelector").is_some_and(|l| !l.is_empty())
+                    || param(&q, "fieldSelector").is_some_and(|f| !f.is_empty());
+                Ok(ok(list::body(&def, &version, page, rv, filtered)))
             }
             (Method::GET, Some(name)) => {
                 let obj = shared.with_store(|s| s.get(&def, &ns, name))?;
@@ -503,7 +484,8 @@ async fn resource(
                     "application/merge-patch+json" => PatchKind::Merge,
                     "application/strategic-merge-patch+json" if !def.custom => PatchKind::Strategic,
                     "application/json-patch+json" => PatchKind::Json,
-                    other => return Err(ApiError::unsupported_media_type(other)),
+                    _ if def.custom => return Err(ApiError::unsupported_media_type()),
+                    _ => return Err(ApiError::unsupported_media_type_route()),
                 };
                 let existed = shared.with_store(|s| s.get_opt(&def.key(), &ns, name).is_some());
                 let obj = shared.with_store(|s| {
@@ -548,12 +530,18 @@ async fn resource(
                         s.delete_collection(&def, rp.namespace.as_deref(), &sel, &d)
                             .map(|v| (v, s.resource_version()))
                     })?;
-                    return Ok(ok(list_body(&def, &version, items, rv, None, 0)));
+                    let page = list::Page {
+                        items,
+                        next: None,
+                        remaining: 0,
+                    };
+                    return Ok(ok(list::body(&def, &version, page, rv, true)));
                 };
                 let outcome = shared.with_store(|s| s.delete(&def, &ns, name, &d))?;
                 Ok(match outcome {
                     Deleted::Pending(obj) => ok(Store::present(&def, &version, obj)),
-                    Deleted::Gone(obj) if def.custom => ok(Store::present(&def, &version, obj)),
+                    // Gone at once: a Status, custom resources too (only some registries
+                    // return the deleted object, none of the kinds served here).
                     Deleted::Gone(obj) => {
                         let uid = obj
                             .pointer("/metadata/uid")
@@ -579,18 +567,6 @@ fn crd_of(shared: &Arc<Shared>, def: &ResourceDef) -> Option<Value> {
     let key = super::resources::ResKey::new("apiextensions.k8s.io", "customresourcedefinitions");
     let name = format!("{}.{}", def.plural, def.group);
     shared.with_store(|s| s.get_opt(&key, "", &name).cloned())
-}
-
-fn continue_key(obj: &Value) -> String {
-    let ns = obj
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let name = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    format!("{ns}/{name}")
 }
 
 /// The router: everything goes to [`entry`].

@@ -76,7 +76,7 @@
 //!     expire_watch: true            # answer the watch with ERROR 410 Expired
 //! seeds: [old-flux.yaml]            # manifests, relative to the scenario file
 //! seed_field_manager: kubectl-client-side-apply  # manager of seeded objects
-//! bookmark_interval: 10s
+//! bookmark_interval: 1m            # and one 2 s before a watch's timeoutSeconds
 //! event_log_capacity: 1000          # older resourceVersions answer 410 Expired
 //! ```
 
@@ -87,6 +87,7 @@ mod faults;
 mod fields;
 mod http;
 mod lifecycle;
+mod list;
 mod openapi;
 mod patch;
 mod resources;

@@ -81,6 +81,21 @@ fn condition(ty: &str, status: &str, reason: &str, message: &str) -> Value {
 
 impl Store {
     /// Kind-specific defaults and validation for a new object.
+    /// What the registry sets on a new object after its fields are recorded, so no
+    /// manager owns it: a namespace's `kubernetes` finalizer and phase
+    /// (k8s.io/kubernetes v1.36.3 pkg/registry/core/namespace/strategy.go,
+    /// PrepareForCreate).
+    pub(super) fn prepare_for_create(def: &ResourceDef, obj: &mut Value) {
+        if def.group.is_empty() && def.plural == "namespaces" {
+            if obj.pointer("/spec/finalizers").is_none() {
+                obj["spec"] = json!({"finalizers": [NAMESPACE_FINALIZER]});
+            }
+            if obj.pointer("/status/phase").is_none() {
+                obj["status"] = json!({"phase": "Active"});
+            }
+        }
+    }
+
     pub(super) fn default_kind(
         &mut self,
         def: &ResourceDef,
@@ -89,8 +104,6 @@ impl Store {
         let name = s(obj, "/metadata/name").to_owned();
         match (def.group.as_str(), def.plural.as_str()) {
             ("", "namespaces") => {
-                obj["spec"] = json!({"finalizers": [NAMESPACE_FINALIZER]});
-                obj["status"] = json!({"phase": "Active"});
                 if !obj["metadata"].get("labels").is_some_and(Value::is_object) {
                     obj["metadata"]["labels"] = json!({});
                 }

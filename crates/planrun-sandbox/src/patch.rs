@@ -119,10 +119,9 @@ fn add(doc: &mut Value, path: &str, value: Value, replace: bool) -> Result<(), A
     };
     let missing = || ApiError::new(422, "Invalid", format!("doc is missing path: {path}"));
     match parent_mut(doc, parents)? {
+        // `replace` of a missing member adds it: the API server's json-patch (evanphx
+        // json-patch v4, partialDoc.get) finds no error in an absent key.
         Value::Object(m) => {
-            if replace && !m.contains_key(last) {
-                return Err(missing());
-            }
             m.insert(last.clone(), value);
         }
         Value::Array(a) => {
@@ -184,13 +183,17 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), ApiError> {
             "test" => {
                 let actual = doc.pointer(path);
                 if actual != Some(&value()?) {
-                    return Err(ApiError::new(
+                    // A failed test is a 422 the handler builds without the library's words
+                    // (k8s.io/apiserver v0.36.3 pkg/endpoints/handlers/patch.go, applyPatch
+                    // -> errors.NewGenericServerResponse(422, ...), whose message
+                    // k8s.io/apimachinery pkg/api/errors/errors.go sets).
+                    let mut e = ApiError::new(
                         422,
                         "Invalid",
-                        format!(
-                            "the server rejected our request due to an error in our request: testing value {path} failed"
-                        ),
-                    ));
+                        "the server rejected our request due to an error in our request",
+                    );
+                    e.details = Some(serde_json::json!({}));
+                    return Err(e);
                 }
             }
             "move" | "copy" => {

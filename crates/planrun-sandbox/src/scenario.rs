@@ -211,7 +211,9 @@ impl Default for Scenario {
             faults: Vec::new(),
             seeds: Vec::new(),
             seed_field_manager: "kubectl-client-side-apply".to_owned(),
-            bookmark_interval: Delay::After(Duration::from_secs(10)),
+            // Roughly every minute, as the API server (k8s.io/apiserver v0.36.3
+            // pkg/storage/cacher/cache_watcher.go, nextBookmarkTime).
+            bookmark_interval: Delay::After(Duration::from_secs(60)),
             event_log_capacity: 1000,
         }
     }

@@ -4,6 +4,37 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+/// One cause of a `422 Invalid`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cause {
+    /// `FieldValueInvalid`, `FieldValueRequired`...
+    pub reason: &'static str,
+    /// The field path, e.g. `metadata.labels`.
+    pub field: String,
+    /// `Invalid value: ...`, `Required value: ...`.
+    pub message: String,
+}
+
+impl Cause {
+    /// `Invalid value: ...` of `field`.
+    pub fn invalid(field: &str, message: &str) -> Self {
+        Self {
+            reason: "FieldValueInvalid",
+            field: field.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    /// `Required value: <why>` of `field`.
+    pub fn required(field: &str, why: &str) -> Self {
+        Self {
+            reason: "FieldValueRequired",
+            field: field.to_owned(),
+            message: format!("Required value: {why}"),
+        }
+    }
+}
+
 /// An API failure, rendered as a `Status` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
@@ -96,23 +127,61 @@ impl ApiError {
         .with_details(group, plural, name)
     }
 
-    /// `422 Invalid` with one field cause.
+    /// `422 Invalid` with one field cause (`why` is `"Required value: ..."` for a
+    /// missing field, else an invalid value).
     pub fn invalid(kind: &str, group: &str, name: &str, field: &str, why: &str) -> Self {
+        let cause = if why.starts_with("Required value") {
+            Cause {
+                reason: "FieldValueRequired",
+                field: field.to_owned(),
+                message: why.to_owned(),
+            }
+        } else {
+            Cause::invalid(field, why)
+        };
+        Self::invalid_causes(kind, group, name, &[cause])
+    }
+
+    /// `422 Invalid`: `<Kind>[.group] "<name>" is invalid: <field>: <message>` (several
+    /// causes in brackets), details without an empty group or name
+    /// (k8s.io/apimachinery v0.36.3 `pkg/api/errors/errors.go`, NewInvalid).
+    pub fn invalid_causes(kind: &str, group: &str, name: &str, causes: &[Cause]) -> Self {
         let qualified_kind = if group.is_empty() {
             kind.to_owned()
         } else {
             format!("{kind}.{group}")
         };
+        let listed: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        let what = match listed.as_slice() {
+            [one] => one.clone(),
+            many => format!("[{}]", many.join(", ")),
+        };
         let mut e = Self::new(
             422,
             "Invalid",
-            format!("{qualified_kind} \"{name}\" is invalid: {field}: {why}"),
+            format!("{qualified_kind} {name:?} is invalid: {what}"),
         );
-        e.details = Some(json!({
-            "name": name, "group": group, "kind": kind,
-            "causes": [{ "reason": "FieldValueInvalid", "message": why, "field": field }],
-        }));
+        let mut details = json!({ "kind": kind, "causes": causes.iter().map(|c| json!({
+            "reason": c.reason, "message": c.message, "field": c.field,
+        })).collect::<Vec<_>>() });
+        if !name.is_empty() {
+            details["name"] = json!(name);
+        }
+        if !group.is_empty() {
+            details["group"] = json!(group);
+        }
+        e.details = Some(details);
         e
+    }
+
+    /// `409 Conflict` for a failed delete precondition on a kind served by the generic
+    /// registry, which names the kind (not the resource) (k8s.io/apiserver v0.36.3
+    /// `pkg/registry/rest/delete.go`, BeforeDelete).
+    pub fn precondition_failed(group: &str, kind: &str, name: &str, why: &str) -> Self {
+        Self::conflict(group, kind, name, why)
     }
 
     /// `400 BadRequest`.
@@ -122,18 +191,40 @@ impl ApiError {
 
     /// `405 MethodNotAllowed`.
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
-        Self::new(405, "MethodNotAllowed", message)
+        let mut e = Self::new(405, "MethodNotAllowed", message);
+        e.details = Some(json!({}));
+        e
     }
 
-    /// `415 UnsupportedMediaType`.
-    pub fn unsupported_media_type(content_type: &str) -> Self {
+    /// `404 NotFound` for a resource a served group or version does not have (the
+    /// group's handler answers with a Status, where an unknown group gets the plain
+    /// "404 page not found").
+    pub fn not_served() -> Self {
+        let mut e = Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        );
+        e.details = Some(json!({}));
+        e
+    }
+
+    /// `415 UnsupportedMediaType` for a patch type a custom resource does not take
+    /// (k8s.io/apiserver v0.36.3 pkg/endpoints/handlers/negotiation/errors.go).
+    pub fn unsupported_media_type() -> Self {
         Self::new(
             415,
             "UnsupportedMediaType",
-            format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml; got {content_type:?}"
-            ),
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
         )
+    }
+
+    /// `415` for a content type no route of a built-in kind consumes: the router's own
+    /// words, wrapped in a Status.
+    pub fn unsupported_media_type_route() -> Self {
+        let mut e = Self::new(415, "UnsupportedMediaType", "415: Unsupported Media Type");
+        e.details = Some(json!({}));
+        e
     }
 
     /// `410 Expired` for a watch or list from a compacted resourceVersion.

@@ -13,7 +13,7 @@ use super::patch;
 use super::resources::{self, ResKey, ResourceDef};
 use super::scenario::Scenario;
 use super::selector::Selectors;
-use super::status::ApiError;
+use super::status::{ApiError, Cause};
 
 /// A watch event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +131,10 @@ impl Scheduled {
     }
 }
 
+/// The field manager of `kubectl apply --server-side`, whose applies the API server
+/// reconciles with the last-applied annotation of a client-side apply.
+const KUBECTL_MANAGER: &str = "kubectl";
+
 /// Options shared by writes.
 #[derive(Debug, Clone, Default)]
 pub struct WriteOpts {
@@ -210,6 +214,9 @@ pub struct Store {
     finalizing_namespaces: BTreeSet<String>,
     finalizing_crds: BTreeSet<String>,
     effects: Vec<Scheduled>,
+    /// The resourceVersion at which each CRD (by name) was created: its custom
+    /// resources are served, and watchable, from there on.
+    crds_since: BTreeMap<String, u64>,
 }
 
 /// The current time in the API's RFC 3339 form (whole seconds, UTC).
@@ -296,6 +303,7 @@ impl Store {
             finalizing_namespaces: BTreeSet::new(),
             finalizing_crds: BTreeSet::new(),
             effects: Vec::new(),
+            crds_since: BTreeMap::new(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let obj = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":ns}});
@@ -466,6 +474,18 @@ impl Store {
         Ok(self.log.iter().filter(|e| e.rv > rv).cloned().collect())
     }
 
+    /// The oldest resourceVersion a watch of `def` may start from: a custom resource's
+    /// events go back to its CRD's creation, a built-in's to the server's start.
+    pub fn serving_since(&self, def: &ResourceDef) -> u64 {
+        if !def.custom {
+            return 0;
+        }
+        self.crds_since
+            .get(&format!("{}.{}", def.plural, def.group))
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Drop the whole event log (a compaction): older resourceVersions now answer 410.
     pub fn compact(&mut self) {
         self.log.clear();
@@ -506,6 +526,13 @@ impl Store {
         } else {
             EventType::Added
         };
+        if kind == EventType::Added
+            && res.group == "apiextensions.k8s.io"
+            && res.plural == "customresourcedefinitions"
+        {
+            let name = meta(&obj, "name").unwrap_or_default();
+            self.crds_since.insert(name, self.rv);
+        }
         self.emit(res.clone(), kind, obj.clone(), prev);
         obj
     }
@@ -551,6 +578,7 @@ impl Store {
             scope_of(def, false),
             &now(),
         );
+        Self::prepare_for_create(def, &mut obj);
         self.insert_new(def, obj, opts)
     }
 
@@ -576,6 +604,7 @@ impl Store {
             let ns_def = self.builtins[0].clone();
             let mut ns_obj = self.prepare_new(&ns_def, "v1", "", ns_obj, None)?;
             fields::record_update(None, &mut ns_obj, manager, "v1", Scope::All, &now());
+            Self::prepare_for_create(&ns_def, &mut ns_obj);
             self.insert_new(&ns_def, ns_obj, &WriteOpts::default())?;
         }
         let status = body.get("status").cloned();
@@ -597,6 +626,7 @@ impl Store {
                 &now(),
             ),
         }
+        Self::prepare_for_create(def, &mut obj);
         let key = def.key();
         let name = meta(&obj, "name").unwrap_or_default();
         if let Some(old) = self.get_opt(&key, &ns, &name).cloned() {
@@ -649,10 +679,24 @@ impl Store {
         if let Some(k) = obj.get("kind").and_then(Value::as_str)
             && k != def.kind
         {
-            return Err(ApiError::bad_request(format!(
-                "the kind in the body ({k}) does not match the kind of the resource ({})",
-                def.kind
-            )));
+            return Err(ApiError::bad_request(if def.custom {
+                format!(
+                    "the kind in the body ({k}) does not match the kind of the resource ({})",
+                    def.kind
+                )
+            } else {
+                // The decoder's words for a built-in kind (k8s.io/apimachinery
+                // pkg/runtime/scheme.go, convertToVersion): the body's version, the
+                // internal group.
+                let internal = match def.group.as_str() {
+                    "" => "core",
+                    g => g.split('.').next().unwrap_or(g),
+                };
+                format!(
+                    "{k} in version {version:?} cannot be handled as a {kind}: converting ({version}.{k}) to ({internal}.{kind}): unknown conversion",
+                    kind = def.kind
+                )
+            }));
         }
         let m = meta_mut(&mut obj);
         if def.namespaced {
@@ -696,15 +740,23 @@ impl Store {
             }
             name = format!("{generate}{}", self.generate_suffix());
         }
-        if !valid_name(&name) {
+        let is_namespace = def.group.is_empty() && def.plural == "namespaces";
+        if let Some(why) = name_problem(&name, is_namespace) {
             return Err(ApiError::invalid(
                 &def.kind,
                 &def.group,
                 &name,
                 "metadata.name",
-                &format!(
-                    "Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
-                ),
+                &why,
+            ));
+        }
+        let label_causes = label_problems(&obj);
+        if !label_causes.is_empty() {
+            return Err(ApiError::invalid_causes(
+                &def.kind,
+                &def.group,
+                &name,
+                &label_causes,
             ));
         }
         if def.namespaced {
@@ -761,6 +813,7 @@ impl Store {
         {
             o.remove("status");
         }
+        prune_empty(def, &mut obj);
         self.default_kind(def, &mut obj)?;
         Ok(obj)
     }
@@ -826,8 +879,14 @@ impl Store {
                 ));
             }
             let manager = opts.field_manager.clone().ok_or_else(|| {
-                ApiError::bad_request(
-                    "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                ApiError::invalid_causes(
+                    "PatchOptions",
+                    "meta.k8s.io",
+                    "",
+                    &[Cause::required(
+                        "fieldManager",
+                        "is required for apply patch",
+                    )],
                 )
             })?;
             if let Some(n) = meta(&applied, "name")
@@ -855,34 +914,53 @@ impl Store {
                     m.remove("status");
                 }
                 let prepared = self.prepare_new(def, version, ns, fresh, Some(name))?;
-                let merged =
+                let mut merged =
                     fields::apply(None, &prepared, &manager, &api_version, true, scope, &now())
                         .expect("applying onto nothing cannot conflict");
+                Self::prepare_for_create(def, &mut merged);
                 return self.insert_new(def, merged, opts);
             };
-            let merged = fields::apply(
-                Some(&old),
-                &applied,
-                &manager,
-                &api_version,
-                opts.force,
-                scope,
-                &now(),
-            )
-            .map_err(|conflicts| {
-                let mut e = ApiError::new(409, "Conflict", fields::conflict_message(&conflicts));
-                e.details = Some(json!({
-                    "name": name,
-                    "group": def.group,
-                    "kind": def.plural,
-                    "causes": conflicts.iter().map(|c| json!({
-                        "reason": "FieldManagerConflict",
-                        "message": format!("conflict with \"{}\" using {}", c.manager, c.api_version),
-                        "field": c.field,
-                    })).collect::<Vec<_>>(),
-                }));
-                e
-            })?;
+            let now = now();
+            let attempt = |force: bool| {
+                fields::apply(
+                    Some(&old),
+                    &applied,
+                    &manager,
+                    &api_version,
+                    force,
+                    scope,
+                    &now,
+                )
+            };
+            let merged = match attempt(opts.force) {
+                Ok(merged) => merged,
+                // kubectl's own apply may take over what its client-side apply left,
+                // where the last-applied annotation still says so.
+                Err(conflicts)
+                    if manager == KUBECTL_MANAGER
+                        && fields::allowed_by_last_applied(&old, &conflicts, scope) =>
+                {
+                    attempt(true).expect("a forced apply has no conflicts")
+                }
+                Err(conflicts) => {
+                    // An apply conflict names no object, only the fields
+                    // (k8s.io/apimachinery errors.NewApplyConflict).
+                    let mut e =
+                        ApiError::new(409, "Conflict", fields::conflict_message(&conflicts));
+                    e.details = Some(json!({
+                        "causes": conflicts.iter().map(|c| json!({
+                            "reason": "FieldManagerConflict",
+                            "message": format!("conflict with {}", c.shown),
+                            "field": c.field,
+                        })).collect::<Vec<_>>(),
+                    }));
+                    return Err(e);
+                }
+            };
+            let mut merged = merged;
+            if manager == KUBECTL_MANAGER {
+                fields::update_last_applied(&mut merged, &applied);
+            }
             let merged = restrict(def, &old, merged, scope);
             return self.commit_update(def, version, old, merged, opts, scope, false);
         }
@@ -959,6 +1037,16 @@ impl Store {
                 ));
             }
         }
+        prune_empty(def, &mut new);
+        let label_causes = label_problems(&new);
+        if !label_causes.is_empty() {
+            return Err(ApiError::invalid_causes(
+                &def.kind,
+                &def.group,
+                &name,
+                &label_causes,
+            ));
+        }
         if def.tracks_generation && spec_part(&new) != spec_part(&old) {
             meta_mut(&mut new).insert("generation".to_owned(), json!(generation(&old) + 1));
         }
@@ -1014,30 +1102,43 @@ impl Store {
     ) -> Result<Deleted, ApiError> {
         let old = self.get(def, ns, name)?;
         let uid = meta(&old, "uid").unwrap_or_default();
+        let rv = meta(&old, "resourceVersion").unwrap_or_default();
+        let is_namespace = def.group.is_empty() && def.plural == "namespaces";
+        // The namespace registry checks preconditions itself and words them its way
+        // (k8s.io/kubernetes v1.36.3 pkg/registry/core/namespace/storage/storage.go);
+        // the generic registry names the kind (k8s.io/apiserver pkg/registry/rest/delete.go).
+        let failed = |why: String| {
+            if is_namespace {
+                ApiError::conflict(&def.group, &def.plural, name, &why)
+            } else {
+                ApiError::precondition_failed(&def.group, &def.kind, name, &why)
+            }
+        };
         if let Some(want) = &opts.uid
             && *want != uid
         {
-            return Err(ApiError::conflict(
-                &def.group,
-                &def.plural,
-                name,
-                &format!(
+            return Err(failed(if is_namespace {
+                format!(
                     "Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"
-                ),
-            ));
+                )
+            } else {
+                format!(
+                    "the UID in the precondition ({want}) does not match the UID in record ({uid}). The object might have been deleted and then recreated"
+                )
+            }));
         }
-        let rv = meta(&old, "resourceVersion").unwrap_or_default();
         if let Some(want) = &opts.resource_version
             && *want != rv
         {
-            return Err(ApiError::conflict(
-                &def.group,
-                &def.plural,
-                name,
-                &format!(
+            return Err(failed(if is_namespace {
+                format!(
                     "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {rv}"
-                ),
-            ));
+                )
+            } else {
+                format!(
+                    "the ResourceVersion in the precondition ({want}) does not match the ResourceVersion in record ({rv}). The object might have been modified"
+                )
+            }));
         }
         if let Some(p) = &opts.propagation
             && !["Background", "Foreground", "Orphan"].contains(&p.as_str())
@@ -1183,4 +1284,111 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// What is wrong with an object's name, in the API server's words (k8s.io/apimachinery
+/// v0.36.3 `pkg/util/validation/validation.go`): namespaces need a DNS-1123 label, the
+/// other kinds here a subdomain.
+fn name_problem(name: &str, label: bool) -> Option<String> {
+    if label {
+        let ok = valid_name(name) && !name.contains('.') && name.len() <= 63;
+        return (!ok).then(|| format!(
+            "Invalid value: {name:?}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+        ));
+    }
+    (!valid_name(name)).then(|| format!(
+        r"Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+    ))
+}
+
+/// A label value's problem, in the API server's words (same file, IsValidLabelValue).
+fn label_value_problem(value: &str) -> Option<String> {
+    let ok_chars = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let ok_ends = value.is_empty()
+        || (value.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && value.ends_with(|c: char| c.is_ascii_alphanumeric()));
+    if value.len() > 63 {
+        return Some(format!(
+            "Invalid value: {value:?}: must be no more than 63 characters"
+        ));
+    }
+    (!(ok_chars && ok_ends)).then(|| format!(
+        "Invalid value: {value:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+    ))
+}
+
+/// A label key's problem (a qualified name: `[prefix/]name`).
+fn label_key_problem(key: &str) -> Option<String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(p) = prefix
+        && !valid_name(p)
+    {
+        return Some(format!(
+            "Invalid value: {key:?}: prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+        ));
+    }
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    (!ok).then(|| format!(
+        "Invalid value: {key:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+    ))
+}
+
+/// The `422` causes of an object's labels.
+fn label_problems(obj: &Value) -> Vec<Cause> {
+    let Some(labels) = obj.pointer("/metadata/labels").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut causes = Vec::new();
+    for (k, v) in labels {
+        if let Some(why) = label_key_problem(k) {
+            causes.push(Cause::invalid("metadata.labels", &why));
+        }
+        if let Some(why) = label_value_problem(v.as_str().unwrap_or("")) {
+            causes.push(Cause::invalid("metadata.labels", &why));
+        }
+    }
+    causes
+}
+
+/// Drops the empty maps and lists a built-in kind's Go types leave out (`omitempty`):
+/// the API server never returns `labels: {}` or `data: {}`, so nobody owns them either.
+fn prune_empty(def: &ResourceDef, obj: &mut Value) {
+    if def.custom {
+        return;
+    }
+    let empty = |v: &Value| {
+        v.as_object().is_some_and(serde_json::Map::is_empty)
+            || v.as_array().is_some_and(Vec::is_empty)
+            || v.is_null()
+    };
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        for key in ["labels", "annotations", "finalizers", "ownerReferences"] {
+            if m.get(key).is_some_and(empty) {
+                m.remove(key);
+            }
+        }
+    }
+    let own: &[&str] = match (def.group.as_str(), def.plural.as_str()) {
+        ("", "configmaps") => &["data", "binaryData"],
+        ("", "secrets") => &["data", "stringData"],
+        _ => &[],
+    };
+    if let Some(m) = obj.as_object_mut() {
+        for key in own {
+            if m.get(*key).is_some_and(empty) {
+                m.remove(*key);
+            }
+        }
+    }
 }

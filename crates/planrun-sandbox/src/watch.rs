@@ -60,7 +60,16 @@ fn translate(p: &WatchParams, def: &ResourceDef, ev: &Change) -> Option<(&'stati
         (EventType::Added, _, true) => EventType::Added,
         (EventType::Modified, true, true) => EventType::Modified,
         (EventType::Modified, false, true) => EventType::Added,
-        (EventType::Modified, true, false) => EventType::Deleted,
+        (EventType::Modified, true, false) => {
+            // Leaving the selector: the last state the watcher was shown, at the event's
+            // resourceVersion (k8s.io/apiserver v0.36.3 pkg/storage/cacher/cache_watcher.go,
+            // convertToWatchEvent).
+            let mut last = ev.prev.clone().unwrap_or_else(|| ev.object.clone());
+            if let Some(m) = last.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.insert("resourceVersion".to_owned(), json!(ev.rv.to_string()));
+            }
+            return Some((EventType::Deleted.as_str(), last));
+        }
         (EventType::Deleted, _, true) => EventType::Deleted,
         _ => return None,
     };
@@ -93,13 +102,21 @@ pub fn watch(shared: &Arc<Shared>, def: ResourceDef, version: String, p: WatchPa
                 for obj in items {
                     first.push(line("ADDED", &present(obj)));
                 }
-                if p.send_initial_events {
+                if p.send_initial_events && p.bookmarks {
                     first.push(line("BOOKMARK", &bookmark(&def, &version, current, true)));
                 }
             } else {
                 let n: u64 = rv_param.parse().map_err(|_| {
                     ApiError::bad_request(format!("invalid resource version: {rv_param:?}"))
                 })?;
+                // A kind's events go back only to when the server began serving it: a
+                // custom resource's watch cache starts when its CRD appears
+                // (k8s.io/apiserver v0.36.3 pkg/storage/cacher/watch_cache.go,
+                // getAllEventsSinceLocked: "too old resource version").
+                let floor = store.serving_since(&def);
+                if n < floor {
+                    return Err(ApiError::expired(n, floor));
+                }
                 for ev in store.events_since(n)? {
                     if let Some((kind, obj)) = translate(&p, &def, &ev) {
                         first.push(line(kind, &present(obj)));
@@ -161,18 +178,34 @@ async fn stream_events(
         }
     }
     let timeout = p.timeout.unwrap_or(Duration::from_secs(1800));
+    let start = tokio::time::Instant::now();
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
     let tick = bookmark_interval
         .filter(|_| p.bookmarks)
         .unwrap_or(Duration::from_secs(3600));
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
+    let mut ticker = tokio::time::interval_at(start + tick, tick);
+    // One bookmark 2 s before the deadline, so that a client resumes from a recent
+    // resourceVersion (k8s.io/apiserver v0.36.3 pkg/storage/cacher/cache_watcher.go,
+    // nextBookmarkTime).
+    let before_deadline = timeout.checked_sub(Duration::from_secs(2));
+    let last_call = tokio::time::sleep_until(start + before_deadline.unwrap_or(timeout));
+    tokio::pin!(last_call);
+    let last_call_due = p.bookmarks && before_deadline.is_some();
     let mut progress = start_rv;
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
             () = &mut deadline => return,
             () = tx.closed() => return,
+            () = &mut last_call, if last_call_due => {
+                // And every second after, until the deadline (the cacher's bookmark
+                // timer ticks every second; a time past is due at once).
+                last_call.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(1));
+                if tx.send(Ok(line("BOOKMARK", &bookmark(&def, &version, progress, false)))).await.is_err() {
+                    return;
+                }
+            }
             _ = ticker.tick(), if p.bookmarks => {
                 if tx.send(Ok(line("BOOKMARK", &bookmark(&def, &version, progress, false)))).await.is_err() {
                     return;
