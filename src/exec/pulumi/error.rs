@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use miette::Diagnostic;
 
+use super::lock::{LockHolder, Whereabouts};
+
 /// Where Pulumi can be installed from.
 pub const INSTALL_HELP: &str = "install the Pulumi CLI: `curl -fsSL https://get.pulumi.com | sh` \
     (or `brew install pulumi/tap/pulumi`), see https://www.pulumi.com/docs/iac/download-install/; \
@@ -130,6 +132,56 @@ pub enum PulumiError {
         rerun: String,
     },
 
+    #[error("stack `{stack}` is locked by an update still running: pid {} on this machine, since {}", holder.pid, holder.since)]
+    #[diagnostic(
+        code(planrun::pulumi::locked_running),
+        help(
+            "wait for it to end, or stop it with `kill -INT {}` (Pulumi then cancels what it \
+             was doing and releases the stack); if it is the update of a planrun that was cut \
+             off, `--resume` runs this task again once it has ended",
+            holder.pid
+        )
+    )]
+    LockedRunning {
+        stack: String,
+        holder: Box<LockHolder>,
+    },
+
+    #[error(
+        "stack `{stack}` is locked by an update that no longer runs (pid {} on this machine, \
+         since {}): it was cut off (killed, or its machine stopped) and left its lock, and \
+         perhaps pending operations, behind", holder.pid, holder.since
+    )]
+    #[diagnostic(
+        code(planrun::pulumi::locked_abandoned),
+        help(
+            "make sure nobody else is updating the stack, then release it: `pulumi cancel \
+             --stack {stack} --yes --cwd {}`; the next update warns about the operations the \
+             cut-off one left pending (`pulumi stack export` lists them) and does them again",
+            cwd.display()
+        )
+    )]
+    LockedAbandoned {
+        stack: String,
+        cwd: PathBuf,
+        holder: Box<LockHolder>,
+    },
+
+    #[error("stack `{stack}` is locked by an update on another machine: {} (pid {}), since {}", holder.by, holder.pid, holder.since)]
+    #[diagnostic(
+        code(planrun::pulumi::locked_elsewhere),
+        help(
+            "wait for it; if nothing runs there any more, `pulumi cancel --stack {stack} --yes \
+             --cwd {}` releases the stack",
+            cwd.display()
+        )
+    )]
+    LockedElsewhere {
+        stack: String,
+        cwd: PathBuf,
+        holder: Box<LockHolder>,
+    },
+
     #[error("another update of stack `{stack}` is in progress")]
     #[diagnostic(
         code(planrun::pulumi::update_in_progress),
@@ -181,9 +233,25 @@ impl PulumiError {
 }
 
 /// Recognises the CLI's messages for the failures with a known fix in what it
-/// printed to stderr; `None` for anything else.
-pub fn classify(stderr: &[String], stack: &str, cwd: &std::path::Path) -> Option<PulumiError> {
+/// printed to stderr; `None` for anything else. `lock` is where the holder of a lock
+/// the CLI named is (see [`super::lock`]), when it named one.
+pub fn classify(
+    stderr: &[String],
+    stack: &str,
+    cwd: &std::path::Path,
+    lock: Option<(LockHolder, Whereabouts)>,
+) -> Option<PulumiError> {
     let find = |needle: &str| stderr.iter().find(|l| l.contains(needle));
+    if find("the stack is currently locked by").is_some()
+        && let Some((holder, whereabouts)) = lock
+    {
+        let (stack, cwd, holder) = (stack.to_owned(), cwd.to_path_buf(), Box::new(holder));
+        return Some(match whereabouts {
+            Whereabouts::Running => PulumiError::LockedRunning { stack, holder },
+            Whereabouts::Gone => PulumiError::LockedAbandoned { stack, cwd, holder },
+            Whereabouts::Elsewhere => PulumiError::LockedElsewhere { stack, cwd, holder },
+        });
+    }
     if find("no stack named").is_some() {
         return Some(PulumiError::StackNotFound {
             stack: stack.to_owned(),
@@ -240,7 +308,12 @@ mod tests {
     fn recognises_the_clis_messages() {
         let cwd = Path::new("/p");
         assert!(matches!(
-            classify(&lines("error: no stack named 'dev' found"), "dev", cwd),
+            classify(
+                &lines("error: no stack named 'dev' found"),
+                "dev",
+                cwd,
+                None
+            ),
             Some(PulumiError::StackNotFound { .. })
         ));
         assert!(matches!(
@@ -249,7 +322,8 @@ mod tests {
                     "error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions"
                 ),
                 "dev",
-                cwd
+                cwd,
+                None
             ),
             Some(PulumiError::NotLoggedIn { .. })
         ));
@@ -257,6 +331,7 @@ mod tests {
             &lines("error: getting secrets manager: passphrase must be set with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE environment variables"),
             "dev",
             cwd,
+            None,
         )
         .expect("a passphrase error");
         assert!(
@@ -268,11 +343,46 @@ mod tests {
             classify(
                 &lines("error: [409] Conflict: Another update is currently in progress."),
                 "dev",
-                cwd
+                cwd,
+                None
             ),
             Some(PulumiError::UpdateInProgress { .. })
         ));
-        assert_eq!(classify(&lines("error: something else"), "dev", cwd), None);
+        assert_eq!(
+            classify(&lines("error: something else"), "dev", cwd, None),
+            None
+        );
+    }
+
+    #[test]
+    fn a_locked_stack_is_told_by_where_its_holder_is() {
+        let cwd = Path::new("/p");
+        let stderr = lines(
+            "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.\n  file:///b/l.json: created by root@vm (pid 24042) at 2026-11-30T08:39:29Z",
+        );
+        let holder = super::super::lock::holder(&stderr).unwrap();
+        let told = |w| {
+            classify(&stderr, "s", cwd, Some((holder.clone(), w)))
+                .unwrap()
+                .with_help()
+        };
+        let running = told(Whereabouts::Running);
+        assert!(
+            running.contains("still running: pid 24042 on this machine"),
+            "{running}"
+        );
+        assert!(running.contains("`kill -INT 24042`"), "{running}");
+        let gone = told(Whereabouts::Gone);
+        assert!(gone.contains("no longer runs (pid 24042"), "{gone}");
+        assert!(
+            gone.contains("`pulumi cancel --stack s --yes --cwd /p`"),
+            "{gone}"
+        );
+        let far = told(Whereabouts::Elsewhere);
+        assert!(
+            far.contains("another machine: root@vm (pid 24042)"),
+            "{far}"
+        );
     }
 
     #[test]

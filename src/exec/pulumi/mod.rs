@@ -6,6 +6,7 @@ mod argv;
 mod capture;
 mod config;
 mod error;
+mod lock;
 mod operation;
 mod output;
 mod preview;

@@ -10,6 +10,7 @@ use nix::sys::signal::Signal;
 
 use super::argv;
 use super::error::{PulumiError, classify, strip_error};
+use super::lock::{self, LockHolder, Whereabouts};
 use super::output::OperationLog;
 use super::run::{DEFAULT_GRACE, Settings};
 use crate::events::{CancelReason, Stream};
@@ -103,7 +104,13 @@ pub(super) async fn run(
     let excerpt = last_lines(excerpt)
         .map(|l| ctx.run.redactor.redact(&l).into_owned())
         .collect();
-    match verdict(&op, task, grace, &exit, &log, excerpt) {
+    // Whether the holder of a lock the CLI named still runs: looked up here, so that
+    // the verdict stays a function of what it is given.
+    let lock = lock::holder(&log.stderr).map(|h| {
+        let w = lock::whereabouts(&h);
+        (h, w)
+    });
+    match verdict(&op, task, grace, &exit, &log, excerpt, lock) {
         Verdict::Done => {
             if let Some(summary) = &log.summary {
                 ctx.say(&format!("--- pulumi {}: {summary}", op.name()));
@@ -233,6 +240,7 @@ fn verdict(
     exit: &ProcessExit,
     log: &OperationLog,
     mut excerpt: Vec<String>,
+    lock: Option<(LockHolder, Whereabouts)>,
 ) -> Verdict {
     if let Some(reason) = exit.cancelled {
         let advice = stopped_advice(op, task, reason, grace);
@@ -246,7 +254,7 @@ fn verdict(
         return Verdict::Done;
     }
     Verdict::Failed(
-        failure(op, task, log, &exit.status)
+        failure(op, task, log, &exit.status, lock)
             .with_exit_code(exit.status.code())
             .with_excerpt(excerpt),
     )
@@ -280,8 +288,9 @@ fn failure(
     task: &PulumiProject,
     log: &OperationLog,
     status: &ExitStatus,
+    lock: Option<(LockHolder, Whereabouts)>,
 ) -> TaskError {
-    if let Some(known) = classify(&log.stderr, &task.stack, &task.cwd) {
+    if let Some(known) = classify(&log.stderr, &task.stack, &task.cwd, lock.clone()) {
         return TaskError::from_diagnostic(&known);
     }
     if let Operation::Up {
@@ -375,6 +384,7 @@ mod tests {
             exit,
             log,
             vec!["out".into()],
+            None,
         )
     }
 
@@ -465,6 +475,7 @@ mod tests {
             &exit(255, None),
             &log,
             Vec::new(),
+            None,
         ) else {
             panic!("not failed");
         };

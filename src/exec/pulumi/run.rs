@@ -326,7 +326,7 @@ async fn list_config(
         .map(|l| redactor.redact(l).into_owned())
         .collect();
     if !out.status.success() {
-        return Err(classify(&stderr, &task.stack, &task.cwd)
+        return Err(classify(&stderr, &task.stack, &task.cwd, None)
             .unwrap_or_else(|| PulumiError::Failed {
                 command: "config".into(),
                 stack: task.stack.clone(),
