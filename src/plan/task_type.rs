@@ -56,6 +56,7 @@ macro_rules! task_types {
 task_types! {
     ExecScript => exec_script,
     KubeDelete => kube_delete,
+    KubePatch => kube_patch,
     WaitAbsent => wait_absent,
     WaitCondition => wait_condition,
     AssertDeployments => assert_deployments,

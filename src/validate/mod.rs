@@ -14,6 +14,6 @@ mod vars;
 pub use error::{ErrorKind, InvalidPlan};
 pub use model::*;
 pub use pipeline::{load_and_validate, validate};
-pub use selection::{Selection, Target};
+pub use selection::{ALL_NAMESPACES, KindSet, Namespaces, Selection, Target};
 pub use task::*;
 pub(crate) use vars::{BUILTIN_VARS, parse_override};

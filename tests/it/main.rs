@@ -4,6 +4,8 @@
 mod architecture;
 mod engine;
 mod journal;
+mod kube_harness;
+mod kube_patch;
 mod kube_tasks;
 mod plan_diagnostics;
 mod plan_files;

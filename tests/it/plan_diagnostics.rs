@@ -269,3 +269,73 @@ fn every_problem_is_reported_in_one_pass() {
         ],
     );
 }
+
+/// The problems of a plan, as (kind, line) pairs, with its rendering for messages.
+fn problems_of(text: &str) -> (Vec<(ErrorKind, usize)>, String) {
+    let error = invalid(text, &[]);
+    let got = error
+        .problems()
+        .map(|p| {
+            let offset = p.labels.first().map_or(0, |(s, _)| s.offset());
+            (p.kind, text[..offset].matches('\n').count() + 1)
+        })
+        .collect();
+    (got, render(&error))
+}
+
+#[test]
+fn kinds_are_named_one_way_and_api_version_pins_only_one_kind() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"kube-delete\"\nkind = \"ClusterRole\"\nkinds = [\"ClusterRoleBinding\"]\nname = \"x\"\n"
+    );
+    check(
+        "kind_and_kinds",
+        &text,
+        &[(ErrorKind::ConflictingFields, 6)],
+    );
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"wait-absent\"\ngroup_pattern = 'fluxcd\\.io$'\napi_version = \"v1\"\nnamespace = \"*\"\nname_pattern = \".*\"\n"
+    );
+    let (got, shown) = problems_of(&text);
+    assert_eq!(got, vec![(ErrorKind::ConflictingFields, 7)], "{shown}");
+    assert!(shown.contains("pins the version of one `kind`"), "{shown}");
+    let text = format!("{HEADER}[tasks.a]\ntype = \"wait-absent\"\nname = \"x\"\n");
+    let (got, shown) = problems_of(&text);
+    assert_eq!(got, vec![(ErrorKind::MissingField, 5)], "{shown}");
+    assert!(shown.contains("names no kind"), "{shown}");
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"kube-delete\"\nkinds = [\"Secret\", \"Secret\"]\nnamespace = \"\"\nname = \"x\"\n"
+    );
+    let (got, shown) = problems_of(&text);
+    assert_eq!(
+        got,
+        vec![(ErrorKind::BadValue, 6), (ErrorKind::BadValue, 7)],
+        "{shown}"
+    );
+}
+
+#[test]
+fn group_patterns_only_where_the_kinds_need_not_be_known() {
+    for task_type in ["capture", "wait-condition"] {
+        let extra = if task_type == "wait-condition" {
+            "condition = \"Ready\"\n"
+        } else {
+            ""
+        };
+        let text = format!(
+            "{HEADER}[tasks.a]\ntype = \"{task_type}\"\ngroup_pattern = 'fluxcd\\.io$'\nnamespace = \"*\"\nname_pattern = \".*\"\n{extra}"
+        );
+        let (got, shown) = problems_of(&text);
+        assert_eq!(got, vec![(ErrorKind::ConflictingFields, 6)], "{shown}");
+        assert!(
+            shown.contains("cannot select kinds by `group_pattern`"),
+            "{shown}"
+        );
+    }
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"capture\"\nkinds = [\"Secret\", \"Deployment\"]\nnamespace = \"x\"\nname = \"y\"\n"
+    );
+    let (got, shown) = problems_of(&text);
+    assert_eq!(got, vec![(ErrorKind::BadValue, 6)], "{shown}");
+    assert!(shown.contains("captures `Deployment`"), "{shown}");
+}

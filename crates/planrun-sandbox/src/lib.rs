@@ -74,6 +74,12 @@
 //!     watch: true
 //!     count: 1
 //!     expire_watch: true            # answer the watch with ERROR 410 Expired
+//!   - kind: gitrepositories
+//!     method: PATCH
+//!     count: 1                      # another writer merge-patches the object first
+//!     concurrent_write: { metadata: { labels: { touched: "yes" } } }
+//! unavailable_api_services: [metrics.k8s.io/v1beta1]  # aggregated APIs that are down: in
+//!                                   #   discovery without resources, 503 for every request
 //! seeds: [old-flux.yaml]            # manifests, relative to the scenario file
 //! seed_field_manager: kubectl-client-side-apply  # manager of seeded objects
 //! bookmark_interval: 10s

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use super::discovery::Down;
 use super::error::SandboxError;
 
 /// When something happens: after a delay, or never.
@@ -161,6 +162,10 @@ pub struct FaultRule {
     /// Watches: answer with an `ERROR` event carrying a 410 Expired Status.
     #[serde(default)]
     pub expire_watch: bool,
+    /// Another writer merge-patches this into the object the request names just
+    /// before the request is handled (under the field manager `concurrent-writer`),
+    /// so the request's resourceVersion is stale: a read-modify-write race.
+    pub concurrent_write: Option<serde_json::Value>,
 }
 
 /// Everything a sandbox run can be told, loadable from YAML.
@@ -194,6 +199,9 @@ pub struct Scenario {
     pub bookmark_interval: Delay,
     /// How many events the watch log keeps (older resourceVersions answer 410 Expired).
     pub event_log_capacity: usize,
+    /// Group-versions of aggregated API servers that are down (`metrics.k8s.io/v1beta1`):
+    /// listed by discovery without resources, every request under them answers 503.
+    pub unavailable_api_services: Vec<String>,
 }
 
 impl Default for Scenario {
@@ -212,6 +220,7 @@ impl Default for Scenario {
             seed_field_manager: "kubectl-client-side-apply".to_owned(),
             bookmark_interval: Delay::After(Duration::from_secs(10)),
             event_log_capacity: 1000,
+            unavailable_api_services: Vec::new(),
         }
     }
 }
@@ -272,6 +281,13 @@ impl Scenario {
                 regex::Regex::new(p).map_err(|e| bad(format!("fault path regex {p:?}: {e}")))?;
             }
         }
+        for gv in &self.unavailable_api_services {
+            if Down::parse(gv).is_none() {
+                return Err(bad(format!(
+                    "unavailable_api_services: {gv:?} is not of the form group/version"
+                )));
+            }
+        }
         for c in &self.conditions {
             if let Some(p) = &c.name {
                 regex::Regex::new(p)
@@ -279,6 +295,14 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+
+    /// The group-versions that are down.
+    pub fn down(&self) -> Vec<Down> {
+        self.unavailable_api_services
+            .iter()
+            .filter_map(|gv| Down::parse(gv))
+            .collect()
     }
 
     /// The reported minor version.

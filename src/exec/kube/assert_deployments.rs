@@ -16,7 +16,7 @@ use super::error::KubeError;
 use super::retry;
 use super::status::one_line;
 use super::task::{KubeTask, KubeWork};
-use super::watch::{WatchEnd, watch_until};
+use super::watch::{Source, Unserved, WatchEnd, watch_until};
 
 /// The tag that accepts any image.
 const ANY_TAG: &str = "*";
@@ -162,11 +162,16 @@ pub async fn assert_deployments(
         ));
     }
     let mut last_pending = String::new();
+    let source = Source {
+        api,
+        config: watcher::Config::default(),
+        resource: resource.clone(),
+        prefix: String::new(),
+    };
     let end = watch_until(
         env,
-        api,
-        watcher::Config::default(),
-        &resource,
+        vec![source],
+        Unserved::Ends,
         |d: &Deployment| {
             d.metadata
                 .name
@@ -214,7 +219,7 @@ pub async fn assert_deployments(
                 list.join(", ")
             ))
         }
-        WatchEnd::NotServed => Err(KubeError::Api {
+        WatchEnd::NotServed(_) => Err(KubeError::Api {
             verb: "watch",
             resource,
             code: 404,

@@ -17,7 +17,7 @@ use crate::validate::Capture;
 
 use super::env::TaskEnv;
 use super::error::KubeError;
-use super::select::{Selected, object_name};
+use super::select::{Access, Selected};
 use super::task::{KubeTask, KubeWork};
 
 /// Annotations that may hold a copy of the data (kubectl's last-applied
@@ -31,22 +31,20 @@ pub async fn capture(
     run_dir: &Path,
     redactor: &Redactor,
 ) -> Result<String, KubeError> {
-    let sel = Selected::resolve(env, &spec.selection).await?;
+    let sel = Selected::resolve(env, &spec.selection, Access::READ).await?;
     let objects = sel.list(env).await?;
-    let is_secret = sel.kind.resource.kind == "Secret";
-    if is_secret {
-        for obj in &objects {
-            register_secret_values(obj, redactor);
-        }
+    for obj in objects.iter().filter(|o| is_secret(o)) {
+        register_secret_values(obj, redactor);
     }
     let described: Vec<String> = objects
         .iter()
-        .map(|o| format!("{} (keys: {})", object_name(o), keys(o).join(", ")))
+        .map(|o| format!("{} (keys: {})", sel.short_ref(o), keys(o).join(", ")))
         .collect();
-    let what = if objects.len() == 1 {
-        sel.kind.resource.kind.to_lowercase()
-    } else {
-        sel.kind.resource.plural.clone()
+    let what = match (sel.kinds.as_slice(), objects.len()) {
+        ([kind], 1) => kind.resource.kind.to_lowercase(),
+        ([kind], _) => kind.resource.plural.clone(),
+        (_, 1) => "object".to_string(),
+        _ => "objects".to_string(),
     };
     if env.dry_run {
         return Ok(format!(
@@ -83,6 +81,13 @@ pub async fn capture(
             described.join("; ")
         )
     })
+}
+
+/// Whether a listed object is a Secret.
+pub(crate) fn is_secret(obj: &DynamicObject) -> bool {
+    obj.types
+        .as_ref()
+        .is_some_and(|t| t.kind == "Secret" && t.api_version == "v1")
 }
 
 /// The object as it can be applied again: identity, labels, annotations and data;

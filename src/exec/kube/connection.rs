@@ -64,6 +64,12 @@ impl Connection {
             message: format!("context `{context}`: {}", error_chain(&e)),
         })?;
         let server = config.cluster_url.to_string();
+        // planrun retries transient errors itself, inside the task's deadline and
+        // saying so in the task's log (`retry.rs`); kube's own retry layer would
+        // retry a 503 fifteen times with backoff first, silently (a down aggregated
+        // API would stall discovery for minutes).
+        let mut config = config;
+        config.default_retry = false;
         let client = Client::try_from(config).map_err(|e| KubeError::Kubeconfig {
             message: format!("context `{context}`: {}", error_chain(&e)),
         })?;

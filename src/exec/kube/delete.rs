@@ -2,14 +2,14 @@
 //! fine (`--ignore-not-found`), objects already being deleted are left to finish, and
 //! a dry run asks the server (`dryRun=All`) and lists what would go.
 
-use kube::api::{Api, DeleteParams, DynamicObject, PropagationPolicy, ResourceExt};
+use kube::api::{DeleteParams, PropagationPolicy, ResourceExt};
 
 use crate::validate::{KubeDelete, Propagation};
 
 use super::env::TaskEnv;
 use super::error::KubeError;
 use super::retry;
-use super::select::Selected;
+use super::select::{Access, Selected};
 use super::task::{KubeTask, KubeWork};
 
 /// What happened to one object.
@@ -24,16 +24,9 @@ enum Deleted {
 
 /// Deletes the selected objects. Returns a one-line summary.
 pub async fn kube_delete(env: &TaskEnv<'_>, spec: &KubeDelete) -> Result<String, KubeError> {
-    let sel = Selected::resolve(env, &spec.selection).await?;
-    let objects = match sel.list(env).await {
-        Ok(objects) => objects,
-        // The kind's CRD went since discovery ran: none of its objects exist.
-        Err(KubeError::Api { code: 404, .. }) => {
-            env.conn.kinds().forget().await;
-            Vec::new()
-        }
-        Err(e) => return Err(e),
-    };
+    let sel = Selected::resolve(env, &spec.selection, Access::DELETE).await?;
+    sel.say_notes(env);
+    let objects = sel.list(env).await?;
     if objects.is_empty() {
         env.say(&format!("{} already absent", sel.description));
         return Ok(format!(
@@ -55,7 +48,7 @@ pub async fn kube_delete(env: &TaskEnv<'_>, spec: &KubeDelete) -> Result<String,
             in_progress.push(what);
             continue;
         }
-        let api = object_api(env, &sel, obj);
+        let api = sel.object_api(env, obj);
         let name = obj.name_any();
         let outcome = retry::call(env, "delete", &what, || async {
             match api.delete(&name, &params).await {
@@ -95,14 +88,6 @@ pub async fn kube_delete(env: &TaskEnv<'_>, spec: &KubeDelete) -> Result<String,
         summary.push_str(&format!("; already being deleted: {}", count(&in_progress)));
     }
     Ok(summary)
-}
-
-/// The API for one object: its own namespace when the selection spans namespaces.
-fn object_api(env: &TaskEnv<'_>, sel: &Selected, obj: &DynamicObject) -> Api<DynamicObject> {
-    match (sel.kind.namespaced, obj.namespace()) {
-        (true, Some(ns)) => Api::namespaced_with(env.client(), &ns, &sel.kind.resource),
-        _ => sel.api.clone(),
-    }
 }
 
 fn count(names: &[String]) -> String {

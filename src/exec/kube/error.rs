@@ -29,10 +29,11 @@ pub enum KubeError {
 
     /// No served resource has this kind.
     #[error(
-        "unknown kind `{}`{}{}",
+        "unknown kind `{}`{}{}{}",
         kind,
         in_version(api_version),
-        close_list(close)
+        close_list(close),
+        unlisted_list(unlisted)
     )]
     #[diagnostic(
         code(planrun::kube::unknown_kind),
@@ -43,6 +44,8 @@ pub enum KubeError {
         api_version: Option<String>,
         /// Similar kinds the server serves, as `Kind (group/version)`.
         close: Vec<String>,
+        /// Group-versions discovery could not list (the kind may be in one of them).
+        unlisted: Vec<String>,
     },
 
     /// Several API groups serve this kind.
@@ -80,6 +83,22 @@ pub enum KubeError {
     Exhausted {
         verb: &'static str,
         resource: String,
+        attempts: u32,
+        last: String,
+    },
+
+    /// A conflict-safe write kept meeting newer versions of the object.
+    #[error(
+        "{what}: still conflicting after {attempts} attempts (another writer keeps changing it); last: {last}"
+    )]
+    #[diagnostic(
+        code(planrun::kube::conflict),
+        help(
+            "find the other writer (a controller still running?) and stop it, then run the task again"
+        )
+    )]
+    Conflicting {
+        what: String,
         attempts: u32,
         last: String,
     },
@@ -142,6 +161,14 @@ fn close_list(close: &[String]) -> String {
     }
 }
 
+fn unlisted_list(unlisted: &[String]) -> String {
+    if unlisted.is_empty() {
+        String::new()
+    } else {
+        format!("; discovery could not list {}", unlisted.join("; "))
+    }
+}
+
 fn detail_lines(details: &[String]) -> String {
     details.iter().map(|d| format!("\n  {d}")).collect()
 }
@@ -156,6 +183,7 @@ mod tests {
             kind: "Namespac".into(),
             api_version: None,
             close: vec!["Namespace (v1)".into()],
+            unlisted: Vec::new(),
         };
         assert_eq!(
             e.to_string(),

@@ -8,7 +8,7 @@ use crate::validate::AssertFieldManagers;
 
 use super::env::TaskEnv;
 use super::error::KubeError;
-use super::select::Selected;
+use super::select::{Access, Selected};
 use super::task::{KubeTask, KubeWork};
 
 /// What is wrong with one object's managers, one line per problem.
@@ -64,7 +64,7 @@ pub async fn assert_field_managers(
     env: &TaskEnv<'_>,
     spec: &AssertFieldManagers,
 ) -> Result<String, KubeError> {
-    let sel = Selected::resolve(env, &spec.selection).await?;
+    let sel = Selected::resolve(env, &spec.selection, Access::READ).await?;
     let objects = sel.list(env).await?;
     if objects.is_empty() {
         if spec.required_apply.is_some() && !env.dry_run {
@@ -146,12 +146,11 @@ mod tests {
 
     fn spec(required: Option<&str>) -> AssertFieldManagers {
         AssertFieldManagers {
-            selection: Selection {
-                kind: "CustomResourceDefinition".into(),
-                api_version: None,
-                namespace: None,
-                target: Target::Pattern(Regex::new("fluxcd").unwrap()),
-            },
+            selection: Selection::of_kind(
+                "CustomResourceDefinition",
+                None,
+                Target::Pattern(Regex::new("fluxcd").unwrap()),
+            ),
             forbidden: vec![Regex::new("^kubectl-client-side-apply$").unwrap()],
             required_apply: required.map(|r| Regex::new(r).unwrap()),
         }

@@ -13,17 +13,18 @@ use crate::validate::WaitAbsent;
 
 use super::env::TaskEnv;
 use super::error::KubeError;
-use super::select::{Selected, object_name};
+use super::select::{Access, Selected, plural};
 use super::status::why_present;
 use super::task::{KubeTask, KubeWork};
-use super::watch::WatchEnd;
+use super::watch::{Unserved, WatchEnd};
 
 /// How long a timeout message may spend looking up a stuck CRD's custom resources.
 const EXPLAIN_BUDGET: Duration = Duration::from_secs(3);
 
 /// Waits until nothing matches `spec.selection`. Returns a one-line summary.
 pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String, KubeError> {
-    let sel = Selected::resolve(env, &spec.selection).await?;
+    let sel = Selected::resolve(env, &spec.selection, Access::WATCH).await?;
+    sel.say_notes(env);
     if env.dry_run {
         // Nothing was deleted: report what a real run would wait for, and move on.
         let now = sel.list(env).await?;
@@ -36,15 +37,17 @@ pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String,
             format!(
                 "would wait until {} is gone; present now: {}",
                 sel.description,
-                now.iter().map(object_name).collect::<Vec<_>>().join(", ")
+                now.iter()
+                    .map(|o| sel.short_ref(o))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         });
     }
-    let resource = sel.kind.resource_name();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut reported: Option<BTreeSet<String>> = None;
     let end = sel
-        .watch_until(env, |objects| {
+        .watch_until(env, Unserved::Empty, |objects| {
             let now: BTreeSet<String> = objects.keys().cloned().collect();
             seen.extend(now.iter().cloned());
             if reported.as_ref() != Some(&now) && !now.is_empty() {
@@ -58,11 +61,8 @@ pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String,
             objects.is_empty()
         })
         .await?;
-    if matches!(end, WatchEnd::NotServed) {
-        env.conn.kinds().forget().await;
-    }
     match end {
-        WatchEnd::Done(_) | WatchEnd::NotServed => Ok(if seen.is_empty() {
+        WatchEnd::Done(_) | WatchEnd::NotServed(_) => Ok(if seen.is_empty() {
             format!("{} already absent", sel.description)
         } else {
             format!(
@@ -79,7 +79,8 @@ pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String,
             let mut details = Vec::new();
             if !synced {
                 details.push(format!(
-                    "could not list {resource}: {}",
+                    "could not list {}: {}",
+                    sel.resource_names(),
                     last_error.unwrap_or_else(|| "no answer from the server".into())
                 ));
             }
@@ -88,7 +89,7 @@ pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String,
                 for line in why_present(obj) {
                     details.push(format!("  {line}"));
                 }
-                if sel.kind.resource.kind == "CustomResourceDefinition" {
+                if is_crd(obj) {
                     for line in remaining_custom_resources(env, obj).await {
                         details.push(format!("  {line}"));
                     }
@@ -162,12 +163,10 @@ fn crd_resource(crd: &DynamicObject) -> Option<ApiResource> {
     })
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
+fn is_crd(obj: &DynamicObject) -> bool {
+    obj.types
+        .as_ref()
+        .is_some_and(|t| t.kind == "CustomResourceDefinition")
 }
 
 impl KubeWork for WaitAbsent {

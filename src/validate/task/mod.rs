@@ -9,6 +9,7 @@ mod capture;
 mod confirm;
 mod exec_script;
 mod kube_delete;
+mod kube_patch;
 mod pulumi_up;
 mod wait_absent;
 mod wait_condition;
@@ -20,6 +21,7 @@ pub use capture::Capture;
 pub use confirm::Confirm;
 pub use exec_script::{ExecScript, Program};
 pub use kube_delete::{KubeDelete, Propagation};
+pub use kube_patch::{KubePatch, PatchChange};
 pub use pulumi_up::PulumiUp;
 pub use wait_absent::WaitAbsent;
 pub use wait_condition::WaitCondition;
@@ -42,6 +44,7 @@ pub trait TaskSpec {
 pub enum TaskKind {
     ExecScript(ExecScript),
     KubeDelete(KubeDelete),
+    KubePatch(KubePatch),
     WaitAbsent(WaitAbsent),
     WaitCondition(WaitCondition),
     AssertDeployments(AssertDeployments),
@@ -59,6 +62,7 @@ impl TaskKind {
         match task_type {
             TaskType::ExecScript => ExecScript::build(b).map(Self::ExecScript),
             TaskType::KubeDelete => KubeDelete::build(b).map(Self::KubeDelete),
+            TaskType::KubePatch => KubePatch::build(b).map(Self::KubePatch),
             TaskType::WaitAbsent => WaitAbsent::build(b).map(Self::WaitAbsent),
             TaskType::WaitCondition => WaitCondition::build(b).map(Self::WaitCondition),
             TaskType::AssertDeployments => AssertDeployments::build(b).map(Self::AssertDeployments),
@@ -77,6 +81,7 @@ impl TaskKind {
         match self {
             TaskKind::ExecScript(spec) => spec,
             TaskKind::KubeDelete(spec) => spec,
+            TaskKind::KubePatch(spec) => spec,
             TaskKind::WaitAbsent(spec) => spec,
             TaskKind::WaitCondition(spec) => spec,
             TaskKind::AssertDeployments(spec) => spec,
