@@ -1,6 +1,8 @@
 //! `kube-delete`: delete by name, name pattern or label selector; absent objects are
 //! fine (`--ignore-not-found`), objects already being deleted are left to finish, and
-//! a dry run asks the server (`dryRun=All`) and lists what would go.
+//! a dry run asks the server (`dryRun=All`) and lists what would go. Before acting
+//! (dry run included) it says which objects carry finalizers, inside the selected
+//! ones too, and which running Deployments may act on them (see `finalizers.rs`).
 
 use kube::api::{DeleteParams, PropagationPolicy, ResourceExt};
 
@@ -8,6 +10,7 @@ use crate::validate::{KubeDelete, Propagation};
 
 use super::env::TaskEnv;
 use super::error::KubeError;
+use super::finalizers;
 use super::retry;
 use super::select::{Access, Selected};
 use super::task::{KubeTask, KubeWork};
@@ -33,6 +36,11 @@ pub async fn kube_delete(env: &TaskEnv<'_>, spec: &KubeDelete) -> Result<String,
             "nothing to delete: {} already absent",
             sel.description
         ));
+    }
+    // Before acting: what the deletion will meet (it does not block the delete).
+    let findings = finalizers::scan(env, &sel, &objects).await;
+    for line in &findings.lines {
+        env.say(line);
     }
     let params = DeleteParams {
         dry_run: env.dry_run,
@@ -86,6 +94,10 @@ pub async fn kube_delete(env: &TaskEnv<'_>, spec: &KubeDelete) -> Result<String,
     let mut summary = format!("{verb} {}", count(&accepted));
     if !in_progress.is_empty() {
         summary.push_str(&format!("; already being deleted: {}", count(&in_progress)));
+    }
+    if let Some(held) = findings.summary() {
+        summary.push_str("; ");
+        summary.push_str(&held);
     }
     Ok(summary)
 }

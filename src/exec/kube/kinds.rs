@@ -53,6 +53,31 @@ impl ResolvedKind {
     }
 }
 
+/// The kind a CRD object defines, at its storage version.
+pub(crate) fn crd_kind(crd: &DynamicObject) -> Option<ResolvedKind> {
+    let spec = crd.data.get("spec")?;
+    let group = spec.get("group")?.as_str()?.to_string();
+    let names = spec.get("names")?;
+    let versions = spec.get("versions")?.as_array()?;
+    let version = versions
+        .iter()
+        .find(|v| v.get("storage").and_then(serde_json::Value::as_bool) == Some(true))
+        .or(versions.first())?
+        .get("name")?
+        .as_str()?
+        .to_string();
+    Some(ResolvedKind {
+        resource: ApiResource {
+            api_version: format!("{group}/{version}"),
+            group,
+            version,
+            kind: names.get("kind")?.as_str()?.to_string(),
+            plural: names.get("plural")?.as_str()?.to_string(),
+        },
+        namespaced: spec.get("scope").and_then(serde_json::Value::as_str) != Some("Cluster"),
+    })
+}
+
 /// One served resource, flattened out of discovery.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {

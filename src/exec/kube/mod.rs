@@ -10,6 +10,7 @@ mod env;
 mod error;
 mod executor;
 mod field_managers;
+mod finalizers;
 mod kinds;
 mod patch;
 mod retry;

@@ -6,13 +6,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use kube::api::{Api, DynamicObject, ListParams, ResourceExt};
-use kube::discovery::ApiResource;
-use serde_json::Value;
 
 use crate::validate::WaitAbsent;
 
 use super::env::TaskEnv;
 use super::error::KubeError;
+use super::kinds::crd_kind;
 use super::select::{Access, Selected, plural};
 use super::status::why_present;
 use super::task::{KubeTask, KubeWork};
@@ -107,9 +106,10 @@ pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String,
 /// For a CRD that is stuck: how many of its custom resources remain, and the first few
 /// with their finalizers. Best effort, on a short budget of its own.
 async fn remaining_custom_resources(env: &TaskEnv<'_>, crd: &DynamicObject) -> Vec<String> {
-    let Some(resource) = crd_resource(crd) else {
+    let Some(kind) = crd_kind(crd) else {
         return Vec::new();
     };
+    let resource = kind.resource;
     let api: Api<DynamicObject> = Api::all_with(env.client(), &resource);
     let lookup = tokio::time::timeout(EXPLAIN_BUDGET, api.list(&ListParams::default())).await;
     let Ok(Ok(list)) = lookup else {
@@ -139,28 +139,6 @@ async fn remaining_custom_resources(env: &TaskEnv<'_>, crd: &DynamicObject) -> V
         });
     }
     lines
-}
-
-/// The API resource a CRD object defines (its storage version).
-fn crd_resource(crd: &DynamicObject) -> Option<ApiResource> {
-    let spec = crd.data.get("spec")?;
-    let group = spec.get("group")?.as_str()?.to_string();
-    let names = spec.get("names")?;
-    let versions = spec.get("versions")?.as_array()?;
-    let version = versions
-        .iter()
-        .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
-        .or(versions.first())?
-        .get("name")?
-        .as_str()?
-        .to_string();
-    Some(ApiResource {
-        api_version: format!("{group}/{version}"),
-        group,
-        version,
-        kind: names.get("kind")?.as_str()?.to_string(),
-        plural: names.get("plural")?.as_str()?.to_string(),
-    })
 }
 
 fn is_crd(obj: &DynamicObject) -> bool {
