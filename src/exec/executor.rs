@@ -15,6 +15,7 @@ pub async fn execute(task: &Task, attempt: &Attempt) -> Result<TaskOutcome, Task
         TaskKind::ExecScript(spec) => script::execute(spec, attempt).await,
         TaskKind::KubeDelete(spec) => kube::execute(task, spec, attempt).await,
         TaskKind::KubePatch(spec) => kube::execute(task, spec, attempt).await,
+        TaskKind::KubeApply(spec) => kube::execute(task, spec, attempt).await,
         TaskKind::WaitAbsent(spec) => kube::execute(task, spec, attempt).await,
         TaskKind::WaitCondition(spec) => kube::execute(task, spec, attempt).await,
         TaskKind::AssertDeployments(spec) => kube::execute(task, spec, attempt).await,

@@ -57,6 +57,7 @@ task_types! {
     ExecScript => exec_script,
     KubeDelete => kube_delete,
     KubePatch => kube_patch,
+    KubeApply => kube_apply,
     WaitAbsent => wait_absent,
     WaitCondition => wait_condition,
     AssertDeployments => assert_deployments,

@@ -97,6 +97,88 @@ pub fn build_graph(
     Some(order)
 }
 
+/// Checks the tasks each task names in its keys ([`ParsedTask::refs`]): each exists,
+/// has the type the key wants, and is among what the task needs, directly or not
+/// (its output must exist before the task runs). Needs a graph without cycles.
+pub fn check_refs(parsed: &[ParsedTask], errors: &mut Vec<PlanError>) {
+    let index: HashMap<&str, TaskIdx> = parsed
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.task.id.as_str(), i))
+        .collect();
+    for p in parsed {
+        let id = &p.task.id;
+        for r in &p.refs {
+            let Some(&target) = index.get(r.id.as_str()) else {
+                let help = match did_you_mean(&r.id, index.keys().copied()) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => format!(
+                        "name the `{}` task whose output this task uses",
+                        r.task_type.name()
+                    ),
+                };
+                errors.push(
+                    PlanError::new(
+                        ErrorKind::UnknownDependency,
+                        format!(
+                            "task `{id}`: `{}` names `{}`, which is not a task of this plan",
+                            r.key, r.id
+                        ),
+                    )
+                    .at(r.span.clone(), "no such task")
+                    .help(help),
+                );
+                continue;
+            };
+            let found = parsed[target].task.kind.task_type();
+            if found != r.task_type {
+                errors.push(
+                    PlanError::new(
+                        ErrorKind::BadValue,
+                        format!(
+                            "task `{id}`: `{}` names `{}`, a `{}` task, not a `{}` task",
+                            r.key,
+                            r.id,
+                            found.name(),
+                            r.task_type.name()
+                        ),
+                    )
+                    .at(r.span.clone(), format!("not a {}", r.task_type.name()))
+                    .help(format!("name a `{}` task", r.task_type.name())),
+                );
+                continue;
+            }
+            if !needs_transitively(parsed, &p.task.needs, target) {
+                errors.push(
+                    PlanError::new(
+                        ErrorKind::MissingField,
+                        format!("task `{id}` uses what `{}` makes but does not need it", r.id),
+                    )
+                    .at(r.span.clone(), "named here")
+                    .help(format!(
+                        "add \"{}\" to the task's `needs` (directly or through a task it needs), so it runs first",
+                        r.id
+                    )),
+                );
+            }
+        }
+    }
+}
+
+fn needs_transitively(parsed: &[ParsedTask], needs: &[TaskIdx], target: TaskIdx) -> bool {
+    let mut stack: Vec<TaskIdx> = needs.to_vec();
+    let mut seen = vec![false; parsed.len()];
+    while let Some(i) = stack.pop() {
+        if i == target {
+            return true;
+        }
+        if !std::mem::replace(&mut seen[i], true) {
+            stack.extend(&parsed[i].task.needs);
+        }
+    }
+    false
+}
+
 /// One error per cycle, naming every task of it in order, labelled on each `needs`
 /// entry that closes a link of the cycle.
 fn report_cycles(graph: &DiGraph<TaskIdx, ()>, parsed: &[ParsedTask], errors: &mut Vec<PlanError>) {

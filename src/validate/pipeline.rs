@@ -10,14 +10,33 @@ use toml::de::{DeTable, DeValue};
 
 use super::document::{deserialize, key_span, str_items};
 use super::error::{ErrorKind, InvalidPlan, PlanError};
-use super::graph::build_graph;
+use super::graph::{build_graph, check_refs};
 use super::model::{PlanHeader, ValidatedPlan};
-use super::task_table::{TaskContext, parse_task};
+use super::task::{ApplySource, TaskKind};
+use super::task_table::{ParsedTask, TaskContext, parse_task};
 use super::vars::resolve_vars;
 use crate::plan::{PlanSource, RawHeader};
 use crate::redact::Redactor;
 
 const TOP_LEVEL_KEYS: &[&str] = &["plan", "vars", "tasks"];
+
+/// Gives each `kube-apply` that applies a capture the file its capture task writes.
+fn link_captures(parsed: &mut [ParsedTask]) {
+    let files: HashMap<String, String> = parsed
+        .iter()
+        .filter_map(|p| match &p.task.kind {
+            TaskKind::Capture(c) => Some((p.task.id.clone(), c.file.clone())),
+            _ => None,
+        })
+        .collect();
+    for p in parsed.iter_mut() {
+        if let TaskKind::KubeApply(apply) = &mut p.task.kind
+            && let ApplySource::Capture { task, file } = &mut apply.source
+        {
+            file.clone_from(files.get(task.as_str()).unwrap_or(&format!("{task}.yaml")));
+        }
+    }
+}
 
 /// Reads and validates a plan file. `overrides` are `--var` pairs.
 pub fn load_and_validate(
@@ -196,6 +215,10 @@ pub fn validate(
     }
 
     let order = build_graph(&mut parsed, &unparsed, &all_ids, &mut errors);
+    if order.is_some() {
+        check_refs(&parsed, &mut errors);
+        link_captures(&mut parsed);
+    }
     let (Some(header), Some(order), true) = (header, order, errors.is_empty()) else {
         return Err(invalid(errors));
     };

@@ -31,6 +31,20 @@ pub struct ParsedTask {
     pub task: Task,
     /// Each entry of `needs` with its span.
     pub needs: Vec<(String, Range<usize>)>,
+    /// Other tasks this one names in its own keys (checked once the graph is built).
+    pub refs: Vec<TaskRef>,
+}
+
+/// A task named in one of another task's keys, e.g. `from_capture = "capture-secrets"`:
+/// it must exist, be of `task_type`, and be needed (directly or not) by the task.
+#[derive(Debug, Clone)]
+pub struct TaskRef {
+    /// The key naming it.
+    pub key: &'static str,
+    pub id: String,
+    /// The value's span.
+    pub span: Range<usize>,
+    pub task_type: TaskType,
 }
 
 /// What every task of a plan is checked against.
@@ -146,10 +160,12 @@ pub fn parse_task(
         own,
         span: span.clone(),
         selection,
+        refs: Vec::new(),
         cx,
         errors,
     };
     let kind = TaskKind::build(task_type, &mut builder);
+    let refs = std::mem::take(&mut builder.refs);
     let common = common?;
 
     let timeout = duration_key(&table, "timeout", common.timeout.as_deref(), errors)
@@ -186,6 +202,7 @@ pub fn parse_task(
         },
 
         needs,
+        refs,
     })
 }
 
@@ -433,6 +450,7 @@ pub(super) struct Builder<'b, 'a> {
     own: Table<'a>,
     span: Range<usize>,
     selection: Option<Selection>,
+    refs: Vec<TaskRef>,
     pub cx: &'b TaskContext<'b>,
     pub errors: &'b mut Vec<PlanError>,
 }
@@ -476,6 +494,18 @@ impl Builder<'_, '_> {
         let span = value_span(self.table, key).unwrap_or(self.id_span.clone());
         self.errors
             .push(PlanError::new(kind, message).at(span, label).help(help));
+    }
+
+    /// Records that the value of `key` names another task, of `task_type`, that this
+    /// one needs (checked once every task is known).
+    pub fn task_ref(&mut self, key: &'static str, id: &str, task_type: TaskType) {
+        let span = value_span(self.table, key).unwrap_or(self.id_span.clone());
+        self.refs.push(TaskRef {
+            key,
+            id: id.to_owned(),
+            span,
+            task_type,
+        });
     }
 
     /// A path of the plan, resolved against the plan's directory.

@@ -4,6 +4,7 @@
 mod architecture;
 mod engine;
 mod journal;
+mod kube_apply;
 mod kube_finalizers;
 mod kube_harness;
 mod kube_patch;

@@ -339,3 +339,48 @@ fn group_patterns_only_where_the_kinds_need_not_be_known() {
     assert_eq!(got, vec![(ErrorKind::BadValue, 6)], "{shown}");
     assert!(shown.contains("captures `Deployment`"), "{shown}");
 }
+
+#[test]
+fn from_capture_names_a_capture_task_this_one_needs() {
+    let capture =
+        "[tasks.keep]\ntype = \"capture\"\nkind = \"Secret\"\nnamespace = \"x\"\nname = \"s\"\n\n";
+    let script = "[tasks.build]\ntype = \"exec-script\"\ncommand = [\"true\"]\n\n";
+    // Not needed: the capture might run after the restore.
+    let text = format!(
+        "{HEADER}{capture}{script}[tasks.restore]\ntype = \"kube-apply\"\nfrom_capture = \"keep\"\n"
+    );
+    let (got, shown) = problems_of(&text);
+    assert_eq!(got, vec![(ErrorKind::MissingField, 16)], "{shown}");
+    assert!(
+        shown.contains("uses what `keep` makes but does not need it"),
+        "{shown}"
+    );
+    // Needed through another task is fine; naming a task of another type is not.
+    let text = format!(
+        "{HEADER}{capture}[tasks.build]\ntype = \"exec-script\"\ncommand = [\"true\"]\nneeds = [\"keep\"]\n\n[tasks.restore]\ntype = \"kube-apply\"\nfrom_capture = \"build\"\nneeds = [\"build\"]\n"
+    );
+    let (got, shown) = problems_of(&text);
+    assert_eq!(got, vec![(ErrorKind::BadValue, 17)], "{shown}");
+    assert!(
+        shown.contains("a `exec-script` task, not a `capture` task"),
+        "{shown}"
+    );
+    let text = format!(
+        "{HEADER}{capture}[tasks.restore]\ntype = \"kube-apply\"\nfrom_capture = \"kep\"\nneeds = [\"keep\"]\nonly = [\"a/b/c\"]\n"
+    );
+    let (got, shown) = problems_of(&text);
+    assert_eq!(
+        got,
+        vec![(ErrorKind::BadValue, 14)],
+        "a bad `only` stops the task's own checks first: {shown}"
+    );
+    let text = format!(
+        "{HEADER}{capture}[tasks.restore]\ntype = \"kube-apply\"\nfrom_capture = \"kep\"\nneeds = [\"keep\"]\n"
+    );
+    let (got, shown) = problems_of(&text);
+    assert_eq!(got, vec![(ErrorKind::UnknownDependency, 12)], "{shown}");
+    assert!(shown.contains("did you mean `keep`?"), "{shown}");
+    let text = format!("{HEADER}[tasks.restore]\ntype = \"kube-apply\"\nfiles = []\n");
+    let (got, shown) = problems_of(&text);
+    assert_eq!(got, vec![(ErrorKind::BadValue, 6)], "{shown}");
+}

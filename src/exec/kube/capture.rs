@@ -22,7 +22,8 @@ use super::task::{KubeTask, KubeWork};
 
 /// Annotations that may hold a copy of the data (kubectl's last-applied
 /// configuration holds a Secret's values in clear base64); never written out.
-const DROPPED_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
+pub(crate) const DROPPED_ANNOTATIONS: &[&str] =
+    &["kubectl.kubernetes.io/last-applied-configuration"];
 
 /// Captures the selected objects into `run_dir/spec.file`. Returns a summary.
 pub async fn capture(
@@ -124,7 +125,7 @@ fn manifest(obj: &DynamicObject) -> Value {
 }
 
 /// The data keys of a Secret or ConfigMap, sorted.
-fn keys(obj: &DynamicObject) -> Vec<String> {
+pub(crate) fn keys(obj: &DynamicObject) -> Vec<String> {
     let mut keys: Vec<String> = ["data", "binaryData", "stringData"]
         .iter()
         .filter_map(|f| obj.data.get(*f).and_then(Value::as_object))
@@ -137,7 +138,7 @@ fn keys(obj: &DynamicObject) -> Vec<String> {
 
 /// Adds a Secret's values to the redactor: base64 as stored, decoded, and each line
 /// of a decoded multi-line value (a key file shows up line by line in logs).
-fn register_secret_values(obj: &DynamicObject, redactor: &Redactor) {
+pub(crate) fn register_secret_values(obj: &DynamicObject, redactor: &Redactor) {
     let register = |plain: &str| {
         redactor.add(plain);
         if plain.contains('\n') {

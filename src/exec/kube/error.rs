@@ -103,6 +103,27 @@ pub enum KubeError {
         last: String,
     },
 
+    /// A server-side apply met fields another manager owns.
+    #[error(
+        "apply {what}: fields owned by another manager{}",
+        detail_lines(conflicts)
+    )]
+    #[diagnostic(
+        code(planrun::kube::apply_conflict),
+        help(
+            "set force = true to take these fields over (the other manager loses them), or leave them to it"
+        )
+    )]
+    ApplyConflict {
+        what: String,
+        conflicts: Vec<String>,
+    },
+
+    /// A manifest or capture file cannot be used.
+    #[error("{path}: {message}")]
+    #[diagnostic(code(planrun::kube::manifest))]
+    Manifest { path: String, message: String },
+
     /// A wait ended at its deadline; `details` say what was still in the way.
     #[error("timed out after {} waiting for {what}{}", format_duration(*after), detail_lines(details))]
     #[diagnostic(code(planrun::kube::timeout))]
