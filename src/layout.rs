@@ -13,6 +13,7 @@
 //!       events.jsonl             every event, as with `--output json`
 //!       report.md                the Markdown run report
 //!       logs/<task id>.log       each task's output, attempt after attempt
+//!       kube/kubeconfig          children's current context, while the run goes (0700/0600)
 //!     sandbox/                   a rehearsal's simulated world (rehearsals only)
 //! ```
 //!
@@ -40,6 +41,7 @@ const JOURNAL_FILE: &str = "journal";
 const EVENTS_FILE: &str = "events.jsonl";
 const REPORT_FILE: &str = "report.md";
 const LOGS_DIR: &str = "logs";
+const CHILD_KUBE_DIR: &str = "kube";
 
 /// The state directory used when `--state-dir` is not given: `.planrun` beside the
 /// plan file.
@@ -148,6 +150,11 @@ impl RunDir {
     /// The log file of a task.
     pub fn log_path(&self, task_id: &str) -> PathBuf {
         self.path.join(log_path_in_run(task_id))
+    }
+
+    /// The private directory holding the kubeconfig children get while the run goes.
+    pub fn child_kube_dir(&self) -> PathBuf {
+        self.path.join(CHILD_KUBE_DIR)
     }
 }
 

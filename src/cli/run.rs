@@ -13,7 +13,7 @@ use super::resume::ResumeArgs;
 use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::events::{EventSender, RunOutcome};
-use crate::exec::kube::{ConnectOptions, Connection};
+use crate::exec::kube::{ChildKubeconfig, ConnectOptions, Connection};
 use crate::exec::process::GroupRegistry;
 use crate::exec::{KubeSlot, RunResources};
 use crate::journal::{self, JournalSink, Session};
@@ -118,11 +118,13 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
     }
 }
 
-/// Opens the run's Kubernetes connection when a task uses Kubernetes or the plan names
-/// a context, and refuses a context other than the plan's before anything runs.
+/// Opens the run's Kubernetes connection when a task uses Kubernetes, the plan names
+/// a context, or `--context`/`--kubeconfig` is given, and refuses a context other
+/// than the plan's before anything runs.
 async fn connect(plan: &ValidatedPlan, args: &RunArgs) -> Result<KubeSlot, Error> {
     let guard = plan.header().context.as_deref();
-    if guard.is_none() && !plan.tasks().iter().any(|t| t.kind.uses_kube()) {
+    let asked = args.context.is_some() || args.kubeconfig.is_some();
+    if guard.is_none() && !asked && !plan.tasks().iter().any(|t| t.kind.uses_kube()) {
         return Ok(KubeSlot::default());
     }
     let conn = Connection::open(&ConnectOptions {
@@ -219,6 +221,15 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         },
     );
 
+    // Every child acts on the run's context (see exec/kube/child_config.rs); the
+    // private file goes when `child_kubeconfig` is dropped, at the end of the run.
+    let child_kubeconfig = match kube.get() {
+        Some(conn) if !conn.kubeconfig_files().is_empty() => Some(
+            ChildKubeconfig::write(&run_dir.child_kube_dir(), conn)
+                .map_err(|e| internal("cannot write the children's kubeconfig", e))?,
+        ),
+        _ => None,
+    };
     let resources = RunResources {
         run_dir: run_dir.path().to_path_buf(),
         redactor: plan.redactor().clone(),
@@ -227,7 +238,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         dry_run: args.dry_run,
         assume_yes: args.yes,
         kube,
-        child_env: Vec::new(),
+        child_env: child_kubeconfig.iter().map(ChildKubeconfig::env).collect(),
         grace: args.grace,
         groups: GroupRegistry::new(),
     };

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod architecture;
+mod child_kubeconfig;
 mod engine;
 mod journal;
 mod kube_apply;

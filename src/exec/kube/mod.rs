@@ -5,6 +5,7 @@
 mod apply;
 mod assert_deployments;
 mod capture;
+mod child_config;
 mod connection;
 mod delete;
 mod env;
@@ -25,6 +26,7 @@ mod watch;
 pub use apply::kube_apply;
 pub use assert_deployments::assert_deployments;
 pub use capture::capture;
+pub use child_config::ChildKubeconfig;
 pub use connection::{ConnectOptions, Connection, check_guard};
 pub use delete::kube_delete;
 pub use env::{Progress, Quiet, TaskEnv};
