@@ -10,15 +10,6 @@ use serde_json::Value;
 use super::error::RehearseError;
 use planrun_sandbox::SandboxState;
 
-/// The kinds every sandbox serves; custom resources come from the stored CRDs.
-const BUILT_IN: [(&str, &str); 5] = [
-    ("v1", "Namespace"),
-    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
-    ("v1", "Secret"),
-    ("v1", "ConfigMap"),
-    ("apps/v1", "Deployment"),
-];
-
 /// Every object of a sandbox at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -29,20 +20,9 @@ pub struct Snapshot {
 impl Snapshot {
     /// Everything the sandbox stores now.
     pub fn take(state: &SandboxState) -> Self {
-        let resource_version = state.resource_version();
-        let mut objects = Vec::new();
-        for (api_version, kind) in BUILT_IN {
-            objects.extend(state.list(api_version, kind, None));
-        }
-        let crds = state.list("apiextensions.k8s.io/v1", "CustomResourceDefinition", None);
-        for crd in &crds {
-            if let Some((api_version, kind)) = storage_kind(crd) {
-                objects.extend(state.list(&api_version, &kind, None));
-            }
-        }
         Self {
-            resource_version,
-            objects,
+            resource_version: state.resource_version(),
+            objects: state.all_objects(),
         }
     }
 
@@ -111,20 +91,6 @@ impl Snapshot {
         }
         Ok(())
     }
-}
-
-/// `(group/version, Kind)` of a CRD's storage version.
-fn storage_kind(crd: &Value) -> Option<(String, String)> {
-    let group = crd.pointer("/spec/group")?.as_str()?;
-    let kind = crd.pointer("/spec/names/kind")?.as_str()?;
-    let versions = crd.pointer("/spec/versions")?.as_array()?;
-    let version = versions
-        .iter()
-        .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
-        .or_else(|| versions.first())?
-        .get("name")?
-        .as_str()?;
-    Some((format!("{group}/{version}"), kind.to_owned()))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ mod plan_files;
 mod pulumi;
 mod rehearsal;
 mod sandbox;
+mod sandbox_controllers;
 mod sandbox_kubectl;
 mod sandbox_namespace;
 mod support;

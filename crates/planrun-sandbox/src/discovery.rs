@@ -285,7 +285,15 @@ mod tests {
             .iter()
             .map(|g| g["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, vec!["apps", "apiextensions.k8s.io"]);
+        assert_eq!(
+            names,
+            vec![
+                "apps",
+                "apiextensions.k8s.io",
+                "networking.k8s.io",
+                "rbac.authorization.k8s.io"
+            ]
+        );
         assert!(resource_list(&builtins(), "", "v1").is_some());
         assert!(resource_list(&builtins(), "apps", "v2").is_none());
     }

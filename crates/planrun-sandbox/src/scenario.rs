@@ -134,6 +134,29 @@ fn sandbox_controller() -> String {
     "sandbox-controller".to_owned()
 }
 
+/// The simulated Flux controllers (see `flux.rs`): each acts while a Pod of its
+/// Deployment (`namespace/name`) exists, is Ready and is not terminating.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FluxControllers {
+    /// kustomize-controller's Deployment, e.g. `flux-system/kustomize-controller`.
+    pub kustomize: Option<String>,
+    /// helm-controller's Deployment, e.g. `flux-system/helm-controller`.
+    pub helm: Option<String>,
+    /// How long a controller takes to act on a change it sees.
+    pub delay: Delay,
+}
+
+impl Default for FluxControllers {
+    fn default() -> Self {
+        Self {
+            kustomize: None,
+            helm: None,
+            delay: Delay::millis(100),
+        }
+    }
+}
+
 /// An injected fault. Every present matcher must match; every present effect applies.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,8 +203,13 @@ pub struct Scenario {
     pub namespaces: BTreeMap<String, NamespaceKnob>,
     /// Delay from a CRD delete to its custom resources and itself being removed.
     pub crd_finalize_delay: Delay,
-    /// Delay from a deployment spec change to all replicas being ready.
+    /// Delay from a pod's creation to its being Ready (so a deployment rollout takes
+    /// this long; `never`: pods stay Pending).
     pub deployment_ready_delay: Delay,
+    /// Delay from a pod's deletion (it is Terminating) to its removal.
+    pub pod_termination_delay: Delay,
+    /// Simulated Flux controllers and the Deployments they run as.
+    pub controllers: FluxControllers,
     /// Delay after which a simulated controller removes the finalizers of a deleted object
     /// (`never` by default: objects linger until someone removes their finalizers).
     pub finalizer_clear_delay: Delay,
@@ -212,6 +240,8 @@ impl Default for Scenario {
             namespaces: BTreeMap::new(),
             crd_finalize_delay: Delay::millis(200),
             deployment_ready_delay: Delay::millis(500),
+            pod_termination_delay: Delay::millis(500),
+            controllers: FluxControllers::default(),
             finalizer_clear_delay: Delay::Never,
             stuck_finalizers: BTreeSet::new(),
             conditions: Vec::new(),
@@ -279,6 +309,19 @@ impl Scenario {
         for f in &self.faults {
             if let Some(p) = &f.path {
                 regex::Regex::new(p).map_err(|e| bad(format!("fault path regex {p:?}: {e}")))?;
+            }
+        }
+        for deployment in [&self.controllers.kustomize, &self.controllers.helm]
+            .into_iter()
+            .flatten()
+        {
+            if deployment
+                .split_once('/')
+                .is_none_or(|(ns, n)| ns.is_empty() || n.is_empty())
+            {
+                return Err(bad(format!(
+                    "controllers: {deployment:?} is not of the form namespace/name"
+                )));
             }
         }
         for gv in &self.unavailable_api_services {
