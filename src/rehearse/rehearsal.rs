@@ -16,6 +16,7 @@ use std::time::Duration;
 use miette::Report;
 
 use super::error::RehearseError;
+use super::outcome;
 use super::snapshot::Snapshot;
 use super::spec::{Reaction, RehearsalSpec};
 use super::world::World;
@@ -113,33 +114,93 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(Report::msg(format!("cannot start the runtime: {e}"))))?;
-    let code = runtime.block_on(async {
+    let (code, ending) = runtime.block_on(async {
         let sandbox = Sandbox::start(SandboxConfig::with_scenario(scenario))
             .await
             .map_err(|e| internal(e.into()))?;
         if let Some(snapshot) = &restore {
             snapshot.restore(&sandbox.state()).map_err(internal)?;
         }
-        sandbox
-            .write_kubeconfig(&world.kubeconfig(), &context)
-            .map_err(|e| internal(e.into()))?;
+        // The user's current context may be another cluster: then the kubeconfig
+        // has both, the other current, and the run is told the plan's context.
+        let other = match &spec.other_cluster {
+            Some(o) => Some((
+                o.context.clone(),
+                Sandbox::start(SandboxConfig::default())
+                    .await
+                    .map_err(|e| internal(e.into()))?,
+            )),
+            None => None,
+        };
+        let mut run_args = Vec::new();
+        match &other {
+            Some((name, cluster)) => {
+                let text = planrun_sandbox::kubeconfig_yaml_of(
+                    &[(&context, &sandbox.url()), (name, &cluster.url())],
+                    name,
+                );
+                std::fs::write(world.kubeconfig(), text).map_err(|source| {
+                    internal(RehearseError::Prepare {
+                        path: world.kubeconfig(),
+                        source,
+                    })
+                })?;
+                run_args.extend(["--context".to_owned(), context.clone()]);
+            }
+            None => sandbox
+                .write_kubeconfig(&world.kubeconfig(), &context)
+                .map_err(|e| internal(e.into()))?,
+        }
         let mode = if opts.resume { "--resume" } else { "--restart" };
         announce(opts, &world, &sandbox, &context, restore.is_some());
-        let code = conduct(opts, &world, &sandbox, &vars, mode, &spec.reactions).await;
-        Snapshot::take(&sandbox.state())
+        if let Some((name, cluster)) = &other {
+            eprintln!(
+                "rehearsal: the kubeconfig's current context is `{name}`, another cluster at {}; the run is given --context {context}",
+                cluster.url()
+            );
+        }
+        let code = conduct(opts, &world, &sandbox, &vars, mode, &spec.reactions, &run_args).await;
+        let state = sandbox.state();
+        Snapshot::take(&state)
             .save(&world.cluster())
             .map_err(internal)?;
+        let ending = Ending {
+            activity: state.activity(),
+            objects: state.all_objects(),
+            other: other.as_ref().map(|(name, cluster)| {
+                let requests = cluster.requests();
+                let writes = requests
+                    .iter()
+                    .filter(|r| r.method != "GET")
+                    .map(|r| format!("{} {}", r.method, r.path))
+                    .collect();
+                (name.clone(), requests.len(), writes)
+            }),
+        };
         sandbox.shutdown().await;
-        code
+        if let Some((_, cluster)) = other {
+            cluster.shutdown().await;
+        }
+        Ok::<_, Error>((code?, ending))
     })?;
     runtime.shutdown_background();
-    conclude(
+    let code = conclude(
         opts,
         &world,
+        &name,
         code,
         fault.as_ref().map(|f| f.description.as_str()),
+        &ending,
     );
     Ok(code)
+}
+
+/// What the sandbox looked like and did, once the run was over.
+struct Ending {
+    activity: Vec<planrun_sandbox::Activity>,
+    objects: Vec<serde_json::Value>,
+    /// The other cluster: its context, how many requests it got, and its writes.
+    other: Option<(String, usize, Vec<String>)>,
 }
 
 fn announce(
@@ -164,13 +225,51 @@ fn announce(
     eprintln!("rehearsal: files in {}", world.dir.display());
 }
 
-fn conclude(opts: &RehearseOptions, world: &World, code: i32, fault: Option<&str>) {
+/// Says how the rehearsal ended, and leaves the sandbox's final state and activity
+/// in the run's directory; returns the exit code (the run's, unless the other
+/// cluster got a write).
+fn conclude(
+    opts: &RehearseOptions,
+    world: &World,
+    plan_name: &str,
+    mut code: i32,
+    fault: Option<&str>,
+    ending: &Ending,
+) -> i32 {
     let plan = opts.plan.display();
     eprintln!(
         "rehearsal: sandbox cluster saved to {}; simulated tool calls in {}",
         world.cluster().display(),
         world.tools_log().display()
     );
+    for a in &ending.activity {
+        eprintln!("rehearsal: sandbox: {}", a.text);
+    }
+    if let Some(run) = outcome::latest_run(&world.state_dir, plan_name) {
+        match outcome::write_final_state(&run, &ending.objects) {
+            Ok(path) => eprintln!("rehearsal: the sandbox's final state: {}", path.display()),
+            Err(e) => eprintln!("rehearsal: cannot write {}: {e}", outcome::FINAL_STATE),
+        }
+        if let Err(e) = outcome::append_activity(&run, &ending.activity) {
+            eprintln!("rehearsal: cannot add the sandbox's activity to the report: {e}");
+        }
+    }
+    if let Some((name, requests, writes)) = &ending.other {
+        if writes.is_empty() {
+            eprintln!(
+                "rehearsal: the other cluster (context {name}) got no writes ({requests} requests in all)"
+            );
+        } else {
+            eprintln!(
+                "rehearsal: the other cluster (context {name}) got {} writes: {}",
+                writes.len(),
+                writes.join(", ")
+            );
+            if code == 0 {
+                code = planrun::exit_code::TASK_FAILED;
+            }
+        }
+    }
     match code {
         0 => eprintln!("rehearsal: succeeded"),
         planrun::exit_code::INTERRUPTED => eprintln!(
@@ -185,6 +284,7 @@ fn conclude(opts: &RehearseOptions, world: &World, code: i32, fault: Option<&str
             }
         }
     }
+    code
 }
 
 /// Runs the plan as a child and serves it until it exits; returns its exit code.
@@ -195,6 +295,7 @@ async fn conduct(
     vars: &BTreeMap<String, String>,
     mode: &str,
     reactions: &[Reaction],
+    run_args: &[String],
 ) -> Result<i32, Error> {
     let exe = std::env::current_exe().map_err(|e| internal(RehearseError::Spawn(e)))?;
     let mut cmd = tokio::process::Command::new(exe);
@@ -213,6 +314,7 @@ async fn conduct(
     for (name, value) in vars {
         cmd.arg("--var").arg(format!("{name}={value}"));
     }
+    cmd.args(run_args);
     cmd.env("KUBECONFIG", world.kubeconfig())
         .env("PATH", world.path_env())
         .env(planrun_sandbox::simtools::CONFIG_ENV, world.behaviour())

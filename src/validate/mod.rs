@@ -16,4 +16,5 @@ pub use model::*;
 pub use pipeline::{load_and_validate, validate};
 pub use selection::{ALL_NAMESPACES, KindSet, Namespaces, Selection, Target};
 pub use task::*;
+pub use task_table::normalize as normalize_path;
 pub(crate) use vars::{BUILTIN_VARS, parse_override};

@@ -557,7 +557,7 @@ fn fingerprint(table: &Table<'_>, redactor: &Redactor) -> String {
 }
 
 /// Removes `.` and `..` components lexically, so paths read as a person writes them.
-fn normalize(path: &Path) -> std::path::PathBuf {
+pub fn normalize(path: &Path) -> std::path::PathBuf {
     use std::path::Component;
     let mut out = std::path::PathBuf::new();
     for component in path.components() {

@@ -72,7 +72,7 @@ async fn a_crd_delete_names_its_custom_resources_finalizers_and_the_controllers_
         "{lines:#?}"
     );
     assert!(
-        lines.contains(&"running Deployments that may act on finalizers.fluxcd.io (`fluxcd` in their images or labels): flux-system/kustomize-controller (1 ready, ghcr.io/fluxcd/kustomize-controller:v1.4.0)".to_string()),
+        lines.contains(&"running Deployments that may act on finalizers.fluxcd.io (`fluxcd` in their images or label values): flux-system/kustomize-controller (1 ready, ghcr.io/fluxcd/kustomize-controller:v1.4.0)".to_string()),
         "{lines:#?}"
     );
     // The dry run deleted nothing; the real delete says the same before acting.

@@ -264,6 +264,7 @@ fn flux_scenario() -> Scenario {
         controllers: FluxControllers {
             kustomize: Some("flux-system/kustomize-controller".into()),
             helm: Some("flux-system/helm-controller".into()),
+            source: None,
             delay: Delay::millis(50),
         },
         ..scenario()

@@ -1,4 +1,4 @@
-//! Simulated kustomize-controller and helm-controller: what Flux's controllers do
+//! Simulated kustomize-controller, helm-controller and source-controller: what Flux's controllers do
 //! when their objects are deleted, while they run (the scenario's `controllers` name
 //! their Deployments; a controller runs while a Pod of its Deployment exists, is
 //! Ready and is not terminating). Without a running controller the object keeps
@@ -31,6 +31,10 @@
 //!   storage Secrets, `sh.helm.release.v1.<release>.v<N>` labelled `owner=helm`,
 //!   `name=<release>`, in the storage namespace (Helm's default Secret storage;
 //!   `KeepHistory` false).
+//! - source-controller (fluxcd/source-controller `internal/controller/gitrepository_controller.go`,
+//!   `reconcileDelete`, and likewise for its other kinds): a source being deleted has
+//!   its artifacts garbage collected from the controller's own storage (nothing in
+//!   the cluster), then its finalizer goes.
 //!
 //! Everything they do goes to the sandbox's activity log.
 
@@ -44,6 +48,7 @@ use super::workloads::{controller_uid, pod_is_ready};
 pub const FLUX_FINALIZER: &str = "finalizers.fluxcd.io";
 const KUSTOMIZE_GROUP: &str = "kustomize.toolkit.fluxcd.io";
 const HELM_GROUP: &str = "helm.toolkit.fluxcd.io";
+const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
 
 fn flag(obj: &Value, pointer: &str) -> bool {
     obj.pointer(pointer).and_then(Value::as_bool) == Some(true)
@@ -100,7 +105,8 @@ impl Store {
     /// deleted, or a pod changed: a controller may have started).
     pub(super) fn schedule_flux_controllers(&mut self) {
         let c = &self.scenario.controllers;
-        if (c.kustomize.is_none() && c.helm.is_none()) || self.flux_scheduled {
+        if (c.kustomize.is_none() && c.helm.is_none() && c.source.is_none()) || self.flux_scheduled
+        {
             return;
         }
         if let Some(after) = c.delay.duration() {
@@ -153,6 +159,34 @@ impl Store {
                     self.finalize_helm_release(&hr);
                 } else {
                     self.note_held("HelmRelease", &hr, "helm-controller", &deployment);
+                }
+            }
+        }
+        if let Some(deployment) = self.scenario.controllers.source.clone() {
+            let running = self.is_running(&deployment);
+            let kinds: Vec<(String, String)> = self
+                .resources()
+                .into_iter()
+                .filter(|d| d.group == SOURCE_GROUP)
+                .map(|d| (d.plural, d.kind))
+                .collect();
+            for (plural, kind) in kinds {
+                for obj in self.deleting_with_finalizer(SOURCE_GROUP, &plural) {
+                    if !running {
+                        self.note_held(&kind, &obj, "source-controller", &deployment);
+                        continue;
+                    }
+                    let ns = str_at(&obj, "/metadata/namespace").to_owned();
+                    let name = str_at(&obj, "/metadata/name").to_owned();
+                    self.record_activity(format!(
+                        "source-controller garbage collected the artifacts of {kind} {ns}/{name} and removed {FLUX_FINALIZER}"
+                    ));
+                    self.drop_finalizer_of(
+                        &ResKey::new(SOURCE_GROUP, &plural),
+                        &ns,
+                        &name,
+                        FLUX_FINALIZER,
+                    );
                 }
             }
         }

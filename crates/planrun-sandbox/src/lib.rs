@@ -56,6 +56,7 @@
 //! controllers:                      # simulated Flux controllers (see below)
 //!   kustomize: flux-system/kustomize-controller
 //!   helm: flux-system/helm-controller
+//!   source: flux-system/source-controller
 //!   delay: 100ms                    # how long they take to act
 //! finalizer_clear_delay: never      # a simulated controller clears finalizers of deleted
 //! stuck_finalizers: [example.com/keep]  #   objects after this delay, except these
@@ -129,7 +130,7 @@ pub use error::SandboxError;
 pub use faults::RequestRecord;
 pub use scenario::{ConditionRule, Delay, FaultRule, FluxControllers, NamespaceKnob, Scenario};
 pub use seed::Manifest;
-pub use server::{Sandbox, SandboxConfig, kubeconfig_yaml};
+pub use server::{Sandbox, SandboxConfig, kubeconfig_yaml, kubeconfig_yaml_of};
 pub use state::{Changes, SandboxState};
 pub use status::ApiError;
 pub use store::Activity;

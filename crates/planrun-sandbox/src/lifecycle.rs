@@ -692,13 +692,30 @@ impl Store {
             .iter()
             .filter(|r| !is_namespaces(r))
             .any(|res| !self.names_in(res, name).is_empty());
-        if remaining {
-            return;
-        }
         let key = ResKey::new("", "namespaces");
         let Some(ns) = self.get_opt(&key, "", name).cloned() else {
             return;
         };
+        if remaining {
+            // The namespace controller reports what is left as content goes.
+            let mut new = ns.clone();
+            for cond in self
+                .namespace_deletion_conditions(name)
+                .into_iter()
+                .filter(|c| {
+                    matches!(
+                        str_at(c, "/type"),
+                        "NamespaceContentRemaining" | "NamespaceFinalizersRemaining"
+                    )
+                })
+            {
+                upsert_condition(&mut new["status"], cond);
+            }
+            if new["status"]["conditions"] != ns["status"]["conditions"] {
+                self.put(&key, new);
+            }
+            return;
+        }
         self.unmark_finalizing_namespace(name);
         let mut new = ns.clone();
         new["spec"]["finalizers"] = json!([]);

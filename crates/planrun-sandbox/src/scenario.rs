@@ -143,6 +143,8 @@ pub struct FluxControllers {
     pub kustomize: Option<String>,
     /// helm-controller's Deployment, e.g. `flux-system/helm-controller`.
     pub helm: Option<String>,
+    /// source-controller's Deployment, e.g. `flux-system/source-controller`.
+    pub source: Option<String>,
     /// How long a controller takes to act on a change it sees.
     pub delay: Delay,
 }
@@ -152,6 +154,7 @@ impl Default for FluxControllers {
         Self {
             kustomize: None,
             helm: None,
+            source: None,
             delay: Delay::millis(100),
         }
     }
@@ -311,9 +314,13 @@ impl Scenario {
                 regex::Regex::new(p).map_err(|e| bad(format!("fault path regex {p:?}: {e}")))?;
             }
         }
-        for deployment in [&self.controllers.kustomize, &self.controllers.helm]
-            .into_iter()
-            .flatten()
+        for deployment in [
+            &self.controllers.kustomize,
+            &self.controllers.helm,
+            &self.controllers.source,
+        ]
+        .into_iter()
+        .flatten()
         {
             if deployment
                 .split_once('/')

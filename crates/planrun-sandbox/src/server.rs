@@ -165,24 +165,25 @@ impl Drop for Sandbox {
 
 /// A kubeconfig for `server` with one cluster, user and context named `context_name`.
 pub fn kubeconfig_yaml(server: &str, context_name: &str) -> String {
+    kubeconfig_yaml_of(&[(context_name, server)], context_name)
+}
+
+/// A kubeconfig with a cluster, user and context per `(name, server)`, `current` the
+/// current context.
+pub fn kubeconfig_yaml_of(contexts: &[(&str, &str)], current: &str) -> String {
+    let mut clusters = String::new();
+    let mut users = String::new();
+    let mut entries = String::new();
+    for (name, server) in contexts {
+        clusters.push_str(&format!(
+            "- name: {name}\n  cluster:\n    server: {server}\n"
+        ));
+        users.push_str(&format!("- name: {name}\n  user: {{}}\n"));
+        entries.push_str(&format!(
+            "- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n    namespace: default\n"
+        ));
+    }
     format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: {context_name}
-  cluster:
-    server: {server}
-users:
-- name: {context_name}
-  user: {{}}
-contexts:
-- name: {context_name}
-  context:
-    cluster: {context_name}
-    user: {context_name}
-    namespace: default
-current-context: {context_name}
-preferences: {{}}
-"
+        "apiVersion: v1\nkind: Config\nclusters:\n{clusters}users:\n{users}contexts:\n{entries}current-context: {current}\npreferences: {{}}\n"
     )
 }

@@ -5,8 +5,8 @@
 //!
 //! "May act on them" is a heuristic, documented in the README: a finalizer's owner is
 //! named by its domain (`finalizers.fluxcd.io` -> `fluxcd`, `example.com/hold` ->
-//! `example`); a Deployment with ready replicas whose container images or labels
-//! contain that name may be the controller that acts on the finalizer (Flux's
+//! `example`); a Deployment with ready replicas whose container images or label
+//! values contain that name may be the controller that acts on the finalizer (Flux's
 //! controllers run images `ghcr.io/fluxcd/...`). The API server's own finalizers
 //! (`kubernetes`, `foregroundDeletion`, `orphan`,
 //! `customresourcecleanup.apiextensions.k8s.io`, `kubernetes.io/...`) are left out:
@@ -207,32 +207,7 @@ async fn scan_inner(
     for (token, finalizers) in &tokens {
         let mut acting = Vec::new();
         for d in &list.items {
-            let ready = d
-                .status
-                .as_ref()
-                .and_then(|s| s.ready_replicas)
-                .unwrap_or(0);
-            if ready == 0 {
-                continue;
-            }
-            let images: Vec<String> = d
-                .spec
-                .as_ref()
-                .and_then(|s| s.template.spec.as_ref())
-                .map(|p| {
-                    p.containers
-                        .iter()
-                        .filter_map(|c| c.image.clone())
-                        .collect()
-                })
-                .unwrap_or_default();
-            let labels = d.labels().iter().map(|(k, v)| format!("{k}={v}"));
-            let matched = images
-                .iter()
-                .cloned()
-                .chain(labels)
-                .find(|text| text.to_lowercase().contains(token.as_str()));
-            if let Some(matched) = matched {
+            if let Some((ready, matched)) = may_act(token, d) {
                 let name = format!("{}/{}", d.namespace().unwrap_or_default(), d.name_any());
                 acting.push(format!("{name} ({ready} ready, {matched})"));
                 findings.acting.push(name);
@@ -241,12 +216,12 @@ async fn scan_inner(
         let finalizers: Vec<&str> = finalizers.iter().map(|f| f.as_str()).collect();
         if acting.is_empty() {
             findings.lines.push(format!(
-                "no running Deployment names `{token}` in its images or labels: nothing seems to act on {} (objects keep it until it is removed)",
+                "no running Deployment names `{token}` in its images or label values: nothing seems to act on {} (objects keep it until it is removed)",
                 finalizers.join(", ")
             ));
         } else {
             findings.lines.push(format!(
-                "running Deployments that may act on {} (`{token}` in their images or labels): {}",
+                "running Deployments that may act on {} (`{token}` in their images or label values): {}",
                 finalizers.join(", "),
                 acting.join(", ")
             ));
@@ -254,6 +229,43 @@ async fn scan_inner(
     }
     findings.acting.sort();
     findings.acting.dedup();
+}
+
+/// Whether a Deployment may act on the finalizers owned by `token`: it has ready
+/// replicas, and an image or a label value names the owner. Returns its ready count
+/// and what matched. Label keys do not count: Flux labels what it deploys with keys
+/// of its domain (`kustomize.toolkit.fluxcd.io/name`), which says nothing of who runs.
+fn may_act(token: &str, d: &Deployment) -> Option<(i32, String)> {
+    let ready = d
+        .status
+        .as_ref()
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or(0);
+    if ready == 0 {
+        return None;
+    }
+    let images: Vec<String> = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .map(|p| {
+            p.containers
+                .iter()
+                .filter_map(|c| c.image.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let labels = d
+        .labels()
+        .iter()
+        .filter(|(_, v)| v.to_lowercase().contains(token))
+        .map(|(k, v)| format!("{k}={v}"));
+    let matched = images
+        .into_iter()
+        .filter(|i| i.to_lowercase().contains(token))
+        .chain(labels)
+        .next()?;
+    Some((ready, matched))
 }
 
 /// Each custom resource of a CRD, named, with its finalizers.
@@ -313,5 +325,50 @@ mod tests {
         assert!(is_system("kubernetes.io/pvc-protection"));
         assert!(is_system("customresourcecleanup.apiextensions.k8s.io"));
         assert!(!is_system("finalizers.fluxcd.io"));
+    }
+
+    fn deployment(image: &str, labels: serde_json::Value, ready: i32) -> Deployment {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "d", "namespace": "n", "labels": labels},
+            "spec": {"selector": {}, "template": {"spec": {"containers": [{"name": "c", "image": image}]}}},
+            "status": {"readyReplicas": ready}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_controller_is_found_by_its_image_or_a_label_value_not_a_label_key() {
+        let controller = deployment(
+            "ghcr.io/fluxcd/kustomize-controller:v1.4.0",
+            serde_json::json!({}),
+            1,
+        );
+        assert_eq!(
+            may_act("fluxcd", &controller),
+            Some((1, "ghcr.io/fluxcd/kustomize-controller:v1.4.0".into()))
+        );
+        assert_eq!(
+            may_act(
+                "fluxcd",
+                &deployment("ghcr.io/fluxcd/x:v1", serde_json::json!({}), 0)
+            ),
+            None,
+            "not running"
+        );
+        let deployed_by_flux = deployment(
+            "ghcr.io/stefanprodan/podinfo:6.7.1",
+            serde_json::json!({"kustomize.toolkit.fluxcd.io/name": "apps"}),
+            2,
+        );
+        assert_eq!(may_act("fluxcd", &deployed_by_flux), None);
+        let labelled = deployment(
+            "registry/x:v1",
+            serde_json::json!({"app.kubernetes.io/part-of": "fluxcd"}),
+            1,
+        );
+        assert_eq!(
+            may_act("fluxcd", &labelled),
+            Some((1, "app.kubernetes.io/part-of=fluxcd".into()))
+        );
     }
 }
