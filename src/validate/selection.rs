@@ -127,12 +127,19 @@ impl Selection {
             },
             KindSet::Kinds(kinds) => kinds.join(", "),
             KindSet::GroupPattern(re) => {
-                format!("every kind of the API groups matching /{}/", re.as_str())
+                format!("the kinds of the API groups matching /{}/,", re.as_str())
             }
         };
+        let grouped = matches!(self.kinds, KindSet::GroupPattern(_));
         match &self.target {
+            Target::Name(name) if grouped => {
+                let _ = write!(out, " objects named {name}");
+            }
             Target::Name(name) => {
                 let _ = write!(out, " {name}");
+            }
+            Target::Pattern(re) if grouped => {
+                let _ = write!(out, " objects named /{}/", re.as_str());
             }
             Target::Pattern(re) => {
                 let _ = write!(out, " matching /{}/", re.as_str());

@@ -32,10 +32,10 @@ pub async fn kube_delete(env: &TaskEnv<'_>, spec: &KubeDelete) -> Result<String,
     let objects = sel.list(env).await?;
     if objects.is_empty() {
         env.say(&format!("{} already absent", sel.description));
-        return Ok(format!(
+        return Ok(sel.noted(format!(
             "nothing to delete: {} already absent",
             sel.description
-        ));
+        )));
     }
     // Before acting: what the deletion will meet (it does not block the delete).
     let findings = finalizers::scan(env, &sel, &objects).await;
@@ -99,7 +99,7 @@ pub async fn kube_delete(env: &TaskEnv<'_>, spec: &KubeDelete) -> Result<String,
         summary.push_str("; ");
         summary.push_str(&held);
     }
-    Ok(summary)
+    Ok(sel.noted(summary))
 }
 
 fn count(names: &[String]) -> String {

@@ -90,12 +90,10 @@ pub async fn kube_patch(env: &TaskEnv<'_>, spec: &KubePatch) -> Result<String, K
         }
     }
     if objects.is_empty() {
-        let mut summary = format!("nothing to patch: no object matches {}", sel.description);
-        for note in &sel.notes {
-            summary.push_str("; ");
-            summary.push_str(note);
-        }
-        return Ok(summary);
+        return Ok(sel.noted(format!(
+            "nothing to patch: no object matches {}",
+            sel.description
+        )));
     }
     let objects_text = plural(changed.len(), "object", "objects");
     let place = if namespaces.is_empty() {
@@ -133,11 +131,7 @@ pub async fn kube_patch(env: &TaskEnv<'_>, spec: &KubePatch) -> Result<String, K
     if gone > 0 {
         summary.push_str(&format!("; {gone} deleted meanwhile"));
     }
-    for note in &sel.notes {
-        summary.push_str("; ");
-        summary.push_str(note);
-    }
-    Ok(summary)
+    Ok(sel.noted(summary))
 }
 
 fn params(env: &TaskEnv<'_>) -> PatchParams {

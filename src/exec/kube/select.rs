@@ -309,6 +309,16 @@ impl Selected {
             env.say(note);
         }
     }
+
+    /// A task's result line with the notes after it: what the selection left out
+    /// is never silent.
+    pub fn noted(&self, mut summary: String) -> String {
+        for note in &self.notes {
+            summary.push_str("; ");
+            summary.push_str(note);
+        }
+        summary
+    }
 }
 
 /// The selection's namespace against one kind's scope.

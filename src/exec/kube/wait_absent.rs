@@ -61,7 +61,7 @@ pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String,
         })
         .await?;
     match end {
-        WatchEnd::Done(_) | WatchEnd::NotServed(_) => Ok(if seen.is_empty() {
+        WatchEnd::Done(_) | WatchEnd::NotServed(_) => Ok(sel.noted(if seen.is_empty() {
             format!("{} already absent", sel.description)
         } else {
             format!(
@@ -69,7 +69,7 @@ pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String,
                 sel.description,
                 seen.len()
             )
-        }),
+        })),
         WatchEnd::TimedOut {
             objects,
             synced,
