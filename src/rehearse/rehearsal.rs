@@ -3,6 +3,11 @@
 //! `planrun run ... --yes` as a child process (the real run path: engine, journal,
 //! reporters, report) and keep the sandbox's state saved while it runs.
 //!
+//! A rehearsal never touches the real plan directory: with a `repo:` entry the plan's
+//! scripts and writes go to a fresh copy of the template (the entry's variable points
+//! at it); without one, the plan itself runs from a fresh copy of its directory, so
+//! `plan_dir`, relative paths and script working directories all point into the copy.
+//!
 //! The child runs in its own process group, so a Ctrl-C reaches only this process,
 //! which passes it on: the first interrupts the run gracefully, a second kills it,
 //! exactly as for `planrun run`. The sandbox outlives the child so its final state
@@ -104,7 +109,27 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
     } else {
         let template = spec.repo.as_ref().map(|r| spec.resolve(&r.template));
         world.reset(template.as_deref()).map_err(internal)?;
+        if spec.repo.is_none() {
+            world
+                .copy_plan_dir(&plan_dir(&opts.plan), &world.state_dir)
+                .map_err(internal)?;
+        }
         None
+    };
+    // The plan file the run reads: the original with a repository template, else
+    // its copy (refreshed on resume, so that a fixed plan is what resumes).
+    let run_plan = match (&spec.repo, opts.plan.file_name()) {
+        (None, Some(file)) => {
+            let copy = world.plan_copy().join(file);
+            std::fs::copy(&opts.plan, &copy).map_err(|source| {
+                internal(RehearseError::PlanCopy {
+                    path: opts.plan.clone(),
+                    source,
+                })
+            })?;
+            copy
+        }
+        _ => opts.plan.clone(),
     };
     world
         .install_tools(&spec.tools_yaml().map_err(invalid)?)
@@ -159,7 +184,26 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
                 cluster.url()
             );
         }
-        let code = conduct(opts, &world, &sandbox, &vars, mode, &spec.reactions, &run_args).await;
+        if spec.repo.is_none() {
+            eprintln!(
+                "rehearsal: the plan runs from a copy of its directory, {}",
+                world.plan_copy().display()
+            );
+        }
+        let mut child_args = vec![mode.to_owned()];
+        for (name, value) in &vars {
+            child_args.extend(["--var".to_owned(), format!("{name}={value}")]);
+        }
+        child_args.extend(run_args);
+        let code = conduct(
+            opts,
+            &run_plan,
+            &world,
+            &sandbox,
+            &child_args,
+            &spec.reactions,
+        )
+        .await;
         let state = sandbox.state();
         Snapshot::take(&state)
             .save(&world.cluster())
@@ -287,21 +331,22 @@ fn conclude(
     code
 }
 
-/// Runs the plan as a child and serves it until it exits; returns its exit code.
+/// Runs the plan (`plan`: the file to run) as a child, with `args` (`--resume` or
+/// `--restart`, the variables, the context) after the rehearsal's own, and serves
+/// it until it exits; returns its exit code.
 async fn conduct(
     opts: &RehearseOptions,
+    plan: &std::path::Path,
     world: &World,
     sandbox: &Sandbox,
-    vars: &BTreeMap<String, String>,
-    mode: &str,
+    args: &[String],
     reactions: &[Reaction],
-    run_args: &[String],
 ) -> Result<i32, Error> {
     let exe = std::env::current_exe().map_err(|e| internal(RehearseError::Spawn(e)))?;
     let mut cmd = tokio::process::Command::new(exe);
     cmd.arg("run")
-        .arg(&opts.plan)
-        .args(["--yes", mode, "--output"])
+        .arg(plan)
+        .args(["--yes", "--output"])
         .arg(output_name(opts.output))
         .arg("--state-dir")
         .arg(&world.state_dir);
@@ -311,14 +356,12 @@ async fn conduct(
     if let Some(grace) = &opts.grace {
         cmd.arg("--grace").arg(grace);
     }
-    for (name, value) in vars {
-        cmd.arg("--var").arg(format!("{name}={value}"));
-    }
-    cmd.args(run_args);
+    cmd.args(args);
     cmd.env("KUBECONFIG", world.kubeconfig())
         .env("PATH", world.path_env())
         .env(planrun_sandbox::simtools::CONFIG_ENV, world.behaviour())
         .env(planrun_sandbox::simtools::LOG_ENV, world.tools_log())
+        .env(planrun_sandbox::simtools::STATE_ENV, world.tools_state())
         .stdin(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
@@ -356,6 +399,14 @@ async fn conduct(
     };
     let status = status.map_err(|e| internal(RehearseError::Spawn(e)))?;
     Ok(exit_code_of(status))
+}
+
+/// The directory of a plan file (`.` for a bare file name).
+fn plan_dir(plan: &std::path::Path) -> PathBuf {
+    match plan.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 fn exit_code_of(status: std::process::ExitStatus) -> i32 {

@@ -372,8 +372,9 @@ impl RehearsalSpec {
         }
     }
 
-    /// The tools' behaviour as YAML text, the manifests `pulumi` applies made
-    /// absolute (the behaviour file lives elsewhere than the rehearsal file).
+    /// The tools' behaviour as YAML text, the manifests `pulumi` reads (the
+    /// program's, each stack's initial state) made absolute (the behaviour file
+    /// lives elsewhere than the rehearsal file).
     pub fn tools_yaml(&self) -> Result<String, RehearseError> {
         let mut tools = self.tools.clone();
         absolute_tool_paths(&mut tools, &self.base_dir);
@@ -396,20 +397,24 @@ impl RehearsalSpec {
     }
 }
 
-/// The manifests `pulumi` applies, in a tools behaviour, made absolute against `base`.
+/// The paths of a tools behaviour (the manifests of the simulated `pulumi`'s
+/// program, each stack's saved state) made absolute against `base`.
 fn absolute_tool_paths(tools: &mut Value, base: &Path) {
-    for op in ["preview", "up", "refresh"] {
-        let Some(list) = tools
-            .get_mut("pulumi")
-            .and_then(|p| p.get_mut(op))
-            .and_then(|o| o.get_mut("apply"))
-            .and_then(Value::as_sequence_mut)
-        else {
-            continue;
+    let make_absolute = |list: Option<&mut Value>| {
+        let Some(list) = list.and_then(Value::as_sequence_mut) else {
+            return;
         };
         for item in list {
             if let Some(p) = item.as_str() {
                 *item = Value::String(absolute(&base.join(p)).display().to_string());
+            }
+        }
+    };
+    if let Some(pulumi) = tools.get_mut("pulumi") {
+        make_absolute(pulumi.get_mut("program"));
+        if let Some(stacks) = pulumi.get_mut("stacks").and_then(Value::as_mapping_mut) {
+            for (_, stack) in stacks.iter_mut() {
+                make_absolute(stack.get_mut("state"));
             }
         }
     }
@@ -501,7 +506,7 @@ faults:
         let base = tmp.path().join("base.rehearsal.yaml");
         std::fs::write(
             &base,
-            "context: oceanid\nvars: { a: '1', b: '2' }\nscenario: { seeds: [seed.yaml], controllers: { kustomize: ns/k } }\ntools: { pulumi: { up: { apply: [flux.yaml] } } }\nfaults:\n  one: { description: base one }\n  two: { description: base two }\n",
+            "context: oceanid\nvars: { a: '1', b: '2' }\nscenario: { seeds: [seed.yaml], controllers: { kustomize: ns/k } }\ntools: { pulumi: { program: [flux.yaml], stacks: { s: { state: [old.yaml] } } } }\nfaults:\n  one: { description: base one }\n  two: { description: base two }\n",
         )
         .unwrap();
         std::fs::create_dir(tmp.path().join("variant")).unwrap();
@@ -518,8 +523,12 @@ faults:
         assert!(spec.scenario.get("controllers").is_none(), "null deletes");
         let seed = spec.scenario["seeds"][0].as_str().unwrap();
         assert_eq!(Path::new(seed), absolute(&tmp.path().join("seed.yaml")));
-        let apply = spec.tools["pulumi"]["up"]["apply"][0].as_str().unwrap();
-        assert_eq!(Path::new(apply), absolute(&tmp.path().join("flux.yaml")));
+        let program = spec.tools["pulumi"]["program"][0].as_str().unwrap();
+        assert_eq!(Path::new(program), absolute(&tmp.path().join("flux.yaml")));
+        let state = spec.tools["pulumi"]["stacks"]["s"]["state"][0]
+            .as_str()
+            .unwrap();
+        assert_eq!(Path::new(state), absolute(&tmp.path().join("old.yaml")));
         assert_eq!(spec.faults["one"].description, "base one");
         assert_eq!(spec.faults["two"].description, "child two");
         assert_eq!(spec.faults["three"].description, "child three");

@@ -1,23 +1,25 @@
 //! The reporter thread: takes every event off the channel, feeds the chosen output
-//! (terminal or JSON Lines), `events.jsonl` and the run record, and at the end writes
-//! the Markdown report and prints the summary. Running on its own thread, a slow
-//! terminal never holds up the dispatcher.
+//! (terminal or JSON Lines), `events.jsonl` and the run record, and at the end prints
+//! the summary (the run report is written from the journal, by the run). Running on
+//! its own thread, a slow terminal never holds up the dispatcher.
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 
 use super::json::JsonLines;
-use super::record::{RunMeta, RunRecord};
+use super::record::RunRecord;
 use super::style::{Paint, color_enabled};
+use super::summary;
 use super::terminal::Terminal;
-use super::{markdown, summary};
 use crate::events::{Event, EventKind};
 
 /// How long events gather before the reporter handles them.
 const BATCH: std::time::Duration = std::time::Duration::from_millis(20);
+/// How often the reporter looks for progress details whose turn came, without events.
+const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// `--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -37,9 +39,10 @@ pub struct ReporterConfig {
     pub live: Option<bool>,
     /// Where to copy every event as JSON Lines.
     pub events_file: Option<PathBuf>,
-    /// Where to write the Markdown report.
+    /// Where the run writes its Markdown report, named after the summary.
     pub report_file: Option<PathBuf>,
-    pub meta: RunMeta,
+    /// The plan's task ids, in execution order.
+    pub tasks: Vec<String>,
 }
 
 /// Starts the reporter thread; it ends when every sender is dropped, returning the
@@ -52,7 +55,7 @@ pub fn spawn(rx: Receiver<Event>, config: ReporterConfig) -> JoinHandle<io::Resu
 }
 
 fn report(rx: Receiver<Event>, config: ReporterConfig) -> io::Result<RunRecord> {
-    let mut record = RunRecord::new(config.meta.clone());
+    let mut record = RunRecord::new(&config.tasks);
     let mut events_file = match &config.events_file {
         // Appended to: a resumed run keeps the events of its earlier processes.
         Some(path) => Some(JsonLines::new(BufWriter::new(
@@ -79,7 +82,20 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> io::Result<RunRecord> 
     // A closed stdout (a pipe whose reader went away) must not stop the run or the
     // report: output errors are remembered and the rest goes on.
     let mut output_error: Option<io::Error> = None;
-    while let Ok(first) = rx.recv() {
+    loop {
+        let first = match rx.recv_timeout(TICK) {
+            Ok(event) => event,
+            Err(RecvTimeoutError::Timeout) => {
+                // Plain output prints a waiting progress detail once its turn came.
+                if let Some(t) = &mut human
+                    && let Err(e) = t.tick(jiff::Timestamp::now()).and_then(|()| t.flush())
+                {
+                    output_error.get_or_insert(e);
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         // Let events gather for a moment, then take them all and flush once: one
         // wake-up of this thread per batch instead of one per event keeps it off the
         // CPU the tasks need (it matters with thousands of short tasks).
@@ -99,18 +115,15 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> io::Result<RunRecord> 
             if let Err(e) = written {
                 output_error.get_or_insert(e);
             }
-            if matches!(event.kind, EventKind::RunFinished { .. }) {
+            if matches!(event.kind, EventKind::RunFinished { .. })
+                && let Some(t) = &mut human
+            {
+                let mut text = format!("\n{}", summary::render(&record, t.paint()));
                 if let Some(path) = &config.report_file {
-                    std::fs::write(path, markdown::render(&record))?;
+                    text.push_str(&format!("report: {}\n", path.display()));
                 }
-                if let Some(t) = &mut human {
-                    let mut text = format!("\n{}", summary::render(&record, t.paint()));
-                    if let Some(path) = &config.report_file {
-                        text.push_str(&format!("report: {}\n", path.display()));
-                    }
-                    if let Err(e) = t.print_block(&text) {
-                        output_error.get_or_insert(e);
-                    }
+                if let Err(e) = t.print_block(&text) {
+                    output_error.get_or_insert(e);
                 }
             }
         }

@@ -10,9 +10,10 @@ use toml::de::{DeTable, DeValue};
 
 use super::document::{deserialize, key_span, str_items};
 use super::error::{ErrorKind, InvalidPlan, PlanError};
-use super::graph::{build_graph, check_refs};
+use super::graph::build_graph;
 use super::model::{PlanHeader, ValidatedPlan};
 use super::task::{ApplySource, TaskKind};
+use super::task_ref::check_references;
 use super::task_table::{ParsedTask, TaskContext, parse_task};
 use super::vars::resolve_vars;
 use crate::plan::{PlanSource, RawHeader};
@@ -33,7 +34,11 @@ fn link_captures(parsed: &mut [ParsedTask]) {
         if let TaskKind::KubeApply(apply) = &mut p.task.kind
             && let ApplySource::Capture { task, file } = &mut apply.source
         {
-            file.clone_from(files.get(task.as_str()).unwrap_or(&format!("{task}.yaml")));
+            file.clone_from(
+                files
+                    .get(task.id.as_str())
+                    .unwrap_or(&format!("{}.yaml", task.id)),
+            );
         }
     }
 }
@@ -216,7 +221,8 @@ pub fn validate(
 
     let order = build_graph(&mut parsed, &unparsed, &all_ids, &mut errors);
     if order.is_some() {
-        check_refs(&parsed, &mut errors);
+        let tasks: Vec<_> = parsed.iter().map(|p| p.task.clone()).collect();
+        check_references(&tasks, &mut errors);
         link_captures(&mut parsed);
     }
     let (Some(header), Some(order), true) = (header, order, errors.is_empty()) else {

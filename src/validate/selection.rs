@@ -291,7 +291,8 @@ fn build_kinds(
         .help(format!(
             "a `{}` task needs one of `kind` (\"Namespace\"), `kinds` ([\"ClusterRole\", \"ClusterRoleBinding\"]) or `group_pattern` ('fluxcd\\.io$')",
             task_type.name()
-        )),
+        ))
+        .about_missing(["kind", "kinds", "group_pattern"]),
     );
     None
 }
@@ -347,7 +348,8 @@ fn build_target(
         .help(format!(
             "a `{}` task needs one of `name`, `name_pattern` (regex; \".*\" for all) or `selector` (labels)",
             task_type.name()
-        )),
+        ))
+        .about_missing(["name", "name_pattern", "selector"]),
     );
     None
 }

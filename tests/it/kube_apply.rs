@@ -8,7 +8,7 @@ use kube::discovery::ApiResource;
 use planrun::exec::kube::{KubeError, capture, kube_apply, kube_delete, wait_absent};
 use planrun::redact::Redactor;
 use planrun::validate::{
-    ApplySource, Capture, KubeApply, ObjectName, Selection, Target, WaitAbsent,
+    ApplySource, Capture, KubeApply, ObjectName, Selection, Target, TaskRef, WaitAbsent,
 };
 
 use crate::kube_harness::{FLUX_NS, Harness, LONG, delete, fast};
@@ -25,7 +25,10 @@ fn secret(name: &str) -> String {
 fn from_capture(only: &[(&str, &str)], if_absent: bool) -> KubeApply {
     KubeApply {
         source: ApplySource::Capture {
-            task: "capture-secrets".into(),
+            task: TaskRef {
+                id: "capture-secrets".into(),
+                span: 0..0,
+            },
             file: "flux-secrets.yaml".into(),
         },
         only: only

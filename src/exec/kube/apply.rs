@@ -117,8 +117,10 @@ pub async fn kube_apply(
             let ApplySource::Capture { task, file } = &spec.source else {
                 unreachable!("only a capture can be missing in a dry run")
             };
+            env.note_change();
             return Ok(format!(
-                "would apply what `{task}` captures ({file}; not written in a dry run){}",
+                "would apply what `{}` captures ({file}; not written in a dry run){}",
+                task.id,
                 only_text(&spec.only)
             ));
         }
@@ -216,6 +218,9 @@ pub async fn kube_apply(
             },
             spec.field_manager
         ));
+        if env.dry_run {
+            env.note_change();
+        }
         applied.push(described);
     }
     let mut summary = format!(
@@ -281,6 +286,7 @@ fn read_source(
             Ok(Some((origin, texts)))
         }
         ApplySource::Capture { task, file } => {
+            let task = &task.id;
             let path = run_dir.join(file);
             if !path.is_file() {
                 if dry_run {

@@ -16,11 +16,11 @@
 //! The private file names `apiVersion: v1` and `kind: Config` like every kubeconfig:
 //! kube-rs refuses to merge files whose `kind` or `apiVersion` differ.
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::connection::Connection;
+use crate::exec::private_file::write_private;
 
 /// The private kubeconfig of a run's children; removed when dropped.
 #[derive(Debug)]
@@ -41,15 +41,7 @@ impl ChildKubeconfig {
             .create(dir)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         let path = dir.join(FILE);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&path)?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        file.write_all(Self::contents(conn.context()).as_bytes())?;
-        file.sync_all()?;
+        write_private(&path, Self::contents(conn.context()).as_bytes())?;
         let mut entries = vec![path];
         entries.extend(conn.kubeconfig_files().iter().cloned());
         let joined = std::env::join_paths(&entries).map_err(std::io::Error::other)?;

@@ -24,7 +24,8 @@ use regex::Regex;
 
 use super::env::TaskEnv;
 use super::kinds::{ResolvedKind, crd_kind};
-use super::select::{Selected, object_name, plural};
+use super::select::{Selected, object_name};
+use super::status::plural;
 
 /// The longest the scan may take.
 const SCAN_BUDGET: Duration = Duration::from_secs(10);

@@ -25,7 +25,8 @@ use crate::validate::{KubePatch, PatchChange};
 use super::env::TaskEnv;
 use super::error::KubeError;
 use super::retry;
-use super::select::{Access, Selected, plural};
+use super::select::{Access, Selected};
+use super::status::plural;
 use super::task::{KubeTask, KubeWork};
 
 /// How many times a conflicting write is tried before the task gives up.
@@ -76,6 +77,9 @@ pub async fn kube_patch(env: &TaskEnv<'_>, spec: &KubePatch) -> Result<String, K
                     env.say(&format!("{verb}patched {what}"));
                 } else {
                     env.say(&format!("{verb}removed {} from {what}", removed.join(", ")));
+                }
+                if env.dry_run {
+                    env.note_change();
                 }
                 if let Some(ns) = obj.namespace() {
                     namespaces.insert(ns);

@@ -14,6 +14,7 @@ use super::env::TaskEnv;
 use super::error::KubeError;
 use super::kinds::ResolvedKind;
 use super::retry;
+use super::status::plural;
 use super::watch::{Objects, Source, Unserved, WatchEnd, watch_until};
 
 /// What a task does with the selected objects: the verbs every kind must answer
@@ -353,14 +354,6 @@ pub fn object_name(obj: &DynamicObject) -> String {
     match obj.namespace() {
         Some(ns) => format!("{ns}/{}", obj.name_any()),
         None => obj.name_any(),
-    }
-}
-
-pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
     }
 }
 

@@ -109,6 +109,7 @@ where
     let mut objects: Objects<K> = BTreeMap::new();
     let mut last_error = None;
     let mut backoff = Backoff::default();
+    let mut retries = 0u32;
     let synced = |states: &[SourceState]| states.iter().all(|s| s.synced || s.gone);
     if names.is_empty() {
         return Ok(if done(&objects) {
@@ -181,9 +182,14 @@ where
                     });
                 };
                 let delay = backoff.next_delay(retry_after);
-                env.say(&format!(
-                    "watch {resource}: {text}; resuming in {}",
-                    planrun_text::format_duration(delay)
+                retries += 1;
+                let answered = matches!(e, watcher::Error::WatchError(_))
+                    || retry::watch_source(&e).is_some_and(|s| matches!(s, kube::Error::Api(_)));
+                env.detail(&retry::retry_detail(
+                    answered,
+                    retries,
+                    delay,
+                    &format!("watch {resource}: {text}"),
                 ));
                 last_error = Some(text);
                 tokio::select! {
@@ -198,6 +204,7 @@ where
             }
         };
         backoff.reset();
+        retries = 0;
         let state = &mut states[i];
         match event {
             watcher::Event::Init => {

@@ -7,6 +7,7 @@ use super::TaskSpec;
 use crate::plan::TaskType;
 use crate::plan::task::RawKubeApply;
 use crate::validate::error::{ErrorKind, PlanError};
+use crate::validate::task_ref::TaskRef;
 use crate::validate::task_table::{Builder, exactly_one};
 
 /// The field manager when the plan names none.
@@ -32,8 +33,8 @@ pub enum ApplySource {
     Files(Vec<PathBuf>),
     /// The file a `capture` task wrote in the run directory.
     Capture {
-        /// The capture task's id.
-        task: String,
+        /// The capture task.
+        task: TaskRef,
         /// Its file name (filled in once every task is known).
         file: String,
     },
@@ -83,13 +84,10 @@ impl KubeApply {
                 }
                 ApplySource::Files(files.iter().map(|f| b.path(Some(f))).collect())
             }
-            (Some("from_capture"), _, Some(task)) => {
-                b.task_ref("from_capture", &task, TaskType::Capture);
-                ApplySource::Capture {
-                    task,
-                    file: String::new(),
-                }
-            }
+            (Some("from_capture"), _, Some(task)) => ApplySource::Capture {
+                task: TaskRef::at(b, "from_capture", &task),
+                file: String::new(),
+            },
             _ => {
                 b.errors.push(
                     PlanError::new(
@@ -155,6 +153,10 @@ impl TaskSpec for KubeApply {
         TaskType::KubeApply
     }
 
+    fn changes(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         let what = match &self.source {
             ApplySource::Files(files) => files
@@ -163,7 +165,7 @@ impl TaskSpec for KubeApply {
                 .collect::<Vec<_>>()
                 .join(", "),
             ApplySource::Capture { task, file } => {
-                format!("what `{task}` captured ({file} in the run directory)")
+                format!("what `{}` captured ({file} in the run directory)", task.id)
             }
         };
         let mut out = format!(

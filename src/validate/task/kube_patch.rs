@@ -149,6 +149,10 @@ impl TaskSpec for KubePatch {
         TaskType::KubePatch
     }
 
+    fn changes(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         let what = self.selection.describe();
         match &self.change {
