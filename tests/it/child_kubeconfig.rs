@@ -43,10 +43,13 @@ sed 's/^/  /' "$first"
 '''
 "#;
 
-/// The real kubectl: `$KUBECTL` (what `scripts/realcluster env` exports), else
-/// `kubectl` on PATH.
+/// The real kubectl: `$KUBECTL`, else the one `scripts/realcluster build` built,
+/// else `kubectl` on PATH.
 fn kubectl() -> Option<PathBuf> {
     if let Some(k) = std::env::var_os("KUBECTL").filter(|k| !k.is_empty()) {
+        return Some(PathBuf::from(k));
+    }
+    if let Some(k) = crate::support::realcluster_env().and_then(|env| env.get("KUBECTL").cloned()) {
         return Some(PathBuf::from(k));
     }
     let path = std::env::var_os("PATH")?;
@@ -125,7 +128,7 @@ fn children_act_on_the_runs_context_not_the_users_current_one() {
 fn kubectl_in_a_script_sees_the_runs_context() {
     let Some(kubectl) = kubectl() else {
         eprintln!(
-            "skipped: no kubectl (set KUBECTL, or build it with `scripts/realcluster build` and `eval \"$(scripts/realcluster env)\"`)"
+            "skipped: no kubectl (build it with `scripts/realcluster build`, or set KUBECTL)"
         );
         return;
     };

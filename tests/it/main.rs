@@ -16,6 +16,7 @@ mod plan_files;
 mod pulumi;
 mod pulumi_review;
 mod pulumi_sim;
+mod realcluster;
 mod rehearsal;
 mod sandbox;
 mod sandbox_controllers;
