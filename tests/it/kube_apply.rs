@@ -12,6 +12,7 @@ use planrun::validate::{
 };
 
 use crate::kube_harness::{FLUX_NS, Harness, LONG, delete, fast};
+use crate::support::managers;
 
 const VALUE: &str = "-----BEGIN OPENSSH PRIVATE KEY----- restore-me";
 const VALUE_B64: &str = "LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVEUgS0VZLS0tLS0gcmVzdG9yZS1tZQ==";
@@ -97,18 +98,7 @@ async fn a_captured_secret_is_restored_only_where_absent_and_its_value_never_sho
             .unwrap();
     assert_eq!(restored["data"]["identity"], VALUE_B64);
     assert_eq!(restored["metadata"]["labels"]["app"], "flux");
-    let managers: Vec<(&str, &str)> = restored["metadata"]["managedFields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["manager"].as_str().unwrap(),
-                m["operation"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(managers, vec![("planrun", "Apply")]);
+    assert_eq!(managers(&restored), vec![("planrun", "Apply")]);
     let said = h.lines.all().join("\n") + &summary;
     assert!(!said.contains(VALUE) && !said.contains(VALUE_B64), "{said}");
     assert!(

@@ -348,9 +348,10 @@ async fn deployment_at_a_wrong_tag_fails_as_soon_as_its_rollout_completes() {
     let mut sc = fast();
     sc.deployment_ready_delay = Delay::millis(500);
     let h = Harness::start(sc, &[FLUX_NS]).await;
+    // Taken before the apply: the rollout cannot complete sooner than 0.5 s after it.
+    let applied = std::time::Instant::now();
     apply(&h.client(), &deployment_yaml("source-controller", "v1.6.0")).await;
     apply(&h.client(), &deployment_yaml("helm-controller", "v1.4.0")).await;
-    let applied = std::time::Instant::now();
     // The task may wait an hour; it must fail within 5 s of the rollout completing
     // (0.5 s after the apply).
     let spec = expect(&[

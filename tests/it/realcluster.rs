@@ -15,7 +15,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{realcluster_env, realcluster_script as script};
+use crate::support::{managers, realcluster_env, realcluster_script as script};
 
 /// A cluster started by `scripts/realcluster up`; taken down when dropped (and by
 /// the script's watchdog if this process dies first).
@@ -81,89 +81,63 @@ impl Drop for RealCluster {
     }
 }
 
-const PLAN: &str = r#"[plan]
-name = "teardown"
-context = "realcluster"
+/// The tasks of `plans/flux-rebuild.toml` this test runs as they are: the capture,
+/// the whole teardown and the restore.
+const KEPT: [&str; 10] = [
+    "capture-secrets",
+    "stop-flux-controllers",
+    "flux-controllers-stopped",
+    "remove-flux-finalizers",
+    "delete-flux-crds",
+    "flux-crds-gone",
+    "delete-flux-namespace",
+    "flux-namespace-gone",
+    "delete-flux-rbac",
+    "restore-flux-secrets",
+];
 
-[tasks.capture-secrets]
-type = "capture"
-kind = "Secret"
-namespace = "flux-system"
-name_pattern = ".*"
-file = "flux-secrets.yaml"
-
-[tasks.which-context]
+/// The Kubernetes half of the Flux plan, taken from `plans/flux-rebuild.toml` with
+/// `needs` kept within it; in Pulumi's place (it recreates the namespace) a task
+/// that applies the namespace, and before the teardown a script that runs kubectl.
+/// The guard's context is the test cluster's.
+fn teardown_plan() -> String {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/flux-rebuild.toml"),
+    )
+    .unwrap();
+    let mut plan: toml::Table = text.parse().unwrap();
+    let all = plan["tasks"].as_table().unwrap().clone();
+    let mut tasks = toml::Table::new();
+    for id in KEPT {
+        let mut task = all[id].as_table().unwrap().clone();
+        if let Some(needs) = task.get_mut("needs").and_then(|n| n.as_array_mut()) {
+            needs.retain(|n| KEPT.contains(&n.as_str().unwrap()));
+        }
+        tasks.insert(id.to_owned(), task.into());
+    }
+    let extra: toml::Table = r#"
+[which-context]
 type = "exec-script"
 script = 'echo "context $(kubectl config current-context)"; kubectl get namespace flux-system -o name'
 read_only = true
 
-[tasks.stop-flux-controllers]
-type = "kube-delete"
-kind = "Deployment"
-namespace = "flux-system"
-selector = "app.kubernetes.io/part-of=flux"
-needs = ["capture-secrets", "which-context"]
-
-[tasks.flux-controllers-stopped]
-type = "wait-absent"
-kind = "Pod"
-namespace = "flux-system"
-selector = "app.kubernetes.io/part-of=flux"
-timeout = "3m"
-needs = ["stop-flux-controllers"]
-
-[tasks.remove-flux-finalizers]
-type = "kube-patch"
-group_pattern = '\.fluxcd\.io$'
-namespace = "*"
-name_pattern = ".*"
-remove_finalizers = ["finalizers.fluxcd.io"]
-needs = ["flux-controllers-stopped"]
-
-[tasks.delete-flux-crds]
-type = "kube-delete"
-kind = "CustomResourceDefinition"
-name_pattern = '\.fluxcd\.io$'
-needs = ["remove-flux-finalizers"]
-
-[tasks.flux-crds-gone]
-type = "wait-absent"
-kind = "CustomResourceDefinition"
-name_pattern = '\.fluxcd\.io$'
-timeout = "3m"
-needs = ["delete-flux-crds"]
-
-[tasks.delete-flux-namespace]
-type = "kube-delete"
-kind = "Namespace"
-name = "flux-system"
-needs = ["flux-crds-gone"]
-
-[tasks.flux-namespace-gone]
-type = "wait-absent"
-kind = "Namespace"
-name = "flux-system"
-timeout = "5m"
-needs = ["delete-flux-namespace"]
-
-[tasks.delete-flux-rbac]
-type = "kube-delete"
-kinds = ["ClusterRole", "ClusterRoleBinding"]
-selector = "app.kubernetes.io/part-of=flux"
-needs = ["flux-namespace-gone"]
-
-[tasks.recreate-namespace]
+[recreate-namespace]
 type = "kube-apply"
 files = ["namespace.yaml"]
 needs = ["delete-flux-rbac"]
-
-[tasks.restore-flux-secrets]
-type = "kube-apply"
-from_capture = "capture-secrets"
-only = ["flux-system/sops-age"]
-if_absent = true
-needs = ["recreate-namespace"]
-"#;
+"#
+    .parse()
+    .unwrap();
+    tasks.extend(extra);
+    tasks["stop-flux-controllers"]["needs"]
+        .as_array_mut()
+        .unwrap()
+        .push("which-context".into());
+    tasks["restore-flux-secrets"]["needs"] = vec!["recreate-namespace"].into();
+    plan["plan"]["context"] = "realcluster".into();
+    plan["tasks"] = tasks.into();
+    toml::to_string(&plan).unwrap()
+}
 
 /// The user's kubeconfig: the cluster's, plus a second context, current, pointing
 /// at a port nothing listens on.
@@ -263,7 +237,7 @@ fn the_flux_teardown_on_a_real_control_plane() {
 
     let work = dir.path().join("work");
     std::fs::create_dir(&work).unwrap();
-    std::fs::write(work.join("plan.toml"), PLAN).unwrap();
+    std::fs::write(work.join("plan.toml"), teardown_plan()).unwrap();
     std::fs::write(
         work.join("namespace.yaml"),
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n",
@@ -321,13 +295,15 @@ fn the_flux_teardown_on_a_real_control_plane() {
     );
     assert_eq!(
         summaries["restore-flux-secrets"],
-        "applied secrets/flux-system/sops-age (keys: age.agekey) from the capture of `capture-secrets` as planrun",
+        "applied 2 objects: secrets/flux-system/flux-system (keys: identity, known_hosts); secrets/flux-system/sops-age (keys: age.agekey) from the capture of `capture-secrets` as planrun",
         "{all}"
     );
-    assert!(
-        !all.contains("AGE-SECRET-KEY-1REHEARSALONLY"),
-        "a secret value in the output"
-    );
+    for secret in [
+        "REHEARSAL-ONLY-not-a-real-key-7f3a9c",
+        "AGE-SECRET-KEY-1REHEARSALONLY",
+    ] {
+        assert!(!all.contains(secret), "a secret value in the output");
+    }
 
     // What the cluster says now.
     let crds = cluster.kubectl_ok(&["get", "crd", "-o", "name"]);
@@ -352,18 +328,7 @@ fn the_flux_teardown_on_a_real_control_plane() {
         "json",
     ]))
     .unwrap();
-    let managers: Vec<(&str, &str)> = secret["metadata"]["managedFields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["manager"].as_str().unwrap(),
-                m["operation"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(managers, vec![("planrun", "Apply")]);
+    assert_eq!(managers(&secret), vec![("planrun", "Apply")]);
     assert!(
         secret["metadata"]["annotations"]
             .get("kubectl.kubernetes.io/last-applied-configuration")

@@ -95,3 +95,19 @@ pub fn realcluster_env() -> Option<BTreeMap<String, String>> {
             .collect(),
     )
 }
+
+/// The (manager, operation) pairs of an object's managedFields.
+pub fn managers(object: &serde_json::Value) -> Vec<(&str, &str)> {
+    object["metadata"]["managedFields"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|m| {
+            (
+                m["manager"].as_str().unwrap_or_default(),
+                m["operation"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
