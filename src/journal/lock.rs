@@ -160,31 +160,9 @@ pub fn live_holder(path: &Path) -> Option<LockHolder> {
     is_alive(holder.pid).then_some(holder)
 }
 
-/// Whether process `pid` exists and is not a zombie.
+/// Whether process `pid` runs (a zombie, killed and not yet reaped, holds no lock).
 fn is_alive(pid: u32) -> bool {
-    let Ok(raw) = i32::try_from(pid) else {
-        return false;
-    };
-    let exists = matches!(
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None),
-        Ok(()) | Err(nix::errno::Errno::EPERM)
-    );
-    exists && !is_zombie(pid)
-}
-
-/// A killed process lingers as a zombie until its parent reaps it; it holds no lock.
-fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            // `pid (comm) state ...`; comm may hold spaces and parentheses.
-            let after = &stat[stat.rfind(')')? + 1..];
-            after
-                .split_whitespace()
-                .next()
-                .map(|s| s == "Z" || s == "X")
-        })
-        .unwrap_or(false)
+    i32::try_from(pid).is_ok_and(crate::procs::is_running)
 }
 
 fn read_holder(file: &mut File) -> Option<LockHolder> {
