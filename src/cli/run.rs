@@ -14,13 +14,17 @@ use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::events::{EventSender, RunOutcome};
 use crate::exec::kube::{ConnectOptions, Connection};
-use crate::exec::process::GroupRegistry;
+use crate::exec::process::{self, GroupRegistry, ProcessGuard};
 use crate::exec::{KubeSlot, RunResources};
 use crate::journal::{self, JournalSink, Session};
 use crate::layout::{self, PlanDir};
 use crate::report::{self, OutputFormat, ReporterConfig, RunMeta};
 use crate::schedule::{Dispatcher, NoSink, RunConfig, StateSink};
 use crate::validate::ValidatedPlan;
+
+/// How long a resume waits for processes of the earlier run to end before it
+/// refuses: right after planrun died, its guard is still stopping them.
+const STOPPING_WAIT: Duration = Duration::from_secs(10);
 
 /// The default of `--jobs`: plan tasks mostly wait on I/O (API calls, waits for
 /// Kubernetes objects, remote commands), so more run at once than there are CPUs.
@@ -93,13 +97,33 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
             .state_dir
             .clone()
             .unwrap_or_else(|| layout::default_state_dir(&args.plan.plan));
-        Start::Journaled(Box::new(journal::prepare(
-            &args.plan.plan,
-            &state_dir,
-            &args.plan.vars,
-            &args.resume.mode(),
-            &load,
-        )?))
+        let deadline = std::time::Instant::now() + STOPPING_WAIT;
+        let mut waiting = false;
+        let prepared = loop {
+            match journal::prepare(
+                &args.plan.plan,
+                &state_dir,
+                &args.plan.vars,
+                &args.resume.mode(),
+                &load,
+            ) {
+                Err(e) if journal::is_still_running(&e) && std::time::Instant::now() < deadline => {
+                    if !waiting {
+                        let e = Error::from(e);
+                        if let Some(report) = e.report() {
+                            crate::console::say(&format!(
+                                "planrun: {report}; waiting up to {} for them to end",
+                                planrun_text::format_duration(STOPPING_WAIT)
+                            ));
+                        }
+                        waiting = true;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                result => break result?,
+            }
+        };
+        Start::Journaled(Box::new(prepared))
     };
     // One thread: per task the engine does little next to spawning a process, and a
     // single thread saves the cross-thread wake-ups that dominate runs of short
@@ -166,7 +190,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
                     ..
                 } = prepared.start()?;
                 for notice in &notices {
-                    eprintln!("planrun: {notice}");
+                    crate::console::say(&format!("planrun: {notice}"));
                 }
                 let plan = Arc::new(plan);
                 let run_id = journal.run_id().to_owned();
@@ -219,6 +243,14 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         },
     );
 
+    // Before the first task: its processes, and their orphans, must not outlive
+    // planrun however it ends (the guard), nor linger after a normal end (adopted).
+    process::adopt_orphans();
+    let guard = std::env::current_exe()
+        .and_then(|exe| ProcessGuard::start(&exe, args.grace))
+        .map_err(|e| internal("cannot start the process guard", e))?;
+    let marker = guard.env();
+    let groups = GroupRegistry::guarded(guard);
     let resources = RunResources {
         run_dir: run_dir.path().to_path_buf(),
         redactor: plan.redactor().clone(),
@@ -227,9 +259,9 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         dry_run: args.dry_run,
         assume_yes: args.yes,
         kube,
-        child_env: Vec::new(),
+        child_env: vec![marker],
         grace: args.grace,
-        groups: GroupRegistry::new(),
+        groups: groups.clone(),
     };
     let signals = crate::signals::watch_run(resources.cancel.clone(), resources.groups.clone())
         .map_err(|e| internal("cannot install signal handlers", e))?;
@@ -253,6 +285,10 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     .run()
     .await;
     signals.abort();
+    // No task runs now; what they left behind outside their groups goes too.
+    let keep: Vec<u32> = groups.guard_pid().into_iter().collect();
+    let grace = args.grace;
+    let _ = tokio::task::spawn_blocking(move || process::stop_adopted(&keep, grace)).await;
     let record = reporter
         .join()
         .map_err(|_| Error::Internal(Report::msg("the reporter thread panicked")))?

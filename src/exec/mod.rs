@@ -7,7 +7,7 @@ mod confirm;
 mod executor;
 pub mod kube;
 mod outcome;
-pub(crate) mod process;
+pub mod process;
 pub mod pulumi;
 mod resources;
 mod script;

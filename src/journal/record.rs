@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::redact::Redactor;
 use crate::vocabulary::RunStatus;
 
-/// Version of the record format, written in [`RunStarted`].
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the record format, written in [`RunStarted`]. Version 2 added
+/// [`Record::TaskProcess`]; this planrun reads versions 1 and 2.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Longest message kept in a record, in characters; the task log has the rest.
 pub const MAX_MESSAGE_CHARS: usize = 500;
@@ -63,6 +64,17 @@ pub enum Record {
         /// Short and redacted.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
+    },
+    /// An attempt's process group runs: a resume refuses to start while a process
+    /// of it still runs (the pid and start time tell the group from a later one
+    /// with the same number).
+    TaskProcess {
+        task: String,
+        attempt: u32,
+        pgid: i32,
+        /// The group leader's start time, in clock ticks after boot.
+        leader_start: u64,
+        at: Timestamp,
     },
     /// Stopped by planrun (a failure elsewhere, a timeout of the run).
     TaskCancelled {
@@ -186,6 +198,7 @@ impl Record {
         match self {
             Record::TaskReset { task, .. }
             | Record::TaskStarted { task, .. }
+            | Record::TaskProcess { task, .. }
             | Record::TaskSucceeded { task, .. }
             | Record::TaskFailed { task, .. }
             | Record::TaskCancelled { task, .. }
@@ -202,6 +215,7 @@ impl Record {
             Record::RunResumed(r) => r.at,
             Record::TaskReset { at, .. }
             | Record::TaskStarted { at, .. }
+            | Record::TaskProcess { at, .. }
             | Record::TaskSucceeded { at, .. }
             | Record::TaskFailed { at, .. }
             | Record::TaskCancelled { at, .. }

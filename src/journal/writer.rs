@@ -116,13 +116,6 @@ impl JournalWriter {
     /// On failure the file is cut back to its last durable length when possible, so a
     /// half-written batch never sits before later records.
     pub fn append(&mut self, records: &[Record]) -> Result<(), JournalError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        self.buf.clear();
-        for r in records {
-            encode(r, &mut self.buf);
-        }
         let sync = match self.mode {
             SyncMode::Always => true,
             SyncMode::Grouped => {
@@ -132,6 +125,24 @@ impl JournalWriter {
                         .any(|r| matches!(r, Record::RunFinished { .. }))
             }
         };
+        self.write(records, sync)
+    }
+
+    /// Appends `records` without syncing them: they survive a kill of planrun (the
+    /// OS has them) but not a power loss, until the next sync. For facts a power
+    /// loss makes moot, such as which processes run.
+    pub fn append_unsynced(&mut self, records: &[Record]) -> Result<(), JournalError> {
+        self.write(records, false)
+    }
+
+    fn write(&mut self, records: &[Record], sync: bool) -> Result<(), JournalError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.buf.clear();
+        for r in records {
+            encode(r, &mut self.buf);
+        }
         let written = self.file.write_all(&self.buf).and_then(|()| {
             if sync {
                 self.last_sync = Instant::now();

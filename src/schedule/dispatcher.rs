@@ -4,6 +4,7 @@
 //! turns the changes into events. Attempts run as tokio tasks and never touch run
 //! state.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::cancel::Cancel;
 use crate::events::{CancelReason, Counts, EventKind, EventSender, RunOutcome, SkipReason};
+use crate::exec::process::ProcessGroup;
 use crate::exec::{self, Attempt, FailureClass, RunResources, TaskError, TaskOutcome};
 use crate::layout::RunDir;
 use crate::validate::{TaskIdx, ValidatedPlan};
@@ -119,7 +121,15 @@ impl Dispatcher<'_> {
             ("PLANRUN_RUN_ID".to_owned(), run_dir.run_id().to_owned()),
             ("PLANRUN_PLAN".to_owned(), plan.header().name.clone()),
         ]);
+        let groups = resources.groups.listen();
         let mut d = Loop {
+            groups,
+            task_index: plan
+                .tasks()
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.id.clone(), i))
+                .collect(),
             plan: plan.clone(),
             run_dir,
             config,
@@ -182,6 +192,9 @@ struct Loop<'s> {
     /// The summary of each task's success, for its event.
     summaries: Vec<Option<String>>,
     inflight: JoinSet<Message>,
+    /// The process groups attempts start, journaled as they come.
+    groups: tokio::sync::mpsc::UnboundedReceiver<ProcessGroup>,
+    task_index: HashMap<String, TaskIdx>,
     /// Changes not yet given to the sink: [`Loop::flush`] records them in one batch
     /// (one sync of the journal), then carries out `effects`.
     pending: Vec<StateChange>,
@@ -230,6 +243,7 @@ impl Loop<'_> {
                         self.apply(&[change])?;
                     }
                 }
+                Some(group) = self.groups.recv() => self.process_started(group)?,
                 joined = self.inflight.join_next() => {
                     let Some(mut joined) = joined else {
                         unreachable!("running tasks have a future in flight");
@@ -312,6 +326,23 @@ impl Loop<'_> {
                 self.apply(&changes)
             }
         }
+    }
+
+    /// Records an attempt's process group at once, for the resume check; a power
+    /// loss makes it moot, so it costs no sync of its own.
+    fn process_started(&mut self, group: ProcessGroup) -> Result<(), RunError> {
+        let Some(&task) = self.task_index.get(&group.task) else {
+            return Ok(());
+        };
+        let change = StateChange::ProcessStarted {
+            task,
+            attempt: group.attempt,
+            pgid: group.pgid,
+            leader_start: group.leader_start,
+        };
+        self.sink
+            .record_unsynced(&[change])
+            .map_err(RunError::Record)
     }
 
     /// Records a task's next attempt as started, then spawns it.
@@ -435,7 +466,9 @@ impl Loop<'_> {
                     duration_ms: self.elapsed(*task),
                     reason: *reason,
                 },
-                StateChange::Interrupted | StateChange::Finished { .. } => continue,
+                StateChange::ProcessStarted { .. }
+                | StateChange::Interrupted
+                | StateChange::Finished { .. } => continue,
             };
             self.effects.push(Effect::Emit(kind));
         }
@@ -507,7 +540,12 @@ mod tests {
     ) -> (RunSummary, Vec<StateChange>, Vec<Event>) {
         let mut sink = MemorySink::default();
         let (summary, events) = run_into(plan, dir, config, &mut sink).await;
-        (summary, sink.changes, events)
+        let changes = sink
+            .changes
+            .into_iter()
+            .filter(|c| !matches!(c, StateChange::ProcessStarted { .. }))
+            .collect();
+        (summary, changes, events)
     }
 
     /// Runs `plan` in a run directory under `dir`, recording into `sink`; returns the
@@ -568,6 +606,11 @@ mod tests {
         );
         let mut sink = BatchSink::default();
         run_into(plan, tmp.path(), RunConfig::default(), &mut sink).await;
+        // Process records are written on their own, unsynced.
+        sink.batches.retain(|b| {
+            !b.iter()
+                .all(|c| matches!(c, StateChange::ProcessStarted { .. }))
+        });
         // Both starts go in the first batch; every batch is non-empty; the success of
         // c's needs is recorded before (or with) c's start.
         assert_eq!(

@@ -61,12 +61,7 @@ fn finished(events: &[Value]) -> &Value {
 
 /// Whether a process no longer runs (gone, or a zombie nobody has reaped).
 fn gone(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
-    }
+    !planrun::procs::is_running(pid)
 }
 
 /// Polls `cond` until it holds or 20 s pass.
@@ -243,25 +238,50 @@ fn sighup_interrupts_like_sigint() {
     interrupted_by(nix::sys::signal::Signal::SIGHUP);
 }
 
-/// Runs the interrupt fixture and stops it with `signal` once its task runs.
-fn interrupted_by(signal: nix::sys::signal::Signal) {
+/// The interrupt fixture started, its task running: planrun, the task's shell and
+/// its background grandchild.
+struct Started {
+    dir: tempfile::TempDir,
+    planrun: std::process::Child,
+    shell: i32,
+    grandchild: i32,
+}
+
+fn start_interrupt_fixture(stderr: std::process::Stdio) -> Started {
     let dir = workdir("interrupt.toml");
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("planrun"))
+    let planrun = std::process::Command::new(assert_cmd::cargo::cargo_bin("planrun"))
         .current_dir(dir.path())
         .args(["plan.toml", "--output", "json", "--grace", "2s"])
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     // The script writes grandchild.pid, then child.pid: wait for the last one.
-    let pidfile = dir.path().join("grandchild.pid");
     let shellfile = dir.path().join("child.pid");
     assert!(wait_until(|| {
         std::fs::read_to_string(&shellfile).is_ok_and(|s| s.ends_with('\n'))
     }));
-    let grandchild = read_pid(&pidfile);
-    let shell = read_pid(&dir.path().join("child.pid"));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+    Started {
+        grandchild: read_pid(&dir.path().join("grandchild.pid")),
+        shell: read_pid(&shellfile),
+        dir,
+        planrun,
+    }
+}
+
+fn signal(pid: u32, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+}
+
+/// Runs the interrupt fixture and stops it with `signal` once its task runs.
+fn interrupted_by(sig: nix::sys::signal::Signal) {
+    let Started {
+        dir,
+        planrun: child,
+        shell,
+        grandchild,
+    } = start_interrupt_fixture(std::process::Stdio::piped());
+    signal(child.id(), sig);
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
@@ -288,6 +308,141 @@ fn interrupted_by(signal: nix::sys::signal::Signal) {
     let end = finished(&events);
     assert_eq!(end["outcome"], "interrupted");
     assert_eq!(end["counts"]["not_run"], 2);
+}
+
+/// Issue 14, break 1: with stderr a closed pipe (`planrun ... 2>&1 >/dev/null |
+/// true`), what planrun says on an interruption fails to be written; the
+/// interruption itself must not.
+#[test]
+fn a_closed_stderr_does_not_stop_an_interruption() {
+    let Started {
+        dir: _dir,
+        mut planrun,
+        shell,
+        grandchild,
+    } = start_interrupt_fixture(std::process::Stdio::piped());
+    drop(planrun.stderr.take());
+    signal(planrun.id(), nix::sys::signal::Signal::SIGINT);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = planrun.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            planrun.kill().unwrap();
+            panic!("planrun did not stop on SIGINT with its stderr closed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(planrun.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    assert_eq!(status.code(), Some(130), "{stdout}");
+    assert!(
+        wait_until(|| gone(grandchild) && gone(shell)),
+        "children survived"
+    );
+}
+
+/// Issue 14, break 2: planrun killed by a signal it cannot handle (SIGKILL) or does
+/// not (SIGUSR1) takes its tasks with it: its process guard stops their groups.
+#[test]
+fn tasks_die_with_planrun_however_it_dies() {
+    for sig in [
+        nix::sys::signal::Signal::SIGKILL,
+        nix::sys::signal::Signal::SIGUSR1,
+    ] {
+        let Started {
+            dir: _dir,
+            mut planrun,
+            shell,
+            grandchild,
+        } = start_interrupt_fixture(std::process::Stdio::null());
+        signal(planrun.id(), sig);
+        assert!(planrun.wait().unwrap().code().is_none());
+        assert!(
+            wait_until(|| gone(grandchild) && gone(shell)),
+            "the task outlived planrun killed by {sig}"
+        );
+    }
+}
+
+/// Issue 14, break 2: a resume refuses (exit 3, naming the task and the pid) while a
+/// process of an earlier attempt still runs, here one that outlived both planrun
+/// and its guard.
+#[test]
+fn resume_refuses_while_a_process_of_the_earlier_run_runs() {
+    let Started {
+        dir,
+        mut planrun,
+        shell,
+        grandchild,
+    } = start_interrupt_fixture(std::process::Stdio::null());
+    let guard = guard_of(planrun.id());
+    signal(guard, nix::sys::signal::Signal::SIGKILL);
+    signal(planrun.id(), nix::sys::signal::Signal::SIGKILL);
+    planrun.wait().unwrap();
+    assert!(
+        !gone(shell) && !gone(grandchild),
+        "nobody was left to stop them"
+    );
+    let out = planrun_cmd(dir.path())
+        .args(["plan.toml", "--resume"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!("task `long` (attempt 1): pid {shell} ("))
+            && err.contains(&format!("pid {grandchild} (sleep)")),
+        "{err}"
+    );
+    assert!(!dir.path().join("later.ran").exists());
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(shell),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(wait_until(|| gone(grandchild) && gone(shell)));
+    // Once they are gone, the run resumes.
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        std::fs::read_to_string(dir.path().join("plan.toml"))
+            .unwrap()
+            .replace("sleep 300 &", "true &"),
+    )
+    .unwrap();
+    let out = planrun_cmd(dir.path())
+        .args(["plan.toml", "--resume", "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The pid of planrun `pid`'s process guard (its child running `__guard`).
+fn guard_of(pid: u32) -> u32 {
+    let mut found = None;
+    assert!(wait_until(|| {
+        found = planrun::procs::children(pid as i32)
+            .into_iter()
+            .find(|p| {
+                std::fs::read_to_string(format!("/proc/{}/cmdline", p.pid))
+                    .is_ok_and(|c| c.contains("__guard"))
+            })
+            .map(|p| p.pid as u32);
+        found.is_some()
+    }));
+    found.unwrap()
+}
+
+fn planrun_cmd(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("planrun"));
+    cmd.current_dir(dir);
+    cmd
 }
 
 #[test]

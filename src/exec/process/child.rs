@@ -1,6 +1,7 @@
 //! One child process from spawn to exit: own process group, output streamed, and on
 //! cancellation SIGTERM to the group, then SIGKILL once the leader has exited or the
-//! grace period is over, so nothing the task started outlives it.
+//! grace period is over. When the leader exits on its own, whatever it left running
+//! in its group is stopped the same way: nothing a task started outlives it.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -11,10 +12,14 @@ use nix::sys::signal::Signal;
 use tokio::process::Command;
 use tokio::time::Instant;
 
-use super::group::signal_group;
+use super::group::{ProcessGroup, signal_group};
 use super::output::{OutputSink, pump};
 use crate::events::{CancelReason, Stream};
 use crate::exec::Attempt;
+use crate::procs;
+
+/// How often a group's leftovers are looked at while they are being stopped.
+const POLL: Duration = Duration::from_millis(20);
 
 /// After the child exits, how long to keep reading output still buffered in the pipes
 /// (or held open by a background grandchild) before giving up on it.
@@ -100,11 +105,22 @@ pub async fn run_with(
         .id()
         .and_then(|id| i32::try_from(id).ok())
         .ok_or_else(|| std::io::Error::other("child exited before its pid was known"))?;
-    let _registered = ctx.run.groups.register(pgid);
+    let leader_start = procs::process(pgid).map_or(0, |p| p.start_ticks);
+    let _registered = ctx.run.groups.register(
+        ProcessGroup {
+            task: ctx.task.clone(),
+            attempt: ctx.number,
+            pgid,
+            leader_start,
+        },
+        stop_signal,
+        grace,
+    );
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
 
     let mut cancelled = None;
+    let mut left = 0;
     let mut kill_at: Option<Instant> = None;
     let status;
     {
@@ -129,10 +145,18 @@ pub async fn run_with(
         if cancelled.is_some() {
             // The leader is gone; whatever else is in its group goes now.
             signal_group(pgid, Signal::SIGKILL);
+        } else {
+            left = stop_leftovers(pgid, leader_start, stop_signal, grace).await;
         }
         if !output_done {
             let _ = tokio::time::timeout(DRAIN, &mut output).await;
         }
+    }
+    if left > 0 {
+        sink.note(&format!(
+            "--- stopped {left} process{} the task left running in its process group",
+            if left == 1 { "" } else { "es" }
+        ));
     }
     // A silent child that succeeded leaves no log; one that failed or was stopped
     // leaves at least the header and how it ended.
@@ -148,6 +172,26 @@ pub async fn run_with(
         cancelled,
         tail: sink.tail(),
     })
+}
+
+/// Stops what a task's leader left running in its group (a background job, a
+/// daemon that did not leave the group): `signal`, then SIGKILL after `grace`.
+/// Returns how many processes were left; one signal when there are none.
+async fn stop_leftovers(pgid: i32, leader_start: u64, signal: Signal, grace: Duration) -> usize {
+    if nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), signal).is_err() {
+        // ESRCH: the group is empty.
+        return 0;
+    }
+    let left = procs::survivors(pgid, leader_start).len();
+    let deadline = Instant::now() + grace;
+    while !procs::survivors(pgid, leader_start).is_empty() {
+        if Instant::now() >= deadline {
+            signal_group(pgid, Signal::SIGKILL);
+            break;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    left
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -207,12 +251,7 @@ mod tests {
 
     /// Whether a process is gone (or a zombie nobody reaped yet: it runs no more).
     fn gone(pid: i32) -> bool {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => true,
-            Ok(stat) => stat
-                .rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
-        }
+        !procs::is_running(pid)
     }
 
     async fn wait_for(mut f: impl FnMut() -> bool) -> bool {
@@ -290,6 +329,40 @@ mod tests {
         assert_eq!(exit.cancelled, Some(CancelReason::Timeout));
         assert!(groups.is_empty());
         assert!(wait_for(|| gone(pid)).await, "grandchild {pid} still runs");
+    }
+
+    #[tokio::test]
+    async fn what_a_task_leaves_running_in_its_group_is_stopped_when_it_ends() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ctx, _rx) = ctx(tmp.path(), Duration::from_millis(300));
+        let pidfile = tmp.path().join("pid");
+        // One background job that ignores SIGTERM (SIGKILL after the grace ends it),
+        // output closed so the task's pipes do not wait for it.
+        let spec = sh(
+            &format!(
+                "(trap '' TERM; exec sleep 300) >/dev/null 2>&1 & echo $! > {}; echo done",
+                pidfile.display()
+            ),
+            tmp.path(),
+        );
+        let groups = ctx.run.groups.clone();
+        let exit = run(&spec, &ctx, "--- header").await.unwrap();
+        assert!(exit.status.success());
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(
+            wait_for(|| gone(pid)).await,
+            "background job {pid} still runs"
+        );
+        assert!(groups.is_empty());
+        let log = std::fs::read_to_string(ctx.log_path().unwrap()).unwrap();
+        assert!(
+            log.contains("--- stopped 1 process the task left running in its process group"),
+            "{log}"
+        );
     }
 
     #[tokio::test]
