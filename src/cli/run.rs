@@ -192,6 +192,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
                 for notice in &notices {
                     crate::console::say(&format!("planrun: {notice}"));
                 }
+                remask_captures(&plan, &done, journal.run_dir());
                 let plan = Arc::new(plan);
                 let run_id = journal.run_id().to_owned();
                 journal.set_sync_mode(args.journal_sync);
@@ -300,6 +301,30 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         result.map_err(|e| Error::Internal(Report::msg(format!("{e}: {}", source_of(&e)))))?;
     debug_assert_eq!(record.outcome, Some(summary.outcome));
     Ok(summary.outcome)
+}
+
+/// A resume does not capture again what an earlier process of the run captured, yet
+/// a later task may print it: the values of captured Secrets are masked from the
+/// capture files, the only place they are kept.
+fn remask_captures(
+    plan: &ValidatedPlan,
+    done: &[crate::validate::TaskIdx],
+    run_dir: &std::path::Path,
+) {
+    for &idx in done {
+        let task = plan.task(idx);
+        let crate::validate::TaskKind::Capture(capture) = &task.kind else {
+            continue;
+        };
+        let path = run_dir.join(&capture.file);
+        if let Err(e) = crate::exec::kube::register_captured(&path, plan.redactor()) {
+            crate::console::say(&format!(
+                "planrun: warning: cannot read {} ({e}): the Secrets task `{}` captured are not masked if a later task prints them",
+                path.display(),
+                task.id
+            ));
+        }
+    }
 }
 
 fn source_of(e: &dyn std::error::Error) -> String {

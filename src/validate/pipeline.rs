@@ -135,7 +135,7 @@ pub fn validate(
     let vars = resolve_vars(vars_table, overrides, env, &builtins, &mut errors);
     let redactor = Redactor::new();
     for var in vars.iter().filter(|v| v.secret) {
-        redactor.add(var.value.clone());
+        redactor.add_secret(&var.value);
     }
     let values: HashMap<String, String> = vars
         .iter()
