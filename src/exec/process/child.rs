@@ -178,11 +178,15 @@ pub async fn run_with(
 /// daemon that did not leave the group): `signal`, then SIGKILL after `grace`.
 /// Returns how many processes were left; one signal when there are none.
 async fn stop_leftovers(pgid: i32, leader_start: u64, signal: Signal, grace: Duration) -> usize {
-    if nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), signal).is_err() {
-        // ESRCH: the group is empty.
+    if nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), None).is_err() {
+        // ESRCH: the group is empty (the common case: one cheap call).
         return 0;
     }
     let left = procs::survivors(pgid, leader_start).len();
+    if left == 0 {
+        return 0;
+    }
+    signal_group(pgid, signal);
     let deadline = Instant::now() + grace;
     while !procs::survivors(pgid, leader_start).is_empty() {
         if Instant::now() >= deadline {
@@ -336,12 +340,16 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (ctx, _rx) = ctx(tmp.path(), Duration::from_millis(300));
         let pidfile = tmp.path().join("pid");
+        let ready = tmp.path().join("ready");
         // One background job that ignores SIGTERM (SIGKILL after the grace ends it),
-        // output closed so the task's pipes do not wait for it.
+        // output closed so the task's pipes do not wait for it; the task ends once
+        // the job is ready.
         let spec = sh(
             &format!(
-                "(trap '' TERM; exec sleep 300) >/dev/null 2>&1 & echo $! > {}; echo done",
-                pidfile.display()
+                "(trap '' TERM; touch {ready}; exec sleep 300) >/dev/null 2>&1 & echo $! > {pid}; \
+                 while [ ! -e {ready} ]; do sleep 0.01; done; echo done",
+                ready = ready.display(),
+                pid = pidfile.display()
             ),
             tmp.path(),
         );
