@@ -401,7 +401,7 @@ async fn resource(
                         resource_version: param(&q, "resourceVersion").map(str::to_owned),
                         timeout: param(&q, "timeoutSeconds")
                             .and_then(|t| t.parse::<u64>().ok())
-                            .map(Duration::from_secs),
+                            .map(|t| Duration::from_secs(t).min(planrun_text::MAX_DURATION)),
                         bookmarks: flag(&q, "allowWatchBookmarks"),
                         send_initial_events: flag(&q, "sendInitialEvents"),
                         drop_after_events: hit.drop_after_events,

@@ -72,7 +72,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     if nanos > MAX_DURATION.as_nanos() {
         return Err(format!(
-            "`{text}` is longer than {MAX_DURATION_TEXT}, the longest duration planrun accepts"
+            "longer than {MAX_DURATION_TEXT}, the longest duration planrun accepts"
         ));
     }
     let secs = u64::try_from(nanos / NANOS_PER_SEC).unwrap_or(u64::MAX);
