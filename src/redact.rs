@@ -53,6 +53,8 @@ impl Redactor {
         if let Ok(json) = serde_json::to_string(trimmed) {
             forms.push(json.trim_matches('"').to_owned());
         }
+        // As one shell word, the way a script gets it from `{{ name }}`.
+        forms.push(planrun_text::shell_quote(trimmed));
         for text in [secret, trimmed] {
             if text.len() >= MIN_SECRET_LEN {
                 forms.push(BASE64.encode(text));

@@ -163,6 +163,11 @@ async fn connect(plan: &ValidatedPlan, args: &RunArgs) -> Result<KubeSlot, Error
 async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     let internal =
         |what: &str, e: std::io::Error| Error::Internal(Report::msg(format!("{what}: {e}")));
+    if let Some(warnings) = start.plan().warnings() {
+        for message in warnings.messages() {
+            crate::console::say(&format!("planrun: warning: {message}"));
+        }
+    }
     let kube = connect(start.plan(), args).await?;
     // Before anything runs (the plan deletes before it deploys): every pulumi-up task
     // must be able to run, its required config present; its secrets get masked.

@@ -570,3 +570,104 @@ fn invalid_plan_exits_2_and_runs_nothing() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!dir.path().join("a.ran").exists());
 }
+
+/// Issue 14, break 5: a value cannot change a script: each `{{ name }}` is one
+/// quoted shell word, and every variable is in the environment as well.
+#[test]
+fn a_variable_cannot_change_a_script() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        r#"
+[plan]
+name = "inject"
+
+[vars]
+name = "plain"
+other-name = "two words"
+
+[tasks.show]
+type = "exec-script"
+script = '''
+printf '<%s>\n' {{ name }} {{ other-name }} > words
+printf '%s|%s' "$PLANRUN_VAR_NAME" "$PLANRUN_VAR_OTHER_NAME" > env
+'''
+"#,
+    )
+    .unwrap();
+    for value in [
+        r#"x"; touch pwned; echo ""#,
+        "$(touch pwned)",
+        "`touch pwned`",
+        "it's; touch pwned",
+        "a\ntouch pwned",
+    ] {
+        let out = planrun(dir.path())
+            .args(["plan.toml", "--restart", "--var"])
+            .arg(format!("name={value}"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{value}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!dir.path().join("pwned").exists(), "{value} ran a command");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("words")).unwrap(),
+            format!("<{value}>\n<two words>\n")
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("env")).unwrap(),
+            format!("{value}|two words")
+        );
+    }
+}
+
+/// A raw reference runs, and `planrun validate` warns about it.
+#[test]
+fn validate_warns_about_raw_references() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        "[plan]\nname = \"raw\"\n[vars]\nflags = \"-e\"\n[tasks.a]\ntype = \"exec-script\"\nscript = \"set {{ raw(flags) }}\"\n",
+    )
+    .unwrap();
+    let out = planrun(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["validate", "plan.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "plan plan.toml is valid: 1 task, 3 variables, 1 warning\n"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("planrun::raw_reference"), "{err}");
+    assert!(
+        err.contains("pastes the value of `flags` into the script as written"),
+        "{err}"
+    );
+}
+
+/// Issue 14, break 6: durations are bounded, in plans (a validation error, see the
+/// plan diagnostics) and for `--grace` (a usage error), so no deadline overflows.
+#[test]
+fn grace_longer_than_thirty_days_is_a_usage_error() {
+    let dir = workdir("interrupt.toml");
+    let out = planrun(dir.path())
+        .args(["plan.toml", "--grace", "18446744073709551615s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "invalid value '18446744073709551615s' for '--grace <DURATION>': longer than 30d"
+        ),
+        "{err}"
+    );
+    assert!(!dir.path().join(".planrun").exists(), "nothing ran");
+}
