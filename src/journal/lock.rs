@@ -6,7 +6,7 @@
 //! holder's pid and start time) only serves the refusal message. Children of planrun
 //! do not inherit it (Rust opens files close-on-exec).
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -43,9 +43,16 @@ pub enum LockError {
         holder: Option<LockHolder>,
     },
 
-    #[error("cannot lock {}", path.display())]
-    #[diagnostic(code(planrun::lock::io))]
+    #[error("cannot {action} {}", path.display())]
+    #[diagnostic(
+        code(planrun::state_dir::io),
+        help(
+            "planrun keeps its runs in the state directory (.planrun beside the plan): make it writable, or give another with --state-dir DIR"
+        )
+    )]
     Io {
+        /// What failed: "create the state directory", "open the lock file"...
+        action: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -85,16 +92,12 @@ impl PlanLock {
     /// refusal ("plan `flux-rebuild`").
     pub fn acquire(path: &Path, what: &str) -> Result<Self, LockError> {
         let io = |source| LockError::Io {
+            action: "open the lock file",
             path: path.to_owned(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(io)?;
+        let mut file =
+            crate::layout::open_private(path, crate::layout::Open::ReadWrite).map_err(io)?;
         // A holder that died can leave its lock shared with a child caught between
         // fork and exec (the lock goes away at the exec); wait that out briefly.
         let deadline = Instant::now() + DEAD_HOLDER_GRACE;
@@ -135,6 +138,7 @@ impl PlanLock {
     pub fn set_run(&mut self, run_id: &str) -> Result<(), LockError> {
         self.holder.run_id = Some(run_id.to_owned());
         self.write_holder().map_err(|source| LockError::Io {
+            action: "write the lock file",
             path: self.path.clone(),
             source,
         })

@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -47,7 +48,8 @@ impl PlanState {
     /// Takes the plan's lock (see [`PlanLock`]), creating the directory if needed.
     pub fn lock(&self) -> Result<PlanLock, LockError> {
         let dir = self.dir.path();
-        fs::create_dir_all(dir).map_err(|source| LockError::Io {
+        layout::create_private_dir(dir).map_err(|source| LockError::Io {
+            action: "create the state directory",
             path: dir.to_owned(),
             source,
         })?;
@@ -100,7 +102,8 @@ impl PlanState {
         let path = self.dir.latest_path();
         let tmp = self.dir.latest_tmp_path();
         {
-            let mut f = fs::File::create(&tmp).map_err(|e| JournalError::io("create", &tmp, e))?;
+            let mut f = layout::open_private(&tmp, layout::Open::Truncate)
+                .map_err(|e| JournalError::io("create", &tmp, e))?;
             f.write_all(format!("{run_id}\n").as_bytes())
                 .and_then(|()| f.sync_all())
                 .map_err(|e| JournalError::io("write", &tmp, e))?;
@@ -113,11 +116,11 @@ impl PlanState {
     /// [`JournalWriter::create`](super::writer::JournalWriter::create)).
     pub fn create_run_dir(&self, now: Timestamp) -> Result<String, JournalError> {
         let runs = self.dir.runs_dir();
-        fs::create_dir_all(&runs).map_err(|e| JournalError::io("create", &runs, e))?;
+        layout::create_private_dir(&runs).map_err(|e| JournalError::io("create", &runs, e))?;
         loop {
             let id = layout::new_run_id(now);
             let dir = self.dir.run(&id);
-            match fs::create_dir(dir.path()) {
+            match std::fs::DirBuilder::new().mode(0o700).create(dir.path()) {
                 Ok(()) => {
                     sync_parent(dir.path())?;
                     return Ok(id);

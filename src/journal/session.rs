@@ -518,7 +518,7 @@ impl Prepared {
 /// The lock's holder could not be written: the state directory failed.
 fn holder_not_written(error: LockError) -> StartError {
     match error {
-        LockError::Io { path, source } => JournalError::io("write", path, source).into(),
+        LockError::Io { path, source, .. } => JournalError::io("write", path, source).into(),
         held => StartError::Locked(Box::new(held)),
     }
 }
