@@ -76,6 +76,14 @@ pub enum EventKind {
         stream: Stream,
         line: String,
     },
+    /// A task's log file could not be written: what the task prints from now on
+    /// reaches the events (and the failure excerpt) but not the log.
+    TaskLogFailed {
+        task: String,
+        /// The log file.
+        path: String,
+        error: String,
+    },
     /// An attempt failed and the task will be tried again after `delay_ms`.
     TaskRetrying {
         task: String,
@@ -127,6 +135,7 @@ impl EventKind {
         match self {
             EventKind::TaskStarted { task, .. }
             | EventKind::TaskOutput { task, .. }
+            | EventKind::TaskLogFailed { task, .. }
             | EventKind::TaskRetrying { task, .. }
             | EventKind::TaskSucceeded { task, .. }
             | EventKind::TaskFailed { task, .. }

@@ -9,6 +9,10 @@ pub const INVALID: i32 = 2;
 /// planrun refused to start: the lock is held, an unfinished run exists, or the kube
 /// context differs from the plan's guard.
 pub const REFUSED: i32 = 3;
+/// planrun itself failed: it could not write its journal, report or logs (a full
+/// disk, permissions), a journal is corrupt, or a bug. A run stopped this way can
+/// be resumed once the cause is fixed.
+pub const PLANRUN_FAILED: i32 = 4;
 /// Interrupted by Ctrl-C, SIGTERM or SIGHUP.
 pub const INTERRUPTED: i32 = 130;
 
@@ -20,7 +24,7 @@ pub fn of(error: &crate::error::Error) -> i32 {
         Error::Refused(_) => REFUSED,
         Error::TaskFailed => TASK_FAILED,
         Error::Interrupted => INTERRUPTED,
-        Error::Internal(_) => TASK_FAILED,
+        Error::Internal(_) => PLANRUN_FAILED,
         Error::Child(code) => *code,
     }
 }

@@ -19,7 +19,7 @@ use crate::exec::{KubeSlot, RunResources};
 use crate::journal::{self, JournalSink, Session};
 use crate::layout::{self, PlanDir};
 use crate::report::{self, OutputFormat, ReporterConfig, RunMeta};
-use crate::schedule::{Dispatcher, NoSink, RunConfig, StateSink};
+use crate::schedule::{Dispatcher, NoSink, RunConfig, RunError, StateSink};
 use crate::validate::ValidatedPlan;
 
 /// How long a resume waits for processes of the earlier run to end before it
@@ -206,21 +206,32 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
             }
         };
     let name = plan.header().name.clone();
-    // A dry run leaves nothing behind: read-only tasks get a scratch run directory.
-    let scratch = args
-        .dry_run
-        .then(|| std::env::temp_dir().join(format!("planrun-dry-run-{}", std::process::id())));
+    // A dry run leaves nothing behind: read-only tasks get a scratch run directory,
+    // fresh and private (removed when dropped).
+    let scratch = if args.dry_run {
+        Some(
+            tempfile::Builder::new()
+                .prefix("planrun-dry-run-")
+                .tempdir()
+                .map_err(|e| internal("cannot create a scratch directory for the dry run", e))?,
+        )
+    } else {
+        None
+    };
     let state_dir = match (&scratch, &args.state_dir) {
-        (Some(dir), _) => dir.clone(),
+        (Some(dir), _) => dir.path().to_path_buf(),
         (None, Some(dir)) => dir.clone(),
         (None, None) => layout::default_state_dir(plan.source().path()),
     };
     // Absolute: children get it as PLANRUN_RUN_DIR and run in other directories.
     let state_dir = std::path::absolute(&state_dir).unwrap_or(state_dir);
     let run_dir = PlanDir::new(&state_dir, &name).run(&run_id);
-    std::fs::create_dir_all(run_dir.logs_dir()).map_err(|e| {
+    layout::create_private_dir(&run_dir.logs_dir()).map_err(|e| {
         internal(
-            &format!("cannot create the run directory in {}", state_dir.display()),
+            &format!(
+                "cannot create the run directory {}",
+                run_dir.path().display()
+            ),
             e,
         )
     })?;
@@ -295,17 +306,79 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     let keep: Vec<u32> = groups.guard_pid().into_iter().collect();
     let grace = args.grace;
     let _ = tokio::task::spawn_blocking(move || process::stop_adopted(&keep, grace)).await;
-    let record = reporter
+    let reported = reporter
         .join()
-        .map_err(|_| Error::Internal(Report::msg("the reporter thread panicked")))?
-        .map_err(|e| internal("cannot write the run report", e))?;
-    if let Some(dir) = scratch {
-        let _ = std::fs::remove_dir_all(dir);
+        .map_err(|_| Error::Internal(Report::msg("the reporter thread panicked")))?;
+    drop(scratch);
+    let plan_arg = args.plan.plan.display().to_string();
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(RunError::Record(e)) => {
+            // The journal failing is what stopped the run; what else failed (the
+            // report on the same full disk) comes after it.
+            let cause: Box<dyn std::error::Error + Send + Sync> = match e.into_inner() {
+                Some(inner) => inner,
+                None => "the journal failed".into(),
+            };
+            return Err(Error::Internal(Report::new(RunStopped {
+                cause,
+                plan: plan_arg,
+                also: also_failed(&reported.problems),
+            })));
+        }
+    };
+    debug_assert_eq!(reported.record.outcome, Some(summary.outcome));
+    if !reported.problems.is_empty() {
+        return Err(Error::Internal(Report::new(OutputFailed {
+            problems: reported.problems.join("; "),
+            outcome: summary.outcome.status().to_string(),
+            plan: plan_arg,
+        })));
     }
-    let summary =
-        result.map_err(|e| Error::Internal(Report::msg(format!("{e}: {}", source_of(&e)))))?;
-    debug_assert_eq!(record.outcome, Some(summary.outcome));
     Ok(summary.outcome)
+}
+
+fn also_failed(problems: &[String]) -> String {
+    if problems.is_empty() {
+        String::new()
+    } else {
+        format!("\nalso: {}", problems.join("; "))
+    }
+}
+
+/// The journal could not be written: the run stopped at once.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("the run stopped: planrun cannot record its progress{also}")]
+#[diagnostic(
+    code(planrun::run::journal_failed),
+    help(
+        "nothing more was started and the running tasks were stopped; what the journal recorded \
+         is kept: once the cause is fixed (disk space, permissions), continue the run with \
+         `planrun {plan} --resume`"
+    )
+)]
+struct RunStopped {
+    #[source]
+    cause: Box<dyn std::error::Error + Send + Sync>,
+    plan: String,
+    also: String,
+}
+
+/// The run ended, but what it writes besides the journal (events, report) could
+/// not all be written.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("the run {outcome}, but planrun could not write everything about it: {problems}")]
+#[diagnostic(
+    code(planrun::run::output_failed),
+    help(
+        "the journal has the run: `planrun status {plan}` shows how each task ended; the task \
+         logs hold their output"
+    )
+)]
+struct OutputFailed {
+    problems: String,
+    outcome: String,
+    plan: String,
 }
 
 /// A resume does not capture again what an earlier process of the run captured, yet
@@ -330,8 +403,4 @@ fn remask_captures(
             ));
         }
     }
-}
-
-fn source_of(e: &dyn std::error::Error) -> String {
-    e.source().map(|s| s.to_string()).unwrap_or_default()
 }

@@ -92,6 +92,18 @@ pub fn render(record: &RunRecord) -> String {
         );
     }
 
+    let incomplete: Vec<_> = record
+        .tasks
+        .iter()
+        .filter_map(|t| t.log_failed.as_ref().map(|why| (t, why)))
+        .collect();
+    if !incomplete.is_empty() {
+        let _ = writeln!(out, "\n## Incomplete logs\n");
+        for (t, why) in incomplete {
+            let _ = writeln!(out, "- `{}`: {}", t.id, cell(why));
+        }
+    }
+
     let failures: Vec<_> = record
         .tasks
         .iter()

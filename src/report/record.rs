@@ -90,6 +90,8 @@ pub struct TaskRecord {
     pub error: Option<String>,
     pub excerpt: Vec<String>,
     pub summary: Option<String>,
+    /// Why the task's log is incomplete, if it is.
+    pub log_failed: Option<String>,
 }
 
 /// Everything the reports show.
@@ -123,6 +125,7 @@ impl RunRecord {
                 error: None,
                 excerpt: Vec::new(),
                 summary: None,
+                log_failed: None,
             })
             .collect();
         let index = meta
@@ -210,6 +213,9 @@ impl RunRecord {
                         task.duration_ms = Some(*duration_ms);
                         task.error = Some(error.clone());
                         task.excerpt = excerpt.clone();
+                    }
+                    EventKind::TaskLogFailed { path, error, .. } => {
+                        task.log_failed = Some(format!("cannot write {path}: {error}"));
                     }
                     EventKind::TaskSkipped { reason, .. } => {
                         task.result = TaskResult::Skipped(reason.clone());

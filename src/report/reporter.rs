@@ -3,7 +3,6 @@
 //! the Markdown report and prints the summary. Running on its own thread, a slow
 //! terminal never holds up the dispatcher.
 
-use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
@@ -15,6 +14,7 @@ use super::style::{Paint, color_enabled};
 use super::terminal::Terminal;
 use super::{markdown, summary};
 use crate::events::{Event, EventKind};
+use crate::layout::{Open, open_private};
 
 /// How long events gather before the reporter handles them.
 const BATCH: std::time::Duration = std::time::Duration::from_millis(20);
@@ -42,24 +42,58 @@ pub struct ReporterConfig {
     pub meta: RunMeta,
 }
 
+/// What the reporter thread ends with: the run record, and the files it could not
+/// write (each named with its error), which make the run end as planrun having
+/// failed even when its tasks did not.
+#[derive(Debug)]
+pub struct Reported {
+    pub record: RunRecord,
+    pub problems: Vec<String>,
+}
+
 /// Starts the reporter thread; it ends when every sender is dropped, returning the
 /// run record.
-pub fn spawn(rx: Receiver<Event>, config: ReporterConfig) -> JoinHandle<io::Result<RunRecord>> {
+pub fn spawn(rx: Receiver<Event>, config: ReporterConfig) -> JoinHandle<Reported> {
     std::thread::Builder::new()
         .name("planrun-report".into())
         .spawn(move || report(rx, config))
         .expect("a thread can be started")
 }
 
-fn report(rx: Receiver<Event>, config: ReporterConfig) -> io::Result<RunRecord> {
+/// A file the reporter writes: given up, and said once, at its first failure, so
+/// that a full disk costs `events.jsonl` but not the report or the terminal.
+struct ReportFile<W> {
+    path: PathBuf,
+    out: Option<W>,
+}
+
+impl<W> ReportFile<W> {
+    fn attempt<T>(&mut self, problems: &mut Vec<String>, f: impl FnOnce(&mut W) -> io::Result<T>) {
+        let Some(out) = &mut self.out else { return };
+        if let Err(e) = f(out) {
+            problems.push(format!("cannot write {}: {e}", self.path.display()));
+            self.out = None;
+        }
+    }
+}
+
+fn report(rx: Receiver<Event>, config: ReporterConfig) -> Reported {
     let mut record = RunRecord::new(config.meta.clone());
-    let mut events_file = match &config.events_file {
+    let mut problems = Vec::new();
+    let mut events_file = config.events_file.as_ref().map(|path| {
         // Appended to: a resumed run keeps the events of its earlier processes.
-        Some(path) => Some(JsonLines::new(BufWriter::new(
-            File::options().create(true).append(true).open(path)?,
-        ))),
-        None => None,
-    };
+        let out = match open_private(path, Open::Append) {
+            Ok(f) => Some(JsonLines::new(BufWriter::new(f))),
+            Err(e) => {
+                problems.push(format!("cannot write {}: {e}", path.display()));
+                None
+            }
+        };
+        ReportFile {
+            path: path.clone(),
+            out,
+        }
+    });
     let tty = io::stdout().is_terminal();
     let mut human = None;
     let mut json = None;
@@ -87,13 +121,17 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> io::Result<RunRecord> 
             std::thread::sleep(BATCH);
         }
         for event in std::iter::once(first).chain(rx.try_iter()) {
-            record.apply(&event);
             if let Some(f) = &mut events_file {
-                f.write(&event)?;
+                f.attempt(&mut problems, |out| out.write(&event));
             }
-            let written = match (&mut human, &mut json) {
+            let json_written = json.as_mut().map(|j| j.write(&event));
+            // People see text from outside (task output, cluster messages, plan
+            // names) with its control characters escaped.
+            let event = for_people(event);
+            record.apply(&event);
+            let written = match (&mut human, json_written) {
                 (Some(t), _) => t.event(&event),
-                (_, Some(j)) => j.write(&event),
+                (_, Some(written)) => written,
                 _ => Ok(()),
             };
             if let Err(e) = written {
@@ -101,7 +139,11 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> io::Result<RunRecord> 
             }
             if matches!(event.kind, EventKind::RunFinished { .. }) {
                 if let Some(path) = &config.report_file {
-                    std::fs::write(path, markdown::render(&record))?;
+                    let written = open_private(path, Open::Truncate)
+                        .and_then(|mut f| f.write_all(markdown::render(&record).as_bytes()));
+                    if let Err(e) = written {
+                        problems.push(format!("cannot write {}: {e}", path.display()));
+                    }
                 }
                 if let Some(t) = &mut human {
                     let mut text = format!("\n{}", summary::render(&record, t.paint()));
@@ -115,7 +157,7 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> io::Result<RunRecord> 
             }
         }
         if let Some(f) = &mut events_file {
-            f.flush()?;
+            f.attempt(&mut problems, JsonLines::flush);
         }
         let flushed = match (&mut human, &mut json) {
             (Some(t), _) => t.flush(),
@@ -127,8 +169,34 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> io::Result<RunRecord> 
         }
     }
     if let Some(f) = &mut events_file {
-        f.flush()?;
+        f.attempt(&mut problems, JsonLines::flush);
     }
     let _ = io::stdout().flush();
-    Ok(record)
+    Reported { record, problems }
+}
+
+/// `event` with every text in it escaped for a terminal and a report (see
+/// [`planrun_text::escape_controls`]): whatever a task printed or the cluster said.
+fn for_people(event: Event) -> Event {
+    fn escape(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => {
+                if let std::borrow::Cow::Owned(escaped) = planrun_text::escape_controls(s) {
+                    *s = escaped;
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(escape),
+            serde_json::Value::Object(map) => map.values_mut().for_each(escape),
+            _ => {}
+        }
+    }
+    let Ok(mut value) = serde_json::to_value(&event) else {
+        return event;
+    };
+    let before = value.clone();
+    escape(&mut value);
+    if value == before {
+        return event;
+    }
+    serde_json::from_value(value).unwrap_or(event)
 }

@@ -642,6 +642,84 @@ mod tests {
         assert!(sink.batches.len() <= 5, "{:?}", sink.batches);
     }
 
+    /// Fails every record after the first `ok` batches, as a full disk would.
+    struct FailingSink {
+        ok: usize,
+        batches: Vec<Vec<StateChange>>,
+    }
+
+    impl StateSink for FailingSink {
+        fn record(&mut self, changes: &[StateChange]) -> std::io::Result<()> {
+            if self.batches.len() >= self.ok {
+                return Err(std::io::Error::from_raw_os_error(28));
+            }
+            self.batches.push(changes.to_vec());
+            Ok(())
+        }
+
+        fn record_unsynced(&mut self, _changes: &[StateChange]) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sink_that_fails_stops_the_run_at_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        // `slow` is running when `quick` ends and its success cannot be recorded:
+        // `slow` is stopped, `after` never starts.
+        let plan = plan(
+            tmp.path(),
+            r#"
+            [plan]
+            name = "p"
+            [tasks.quick]
+            type = "exec-script"
+            command = ["true"]
+            [tasks.slow]
+            type = "exec-script"
+            command = ["sleep", "30"]
+            [tasks.after]
+            type = "exec-script"
+            command = ["touch", "after.ran"]
+            needs = ["quick"]
+            "#,
+        );
+        let mut sink = FailingSink {
+            ok: 1,
+            batches: Vec::new(),
+        };
+        let (events, rx) = EventSender::channel();
+        let run_dir = crate::layout::PlanDir::new(tmp.path(), "p").run("r");
+        let started = std::time::Instant::now();
+        let result = Dispatcher {
+            plan,
+            resources: RunResources::new(run_dir.path().to_path_buf(), events),
+            run_dir,
+            config: RunConfig::default(),
+            sink: &mut sink,
+        }
+        .run()
+        .await;
+        let Err(RunError::Record(e)) = result else {
+            panic!("{result:?}")
+        };
+        assert_eq!(e.raw_os_error(), Some(28));
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "slow was not stopped"
+        );
+        assert!(!tmp.path().join("after.ran").exists());
+        // Only the starts were recorded; no event claims what was not recorded.
+        assert_eq!(sink.batches.len(), 1);
+        let events: Vec<Event> = rx.iter().collect();
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(&e.kind, EventKind::TaskSucceeded { .. })),
+            "{events:?}"
+        );
+    }
+
     #[tokio::test]
     async fn records_each_change_and_skips_tasks_done_earlier() {
         let tmp = tempfile::tempdir().unwrap();

@@ -671,3 +671,140 @@ fn grace_longer_than_thirty_days_is_a_usage_error() {
     );
     assert!(!dir.path().join(".planrun").exists(), "nothing ran");
 }
+
+/// A small tmpfs mounted for one test, unmounted when dropped; `None` (with a
+/// message saying why the test is skipped) where mounting is not permitted.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            eprintln!(
+                "skipped: cannot mount a small tmpfs (needs root): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return None;
+        }
+        Some(Self { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Issue 14, break 7: a full disk stops the run at once with a message naming the
+/// journal and its error and the way to resume (exit 4), a task log cut short is
+/// said, and once there is room again the run resumes.
+#[test]
+fn a_full_disk_stops_the_run_and_says_how_to_resume() {
+    let Some(disk) = SmallDisk::mount("256k") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The first time, `fill` prints far more than the disk holds (its log takes the
+    // disk), then a chain of tasks grows the journal past the page it has: the
+    // journal's next write fails. Markers live outside the small disk.
+    let mut plan = String::from(
+        r#"
+[plan]
+name = "full"
+
+[tasks.fill]
+type = "exec-script"
+script = '''
+if [ ! -e filled ]; then touch filled; head -c 600000 /dev/zero | tr '\0' 'x' | fold -w 100; fi
+echo small
+'''
+"#,
+    );
+    let mut need = "fill".to_owned();
+    for i in 0..80 {
+        plan.push_str(&format!(
+            "\n[tasks.step-{i:02}]\ntype = \"exec-script\"\ncommand = [\"true\"]\nneeds = [\"{need}\"]\n"
+        ));
+        need = format!("step-{i:02}");
+    }
+    plan.push_str(&format!(
+        "\n[tasks.next]\ntype = \"exec-script\"\nscript = \"touch next.ran\"\nneeds = [\"{need}\"]\n"
+    ));
+    std::fs::write(dir.path().join("plan.toml"), plan).unwrap();
+    let state = disk.path().join("state");
+    let out = planrun(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["plan.toml", "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
+    assert!(!dir.path().join("next.ran").exists());
+    // miette's wrapping and gutter undone.
+    let flat: String = stderr
+        .split(|c: char| c.is_whitespace() || "│├╰─▶".contains(c))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("the run stopped: planrun cannot record its progress"),
+        "{stderr}"
+    );
+    // Without any spaces (miette wraps long paths anywhere).
+    let compact: String = flat.chars().filter(|c| *c != ' ').collect();
+    assert!(
+        compact.contains(&format!("cannotappendto{}/full/runs/", state.display()))
+            && compact.contains("/journalNospaceleftondevice"),
+        "the journal is named: {flat}"
+    );
+    assert!(flat.contains("No space left on device"), "{stderr}");
+    assert!(flat.contains("planrun plan.toml --resume"), "{stderr}");
+    assert!(
+        stdout.contains("warning fill: cannot write its log")
+            && stdout.contains("No space left on device"),
+        "the cut log is said: {stdout}"
+    );
+    // Make room (the log of `fill` took it), then resume.
+    for log in glob_logs(&state) {
+        std::fs::remove_file(log).unwrap();
+    }
+    let out = planrun(dir.path())
+        .args(["plan.toml", "--resume", "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("next.ran").exists());
+}
+
+fn glob_logs(state: &Path) -> Vec<PathBuf> {
+    let runs = state.join("full/runs");
+    let mut out = Vec::new();
+    for run in std::fs::read_dir(runs).unwrap().flatten() {
+        if let Ok(logs) = std::fs::read_dir(run.path().join("logs")) {
+            out.extend(logs.flatten().map(|e| e.path()));
+        }
+    }
+    out
+}
