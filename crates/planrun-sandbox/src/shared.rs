@@ -1,5 +1,6 @@
 //! The state one sandbox shares between its HTTP handlers, timers and test handle.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -8,11 +9,15 @@ use tokio_util::sync::CancellationToken;
 use super::faults::{Faults, RequestRecord};
 use super::store::{Scheduled, Store};
 
+/// Requests the request log keeps: the latest ones, so that a long-lived sandbox
+/// (hours of watches and polls) never grows without bound.
+pub const REQUEST_LOG_CAPACITY: usize = 10_000;
+
 /// Everything behind the server.
 pub struct Shared {
     store: Mutex<Store>,
     faults: Mutex<Faults>,
-    requests: Mutex<Vec<RequestRecord>>,
+    requests: Mutex<VecDeque<RequestRecord>>,
     /// Cancelled on shutdown: stops timers and open watches.
     pub cancel: CancellationToken,
     /// The bound address.
@@ -30,7 +35,7 @@ impl Shared {
         Arc::new(Self {
             store: Mutex::new(store),
             faults: Mutex::new(faults),
-            requests: Mutex::new(Vec::new()),
+            requests: Mutex::new(VecDeque::new()),
             cancel: CancellationToken::new(),
             addr,
         })
@@ -52,14 +57,19 @@ impl Shared {
         lock(&self.faults)
     }
 
-    /// Append to the request log.
+    /// Append to the request log, forgetting the oldest beyond
+    /// [`REQUEST_LOG_CAPACITY`].
     pub fn record(&self, r: RequestRecord) {
-        lock(&self.requests).push(r);
+        let mut log = lock(&self.requests);
+        if log.len() == REQUEST_LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(r);
     }
 
-    /// A copy of the request log.
+    /// A copy of the request log, oldest first.
     pub fn requests(&self) -> Vec<RequestRecord> {
-        lock(&self.requests).clone()
+        lock(&self.requests).iter().cloned().collect()
     }
 
     /// Empty the request log.

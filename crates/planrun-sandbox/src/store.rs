@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use super::fields::{self, Scope};
+use super::limits;
 use super::patch;
 use super::resources::{self, ResKey, ResourceDef};
 use super::scenario::Scenario;
@@ -625,6 +626,7 @@ impl Store {
         if self.get_opt(&def.key(), &ns, &name).is_some() {
             return Err(ApiError::already_exists(&def.group, &def.plural, &name));
         }
+        limits::check_size(&obj)?;
         if opts.dry_run {
             return Ok(obj);
         }
@@ -645,6 +647,18 @@ impl Store {
             return Err(ApiError::bad_request(
                 "the body of the request is not a JSON object",
             ));
+        }
+        limits::check_types(def, &obj)?;
+        // A Secret without a type is Opaque (kubernetes/kubernetes
+        // `pkg/apis/core/v1/defaults.go`, `SetDefaults_Secret`).
+        if def.group.is_empty()
+            && def.kind == "Secret"
+            && obj
+                .get("type")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            obj["type"] = json!("Opaque");
         }
         if let Some(k) = obj.get("kind").and_then(Value::as_str)
             && k != def.kind
@@ -892,7 +906,7 @@ impl Store {
         let mut new = old.clone();
         match kind {
             PatchKind::Merge => patch::merge_patch(&mut new, &parsed),
-            PatchKind::Strategic => patch::strategic_merge_patch(&mut new, &parsed),
+            PatchKind::Strategic => patch::strategic_merge_patch(&mut new, &parsed)?,
             PatchKind::Json => patch::json_patch(&mut new, &parsed)?,
             PatchKind::Apply => unreachable!("handled above"),
         }
@@ -963,6 +977,7 @@ impl Store {
             meta_mut(&mut new).insert("generation".to_owned(), json!(generation(&old) + 1));
         }
         self.validate_update(def, &old, &new)?;
+        limits::check_types(def, &new)?;
         if record {
             fields::record_update(
                 Some(&old),
@@ -980,6 +995,7 @@ impl Store {
         if without_times(&new) == without_times(&old) {
             return Ok(old);
         }
+        limits::check_size(&new)?;
         if opts.dry_run {
             return Ok(new);
         }
