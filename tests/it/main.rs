@@ -11,5 +11,6 @@ mod pulumi;
 mod rehearsal;
 mod sandbox;
 mod sandbox_kubectl;
+mod sandbox_limits;
 mod sandbox_namespace;
 mod support;
