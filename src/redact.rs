@@ -91,6 +91,46 @@ impl Redactor {
             .is_empty()
     }
 
+    /// The length of the longest secret, in bytes (0 without secrets).
+    pub fn max_len(&self) -> usize {
+        self.secrets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .first()
+            .map_or(0, String::len)
+    }
+
+    /// The largest position at or before `at` (a char boundary of `text`) that no
+    /// secret occurrence straddles: text cut there is masked the same in two parts
+    /// as whole (for lines too long to hold, masked as they stream).
+    pub fn safe_split(&self, text: &str, at: usize) -> usize {
+        let secrets = self.secrets.read().unwrap_or_else(|e| e.into_inner());
+        let mut split = at.min(text.len());
+        while !text.is_char_boundary(split) {
+            split -= 1;
+        }
+        // Moving the split back may make it cut another secret: again until none.
+        loop {
+            let before = split;
+            for secret in secrets.iter() {
+                let mut from = split.saturating_sub(secret.len());
+                while !text.is_char_boundary(from) {
+                    from -= 1;
+                }
+                let straddling = text[from..]
+                    .match_indices(secret.as_str())
+                    .map(|(i, _)| from + i)
+                    .find(|&start| start < split && start + secret.len() > split);
+                if let Some(start) = straddling {
+                    split = start;
+                }
+            }
+            if split == before {
+                return split;
+            }
+        }
+    }
+
     /// `text` with every secret value replaced by [`MASK`].
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let secrets = self.secrets.read().unwrap_or_else(|e| e.into_inner());
@@ -169,6 +209,20 @@ QyNTUxOQAAACDZ2wVqL0dR7ow8e1yS5uM8Q2nFzJpX1aQmT9s0vB3cGAAAAJD3qf6A96n+
         );
         assert_eq!(r.redact(&BASE64.encode("ghp_0123456789abcdef\n")), MASK);
         assert_eq!(r.redact(&BASE64.encode("ghp_0123456789abcdef")), MASK);
+    }
+
+    #[test]
+    fn a_split_never_cuts_a_secret() {
+        let r = Redactor::new();
+        r.add_secret("hunter2-secret");
+        let text = "aaaa hunter2-secret bbbb";
+        // Anywhere inside the secret moves the split to its start.
+        for at in 6..19 {
+            assert_eq!(r.safe_split(text, at), 5, "{at}");
+        }
+        assert_eq!(r.safe_split(text, 3), 3);
+        assert_eq!(r.safe_split(text, 22), 22);
+        assert_eq!(r.max_len(), BASE64.encode("hunter2-secret").len());
     }
 
     #[test]

@@ -228,6 +228,7 @@ mod tests {
     use super::*;
     use crate::events::{EventKind, EventSender};
     use crate::exec::RunResources;
+    use crate::exec::process::output;
     use crate::layout::PlanDir;
 
     fn ctx(
@@ -371,6 +372,49 @@ mod tests {
             log.contains("--- stopped 1 process the task left running in its process group"),
             "{log}"
         );
+    }
+
+    /// Issue 14, break 12: a line far longer than what is held (here 5 MiB, no
+    /// newline) reaches the log whole and masked, a secret straddling any read
+    /// included, and is shown capped, saying how much more the log has.
+    #[tokio::test]
+    async fn a_huge_line_is_logged_whole_and_shown_capped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ctx, rx) = ctx(tmp.path(), Duration::from_secs(5));
+        // "s3cret" every 65531 bytes: it lands across read boundaries many times.
+        let spec = sh(
+            "awk 'BEGIN { for (i = 0; i < 80; i++) { for (j = 0; j < 65525; j++) printf \"x\"; printf \"s3cret\" } }'; exit 1",
+            tmp.path(),
+        );
+        let exit = run(&spec, &ctx, "--- header").await.unwrap();
+        assert_eq!(exit.status.code(), Some(1));
+        let log = std::fs::read_to_string(ctx.log_path().unwrap()).unwrap();
+        let line = log.lines().nth(1).unwrap();
+        assert_eq!(line.len(), 80 * (65525 + crate::redact::MASK.len()));
+        assert_eq!(line.matches(crate::redact::MASK).count(), 80);
+        assert!(!log.contains("s3cret"));
+        drop(ctx);
+        let shown: Vec<String> = rx
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::TaskOutput { line, .. } => Some(line),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(shown.len(), 1);
+        assert!(
+            shown[0].len() < output::LINE_SHOWN + 100,
+            "{}",
+            shown[0].len()
+        );
+        assert!(
+            shown[0].ends_with("MiB more in the task log]"),
+            "{}",
+            &shown[0][shown[0].len() - 60..]
+        );
+        assert!(!shown[0].contains("s3cret"));
+        // The excerpt holds less still.
+        assert!(exit.tail[0].len() < output::EXCERPT_LINE + 100);
     }
 
     #[tokio::test]
