@@ -212,6 +212,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         Some(
             tempfile::Builder::new()
                 .prefix("planrun-dry-run-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
                 .tempdir()
                 .map_err(|e| internal("cannot create a scratch directory for the dry run", e))?,
         )

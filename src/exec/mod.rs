@@ -16,4 +16,4 @@ mod task_log;
 pub use attempt::Attempt;
 pub use executor::execute;
 pub use outcome::{FailureClass, TaskError, TaskOutcome};
-pub use resources::{KubeSlot, RunResources};
+pub use resources::{DEFAULT_GRACE, KubeSlot, RunResources};

@@ -104,16 +104,29 @@ impl Sandbox {
         kubeconfig_yaml(&self.url(), context_name)
     }
 
-    /// Write the kubeconfig to `path` (creating parent folders).
+    /// Write the kubeconfig to `path` (creating parent folders): mode 0600, written
+    /// aside and renamed into place, so a symbolic link planted at `path` is
+    /// replaced, never written through.
     pub fn write_kubeconfig(&self, path: &Path, context_name: &str) -> Result<(), SandboxError> {
+        use std::io::Write;
         let err = |source| SandboxError::Write {
             path: path.display().to_string(),
             source,
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
-        std::fs::write(path, self.kubeconfig_yaml(context_name)).map_err(err)
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".kubeconfig-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .tempfile_in(dir)
+            .map_err(err)?;
+        tmp.write_all(self.kubeconfig_yaml(context_name).as_bytes())
+            .map_err(err)?;
+        tmp.persist(path).map_err(|e| err(e.error))?;
+        Ok(())
     }
 
     /// A kube client for this sandbox.

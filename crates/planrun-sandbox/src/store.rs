@@ -11,6 +11,7 @@ use tokio::sync::broadcast;
 use super::fields::{self, Scope};
 use super::limits;
 use super::patch;
+use super::reactions::Armed;
 use super::resources::{self, ResKey, ResourceDef};
 use super::scenario::Scenario;
 use super::selector::Selectors;
@@ -211,6 +212,8 @@ pub struct Store {
     finalizing_namespaces: BTreeSet<String>,
     finalizing_crds: BTreeSet<String>,
     effects: Vec<Scheduled>,
+    /// Reactions armed on this store, evaluated after every change.
+    reactions: Vec<Armed>,
 }
 
 /// The current time in the API's RFC 3339 form (whole seconds, UTC).
@@ -297,6 +300,7 @@ impl Store {
             finalizing_namespaces: BTreeSet::new(),
             finalizing_crds: BTreeSet::new(),
             effects: Vec::new(),
+            reactions: Vec::new(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let obj = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":ns}});
@@ -343,6 +347,62 @@ impl Store {
         self.resources().into_iter().find(|d| {
             d.group == group && d.plural == plural && d.versions.iter().any(|v| v == version)
         })
+    }
+
+    /// One object by kind, as a client of `api_version` sees it.
+    pub fn get_as(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> Option<Value> {
+        let (def, version) = self.resolve_kind(api_version, kind)?;
+        let obj = self.get_opt(&def.key(), ns, name)?.clone();
+        Some(Self::present(&def, &version, obj))
+    }
+
+    /// Every object of a kind, in every namespace, as a client of `api_version`
+    /// sees them.
+    pub fn list_as(&self, api_version: &str, kind: &str) -> Vec<Value> {
+        let Some((def, version)) = self.resolve_kind(api_version, kind) else {
+            return Vec::new();
+        };
+        self.list(&def, None, &Default::default())
+            .into_iter()
+            .map(|o| Self::present(&def, &version, o))
+            .collect()
+    }
+
+    /// Deletes an object by kind as a client would; `true` when it is gone at once.
+    pub fn delete_as(
+        &mut self,
+        api_version: &str,
+        kind: &str,
+        ns: &str,
+        name: &str,
+    ) -> Result<bool, ApiError> {
+        let (def, _) = self.resolve_kind(api_version, kind).ok_or_else(|| {
+            ApiError::new(
+                404,
+                "NotFound",
+                format!(
+                    "the server could not find the requested resource ({kind} in {api_version})"
+                ),
+            )
+        })?;
+        Ok(matches!(
+            self.delete(&def, ns, name, &DeleteOpts::default())?,
+            Deleted::Gone(_)
+        ))
+    }
+
+    /// Arms `reaction` (its manifest already read).
+    pub fn arm(&mut self, reaction: crate::reactions::Reaction, manifest: Option<String>) {
+        self.reactions.push(Armed::new(reaction, manifest));
+    }
+
+    /// Fires the armed reactions whose object is now in their state (see
+    /// [`crate::reactions`]); what is said of each.
+    pub fn run_reactions(&mut self) -> Vec<String> {
+        let mut armed = std::mem::take(&mut self.reactions);
+        let said = crate::reactions::run(self, &mut armed);
+        self.reactions = armed;
+        said
     }
 
     /// The resource of a kind (any served version), if any.
