@@ -73,12 +73,20 @@ impl PlanState {
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
             };
-            if self.journal_path(&name).is_file() {
+            if self.has_run(&name) {
                 ids.push(name);
             }
         }
         ids.sort();
         Ok(ids)
+    }
+
+    /// Whether run `run_id` holds a run: a journal with something in it. A journal
+    /// is created with its first record in place (see `JournalWriter::create`), so
+    /// an empty one never held a run (a disk that filled, a file made by hand): it
+    /// is no run and blocks nothing.
+    fn has_run(&self, run_id: &str) -> bool {
+        std::fs::metadata(self.journal_path(run_id)).is_ok_and(|m| m.is_file() && m.len() > 0)
     }
 
     /// The latest run's id, if there is a run.
@@ -87,7 +95,7 @@ impl PlanState {
         match fs::read_to_string(&path) {
             Ok(text) => {
                 let id = text.trim();
-                if !id.is_empty() && self.journal_path(id).is_file() {
+                if !id.is_empty() && self.has_run(id) {
                     return Ok(Some(id.to_owned()));
                 }
             }
@@ -146,13 +154,17 @@ mod tests {
         let a = ps.create_run_dir(now).unwrap();
         let b = ps.create_run_dir(now).unwrap();
         for id in [&a, &b] {
-            fs::write(ps.journal_path(id), "").unwrap();
+            fs::write(ps.journal_path(id), "x").unwrap();
         }
         let greatest = a.clone().max(b.clone());
         let least = a.min(b);
         assert_eq!(ps.latest().unwrap().as_ref(), Some(&greatest));
         ps.set_latest(&least).unwrap();
         assert_eq!(ps.latest().unwrap(), Some(least.clone()));
-        assert_eq!(ps.run_ids().unwrap(), [least, greatest]);
+        assert_eq!(ps.run_ids().unwrap(), [least.clone(), greatest.clone()]);
+        // An empty journal is no run: the other one is the latest.
+        fs::write(ps.journal_path(&least), "").unwrap();
+        assert_eq!(ps.latest().unwrap(), Some(greatest.clone()));
+        assert_eq!(ps.run_ids().unwrap(), [greatest]);
     }
 }

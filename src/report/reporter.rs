@@ -139,8 +139,11 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> Reported {
             }
             if matches!(event.kind, EventKind::RunFinished { .. }) {
                 if let Some(path) = &config.report_file {
+                    // Plan names and descriptions come from outside too.
+                    let text = markdown::render(&record);
+                    let text = planrun_text::escape_controls(&text);
                     let written = open_private(path, Open::Truncate)
-                        .and_then(|mut f| f.write_all(markdown::render(&record).as_bytes()));
+                        .and_then(|mut f| f.write_all(text.as_bytes()));
                     if let Err(e) = written {
                         problems.push(format!("cannot write {}: {e}", path.display()));
                     }

@@ -3,6 +3,7 @@
 
 mod architecture;
 mod engine;
+mod hardening;
 mod journal;
 mod kube_tasks;
 mod plan_diagnostics;

@@ -330,3 +330,10 @@ fn a_raw_reference_is_valid_with_a_warning() {
     };
     assert_eq!(script, "set -x; true");
 }
+
+#[test]
+fn an_empty_object_name() {
+    let text =
+        format!("{HEADER}[tasks.a]\ntype = \"kube-delete\"\nkind = \"Namespace\"\nname = \"\"\n");
+    check("empty_name", &text, &[(ErrorKind::BadValue, 7)]);
+}

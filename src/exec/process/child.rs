@@ -96,6 +96,18 @@ pub async fn run_with(
         // the group is killed through the registry then.
         .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|e| {
+        // The kernel says ENOENT for a missing working directory as for a missing
+        // program: tell them apart.
+        if !spec.cwd.is_dir() {
+            return std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot run `{}`: its working directory {} does not exist",
+                    spec.program.to_string_lossy(),
+                    spec.cwd.display()
+                ),
+            );
+        }
         std::io::Error::new(
             e.kind(),
             format!("cannot run `{}`: {e}", spec.program.to_string_lossy()),
@@ -415,6 +427,26 @@ mod tests {
         assert!(!shown[0].contains("s3cret"));
         // The excerpt holds less still.
         assert!(exit.tail[0].len() < output::EXCERPT_LINE + 100);
+    }
+
+    #[tokio::test]
+    async fn a_missing_working_directory_is_named_as_such() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ctx, _rx) = ctx(tmp.path(), Duration::from_secs(5));
+        let spec = ProcessSpec {
+            program: "echo".into(),
+            args: vec![],
+            cwd: tmp.path().join("missing"),
+            env: vec![],
+        };
+        let err = run(&spec, &ctx, "").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot run `echo`: its working directory {} does not exist",
+                tmp.path().join("missing").display()
+            )
+        );
     }
 
     #[tokio::test]
