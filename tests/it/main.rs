@@ -3,6 +3,7 @@
 
 mod architecture;
 mod engine;
+mod fuzz;
 mod hardening;
 mod journal;
 mod kube_tasks;
