@@ -104,6 +104,30 @@ pub fn open_private(path: &Path, how: Open) -> io::Result<File> {
     })
 }
 
+/// Replaces `path` with `bytes`, atomically and durably: written beside it to a
+/// temporary file (0600, never through a link), synced, renamed over `path` (a link
+/// there is replaced, not followed), and the directory synced. A reader sees the
+/// old content or the new, never part of it.
+pub fn replace_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
+    {
+        let mut file = open_private(&tmp, Open::Truncate)?;
+        // The umask cannot widen 0600, but an inherited ACL could: set it again.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(dir)?.sync_all()
+}
+
 /// Creates `path` and its missing parents with mode 0700; an existing `path` that
 /// is wider is narrowed to 0700 (only the owner reads runs: logs and reports may
 /// name what a plan touches).
@@ -151,11 +175,6 @@ impl PlanDir {
     /// The file naming the latest run.
     pub fn latest_path(&self) -> PathBuf {
         self.path.join(LATEST_FILE)
-    }
-
-    /// Where the next `latest` is written before it is renamed into place.
-    pub fn latest_tmp_path(&self) -> PathBuf {
-        self.path.join(format!("{LATEST_FILE}.tmp"))
     }
 
     pub fn runs_dir(&self) -> PathBuf {

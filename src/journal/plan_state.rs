@@ -2,7 +2,6 @@
 //! run directories. Paths come from [`crate::layout`].
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -108,16 +107,8 @@ impl PlanState {
     /// Makes `run_id` the latest run, atomically and durably.
     pub fn set_latest(&self, run_id: &str) -> Result<(), JournalError> {
         let path = self.dir.latest_path();
-        let tmp = self.dir.latest_tmp_path();
-        {
-            let mut f = layout::open_private(&tmp, layout::Open::Truncate)
-                .map_err(|e| JournalError::io("create", &tmp, e))?;
-            f.write_all(format!("{run_id}\n").as_bytes())
-                .and_then(|()| f.sync_all())
-                .map_err(|e| JournalError::io("write", &tmp, e))?;
-        }
-        fs::rename(&tmp, &path).map_err(|e| JournalError::io("rename into place", &path, e))?;
-        sync_parent(&path)
+        layout::replace_private(&path, format!("{run_id}\n").as_bytes())
+            .map_err(|e| JournalError::io("write", &path, e))
     }
 
     /// Creates a fresh run directory and returns its id (the journal is created by

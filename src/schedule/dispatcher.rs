@@ -548,17 +548,17 @@ mod tests {
         (summary, changes, events)
     }
 
-    /// Runs `plan` in a run directory under `dir`, recording into `sink`; returns the
-    /// summary and every event sent.
-    async fn run_into(
+    /// Runs `plan` in a run directory under `dir`, recording into `sink`; returns how
+    /// the run ended and every event sent.
+    async fn dispatch(
         plan: Arc<ValidatedPlan>,
         dir: &std::path::Path,
         config: RunConfig,
         sink: &mut dyn StateSink,
-    ) -> (RunSummary, Vec<Event>) {
+    ) -> (Result<RunSummary, RunError>, Vec<Event>) {
         let (events, rx) = EventSender::channel();
         let run_dir = crate::layout::PlanDir::new(dir, "p").run("r");
-        let summary = Dispatcher {
+        let result = Dispatcher {
             plan,
             resources: RunResources::new(run_dir.path().to_path_buf(), events),
             run_dir,
@@ -566,20 +566,40 @@ mod tests {
             sink,
         }
         .run()
-        .await
-        .unwrap();
-        (summary, rx.iter().collect())
+        .await;
+        (result, rx.iter().collect())
     }
 
-    /// Counts the sink's batches: each is one sync of the journal.
+    /// [`dispatch`] of a run that must end without a sink failure.
+    async fn run_into(
+        plan: Arc<ValidatedPlan>,
+        dir: &std::path::Path,
+        config: RunConfig,
+        sink: &mut dyn StateSink,
+    ) -> (RunSummary, Vec<Event>) {
+        let (result, events) = dispatch(plan, dir, config, sink).await;
+        (result.unwrap(), events)
+    }
+
+    /// Counts the sink's batches (each is one sync of the journal); fails every
+    /// batch after the first `fail_after`, as a full disk would. Process records,
+    /// written unsynced on their own, are left out.
     #[derive(Default)]
     struct BatchSink {
         batches: Vec<Vec<StateChange>>,
+        fail_after: Option<usize>,
     }
 
     impl StateSink for BatchSink {
         fn record(&mut self, changes: &[StateChange]) -> std::io::Result<()> {
+            if self.fail_after.is_some_and(|n| self.batches.len() >= n) {
+                return Err(std::io::Error::from_raw_os_error(28));
+            }
             self.batches.push(changes.to_vec());
+            Ok(())
+        }
+
+        fn record_unsynced(&mut self, _changes: &[StateChange]) -> std::io::Result<()> {
             Ok(())
         }
     }
@@ -606,11 +626,6 @@ mod tests {
         );
         let mut sink = BatchSink::default();
         run_into(plan, tmp.path(), RunConfig::default(), &mut sink).await;
-        // Process records are written on their own, unsynced.
-        sink.batches.retain(|b| {
-            !b.iter()
-                .all(|c| matches!(c, StateChange::ProcessStarted { .. }))
-        });
         // Both starts go in the first batch; every batch is non-empty; the success of
         // c's needs is recorded before (or with) c's start.
         assert_eq!(
@@ -642,26 +657,6 @@ mod tests {
         assert!(sink.batches.len() <= 5, "{:?}", sink.batches);
     }
 
-    /// Fails every record after the first `ok` batches, as a full disk would.
-    struct FailingSink {
-        ok: usize,
-        batches: Vec<Vec<StateChange>>,
-    }
-
-    impl StateSink for FailingSink {
-        fn record(&mut self, changes: &[StateChange]) -> std::io::Result<()> {
-            if self.batches.len() >= self.ok {
-                return Err(std::io::Error::from_raw_os_error(28));
-            }
-            self.batches.push(changes.to_vec());
-            Ok(())
-        }
-
-        fn record_unsynced(&mut self, _changes: &[StateChange]) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[tokio::test]
     async fn a_sink_that_fails_stops_the_run_at_once() {
         let tmp = tempfile::tempdir().unwrap();
@@ -684,22 +679,12 @@ mod tests {
             needs = ["quick"]
             "#,
         );
-        let mut sink = FailingSink {
-            ok: 1,
-            batches: Vec::new(),
+        let mut sink = BatchSink {
+            fail_after: Some(1),
+            ..BatchSink::default()
         };
-        let (events, rx) = EventSender::channel();
-        let run_dir = crate::layout::PlanDir::new(tmp.path(), "p").run("r");
         let started = std::time::Instant::now();
-        let result = Dispatcher {
-            plan,
-            resources: RunResources::new(run_dir.path().to_path_buf(), events),
-            run_dir,
-            config: RunConfig::default(),
-            sink: &mut sink,
-        }
-        .run()
-        .await;
+        let (result, events) = dispatch(plan, tmp.path(), RunConfig::default(), &mut sink).await;
         let Err(RunError::Record(e)) = result else {
             panic!("{result:?}")
         };
@@ -711,7 +696,6 @@ mod tests {
         assert!(!tmp.path().join("after.ran").exists());
         // Only the starts were recorded; no event claims what was not recorded.
         assert_eq!(sink.batches.len(), 1);
-        let events: Vec<Event> = rx.iter().collect();
         assert!(
             !events
                 .iter()

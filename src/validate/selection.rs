@@ -108,7 +108,10 @@ pub(super) fn build_selection(
         ("name", raw.name.as_deref()),
         ("namespace", raw.namespace.as_deref()),
     ] {
-        let Some(value) = value else { continue };
+        // A reference left as written is an undefined variable, said already.
+        let Some(value) = value.filter(|v| !v.contains("{{")) else {
+            continue;
+        };
         // An empty name would address the whole collection (a DELETE of every
         // object); `/` or `..` would address another path.
         let bad = value.is_empty()

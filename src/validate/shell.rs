@@ -139,12 +139,7 @@ pub fn places(script: &str, refs: &[Range<usize>]) -> Vec<Place> {
                         continue;
                     }
                     b'$' | b'<' | b'>' if next == Some(b'(') => {
-                        stack.push(Frame::Code {
-                            parens: 0,
-                            cases: 0,
-                        });
-                        word_start = true;
-                        cmd_start = true;
+                        enter_substitution(&mut stack, &mut word_start, &mut cmd_start);
                         i += 2;
                         continue;
                     }
@@ -226,12 +221,7 @@ pub fn places(script: &str, refs: &[Range<usize>]) -> Vec<Place> {
                 }
                 b'`' => stack.push(Frame::Backtick),
                 b'$' if next == Some(b'(') => {
-                    stack.push(Frame::Code {
-                        parens: 0,
-                        cases: 0,
-                    });
-                    word_start = true;
-                    cmd_start = true;
+                    enter_substitution(&mut stack, &mut word_start, &mut cmd_start);
                     i += 2;
                     continue;
                 }
@@ -259,6 +249,16 @@ pub fn places(script: &str, refs: &[Range<usize>]) -> Vec<Place> {
         i += 1;
     }
     out
+}
+
+/// Enters `$( )`, `<( )` or `>( )`: a command context of its own.
+fn enter_substitution(stack: &mut Vec<Frame>, word_start: &mut bool, cmd_start: &mut bool) {
+    stack.push(Frame::Code {
+        parens: 0,
+        cases: 0,
+    });
+    *word_start = true;
+    *cmd_start = true;
 }
 
 fn set_top(stack: &mut [Frame], parens: u32, cases: u32) {

@@ -13,6 +13,16 @@ fn status(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
+/// GETs `path`, expecting a refusal with `code`: its message.
+async fn refused_get(addr: std::net::SocketAddr, path: &str, code: u16) -> String {
+    let (got, text) = raw_http(addr, "GET", path, &[], b"").await;
+    assert_eq!(got, code, "{path}: {text}");
+    status(&text)["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 const JSON: (&str, &str) = ("Content-Type", "application/json");
 
 #[tokio::test]
@@ -87,35 +97,17 @@ async fn label_selectors_continue_tokens_patch_directives_and_data_types_as_the_
     let sb = start_sandbox(planrun_sandbox::Scenario::default(), &[NS, CM, &other]).await;
     let addr = sb.addr();
     // `!!!===` is no selector: 400, not everything.
-    let (code, text) = raw_http(
-        addr,
-        "GET",
-        "/api/v1/namespaces/ns/configmaps?labelSelector=%21%21%21%3D%3D%3D",
-        &[],
-        b"",
-    )
-    .await;
-    assert_eq!(code, 400, "{text}");
+    let path = "/api/v1/namespaces/ns/configmaps?labelSelector=%21%21%21%3D%3D%3D";
     assert!(
-        status(&text)["message"]
-            .as_str()
-            .unwrap()
+        refused_get(addr, path, 400)
+            .await
             .starts_with("unable to parse requirement")
     );
     // A garbage continue token: 400, not an empty list.
-    let (code, text) = raw_http(
-        addr,
-        "GET",
-        "/api/v1/namespaces/ns/configmaps?limit=1&continue=garbage",
-        &[],
-        b"",
-    )
-    .await;
-    assert_eq!(code, 400, "{text}");
+    let path = "/api/v1/namespaces/ns/configmaps?limit=1&continue=garbage";
     assert!(
-        status(&text)["message"]
-            .as_str()
-            .unwrap()
+        refused_get(addr, path, 400)
+            .await
             .starts_with("invalid continue token: continue key is not valid")
     );
     // A real token pages on.

@@ -90,6 +90,7 @@ mod lifecycle;
 mod limits;
 mod openapi;
 mod patch;
+mod private_file;
 mod protobuf;
 mod reactions;
 mod resources;

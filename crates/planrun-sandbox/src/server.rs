@@ -108,25 +108,15 @@ impl Sandbox {
     /// aside and renamed into place, so a symbolic link planted at `path` is
     /// replaced, never written through.
     pub fn write_kubeconfig(&self, path: &Path, context_name: &str) -> Result<(), SandboxError> {
-        use std::io::Write;
         let err = |source| SandboxError::Write {
             path: path.display().to_string(),
             source,
         };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        std::fs::create_dir_all(dir).map_err(err)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".kubeconfig-")
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .tempfile_in(dir)
-            .map_err(err)?;
-        tmp.write_all(self.kubeconfig_yaml(context_name).as_bytes())
-            .map_err(err)?;
-        tmp.persist(path).map_err(|e| err(e.error))?;
-        Ok(())
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        super::private_file::replace_private(path, self.kubeconfig_yaml(context_name).as_bytes())
+            .map_err(err)
     }
 
     /// A kube client for this sandbox.

@@ -9,8 +9,6 @@
 //! recorded a task as done. A rehearsal cluster is small (the Flux rehearsal: about
 //! 100 KB of JSON): a save costs a few milliseconds.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -62,25 +60,11 @@ impl Snapshot {
             .filter(move |o| o.get("kind").and_then(Value::as_str) == Some(kind))
     }
 
-    /// Writes the snapshot atomically and durably: a temporary file (mode 0600, a
-    /// Secret's data is in it), synced, renamed over `path`, the directory synced.
+    /// Writes the snapshot atomically and durably, mode 0600 (a Secret's data is in
+    /// it): see [`replace_private`](crate::private_file::replace_private).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let text = serde_json::to_vec(self).map_err(std::io::Error::other)?;
-        let tmp = path.with_extension("json.tmp");
-        let _ = std::fs::remove_file(&tmp);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(&text)?;
-        file.sync_data()?;
-        drop(file);
-        std::fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        super::private_file::replace_private(path, &text)
     }
 
     /// Reads a saved snapshot; the error says why it cannot be used.

@@ -4,9 +4,7 @@
 //! output, log, journal or report can show it.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use k8s_openapi::ByteString;
 use kube::api::{DynamicObject, ResourceExt};
@@ -188,36 +186,13 @@ pub fn register_captured(path: &Path, redactor: &Redactor) -> std::io::Result<us
     Ok(secrets.len())
 }
 
-/// Writes `bytes` to `path` with mode 0600, atomically (temporary file, fsync, rename).
+/// Writes `bytes` to `path` with mode 0600, atomically (see
+/// [`crate::layout::replace_private`]).
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let tmp = tmp_path(path);
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    // The umask cannot widen 0600, but an inherited ACL could: set it explicitly.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)?;
-    if let Some(parent) = path.parent()
-        && let Ok(dir) = std::fs::File::open(parent)
-    {
-        let _ = dir.sync_all();
-    }
-    Ok(())
-}
-
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
+    crate::layout::replace_private(path, bytes)
 }
 
 impl KubeWork for Capture {
@@ -296,6 +271,7 @@ mod tests {
 
     #[test]
     fn private_file_has_mode_0600() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.yaml");
         std::fs::write(&path, "old").unwrap();
