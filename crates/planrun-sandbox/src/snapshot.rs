@@ -6,8 +6,9 @@
 //! saves its snapshot in the same store transaction as every change, before the
 //! request that made it is answered, atomically (a temporary file, synced, renamed):
 //! whatever a client saw done is in the file, so the file never lags a journal that
-//! recorded a task as done. A rehearsal cluster is small (the Flux rehearsal: about
-//! 100 KB of JSON): a save costs a few milliseconds.
+//! recorded a task as done. A rehearsal cluster is small: the Flux rehearsal saves
+//! 40 KB of JSON 65 times, about 0.1 s in a 6 s rehearsal (measured side by side
+//! with saving every 250 ms: 6.15 s against 6.09 s, medians of 3).
 
 use std::path::Path;
 
