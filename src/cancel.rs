@@ -13,6 +13,8 @@ use crate::events::CancelReason;
 pub struct Cancel {
     token: CancellationToken,
     reason: Arc<OnceLock<CancelReason>>,
+    /// What cancelled it, in words ("SIGINT (Ctrl-C)"), when known.
+    note: Arc<OnceLock<String>>,
     parent: Option<Arc<Cancel>>,
 }
 
@@ -26,8 +28,23 @@ impl Cancel {
         Self {
             token: self.token.child_token(),
             reason: Arc::default(),
+            note: Arc::default(),
             parent: Some(Arc::new(self.clone())),
         }
+    }
+
+    /// Cancels with `reason`, saying what caused it (`note`); the first sticks.
+    pub fn cancel_because(&self, reason: CancelReason, note: impl Into<String>) {
+        let _ = self.note.set(note.into());
+        self.cancel(reason);
+    }
+
+    /// What cancelled this token (or its parent), in words, when it was said.
+    pub fn note(&self) -> Option<String> {
+        self.note
+            .get()
+            .cloned()
+            .or_else(|| self.parent.as_ref().and_then(|p| p.note()))
     }
 
     /// Cancels with `reason`; the first reason given sticks.

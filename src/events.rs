@@ -5,21 +5,28 @@
 //! so writing to a slow terminal never holds up the dispatcher. Task code never prints.
 //!
 //! Serialized with `--output json`, every event is one JSON object on one line:
-//! `{"v":1,"ts":"2025-01-01T12:00:00.123Z","event":"task-started","task":"a","attempt":1}`.
+//! `{"v":2,"ts":"2025-01-01T12:00:00.123Z","event":"task-started","task":"a","attempt":1}`.
 //! `v` is [`SCHEMA_VERSION`]; it changes only when an existing field changes meaning or
 //! disappears (new events and new fields may appear within a version, consumers ignore
 //! what they do not know). `schemas/events.schema.json` is generated from these types.
+//! Task and run states are named by the one vocabulary ([`crate::vocabulary`]).
+//!
+//! Version 2: a resume is `run-resumed` (not `run-started`); attempts are numbered
+//! across the run's processes; every event that ends a task carries its `state`
+//! (which replaces `task-failed`'s `allowed`); `counts` are by state; new
+//! `task-progress` events.
 
+use std::collections::BTreeMap;
 use std::sync::mpsc;
 
 use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::vocabulary::RunStatus;
+use crate::vocabulary::{RunStatus, TaskStatus};
 
 /// Version of the JSON Lines event schema, the `v` field of every event.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One event, stamped with the schema version and the time it happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -49,25 +56,16 @@ impl Event {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum EventKind {
-    /// The run began; nothing has started yet.
-    RunStarted {
-        run_id: String,
-        /// The plan's name (`[plan] name`).
-        plan: String,
-        /// The plan file as given on the command line.
-        plan_path: String,
-        /// Where logs and the report go; absent for a dry run.
-        run_dir: Option<String>,
-        /// Number of tasks in the plan.
-        tasks: usize,
-        /// At most this many tasks at once.
-        jobs: usize,
-        dry_run: bool,
-    },
+    /// A new run began; nothing has started yet.
+    RunStarted(RunInfo),
+    /// A later planrun process continues the run (`--resume`, `--rerun`); nothing of
+    /// this process has started yet.
+    RunResumed(RunInfo),
     /// An attempt of a task began.
     TaskStarted {
         task: String,
-        /// 1 for the first attempt, 2 for the first retry, ...
+        /// 1 for the first attempt of the run, counting retries and every earlier
+        /// planrun process of the run.
         attempt: u32,
     },
     /// A line a task wrote (secrets masked, trailing newline removed).
@@ -84,6 +82,15 @@ pub enum EventKind {
         path: String,
         error: String,
     },
+    /// What a running task waits on now, replacing its previous detail: what a wait
+    /// has left and why ("1 object left: cert-manager/webhook, finalizer
+    /// example.com/hold"), a retry of the API ("API unreachable, retry 3 in 4s:
+    /// connection refused").
+    TaskProgress {
+        task: String,
+        attempt: u32,
+        detail: String,
+    },
     /// An attempt failed and the task will be tried again after `delay_ms`.
     TaskRetrying {
         task: String,
@@ -96,7 +103,10 @@ pub enum EventKind {
     TaskSucceeded {
         task: String,
         attempt: u32,
-        /// Time since the first attempt started, retries and backoff included.
+        /// `succeeded`; in a dry run `would-change` or `checked-ok`.
+        state: TaskStatus,
+        /// Time since the first attempt of this process started, retries and
+        /// backoff included.
         duration_ms: u64,
         /// What the task did or, in a dry run, would do.
         summary: Option<String>,
@@ -105,28 +115,56 @@ pub enum EventKind {
     TaskFailed {
         task: String,
         attempt: u32,
+        /// `failed`, `failed-allowed` (`allow_failure = true`: dependents still run,
+        /// the run can still succeed), or in a dry run `would-fail`.
+        state: TaskStatus,
         duration_ms: u64,
         error: String,
-        /// `allow_failure = true`: dependents still run, the run can still succeed.
-        allowed: bool,
         /// The last lines of output, oldest first.
         excerpt: Vec<String>,
     },
-    /// The task will not run in this run.
-    TaskSkipped { task: String, reason: SkipReason },
+    /// The task will not run in this process.
+    TaskSkipped {
+        task: String,
+        /// `skipped`, or `done-earlier`.
+        state: TaskStatus,
+        reason: SkipReason,
+    },
     /// The task was stopped while running.
     TaskCancelled {
         task: String,
         attempt: u32,
+        /// `interrupted` (Ctrl-C, SIGTERM, SIGHUP) or `cancelled`.
+        state: TaskStatus,
         duration_ms: u64,
         reason: CancelReason,
+        /// What the task was waiting on when it was stopped (its last progress).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        blocked_by: Option<String>,
     },
-    /// The run is over; no event follows.
+    /// The run is over for this planrun process; no event follows.
     RunFinished {
         outcome: RunOutcome,
         duration_ms: u64,
         counts: Counts,
     },
+}
+
+/// What `run-started` and `run-resumed` say about the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunInfo {
+    pub run_id: String,
+    /// The plan's name (`[plan] name`).
+    pub plan: String,
+    /// The plan file as given on the command line.
+    pub plan_path: String,
+    /// Where logs and the report go; absent for a dry run.
+    pub run_dir: Option<String>,
+    /// Number of tasks in the plan.
+    pub tasks: usize,
+    /// At most this many tasks at once.
+    pub jobs: usize,
+    pub dry_run: bool,
 }
 
 impl EventKind {
@@ -136,12 +174,26 @@ impl EventKind {
             EventKind::TaskStarted { task, .. }
             | EventKind::TaskOutput { task, .. }
             | EventKind::TaskLogFailed { task, .. }
+            | EventKind::TaskProgress { task, .. }
             | EventKind::TaskRetrying { task, .. }
             | EventKind::TaskSucceeded { task, .. }
             | EventKind::TaskFailed { task, .. }
             | EventKind::TaskSkipped { task, .. }
             | EventKind::TaskCancelled { task, .. } => Some(task),
-            EventKind::RunStarted { .. } | EventKind::RunFinished { .. } => None,
+            EventKind::RunStarted(_) | EventKind::RunResumed(_) | EventKind::RunFinished { .. } => {
+                None
+            }
+        }
+    }
+
+    /// The state a task reached with this event, for events that end a task.
+    pub fn end_state(&self) -> Option<TaskStatus> {
+        match self {
+            EventKind::TaskSucceeded { state, .. }
+            | EventKind::TaskFailed { state, .. }
+            | EventKind::TaskSkipped { state, .. }
+            | EventKind::TaskCancelled { state, .. } => Some(*state),
+            _ => None,
         }
     }
 }
@@ -162,8 +214,10 @@ pub enum SkipReason {
     DependencyFailed { dependency: String },
     /// Another task failed; after a failure only `always` tasks start.
     RunFailed,
-    /// It succeeded in an earlier run that this one resumes.
+    /// It succeeded earlier in this run (or, with `--rerun`, in the latest run).
     DoneEarlier,
+    /// `--rerun` did not ask for it, and it did not succeed in the run it reruns.
+    NotSelected,
 }
 
 /// Why running work was stopped.
@@ -211,18 +265,35 @@ impl RunOutcome {
     }
 }
 
-/// Tasks by final state at the end of a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Counts {
-    pub succeeded: usize,
-    /// Failed, `allow_failure` ones included.
-    pub failed: usize,
-    /// Of `failed`, those with `allow_failure = true`.
-    pub allowed_failures: usize,
-    pub skipped: usize,
-    pub cancelled: usize,
-    /// Never started (the run was interrupted first).
-    pub not_run: usize,
+/// How many tasks are in each state at the end of a planrun process, by the state's
+/// identifier (`{"succeeded": 4, "done-earlier": 9}`); states no task is in are left
+/// out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Counts(pub BTreeMap<TaskStatus, usize>);
+
+impl Counts {
+    /// Counts one more task in `state`.
+    pub fn add(&mut self, state: TaskStatus) {
+        *self.0.entry(state).or_default() += 1;
+    }
+
+    /// How many tasks are in `state`.
+    pub fn get(&self, state: TaskStatus) -> usize {
+        self.0.get(&state).copied().unwrap_or(0)
+    }
+
+    /// "4 succeeded, 9 done earlier, 1 failed", in the vocabulary's order.
+    pub fn describe(&self) -> String {
+        TaskStatus::ALL
+            .iter()
+            .filter_map(|&s| match self.get(s) {
+                0 => None,
+                n => Some(format!("{n} {s}")),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Where events go: cheap to clone, never blocks.
@@ -262,6 +333,7 @@ mod tests {
             ts: "2025-01-01T12:00:00Z".parse().unwrap(),
             kind: EventKind::TaskSkipped {
                 task: "b".into(),
+                state: TaskStatus::Skipped,
                 reason: SkipReason::DependencyFailed {
                     dependency: "a".into(),
                 },
@@ -270,10 +342,24 @@ mod tests {
         let line = serde_json::to_string(&e).unwrap();
         assert_eq!(
             line,
-            r#"{"v":1,"ts":"2025-01-01T12:00:00Z","event":"task-skipped","task":"b","reason":{"kind":"dependency-failed","dependency":"a"}}"#
+            r#"{"v":2,"ts":"2025-01-01T12:00:00Z","event":"task-skipped","task":"b","state":"skipped","reason":{"kind":"dependency-failed","dependency":"a"}}"#
         );
         let back: Event = serde_json::from_str(&line).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn counts_are_keyed_by_state_in_the_vocabulary_order() {
+        let mut c = Counts::default();
+        c.add(TaskStatus::Failed);
+        c.add(TaskStatus::DoneEarlier);
+        c.add(TaskStatus::Succeeded);
+        c.add(TaskStatus::Succeeded);
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"succeeded":2,"done-earlier":1,"failed":1}"#
+        );
+        assert_eq!(c.describe(), "2 succeeded, 1 done earlier, 1 failed");
     }
 
     #[test]

@@ -6,8 +6,9 @@ pub const SUCCESS: i32 = 0;
 pub const TASK_FAILED: i32 = 1;
 /// The plan is invalid, or the command line is wrong; nothing ran.
 pub const INVALID: i32 = 2;
-/// planrun refused to start: the lock is held, an unfinished run exists, or the kube
-/// context differs from the plan's guard.
+/// planrun refused to start, before anything ran: the lock is held, an unfinished run
+/// exists, the kube context differs from the plan's guard, the API server does not
+/// answer, or a `pulumi-up` task's required config is missing.
 pub const REFUSED: i32 = 3;
 /// planrun itself failed: it could not write its journal, report or logs (a full
 /// disk, permissions), a journal is corrupt, or a bug. A run stopped this way can

@@ -22,4 +22,4 @@ mod report;
 mod schedule;
 pub mod signals;
 pub mod validate;
-mod vocabulary;
+pub mod vocabulary;

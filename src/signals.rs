@@ -52,12 +52,23 @@ impl StopSignals {
 pub fn watch_run(cancel: Cancel, groups: GroupRegistry) -> io::Result<tokio::task::JoinHandle<()>> {
     let mut signals = StopSignals::install()?;
     Ok(tokio::spawn(async move {
-        signals.recv().await;
-        cancel.cancel(CancelReason::Interrupted);
+        let signal = signals.recv().await;
+        cancel.cancel_because(CancelReason::Interrupted, describe(signal));
         say("planrun: interrupted; stopping running tasks (again to exit at once)");
         signals.recv().await;
         groups.kill_all();
         say("planrun: interrupted twice; exiting now");
         std::process::exit(crate::exit_code::INTERRUPTED);
     }))
+}
+
+/// A stop signal in words, as the journal and the report name an interruption's
+/// cause.
+pub fn describe(signal: Signal) -> &'static str {
+    match signal {
+        Signal::SIGINT => "SIGINT (Ctrl-C)",
+        Signal::SIGTERM => "SIGTERM",
+        Signal::SIGHUP => "SIGHUP (the terminal closed)",
+        _ => "a signal",
+    }
 }

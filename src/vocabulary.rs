@@ -1,39 +1,70 @@
-//! The words people are told where tasks and runs stand: one definition for every
-//! output (the terminal, the summary table, the Markdown report, `planrun status`,
-//! `planrun runs`, refusals and resume notices). Changing a word is a change here.
+//! The words for where tasks and runs stand: one definition for every output (the
+//! terminal's lines and live progress, the summary table, the Markdown report,
+//! `planrun status`, `planrun runs`, refusals and resume notices) and for the
+//! machine-readable ones (the `--output json` events carry a task's state by its
+//! [`TaskStatus::id`], the run's outcome by its [`RunStatus::id`]). Changing a word is
+//! a change here, and only here.
 //!
-//! Each state has one name ([`TaskStatus::display`], [`RunStatus::display`]). Two
-//! outputs use another word for some states, defined here too: the tables that end a
-//! run ([`TaskStatus::label`]: a failure in capitals, a task that never started is
-//! "not run") and the line the terminal prints when a task ends
-//! ([`TaskStatus::line_word`]: "ok", "skip").
-//!
-//! Machine-readable names (the `--output json` events, journal records) are file
-//! formats, spelled by their serde types, and are not words from here.
+//! Each state has one name ([`TaskStatus::display`], [`RunStatus::display`]) and one
+//! identifier (the same words in kebab-case, the serde name).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// Where a task stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum TaskStatus {
-    /// Not started in this run (or reset to run again).
+    /// Not started (yet) in this run, or reset to run again.
     Pending,
     /// Running now.
     Running,
     /// Left running by a planrun process that is gone (kill -9, a crash).
     CutOff,
     Succeeded,
-    /// Succeeded in an earlier run that this one resumes; not run again.
+    /// Succeeded in an earlier planrun process of this run (or, with `--rerun`, taken
+    /// from the latest run); not run again.
     DoneEarlier,
     Failed,
     /// Failed with `allow_failure = true`: the run can still succeed.
     FailedAllowed,
+    /// Not run: something it needs did not succeed, or the run failed first.
     Skipped,
+    /// Stopped by planrun (the run failed and stopped what ran).
     Cancelled,
     /// Stopped by Ctrl-C, SIGTERM or SIGHUP.
     Interrupted,
+    /// Dry run: the task would change something (delete objects, `pulumi up`, run a
+    /// script that is not read-only).
+    WouldChange,
+    /// Dry run: a read-only check fails against the live state.
+    WouldFail,
+    /// Dry run: a read-only check holds against the live state, or a change would
+    /// find nothing to change.
+    CheckedOk,
 }
 
 impl TaskStatus {
-    /// The state's name, in sentences and in `planrun status`.
+    /// Every task state, in the order outputs list them.
+    pub const ALL: [TaskStatus; 13] = [
+        TaskStatus::Succeeded,
+        TaskStatus::DoneEarlier,
+        TaskStatus::WouldChange,
+        TaskStatus::CheckedOk,
+        TaskStatus::FailedAllowed,
+        TaskStatus::Failed,
+        TaskStatus::WouldFail,
+        TaskStatus::Skipped,
+        TaskStatus::Cancelled,
+        TaskStatus::Interrupted,
+        TaskStatus::CutOff,
+        TaskStatus::Running,
+        TaskStatus::Pending,
+    ];
+
+    /// The state's name, in every output for people.
     pub fn display(self) -> &'static str {
         match self {
             TaskStatus::Pending => "pending",
@@ -46,27 +77,63 @@ impl TaskStatus {
             TaskStatus::Skipped => "skipped",
             TaskStatus::Cancelled => "cancelled",
             TaskStatus::Interrupted => "interrupted",
+            TaskStatus::WouldChange => "would change",
+            TaskStatus::WouldFail => "would fail",
+            TaskStatus::CheckedOk => "checked ok",
         }
     }
 
-    /// The word in the summary table and the run report, where a failure stands out.
-    pub fn label(self) -> &'static str {
+    /// The state's identifier in machine-readable outputs (its serde name).
+    pub fn id(self) -> &'static str {
         match self {
-            TaskStatus::Pending => "not run",
-            TaskStatus::Failed => "FAILED",
-            other => other.display(),
+            TaskStatus::Pending => "pending",
+            TaskStatus::Running => "running",
+            TaskStatus::CutOff => "cut-off",
+            TaskStatus::Succeeded => "succeeded",
+            TaskStatus::DoneEarlier => "done-earlier",
+            TaskStatus::Failed => "failed",
+            TaskStatus::FailedAllowed => "failed-allowed",
+            TaskStatus::Skipped => "skipped",
+            TaskStatus::Cancelled => "cancelled",
+            TaskStatus::Interrupted => "interrupted",
+            TaskStatus::WouldChange => "would-change",
+            TaskStatus::WouldFail => "would-fail",
+            TaskStatus::CheckedOk => "checked-ok",
         }
     }
 
-    /// The word that starts the terminal's line about a task that ended.
-    pub fn line_word(self) -> &'static str {
+    /// What the state means, for the README's table and `--help`.
+    pub fn meaning(self) -> &'static str {
         match self {
-            TaskStatus::Succeeded => "ok",
-            TaskStatus::DoneEarlier => "done",
-            TaskStatus::Skipped => "skip",
-            TaskStatus::Interrupted => TaskStatus::Cancelled.label(),
-            other => other.label(),
+            TaskStatus::Pending => "not started (yet) in this run",
+            TaskStatus::Running => "running now",
+            TaskStatus::CutOff => {
+                "was running when its planrun process died (kill -9, a crash); runs again on resume"
+            }
+            TaskStatus::Succeeded => "succeeded",
+            TaskStatus::DoneEarlier => {
+                "succeeded earlier in this run (or, with --rerun, in the latest run); not run again"
+            }
+            TaskStatus::Failed => "failed; the run fails",
+            TaskStatus::FailedAllowed => "failed with allow_failure = true; dependents still run",
+            TaskStatus::Skipped => {
+                "not run: something it needs did not succeed, or the run failed first"
+            }
+            TaskStatus::Cancelled => {
+                "stopped by planrun while running (the run could not go on: its journal failed)"
+            }
+            TaskStatus::Interrupted => "stopped by Ctrl-C, SIGTERM or SIGHUP",
+            TaskStatus::WouldChange => "dry run: would change something",
+            TaskStatus::WouldFail => "dry run: a read-only check fails against the live state",
+            TaskStatus::CheckedOk => {
+                "dry run: a read-only check holds, or a change would find nothing to change"
+            }
         }
+    }
+
+    /// Whether the task has ended for this planrun process.
+    pub fn is_final(self) -> bool {
+        !matches!(self, TaskStatus::Pending | TaskStatus::Running)
     }
 }
 
@@ -77,14 +144,15 @@ impl std::fmt::Display for TaskStatus {
 }
 
 /// Where a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
     /// A planrun process works on it now.
     Running,
     /// Its process ended without recording an end (kill -9, a crash, a power loss).
     CutOff,
-    /// The report's run ended before its last event (it cannot say how).
-    NotFinished,
     Succeeded,
     /// Every failure was allowed.
     SucceededWithWarnings,
@@ -95,17 +163,55 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    /// Every run state.
+    pub const ALL: [RunStatus; 7] = [
+        RunStatus::Running,
+        RunStatus::CutOff,
+        RunStatus::Succeeded,
+        RunStatus::SucceededWithWarnings,
+        RunStatus::Failed,
+        RunStatus::Interrupted,
+        RunStatus::Abandoned,
+    ];
+
     /// The state's name.
     pub fn display(self) -> &'static str {
         match self {
             RunStatus::Running => "running",
             RunStatus::CutOff => "cut off",
-            RunStatus::NotFinished => "did not finish",
             RunStatus::Succeeded => "succeeded",
             RunStatus::SucceededWithWarnings => "succeeded with warnings",
             RunStatus::Failed => "failed",
             RunStatus::Interrupted => "interrupted",
             RunStatus::Abandoned => "abandoned",
+        }
+    }
+
+    /// The state's identifier in machine-readable outputs (its serde name).
+    pub fn id(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::CutOff => "cut-off",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::SucceededWithWarnings => "succeeded-with-warnings",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Abandoned => "abandoned",
+        }
+    }
+
+    /// What the state means, for the README's table.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            RunStatus::Running => "a planrun process works on it now",
+            RunStatus::CutOff => {
+                "its planrun process ended without recording an end (kill -9, a crash, a power loss)"
+            }
+            RunStatus::Succeeded => "every task succeeded",
+            RunStatus::SucceededWithWarnings => "every failure was allowed",
+            RunStatus::Failed => "a task failed (or, in a dry run, a check would fail)",
+            RunStatus::Interrupted => "stopped by Ctrl-C, SIGTERM or SIGHUP",
+            RunStatus::Abandoned => "left unfinished for good: --restart began a new run",
         }
     }
 }
@@ -121,22 +227,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn outputs_use_their_own_word_for_a_few_states() {
-        use TaskStatus::*;
-        let words: Vec<_> = [Pending, Succeeded, Failed, Skipped, Interrupted]
-            .iter()
-            .map(|s| (s.display(), s.label(), s.line_word()))
-            .collect();
-        assert_eq!(
-            words,
-            [
-                ("pending", "not run", "not run"),
-                ("succeeded", "succeeded", "ok"),
-                ("failed", "FAILED", "FAILED"),
-                ("skipped", "skipped", "skip"),
-                ("interrupted", "interrupted", "cancelled"),
-            ]
-        );
-        assert_eq!(RunStatus::NotFinished.to_string(), "did not finish");
+    fn identifiers_are_the_serde_names_and_the_words_in_kebab_case() {
+        for s in TaskStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.id()));
+            assert_eq!(
+                s.id(),
+                s.display().replace([' '], "-").replace(['(', ')'], "")
+            );
+        }
+        for s in RunStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.id()));
+            assert_eq!(s.id(), s.display().replace(' ', "-"));
+        }
+        let mut all = TaskStatus::ALL.to_vec();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), TaskStatus::ALL.len(), "each state listed once");
     }
 }

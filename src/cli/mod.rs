@@ -24,6 +24,8 @@ Examples:
   planrun rehearse plans/flux-rebuild.toml      rehearse it on the embedded sandbox cluster
   planrun plans/flux-rebuild.toml               run a plan (same as `planrun run ...`)
   planrun plans/flux-rebuild.toml --resume      continue after an interruption
+  planrun plans/flux-rebuild.toml --rerun flux-controllers-ready
+                                                run a task and what needs it again
   planrun status plans/flux-rebuild.toml        where the latest run stands
   planrun validate plans/flux-rebuild.toml      check a plan; nothing runs
   planrun list plans/flux-rebuild.toml          tasks in execution order, what each does

@@ -15,7 +15,9 @@ pub struct ResumeArgs {
     /// Mark the unfinished run abandoned and start a new run.
     #[arg(long)]
     pub restart: bool,
-    /// Run TASK again, with everything that needs it (repeatable; implies --resume).
+    /// Run exactly TASK and everything that needs it again (repeatable), in the latest
+    /// run once it has finished, taking every other task's result from it; with
+    /// --resume, in the unfinished latest run, after everything not done.
     #[arg(long, value_name = "TASK", conflicts_with = "restart")]
     pub rerun: Vec<String>,
 }
@@ -24,9 +26,13 @@ impl ResumeArgs {
     pub fn mode(&self) -> StartMode {
         if self.restart {
             StartMode::Restart
-        } else if self.resume || !self.rerun.is_empty() {
+        } else if self.resume {
             StartMode::Resume {
                 rerun: self.rerun.clone(),
+            }
+        } else if !self.rerun.is_empty() {
+            StartMode::Rerun {
+                tasks: self.rerun.clone(),
             }
         } else {
             StartMode::New

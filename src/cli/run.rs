@@ -16,9 +16,9 @@ use crate::events::{EventSender, RunOutcome};
 use crate::exec::kube::{ConnectOptions, Connection};
 use crate::exec::process::{self, GroupRegistry, ProcessGuard};
 use crate::exec::{KubeSlot, RunResources};
-use crate::journal::{self, JournalSink, Session};
+use crate::journal::{self, JournalSink, Listing, ProcessInfo, Session};
 use crate::layout::{self, PlanDir};
-use crate::report::{self, OutputFormat, ReporterConfig, RunMeta};
+use crate::report::{self, OutputFormat, ReporterConfig};
 use crate::schedule::{Dispatcher, NoSink, RunConfig, RunError, StateSink};
 use crate::validate::ValidatedPlan;
 
@@ -37,7 +37,9 @@ pub struct RunArgs {
     /// Run at most N tasks at once (0: no limit).
     #[arg(long, short = 'j', value_name = "N", default_value_t = DEFAULT_JOBS)]
     pub jobs: usize,
-    /// Print what each task would do and change nothing (only `read_only` scripts run).
+    /// Change nothing: say what each task would change, judge every check and wait
+    /// against the live state (only `read_only` scripts run); exit 1 if a check
+    /// would fail.
     #[arg(long)]
     pub dry_run: bool,
     /// How to report progress.
@@ -142,8 +144,14 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
     }
 }
 
+/// How long the API server has to answer `/version` and discovery before a run that
+/// uses Kubernetes is refused: a reachable server answers in milliseconds, and an
+/// operator should not wait on a dead VPN.
+pub const REACHABLE_WITHIN: Duration = Duration::from_secs(5);
+
 /// Opens the run's Kubernetes connection when a task uses Kubernetes or the plan names
-/// a context, and refuses a context other than the plan's before anything runs.
+/// a context, and refuses, before anything runs, a context other than the plan's or
+/// an API server that does not answer.
 async fn connect(plan: &ValidatedPlan, args: &RunArgs) -> Result<KubeSlot, Error> {
     let guard = plan.header().context.as_deref();
     if guard.is_none() && !plan.tasks().iter().any(|t| t.kind.uses_kube()) {
@@ -157,6 +165,11 @@ async fn connect(plan: &ValidatedPlan, args: &RunArgs) -> Result<KubeSlot, Error
     .map_err(|e| Error::Refused(Report::new(e)))?;
     conn.check_guard(guard)
         .map_err(|e| Error::Refused(Report::new(e)))?;
+    if plan.tasks().iter().any(|t| t.kind.uses_kube()) {
+        conn.check_reachable(REACHABLE_WITHIN)
+            .await
+            .map_err(|e| Error::Refused(Report::new(e)))?;
+    }
     Ok(Arc::new(tokio::sync::OnceCell::new_with(Some(conn))))
 }
 
@@ -169,42 +182,66 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         }
     }
     let kube = connect(start.plan(), args).await?;
-    // Before anything runs (the plan deletes before it deploys): every pulumi-up task
-    // must be able to run, its required config present; its secrets get masked.
-    crate::exec::pulumi::preflight_plan(start.plan())
+    // Before anything runs (the plan deletes before it deploys): every Pulumi task
+    // must be able to run, its required config present, its provider pointed at the
+    // run's cluster; its secrets get masked.
+    let cluster = kube.get().map(|conn| crate::exec::pulumi::RunCluster {
+        context: conn.context().to_owned(),
+        server: conn.server().to_owned(),
+    });
+    crate::exec::pulumi::preflight_plan(start.plan(), cluster.as_ref())
         .await
         .map_err(|e| Error::Refused(Report::new(e)))?;
+    let kube_name = kube
+        .get()
+        .map(|conn| format!("`{}` at {}", conn.context(), conn.server()));
     // Only now is the run written (journal, `latest`): a refusal above leaves none.
     // `_lock` is held until the run is over.
-    let (plan, mut sink, done_earlier, run_id, _lock): (_, Box<dyn StateSink>, _, _, _) =
-        match start {
-            Start::DryRun(plan) => (
-                Arc::new(plan),
-                Box::new(NoSink),
-                Vec::new(),
-                layout::new_run_id(jiff::Timestamp::now()),
-                None,
-            ),
-            Start::Journaled(prepared) => {
-                let Session {
-                    plan,
-                    lock,
-                    mut journal,
-                    done,
-                    notices,
-                    ..
-                } = prepared.start()?;
-                for notice in &notices {
-                    crate::console::say(&format!("planrun: {notice}"));
-                }
-                remask_captures(&plan, &done, journal.run_dir());
-                let plan = Arc::new(plan);
-                let run_id = journal.run_id().to_owned();
-                journal.set_sync_mode(args.journal_sync);
-                let sink = JournalSink::new(journal, plan.clone());
-                (plan, Box::new(sink), done, run_id, Some(lock))
+    let (plan, mut journal_sink, config, run_id) = match start {
+        Start::DryRun(plan) => (
+            Arc::new(plan),
+            None,
+            RunConfig::default(),
+            layout::new_run_id(jiff::Timestamp::now()),
+        ),
+        Start::Journaled(prepared) => {
+            for notice in &prepared.notices {
+                crate::console::say(&format!("planrun: {notice}"));
             }
-        };
+            if let Some(listing) = &prepared.listing {
+                for line in listing.lines() {
+                    crate::console::say(&format!("planrun: {line}"));
+                }
+                if prepared.resumed {
+                    ask_before_changes(&prepared.plan, listing, args.yes)?;
+                }
+            }
+            let session = prepared.start(ProcessInfo::of_this_process(kube_name))?;
+            let Session {
+                plan,
+                lock,
+                mut journal,
+                done,
+                not_selected,
+                attempts_before,
+                resumed,
+                ..
+            } = session;
+            remask_captures(&plan, &done, journal.run_dir());
+            let plan = Arc::new(plan);
+            let run_id = journal.run_id().to_owned();
+            journal.set_sync_mode(args.journal_sync);
+            let config = RunConfig {
+                done_earlier: done,
+                not_selected,
+                attempts_before,
+                resumed,
+                ..RunConfig::default()
+            };
+            let sink = JournalSink::new(journal, plan.clone(), lock);
+            (plan, Some(sink), config, run_id)
+        }
+    };
     let name = plan.header().name.clone();
     // A dry run leaves nothing behind: read-only tasks get a scratch run directory,
     // fresh and private (removed when dropped).
@@ -237,14 +274,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         )
     })?;
 
-    let mut meta = RunMeta::of_this_process();
-    meta.plan_name = name;
-    meta.plan_path = plan.source().path().display().to_string();
-    meta.plan_description = plan.header().description.clone();
-    if let Some(conn) = kube.get() {
-        meta.kube = Some((conn.context().to_string(), conn.server().to_string()));
-    }
-    meta.tasks = plan
+    let tasks: Vec<String> = plan
         .topo_order()
         .iter()
         .map(|&i| plan.task(i).id.clone())
@@ -257,7 +287,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
             live: None,
             events_file: (!args.dry_run).then(|| run_dir.events_path()),
             report_file: (!args.dry_run).then(|| run_dir.report_path()),
-            meta,
+            tasks,
         },
     );
 
@@ -289,15 +319,16 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     } else {
         args.jobs
     };
+    let mut no_sink = NoSink;
+    let sink: &mut dyn StateSink = match &mut journal_sink {
+        Some(s) => s,
+        None => &mut no_sink,
+    };
     let result = Dispatcher {
         plan: plan.clone(),
-        run_dir,
-        config: RunConfig {
-            jobs,
-            done_earlier,
-            keep_logs: true,
-        },
-        sink: sink.as_mut(),
+        run_dir: run_dir.clone(),
+        config: RunConfig { jobs, ..config },
+        sink,
         resources,
     }
     .run()
@@ -307,9 +338,37 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     let keep: Vec<u32> = groups.guard_pid().into_iter().collect();
     let grace = args.grace;
     let _ = tokio::task::spawn_blocking(move || process::stop_adopted(&keep, grace)).await;
-    let reported = reporter
+    // The report covers the whole run, every process: it is written from the journal.
+    // What cannot be written is said (after a journal failure, which stops the run).
+    let mut problems = Vec::new();
+    if let Some(sink) = &journal_sink {
+        let text = journal::report::render(
+            sink.run(),
+            &journal::report::ReportPlan {
+                name: &name,
+                path: &plan.source().path().display().to_string(),
+                description: plan.header().description.as_deref(),
+                tasks: plan
+                    .topo_order()
+                    .iter()
+                    .map(|&i| plan.task(i).id.as_str())
+                    .collect(),
+            },
+            run_dir.path(),
+            false,
+        );
+        if let Err(e) = journal::report::write(&run_dir, &text) {
+            problems.push(format!(
+                "cannot write {}: {e}",
+                run_dir.report_path().display()
+            ));
+        }
+    }
+    drop(journal_sink);
+    let unwritten = reporter
         .join()
         .map_err(|_| Error::Internal(Report::msg("the reporter thread panicked")))?;
+    problems.extend(unwritten);
     drop(scratch);
     let plan_arg = args.plan.plan.display().to_string();
     let summary = match result {
@@ -324,14 +383,13 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
             return Err(Error::Internal(Report::new(RunStopped {
                 cause,
                 plan: plan_arg,
-                also: also_failed(&reported.problems),
+                also: also_failed(&problems),
             })));
         }
     };
-    debug_assert_eq!(reported.record.outcome, Some(summary.outcome));
-    if !reported.problems.is_empty() {
+    if !problems.is_empty() {
         return Err(Error::Internal(Report::new(OutputFailed {
-            problems: reported.problems.join("; "),
+            problems: problems.join("; "),
             outcome: summary.outcome.status().to_string(),
             plan: plan_arg,
         })));
@@ -403,5 +461,39 @@ fn remask_captures(
                 task.id
             ));
         }
+    }
+}
+
+/// Before a resume or a rerun starts tasks that change things, a person at a
+/// terminal confirms the listing they just read; `--yes`, or no terminal on stdin,
+/// goes on (the plan's own `confirm` gates still stand).
+fn ask_before_changes(plan: &ValidatedPlan, listing: &Listing, yes: bool) -> Result<(), Error> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let changing: Vec<&str> = listing
+        .will_run
+        .iter()
+        .filter(|(id, _)| plan.find(id).is_some_and(|i| plan.task(i).kind.changes()))
+        .map(|(id, _)| id.as_str())
+        .collect();
+    if yes || changing.is_empty() || !std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = write!(
+        err,
+        "planrun: {} of these change things ({}). Go on? [y/N] ",
+        changing.len(),
+        changing.join(", ")
+    );
+    let _ = err.flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(Error::Refused(Report::msg(format!(
+            "not confirmed (answered {:?}); nothing ran",
+            answer.trim()
+        ))))
     }
 }

@@ -21,6 +21,8 @@ pub struct Attempt {
     pub cancel: Cancel,
     child_env: Vec<(String, String)>,
     log: Mutex<TaskLog>,
+    /// What the attempt waits on now (its last progress detail).
+    detail: Mutex<Option<String>>,
 }
 
 impl Attempt {
@@ -36,7 +38,45 @@ impl Attempt {
             number,
             child_env,
             log: Mutex::new(TaskLog::new(log)),
+            detail: Mutex::new(None),
         }
+    }
+
+    /// Cancelled only by its own timeout, not by the run's interruption: for the
+    /// `always` tasks that run after an interruption (a second Ctrl-C still kills
+    /// them, with every process group).
+    #[must_use]
+    pub fn past_interruption(mut self) -> Self {
+        self.cancel = Cancel::new();
+        self
+    }
+
+    /// Adds variables to every child of this attempt.
+    #[must_use]
+    pub fn with_env(mut self, env: Vec<(String, String)>) -> Self {
+        self.child_env.extend(env);
+        self
+    }
+
+    /// What the task waits on now, replacing the previous detail: to the task's
+    /// live line (an event) and its log (masked).
+    pub fn detail(&self, text: &str) {
+        let text = self.run.redactor.redact(text).into_owned();
+        self.log_line(&text);
+        *self.detail.lock().unwrap_or_else(|e| e.into_inner()) = Some(text.clone());
+        self.run.events.emit(EventKind::TaskProgress {
+            task: self.task.clone(),
+            attempt: self.number,
+            detail: text,
+        });
+    }
+
+    /// The attempt's last progress detail: what it waited on.
+    pub fn last_detail(&self) -> Option<String> {
+        self.detail
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Variables every child of this attempt gets, on top of planrun's environment.

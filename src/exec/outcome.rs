@@ -11,6 +11,9 @@ pub struct TaskOutcome {
     pub summary: Option<String>,
     /// The exit code of the task's process, when it ran one.
     pub exit_code: Option<i32>,
+    /// In a dry run: the task would change something (else it only checked, or
+    /// would find nothing to change).
+    pub would_change: bool,
 }
 
 impl TaskOutcome {
@@ -19,6 +22,15 @@ impl TaskOutcome {
         Self {
             summary: Some(summary.into()),
             exit_code: None,
+            would_change: false,
+        }
+    }
+
+    /// In a dry run, a task that would do what `summary` says, a change.
+    pub fn would_change(summary: impl Into<String>) -> Self {
+        Self {
+            would_change: true,
+            ..Self::new(summary)
         }
     }
 }
@@ -75,6 +87,12 @@ impl TaskError {
             help: error.help().map(|h| h.to_string()),
             ..Self::failed(error.to_string())
         }
+    }
+
+    #[must_use]
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
     }
 
     #[must_use]

@@ -16,7 +16,7 @@ use crate::validate::{ExecScript, Program};
 pub async fn execute(spec: &ExecScript, ctx: &Attempt) -> Result<TaskOutcome, TaskError> {
     let what = describe(spec);
     if ctx.run.dry_run && !spec.read_only {
-        return Ok(TaskOutcome::new(format!(
+        return Ok(TaskOutcome::would_change(format!(
             "would run {what} (in {})",
             spec.cwd.display()
         )));
@@ -45,6 +45,7 @@ pub async fn execute(spec: &ExecScript, ctx: &Attempt) -> Result<TaskOutcome, Ta
         Some(code) if spec.ok_codes.contains(&code) => Ok(TaskOutcome {
             summary: Some(format!("ran {what}")),
             exit_code,
+            would_change: false,
         }),
         _ => Err(TaskError::failed(describe_status(&exit.status))
             .with_exit_code(exit_code)

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-use super::record::{Record, RecordedOutcome, RunStarted, VarOverrides};
+use super::record::{ProcessInfo, Record, RecordedOutcome, RunStarted, VarOverrides};
 use crate::vocabulary::{RunStatus, TaskStatus};
 
 /// A task's state as the journal has it.
@@ -38,12 +38,32 @@ impl RecordedState {
     }
 }
 
+/// One attempt of a task, as journaled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptHistory {
+    /// 1 for the first attempt of the run.
+    pub number: u32,
+    /// The planrun process that ran it: an index into [`RunHistory::sessions`].
+    pub process: usize,
+    pub started_at: Timestamp,
+    /// `Running` while it has not ended (or was cut off).
+    pub state: RecordedState,
+    pub ended_at: Option<Timestamp>,
+    pub exit_code: Option<i32>,
+    /// The error, the interruption's detail, or the result line.
+    pub message: Option<String>,
+}
+
 /// One task's journaled history, folded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskHistory {
     pub state: RecordedState,
     /// Attempts started over the whole run (every process, retries included).
     pub attempts: u32,
+    /// Every attempt, oldest first.
+    pub attempt_log: Vec<AttemptHistory>,
+    /// The result line of the latest success (what was deleted, captured, applied).
+    pub summary: Option<String>,
     /// The fingerprint at the last start.
     pub fingerprint: Option<String>,
     /// The fingerprint of the success, while `state` is `Succeeded`.
@@ -55,11 +75,35 @@ pub struct TaskHistory {
     pub message: Option<String>,
 }
 
+impl TaskHistory {
+    /// Ends the attempt that is running, if any (a skip ends none).
+    fn end_attempt(
+        &mut self,
+        state: RecordedState,
+        at: Timestamp,
+        exit_code: Option<i32>,
+        message: Option<String>,
+    ) {
+        if let Some(a) = self
+            .attempt_log
+            .last_mut()
+            .filter(|a| a.state == RecordedState::Running)
+        {
+            a.state = state;
+            a.ended_at = Some(at);
+            a.exit_code = exit_code;
+            a.message = message;
+        }
+    }
+}
+
 impl Default for TaskHistory {
     fn default() -> Self {
         Self {
             state: RecordedState::Pending,
             attempts: 0,
+            attempt_log: Vec::new(),
+            summary: None,
             fingerprint: None,
             succeeded_fingerprint: None,
             started_at: None,
@@ -76,6 +120,30 @@ pub struct RunProcess {
     pub at: Timestamp,
     pub pid: u32,
     pub planrun_version: String,
+    pub info: ProcessInfo,
+    /// For a resume: what it was asked to do (`--resume`, `--rerun b`).
+    pub how: Option<String>,
+    /// When and how its part of the run ended; `None`: running, or cut off.
+    pub ended: Option<(Timestamp, RecordedOutcome)>,
+    /// When a stop signal reached it, and which.
+    pub interrupted: Option<(Timestamp, Option<String>)>,
+    /// Its last journaled change.
+    pub last_change: Timestamp,
+}
+
+impl RunProcess {
+    fn new(at: Timestamp, pid: u32, planrun_version: &str, info: &ProcessInfo) -> Self {
+        Self {
+            at,
+            pid,
+            planrun_version: planrun_version.to_owned(),
+            info: info.clone(),
+            how: None,
+            ended: None,
+            interrupted: None,
+            last_change: at,
+        }
+    }
 }
 
 /// A process group an attempt started, as journaled.
@@ -109,11 +177,12 @@ impl RunHistory {
     /// Folds a run-started record and everything after it.
     pub fn new(start: RunStarted) -> Self {
         Self {
-            sessions: vec![RunProcess {
-                at: start.at,
-                pid: start.pid,
-                planrun_version: start.planrun_version.clone(),
-            }],
+            sessions: vec![RunProcess::new(
+                start.at,
+                start.pid,
+                &start.planrun_version,
+                &start.process,
+            )],
             vars: start.vars.clone(),
             finished: None,
             tasks: Vec::new(),
@@ -156,18 +225,30 @@ impl RunHistory {
     /// Applies one record.
     pub fn apply(&mut self, record: &Record) {
         self.last_change = self.last_change.max(record.at());
+        if let Some(p) = self.sessions.last_mut() {
+            p.last_change = p.last_change.max(record.at());
+        }
+        let process = self.sessions.len() - 1;
         match record {
             Record::RunStarted(_) => {}
             Record::RunResumed(r) => {
-                self.sessions.push(RunProcess {
-                    at: r.at,
-                    pid: r.pid,
-                    planrun_version: r.planrun_version.clone(),
-                });
+                let mut p = RunProcess::new(r.at, r.pid, &r.planrun_version, &r.process);
+                p.how = Some(r.how.clone().unwrap_or_else(|| "--resume".to_owned()));
+                self.sessions.push(p);
                 self.vars = r.vars.clone();
                 self.finished = None;
             }
-            Record::RunFinished { at, outcome } => self.finished = Some((*at, *outcome)),
+            Record::RunInterrupted { at, cause } => {
+                if let Some(p) = self.sessions.last_mut() {
+                    p.interrupted.get_or_insert((*at, cause.clone()));
+                }
+            }
+            Record::RunFinished { at, outcome } => {
+                self.finished = Some((*at, *outcome));
+                if let Some(p) = self.sessions.last_mut() {
+                    p.ended = Some((*at, *outcome));
+                }
+            }
             Record::TaskReset { task, reason, .. } => {
                 let t = self.task_mut(task);
                 t.state = RecordedState::Pending;
@@ -176,13 +257,22 @@ impl RunHistory {
             }
             Record::TaskStarted {
                 task,
+                attempt,
                 fingerprint,
                 at,
-                ..
             } => {
                 let t = self.task_mut(task);
                 t.state = RecordedState::Running;
                 t.attempts += 1;
+                t.attempt_log.push(AttemptHistory {
+                    number: (*attempt).max(t.attempts),
+                    process,
+                    started_at: *at,
+                    state: RecordedState::Running,
+                    ended_at: None,
+                    exit_code: None,
+                    message: None,
+                });
                 t.fingerprint = Some(fingerprint.clone());
                 t.succeeded_fingerprint = None;
                 t.started_at = Some(*at);
@@ -207,6 +297,7 @@ impl RunHistory {
                 fingerprint,
                 at,
                 exit_code,
+                summary,
                 ..
             } => {
                 let t = self.task_mut(task);
@@ -214,6 +305,8 @@ impl RunHistory {
                 t.succeeded_fingerprint = Some(fingerprint.clone());
                 t.ended_at = Some(*at);
                 t.exit_code = *exit_code;
+                t.summary = summary.clone();
+                t.end_attempt(RecordedState::Succeeded, *at, *exit_code, summary.clone());
             }
             Record::TaskFailed {
                 task,
@@ -234,8 +327,8 @@ impl RunHistory {
             Record::TaskSkipped { task, at, reason } => {
                 self.end(task, RecordedState::Skipped, *at, None, reason.clone());
             }
-            Record::TaskInterrupted { task, at } => {
-                self.end(task, RecordedState::Interrupted, *at, None, None);
+            Record::TaskInterrupted { task, at, message } => {
+                self.end(task, RecordedState::Interrupted, *at, None, message.clone());
             }
         }
     }
@@ -253,7 +346,8 @@ impl RunHistory {
         t.succeeded_fingerprint = None;
         t.ended_at = Some(at);
         t.exit_code = exit_code;
-        t.message = message;
+        t.message = message.clone();
+        t.end_attempt(state, at, exit_code, message);
     }
 
     /// Whether the run still has work to do: it did not end succeeded and was not
@@ -314,6 +408,7 @@ mod tests {
             planrun_version: "0".into(),
             pid: 1,
             vars: VarOverrides::default(),
+            process: ProcessInfo::default(),
         })
     }
 
@@ -333,6 +428,7 @@ mod tests {
             fingerprint: fp.into(),
             at: ts(s),
             exit_code: Some(0),
+            summary: None,
         }
     }
 

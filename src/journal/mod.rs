@@ -3,7 +3,8 @@
 //! Every task state change is appended to the run's journal and made durable before
 //! planrun acts on it ([`writer`]); reading tells a crash's torn tail from corruption
 //! ([`frame`], [`reader`]); [`resume`] decides, as a pure function, what a resume
-//! runs; [`lock`] keeps two planrun processes off the same plan.
+//! runs; [`lock`] keeps two planrun processes off the same plan; [`report`] and
+//! [`status`] render a run from its journal.
 
 mod error;
 mod frame;
@@ -12,6 +13,7 @@ mod lock;
 mod plan_state;
 mod reader;
 mod record;
+pub mod report;
 mod resume;
 mod session;
 mod sink;
@@ -24,8 +26,8 @@ pub use history::{RecordedState, RunHistory};
 pub use lock::{LockError, live_holder};
 pub use plan_state::PlanState;
 pub use reader::Journal;
-pub use record::{FORMAT_VERSION, Record, RecordedOutcome, RunStarted, VarOverrides};
+pub use record::{FORMAT_VERSION, ProcessInfo, Record, RecordedOutcome, RunStarted, VarOverrides};
 pub use session::{Prepared, Session, StartError, is_still_running, open, peek_plan_name, prepare};
 pub use sink::JournalSink;
-pub use start::StartMode;
+pub use start::{Listing, StartMode};
 pub use writer::{JournalWriter, SyncMode};

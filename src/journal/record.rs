@@ -16,8 +16,9 @@ use crate::redact::Redactor;
 use crate::vocabulary::RunStatus;
 
 /// Version of the record format, written in [`RunStarted`]. Version 2 added
-/// [`Record::TaskProcess`]; this planrun reads versions 1 and 2.
-pub const FORMAT_VERSION: u32 = 2;
+/// `run-interrupted`, results and interruption details; version 3 added
+/// [`Record::TaskProcess`]. Journals of earlier versions still read.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Longest message kept in a record, in characters; the task log has the rest.
 pub const MAX_MESSAGE_CHARS: usize = 500;
@@ -30,6 +31,14 @@ pub enum Record {
     RunStarted(RunStarted),
     /// A later planrun process continues the run (`--resume`).
     RunResumed(RunResumed),
+    /// A stop signal arrived: nothing more starts (but the `always` tasks left);
+    /// running tasks are stopped.
+    RunInterrupted {
+        at: Timestamp,
+        /// What interrupted the run ("SIGINT (Ctrl-C)").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<String>,
+    },
     /// A task journaled as succeeded will run again (its definition changed, it was
     /// asked for with `--rerun`, or something it needs runs again). Journaled before
     /// the resume acts, so the decision survives another interruption.
@@ -40,7 +49,8 @@ pub enum Record {
     },
     TaskStarted {
         task: String,
-        /// 1 for the first attempt, counting retries within one planrun process.
+        /// 1 for the first attempt, counting retries and every planrun process of the
+        /// run.
         attempt: u32,
         /// The task's fingerprint when it started.
         fingerprint: String,
@@ -54,6 +64,9 @@ pub enum Record {
         at: Timestamp,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         exit_code: Option<i32>,
+        /// What the task did (what was deleted, captured, applied): short, redacted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
     },
     TaskFailed {
         task: String,
@@ -90,8 +103,14 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
-    /// Stopped by Ctrl-C or SIGTERM.
-    TaskInterrupted { task: String, at: Timestamp },
+    /// Stopped by Ctrl-C, SIGTERM or SIGHUP.
+    TaskInterrupted {
+        task: String,
+        at: Timestamp,
+        /// What the task was waiting on: short, redacted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
     RunFinished {
         at: Timestamp,
         outcome: RecordedOutcome,
@@ -110,6 +129,37 @@ pub struct RunStarted {
     pub pid: u32,
     #[serde(default)]
     pub vars: VarOverrides,
+    #[serde(default)]
+    pub process: ProcessInfo,
+}
+
+/// Who ran a planrun process, where, against which cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The kube context and API server (`oceanid at https://...`), when the plan
+    /// uses Kubernetes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube: Option<String>,
+}
+
+impl ProcessInfo {
+    /// The user and host of this process, with `kube` as given.
+    pub fn of_this_process(kube: Option<String>) -> Self {
+        let user = std::env::var("USER").ok().or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        });
+        let host = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok());
+        Self { user, host, kube }
+    }
 }
 
 /// A resume by a later planrun process.
@@ -122,6 +172,11 @@ pub struct RunResumed {
     /// `--var`s given to this resume).
     #[serde(default)]
     pub vars: VarOverrides,
+    #[serde(default)]
+    pub process: ProcessInfo,
+    /// What the resume was asked to do: `--resume`, `--rerun b`, `--resume --rerun b`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub how: Option<String>,
 }
 
 /// `--var` overrides as journaled: values of plain variables, names of secret ones.
@@ -204,7 +259,10 @@ impl Record {
             | Record::TaskCancelled { task, .. }
             | Record::TaskSkipped { task, .. }
             | Record::TaskInterrupted { task, .. } => Some(task),
-            Record::RunStarted(_) | Record::RunResumed(_) | Record::RunFinished { .. } => None,
+            Record::RunStarted(_)
+            | Record::RunResumed(_)
+            | Record::RunInterrupted { .. }
+            | Record::RunFinished { .. } => None,
         }
     }
 
@@ -221,6 +279,7 @@ impl Record {
             | Record::TaskCancelled { at, .. }
             | Record::TaskSkipped { at, .. }
             | Record::TaskInterrupted { at, .. }
+            | Record::RunInterrupted { at, .. }
             | Record::RunFinished { at, .. } => *at,
         }
     }
@@ -272,6 +331,7 @@ mod tests {
             at: at(),
             planrun_version: "0.1.0".into(),
             pid: 42,
+            process: ProcessInfo::default(),
             vars: VarOverrides::from_overrides([("ns", "flux-system"), ("token", "s3cret")], |n| {
                 n == "token"
             }),

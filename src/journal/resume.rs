@@ -8,8 +8,15 @@
 //!   must be safe to repeat (the built-in ones are).
 //! - A succeeded task whose fingerprint changed since its success runs again, and so
 //!   does everything after it (every task that needs it, transitively).
-//! - `--rerun TASK` forces TASK and everything after it to run again.
+//! - `--resume --rerun TASK` also forces TASK and everything after it to run again.
 //! - A task marked `always` runs again whenever something it needs runs again.
+//!
+//! `--rerun TASK` alone, on a finished run ([`plan_rerun`]), runs exactly TASK and
+//! the tasks that depend on it, transitively, and nothing else:
+//! - every other task that succeeded in the run is taken as done (even when its
+//!   definition changed since: the listing says so, and `--rerun` it to run it);
+//! - every other task is skipped as not selected (a task new in the plan, say), and
+//!   so is whatever of the set needs it.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -30,9 +37,12 @@ pub struct ResumeTask<'a> {
 /// Whether a task runs on resume.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Journaled as succeeded and still current: not run again.
+    /// Journaled as succeeded and still current (with `--rerun`: journaled as
+    /// succeeded): not run again.
     Done,
     Run(RunReason),
+    /// `--rerun` alone: outside the tasks it runs, and not done.
+    NotSelected(RecordedState),
 }
 
 /// Why a task runs on resume.
@@ -81,6 +91,7 @@ impl fmt::Display for DescribeReason<'_> {
             RunReason::NotDone(RecordedState::Running) => {
                 f.write_str("it was cut off mid-run and runs again from the start")
             }
+            RunReason::NotDone(RecordedState::Failed) => f.write_str("it failed"),
             RunReason::NotDone(state) => write!(f, "it was {}", state.status(false)),
             RunReason::FingerprintChanged => {
                 f.write_str("its definition changed since it succeeded")
@@ -109,6 +120,15 @@ impl ResumePlan {
             .iter()
             .enumerate()
             .filter(|(_, d)| **d == Decision::Done)
+            .map(|(i, _)| i)
+    }
+
+    /// Tasks `--rerun` leaves out that are not done: they do not run.
+    pub fn not_selected(&self) -> impl Iterator<Item = usize> + '_ {
+        self.decisions
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| matches!(d, Decision::NotSelected(_)))
             .map(|(i, _)| i)
     }
 
@@ -169,6 +189,34 @@ pub fn plan_resume<'h>(
                 }
             }
             Some(state) => Decision::Run(RunReason::NotDone(state)),
+        };
+    }
+    ResumePlan { decisions }
+}
+
+/// Decides what `--rerun` alone runs on a finished run (see the module docs): the
+/// tasks of `rerun` and everything that needs them, transitively; every other task
+/// is done when it succeeded in the run, else not selected.
+pub fn plan_rerun<'h>(
+    tasks: &[ResumeTask<'_>],
+    history: impl Fn(&str) -> Option<&'h TaskHistory>,
+    rerun: &BTreeSet<usize>,
+) -> ResumePlan {
+    let mut decisions = vec![Decision::Done; tasks.len()];
+    let mut selected = vec![false; tasks.len()];
+    for i in topo_order(tasks) {
+        let t = &tasks[i];
+        let need = t.needs.iter().copied().find(|&n| selected[n]);
+        selected[i] = rerun.contains(&i) || need.is_some();
+        let state = history(t.id).map_or(RecordedState::Pending, |h| h.state);
+        decisions[i] = if rerun.contains(&i) {
+            Decision::Run(RunReason::RerunRequested)
+        } else if let Some(need) = need {
+            Decision::Run(RunReason::NeedRerun { need })
+        } else if state == RecordedState::Succeeded {
+            Decision::Done
+        } else {
+            Decision::NotSelected(state)
         };
     }
     ResumePlan { decisions }
@@ -384,7 +432,8 @@ mod tests {
         })
     }
 
-    fn run_case(c: &Case) -> (Vec<ResumeTask<'_>>, ResumePlan) {
+    /// The case's tasks and their journaled histories.
+    fn inputs(c: &Case) -> (Vec<ResumeTask<'_>>, HashMap<&str, TaskHistory>) {
         let t: Vec<ResumeTask<'_>> = (0..c.needs.len())
             .map(|i| ResumeTask {
                 id: &c.ids[i],
@@ -399,6 +448,11 @@ mod tests {
             .enumerate()
             .filter_map(|(i, h)| h.as_ref().map(|(s, f)| (c.ids[i].as_str(), hist(*s, f))))
             .collect();
+        (t, h)
+    }
+
+    fn run_case(c: &Case) -> (Vec<ResumeTask<'_>>, ResumePlan) {
+        let (t, h) = inputs(c);
         let p = plan_resume(&t, |id| h.get(id), &c.rerun);
         (t, p)
     }
@@ -460,6 +514,30 @@ mod tests {
                 if current && !forced(&c, i) && !always_rerun {
                     prop_assert_eq!(&p.decisions[i], &Decision::Done);
                 }
+            }
+        }
+
+        #[test]
+        fn rerun_runs_exactly_the_tasks_and_their_dependents(c in case()) {
+            let (t, h) = inputs(&c);
+            let p = plan_rerun(&t, |id| h.get(id), &c.rerun);
+            // Reference: the set is the named tasks and what needs them, transitively.
+            fn in_set(c: &Case, i: usize) -> bool {
+                c.rerun.contains(&i) || c.needs[i].iter().any(|&n| in_set(c, n))
+            }
+            for (i, d) in p.decisions.iter().enumerate() {
+                let succeeded = matches!(&c.history[i], Some((RecordedState::Succeeded, _)));
+                match d {
+                    Decision::Run(RunReason::RerunRequested) => prop_assert!(c.rerun.contains(&i)),
+                    Decision::Run(RunReason::NeedRerun { need }) => {
+                        prop_assert!(!c.rerun.contains(&i));
+                        prop_assert!(c.needs[i].contains(need) && in_set(&c, *need));
+                    }
+                    Decision::Run(other) => prop_assert!(false, "unexpected {other:?}"),
+                    Decision::Done => prop_assert!(!in_set(&c, i) && succeeded),
+                    Decision::NotSelected(_) => prop_assert!(!in_set(&c, i) && !succeeded),
+                }
+                prop_assert_eq!(matches!(d, Decision::Run(_)), in_set(&c, i), "task {}", i);
             }
         }
 

@@ -16,9 +16,11 @@ use super::history::RunHistory;
 use super::lock::{LockError, PlanLock};
 use super::plan_state::PlanState;
 use super::reader::Journal;
-use super::record::{FORMAT_VERSION, Record, RecordedOutcome, RunStarted, VarOverrides};
+use super::record::{
+    FORMAT_VERSION, ProcessInfo, Record, RecordedOutcome, RunStarted, VarOverrides,
+};
 use super::start::{
-    Choice, StartMode, choose, journaled_overrides, rerun_indexes, resume_vars, resumption,
+    Choice, Listing, StartMode, choose, journaled_overrides, rerun_indexes, resume_vars, resumption,
 };
 use super::status::{fmt_time, progress};
 use super::writer::JournalWriter;
@@ -88,11 +90,18 @@ pub struct Session {
     pub journal: RunJournal,
     /// Tasks journaled as succeeded that do not run again.
     pub done: Vec<TaskIdx>,
+    /// Tasks `--rerun` leaves out that are not done: they do not run.
+    pub not_selected: Vec<TaskIdx>,
+    /// Attempts of each task (by index) journaled before this process.
+    pub attempts_before: Vec<u32>,
     /// Whether this continues an earlier run.
     pub resumed: bool,
-    /// What to tell the user before the run starts: a dropped torn tail, tasks that
-    /// run again and why, secret variables to give again.
+    /// What to tell the user before the run starts: a dropped torn tail, secret
+    /// variables to give again.
     pub notices: Vec<String>,
+    /// For a resume, a rerun or a restart: what will run, what is taken as done,
+    /// what is skipped.
+    pub listing: Option<Listing>,
 }
 
 /// Why a run could not be opened (besides an invalid plan or an I/O error).
@@ -143,6 +152,38 @@ pub enum Refusal {
     NothingToResume {
         plan: String,
         /// ` (the latest, ID, succeeded)`, or empty.
+        latest: String,
+    },
+
+    #[error(
+        "--rerun runs tasks again in a finished run, and the latest run of plan `{plan}`, {run_id}, is unfinished ({outcome}, {progress})"
+    )]
+    #[diagnostic(
+        code(planrun::run::rerun_unfinished),
+        help(
+            "to finish that run, running {tasks} again too, use `planrun {plan_arg} --resume {rerun_args}` (every task not done runs, as for --resume); to finish it as it is, `planrun {plan_arg} --resume`"
+        )
+    )]
+    RerunUnfinished {
+        plan: String,
+        plan_arg: String,
+        run_id: String,
+        outcome: &'static str,
+        progress: String,
+        tasks: String,
+        rerun_args: String,
+    },
+
+    #[error("plan `{plan}` has no finished run to take results from{latest}")]
+    #[diagnostic(
+        code(planrun::run::nothing_to_rerun),
+        help(
+            "--rerun runs tasks again in the latest run once it has finished; start a new run without --rerun"
+        )
+    )]
+    NothingToRerun {
+        plan: String,
+        /// ` (the latest, ID, abandoned)`, or empty.
         latest: String,
     },
 }
@@ -197,7 +238,7 @@ pub fn open(
     mode: &StartMode,
     load: &PlanLoader<'_>,
 ) -> Result<Session, StartError> {
-    prepare(plan_path, state_dir, cli_vars, mode, load)?.start()
+    prepare(plan_path, state_dir, cli_vars, mode, load)?.start(ProcessInfo::default())
 }
 
 /// Takes the lock and decides what this process runs (see [`start`](super::start)
@@ -230,7 +271,10 @@ pub fn prepare(
         StartMode::Resume { .. } if !plan_state.dir().path().exists() => {
             return Err(nothing_to_resume(&name, None));
         }
-        StartMode::Resume { .. } => None,
+        StartMode::Rerun { .. } if !plan_state.dir().path().exists() => {
+            return Err(nothing_to_rerun(&name, None));
+        }
+        StartMode::Resume { .. } | StartMode::Rerun { .. } => None,
     };
     let lock = plan_state
         .lock()
@@ -268,12 +312,32 @@ pub fn prepare(
             let abandon = latest.filter(|_| abandon).map(|(journal, _)| journal);
             Ok(base.new_run(plan, abandon))
         }
-        (Choice::Resume, _, Some((journal, run))) => {
-            let rerun = match mode {
-                StartMode::Resume { rerun } => rerun.as_slice(),
-                StartMode::New | StartMode::Restart => &[],
-            };
-            base.resume(journal, run, rerun, load)
+        (choice @ (Choice::Resume | Choice::Rerun), _, Some((journal, run))) => {
+            base.resume(journal, run, mode.rerun(), choice == Choice::Rerun, load)
+        }
+        (Choice::RefuseRerunUnfinished, _, Some((_, run))) => {
+            let rerun = mode.rerun();
+            let ids: Vec<&str> = run.tasks.iter().map(|(id, _)| id.as_str()).collect();
+            Err(StartError::Refused(Box::new(Refusal::RerunUnfinished {
+                plan: name,
+                plan_arg: plan_path.display().to_string(),
+                run_id: run.run_id().to_owned(),
+                outcome: run.status(false).display(),
+                progress: progress(&run, &ids, false),
+                tasks: rerun
+                    .iter()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                rerun_args: rerun
+                    .iter()
+                    .map(|t| format!("--rerun {t}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            })))
+        }
+        (Choice::NothingToRerun, _, latest) => {
+            Err(nothing_to_rerun(&name, latest.map(|(_, run)| run).as_ref()))
         }
         (Choice::RefuseUnfinished, Some(plan), Some((_, run))) => {
             let ids: Vec<&str> = plan.tasks().iter().map(|t| t.id.as_str()).collect();
@@ -325,6 +389,15 @@ pub fn is_still_running(error: &StartError) -> bool {
     matches!(error, StartError::Refused(r) if matches!(**r, Refusal::StillRunning { .. }))
 }
 
+fn nothing_to_rerun(plan: &str, latest: Option<&RunHistory>) -> StartError {
+    StartError::Refused(Box::new(Refusal::NothingToRerun {
+        plan: plan.to_owned(),
+        latest: latest
+            .map(|run| format!(" (the latest, {}, {})", run.run_id(), run.status(false)))
+            .unwrap_or_default(),
+    }))
+}
+
 fn nothing_to_resume(plan: &str, latest: Option<&RunHistory>) -> StartError {
     StartError::Refused(Box::new(Refusal::NothingToResume {
         plan: plan.to_owned(),
@@ -345,12 +418,20 @@ struct Base<'a> {
 impl Base<'_> {
     /// A new run of `plan`, abandoning the unfinished run of `abandon` first.
     fn new_run(self, plan: ValidatedPlan, abandon: Option<Journal>) -> Prepared {
-        let mut notices = Vec::new();
-        let abandon = abandon.map(|journal| {
-            let run_id = journal.history().run_id().to_owned();
-            notices.push(format!("run {run_id} abandoned; starting a new run"));
-            (journal.path, journal.valid_len)
+        let notices = Vec::new();
+        let listing = abandon.as_ref().map(|journal| {
+            let run = journal.history();
+            Listing::new_run(
+                &plan,
+                format!(
+                    "abandoning run {} of plan `{}` ({}); starting a new run",
+                    run.run_id(),
+                    plan.header().name,
+                    run.status(false)
+                ),
+            )
         });
+        let abandon = abandon.map(|journal| (journal.path, journal.valid_len));
         let vars = journaled_overrides(&plan, self.cli_vars);
         Prepared {
             action: Action::New {
@@ -363,17 +444,22 @@ impl Base<'_> {
             plan_state: self.plan_state,
             lock: self.lock,
             done: Vec::new(),
+            not_selected: Vec::new(),
+            attempts_before: Vec::new(),
             resumed: false,
             notices,
+            listing,
         }
     }
 
-    /// Resumes `run`, read from `journal`, with the run's variables and `rerun`.
+    /// Resumes `run`, read from `journal`, with the run's variables and `rerun`
+    /// (`rerun_only`: `--rerun` alone, on a finished run).
     fn resume(
         self,
         journal: Journal,
         run: RunHistory,
         rerun: &[String],
+        rerun_only: bool,
         load: &PlanLoader,
     ) -> Result<Prepared, StartError> {
         let mut notices: Vec<String> = journal
@@ -387,15 +473,29 @@ impl Base<'_> {
         let plan = load(self.plan_path, &vars).map_err(StartError::Invalid)?;
         let rerun = rerun_indexes(&plan, rerun)
             .map_err(|message| StartError::Invalid(Report::msg(message)))?;
-        let resumption = resumption(&plan, &run, &rerun, self.cli_vars, Timestamp::now());
-        notices.extend(resumption.notices);
+        let resumption = resumption(
+            &plan,
+            &run,
+            &rerun,
+            rerun_only,
+            self.cli_vars,
+            Timestamp::now(),
+        );
+        let attempts_before = plan
+            .tasks()
+            .iter()
+            .map(|t| run.task(&t.id).map_or(0, |h| h.attempts))
+            .collect();
         Ok(Prepared {
             plan,
             plan_state: self.plan_state,
             lock: self.lock,
             done: resumption.done,
+            not_selected: resumption.not_selected,
+            attempts_before,
             resumed: true,
             notices,
+            listing: Some(resumption.listing),
             action: Action::Resume {
                 journal_path: journal.path,
                 valid_len: journal.valid_len,
@@ -414,11 +514,17 @@ impl Base<'_> {
 pub struct Prepared {
     pub plan: ValidatedPlan,
     pub plan_state: PlanState,
-    /// What to tell the user before the run starts (see [`Session::notices`]).
+    /// What to tell the user before the run starts: a dropped torn tail, secret
+    /// variables to give again.
     pub notices: Vec<String>,
+    /// For a resume, a rerun or a restart: what will run, what is taken as done,
+    /// what is skipped.
+    pub listing: Option<Listing>,
     pub resumed: bool,
     lock: PlanLock,
     done: Vec<TaskIdx>,
+    not_selected: Vec<TaskIdx>,
+    attempts_before: Vec<u32>,
     action: Action,
 }
 
@@ -441,16 +547,20 @@ enum Action {
 }
 
 impl Prepared {
-    /// Writes the run: a new journal (and `latest`), or the resume records.
-    pub fn start(self) -> Result<Session, StartError> {
+    /// Writes the run: a new journal (and `latest`), or the resume records; the
+    /// process is recorded as `process`.
+    pub fn start(self, process: ProcessInfo) -> Result<Session, StartError> {
         let Prepared {
             plan,
             plan_state,
-            notices,
             resumed,
             mut lock,
             done,
+            not_selected,
+            attempts_before,
             action,
+            notices,
+            listing,
         } = self;
         let (writer, state) = match action {
             Action::New {
@@ -477,6 +587,7 @@ impl Prepared {
                     planrun_version: env!("CARGO_PKG_VERSION").to_owned(),
                     pid: std::process::id(),
                     vars,
+                    process,
                 };
                 let path = plan_state.journal_path(&run_id);
                 let writer = JournalWriter::create(&path, &Record::RunStarted(start.clone()))?;
@@ -486,8 +597,11 @@ impl Prepared {
                 journal_path,
                 valid_len,
                 mut state,
-                records,
+                mut records,
             } => {
+                if let Some(Record::RunResumed(r)) = records.first_mut() {
+                    r.process = process;
+                }
                 let mut writer = JournalWriter::open_append(&journal_path, valid_len)?;
                 writer.append(&records)?;
                 for r in &records {
@@ -509,8 +623,11 @@ impl Prepared {
             plan_state,
             lock,
             done,
+            not_selected,
+            attempts_before,
             resumed,
             notices,
+            listing,
         })
     }
 }

@@ -6,16 +6,20 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use super::history::RunHistory;
+use super::lock::PlanLock;
 use super::record::{Record, short_message};
 use super::session::RunJournal;
 use crate::events::CancelReason;
 use crate::schedule::{SkipCause, StateChange, StateSink};
 use crate::validate::ValidatedPlan;
 
-/// Journals the dispatcher's state changes; one batch, one sync.
+/// Journals the dispatcher's state changes; one batch, one sync. Holds the plan's
+/// lock until it is dropped.
 #[derive(Debug)]
 pub struct JournalSink {
     journal: RunJournal,
+    _lock: PlanLock,
     plan: Arc<ValidatedPlan>,
     /// The last attempt started, per task.
     attempts: Vec<u32>,
@@ -23,13 +27,19 @@ pub struct JournalSink {
 }
 
 impl JournalSink {
-    pub fn new(journal: RunJournal, plan: Arc<ValidatedPlan>) -> Self {
+    pub fn new(journal: RunJournal, plan: Arc<ValidatedPlan>, lock: PlanLock) -> Self {
         Self {
             attempts: vec![0; plan.tasks().len()],
             journal,
+            _lock: lock,
             plan,
             buf: Vec::new(),
         }
+    }
+
+    /// The run as journaled so far.
+    pub fn run(&self) -> &RunHistory {
+        self.journal.state()
     }
 
     fn record_of(&mut self, change: &StateChange, at: Timestamp) -> Option<Record> {
@@ -57,12 +67,17 @@ impl JournalSink {
                 exit_code: error.exit_code,
                 message: message(&error.message),
             },
-            StateChange::Succeeded { task, exit_code } => Record::TaskSucceeded {
+            StateChange::Succeeded {
+                task,
+                exit_code,
+                summary,
+            } => Record::TaskSucceeded {
                 task: id(*task),
                 attempt: self.attempts[*task],
                 fingerprint: self.plan.task(*task).fingerprint.clone(),
                 at,
                 exit_code: *exit_code,
+                summary: summary.as_deref().and_then(&message),
             },
             StateChange::Failed { task, error, .. } => Record::TaskFailed {
                 task: id(*task),
@@ -82,20 +97,36 @@ impl JournalSink {
                 reason: Some(match cause {
                     SkipCause::DependencyFailed(by) => format!("`{}` did not succeed", id(*by)),
                     SkipCause::RunFailed => "the run failed".to_owned(),
+                    SkipCause::NotSelected => "not selected by --rerun".to_owned(),
                     SkipCause::DoneEarlier => unreachable!("matched above"),
                 }),
             },
             StateChange::Cancelled {
                 task,
                 reason: CancelReason::Interrupted,
+                blocked_by,
             } => Record::TaskInterrupted {
                 task: id(*task),
                 at,
+                message: blocked_by
+                    .as_deref()
+                    .and_then(|b| message(&format!("waiting for: {b}"))),
             },
-            StateChange::Cancelled { task, reason } => Record::TaskCancelled {
+            StateChange::Cancelled {
+                task,
+                reason,
+                blocked_by,
+            } => Record::TaskCancelled {
                 task: id(*task),
                 at,
-                message: message(&reason.to_string()),
+                message: message(&match blocked_by {
+                    Some(b) => format!("{reason}; waiting for: {b}"),
+                    None => reason.to_string(),
+                }),
+            },
+            StateChange::Interrupted { cause } => Record::RunInterrupted {
+                at,
+                cause: cause.clone(),
             },
             StateChange::ProcessStarted {
                 task,
@@ -109,8 +140,6 @@ impl JournalSink {
                 leader_start: *leader_start,
                 at,
             },
-            // Each task's interruption is journaled on its own.
-            StateChange::Interrupted => return None,
             StateChange::Finished { outcome } => Record::RunFinished {
                 at,
                 outcome: (*outcome).into(),

@@ -8,17 +8,24 @@
 //!   overrides of the run are reused unless given again, and dropped when the plan
 //!   no longer declares them; secret ones are not journaled and must be given again
 //!   (or come from the environment).
+//! - `--rerun TASK` alone reopens the latest run when it is finished (succeeded,
+//!   with warnings or not) and runs exactly TASK and what depends on it
+//!   ([`plan_rerun`]); on an unfinished run it is refused (exit 3), naming
+//!   `--resume --rerun TASK` for finishing the run with TASK again.
 //! - `--restart` marks the unfinished run abandoned and starts a new one.
 //! - A resume runs what [`plan_resume`] decides, and journals a reset for every
 //!   success that runs again, with why.
+//! - Before anything starts, a resume, a rerun and a restart say what will run,
+//!   what is taken as done and from which run, and what is skipped and why
+//!   ([`Listing`]).
 
 use std::collections::BTreeSet;
 
 use jiff::Timestamp;
 
-use super::history::RunHistory;
-use super::record::{Record, RecordedOutcome, RunResumed, VarOverrides};
-use super::resume::{ResumeTask, plan_resume};
+use super::history::{RecordedState, RunHistory};
+use super::record::{ProcessInfo, Record, RecordedOutcome, RunResumed, VarOverrides};
+use super::resume::{Decision, ResumeTask, plan_rerun, plan_resume};
 use crate::validate::{TaskIdx, ValidatedPlan};
 
 /// What the user asked for.
@@ -29,8 +36,22 @@ pub enum StartMode {
     New,
     /// Continue the latest run; `rerun` names tasks to run again with what follows.
     Resume { rerun: Vec<String> },
+    /// Run exactly these tasks and what depends on them again, in the latest run
+    /// (finished); take everything else from it.
+    Rerun { tasks: Vec<String> },
     /// Abandon the unfinished run, if any, and start a new one.
     Restart,
+}
+
+impl StartMode {
+    /// The tasks named by `--rerun`.
+    pub fn rerun(&self) -> &[String] {
+        match self {
+            StartMode::Resume { rerun } => rerun,
+            StartMode::Rerun { tasks } => tasks,
+            StartMode::New | StartMode::Restart => &[],
+        }
+    }
 }
 
 /// What this process does, given the latest run.
@@ -40,10 +61,16 @@ pub enum Choice {
     New { abandon: bool },
     /// Continue the latest run.
     Resume,
+    /// Run `--rerun`'s tasks again in the latest run, which is finished.
+    Rerun,
     /// Refuse: the latest run is unfinished and a new one was asked for.
     RefuseUnfinished,
+    /// Refuse: `--rerun` alone and the latest run is unfinished.
+    RefuseRerunUnfinished,
     /// Refuse: there is no run `--resume` could continue.
     NothingToResume,
+    /// Refuse: there is no finished run `--rerun` could take results from.
+    NothingToRerun,
 }
 
 /// Decides between a new run, a resume and a refusal (see the module docs).
@@ -64,6 +91,13 @@ pub fn choose(mode: &StartMode, latest: Option<&RunHistory>) -> Choice {
                 _ => Choice::NothingToResume,
             }
         }
+        StartMode::Rerun { .. } => match latest {
+            Some(run) if run.is_unfinished() => Choice::RefuseRerunUnfinished,
+            Some(run) if !matches!(run.finished, Some((_, RecordedOutcome::Abandoned))) => {
+                Choice::Rerun
+            }
+            _ => Choice::NothingToRerun,
+        },
     }
 }
 
@@ -133,15 +167,94 @@ pub struct Resumption {
     pub records: Vec<Record>,
     /// Tasks journaled as succeeded that do not run again.
     pub done: Vec<TaskIdx>,
-    /// Which successes run again, and why.
-    pub notices: Vec<String>,
+    /// Tasks `--rerun` leaves out that are not done: they do not run.
+    pub not_selected: Vec<TaskIdx>,
+    /// What will run, what is taken as done, what is skipped.
+    pub listing: Listing,
 }
 
-/// What resuming `run` with `plan` (validated with the resume's variables) does.
+/// What a resume, a rerun or a restart will do, said before anything starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// What this process does: "resuming run R of plan `p`".
+    pub heading: String,
+    /// Tasks that will run, with why (in plan order).
+    pub will_run: Vec<(String, String)>,
+    /// The run the done tasks are taken from, and the tasks with a note (a
+    /// definition that changed since).
+    pub taken_from: String,
+    pub taken: Vec<(String, Option<String>)>,
+    /// Tasks that will not run though not done, with why.
+    pub skipped: Vec<(String, String)>,
+}
+
+impl Listing {
+    /// A new run: every task runs.
+    pub fn new_run(plan: &ValidatedPlan, heading: String) -> Self {
+        Self {
+            heading,
+            will_run: plan
+                .topo_order()
+                .iter()
+                .map(|&i| (plan.task(i).id.clone(), String::new()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    /// The listing as lines, each a whole statement.
+    pub fn lines(&self) -> Vec<String> {
+        fn list(items: &[(String, String)]) -> String {
+            items
+                .iter()
+                .map(|(id, why)| {
+                    if why.is_empty() {
+                        id.clone()
+                    } else {
+                        format!("{id} ({why})")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        let mut out = vec![format!("{}:", self.heading)];
+        out.push(match self.will_run.len() {
+            0 => "  will run: nothing".to_owned(),
+            n => format!("  will run ({n}): {}", list(&self.will_run)),
+        });
+        if !self.taken.is_empty() {
+            let taken: Vec<(String, String)> = self
+                .taken
+                .iter()
+                .map(|(id, note)| (id.clone(), note.clone().unwrap_or_default()))
+                .collect();
+            out.push(format!(
+                "  taken as done from run {} ({}): {}",
+                self.taken_from,
+                taken.len(),
+                list(&taken)
+            ));
+        }
+        if !self.skipped.is_empty() {
+            out.push(format!(
+                "  skipped ({}): {}",
+                self.skipped.len(),
+                list(&self.skipped)
+            ));
+        }
+        out
+    }
+}
+
+/// What resuming `run` with `plan` (validated with the resume's variables) does:
+/// with `rerun_only`, exactly the `rerun` tasks and their dependents run
+/// ([`plan_rerun`]), else whatever is not done, and the `rerun` tasks with what
+/// follows them ([`plan_resume`]).
 pub fn resumption(
     plan: &ValidatedPlan,
     run: &RunHistory,
     rerun: &BTreeSet<TaskIdx>,
+    rerun_only: bool,
     cli_vars: &[(String, String)],
     now: Timestamp,
 ) -> Resumption {
@@ -155,27 +268,130 @@ pub fn resumption(
             always: t.always,
         })
         .collect();
-    let decided = plan_resume(&tasks, |id| run.task(id), rerun);
+    let decided = if rerun_only {
+        plan_rerun(&tasks, |id| run.task(id), rerun)
+    } else {
+        plan_resume(&tasks, |id| run.task(id), rerun)
+    };
     let mut records = vec![Record::RunResumed(RunResumed {
         at: now,
         planrun_version: env!("CARGO_PKG_VERSION").to_owned(),
         pid: std::process::id(),
         vars: merged_overrides(plan, &run.vars, cli_vars),
+        // Filled in when the run is written (the kube connection is known then).
+        process: ProcessInfo::default(),
+        how: Some(how(plan, rerun, rerun_only)),
     })];
-    let mut notices = Vec::new();
     for (i, reason) in decided.reruns() {
-        let why = reason.describe(&tasks).to_string();
-        notices.push(format!("task `{}` runs again: {why}", tasks[i].id));
         records.push(Record::TaskReset {
             task: tasks[i].id.to_owned(),
             at: now,
-            reason: why,
+            reason: reason.describe(&tasks).to_string(),
         });
+    }
+    let mut listing = Listing {
+        heading: if rerun_only {
+            format!(
+                "running again, in run {} of plan `{}`, {} and what depends on {}",
+                run.run_id(),
+                plan.header().name,
+                named(plan, rerun),
+                if rerun.len() == 1 { "it" } else { "them" }
+            )
+        } else {
+            format!(
+                "resuming run {} of plan `{}` ({})",
+                run.run_id(),
+                plan.header().name,
+                run.status(false)
+            )
+        },
+        taken_from: run.run_id().to_owned(),
+        ..Listing::default()
+    };
+    for &i in plan.topo_order() {
+        let id = tasks[i].id.to_owned();
+        match &decided.decisions[i] {
+            Decision::Run(reason) => {
+                listing
+                    .will_run
+                    .push((id, reason.describe(&tasks).to_string()));
+            }
+            Decision::Done => {
+                let changed = run.task(&id).is_some_and(|h| {
+                    h.succeeded_fingerprint.as_deref() != Some(tasks[i].fingerprint)
+                });
+                let note = changed
+                    .then(|| format!("its definition changed since; `--rerun {id}` runs it"));
+                listing.taken.push((id, note));
+            }
+            Decision::NotSelected(state) => {
+                let why = match state {
+                    RecordedState::Pending => format!(
+                        "it did not run in run {}; `--rerun {id}` runs it",
+                        run.run_id()
+                    ),
+                    other => format!(
+                        "it was {} in run {}; `--rerun {id}` runs it",
+                        other.status(false),
+                        run.run_id()
+                    ),
+                };
+                listing.skipped.push((id, why));
+            }
+        }
+    }
+    // What the set needs but was not done keeps part of the set from running.
+    if rerun_only {
+        let skipped: BTreeSet<TaskIdx> = decided.not_selected().collect();
+        let mut blocked = skipped.clone();
+        for &i in plan.topo_order() {
+            if !matches!(decided.decisions[i], Decision::Run(_)) {
+                continue;
+            }
+            if let Some(&by) = tasks[i].needs.iter().find(|n| blocked.contains(n)) {
+                blocked.insert(i);
+                let id = tasks[i].id;
+                listing.will_run.retain(|(t, _)| t != id);
+                listing.skipped.push((
+                    id.to_owned(),
+                    format!("it needs `{}`, which will not run", tasks[by].id),
+                ));
+            }
+        }
     }
     Resumption {
         records,
         done: decided.done().collect(),
-        notices,
+        not_selected: decided.not_selected().collect(),
+        listing,
+    }
+}
+
+/// The flags a resume was asked with, as the report shows them.
+fn how(plan: &ValidatedPlan, rerun: &BTreeSet<TaskIdx>, rerun_only: bool) -> String {
+    let mut out: Vec<String> = Vec::new();
+    if !rerun_only {
+        out.push("--resume".to_owned());
+    }
+    out.extend(
+        rerun
+            .iter()
+            .map(|&i| format!("--rerun {}", plan.task(i).id)),
+    );
+    out.join(" ")
+}
+
+/// "`a`", "`a` and `b`", "`a`, `b` and `c`".
+fn named(plan: &ValidatedPlan, tasks: &BTreeSet<TaskIdx>) -> String {
+    let ids: Vec<String> = tasks
+        .iter()
+        .map(|&i| format!("`{}`", plan.task(i).id))
+        .collect();
+    match ids.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => String::new(),
     }
 }
 
@@ -225,6 +441,7 @@ mod tests {
             planrun_version: "0".into(),
             pid: 1,
             vars: VarOverrides::default(),
+            process: ProcessInfo::default(),
         });
         if let Some(outcome) = finished {
             run.apply(&Record::RunFinished { at, outcome });
@@ -237,6 +454,9 @@ mod tests {
         let resume = StartMode::Resume { rerun: vec![] };
         let rerun = StartMode::Resume {
             rerun: vec!["a".into()],
+        };
+        let rerun_only = StartMode::Rerun {
+            tasks: vec!["a".into()],
         };
         let cut_off = run(None);
         let failed = run(Some(RecordedOutcome::Failed));
@@ -268,6 +488,11 @@ mod tests {
             (&resume, None, Choice::NothingToResume),
             (&rerun, Some(&succeeded), Choice::Resume),
             (&rerun, Some(&abandoned), Choice::NothingToResume),
+            (&rerun_only, Some(&succeeded), Choice::Rerun),
+            (&rerun_only, Some(&failed), Choice::RefuseRerunUnfinished),
+            (&rerun_only, Some(&cut_off), Choice::RefuseRerunUnfinished),
+            (&rerun_only, Some(&abandoned), Choice::NothingToRerun),
+            (&rerun_only, None, Choice::NothingToRerun),
         ];
         for (mode, latest, expected) in cases {
             assert_eq!(choose(mode, latest), expected, "{mode:?} {latest:?}");

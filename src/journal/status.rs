@@ -48,7 +48,21 @@ pub fn render_status(run: &RunHistory, plan_tasks: &[&str], live: bool) -> Strin
     if run.sessions.len() > 1 {
         let _ = write!(out, ", resumed {} times", run.sessions.len() - 1);
     }
-    out.push_str("\n\n");
+    out.push('\n');
+    for p in &run.sessions {
+        if let Some(how) = &p.how {
+            let _ = writeln!(out, "resumed {} ({how})", fmt_time(p.at));
+        }
+        if let Some((at, cause)) = &p.interrupted {
+            let _ = writeln!(
+                out,
+                "interrupted {} by {}",
+                fmt_time(*at),
+                cause.as_deref().unwrap_or("a stop signal")
+            );
+        }
+    }
+    out.push('\n');
 
     let in_plan: BTreeSet<&str> = plan_tasks.iter().copied().collect();
     let pending = TaskHistory::default();
@@ -69,25 +83,10 @@ pub fn render_status(run: &RunHistory, plan_tasks: &[&str], live: bool) -> Strin
 
 fn row(id: &str, t: &TaskHistory, live: bool, note: Option<&str>) -> [String; 5] {
     let duration = match (t.started_at, t.ended_at) {
-        (Some(s), Some(e)) if t.state != RecordedState::Pending => {
-            format_duration(e.duration_since(s).try_into().unwrap_or_default())
-        }
+        (Some(s), Some(e)) if t.state != RecordedState::Pending => span(s, e),
         _ => String::new(),
     };
-    let mut n = String::new();
-    // A message that already names the exit code (`exit code 3`) says it alone.
-    if let Some(code) = t.exit_code.filter(|&code| {
-        t.state != RecordedState::Succeeded
-            && t.message.as_deref() != Some(format!("exit code {code}").as_str())
-    }) {
-        let _ = write!(n, "exit {code}");
-    }
-    if let Some(m) = &t.message {
-        if !n.is_empty() {
-            n.push_str(": ");
-        }
-        n.push_str(m);
-    }
+    let mut n = task_note(t);
     if let Some(extra) = note {
         if !n.is_empty() {
             n.push_str("; ");
@@ -101,6 +100,30 @@ fn row(id: &str, t: &TaskHistory, live: bool, note: Option<&str>) -> [String; 5]
         duration,
         n,
     ]
+}
+
+/// What `status` and the report say beside a task's state: its result line when it
+/// succeeded, else its exit code and message (the error, why it was skipped or
+/// reset, what it was waiting on when stopped).
+pub fn task_note(t: &TaskHistory) -> String {
+    if t.state == RecordedState::Succeeded {
+        return t.summary.clone().unwrap_or_default();
+    }
+    let mut n = String::new();
+    // A message that already names the exit code (`exit code 3`) says it alone.
+    if let Some(code) = t
+        .exit_code
+        .filter(|&code| t.message.as_deref() != Some(format!("exit code {code}").as_str()))
+    {
+        let _ = write!(n, "exit {code}");
+    }
+    if let Some(m) = &t.message {
+        if !n.is_empty() {
+            n.push_str(": ");
+        }
+        n.push_str(m);
+    }
+    n
 }
 
 /// One line of the `runs` listing.
@@ -160,6 +183,11 @@ fn table(out: &mut String, header: &[String; 5], rows: &[[String; 5]]) {
     }
 }
 
+/// `1m12s` from `from` to `to`.
+pub fn span(from: Timestamp, to: Timestamp) -> String {
+    format_duration(to.duration_since(from).try_into().unwrap_or_default())
+}
+
 /// `2026-11-26 06:36:12Z`.
 pub fn fmt_time(t: Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
@@ -170,7 +198,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::journal::record::{
-        FORMAT_VERSION, Record, RecordedOutcome, RunStarted, VarOverrides,
+        FORMAT_VERSION, ProcessInfo, Record, RecordedOutcome, RunStarted, VarOverrides,
     };
 
     fn ts(s: i64) -> Timestamp {
@@ -187,6 +215,7 @@ mod tests {
             planrun_version: "0.1.0".into(),
             pid: 7,
             vars: VarOverrides::default(),
+            process: ProcessInfo::default(),
         });
         for rec in [
             Record::TaskStarted {
@@ -201,6 +230,7 @@ mod tests {
                 fingerprint: "f".into(),
                 at: ts(3),
                 exit_code: None,
+                summary: Some("captured 1 secret".into()),
             },
             Record::TaskStarted {
                 task: "delete".into(),
@@ -237,7 +267,7 @@ run 20261119T051320Z-0a1b of plan `flux-rebuild`: cut off (1 of 3 tasks succeede
 started 2026-11-18 11:06:40Z, last change 2026-11-18 11:07:55Z
 
 TASK     STATE      ATTEMPTS  DURATION  NOTE
-capture  succeeded  1         2s
+capture  succeeded  1         2s        captured 1 secret
 delete   failed     1         1m12s     exit 1: forbidden
 wait     pending    0
 old      cut off    1                   no longer in the plan

@@ -54,6 +54,19 @@ pub enum RehearseError {
         source: std::io::Error,
     },
 
+    #[error("cannot copy the plan's directory {path} for the rehearsal")]
+    #[diagnostic(
+        code(planrun::rehearse::plan_copy),
+        help(
+            "a rehearsal without a `repo:` entry runs on a copy of the plan's directory (without .planrun, .git, target, node_modules); name a smaller template with `repo:` in the rehearsal file"
+        )
+    )]
+    PlanCopy {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("invalid saved sandbox state {path}: {message}")]
     #[diagnostic(
         code(planrun::rehearse::snapshot),

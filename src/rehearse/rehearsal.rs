@@ -9,6 +9,11 @@
 //! included) continues against the cluster the journaled tasks left. Reactions fire
 //! in that same transaction, so a rehearsal's outcome never depends on timing.
 //!
+//! A rehearsal never touches the real plan directory: with a `repo:` entry the plan's
+//! scripts and writes go to a fresh copy of the template (the entry's variable points
+//! at it); without one, the plan itself runs from a fresh copy of its directory, so
+//! `plan_dir`, relative paths and script working directories all point into the copy.
+//!
 //! The child runs in its own process group, so a Ctrl-C reaches only this process,
 //! which passes it on: the first interrupts the run gracefully, a second kills it,
 //! exactly as for `planrun run`. A process guard stops the child (and so its tasks)
@@ -114,7 +119,27 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
     } else {
         let template = spec.repo.as_ref().map(|r| spec.resolve(&r.template));
         world.reset(template.as_deref()).map_err(internal)?;
+        if spec.repo.is_none() {
+            world
+                .copy_plan_dir(&plan_dir(&opts.plan), &world.state_dir)
+                .map_err(internal)?;
+        }
         None
+    };
+    // The plan file the run reads: the original with a repository template, else
+    // its copy (refreshed on resume, so that a fixed plan is what resumes).
+    let run_plan = match (&spec.repo, opts.plan.file_name()) {
+        (None, Some(file)) => {
+            let copy = world.plan_copy().join(file);
+            std::fs::copy(&opts.plan, &copy).map_err(|source| {
+                internal(RehearseError::PlanCopy {
+                    path: opts.plan.clone(),
+                    source,
+                })
+            })?;
+            copy
+        }
+        _ => opts.plan.clone(),
     };
     world
         .install_tools(&spec.tools_yaml().map_err(invalid)?)
@@ -141,7 +166,22 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
             .map_err(|e| internal(e.into()))?;
         let mode = if opts.resume { "--resume" } else { "--restart" };
         announce(opts, &world, &sandbox, &context, restore.is_some());
-        let code = conduct(opts, &world, &sandbox, &vars, mode, &spec.reactions).await;
+        if spec.repo.is_none() {
+            say(&format!(
+                "rehearsal: the plan runs from a copy of its directory, {}",
+                world.plan_copy().display()
+            ));
+        }
+        let code = conduct(
+            opts,
+            &run_plan,
+            &world,
+            &sandbox,
+            &vars,
+            mode,
+            &spec.reactions,
+        )
+        .await;
         if let Some(problem) = state.persist_error() {
             say(&format!(
                 "rehearsal: warning: {problem}; a --resume may start from an older cluster"
@@ -205,9 +245,11 @@ fn conclude(opts: &RehearseOptions, world: &World, code: i32, fault: Option<&str
     }
 }
 
-/// Runs the plan as a child and serves it until it exits; returns its exit code.
+/// Runs the plan (`plan`: the file to run) as a child and serves it until it exits;
+/// returns its exit code.
 async fn conduct(
     opts: &RehearseOptions,
+    plan: &std::path::Path,
     world: &World,
     sandbox: &Sandbox,
     vars: &BTreeMap<String, String>,
@@ -217,7 +259,7 @@ async fn conduct(
     let exe = std::env::current_exe().map_err(|e| internal(RehearseError::Spawn(e)))?;
     let mut cmd = tokio::process::Command::new(exe);
     cmd.arg("run")
-        .arg(&opts.plan)
+        .arg(plan)
         .args(["--yes", mode, "--output"])
         .arg(output_name(opts.output))
         .arg("--state-dir")
@@ -235,6 +277,7 @@ async fn conduct(
         .env("PATH", world.path_env())
         .env(planrun_sandbox::simtools::CONFIG_ENV, world.behaviour())
         .env(planrun_sandbox::simtools::LOG_ENV, world.tools_log())
+        .env(planrun_sandbox::simtools::STATE_ENV, world.tools_state())
         .stdin(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
@@ -290,6 +333,14 @@ async fn conduct(
     }
     let status = status.map_err(|e| internal(RehearseError::Spawn(e)))?;
     Ok(exit_code_of(status))
+}
+
+/// The directory of a plan file (`.` for a bare file name).
+fn plan_dir(plan: &std::path::Path) -> PathBuf {
+    match plan.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 fn exit_code_of(status: std::process::ExitStatus) -> i32 {

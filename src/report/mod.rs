@@ -1,13 +1,12 @@
 //! Reporters: consumers of the event stream. The terminal (live or plain), JSON
-//! Lines, the final summary table and the Markdown run report.
+//! Lines and the final summary table. (The Markdown run report covers every process
+//! of a run, so it is written from the journal: `journal::report`.)
 
 mod json;
-mod markdown;
 mod record;
 mod reporter;
 mod style;
 mod summary;
 mod terminal;
 
-pub use record::RunMeta;
 pub use reporter::{OutputFormat, ReporterConfig, spawn};

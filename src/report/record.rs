@@ -1,109 +1,35 @@
-//! What the run did, assembled from its events: the data behind the final summary
-//! table and the Markdown report.
+//! What this planrun process saw of the run, assembled from its events: the data
+//! behind the summary table that ends the run.
 
 use std::collections::HashMap;
 
-use jiff::Timestamp;
-
 use crate::events::{CancelReason, Counts, Event, EventKind, RunOutcome, SkipReason};
 use crate::vocabulary::TaskStatus;
-
-/// Facts about the run that are not events: who ran it, where, on what.
-#[derive(Debug, Clone, Default)]
-pub struct RunMeta {
-    pub plan_name: String,
-    pub plan_path: String,
-    pub plan_description: Option<String>,
-    /// Task ids, in execution order.
-    pub tasks: Vec<String>,
-    pub user: String,
-    pub host: String,
-    pub cwd: String,
-    pub planrun_version: String,
-    /// The kube context and API server URL Kubernetes tasks used, if any.
-    pub kube: Option<(String, String)>,
-}
-
-impl RunMeta {
-    /// User, host, working directory and planrun version of this process.
-    pub fn of_this_process() -> Self {
-        let user = std::env::var("USER")
-            .ok()
-            .or_else(|| {
-                nix::unistd::User::from_uid(nix::unistd::getuid())
-                    .ok()
-                    .flatten()
-                    .map(|u| u.name)
-            })
-            .unwrap_or_else(|| "unknown".into());
-        let host = nix::unistd::gethostname()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .unwrap_or_else(|| "unknown".into());
-        Self {
-            user,
-            host,
-            cwd: std::env::current_dir()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default(),
-            planrun_version: env!("CARGO_PKG_VERSION").into(),
-            ..Self::default()
-        }
-    }
-}
-
-/// How a task ended in this run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TaskResult {
-    NotRun,
-    Running,
-    Succeeded,
-    Failed { allowed: bool },
-    Skipped(SkipReason),
-    Cancelled(CancelReason),
-}
-
-impl TaskResult {
-    /// Where the task stands, in words.
-    pub fn status(&self) -> TaskStatus {
-        match self {
-            TaskResult::NotRun => TaskStatus::Pending,
-            TaskResult::Running => TaskStatus::Running,
-            TaskResult::Succeeded => TaskStatus::Succeeded,
-            TaskResult::Failed { allowed: false } => TaskStatus::Failed,
-            TaskResult::Failed { allowed: true } => TaskStatus::FailedAllowed,
-            TaskResult::Skipped(SkipReason::DoneEarlier) => TaskStatus::DoneEarlier,
-            TaskResult::Skipped(_) => TaskStatus::Skipped,
-            TaskResult::Cancelled(_) => TaskStatus::Cancelled,
-        }
-    }
-}
 
 /// One task's record.
 #[derive(Debug, Clone)]
 pub struct TaskRecord {
     pub id: String,
-    pub result: TaskResult,
-    pub attempts: u32,
+    pub status: TaskStatus,
+    /// The number of its latest attempt, across the run (0: none).
+    pub attempt: u32,
     pub duration_ms: Option<u64>,
-    pub started: Option<Timestamp>,
     pub error: Option<String>,
     pub excerpt: Vec<String>,
     pub summary: Option<String>,
+    pub skip: Option<SkipReason>,
+    pub cancel: Option<CancelReason>,
+    /// What it waits on now (or waited on last), from its progress.
+    pub detail: Option<String>,
     /// Why the task's log is incomplete, if it is.
     pub log_failed: Option<String>,
 }
 
-/// Everything the reports show.
+/// Everything the summary shows.
 #[derive(Debug, Clone)]
 pub struct RunRecord {
-    pub meta: RunMeta,
-    pub run_id: String,
-    pub run_dir: Option<String>,
     pub dry_run: bool,
-    pub jobs: usize,
-    pub started: Option<Timestamp>,
-    pub finished: Option<Timestamp>,
+    pub resumed: bool,
     pub outcome: Option<RunOutcome>,
     pub duration_ms: u64,
     pub counts: Counts,
@@ -112,59 +38,44 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
-    pub fn new(meta: RunMeta) -> Self {
-        let tasks = meta
-            .tasks
-            .iter()
-            .map(|id| TaskRecord {
-                id: id.clone(),
-                result: TaskResult::NotRun,
-                attempts: 0,
-                duration_ms: None,
-                started: None,
-                error: None,
-                excerpt: Vec::new(),
-                summary: None,
-                log_failed: None,
-            })
-            .collect();
-        let index = meta
-            .tasks
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.clone(), i))
-            .collect();
+    /// A record of the plan's tasks, in execution order.
+    pub fn new(tasks: &[String]) -> Self {
         Self {
-            index,
-            meta,
-            run_id: String::new(),
-            run_dir: None,
+            index: tasks
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i))
+                .collect(),
+            tasks: tasks
+                .iter()
+                .map(|id| TaskRecord {
+                    id: id.clone(),
+                    status: TaskStatus::Pending,
+                    attempt: 0,
+                    duration_ms: None,
+                    error: None,
+                    excerpt: Vec::new(),
+                    summary: None,
+                    skip: None,
+                    cancel: None,
+                    detail: None,
+                    log_failed: None,
+                })
+                .collect(),
             dry_run: false,
-            jobs: 0,
-            started: None,
-            finished: None,
+            resumed: false,
             outcome: None,
             duration_ms: 0,
             counts: Counts::default(),
-            tasks,
         }
     }
 
     /// Takes one event into account.
     pub fn apply(&mut self, event: &Event) {
         match &event.kind {
-            EventKind::RunStarted {
-                run_id,
-                run_dir,
-                jobs,
-                dry_run,
-                ..
-            } => {
-                self.run_id = run_id.clone();
-                self.run_dir = run_dir.clone();
-                self.jobs = *jobs;
-                self.dry_run = *dry_run;
-                self.started = Some(event.ts);
+            EventKind::RunStarted(info) | EventKind::RunResumed(info) => {
+                self.dry_run = info.dry_run;
+                self.resumed = matches!(event.kind, EventKind::RunResumed(_));
             }
             EventKind::RunFinished {
                 outcome,
@@ -173,20 +84,22 @@ impl RunRecord {
             } => {
                 self.outcome = Some(*outcome);
                 self.duration_ms = *duration_ms;
-                self.counts = *counts;
-                self.finished = Some(event.ts);
+                self.counts = counts.clone();
             }
-            EventKind::TaskOutput { .. } => {}
             kind => {
                 let Some(task) = kind.task().and_then(|id| self.task_mut(id)) else {
                     return;
                 };
+                if let Some(state) = kind.end_state() {
+                    task.status = state;
+                }
                 match kind {
                     EventKind::TaskStarted { attempt, .. } => {
-                        task.result = TaskResult::Running;
-                        task.attempts = *attempt;
-                        task.started.get_or_insert(event.ts);
+                        task.status = TaskStatus::Running;
+                        task.attempt = *attempt;
+                        task.detail = None;
                     }
+                    EventKind::TaskProgress { detail, .. } => task.detail = Some(detail.clone()),
                     EventKind::TaskRetrying { error, .. } => task.error = Some(error.clone()),
                     EventKind::TaskSucceeded {
                         attempt,
@@ -194,8 +107,7 @@ impl RunRecord {
                         summary,
                         ..
                     } => {
-                        task.result = TaskResult::Succeeded;
-                        task.attempts = *attempt;
+                        task.attempt = *attempt;
                         task.duration_ms = Some(*duration_ms);
                         task.summary = summary.clone();
                         task.error = None;
@@ -204,12 +116,10 @@ impl RunRecord {
                         attempt,
                         duration_ms,
                         error,
-                        allowed,
                         excerpt,
                         ..
                     } => {
-                        task.result = TaskResult::Failed { allowed: *allowed };
-                        task.attempts = *attempt;
+                        task.attempt = *attempt;
                         task.duration_ms = Some(*duration_ms);
                         task.error = Some(error.clone());
                         task.excerpt = excerpt.clone();
@@ -217,18 +127,20 @@ impl RunRecord {
                     EventKind::TaskLogFailed { path, error, .. } => {
                         task.log_failed = Some(format!("cannot write {path}: {error}"));
                     }
-                    EventKind::TaskSkipped { reason, .. } => {
-                        task.result = TaskResult::Skipped(reason.clone());
-                    }
+                    EventKind::TaskSkipped { reason, .. } => task.skip = Some(reason.clone()),
                     EventKind::TaskCancelled {
                         attempt,
                         duration_ms,
                         reason,
+                        blocked_by,
                         ..
                     } => {
-                        task.result = TaskResult::Cancelled(*reason);
-                        task.attempts = *attempt;
+                        task.attempt = *attempt;
                         task.duration_ms = Some(*duration_ms);
+                        task.cancel = Some(*reason);
+                        if blocked_by.is_some() {
+                            task.detail = blocked_by.clone();
+                        }
                     }
                     _ => {}
                 }

@@ -1,23 +1,25 @@
 //! The reporter thread: takes every event off the channel, feeds the chosen output
-//! (terminal or JSON Lines), `events.jsonl` and the run record, and at the end writes
-//! the Markdown report and prints the summary. Running on its own thread, a slow
-//! terminal never holds up the dispatcher.
+//! (terminal or JSON Lines), `events.jsonl` and the run record, and at the end prints
+//! the summary (the run report is written from the journal, by the run). Running on
+//! its own thread, a slow terminal never holds up the dispatcher.
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 
 use super::json::JsonLines;
-use super::record::{RunMeta, RunRecord};
+use super::record::RunRecord;
 use super::style::{Paint, color_enabled};
+use super::summary;
 use super::terminal::Terminal;
-use super::{markdown, summary};
 use crate::events::{Event, EventKind};
 use crate::layout::{Open, open_private};
 
 /// How long events gather before the reporter handles them.
 const BATCH: std::time::Duration = std::time::Duration::from_millis(20);
+/// How often the reporter looks for progress details whose turn came, without events.
+const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// `--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -37,23 +39,16 @@ pub struct ReporterConfig {
     pub live: Option<bool>,
     /// Where to copy every event as JSON Lines.
     pub events_file: Option<PathBuf>,
-    /// Where to write the Markdown report.
+    /// Where the run writes its Markdown report, named after the summary.
     pub report_file: Option<PathBuf>,
-    pub meta: RunMeta,
-}
-
-/// What the reporter thread ends with: the run record, and the files it could not
-/// write (each named with its error), which make the run end as planrun having
-/// failed even when its tasks did not.
-#[derive(Debug)]
-pub struct Reported {
-    pub record: RunRecord,
-    pub problems: Vec<String>,
+    /// The plan's task ids, in execution order.
+    pub tasks: Vec<String>,
 }
 
 /// Starts the reporter thread; it ends when every sender is dropped, returning the
-/// run record.
-pub fn spawn(rx: Receiver<Event>, config: ReporterConfig) -> JoinHandle<Reported> {
+/// files it could not write (each named with its error), which make the run end as
+/// planrun having failed even when its tasks did not.
+pub fn spawn(rx: Receiver<Event>, config: ReporterConfig) -> JoinHandle<Vec<String>> {
     std::thread::Builder::new()
         .name("planrun-report".into())
         .spawn(move || report(rx, config))
@@ -61,7 +56,7 @@ pub fn spawn(rx: Receiver<Event>, config: ReporterConfig) -> JoinHandle<Reported
 }
 
 /// A file the reporter writes: given up, and said once, at its first failure, so
-/// that a full disk costs `events.jsonl` but not the report or the terminal.
+/// that a full disk costs `events.jsonl` but not the terminal.
 struct ReportFile<W> {
     path: PathBuf,
     out: Option<W>,
@@ -77,8 +72,8 @@ impl<W> ReportFile<W> {
     }
 }
 
-fn report(rx: Receiver<Event>, config: ReporterConfig) -> Reported {
-    let mut record = RunRecord::new(config.meta.clone());
+fn report(rx: Receiver<Event>, config: ReporterConfig) -> Vec<String> {
+    let mut record = RunRecord::new(&config.tasks);
     let mut problems = Vec::new();
     let mut events_file = config.events_file.as_ref().map(|path| {
         // Appended to: a resumed run keeps the events of its earlier processes.
@@ -113,7 +108,20 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> Reported {
     // A closed stdout (a pipe whose reader went away) must not stop the run or the
     // report: output errors are remembered and the rest goes on.
     let mut output_error: Option<io::Error> = None;
-    while let Ok(first) = rx.recv() {
+    loop {
+        let first = match rx.recv_timeout(TICK) {
+            Ok(event) => event,
+            Err(RecvTimeoutError::Timeout) => {
+                // Plain output prints a waiting progress detail once its turn came.
+                if let Some(t) = &mut human
+                    && let Err(e) = t.tick(jiff::Timestamp::now()).and_then(|()| t.flush())
+                {
+                    output_error.get_or_insert(e);
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         // Let events gather for a moment, then take them all and flush once: one
         // wake-up of this thread per batch instead of one per event keeps it off the
         // CPU the tasks need (it matters with thousands of short tasks).
@@ -137,25 +145,15 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> Reported {
             if let Err(e) = written {
                 output_error.get_or_insert(e);
             }
-            if matches!(event.kind, EventKind::RunFinished { .. }) {
+            if matches!(event.kind, EventKind::RunFinished { .. })
+                && let Some(t) = &mut human
+            {
+                let mut text = format!("\n{}", summary::render(&record, t.paint()));
                 if let Some(path) = &config.report_file {
-                    // Plan names and descriptions come from outside too.
-                    let text = markdown::render(&record);
-                    let text = planrun_text::escape_controls(&text);
-                    let written = open_private(path, Open::Truncate)
-                        .and_then(|mut f| f.write_all(text.as_bytes()));
-                    if let Err(e) = written {
-                        problems.push(format!("cannot write {}: {e}", path.display()));
-                    }
+                    text.push_str(&format!("report: {}\n", path.display()));
                 }
-                if let Some(t) = &mut human {
-                    let mut text = format!("\n{}", summary::render(&record, t.paint()));
-                    if let Some(path) = &config.report_file {
-                        text.push_str(&format!("report: {}\n", path.display()));
-                    }
-                    if let Err(e) = t.print_block(&text) {
-                        output_error.get_or_insert(e);
-                    }
+                if let Err(e) = t.print_block(&text) {
+                    output_error.get_or_insert(e);
                 }
             }
         }
@@ -175,10 +173,10 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> Reported {
         f.attempt(&mut problems, JsonLines::flush);
     }
     let _ = io::stdout().flush();
-    Reported { record, problems }
+    problems
 }
 
-/// `event` with every text in it escaped for a terminal and a report (see
+/// `event` with every text in it escaped for a terminal (see
 /// [`planrun_text::escape_controls`]): whatever a task printed or the cluster said.
 fn for_people(event: Event) -> Event {
     fn escape(value: &mut serde_json::Value) {

@@ -1,13 +1,32 @@
-//! The table printed when a run ends: every task with its outcome and duration.
+//! The table printed when a run ends: every task with its state (in the vocabulary),
+//! duration and attempts, what each stopped wait was blocked by, and the closing
+//! line.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use planrun_text::format_duration;
 
-use super::record::{RunRecord, TaskResult};
+use super::record::{RunRecord, TaskRecord};
 use super::style::Paint;
-use crate::vocabulary::RunStatus;
+use crate::events::RunOutcome;
+use crate::vocabulary::TaskStatus;
+
+/// The colour of a state.
+pub fn paint_status(paint: Paint, status: TaskStatus, text: &str) -> String {
+    match status {
+        TaskStatus::Succeeded | TaskStatus::CheckedOk => paint.green(text),
+        TaskStatus::Failed
+        | TaskStatus::WouldFail
+        | TaskStatus::Cancelled
+        | TaskStatus::Interrupted
+        | TaskStatus::CutOff => paint.red(text),
+        TaskStatus::FailedAllowed | TaskStatus::Skipped | TaskStatus::WouldChange => {
+            paint.yellow(text)
+        }
+        TaskStatus::DoneEarlier | TaskStatus::Pending | TaskStatus::Running => paint.dim(text),
+    }
+}
 
 /// The summary table and the closing line, ready to print.
 pub fn render(record: &RunRecord, paint: Paint) -> String {
@@ -18,34 +37,46 @@ pub fn render(record: &RunRecord, paint: Paint) -> String {
         .max()
         .unwrap_or(4)
         .max(4);
+    let state_width = TaskStatus::ALL
+        .iter()
+        .map(|s| s.display().len())
+        .max()
+        .unwrap_or(16);
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<width$}  {:<16}  {:>8}  attempts",
-        "task", "outcome", "duration"
+        "{:<width$}  {:<state_width$}  {:>8}  attempts",
+        "task", "state", "duration"
     );
     for task in &record.tasks {
-        let label = format!("{:<16}", task.result.status().label());
-        let label = match task.result {
-            TaskResult::Succeeded => paint.green(&label),
-            TaskResult::Failed { allowed: false } | TaskResult::Cancelled(_) => paint.red(&label),
-            TaskResult::Failed { allowed: true } | TaskResult::Skipped(_) => paint.yellow(&label),
-            _ => paint.dim(&label),
-        };
+        let label = format!("{:<state_width$}", task.status.display());
+        let label = paint_status(paint, task.status, &label);
         let duration = task
             .duration_ms
             .map(|ms| format_duration(Duration::from_millis(ms)))
             .unwrap_or_else(|| "-".into());
-        let attempts = if task.attempts == 0 {
+        let attempts = if task.attempt == 0 {
             "-".to_owned()
         } else {
-            task.attempts.to_string()
+            task.attempt.to_string()
         };
         let _ = writeln!(
             out,
             "{:<width$}  {label}  {duration:>8}  {attempts}",
             task.id
         );
+    }
+    let blocked: Vec<&TaskRecord> = record.tasks.iter().filter(|t| stopped_waiting(t)).collect();
+    if !blocked.is_empty() {
+        let _ = writeln!(out, "stopped while waiting:");
+        for t in blocked {
+            let _ = writeln!(
+                out,
+                "  {}: {}",
+                t.id,
+                t.detail.as_deref().unwrap_or_default()
+            );
+        }
     }
     for task in record.tasks.iter().filter(|t| t.log_failed.is_some()) {
         let _ = writeln!(
@@ -60,32 +91,25 @@ pub fn render(record: &RunRecord, paint: Paint) -> String {
     out
 }
 
-/// `run failed in 3.2s: 4 succeeded, 1 failed, 2 skipped`.
+/// Whether the task was stopped (Ctrl-C, its timeout, the run failing) while it
+/// waited on something it had said.
+fn stopped_waiting(t: &TaskRecord) -> bool {
+    let stopped = match t.status {
+        TaskStatus::Interrupted | TaskStatus::Cancelled => true,
+        TaskStatus::Failed | TaskStatus::FailedAllowed => t
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("timed out")),
+        _ => false,
+    };
+    stopped && t.detail.is_some()
+}
+
+/// `run failed in 3.2s: 4 succeeded, 9 done earlier, 1 failed, 2 skipped`.
 pub fn closing_line(record: &RunRecord, paint: Paint) -> String {
     let Some(outcome) = record.outcome else {
-        return format!("run {}", RunStatus::NotFinished);
+        return "the run ended before it could say how".to_owned();
     };
-    let c = &record.counts;
-    let mut parts = vec![format!("{} succeeded", c.succeeded)];
-    if c.failed > 0 {
-        if c.allowed_failures > 0 {
-            parts.push(format!(
-                "{} failed ({} allowed)",
-                c.failed, c.allowed_failures
-            ));
-        } else {
-            parts.push(format!("{} failed", c.failed));
-        }
-    }
-    for (n, what) in [
-        (c.skipped, "skipped"),
-        (c.cancelled, "cancelled"),
-        (c.not_run, "not run"),
-    ] {
-        if n > 0 {
-            parts.push(format!("{n} {what}"));
-        }
-    }
     let head = format!(
         "{}run {} in {}",
         if record.dry_run { "dry " } else { "" },
@@ -93,9 +117,9 @@ pub fn closing_line(record: &RunRecord, paint: Paint) -> String {
         format_duration(Duration::from_millis(record.duration_ms))
     );
     let head = match outcome {
-        crate::events::RunOutcome::Succeeded => paint.green(&head),
-        crate::events::RunOutcome::SucceededWithWarnings => paint.yellow(&head),
+        RunOutcome::Succeeded => paint.green(&head),
+        RunOutcome::SucceededWithWarnings => paint.yellow(&head),
         _ => paint.red(&head),
     };
-    format!("{}: {}", paint.bold(&head), parts.join(", "))
+    format!("{}: {}", paint.bold(&head), record.counts.describe())
 }

@@ -1,21 +1,31 @@
-//! The human reporter. On a terminal: a spinner with the elapsed time for each running
-//! task, and one line per finished task with its outcome and duration. Elsewhere
-//! (a pipe, a CI log): plain timestamped lines, no escape codes.
+//! The human reporter. On a terminal: a spinner per running task with its elapsed
+//! time and what it waits on now (its progress detail), and one line per finished
+//! task. Elsewhere (a pipe, a CI log): plain timestamped lines, no escape codes; a
+//! task's progress detail is printed when it changes, at most every
+//! [`PLAIN_DETAIL_EVERY`] per task (the latest one once that time has passed).
+//!
+//! Every line about a task that ended names its state in the vocabulary:
+//! `<task> <state> <duration>: <what>`.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use jiff::Timestamp;
 
 use planrun_text::format_duration;
 
 use super::style::Paint;
+use super::summary::paint_status;
 use crate::events::{Event, EventKind, SkipReason};
 use crate::vocabulary::TaskStatus;
 
 /// Lines of a failure's output shown on the terminal (the report keeps more).
 const EXCERPT_SHOWN: usize = 10;
+
+/// How often plain output may print a task's progress detail.
+pub const PLAIN_DETAIL_EVERY: Duration = Duration::from_secs(30);
 
 /// Writes events for people.
 pub struct Terminal {
@@ -32,13 +42,22 @@ enum Screen {
     Plain {
         out: Box<dyn Write + Send>,
         tz: jiff::tz::TimeZone,
+        details: HashMap<String, PlainDetail>,
     },
+}
+
+/// A task's progress detail in plain output: what was printed last and when, and
+/// the newer one waiting for its turn.
+#[derive(Debug, Default)]
+struct PlainDetail {
+    printed: Option<(Timestamp, String)>,
+    waiting: Option<String>,
 }
 
 impl Terminal {
     /// Live progress on stderr-free stdout when it is a terminal.
     pub fn live(paint: Paint) -> Self {
-        let style = ProgressStyle::with_template("{spinner} {msg} {elapsed:.dim}")
+        let style = ProgressStyle::with_template("{spinner} {prefix} {elapsed:.dim} {wide_msg}")
             .expect("the template is valid")
             .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ");
         Self {
@@ -57,6 +76,7 @@ impl Terminal {
             screen: Screen::Plain {
                 out,
                 tz: jiff::tz::TimeZone::system(),
+                details: HashMap::new(),
             },
             paint: Paint { enabled: false },
         }
@@ -68,43 +88,50 @@ impl Terminal {
 
     pub fn event(&mut self, event: &Event) -> io::Result<()> {
         let p = self.paint;
+        let state = |status: TaskStatus| paint_status(p, status, status.display());
+        let took = |ms: u64| p.dim(&format_duration(Duration::from_millis(ms)));
         let line = match &event.kind {
-            EventKind::RunStarted {
-                plan,
-                tasks,
-                jobs,
-                dry_run,
-                run_dir,
-                ..
-            } => {
+            EventKind::RunStarted(info) | EventKind::RunResumed(info) => {
+                let resumed = matches!(event.kind, EventKind::RunResumed(_));
+                let what = if info.dry_run {
+                    "dry run of ".to_owned()
+                } else if resumed {
+                    format!("resuming run {} of ", info.run_id)
+                } else {
+                    String::new()
+                };
                 let mut line = format!(
-                    "{}plan {plan}: {tasks} task{}, up to {jobs} at once",
-                    if *dry_run { "dry run of " } else { "" },
-                    if *tasks == 1 { "" } else { "s" },
+                    "{what}plan {}: {} task{}, up to {} at once",
+                    info.plan,
+                    info.tasks,
+                    if info.tasks == 1 { "" } else { "s" },
+                    info.jobs,
                 );
-                if let Some(dir) = run_dir {
+                if let Some(dir) = &info.run_dir {
                     line.push_str(&format!(", logs in {dir}"));
                 }
                 Some(line)
             }
             EventKind::TaskStarted { task, attempt } => {
-                if let Screen::Live {
-                    multi, bars, style, ..
-                } = &mut self.screen
-                {
-                    let bar = multi.add(ProgressBar::new_spinner().with_style(style.clone()));
-                    bar.set_message(if *attempt > 1 {
-                        format!("{task} (attempt {attempt})")
-                    } else {
-                        task.clone()
-                    });
-                    bar.enable_steady_tick(Duration::from_millis(120));
-                    bars.insert(task.clone(), bar);
-                    None
-                } else if *attempt > 1 {
-                    Some(format!("started {task} (attempt {attempt})"))
+                let attempt_note = if *attempt > 1 {
+                    format!(" (attempt {attempt})")
                 } else {
-                    Some(format!("started {task}"))
+                    String::new()
+                };
+                match &mut self.screen {
+                    Screen::Live {
+                        multi, bars, style, ..
+                    } => {
+                        let bar = multi.add(ProgressBar::new_spinner().with_style(style.clone()));
+                        bar.set_prefix(format!("{task}{attempt_note}"));
+                        bar.enable_steady_tick(Duration::from_millis(120));
+                        bars.insert(task.clone(), bar);
+                        None
+                    }
+                    Screen::Plain { details, .. } => {
+                        details.remove(task);
+                        Some(format!("{task} started{attempt_note}"))
+                    }
                 }
             }
             EventKind::TaskOutput { .. } => None,
@@ -112,6 +139,10 @@ impl Terminal {
                 "{} {task}: cannot write its log {path} ({error}); its output goes on in the events only",
                 p.yellow("warning")
             )),
+            EventKind::TaskProgress { task, detail, .. } => {
+                self.progress(event.ts, task, detail)?;
+                None
+            }
             EventKind::TaskRetrying {
                 task,
                 attempt,
@@ -120,46 +151,35 @@ impl Terminal {
             } => {
                 self.clear_bar(task);
                 Some(format!(
-                    "{} {task}: attempt {attempt} failed ({error}), retrying in {}",
-                    p.yellow("retry"),
+                    "{task} attempt {attempt} failed ({error}); {} in {}",
+                    p.yellow("retrying"),
                     format_duration(Duration::from_millis(*delay_ms))
                 ))
             }
             EventKind::TaskSucceeded {
                 task,
+                state: status,
                 duration_ms,
                 summary,
                 ..
             } => {
                 self.clear_bar(task);
-                let mut line = format!(
-                    "{} {task} {}",
-                    p.green(TaskStatus::Succeeded.line_word()),
-                    p.dim(&format_duration(Duration::from_millis(*duration_ms)))
-                );
-                if let Some(s) = summary.as_ref().filter(|s| s.starts_with("would ")) {
+                let mut line = format!("{task} {} {}", state(*status), took(*duration_ms));
+                if let Some(s) = summary {
                     line.push_str(&format!(": {s}"));
                 }
                 Some(line)
             }
             EventKind::TaskFailed {
                 task,
+                state: status,
                 duration_ms,
                 error,
-                allowed,
                 excerpt,
                 ..
             } => {
                 self.clear_bar(task);
-                let word = if *allowed {
-                    p.yellow(TaskStatus::FailedAllowed.line_word())
-                } else {
-                    p.red(TaskStatus::Failed.line_word())
-                };
-                let mut line = format!(
-                    "{word} {task} {}: {error}",
-                    p.dim(&format_duration(Duration::from_millis(*duration_ms)))
-                );
+                let mut line = format!("{task} {} {}: {error}", state(*status), took(*duration_ms));
                 let shown = &excerpt[excerpt.len().saturating_sub(EXCERPT_SHOWN)..];
                 for l in shown {
                     line.push_str(&format!("\n    {}", p.dim("|")));
@@ -168,32 +188,35 @@ impl Terminal {
                 }
                 Some(line)
             }
-            EventKind::TaskSkipped { task, reason } => match reason {
-                SkipReason::DoneEarlier => Some(format!(
-                    "{} {task} (earlier run)",
-                    TaskStatus::DoneEarlier.line_word()
-                )),
-                SkipReason::DependencyFailed { dependency } => Some(format!(
-                    "{} {task}: {dependency} did not succeed",
-                    p.yellow(TaskStatus::Skipped.line_word())
-                )),
-                SkipReason::RunFailed => Some(format!(
-                    "{} {task}: the run failed first",
-                    p.yellow(TaskStatus::Skipped.line_word())
-                )),
-            },
+            EventKind::TaskSkipped {
+                task,
+                state: status,
+                reason,
+            } => Some(match reason {
+                SkipReason::DoneEarlier => format!("{task} {}", state(*status)),
+                SkipReason::DependencyFailed { dependency } => {
+                    format!("{task} {}: `{dependency}` did not succeed", state(*status))
+                }
+                SkipReason::RunFailed => format!("{task} {}: the run failed first", state(*status)),
+                SkipReason::NotSelected => {
+                    format!("{task} {}: not selected by --rerun", state(*status))
+                }
+            }),
             EventKind::TaskCancelled {
                 task,
+                state: status,
                 duration_ms,
                 reason,
+                blocked_by,
                 ..
             } => {
                 self.clear_bar(task);
-                Some(format!(
-                    "{} {task} {}: {reason}",
-                    p.red(TaskStatus::Cancelled.line_word()),
-                    p.dim(&format_duration(Duration::from_millis(*duration_ms)))
-                ))
+                let mut line =
+                    format!("{task} {} {}: {reason}", state(*status), took(*duration_ms));
+                if let Some(b) = blocked_by {
+                    line.push_str(&format!(", waiting for: {b}"));
+                }
+                Some(line)
             }
             EventKind::RunFinished { .. } => {
                 if let Screen::Live { bars, .. } = &mut self.screen {
@@ -204,10 +227,71 @@ impl Terminal {
                 None
             }
         };
+        if let Some(task) = event.kind.task()
+            && event.kind.end_state().is_some()
+            && let Screen::Plain { details, .. } = &mut self.screen
+        {
+            details.remove(task);
+        }
         match line {
-            Some(line) => self.println(event, &line),
+            Some(line) => self.println(event.ts, &line),
             None => Ok(()),
         }
+    }
+
+    /// A task's new progress detail: on its live line, or in plain output when it is
+    /// its turn.
+    fn progress(&mut self, at: Timestamp, task: &str, detail: &str) -> io::Result<()> {
+        match &mut self.screen {
+            Screen::Live { bars, .. } => {
+                if let Some(bar) = bars.get(task) {
+                    bar.set_message(detail.to_owned());
+                }
+                Ok(())
+            }
+            Screen::Plain { details, .. } => {
+                let d = details.entry(task.to_owned()).or_default();
+                let due = match &d.printed {
+                    Some((_, text)) if text == detail => {
+                        d.waiting = None;
+                        return Ok(());
+                    }
+                    Some((when, _)) => elapsed(*when, at) >= PLAIN_DETAIL_EVERY,
+                    None => true,
+                };
+                if due {
+                    d.printed = Some((at, detail.to_owned()));
+                    d.waiting = None;
+                    self.println(at, &format!("{task}: {detail}"))
+                } else {
+                    d.waiting = Some(detail.to_owned());
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Prints the plain progress details whose turn has come by `now`.
+    pub fn tick(&mut self, now: Timestamp) -> io::Result<()> {
+        let Screen::Plain { details, .. } = &mut self.screen else {
+            return Ok(());
+        };
+        let mut due: Vec<(String, String)> = Vec::new();
+        for (task, d) in details.iter_mut() {
+            let turn = d
+                .printed
+                .as_ref()
+                .is_none_or(|(when, _)| elapsed(*when, now) >= PLAIN_DETAIL_EVERY);
+            if turn && let Some(text) = d.waiting.take() {
+                d.printed = Some((now, text.clone()));
+                due.push((task.clone(), text));
+            }
+        }
+        due.sort();
+        for (task, text) in due {
+            self.println(now, &format!("{task}: {text}"))?;
+        }
+        Ok(())
     }
 
     /// Prints text after the run (the summary), outside the progress area.
@@ -235,11 +319,11 @@ impl Terminal {
         }
     }
 
-    fn println(&mut self, event: &Event, line: &str) -> io::Result<()> {
+    fn println(&mut self, at: Timestamp, line: &str) -> io::Result<()> {
         match &mut self.screen {
             Screen::Live { multi, .. } => multi.println(line),
-            Screen::Plain { out, tz } => {
-                let ts = event.ts.to_zoned(tz.clone()).strftime("%H:%M:%S%.3f");
+            Screen::Plain { out, tz, .. } => {
+                let ts = at.to_zoned(tz.clone()).strftime("%H:%M:%S%.3f");
                 writeln!(out, "{ts} {line}")
             }
         }
@@ -250,5 +334,86 @@ impl Terminal {
             Screen::Live { .. } => Ok(()),
             Screen::Plain { out, .. } => out.flush(),
         }
+    }
+}
+
+/// Time from `from` to `to` (zero when `to` is earlier).
+fn elapsed(from: Timestamp, to: Timestamp) -> Duration {
+    to.duration_since(from).try_into().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A writer whose text the test reads.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Buffer {
+        /// The lines written, without their time of day.
+        fn lines(&self) -> Vec<String> {
+            String::from_utf8(self.0.lock().unwrap().clone())
+                .unwrap()
+                .lines()
+                .map(|l| l.split_once(' ').unwrap().1.to_owned())
+                .collect()
+        }
+    }
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + secs).unwrap()
+    }
+
+    fn progress(secs: i64, detail: &str) -> Event {
+        Event {
+            v: crate::events::SCHEMA_VERSION,
+            ts: at(secs),
+            kind: EventKind::TaskProgress {
+                task: "wait".into(),
+                attempt: 1,
+                detail: detail.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn plain_output_prints_a_detail_when_it_changes_at_most_every_30s() {
+        let out = Buffer::default();
+        let mut t = Terminal::plain(Box::new(out.clone()));
+        t.event(&progress(0, "2 objects left")).unwrap();
+        t.event(&progress(1, "2 objects left")).unwrap();
+        t.event(&progress(5, "1 object left")).unwrap();
+        t.event(&progress(9, "1 object left, finalizer x")).unwrap();
+        t.tick(at(20)).unwrap();
+        assert_eq!(out.lines(), ["wait: 2 objects left"]);
+        // Its turn came: the latest detail, once.
+        t.tick(at(30)).unwrap();
+        t.tick(at(31)).unwrap();
+        t.event(&progress(40, "1 object left, finalizer x"))
+            .unwrap();
+        assert_eq!(
+            out.lines(),
+            ["wait: 2 objects left", "wait: 1 object left, finalizer x"]
+        );
+        t.event(&progress(
+            61,
+            "API unreachable, retry 1 in 100ms: connection refused",
+        ))
+        .unwrap();
+        assert_eq!(out.lines().len(), 3, "30 s after the last one: at once");
     }
 }

@@ -13,23 +13,37 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::cancel::Cancel;
-use crate::events::{CancelReason, Counts, EventKind, EventSender, RunOutcome, SkipReason};
+use crate::events::{
+    CancelReason, Counts, EventKind, EventSender, RunInfo, RunOutcome, SkipReason,
+};
 use crate::exec::process::ProcessGroup;
 use crate::exec::{self, Attempt, FailureClass, RunResources, TaskError, TaskOutcome};
 use crate::layout::RunDir;
 use crate::validate::{TaskIdx, ValidatedPlan};
 
 use super::graph::DepGraph;
-use super::run_state::{Ended, RunState};
+use super::run_state::{Ended, RunState, Start};
 use super::state::{Failure, SkipCause, StateChange, StateSink};
+
+/// The variables an `always` task gets: how the run stands when it starts.
+pub const OUTCOME_ENV: &str = "PLANRUN_RUN_OUTCOME";
+/// The variable an `always` task gets: the ids of the tasks failed so far.
+pub const FAILED_TASKS_ENV: &str = "PLANRUN_FAILED_TASKS";
 
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
     /// At most this many tasks at once (at least 1).
     pub jobs: usize,
-    /// Tasks that succeeded in an earlier run this one resumes; they do not run.
+    /// Tasks that succeeded earlier in the run; they do not run.
     pub done_earlier: Vec<TaskIdx>,
+    /// Tasks outside what `--rerun` runs and not taken as done; they do not run.
+    pub not_selected: Vec<TaskIdx>,
+    /// Attempts of each task by earlier planrun processes of the run: this process
+    /// numbers its attempts after them.
+    pub attempts_before: Vec<u32>,
+    /// This process continues a run (its first event is `run-resumed`).
+    pub resumed: bool,
     /// Whether the task logs are kept (false: output only reaches events).
     pub keep_logs: bool,
 }
@@ -39,6 +53,9 @@ impl Default for RunConfig {
         Self {
             jobs: 8,
             done_earlier: Vec::new(),
+            not_selected: Vec::new(),
+            attempts_before: Vec::new(),
+            resumed: false,
             keep_logs: true,
         }
     }
@@ -78,6 +95,8 @@ enum Message {
     Attempted {
         task: TaskIdx,
         result: Result<TaskOutcome, TaskError>,
+        /// The attempt's last progress detail (what it waited on).
+        detail: Option<String>,
     },
     RetryDue {
         task: TaskIdx,
@@ -87,8 +106,18 @@ enum Message {
 /// Per-task bookkeeping the events need.
 #[derive(Debug, Clone, Copy, Default)]
 struct Tally {
+    /// Attempts by this process (retries count against it).
     count: u32,
+    /// Attempts by earlier processes of the run.
+    before: u32,
     first_start: Option<Instant>,
+}
+
+impl Tally {
+    /// The number of the latest attempt, across the run.
+    fn number(&self) -> u32 {
+        self.before + self.count
+    }
 }
 
 impl Dispatcher<'_> {
@@ -104,7 +133,7 @@ impl Dispatcher<'_> {
         let started = Instant::now();
         let jobs = config.jobs.max(1);
         let dry_run = resources.dry_run;
-        resources.events.emit(EventKind::RunStarted {
+        let info = RunInfo {
             run_id: run_dir.run_id().to_owned(),
             plan: plan.header().name.clone(),
             plan_path: plan.source().path().display().to_string(),
@@ -112,6 +141,11 @@ impl Dispatcher<'_> {
             tasks: plan.tasks().len(),
             jobs,
             dry_run,
+        };
+        resources.events.emit(if config.resumed {
+            EventKind::RunResumed(info)
+        } else {
+            EventKind::RunStarted(info)
         });
         resources.child_env.extend([
             (
@@ -120,8 +154,23 @@ impl Dispatcher<'_> {
             ),
             ("PLANRUN_RUN_ID".to_owned(), run_dir.run_id().to_owned()),
             ("PLANRUN_PLAN".to_owned(), plan.header().name.clone()),
+            (
+                "PLANRUN_PLAN_FILE".to_owned(),
+                plan.source().path().display().to_string(),
+            ),
         ]);
         let groups = resources.groups.listen();
+        let tallies = (0..plan.tasks().len())
+            .map(|i| Tally {
+                before: config.attempts_before.get(i).copied().unwrap_or(0),
+                ..Tally::default()
+            })
+            .collect();
+        let start = Start {
+            done_earlier: config.done_earlier.clone(),
+            not_selected: config.not_selected.clone(),
+            dry_run,
+        };
         let mut d = Loop {
             groups,
             task_index: plan
@@ -137,15 +186,13 @@ impl Dispatcher<'_> {
             cancel: resources.cancel.clone(),
             resources: Arc::new(resources),
             sink,
-            tallies: vec![Tally::default(); plan.tasks().len()],
+            tallies,
             errors: vec![None; plan.tasks().len()],
-            summaries: vec![None; plan.tasks().len()],
             inflight: JoinSet::new(),
             pending: Vec::new(),
             effects: Vec::new(),
         };
-        let (mut state, initial) =
-            RunState::new(DepGraph::from_plan(&plan), &d.config.done_earlier);
+        let (mut state, initial) = RunState::new(DepGraph::from_plan(&plan), &start);
         let result = d.drive(&mut state, initial, jobs).await;
         if result.is_err() {
             // Stop what runs and wait for it, then report the run as failed.
@@ -167,7 +214,7 @@ impl Dispatcher<'_> {
         d.events.emit(EventKind::RunFinished {
             outcome,
             duration_ms: millis(duration),
-            counts,
+            counts: counts.clone(),
         });
         result.map(|()| RunSummary {
             outcome,
@@ -189,8 +236,6 @@ struct Loop<'s> {
     tallies: Vec<Tally>,
     /// The last error of each task, for the failure event.
     errors: Vec<Option<TaskError>>,
-    /// The summary of each task's success, for its event.
-    summaries: Vec<Option<String>>,
     inflight: JoinSet<Message>,
     /// The process groups attempts start, journaled as they come.
     groups: tokio::sync::mpsc::UnboundedReceiver<ProcessGroup>,
@@ -216,14 +261,14 @@ impl Loop<'_> {
         initial: Vec<StateChange>,
         jobs: usize,
     ) -> Result<(), RunError> {
-        self.apply(&initial)?;
+        self.apply(state, &initial)?;
         let mut interrupted = false;
         loop {
             while state.running() < jobs {
                 let Some(task) = state.start_next() else {
                     break;
                 };
-                self.start_attempt(task)?;
+                self.start_attempt(state, task)?;
             }
             // Everything that happened since the last flush (tasks that ended
             // together, the starts they allow) is recorded with one sync.
@@ -239,8 +284,8 @@ impl Loop<'_> {
                 reason = self.cancel.cancelled(), if !interrupted => {
                     interrupted = true;
                     debug_assert_eq!(reason, CancelReason::Interrupted);
-                    if let Some(change) = state.interrupt() {
-                        self.apply(&[change])?;
+                    if let Some(change) = state.interrupt(self.cancel.note()) {
+                        self.apply(state, &[change])?;
                     }
                 }
                 Some(group) = self.groups.recv() => self.process_started(group)?,
@@ -275,26 +320,46 @@ impl Loop<'_> {
         match message {
             Message::RetryDue { task } => {
                 if interrupted {
-                    let changes = state.finish(task, Ended::Cancelled(CancelReason::Interrupted));
-                    self.apply(&changes)
+                    let changes = state.finish(
+                        task,
+                        Ended::Cancelled {
+                            reason: CancelReason::Interrupted,
+                            blocked_by: None,
+                        },
+                    );
+                    self.apply(state, &changes)
                 } else {
-                    self.start_attempt(task)
+                    self.start_attempt(state, task)
                 }
             }
-            Message::Attempted { task, result } => {
+            Message::Attempted {
+                task,
+                result,
+                detail,
+            } => {
                 let error = match result {
                     Ok(outcome) => {
-                        self.summaries[task] = outcome.summary;
-                        let exit_code = outcome.exit_code;
-                        let changes = state.finish(task, Ended::Succeeded { exit_code });
-                        return self.apply(&changes);
+                        let changes = state.finish(
+                            task,
+                            Ended::Succeeded {
+                                exit_code: outcome.exit_code,
+                                summary: outcome.summary,
+                                would_change: outcome.would_change,
+                            },
+                        );
+                        return self.apply(state, &changes);
                     }
-                    // A timeout fails the task (and may be retried), saying after how long.
+                    // A timeout fails the task (and may be retried), saying after how long
+                    // and, for a wait, on what.
                     Err(e) if e.class == FailureClass::Cancelled(CancelReason::Timeout) => {
                         let limit = self.plan.task(task).timeout.unwrap_or_default();
+                        let mut message = format!("timed out after {}", format_duration(limit));
+                        if let Some(d) = &detail {
+                            message.push_str(&format!(" waiting for: {d}"));
+                        }
                         TaskError {
                             class: FailureClass::Failed,
-                            message: format!("timed out after {}", format_duration(limit)),
+                            message,
                             ..e
                         }
                     }
@@ -302,28 +367,39 @@ impl Loop<'_> {
                 };
                 let attempt = self.tallies[task].count;
                 let retry = self.plan.task(task).retry;
-                let retryable = error.class == FailureClass::Failed;
+                // A dry run reports what would fail; trying again changes nothing.
+                let retryable = error.class == FailureClass::Failed && !self.resources.dry_run;
                 if retryable && !interrupted && attempt <= retry.retries {
                     let delay = retry.delay(attempt);
-                    self.apply(&[StateChange::Retrying {
-                        task,
-                        attempt,
-                        delay,
-                        error: failure(&error),
-                    }])?;
+                    self.apply(
+                        state,
+                        &[StateChange::Retrying {
+                            task,
+                            attempt: self.tallies[task].number(),
+                            delay,
+                            error: failure(&error),
+                        }],
+                    )?;
                     self.errors[task] = Some(error);
                     self.effects.push(Effect::RetryTimer { task, delay });
                     return Ok(());
                 }
+                let mut error = error;
+                if self.resources.dry_run && error.class == FailureClass::Failed {
+                    error.message = self.as_things_are(state, task, &error.message);
+                }
                 let end = match error.class {
-                    FailureClass::Cancelled(reason) => Ended::Cancelled(reason),
+                    FailureClass::Cancelled(reason) => Ended::Cancelled {
+                        reason,
+                        blocked_by: detail,
+                    },
                     FailureClass::Failed => Ended::Failed {
                         error: failure(&error),
                     },
                 };
                 self.errors[task] = Some(error);
                 let changes = state.finish(task, end);
-                self.apply(&changes)
+                self.apply(state, &changes)
             }
         }
     }
@@ -345,28 +421,63 @@ impl Loop<'_> {
             .map_err(RunError::Record)
     }
 
+    /// In a dry run, a check that fails says when it does so after tasks that would
+    /// change the cluster first (the dry run did not make their change).
+    fn as_things_are(&self, state: &RunState, task: TaskIdx, message: &str) -> String {
+        let before = state.changes_before(task);
+        let Some(&first) = before.first() else {
+            return message.to_owned();
+        };
+        let more = match before.len() {
+            1 => String::new(),
+            2 => " and 1 more".to_owned(),
+            n => format!(" and {} more", n - 1),
+        };
+        format!(
+            "as things are before `{}`{more} would change them: {message}",
+            self.plan.task(first).id
+        )
+    }
+
     /// Records a task's next attempt as started, then spawns it.
-    fn start_attempt(&mut self, task: TaskIdx) -> Result<(), RunError> {
+    fn start_attempt(&mut self, state: &RunState, task: TaskIdx) -> Result<(), RunError> {
         let tally = &mut self.tallies[task];
         tally.count += 1;
         tally.first_start.get_or_insert_with(Instant::now);
-        let number = tally.count;
-        self.apply(&[StateChange::Started {
-            task,
-            attempt: number,
-        }])?;
+        let number = tally.number();
+        self.apply(
+            state,
+            &[StateChange::Started {
+                task,
+                attempt: number,
+            }],
+        )?;
 
-        let id = &self.plan.task(task).id;
-        let log = self.config.keep_logs.then(|| self.run_dir.log_path(id));
-        let attempt = Attempt::new(self.resources.clone(), id, number, log);
+        let t = self.plan.task(task);
+        let log = self.config.keep_logs.then(|| self.run_dir.log_path(&t.id));
+        let mut env = Vec::new();
+        if t.always {
+            // How the run stands as this task starts: cleanup and records can say so.
+            let failed: Vec<&str> = state
+                .failed_tasks()
+                .map(|i| self.plan.task(i).id.as_str())
+                .collect();
+            env.push((OUTCOME_ENV.to_owned(), state.outcome_so_far().to_owned()));
+            env.push((FAILED_TASKS_ENV.to_owned(), failed.join(",")));
+        }
+        let mut attempt = Attempt::new(self.resources.clone(), &t.id, number, log).with_env(env);
+        if self.cancel.is_cancelled() {
+            attempt = attempt.past_interruption();
+        }
         self.effects.push(Effect::Spawn { task, attempt });
         Ok(())
     }
 
     /// Queues changes for the next [`Loop::flush`], and their events after them.
-    fn apply(&mut self, changes: &[StateChange]) -> Result<(), RunError> {
+    fn apply(&mut self, state: &RunState, changes: &[StateChange]) -> Result<(), RunError> {
         self.pending.extend_from_slice(changes);
-        self.emit_changes(changes)
+        self.emit_changes(state, changes);
+        Ok(())
     }
 
     /// Records the queued changes in one batch, then reports them and starts what
@@ -384,7 +495,12 @@ impl Loop<'_> {
                     let plan = self.plan.clone();
                     self.inflight.spawn(async move {
                         let result = attempt_once(&plan, task, &attempt).await;
-                        Message::Attempted { task, result }
+                        let detail = attempt.last_detail();
+                        Message::Attempted {
+                            task,
+                            result,
+                            detail,
+                        }
                     });
                 }
                 Effect::RetryTimer { task, delay } => {
@@ -409,7 +525,8 @@ impl Loop<'_> {
         self.sink.record(changes).map_err(RunError::Record)
     }
 
-    fn emit_changes(&mut self, changes: &[StateChange]) -> Result<(), RunError> {
+    fn emit_changes(&mut self, state: &RunState, changes: &[StateChange]) {
+        let redact = |text: &str| self.plan.redactor().redact(text).into_owned();
         for change in changes {
             let kind = match change {
                 StateChange::Started { task, attempt } => EventKind::TaskStarted {
@@ -425,26 +542,21 @@ impl Loop<'_> {
                     task: self.id(*task),
                     attempt: *attempt,
                     delay_ms: millis(*delay),
-                    error: self.plan.redactor().redact(&error.message).into_owned(),
+                    error: redact(&error.message),
                 },
-                StateChange::Succeeded { task, .. } => EventKind::TaskSucceeded {
+                StateChange::Succeeded { task, summary, .. } => EventKind::TaskSucceeded {
                     task: self.id(*task),
-                    attempt: self.tallies[*task].count,
+                    attempt: self.tallies[*task].number(),
+                    state: state.status(*task),
                     duration_ms: self.elapsed(*task),
-                    summary: self.summaries[*task]
-                        .take()
-                        .map(|s| self.plan.redactor().redact(&s).into_owned()),
+                    summary: summary.as_deref().map(redact),
                 },
-                StateChange::Failed {
-                    task,
-                    allowed,
-                    error,
-                } => EventKind::TaskFailed {
+                StateChange::Failed { task, error, .. } => EventKind::TaskFailed {
                     task: self.id(*task),
-                    attempt: self.tallies[*task].count,
+                    attempt: self.tallies[*task].number(),
+                    state: state.status(*task),
                     duration_ms: self.elapsed(*task),
-                    error: self.plan.redactor().redact(&error.message).into_owned(),
-                    allowed: *allowed,
+                    error: redact(&error.message),
                     excerpt: self.errors[*task]
                         .as_ref()
                         .map(|e| e.excerpt.clone())
@@ -452,27 +564,34 @@ impl Loop<'_> {
                 },
                 StateChange::Skipped { task, cause } => EventKind::TaskSkipped {
                     task: self.id(*task),
+                    state: state.status(*task),
                     reason: match cause {
                         SkipCause::DependencyFailed(by) => SkipReason::DependencyFailed {
                             dependency: self.id(*by),
                         },
                         SkipCause::RunFailed => SkipReason::RunFailed,
                         SkipCause::DoneEarlier => SkipReason::DoneEarlier,
+                        SkipCause::NotSelected => SkipReason::NotSelected,
                     },
                 },
-                StateChange::Cancelled { task, reason } => EventKind::TaskCancelled {
+                StateChange::Cancelled {
+                    task,
+                    reason,
+                    blocked_by,
+                } => EventKind::TaskCancelled {
                     task: self.id(*task),
-                    attempt: self.tallies[*task].count,
+                    attempt: self.tallies[*task].number(),
+                    state: state.status(*task),
                     duration_ms: self.elapsed(*task),
                     reason: *reason,
+                    blocked_by: blocked_by.as_deref().map(redact),
                 },
                 StateChange::ProcessStarted { .. }
-                | StateChange::Interrupted
+                | StateChange::Interrupted { .. }
                 | StateChange::Finished { .. } => continue,
             };
             self.effects.push(Effect::Emit(kind));
         }
-        Ok(())
     }
 
     fn id(&self, task: TaskIdx) -> String {
@@ -651,6 +770,7 @@ mod tests {
         let succeeded = |task| StateChange::Succeeded {
             task,
             exit_code: Some(0),
+            summary: Some("ran true".into()),
         };
         assert!(pos(&succeeded(0)) < c_start);
         assert!(pos(&succeeded(1)) < c_start);
@@ -740,7 +860,8 @@ mod tests {
                 },
                 StateChange::Succeeded {
                     task: 1,
-                    exit_code: Some(0)
+                    exit_code: Some(0),
+                    summary: Some("ran true".into())
                 },
                 StateChange::Finished {
                     outcome: RunOutcome::Succeeded

@@ -9,13 +9,22 @@
 //! - after a failure that is not allowed, no new task starts except `always` tasks:
 //!   the failed task's dependents are skipped (dependency failed), every other task
 //!   that has not started is skipped (run failed), tasks already running finish;
-//! - after an interruption nothing starts at all; what has not started stays pending.
+//! - in a dry run a failure ("would fail") stops nothing: its dependents are
+//!   described too, and the run ends failed;
+//! - after an interruption no task starts, except, once nothing runs any more, the
+//!   `always` tasks that have not run (cleanup, recording the outcome), whatever
+//!   their needs did, each after the `always` tasks it needs; what has not started
+//!   stays pending;
+//! - tasks done earlier (succeeded in an earlier process of the run) are skipped as
+//!   such; tasks outside what `--rerun` runs, and not taken as done, are skipped as
+//!   not selected, and so are their dependents (their need did not succeed).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use crate::events::{CancelReason, Counts, RunOutcome};
 use crate::validate::TaskIdx;
+use crate::vocabulary::TaskStatus;
 
 use super::graph::DepGraph;
 use super::state::{Failure, SkipCause, StateChange, TaskState};
@@ -33,9 +42,30 @@ pub enum Mode {
 /// How an attempt ended, as the dispatcher reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ended {
-    Succeeded { exit_code: Option<i32> },
-    Failed { error: Failure },
-    Cancelled(CancelReason),
+    Succeeded {
+        exit_code: Option<i32>,
+        summary: Option<String>,
+        /// In a dry run: the task would change something.
+        would_change: bool,
+    },
+    Failed {
+        error: Failure,
+    },
+    Cancelled {
+        reason: CancelReason,
+        blocked_by: Option<String>,
+    },
+}
+
+/// What the run starts from besides the graph.
+#[derive(Debug, Clone, Default)]
+pub struct Start {
+    /// Succeeded earlier in the run (or taken from the latest run): not run.
+    pub done_earlier: Vec<TaskIdx>,
+    /// Outside what `--rerun` runs and not taken as done: not run.
+    pub not_selected: Vec<TaskIdx>,
+    /// A dry run: failures stop nothing.
+    pub dry_run: bool,
 }
 
 /// The state of every task and the ready queue.
@@ -51,12 +81,21 @@ pub struct RunState {
     ready: BinaryHeap<(u32, Reverse<TaskIdx>)>,
     running: usize,
     mode: Mode,
+    dry_run: bool,
+    /// Per task, in a dry run: it would change something.
+    would_change: Vec<bool>,
+    /// After an interruption: the `always` tasks that have not started, in priority
+    /// order; they start once nothing else runs.
+    finale: Vec<TaskIdx>,
+    /// Per task: started by the finale.
+    in_finale: Vec<bool>,
 }
 
 impl RunState {
-    /// The starting state; `done_earlier` tasks (succeeded in a run this one
-    /// resumes) are skipped. Returns the changes that puts in place.
-    pub fn new(graph: DepGraph, done_earlier: &[TaskIdx]) -> (Self, Vec<StateChange>) {
+    /// The starting state: `start.done_earlier` tasks are skipped as done, the
+    /// `start.not_selected` ones as not selected. Returns the changes that puts in
+    /// place.
+    pub fn new(graph: DepGraph, start: &Start) -> (Self, Vec<StateChange>) {
         let n = graph.len();
         let waiting = (0..n).map(|t| graph.needs(t).len() as u32).collect();
         let mut state = Self {
@@ -67,24 +106,31 @@ impl RunState {
             ready: BinaryHeap::new(),
             running: 0,
             mode: Mode::Normal,
+            dry_run: start.dry_run,
+            would_change: vec![false; n],
+            finale: Vec::new(),
+            in_finale: vec![false; n],
         };
         let mut changes = Vec::new();
-        // Mark every done task before any of them lets dependents react: otherwise a
+        // Mark every preset task before any of them lets dependents react: otherwise a
         // done task whose need ended first would already be ready, and run again.
-        let done = TaskState::Skipped(SkipCause::DoneEarlier);
-        let mut marked = Vec::with_capacity(done_earlier.len());
-        for &task in done_earlier {
-            if state.states[task] == TaskState::Pending {
-                state.states[task] = done;
-                changes.push(StateChange::Skipped {
-                    task,
-                    cause: SkipCause::DoneEarlier,
-                });
-                marked.push(task);
+        let mut marked = Vec::new();
+        let presets = [
+            (SkipCause::DoneEarlier, &start.done_earlier),
+            (SkipCause::NotSelected, &start.not_selected),
+        ];
+        for (cause, tasks) in presets {
+            for &task in tasks {
+                if state.states[task] == TaskState::Pending {
+                    state.states[task] = TaskState::Skipped(cause);
+                    changes.push(StateChange::Skipped { task, cause });
+                    marked.push(task);
+                }
             }
         }
         for task in marked {
-            state.end(task, done, &mut changes);
+            let preset = state.states[task];
+            state.end(task, preset, &mut changes);
         }
         for task in 0..n {
             if state.states[task] == TaskState::Pending && state.waiting[task] == 0 {
@@ -108,11 +154,16 @@ impl RunState {
         self.running
     }
 
-    /// The next task to start, now marked running; `None` when nothing is ready or
-    /// the run was interrupted.
+    /// Where `task` stands, in the vocabulary.
+    pub fn status(&self, task: TaskIdx) -> TaskStatus {
+        self.states[task].status(self.dry_run, self.would_change[task])
+    }
+
+    /// The next task to start, now marked running; `None` when nothing is ready (after
+    /// an interruption: until nothing runs, then the `always` tasks left).
     pub fn start_next(&mut self) -> Option<TaskIdx> {
         if self.mode == Mode::Interrupted {
-            return None;
+            return self.start_finale();
         }
         let (_, Reverse(task)) = self.ready.pop()?;
         debug_assert_eq!(self.states[task], TaskState::Ready);
@@ -131,8 +182,17 @@ impl RunState {
         self.running -= 1;
         let mut changes = Vec::new();
         match ended {
-            Ended::Succeeded { exit_code } => {
-                changes.push(StateChange::Succeeded { task, exit_code });
+            Ended::Succeeded {
+                exit_code,
+                summary,
+                would_change,
+            } => {
+                self.would_change[task] = would_change;
+                changes.push(StateChange::Succeeded {
+                    task,
+                    exit_code,
+                    summary,
+                });
                 self.end(task, TaskState::Succeeded, &mut changes);
             }
             Ended::Failed { error } => {
@@ -143,21 +203,26 @@ impl RunState {
                     error,
                 });
                 self.end(task, TaskState::Failed { allowed }, &mut changes);
-                if !allowed && self.mode == Mode::Normal {
+                if !allowed && self.mode == Mode::Normal && !self.dry_run {
                     self.mode = Mode::Failing;
                     self.skip_all_but_always(&mut changes);
                 }
             }
-            Ended::Cancelled(reason) => {
-                changes.push(StateChange::Cancelled { task, reason });
+            Ended::Cancelled { reason, blocked_by } => {
+                changes.push(StateChange::Cancelled {
+                    task,
+                    reason,
+                    blocked_by,
+                });
                 self.end(task, TaskState::Cancelled(reason), &mut changes);
             }
         }
         changes
     }
 
-    /// Stops starting work. Returns the change to record (once).
-    pub fn interrupt(&mut self) -> Option<StateChange> {
+    /// Stops starting work (`cause`: what interrupted the run). Returns the change to
+    /// record (once).
+    pub fn interrupt(&mut self, cause: Option<String>) -> Option<StateChange> {
         if self.mode == Mode::Interrupted {
             return None;
         }
@@ -165,46 +230,110 @@ impl RunState {
         for (_, Reverse(task)) in self.ready.drain() {
             self.states[task] = TaskState::Pending;
         }
-        Some(StateChange::Interrupted)
+        let mut finale: Vec<TaskIdx> = (0..self.states.len())
+            .filter(|&t| self.graph.always(t) && self.states[t] == TaskState::Pending)
+            .collect();
+        finale.sort_by_key(|&t| (Reverse(self.graph.priority(t)), t));
+        self.finale = finale;
+        Some(StateChange::Interrupted { cause })
+    }
+
+    /// After an interruption, once the interrupted tasks have ended: the next
+    /// `always` task left whose `always` needs left have ended.
+    fn start_finale(&mut self) -> Option<TaskIdx> {
+        let winding_down = (0..self.states.len())
+            .any(|t| self.states[t] == TaskState::Running && !self.in_finale[t]);
+        if winding_down {
+            return None;
+        }
+        let pos = self.finale.iter().position(|&t| {
+            self.graph
+                .needs(t)
+                .iter()
+                .all(|n| !self.finale.contains(n) && self.states[*n] != TaskState::Running)
+        })?;
+        let task = self.finale.remove(pos);
+        self.states[task] = TaskState::Running;
+        self.in_finale[task] = true;
+        self.running += 1;
+        Some(task)
     }
 
     /// Whether nothing runs and nothing more will start.
     pub fn is_over(&self) -> bool {
-        self.running == 0 && (self.ready.is_empty() || self.mode == Mode::Interrupted)
+        let nothing_left = match self.mode {
+            Mode::Interrupted => self.finale.is_empty(),
+            _ => self.ready.is_empty(),
+        };
+        self.running == 0 && nothing_left
     }
 
     /// How the run ended (meaningful once [`RunState::is_over`]).
     pub fn outcome(&self) -> RunOutcome {
-        let counts = self.counts();
+        let any = |f: fn(&TaskState) -> bool| self.states.iter().any(f);
         if self.mode == Mode::Interrupted {
             RunOutcome::Interrupted
-        } else if counts.failed > counts.allowed_failures || counts.cancelled > 0 {
+        } else if any(|s| matches!(s, TaskState::Failed { allowed: false }))
+            || any(|s| matches!(s, TaskState::Cancelled(_)))
+            || self.dry_run && any(|s| matches!(s, TaskState::Failed { .. }))
+        {
             RunOutcome::Failed
-        } else if counts.allowed_failures > 0 {
+        } else if any(|s| matches!(s, TaskState::Failed { allowed: true })) {
             RunOutcome::SucceededWithWarnings
         } else {
             RunOutcome::Succeeded
         }
     }
 
-    /// Tasks by state; done-earlier tasks count as succeeded.
+    /// How the run stands now, for an `always` task starting: `interrupted`,
+    /// `failed` (a failure that is not allowed, or a task cancelled), else
+    /// `succeeded`.
+    pub fn outcome_so_far(&self) -> &'static str {
+        let failed = self.states.iter().any(|s| {
+            matches!(
+                s,
+                TaskState::Failed { allowed: false } | TaskState::Cancelled(_)
+            )
+        });
+        if self.mode == Mode::Interrupted {
+            "interrupted"
+        } else if failed {
+            "failed"
+        } else {
+            "succeeded"
+        }
+    }
+
+    /// The tasks that failed so far, allowed failures included, in plan order.
+    pub fn failed_tasks(&self) -> impl Iterator<Item = TaskIdx> + '_ {
+        (0..self.states.len()).filter(|&t| matches!(self.states[t], TaskState::Failed { .. }))
+    }
+
+    /// In a dry run: the tasks `task` needs, directly or not, that would change
+    /// something, nearest first. A check after them sees the cluster before their
+    /// change.
+    pub fn changes_before(&self, task: TaskIdx) -> Vec<TaskIdx> {
+        let mut seen = vec![false; self.states.len()];
+        let mut queue: std::collections::VecDeque<TaskIdx> =
+            self.graph.needs(task).iter().copied().collect();
+        let mut out = Vec::new();
+        while let Some(t) = queue.pop_front() {
+            if std::mem::replace(&mut seen[t], true) {
+                continue;
+            }
+            if self.status(t) == TaskStatus::WouldChange {
+                out.push(t);
+            }
+            queue.extend(self.graph.needs(t));
+        }
+        out
+    }
+
+    /// Tasks by state, in the vocabulary.
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
-        for state in &self.states {
-            match state {
-                TaskState::Succeeded | TaskState::Skipped(SkipCause::DoneEarlier) => {
-                    c.succeeded += 1
-                }
-                TaskState::Failed { allowed } => {
-                    c.failed += 1;
-                    if *allowed {
-                        c.allowed_failures += 1;
-                    }
-                }
-                TaskState::Skipped(_) => c.skipped += 1,
-                TaskState::Cancelled(_) => c.cancelled += 1,
-                TaskState::Pending | TaskState::Ready | TaskState::Running => c.not_run += 1,
-            }
+        for task in 0..self.states.len() {
+            c.add(self.status(task));
         }
         c
     }
@@ -217,7 +346,9 @@ impl RunState {
     /// Puts `task` in the terminal `state` and lets its dependents react.
     fn end(&mut self, task: TaskIdx, state: TaskState, changes: &mut Vec<StateChange>) {
         self.states[task] = state;
-        let ok = state.lets_dependents_run();
+        // A dry run describes what follows a check that would fail.
+        let ok = state.lets_dependents_run()
+            || self.dry_run && matches!(state, TaskState::Failed { .. });
         let mut stack = vec![(task, ok)];
         while let Some((ended, ok)) = stack.pop() {
             for i in 0..self.graph.dependents(ended).len() {
@@ -285,7 +416,29 @@ mod tests {
     }
 
     fn ok() -> Ended {
-        Ended::Succeeded { exit_code: None }
+        Ended::Succeeded {
+            exit_code: None,
+            summary: None,
+            would_change: false,
+        }
+    }
+
+    fn start() -> Start {
+        Start::default()
+    }
+
+    fn done(tasks: &[TaskIdx]) -> Start {
+        Start {
+            done_earlier: tasks.to_vec(),
+            ..Start::default()
+        }
+    }
+
+    fn interrupted() -> Ended {
+        Ended::Cancelled {
+            reason: CancelReason::Interrupted,
+            blocked_by: None,
+        }
     }
 
     fn fail() -> Ended {
@@ -297,7 +450,7 @@ mod tests {
     #[test]
     fn dependents_of_a_failure_are_skipped_and_others_not_started() {
         // 0 -> 1 -> 2 ; 3 independent but queued behind 0
-        let (mut s, _) = RunState::new(graph(&[&[], &[0], &[1], &[]]), &[]);
+        let (mut s, _) = RunState::new(graph(&[&[], &[0], &[1], &[]]), &start());
         assert_eq!(s.start_next(), Some(0)); // longest chain first
         let changes = s.finish(0, fail());
         assert_eq!(
@@ -334,7 +487,7 @@ mod tests {
             vec![false, false, true],
             vec![false; 3],
         );
-        let (mut s, _) = RunState::new(g, &[]);
+        let (mut s, _) = RunState::new(g, &start());
         assert_eq!(s.start_next(), Some(0));
         s.finish(0, fail());
         assert_eq!(
@@ -350,7 +503,7 @@ mod tests {
     #[test]
     fn allowed_failure_lets_dependents_run() {
         let g = DepGraph::new(vec![vec![], vec![0]], vec![false; 2], vec![true, false]);
-        let (mut s, _) = RunState::new(g, &[]);
+        let (mut s, _) = RunState::new(g, &start());
         assert_eq!(s.start_next(), Some(0));
         s.finish(0, fail());
         assert_eq!(s.start_next(), Some(1));
@@ -360,7 +513,7 @@ mod tests {
 
     #[test]
     fn done_earlier_tasks_are_not_run() {
-        let (mut s, changes) = RunState::new(graph(&[&[], &[0]]), &[0]);
+        let (mut s, changes) = RunState::new(graph(&[&[], &[0]]), &done(&[0]));
         assert_eq!(
             changes,
             vec![StateChange::Skipped {
@@ -377,7 +530,7 @@ mod tests {
     #[test]
     fn a_done_task_after_a_done_need_is_not_run() {
         // 0 -> 1 -> 2 with 0 and 1 done: ending 0 must not make 1 ready.
-        let (mut s, changes) = RunState::new(graph(&[&[], &[0], &[1]]), &[0, 1]);
+        let (mut s, changes) = RunState::new(graph(&[&[], &[0], &[1]]), &done(&[0, 1]));
         assert_eq!(changes.len(), 2);
         assert_eq!(s.start_next(), Some(2));
         assert_eq!(s.start_next(), None);
@@ -387,18 +540,140 @@ mod tests {
 
     #[test]
     fn interruption_starts_nothing_more() {
-        let (mut s, _) = RunState::new(graph(&[&[], &[], &[0]]), &[]);
+        let (mut s, _) = RunState::new(graph(&[&[], &[], &[0]]), &start());
         assert_eq!(s.start_next(), Some(0));
-        assert_eq!(s.interrupt(), Some(StateChange::Interrupted));
-        assert_eq!(s.interrupt(), None);
+        assert_eq!(
+            s.interrupt(Some("SIGINT (Ctrl-C)".into())),
+            Some(StateChange::Interrupted {
+                cause: Some("SIGINT (Ctrl-C)".into())
+            })
+        );
+        assert_eq!(s.interrupt(None), None);
         assert_eq!(s.start_next(), None);
         assert!(!s.is_over());
-        s.finish(0, Ended::Cancelled(CancelReason::Interrupted));
+        s.finish(0, interrupted());
         assert!(s.is_over());
         assert_eq!(s.state(1), TaskState::Pending);
         assert_eq!(s.state(2), TaskState::Pending);
         assert_eq!(s.outcome(), RunOutcome::Interrupted);
-        assert_eq!(s.counts().not_run, 2);
+        assert_eq!(s.counts().get(TaskStatus::Pending), 2);
+        assert_eq!(s.counts().get(TaskStatus::Interrupted), 1);
+    }
+
+    #[test]
+    fn after_an_interruption_always_tasks_run_once_the_interrupted_ones_ended() {
+        // 0 -> 1 (always) -> 2 (always); 3 independent, never started.
+        let g = DepGraph::new(
+            vec![vec![], vec![0], vec![1], vec![]],
+            vec![false, true, true, false],
+            vec![false; 4],
+        );
+        let (mut s, _) = RunState::new(g, &start());
+        assert_eq!(s.start_next(), Some(0));
+        s.interrupt(None);
+        assert_eq!(s.start_next(), None, "not while 0 winds down");
+        s.finish(0, interrupted());
+        assert_eq!(s.outcome_so_far(), "interrupted");
+        assert_eq!(s.start_next(), Some(1));
+        assert_eq!(s.start_next(), None, "2 needs 1, also in the finale");
+        assert!(!s.is_over());
+        s.finish(1, ok());
+        assert_eq!(s.start_next(), Some(2));
+        s.finish(2, ok());
+        assert!(s.is_over());
+        assert_eq!(s.state(3), TaskState::Pending);
+        assert_eq!(s.outcome(), RunOutcome::Interrupted);
+    }
+
+    #[test]
+    fn a_dry_run_goes_on_past_what_would_fail_and_ends_failed() {
+        let (mut s, _) = RunState::new(
+            graph(&[&[], &[0], &[]]),
+            &Start {
+                dry_run: true,
+                ..Start::default()
+            },
+        );
+        assert_eq!(s.start_next(), Some(0));
+        s.finish(0, fail());
+        assert_eq!(
+            s.start_next(),
+            Some(1),
+            "described though its need would fail"
+        );
+        assert_eq!(s.start_next(), Some(2));
+        s.finish(
+            1,
+            Ended::Succeeded {
+                exit_code: None,
+                summary: None,
+                would_change: true,
+            },
+        );
+        s.finish(2, ok());
+        assert!(s.is_over());
+        assert_eq!(
+            [s.status(0), s.status(1), s.status(2)],
+            [
+                TaskStatus::WouldFail,
+                TaskStatus::WouldChange,
+                TaskStatus::CheckedOk
+            ]
+        );
+        assert_eq!(s.outcome(), RunOutcome::Failed);
+    }
+
+    #[test]
+    fn tasks_not_selected_are_skipped_with_what_needs_them() {
+        // 0 done, 1 not selected, 2 needs 0 (runs), 3 needs 1 (skipped).
+        let (mut s, changes) = RunState::new(
+            graph(&[&[], &[], &[0], &[1]]),
+            &Start {
+                done_earlier: vec![0],
+                not_selected: vec![1],
+                dry_run: false,
+            },
+        );
+        assert_eq!(
+            changes,
+            vec![
+                StateChange::Skipped {
+                    task: 0,
+                    cause: SkipCause::DoneEarlier
+                },
+                StateChange::Skipped {
+                    task: 1,
+                    cause: SkipCause::NotSelected
+                },
+                StateChange::Skipped {
+                    task: 3,
+                    cause: SkipCause::DependencyFailed(1)
+                },
+            ]
+        );
+        assert_eq!(s.start_next(), Some(2));
+        assert_eq!(s.start_next(), None);
+        s.finish(2, ok());
+        assert!(s.is_over());
+    }
+
+    #[test]
+    fn always_tasks_learn_how_the_run_stands() {
+        let g = DepGraph::new(
+            vec![vec![], vec![], vec![0, 1]],
+            vec![false, false, true],
+            vec![false, true, false],
+        );
+        let (mut s, _) = RunState::new(g, &start());
+        assert_eq!(s.outcome_so_far(), "succeeded");
+        s.start_next();
+        s.start_next();
+        s.finish(1, fail());
+        assert_eq!(s.outcome_so_far(), "succeeded", "an allowed failure");
+        assert_eq!(s.failed_tasks().collect::<Vec<_>>(), [1]);
+        s.finish(0, fail());
+        assert_eq!(s.outcome_so_far(), "failed");
+        assert_eq!(s.failed_tasks().collect::<Vec<_>>(), [0, 1]);
     }
 
     /// A random DAG (needs point to lower indexes), flags, and per-task outcomes.
@@ -433,7 +708,7 @@ mod tests {
         #[test]
         fn run_respects_the_rules((g, fails, picks, jobs) in arb_case()) {
             let n = g.len();
-            let (mut s, _) = RunState::new(g.clone(), &[]);
+            let (mut s, _) = RunState::new(g.clone(), &start());
             let mut running: Vec<usize> = Vec::new();
             let mut started = vec![false; n];
             let mut picks = picks.into_iter().cycle();
@@ -487,6 +762,69 @@ mod tests {
             }
         }
 
+        /// An interruption at a random moment: no task but an `always` one starts after
+        /// it, and only once the interrupted ones ended; every `always` task not yet
+        /// started then runs, each after the `always` tasks it needs.
+        #[test]
+        fn after_an_interruption_only_the_always_tasks_left_run(
+            (g, fails, picks, jobs) in arb_case(),
+            at in 0usize..40,
+        ) {
+            let n = g.len();
+            let (mut s, _) = RunState::new(g.clone(), &start());
+            let mut running: Vec<usize> = Vec::new();
+            let mut started = vec![false; n];
+            let mut before = vec![false; n];
+            let mut picks = picks.into_iter().cycle();
+            let mut steps = 0;
+            let mut interrupted_running: Vec<usize> = Vec::new();
+            let mut is_interrupted = false;
+            loop {
+                while running.len() < jobs {
+                    let Some(t) = s.start_next() else { break };
+                    prop_assert!(!started[t]);
+                    started[t] = true;
+                    if is_interrupted {
+                        prop_assert!(g.always(t), "{t} started after the interruption");
+                        prop_assert!(interrupted_running.is_empty(), "{t} started while interrupted ones wind down");
+                        for &need in g.needs(t) {
+                            if g.always(need) && !before[need] {
+                                prop_assert!(s.state(need).is_terminal(), "{t} before its always need {need}");
+                            }
+                        }
+                    } else {
+                        before[t] = true;
+                    }
+                    running.push(t);
+                }
+                steps += 1;
+                if steps == at && !is_interrupted {
+                    is_interrupted = true;
+                    interrupted_running = running.clone();
+                    s.interrupt(None);
+                    continue;
+                }
+                if running.is_empty() {
+                    break;
+                }
+                let t = running.swap_remove(picks.next().unwrap() % running.len());
+                let ended = if is_interrupted && interrupted_running.contains(&t) {
+                    interrupted_running.retain(|&r| r != t);
+                    interrupted()
+                } else if fails[t] { fail() } else { ok() };
+                s.finish(t, ended);
+            }
+            prop_assert!(s.is_over());
+            if is_interrupted {
+                prop_assert_eq!(s.outcome(), RunOutcome::Interrupted);
+                for (t, &was_started) in started.iter().enumerate() {
+                    if g.always(t) {
+                        prop_assert!(was_started, "always task {t} did not run");
+                    }
+                }
+            }
+        }
+
         /// With unlimited jobs, a simulated run (each task taking its given time)
         /// ends exactly at the critical path: no task waits for anything but its needs.
         #[test]
@@ -503,7 +841,7 @@ mod tests {
             }
             let critical = finish.iter().copied().max().unwrap_or(0);
 
-            let (mut s, _) = RunState::new(g, &[]);
+            let (mut s, _) = RunState::new(g, &start());
             let mut clock = 0u64;
             let mut running: Vec<(u64, usize)> = Vec::new();
             loop {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::events::{CancelReason, RunOutcome};
 use crate::validate::TaskIdx;
+use crate::vocabulary::TaskStatus;
 
 /// Where a task stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,25 @@ impl TaskState {
         )
     }
 
+    /// The state in the vocabulary: `dry_run` names successes and failures by what
+    /// they would do, `would_change` tells a change from a check.
+    pub fn status(self, dry_run: bool, would_change: bool) -> TaskStatus {
+        match self {
+            TaskState::Pending | TaskState::Ready => TaskStatus::Pending,
+            TaskState::Running => TaskStatus::Running,
+            TaskState::Succeeded if dry_run && would_change => TaskStatus::WouldChange,
+            TaskState::Succeeded if dry_run => TaskStatus::CheckedOk,
+            TaskState::Succeeded => TaskStatus::Succeeded,
+            TaskState::Failed { .. } if dry_run => TaskStatus::WouldFail,
+            TaskState::Failed { allowed: false } => TaskStatus::Failed,
+            TaskState::Failed { allowed: true } => TaskStatus::FailedAllowed,
+            TaskState::Skipped(SkipCause::DoneEarlier) => TaskStatus::DoneEarlier,
+            TaskState::Skipped(_) => TaskStatus::Skipped,
+            TaskState::Cancelled(CancelReason::Interrupted) => TaskStatus::Interrupted,
+            TaskState::Cancelled(_) => TaskStatus::Cancelled,
+        }
+    }
+
     /// Whether a task that needs this one may go ahead.
     pub fn lets_dependents_run(self) -> bool {
         matches!(
@@ -52,8 +72,10 @@ pub enum SkipCause {
     DependencyFailed(TaskIdx),
     /// Another task failed; only `always` tasks start after that.
     RunFailed,
-    /// It succeeded in an earlier run that this one resumes.
+    /// It succeeded earlier in this run (or, with `--rerun`, in the latest run).
     DoneEarlier,
+    /// Outside the tasks `--rerun` runs, and not taken as done.
+    NotSelected,
 }
 
 /// One state change, recorded by a [`StateSink`] before the dispatcher acts on it.
@@ -75,6 +97,8 @@ pub enum StateChange {
         task: TaskIdx,
         /// The exit code of the task's process, when it ran one.
         exit_code: Option<i32>,
+        /// What the task did or, in a dry run, would do (one line, not redacted yet).
+        summary: Option<String>,
     },
     Failed {
         task: TaskIdx,
@@ -88,6 +112,14 @@ pub enum StateChange {
     Cancelled {
         task: TaskIdx,
         reason: CancelReason,
+        /// What the task was waiting on when it was stopped.
+        blocked_by: Option<String>,
+    },
+    /// The first Ctrl-C, SIGTERM or SIGHUP arrived: nothing else starts (but the
+    /// `always` tasks left, once nothing runs).
+    Interrupted {
+        /// What interrupted the run ("SIGINT (Ctrl-C)"), when known.
+        cause: Option<String>,
     },
     /// An attempt's process group started (recorded once the child runs, so that a
     /// resume can tell whether a process of it still runs).
@@ -98,8 +130,6 @@ pub enum StateChange {
         /// The group leader's start time (clock ticks after boot).
         leader_start: u64,
     },
-    /// The first Ctrl-C or SIGTERM arrived: nothing else starts.
-    Interrupted,
     /// The run is over.
     Finished {
         outcome: RunOutcome,

@@ -58,6 +58,9 @@ pub struct PlanError {
     /// (span, label) pairs; the first is the primary place.
     pub labels: Vec<(SourceSpan, String)>,
     pub help: Option<String>,
+    /// For a missing-key problem: the keys whose absence it is about (any one of
+    /// them would fix it). A misspelled key suggesting one of them explains it.
+    pub missing: Vec<String>,
 }
 
 impl PlanError {
@@ -67,7 +70,14 @@ impl PlanError {
             message: message.into(),
             labels: Vec::new(),
             help: None,
+            missing: Vec::new(),
         }
+    }
+
+    /// Says which keys this missing-key problem is about.
+    pub fn about_missing<'k>(mut self, keys: impl IntoIterator<Item = &'k str>) -> Self {
+        self.missing = keys.into_iter().map(str::to_owned).collect();
+        self
     }
 
     /// Adds a labelled place in the plan.

@@ -166,7 +166,8 @@ pub(super) fn build_selection(
             .help(format!(
                 "a `{}` task needs one of `name`, `name_pattern` (regex) or `selector` (labels)",
                 task_type.name()
-            )),
+            ))
+            .about_missing(["name", "name_pattern", "selector"]),
         );
         return None;
     };

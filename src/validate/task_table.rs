@@ -90,11 +90,44 @@ pub fn parse_task(
     };
     let table = interpolate_table(raw, cx, errors, shell_keys(raw));
     let span = value.span();
+    let Some(task_type) = task_type_of(id, &id_span, &table, errors) else {
+        // Its own keys cannot be checked without a known type, but the keys every
+        // task takes can: every mistake is reported at once, not after the type is
+        // fixed.
+        check_common(&table, &span, &id_span, errors);
+        return None;
+    };
+    let suggested = check_unknown_keys(id, &table, task_type, errors);
+    let parsed = build_task(id, &id_span, &span, &table, task_type, cx, errors);
+    // A misspelled key explains the missing-key problems of the key it suggests: only
+    // the misspelling is reported.
+    let mut i = before;
+    while i < errors.len() {
+        if errors[i]
+            .missing
+            .iter()
+            .any(|k| suggested.contains(k.as_str()))
+        {
+            errors.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    parsed.filter(|_| errors.len() == before)
+}
 
-    let task_type = match str_value(&table, "type") {
-        Some((name, type_span)) => match TaskType::from_name(name) {
-            Some(t) => t,
-            None => {
+/// The task's type, or `None` with the problem reported (unknown, missing, not a
+/// string).
+fn task_type_of(
+    id: &str,
+    id_span: &Range<usize>,
+    table: &Table<'_>,
+    errors: &mut Vec<PlanError>,
+) -> Option<TaskType> {
+    match str_value(table, "type") {
+        Some((name, type_span)) => {
+            let found = TaskType::from_name(name);
+            if found.is_none() {
                 let help = match did_you_mean(name, TaskType::ALL.iter().map(|t| t.name())) {
                     Some(close) => format!("did you mean `{close}`?"),
                     None => format!("known types: {}", type_names()),
@@ -107,11 +140,11 @@ pub fn parse_task(
                     .at(type_span, "no such task type")
                     .help(help),
                 );
-                return None;
             }
-        },
+            found
+        }
         None => {
-            let error = match value_span(&table, "type") {
+            let error = match value_span(table, "type") {
                 Some(type_span) => PlanError::new(
                     ErrorKind::WrongType,
                     format!("task `{id}`: `type` must be a string"),
@@ -124,38 +157,84 @@ pub fn parse_task(
                 .at(id_span.clone(), "this task"),
             };
             errors.push(error.help(format!("add type = \"...\", one of: {}", type_names())));
-            return None;
+            None
         }
-    };
+    }
+}
 
-    check_unknown_keys(id, &table, task_type, errors);
+/// The keys every task takes, checked: their types and durations.
+struct Common {
+    raw: RawCommon,
+    timeout: Option<Duration>,
+    backoff: Duration,
+    backoff_max: Duration,
+}
 
-    let common = deserialize::<RawCommon>(
-        super::document::subtable(&table, &COMMON_KEYS[1..]),
+/// Checks the keys every task takes, whatever its type; `None` when one is wrong
+/// (reported).
+fn check_common(
+    table: &Table<'_>,
+    span: &Range<usize>,
+    id_span: &Range<usize>,
+    errors: &mut Vec<PlanError>,
+) -> Option<Common> {
+    let raw = deserialize::<RawCommon>(
+        super::document::subtable(table, &COMMON_KEYS[1..]),
         span.clone(),
         id_span.clone(),
     );
+    let raw = keep(raw, errors);
+    let before = errors.len();
+    // Durations are read from the table, so a bad one is reported even when another
+    // common key has the wrong type.
+    let mut duration = |key: &str| {
+        let text = str_value(table, key).map(|(text, _)| text);
+        duration_key(table, key, text, errors)
+    };
+    let timeout = duration("timeout");
+    let backoff = duration("backoff").unwrap_or(DEFAULT_BACKOFF);
+    let backoff_max = duration("backoff_max").unwrap_or(DEFAULT_BACKOFF_MAX);
+    let raw = raw?;
+    (errors.len() == before).then_some(Common {
+        raw,
+        timeout,
+        backoff,
+        backoff_max,
+    })
+}
+
+/// The task of a known type; `None` when it has problems (reported).
+fn build_task(
+    id: &str,
+    id_span: &Range<usize>,
+    span: &Range<usize>,
+    table: &Table<'_>,
+    task_type: TaskType,
+    cx: &TaskContext<'_>,
+    errors: &mut Vec<PlanError>,
+) -> Option<ParsedTask> {
+    let before = errors.len();
     let selection = task_type.info().selection.then(|| {
         deserialize::<RawSelection>(
-            super::document::subtable(&table, SELECTION_KEYS),
+            super::document::subtable(table, SELECTION_KEYS),
             span.clone(),
             id_span.clone(),
         )
     });
     let own_keys: Vec<&str> = task_type.own_keys().iter().map(String::as_str).collect();
-    let own = super::document::subtable(&table, &own_keys);
+    let own = super::document::subtable(table, &own_keys);
 
-    let common = keep(common, errors);
+    let common = check_common(table, span, id_span, errors);
     let selection = match selection {
         Some(s) => {
-            keep(s, errors).and_then(|s| build_selection(cx, s, &table, id, task_type, errors))
+            keep(s, errors).and_then(|s| build_selection(cx, s, table, id, task_type, errors))
         }
         None => None,
     };
     let mut builder = Builder {
         id,
         id_span: id_span.clone(),
-        table: &table,
+        table,
         own,
         span: span.clone(),
         selection,
@@ -164,40 +243,35 @@ pub fn parse_task(
     };
     let kind = TaskKind::build(task_type, &mut builder);
     let common = common?;
-
-    let timeout = duration_key(&table, "timeout", common.timeout.as_deref(), errors)
+    let timeout = common
+        .timeout
         .or_else(|| task_type.info().waits.then_some(DEFAULT_WAIT_TIMEOUT));
-    let backoff = duration_key(&table, "backoff", common.backoff.as_deref(), errors)
-        .unwrap_or(DEFAULT_BACKOFF);
-    let backoff_max = duration_key(&table, "backoff_max", common.backoff_max.as_deref(), errors)
-        .unwrap_or(DEFAULT_BACKOFF_MAX);
-    let mut needs = Vec::new();
-    for (need, need_span) in str_items(&table, "needs") {
-        needs.push((need.to_string(), need_span));
-    }
+    let needs = str_items(table, "needs")
+        .into_iter()
+        .map(|(need, need_span)| (need.to_string(), need_span))
+        .collect();
 
     let kind = kind?;
     if errors.len() > before {
         return None;
     }
-    let fingerprint = fingerprint(&table, cx.redactor);
+    let fingerprint = fingerprint(table, cx.redactor);
     Some(ParsedTask {
         task: Task {
             id: id.to_string(),
-            description: common.description,
+            description: common.raw.description,
             needs: Vec::new(),
             timeout,
             retry: RetryPolicy {
-                retries: common.retries,
-                backoff,
-                backoff_max: backoff_max.max(backoff),
+                retries: common.raw.retries,
+                backoff: common.backoff,
+                backoff_max: common.backoff_max.max(common.backoff),
             },
-            allow_failure: common.allow_failure,
-            always: common.always,
+            allow_failure: common.raw.allow_failure,
+            always: common.raw.always,
             kind,
             fingerprint,
         },
-
         needs,
     })
 }
@@ -222,12 +296,14 @@ fn keep<T>(result: Result<T, PlanError>, errors: &mut Vec<PlanError>) -> Option<
     result.map_err(|e| errors.push(e)).ok()
 }
 
+/// Reports keys the type does not take; returns the keys suggested for them.
 fn check_unknown_keys(
     id: &str,
     table: &Table<'_>,
     task_type: TaskType,
     errors: &mut Vec<PlanError>,
-) {
+) -> std::collections::BTreeSet<&'static str> {
+    let mut suggested = std::collections::BTreeSet::new();
     let own = task_type.own_keys();
     let allowed = || {
         COMMON_KEYS
@@ -250,7 +326,10 @@ fn check_unknown_keys(
             continue;
         }
         let help = match did_you_mean(name, allowed()) {
-            Some(close) => format!("did you mean `{close}`?"),
+            Some(close) => {
+                suggested.insert(close);
+                format!("did you mean `{close}`?")
+            }
             None => {
                 let mut keys: Vec<&str> = allowed().collect();
                 keys.sort_unstable();
@@ -266,6 +345,7 @@ fn check_unknown_keys(
             .help(help),
         );
     }
+    suggested
 }
 
 /// Interpolates every string value (not keys) of a task table; the values of
@@ -529,6 +609,17 @@ impl Builder<'_, '_> {
     /// The pattern at `key`, compiled.
     pub fn regex(&mut self, key: &str, pattern: &str) -> Option<Regex> {
         regex_at(self.cx, self.table, key, pattern, None, self.errors)
+    }
+
+    /// `pattern` (from the value of `key`), compiled; an error points at `span` when
+    /// given.
+    pub fn regex_at(
+        &mut self,
+        key: &str,
+        pattern: &str,
+        span: Option<Range<usize>>,
+    ) -> Option<Regex> {
+        regex_at(self.cx, self.table, key, pattern, span, self.errors)
     }
 
     /// The patterns of the list at `key`, compiled, each error pointing at its item.

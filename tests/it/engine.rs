@@ -144,10 +144,11 @@ fn failure_skips_dependents_and_still_runs_always_tasks() {
     assert_eq!(out.status.code(), Some(1));
     let failed = task_event(&events, "task-failed", "broken").unwrap();
     assert_eq!(failed["error"], "exit code 7");
-    assert_eq!(failed["allowed"], false);
+    assert_eq!(failed["state"], "failed");
     assert_eq!(failed["excerpt"].as_array().unwrap().len(), 2);
     let skipped = task_event(&events, "task-skipped", "after-broken").unwrap();
     assert_eq!(skipped["reason"]["kind"], "dependency-failed");
+    assert_eq!(skipped["state"], "skipped");
     assert_eq!(skipped["reason"]["dependency"], "broken");
     let skipped = task_event(&events, "task-skipped", "further").unwrap();
     assert_eq!(skipped["reason"]["dependency"], "after-broken");
@@ -171,6 +172,10 @@ fn failure_skips_dependents_and_still_runs_always_tasks() {
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(report.contains("| outcome | **failed** |"), "{report}");
     assert!(report.contains("### `broken`: exit code 7"), "{report}");
+    assert!(
+        report.contains("| `broken` | failed | exit code 7 | 1 |"),
+        "{report}"
+    );
     assert!(report.contains("the reason"), "{report}");
     let log = std::fs::read_to_string(run.join("logs/broken.log")).unwrap();
     assert!(
@@ -186,8 +191,8 @@ fn allowed_failure_lets_dependents_run() {
     let (out, events) = run_json(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
-        task_event(&events, "task-failed", "flaky").unwrap()["allowed"],
-        true
+        task_event(&events, "task-failed", "flaky").unwrap()["state"],
+        "failed-allowed"
     );
     assert!(dir.path().join("next.ran").exists());
     assert_eq!(finished(&events)["outcome"], "succeeded-with-warnings");
@@ -293,10 +298,14 @@ fn interrupted_by(sig: nix::sys::signal::Signal) {
         wait_until(|| gone(grandchild) && gone(shell)),
         "children survived"
     );
-    assert!(!dir.path().join("later.ran").exists());
     assert!(
-        !dir.path().join("cleanup.ran").exists(),
-        "nothing runs after an interruption"
+        !dir.path().join("later.ran").exists(),
+        "nothing but `always` tasks runs after an interruption"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("cleanup.ran")).unwrap(),
+        "interrupted \n",
+        "the `always` task ran once the interrupted task ended, and knew how the run stood"
     );
     let events: Vec<Value> = String::from_utf8(out.stdout)
         .unwrap()
@@ -305,9 +314,18 @@ fn interrupted_by(sig: nix::sys::signal::Signal) {
         .collect();
     let cancelled = task_event(&events, "task-cancelled", "long").unwrap();
     assert_eq!(cancelled["reason"], "interrupted");
+    assert_eq!(cancelled["state"], "interrupted");
+    let long_ended = events.iter().position(|e| e == cancelled).unwrap();
+    let cleanup_started = events
+        .iter()
+        .position(|e| e["event"] == "task-started" && e["task"] == "cleanup")
+        .unwrap();
+    assert!(long_ended < cleanup_started, "cleanup after `long` ended");
     let end = finished(&events);
     assert_eq!(end["outcome"], "interrupted");
-    assert_eq!(end["counts"]["not_run"], 2);
+    assert_eq!(end["counts"]["pending"], 1);
+    assert_eq!(end["counts"]["interrupted"], 1);
+    assert_eq!(end["counts"]["succeeded"], 1);
 }
 
 /// Issue 14, break 1: with stderr a closed pipe (`planrun ... 2>&1 >/dev/null |
@@ -466,7 +484,7 @@ fn json_events_follow_the_published_schema() {
         let (_, events) = run_json(dir.path(), extra);
         assert_eq!(events[0]["event"], "run-started");
         for event in &events {
-            assert_eq!(event["v"], 1);
+            assert_eq!(event["v"], 2);
             if let Err(e) = validator.validate(event) {
                 panic!("{event} does not follow the schema: {e}");
             }
@@ -494,7 +512,7 @@ fn plain_output_has_no_escape_codes() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(!stdout.contains('\x1b'), "escape codes in:\n{stdout}");
-    assert!(stdout.contains("FAILED broken"), "{stdout}");
+    assert!(stdout.contains(" broken failed "), "{stdout}");
     assert!(stdout.contains("    | the reason"), "{stdout}");
     assert!(stdout.contains("run failed in"), "{stdout}");
     // Every progress line starts with a time of day.
@@ -520,6 +538,62 @@ fn dry_run_runs_only_read_only_tasks_and_writes_nothing() {
     );
     assert!(dir.path().join("inspect.ran").exists());
     assert!(!dir.path().join("change-staging.ran").exists());
+    assert!(!dir.path().join(".planrun").exists());
+}
+
+/// An honest dry run: a read-only check that fails against the live state would
+/// fail (and says when that is only because a change before it was not made), the
+/// summary tells changes, failing checks and passing checks apart, and the dry run
+/// exits 1.
+#[test]
+fn a_dry_run_with_a_failing_check_says_so_and_exits_1() {
+    let dir = workdir("dry_run_checks.toml");
+    let out = planrun(dir.path())
+        .args(["plan.toml", "--dry-run"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    for expected in [
+        " inspect checked ok ",
+        " precheck would fail ",
+        " change would change ",
+        " dependent would change ",
+        " after would fail ",
+        "as things are before `change` would change them: ",
+        "changed.txt does not exist",
+    ] {
+        assert!(stdout.contains(expected), "no `{expected}` in:\n{stdout}");
+    }
+    let table: Vec<(String, String)> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("task "))
+        .skip(1)
+        .take_while(|l| !l.starts_with("dry run"))
+        .map(|l| {
+            let (id, rest) = l.split_once(' ').unwrap();
+            let state = rest.trim_start();
+            let state = state[..state.find("  ").unwrap()].to_owned();
+            (id.to_owned(), state)
+        })
+        .collect();
+    assert_eq!(
+        table,
+        [
+            ("inspect", "checked ok"),
+            ("precheck", "would fail"),
+            ("change", "would change"),
+            ("after", "would fail"),
+            ("dependent", "would change"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    assert!(
+        stdout.contains(": 2 would change, 1 checked ok, 2 would fail\n"),
+        "{stdout}"
+    );
+    assert!(!dir.path().join("changed.txt").exists());
+    assert!(!dir.path().join("dependent.ran").exists());
     assert!(!dir.path().join(".planrun").exists());
 }
 

@@ -128,6 +128,7 @@ fn valid_journal() -> Vec<u8> {
             planrun_version: "0".into(),
             pid: 1,
             vars: VarOverrides::default(),
+            process: planrun::journal::ProcessInfo::default(),
         }),
     )
     .unwrap();

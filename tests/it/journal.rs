@@ -20,6 +20,7 @@ fn start(run_id: &str) -> Record {
         planrun_version: env!("CARGO_PKG_VERSION").into(),
         pid: std::process::id(),
         vars: VarOverrides::default(),
+        process: Default::default(),
     })
 }
 
@@ -39,6 +40,7 @@ fn succeeded(task: &str) -> Record {
         fingerprint: format!("fp-{task}"),
         at: Timestamp::now(),
         exit_code: Some(0),
+        summary: None,
     }
 }
 
@@ -276,6 +278,7 @@ needs = ["b"]
                 fingerprint: fp,
                 at: now,
                 exit_code: Some(0),
+                summary: None,
             });
         }
         s.journal.record(&records).unwrap();
@@ -354,11 +357,12 @@ needs = ["b"]
         let s = open(&f, &[], resume()).unwrap();
         assert_eq!(s.done, [0]);
         assert_eq!(
-            s.notices,
+            s.listing.as_ref().unwrap().will_run,
             [
-                "task `b` runs again: its definition changed since it succeeded",
-                "task `c` runs again: it needs `b`, which runs again",
+                ("b", "its definition changed since it succeeded"),
+                ("c", "it needs `b`, which runs again"),
             ]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
         );
         // The decision is journaled: an interruption now does not forget it.
         drop(s);
@@ -396,7 +400,10 @@ needs = ["b"]
         )
         .unwrap();
         assert_eq!(s.done, [0]);
-        assert_eq!(s.notices[0], "task `b` runs again: --rerun asked for it");
+        assert_eq!(
+            s.listing.as_ref().unwrap().will_run[0],
+            ("b".to_owned(), "--rerun asked for it".to_owned())
+        );
         // A new run is fine: the succeeded one was reopened, and is unfinished again.
         drop(s);
         refusal(open(&f, &[], StartMode::New));
@@ -412,10 +419,12 @@ needs = ["b"]
         let s = open(&f, &[], StartMode::Restart).unwrap();
         assert_ne!(s.journal.run_id(), first);
         assert!(s.done.is_empty());
+        let listing = s.listing.as_ref().unwrap();
         assert_eq!(
-            s.notices,
-            [format!("run {first} abandoned; starting a new run")]
+            listing.heading,
+            format!("abandoning run {first} of plan `demo` (cut off); starting a new run")
         );
+        assert_eq!(listing.will_run.len(), 3);
         let old = journal::Journal::read(&s.plan_state.journal_path(&first)).unwrap();
         assert!(matches!(
             old.records.last(),

@@ -15,8 +15,8 @@ use planrun::exec::kube::{
 };
 use planrun::redact::Redactor;
 use planrun::validate::{
-    AssertDeployments, AssertFieldManagers, Capture, KubeDelete, Propagation, Selection, Target,
-    WaitAbsent, WaitCondition,
+    AssertDeployments, AssertFieldManagers, Capture, KubeDelete, Operation, Owner, Propagation,
+    Selection, Target, WaitAbsent, WaitCondition,
 };
 use planrun_sandbox::{Delay, FaultRule, NamespaceKnob, Sandbox, Scenario};
 use regex::Regex;
@@ -181,8 +181,8 @@ async fn namespace_delete_then_wait_absent_succeeds_when_finalization_ends() {
     assert_eq!(summary, "namespaces/flux-system already absent");
     let lines = h.lines.all();
     assert!(
-        lines.contains(&"waiting for 1 object to be gone: flux-system".to_string()),
-        "{lines:?}"
+        lines.contains(&"1 object left: flux-system, finalizer kubernetes".to_string()),
+        "the live detail names the object and its finalizer: {lines:?}"
     );
     h.sb.shutdown().await;
 }
@@ -214,7 +214,7 @@ async fn wait_absent_ends_when_a_held_finalizer_is_removed() {
         while !lines
             .all()
             .iter()
-            .any(|l| l.starts_with("waiting for 1 object"))
+            .any(|l| l == "1 object left: flux-system, finalizer kubernetes")
         {
             assert!(
                 tokio::time::Instant::now() < deadline,
@@ -435,10 +435,66 @@ async fn deployments_that_become_ready_after_a_delay_pass() {
     h.sb.shutdown().await;
 }
 
+/// A deployment whose rollout completed at another tag fails the task at once, not
+/// at its timeout, in one short line; healthy deployments are not listed.
 #[tokio::test]
-async fn deployment_at_a_wrong_tag_fails_with_expected_versus_actual() {
-    let h = Harness::start(fast(), &[FLUX_NS]).await;
+async fn deployment_at_a_wrong_tag_fails_as_soon_as_its_rollout_completes() {
+    let mut sc = fast();
+    sc.deployment_ready_delay = Delay::millis(500);
+    let h = Harness::start(sc, &[FLUX_NS]).await;
     apply(&h.client(), &deployment_yaml("source-controller", "v1.6.0")).await;
+    apply(&h.client(), &deployment_yaml("helm-controller", "v1.4.0")).await;
+    let applied = std::time::Instant::now();
+    // The task may wait an hour; it must fail within 5 s of the rollout completing
+    // (0.5 s after the apply).
+    let spec = expect(&[
+        ("source-controller", "v1.7.0"),
+        ("helm-controller", "v1.4.0"),
+    ]);
+    let env = h.env(Duration::from_secs(3600));
+    let err = tokio::time::timeout(
+        Duration::from_millis(500) + Duration::from_secs(5),
+        assert_deployments(&env, &spec),
+    )
+    .await
+    .expect("the wrong tag fails the task within 5 s of the completed rollout")
+    .unwrap_err();
+    let KubeError::Assertion { summary, details } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        summary,
+        "1 of 2 deployments in flux-system rolled out wrong"
+    );
+    assert_eq!(
+        details[0],
+        "source-controller: tag v1.6.0, expected v1.7.0, ready 1/1"
+    );
+    // helm-controller is listed only while it is still rolling out.
+    assert!(
+        details[1..]
+            .iter()
+            .all(|l| l.starts_with("helm-controller: ") && !l.contains("ready 1/1")),
+        "{details:?}"
+    );
+    assert!(
+        applied.elapsed() >= Duration::from_millis(500),
+        "not before the rollout completed"
+    );
+    let waited: Vec<String> = h.lines.all();
+    assert!(
+        waited.iter().any(|l| l.contains("source-controller (")),
+        "the live detail said what it waited for: {waited:?}"
+    );
+    h.sb.shutdown().await;
+}
+
+/// At the timeout, one line per deployment still not ready; healthy ones are not
+/// repeated.
+#[tokio::test]
+async fn deployments_not_ready_at_the_timeout_are_listed_one_line_each() {
+    let h = Harness::start(fast(), &[FLUX_NS]).await;
+    apply(&h.client(), &deployment_yaml("source-controller", "v1.7.0")).await;
     let err = assert_deployments(
         &h.env(SHORT),
         &expect(&[
@@ -452,15 +508,24 @@ async fn deployment_at_a_wrong_tag_fails_with_expected_versus_actual() {
         panic!("{err}")
     };
     assert_eq!(
-        details[0],
-        "helm-controller: not found (expected tag v1.4.0)"
+        details,
+        &["helm-controller: not found (expected tag v1.4.0)"]
     );
-    assert!(
-        details[1].starts_with("source-controller: tag v1.6.0, expected v1.7.0; tag v1.6.0 (expected v1.7.0, container manager), ready 1/1"),
-        "{err}"
-    );
-    assert!(details[1].contains("Available=True"), "{err}");
     h.sb.shutdown().await;
+}
+
+/// The owners the Flux plan accepts (pulumi-kubernetes before and since v4.29.0).
+fn pulumi_owners() -> Vec<Owner> {
+    vec![
+        Owner {
+            manager: Regex::new("^pulumi-kubernetes$").unwrap(),
+            operation: Some(Operation::Update),
+        },
+        Owner {
+            manager: Regex::new("^pulumi-kubernetes-[a-z0-9]+$").unwrap(),
+            operation: Some(Operation::Apply),
+        },
+    ]
 }
 
 #[tokio::test]
@@ -474,7 +539,7 @@ async fn client_side_apply_manager_on_a_crd_is_named() {
             pattern(r"\.toolkit\.fluxcd\.io$"),
         ),
         forbidden: vec![Regex::new("^kubectl-client-side-apply$").unwrap()],
-        required_apply: Some(Regex::new("^pulumi-kubernetes").unwrap()),
+        owners: pulumi_owners(),
     };
     let err = assert_field_managers(&h.env(LONG), &spec)
         .await
@@ -486,41 +551,68 @@ async fn client_side_apply_manager_on_a_crd_is_named() {
         details[0],
         "customresourcedefinitions/gitrepositories.source.toolkit.fluxcd.io: forbidden manager kubectl-client-side-apply (Update) matches /^kubectl-client-side-apply$/"
     );
-    assert!(
-        details[1].starts_with("customresourcedefinitions/gitrepositories.source.toolkit.fluxcd.io: no Apply entry from a manager matching /^pulumi-kubernetes/"),
-        "{err}"
+    assert_eq!(
+        details[1],
+        "customresourcedefinitions/gitrepositories.source.toolkit.fluxcd.io: no managedFields entry from an accepted owner \
+         (has: kubectl-client-side-apply (Update); accepted: /^pulumi-kubernetes$/ (Update), /^pulumi-kubernetes-[a-z0-9]+$/ (Apply))"
     );
     assert_eq!(details.len(), 4, "{err}");
-
-    // Recreated by server-side apply from Pulumi: the assertion holds.
-    let mut sc = fast();
-    sc.seed_field_manager = "pulumi-kubernetes-1234".into();
-    let h2 = Harness::start(sc, &[]).await;
-    let crds: Api<DynamicObject> = Api::all_with(
-        h2.client(),
-        &ApiResource {
-            group: "apiextensions.k8s.io".into(),
-            version: "v1".into(),
-            api_version: "apiextensions.k8s.io/v1".into(),
-            kind: "CustomResourceDefinition".into(),
-            plural: "customresourcedefinitions".into(),
-        },
-    );
-    for doc in FLUX_CRDS.split("---") {
-        let obj: serde_json::Value = serde_yaml::from_str(doc).unwrap();
-        let name = obj["metadata"]["name"].as_str().unwrap().to_string();
-        crds.patch(
-            &name,
-            &PatchParams::apply("pulumi-kubernetes-1234"),
-            &Patch::Apply(obj),
-        )
-        .await
-        .unwrap();
-    }
-    let summary = assert_field_managers(&h2.env(LONG), &spec).await.unwrap();
-    assert_eq!(summary, "field managers ok on 2 objects");
     h.sb.shutdown().await;
-    h2.sb.shutdown().await;
+}
+
+/// Both ways pulumi-kubernetes creates an object, against the sandbox's API server:
+/// a plain create as `pulumi-kubernetes` (v4.29.0 and later) and a server-side apply
+/// as `pulumi-kubernetes-<suffix>` (before). The assertion holds for each.
+#[tokio::test]
+async fn objects_created_either_way_pulumi_kubernetes_creates_them_are_owned() {
+    let spec = AssertFieldManagers {
+        selection: selection(
+            "CustomResourceDefinition",
+            None,
+            pattern(r"\.toolkit\.fluxcd\.io$"),
+        ),
+        forbidden: vec![Regex::new("^kubectl-client-side-apply$").unwrap()],
+        owners: pulumi_owners(),
+    };
+    for by_apply in [false, true] {
+        let h = Harness::start(fast(), &[]).await;
+        let crds: Api<DynamicObject> = Api::all_with(
+            h.client(),
+            &ApiResource {
+                group: "apiextensions.k8s.io".into(),
+                version: "v1".into(),
+                api_version: "apiextensions.k8s.io/v1".into(),
+                kind: "CustomResourceDefinition".into(),
+                plural: "customresourcedefinitions".into(),
+            },
+        );
+        for doc in FLUX_CRDS.split("---") {
+            let obj: serde_json::Value = serde_yaml::from_str(doc).unwrap();
+            let name = obj["metadata"]["name"].as_str().unwrap().to_string();
+            if by_apply {
+                crds.patch(
+                    &name,
+                    &PatchParams::apply("pulumi-kubernetes-1234abcd"),
+                    &Patch::Apply(obj),
+                )
+                .await
+                .unwrap();
+            } else {
+                let obj: DynamicObject = serde_json::from_value(obj).unwrap();
+                let params = kube::api::PostParams {
+                    field_manager: Some("pulumi-kubernetes".into()),
+                    ..Default::default()
+                };
+                crds.create(&params, &obj).await.unwrap();
+            }
+        }
+        let summary = assert_field_managers(&h.env(LONG), &spec).await.unwrap();
+        assert_eq!(
+            summary, "field managers ok on 2 objects",
+            "by apply: {by_apply}"
+        );
+        h.sb.shutdown().await;
+    }
 }
 
 #[tokio::test]
@@ -819,7 +911,8 @@ async fn server_error_bursts_latency_and_watch_drops_still_succeed() {
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("InternalError (500)") && l.contains("retrying in")),
+            .any(|l| l.starts_with("API error, retry 1 in 100ms: ")
+                && l.contains("InternalError (500)")),
         "{lines:?}"
     );
     let faulted = h.sb.requests().iter().filter(|r| r.faulted).count();
@@ -975,8 +1068,11 @@ async fn objects_by_label_selector_across_namespaces() {
     h.sb.shutdown().await;
 }
 
+/// A dry run checks waits and assertions against the cluster as it is now, at once:
+/// what holds passes ("checked ok"), what does not fails with why ("would fail"),
+/// deletes and captures change nothing and say what they would do.
 #[tokio::test]
-async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
+async fn dry_run_checks_waits_and_assertions_against_the_state_now_without_waiting() {
     let h = Harness::with_flux_repos(&["flux-system"]).await;
     apply(&h.client(), &deployment_yaml("source-controller", "v1.6.0")).await;
     let run_dir = tempfile::tempdir().unwrap();
@@ -987,8 +1083,8 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
         run_dir: &std::path::Path,
         redactor: &Redactor,
         work: W,
-    ) -> Result<String, KubeError> {
-        planrun::exec::kube::run_kube_task(
+    ) -> Result<planrun::exec::kube::KubeDone, String> {
+        planrun::exec::kube::run_kube(
             &work,
             planrun::exec::kube::KubeTask {
                 conn: &h.conn,
@@ -1000,6 +1096,7 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
             },
         )
         .await
+        .map_err(|e| e.to_string())
     }
     let started = std::time::Instant::now();
     let crds = selection(
@@ -1007,7 +1104,7 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
         None,
         pattern(r"\.toolkit\.fluxcd\.io$"),
     );
-    let s = dry_run(
+    let e = dry_run(
         &h,
         run_dir.path(),
         &redactor,
@@ -1016,13 +1113,26 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
         },
     )
     .await
-    .unwrap();
+    .unwrap_err();
     assert_eq!(
-        s,
-        "would wait until customresourcedefinitions matching /\\.toolkit\\.fluxcd\\.io$/ is gone; \
-         present now: gitrepositories.source.toolkit.fluxcd.io, kustomizations.kustomize.toolkit.fluxcd.io"
+        e,
+        "customresourcedefinitions matching /\\.toolkit\\.fluxcd\\.io$/ present now\n  \
+         2 objects left: gitrepositories.source.toolkit.fluxcd.io, not being deleted; \
+         kustomizations.kustomize.toolkit.fluxcd.io, not being deleted"
     );
-    let s = dry_run(
+    let gone = dry_run(
+        &h,
+        run_dir.path(),
+        &redactor,
+        WaitAbsent {
+            selection: selection("Namespace", None, name("nope")),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(gone.summary, "namespaces/nope already absent");
+    assert!(!gone.would_change, "a check");
+    let e = dry_run(
         &h,
         run_dir.path(),
         &redactor,
@@ -1033,12 +1143,12 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
         },
     )
     .await
-    .unwrap();
+    .unwrap_err();
     assert_eq!(
-        s,
-        "would wait for Ready=True on gitrepositories matching /.*/ in namespace flux-system; now: flux-system/flux-system (no Ready condition yet)"
+        e,
+        "1 of 1 not Ready=True now\n  gitrepositories/flux-system/flux-system: no Ready condition yet"
     );
-    let s = dry_run(
+    let e = dry_run(
         &h,
         run_dir.path(),
         &redactor,
@@ -1049,36 +1159,40 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
         },
     )
     .await
-    .unwrap();
-    assert!(s.contains("the kind is not served now"), "{s}");
-    let s = dry_run(
+    .unwrap_err();
+    assert!(
+        e.starts_with("kind `Kustomizatio` is not served now (an earlier task may install it)"),
+        "{e}"
+    );
+    let e = dry_run(
         &h,
         run_dir.path(),
         &redactor,
         expect(&[("source-controller", "v1.7.0")]),
     )
     .await
-    .unwrap();
+    .unwrap_err();
     assert!(
-        s.starts_with(
-            "would wait for 1 deployment in flux-system to be ready; now: source-controller: "
-        ) && s.contains("tag v1.6.0, expected v1.7.0"),
-        "{s}"
+        e.contains("source-controller: ") && e.contains("tag v1.6.0, expected v1.7.0"),
+        "{e}"
     );
-    let s = dry_run(
+    let e = dry_run(
         &h,
         run_dir.path(),
         &redactor,
         AssertFieldManagers {
-            selection: crds,
+            selection: crds.clone(),
             forbidden: vec![Regex::new("^kubectl-client-side-apply$").unwrap()],
-            required_apply: None,
+            owners: Vec::new(),
         },
     )
     .await
-    .unwrap();
-    assert!(s.starts_with("would check the field managers of 2 objects; now: customresourcedefinitions/gitrepositories"), "{s}");
-    let s = dry_run(
+    .unwrap_err();
+    assert!(
+        e.contains("customresourcedefinitions/gitrepositories.source.toolkit.fluxcd.io: forbidden manager kubectl-client-side-apply"),
+        "{e}"
+    );
+    let captured = dry_run(
         &h,
         run_dir.path(),
         &redactor,
@@ -1089,10 +1203,37 @@ async fn dry_run_waits_and_checks_report_the_state_now_without_waiting() {
     )
     .await
     .unwrap();
-    assert_eq!(s, "would capture 0 configmaps to cms.yaml: ");
+    assert_eq!(captured.summary, "would capture 0 configmaps to cms.yaml: ");
+    assert!(!captured.would_change);
+    let deleted = dry_run(&h, run_dir.path(), &redactor, delete(crds))
+        .await
+        .unwrap();
+    assert!(
+        deleted.summary.starts_with("would delete 2 objects"),
+        "{deleted:?}"
+    );
+    assert!(deleted.would_change);
+    let nothing = dry_run(
+        &h,
+        run_dir.path(),
+        &redactor,
+        delete(selection("Namespace", None, name("nope"))),
+    )
+    .await
+    .unwrap();
+    assert!(!nothing.would_change, "{nothing:?}");
     assert!(
         std::fs::read_dir(run_dir.path()).unwrap().next().is_none(),
         "nothing written"
+    );
+    assert!(
+        h.exists(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "",
+            "gitrepositories.source.toolkit.fluxcd.io"
+        ),
+        "nothing deleted"
     );
     assert!(started.elapsed() < LONG, "nothing waited for its timeout");
     h.sb.shutdown().await;
@@ -1223,7 +1364,7 @@ async fn cli_runs_capture_delete_and_wait_and_keeps_secrets_out_of_the_run() {
     let report = files.iter().find(|p| p.ends_with("report.md")).unwrap();
     let report = std::fs::read_to_string(report).unwrap();
     assert!(
-        report.contains(&format!("| kube context | `rehearsal` at {} |", sb.url())),
+        report.contains(&format!("kube context `rehearsal` at {} |", sb.url())),
         "{report}"
     );
     assert!(stdout.contains("captured 1 secret to flux-secrets.yaml (mode 0600): flux-system/flux-system (keys: identity)"), "{stdout}");
@@ -1296,12 +1437,21 @@ async fn cli_refuses_another_context_before_anything_runs() {
     .await
     .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    // The wait for the namespace to go fails on the cluster as it is: honest, it
+    // says so, naming the delete the dry run did not make, and the dry run exits 1.
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
         stdout.contains("would delete namespaces/flux-system"),
         "{stdout}"
     );
     assert!(stdout.contains("would capture 1 secret"), "{stdout}");
+    assert!(
+        stdout.contains(r#""state":"would-fail","duration_ms":"#)
+            && stdout.contains(
+                "as things are before `delete-ns` would change them: namespaces/flux-system present now"
+            ),
+        "{stdout}"
+    );
     let ns = sb
         .state()
         .get("v1", "Namespace", "", "flux-system")
@@ -1311,6 +1461,156 @@ async fn cli_refuses_another_context_before_anything_runs() {
         "dry run changed nothing"
     );
     assert!(!stdout.contains(SECRET_B64) && !stdout.contains(SECRET_VALUE));
+    sb.shutdown().await;
+}
+
+/// An API server that does not answer is found before anything runs: the run is
+/// refused (exit 3) within seconds, naming the server, the context and the error,
+/// and no task starts (not even one that needs no cluster) and no run is written.
+#[test]
+fn cli_refuses_an_unreachable_api_server_before_any_task() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("kubeconfig"),
+        two_context_kubeconfig(&server, "rehearsal"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        format!("{CLI_PLAN}\n[tasks.marker]\ntype = \"exec-script\"\nscript = \"touch marker\"\n"),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("planrun"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["run", "plan.toml", "--kubeconfig", "kubeconfig"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("not refused within 15 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr)
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the API server {server} of context `rehearsal`: GET /version: connection refused"
+        )),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("marker").exists(), "no task ran");
+    assert!(
+        !dir.path().join(".planrun/kube-cli/runs").exists(),
+        "no run was written"
+    );
+}
+
+/// A wait says what it waits for: plain output prints the task's detail (what is
+/// left, and what holds it) when it changes; after a Ctrl-C the summary names what
+/// the wait was blocked by, and so do the journal and the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_a_wait_says_what_it_waits_for_and_what_blocked_it() {
+    let held = "{apiVersion: v1, kind: ConfigMap, metadata: {name: held, namespace: flux-system, finalizers: [example.com/hold]}}";
+    let sb = start_sandbox(fast(), &[FLUX_NS, held]).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        r#"
+[plan]
+name = "wait-detail"
+
+[tasks.delete-ns]
+type = "kube-delete"
+kind = "Namespace"
+name = "flux-system"
+
+[tasks.ns-gone]
+type = "wait-absent"
+kind = "Namespace"
+name = "flux-system"
+timeout = "5m"
+needs = ["delete-ns"]
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("kubeconfig"),
+        two_context_kubeconfig(&sb.url(), "rehearsal"),
+    )
+    .unwrap();
+    let out_path = dir.path().join("stdout");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("planrun"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["run", "plan.toml", "--kubeconfig", "kubeconfig"])
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let expected = "ns-gone: 1 object left: flux-system, finalizer kubernetes";
+    let deadline = std::time::Instant::now() + support::DEADLINE;
+    while !std::fs::read_to_string(&out_path)
+        .unwrap_or_default()
+        .contains(expected)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no detail in the plain output: {}",
+            std::fs::read_to_string(&out_path).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(130));
+    let stdout = std::fs::read_to_string(&out_path).unwrap();
+    assert!(
+        stdout.contains("ns-gone interrupted ")
+            && stdout.contains(", waiting for: 1 object left: flux-system, finalizer kubernetes"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "stopped while waiting:\n  ns-gone: 1 object left: flux-system, finalizer kubernetes\n"
+        ),
+        "the summary names what blocked the wait: {stdout}"
+    );
+    let report = files_under(&dir.path().join(".planrun"))
+        .into_iter()
+        .find(|p| p.ends_with("report.md"))
+        .unwrap();
+    let report = std::fs::read_to_string(report).unwrap();
+    assert!(
+        report.contains(
+            "| `ns-gone` | interrupted | waiting for: 1 object left: flux-system, finalizer kubernetes |"
+        ),
+        "{report}"
+    );
+    assert!(report.contains("interrupted at "), "{report}");
+    assert!(report.contains("by SIGINT (Ctrl-C)"), "{report}");
     sb.shutdown().await;
 }
 

@@ -3,6 +3,7 @@
 
 mod architecture;
 mod engine;
+mod flux_sim;
 mod fuzz;
 mod hardening;
 mod journal;
@@ -10,9 +11,12 @@ mod kube_tasks;
 mod plan_diagnostics;
 mod plan_files;
 mod pulumi;
+mod pulumi_review;
+mod pulumi_sim;
 mod rehearsal;
 mod sandbox;
 mod sandbox_kubectl;
 mod sandbox_limits;
 mod sandbox_namespace;
 mod support;
+mod vocabulary;

@@ -111,6 +111,58 @@ fn unknown_task_type_with_suggestion() {
     );
 }
 
+/// An unknown type hides none of the task's other problems: the keys every task
+/// takes are still checked.
+#[test]
+fn unknown_task_type_with_a_bad_timeout_gives_both_errors() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"wait-absnt\"\nkind = \"Namespace\"\nname = \"x\"\ntimeout = \"10 minutes\"\nretries = \"two\"\nneeds = [\"b\"]\n"
+    );
+    check(
+        "unknown_type_and_common_keys",
+        &text,
+        &[
+            (ErrorKind::UnknownTaskType, 5),
+            (ErrorKind::BadDuration, 8),
+            (ErrorKind::WrongType, 9),
+            (ErrorKind::UnknownDependency, 10),
+        ],
+    );
+}
+
+/// A misspelled key is reported once: the key it stands for is not also reported
+/// missing ("selects no objects", "missing key").
+#[test]
+fn a_misspelled_key_gives_only_its_own_error() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"kube-delete\"\nkind = \"Namespace\"\nnmae = \"x\"\n\n[tasks.b]\ntype = \"assert-deployments\"\nnamespace = \"x\"\ndeploymnts = {{ a = \"v1\" }}\n\n[tasks.c]\ntype = \"exec-script\"\nscritp = \"true\"\n"
+    );
+    check(
+        "misspelled_keys_only",
+        &text,
+        &[
+            (ErrorKind::UnknownKey, 7),
+            (ErrorKind::UnknownKey, 12),
+            (ErrorKind::UnknownKey, 16),
+        ],
+    );
+}
+
+/// A key that suggests nothing leaves the missing-key problem standing: it is a
+/// problem of its own.
+#[test]
+fn an_unrelated_unknown_key_keeps_the_missing_key_error() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"kube-delete\"\nkind = \"Namespace\"\ncolour = \"blue\"\n"
+    );
+    let error = invalid(&text, &[]);
+    assert_problems(
+        &text,
+        &error,
+        &[(ErrorKind::MissingField, 6), (ErrorKind::UnknownKey, 7)],
+    );
+}
+
 #[test]
 fn duplicate_dependency() {
     let text = format!(
@@ -266,6 +318,49 @@ fn every_problem_is_reported_in_one_pass() {
             (ErrorKind::UnknownTaskType, 10),
             (ErrorKind::UndefinedVariable, 14),
             (ErrorKind::UnknownDependency, 15),
+        ],
+    );
+}
+
+#[test]
+fn owners_and_the_apply_shorthand_conflict_and_bad_owner_patterns_point_at_their_item() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"assert-field-managers\"\nkind = \"CustomResourceDefinition\"\nname = \"x\"\n\
+         required_apply_manager = '^pulumi'\nowners = [{{ manager = '^pulumi-kubernetes$', operation = \"Update\" }}]\n\n\
+         [tasks.b]\ntype = \"assert-field-managers\"\nkind = \"Deployment\"\nnamespace = \"n\"\nname = \"x\"\n\
+         owners = [\n  {{ manager = '^ok$' }},\n  {{ manager = '^pulumi-(kubernetes', operation = \"Apply\" }},\n]\n\n\
+         [tasks.c]\ntype = \"assert-field-managers\"\nkind = \"Deployment\"\nnamespace = \"n\"\nname = \"x\"\n\
+         owners = [{{ manager = 'x', operation = \"Patch\" }}]\n"
+    );
+    check(
+        "owners",
+        &text,
+        &[
+            (ErrorKind::ConflictingFields, 8),
+            (ErrorKind::BadRegex, 18),
+            (ErrorKind::BadValue, 26),
+        ],
+    );
+}
+
+#[test]
+fn plan_from_and_show_preview_name_a_pulumi_preview_task_that_is_needed() {
+    let text = format!(
+        "{HEADER}[tasks.preview]\ntype = \"pulumi-preview\"\nstack = \"prod\"\n\n\
+         [tasks.other]\ntype = \"exec-script\"\ncommand = [\"true\"]\n\n\
+         [tasks.gate]\ntype = \"confirm\"\nshow_preview = \"preview\"\n\n\
+         [tasks.up]\ntype = \"pulumi-up\"\nstack = \"prod\"\nplan_from = \"other\"\nneeds = [\"other\"]\n\n\
+         [tasks.up2]\ntype = \"pulumi-up\"\nstack = \"dev\"\nplan_from = \"preview\"\nneeds = [\"preview\"]\n\n\
+         [tasks.up3]\ntype = \"pulumi-up\"\nstack = \"prod\"\npreview = true\nplan_from = \"previw\"\n"
+    );
+    check(
+        "plan_from",
+        &text,
+        &[
+            (ErrorKind::BadValue, 14),
+            (ErrorKind::BadValue, 19),
+            (ErrorKind::BadValue, 25),
+            (ErrorKind::ConflictingFields, 31),
         ],
     );
 }

@@ -1,7 +1,19 @@
 //! `assert-deployments`: in a namespace, the named deployments exist, their rollout is
-//! observed and complete (Available, every replica updated and ready, no old ones
-//! left), and they run the expected image tags. Waits by watch up to the task's
-//! timeout, then lists each deployment with expected versus actual.
+//! complete (observed, every replica updated, no old ones left, all available and
+//! ready, `Available=True`), and they run the expected image tags. Waits by watch up
+//! to the task's timeout, but fails at once when a deployment can no longer become
+//! right by waiting: its rollout completed at another tag, or its controller gave up
+//! (`Progressing=False`, reason `ProgressDeadlineExceeded`).
+//!
+//! "Complete" is `kubectl rollout status`'s definition (kubernetes/kubernetes
+//! `staging/src/k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go`,
+//! `DeploymentStatusViewer.Status`): observedGeneration at least the generation,
+//! updatedReplicas at least spec.replicas, no replicas beyond the updated ones, every
+//! updated replica available. The deployment controller writes the timed-out
+//! condition (kubernetes/kubernetes `pkg/controller/deployment/progress.go`,
+//! `syncRolloutStatus`: `Progressing=False` with `util.TimedOutReason`,
+//! "ProgressDeadlineExceeded"), and kubectl reads it only once the status is
+//! observed, as here.
 
 use std::collections::BTreeMap;
 
@@ -14,19 +26,24 @@ use crate::validate::AssertDeployments;
 use super::env::TaskEnv;
 use super::error::KubeError;
 use super::retry;
-use super::status::one_line;
 use super::task::{KubeTask, KubeWork};
 use super::watch::{WatchEnd, watch_until};
 
 /// The tag that accepts any image.
 const ANY_TAG: &str = "*";
 
-/// What was seen of one deployment.
+/// The reason the deployment controller gives a rollout that stopped progressing.
+const PROGRESS_DEADLINE_EXCEEDED: &str = "ProgressDeadlineExceeded";
+
+/// Where one deployment stands against its expected tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Check {
-    pub(crate) ok: bool,
-    /// Expected versus actual, on one line.
-    pub(crate) line: String,
+pub(crate) enum Verdict {
+    /// Rolled out, ready, at the expected tag.
+    Ready { tag: String },
+    /// Not there yet; waiting may still make it right. The reason is short.
+    Waiting(String),
+    /// Waiting cannot make it right: one line saying why.
+    Failed(String),
 }
 
 /// The tag of an image reference: `reg:5000/a/b:v1@sha256:..` -> `v1`; `None` when
@@ -37,104 +54,205 @@ pub(crate) fn image_tag(image: &str) -> Option<&str> {
     last.split_once(':').map(|(_, tag)| tag)
 }
 
-/// The container whose image is checked: the one named after the deployment, else
-/// the first.
-fn main_container(name: &str, d: &Deployment) -> Option<(String, String)> {
+/// The image of the container whose tag is checked: the one named after the
+/// deployment, else the first.
+fn main_image(name: &str, d: &Deployment) -> Option<String> {
     let containers = &d.spec.as_ref()?.template.spec.as_ref()?.containers;
     let c = containers
         .iter()
         .find(|c| c.name == name)
         .or(containers.first())?;
-    Some((c.name.clone(), c.image.clone().unwrap_or_default()))
+    Some(c.image.clone().unwrap_or_default())
 }
 
-/// Checks one deployment against its expected tag.
-pub(crate) fn check(name: &str, expected_tag: &str, d: Option<&Deployment>) -> Check {
+/// Checks one deployment against its expected tag (`None`: not found).
+pub(crate) fn check(name: &str, expected_tag: &str, d: Option<&Deployment>) -> Verdict {
     let Some(d) = d else {
-        return Check {
-            ok: false,
-            line: format!("{name}: not found (expected tag {expected_tag})"),
-        };
+        return Verdict::Waiting("not found".into());
     };
-    let mut problems = Vec::new();
-    let generation = d.metadata.generation.unwrap_or_default();
+    let image = main_image(name, d).unwrap_or_default();
+    let tag = image_tag(&image).unwrap_or("(none)").to_owned();
+    let tag_ok = expected_tag == ANY_TAG || tag == expected_tag;
+    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     let status = d.status.clone().unwrap_or_default();
+    let ready = status.ready_replicas.unwrap_or_default();
+    let facts = || {
+        if tag_ok {
+            format!("ready {ready}/{want}")
+        } else {
+            format!("tag {tag}, expected {expected_tag}, ready {ready}/{want}")
+        }
+    };
+    let generation = d.metadata.generation.unwrap_or_default();
     let observed = status.observed_generation.unwrap_or_default();
     if observed < generation {
-        problems.push(format!(
-            "rollout not observed yet (observedGeneration {observed} < generation {generation})"
-        ));
-    }
-    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let updated = status.updated_replicas.unwrap_or_default();
-    let ready = status.ready_replicas.unwrap_or_default();
-    let available = status.available_replicas.unwrap_or_default();
-    let total = status.replicas.unwrap_or_default();
-    if updated < want {
-        problems.push(format!("{updated}/{want} updated"));
-    }
-    if ready < want {
-        problems.push(format!("{ready}/{want} ready"));
-    }
-    if total > want {
-        problems.push(format!("{} old replicas still running", total - want));
+        return Verdict::Waiting("rollout not observed yet".into());
     }
     let conditions = status.conditions.unwrap_or_default();
-    let available_true = conditions
-        .iter()
-        .any(|c| c.type_ == "Available" && c.status == "True");
-    if !available_true {
-        problems.push("not Available".into());
-    }
-    let (container, image) = main_container(name, d).unwrap_or_default();
-    let tag = image_tag(&image).unwrap_or("(none)");
-    if expected_tag != ANY_TAG && tag != expected_tag {
-        problems.push(format!("tag {tag}, expected {expected_tag}"));
-    }
-    let conditions_text: Vec<String> = conditions
-        .iter()
-        .map(|c| {
-            let mut s = format!("{}={}", c.type_, c.status);
-            if let Some(r) = c.reason.as_deref().filter(|r| !r.is_empty()) {
-                s.push_str(&format!(" ({r})"));
-            }
-            if c.status != "True"
-                && let Some(m) = c.message.as_deref().filter(|m| !m.is_empty())
-            {
-                s.push_str(&format!(": {}", one_line(m)));
-            }
-            s
-        })
-        .collect();
-    let facts = format!(
-        "tag {tag} (expected {expected_tag}, container {container}), ready {ready}/{want}, updated {updated}/{want}, available {available}/{want}; conditions: {}",
-        if conditions_text.is_empty() {
-            "none".to_string()
-        } else {
-            conditions_text.join(", ")
+    if let Some(c) = conditions.iter().find(|c| {
+        c.type_ == "Progressing"
+            && c.status == "False"
+            && c.reason.as_deref() == Some(PROGRESS_DEADLINE_EXCEEDED)
+    }) {
+        let mut line = format!("{name}: {}, progress deadline exceeded", facts());
+        if let Some(m) = c.message.as_deref().filter(|m| !m.is_empty()) {
+            line.push_str(&format!(" ({})", super::status::one_line(m)));
         }
-    );
-    if problems.is_empty() {
-        Check {
-            ok: true,
-            line: format!("{name}: ok, {facts}"),
-        }
+        return Verdict::Failed(line);
+    }
+    let updated = status.updated_replicas.unwrap_or_default();
+    let total = status.replicas.unwrap_or_default();
+    let available = status.available_replicas.unwrap_or_default();
+    let waiting = if updated < want {
+        Some(format!("{updated} of {want} updated"))
+    } else if total > updated {
+        Some(format!("{} old pending termination", total - updated))
+    } else if available < updated {
+        Some(format!("{available} of {updated} available"))
     } else {
-        Check {
-            ok: false,
-            line: format!("{name}: {}; {facts}", problems.join(", ")),
+        None
+    };
+    match waiting {
+        // The rollout is complete: no amount of waiting changes the tag it rolled out.
+        None if !tag_ok => Verdict::Failed(format!("{name}: {}", facts())),
+        Some(why) => Verdict::Waiting(why),
+        None => {
+            let available_true = conditions
+                .iter()
+                .any(|c| c.type_ == "Available" && c.status == "True");
+            if ready < want {
+                Verdict::Waiting(format!("{ready} of {want} ready"))
+            } else if !available_true {
+                Verdict::Waiting("not Available".into())
+            } else {
+                Verdict::Ready { tag }
+            }
         }
     }
 }
 
-fn check_all(spec: &AssertDeployments, seen: &BTreeMap<String, Deployment>) -> Vec<Check> {
+/// The line for a deployment still not ready at the deadline.
+fn not_ready_line(name: &str, expected_tag: &str, d: Option<&Deployment>, why: &str) -> String {
+    let Some(d) = d else {
+        return format!("{name}: not found (expected tag {expected_tag})");
+    };
+    let image = main_image(name, d).unwrap_or_default();
+    let tag = image_tag(&image).unwrap_or("(none)");
+    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let ready = d
+        .status
+        .as_ref()
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or_default();
+    if expected_tag == ANY_TAG || tag == expected_tag {
+        format!("{name}: {why}, ready {ready}/{want}")
+    } else {
+        format!("{name}: {why}, tag {tag}, expected {expected_tag}, ready {ready}/{want}")
+    }
+}
+
+/// Every named deployment's verdict, in name order.
+fn check_all<'a>(
+    spec: &'a AssertDeployments,
+    seen: &BTreeMap<String, Deployment>,
+) -> Vec<(&'a str, Verdict)> {
     spec.deployments
         .iter()
-        .map(|(name, tag)| check(name, tag, seen.get(&format!("{}/{name}", spec.namespace))))
+        .map(|(name, tag)| {
+            let d = seen.get(&format!("{}/{name}", spec.namespace));
+            (name.as_str(), check(name, tag, d))
+        })
         .collect()
 }
 
-/// Waits until every named deployment passes [`check`]. Returns a summary.
+/// "2 deployments", "1 deployment".
+fn deployments(n: usize) -> String {
+    super::status::plural(n, "deployment", "deployments")
+}
+
+/// What the checks say, once no more waiting helps (or in a dry run): the summary of
+/// a success, or the failure with one line per deployment that is not right.
+fn conclude(
+    spec: &AssertDeployments,
+    seen: &BTreeMap<String, Deployment>,
+) -> Result<String, KubeError> {
+    let verdicts = check_all(spec, seen);
+    let failed: Vec<String> = verdicts
+        .iter()
+        .filter_map(|(_, v)| match v {
+            Verdict::Failed(line) => Some(line.clone()),
+            _ => None,
+        })
+        .collect();
+    let waiting: Vec<String> = verdicts
+        .iter()
+        .filter_map(|(name, v)| match v {
+            Verdict::Waiting(why) => Some(not_ready_line(
+                name,
+                &spec.deployments[*name],
+                seen.get(&format!("{}/{name}", spec.namespace)),
+                why,
+            )),
+            _ => None,
+        })
+        .collect();
+    if failed.is_empty() && waiting.is_empty() {
+        let list: Vec<String> = verdicts
+            .iter()
+            .map(|(name, v)| match v {
+                Verdict::Ready { tag } => format!("{name} {tag}"),
+                _ => (*name).to_owned(),
+            })
+            .collect();
+        return Ok(format!(
+            "{} ready in {}: {}",
+            deployments(list.len()),
+            spec.namespace,
+            list.join(", ")
+        ));
+    }
+    let summary = if failed.is_empty() {
+        format!(
+            "{} of {} in {} not ready",
+            waiting.len(),
+            deployments(verdicts.len()),
+            spec.namespace
+        )
+    } else {
+        format!(
+            "{} of {} in {} rolled out wrong",
+            failed.len(),
+            deployments(verdicts.len()),
+            spec.namespace
+        )
+    };
+    Err(KubeError::Assertion {
+        summary,
+        details: failed.into_iter().chain(waiting).collect(),
+    })
+}
+
+/// What the live line says while waiting: the deployments not ready yet, and why.
+fn waiting_detail(verdicts: &[(&str, Verdict)]) -> Option<String> {
+    let waiting: Vec<String> = verdicts
+        .iter()
+        .filter_map(|(name, v)| match v {
+            Verdict::Waiting(why) => Some(format!("{name} ({why})")),
+            _ => None,
+        })
+        .collect();
+    match waiting.len() {
+        0 => None,
+        n => Some(format!(
+            "{n} of {} not ready: {}",
+            deployments(verdicts.len()),
+            waiting.join(", ")
+        )),
+    }
+}
+
+/// Waits until every named deployment is ready at its tag, or one can no longer
+/// become so. Returns a summary.
 pub async fn assert_deployments(
     env: &TaskEnv<'_>,
     spec: &AssertDeployments,
@@ -149,19 +267,9 @@ pub async fn assert_deployments(
             .into_iter()
             .map(|d| (super::watch::key(&d), d))
             .collect();
-        let now: Vec<String> = check_all(spec, &seen).into_iter().map(|c| c.line).collect();
-        return Ok(format!(
-            "would wait for {} in {} to be ready; now: {}",
-            if spec.deployments.len() == 1 {
-                "1 deployment".to_string()
-            } else {
-                format!("{} deployments", spec.deployments.len())
-            },
-            spec.namespace,
-            now.join("; ")
-        ));
+        return conclude(spec, &seen);
     }
-    let mut last_pending = String::new();
+    let mut last_detail = None;
     let end = watch_until(
         env,
         api,
@@ -174,46 +282,24 @@ pub async fn assert_deployments(
                 .is_some_and(|n| spec.deployments.contains_key(n))
         },
         |seen| {
-            let checks = check_all(spec, seen);
-            let pending: Vec<&str> = checks
-                .iter()
-                .filter(|c| !c.ok)
-                .filter_map(|c| c.line.split(':').next())
-                .collect();
-            let pending_text = pending.join(", ");
-            if !pending.is_empty() && pending_text != last_pending {
-                env.say(&format!("waiting for {pending_text}"));
+            let verdicts = check_all(spec, seen);
+            let detail = waiting_detail(&verdicts);
+            if let Some(text) = detail.as_ref().filter(|d| Some(*d) != last_detail.as_ref()) {
+                env.detail(text);
             }
-            last_pending = pending_text;
-            pending.is_empty()
+            last_detail = detail;
+            // Done when all are ready, or one failed for good.
+            verdicts
+                .iter()
+                .all(|(_, v)| matches!(v, Verdict::Ready { .. }))
+                || verdicts
+                    .iter()
+                    .any(|(_, v)| matches!(v, Verdict::Failed(_)))
         },
     )
     .await?;
     match end {
-        WatchEnd::Done(seen) => {
-            let list: Vec<String> = spec
-                .deployments
-                .keys()
-                .map(|name| {
-                    let d = seen.get(&format!("{}/{name}", spec.namespace));
-                    let tag = d
-                        .and_then(|d| main_container(name, d))
-                        .and_then(|(_, image)| image_tag(&image).map(str::to_string))
-                        .unwrap_or_else(|| "(none)".into());
-                    format!("{name} {tag}")
-                })
-                .collect();
-            Ok(format!(
-                "{} ready in {}: {}",
-                if list.len() == 1 {
-                    "1 deployment".to_string()
-                } else {
-                    format!("{} deployments", list.len())
-                },
-                spec.namespace,
-                list.join(", ")
-            ))
-        }
+        WatchEnd::Done(seen) => conclude(spec, &seen),
         WatchEnd::NotServed => Err(KubeError::Api {
             verb: "watch",
             resource,
@@ -226,10 +312,10 @@ pub async fn assert_deployments(
             synced,
             last_error,
         } => {
-            let mut details: Vec<String> = check_all(spec, &objects)
-                .into_iter()
-                .map(|c| c.line)
-                .collect();
+            let mut details = match conclude(spec, &objects) {
+                Err(KubeError::Assertion { details, .. }) => details,
+                _ => Vec::new(),
+            };
             if !synced {
                 details.insert(
                     0,
@@ -292,33 +378,115 @@ mod tests {
 
     #[test]
     fn a_ready_deployment_at_the_right_tag_passes() {
-        let c = check(
+        let v = check(
             "source-controller",
             "v1.7.0",
             Some(&deployment("v1.7.0", 1)),
         );
-        assert!(c.ok, "{}", c.line);
-        assert!(check("source-controller", "*", Some(&deployment("v9", 1))).ok);
+        assert_eq!(
+            v,
+            Verdict::Ready {
+                tag: "v1.7.0".into()
+            }
+        );
+        assert!(matches!(
+            check("source-controller", "*", Some(&deployment("v9", 1))),
+            Verdict::Ready { .. }
+        ));
     }
 
     #[test]
-    fn expected_versus_actual_is_spelled_out() {
-        let c = check(
+    fn a_completed_rollout_at_another_tag_fails_at_once_in_one_short_line() {
+        let v = check(
+            "source-controller",
+            "v1.7.0",
+            Some(&deployment("v1.6.0", 1)),
+        );
+        assert_eq!(
+            v,
+            Verdict::Failed("source-controller: tag v1.6.0, expected v1.7.0, ready 1/1".into())
+        );
+    }
+
+    #[test]
+    fn a_rollout_still_going_waits_whatever_its_tag() {
+        // Updated but not available yet: the tag may still be the old one's.
+        let v = check(
             "source-controller",
             "v1.7.0",
             Some(&deployment("v1.6.0", 0)),
         );
-        assert!(!c.ok);
+        assert_eq!(v, Verdict::Waiting("0 of 1 available".into()));
+        let mut unobserved = deployment("v1.6.0", 1);
+        unobserved.metadata.generation = Some(3);
         assert_eq!(
-            c.line,
-            "source-controller: 0/1 ready, not Available, tag v1.6.0, expected v1.7.0; \
-             tag v1.6.0 (expected v1.7.0, container manager), ready 0/1, updated 1/1, available 0/1; \
-             conditions: Available=False (MinimumReplicasUnavailable): Deployment does not have minimum availability."
+            check("source-controller", "v1.7.0", Some(&unobserved)),
+            Verdict::Waiting("rollout not observed yet".into())
         );
-        let missing = check("helm-controller", "v1.4.0", None);
+        let mut old_left = deployment("v1.7.0", 1);
+        old_left.status.as_mut().unwrap().replicas = Some(2);
         assert_eq!(
-            missing.line,
-            "helm-controller: not found (expected tag v1.4.0)"
+            check("source-controller", "v1.7.0", Some(&old_left)),
+            Verdict::Waiting("1 old pending termination".into())
+        );
+        assert_eq!(
+            check("helm-controller", "v1.4.0", None),
+            Verdict::Waiting("not found".into())
+        );
+    }
+
+    #[test]
+    fn a_progress_deadline_exceeded_fails_at_once() {
+        let mut d = deployment("v1.7.0", 0);
+        d.status.as_mut().unwrap().updated_replicas = Some(0);
+        d.status.as_mut().unwrap().conditions = Some(vec![
+            serde_json::from_value(serde_json::json!({
+                "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                "message": "ReplicaSet \"source-controller-5d4\" has timed out progressing."
+            }))
+            .unwrap(),
+        ]);
+        assert_eq!(
+            check("source-controller", "v1.7.0", Some(&d)),
+            Verdict::Failed(
+                "source-controller: ready 0/1, progress deadline exceeded (ReplicaSet \"source-controller-5d4\" has timed out progressing.)".into()
+            )
+        );
+        // Not observed yet: the condition may belong to the previous spec.
+        d.metadata.generation = Some(3);
+        assert!(matches!(
+            check("source-controller", "v1.7.0", Some(&d)),
+            Verdict::Waiting(_)
+        ));
+    }
+
+    #[test]
+    fn a_failure_lists_only_what_is_wrong_one_line_each() {
+        let spec = AssertDeployments {
+            namespace: "flux-system".into(),
+            deployments: [
+                ("source-controller", "v1.7.0"),
+                ("helm-controller", "v1.4.0"),
+                ("kustomize-controller", "v1.7.0"),
+            ]
+            .map(|(n, t)| (n.to_owned(), t.to_owned()))
+            .into(),
+        };
+        let mut healthy = deployment("v1.7.0", 1);
+        healthy.metadata.name = Some("kustomize-controller".into());
+        let seen = BTreeMap::from([
+            (
+                "flux-system/source-controller".to_owned(),
+                deployment("v1.6.0", 1),
+            ),
+            ("flux-system/kustomize-controller".to_owned(), healthy),
+        ]);
+        let err = conclude(&spec, &seen).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "1 of 3 deployments in flux-system rolled out wrong\n  \
+             source-controller: tag v1.6.0, expected v1.7.0, ready 1/1\n  \
+             helm-controller: not found (expected tag v1.4.0)"
         );
     }
 }

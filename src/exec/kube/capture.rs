@@ -10,6 +10,7 @@ use k8s_openapi::ByteString;
 use kube::api::{DynamicObject, ResourceExt};
 use serde_json::{Map, Value};
 
+use crate::exec::private_file::write_private;
 use crate::redact::Redactor;
 use crate::validate::Capture;
 
@@ -186,15 +187,6 @@ pub fn register_captured(path: &Path, redactor: &Redactor) -> std::io::Result<us
     Ok(secrets.len())
 }
 
-/// Writes `bytes` to `path` with mode 0600, atomically (see
-/// [`crate::layout::replace_private`]).
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    crate::layout::replace_private(path, bytes)
-}
-
 impl KubeWork for Capture {
     async fn run(&self, env: &TaskEnv<'_>, task: &KubeTask<'_>) -> Result<String, KubeError> {
         capture(env, self, task.run_dir, task.redactor).await
@@ -267,18 +259,5 @@ mod tests {
             assert_eq!(r.redact(text), crate::redact::MASK, "{text}");
         }
         assert!(register_captured(&dir.path().join("missing.yaml"), &r).is_err());
-    }
-
-    #[test]
-    fn private_file_has_mode_0600() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.yaml");
-        std::fs::write(&path, "old").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        write_private(&path, b"new").unwrap();
-        let meta = std::fs::metadata(&path).unwrap();
-        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
     }
 }

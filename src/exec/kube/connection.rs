@@ -3,6 +3,7 @@
 //! plan's context guard, and the shared client with its kind cache.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -101,6 +102,41 @@ impl Connection {
         &self.kinds
     }
 
+    /// Whether the API server answers: `GET /version`, then discovery (`GET /api`,
+    /// `GET /apis`), all within `within` (one deadline for the three, retries of
+    /// the client included). Refuses with the server, the context and what went wrong:
+    /// connection refused, a TLS failure, 401/403, no answer in time.
+    pub async fn check_reachable(&self, within: Duration) -> Result<(), KubeError> {
+        let probe = async {
+            self.client
+                .apiserver_version()
+                .await
+                .map_err(|e| ("GET /version", e))?;
+            self.client
+                .list_core_api_versions()
+                .await
+                .map_err(|e| ("GET /api", e))?;
+            self.client
+                .list_api_groups()
+                .await
+                .map_err(|e| ("GET /apis", e))?;
+            Ok::<(), (&str, kube::Error)>(())
+        };
+        let unreachable = |error: String| KubeError::Unreachable {
+            server: self.server.clone(),
+            context: self.context.clone(),
+            error,
+        };
+        match tokio::time::timeout(within, probe).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err((request, e))) => Err(unreachable(format!("{request}: {}", cause(&e)))),
+            Err(_) => Err(unreachable(format!(
+                "no answer within {}",
+                planrun_text::format_duration(within)
+            ))),
+        }
+    }
+
     /// The plan's context guard: refuses when the plan names a context and this
     /// connection uses another.
     pub fn check_guard(&self, expected: Option<&str>) -> Result<(), KubeError> {
@@ -155,6 +191,47 @@ pub fn effective_context(
     })
 }
 
+/// What went wrong with a request, in the words an operator looks for: "connection
+/// refused", a TLS failure, "401 Unauthorized: ...", else the error's chain.
+pub(crate) fn cause(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => {
+            let reason = if s.reason.is_empty() {
+                "error"
+            } else {
+                &s.reason
+            };
+            if s.message.is_empty() {
+                format!("{} {reason}", s.code)
+            } else {
+                format!("{} {reason}: {}", s.code, s.message)
+            }
+        }
+        other => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(other);
+            while let Some(s) = source {
+                if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                    match io.kind() {
+                        std::io::ErrorKind::ConnectionRefused => {
+                            return "connection refused".into();
+                        }
+                        std::io::ErrorKind::ConnectionReset => return "connection reset".into(),
+                        std::io::ErrorKind::TimedOut => return "connection timed out".into(),
+                        _ => {}
+                    }
+                }
+                source = s.source();
+            }
+            let text = error_chain(other);
+            if text.to_lowercase().contains("certificate") || text.contains("tls") {
+                format!("TLS: {text}")
+            } else {
+                text
+            }
+        }
+    }
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -207,6 +284,29 @@ mod tests {
         );
         let msg = effective_context(&kc, Some("zz")).unwrap_err().to_string();
         assert!(msg.contains("`zz` not found; known contexts: a"), "{msg}");
+    }
+
+    #[test]
+    fn refusals_by_the_server_name_code_and_reason() {
+        let status = |code, reason: &str, message: &str| {
+            kube::Error::Api(
+                kube::core::Status::failure(message, reason)
+                    .with_code(code)
+                    .boxed(),
+            )
+        };
+        assert_eq!(
+            cause(&status(401, "Unauthorized", "Unauthorized")),
+            "401 Unauthorized: Unauthorized"
+        );
+        assert_eq!(
+            cause(&status(
+                403,
+                "Forbidden",
+                "forbidden: User \"x\" cannot get path \"/api\""
+            )),
+            "403 Forbidden: forbidden: User \"x\" cannot get path \"/api\""
+        );
     }
 
     #[test]

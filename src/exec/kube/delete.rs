@@ -69,6 +69,7 @@ pub async fn kube_delete(env: &TaskEnv<'_>, spec: &KubeDelete) -> Result<String,
         match outcome {
             Deleted::Accepted if env.dry_run => {
                 env.say(&format!("would delete {what} (server-side dry run)"));
+                env.note_change();
                 accepted.push(what);
             }
             Deleted::Accepted => {

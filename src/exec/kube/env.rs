@@ -1,6 +1,8 @@
 //! What a Kubernetes task runs with: the connection, where progress lines go, its
 //! deadline and whether it may change anything.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -10,7 +12,14 @@ use super::connection::Connection;
 /// Where a task's progress lines go (the engine turns them into output events).
 /// Lines never contain secret values; the engine masks them again anyway.
 pub trait Progress: Send + Sync {
+    /// One line of what the task did (to the task's output).
     fn line(&self, text: &str);
+
+    /// What the task waits on now, replacing the previous detail: what a wait has
+    /// left and why, a retry of the API. Shown on the task's live line.
+    fn detail(&self, text: &str) {
+        self.line(text);
+    }
 }
 
 impl<F: Fn(&str) + Send + Sync> Progress for F {
@@ -36,6 +45,10 @@ pub struct TaskEnv<'a> {
     pub started: Instant,
     /// Change nothing: deletes are sent as server-side dry runs.
     pub dry_run: bool,
+    /// The last detail said, so that only changes are.
+    last_detail: Mutex<Option<String>>,
+    /// In a dry run: the task found something it would change.
+    would_change: AtomicBool,
 }
 
 impl<'a> TaskEnv<'a> {
@@ -48,6 +61,8 @@ impl<'a> TaskEnv<'a> {
             deadline: started + budget,
             started,
             dry_run: false,
+            last_detail: Mutex::new(None),
+            would_change: AtomicBool::new(false),
         }
     }
 
@@ -59,6 +74,28 @@ impl<'a> TaskEnv<'a> {
 
     pub(crate) fn say(&self, text: &str) {
         self.progress.line(text);
+    }
+
+    /// What the task waits on now (see [`Progress::detail`]); said only when it
+    /// changed.
+    pub(crate) fn detail(&self, text: &str) {
+        let mut last = self.last_detail.lock().unwrap_or_else(|e| e.into_inner());
+        if last.as_deref() != Some(text) {
+            *last = Some(text.to_owned());
+            drop(last);
+            self.progress.detail(text);
+        }
+    }
+
+    /// In a dry run: notes that the task would change something (a delete the
+    /// server accepted as a dry run), so it reads "would change", not "checked ok".
+    pub(crate) fn note_change(&self) {
+        self.would_change.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the task noted a change it would make.
+    pub fn noted_change(&self) -> bool {
+        self.would_change.load(Ordering::Relaxed)
     }
 
     pub(crate) fn client(&self) -> kube::Client {

@@ -27,6 +27,20 @@ pub enum KubeError {
     )]
     ContextMismatch { expected: String, actual: String },
 
+    /// The API server did not answer `/version` and discovery before the run.
+    #[error("cannot reach the API server {server} of context `{context}`: {error}")]
+    #[diagnostic(
+        code(planrun::kube::unreachable),
+        help(
+            "nothing ran; check the VPN or network path to the server, the credentials of the context (log in again if they expired), or pass --kubeconfig / --context for another cluster"
+        )
+    )]
+    Unreachable {
+        server: String,
+        context: String,
+        error: String,
+    },
+
     /// No served resource has this kind.
     #[error(
         "unknown kind `{}`{}{}",
@@ -121,9 +135,13 @@ pub enum KubeError {
 }
 
 impl KubeError {
-    /// Whether this error is the context guard refusing (exit code 3).
+    /// Whether this error refuses the run before it starts (exit code 3): the context
+    /// guard, an unreachable API server.
     pub fn is_refusal(&self) -> bool {
-        matches!(self, KubeError::ContextMismatch { .. })
+        matches!(
+            self,
+            KubeError::ContextMismatch { .. } | KubeError::Unreachable { .. }
+        )
     }
 }
 

@@ -8,16 +8,21 @@ use crate::exec::{Attempt, TaskError, TaskOutcome};
 use crate::validate::Task;
 
 use super::env::Progress;
-use super::task::{KubeTask, KubeWork, run_kube_task};
+use super::task::{KubeTask, KubeWork, run_kube};
 
 /// After the engine's timeout fires, how long a task may take to finish on its own
 /// deadline (at the same instant) and say why it timed out.
 const EXPLAIN_GRACE: Duration = Duration::from_secs(5);
 
-/// Progress lines are task output: to the event stream and the task log, masked.
+/// Progress lines are task output: to the event stream and the task log, masked;
+/// details go to the task's live line.
 impl Progress for Attempt {
     fn line(&self, text: &str) {
         self.say(text);
+    }
+
+    fn detail(&self, text: &str) {
+        Attempt::detail(self, text);
     }
 }
 
@@ -39,7 +44,7 @@ pub async fn execute<W: KubeWork>(
         conn.context(),
         conn.server()
     ));
-    let work = run_kube_task(
+    let work = run_kube(
         work,
         KubeTask {
             conn,
@@ -66,7 +71,10 @@ pub async fn execute<W: KubeWork>(
     };
     let redact = |text: &str| ctx.run.redactor.redact(text).into_owned();
     match result {
-        Ok(summary) => Ok(TaskOutcome::new(redact(&summary))),
+        Ok(done) => Ok(TaskOutcome {
+            would_change: done.would_change,
+            ..TaskOutcome::new(redact(&done.summary))
+        }),
         // The message carries the details (what remains, expected versus actual).
         Err(e) => Err(TaskError::from_diagnostic(&e).map_text(redact)),
     }

@@ -27,6 +27,6 @@ pub use env::{Progress, Quiet, TaskEnv};
 pub use error::KubeError;
 pub use executor::execute;
 pub use field_managers::assert_field_managers;
-pub use task::{KubeTask, KubeWork, run_kube_task};
+pub use task::{KubeDone, KubeTask, KubeWork, run_kube, run_kube_task};
 pub use wait_absent::wait_absent;
 pub use wait_condition::wait_condition;

@@ -80,11 +80,26 @@ pub(crate) fn is_404(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
+/// What a retry of a transient error says on the task's live line: "API
+/// unreachable, retry 3 in 4s: connection refused" (or "API error" for an answer
+/// the server gave).
+pub(crate) fn retry_detail(api_answered: bool, retry: u32, delay: Duration, error: &str) -> String {
+    format!(
+        "{}, retry {retry} in {}: {error}",
+        if api_answered {
+            "API error"
+        } else {
+            "API unreachable"
+        },
+        planrun_text::format_duration(delay)
+    )
+}
+
 /// A short text for an error, for progress lines and "last error".
 pub(crate) fn describe(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) => status_text(s.code, &s.reason, &s.message),
-        other => other.to_string(),
+        other => super::connection::cause(other),
     }
 }
 
@@ -195,9 +210,11 @@ where
                 last,
             });
         }
-        env.say(&format!(
-            "{verb} {resource}: {last}; retrying in {}",
-            planrun_text::format_duration(delay)
+        env.detail(&retry_detail(
+            matches!(error, kube::Error::Api(_)),
+            attempts,
+            delay,
+            &format!("{verb} {resource}: {last}"),
         ));
         tokio::time::sleep(delay).await;
     }
@@ -217,6 +234,23 @@ mod tests {
             Class::Transient {
                 retry_after: Some(Duration::from_secs(3))
             }
+        );
+    }
+
+    #[test]
+    fn a_retry_says_what_failed_which_retry_and_when() {
+        assert_eq!(
+            retry_detail(false, 3, Duration::from_secs(4), "connection refused"),
+            "API unreachable, retry 3 in 4s: connection refused"
+        );
+        assert_eq!(
+            retry_detail(
+                true,
+                1,
+                Duration::from_millis(100),
+                "ServiceUnavailable (503)"
+            ),
+            "API error, retry 1 in 100ms: ServiceUnavailable (503)"
         );
     }
 

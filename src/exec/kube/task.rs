@@ -30,8 +30,8 @@ pub struct KubeTask<'a> {
 
 /// What a Kubernetes task type does with the connection.
 pub trait KubeWork: Sync {
-    /// A dry run passes when the kind is not served yet: an earlier task (a CRD that
-    /// `pulumi up` installs) would install it.
+    /// In a dry run, a kind not served now is said to be possibly installed by an
+    /// earlier task (a CRD that `pulumi up` installs).
     const KIND_MAY_COME_LATER: bool = false;
 
     /// Does the work; returns the one-line summary.
@@ -42,8 +42,22 @@ pub trait KubeWork: Sync {
     ) -> impl Future<Output = Result<String, KubeError>> + Send;
 }
 
+/// What a Kubernetes task did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeDone {
+    /// One line: what was done, or in a dry run what would be.
+    pub summary: String,
+    /// In a dry run: it would change something.
+    pub would_change: bool,
+}
+
 /// Runs one Kubernetes task. Returns the one-line summary.
 pub async fn run_kube_task<W: KubeWork>(work: &W, task: KubeTask<'_>) -> Result<String, KubeError> {
+    run_kube(work, task).await.map(|done| done.summary)
+}
+
+/// Runs one Kubernetes task. Returns what it did.
+pub async fn run_kube<W: KubeWork>(work: &W, task: KubeTask<'_>) -> Result<KubeDone, KubeError> {
     let env = TaskEnv::new(
         task.conn,
         task.progress,
@@ -51,11 +65,26 @@ pub async fn run_kube_task<W: KubeWork>(work: &W, task: KubeTask<'_>) -> Result<
     )
     .dry_run(task.dry_run);
     match work.run(&env, &task).await {
-        Err(KubeError::UnknownKind { kind, .. }) if task.dry_run && W::KIND_MAY_COME_LATER => {
-            Ok(format!(
-                "would check {kind} objects; the kind is not served now (an earlier task may install it)"
-            ))
-        }
-        other => other,
+        Ok(summary) => Ok(KubeDone {
+            summary,
+            would_change: env.noted_change(),
+        }),
+        Err(KubeError::UnknownKind {
+            kind,
+            api_version,
+            close,
+        }) if task.dry_run && W::KIND_MAY_COME_LATER => Err(KubeError::Assertion {
+            summary: format!("kind `{kind}` is not served now (an earlier task may install it)"),
+            details: KubeError::UnknownKind {
+                kind,
+                api_version,
+                close,
+            }
+            .to_string()
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+        }),
+        Err(e) => Err(e),
     }
 }

@@ -14,7 +14,7 @@ use crate::validate::WaitAbsent;
 use super::env::TaskEnv;
 use super::error::KubeError;
 use super::select::{Selected, object_name};
-use super::status::why_present;
+use super::status::{plural, why_present};
 use super::task::{KubeTask, KubeWork};
 use super::watch::WatchEnd;
 
@@ -25,36 +25,25 @@ const EXPLAIN_BUDGET: Duration = Duration::from_secs(3);
 pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String, KubeError> {
     let sel = Selected::resolve(env, &spec.selection).await?;
     if env.dry_run {
-        // Nothing was deleted: report what a real run would wait for, and move on.
+        // The wait is checked against the cluster as it is now: nothing was deleted.
         let now = sel.list(env).await?;
-        return Ok(if now.is_empty() {
-            format!(
-                "would wait until {} is gone; already absent",
-                sel.description
-            )
+        return if now.is_empty() {
+            Ok(format!("{} already absent", sel.description))
         } else {
-            format!(
-                "would wait until {} is gone; present now: {}",
-                sel.description,
-                now.iter().map(object_name).collect::<Vec<_>>().join(", ")
-            )
-        });
+            Err(KubeError::Assertion {
+                summary: format!("{} present now", sel.description),
+                details: vec![left(now.iter())],
+            })
+        };
     }
     let resource = sel.kind.resource_name();
     let mut seen: BTreeSet<String> = BTreeSet::new();
-    let mut reported: Option<BTreeSet<String>> = None;
     let end = sel
         .watch_until(env, |objects| {
-            let now: BTreeSet<String> = objects.keys().cloned().collect();
-            seen.extend(now.iter().cloned());
-            if reported.as_ref() != Some(&now) && !now.is_empty() {
-                env.say(&format!(
-                    "waiting for {} to be gone: {}",
-                    plural(now.len(), "object", "objects"),
-                    now.iter().cloned().collect::<Vec<_>>().join(", ")
-                ));
+            seen.extend(objects.keys().cloned());
+            if !objects.is_empty() {
+                env.detail(&left(objects.values()));
             }
-            reported = Some(now);
             objects.is_empty()
         })
         .await?;
@@ -101,6 +90,45 @@ pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String,
             })
         }
     }
+}
+
+/// Most objects a wait's live detail names; the rest are counted.
+const DETAIL_OBJECTS: usize = 3;
+
+/// What a wait still waits for, in one line: "1 object left:
+/// cert-manager/cert-manager-webhook, finalizer example.com/hold".
+fn left<'a>(objects: impl ExactSizeIterator<Item = &'a DynamicObject>) -> String {
+    let n = objects.len();
+    let mut named: Vec<String> = objects
+        .take(DETAIL_OBJECTS)
+        .map(|o| {
+            let mut held: Vec<String> = o.finalizers().to_vec();
+            // A namespace's own finalizer (`kubernetes`) is in its spec.
+            if let Some(spec) = o
+                .data
+                .get("spec")
+                .and_then(|s| s.get("finalizers"))
+                .and_then(Value::as_array)
+            {
+                held.extend(spec.iter().filter_map(Value::as_str).map(str::to_owned));
+            }
+            let why = match (held.len(), o.metadata.deletion_timestamp.is_some()) {
+                (_, false) => "not being deleted".to_owned(),
+                (0, true) => "being deleted".to_owned(),
+                (1, true) => format!("finalizer {}", held[0]),
+                (_, true) => format!("finalizers {}", held.join(", ")),
+            };
+            format!("{}, {why}", object_name(o))
+        })
+        .collect();
+    if n > DETAIL_OBJECTS {
+        named.push(format!("and {} more", n - DETAIL_OBJECTS));
+    }
+    format!(
+        "{} left: {}",
+        plural(n, "object", "objects"),
+        named.join("; ")
+    )
 }
 
 /// For a CRD that is stuck: how many of its custom resources remain, and the first few
@@ -162,16 +190,45 @@ fn crd_resource(crd: &DynamicObject) -> Option<ApiResource> {
     })
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
 impl KubeWork for WaitAbsent {
     async fn run(&self, env: &TaskEnv<'_>, _task: &KubeTask<'_>) -> Result<String, KubeError> {
         wait_absent(env, self).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(name: &str, deleting: bool, finalizers: &[&str], spec: &[&str]) -> DynamicObject {
+        let mut meta = serde_json::json!({"name": name, "finalizers": finalizers});
+        if deleting {
+            meta["deletionTimestamp"] = "2025-01-01T00:00:00Z".into();
+        }
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Namespace", "metadata": meta,
+            "spec": {"finalizers": spec}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_detail_names_what_is_left_and_what_holds_it() {
+        let one = [object("cert-manager", true, &["example.com/hold"], &[])];
+        assert_eq!(
+            left(one.iter()),
+            "1 object left: cert-manager, finalizer example.com/hold"
+        );
+        let many = [
+            object("a", true, &[], &["kubernetes"]),
+            object("b", false, &[], &[]),
+            object("c", true, &["x", "y"], &[]),
+            object("d", true, &[], &[]),
+            object("e", true, &[], &[]),
+        ];
+        assert_eq!(
+            left(many.iter()),
+            "5 objects left: a, finalizer kubernetes; b, not being deleted; c, finalizers x, y; and 2 more"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! status condition, e.g. Flux's `Ready=True` on GitRepository and Kustomization; on
 //! timeout show each object's condition with its reason and message.
 
-use kube::api::{DynamicObject, ResourceExt};
+use kube::api::DynamicObject;
 
 use crate::validate::WaitCondition;
 
@@ -39,25 +39,34 @@ pub async fn wait_condition(env: &TaskEnv<'_>, spec: &WaitCondition) -> Result<S
     let resource = sel.kind.resource_name();
     let want = format!("{}={}", spec.condition, spec.status);
     if env.dry_run {
+        // Checked against the cluster as it is now.
         let now = sel.list(env).await?;
-        let states: Vec<String> = now
+        let pending: Vec<String> = now
             .iter()
-            .map(|o| match verdict(o, &spec.condition, &spec.status) {
-                Ok(()) => format!("{} ({want})", object_name(o)),
-                Err(why) => format!("{} ({why})", object_name(o)),
+            .filter_map(|o| {
+                verdict(o, &spec.condition, &spec.status)
+                    .err()
+                    .map(|why| format!("{}: {why}", sel.object_ref(o)))
             })
             .collect();
-        return Ok(format!(
-            "would wait for {want} on {}; now: {}",
-            sel.description,
-            if states.is_empty() {
-                "no matching object".to_string()
-            } else {
-                states.join(", ")
-            }
-        ));
+        return if now.is_empty() {
+            Err(KubeError::Assertion {
+                summary: format!("no object matches {} now", sel.description),
+                details: Vec::new(),
+            })
+        } else if pending.is_empty() {
+            Ok(format!(
+                "{want} on {} now: {}",
+                sel.description,
+                now.iter().map(object_name).collect::<Vec<_>>().join(", ")
+            ))
+        } else {
+            Err(KubeError::Assertion {
+                summary: format!("{} of {} not {want} now", pending.len(), now.len()),
+                details: pending,
+            })
+        };
     }
-    let mut last_report = String::new();
     let end = sel
         .watch_until(env, |objects| {
             let pending: Vec<String> = objects
@@ -65,18 +74,19 @@ pub async fn wait_condition(env: &TaskEnv<'_>, spec: &WaitCondition) -> Result<S
                 .filter_map(|o| {
                     verdict(o, &spec.condition, &spec.status)
                         .err()
-                        .map(|why| format!("{} ({why})", o.name_any()))
+                        .map(|why| format!("{}, {why}", object_name(o)))
                 })
                 .collect();
-            let report = if objects.is_empty() {
-                "no matching object yet".to_string()
-            } else {
-                pending.join(", ")
-            };
-            if !report.is_empty() && report != last_report {
-                env.say(&format!("waiting for {want}: {report}"));
+            if objects.is_empty() {
+                env.detail(&format!("no object matches {} yet", sel.description));
+            } else if !pending.is_empty() {
+                env.detail(&format!(
+                    "{} of {} not {want}: {}",
+                    pending.len(),
+                    objects.len(),
+                    pending.join("; ")
+                ));
             }
-            last_report = report;
             !objects.is_empty() && pending.is_empty()
         })
         .await?;

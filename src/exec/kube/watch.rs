@@ -61,6 +61,7 @@ where
     let mut synced = false;
     let mut last_error = None;
     let mut backoff = Backoff::default();
+    let mut retries = 0u32;
     let timed_out = |objects, synced, last_error| {
         Ok(WatchEnd::TimedOut {
             objects,
@@ -94,9 +95,14 @@ where
                     });
                 };
                 let delay = backoff.next_delay(retry_after);
-                env.say(&format!(
-                    "watch {resource}: {text}; resuming in {}",
-                    planrun_text::format_duration(delay)
+                retries += 1;
+                let answered = matches!(e, watcher::Error::WatchError(_))
+                    || retry::watch_source(&e).is_some_and(|s| matches!(s, kube::Error::Api(_)));
+                env.detail(&retry::retry_detail(
+                    answered,
+                    retries,
+                    delay,
+                    &format!("watch {resource}: {text}"),
                 ));
                 last_error = Some(text);
                 tokio::select! {
@@ -118,6 +124,7 @@ where
             }
         };
         backoff.reset();
+        retries = 0;
         match event {
             watcher::Event::Init => buffer = Some(BTreeMap::new()),
             watcher::Event::InitApply(obj) => {

@@ -426,7 +426,7 @@ mod tests {
         );
         assert!(!shown[0].contains("s3cret"));
         // The excerpt holds less still.
-        assert!(exit.tail[0].len() < output::EXCERPT_LINE + 100);
+        assert!(exit.tail[0].len() < planrun_text::EXCERPT_LINE + 100);
     }
 
     #[tokio::test]

@@ -11,6 +11,8 @@ use std::collections::VecDeque;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use planrun_text::{EXCERPT_LINE, cap_line as capped};
+
 use super::child::LineFilter;
 use crate::events::Stream;
 use crate::exec::Attempt;
@@ -20,9 +22,6 @@ pub const EXCERPT_LINES: usize = 20;
 
 /// The part of one line kept in memory and shown in events.
 pub const LINE_SHOWN: usize = 64 * 1024;
-
-/// The part of one line kept for the failure excerpt (terminal, report).
-pub const EXCERPT_LINE: usize = 4 * 1024;
 
 /// Lines a filter gets whole (pulumi's `--json` events hold whole resource states).
 const FILTERED_LINE: usize = 16 * 1024 * 1024;
@@ -199,38 +198,6 @@ impl<'a> OutputSink<'a> {
     }
 }
 
-/// `text` (the start of a line of `total` bytes) cut to at most `max` bytes, with
-/// what was cut said: `[… 19.1 MiB more in the task log]`.
-pub fn capped(text: &str, max: usize, total: u64) -> String {
-    if text.len() <= max && total <= text.len() as u64 {
-        return text.to_owned();
-    }
-    let mut cut = max.min(text.len());
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let more = total.saturating_sub(cut as u64);
-    format!("{} [… {} more in the task log]", &text[..cut], size(more))
-}
-
-/// A byte count for people: `512 bytes`, `3.0 KiB`, `19.1 MiB`.
-fn size(bytes: u64) -> String {
-    const KIB: u64 = 1024;
-    const MIB: u64 = 1024 * 1024;
-    let tenths = |unit: u64| (bytes * 10 + unit / 2) / unit;
-    match bytes {
-        b if b < KIB => format!("{b} bytes"),
-        b if b < MIB => {
-            let t = tenths(KIB);
-            format!("{}.{} KiB", t / 10, t % 10)
-        }
-        _ => {
-            let t = tenths(MIB);
-            format!("{}.{} MiB", t / 10, t % 10)
-        }
-    }
-}
-
 /// Copies both streams into `sink` until both are closed, a bounded buffer per
 /// stream whatever the children print.
 pub async fn pump(
@@ -275,22 +242,5 @@ async fn read<R: AsyncRead + Unpin>(reader: &mut Option<R>, buf: &mut [u8]) -> u
     match reader {
         Some(r) => r.read(buf).await.unwrap_or(0),
         None => 0,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_lines_are_capped_saying_what_is_left() {
-        assert_eq!(capped("short", 10, 5), "short");
-        assert_eq!(
-            capped(&"x".repeat(100), 10, 20 * 1024 * 1024),
-            format!("{} [… 20.0 MiB more in the task log]", "x".repeat(10))
-        );
-        // Never inside a character.
-        assert_eq!(capped("ééé", 3, 6), "é [… 4 bytes more in the task log]");
-        assert_eq!(size(3 * 1024), "3.0 KiB");
     }
 }

@@ -30,6 +30,11 @@ impl ChangeSummary {
     fn count(&self, op: &str) -> u64 {
         self.counts.get(op).copied().unwrap_or(0)
     }
+
+    /// Whether anything changes.
+    pub fn has_changes(&self) -> bool {
+        self.counts.iter().any(|(op, n)| op != "same" && *n > 0)
+    }
 }
 
 /// Counts by operation, for tests.
@@ -49,11 +54,6 @@ impl ChangeSummary {
 
     pub fn unchanged(&self) -> u64 {
         self.count("same")
-    }
-
-    /// Whether anything changes.
-    pub fn has_changes(&self) -> bool {
-        self.counts.iter().any(|(op, n)| op != "same" && *n > 0)
     }
 }
 

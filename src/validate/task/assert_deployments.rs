@@ -42,6 +42,10 @@ impl TaskSpec for AssertDeployments {
         TaskType::AssertDeployments
     }
 
+    fn changes(&self) -> bool {
+        false
+    }
+
     fn describe(&self) -> String {
         let list: Vec<String> = self
             .deployments

@@ -44,6 +44,10 @@ impl TaskSpec for AssertFile {
         TaskType::AssertFile
     }
 
+    fn changes(&self) -> bool {
+        false
+    }
+
     fn describe(&self) -> String {
         let list: Vec<&str> = self.patterns.iter().map(|r| r.as_str()).collect();
         format!(

@@ -51,6 +51,10 @@ impl TaskSpec for Capture {
         TaskType::Capture
     }
 
+    fn changes(&self) -> bool {
+        false
+    }
+
     fn describe(&self) -> String {
         format!(
             "save {} to {} in the run directory (mode 0600)",

@@ -76,7 +76,8 @@ impl ExecScript {
                         format!("task `{id}` has neither `command` nor `script`"),
                     )
                     .at(b.id_span.clone(), "nothing to run")
-                    .help("add command = [\"program\", \"arg\"] or script = \"...\""),
+                    .help("add command = [\"program\", \"arg\"] or script = \"...\"")
+                    .about_missing(["command", "script"]),
                 );
                 return None;
             }
@@ -106,6 +107,11 @@ impl ExecScript {
 impl TaskSpec for ExecScript {
     fn task_type(&self) -> TaskType {
         TaskType::ExecScript
+    }
+
+    /// A script changes things unless it is marked `read_only`.
+    fn changes(&self) -> bool {
+        !self.read_only
     }
 
     fn describe(&self) -> String {

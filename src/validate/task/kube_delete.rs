@@ -41,6 +41,10 @@ impl TaskSpec for KubeDelete {
         TaskType::KubeDelete
     }
 
+    fn changes(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!(
             "delete {} (propagation {:?}; absent is fine)",

@@ -26,6 +26,10 @@ impl TaskSpec for WaitAbsent {
         TaskType::WaitAbsent
     }
 
+    fn changes(&self) -> bool {
+        false
+    }
+
     fn describe(&self) -> String {
         format!("wait until no {} exists", self.selection.describe())
     }

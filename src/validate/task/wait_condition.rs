@@ -31,6 +31,10 @@ impl TaskSpec for WaitCondition {
         TaskType::WaitCondition
     }
 
+    fn changes(&self) -> bool {
+        false
+    }
+
     fn describe(&self) -> String {
         format!(
             "wait until {} has condition {}={}",

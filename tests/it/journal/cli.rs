@@ -171,7 +171,7 @@ fn a_changed_task_reruns_with_what_follows_and_says_why() {
     assert_eq!(d.read("ran"), "a\nb\nA\nb\nc\n");
     let all = text(&o);
     assert!(
-        all.contains("task `a` runs again: its definition changed since it succeeded"),
+        all.contains("will run (3): a (its definition changed since it succeeded), b (it failed), c (it was skipped)"),
         "{all}"
     );
 }
@@ -199,15 +199,161 @@ fn var_overrides_are_reused_and_change_fingerprints_when_given_again() {
     assert_eq!(d.read("ran"), "a\nb\nb\nc\nb\nc\n");
 }
 
+/// a -> b -> c, a -> d; `delete` needs nothing and stands for a task that changes
+/// the cluster. Each task appends its name to `ran`; b fails while `fail-b` exists.
+const RERUN: &str = r#"
+[plan]
+name = "rerun"
+
+[tasks.a]
+type = "exec-script"
+script = 'echo a >> ran'
+
+[tasks.b]
+type = "exec-script"
+script = 'echo b >> ran; test ! -e fail-b'
+needs = ["a"]
+
+[tasks.c]
+type = "exec-script"
+script = 'echo c >> ran'
+needs = ["b"]
+
+[tasks.d]
+type = "exec-script"
+script = 'echo d >> ran'
+needs = ["a"]
+
+[tasks.delete]
+type = "exec-script"
+script = 'echo delete >> ran'
+"#;
+
+/// The lines of planrun's listing on stderr.
+fn listing(o: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("planrun: "))
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
-fn rerun_forces_a_task_and_its_dependents() {
-    let d = Dir::new(ABC);
+fn rerun_runs_exactly_the_task_and_its_dependents_and_says_so_first() {
+    let d = Dir::new(RERUN);
     assert_eq!(code(&d.run(&["plan.toml"])), 0);
+    let first: Vec<String> = d.read("ran").lines().map(str::to_owned).collect();
+    let run_id = d.state("rerun").latest().unwrap().unwrap();
+    std::fs::remove_file(d.path().join("ran")).unwrap();
+
     let o = d.run(&["plan.toml", "--rerun", "b"]);
     assert_eq!(code(&o), 0, "{}", text(&o));
-    assert_eq!(d.read("ran"), "a\nb\nc\nb\nc\n");
+    assert_eq!(d.read("ran"), "b\nc\n", "only b and what needs it ran");
+    assert_eq!(
+        listing(&o),
+        [
+            format!("running again, in run {run_id} of plan `rerun`, `b` and what depends on it:"),
+            "  will run (2): b (--rerun asked for it), c (it needs `b`, which runs again)"
+                .to_owned(),
+            format!("  taken as done from run {run_id} (3): a, d, delete"),
+        ]
+    );
+    assert_eq!(first.len(), 5);
+
+    // A task new in the plan is not run by a --rerun that did not ask for it, and
+    // the listing says how to run it.
+    std::fs::remove_file(d.path().join("ran")).unwrap();
+    std::fs::write(
+        d.plan(),
+        format!("{RERUN}\n[tasks.new]\ntype = \"exec-script\"\nscript = 'echo new >> ran'\nneeds = [\"b\"]\n[tasks.lone]\ntype = \"exec-script\"\nscript = 'echo lone >> ran'\n"),
+    )
+    .unwrap();
+    let o = d.run(&["plan.toml", "--rerun", "c"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(d.read("ran"), "c\n");
+    let said = listing(&o).join("\n");
+    assert!(
+        said.contains(&format!(
+            "  skipped (2): new (it did not run in run {run_id}; `--rerun new` runs it), lone (it did not run in run {run_id}; `--rerun lone` runs it)"
+        )),
+        "{said}"
+    );
     let o = d.run(&["plan.toml", "--rerun", "nope"]);
     assert_eq!(code(&o), 2, "{}", text(&o));
+}
+
+/// The harm the issue reports: `--rerun` on an unfinished run ran everything not yet
+/// done, deletes included. It is refused, naming how to finish the run with it.
+#[test]
+fn rerun_on_an_unfinished_run_is_refused_and_says_how_to_combine_it_with_resume() {
+    let d = Dir::new(RERUN);
+    std::fs::write(d.path().join("fail-b"), "").unwrap();
+    std::fs::write(
+        d.plan(),
+        RERUN.replace("[tasks.delete]\n", "[tasks.delete]\nneeds = [\"c\"]\n"),
+    )
+    .unwrap();
+    assert_eq!(code(&d.run(&["plan.toml"])), 1);
+    std::fs::remove_file(d.path().join("ran")).unwrap();
+    let o = d.run(&["plan.toml", "--rerun", "d"]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    let err = flat(&o.stderr);
+    assert!(err.contains("is unfinished (failed,"), "{err}");
+    assert!(
+        err.contains("use `planrun plan.toml --resume --rerun d`"),
+        "{err}"
+    );
+    assert_eq!(d.read("ran"), "", "nothing ran");
+
+    // Combined with --resume, by choice: the run finishes, d again too.
+    std::fs::remove_file(d.path().join("fail-b")).unwrap();
+    let o = d.run(&["plan.toml", "--resume", "--rerun", "d"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let mut ran: Vec<&str> = Vec::new();
+    let text_ran = d.read("ran");
+    ran.extend(text_ran.lines());
+    ran.sort_unstable();
+    assert_eq!(ran, ["b", "c", "d", "delete"]);
+    let said = listing(&o).join("\n");
+    assert!(
+        said.contains("will run (4): b (it failed), c (it was skipped), d (--rerun asked for it), delete (it was skipped)"),
+        "{said}"
+    );
+}
+
+/// --resume and --restart list what they will do before anything starts.
+#[test]
+fn resume_and_restart_list_what_will_run_first() {
+    let d = Dir::new(RERUN);
+    std::fs::write(d.path().join("fail-b"), "").unwrap();
+    assert_eq!(code(&d.run(&["plan.toml"])), 1);
+    let run_id = d.state("rerun").latest().unwrap().unwrap();
+    std::fs::remove_file(d.path().join("fail-b")).unwrap();
+    let o = d.run(&["plan.toml", "--resume"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(
+        listing(&o),
+        [
+            format!("resuming run {run_id} of plan `rerun` (failed):"),
+            "  will run (2): b (it failed), c (it was skipped)".to_owned(),
+            format!("  taken as done from run {run_id} (3): a, d, delete"),
+        ]
+    );
+    // The listing comes before the first task's line.
+    let out = text(&o);
+    assert!(out.find("will run (2)").unwrap() > 0);
+
+    std::fs::write(d.path().join("fail-b"), "").unwrap();
+    assert_eq!(code(&d.run(&["plan.toml", "--restart"])), 1);
+    let failed_run = d.state("rerun").latest().unwrap().unwrap();
+    let o = d.run(&["plan.toml", "--restart"]);
+    assert_eq!(
+        listing(&o)[..2],
+        [
+            format!("abandoning run {failed_run} of plan `rerun` (failed); starting a new run:"),
+            "  will run (5): a, b, c, d, delete".to_owned(),
+        ]
+    );
 }
 
 #[test]
@@ -535,4 +681,213 @@ fn check_torture_run(d: &Dir, run_id: &str, tasks: usize, pids: &BTreeMap<u32, u
             "{t}: one run per session at most: {lines:?}"
         );
     }
+}
+
+/// A run interrupted twice (SIGINT, then SIGTERM) and resumed to the end has one
+/// report for the whole run: every task's state and result, every attempt with the
+/// process that ran it, both interruptions with their time and cause; `status`
+/// says the same; the attempts are numbered across the processes.
+#[test]
+fn one_report_for_a_run_interrupted_twice() {
+    let d = Dir::new(
+        r#"
+[plan]
+name = "twice"
+
+[tasks.quick]
+type = "exec-script"
+script = 'echo quick'
+
+[tasks.slow]
+type = "exec-script"
+script = 'echo waiting; touch slow.started; while [ ! -e go ]; do sleep 0.02; done'
+needs = ["quick"]
+
+[tasks.last]
+type = "exec-script"
+script = 'echo last'
+needs = ["slow"]
+"#,
+    );
+    for signal in [
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGTERM,
+    ] {
+        let _ = std::fs::remove_file(d.path().join("slow.started"));
+        let mut args = vec!["plan.toml"];
+        if d.state("twice").latest().unwrap().is_some() {
+            args.push("--resume");
+        }
+        let mut child = planrun()
+            .current_dir(d.path())
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for(
+            || d.path().join("slow.started").exists(),
+            Duration::from_secs(30),
+        );
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+            signal,
+        )
+        .unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(130));
+    }
+    std::fs::write(d.path().join("go"), "").unwrap();
+    let o = d.run(&["plan.toml", "--resume"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+
+    let state = d.state("twice");
+    let run_id = state.latest().unwrap().unwrap();
+    assert_eq!(state.run_ids().unwrap().len(), 1, "one run");
+    let report = std::fs::read_to_string(state.dir().run(&run_id).report_path()).unwrap();
+    for row in [
+        "| outcome | **succeeded** |",
+        "| processes | 3 (resumed 2 times) |",
+        "| `quick` | succeeded | ran script: echo quick | 1 |",
+        "| `slow` | succeeded | ran script: echo waiting; touch slow.started; while [ ! -e go ]; do sleep 0.02; done | 3 |",
+        "| `last` | succeeded | ran script: echo last | 1 |",
+        "by SIGINT (Ctrl-C) |",
+        "| --resume | ",
+        "| new run | ",
+        "by SIGTERM |",
+    ] {
+        assert!(report.contains(row), "no `{row}` in:\n{report}");
+    }
+    assert_eq!(report.matches("interrupted at ").count(), 2, "{report}");
+    let row = |task: &str, n: u32| {
+        report
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{task}` | {n} | {n} | ")))
+            .unwrap_or_else(|| panic!("no attempt {n} of {task}:\n{report}"))
+            .to_owned()
+    };
+    assert!(row("slow", 1).ends_with("| interrupted |"), "{report}");
+    assert!(row("slow", 2).ends_with("| interrupted |"), "{report}");
+    assert!(row("slow", 3).ends_with("| succeeded |"), "{report}");
+    // status says the same, from the same journal.
+    let o = d.run(&["status", "plan.toml"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(", resumed 2 times"), "{out}");
+    assert_eq!(out.matches(" (--resume)\n").count(), 2, "{out}");
+    assert_eq!(out.matches("interrupted 20").count(), 2, "{out}");
+    let slow = out.lines().find(|l| l.starts_with("slow ")).unwrap();
+    let cols: Vec<&str> = slow.split_whitespace().collect();
+    assert_eq!(&cols[..3], ["slow", "succeeded", "3"], "{out}");
+    // The task log numbers the attempts across the processes, as status does.
+    let log = std::fs::read_to_string(state.dir().run(&run_id).log_path("slow")).unwrap();
+    let headers: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("--- attempt"))
+        .collect();
+    assert_eq!(headers.len(), 3, "{log}");
+    for (i, h) in headers.iter().enumerate() {
+        assert!(h.starts_with(&format!("--- attempt {}: ", i + 1)), "{log}");
+    }
+    let journal = Journal::read(&state.journal_path(&run_id)).unwrap();
+    let attempts: Vec<u32> = journal
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::TaskStarted { task, attempt, .. } if task == "slow" => Some(*attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attempts, [1, 2, 3]);
+}
+
+/// An `always` task learns how the run stands as it starts: `succeeded`, `failed`
+/// (with the failed tasks named) or `interrupted`.
+#[test]
+fn an_always_task_sees_each_outcome() {
+    let plan = r#"
+[plan]
+name = "outcome"
+
+[tasks.work]
+type = "exec-script"
+script = 'test ! -e fail; if [ -e hang ]; then touch hanging; while :; do sleep 0.02; done; fi'
+
+[tasks.flaky]
+type = "exec-script"
+script = 'test ! -e fail'
+allow_failure = true
+
+[tasks.record]
+type = "exec-script"
+always = true
+script = 'echo "$PLANRUN_RUN_OUTCOME [$PLANRUN_FAILED_TASKS]" >> outcomes'
+needs = ["work", "flaky"]
+"#;
+    let d = Dir::new(plan);
+    assert_eq!(code(&d.run(&["plan.toml"])), 0);
+    std::fs::write(d.path().join("fail"), "").unwrap();
+    assert_eq!(code(&d.run(&["plan.toml"])), 1);
+    std::fs::remove_file(d.path().join("fail")).unwrap();
+    std::fs::write(d.path().join("hang"), "").unwrap();
+    let mut child = planrun()
+        .current_dir(d.path())
+        .args(["plan.toml", "--restart"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(
+        || d.path().join("hanging").exists(),
+        Duration::from_secs(30),
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(
+        d.read("outcomes"),
+        "succeeded []\nfailed [work,flaky]\ninterrupted []\n"
+    );
+}
+
+/// On a terminal, a rerun that would run tasks that change things asks after its
+/// listing; "no" runs nothing (exit 3), "yes" goes on. (`script` gives planrun a
+/// terminal and types the answer.)
+#[test]
+fn on_a_terminal_a_rerun_of_changing_tasks_asks_first() {
+    let d = Dir::new(RERUN);
+    assert_eq!(code(&d.run(&["plan.toml"])), 0);
+    std::fs::remove_file(d.path().join("ran")).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin!("planrun");
+    let on_terminal = |answer: &str| {
+        let mut child = Command::new("script")
+            .current_dir(d.path())
+            .env("NO_COLOR", "1")
+            .args(["-qec"])
+            .arg(format!("{} plan.toml --rerun b", bin.display()))
+            .arg("/dev/null")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("`script` (util-linux) gives planrun a terminal");
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(answer.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        drop(stdin);
+        out
+    };
+    let o = on_terminal("n\n");
+    let all = text(&o);
+    assert!(
+        all.contains("2 of these change things (b, c). Go on? [y/N]"),
+        "{all}"
+    );
+    assert_eq!(code(&o), 3, "{all}");
+    assert_eq!(d.read("ran"), "", "nothing ran: {all}");
+    let o = on_terminal("y\n");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(d.read("ran"), "b\nc\n");
 }
