@@ -4,6 +4,8 @@
 mod architecture;
 mod engine;
 mod flux_sim;
+mod fuzz;
+mod hardening;
 mod journal;
 mod kube_tasks;
 mod plan_diagnostics;
@@ -14,6 +16,7 @@ mod pulumi_sim;
 mod rehearsal;
 mod sandbox;
 mod sandbox_kubectl;
+mod sandbox_limits;
 mod sandbox_namespace;
 mod support;
 mod vocabulary;

@@ -20,7 +20,7 @@ mod wait_condition;
 mod watch;
 
 pub use assert_deployments::assert_deployments;
-pub use capture::capture;
+pub use capture::{capture, register_captured};
 pub use connection::{ConnectOptions, Connection, check_guard};
 pub use delete::kube_delete;
 pub use env::{Progress, Quiet, TaskEnv};
