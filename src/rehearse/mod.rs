@@ -9,7 +9,6 @@ mod command;
 mod error;
 mod outcome;
 mod rehearsal;
-mod snapshot;
 mod spec;
 mod world;
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use planrun::journal::PlanState;
-use planrun::layout::RunDir;
+use planrun::layout::{self, RunDir};
 use planrun_sandbox::Activity;
 
 /// The file name of the final state, in the run directory.
@@ -57,7 +57,7 @@ pub fn latest_run(state_dir: &Path, plan_name: &str) -> Option<RunDir> {
 pub fn write_final_state(run: &RunDir, objects: &[Value]) -> std::io::Result<PathBuf> {
     let text = serde_yaml::to_string(&final_state(objects)).map_err(std::io::Error::other)?;
     let path = run.path().join(FINAL_STATE);
-    std::fs::write(&path, text)?;
+    layout::replace_private(&path, text.as_bytes())?;
     Ok(path)
 }
 
@@ -75,11 +75,10 @@ pub fn activity_section(activity: &[Activity]) -> String {
 
 /// Appends the activity to the run's `report.md`.
 pub fn append_activity(run: &RunDir, activity: &[Activity]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut report = std::fs::OpenOptions::new()
-        .append(true)
-        .open(run.report_path())?;
-    report.write_all(activity_section(activity).as_bytes())
+    let path = run.report_path();
+    let mut report = std::fs::read_to_string(&path)?;
+    report.push_str(&activity_section(activity));
+    layout::replace_private(&path, report.as_bytes())
 }
 
 #[cfg(test)]

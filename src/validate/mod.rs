@@ -7,12 +7,13 @@ mod interpolate;
 mod model;
 mod pipeline;
 mod selection;
+mod shell;
 mod task;
 mod task_ref;
 mod task_table;
 mod vars;
 
-pub use error::{ErrorKind, InvalidPlan};
+pub use error::{ErrorKind, InvalidPlan, PlanWarnings};
 pub use model::*;
 pub use pipeline::{load_and_validate, validate};
 pub use selection::{ALL_NAMESPACES, KindSet, Namespaces, Selection, Target};

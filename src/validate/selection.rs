@@ -170,6 +170,7 @@ pub(super) fn build_selection(
     errors: &mut Vec<PlanError>,
 ) -> Option<Selection> {
     let kinds = build_kinds(cx, &raw, table, id, task_type, errors);
+    let names_ok = check_object_names(&raw, table, id, errors);
     let namespace = match raw.namespace.as_deref() {
         None => Some(Namespaces::Unset),
         Some(ALL_NAMESPACES) => Some(Namespaces::All),
@@ -187,11 +188,59 @@ pub(super) fn build_selection(
         Some(ns) => Some(Namespaces::Named(ns.to_owned())),
     };
     let target = build_target(cx, &raw, table, id, task_type, errors);
+    if !names_ok {
+        return None;
+    }
     Some(Selection {
         kinds: kinds?,
         namespace: namespace?,
         target: target?,
     })
+}
+
+/// `name` and `namespace` must each be one object's name: an empty name would
+/// address the whole collection (a DELETE of every object); `/` or `..` would
+/// address another path. An empty `namespace` and "*" are judged with the
+/// namespaces. Returns whether both are fine.
+fn check_object_names(
+    raw: &RawSelection,
+    table: &Table<'_>,
+    id: &str,
+    errors: &mut Vec<PlanError>,
+) -> bool {
+    for (key, value) in [
+        ("name", raw.name.as_deref()),
+        (
+            "namespace",
+            raw.namespace
+                .as_deref()
+                .filter(|ns| *ns != ALL_NAMESPACES && !ns.trim().is_empty()),
+        ),
+    ] {
+        // A reference left as written is an undefined variable, said already.
+        let Some(value) = value.filter(|v| !v.contains("{{")) else {
+            continue;
+        };
+        let bad = value.is_empty()
+            || value.contains('/')
+            || value == "."
+            || value == ".."
+            || value.chars().any(|c| c.is_whitespace() || c.is_control());
+        if bad {
+            errors.push(
+                PlanError::new(
+                    ErrorKind::BadValue,
+                    format!("task `{id}`: `{key}` {value:?} is not an object {key}"),
+                )
+                .at(value_span(table, key).unwrap_or(0..0), "not a name")
+                .help(format!(
+                    "give the object's {key}, e.g. \"flux-system\" (a name has no spaces or `/` and is never empty); to select several objects use `name_pattern` or `selector`"
+                )),
+            );
+            return false;
+        }
+    }
+    true
 }
 
 fn build_kinds(

@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::redact::Redactor;
 use crate::validate::{ApplySource, KubeApply, ObjectName};
 
-use super::capture::{DROPPED_ANNOTATIONS, is_secret, keys, register_secret_values};
+use super::capture::{DROPPED_ANNOTATIONS, is_secret, keys, object_value, register_secret_values};
 use super::env::TaskEnv;
 use super::error::KubeError;
 use super::kinds::ResolvedKind;
@@ -135,7 +135,7 @@ pub async fn kube_apply(
                 })?;
             // Before anything about the object is said anywhere.
             if is_secret(&obj) {
-                register_secret_values(&obj, redactor);
+                register_secret_values(&object_value(&obj), redactor);
             }
             objects.push(obj);
         }

@@ -25,7 +25,7 @@ mod watch;
 
 pub use apply::kube_apply;
 pub use assert_deployments::assert_deployments;
-pub use capture::capture;
+pub use capture::{capture, register_captured};
 pub use child_config::ChildKubeconfig;
 pub use connection::{ConnectOptions, Connection, check_guard};
 pub use delete::kube_delete;

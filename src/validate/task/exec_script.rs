@@ -22,6 +22,9 @@ pub struct ExecScript {
     pub ok_codes: Vec<i32>,
     /// Only reads: it also runs under `--dry-run`.
     pub read_only: bool,
+    /// Every plan variable as `PLANRUN_VAR_<NAME>`, shared by the plan's tasks; the
+    /// task's own `env` comes after it.
+    pub vars_env: std::sync::Arc<Vec<(String, String)>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +92,7 @@ impl ExecScript {
             env: raw.env,
             ok_codes,
             read_only: raw.read_only,
+            vars_env: b.cx.exported.clone(),
         })
     }
 }
