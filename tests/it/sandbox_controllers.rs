@@ -289,6 +289,64 @@ async fn flux_world() -> Sandbox {
     .await
 }
 
+/// kustomize-controller v1.7.0 `finalizerShouldDeleteResources`: nothing is pruned
+/// when the deletion policy keeps the inventory (MirrorPrune with `prune: false`)
+/// or the inventory is empty; the finalizer goes all the same, and the log says why.
+#[tokio::test]
+async fn a_kustomization_that_keeps_its_inventory_is_finalized_without_pruning() {
+    let sb = flux_world().await;
+    let state = sb.state();
+    state
+        .apply_yaml(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n\
+             metadata: {name: apps, namespace: flux-system, finalizers: [finalizers.fluxcd.io]}\n\
+             spec: {path: ./apps, prune: false, interval: 10m}\n\
+             status: {inventory: {entries: [{id: apps_podinfo_apps_Deployment, v: v1}]}}\n\
+             ---\n\
+             apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n\
+             metadata: {name: empty, namespace: flux-system, finalizers: [finalizers.fluxcd.io]}\n\
+             spec: {path: ./empty, prune: true, interval: 10m}\n",
+        )
+        .unwrap();
+    for name in ["apps", "empty"] {
+        state
+            .delete(
+                "kustomize.toolkit.fluxcd.io/v1",
+                "Kustomization",
+                "flux-system",
+                name,
+            )
+            .unwrap();
+    }
+    until(&state, "both Kustomizations finalized", || {
+        state
+            .list(
+                "kustomize.toolkit.fluxcd.io/v1",
+                "Kustomization",
+                Some("flux-system"),
+            )
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        state
+            .get("apps/v1", "Deployment", "apps", "podinfo")
+            .is_some(),
+        "prune: false keeps the inventory"
+    );
+    let mut activity: Vec<String> = state.activity().into_iter().map(|a| a.text).collect();
+    activity.sort();
+    assert_eq!(
+        activity,
+        vec![
+            "kustomize-controller removed finalizers.fluxcd.io from Kustomization flux-system/apps without pruning: its deletion policy keeps the inventory (Kustomization flux-system/apps deleted, prune: false)",
+            "kustomize-controller removed finalizers.fluxcd.io from Kustomization flux-system/empty without pruning: its inventory is empty (Kustomization flux-system/empty deleted, prune: true)",
+        ]
+    );
+    sb.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_running_kustomize_controller_prunes_the_inventory_of_a_deleted_kustomization() {
     let sb = flux_world().await;

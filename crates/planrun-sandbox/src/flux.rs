@@ -280,8 +280,17 @@ impl Store {
             }
         );
         if pruned.is_empty() {
+            let because = if flag(ks, "/spec/suspend") {
+                "it is suspended"
+            } else if entries.is_empty() {
+                "its inventory is empty"
+            } else if !should_prune {
+                "its deletion policy keeps the inventory"
+            } else {
+                "no inventory object is there with its owner labels and pruning allowed"
+            };
             self.record_activity(format!(
-                "kustomize-controller removed {FLUX_FINALIZER} from Kustomization {ns}/{name} without pruning ({why})"
+                "kustomize-controller removed {FLUX_FINALIZER} from Kustomization {ns}/{name} without pruning: {because} ({why})"
             ));
         } else {
             self.record_activity(format!(
