@@ -26,6 +26,21 @@ async fn until<T>(state: &SandboxState, what: &str, mut cond: impl FnMut() -> Op
     }
 }
 
+/// Waits until the object `(api_version, kind, namespace, name)` is gone.
+async fn until_gone(
+    state: &SandboxState,
+    what: &str,
+    (api_version, kind, ns, name): (&str, &str, &str, &str),
+) {
+    until(state, what, || {
+        state
+            .get(api_version, kind, ns, name)
+            .is_none()
+            .then_some(())
+    })
+    .await;
+}
+
 fn names(objects: &[Value]) -> Vec<String> {
     let mut out: Vec<String> = objects
         .iter()
@@ -117,12 +132,11 @@ async fn a_deployment_runs_its_pods_and_they_go_with_it() {
         (pods(&state, "web").iter().filter(|p| !deleting(p)).count() == 2).then_some(())
     })
     .await;
-    until(&state, "the deleted pod gone", || {
-        state
-            .get("v1", "Pod", "web", &victim)
-            .is_none()
-            .then_some(())
-    })
+    until_gone(
+        &state,
+        "the deleted pod gone",
+        ("v1", "Pod", "web", &victim),
+    )
     .await;
     // Scaled to 0: its pods terminate, then go.
     let zero: Value = serde_yaml::from_str(&deployment("web", "app", "nginx:1.27", 0)).unwrap();
@@ -186,25 +200,18 @@ async fn foreground_waits_for_the_pods_and_orphan_keeps_them() {
     })
     .await;
     assert!(deleting(&waiting), "the deployment waits for its pods");
-    until(&state, "fg gone", || {
-        state
-            .get("apps/v1", "Deployment", "web", "fg")
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    until_gone(&state, "fg gone", ("apps/v1", "Deployment", "web", "fg")).await;
     assert!(
         pods(&state, "web")
             .iter()
             .all(|p| !p["metadata"]["name"].as_str().unwrap().starts_with("fg-"))
     );
     api.delete("orphan", &DeleteParams::orphan()).await.unwrap();
-    until(&state, "orphan gone", || {
-        state
-            .get("apps/v1", "Deployment", "web", "orphan")
-            .is_none()
-            .then_some(())
-    })
+    until_gone(
+        &state,
+        "orphan gone",
+        ("apps/v1", "Deployment", "web", "orphan"),
+    )
     .await;
     let rs = state.list("apps/v1", "ReplicaSet", Some("web"));
     assert_eq!(names(&rs).len(), 1, "the orphaned ReplicaSet stays");
@@ -359,17 +366,16 @@ async fn a_running_kustomize_controller_prunes_the_inventory_of_a_deleted_kustom
             "apps",
         )
         .unwrap();
-    until(&state, "the Kustomization finalized", || {
-        state
-            .get(
-                "kustomize.toolkit.fluxcd.io/v1",
-                "Kustomization",
-                "flux-system",
-                "apps",
-            )
-            .is_none()
-            .then_some(())
-    })
+    until_gone(
+        &state,
+        "the Kustomization finalized",
+        (
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            "flux-system",
+            "apps",
+        ),
+    )
     .await;
     assert!(
         state
@@ -451,12 +457,11 @@ async fn without_a_running_controller_the_finalizer_stays_and_the_namespace_hang
             "finalizers.fluxcd.io",
         )
         .unwrap();
-    until(&state, "the namespace gone", || {
-        state
-            .get("v1", "Namespace", "", "flux-system")
-            .is_none()
-            .then_some(())
-    })
+    until_gone(
+        &state,
+        "the namespace gone",
+        ("v1", "Namespace", "", "flux-system"),
+    )
     .await;
     assert!(
         state
@@ -515,12 +520,11 @@ spec: {ports: [{port: 6379}]}
     state
         .delete("helm.toolkit.fluxcd.io/v2", "HelmRelease", "apps", "redis")
         .unwrap();
-    until(&state, "the HelmRelease finalized", || {
-        state
-            .get("helm.toolkit.fluxcd.io/v2", "HelmRelease", "apps", "redis")
-            .is_none()
-            .then_some(())
-    })
+    until_gone(
+        &state,
+        "the HelmRelease finalized",
+        ("helm.toolkit.fluxcd.io/v2", "HelmRelease", "apps", "redis"),
+    )
     .await;
     assert!(state.get("v1", "Service", "apps", "redis").is_none());
     assert!(
@@ -554,13 +558,7 @@ async fn kubectl_style_deletion_of_a_namespace_takes_its_pods_down_first() {
     api.delete("web", &DeleteParams::background())
         .await
         .unwrap();
-    until(&state, "the namespace gone", || {
-        state
-            .get("v1", "Namespace", "", "web")
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    until_gone(&state, "the namespace gone", ("v1", "Namespace", "", "web")).await;
     assert!(pods(&state, "web").is_empty());
     sb.shutdown().await;
 }
