@@ -11,8 +11,10 @@ use serde_json::{Value, json};
 
 use super::discovery;
 use super::faults::{FaultHit, RequestRecord};
+use super::limits;
 use super::list;
 use super::openapi;
+use super::protobuf;
 use super::resources::ResourceDef;
 use super::selector::{FieldSelector, LabelSelector, Selectors};
 use super::shared::Shared;
@@ -152,6 +154,16 @@ fn page_not_found() -> Answer {
     }
 }
 
+/// What the aggregator answers for an API service that is not answering.
+fn unanswered() -> Answer {
+    ApiError::new(
+        503,
+        "ServiceUnavailable",
+        "the server is currently unable to handle the request",
+    )
+    .into()
+}
+
 type Params = Vec<(String, String)>;
 
 fn param<'a>(q: &'a Params, key: &str) -> Option<&'a str> {
@@ -188,6 +200,9 @@ pub async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response 
     if let Some(l) = hit.latency {
         tokio::time::sleep(l).await;
     }
+    if let (Some(change), Route::Resource(rp), Some(def)) = (&hit.concurrent_write, &route, &kind) {
+        concurrent_write(&shared, rp, def, change);
+    }
     let answer = match hit.error.clone() {
         Some(e) => Answer::from(e),
         None => handle(&shared, req, route, params, &hit).await,
@@ -202,6 +217,33 @@ pub async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response 
         faulted: hit.any(),
     });
     answer.response
+}
+
+/// Another writer's merge patch on the object `rp` names (if it exists), before the
+/// request itself is handled.
+fn concurrent_write(shared: &Arc<Shared>, rp: &ResourcePath, def: &ResourceDef, change: &Value) {
+    let Some(name) = rp.name.as_deref() else {
+        return;
+    };
+    let ns = rp.namespace.clone().unwrap_or_default();
+    let body = serde_json::to_vec(change).expect("JSON values serialize");
+    let opts = WriteOpts {
+        field_manager: Some("concurrent-writer".to_owned()),
+        ..WriteOpts::default()
+    };
+    // An object that is not there is left alone: the request answers for itself.
+    let _ = shared.with_store(|s| {
+        s.patch(
+            def,
+            &rp.version,
+            &ns,
+            name,
+            PatchKind::Merge,
+            &body,
+            false,
+            &opts,
+        )
+    });
 }
 
 async fn handle(
@@ -232,6 +274,16 @@ async fn handle(
         .into()
     };
     match route {
+        Route::Resource(rp)
+            if shared.with_store(|s| {
+                s.scenario
+                    .down()
+                    .iter()
+                    .any(|d| d.group == rp.group && d.version == rp.version)
+            }) =>
+        {
+            unanswered()
+        }
         Route::Resource(rp) => resource(shared, req, rp, q, hit).await,
         _ if !get => not_allowed(),
         Route::Version => {
@@ -246,25 +298,28 @@ async fn handle(
         Route::CoreVersions => {
             if discovery::wants_aggregated(accept.as_deref()) {
                 let rs = shared.with_store(|s| s.resources());
-                aggregated(discovery::aggregated(&rs, true))
+                aggregated(discovery::aggregated(&rs, &[], true))
             } else {
                 ok(discovery::core_versions(&shared.addr.to_string()))
             }
         }
         Route::Groups => {
-            let rs = shared.with_store(|s| s.resources());
+            let (rs, down) = shared.with_store(|s| (s.resources(), s.scenario.down()));
             if discovery::wants_aggregated(accept.as_deref()) {
-                aggregated(discovery::aggregated(&rs, false))
+                aggregated(discovery::aggregated(&rs, &down, false))
             } else {
-                ok(discovery::group_list(&rs))
+                ok(discovery::group_list(&rs, &down))
             }
         }
         Route::Group(g) => {
-            let rs = shared.with_store(|s| s.resources());
-            discovery::group(&rs, &g).map_or_else(page_not_found, ok)
+            let (rs, down) = shared.with_store(|s| (s.resources(), s.scenario.down()));
+            discovery::group(&rs, &down, &g).map_or_else(page_not_found, ok)
         }
         Route::ResourceList(g, v) => {
-            let rs = shared.with_store(|s| s.resources());
+            let (rs, down) = shared.with_store(|s| (s.resources(), s.scenario.down()));
+            if down.iter().any(|d| d.group == g && d.version == v) {
+                return unanswered();
+            }
             match discovery::resource_list(&rs, &g, &v) {
                 Some(list) => ok(list),
                 None if g.is_empty() || rs.iter().any(|d| d.group == g) => {
@@ -363,13 +418,34 @@ async fn resource(
         .unwrap_or("")
         .trim()
         .to_owned();
-    let body = match axum::body::to_bytes(req.into_body(), 64 * 1024 * 1024).await {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limits::MAX_REQUEST_BODY) {
+        return limits::body_too_large().into();
+    }
+    let body = match axum::body::to_bytes(req.into_body(), limits::MAX_REQUEST_BODY).await {
         Ok(b) => b,
+        Err(e) if over_limit(&e) => return limits::body_too_large().into(),
         Err(e) => {
             return ApiError::bad_request(format!("cannot read the request body: {e}")).into();
         }
     };
+    // kubectl sends built-in kinds in protobuf (read for the kinds it creates that
+    // way); any other format is a 415. PATCH bodies have their own media types.
+    let in_protobuf = content_type == protobuf::MEDIA_TYPE;
+    if method != Method::PATCH
+        && !body.is_empty()
+        && !in_protobuf
+        && !limits::readable_body(&content_type)
+    {
+        return limits::unreadable_body().into();
+    }
     let json_body = || -> Result<Value, ApiError> {
+        if in_protobuf {
+            return protobuf::decode(&body);
+        }
         serde_json::from_slice(&body)
             .or_else(|_| serde_yaml::from_slice(&body))
             .map_err(|e| ApiError::bad_request(format!("error decoding the request body: {e}")))
@@ -390,7 +466,7 @@ async fn resource(
                         resource_version: param(&q, "resourceVersion").map(str::to_owned),
                         timeout: param(&q, "timeoutSeconds")
                             .and_then(|t| t.parse::<u64>().ok())
-                            .map(Duration::from_secs),
+                            .map(|t| Duration::from_secs(t).min(planrun_text::MAX_DURATION)),
                         bookmarks: flag(&q, "allowWatchBookmarks"),
                         // With the WatchList feature (on by default), a watch from "" or
                         // "0" that says nothing of initial events gets them, ending with
@@ -567,6 +643,18 @@ fn crd_of(shared: &Arc<Shared>, def: &ResourceDef) -> Option<Value> {
     let key = super::resources::ResKey::new("apiextensions.k8s.io", "customresourcedefinitions");
     let name = format!("{}.{}", def.plural, def.group);
     shared.with_store(|s| s.get_opt(&key, "", &name).cloned())
+}
+
+/// Whether reading a body failed because it was over the limit given.
+fn over_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = source {
+        if err.to_string().contains("length limit exceeded") {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// The router: everything goes to [`entry`].

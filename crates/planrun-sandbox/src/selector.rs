@@ -137,7 +137,13 @@ impl Parser {
             let (t, lit) = self.peek(true);
             match t {
                 Tok::Ident | Tok::Not => {
-                    reqs.push(self.requirement()?);
+                    // What the requirement's reader or `NewRequirement` refuses is
+                    // prefixed so (k8s.io/apimachinery v0.36.3 `pkg/labels/selector.go`).
+                    let req = self
+                        .requirement()
+                        .and_then(|req| req.check().map(|()| req))
+                        .map_err(|e| format!("unable to parse requirement: {e}"))?;
+                    reqs.push(req);
                     let (t, lit) = self.next(true);
                     match t {
                         Tok::End => return Ok(reqs),
@@ -336,6 +342,73 @@ fn split_top(s: &str) -> Vec<&str> {
         .collect()
 }
 
+/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`, at most 63 characters: a label value
+/// (also the name part of a key).
+fn label_word(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// A DNS-1123 subdomain (the prefix of a label key).
+fn dns_subdomain(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').all(|part| {
+            let b = part.as_bytes();
+            !b.is_empty()
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+                && b.iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        })
+}
+
+/// Checks a label key and values the way the real API server's selector parser does
+/// (kubernetes/kubernetes `staging/src/k8s.io/apimachinery/pkg/labels/selector.go`,
+/// `NewRequirement`: `IsQualifiedName` for the key, `IsValidLabelValue` for values):
+/// a selector that is not one is a 400, never a match of everything.
+impl LabelReq {
+    /// Its key and values checked as `NewRequirement` checks them.
+    fn check(&self) -> Result<(), String> {
+        match self {
+            LabelReq::Eq(k, v) | LabelReq::NotEq(k, v) => {
+                check_requirement(k, std::slice::from_ref(v))
+            }
+            LabelReq::In(k, vs) | LabelReq::NotIn(k, vs) => check_requirement(k, vs),
+            LabelReq::Exists(k)
+            | LabelReq::NotExists(k)
+            | LabelReq::Gt(k, _)
+            | LabelReq::Lt(k, _) => check_requirement(k, &[]),
+        }
+    }
+}
+
+fn check_requirement(key: &str, values: &[String]) -> Result<(), String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if !label_word(name) || prefix.is_some_and(|p| !dns_subdomain(p)) {
+        return Err(format!(
+            "key: Invalid value: {key:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+        ));
+    }
+    if let Some((i, v)) = values
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !v.is_empty() && !label_word(v))
+    {
+        return Err(format!(
+            "values[{i}][{key}]: Invalid value: {v:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+        ));
+    }
+    Ok(())
+}
+
 /// A parsed `fieldSelector` (equality only, as the API server supports).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FieldSelector(Vec<(String, bool, String)>);
@@ -440,7 +513,10 @@ mod tests {
             ("tier=a b", "found 'b', expected: ',' or 'end of string'"),
             ("tier=in=web", "found '=', expected: ',' or 'end of string'"),
             ("a,", "found '', expected: identifier after ','"),
-            ("a in b", "found 'b' expected: '('"),
+            (
+                "a in b",
+                "unable to parse requirement: found 'b' expected: '('",
+            ),
             (
                 "=a",
                 "found '=', expected: !, identifier, or 'end of string'",
@@ -453,6 +529,39 @@ mod tests {
             );
         }
         assert!(LabelSelector::parse("v in (in, notin)").is_ok());
+    }
+
+    #[test]
+    fn what_is_not_a_selector_is_refused_not_matched() {
+        for (sel, message) in [
+            (
+                "!!!===",
+                "unable to parse requirement: found '!', expected: identifier",
+            ),
+            ("a==b==c", "found '==', expected: ',' or 'end of string'"),
+            (
+                "-app",
+                "unable to parse requirement: key: Invalid value: \"-app\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+            ),
+            (
+                "a/b/c=x",
+                "unable to parse requirement: key: Invalid value: \"a/b/c\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+            ),
+            (
+                "Bad_Prefix/x=y",
+                "unable to parse requirement: key: Invalid value: \"Bad_Prefix/x\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+            ),
+            (
+                "app=web.",
+                "unable to parse requirement: values[0][app]: Invalid value: \"web.\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+            ),
+        ] {
+            let e = LabelSelector::parse(sel).unwrap_err();
+            assert_eq!((e.code, e.message.as_str()), (400, message), "{sel}");
+        }
+        for sel in ["app.kubernetes.io/part-of=flux", "a=", "x in (a, b-c)"] {
+            assert!(LabelSelector::parse(sel).is_ok(), "{sel}");
+        }
     }
 
     #[test]
