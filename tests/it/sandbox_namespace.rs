@@ -49,7 +49,7 @@ async fn terminating_namespace_reports_remaining_content_and_finalizers() {
     assert_eq!(content.reason.as_deref(), Some("SomeResourcesRemain"));
     assert_eq!(
         content.message.as_deref(),
-        Some("Some resources are remaining: configmaps has 2 resource instances")
+        Some("Some resources are remaining: configmaps. has 2 resource instances")
     );
     let finalizers = find("NamespaceFinalizersRemaining");
     assert_eq!(finalizers.status, "True");

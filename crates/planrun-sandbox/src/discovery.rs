@@ -45,6 +45,20 @@ pub fn version(minor: &str, git_version: &str) -> Value {
 
 /// The verbs a resource answers.
 pub fn verbs(def: &ResourceDef) -> Vec<&'static str> {
+    if def.custom {
+        // In the order the CRD discovery controller lists them (k8s.io/apiextensions-
+        // apiserver v0.36.3 `pkg/apiserver/customresource_discovery_controller.go`).
+        return vec![
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "create",
+            "update",
+            "watch",
+        ];
+    }
     let mut v = ResourceDef::verbs();
     if def.group.is_empty() && def.plural == "namespaces" {
         v.retain(|v| *v != "deletecollection");
@@ -165,6 +179,7 @@ pub fn resource_list(resources: &[ResourceDef], group: &str, version: &str) -> O
             "namespaced": d.namespaced,
             "kind": d.kind,
             "verbs": verbs(d),
+            "storageVersionHash": storage_version_hash(d),
         });
         if !d.short_names.is_empty() {
             r["shortNames"] = json!(d.short_names);
@@ -196,8 +211,33 @@ pub fn resource_list(resources: &[ResourceDef], group: &str, version: &str) -> O
     }))
 }
 
+/// The hash of a resource's storage group/version/kind that discovery carries:
+/// base64 of the first 8 bytes of its SHA-256 (k8s.io/apiserver v0.36.3
+/// `pkg/endpoints/discovery/storageversionhash.go`).
+fn storage_version_hash(d: &ResourceDef) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    // The API server still stores CustomResourceDefinitions as v1beta1 (measured: the
+    // real hash is that of `apiextensions.k8s.io/v1beta1/CustomResourceDefinition`).
+    let storage = if d.group == "apiextensions.k8s.io" && d.plural == "customresourcedefinitions" {
+        "v1beta1"
+    } else {
+        d.preferred_version()
+    };
+    let gvk = format!("{}/{storage}/{}", d.group, d.kind);
+    let digest = sha2::Sha256::digest(gvk.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(&digest[..8])
+}
+
 fn resource_discovery(d: &ResourceDef, version: &str) -> Value {
-    let kind = json!({"group": d.group, "version": version, "kind": d.kind});
+    // Built-in kinds' responseKind names the kind alone (they come from the legacy
+    // APIResource, whose group and version are empty); custom resources' name all three
+    // (`customresource_discovery_controller.go`).
+    let kind = if d.custom {
+        json!({"group": d.group, "version": version, "kind": d.kind})
+    } else {
+        json!({"group": "", "version": "", "kind": d.kind})
+    };
     let mut r = json!({
         "resource": d.plural,
         "responseKind": kind,
@@ -229,7 +269,7 @@ pub fn aggregated(resources: &[ResourceDef], down: &[Down], core: bool) -> Value
             .filter(|d| d.group.is_empty())
             .map(|d| resource_discovery(d, "v1"))
             .collect();
-        vec![json!({"metadata": {"creationTimestamp": null},
+        vec![json!({"metadata": {},
             "versions": [{"version": "v1", "resources": rs, "freshness": "Current"}]})]
     } else {
         groups(resources, down)
@@ -249,7 +289,7 @@ pub fn aggregated(resources: &[ResourceDef], down: &[Down], core: bool) -> Value
                         json!({"version": v, "resources": rs, "freshness": "Current"})
                     })
                     .collect();
-                json!({"metadata": {"name": g, "creationTimestamp": null}, "versions": versions})
+                json!({"metadata": {"name": g}, "versions": versions})
             })
             .collect()
     };

@@ -391,13 +391,11 @@ impl Store {
         dry_run: bool,
     ) -> Result<Deleted, ApiError> {
         let name = str_at(&old, "/metadata/name").to_owned();
+        // Deleting a namespace that is already Terminating answers it as it is (200):
+        // kubernetes/kubernetes v1.36.3 `pkg/registry/core/namespace/storage/storage.go`,
+        // `Delete` returns the namespace while its spec finalizers remain.
         if is_deleting(&old) {
-            return Err(ApiError::conflict(
-                "",
-                "namespaces",
-                &name,
-                "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
-            ));
+            return Ok(Deleted::Pending(old));
         }
         let spec_fins = old
             .pointer("/spec/finalizers")
@@ -407,8 +405,9 @@ impl Store {
             return self.delete_object(def, old, dry_run, Propagation::Background);
         }
         let mut new = old.clone();
+        // The registry sets the deletion timestamp and the phase, no grace period
+        // (`storage.go` above).
         new["metadata"]["deletionTimestamp"] = json!(now());
-        new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
         new["status"]["phase"] = json!("Terminating");
         for cond in self.namespace_deletion_conditions(&name) {
             upsert_condition(&mut new["status"], cond);
@@ -451,16 +450,17 @@ impl Store {
         let mut new = old.clone();
         new["metadata"]["deletionTimestamp"] = json!(now());
         new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
-        let mut cond = condition(
-            "Terminating",
-            "True",
-            "InstanceDeletionInProgress",
-            "CustomResource deletion is in progress",
+        // The registry marks it pending; the finalizer controller, once it starts,
+        // in progress (k8s.io/apiextensions-apiserver v0.36.3
+        // `pkg/registry/customresourcedefinition/etcd.go`, `pkg/controller/finalizer/
+        // crd_finalizer.go`).
+        upsert_condition(
+            &mut new["status"],
+            crd_terminating(
+                "InstanceDeletionPending",
+                "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon",
+            ),
         );
-        if let Some(m) = cond.as_object_mut() {
-            m.remove("lastUpdateTime");
-        }
-        upsert_condition(&mut new["status"], cond);
         if dry_run {
             return Ok(Deleted::Pending(new));
         }
@@ -517,6 +517,15 @@ impl Store {
                     return;
                 }
                 self.mark_finalizing_crd(&name);
+                let mut marked = crd.clone();
+                upsert_condition(
+                    &mut marked["status"],
+                    crd_terminating(
+                        "InstanceDeletionInProgress",
+                        "CustomResource deletion is in progress",
+                    ),
+                );
+                let crd = self.put(&crd_key, marked);
                 if let Some(def) = resources::from_crd(&crd) {
                     let key = def.key();
                     let all = self.list(&def, None, &Default::default());
@@ -607,11 +616,9 @@ impl Store {
             if names.is_empty() {
                 continue;
             }
-            let resource = if res.group.is_empty() {
-                res.plural.clone()
-            } else {
-                format!("{}.{}", res.plural, res.group)
-            };
+            // `resource.group`, the core group's too (`configmaps.`): kubernetes/kubernetes
+            // v1.36.3 `pkg/controller/namespace/deletion/status_condition_utils.go`.
+            let resource = format!("{}.{}", res.plural, res.group);
             remaining.push(format!("{resource} has {} resource instances", names.len()));
             for object in names.iter().filter_map(|n| self.get_opt(&res, name, n)) {
                 for finalizer in finalizers(object) {
@@ -768,6 +775,15 @@ impl Store {
             self.put(&key, new);
         }
     }
+}
+
+/// A CRD's `Terminating` condition (no `lastUpdateTime`: CRD conditions have none).
+fn crd_terminating(reason: &str, message: &str) -> Value {
+    let mut cond = condition("Terminating", "True", reason, message);
+    if let Some(m) = cond.as_object_mut() {
+        m.remove("lastUpdateTime");
+    }
+    cond
 }
 
 #[cfg(test)]

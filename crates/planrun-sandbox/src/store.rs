@@ -949,15 +949,7 @@ impl Store {
                 &why,
             ));
         }
-        let label_causes = label_problems(&obj);
-        if !label_causes.is_empty() {
-            return Err(ApiError::invalid_causes(
-                &def.kind,
-                &def.group,
-                &name,
-                &label_causes,
-            ));
-        }
+        check_labels(def, &name, &obj)?;
         if def.namespaced {
             let ns_obj = self.get_opt(&ResKey::new("", "namespaces"), "", ns);
             match ns_obj {
@@ -1237,15 +1229,7 @@ impl Store {
             }
         }
         prune_empty(def, &mut new);
-        let label_causes = label_problems(&new);
-        if !label_causes.is_empty() {
-            return Err(ApiError::invalid_causes(
-                &def.kind,
-                &def.group,
-                &name,
-                &label_causes,
-            ));
-        }
+        check_labels(def, &name, &new)?;
         if def.tracks_generation && spec_part(&new) != spec_part(&old) {
             meta_mut(&mut new).insert("generation".to_owned(), json!(generation(&old) + 1));
         }
@@ -1528,7 +1512,7 @@ fn name_problem(name: &str, label: bool) -> Option<String> {
 }
 
 /// A label value's problem, in the API server's words (same file, IsValidLabelValue).
-fn label_value_problem(value: &str) -> Option<String> {
+pub(super) fn label_value_problem(value: &str) -> Option<String> {
     let ok_chars = value
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
@@ -1546,7 +1530,7 @@ fn label_value_problem(value: &str) -> Option<String> {
 }
 
 /// A label key's problem (a qualified name: `[prefix/]name`).
-fn label_key_problem(key: &str) -> Option<String> {
+pub(super) fn label_key_problem(key: &str) -> Option<String> {
     let (prefix, name) = match key.split_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
@@ -1568,6 +1552,18 @@ fn label_key_problem(key: &str) -> Option<String> {
     (!ok).then(|| format!(
         "Invalid value: {key:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
     ))
+}
+
+/// A 422 naming every invalid label key and value of `obj`.
+fn check_labels(def: &ResourceDef, name: &str, obj: &Value) -> Result<(), ApiError> {
+    let causes = label_problems(obj);
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_causes(
+            &def.kind, &def.group, name, &causes,
+        ))
+    }
 }
 
 /// The `422` causes of an object's labels.
