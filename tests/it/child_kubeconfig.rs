@@ -49,8 +49,8 @@ fn kubectl() -> Option<PathBuf> {
     if let Some(k) = std::env::var_os("KUBECTL").filter(|k| !k.is_empty()) {
         return Some(PathBuf::from(k));
     }
-    if let Some(k) = crate::support::realcluster_env().and_then(|env| env.get("KUBECTL").cloned()) {
-        return Some(PathBuf::from(k));
+    if let Some(tools) = crate::realcluster::tools() {
+        return Some(tools.kubectl());
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)

@@ -3,8 +3,10 @@
 
 mod architecture;
 mod child_kubeconfig;
+mod differential;
 mod engine;
 mod flux_sim;
+mod flux_teardown_real;
 mod fuzz;
 mod hardening;
 mod journal;
@@ -16,6 +18,7 @@ mod kube_tasks;
 mod plan_diagnostics;
 mod plan_files;
 mod pulumi;
+mod pulumi_real;
 mod pulumi_review;
 mod pulumi_sim;
 mod realcluster;

@@ -1,343 +1,433 @@
-//! The Kubernetes half of the Flux teardown against a real control plane
-//! (`scripts/realcluster`: kube-apiserver, kube-controller-manager with its garbage
-//! collector and namespace controller, kwok's pods). The old Flux seed is applied
-//! with the real kubectl (client-side apply, as the old install was), then a plan
-//! stops the controllers, waits for their pods, removes `finalizers.fluxcd.io` from
-//! every object of every `fluxcd.io` group in every namespace, deletes the CRDs, the
-//! namespace and Flux's cluster RBAC, and restores a captured Secret; a script child
-//! runs the real kubectl while the user's current context is another cluster.
+//! The real Kubernetes control plane and the real Pulumi that `scripts/realcluster`
+//! builds from Go modules (see `realcluster/README.md`), for the tests that measure
+//! planrun, its sandbox and its simulated tools against them.
 //!
-//! Skipped, saying so, when nothing is built (`scripts/realcluster build`).
+//! - [`tools`]: the built tools, found once per test process (`scripts/realcluster env`).
+//! - [`shared`]: one cluster per test process, started on first use (`scripts/realcluster
+//!   up --dir <tmp> --owner-pid <this process>`), so that it stops when the test process
+//!   ends however it ends. Tests on it work in namespaces and names of their own, so they
+//!   run side by side.
+//! - [`RealCluster::own`]: a cluster of a test's own, for a test that installs
+//!   cluster-scoped objects other tests would trip on (Flux's CRDs, ClusterRoles); it goes
+//!   down when dropped (and with the test process at the latest).
+//!
+//! **The skip rule.** Every real-cluster test calls [`tools`], [`shared`] or
+//! [`RealCluster::own`] first and returns when it gets `None`: that happens only when the
+//! tools are not built, and says so, naming `scripts/realcluster build`. With
+//! `PLANRUN_REALCLUSTER=required` in the environment (CI's `.ci/run` sets it, after
+//! building the tools) a missing build fails the test instead: CI never skips them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_json::Value;
+use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use crate::support::{managers, realcluster_env, realcluster_script as script};
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// A cluster started by `scripts/realcluster up`; taken down when dropped (and by
-/// the script's watchdog if this process dies first).
-struct RealCluster {
-    dir: PathBuf,
-    kubectl: PathBuf,
-    kubeconfig: PathBuf,
+/// The environment variable that turns a missing build into a failure (CI).
+pub const REQUIRED_ENV: &str = "PLANRUN_REALCLUSTER";
+
+/// The script's path in the repository.
+pub fn script() -> PathBuf {
+    Path::new(ROOT).join("scripts/realcluster")
 }
 
-impl RealCluster {
-    /// `None` when nothing is built.
-    fn up(dir: &Path) -> Option<Self> {
-        let vars = realcluster_env()?;
-        let dir = dir.join("cluster");
-        let up = Command::new(script())
-            .args(["up", "--dir"])
-            .arg(&dir)
-            .args(["--owner-pid", &std::process::id().to_string()])
-            .output()
-            .unwrap();
-        assert!(
-            up.status.success(),
-            "realcluster up failed: {}",
-            String::from_utf8_lossy(&up.stderr)
-        );
-        Some(Self {
-            kubeconfig: dir.join("kubeconfig"),
-            dir,
-            kubectl: PathBuf::from(&vars["KUBECTL"]),
-        })
-    }
+/// The tools `scripts/realcluster build` made, by the names `scripts/realcluster env`
+/// prints (`KUBECTL`, `PULUMI`, `REALCLUSTER_BIN`...).
+#[derive(Debug)]
+pub struct Tools {
+    vars: BTreeMap<String, String>,
+}
 
-    /// Runs the real kubectl on the cluster; returns (success, stdout, stderr).
-    fn kubectl(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(&self.kubectl)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(self.dir.join("kubectl-cache"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
+impl Tools {
+    pub fn get(&self, name: &str) -> PathBuf {
+        PathBuf::from(
+            self.vars
+                .get(name)
+                .unwrap_or_else(|| panic!("`scripts/realcluster env` printed no {name}")),
         )
     }
 
-    fn kubectl_ok(&self, args: &[&str]) -> String {
-        let (ok, out, err) = self.kubectl(args);
-        assert!(ok, "kubectl {args:?} failed: {err}");
-        out
+    /// The built kubectl.
+    pub fn kubectl(&self) -> PathBuf {
+        self.get("KUBECTL")
+    }
+}
+
+/// The built tools, or `None` (with a message saying how to build them) when they are
+/// not built; fails instead when [`REQUIRED_ENV`] is `required`.
+pub fn tools() -> Option<&'static Tools> {
+    static TOOLS: OnceLock<Result<Tools, String>> = OnceLock::new();
+    let found = TOOLS.get_or_init(find_tools);
+    match found {
+        Ok(tools) => Some(tools),
+        Err(why) => {
+            assert!(
+                std::env::var(REQUIRED_ENV).as_deref() != Ok("required"),
+                "{REQUIRED_ENV}=required but the real cluster's tools are missing: {why}"
+            );
+            eprintln!(
+                "skipping: the real control plane and Pulumi are not built ({why}); \
+                 run `scripts/realcluster build` (see realcluster/README.md)"
+            );
+            None
+        }
+    }
+}
+
+fn find_tools() -> Result<Tools, String> {
+    let out = Command::new(script())
+        .arg("env")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run scripts/realcluster: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+    }
+    // `NAME=value` lines, values shell-quoted with printf %q: the build's paths have
+    // no characters that need quoting, so a quoted value is a sign of a strange path.
+    let mut vars = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let (name, value) = line
+            .split_once('=')
+            .ok_or_else(|| format!("unexpected line from scripts/realcluster env: {line}"))?;
+        if value.contains(['\'', '\\', '"']) {
+            return Err(format!(
+                "a quoted path from scripts/realcluster env: {line}"
+            ));
+        }
+        vars.insert(name.to_owned(), value.to_owned());
+    }
+    Ok(Tools { vars })
+}
+
+/// A running cluster made by `scripts/realcluster up`.
+#[derive(Debug)]
+pub struct RealCluster {
+    /// Its state directory (`up --dir`): kubeconfig, pki, logs, env.
+    pub dir: PathBuf,
+    pub kubeconfig: PathBuf,
+    /// The kubeconfig's context (`realcluster`).
+    pub context: String,
+    own: bool,
+}
+
+/// The cluster every test of this process shares, started on first use; `None` when
+/// the tools are not built (see the skip rule in the module doc).
+pub async fn shared() -> Option<&'static RealCluster> {
+    static SHARED: OnceLock<Result<RealCluster, String>> = OnceLock::new();
+    tools()?;
+    let cluster = tokio::task::spawn_blocking(move || {
+        SHARED.get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!(
+                "planrun-it-realcluster-{}-shared",
+                std::process::id()
+            ));
+            RealCluster::up(&dir, false)
+        })
+    })
+    .await
+    .expect("starting the shared cluster panicked");
+    match cluster {
+        Ok(cluster) => Some(cluster),
+        Err(e) => panic!("the shared real cluster did not start: {e}"),
+    }
+}
+
+impl RealCluster {
+    /// A cluster of the caller's own (see the module doc); `None` when the tools are not
+    /// built.
+    pub async fn own() -> Option<RealCluster> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        tools()?;
+        let dir = std::env::temp_dir().join(format!(
+            "planrun-it-realcluster-{}-own{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let cluster = tokio::task::spawn_blocking(move || RealCluster::up(&dir, true))
+            .await
+            .expect("starting a cluster panicked");
+        Some(cluster.unwrap_or_else(|e| panic!("a real cluster did not start: {e}")))
+    }
+
+    fn up(dir: &Path, own: bool) -> Result<RealCluster, String> {
+        // Generous: several engineers' builds may share the two cores.
+        let out = Command::new(script())
+            .args(["up", "--timeout", "300", "--owner-pid"])
+            .arg(std::process::id().to_string())
+            .arg("--dir")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run scripts/realcluster up: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "scripts/realcluster up failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let env = std::fs::read_to_string(dir.join("env"))
+            .map_err(|e| format!("cannot read {}/env: {e}", dir.display()))?;
+        let value = |name: &str| -> Result<String, String> {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}=")))
+                .map(|v| v.trim_matches('\'').to_owned())
+                .ok_or_else(|| format!("no {name} in {}/env", dir.display()))
+        };
+        Ok(RealCluster {
+            dir: dir.to_path_buf(),
+            kubeconfig: PathBuf::from(value("KUBECONFIG")?),
+            context: value("REALCLUSTER_CONTEXT")?,
+            own,
+        })
+    }
+
+    /// The built kubectl on this cluster, with a discovery cache of its own.
+    pub fn kubectl(&self) -> Kubectl {
+        Kubectl {
+            bin: tools()
+                .expect("a cluster runs, so the tools are built")
+                .kubectl(),
+            kubeconfig: self.kubeconfig.clone(),
+            cache: self.dir.join("kubectl-cache"),
+        }
+    }
+
+    /// A kube-rs client for the cluster (made per test: a client belongs to the runtime
+    /// that made it).
+    pub async fn client(&self) -> kube::Client {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &KubeConfigOptions {
+                context: Some(self.context.clone()),
+                ..KubeConfigOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        kube::Client::try_from(config).unwrap()
     }
 }
 
 impl Drop for RealCluster {
     fn drop(&mut self) {
-        let _ = Command::new(script())
-            .args(["down", "--dir"])
+        if !self.own {
+            return;
+        }
+        let out = Command::new(script())
+            .arg("down")
+            .arg("--dir")
             .arg(&self.dir)
+            .stdin(Stdio::null())
             .output();
-    }
-}
-
-/// The tasks of `plans/flux-rebuild.toml` this test runs as they are: the capture,
-/// the whole teardown and the restore.
-const KEPT: [&str; 10] = [
-    "capture-secrets",
-    "stop-flux-controllers",
-    "flux-controllers-stopped",
-    "remove-flux-finalizers",
-    "delete-flux-crds",
-    "flux-crds-gone",
-    "delete-flux-namespace",
-    "flux-namespace-gone",
-    "delete-flux-rbac",
-    "restore-flux-secrets",
-];
-
-/// The Kubernetes half of the Flux plan, taken from `plans/flux-rebuild.toml` with
-/// `needs` kept within it; in Pulumi's place (it recreates the namespace) a task
-/// that applies the namespace, and before the teardown a script that runs kubectl.
-/// The guard's context is the test cluster's.
-fn teardown_plan() -> String {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/flux-rebuild.toml"),
-    )
-    .unwrap();
-    let mut plan: toml::Table = text.parse().unwrap();
-    let all = plan["tasks"].as_table().unwrap().clone();
-    let mut tasks = toml::Table::new();
-    for id in KEPT {
-        let mut task = all[id].as_table().unwrap().clone();
-        if let Some(needs) = task.get_mut("needs").and_then(|n| n.as_array_mut()) {
-            needs.retain(|n| KEPT.contains(&n.as_str().unwrap()));
+        if let Ok(out) = out
+            && !out.status.success()
+        {
+            eprintln!(
+                "scripts/realcluster down --dir {} failed: {}",
+                self.dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
-        tasks.insert(id.to_owned(), task.into());
-    }
-    let extra: toml::Table = r#"
-[which-context]
-type = "exec-script"
-script = 'echo "context $(kubectl config current-context)"; kubectl get namespace flux-system -o name'
-read_only = true
-
-[recreate-namespace]
-type = "kube-apply"
-files = ["namespace.yaml"]
-needs = ["delete-flux-rbac"]
-"#
-    .parse()
-    .unwrap();
-    tasks.extend(extra);
-    tasks["stop-flux-controllers"]["needs"]
-        .as_array_mut()
-        .unwrap()
-        .push("which-context".into());
-    tasks["restore-flux-secrets"]["needs"] = vec!["recreate-namespace"].into();
-    plan["plan"]["context"] = "realcluster".into();
-    plan["tasks"] = tasks.into();
-    toml::to_string(&plan).unwrap()
-}
-
-/// The user's kubeconfig: the cluster's, plus a second context, current, pointing
-/// at a port nothing listens on.
-fn with_other_current_context(cluster: &RealCluster, path: &Path) {
-    std::fs::copy(&cluster.kubeconfig, path).unwrap();
-    let path = path.to_str().unwrap();
-    for args in [
-        vec![
-            "config",
-            "set-cluster",
-            "staging",
-            "--server",
-            "https://127.0.0.1:9",
-        ],
-        vec![
-            "config",
-            "set-context",
-            "staging",
-            "--cluster",
-            "staging",
-            "--user",
-            "realcluster-admin",
-        ],
-        vec!["config", "use-context", "staging"],
-    ] {
-        let mut full = vec!["--kubeconfig", path];
-        full.extend(args);
-        let status = Command::new(&cluster.kubectl).args(&full).output().unwrap();
-        assert!(status.status.success(), "kubectl {full:?}");
     }
 }
 
-/// Each task's summary and the output lines of each task, from `--output json`.
-fn results(stdout: &str) -> (BTreeMap<String, String>, BTreeMap<String, Vec<String>>) {
-    let mut summaries = BTreeMap::new();
-    let mut lines: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for event in stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-    {
-        let task = event["task"].as_str().unwrap_or_default().to_owned();
-        match event["event"].as_str() {
-            Some("task-succeeded") => {
-                summaries.insert(task, event["summary"].as_str().unwrap_or("").to_owned());
+/// kubectl with its own kubeconfig and discovery cache (never `~/.kube`).
+#[derive(Debug, Clone)]
+pub struct Kubectl {
+    pub bin: PathBuf,
+    pub kubeconfig: PathBuf,
+    pub cache: PathBuf,
+}
+
+impl Kubectl {
+    /// Runs kubectl off the async runtime (a sandbox may be serving on it meanwhile).
+    pub async fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, None).await
+    }
+
+    /// Runs kubectl with `stdin` as its standard input.
+    pub async fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(&self.cache)
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
+        let input = stdin.map(str::to_owned);
+        let shown = args.join(" ");
+        let out = tokio::task::spawn_blocking(move || {
+            let mut child = cmd.spawn().expect("cannot run kubectl");
+            if let Some(input) = input {
+                use std::io::Write;
+                let mut pipe = child.stdin.take().expect("piped stdin");
+                pipe.write_all(input.as_bytes()).expect("kubectl's stdin");
             }
-            Some("task-output") => lines
-                .entry(task)
-                .or_default()
-                .push(event["line"].as_str().unwrap_or("").to_owned()),
-            _ => {}
-        }
+            child.wait_with_output().expect("kubectl's output")
+        })
+        .await
+        .unwrap();
+        eprintln!(
+            "kubectl {shown}: {}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
     }
-    (summaries, lines)
+
+    /// Runs kubectl and expects success; its stdout.
+    pub async fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        assert!(out.status.success(), "kubectl {args:?} failed");
+        String::from_utf8(out.stdout).unwrap()
+    }
 }
 
-#[test]
-fn the_flux_teardown_on_a_real_control_plane() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(cluster) = RealCluster::up(dir.path()) else {
-        eprintln!(
-            "skipped: no real control plane built (run `scripts/realcluster build`, see realcluster/README.md)"
+/// A local Pulumi backend and the oceanid project (`scripts/realcluster pulumi-env` and
+/// `oceanid`) in a directory of a test's own, with the environment to run the real
+/// `pulumi` (and planrun's `pulumi-up`) there. Pulumi's plugins run in process groups
+/// of their own and outlive a killed CLI: when this goes, every process still running
+/// with its `PULUMI_HOME` is killed, by pid.
+#[derive(Debug)]
+pub struct PulumiWorld {
+    pub dir: PathBuf,
+    /// The oceanid project (its stack `oceanid-cluster` has both config secrets).
+    pub project: PathBuf,
+    /// `PATH` (the built tools first), `PULUMI_*`.
+    pub env: Vec<(String, String)>,
+}
+
+/// The oceanid stack's secrets as `scripts/realcluster oceanid` sets them by default:
+/// they must never show.
+pub const OCEANID_SECRETS: &[&str] = &["realcluster-test-key", "ghp_realclustertesttoken"];
+
+impl PulumiWorld {
+    /// Prepares the backend and the project in `dir` (which must exist).
+    pub fn new(dir: &Path) -> PulumiWorld {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(r#"set -e; eval "$("$0" pulumi-env --dir "$1")"; "$0" oceanid --dir "$1" >"$1/project"; env -0"#)
+            .arg(script())
+            .arg(dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "scripts/realcluster pulumi-env/oceanid failed: {}",
+            String::from_utf8_lossy(&out.stderr)
         );
-        return;
-    };
-    // The old install, as `kubectl apply` (client-side) made it: the Flux objects
-    // only once their CRDs are established.
-    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rehearsal/old-flux.yaml");
-    let seed = seed.to_str().unwrap();
-    let _ = cluster.kubectl(&["apply", "-f", seed]);
-    cluster.kubectl_ok(&[
-        "wait",
-        "--for=condition=Established",
-        "crd",
-        "--all",
-        "--timeout=120s",
-    ]);
-    cluster.kubectl_ok(&["apply", "-f", seed]);
-    cluster.kubectl_ok(&[
-        "-n",
-        "flux-system",
-        "rollout",
-        "status",
-        "deployment",
-        "--timeout=180s",
-    ]);
-    let pods = cluster.kubectl_ok(&[
-        "-n",
-        "flux-system",
-        "get",
-        "pods",
-        "-l",
-        "app.kubernetes.io/part-of=flux",
-        "-o",
-        "name",
-    ]);
-    assert_eq!(pods.lines().count(), 6, "six controller pods run: {pods}");
-
-    let work = dir.path().join("work");
-    std::fs::create_dir(&work).unwrap();
-    std::fs::write(work.join("plan.toml"), teardown_plan()).unwrap();
-    std::fs::write(
-        work.join("namespace.yaml"),
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n",
-    )
-    .unwrap();
-    let user_config = work.join("config");
-    with_other_current_context(&cluster, &user_config);
-    let path = std::env::join_paths(
-        std::iter::once(cluster.kubectl.parent().unwrap().to_path_buf())
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
-    )
-    .unwrap();
-    let out = Command::new(assert_cmd::cargo::cargo_bin!("planrun"))
-        .current_dir(&work)
-        .env("KUBECONFIG", &user_config)
-        .env("PATH", path)
-        .env("NO_COLOR", "1")
-        .args([
-            "run",
-            "plan.toml",
-            "--context",
-            "realcluster",
-            "--yes",
-            "--output",
-            "json",
-            "--state-dir",
-            "state",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let all = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(0), "{all}");
-    let (summaries, lines) = results(&stdout);
-
-    // The script's kubectl acted on the run's cluster, not the current context's.
-    assert_eq!(
-        lines["which-context"],
-        vec!["context realcluster", "namespace/flux-system"],
-        "{all}"
-    );
-    // The four Flux objects (in flux-system and apps) lost their finalizer.
-    assert_eq!(
-        summaries["remove-flux-finalizers"],
-        "removed finalizers.fluxcd.io from 4 objects in 2 namespaces",
-        "{all}"
-    );
-    assert!(
-        summaries["delete-flux-crds"].starts_with("deleted 13 objects: "),
-        "{all}"
-    );
-    assert!(
-        summaries["delete-flux-rbac"].starts_with("deleted 5 objects: "),
-        "{all}"
-    );
-    assert_eq!(
-        summaries["restore-flux-secrets"],
-        "applied 2 objects: secrets/flux-system/flux-system (keys: identity, known_hosts); secrets/flux-system/sops-age (keys: age.agekey) from the capture of `capture-secrets` as planrun",
-        "{all}"
-    );
-    for secret in [
-        "REHEARSAL-ONLY-not-a-real-key-7f3a9c",
-        "AGE-SECRET-KEY-1REHEARSALONLY",
-    ] {
-        assert!(!all.contains(secret), "a secret value in the output");
+        let env = out
+            .stdout
+            .split(|b| *b == 0)
+            .filter_map(|kv| std::str::from_utf8(kv).ok()?.split_once('='))
+            .filter(|(k, _)| *k == "PATH" || k.starts_with("PULUMI_"))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let project = std::fs::read_to_string(dir.join("project")).unwrap();
+        PulumiWorld {
+            dir: dir.to_path_buf(),
+            project: PathBuf::from(project.trim()),
+            env,
+        }
     }
 
-    // What the cluster says now.
-    let crds = cluster.kubectl_ok(&["get", "crd", "-o", "name"]);
-    assert!(!crds.contains("fluxcd.io"), "{crds}");
-    let rbac = cluster.kubectl_ok(&[
-        "get",
-        "clusterroles,clusterrolebindings",
-        "-l",
-        "app.kubernetes.io/part-of=flux",
-        "-o",
-        "name",
-    ]);
-    assert_eq!(rbac, "", "no Flux cluster RBAC left");
-    let secret: Value = serde_json::from_str(&cluster.kubectl_ok(&[
-        "-n",
-        "flux-system",
-        "get",
-        "secret",
-        "sops-age",
-        "--show-managed-fields",
-        "-o",
-        "json",
-    ]))
-    .unwrap();
-    assert_eq!(managers(&secret), vec![("planrun", "Apply")]);
-    assert!(
-        secret["metadata"]["annotations"]
-            .get("kubectl.kubernetes.io/last-applied-configuration")
-            .is_none(),
-        "the old client-side apply record (which holds the value) is not restored"
-    );
-    // What Flux deployed is still there.
-    let apps = cluster.kubectl_ok(&["-n", "apps", "get", "deployments,services", "-o", "name"]);
-    for name in ["deployment.apps/podinfo", "service/podinfo"] {
-        assert!(apps.lines().any(|l| l == name), "{name} survives: {apps}");
+    /// `program` with this world's environment, `KUBECONFIG` pointing at `cluster`.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>, cluster: &RealCluster) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("KUBECONFIG", &cluster.kubeconfig)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs the real `pulumi ARGS` in the project; its output.
+    pub fn pulumi(&self, cluster: &RealCluster, args: &[&str]) -> Output {
+        self.command("pulumi", cluster)
+            .args(args)
+            .args(["--stack", "oceanid-cluster", "--non-interactive"])
+            .current_dir(&self.project)
+            .output()
+            .unwrap()
+    }
+
+    /// A values file merged over the chart's (see realcluster/README.md), named by the
+    /// stack's `valuesFile` config.
+    pub fn set_values(&self, cluster: &RealCluster, yaml: &str) {
+        let file = self.dir.join("values.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        let out = self.pulumi(
+            cluster,
+            &["config", "set", "valuesFile", file.to_str().unwrap()],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The processes running with this world's `PULUMI_HOME` (the CLI, its language
+    /// host and provider plugins).
+    pub fn processes(&self) -> Vec<u32> {
+        let home = format!("PULUMI_HOME={}", self.dir.join("pulumi/home").display());
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let zombie = stat
+                    .rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+                !zombie
+                    && std::fs::read(format!("/proc/{pid}/environ"))
+                        .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == home.as_bytes()))
+            })
+            .collect()
+    }
+
+    /// Kills [`Self::processes`] (SIGKILL, by pid); the pids it killed.
+    pub fn kill_leftovers(&self) -> Vec<u32> {
+        let pids = self.processes();
+        for pid in &pids {
+            if let Ok(pid) = i32::try_from(*pid) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        pids
+    }
+}
+
+impl Drop for PulumiWorld {
+    fn drop(&mut self) {
+        let killed = self.kill_leftovers();
+        if !killed.is_empty() {
+            eprintln!(
+                "killed Pulumi processes left over in {}: {killed:?}",
+                self.dir.display()
+            );
+        }
     }
 }

@@ -1,9 +1,9 @@
-//! Cross-checks of the sandbox with the real kubectl (skipped, saying so, when kubectl is
-//! not installed): both clients must see the same state, and no request of theirs may get
+//! Cross-checks of the sandbox with the real kubectl (the one `scripts/realcluster build`
+//! made, else one on `PATH`; skipped, saying so, when there is neither): both clients must see the same state, and no request of theirs may get
 //! a 404/405 that a real API server would have answered.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
@@ -12,6 +12,7 @@ use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 use planrun_sandbox::{Sandbox, Scenario};
 
+use crate::realcluster::{self, Kubectl};
 use crate::support::{FLUX_CRDS, assert_all_served, start_sandbox};
 
 const FLUX: &str = r#"
@@ -44,59 +45,32 @@ spec:
     spec: { containers: [{ name: manager, image: "ghcr.io/fluxcd/kustomize-controller:v1.0.0" }] }
 "#;
 
-fn kubectl_installed() -> bool {
-    let found = Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("skipping: kubectl is not installed (build it with `scripts/realcluster build`)");
-    }
-    found
-}
-
-struct Kubectl {
-    kubeconfig: PathBuf,
-    cache: PathBuf,
-}
-
-impl Kubectl {
-    fn new(sb: &Sandbox, dir: &Path) -> Self {
-        let kubeconfig = dir.join("kubeconfig");
-        sb.write_kubeconfig(&kubeconfig, "sandbox").unwrap();
-        Self {
-            kubeconfig,
-            cache: dir.join("cache"),
+/// kubectl for the sandbox: the one `scripts/realcluster build` made, else one on `PATH`;
+/// `None` (the test skips, saying why) when there is neither.
+fn kubectl(sb: &Sandbox, dir: &Path) -> Option<Kubectl> {
+    let bin = match realcluster::tools() {
+        Some(tools) => tools.kubectl(),
+        None => {
+            let on_path = Command::new("kubectl")
+                .args(["version", "--client"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if !on_path {
+                eprintln!(
+                    "skipping: kubectl is not installed (build it with `scripts/realcluster build`)"
+                );
+                return None;
+            }
+            PathBuf::from("kubectl")
         }
-    }
-
-    /// Run kubectl off the async runtime (the sandbox serves on it meanwhile).
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new("kubectl");
-        cmd.arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(&self.cache)
-            .args(args)
-            .env_remove("KUBECONFIG");
-        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap();
-        eprintln!(
-            "kubectl {}: {}\n{}{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    async fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args).await;
-        assert!(out.status.success(), "kubectl {args:?} failed");
-        String::from_utf8(out.stdout).unwrap()
-    }
+    };
+    let kubeconfig = dir.join("kubeconfig");
+    sb.write_kubeconfig(&kubeconfig, "sandbox").unwrap();
+    Some(Kubectl {
+        bin,
+        kubeconfig,
+        cache: dir.join("cache"),
+    })
 }
 
 fn names(stdout: &str) -> Vec<String> {
@@ -159,12 +133,11 @@ conditions:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_and_kube_see_the_same_state() {
-    if !kubectl_installed() {
-        return;
-    }
     let (sb, client) = start().await;
     let dir = tempfile::tempdir().unwrap();
-    let k = Kubectl::new(&sb, dir.path());
+    let Some(k) = kubectl(&sb, dir.path()) else {
+        return;
+    };
 
     let nss: Api<Namespace> = Api::all(client.clone());
     let kube_ns = kube_names(&nss).await;
@@ -200,12 +173,11 @@ async fn kubectl_and_kube_see_the_same_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_apply_wait_rollout_and_delete() {
-    if !kubectl_installed() {
-        return;
-    }
     let (sb, client) = start().await;
     let dir = tempfile::tempdir().unwrap();
-    let k = Kubectl::new(&sb, dir.path());
+    let Some(k) = kubectl(&sb, dir.path()) else {
+        return;
+    };
     let manifest = dir.path().join("apply.yaml");
     std::fs::write(
         &manifest,
@@ -298,12 +270,11 @@ data: { a: "1" }
 /// the sandbox reads them, as a real API server does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_create_sends_protobuf_and_the_sandbox_reads_it() {
-    if !kubectl_installed() {
-        return;
-    }
     let sb = start_sandbox(Scenario::default(), &[] as &[&str]).await;
     let dir = tempfile::tempdir().unwrap();
-    let k = Kubectl::new(&sb, dir.path());
+    let Some(k) = kubectl(&sb, dir.path()) else {
+        return;
+    };
     k.ok(&["create", "namespace", "foo"]).await;
     k.ok(&[
         "create",

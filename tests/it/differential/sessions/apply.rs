@@ -1,0 +1,370 @@
+//! Writes and who owns what: server-side apply by two managers, conflicts and force,
+//! updates by other managers, client-side `kubectl apply`, optimistic concurrency,
+//! generation and the status subresource.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+use super::{Obs, Side, apply, cm_uri, configmap, crd, create, establish, expect_ok};
+
+/// `alpha` applies a ConfigMap that does not exist: the server creates it (201), owned
+/// by `alpha` through `Apply`.
+pub async fn ssa_create(s: Arc<Side>, ns: String) -> Value {
+    let mut o = Obs::default();
+    let obj = configmap(&ns, "ssa", json!({"team": "a"}), json!({"a": "1"}));
+    let raw = apply(&s, &cm_uri(&ns, Some("ssa")), "alpha", false, &obj).await;
+    o.put("apply", raw.seen());
+    // The same apply again changes nothing: same resourceVersion, 200.
+    let again = apply(&s, &cm_uri(&ns, Some("ssa")), "alpha", false, &obj).await;
+    o.put("again_status", again.status);
+    o.put(
+        "again_same_rv",
+        again.body["metadata"]["resourceVersion"] == raw.body["metadata"]["resourceVersion"],
+    );
+    o.done()
+}
+
+/// A second manager applies another field: both own their own fields; kube-rs sees the
+/// merged object.
+pub async fn ssa_second_manager(s: Arc<Side>, ns: String) -> Value {
+    let mut o = Obs::default();
+    let uri = cm_uri(&ns, Some("two"));
+    let raw = apply(
+        &s,
+        &uri,
+        "alpha",
+        false,
+        &configmap(&ns, "two", json!({}), json!({"a": "1"})),
+    )
+    .await;
+    expect_ok(&s, "alpha's apply", &raw);
+    let api: Api<ConfigMap> = Api::namespaced(s.client.clone(), &ns);
+    let beta = serde_json::to_value(
+        api.patch(
+            "two",
+            &PatchParams::apply("beta"),
+            &Patch::Apply(configmap(
+                &ns,
+                "two",
+                json!({"by": "beta"}),
+                json!({"b": "2"}),
+            )),
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    o.put("after_beta", beta);
+    // alpha applies again without its field `a`: the field goes (alpha owned it alone).
+    let raw = apply(
+        &s,
+        &uri,
+        "alpha",
+        false,
+        &configmap(&ns, "two", json!({}), json!({"c": "3"})),
+    )
+    .await;
+    o.put("alpha_drops_a", raw.seen());
+    o.done()
+}
+
+/// A second manager applies a field the first owns, without force: 409 with the
+/// conflicts listed.
+pub async fn ssa_conflict(s: Arc<Side>, ns: String) -> Value {
+    let mut o = Obs::default();
+    let uri = cm_uri(&ns, Some("clash"));
+    let raw = apply(
+        &s,
+        &uri,
+        "alpha",
+        false,
+        &configmap(&ns, "clash", json!({"x": "1"}), json!({"a": "1", "b": "1"})),
+    )
+    .await;
+    expect_ok(&s, "alpha's apply", &raw);
+    let raw = apply(
+        &s,
+        &uri,
+        "beta",
+        false,
+        &configmap(&ns, "clash", json!({"x": "2"}), json!({"a": "9", "b": "9"})),
+    )
+    .await;
+    o.put("conflict", raw.seen());
+    // kube-rs reports it as an API error with the same reason.
+    let api: Api<ConfigMap> = Api::namespaced(s.client.clone(), &ns);
+    let err = api
+        .patch(
+            "clash",
+            &PatchParams::apply("beta"),
+            &Patch::Apply(configmap(&ns, "clash", json!({}), json!({"a": "9"}))),
+        )
+        .await
+        .unwrap_err();
+    o.put("kube_error", kube_error(&err));
+    o.done()
+}
+
+/// With force, the second manager takes the field over: the first loses it.
+pub async fn ssa_force(s: Arc<Side>, ns: String) -> Value {
+    let mut o = Obs::default();
+    let uri = cm_uri(&ns, Some("forced"));
+    let raw = apply(
+        &s,
+        &uri,
+        "alpha",
+        false,
+        &configmap(&ns, "forced", json!({}), json!({"a": "1", "b": "1"})),
+    )
+    .await;
+    expect_ok(&s, "alpha's apply", &raw);
+    let raw = apply(
+        &s,
+        &uri,
+        "beta",
+        true,
+        &configmap(&ns, "forced", json!({}), json!({"a": "9"})),
+    )
+    .await;
+    o.put("forced", raw.seen());
+    o.done()
+}
+
+/// An apply that sets an empty map (`labels: {}`, `data: {}`): the stored ConfigMap
+/// leaves them out (its Go type's `omitempty`); does the manager own them, and does
+/// another manager's label then conflict?
+pub async fn ssa_empty_map(s: Arc<Side>, ns: String) -> Value {
+    let mut o = Obs::default();
+    let uri = cm_uri(&ns, Some("empty"));
+    let mut obj = configmap(&ns, "empty", json!({}), json!({}));
+    obj["metadata"]["labels"] = json!({});
+    obj["data"] = json!({});
+    let raw = apply(&s, &uri, "alpha", false, &obj).await;
+    o.put("apply", raw.seen());
+    let raw = apply(
+        &s,
+        &uri,
+        "beta",
+        false,
+        &configmap(&ns, "empty", json!({"by": "beta"}), json!({"b": "2"})),
+    )
+    .await;
+    o.put("other_manager", raw.seen());
+    o.done()
+}
+
+/// A merge patch and a PUT by other managers: `Update` entries beside the `Apply` one;
+/// a PUT without fieldManager is recorded under the client's user agent.
+pub async fn update_manager(s: Arc<Side>, ns: String) -> Value {
+    let mut o = Obs::default();
+    let uri = cm_uri(&ns, Some("upd"));
+    let raw = apply(
+        &s,
+        &uri,
+        "alpha",
+        false,
+        &configmap(&ns, "upd", json!({}), json!({"a": "1"})),
+    )
+    .await;
+    expect_ok(&s, "alpha's apply", &raw);
+    let api: Api<ConfigMap> = Api::namespaced(s.client.clone(), &ns);
+    let params = PatchParams {
+        field_manager: Some("gamma".into()),
+        ..PatchParams::default()
+    };
+    let merged = api
+        .patch("upd", &params, &Patch::Merge(json!({"data": {"g": "1"}})))
+        .await
+        .unwrap();
+    o.put("merge", serde_json::to_value(&merged).unwrap());
+    // The same merge patch again: no change, no new resourceVersion.
+    let again = api
+        .patch("upd", &params, &Patch::Merge(json!({"data": {"g": "1"}})))
+        .await
+        .unwrap();
+    o.put(
+        "noop_keeps_rv",
+        again.metadata.resource_version == merged.metadata.resource_version,
+    );
+    let mut cm = again;
+    cm.data
+        .get_or_insert_with(Default::default)
+        .insert("p".into(), "1".into());
+    cm.metadata.managed_fields = None;
+    let put = api
+        .replace(
+            "upd",
+            &PostParams {
+                field_manager: Some("delta".into()),
+                ..PostParams::default()
+            },
+            &cm,
+        )
+        .await
+        .unwrap();
+    o.put("put", serde_json::to_value(&put).unwrap());
+    // A JSON patch removing alpha's field.
+    let jp = s
+        .raw(
+            "PATCH",
+            &format!("{}?fieldManager=epsilon", cm_uri(&ns, Some("upd"))),
+            Some("application/json-patch+json"),
+            Some(br#"[{"op": "remove", "path": "/data/a"}]"#.to_vec()),
+        )
+        .await;
+    o.put("json_patch", jp.seen());
+    o.done()
+}
+
+/// A PUT with a stale resourceVersion: 409 Conflict, the object unchanged.
+pub async fn stale_update(s: Arc<Side>, ns: String) -> Value {
+    let mut o = Obs::default();
+    let raw = create(
+        &s,
+        &cm_uri(&ns, None),
+        &configmap(&ns, "stale", json!({}), json!({"a": "1"})),
+    )
+    .await;
+    o.put("create", raw.seen());
+    let first = raw.body.clone();
+    let raw = s
+        .raw(
+            "PATCH",
+            &cm_uri(&ns, Some("stale")),
+            Some("application/merge-patch+json"),
+            Some(br#"{"data":{"a":"2"}}"#.to_vec()),
+        )
+        .await;
+    expect_ok(&s, "the merge patch", &raw);
+    let mut old = first.clone();
+    old["data"]["a"] = json!("3");
+    let raw = s
+        .raw(
+            "PUT",
+            &cm_uri(&ns, Some("stale")),
+            Some("application/json"),
+            Some(serde_json::to_vec(&old).unwrap()),
+        )
+        .await;
+    o.put("stale_put", raw.seen());
+    // A PUT without a resourceVersion is unconditional.
+    let mut blind = first;
+    blind["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    blind["data"]["a"] = json!("4");
+    let raw = s
+        .raw(
+            "PUT",
+            &cm_uri(&ns, Some("stale")),
+            Some("application/json"),
+            Some(serde_json::to_vec(&blind).unwrap()),
+        )
+        .await;
+    o.put("blind_put", raw.seen());
+    o.done()
+}
+
+/// `kubectl apply` (client-side) creates with the last-applied annotation under
+/// `kubectl-client-side-apply` (Update); a later `kubectl apply --server-side` of the
+/// same object: what the managers become.
+pub async fn client_side_apply(s: Arc<Side>, ns: String) -> Value {
+    let mut o = Obs::default();
+    let manifest = serde_json::to_string(&configmap(
+        &ns,
+        "csa",
+        json!({"app": "csa"}),
+        json!({"a": "1"}),
+    ))
+    .unwrap();
+    let out = s
+        .kubectl
+        .run_with_stdin(&["apply", "-f", "-"], Some(&manifest))
+        .await;
+    o.put("csa_stdout", String::from_utf8_lossy(&out.stdout).trim());
+    o.put("csa_exit", out.status.code());
+    let got = s.get_json(&cm_uri(&ns, Some("csa"))).await;
+    o.put("after_csa", got);
+    let manifest = serde_json::to_string(&configmap(
+        &ns,
+        "csa",
+        json!({"app": "csa"}),
+        json!({"a": "2"}),
+    ))
+    .unwrap();
+    let out = s
+        .kubectl
+        .run_with_stdin(&["apply", "--server-side", "-f", "-"], Some(&manifest))
+        .await;
+    o.put("ssa_stdout", String::from_utf8_lossy(&out.stdout).trim());
+    o.put("ssa_stderr", String::from_utf8_lossy(&out.stderr).trim());
+    o.put("ssa_exit", out.status.code());
+    let got = s.get_json(&cm_uri(&ns, Some("csa"))).await;
+    o.put("after_ssa", got);
+    o.done()
+}
+
+/// A custom resource with a status subresource: spec changes bump metadata.generation,
+/// metadata changes do not; status written through the main resource is dropped, and
+/// through /status it is kept.
+pub async fn generation_and_status(s: Arc<Side>, ns: String) -> Value {
+    let mut o = Obs::default();
+    let group = "generation.diff.example";
+    establish(&s, &crd(group, "Gadget", "gadgets")).await;
+    let uri = format!("/apis/{group}/v1/namespaces/{ns}/gadgets");
+    let raw = create(
+        &s,
+        &uri,
+        &json!({"apiVersion": format!("{group}/v1"), "kind": "Gadget",
+                "metadata": {"name": "g"}, "spec": {"size": 1},
+                "status": {"phase": "ignored"}}),
+    )
+    .await;
+    o.put("create", raw.seen());
+    let merge = |body: Value, sub: &'static str| {
+        let s = s.clone();
+        let uri = format!("{uri}/g{sub}");
+        async move {
+            s.raw(
+                "PATCH",
+                &uri,
+                Some("application/merge-patch+json"),
+                Some(serde_json::to_vec(&body).unwrap()),
+            )
+            .await
+        }
+    };
+    let spec = merge(json!({"spec": {"size": 2}}), "").await;
+    o.put(
+        "spec_change_generation",
+        spec.body["metadata"]["generation"].clone(),
+    );
+    let label = merge(json!({"metadata": {"labels": {"l": "1"}}}), "").await;
+    o.put(
+        "label_change_generation",
+        label.body["metadata"]["generation"].clone(),
+    );
+    let status_main = merge(json!({"status": {"phase": "main"}}), "").await;
+    o.put("status_through_main", status_main.body["status"].clone());
+    let status_sub = merge(
+        json!({"status": {"phase": "sub"}, "spec": {"size": 5}}),
+        "/status",
+    )
+    .await;
+    o.put("status_through_subresource", status_sub.seen());
+    o.done()
+}
+
+/// A kube-rs error, as the caller sees it.
+pub fn kube_error(e: &kube::Error) -> Value {
+    match e {
+        kube::Error::Api(s) => {
+            json!({"api": {"code": s.code, "reason": s.reason, "message": s.message, "status": s.status}})
+        }
+        other => json!({"other": other.to_string()}),
+    }
+}
