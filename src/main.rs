@@ -34,10 +34,11 @@ enum Command {
         after_help = "Examples:\n  planrun sandbox --scenario examples/sandbox-scenario.yaml\n  planrun sandbox --seed examples/rehearsal/old-flux.yaml --port 6443 --context oceanid"
     )]
     Sandbox(planrun_sandbox::SandboxArgs),
-    /// Rehearse a plan end to end on the embedded sandbox cluster, with pulumi, pnpm
-    /// and flux simulated (what they do comes from the plan's rehearsal file).
+    /// Rehearse a plan end to end on the embedded sandbox cluster (or, with
+    /// --kubeconfig and --context, on a disposable cluster), with pulumi, pnpm and flux
+    /// simulated (what they do comes from the plan's rehearsal file).
     #[command(
-        after_help = "Examples:\n  planrun rehearse plans/flux-rebuild.toml\n  planrun rehearse plans/flux-rebuild.toml --fault wrong-tag\n  planrun rehearse plans/flux-rebuild.toml --fault hang   # then Ctrl-C, then:\n  planrun rehearse plans/flux-rebuild.toml --resume"
+        after_help = "Examples:\n  planrun rehearse plans/flux-rebuild.toml\n  planrun rehearse plans/flux-rebuild.toml --fault wrong-tag\n  planrun rehearse plans/flux-rebuild.toml --fault hang   # then Ctrl-C, then:\n  planrun rehearse plans/flux-rebuild.toml --resume\n  planrun rehearse plans/flux-rebuild.toml --kubeconfig kind.yaml --context kind-rehearsal"
     )]
     Rehearse(rehearse::RehearseArgs),
 }

@@ -1,4 +1,5 @@
-//! `planrun rehearse PLAN`: run the plan end to end on the embedded sandbox cluster.
+//! `planrun rehearse PLAN`: run the plan end to end on the embedded sandbox cluster, or on
+//! a disposable cluster the user names.
 
 use std::path::PathBuf;
 
@@ -36,6 +37,16 @@ pub struct RehearseArgs {
     /// Time a stopped task gets between SIGTERM and SIGKILL [default: as for `run`].
     #[arg(long, value_name = "DURATION", value_parser = checked_duration)]
     pub grace: Option<String>,
+    /// Rehearse on the cluster of this kubeconfig (kind, k3d, staging,
+    /// `scripts/realcluster up`...) instead of the embedded sandbox; needs --context.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The context of --kubeconfig to rehearse on (never the plan's production context).
+    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
+    pub context: Option<String>,
+    /// Run the real pulumi, pnpm and flux from PATH instead of the simulated ones.
+    #[arg(long)]
+    pub real_tools: bool,
 }
 
 /// A duration as given, once checked (the run it is passed to reads it again).
@@ -54,6 +65,9 @@ pub fn run(args: &RehearseArgs) -> Result<(), Error> {
         output: args.output,
         state_dir: args.state_dir.clone(),
         grace: args.grace.clone(),
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        real_tools: args.real_tools,
     })?;
     match code {
         0 => Ok(()),

@@ -74,6 +74,66 @@ pub enum RehearseError {
     )]
     Snapshot { path: PathBuf, message: String },
 
+    #[error("cannot use the kubeconfig {path}: {message}")]
+    #[diagnostic(code(planrun::rehearse::kubeconfig))]
+    Kubeconfig { path: PathBuf, message: String },
+
+    #[error("a rehearsal on an existing cluster needs its context named: --context NAME")]
+    #[diagnostic(
+        code(planrun::rehearse::context_required),
+        help(
+            "a rehearsal deletes and recreates what the plan touches, so planrun never picks the kubeconfig's current context; the contexts of {}: {known}",
+            path.display()
+        )
+    )]
+    ContextRequired { path: PathBuf, known: String },
+
+    #[error("no context `{context}` in {}", path.display())]
+    #[diagnostic(
+        code(planrun::rehearse::unknown_context),
+        help("its contexts: {known}")
+    )]
+    UnknownContext {
+        context: String,
+        path: PathBuf,
+        known: String,
+    },
+
+    #[error("refusing to rehearse on `{context}`: it is the plan's production context")]
+    #[diagnostic(
+        code(planrun::rehearse::production_context),
+        help(
+            "rehearse on a disposable cluster (kind, k3d, a staging cluster, `scripts/realcluster up`) and name its context; the plan runs against `{context}` with `planrun run`"
+        )
+    )]
+    ProductionContext { context: String },
+
+    #[error(
+        "refusing to rehearse on `{context}`: it points at {server}, the API server of the plan's production context `{production}`"
+    )]
+    #[diagnostic(
+        code(planrun::rehearse::production_server),
+        help("rehearse on a disposable cluster and name its context")
+    )]
+    SameServer {
+        context: String,
+        production: String,
+        server: String,
+    },
+
+    #[error(
+        "fault `{name}` changes what a real cluster decides by itself ({keys}): it can only be rehearsed on the embedded sandbox"
+    )]
+    #[diagnostic(
+        code(planrun::rehearse::fault_needs_sandbox),
+        help("rehearse it without --kubeconfig")
+    )]
+    FaultNeedsSandbox { name: String, keys: String },
+
+    #[error("cannot seed the cluster with {what}: {message}")]
+    #[diagnostic(code(planrun::rehearse::seed))]
+    Seed { what: String, message: String },
+
     #[error(transparent)]
     #[diagnostic(transparent)]
     Sandbox(#[from] planrun_sandbox::SandboxError),

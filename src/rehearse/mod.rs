@@ -1,10 +1,12 @@
-//! Rehearsals: a plan run end to end against the embedded sandbox cluster, with the
-//! external tools simulated, as its rehearsal file (beside the plan) describes; named
-//! faults rehearse failures, and an interrupted rehearsal resumes.
+//! Rehearsals: a plan run end to end against the embedded sandbox cluster (or a
+//! disposable cluster the user names, `cluster.rs`), with the external tools simulated
+//! (or the real ones), as its rehearsal file (beside the plan) describes; named faults
+//! rehearse failures, and an interrupted rehearsal resumes.
 //!
 //! Part of the `planrun` binary, not of the library: it drives the sandbox crate and
 //! runs `planrun run` as a child.
 
+mod cluster;
 mod command;
 mod error;
 mod outcome;

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use miette::Report;
 
+use super::cluster;
 use super::error::RehearseError;
 use super::outcome;
 use super::spec::{Reaction, RehearsalSpec};
@@ -54,6 +55,12 @@ pub struct RehearseOptions {
     pub output: OutputFormat,
     pub state_dir: Option<PathBuf>,
     pub grace: Option<String>,
+    /// Rehearse on this kubeconfig's cluster instead of the embedded sandbox.
+    pub kubeconfig: Option<PathBuf>,
+    /// The context of `kubeconfig` to rehearse on.
+    pub context: Option<String>,
+    /// The real tools from `PATH` instead of the simulated ones.
+    pub real_tools: bool,
 }
 
 /// Runs the rehearsal; `Ok` carries the run's exit code.
@@ -74,6 +81,37 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
     };
     if let Some(name) = &opts.fault {
         spec = spec.with_fault(name).map_err(invalid)?;
+    }
+    // A cluster the user named, checked before anything is written.
+    let target = match &opts.kubeconfig {
+        Some(file) => Some(
+            cluster::choose(
+                file,
+                opts.context.as_deref(),
+                plan.header().context.as_deref(),
+            )
+            .map_err(|e| match e {
+                RehearseError::ProductionContext { .. } | RehearseError::SameServer { .. } => {
+                    refused(e)
+                }
+                e => invalid(e),
+            })?,
+        ),
+        None => None,
+    };
+    if target.is_some()
+        && let (Some(name), Some(patch)) = (
+            &opts.fault,
+            fault.as_ref().and_then(|f| f.scenario.as_ref()),
+        )
+    {
+        let keys = cluster::cluster_decides(patch);
+        if !keys.is_empty() {
+            return Err(invalid(RehearseError::FaultNeedsSandbox {
+                name: name.clone(),
+                keys: keys.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", "),
+            }));
+        }
     }
     let name = plan.header().name.clone();
     let context = spec
@@ -105,7 +143,7 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
     let scenario_text = spec.scenario_yaml().map_err(invalid)?;
     let mut scenario = Scenario::from_yaml(&scenario_text, &spec.base_dir)
         .map_err(|e| invalid(RehearseError::from(e)))?;
-    let restore = if opts.resume {
+    let restore = if opts.resume && target.is_none() {
         let path = world.cluster();
         if !path.is_file() {
             return Err(refused(RehearseError::NothingToResume { path }));
@@ -117,6 +155,9 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
                 message,
             })
         })?)
+    } else if opts.resume {
+        // A real cluster is as the interrupted run left it.
+        None
     } else {
         let template = spec.repo.as_ref().map(|r| spec.resolve(&r.template));
         world.reset(template.as_deref()).map_err(internal)?;
@@ -142,14 +183,52 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
         }
         _ => opts.plan.clone(),
     };
-    world
-        .install_tools(&spec.tools_yaml().map_err(invalid)?)
-        .map_err(internal)?;
+    if opts.real_tools {
+        say(
+            "rehearsal: the real pulumi, pnpm and flux from PATH; the rehearsal file's `tools` are not used",
+        );
+    } else {
+        world
+            .install_tools(&spec.tools_yaml().map_err(invalid)?)
+            .map_err(internal)?;
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(Report::msg(format!("cannot start the runtime: {e}"))))?;
+    let mut child_args = vec![if opts.resume { "--resume" } else { "--restart" }.to_owned()];
+    for (name, value) in &vars {
+        child_args.extend(["--var".to_owned(), format!("{name}={value}")]);
+    }
+    if let Some((kubeconfig, target)) = &target {
+        for (key, why) in cluster::cluster_decides(&spec.scenario) {
+            say(&format!(
+                "rehearsal: scenario key `{key}` does not apply to a real cluster ({why}): ignored"
+            ));
+        }
+        if spec.other_cluster.is_some() {
+            say("rehearsal: `other_cluster` does not apply to a real cluster: ignored");
+        }
+        let code = runtime.block_on(on_cluster(
+            opts,
+            &run_plan,
+            &world,
+            (kubeconfig, target),
+            &context,
+            &scenario,
+            &spec.reactions,
+            &child_args,
+        ))?;
+        runtime.shutdown_background();
+        let ending = Ending {
+            activity: Vec::new(),
+            objects: Vec::new(),
+            other: None,
+        };
+        let fault = fault.as_ref().map(|f| f.description.as_str());
+        return Ok(conclude(opts, &world, &name, code, fault, &ending));
+    }
     let (code, ending) = runtime.block_on(async {
         let sandbox = Sandbox::start(SandboxConfig::with_scenario(scenario))
             .await
@@ -188,7 +267,6 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
                 .write_kubeconfig(&world.kubeconfig(), &context)
                 .map_err(|e| internal(e.into()))?,
         }
-        let mode = if opts.resume { "--resume" } else { "--restart" };
         announce(opts, &world, &sandbox, &context, restore.is_some());
         if let Some((name, cluster)) = &other {
             say(&format!(
@@ -202,18 +280,17 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
                 world.plan_copy().display()
             ));
         }
-        let mut child_args = vec![mode.to_owned()];
-        for (name, value) in &vars {
-            child_args.extend(["--var".to_owned(), format!("{name}={value}")]);
-        }
+        let mut child_args = child_args.clone();
         child_args.extend(run_args);
         let code = conduct(
             opts,
             &run_plan,
             &world,
-            &sandbox,
+            Stage::Sandbox {
+                sandbox: &sandbox,
+                reactions: &spec.reactions,
+            },
             &child_args,
-            &spec.reactions,
         )
         .await;
         if let Some(problem) = state.persist_error() {
@@ -250,6 +327,86 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
         &ending,
     );
     Ok(code)
+}
+
+/// The rehearsal on a cluster the user named: its kubeconfig for the run, the seeds
+/// (unless resuming), then the run with the scenario's conditions and the reactions
+/// enacted.
+#[expect(clippy::too_many_arguments, reason = "the parts of one rehearsal")]
+async fn on_cluster(
+    opts: &RehearseOptions,
+    run_plan: &std::path::Path,
+    world: &World,
+    (kubeconfig, target): (&kube::config::Kubeconfig, &cluster::Target),
+    context: &str,
+    scenario: &Scenario,
+    reactions: &[Reaction],
+    args: &[String],
+) -> Result<i32, Error> {
+    cluster::write_run_kubeconfig(kubeconfig, target, context, &world.kubeconfig())
+        .map_err(internal)?;
+    let client = cluster::connect(&world.kubeconfig(), context)
+        .await
+        .map_err(internal)?;
+    say(&format!(
+        "rehearsal: on the cluster of context `{}` in {} ({}), given to the run as context `{context}`; {}",
+        target.context,
+        target.file.display(),
+        target.server,
+        if opts.real_tools {
+            "the real tools"
+        } else {
+            "pulumi, pnpm and flux simulated"
+        }
+    ));
+    if let Some(fault) = &opts.fault {
+        say(&format!("rehearsal: with fault `{fault}`"));
+    }
+    say(&format!("rehearsal: files in {}", world.dir.display()));
+    let tell = |line: String| say(&format!("rehearsal: {line}"));
+    if opts.resume {
+        say("rehearsal: resuming against the cluster as it is now");
+    } else {
+        cluster::seed(&client, scenario, &tell)
+            .await
+            .map_err(refused)?;
+    }
+    if !scenario.conditions.is_empty() {
+        say(&format!(
+            "rehearsal: the scenario's conditions are set by the rehearsal (as the controllers it stands for would): {}",
+            scenario
+                .conditions
+                .iter()
+                .map(|c| format!("{} {}={}", c.kind, c.condition_type, c.status))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    conduct(
+        opts,
+        run_plan,
+        world,
+        Stage::Cluster {
+            client,
+            enactor: cluster::Enactor::new(scenario.conditions.clone(), reactions.to_vec()),
+        },
+        args,
+    )
+    .await
+}
+
+/// Where the run happens, and what the rehearsal does beside it.
+enum Stage<'a> {
+    /// The embedded sandbox: reactions armed on its state.
+    Sandbox {
+        sandbox: &'a Sandbox,
+        reactions: &'a [Reaction],
+    },
+    /// A real cluster: conditions and reactions enacted through its API.
+    Cluster {
+        client: kube::Client,
+        enactor: cluster::Enactor,
+    },
 }
 
 /// What the sandbox looked like and did, once the run was over.
@@ -294,15 +451,24 @@ fn conclude(
     ending: &Ending,
 ) -> i32 {
     let plan = opts.plan.display();
-    say(&format!(
-        "rehearsal: sandbox cluster saved to {}; simulated tool calls in {}",
-        world.cluster().display(),
-        world.tools_log().display()
-    ));
+    if opts.kubeconfig.is_none() {
+        say(&format!(
+            "rehearsal: sandbox cluster saved to {}; simulated tool calls in {}",
+            world.cluster().display(),
+            world.tools_log().display()
+        ));
+    } else if !opts.real_tools {
+        say(&format!(
+            "rehearsal: simulated tool calls in {}",
+            world.tools_log().display()
+        ));
+    }
     for a in &ending.activity {
         say(&format!("rehearsal: sandbox: {}", a.text));
     }
-    if let Some(run) = outcome::latest_run(&world.state_dir, plan_name) {
+    if let Some(run) = outcome::latest_run(&world.state_dir, plan_name)
+        && opts.kubeconfig.is_none()
+    {
         match outcome::write_final_state(&run, &ending.objects) {
             Ok(path) => say(&format!(
                 "rehearsal: the sandbox's final state: {}",
@@ -338,7 +504,8 @@ fn conclude(
     match code {
         0 => say("rehearsal: succeeded"),
         planrun::exit_code::INTERRUPTED => say(&format!(
-            "rehearsal: interrupted; continue it with `planrun rehearse {plan} --resume` (finished tasks do not run again)"
+            "rehearsal: interrupted; continue it with `planrun rehearse {plan} --resume{}` (finished tasks do not run again)",
+            same_cluster(opts)
         )),
         _ => {
             if let (Some(name), Some(description)) = (&opts.fault, fault) {
@@ -352,6 +519,21 @@ fn conclude(
     code
 }
 
+/// The `--kubeconfig`/`--context` (and `--real-tools`) a resume must repeat.
+fn same_cluster(opts: &RehearseOptions) -> String {
+    let mut out = String::new();
+    if let (Some(file), Some(context)) = (&opts.kubeconfig, &opts.context) {
+        out.push_str(&format!(
+            " --kubeconfig {} --context {context}",
+            file.display()
+        ));
+    }
+    if opts.real_tools {
+        out.push_str(" --real-tools");
+    }
+    out
+}
+
 /// Runs the plan (`plan`: the file to run) as a child, with `args` (`--resume` or
 /// `--restart`, the variables, the context) after the rehearsal's own, and serves
 /// it until it exits; returns its exit code.
@@ -359,9 +541,8 @@ async fn conduct(
     opts: &RehearseOptions,
     plan: &std::path::Path,
     world: &World,
-    sandbox: &Sandbox,
+    stage: Stage<'_>,
     args: &[String],
-    reactions: &[Reaction],
 ) -> Result<i32, Error> {
     let exe = std::env::current_exe().map_err(|e| internal(RehearseError::Spawn(e)))?;
     let mut cmd = tokio::process::Command::new(exe);
@@ -378,14 +559,14 @@ async fn conduct(
         cmd.arg("--grace").arg(grace);
     }
     cmd.args(args);
-    cmd.env("KUBECONFIG", world.kubeconfig())
-        .env("PATH", world.path_env())
-        .env(planrun_sandbox::simtools::CONFIG_ENV, world.behaviour())
-        .env(planrun_sandbox::simtools::LOG_ENV, world.tools_log())
-        .env(planrun_sandbox::simtools::STATE_ENV, world.tools_state())
-        .stdin(Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true);
+    cmd.env("KUBECONFIG", world.kubeconfig());
+    if !opts.real_tools {
+        cmd.env("PATH", world.path_env())
+            .env(planrun_sandbox::simtools::CONFIG_ENV, world.behaviour())
+            .env(planrun_sandbox::simtools::LOG_ENV, world.tools_log())
+            .env(planrun_sandbox::simtools::STATE_ENV, world.tools_state());
+    }
+    cmd.stdin(Stdio::null()).process_group(0).kill_on_drop(true);
     // The child dies with this process: a guard stops it (SIGTERM, so it stops its
     // own tasks and journals it) if this process dies first.
     let exe = std::env::current_exe().map_err(|e| internal(RehearseError::Spawn(e)))?;
@@ -416,6 +597,26 @@ async fn conduct(
     });
 
     let mut signals = StopSignals::install().map_err(|e| internal(RehearseError::Spawn(e)))?;
+    let (sandbox, reactions) = match stage {
+        Stage::Sandbox { sandbox, reactions } => (sandbox, reactions),
+        Stage::Cluster {
+            client,
+            mut enactor,
+        } => {
+            // Nothing fires inside a real cluster: the rehearsal looks at it.
+            let tell = |line: String| say(&format!("rehearsal: {line}"));
+            let mut look = tokio::time::interval(cluster::LOOK_EVERY);
+            let status = loop {
+                tokio::select! {
+                    status = child.wait() => break status,
+                    signal = signals.recv() => forward(pid, signal),
+                    _ = look.tick() => enactor.look(&client, &tell).await,
+                }
+            };
+            let status = status.map_err(|e| internal(RehearseError::Spawn(e)))?;
+            return Ok(exit_code_of(status));
+        }
+    };
     // Reactions fire in the sandbox, in the transaction of the change that brings
     // them about; here only what they say is printed.
     let mut said = sandbox

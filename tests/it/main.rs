@@ -23,6 +23,7 @@ mod pulumi_review;
 mod pulumi_sim;
 mod realcluster;
 mod rehearsal;
+mod rehearse_cluster;
 mod sandbox;
 mod sandbox_controllers;
 mod sandbox_kubectl;
