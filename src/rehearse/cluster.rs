@@ -210,22 +210,12 @@ pub fn write_run_kubeconfig(
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    write_private(path, &text).map_err(|source| RehearseError::Prepare {
-        path: path.to_path_buf(),
-        source,
+    planrun::layout::replace_private(path, text.as_bytes()).map_err(|source| {
+        RehearseError::Prepare {
+            path: path.to_path_buf(),
+            source,
+        }
     })
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let _ = std::fs::remove_file(path);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(text.as_bytes())
 }
 
 /// The scenario keys in `scenario` a real cluster decides, with why.

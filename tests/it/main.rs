@@ -5,6 +5,7 @@ mod architecture;
 mod child_kubeconfig;
 mod differential;
 mod engine;
+mod flux_rebuild_real;
 mod flux_sim;
 mod flux_teardown_real;
 mod fuzz;

@@ -26,7 +26,7 @@ fn planrun_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_planrun"))
 }
 
-fn text(out: &Output) -> String {
+pub fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -96,7 +96,7 @@ fn spawn_planrun(world: &PulumiWorld, cluster: &RealCluster, args: &[&str], log:
 }
 
 /// Every file under `dir`, as text.
-fn all_text(dir: &Path) -> String {
+pub fn all_text(dir: &Path) -> String {
     let mut out = String::new();
     for entry in walk(dir) {
         if let Ok(t) = std::fs::read(&entry) {
@@ -120,14 +120,14 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Text as one line: miette wraps long messages and help at the terminal's width.
-fn flat(text: &str) -> String {
+pub fn flat(text: &str) -> String {
     text.split_whitespace()
         .filter(|w| *w != "│")
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-fn assert_no_secret(what: &str, text: &str) {
+pub fn assert_no_secret(what: &str, text: &str) {
     for secret in OCEANID_SECRETS {
         assert!(
             !text.contains(secret),
@@ -169,12 +169,12 @@ async fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     }
 }
 
-fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+pub fn signal(pid: u32, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).unwrap();
 }
 
 /// The pulumi CLI among the world's processes (not its plugins).
-fn pulumi_cli(world: &PulumiWorld) -> Option<u32> {
+pub fn pulumi_cli(world: &PulumiWorld) -> Option<u32> {
     world.processes().into_iter().find(|pid| {
         std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "pulumi")
     })
@@ -236,7 +236,7 @@ async fn the_reviewed_update_deploys_flux_with_the_real_pulumi() {
     let said = text(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
     assert!(said.contains("unchanged"), "{said}");
-    assert!(world.processes().is_empty(), "{:?}", world.processes());
+    world.none_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,11 +347,7 @@ async fn a_concurrent_update_is_refused_naming_the_update_that_holds_the_stack()
     // Pulumi's own answer to SIGINT: it cancels and ends, nothing left behind.
     signal(pid, nix::sys::signal::Signal::SIGINT);
     wait_exit(&mut other).await;
-    let deadline = Instant::now() + DEADLINE;
-    while !world.processes().is_empty() {
-        assert!(Instant::now() < deadline, "{:?}", world.processes());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    world.none_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -380,7 +376,7 @@ async fn ctrl_c_during_up_lets_pulumi_stop_cleanly() {
     assert!(said.contains("up interrupted"), "{said}");
     // Pulumi had its SIGINT and its grace: it ended with its plugins, released the
     // stack and left nothing pending.
-    assert!(world.processes().is_empty(), "{:?}", world.processes());
+    world.none_left().await;
     let export = world.pulumi(&cluster, &["stack", "export"]);
     let state: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
     assert!(
@@ -490,6 +486,6 @@ async fn kill_9_during_up_then_resume_says_what_holds_the_stack() {
         all_text(&dir.path().join(".planrun")).contains("pending operations"),
         "Pulumi's warning about the pending operations is in the task log"
     );
-    assert!(world.processes().is_empty(), "{:?}", world.processes());
+    world.none_left().await;
     assert_no_secret("the output", &said);
 }

@@ -405,6 +405,31 @@ impl PulumiWorld {
             .collect()
     }
 
+    /// Waits until none of [`Self::processes`] runs (a CLI's plugins take a moment to
+    /// go after it); fails naming those still running after a generous minute.
+    pub async fn none_left(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let left = self.processes();
+            if left.is_empty() {
+                return;
+            }
+            let named: Vec<String> = left
+                .iter()
+                .map(|p| {
+                    std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                        .unwrap_or_default()
+                        .replace('\0', " ")
+                })
+                .collect();
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Pulumi processes still running: {named:#?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     /// Kills [`Self::processes`] (SIGKILL, by pid); the pids it killed.
     pub fn kill_leftovers(&self) -> Vec<u32> {
         let pids = self.processes();

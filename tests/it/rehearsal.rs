@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use serde_json::Value;
 
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -47,13 +47,13 @@ fn readme_rehearsal_args() -> Vec<String> {
     args.split_whitespace().map(str::to_owned).collect()
 }
 
-fn planrun(dir: &Path) -> Command {
+pub fn planrun(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("planrun").unwrap();
     cmd.current_dir(dir).env("NO_COLOR", "1");
     cmd
 }
 
-fn text(out: &Output) -> String {
+pub fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

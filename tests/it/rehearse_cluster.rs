@@ -3,9 +3,7 @@
 //! (`scripts/realcluster`, skipped when it is not built).
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use assert_cmd::Command;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject};
@@ -13,24 +11,7 @@ use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
 
 use crate::realcluster;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn planrun(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("planrun").unwrap();
-    cmd.current_dir(dir).env("NO_COLOR", "1");
-    cmd
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use crate::rehearsal::{planrun, root, text};
 
 /// A kubeconfig with the Flux plan's production context, another name for the same
 /// API server, and a staging cluster.

@@ -121,8 +121,9 @@ pub enum PulumiError {
     #[diagnostic(
         code(planrun::pulumi::plan_refused),
         help(
-            "the update stopped at the first change outside the plan; run the preview again, \
-             review the new diff and confirm it: `{rerun}`"
+            "pulumi refused the changes outside the plan and applied the others it could (the \
+             task's log lists each step); run the preview again, review the new diff and \
+             confirm it: `{rerun}`"
         )
     )]
     PlanRefused {

@@ -1,0 +1,452 @@
+//! The Flux rebuild end to end on a real control plane with the real Pulumi:
+//! `plans/flux-rebuild.toml` as it is, run by `planrun run --yes` against the old Flux
+//! the seed describes (applied client-side with the built kubectl), deploying the
+//! oceanid test project (`realcluster/oceanid/`) with the built pulumi and
+//! pulumi-kubernetes; `pnpm` and `flux` are planrun's stand-ins (`flux check` looks at
+//! the real cluster). The run is interrupted with SIGINT while `pulumi up` runs and
+//! resumed to green, ending in the Desired End State checked with kubectl.
+//!
+//! What Flux's own controllers would do is done here: nothing else marks the
+//! GitRepository and Kustomization Ready on a cluster without them.
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::ApiResource;
+use nix::sys::signal::Signal;
+use serde_json::{Value, json};
+
+use crate::pulumi_real::{all_text, assert_no_secret, pulumi_cli, signal, text};
+use crate::realcluster::{PulumiWorld, RealCluster};
+use crate::support::managers;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// Generous: the whole rebuild on two loaded cores.
+const DEADLINE: Duration = Duration::from_secs(600);
+
+/// What the stand-in `pnpm` and `flux` answer (the rehearsal file's rules).
+const SIM_TOOLS: &str = r#"
+pnpm:
+  rules:
+    - args: [--filter, "@oceanid/cluster", build]
+      stdout: "> @oceanid/cluster build"
+flux:
+  rules:
+    - prefix: [get, kustomizations]
+      stdout: "NAME        REVISION  SUSPENDED  READY  MESSAGE\nflux-system main      False      True   Applied revision: main"
+"#;
+
+/// The repository the plan works in: the oceanid project as `cluster/` (the plan's
+/// `repo_dir`), with the files the plan checks and runs.
+fn repository(dir: &Path, world: &PulumiWorld) -> std::path::PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::os::unix::fs::symlink(&world.project, repo.join("cluster")).unwrap();
+    let example = Path::new(ROOT).join("examples/rehearsal/oceanid/cluster");
+    for file in [
+        "src/gitops/fluxBootstrap.ts",
+        "scripts/flux-health-check.sh",
+    ] {
+        let to = world.project.join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(example.join(file), to).unwrap();
+    }
+    repo
+}
+
+/// `pnpm` and `flux` as links to planrun (its stand-ins), in a directory for `PATH`.
+fn stand_ins(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let bin = dir.join("stand-ins");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["pnpm", "flux"] {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_planrun"), bin.join(tool)).unwrap();
+    }
+    let config = dir.join("planrun-sim.yaml");
+    std::fs::write(&config, SIM_TOOLS).unwrap();
+    (bin, config)
+}
+
+/// The cluster's kubeconfig with its context named as the plan's guard expects.
+fn oceanid_kubeconfig(cluster: &RealCluster, dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
+    std::fs::copy(&cluster.kubeconfig, &path).unwrap();
+    let k = cluster.kubectl();
+    let out = std::process::Command::new(&k.bin)
+        .arg("--kubeconfig")
+        .arg(&path)
+        .args(["config", "rename-context", &cluster.context, "oceanid"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    path
+}
+
+/// Marks every GitRepository and Kustomization in flux-system Ready, as
+/// source-controller and kustomize-controller would once they reconcile; until
+/// `stop` is set.
+async fn act_as_flux(client: kube::Client, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let kinds = [
+        (
+            "source.toolkit.fluxcd.io",
+            "GitRepository",
+            "source-controller",
+        ),
+        (
+            "kustomize.toolkit.fluxcd.io",
+            "Kustomization",
+            "kustomize-controller",
+        ),
+    ];
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        for (group, kind, manager) in kinds {
+            let res = ApiResource::from_gvk(&GroupVersionKind::gvk(group, "v1", kind));
+            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "flux-system", &res);
+            let Ok(list) = api.list(&ListParams::default()).await else {
+                continue;
+            };
+            for obj in list {
+                let generation = obj.metadata.generation.unwrap_or(0);
+                let ready = obj.data["status"]["conditions"]
+                    .as_array()
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                    })
+                    && obj.data["status"]["observedGeneration"] == json!(generation);
+                if ready || obj.metadata.deletion_timestamp.is_some() {
+                    continue;
+                }
+                let now = jiff::Timestamp::now()
+                    .strftime("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string();
+                let status = json!({"status": {"observedGeneration": generation, "conditions": [{
+                    "type": "Ready", "status": "True", "reason": "Succeeded",
+                    "message": "reconciled by the test in the controller's place",
+                    "lastTransitionTime": now, "observedGeneration": generation}]}});
+                let name = obj.metadata.name.clone().unwrap_or_default();
+                let params = PatchParams {
+                    field_manager: Some(manager.to_owned()),
+                    ..PatchParams::default()
+                };
+                if let Err(e) = api
+                    .patch_status(&name, &params, &Patch::Merge(&status))
+                    .await
+                {
+                    eprintln!("cannot mark {kind} {name} Ready: {e}");
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Whether the journal's events (`--output json`) say `task` started.
+fn started(log: &Path, task: &str) -> bool {
+    std::fs::read_to_string(log).is_ok_and(|t| {
+        t.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|e| e["event"] == "task-started" && e["task"] == task)
+    })
+}
+
+/// `planrun ARGS` in the world's environment with `env` over it, its output to `log`,
+/// in a process group of its own (a SIGINT reaches planrun alone, as a Ctrl-C would).
+fn spawn_run(
+    world: &PulumiWorld,
+    cluster: &RealCluster,
+    args: &[String],
+    env: &[(&str, std::ffi::OsString)],
+    log: &Path,
+) -> Child {
+    use std::os::unix::process::CommandExt;
+    let out = std::fs::File::create(log).unwrap();
+    let mut cmd = world.command(env!("CARGO_BIN_EXE_planrun"), cluster);
+    cmd.args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(Stdio::null())
+        .process_group(0);
+    cmd.spawn().unwrap()
+}
+
+/// Waits for a run to end; when it does not within [`DEADLINE`], fails with its log
+/// and the Pulumi processes still running.
+async fn ended(run: &mut Child, log: &Path, world: &PulumiWorld) -> std::process::ExitStatus {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let processes: Vec<String> = world
+                .processes()
+                .iter()
+                .map(|p| {
+                    std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                        .unwrap_or_default()
+                        .replace('\0', " ")
+                })
+                .collect();
+            let _ = run.kill();
+            panic!(
+                "planrun {} did not end within {DEADLINE:?}; Pulumi processes: {processes:#?}\n{}",
+                run.id(),
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flux_rebuild_end_to_end_interrupted_during_pulumi_up_and_resumed() {
+    // A cluster of its own: Flux's CRDs and cluster RBAC are cluster-wide.
+    let Some(cluster) = RealCluster::own().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let world = PulumiWorld::new(dir.path());
+    let k = cluster.kubectl();
+
+    // The old install, as `kubectl apply` (client-side) made it: the Flux objects
+    // only once their CRDs are established.
+    let seed = Path::new(ROOT).join("examples/rehearsal/old-flux.yaml");
+    let seed = seed.to_str().unwrap();
+    let _ = k.run(&["apply", "-f", seed]).await;
+    k.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd",
+        "--all",
+        "--timeout=120s",
+    ])
+    .await;
+    k.ok(&["apply", "-f", seed]).await;
+    k.ok(&[
+        "-n",
+        "flux-system",
+        "rollout",
+        "status",
+        "deployment",
+        "--timeout=180s",
+    ])
+    .await;
+
+    let repo = repository(dir.path(), &world);
+    let (bin, sim_config) = stand_ins(dir.path());
+    let kubeconfig = oceanid_kubeconfig(&cluster, dir.path());
+    let path = std::env::join_paths(
+        std::iter::once(bin.clone()).chain(std::env::split_paths(
+            &world
+                .env
+                .iter()
+                .find(|(k, _)| k == "PATH")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default(),
+        )),
+    )
+    .unwrap();
+    let plan = Path::new(ROOT).join("plans/flux-rebuild.toml");
+    let repo_var = format!("repo_dir={}", repo.display());
+    let state = dir.path().join("state");
+    let args = |mode: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            plan.display().to_string(),
+            "--yes".into(),
+            "--output".into(),
+            "json".into(),
+            "--var".into(),
+            repo_var.clone(),
+            "--state-dir".into(),
+            state.display().to_string(),
+        ];
+        args.extend(mode.iter().map(|m| (*m).to_owned()));
+        args
+    };
+    let env = [
+        ("KUBECONFIG", kubeconfig.clone().into_os_string()),
+        ("PATH", path),
+        ("PLANRUN_SIM_CONFIG", sim_config.into_os_string()),
+    ];
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flux = tokio::spawn(act_as_flux(cluster.client().await, stop.clone()));
+
+    // The first run, interrupted once `pulumi up` has begun creating Flux.
+    let log1 = dir.path().join("run1.log");
+    let mut run = spawn_run(&world, &cluster, &args(&["--restart"]), &env, &log1);
+    let deadline = Instant::now() + DEADLINE;
+    let deploys: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(cluster.client().await, "flux-system");
+    loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            panic!(
+                "the run ended ({status}) before pulumi up could be interrupted:\n{}",
+                std::fs::read_to_string(&log1).unwrap()
+            );
+        }
+        let up_running = started(&log1, "pulumi-up") && pulumi_cli(&world).is_some();
+        let created = deploys
+            .list(&ListParams::default())
+            .await
+            .map(|l| l.items.len())
+            .unwrap_or(0);
+        if up_running && created > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pulumi up never began:\n{}",
+            std::fs::read_to_string(&log1).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    signal(run.id(), Signal::SIGINT);
+    let status = ended(&mut run, &log1, &world).await;
+    let said1 = std::fs::read_to_string(&log1).unwrap();
+    assert_eq!(status.code(), Some(130), "{said1}");
+    // Pulumi had its SIGINT and its grace, and ended with its plugins.
+    world.none_left().await;
+
+    // Resumed: the finished tasks stay done. The interrupted update created some of
+    // Flux, so the reviewed plan (everything "create") no longer fits the stack: the
+    // real `pulumi up --plan` refuses those resources, and planrun says to review a
+    // new preview rather than apply what nobody reviewed.
+    let log2 = dir.path().join("run2.log");
+    let mut run = spawn_run(&world, &cluster, &args(&["--resume"]), &env, &log2);
+    let status = ended(&mut run, &log2, &world).await;
+    let said2 = std::fs::read_to_string(&log2).unwrap();
+    assert_eq!(status.code(), Some(1), "{said1}\n---- resumed:\n{said2}");
+    assert!(
+        said2.contains("is not allowed by the plan: this resource is constrained to create"),
+        "{said2}"
+    );
+    assert!(said2.contains("--resume --rerun pulumi-preview"), "{said2}");
+    world.none_left().await;
+
+    // As told: the preview again (its diff now updates what exists), confirmed by
+    // --yes, and the rest of the plan to green.
+    let log3 = dir.path().join("run3.log");
+    let mut run = spawn_run(
+        &world,
+        &cluster,
+        &args(&["--resume", "--rerun", "pulumi-preview"]),
+        &env,
+        &log3,
+    );
+    let status = ended(&mut run, &log3, &world).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = flux.await;
+    let said3 = std::fs::read_to_string(&log3).unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{said1}\n---- resumed:\n{said2}\n---- rerun:\n{said3}"
+    );
+    world.none_left().await;
+    for said in [&said1, &said2, &said3] {
+        assert_no_secret("the output", said);
+    }
+    assert_no_secret("the run directory", &all_text(&state));
+
+    // The Desired End State, as kubectl sees it.
+    let deployments: Value = serde_json::from_str(
+        &k.ok(&["-n", "flux-system", "get", "deployments", "-o", "json"])
+            .await,
+    )
+    .unwrap();
+    let mut tags: Vec<(String, String, bool)> = deployments["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let image = d["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap_or("");
+            let available = d["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Available" && c["status"] == "True")
+            });
+            (
+                d["metadata"]["name"].as_str().unwrap().to_owned(),
+                image.rsplit(':').next().unwrap().to_owned(),
+                available,
+            )
+        })
+        .collect();
+    tags.sort();
+    let want = [
+        ("helm-controller", "v1.4.0"),
+        ("image-automation-controller", "v1.0.1"),
+        ("image-reflector-controller", "v1.0.1"),
+        ("kustomize-controller", "v1.7.0"),
+        ("notification-controller", "v1.7.1"),
+        ("source-controller", "v1.7.0"),
+    ];
+    assert_eq!(
+        tags,
+        want.iter()
+            .map(|(n, t)| ((*n).to_owned(), (*t).to_owned(), true))
+            .collect::<Vec<_>>()
+    );
+    let crds: Value = serde_json::from_str(
+        &k.ok(&["get", "crd", "--show-managed-fields", "-o", "json"])
+            .await,
+    )
+    .unwrap();
+    let flux_crds: Vec<&Value> = crds["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with(".toolkit.fluxcd.io"))
+        })
+        .collect();
+    assert_eq!(flux_crds.len(), 14);
+    // Pulumi's managers own them; besides, only the API server's own status writes
+    // (`kube-apiserver`, subresource status: names accepted, Established).
+    for crd in flux_crds {
+        let owners = managers(crd);
+        assert!(
+            owners
+                .iter()
+                .any(|(m, _)| m.starts_with("pulumi-kubernetes")),
+            "{}: {owners:?}",
+            crd["metadata"]["name"]
+        );
+        for entry in crd["metadata"]["managedFields"].as_array().unwrap() {
+            let manager = entry["manager"].as_str().unwrap_or("");
+            assert!(
+                manager.starts_with("pulumi-kubernetes")
+                    || (manager == "kube-apiserver" && entry["subresource"] == "status"),
+                "{}: {entry}",
+                crd["metadata"]["name"]
+            );
+        }
+    }
+    let sources = k
+        .ok(&[
+            "-n",
+            "flux-system",
+            "get",
+            "gitrepositories,kustomizations",
+            "-o",
+            "name",
+        ])
+        .await;
+    assert!(
+        sources.contains("gitrepository.source.toolkit.fluxcd.io/flux-system"),
+        "{sources}"
+    );
+    assert!(
+        sources.contains("kustomization.kustomize.toolkit.fluxcd.io/flux-system"),
+        "{sources}"
+    );
+}
