@@ -108,12 +108,18 @@ pub enum EventKind {
         task: String,
         attempt: u32,
         /// `failed`, `failed-allowed` (`allow_failure = true`: dependents still run,
-        /// the run can still succeed), or in a dry run `would-fail`.
+        /// the run can still succeed), or in a dry run `would-fail` or
+        /// `depends-on-a-change`.
         state: TaskStatus,
         duration_ms: u64,
         error: String,
         /// The last lines of output, oldest first.
         excerpt: Vec<String>,
+        /// In a dry run, with state `depends-on-a-change`: the tasks before it that
+        /// would change things (nearest first), whose change the dry run did not
+        /// make; the check's verdict is unknown until they run.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        depends_on: Vec<String>,
     },
     /// The task will not run in this process.
     TaskSkipped {

@@ -41,6 +41,9 @@ pub enum TaskStatus {
     WouldChange,
     /// Dry run: a read-only check fails against the live state.
     WouldFail,
+    /// Dry run: a read-only check does not hold now, after a task that would change
+    /// things first (the dry run did not make that change): unknown until it is made.
+    DependsOnAChange,
     /// Dry run: a read-only check holds against the live state, or a change would
     /// find nothing to change.
     CheckedOk,
@@ -48,11 +51,12 @@ pub enum TaskStatus {
 
 impl TaskStatus {
     /// Every task state, in the order outputs list them.
-    pub const ALL: [TaskStatus; 13] = [
+    pub const ALL: [TaskStatus; 14] = [
         TaskStatus::Succeeded,
         TaskStatus::DoneEarlier,
         TaskStatus::WouldChange,
         TaskStatus::CheckedOk,
+        TaskStatus::DependsOnAChange,
         TaskStatus::FailedAllowed,
         TaskStatus::Failed,
         TaskStatus::WouldFail,
@@ -80,6 +84,7 @@ impl TaskStatus {
             TaskStatus::WouldChange => "would change",
             TaskStatus::WouldFail => "would fail",
             TaskStatus::CheckedOk => "checked ok",
+            TaskStatus::DependsOnAChange => "depends on a change",
         }
     }
 
@@ -99,6 +104,7 @@ impl TaskStatus {
             TaskStatus::WouldChange => "would-change",
             TaskStatus::WouldFail => "would-fail",
             TaskStatus::CheckedOk => "checked-ok",
+            TaskStatus::DependsOnAChange => "depends-on-a-change",
         }
     }
 
@@ -127,6 +133,9 @@ impl TaskStatus {
             TaskStatus::WouldFail => "dry run: a read-only check fails against the live state",
             TaskStatus::CheckedOk => {
                 "dry run: a read-only check holds, or a change would find nothing to change"
+            }
+            TaskStatus::DependsOnAChange => {
+                "dry run: a read-only check does not hold now, after a task that would change things first: unknown until that change is made; not a failure of the dry run"
             }
         }
     }

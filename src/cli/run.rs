@@ -35,7 +35,8 @@ pub struct RunArgs {
     pub jobs: usize,
     /// Change nothing: say what each task would change, judge every check and wait
     /// against the live state (only `read_only` scripts run); exit 1 if a check
-    /// would fail.
+    /// would fail as things are (a check after a change the dry run did not make
+    /// depends on that change and fails nothing).
     #[arg(long)]
     pub dry_run: bool,
     /// How to report progress.

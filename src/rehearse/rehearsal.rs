@@ -43,6 +43,8 @@ pub struct RehearseOptions {
     pub rehearsal: Option<PathBuf>,
     pub fault: Option<String>,
     pub resume: bool,
+    /// `planrun run --dry-run`: the run changes nothing.
+    pub dry_run: bool,
     pub jobs: Option<usize>,
     pub output: OutputFormat,
     pub state_dir: Option<PathBuf>,
@@ -240,9 +242,17 @@ async fn conduct(
 ) -> Result<i32, Error> {
     let exe = std::env::current_exe().map_err(|e| internal(RehearseError::Spawn(e)))?;
     let mut cmd = tokio::process::Command::new(exe);
-    cmd.arg("run")
-        .arg(plan)
-        .args(["--yes", mode, "--output"])
+    cmd.arg("run").arg(plan);
+    if opts.dry_run {
+        // A dry run writes no run: it only reads the latest one to preview a resume.
+        cmd.arg("--dry-run");
+        if opts.resume {
+            cmd.arg("--resume");
+        }
+    } else {
+        cmd.args(["--yes", mode]);
+    }
+    cmd.arg("--output")
         .arg(output_name(opts.output))
         .arg("--state-dir")
         .arg(&world.state_dir);

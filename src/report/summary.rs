@@ -21,9 +21,10 @@ pub fn paint_status(paint: Paint, status: TaskStatus, text: &str) -> String {
         | TaskStatus::Cancelled
         | TaskStatus::Interrupted
         | TaskStatus::CutOff => paint.red(text),
-        TaskStatus::FailedAllowed | TaskStatus::Skipped | TaskStatus::WouldChange => {
-            paint.yellow(text)
-        }
+        TaskStatus::FailedAllowed
+        | TaskStatus::Skipped
+        | TaskStatus::WouldChange
+        | TaskStatus::DependsOnAChange => paint.yellow(text),
         TaskStatus::DoneEarlier | TaskStatus::Pending | TaskStatus::Running => paint.dim(text),
     }
 }

@@ -390,8 +390,8 @@ impl Loop<'_> {
         }
     }
 
-    /// In a dry run, a check that fails says when it does so after tasks that would
-    /// change the cluster first (the dry run did not make their change).
+    /// In a dry run, a check that fails after tasks that would change the cluster
+    /// first says its verdict waits on their change (the dry run did not make it).
     fn as_things_are(&self, state: &RunState, task: TaskIdx, message: &str) -> String {
         let before = state.changes_before(task);
         let Some(&first) = before.first() else {
@@ -399,11 +399,10 @@ impl Loop<'_> {
         };
         let more = match before.len() {
             1 => String::new(),
-            2 => " and 1 more".to_owned(),
             n => format!(" and {} more", n - 1),
         };
         format!(
-            "as things are before `{}`{more} would change them: {message}",
+            "unknown until `{}`{more} changes things (the dry run did not): {message}",
             self.plan.task(first).id
         )
     }
@@ -530,6 +529,11 @@ impl Loop<'_> {
                         .as_ref()
                         .map(|e| e.excerpt.clone())
                         .unwrap_or_default(),
+                    depends_on: state
+                        .depends_on(*task)
+                        .iter()
+                        .map(|&t| self.id(t))
+                        .collect(),
                 },
                 StateChange::Skipped { task, cause } => EventKind::TaskSkipped {
                     task: self.id(*task),

@@ -732,3 +732,65 @@ needs = ["relative"]
         "original\n"
     );
 }
+
+/// A dry run of the Flux plan before the window, on the old Flux: the checks that
+/// can only hold once the deletes and `pulumi up` happened depend on those changes
+/// and fail nothing, so the dry run exits 0 and can gate the window; nothing in the
+/// sandbox changed.
+#[test]
+fn a_dry_run_of_the_flux_plan_on_the_old_flux_exits_0_and_lists_the_dependent_checks() {
+    let state = tempfile::tempdir().unwrap();
+    let out = planrun(&root())
+        .arg("rehearse")
+        .arg(plan())
+        .args(["--dry-run", "--output", "json", "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let state_of = |task: &str| {
+        events
+            .iter()
+            .find(|e| e["task"] == task && e.get("state").is_some())
+            .unwrap_or_else(|| panic!("no end event for {task}: {all}"))
+    };
+    let gone = state_of("flux-namespace-gone");
+    assert_eq!(gone["state"], "depends-on-a-change", "{gone}");
+    assert_eq!(gone["depends_on"][0], "delete-flux-namespace", "{gone}");
+    assert_eq!(
+        state_of("flux-controllers-ready")["state"],
+        "depends-on-a-change"
+    );
+    assert_eq!(state_of("delete-flux-namespace")["state"], "would-change");
+    let finished = events.last().unwrap();
+    assert_eq!(finished["event"], "run-finished", "{finished}");
+    assert_eq!(finished["outcome"], "succeeded", "{finished}");
+    assert!(finished["counts"]["depends-on-a-change"].as_u64().unwrap() >= 2);
+    assert!(finished["counts"].get("would-fail").is_none(), "{finished}");
+    assert_nothing_deleted(state.path());
+    assert_eq!(count(&tool_calls(state.path()), "pulumi", "up"), 0);
+}
+
+/// A dry run whose first check fails on the cluster as it is, with no change
+/// before it, still exits 1: `old-kubernetes` fails `flux check --pre`.
+#[test]
+fn a_dry_run_whose_first_check_fails_exits_1() {
+    let state = tempfile::tempdir().unwrap();
+    let out = planrun(&root())
+        .arg("rehearse")
+        .arg(plan())
+        .args(["--dry-run", "--fault", "old-kubernetes", "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("flux-prerequisites would fail"), "{all}");
+    assert!(all.contains("depends on a change"), "{all}");
+    assert_nothing_deleted(state.path());
+}
