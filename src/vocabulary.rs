@@ -140,6 +140,23 @@ impl TaskStatus {
         }
     }
 
+    /// How the state reads at a glance: the colour every output gives it.
+    pub fn tone(self) -> Tone {
+        match self {
+            TaskStatus::Succeeded | TaskStatus::CheckedOk => Tone::Good,
+            TaskStatus::Failed
+            | TaskStatus::WouldFail
+            | TaskStatus::Cancelled
+            | TaskStatus::Interrupted
+            | TaskStatus::CutOff => Tone::Bad,
+            TaskStatus::FailedAllowed
+            | TaskStatus::Skipped
+            | TaskStatus::WouldChange
+            | TaskStatus::DependsOnAChange => Tone::Warn,
+            TaskStatus::DoneEarlier | TaskStatus::Pending | TaskStatus::Running => Tone::Quiet,
+        }
+    }
+
     /// Whether the task has ended for this planrun process.
     pub fn is_final(self) -> bool {
         !matches!(self, TaskStatus::Pending | TaskStatus::Running)
@@ -150,6 +167,21 @@ impl std::fmt::Display for TaskStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.display())
     }
+}
+
+/// How a state reads at a glance, whatever the output: green on a terminal and in a
+/// graph for [`Tone::Good`], red for [`Tone::Bad`], yellow for [`Tone::Warn`], dim
+/// for [`Tone::Quiet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// It went as it should.
+    Good,
+    /// It went wrong, or was stopped.
+    Bad,
+    /// Worth a look: allowed failures, skips, changes a dry run would make.
+    Warn,
+    /// Nothing happened in this process: done earlier, pending, running.
+    Quiet,
 }
 
 /// Where a run stands.

@@ -53,9 +53,10 @@ pub enum Command {
     /// List tasks in execution order with their needs and what each will do.
     #[command(after_help = "Example:\n  planrun list plans/flux-rebuild.toml")]
     List(PlanArgs),
-    /// Print the dependency graph as Graphviz dot or Mermaid.
+    /// Print the dependency graph as Graphviz dot or Mermaid, coloured by a run's
+    /// states with --run.
     #[command(
-        after_help = "Examples:\n  planrun graph plans/flux-rebuild.toml | dot -Tsvg > plan.svg\n  planrun graph plans/flux-rebuild.toml --format mermaid"
+        after_help = "Examples:\n  planrun graph plans/flux-rebuild.toml | dot -Tsvg > plan.svg\n  planrun graph plans/flux-rebuild.toml --format mermaid\n  planrun graph plans/flux-rebuild.toml --run latest | dot -Tsvg > run.svg"
     )]
     Graph(GraphArgs),
     /// Print the JSON Schema of plan files.
@@ -88,6 +89,13 @@ pub struct GraphArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = graph::Format::Dot)]
     pub format: graph::Format,
+    /// Colour each task by its state in this run: `latest`, or an id from `planrun
+    /// runs`.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Where runs are kept, for --run [default: .planrun beside the plan].
+    #[arg(long, value_name = "DIR", requires = "run")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Runs an engine command.

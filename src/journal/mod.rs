@@ -19,6 +19,7 @@ mod session;
 mod sink;
 mod start;
 pub(crate) mod status;
+mod timeline;
 mod writer;
 
 pub use error::JournalError;

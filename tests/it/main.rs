@@ -16,4 +16,5 @@ mod sandbox;
 mod sandbox_kubectl;
 mod sandbox_namespace;
 mod support;
+mod timeline;
 mod vocabulary;
