@@ -10,6 +10,7 @@ mod runs;
 mod schema;
 mod status;
 mod validate;
+mod verify;
 
 use std::path::PathBuf;
 

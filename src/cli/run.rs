@@ -167,6 +167,15 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     let kube_name = kube
         .get()
         .map(|conn| format!("`{}` at {}", conn.context(), conn.server()));
+    // A resume checks that what the tasks it takes as done achieved still holds.
+    let start = match start {
+        Start::Journaled(prepared) if prepared.resumed && !args.resume.no_verify => {
+            Start::Journaled(Box::new(
+                super::verify::check_postconditions(*prepared, &kube).await,
+            ))
+        }
+        start => start,
+    };
     // Only now is the run written (journal, `latest`): a refusal above leaves none.
     // `_lock` is held until the run is over.
     let (plan, mut journal_sink, config, run_id) = match start {

@@ -13,8 +13,10 @@ pub mod pulumi;
 mod resources;
 mod script;
 mod task_log;
+mod verify;
 
 pub use attempt::Attempt;
 pub use executor::execute;
 pub use outcome::{FailureClass, TaskError, TaskOutcome};
 pub use resources::{KubeSlot, RunResources};
+pub use verify::{CHECK_TIMEOUT, Postcondition, has_check, postcondition};

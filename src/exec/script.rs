@@ -64,14 +64,17 @@ fn argv(program: &Program) -> (OsString, Vec<OsString>) {
             let program = it.next().unwrap_or_default();
             (program, it.collect())
         }
-        Program::Script(src) => {
-            let (shell, flags) = shell();
-            let mut args: Vec<OsString> = flags.iter().map(OsString::from).collect();
-            args.push("-c".into());
-            args.push(src.into());
-            (shell.into(), args)
-        }
+        Program::Script(src) => shell_argv(src),
     }
+}
+
+/// The shell and its arguments that run `src` as every script runs.
+pub fn shell_argv(src: &str) -> (OsString, Vec<OsString>) {
+    let (shell, flags) = shell();
+    let mut args: Vec<OsString> = flags.iter().map(OsString::from).collect();
+    args.push("-c".into());
+    args.push(src.into());
+    (shell.into(), args)
 }
 
 /// The shell for scripts, found once: bash with `-euo pipefail`, else sh with `-eu`.

@@ -1614,3 +1614,166 @@ needs = ["delete-ns"]
     assert!(report.contains("by SIGINT (Ctrl-C)"), "{report}");
     sb.shutdown().await;
 }
+
+/// Two branches each delete a namespace and wait for it to go; a script with a
+/// `verify` marks its work; the run is interrupted behind them.
+const VERIFY_PLAN: &str = r#"
+[plan]
+name = "verify"
+context = "rehearsal"
+
+[tasks.delete-a]
+type = "kube-delete"
+kind = "Namespace"
+name = "a"
+
+[tasks.a-gone]
+type = "wait-absent"
+kind = "Namespace"
+name = "a"
+timeout = "60s"
+needs = ["delete-a"]
+
+[tasks.delete-b]
+type = "kube-delete"
+kind = "Namespace"
+name = "b"
+
+[tasks.b-gone]
+type = "wait-absent"
+kind = "Namespace"
+name = "b"
+timeout = "60s"
+needs = ["delete-b"]
+
+[tasks.mark]
+type = "exec-script"
+command = ["touch", "marked"]
+verify = "test -e marked"
+
+[tasks.hold]
+type = "exec-script"
+script = 'touch hold.started; while [ ! -e go ]; do sleep 0.05; done'
+needs = ["a-gone", "b-gone", "mark"]
+"#;
+
+/// Verify before skipping: after an interruption, someone recreates namespace `a`
+/// (as pulumi-kubernetes would) and removes the script's mark. The resume checks
+/// what it would take as done, lists why `a-gone` and `delete-a` run again (who
+/// brought `a` back, when) and why `mark` does, and reruns exactly those branches:
+/// `b`'s tasks stay done. `--no-verify` would have taken them all as done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_reruns_a_wait_whose_object_came_back_and_only_its_branch() {
+    let sb = start_sandbox(
+        fast(),
+        &[
+            "{apiVersion: v1, kind: Namespace, metadata: {name: a}}",
+            "{apiVersion: v1, kind: Namespace, metadata: {name: b}}",
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    std::fs::write(d.join("plan.toml"), VERIFY_PLAN).unwrap();
+    std::fs::write(
+        d.join("kubeconfig"),
+        two_context_kubeconfig(&sb.url(), "rehearsal"),
+    )
+    .unwrap();
+    let args = ["plan.toml", "--kubeconfig", "kubeconfig"];
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("planrun"))
+        .current_dir(&d)
+        .env_remove("KUBECONFIG")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !d.join("hold.started").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "hold never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let a = sb.state().get("v1", "Namespace", "", "a");
+    assert!(
+        a.is_none_or(|n| n["metadata"].get("deletionTimestamp").is_some()),
+        "the first run deleted `a`"
+    );
+
+    // Someone brings `a` back, as pulumi-kubernetes creates (a plain create, manager
+    // `pulumi-kubernetes`), and the mark goes.
+    let client = kube::Client::try_from(kube::Config::new(sb.url().parse().unwrap())).unwrap();
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client);
+    let ns: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "a"}})).unwrap();
+    namespaces
+        .create(
+            &kube::api::PostParams {
+                field_manager: Some("pulumi-kubernetes".into()),
+                ..Default::default()
+            },
+            &ns,
+        )
+        .await
+        .unwrap();
+    std::fs::remove_file(d.join("marked")).unwrap();
+    std::fs::write(d.join("go"), "").unwrap();
+
+    let out = planrun_cli(
+        &d,
+        &[
+            "plan.toml",
+            "--kubeconfig",
+            "kubeconfig",
+            "--resume",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let will_run = stderr
+        .lines()
+        .find(|l| l.contains("will run ("))
+        .unwrap_or_else(|| panic!("no listing: {stderr}"));
+    let back = Regex::new(
+        r"a-gone \(a exists again \(created \d\d:\d\d:\d\d UTC by pulumi-kubernetes\)\)",
+    )
+    .unwrap();
+    assert!(back.is_match(will_run), "{will_run}");
+    assert!(
+        will_run.contains("delete-a (a exists again (created "),
+        "{will_run}"
+    );
+    assert!(
+        will_run.contains("mark (its verify check failed (exit code 1))"),
+        "{will_run}"
+    );
+    assert!(
+        stderr.contains("checked now, still hold (2): delete-b, b-gone"),
+        "{stderr}"
+    );
+    // Exactly the lost branches ran again; b's stayed done.
+    let ran: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "task-started")
+        .map(|e| e["task"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ran, ["delete-a", "mark", "a-gone", "hold"], "{stdout}");
+    assert!(sb.state().get("v1", "Namespace", "", "a").is_none());
+    assert!(d.join("marked").exists());
+    sb.shutdown().await;
+}

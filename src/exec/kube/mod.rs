@@ -2,6 +2,7 @@
 //! one file per task type, plus the connection, kind discovery, API error handling
 //! and the watch loop they share.
 
+mod absent;
 mod assert_deployments;
 mod capture;
 mod connection;
@@ -19,6 +20,7 @@ mod wait_absent;
 mod wait_condition;
 mod watch;
 
+pub use absent::present_now;
 pub use assert_deployments::assert_deployments;
 pub use capture::capture;
 pub use connection::{ConnectOptions, Connection, check_guard};

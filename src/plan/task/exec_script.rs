@@ -29,6 +29,11 @@ pub struct RawExecScript {
     /// The task only reads: it also runs under `--dry-run`.
     #[serde(default)]
     pub read_only: bool,
+    /// A read-only shell check of what the task achieved, run on resume before the
+    /// task is taken as done (in `cwd`, with `env`): exit 0 means it still holds;
+    /// anything else runs the task again, and what follows it.
+    #[serde(default)]
+    pub verify: Option<String>,
 }
 
 /// The `exec-script` task type.

@@ -23,6 +23,8 @@ pub struct ExecScript {
     pub ok_codes: Vec<i32>,
     /// Only reads: it also runs under `--dry-run`.
     pub read_only: bool,
+    /// Shell source checking, on resume, that what the task achieved still holds.
+    pub verify: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +98,7 @@ impl ExecScript {
             env: raw.env,
             ok_codes,
             read_only: raw.read_only,
+            verify: raw.verify,
         })
     }
 }
