@@ -12,7 +12,7 @@ mod vars;
 
 pub use common::{COMMON_KEYS, RawCommon};
 pub(crate) use header::RawHeader;
-pub use schema::plan_schema;
+pub use schema::{plan_schema, plan_schema_value};
 pub(crate) use selection::{RawSelection, SELECTION_KEYS};
 pub use source::PlanSource;
 pub use task_type::TaskType;

@@ -53,8 +53,6 @@ pub struct RehearseOptions {
 
 /// Runs the rehearsal; `Ok` carries the run's exit code.
 pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
-    let plan =
-        planrun::validate::load_and_validate(&opts.plan, &opts.vars).map_err(Error::Invalid)?;
     let spec_path = opts
         .rehearsal
         .clone()
@@ -70,6 +68,15 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
     if let Some(name) = &opts.fault {
         spec = spec.with_fault(name).map_err(invalid)?;
     }
+    // The plan as the rehearsal runs it: with the rehearsal's variables (a secret's
+    // stand-in, say), the command line's last.
+    let mut given: Vec<(String, String)> = spec
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    given.extend(opts.vars.iter().cloned());
+    let plan = planrun::validate::load_and_validate(&opts.plan, &given).map_err(Error::Invalid)?;
     let name = plan.header().name.clone();
     let context = spec
         .context
@@ -132,7 +139,7 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
         }
         _ => opts.plan.clone(),
     };
-    world
+    let commands = world
         .install_tools(&spec.tools_yaml().map_err(invalid)?)
         .map_err(internal)?;
 
@@ -166,6 +173,7 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
             &vars,
             mode,
             &spec.reactions,
+            &commands,
         )
         .await;
         Snapshot::take(&sandbox.state())
@@ -230,7 +238,11 @@ fn conclude(opts: &RehearseOptions, world: &World, code: i32, fault: Option<&str
 }
 
 /// Runs the plan (`plan`: the file to run) as a child and serves it until it exits;
-/// returns its exit code.
+/// returns its exit code. `commands`: the other commands simulated on its `PATH`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one rehearsal's parts, each named"
+)]
 async fn conduct(
     opts: &RehearseOptions,
     plan: &std::path::Path,
@@ -239,6 +251,7 @@ async fn conduct(
     vars: &BTreeMap<String, String>,
     mode: &str,
     reactions: &[Reaction],
+    commands: &[String],
 ) -> Result<i32, Error> {
     let exe = std::env::current_exe().map_err(|e| internal(RehearseError::Spawn(e)))?;
     let mut cmd = tokio::process::Command::new(exe);
@@ -270,6 +283,7 @@ async fn conduct(
         .env(planrun_sandbox::simtools::CONFIG_ENV, world.behaviour())
         .env(planrun_sandbox::simtools::LOG_ENV, world.tools_log())
         .env(planrun_sandbox::simtools::STATE_ENV, world.tools_state())
+        .env(planrun_sandbox::simtools::COMMANDS_ENV, commands.join(","))
         .stdin(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod architecture;
+mod authoring;
 mod engine;
 mod flux_sim;
 mod journal;

@@ -33,8 +33,12 @@ impl Sim {
     pub(crate) fn new(behaviour: &str) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().to_path_buf();
-        let bin =
-            simtools::install(&root.join("bin"), Path::new(env!("CARGO_BIN_EXE_planrun"))).unwrap();
+        let bin = simtools::install(
+            &root.join("bin"),
+            Path::new(env!("CARGO_BIN_EXE_planrun")),
+            &[],
+        )
+        .unwrap();
         std::fs::write(bin.join(simtools::CONFIG_FILE), behaviour).unwrap();
         let project = root.join("cluster");
         std::fs::create_dir_all(&project).unwrap();

@@ -616,9 +616,14 @@ fn a_failed_rehearsal_resumes_once_the_cause_is_gone() {
 #[test]
 fn a_plan_without_a_rehearsal_file_says_where_it_looked() {
     let state = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root().join("examples/db-migration.toml"),
+        state.path().join("db-migration.toml"),
+    )
+    .unwrap();
     let out = planrun(&root())
         .arg("rehearse")
-        .arg(root().join("examples/db-migration.toml"))
+        .arg(state.path().join("db-migration.toml"))
         .args(["--var", "pg_password=x", "--state-dir"])
         .arg(state.path())
         .output()

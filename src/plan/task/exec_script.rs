@@ -10,6 +10,7 @@ use crate::plan::task_type::{TypeInfo, schema_of};
 /// Runs `command` (argv, no shell) or `script` (bash -euo pipefail, or sh -eu).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = example())]
 pub struct RawExecScript {
     /// Program and arguments, run without a shell: ["pnpm", "--filter", "x", "build"].
     #[serde(default)]
@@ -44,4 +45,20 @@ pub const TYPE: TypeInfo = TypeInfo {
     kubernetes: false,
     waits: false,
     schema: schema_of::<RawExecScript>,
+    example_id: "build-cluster",
 };
+
+/// An example task of the type, in the schema (`examples`) and `planrun explain`.
+fn example() -> serde_json::Value {
+    serde_json::json!({
+        "type": "exec-script",
+        "description": "The new code builds before anything is deleted",
+        "command": [
+            "pnpm",
+            "--filter",
+            "@oceanid/cluster",
+            "build"
+        ],
+        "timeout": "10m"
+    })
+}

@@ -8,6 +8,7 @@ use crate::plan::task_type::{TypeInfo, schema_of};
 /// Runs `pulumi up --yes` for a stack (only the preview under `--dry-run`).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = example())]
 pub struct RawPulumiUp {
     /// Stack name, e.g. "oceanid-cluster".
     pub stack: String,
@@ -42,4 +43,20 @@ pub const TYPE: TypeInfo = TypeInfo {
     kubernetes: false,
     waits: false,
     schema: schema_of::<RawPulumiUp>,
+    example_id: "pulumi-up",
 };
+
+/// An example task of the type, in the schema (`examples`) and `planrun explain`.
+fn example() -> serde_json::Value {
+    serde_json::json!({
+        "type": "pulumi-up",
+        "stack": "oceanid-cluster",
+        "cwd": "cluster",
+        "refresh": true,
+        "require_config": [
+            "flux.ssh_private_key",
+            "github.token"
+        ],
+        "timeout": "20m"
+    })
+}
