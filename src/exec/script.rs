@@ -21,17 +21,7 @@ pub async fn execute(spec: &ExecScript, ctx: &Attempt) -> Result<TaskOutcome, Ta
             spec.cwd.display()
         )));
     }
-    let (program, args) = argv(&spec.program);
-    let process = ProcessSpec {
-        program,
-        args,
-        cwd: spec.cwd.clone(),
-        env: spec
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    };
+    let process = process_spec(spec, argv(&spec.program));
     let header = format!("--- attempt {}: {what}", ctx.number);
     let exit = process::run(&process, ctx, &header)
         .await
@@ -49,6 +39,21 @@ pub async fn execute(spec: &ExecScript, ctx: &Attempt) -> Result<TaskOutcome, Ta
         _ => Err(TaskError::failed(describe_status(&exit.status))
             .with_exit_code(exit_code)
             .with_excerpt(exit.tail)),
+    }
+}
+
+/// `program` and its arguments as the task's children run: in its directory, with
+/// its environment.
+pub fn process_spec(spec: &ExecScript, (program, args): (OsString, Vec<OsString>)) -> ProcessSpec {
+    ProcessSpec {
+        program,
+        args,
+        cwd: spec.cwd.clone(),
+        env: spec
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     }
 }
 

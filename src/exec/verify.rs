@@ -19,7 +19,7 @@ use crate::validate::{Task, TaskKind};
 
 use super::attempt::Attempt;
 use super::kube::{Quiet, TaskEnv, present_now};
-use super::process::{self, ProcessSpec, describe_status};
+use super::process::{self, describe_status};
 use super::{assert_file, kube, script};
 
 /// The longest a postcondition check may take; one that takes longer counts as
@@ -118,17 +118,7 @@ async fn verify_script(
     source: &str,
     check: &Attempt,
 ) -> Postcondition {
-    let (program, args) = script::shell_argv(source);
-    let process = ProcessSpec {
-        program,
-        args,
-        cwd: spec.cwd.clone(),
-        env: spec
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    };
+    let process = script::process_spec(spec, script::shell_argv(source));
     match process::run(&process, check, "--- verify").await {
         Ok(exit) if exit.cancelled.is_none() && exit.status.success() => Postcondition::Holds,
         Ok(exit) => {
