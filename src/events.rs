@@ -11,6 +11,12 @@
 //! what they do not know). `schemas/events.schema.json` is generated from these types.
 //! Task and run states are named by the one vocabulary ([`crate::vocabulary`]).
 //!
+//! Within version 2: `task-succeeded` carries, in a dry run, `would` (the objects a
+//! delete would delete, the commands that would run); `task-failed` `depends_on`
+//! (a check whose verdict waits on a change the dry run did not make);
+//! `run-resumed` `resume` (what will run and why, what is taken as done and
+//! checked, what is skipped).
+//!
 //! Version 2: a resume is `run-resumed` (not `run-started`); attempts are numbered
 //! across the run's processes; every event that ends a task carries its `state`
 //! (which replaces `task-failed`'s `allowed`); `counts` are by state; new
@@ -102,6 +108,10 @@ pub enum EventKind {
         duration_ms: u64,
         /// What the task did or, in a dry run, would do.
         summary: Option<String>,
+        /// In a dry run: each thing the task would do, against the live state (the
+        /// objects a delete would delete, the commands that would run).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        would: Vec<WouldDo>,
     },
     /// The task failed (its last attempt).
     TaskFailed {
@@ -148,6 +158,48 @@ pub enum EventKind {
     },
 }
 
+/// In a dry run, one thing a task would do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum WouldDo {
+    /// Delete this object: the API server accepted its delete as a dry run.
+    Delete {
+        /// `group/version` (`v1` for the core group).
+        api_version: String,
+        kind: String,
+        /// Absent for cluster-scoped objects.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
+        name: String,
+    },
+    /// Run this command (argv; a script as its shell's argv), in `cwd`.
+    Run { argv: Vec<String>, cwd: String },
+}
+
+/// What a resume (or a dry run of one) will do, decided before anything starts:
+/// the listing printed on stderr, as data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ResumeInfo {
+    /// The tasks that will run, with why, in plan order.
+    pub will_run: Vec<TaskWhy>,
+    /// The run the done tasks are taken from.
+    pub taken_from: String,
+    /// The tasks taken as done (not run again), with a note when there is one.
+    pub taken_as_done: Vec<TaskWhy>,
+    /// Tasks taken as done whose postcondition was checked now and holds.
+    pub checked: Vec<String>,
+    /// Tasks that will not run though not done, with why.
+    pub skipped: Vec<TaskWhy>,
+}
+
+/// A task and why (empty when there is nothing to say).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TaskWhy {
+    pub task: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub why: String,
+}
+
 /// What `run-started` and `run-resumed` say about the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RunInfo {
@@ -163,6 +215,10 @@ pub struct RunInfo {
     /// At most this many tasks at once.
     pub jobs: usize,
     pub dry_run: bool,
+    /// `run-resumed`: what will run and why, what is taken as done, what is
+    /// skipped (in a dry run too: what the resume would do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<ResumeInfo>,
 }
 
 impl EventKind {

@@ -74,6 +74,9 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
 enum Start {
     /// `--dry-run`: nothing is written, no lock, no journal.
     DryRun(ValidatedPlan),
+    /// `--dry-run --resume` (or `--rerun`): the latest run is read, to preview what
+    /// resuming it would do; nothing is written.
+    DryResume(Box<journal::Prepared>),
     /// The lock is held and the run decided (new or resumed), not written yet.
     Journaled(Box<journal::Prepared>),
 }
@@ -82,27 +85,27 @@ impl Start {
     fn plan(&self) -> &ValidatedPlan {
         match self {
             Start::DryRun(plan) => plan,
-            Start::Journaled(prepared) => &prepared.plan,
+            Start::DryResume(prepared) | Start::Journaled(prepared) => &prepared.plan,
         }
     }
 }
 
 pub fn run(args: &RunArgs) -> Result<(), Error> {
     let load = crate::validate::load_and_validate;
-    let start = if args.dry_run {
-        Start::DryRun(load(&args.plan.plan, &args.plan.vars).map_err(Error::Invalid)?)
-    } else {
-        let state_dir = args
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| layout::default_state_dir(&args.plan.plan));
-        Start::Journaled(Box::new(journal::prepare(
-            &args.plan.plan,
-            &state_dir,
-            &args.plan.vars,
-            &args.resume.mode(),
-            &load,
-        )?))
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| layout::default_state_dir(&args.plan.plan));
+    let mode = args.resume.mode();
+    let prepare = || {
+        journal::prepare(&args.plan.plan, &state_dir, &args.plan.vars, &mode, &load).map(Box::new)
+    };
+    let start = match (&mode, args.dry_run) {
+        (journal::StartMode::New | journal::StartMode::Restart, true) => {
+            Start::DryRun(load(&args.plan.plan, &args.plan.vars).map_err(Error::Invalid)?)
+        }
+        (_, true) => Start::DryResume(prepare()?),
+        (_, false) => Start::Journaled(prepare()?),
     };
     // One thread: per task the engine does little next to spawning a process, and a
     // single thread saves the cross-thread wake-ups that dominate runs of short
@@ -167,13 +170,16 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     let kube_name = kube
         .get()
         .map(|conn| format!("`{}` at {}", conn.context(), conn.server()));
-    // A resume checks that what the tasks it takes as done achieved still holds.
+    // A resume checks that what the tasks it takes as done achieved still holds
+    // (and so does the dry run of one).
+    let verify = |prepared: &journal::Prepared| prepared.resumed && !args.resume.no_verify;
     let start = match start {
-        Start::Journaled(prepared) if prepared.resumed && !args.resume.no_verify => {
-            Start::Journaled(Box::new(
-                super::verify::check_postconditions(*prepared, &kube).await,
-            ))
-        }
+        Start::Journaled(prepared) if verify(&prepared) => Start::Journaled(Box::new(
+            super::verify::check_postconditions(*prepared, &kube).await,
+        )),
+        Start::DryResume(prepared) if verify(&prepared) => Start::DryResume(Box::new(
+            super::verify::check_postconditions(*prepared, &kube).await,
+        )),
         start => start,
     };
     // Only now is the run written (journal, `latest`): a refusal above leaves none.
@@ -185,6 +191,26 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
             RunConfig::default(),
             layout::new_run_id(jiff::Timestamp::now()),
         ),
+        Start::DryResume(prepared) => {
+            for notice in &prepared.notices {
+                eprintln!("planrun: {notice}");
+            }
+            let listing = prepared.listing.clone().unwrap_or_default();
+            for line in listing.lines() {
+                eprintln!("planrun: dry run: {line}");
+            }
+            let run_id = listing.taken_from.clone();
+            let resumed = prepared.without_writing();
+            let config = RunConfig {
+                done_earlier: resumed.done,
+                not_selected: resumed.not_selected,
+                attempts_before: resumed.attempts_before,
+                resumed: true,
+                resume: Some(listing.info()),
+                ..RunConfig::default()
+            };
+            (Arc::new(resumed.plan), None, config, run_id)
+        }
         Start::Journaled(prepared) => {
             for notice in &prepared.notices {
                 eprintln!("planrun: {notice}");
@@ -197,6 +223,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
                     ask_before_changes(&prepared.plan, listing, args.yes)?;
                 }
             }
+            let prepared_listing = prepared.listing.clone().filter(|_| prepared.resumed);
             let session = prepared.start(ProcessInfo::of_this_process(kube_name))?;
             let Session {
                 plan,
@@ -216,6 +243,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
                 not_selected,
                 attempts_before,
                 resumed,
+                resume: prepared_listing.map(|l| l.info()),
                 ..RunConfig::default()
             };
             let sink = JournalSink::new(journal, plan.clone(), lock);

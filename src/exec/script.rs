@@ -10,16 +10,26 @@ use std::sync::OnceLock;
 use super::attempt::Attempt;
 use super::outcome::{TaskError, TaskOutcome};
 use super::process::{self, ProcessSpec, describe_status};
+use crate::events::WouldDo;
 use crate::validate::{ExecScript, Program};
 
 /// Runs one attempt; under `--dry-run` only read-only tasks run.
 pub async fn execute(spec: &ExecScript, ctx: &Attempt) -> Result<TaskOutcome, TaskError> {
     let what = describe(spec);
     if ctx.run.dry_run && !spec.read_only {
+        let (program, args) = argv(&spec.program);
+        let argv = std::iter::once(program)
+            .chain(args)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         return Ok(TaskOutcome::would_change(format!(
             "would run {what} (in {})",
             spec.cwd.display()
-        )));
+        ))
+        .doing(vec![WouldDo::Run {
+            argv,
+            cwd: spec.cwd.display().to_string(),
+        }]));
     }
     let process = process_spec(spec, argv(&spec.program));
     let header = format!("--- attempt {}: {what}", ctx.number);
@@ -34,7 +44,7 @@ pub async fn execute(spec: &ExecScript, ctx: &Attempt) -> Result<TaskOutcome, Ta
         Some(code) if spec.ok_codes.contains(&code) => Ok(TaskOutcome {
             summary: Some(format!("ran {what}")),
             exit_code,
-            would_change: false,
+            ..TaskOutcome::default()
         }),
         _ => Err(TaskError::failed(describe_status(&exit.status))
             .with_exit_code(exit_code)

@@ -462,6 +462,15 @@ pub struct Prepared {
     action: Action,
 }
 
+/// What a dry run of a resume runs (see [`Prepared::without_writing`]).
+#[derive(Debug)]
+pub struct DryResume {
+    pub plan: ValidatedPlan,
+    pub done: Vec<TaskIdx>,
+    pub not_selected: Vec<TaskIdx>,
+    pub attempts_before: Vec<u32>,
+}
+
 #[derive(Debug)]
 enum Action {
     New {
@@ -485,6 +494,18 @@ enum Action {
 }
 
 impl Prepared {
+    /// For a dry run of a resume: what it would run, writing nothing (the lock is
+    /// released): the plan, the tasks taken as done, those not selected, and the
+    /// attempts each task had.
+    pub fn without_writing(self) -> DryResume {
+        DryResume {
+            plan: self.plan,
+            done: self.done,
+            not_selected: self.not_selected,
+            attempts_before: self.attempts_before,
+        }
+    }
+
     /// The directory of the run this resumes, if it resumes one.
     pub fn resumed_run_dir(&self) -> Option<RunDir> {
         match &self.action {

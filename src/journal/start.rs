@@ -26,6 +26,7 @@ use jiff::Timestamp;
 use super::history::{RecordedState, RunHistory};
 use super::record::{ProcessInfo, Record, RecordedOutcome, RunResumed, VarOverrides};
 use super::resume::{Decision, ResumeTask, plan_rerun, plan_resume, to_verify};
+use crate::events::{ResumeInfo, TaskWhy};
 use crate::validate::{TaskIdx, ValidatedPlan};
 
 /// What the user asked for.
@@ -201,6 +202,33 @@ impl Listing {
                 .map(|&i| (plan.task(i).id.clone(), String::new()))
                 .collect(),
             ..Self::default()
+        }
+    }
+
+    /// The listing as data, for the `run-resumed` event.
+    pub fn info(&self) -> ResumeInfo {
+        let why = |items: &[(String, String)]| {
+            items
+                .iter()
+                .map(|(task, why)| TaskWhy {
+                    task: task.clone(),
+                    why: why.clone(),
+                })
+                .collect()
+        };
+        ResumeInfo {
+            will_run: why(&self.will_run),
+            taken_from: self.taken_from.clone(),
+            taken_as_done: self
+                .taken
+                .iter()
+                .map(|(task, note)| TaskWhy {
+                    task: task.clone(),
+                    why: note.clone().unwrap_or_default(),
+                })
+                .collect(),
+            checked: self.verified.clone(),
+            skipped: why(&self.skipped),
         }
     }
 

@@ -13,7 +13,8 @@ use tokio::time::Instant;
 
 use crate::cancel::Cancel;
 use crate::events::{
-    CancelReason, Counts, EventKind, EventSender, RunInfo, RunOutcome, SkipReason,
+    CancelReason, Counts, EventKind, EventSender, ResumeInfo, RunInfo, RunOutcome, SkipReason,
+    WouldDo,
 };
 use crate::exec::{self, Attempt, FailureClass, RunResources, TaskError, TaskOutcome};
 use crate::layout::RunDir;
@@ -44,6 +45,8 @@ pub struct RunConfig {
     pub resumed: bool,
     /// Whether the task logs are kept (false: output only reaches events).
     pub keep_logs: bool,
+    /// For a resume: what it runs and why (the `run-resumed` event's `resume`).
+    pub resume: Option<ResumeInfo>,
 }
 
 impl Default for RunConfig {
@@ -55,6 +58,7 @@ impl Default for RunConfig {
             attempts_before: Vec::new(),
             resumed: false,
             keep_logs: true,
+            resume: None,
         }
     }
 }
@@ -139,6 +143,7 @@ impl Dispatcher<'_> {
             tasks: plan.tasks().len(),
             jobs,
             dry_run,
+            resume: config.resume.clone(),
         };
         resources.events.emit(if config.resumed {
             EventKind::RunResumed(info)
@@ -178,6 +183,7 @@ impl Dispatcher<'_> {
             sink,
             tallies,
             errors: vec![None; plan.tasks().len()],
+            would: vec![Vec::new(); plan.tasks().len()],
             inflight: JoinSet::new(),
             pending: Vec::new(),
             effects: Vec::new(),
@@ -226,6 +232,8 @@ struct Loop<'s> {
     tallies: Vec<Tally>,
     /// The last error of each task, for the failure event.
     errors: Vec<Option<TaskError>>,
+    /// In a dry run: what each task would do, for its success event.
+    would: Vec<Vec<WouldDo>>,
     inflight: JoinSet<Message>,
     /// Changes not yet given to the sink: [`Loop::flush`] records them in one batch
     /// (one sync of the journal), then carries out `effects`.
@@ -325,6 +333,7 @@ impl Loop<'_> {
             } => {
                 let error = match result {
                     Ok(outcome) => {
+                        self.would[task] = outcome.would;
                         let changes = state.finish(
                             task,
                             Ended::Succeeded {
@@ -518,6 +527,16 @@ impl Loop<'_> {
                     state: state.status(*task),
                     duration_ms: self.elapsed(*task),
                     summary: summary.as_deref().map(redact),
+                    would: self.would[*task]
+                        .iter()
+                        .map(|w| match w {
+                            WouldDo::Run { argv, cwd } => WouldDo::Run {
+                                argv: argv.iter().map(|a| redact(a)).collect(),
+                                cwd: cwd.clone(),
+                            },
+                            other => other.clone(),
+                        })
+                        .collect(),
                 },
                 StateChange::Failed { task, error, .. } => EventKind::TaskFailed {
                     task: self.id(*task),

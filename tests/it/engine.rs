@@ -490,3 +490,87 @@ fn invalid_plan_exits_2_and_runs_nothing() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!dir.path().join("a.ran").exists());
 }
+
+/// `--dry-run --resume --output json` previews what resuming the failed run would
+/// do, as data: the `run-resumed` event lists what will run and why and what is
+/// taken as done; done tasks are skipped as done earlier; each change says the
+/// command it would run; nothing is written to the run.
+#[test]
+fn a_dry_run_of_a_resume_says_what_would_run_and_why_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        r#"
+[plan]
+name = "preview"
+
+[tasks.first]
+type = "exec-script"
+command = ["touch", "first.ran"]
+
+[tasks.second]
+type = "exec-script"
+script = "test -e fixed"
+needs = ["first"]
+
+[tasks.third]
+type = "exec-script"
+command = ["touch", "third.ran"]
+needs = ["second"]
+"#,
+    )
+    .unwrap();
+    let (out, _) = run_json(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let journal = |d: &Path| {
+        let runs = d.join(".planrun/preview/runs");
+        let run = std::fs::read_dir(runs)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        std::fs::read(run.join("journal")).unwrap()
+    };
+    let before = journal(dir.path());
+    let (out, events) = run_json(dir.path(), &["--dry-run", "--resume"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("planrun: dry run: resuming run "),
+        "{stderr}"
+    );
+    let resumed = &events[0];
+    assert_eq!(resumed["event"], "run-resumed", "{resumed}");
+    assert_eq!(resumed["dry_run"], true);
+    assert_eq!(
+        resumed["resume"]["will_run"],
+        serde_json::json!([
+            {"task": "second", "why": "it failed"},
+            {"task": "third", "why": "it was skipped"}
+        ])
+    );
+    assert_eq!(
+        resumed["resume"]["taken_as_done"],
+        serde_json::json!([{"task": "first"}])
+    );
+    let end = |task: &str| {
+        events
+            .iter()
+            .find(|e| e["task"] == task && e.get("state").is_some())
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(end("first")["state"], "done-earlier");
+    let second = end("second");
+    assert_eq!(second["state"], "would-change", "{second}");
+    let argv = &second["would"][0]["argv"];
+    assert_eq!(second["would"][0]["action"], "run");
+    assert_eq!(argv[argv.as_array().unwrap().len() - 1], "test -e fixed");
+    assert_eq!(
+        end("third")["would"][0]["argv"],
+        serde_json::json!(["touch", "third.ran"])
+    );
+    assert_eq!(journal(dir.path()), before, "the dry run wrote nothing");
+    assert!(!dir.path().join("third.ran").exists());
+}

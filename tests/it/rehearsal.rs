@@ -771,7 +771,51 @@ fn a_dry_run_of_the_flux_plan_on_the_old_flux_exits_0_and_lists_the_dependent_ch
         state_of("flux-controllers-ready")["state"],
         "depends-on-a-change"
     );
-    assert_eq!(state_of("delete-flux-namespace")["state"], "would-change");
+    // What it would do, as data: the namespace and every Flux CRD it would delete,
+    // the commands it would run.
+    let ns = state_of("delete-flux-namespace");
+    assert_eq!(ns["state"], "would-change");
+    assert_eq!(
+        ns["would"],
+        serde_json::json!([{"action": "delete", "api_version": "v1", "kind": "Namespace", "name": "flux-system"}])
+    );
+    let crds = state_of("delete-flux-crds")["would"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(crds.len(), 13, "{crds:?}");
+    for crd in &crds {
+        assert_eq!(crd["action"], "delete");
+        assert_eq!(crd["kind"], "CustomResourceDefinition");
+        assert!(
+            crd["name"]
+                .as_str()
+                .unwrap()
+                .ends_with(".toolkit.fluxcd.io"),
+            "{crd}"
+        );
+    }
+    assert!(
+        crds.iter()
+            .any(|c| c["name"] == "kustomizations.kustomize.toolkit.fluxcd.io")
+    );
+    let build = state_of("build-cluster");
+    assert_eq!(
+        build["would"][0]["argv"],
+        serde_json::json!(["pnpm", "--filter", "@oceanid/cluster", "build"])
+    );
+    let up = state_of("pulumi-up")["would"][0]["argv"].clone();
+    let up: Vec<&str> = up
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        up.windows(2).any(|w| w == ["--stack", "oceanid-cluster"]),
+        "{up:?}"
+    );
+    assert!(up.contains(&"--plan") && up.contains(&"up"), "{up:?}");
     let finished = events.last().unwrap();
     assert_eq!(finished["event"], "run-finished", "{finished}");
     assert_eq!(finished["outcome"], "succeeded", "{finished}");

@@ -4,6 +4,7 @@
 
 use kube::api::{Api, DeleteParams, DynamicObject, PropagationPolicy, ResourceExt};
 
+use crate::events::WouldDo;
 use crate::validate::{KubeDelete, Propagation};
 
 use super::env::TaskEnv;
@@ -69,7 +70,12 @@ pub async fn kube_delete(env: &TaskEnv<'_>, spec: &KubeDelete) -> Result<String,
         match outcome {
             Deleted::Accepted if env.dry_run => {
                 env.say(&format!("would delete {what} (server-side dry run)"));
-                env.note_change();
+                env.would(WouldDo::Delete {
+                    api_version: sel.kind.resource.api_version.clone(),
+                    kind: sel.kind.resource.kind.clone(),
+                    namespace: obj.namespace(),
+                    name: name.clone(),
+                });
                 accepted.push(what);
             }
             Deleted::Accepted => {

@@ -22,7 +22,7 @@ use super::operation::{self, Operation, ReviewedPlan};
 use super::summary::ChangeSummary;
 use super::target::{self, RunCluster};
 use crate::cancel::Cancel;
-use crate::events::CancelReason;
+use crate::events::{CancelReason, WouldDo};
 use crate::exec::process::describe_status;
 use crate::exec::{Attempt, TaskError, TaskOutcome};
 use crate::layout::PreviewFiles;
@@ -422,7 +422,11 @@ pub async fn execute_with(
             said(preview)
         );
         return Ok(if changes {
-            TaskOutcome::would_change(summary)
+            TaskOutcome::would_change(summary).doing(vec![would_run(
+                &binary,
+                project,
+                argv::up(project, task.preview, None),
+            )])
         } else {
             TaskOutcome::new(summary)
         });
@@ -457,10 +461,17 @@ async fn apply_reviewed(
     let project = &task.project;
     let files = PreviewFiles::of(preview).under(&ctx.run.run_dir);
     if ctx.run.dry_run {
+        let binary =
+            resolve_binary(&project.binary).unwrap_or_else(|| project.binary.clone().into());
         return Ok(TaskOutcome::would_change(format!(
             "would run pulumi up --plan for stack {} with the plan `{preview}` saved (dry run: only the preview ran)",
             project.stack
-        )));
+        ))
+        .doing(vec![would_run(
+            &binary,
+            project,
+            argv::up(project, true, Some(&files.plan)),
+        )]));
     }
     let rerun = rerun_command(ctx, preview);
     let fail = |e: PulumiError| TaskError::from_diagnostic(&e).map_text(|t| redact(ctx, t));
@@ -543,4 +554,14 @@ pub(super) fn rerun_command(ctx: &Attempt, preview: &str) -> String {
 /// `text` with the run's secrets masked.
 fn redact(ctx: &Attempt, text: &str) -> String {
     ctx.run.redactor.redact(text).into_owned()
+}
+
+/// In a dry run: the Pulumi command that would run.
+fn would_run(binary: &Path, project: &PulumiProject, args: Vec<String>) -> WouldDo {
+    WouldDo::Run {
+        argv: std::iter::once(binary.display().to_string())
+            .chain(args)
+            .collect(),
+        cwd: project.cwd.display().to_string(),
+    }
 }
