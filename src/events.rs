@@ -150,6 +150,13 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         blocked_by: Option<String>,
     },
+    /// A stop signal arrived: no new work starts; running tasks are stopped, then
+    /// the `always` tasks left run.
+    RunInterrupted {
+        /// What interrupted the run ("SIGINT (Ctrl-C)").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<String>,
+    },
     /// The run is over for this planrun process; no event follows.
     RunFinished {
         outcome: RunOutcome,
@@ -233,9 +240,10 @@ impl EventKind {
             | EventKind::TaskFailed { task, .. }
             | EventKind::TaskSkipped { task, .. }
             | EventKind::TaskCancelled { task, .. } => Some(task),
-            EventKind::RunStarted(_) | EventKind::RunResumed(_) | EventKind::RunFinished { .. } => {
-                None
-            }
+            EventKind::RunStarted(_)
+            | EventKind::RunResumed(_)
+            | EventKind::RunInterrupted { .. }
+            | EventKind::RunFinished { .. } => None,
         }
     }
 
@@ -353,19 +361,33 @@ impl Counts {
 #[derive(Debug, Clone)]
 pub struct EventSender {
     tx: mpsc::Sender<Event>,
+    /// A second consumer of every event (the notifications), if any.
+    tap: Option<mpsc::Sender<Event>>,
 }
 
 impl EventSender {
     /// A sender and the receiving end the reporters read.
     pub fn channel() -> (Self, mpsc::Receiver<Event>) {
         let (tx, rx) = mpsc::channel();
-        (Self { tx }, rx)
+        (Self { tx, tap: None }, rx)
+    }
+
+    /// A second receiving end that gets every event sent from now on (through this
+    /// sender and its clones made after).
+    pub fn tap(&mut self) -> mpsc::Receiver<Event> {
+        let (tx, rx) = mpsc::channel();
+        self.tap = Some(tx);
+        rx
     }
 
     /// Sends an event stamped now. Events sent after the reporters are gone are
     /// dropped: there is nobody left to show them to.
     pub fn emit(&self, kind: EventKind) {
-        let _ = self.tx.send(Event::now(kind));
+        let event = Event::now(kind);
+        if let Some(tap) = &self.tap {
+            let _ = tap.send(event.clone());
+        }
+        let _ = self.tx.send(event);
     }
 }
 

@@ -14,6 +14,7 @@ pub mod exec;
 pub mod exit_code;
 pub mod journal;
 pub mod layout;
+mod notify;
 pub mod plan;
 pub mod redact;
 mod report;

@@ -73,7 +73,7 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
 /// A validated plan on its way to running.
 enum Start {
     /// `--dry-run`: nothing is written, no lock, no journal.
-    DryRun(ValidatedPlan),
+    DryRun(Box<ValidatedPlan>),
     /// `--dry-run --resume` (or `--rerun`): the latest run is read, to preview what
     /// resuming it would do; nothing is written.
     DryResume(Box<journal::Prepared>),
@@ -101,9 +101,9 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
         journal::prepare(&args.plan.plan, &state_dir, &args.plan.vars, &mode, &load).map(Box::new)
     };
     let start = match (&mode, args.dry_run) {
-        (journal::StartMode::New | journal::StartMode::Restart, true) => {
-            Start::DryRun(load(&args.plan.plan, &args.plan.vars).map_err(Error::Invalid)?)
-        }
+        (journal::StartMode::New | journal::StartMode::Restart, true) => Start::DryRun(Box::new(
+            load(&args.plan.plan, &args.plan.vars).map_err(Error::Invalid)?,
+        )),
         (_, true) => Start::DryResume(prepare()?),
         (_, false) => Start::Journaled(prepare()?),
     };
@@ -170,6 +170,10 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     let kube_name = kube
         .get()
         .map(|conn| format!("`{}` at {}", conn.context(), conn.server()));
+    let context = kube
+        .get()
+        .map(|conn| conn.context().to_owned())
+        .or_else(|| start.plan().header().context.clone());
     // A resume checks that what the tasks it takes as done achieved still holds
     // (and so does the dry run of one).
     let verify = |prepared: &journal::Prepared| prepared.resumed && !args.resume.no_verify;
@@ -186,7 +190,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     // `_lock` is held until the run is over.
     let (plan, mut journal_sink, config, run_id) = match start {
         Start::DryRun(plan) => (
-            Arc::new(plan),
+            Arc::new(*plan),
             None,
             RunConfig::default(),
             layout::new_run_id(jiff::Timestamp::now()),
@@ -275,7 +279,28 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         .iter()
         .map(|&i| plan.task(i).id.clone())
         .collect();
-    let (events, rx) = EventSender::channel();
+    let (mut events, rx) = EventSender::channel();
+    // The plan's [notify] table: the run announced on its webhook (not in a dry run).
+    let announcer = match plan.notify().filter(|_| !args.dry_run) {
+        Some(notify) => {
+            let facts = crate::notify::RunFacts {
+                plan: name.clone(),
+                context: context.clone(),
+                report: run_dir.report_path().display().to_string(),
+            };
+            let tap = events.tap();
+            Some(
+                crate::notify::Announcer::spawn(
+                    notify.clone(),
+                    facts,
+                    plan.redactor().clone(),
+                    tap,
+                )
+                .map_err(|e| internal("cannot start the notifications", e))?,
+            )
+        }
+        None => None,
+    };
     let reporter = report::spawn(
         rx,
         ReporterConfig {
@@ -347,6 +372,10 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         .join()
         .map_err(|_| Error::Internal(Report::msg("the reporter thread panicked")))?
         .map_err(|e| internal("cannot write the run's events", e))?;
+    // The end is announced before planrun exits (its own retries are bounded).
+    if let Some(announcer) = announcer {
+        announcer.join();
+    }
     if let Some(dir) = scratch {
         let _ = std::fs::remove_dir_all(dir);
     }

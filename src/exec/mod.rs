@@ -6,6 +6,7 @@ mod attempt;
 mod confirm;
 mod executor;
 pub mod kube;
+mod notify;
 mod outcome;
 mod private_file;
 pub(crate) mod process;

@@ -7,7 +7,8 @@
 //! - `assert-deployments`, `wait-condition`, `assert-field-managers`, `assert-file`:
 //!   the assertion, judged at once against the live state, as a dry run judges it;
 //! - `exec-script` with `verify`: that shell check exits 0;
-//! - every other type has no postcondition planrun could check, and is not checked.
+//! - every other type (`capture`, `confirm`, `pulumi-*`, `notify`) has no
+//!   postcondition planrun could check, and is not checked.
 //!
 //! Which tasks are checked, and what a lost postcondition reruns, is decided in
 //! `journal::resume`.
@@ -51,7 +52,8 @@ pub fn has_check(task: &Task) -> bool {
         TaskKind::Capture(_)
         | TaskKind::Confirm(_)
         | TaskKind::PulumiPreview(_)
-        | TaskKind::PulumiUp(_) => false,
+        | TaskKind::PulumiUp(_)
+        | TaskKind::Notify(_) => false,
     }
 }
 
@@ -94,7 +96,8 @@ async fn run_check(task: &Task, check: &Attempt) -> Postcondition {
         TaskKind::Capture(_)
         | TaskKind::Confirm(_)
         | TaskKind::PulumiPreview(_)
-        | TaskKind::PulumiUp(_) => Postcondition::NotChecked,
+        | TaskKind::PulumiUp(_)
+        | TaskKind::Notify(_) => Postcondition::NotChecked,
     }
 }
 

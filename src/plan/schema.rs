@@ -4,7 +4,7 @@
 use schemars::{JsonSchema, SchemaGenerator, generate::SchemaSettings};
 use serde_json::{Map, Value, json};
 
-use super::{RawCommon, RawHeader, RawSelection, RawVarSpec, TaskType};
+use super::{RawCommon, RawHeader, RawNotify, RawSelection, RawVarSpec, TaskType};
 
 /// The schema, as pretty JSON with a trailing newline.
 pub fn plan_schema() -> String {
@@ -26,6 +26,7 @@ pub fn plan_schema_value() -> Value {
     let var_spec = object_schema::<RawVarSpec>(&mut generator, &mut defs);
     let common = object_schema::<RawCommon>(&mut generator, &mut defs);
     let selection = object_schema::<RawSelection>(&mut generator, &mut defs);
+    let notify = object_schema::<RawNotify>(&mut generator, &mut defs);
 
     let mut variants = Vec::new();
     for &task_type in TaskType::ALL {
@@ -83,6 +84,7 @@ pub fn plan_schema_value() -> Value {
                 "type": "object",
                 "additionalProperties": { "anyOf": [ { "type": "string" }, var_spec ] },
             },
+            "notify": notify,
             "tasks": {
                 "description": "Tasks by id; an id names the task in `needs`, logs and reports.",
                 "type": "object",

@@ -68,6 +68,7 @@ task_types! {
     Confirm => confirm,
     PulumiPreview => pulumi_preview,
     PulumiUp => pulumi_up,
+    Notify => notify,
 }
 
 impl TaskType {

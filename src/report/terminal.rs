@@ -134,6 +134,11 @@ impl Terminal {
                     }
                 }
             }
+            EventKind::RunInterrupted { cause } => Some(format!(
+                "{} by {}: stopping what runs; `always` tasks run next",
+                p.red("interrupted"),
+                cause.as_deref().unwrap_or("a stop signal")
+            )),
             EventKind::TaskOutput { .. } => None,
             EventKind::TaskProgress { task, detail, .. } => {
                 self.progress(event.ts, task, detail)?;

@@ -578,7 +578,10 @@ impl Loop<'_> {
                     reason: *reason,
                     blocked_by: blocked_by.as_deref().map(redact),
                 },
-                StateChange::Interrupted { .. } | StateChange::Finished { .. } => continue,
+                StateChange::Interrupted { cause } => EventKind::RunInterrupted {
+                    cause: cause.clone(),
+                },
+                StateChange::Finished { .. } => continue,
             };
             self.effects.push(Effect::Emit(kind));
         }

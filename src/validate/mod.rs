@@ -5,6 +5,7 @@ mod error;
 mod graph;
 mod interpolate;
 mod model;
+mod notify;
 mod pipeline;
 mod selection;
 mod task;
@@ -14,6 +15,7 @@ mod vars;
 
 pub use error::{ErrorKind, InvalidPlan};
 pub use model::*;
+pub use notify::{Notifications, NotifyOn, Webhook};
 pub use pipeline::{load_and_validate, validate};
 pub use selection::{Selection, Target};
 pub use task::*;

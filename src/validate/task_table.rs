@@ -254,7 +254,9 @@ fn build_task(
                 backoff: common.backoff,
                 backoff_max: common.backoff_max.max(common.backoff),
             },
-            allow_failure: common.raw.allow_failure,
+            // A notification that is not required never fails the run.
+            allow_failure: common.raw.allow_failure
+                || matches!(&kind, TaskKind::Notify(n) if !n.required),
             always: common.raw.always,
             kind,
             fingerprint,
@@ -336,7 +338,7 @@ fn check_unknown_keys(
 }
 
 /// Interpolates every string value (not keys) of a task table.
-fn interpolate_table<'a>(
+pub(super) fn interpolate_table<'a>(
     table: &Table<'a>,
     cx: &TaskContext<'_>,
     errors: &mut Vec<PlanError>,

@@ -7,6 +7,7 @@ mod engine;
 mod flux_sim;
 mod journal;
 mod kube_tasks;
+mod notify;
 mod plan_diagnostics;
 mod plan_files;
 mod pulumi;

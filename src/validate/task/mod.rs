@@ -9,6 +9,7 @@ mod capture;
 mod confirm;
 mod exec_script;
 mod kube_delete;
+mod notify;
 mod pulumi_preview;
 mod pulumi_up;
 mod wait_absent;
@@ -21,6 +22,7 @@ pub use capture::Capture;
 pub use confirm::Confirm;
 pub use exec_script::{ExecScript, Program};
 pub use kube_delete::{KubeDelete, Propagation};
+pub use notify::Notify;
 pub use pulumi_preview::PulumiPreview;
 pub use pulumi_up::{PulumiProject, PulumiUp};
 pub use wait_absent::WaitAbsent;
@@ -57,6 +59,7 @@ pub enum TaskKind {
     Confirm(Confirm),
     PulumiPreview(PulumiPreview),
     PulumiUp(PulumiUp),
+    Notify(Notify),
 }
 
 impl TaskKind {
@@ -77,6 +80,7 @@ impl TaskKind {
             TaskType::Confirm => Confirm::build(b).map(Self::Confirm),
             TaskType::PulumiPreview => PulumiPreview::build(b).map(Self::PulumiPreview),
             TaskType::PulumiUp => PulumiUp::build(b).map(Self::PulumiUp),
+            TaskType::Notify => Notify::build(b).map(Self::Notify),
         }
     }
 
@@ -94,6 +98,7 @@ impl TaskKind {
             TaskKind::Confirm(spec) => spec,
             TaskKind::PulumiPreview(spec) => spec,
             TaskKind::PulumiUp(spec) => spec,
+            TaskKind::Notify(spec) => spec,
         }
     }
 
