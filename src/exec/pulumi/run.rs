@@ -19,6 +19,7 @@ use super::capture::{Stopped, capture, resolve_binary};
 use super::config::{self, Missing, Presence, add_secret};
 use super::error::{PulumiError, classify, strip_error};
 use super::operation::{self, Operation, ReviewedPlan};
+use super::pending;
 use super::summary::ChangeSummary;
 use super::target::{self, RunCluster};
 use crate::cancel::Cancel;
@@ -27,7 +28,7 @@ use crate::exec::process::describe_status;
 use crate::exec::{Attempt, TaskError, TaskOutcome};
 use crate::layout::PreviewFiles;
 use crate::redact::Redactor;
-use crate::validate::{PulumiProject, PulumiUp, TaskKind, ValidatedPlan};
+use crate::validate::{OnPending, PulumiProject, PulumiUp, TaskKind, ValidatedPlan};
 
 /// Least time between SIGINT and SIGKILL for a cancelled Pulumi operation (a longer
 /// `--grace` wins) unless [`GRACE_ENV`] says otherwise.
@@ -431,6 +432,7 @@ pub async fn execute_with(
             TaskOutcome::new(summary)
         });
     }
+    resolve_leftovers(task, &binary, ctx, settings).await?;
     let up = operation::run(
         Operation::Up {
             skip_preview: task.preview,
@@ -495,6 +497,7 @@ async fn apply_reviewed(
         _ => {}
     }
     let binary = prepare(project, ctx, settings).await?;
+    resolve_leftovers(task, &binary, ctx, settings).await?;
     ctx.say(&format!(
         "--- applying exactly the plan `{preview}` saved ({})",
         files.plan.display()
@@ -549,6 +552,89 @@ pub(super) fn rerun_command(ctx: &Attempt, preview: &str) -> String {
         "planrun {} --resume --rerun {preview}",
         planrun_text::shell_quote(plan)
     )
+}
+
+/// Before an update: what an interrupted update left in the stack (pending
+/// operations, a held lock), stopped at with the commands that resolve it, or
+/// resolved first (`on_pending = "refresh"`: `pulumi cancel` for a lock, then
+/// `pulumi refresh --clear-pending-creates`).
+async fn resolve_leftovers(
+    task: &PulumiUp,
+    binary: &Path,
+    ctx: &Attempt,
+    settings: &Settings,
+) -> Result<(), TaskError> {
+    let project = &task.project;
+    let found = pending::inspect(project, binary, ctx).await?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    let what = found.describe(&project.stack);
+    for line in what.lines() {
+        ctx.say(line);
+    }
+    match task.on_pending {
+        OnPending::Stop => {
+            let plan = ctx
+                .child_env()
+                .iter()
+                .find(|(k, _)| k == "PLANRUN_PLAN_FILE")
+                .map_or("PLAN", |(_, v)| v.as_str());
+            let resume = format!("planrun {} --resume", planrun_text::shell_quote(plan));
+            Err(TaskError::failed(format!(
+                "{what}
+the update was not started (on_pending = \"stop\")"
+            ))
+            .with_help(found.help(project, &resume))
+            .map_text(|t| redact(ctx, t)))
+        }
+        OnPending::Refresh => {
+            ctx.say(&format!(
+                "--- on_pending = \"refresh\": {}",
+                found.commands(project).join("; then ")
+            ));
+            if !found.locks.is_empty() {
+                let args = argv::cancel(project);
+                let out = capture(
+                    binary,
+                    &args,
+                    &project.cwd,
+                    ctx.child_env(),
+                    settings.config_timeout,
+                    Some(&ctx.cancel),
+                )
+                .await
+                .map_err(|e| match e {
+                    Stopped::Cancelled(reason) => TaskError::cancelled(reason),
+                    Stopped::Timeout => TaskError::failed("`pulumi cancel` did not answer in time"),
+                    Stopped::Spawn(e) => {
+                        TaskError::failed(format!("cannot run `pulumi cancel`: {e}"))
+                    }
+                })?;
+                if !out.status.success() {
+                    return Err(TaskError::failed(format!(
+                        "`pulumi cancel` failed ({}): {}",
+                        describe_status(&out.status),
+                        redact(ctx, &out.stderr.join(" "))
+                    )));
+                }
+                for line in out.stdout.lines() {
+                    ctx.say(&redact(ctx, line));
+                }
+            }
+            if !found.pending.is_empty() {
+                operation::run(
+                    Operation::RefreshClearingPendingCreates,
+                    project,
+                    binary,
+                    ctx,
+                    settings,
+                )
+                .await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// `text` with the run's secrets masked.

@@ -22,6 +22,6 @@ pub use exec_script::RawExecScript;
 pub use kube_delete::{RawKubeDelete, RawPropagation};
 pub use notify::RawNotifyTask;
 pub use pulumi_preview::RawPulumiPreview;
-pub use pulumi_up::RawPulumiUp;
+pub use pulumi_up::{RawOnPending, RawPulumiUp};
 pub use wait_absent::RawWaitAbsent;
 pub use wait_condition::RawWaitCondition;

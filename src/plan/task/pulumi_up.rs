@@ -33,6 +33,20 @@ pub struct RawPulumiUp {
     /// The Pulumi CLI to run (default "pulumi" from PATH).
     #[serde(default)]
     pub binary: Option<String>,
+    /// What to do when the stack holds pending operations or a lock from an
+    /// interrupted update: "stop" (default: fail with the exact commands that
+    /// resolve them) or "refresh" (`pulumi cancel` for a held lock, then `pulumi
+    /// refresh --clear-pending-creates`, then the update).
+    #[serde(default)]
+    pub on_pending: Option<RawOnPending>,
+}
+
+/// What a `pulumi-up` task does about an interrupted update's leftovers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawOnPending {
+    Stop,
+    Refresh,
 }
 
 /// The `pulumi-up` task type.

@@ -24,7 +24,7 @@ pub use exec_script::{ExecScript, Program};
 pub use kube_delete::{KubeDelete, Propagation};
 pub use notify::Notify;
 pub use pulumi_preview::PulumiPreview;
-pub use pulumi_up::{PulumiProject, PulumiUp};
+pub use pulumi_up::{OnPending, PulumiProject, PulumiUp};
 pub use wait_absent::WaitAbsent;
 pub use wait_condition::WaitCondition;
 

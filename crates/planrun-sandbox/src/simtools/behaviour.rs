@@ -242,6 +242,11 @@ pub struct Operation {
     pub ignore_interrupt: bool,
     /// After SIGINT, how long the cancellation takes before the CLI exits.
     pub cancel_delay_ms: u64,
+    /// The provider's write of this step (1 for the first resource that changes)
+    /// never returns: the operation stays pending in the state, and only a kill
+    /// ends the CLI (SIGINT waits for the write, as the real CLI waits for
+    /// in-flight operations), leaving the pending operation and the stack's lock.
+    pub hang_at_step: Option<usize>,
 }
 
 /// A resource whose operation fails.

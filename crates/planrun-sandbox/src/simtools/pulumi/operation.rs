@@ -94,7 +94,18 @@ pub fn run(cli: &Cli<'_>, target: &Target, kind: &str) -> Result<i32, String> {
         &target.project,
     );
     let state_path = StackState::path(&cli.state_dir, &target.name);
-    runtime.block_on(async {
+    // An update or a refresh holds the stack's lock while it runs (a preview
+    // does not); a kill leaves it behind.
+    let lock = if kind != "preview" {
+        Some(super::lock::acquire(
+            &cli.state_dir,
+            &target.project,
+            &target.name,
+        )?)
+    } else {
+        None
+    };
+    let code = runtime.block_on(async {
         let mut interrupts =
             signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch SIGINT: {e}"))?;
         let started = Instant::now();
@@ -210,7 +221,11 @@ pub fn run(cli: &Cli<'_>, target: &Target, kind: &str) -> Result<i32, String> {
             out.failed_footer();
         }
         Ok(behaviour.exit.unwrap_or(exit))
-    })
+    });
+    if let Some(lock) = lock {
+        super::lock::release(&lock);
+    }
+    code
 }
 
 /// The first Ctrl-C: say so, let the cancellation take its time (a second Ctrl-C
@@ -347,10 +362,16 @@ impl Session<'_> {
             }
         }
         let ignore_interrupt = self.cli.pulumi.up.ignore_interrupt;
+        let hang_at = self.cli.pulumi.up.hang_at_step;
+        let mut changing = 0;
         for step in planned {
+            if step.op != Op::Same && !step.is_stack() {
+                changing += 1;
+            }
+            let hang = hang_at == Some(changing) && step.op != Op::Same && !step.is_stack();
             let mut cancelled = false;
             let result = {
-                let step_future = self.carry_out(state, &step);
+                let step_future = self.carry_out(state, &step, hang);
                 tokio::pin!(step_future);
                 loop {
                     tokio::select! {
@@ -376,7 +397,12 @@ impl Session<'_> {
 
     /// One step: the provider's write, with the operation pending in the state
     /// while it runs.
-    async fn carry_out(&mut self, state: &mut StackState, step: &Step) -> Result<(), String> {
+    async fn carry_out(
+        &mut self,
+        state: &mut StackState,
+        step: &Step,
+        hang: bool,
+    ) -> Result<(), String> {
         if step.is_stack() {
             state.has_stack = true;
             return self.checkpoint(state);
@@ -398,6 +424,10 @@ impl Session<'_> {
             kind: kind.into(),
         });
         self.checkpoint(state)?;
+        if hang {
+            // The write never reaches the cluster and never returns.
+            std::future::pending::<()>().await;
+        }
         let manager = state
             .find(&step.urn)
             .map(|r| r.field_manager.clone())
