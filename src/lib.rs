@@ -8,6 +8,7 @@
 
 pub mod cancel;
 pub mod cli;
+pub mod console;
 pub mod error;
 pub mod events;
 pub mod exec;
@@ -16,6 +17,7 @@ pub mod journal;
 pub mod layout;
 mod notify;
 pub mod plan;
+pub mod procs;
 pub mod redact;
 mod report;
 mod schedule;

@@ -33,8 +33,7 @@ pub fn run(args: &ExplainArgs) -> Result<(), Error> {
             explain(task_type)
         }
     };
-    super::status::print_out(&text);
-    Ok(())
+    super::print(&text)
 }
 
 /// Every type with its summary.

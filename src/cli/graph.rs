@@ -40,8 +40,7 @@ pub fn run(args: &GraphArgs) -> Result<(), Error> {
         }
         None => None,
     };
-    super::status::print_out(&render(&plan, args.format, states.as_deref()));
-    Ok(())
+    super::print(&render(&plan, args.format, states.as_deref()))
 }
 
 /// The graph in `format`, nodes in execution order, edges from a need to its

@@ -236,8 +236,10 @@ pub fn run(args: &NewArgs) -> Result<(), Error> {
             path.display()
         ));
     }
-    eprintln!("{said}");
-    eprintln!("planrun: next: `planrun validate {shown}`, then `planrun rehearse {shown}`");
+    crate::console::say(&said);
+    crate::console::say(&format!(
+        "planrun: next: `planrun validate {shown}`, then `planrun rehearse {shown}`"
+    ));
     Ok(())
 }
 

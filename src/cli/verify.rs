@@ -20,10 +20,10 @@ pub(super) async fn check_postconditions(prepared: Prepared, kube: &KubeSlot) ->
         return prepared;
     };
     let ids: Vec<&str> = tasks.iter().map(|&i| plan.task(i).id.as_str()).collect();
-    eprintln!(
+    crate::console::say(&format!(
         "planrun: checking that what these tasks achieved still holds (--no-verify skips this): {}",
         ids.join(", ")
-    );
+    ));
     // Read-only: assertions judge the live state at once, as in a dry run; their
     // output goes nowhere (the listing says what matters).
     let (events, _nobody) = EventSender::channel();

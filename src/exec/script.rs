@@ -60,9 +60,10 @@ pub fn process_spec(spec: &ExecScript, (program, args): (OsString, Vec<OsString>
         args,
         cwd: spec.cwd.clone(),
         env: spec
-            .env
+            .vars_env
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .cloned()
+            .chain(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())))
             .collect(),
     }
 }

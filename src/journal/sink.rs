@@ -128,6 +128,18 @@ impl JournalSink {
                 at,
                 cause: cause.clone(),
             },
+            StateChange::ProcessStarted {
+                task,
+                attempt,
+                pgid,
+                leader_start,
+            } => Record::TaskProcess {
+                task: id(*task),
+                attempt: *attempt,
+                pgid: *pgid,
+                leader_start: *leader_start,
+                at,
+            },
             StateChange::Finished { outcome } => Record::RunFinished {
                 at,
                 outcome: (*outcome).into(),
@@ -136,14 +148,28 @@ impl JournalSink {
     }
 }
 
-impl StateSink for JournalSink {
-    fn record(&mut self, changes: &[StateChange]) -> io::Result<()> {
+impl JournalSink {
+    fn write(&mut self, changes: &[StateChange], sync: bool) -> io::Result<()> {
         let at = Timestamp::now();
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         buf.extend(changes.iter().filter_map(|c| self.record_of(c, at)));
-        let result = self.journal.record(&buf).map_err(io::Error::other);
+        let result = if sync {
+            self.journal.record(&buf)
+        } else {
+            self.journal.record_unsynced(&buf)
+        };
         self.buf = buf;
-        result
+        result.map_err(io::Error::other)
+    }
+}
+
+impl StateSink for JournalSink {
+    fn record(&mut self, changes: &[StateChange]) -> io::Result<()> {
+        self.write(changes, true)
+    }
+
+    fn record_unsynced(&mut self, changes: &[StateChange]) -> io::Result<()> {
+        self.write(changes, false)
     }
 }

@@ -10,7 +10,7 @@
 //! at most every [`GROUP_INTERVAL`] and always at the run's end; a power loss or OS
 //! crash may then lose the last records, and their tasks run again on resume.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use super::error::JournalError;
 use super::frame;
 use super::record::Record;
+use crate::layout::{Open, open_private};
 
 /// When appended records are made durable.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -56,17 +57,15 @@ impl JournalWriter {
         let mut buf = Vec::new();
         encode(first, &mut buf);
         {
-            let mut f = File::create(&tmp).map_err(|e| JournalError::io("create", &tmp, e))?;
+            let mut f = open_private(&tmp, Open::Truncate)
+                .map_err(|e| JournalError::io("create", &tmp, e))?;
             f.write_all(&buf)
                 .and_then(|()| f.sync_all())
                 .map_err(|e| JournalError::io("write", &tmp, e))?;
         }
         fs::rename(&tmp, path).map_err(|e| JournalError::io("rename into place", path, e))?;
         sync_parent(path)?;
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|e| JournalError::io("open", path, e))?;
+        let file = open_existing(path)?;
         Ok(Self {
             file,
             path: path.to_owned(),
@@ -81,10 +80,7 @@ impl JournalWriter {
     /// (as the reader found it): a torn tail beyond it is cut away first, durably, so
     /// it never ends up in the middle of the journal.
     pub fn open_append(path: &Path, valid_len: u64) -> Result<Self, JournalError> {
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|e| JournalError::io("open", path, e))?;
+        let file = open_existing(path)?;
         let len = file
             .metadata()
             .map_err(|e| JournalError::io("stat", path, e))?
@@ -116,13 +112,6 @@ impl JournalWriter {
     /// On failure the file is cut back to its last durable length when possible, so a
     /// half-written batch never sits before later records.
     pub fn append(&mut self, records: &[Record]) -> Result<(), JournalError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        self.buf.clear();
-        for r in records {
-            encode(r, &mut self.buf);
-        }
         let sync = match self.mode {
             SyncMode::Always => true,
             SyncMode::Grouped => {
@@ -132,6 +121,24 @@ impl JournalWriter {
                         .any(|r| matches!(r, Record::RunFinished { .. }))
             }
         };
+        self.write(records, sync)
+    }
+
+    /// Appends `records` without syncing them: they survive a kill of planrun (the
+    /// OS has them) but not a power loss, until the next sync. For facts a power
+    /// loss makes moot, such as which processes run.
+    pub fn append_unsynced(&mut self, records: &[Record]) -> Result<(), JournalError> {
+        self.write(records, false)
+    }
+
+    fn write(&mut self, records: &[Record], sync: bool) -> Result<(), JournalError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.buf.clear();
+        for r in records {
+            encode(r, &mut self.buf);
+        }
         let written = self.file.write_all(&self.buf).and_then(|()| {
             if sync {
                 self.last_sync = Instant::now();
@@ -161,6 +168,15 @@ impl JournalWriter {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+}
+
+/// An existing journal, for appending, never through a symbolic link.
+fn open_existing(path: &Path) -> Result<File, JournalError> {
+    if !path.is_file() {
+        let source = std::io::Error::new(std::io::ErrorKind::NotFound, "no journal there");
+        return Err(JournalError::io("open", path, source));
+    }
+    open_private(path, Open::Append).map_err(|e| JournalError::io("open", path, e))
 }
 
 fn encode(record: &Record, out: &mut Vec<u8>) {

@@ -63,7 +63,7 @@ fn announce(
         .enable_all()
         .build()
     else {
-        eprintln!("planrun: notifications are off: cannot start their runtime");
+        crate::console::say("planrun: notifications are off: cannot start their runtime");
         return;
     };
     let mut run_id = String::new();
@@ -78,11 +78,11 @@ fn announce(
         if notify.on.contains(&on) {
             let said = runtime.block_on(deliver(&notify.webhook, &message, &cancel));
             if let Err(e) = said {
-                eprintln!(
+                crate::console::say(&format!(
                     "planrun: the {} notification was not sent (the run goes on): {}",
                     name(on),
                     redactor.redact(&e)
-                );
+                ));
             }
         }
         if last {

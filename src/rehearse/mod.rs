@@ -8,7 +8,6 @@
 mod command;
 mod error;
 mod rehearsal;
-mod snapshot;
 mod spec;
 mod world;
 

@@ -1,7 +1,13 @@
 //! One rehearsal: start the sandbox (seeded, or restored for `--resume`), write the
 //! kubeconfig, put the simulated tools first on `PATH`, then run the plan with
 //! `planrun run ... --yes` as a child process (the real run path: engine, journal,
-//! reporters, report) and keep the sandbox's state saved while it runs.
+//! reporters, report).
+//!
+//! The sandbox saves its state in the same transaction as every change, before the
+//! request that made it is answered: the saved cluster never lags the run's
+//! journal, so a `--resume` after any interruption (a `kill -9` of this process
+//! included) continues against the cluster the journaled tasks left. Reactions fire
+//! in that same transaction, so a rehearsal's outcome never depends on timing.
 //!
 //! A rehearsal never touches the real plan directory: with a `repo:` entry the plan's
 //! scripts and writes go to a fresh copy of the template (the entry's variable points
@@ -10,8 +16,8 @@
 //!
 //! The child runs in its own process group, so a Ctrl-C reaches only this process,
 //! which passes it on: the first interrupts the run gracefully, a second kills it,
-//! exactly as for `planrun run`. The sandbox outlives the child so its final state
-//! is saved for `--resume` and for inspection.
+//! exactly as for `planrun run`. A process guard stops the child (and so its tasks)
+//! if this process dies first: no run goes on retrying a sandbox that is gone.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,19 +27,19 @@ use std::time::Duration;
 use miette::Report;
 
 use super::error::RehearseError;
-use super::snapshot::Snapshot;
 use super::spec::{Reaction, RehearsalSpec};
 use super::world::World;
 use planrun::cli::OutputFormat;
+use planrun::console::say;
 use planrun::error::Error;
+use planrun::exec::process::{GroupRegistry, ProcessGroup, ProcessGuard};
 use planrun::layout;
 use planrun::signals::StopSignals;
-use planrun_sandbox::{Sandbox, SandboxConfig, SandboxState, Scenario};
+use planrun_sandbox::{Sandbox, SandboxConfig, Scenario, Snapshot};
 
-/// How often the sandbox's state is saved while it changes.
-const SAVE_EVERY: Duration = Duration::from_millis(250);
-/// How often reactions look for their object besides on each change.
-const REACT_EVERY: Duration = Duration::from_millis(20);
+/// What the child run gets, beyond its own grace for its tasks, to journal its end
+/// once stopped because this process died.
+const CHILD_MARGIN: Duration = Duration::from_secs(5);
 
 /// What `planrun rehearse` was asked.
 #[derive(Debug, Clone)]
@@ -113,7 +119,12 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
             return Err(refused(RehearseError::NothingToResume { path }));
         }
         scenario.seeds.clear();
-        Some(Snapshot::load(&path).map_err(invalid)?)
+        Some(Snapshot::load(&path).map_err(|message| {
+            invalid(RehearseError::Snapshot {
+                path: path.clone(),
+                message,
+            })
+        })?)
     } else {
         let template = spec.repo.as_ref().map(|r| spec.resolve(&r.template));
         world.reset(template.as_deref()).map_err(internal)?;
@@ -151,19 +162,24 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
         let sandbox = Sandbox::start(SandboxConfig::with_scenario(scenario))
             .await
             .map_err(|e| internal(e.into()))?;
+        let state = sandbox.state();
         if let Some(snapshot) = &restore {
-            snapshot.restore(&sandbox.state()).map_err(internal)?;
+            state
+                .restore(snapshot)
+                .map_err(|e| internal(RehearseError::from(e)))?;
         }
+        // From here every change is saved before it is answered.
+        state.persist_to(&world.cluster());
         sandbox
             .write_kubeconfig(&world.kubeconfig(), &context)
             .map_err(|e| internal(e.into()))?;
         let mode = if opts.resume { "--resume" } else { "--restart" };
         announce(opts, &world, &sandbox, &context, restore.is_some());
         if spec.repo.is_none() {
-            eprintln!(
+            say(&format!(
                 "rehearsal: the plan runs from a copy of its directory, {}",
                 world.plan_copy().display()
-            );
+            ));
         }
         let code = conduct(
             opts,
@@ -176,9 +192,11 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
             &commands,
         )
         .await;
-        Snapshot::take(&sandbox.state())
-            .save(&world.cluster())
-            .map_err(internal)?;
+        if let Some(problem) = state.persist_error() {
+            say(&format!(
+                "rehearsal: warning: {problem}; a --resume may start from an older cluster"
+            ));
+        }
         sandbox.shutdown().await;
         code
     })?;
@@ -204,34 +222,34 @@ fn announce(
     } else {
         "seeded"
     };
-    eprintln!(
+    say(&format!(
         "rehearsal: sandbox cluster {what}, serving at {} (context {context}); pulumi, pnpm and flux simulated",
         sandbox.url()
-    );
+    ));
     if let Some(fault) = &opts.fault {
-        eprintln!("rehearsal: with fault `{fault}`");
+        say(&format!("rehearsal: with fault `{fault}`"));
     }
-    eprintln!("rehearsal: files in {}", world.dir.display());
+    say(&format!("rehearsal: files in {}", world.dir.display()));
 }
 
 fn conclude(opts: &RehearseOptions, world: &World, code: i32, fault: Option<&str>) {
     let plan = opts.plan.display();
-    eprintln!(
+    say(&format!(
         "rehearsal: sandbox cluster saved to {}; simulated tool calls in {}",
         world.cluster().display(),
         world.tools_log().display()
-    );
+    ));
     match code {
-        0 => eprintln!("rehearsal: succeeded"),
-        planrun::exit_code::INTERRUPTED => eprintln!(
+        0 => say("rehearsal: succeeded"),
+        planrun::exit_code::INTERRUPTED => say(&format!(
             "rehearsal: interrupted; continue it with `planrun rehearse {plan} --resume` (finished tasks do not run again)"
-        ),
+        )),
         _ => {
             if let (Some(name), Some(description)) = (&opts.fault, fault) {
-                eprintln!(
+                say(&format!(
                     "rehearsal: this failure was rehearsed (--fault {name}: {})",
                     description.trim()
-                );
+                ));
             }
         }
     }
@@ -287,38 +305,56 @@ async fn conduct(
         .stdin(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
+    // The child dies with this process: a guard stops it (SIGTERM, so it stops its
+    // own tasks and journals it) if this process dies first.
+    let exe = std::env::current_exe().map_err(|e| internal(RehearseError::Spawn(e)))?;
+    let child_grace = opts
+        .grace
+        .as_deref()
+        .and_then(|g| planrun_text::parse_duration(g).ok())
+        .unwrap_or(planrun::exec::DEFAULT_GRACE)
+        + CHILD_MARGIN;
+    let guard =
+        ProcessGuard::start(&exe, child_grace).map_err(|e| internal(RehearseError::Spawn(e)))?;
+    let (marker, value) = guard.env();
+    cmd.env(marker, value);
+    let groups = GroupRegistry::guarded(guard);
     let mut child = cmd.spawn().map_err(|e| internal(RehearseError::Spawn(e)))?;
     let pid = child.id();
+    let _watched = pid.and_then(|p| i32::try_from(p).ok()).map(|pgid| {
+        groups.register(
+            ProcessGroup {
+                task: "run".to_owned(),
+                attempt: 1,
+                pgid,
+                leader_start: planrun::procs::process(pgid).map_or(0, |p| p.start_ticks),
+            },
+            nix::sys::signal::Signal::SIGTERM,
+            child_grace,
+        )
+    });
 
     let mut signals = StopSignals::install().map_err(|e| internal(RehearseError::Spawn(e)))?;
-    let state = sandbox.state();
-    let mut fired = vec![false; reactions.len()];
-    // Reactions look at the cluster on every change (someone else acts the moment
-    // an object gets there, before the plan's next task can look), and now and then.
-    let mut changes = state.changes();
-    let mut watching = true;
-    let mut react = tokio::time::interval(REACT_EVERY);
-    let mut save = tokio::time::interval(SAVE_EVERY);
-    let mut saved_version = None;
+    // Reactions fire in the sandbox, in the transaction of the change that brings
+    // them about; here only what they say is printed.
+    let mut said = sandbox
+        .state()
+        .arm_reactions(reactions.to_vec())
+        .map_err(|e| internal(RehearseError::from(e)))?;
+    let mut saying = true;
     let status = loop {
         tokio::select! {
             status = child.wait() => break status,
             signal = signals.recv() => forward(pid, signal),
-            changed = changes.next(), if watching => {
-                watching = changed;
-                run_reactions(&state, reactions, &mut fired);
-            }
-            _ = react.tick() => run_reactions(&state, reactions, &mut fired),
-            _ = save.tick() => {
-                let version = state.resource_version();
-                if saved_version != Some(version) {
-                    // Best effort while running; the final save after the run counts.
-                    let _ = Snapshot::take(&state).save(&world.cluster());
-                    saved_version = Some(version);
-                }
-            }
+            line = said.recv(), if saying => match line {
+                Some(line) => say(&format!("rehearsal: {line}")),
+                None => saying = false,
+            },
         }
     };
+    while let Ok(line) = said.try_recv() {
+        say(&format!("rehearsal: {line}"));
+    }
     let status = status.map_err(|e| internal(RehearseError::Spawn(e)))?;
     Ok(exit_code_of(status))
 }
@@ -343,55 +379,6 @@ fn exit_code_of(status: std::process::ExitStatus) -> i32 {
 fn forward(pid: Option<u32>, sig: nix::sys::signal::Signal) {
     if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
-    }
-}
-
-/// Fires every reaction whose object is in the awaited state, once.
-fn run_reactions(state: &SandboxState, reactions: &[Reaction], fired: &mut [bool]) {
-    for (reaction, fired) in reactions.iter().zip(fired.iter_mut()) {
-        let w = &reaction.when;
-        if *fired
-            || !w.holds(
-                state
-                    .get(&w.api_version, &w.kind, &w.namespace, &w.name)
-                    .as_ref(),
-            )
-        {
-            continue;
-        }
-        *fired = true;
-        let mut problems = Vec::new();
-        if let Some(apply) = &reaction.apply {
-            let applied = std::fs::read_to_string(apply)
-                .map_err(|e| e.to_string())
-                .and_then(|yaml| state.apply_yaml(&yaml).map_err(|e| e.to_string()));
-            if let Err(e) = applied {
-                problems.push(format!("cannot apply {}: {e}", apply.display()));
-            }
-        }
-        for c in &reaction.conditions {
-            if let Err(e) = state.set_condition(
-                &w.api_version,
-                &w.kind,
-                &w.namespace,
-                &w.name,
-                &c.type_,
-                &c.status,
-                &c.reason,
-                &c.message,
-            ) {
-                problems.push(format!("cannot set condition {}: {}", c.type_, e.message));
-            }
-        }
-        let say = reaction
-            .say
-            .clone()
-            .unwrap_or_else(|| format!("reaction on {} {}", w.kind, w.name));
-        if problems.is_empty() {
-            eprintln!("rehearsal: {say} ({} {})", w.kind, w.name);
-        } else {
-            eprintln!("rehearsal: {say}: {}", problems.join("; "));
-        }
     }
 }
 

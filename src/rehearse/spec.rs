@@ -35,6 +35,7 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 use super::error::RehearseError;
+pub use planrun_sandbox::Reaction;
 
 /// A parsed rehearsal file.
 #[derive(Debug, Clone, Deserialize)]
@@ -70,83 +71,6 @@ pub struct RehearsalSpec {
 pub struct RepoTemplate {
     pub template: PathBuf,
     pub var: String,
-}
-
-/// Something done to the cluster from outside the plan, once, as soon as an object
-/// is in a given state: e.g. a stray `kubectl apply` from an old CI job, or the
-/// namespace controller reporting why it cannot finish a deletion.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Reaction {
-    pub when: When,
-    /// Manifest stored as is (its `managedFields` kept), replacing the object.
-    #[serde(default)]
-    pub apply: Option<PathBuf>,
-    /// Status conditions set on the object.
-    #[serde(default)]
-    pub conditions: Vec<ConditionSpec>,
-    /// What the rehearsal says when it fires.
-    #[serde(default)]
-    pub say: Option<String>,
-}
-
-/// The object a reaction waits for, and the state it must be in.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct When {
-    pub api_version: String,
-    pub kind: String,
-    #[serde(default)]
-    pub namespace: String,
-    pub name: String,
-    /// A field manager matching this regex has written it (e.g. `^pulumi-kubernetes`).
-    #[serde(default)]
-    pub manager: Option<String>,
-    /// It is being deleted (has a deletionTimestamp).
-    #[serde(default)]
-    pub deleting: bool,
-}
-
-impl When {
-    /// Whether `obj` (the object, when present) is in the awaited state.
-    pub fn holds(&self, obj: Option<&serde_json::Value>) -> bool {
-        let Some(obj) = obj else { return false };
-        if self.deleting && obj.pointer("/metadata/deletionTimestamp").is_none() {
-            return false;
-        }
-        match &self.manager {
-            None => true,
-            Some(pattern) => {
-                let Ok(re) = regex::Regex::new(pattern) else {
-                    return false;
-                };
-                obj.pointer("/metadata/managedFields")
-                    .and_then(serde_json::Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|m| m.get("manager").and_then(serde_json::Value::as_str))
-                    .any(|m| re.is_match(m))
-            }
-        }
-    }
-}
-
-/// One status condition a reaction sets.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConditionSpec {
-    #[serde(rename = "type")]
-    pub type_: String,
-    #[serde(default = "true_text")]
-    pub status: String,
-    #[serde(default)]
-    pub reason: String,
-    #[serde(default)]
-    pub message: String,
-}
-
-fn true_text() -> String {
-    "True".to_owned()
 }
 
 /// A named failure to rehearse.

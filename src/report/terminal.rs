@@ -140,6 +140,10 @@ impl Terminal {
                 cause.as_deref().unwrap_or("a stop signal")
             )),
             EventKind::TaskOutput { .. } => None,
+            EventKind::TaskLogFailed { task, path, error } => Some(format!(
+                "{} {task}: cannot write its log {path} ({error}); its output goes on in the events only",
+                p.yellow("warning")
+            )),
             EventKind::TaskProgress { task, detail, .. } => {
                 self.progress(event.ts, task, detail)?;
                 None

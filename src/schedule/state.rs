@@ -121,6 +121,15 @@ pub enum StateChange {
         /// What interrupted the run ("SIGINT (Ctrl-C)"), when known.
         cause: Option<String>,
     },
+    /// An attempt's process group started (recorded once the child runs, so that a
+    /// resume can tell whether a process of it still runs).
+    ProcessStarted {
+        task: TaskIdx,
+        attempt: u32,
+        pgid: i32,
+        /// The group leader's start time (clock ticks after boot).
+        leader_start: u64,
+    },
     /// The run is over.
     Finished {
         outcome: RunOutcome,
@@ -153,6 +162,13 @@ impl From<&str> for Failure {
 /// go on with work it cannot record.
 pub trait StateSink: Send {
     fn record(&mut self, changes: &[StateChange]) -> io::Result<()>;
+
+    /// Records changes at once without making them durable against a power loss
+    /// (they survive a kill of planrun): for facts a power loss makes moot, such as
+    /// [`StateChange::ProcessStarted`] (no process outlives a reboot).
+    fn record_unsynced(&mut self, changes: &[StateChange]) -> io::Result<()> {
+        self.record(changes)
+    }
 }
 
 /// A sink that records nothing (dry runs, tests).

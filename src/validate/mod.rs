@@ -8,12 +8,13 @@ mod model;
 mod notify;
 mod pipeline;
 mod selection;
+mod shell;
 mod task;
 mod task_ref;
 mod task_table;
 mod vars;
 
-pub use error::{ErrorKind, InvalidPlan};
+pub use error::{ErrorKind, InvalidPlan, PlanWarnings};
 pub use model::*;
 pub use notify::{Notifications, NotifyOn, Webhook};
 pub use pipeline::{load_and_validate, validate};

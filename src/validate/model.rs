@@ -26,6 +26,7 @@ pub struct ValidatedPlan {
     pub(super) order: Vec<TaskIdx>,
     pub(super) redactor: Redactor,
     pub(super) notify: Option<super::Notifications>,
+    pub(super) warnings: Option<super::error::PlanWarnings>,
 }
 
 impl ValidatedPlan {
@@ -72,6 +73,11 @@ impl ValidatedPlan {
     /// The `[notify]` table: where and when the run is announced.
     pub fn notify(&self) -> Option<&super::Notifications> {
         self.notify.as_ref()
+    }
+
+    /// What deserves a second look (a value pasted raw into a script), if anything.
+    pub fn warnings(&self) -> Option<&super::error::PlanWarnings> {
+        self.warnings.as_ref()
     }
 
     /// The directory relative paths in the plan are resolved against.

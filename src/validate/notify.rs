@@ -152,7 +152,7 @@ pub(super) fn notifications(
         );
         return None;
     };
-    let table = interpolate_table(raw, cx, errors);
+    let table = interpolate_table(raw, cx, errors, &[]);
     let raw: RawNotify = deserialize(table.clone(), value.span(), key_span.clone())
         .map_err(|e| errors.push(e))
         .ok()?;

@@ -104,6 +104,35 @@ pub(super) fn build_selection(
         );
         return None;
     }
+    for (key, value) in [
+        ("name", raw.name.as_deref()),
+        ("namespace", raw.namespace.as_deref()),
+    ] {
+        // A reference left as written is an undefined variable, said already.
+        let Some(value) = value.filter(|v| !v.contains("{{")) else {
+            continue;
+        };
+        // An empty name would address the whole collection (a DELETE of every
+        // object); `/` or `..` would address another path.
+        let bad = value.is_empty()
+            || value.contains('/')
+            || value == "."
+            || value == ".."
+            || value.chars().any(|c| c.is_whitespace() || c.is_control());
+        if bad {
+            errors.push(
+                PlanError::new(
+                    ErrorKind::BadValue,
+                    format!("task `{id}`: `{key}` {value:?} is not an object {key}"),
+                )
+                .at(value_span(table, key).unwrap_or(0..0), "not a name")
+                .help(format!(
+                    "give the object's {key}, e.g. \"flux-system\" (a name has no spaces or `/` and is never empty); to select several objects use `name_pattern` or `selector`"
+                )),
+            );
+            return None;
+        }
+    }
     let target = if let Some(name) = raw.name {
         Target::Name(name)
     } else if let Some(pattern) = raw.name_pattern {

@@ -13,9 +13,10 @@ use toml::de::DeValue;
 
 use super::document::{Table, canonical, deserialize, str_items, str_value, value_span};
 use super::error::{ErrorKind, PlanError};
-use super::interpolate::interpolate;
+use super::interpolate::{ScriptReference, interpolate, interpolate_script};
 use super::model::{RetryPolicy, Task};
 use super::selection::{Selection, build_selection};
+use super::shell::Place;
 use super::task::TaskKind;
 use crate::plan::{COMMON_KEYS, RawCommon, RawSelection, SELECTION_KEYS, TaskType};
 use crate::redact::Redactor;
@@ -41,6 +42,21 @@ pub struct TaskContext<'a> {
     pub source: &'a str,
     /// Compiled patterns by source text.
     pub regexes: std::cell::RefCell<HashMap<String, Regex>>,
+    /// What deserves a second look without making the plan invalid.
+    pub warnings: std::cell::RefCell<Vec<PlanError>>,
+    /// Every variable as `PLANRUN_VAR_<NAME>`, for exec-script children.
+    pub exported: std::sync::Arc<Vec<(String, String)>>,
+}
+
+/// The keys of a task type whose value is shell source.
+fn shell_keys(raw: &Table<'_>) -> &'static [&'static str] {
+    match str_value(raw, "type") {
+        // `verify` is shell source too: the same quoting rules.
+        Some((name, _)) if TaskType::from_name(name) == Some(TaskType::ExecScript) => {
+            &["script", "verify"]
+        }
+        _ => &[],
+    }
 }
 
 /// Parses one `[tasks.<id>]` table; `None` when it has errors (pushed to `errors`).
@@ -75,7 +91,7 @@ pub fn parse_task(
         );
         return None;
     };
-    let table = interpolate_table(raw, cx, errors);
+    let table = interpolate_table(raw, cx, errors, shell_keys(raw));
     let span = value.span();
     let Some(task_type) = task_type_of(id, &id_span, &table, errors) else {
         // Its own keys cannot be checked without a known type, but the keys every
@@ -337,35 +353,126 @@ fn check_unknown_keys(
     suggested
 }
 
-/// Interpolates every string value (not keys) of a task table.
+/// Interpolates every string value (not keys) of a task table; the values of
+/// `shell_keys` are shell source (see [`interpolate_script`]).
 pub(super) fn interpolate_table<'a>(
     table: &Table<'a>,
     cx: &TaskContext<'_>,
     errors: &mut Vec<PlanError>,
+    shell_keys: &[&str],
 ) -> Table<'a> {
     let mut out = Table::new();
     for (key, value) in table.iter() {
-        out.insert(key.clone(), interpolate_value(value, cx, errors));
+        let shell = shell_keys.contains(&key.get_ref().as_ref());
+        out.insert(key.clone(), interpolate_value(value, cx, errors, shell));
     }
     out
+}
+
+/// Where the reference at `range` of string `value` (written at `span`) is in the
+/// plan file: the same occurrence of its text in the value's source, else the value.
+fn reference_span(
+    cx: &TaskContext<'_>,
+    span: &Range<usize>,
+    value: &str,
+    range: Range<usize>,
+) -> Range<usize> {
+    let reference = &value[range.clone()];
+    let nth = value[..range.start].matches(reference).count();
+    let raw = cx.source.get(span.clone()).unwrap_or("");
+    raw.match_indices(reference)
+        .nth(nth)
+        .map_or(span.clone(), |(i, _)| {
+            span.start + i..span.start + i + reference.len()
+        })
+}
+
+/// A reference a script cannot take, or takes raw, as a problem or a warning.
+fn script_reference(found: &ScriptReference, at: Range<usize>) -> PlanError {
+    let name = &found.name;
+    let env = exported_name(name);
+    if found.raw {
+        return PlanError::new(
+            ErrorKind::RawReference,
+            format!("`{{{{ raw({name}) }}}}` pastes the value of `{name}` into the script as written"),
+        )
+        .at(at, "pasted as shell source")
+        .help(format!(
+            "a value with shell syntax in it changes what the script does; write `{{{{ {name} }}}}` for the value as one quoted word, or use \"${env}\""
+        ));
+    }
+    let (label, why) = match found.place {
+        Place::Quoted => (
+            "inside quotes",
+            "inside quotes a quoted value would show its quotes, and a quote in the value could end the string",
+        ),
+        Place::HereDoc => (
+            "in a here-document",
+            "a line of the value could end the here-document",
+        ),
+        Place::Backticks => (
+            "inside backticks",
+            "quoting nests differently inside backticks",
+        ),
+        Place::Word | Place::Comment | Place::Unknown => (
+            "where planrun cannot tell how the shell reads it",
+            "planrun could not follow the script up to here (an unbalanced `)`?)",
+        ),
+    };
+    PlanError::new(
+        ErrorKind::UnquotableReference,
+        format!("`{{{{ {name} }}}}` is {label} in a script: {why}"),
+    )
+    .at(at, label)
+    .help(format!(
+        "the value goes in as one quoted shell word where the shell reads words: write `{{{{ {name} }}}}` outside quotes (`echo {{{{ {name} }}}}`), or read the variable from the environment, \"${env}\""
+    ))
+}
+
+/// The environment variable a plan variable is exported as to exec-script children:
+/// `PLANRUN_VAR_` and the name in upper case, every other character than a letter
+/// or a digit as `_`.
+pub fn exported_name(name: &str) -> String {
+    let upper: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("PLANRUN_VAR_{upper}")
 }
 
 fn interpolate_value<'a>(
     value: &Spanned<DeValue<'a>>,
     cx: &TaskContext<'_>,
     errors: &mut Vec<PlanError>,
+    shell: bool,
 ) -> Spanned<DeValue<'a>> {
     let span = value.span();
     let new = match value.get_ref() {
         DeValue::String(s) => {
             let mut undefined = Vec::new();
-            let out = interpolate(s, cx.vars, &mut undefined);
+            let out = if shell {
+                let (mut refused, mut raw) = (Vec::new(), Vec::new());
+                let out = interpolate_script(s, cx.vars, &mut undefined, &mut refused, &mut raw);
+                for found in &refused {
+                    let at = reference_span(cx, &span, s, found.range.clone());
+                    errors.push(script_reference(found, at));
+                }
+                for found in &raw {
+                    let at = reference_span(cx, &span, s, found.range.clone());
+                    cx.warnings.borrow_mut().push(script_reference(found, at));
+                }
+                out
+            } else {
+                interpolate(s, cx.vars, &mut undefined)
+            };
             for missing in undefined {
-                let reference = &s[missing.range.clone()];
-                let raw = cx.source.get(span.clone()).unwrap_or("");
-                let at = raw.find(reference).map_or(span.clone(), |i| {
-                    span.start + i..span.start + i + reference.len()
-                });
+                let at = reference_span(cx, &span, s, missing.range.clone());
                 let mut known: Vec<&str> = cx.vars.keys().map(String::as_str).collect();
                 known.sort_unstable();
                 let help = match did_you_mean(&missing.name, known.iter().copied()) {
@@ -390,11 +497,11 @@ fn interpolate_value<'a>(
         DeValue::Array(items) => {
             let mut array = toml::de::DeArray::new();
             for item in items.iter() {
-                array.push(interpolate_value(item, cx, errors));
+                array.push(interpolate_value(item, cx, errors, false));
             }
             DeValue::Array(array)
         }
-        DeValue::Table(t) => DeValue::Table(interpolate_table(t, cx, errors)),
+        DeValue::Table(t) => DeValue::Table(interpolate_table(t, cx, errors, &[])),
         other => other.clone(),
     };
     Spanned::new(span, new)

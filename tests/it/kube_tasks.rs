@@ -1615,6 +1615,119 @@ needs = ["delete-ns"]
     sb.shutdown().await;
 }
 
+/// A PEM key, as a secret variable holds it (with its trailing newline).
+const PEM_KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----
+b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
+QyNTUxOQAAACDZ2wVqL0dR7ow8e1yS5uM8Q2nFzJpX1aQmT9s0vB3cGAAAAJD3qf6A96n+
+-----END OPENSSH PRIVATE KEY-----
+";
+
+/// Issue 14, breaks 3 and 4: a Secret captured by one planrun process and printed by
+/// a task of a later one (`--resume`), a multi-line secret variable printed line by
+/// line, and a token read with its trailing newline, are masked in the task log,
+/// `events.jsonl`, `report.md` and the terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_stay_masked_across_a_resume_line_by_line_and_without_their_newline() {
+    let (sb, dir) = cli_sandbox().await;
+    std::fs::write(
+        dir.path().join("kubeconfig"),
+        two_context_kubeconfig(&sb.url(), "rehearsal"),
+    )
+    .unwrap();
+    let plan = r#"
+[plan]
+name = "masks"
+context = "rehearsal"
+
+[vars]
+key = { env = "TEST_PEM_KEY", secret = true }
+token = { env = "TEST_TOKEN", secret = true }
+
+[tasks.capture]
+type = "capture"
+kind = "Secret"
+namespace = "flux-system"
+name_pattern = ".*"
+file = "flux-secrets.yaml"
+
+[tasks.show]
+type = "exec-script"
+needs = ["capture"]
+env = { KEY = "{{ key }}", TOKEN = "{{ token }}" }
+script = '''
+test ! -e hold
+echo "captured: $(sed -n 's/^ *identity: //p' "$PLANRUN_RUN_DIR/flux-secrets.yaml" | base64 -d)"
+printf '%s\n' "$KEY"
+echo "token: $TOKEN."
+'''
+"#;
+    std::fs::write(dir.path().join("plan.toml"), plan).unwrap();
+    std::fs::write(dir.path().join("hold"), "").unwrap();
+    let token = "ghp_0123456789abcdefTOKEN\n";
+    let run = |extra: &'static [&'static str]| {
+        let dir = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            assert_cmd::Command::cargo_bin("planrun")
+                .unwrap()
+                .current_dir(&dir)
+                .env_remove("KUBECONFIG")
+                .env("HOME", &dir)
+                .env("TEST_PEM_KEY", PEM_KEY)
+                .env("TEST_TOKEN", token)
+                .args(["run", "plan.toml", "--kubeconfig", "kubeconfig"])
+                .args(extra)
+                .output()
+                .unwrap()
+        })
+    };
+    let first = run(&[]).await.unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    std::fs::remove_file(dir.path().join("hold")).unwrap();
+    let resumed = run(&["--resume"]).await.unwrap();
+    let stdout = String::from_utf8(resumed.stdout).unwrap();
+    let stderr = String::from_utf8(resumed.stderr).unwrap();
+    assert_eq!(resumed.status.code(), Some(0), "{stdout}\n{stderr}");
+    let files = files_under(&dir.path().join(".planrun"));
+    let read = |name: &str| {
+        let path = files.iter().find(|p| p.ends_with(name)).unwrap();
+        std::fs::read_to_string(path).unwrap()
+    };
+    let log = read("logs/show.log");
+    // The task did print them, masked.
+    assert!(log.contains("captured: ********"), "{log}");
+    assert!(log.contains("token: ********\n."), "{log}");
+    assert!(
+        log.contains("-----BEGIN OPENSSH PRIVATE KEY-----\n********\n********\n"),
+        "{log}"
+    );
+    let mut texts = vec![
+        ("stdout", stdout),
+        ("stderr", stderr),
+        ("show.log", log),
+        ("events.jsonl", read("events.jsonl")),
+        ("report.md", read("report.md")),
+    ];
+    texts.push(("journal", read("journal")));
+    let leaks = [
+        SECRET_VALUE,
+        SECRET_B64,
+        "ghp_0123456789abcdefTOKEN",
+        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+        "QyNTUxOQAAACDZ2wVqL0dR7ow8e1yS5uM8Q2nFzJpX1aQmT9s0vB3cGAAAAJD3qf6A96n+",
+    ];
+    for (name, text) in &texts {
+        for leak in leaks {
+            assert!(!text.contains(leak), "{leak} in {name}:\n{text}");
+        }
+    }
+    sb.shutdown().await;
+}
+
 /// Two branches each delete a namespace and wait for it to go; a script with a
 /// `verify` marks its work; the run is interrupted behind them.
 const VERIFY_PLAN: &str = r#"

@@ -182,25 +182,33 @@ fn the_webhook_hears_start_failure_interruption_and_end_and_the_url_stays_secret
     let o = planrun(d, &hook.url(), &["plan.toml"]).output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     said.push(text(&o));
+    // The run's own notifications in order (start, failure, end); the task's
+    // message (posted while the start's retry waits) in between.
     let texts = hook.texts();
     assert_eq!(texts.len(), 4, "{texts:#?}");
+    assert!(texts.contains(&"the window opens".to_owned()), "{texts:#?}");
+    let run: Vec<&String> = texts
+        .iter()
+        .filter(|t| t.starts_with("planrun: "))
+        .collect();
+    assert_eq!(run.len(), 3, "{texts:#?}");
     assert!(
-        texts[0].starts_with("planrun: `announce` starts (run ") && texts[0].contains("report: "),
-        "{texts:#?}"
-    );
-    assert_eq!(texts[1], "the window opens");
-    assert!(
-        texts[2].starts_with("planrun: `announce`: task `work` failed: exit code 1"),
-        "{texts:#?}"
-    );
-    assert!(
-        texts[3].starts_with("planrun: `announce` failed in "),
+        run[0].starts_with("planrun: `announce` starts (run ") && run[0].contains("report: "),
         "{texts:#?}"
     );
     assert!(
-        texts[3].contains("1 succeeded, 1 failed, 1 skipped"),
+        run[1].starts_with("planrun: `announce`: task `work` failed: exit code 1"),
         "{texts:#?}"
     );
+    assert!(
+        run[2].starts_with("planrun: `announce` failed in "),
+        "{texts:#?}"
+    );
+    assert!(
+        run[2].contains("1 succeeded, 1 failed, 1 skipped"),
+        "{texts:#?}"
+    );
+    assert_eq!(texts.last(), Some(run[2]), "the end comes last");
     // The first POST got a 500 and was sent again; every POST went to the URL.
     assert!(
         hook.got

@@ -364,3 +364,71 @@ fn plan_from_and_show_preview_name_a_pulumi_preview_task_that_is_needed() {
         ],
     );
 }
+
+#[test]
+fn a_reference_inside_quotes_in_a_script() {
+    let text = format!(
+        "{HEADER}[vars]\nname = \"x\"\n\n[tasks.a]\ntype = \"exec-script\"\nscript = '''\necho {{{{ name }}}}\necho \"hello {{{{ name }}}}\"\ncat <<EOF\n{{{{ name }}}}\nEOF\n'''\n"
+    );
+    check(
+        "quoted_reference",
+        &text,
+        &[
+            (ErrorKind::UnquotableReference, 11),
+            (ErrorKind::UnquotableReference, 13),
+        ],
+    );
+}
+
+#[test]
+fn variables_exported_under_one_name() {
+    let text = format!(
+        "{HEADER}[vars]\nfoo-bar = \"1\"\nfoo_bar = \"2\"\n\n[tasks.a]\ntype = \"exec-script\"\ncommand = [\"true\"]\n"
+    );
+    check("exported_collision", &text, &[(ErrorKind::BadValue, 4)]);
+}
+
+#[test]
+fn durations_longer_than_thirty_days() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"exec-script\"\ncommand = [\"true\"]\ntimeout = \"9223372036854775807s\"\nbackoff = \"31d\"\n"
+    );
+    check(
+        "duration_too_long",
+        &text,
+        &[(ErrorKind::BadDuration, 7), (ErrorKind::BadDuration, 8)],
+    );
+}
+
+#[test]
+fn a_raw_reference_is_valid_with_a_warning() {
+    let text = format!(
+        "{HEADER}[vars]\nflags = \"-x\"\n\n[tasks.a]\ntype = \"exec-script\"\nscript = \"set {{{{ raw(flags) }}}}; true\"\n"
+    );
+    let source = Arc::new(PlanSource::new("plan.toml", text.as_str()));
+    let plan = validate(source, &[], &|_| None).unwrap();
+    let warnings = plan.warnings().expect("a warning");
+    let mut out = String::new();
+    GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+        .with_width(100)
+        .with_links(false)
+        .render_report(&mut out, warnings)
+        .unwrap();
+    insta::assert_snapshot!("raw_reference", out);
+    let planrun::validate::Program::Script(script) = &match &plan.tasks()[0].kind {
+        planrun::validate::TaskKind::ExecScript(e) => e,
+        other => panic!("{other:?}"),
+    }
+    .program
+    else {
+        panic!("a script")
+    };
+    assert_eq!(script, "set -x; true");
+}
+
+#[test]
+fn an_empty_object_name() {
+    let text =
+        format!("{HEADER}[tasks.a]\ntype = \"kube-delete\"\nkind = \"Namespace\"\nname = \"\"\n");
+    check("empty_name", &text, &[(ErrorKind::BadValue, 7)]);
+}

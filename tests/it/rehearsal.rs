@@ -738,6 +738,86 @@ needs = ["relative"]
     );
 }
 
+/// Issue 14, break 8: the rehearse process killed with SIGKILL the moment its run
+/// journals `pulumi-up` as done. The saved cluster already holds what `pulumi up`
+/// created (it is saved in the transaction of each change, before the change is
+/// answered, so it never lags the journal); the run itself stops with its parent
+/// (its guard), releasing the lock; and `--resume` ends green at once.
+#[test]
+fn a_killed_rehearsal_leaves_a_cluster_that_matches_its_journal_and_no_run_behind() {
+    let state = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("planrun");
+    let mut parent = std::process::Command::new(&bin)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .arg("rehearse")
+        .arg(plan())
+        .args(["--output", "json", "--state-dir"])
+        .arg(state.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = parent.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("the run ended before pulumi-up succeeded")
+            .unwrap();
+        let event: Value = serde_json::from_str(&line).unwrap();
+        if event["event"] == "task-succeeded" && event["task"] == "pulumi-up" {
+            break;
+        }
+    }
+    let parent_pid = i32::try_from(parent.id()).unwrap();
+    let run = planrun::procs::children(parent_pid)
+        .into_iter()
+        .find(|p| {
+            std::fs::read_to_string(format!("/proc/{}/cmdline", p.pid))
+                .is_ok_and(|c| c.contains("run\0") && !c.contains("__guard"))
+        })
+        .expect("the child run");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(parent_pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    parent.wait().unwrap();
+    // What pulumi up created is in the saved cluster.
+    let objects = cluster(state.path());
+    let crds = of_kind(&objects, "CustomResourceDefinition");
+    let helm = crds
+        .iter()
+        .find(|c| c["metadata"]["name"] == "helmreleases.helm.toolkit.fluxcd.io")
+        .expect("pulumi up's CRD is saved");
+    assert!(
+        helm["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["manager"]
+                .as_str()
+                .unwrap()
+                .starts_with("pulumi-kubernetes")),
+        "{helm}"
+    );
+    // The run did not outlive its parent.
+    wait_until("the child run to stop with its parent", || {
+        !planrun::procs::is_running(run.pid)
+    });
+    let out = planrun(&root())
+        .arg("rehearse")
+        .arg(plan())
+        .args(["--resume", "--output", "json", "--state-dir"])
+        .arg(state.path())
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_desired_end_state(&cluster(state.path()));
+}
+
 /// A dry run of the Flux plan before the window, on the old Flux: the checks that
 /// can only hold once the deletes and `pulumi up` happened depend on those changes
 /// and fail nothing, so the dry run exits 0 and can gate the window; nothing in the

@@ -44,10 +44,15 @@ pub fn parse_delay(s: &str) -> Option<Delay> {
         return Some(Delay::Never);
     }
     if let Ok(secs) = s.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0)
-            .then(|| Delay::After(Duration::from_secs_f64(secs)));
+        return seconds(secs).map(Delay::After);
     }
     planrun_text::parse_duration(s).ok().map(Delay::After)
+}
+
+/// A number of seconds as a duration, within planrun's bound on every duration.
+fn seconds(secs: f64) -> Option<Duration> {
+    (secs.is_finite() && secs >= 0.0 && secs <= planrun_text::MAX_DURATION.as_secs_f64())
+        .then(|| Duration::from_secs_f64(secs))
 }
 
 impl<'de> Deserialize<'de> for Delay {
@@ -60,14 +65,11 @@ impl<'de> Deserialize<'de> for Delay {
         }
         let bad = || {
             serde::de::Error::custom(
-                "expected seconds, a duration like \"250ms\" or \"2s\", or \"never\"",
+                "expected seconds, a duration like \"250ms\" or \"2s\" (at most 30d), or \"never\"",
             )
         };
         match Raw::deserialize(d)? {
-            Raw::Num(n) if n.is_finite() && n >= 0.0 => {
-                Ok(Delay::After(Duration::from_secs_f64(n)))
-            }
-            Raw::Num(_) => Err(bad()),
+            Raw::Num(n) => seconds(n).map(Delay::After).ok_or_else(bad),
             Raw::Text(t) => parse_delay(&t).ok_or_else(bad),
         }
     }
@@ -311,6 +313,14 @@ mod tests {
         assert_eq!(parse_delay("1.5"), Some(Delay::millis(1500)));
         assert_eq!(parse_delay("never"), Some(Delay::Never));
         assert_eq!(parse_delay("-1"), None);
+    }
+
+    #[test]
+    fn delays_are_bounded_like_every_duration() {
+        assert_eq!(parse_delay("1e30"), None);
+        assert_eq!(parse_delay("31d"), None);
+        assert!(Scenario::from_yaml("deployment_ready_delay: 1e30", Path::new(".")).is_err());
+        assert!(Scenario::from_yaml("deployment_ready_delay: 30d", Path::new(".")).is_ok());
     }
 
     #[test]

@@ -104,16 +104,19 @@ impl Sandbox {
         kubeconfig_yaml(&self.url(), context_name)
     }
 
-    /// Write the kubeconfig to `path` (creating parent folders).
+    /// Write the kubeconfig to `path` (creating parent folders): mode 0600, written
+    /// aside and renamed into place, so a symbolic link planted at `path` is
+    /// replaced, never written through.
     pub fn write_kubeconfig(&self, path: &Path, context_name: &str) -> Result<(), SandboxError> {
         let err = |source| SandboxError::Write {
             path: path.display().to_string(),
             source,
         };
-        if let Some(dir) = path.parent() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        std::fs::write(path, self.kubeconfig_yaml(context_name)).map_err(err)
+        super::private_file::replace_private(path, self.kubeconfig_yaml(context_name).as_bytes())
+            .map_err(err)
     }
 
     /// A kube client for this sandbox.

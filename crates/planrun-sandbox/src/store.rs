@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use super::fields::{self, Scope};
+use super::limits;
 use super::patch;
+use super::reactions::Armed;
 use super::resources::{self, ResKey, ResourceDef};
 use super::scenario::Scenario;
 use super::selector::Selectors;
@@ -210,6 +212,8 @@ pub struct Store {
     finalizing_namespaces: BTreeSet<String>,
     finalizing_crds: BTreeSet<String>,
     effects: Vec<Scheduled>,
+    /// Reactions armed on this store, evaluated after every change.
+    reactions: Vec<Armed>,
 }
 
 /// The current time in the API's RFC 3339 form (whole seconds, UTC).
@@ -296,6 +300,7 @@ impl Store {
             finalizing_namespaces: BTreeSet::new(),
             finalizing_crds: BTreeSet::new(),
             effects: Vec::new(),
+            reactions: Vec::new(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let obj = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":ns}});
@@ -342,6 +347,62 @@ impl Store {
         self.resources().into_iter().find(|d| {
             d.group == group && d.plural == plural && d.versions.iter().any(|v| v == version)
         })
+    }
+
+    /// One object by kind, as a client of `api_version` sees it.
+    pub fn get_as(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> Option<Value> {
+        let (def, version) = self.resolve_kind(api_version, kind)?;
+        let obj = self.get_opt(&def.key(), ns, name)?.clone();
+        Some(Self::present(&def, &version, obj))
+    }
+
+    /// Every object of a kind, in every namespace, as a client of `api_version`
+    /// sees them.
+    pub fn list_as(&self, api_version: &str, kind: &str) -> Vec<Value> {
+        let Some((def, version)) = self.resolve_kind(api_version, kind) else {
+            return Vec::new();
+        };
+        self.list(&def, None, &Default::default())
+            .into_iter()
+            .map(|o| Self::present(&def, &version, o))
+            .collect()
+    }
+
+    /// Deletes an object by kind as a client would; `true` when it is gone at once.
+    pub fn delete_as(
+        &mut self,
+        api_version: &str,
+        kind: &str,
+        ns: &str,
+        name: &str,
+    ) -> Result<bool, ApiError> {
+        let (def, _) = self.resolve_kind(api_version, kind).ok_or_else(|| {
+            ApiError::new(
+                404,
+                "NotFound",
+                format!(
+                    "the server could not find the requested resource ({kind} in {api_version})"
+                ),
+            )
+        })?;
+        Ok(matches!(
+            self.delete(&def, ns, name, &DeleteOpts::default())?,
+            Deleted::Gone(_)
+        ))
+    }
+
+    /// Arms `reaction` (its manifest already read).
+    pub fn arm(&mut self, reaction: crate::reactions::Reaction, manifest: Option<String>) {
+        self.reactions.push(Armed::new(reaction, manifest));
+    }
+
+    /// Fires the armed reactions whose object is now in their state (see
+    /// [`crate::reactions`]); what is said of each.
+    pub fn run_reactions(&mut self) -> Vec<String> {
+        let mut armed = std::mem::take(&mut self.reactions);
+        let said = crate::reactions::run(self, &mut armed);
+        self.reactions = armed;
+        said
     }
 
     /// The resource of a kind (any served version), if any.
@@ -625,6 +686,7 @@ impl Store {
         if self.get_opt(&def.key(), &ns, &name).is_some() {
             return Err(ApiError::already_exists(&def.group, &def.plural, &name));
         }
+        limits::check_size(&obj)?;
         if opts.dry_run {
             return Ok(obj);
         }
@@ -645,6 +707,18 @@ impl Store {
             return Err(ApiError::bad_request(
                 "the body of the request is not a JSON object",
             ));
+        }
+        limits::check_types(def, &obj)?;
+        // A Secret without a type is Opaque (kubernetes/kubernetes
+        // `pkg/apis/core/v1/defaults.go`, `SetDefaults_Secret`).
+        if def.group.is_empty()
+            && def.kind == "Secret"
+            && obj
+                .get("type")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            obj["type"] = json!("Opaque");
         }
         if let Some(k) = obj.get("kind").and_then(Value::as_str)
             && k != def.kind
@@ -892,7 +966,7 @@ impl Store {
         let mut new = old.clone();
         match kind {
             PatchKind::Merge => patch::merge_patch(&mut new, &parsed),
-            PatchKind::Strategic => patch::strategic_merge_patch(&mut new, &parsed),
+            PatchKind::Strategic => patch::strategic_merge_patch(&mut new, &parsed)?,
             PatchKind::Json => patch::json_patch(&mut new, &parsed)?,
             PatchKind::Apply => unreachable!("handled above"),
         }
@@ -963,6 +1037,7 @@ impl Store {
             meta_mut(&mut new).insert("generation".to_owned(), json!(generation(&old) + 1));
         }
         self.validate_update(def, &old, &new)?;
+        limits::check_types(def, &new)?;
         if record {
             fields::record_update(
                 Some(&old),
@@ -980,6 +1055,7 @@ impl Store {
         if without_times(&new) == without_times(&old) {
             return Ok(old);
         }
+        limits::check_size(&new)?;
         if opts.dry_run {
             return Ok(new);
         }

@@ -22,7 +22,7 @@ mod watch;
 
 pub use absent::present_now;
 pub use assert_deployments::assert_deployments;
-pub use capture::capture;
+pub use capture::{capture, register_captured};
 pub use connection::{ConnectOptions, Connection, check_guard};
 pub use delete::kube_delete;
 pub use env::{Progress, Quiet, TaskEnv};

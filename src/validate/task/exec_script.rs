@@ -25,6 +25,9 @@ pub struct ExecScript {
     pub read_only: bool,
     /// Shell source checking, on resume, that what the task achieved still holds.
     pub verify: Option<String>,
+    /// Every plan variable as `PLANRUN_VAR_<NAME>`, shared by the plan's tasks; the
+    /// task's own `env` comes after it.
+    pub vars_env: std::sync::Arc<Vec<(String, String)>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +102,7 @@ impl ExecScript {
             ok_codes,
             read_only: raw.read_only,
             verify: raw.verify,
+            vars_env: b.cx.exported.clone(),
         })
     }
 }
