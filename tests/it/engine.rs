@@ -916,13 +916,7 @@ needs = ["second"]
     let (out, _) = run_json(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(1));
     let journal = |d: &Path| {
-        let runs = d.join(".planrun/preview/runs");
-        let run = std::fs::read_dir(runs)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let run = crate::support::only_run(&d.join(".planrun/preview/runs"));
         std::fs::read(run.join("journal")).unwrap()
     };
     let before = journal(dir.path());

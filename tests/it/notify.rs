@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The secret part of the webhook URL.
 const TOKEN: &str = "s3cr3tT0kenXYZ";
@@ -225,14 +225,7 @@ fn the_webhook_hears_start_failure_interruption_and_end_and_the_url_stays_secret
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while !d.join("hold.started").exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "hold never started"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    crate::support::wait_for_file(&d.join("hold.started"));
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     let o = child.wait_with_output().unwrap();

@@ -6,9 +6,10 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use regex::Regex;
+
+use crate::support::{only_run, wait_for_file};
 
 const PLAN: &str = r#"
 [plan]
@@ -42,14 +43,6 @@ fn spawn(dir: &Path, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-fn wait_for(path: &Path) {
-    let start = Instant::now();
-    while !path.exists() {
-        assert!(start.elapsed() < Duration::from_secs(60), "no {path:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn stdout(o: &Output) -> String {
@@ -153,7 +146,7 @@ fn the_report_charts_every_attempt_and_the_graph_colours_the_run() {
     std::fs::write(d.join("plan.toml"), PLAN).unwrap();
     // Process 1 is interrupted while `slow` waits; process 2 resumes to the end.
     let child = spawn(d, &["plan.toml"]);
-    wait_for(&d.join("slow.started"));
+    wait_for_file(&d.join("slow.started"));
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     let out = child.wait_with_output().unwrap();
@@ -193,13 +186,7 @@ fn the_report_charts_every_attempt_and_the_graph_colours_the_run() {
     let out = planrun(d, &["plan.toml", "--resume"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 
-    let runs = d.join(".planrun/timeline/runs");
-    let run = std::fs::read_dir(&runs)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = only_run(&d.join(".planrun/timeline/runs"));
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     let blocks = mermaid_blocks(&report);
     assert_eq!(blocks.len(), 1, "{report}");
