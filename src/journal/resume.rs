@@ -12,11 +12,14 @@
 //! - A task marked `always` runs again whenever something it needs runs again.
 //! - **Verified before skipped.** A succeeded task that would be done is checked
 //!   first, when its type has a postcondition (see `exec::postcondition`), unless a
-//!   task after it that changes things has succeeded since: that later work may
-//!   have undone it on purpose (`pulumi-up` recreates the namespace
-//!   `delete-flux-namespace` deleted), so its postcondition is no longer expected
-//!   ([`to_verify`]). A task whose postcondition no longer holds runs again, with
-//!   everything after it, and says why; nothing else changes.
+//!   task after it that changes things has started since (whatever became of it):
+//!   that later work may have undone it on purpose (`pulumi-up`, even cut off
+//!   half-way, recreates the namespace `delete-flux-namespace` deleted), so its
+//!   postcondition is no longer expected ([`to_verify`]). What is checked is the
+//!   world drifting while the run stood still: someone else brought back what a
+//!   task removed before the next change began. A task whose postcondition no
+//!   longer holds runs again, with everything after it, and says why; nothing else
+//!   changes.
 //!
 //! `--rerun TASK` alone, on a finished run ([`plan_rerun`]), runs exactly TASK and
 //! the tasks that depend on it, transitively, and nothing else:
@@ -218,7 +221,7 @@ pub fn plan_resume<'h>(
 /// The tasks whose postcondition a resume checks before taking them as done: of
 /// the tasks `plan` (decided without checks) takes as done and `checkable` (their
 /// type has a postcondition), those after which no task that changes things has
-/// succeeded in the run (see the module docs). In index order.
+/// started in the run (see the module docs). In index order.
 pub fn to_verify<'h>(
     tasks: &[ResumeTask<'_>],
     plan: &ResumePlan,
@@ -240,9 +243,8 @@ pub fn to_verify<'h>(
             if std::mem::replace(&mut seen[d], true) {
                 continue;
             }
-            let succeeded =
-                history(tasks[d].id).is_some_and(|h| h.state == RecordedState::Succeeded);
-            if succeeded && tasks[d].changes {
+            let started = history(tasks[d].id).is_some_and(|h| h.attempts > 0);
+            if started && tasks[d].changes {
                 return true;
             }
             stack.extend(dependents[d].iter().copied());
@@ -320,6 +322,7 @@ mod tests {
     fn hist(state: RecordedState, fp: &str) -> TaskHistory {
         TaskHistory {
             state,
+            attempts: u32::from(state != RecordedState::Pending),
             succeeded_fingerprint: (state == RecordedState::Succeeded).then(|| fp.to_owned()),
             fingerprint: Some(fp.to_owned()),
             ..TaskHistory::default()
@@ -456,7 +459,7 @@ mod tests {
     }
 
     #[test]
-    fn a_task_is_checked_only_while_no_change_after_it_succeeded() {
+    fn a_task_is_checked_only_while_no_change_after_it_started() {
         // a -> b -> c: a and c check things, b changes them; all succeeded.
         let needs = vec![vec![], vec![0], vec![1]];
         let h: HashMap<String, TaskHistory> = ["a", "b", "c"]
@@ -466,11 +469,15 @@ mod tests {
         let mut t = tasks(&["a", "b", "c"], &needs, &["f"; 3]);
         t[1].changes = true;
         let p = plan_resume(&t, |id| h.get(id), &BTreeSet::new(), &BTreeMap::new());
-        // `b` succeeded after `a`: a's postcondition may have been undone on purpose.
+        // `b` ran after `a`: a's postcondition may have been undone on purpose.
         assert_eq!(to_verify(&t, &p, |id| h.get(id), |i| i != 1), [2]);
-        // Had `b` not succeeded (interrupted), `a` is checked too.
+        // Cut off half-way, `b` may have undone it all the same.
         let mut h2 = h.clone();
         h2.insert("b".into(), hist(RecordedState::Interrupted, "f"));
+        let p = plan_resume(&t, |id| h2.get(id), &BTreeSet::new(), &BTreeMap::new());
+        assert_eq!(to_verify(&t, &p, |id| h2.get(id), |i| i != 1), [2]);
+        // Had `b` never started, `a` is checked too.
+        h2.remove("b");
         let p = plan_resume(&t, |id| h2.get(id), &BTreeSet::new(), &BTreeMap::new());
         assert_eq!(to_verify(&t, &p, |id| h2.get(id), |i| i != 1), [0, 2]);
     }
@@ -657,17 +664,16 @@ mod tests {
         }
 
         #[test]
-        fn checks_cover_only_done_tasks_with_no_change_succeeded_after_them(c in case()) {
+        fn checks_cover_only_done_tasks_with_no_change_started_after_them(c in case()) {
             let (t, h) = inputs(&c);
             let p = plan_resume(&t, |id| h.get(id), &c.rerun, &BTreeMap::new());
             let checked = to_verify(&t, &p, |id| h.get(id), |_| true);
-            // Reference: a succeeded, changing task reachable after i.
+            // Reference: a changing task reachable after i that started (its history
+            // is not pending).
             fn changed_after(c: &Case, i: usize) -> bool {
                 (0..c.needs.len()).any(|d| {
-                    c.needs[d].contains(&i)
-                        && ((c.changes[d]
-                            && matches!(c.history[d], Some((RecordedState::Succeeded, _))))
-                            || changed_after(c, d))
+                    let started = matches!(&c.history[d], Some((s, _)) if *s != RecordedState::Pending);
+                    c.needs[d].contains(&i) && ((c.changes[d] && started) || changed_after(c, d))
                 })
             }
             for i in 0..c.needs.len() {

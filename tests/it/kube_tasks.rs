@@ -1729,7 +1729,9 @@ echo "token: $TOKEN."
 }
 
 /// Two branches each delete a namespace and wait for it to go; a script with a
-/// `verify` marks its work; the run is interrupted behind them.
+/// `verify` marks its work; the run is interrupted behind them, in a task that only
+/// waits (a change started after them could undo them on purpose: they would not
+/// be checked).
 const VERIFY_PLAN: &str = r#"
 [plan]
 name = "verify"
@@ -1767,6 +1769,7 @@ verify = "test -e marked"
 [tasks.hold]
 type = "exec-script"
 script = 'touch hold.started; while [ ! -e go ]; do sleep 0.05; done'
+read_only = true
 needs = ["a-gone", "b-gone", "mark"]
 "#;
 

@@ -561,7 +561,9 @@ async fn an_update_killed_mid_create_leaves_a_pending_create_that_a_resume_stops
         format!("(pid {pid})"),
         format!("cancel --stack {STACK} --cwd "),
         format!("refresh --clear-pending-creates --stack {STACK} --cwd "),
-        "--import-pending-creates <URN> <ID>".to_owned(),
+        format!(
+            "refresh --import-pending-creates {urn} gitrepositories.source.toolkit.fluxcd.io --stack {STACK}"
+        ),
     ] {
         assert!(said.contains(&expected), "no `{expected}` in: {said}");
     }

@@ -34,6 +34,9 @@ pub(super) struct PendingOp {
     pub urn: String,
     /// `creating`, `updating`, `deleting`, `reading`.
     pub kind: String,
+    /// For a Kubernetes object, the provider's ID it would have (`namespace/name`,
+    /// or `name`), from the inputs the operation started with.
+    pub id: Option<String>,
 }
 
 /// A lock file a self-managed backend holds for the stack.
@@ -114,9 +117,18 @@ impl Leftovers {
             out.push_str(
                 "\n`--clear-pending-creates` drops the pending creates from the state: check first that \
                  each object is not in the cluster (the next update creates it); one that is, import \
-                 instead of clearing: `pulumi refresh --import-pending-creates <URN> <ID>` (for \
-                 Kubernetes, the ID is namespace/name)",
+                 instead of clearing:",
             );
+            for op in self.creates() {
+                out.push_str(&format!(
+                    "\n  {} refresh --import-pending-creates {} {} --stack {} --cwd {} --yes",
+                    task.binary,
+                    planrun_text::shell_quote(&op.urn),
+                    planrun_text::shell_quote(op.id.as_deref().unwrap_or("<ID>")),
+                    planrun_text::shell_quote(&task.stack),
+                    planrun_text::shell_quote(&task.cwd.display().to_string())
+                ));
+            }
         }
         out.push_str(
             "\nor set on_pending = \"refresh\" on the task to run these before the update",
@@ -206,15 +218,30 @@ fn pending_operations(export: &str) -> Result<Vec<PendingOp>, String> {
     #[derive(Deserialize)]
     struct Resource {
         urn: String,
+        #[serde(default)]
+        inputs: serde_json::Value,
     }
     let export: Export = serde_json::from_str(export).map_err(|e| e.to_string())?;
     Ok(export
         .deployment
         .pending_operations
         .into_iter()
-        .map(|op| PendingOp {
-            urn: op.resource.urn,
-            kind: op.kind,
+        .map(|op| {
+            // pulumi-kubernetes names an object `namespace/name` (`name` when
+            // cluster-scoped): pulumi/pulumi-kubernetes v4.32.0
+            // provider/pkg/provider/util.go `fqObjName`.
+            let meta = &op.resource.inputs["metadata"];
+            let id = meta["name"]
+                .as_str()
+                .map(|name| match meta["namespace"].as_str() {
+                    Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
+                    _ => name.to_owned(),
+                });
+            PendingOp {
+                urn: op.resource.urn,
+                kind: op.kind,
+                id,
+            }
         })
         .collect())
 }
@@ -282,13 +309,15 @@ mod tests {
         let export = r#"{"version": 3, "deployment": {"manifest": {}, "resources": [],
             "pending_operations": [
               {"resource": {"urn": "urn:pulumi:s::p::kubernetes:core/v1:Namespace::flux-system",
-                            "custom": true, "type": "kubernetes:core/v1:Namespace"},
+                            "custom": true, "type": "kubernetes:core/v1:Namespace",
+                            "inputs": {"metadata": {"name": "flux-system"}}},
                "type": "creating"}]}}"#;
         assert_eq!(
             pending_operations(export).unwrap(),
             [PendingOp {
                 urn: "urn:pulumi:s::p::kubernetes:core/v1:Namespace::flux-system".into(),
-                kind: "creating".into()
+                kind: "creating".into(),
+                id: Some("flux-system".into()),
             }]
         );
         assert!(

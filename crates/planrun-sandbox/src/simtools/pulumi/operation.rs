@@ -422,6 +422,11 @@ impl Session<'_> {
             urn: step.urn.clone(),
             type_token: step.type_token.clone(),
             kind: kind.into(),
+            inputs: step
+                .new
+                .clone()
+                .or_else(|| step.old.clone())
+                .unwrap_or(Value::Null),
         });
         self.checkpoint(state)?;
         if hang {
