@@ -179,16 +179,40 @@ pub enum EventKind {
 pub enum WouldDo {
     /// Delete this object: the API server accepted its delete as a dry run.
     Delete {
-        /// `group/version` (`v1` for the core group).
-        api_version: String,
-        kind: String,
-        /// Absent for cluster-scoped objects.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        namespace: Option<String>,
-        name: String,
+        #[serde(flatten)]
+        object: ObjectRef,
+    },
+    /// Patch this object (`kube-patch`): the API server accepted the patch as a dry
+    /// run and it changes the object.
+    Patch {
+        #[serde(flatten)]
+        object: ObjectRef,
+        /// The finalizers it would remove (`remove_finalizers`); empty for a merge
+        /// or JSON patch.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        remove_finalizers: Vec<String>,
+    },
+    /// Server-side apply this object (`kube-apply`) as `field_manager`: the API
+    /// server accepted the apply as a dry run.
+    Apply {
+        #[serde(flatten)]
+        object: ObjectRef,
+        field_manager: String,
     },
     /// Run this command (argv; a script as its shell's argv), in `cwd`.
     Run { argv: Vec<String>, cwd: String },
+}
+
+/// One Kubernetes object, as a preview names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ObjectRef {
+    /// `group/version` (`v1` for the core group).
+    pub api_version: String,
+    pub kind: String,
+    /// Absent for cluster-scoped objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
 }
 
 /// What a resume (or a dry run of one) will do, decided before anything starts:

@@ -16,6 +16,7 @@
 //!       <task id>.diff.txt       a pulumi-preview task's diff, as shown to the operator
 //!       <task id>.plan.json      its saved plan (`pulumi preview --save-plan`), 0600
 //!       <task id>.plan.sha256    the plan's digest: `pulumi up --plan` runs only that plan
+//!       kube/kubeconfig          children's current context, while the run goes (0700/0600)
 //!     sandbox/                   a rehearsal's simulated world (rehearsals only)
 //! ```
 //!
@@ -51,6 +52,7 @@ const JOURNAL_FILE: &str = "journal";
 const EVENTS_FILE: &str = "events.jsonl";
 const REPORT_FILE: &str = "report.md";
 const LOGS_DIR: &str = "logs";
+const CHILD_KUBE_DIR: &str = "kube";
 
 /// The state directory used when `--state-dir` is not given: `.planrun` beside the
 /// plan file.
@@ -233,6 +235,11 @@ impl RunDir {
     /// The log file of a task.
     pub fn log_path(&self, task_id: &str) -> PathBuf {
         self.path.join(log_path_in_run(task_id))
+    }
+
+    /// The private directory holding the kubeconfig children get while the run goes.
+    pub fn child_kube_dir(&self) -> PathBuf {
+        self.path.join(CHILD_KUBE_DIR)
     }
 }
 

@@ -13,7 +13,7 @@ use super::resume::ResumeArgs;
 use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::events::{EventSender, RunOutcome};
-use crate::exec::kube::{ConnectOptions, Connection};
+use crate::exec::kube::{ChildKubeconfig, ConnectOptions, Connection};
 use crate::exec::process::{self, GroupRegistry, ProcessGuard};
 use crate::exec::{KubeSlot, RunResources};
 use crate::journal::{self, JournalSink, Listing, ProcessInfo, Session};
@@ -154,12 +154,13 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
 /// operator should not wait on a dead VPN.
 pub const REACHABLE_WITHIN: Duration = Duration::from_secs(5);
 
-/// Opens the run's Kubernetes connection when a task uses Kubernetes or the plan names
-/// a context, and refuses, before anything runs, a context other than the plan's or
-/// an API server that does not answer.
+/// Opens the run's Kubernetes connection when a task uses Kubernetes, the plan names
+/// a context, or `--context`/`--kubeconfig` is given, and refuses, before anything
+/// runs, a context other than the plan's or an API server that does not answer.
 async fn connect(plan: &ValidatedPlan, args: &RunArgs) -> Result<KubeSlot, Error> {
     let guard = plan.header().context.as_deref();
-    if guard.is_none() && !plan.tasks().iter().any(|t| t.kind.uses_kube()) {
+    let asked = args.context.is_some() || args.kubeconfig.is_some();
+    if guard.is_none() && !asked && !plan.tasks().iter().any(|t| t.kind.uses_kube()) {
         return Ok(KubeSlot::default());
     }
     let conn = Connection::open(&ConnectOptions {
@@ -355,6 +356,15 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         },
     );
 
+    // Every child acts on the run's context (see exec/kube/child_config.rs); the
+    // private file goes when `child_kubeconfig` is dropped, at the end of the run.
+    let child_kubeconfig = match kube.get() {
+        Some(conn) if !conn.kubeconfig_files().is_empty() => Some(
+            ChildKubeconfig::write(&run_dir.child_kube_dir(), conn)
+                .map_err(|e| internal("cannot write the children's kubeconfig", e))?,
+        ),
+        _ => None,
+    };
     // Before the first task: its processes, and their orphans, must not outlive
     // planrun however it ends (the guard), nor linger after a normal end (adopted).
     process::adopt_orphans();
@@ -371,7 +381,9 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         dry_run: args.dry_run,
         assume_yes: args.yes,
         kube,
-        child_env: vec![marker],
+        child_env: std::iter::once(marker)
+            .chain(child_kubeconfig.iter().map(ChildKubeconfig::env))
+            .collect(),
         grace: args.grace,
         groups: groups.clone(),
     };

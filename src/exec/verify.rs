@@ -4,6 +4,10 @@
 //!
 //! - `kube-delete`, `wait-absent`: nothing the selection names exists (else: who
 //!   brought it back, when);
+//! - `kube-patch`: removed finalizers are still gone (else: who wrote them back,
+//!   when), a merge patch still changes nothing; a JSON patch is not checked (an
+//!   `add` to an array's end never reads as "still applied");
+//! - `kube-apply`: every object it applies (or left as it was) still exists;
 //! - `assert-deployments`, `wait-condition`, `assert-field-managers`, `assert-file`:
 //!   the assertion, judged at once against the live state, as a dry run judges it;
 //! - `exec-script` with `verify`: that shell check exits 0;
@@ -13,13 +17,14 @@
 //! Which tasks are checked, and what a lost postcondition reruns, is decided in
 //! `journal::resume`.
 
+use std::future::Future;
 use std::time::Duration;
 
 use crate::events::CancelReason;
-use crate::validate::{Task, TaskKind};
+use crate::validate::{PatchChange, Task, TaskKind};
 
 use super::attempt::Attempt;
-use super::kube::{Quiet, TaskEnv, present_now};
+use super::kube::{KubeError, Quiet, TaskEnv, applied_now, patched_now, present_now};
 use super::process::{self, describe_status};
 use super::{assert_file, kube, script};
 
@@ -44,11 +49,13 @@ pub fn has_check(task: &Task) -> bool {
     match &task.kind {
         TaskKind::KubeDelete(_)
         | TaskKind::WaitAbsent(_)
+        | TaskKind::KubeApply(_)
         | TaskKind::AssertDeployments(_)
         | TaskKind::WaitCondition(_)
         | TaskKind::AssertFieldManagers(_)
         | TaskKind::AssertFile(_) => true,
         TaskKind::ExecScript(spec) => spec.verify.is_some(),
+        TaskKind::KubePatch(spec) => !matches!(spec.change, PatchChange::Json(_)),
         TaskKind::Capture(_)
         | TaskKind::Confirm(_)
         | TaskKind::PulumiPreview(_)
@@ -85,6 +92,15 @@ async fn run_check(task: &Task, check: &Attempt) -> Postcondition {
     match &task.kind {
         TaskKind::KubeDelete(spec) => absent(check, &spec.selection).await,
         TaskKind::WaitAbsent(spec) => absent(check, &spec.selection).await,
+        TaskKind::KubePatch(spec) => {
+            kube_check(check, |env| async move { patched_now(&env, spec).await }).await
+        }
+        TaskKind::KubeApply(spec) => {
+            kube_check(check, |env| async move {
+                applied_now(&env, spec, &check.run.run_dir, &check.run.redactor).await
+            })
+            .await
+        }
         TaskKind::AssertDeployments(spec) => judged(kube::execute(task, spec, check).await),
         TaskKind::WaitCondition(spec) => judged(kube::execute(task, spec, check).await),
         TaskKind::AssertFieldManagers(spec) => judged(kube::execute(task, spec, check).await),
@@ -103,11 +119,20 @@ async fn run_check(task: &Task, check: &Attempt) -> Postcondition {
 
 /// Nothing of `selection` exists now.
 async fn absent(check: &Attempt, selection: &crate::validate::Selection) -> Postcondition {
+    kube_check(check, |env| async move { present_now(&env, selection).await }).await
+}
+
+/// A Kubernetes check made with the run's connection, quietly: `found` answers
+/// `None` when the postcondition holds, else why not.
+async fn kube_check<'a, F, Fut>(check: &'a Attempt, found: F) -> Postcondition
+where
+    F: FnOnce(TaskEnv<'a>) -> Fut,
+    Fut: Future<Output = Result<Option<String>, KubeError>>,
+{
     let Some(conn) = check.run.kube.get() else {
         return Postcondition::Lost("no Kubernetes connection to check it with".to_owned());
     };
-    let env = TaskEnv::new(conn, &Quiet, CHECK_TIMEOUT);
-    match present_now(&env, selection).await {
+    match found(TaskEnv::new(conn, &Quiet, CHECK_TIMEOUT)).await {
         Ok(None) => Postcondition::Holds,
         Ok(Some(why)) => Postcondition::Lost(why),
         Err(e) => Postcondition::Lost(format!("cannot check: {}", first_line(&e.to_string()))),

@@ -7,6 +7,7 @@
 
 mod command;
 mod error;
+mod outcome;
 mod rehearsal;
 mod spec;
 mod world;

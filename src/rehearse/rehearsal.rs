@@ -27,6 +27,7 @@ use std::time::Duration;
 use miette::Report;
 
 use super::error::RehearseError;
+use super::outcome;
 use super::spec::{Reaction, RehearsalSpec};
 use super::world::World;
 use planrun::cli::OutputFormat;
@@ -158,7 +159,7 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(Report::msg(format!("cannot start the runtime: {e}"))))?;
-    let code = runtime.block_on(async {
+    let (code, ending) = runtime.block_on(async {
         let sandbox = Sandbox::start(SandboxConfig::with_scenario(scenario))
             .await
             .map_err(|e| internal(e.into()))?;
@@ -170,24 +171,67 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
         }
         // From here every change is saved before it is answered.
         state.persist_to(&world.cluster());
-        sandbox
-            .write_kubeconfig(&world.kubeconfig(), &context)
-            .map_err(|e| internal(e.into()))?;
-        let mode = if opts.resume { "--resume" } else { "--restart" };
+        // The user's current context may be another cluster: then the kubeconfig
+        // has both, the other current, and the run is told the plan's context.
+        let other = match &spec.other_cluster {
+            Some(o) => Some((
+                o.context.clone(),
+                Sandbox::start(SandboxConfig::default())
+                    .await
+                    .map_err(|e| internal(e.into()))?,
+            )),
+            None => None,
+        };
+        let mut run_args = Vec::new();
+        match &other {
+            Some((name, cluster)) => {
+                planrun_sandbox::write_kubeconfig_of(
+                    &world.kubeconfig(),
+                    &[(&context, &sandbox.url()), (name, &cluster.url())],
+                    name,
+                )
+                .map_err(|e| internal(e.into()))?;
+                run_args.extend(["--context".to_owned(), context.clone()]);
+            }
+            None => sandbox
+                .write_kubeconfig(&world.kubeconfig(), &context)
+                .map_err(|e| internal(e.into()))?,
+        }
         announce(opts, &world, &sandbox, &context, restore.is_some());
+        if let Some((name, cluster)) = &other {
+            say(&format!(
+                "rehearsal: the kubeconfig's current context is `{name}`, another cluster at {}; the run is given --context {context}",
+                cluster.url()
+            ));
+        }
         if spec.repo.is_none() {
             say(&format!(
                 "rehearsal: the plan runs from a copy of its directory, {}",
                 world.plan_copy().display()
             ));
         }
+        let mut child_args: Vec<String> = if opts.dry_run {
+            // A dry run writes no run: it only reads the latest one to preview a
+            // resume.
+            let mut args = vec!["--dry-run".to_owned()];
+            if opts.resume {
+                args.push("--resume".to_owned());
+            }
+            args
+        } else {
+            let mode = if opts.resume { "--resume" } else { "--restart" };
+            vec!["--yes".to_owned(), mode.to_owned()]
+        };
+        for (name, value) in &vars {
+            child_args.extend(["--var".to_owned(), format!("{name}={value}")]);
+        }
+        child_args.extend(run_args);
         let code = conduct(
             opts,
             &run_plan,
             &world,
             &sandbox,
-            &vars,
-            mode,
+            &child_args,
             &spec.reactions,
             &commands,
         )
@@ -197,17 +241,43 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
                 "rehearsal: warning: {problem}; a --resume may start from an older cluster"
             ));
         }
+        let ending = Ending {
+            activity: state.activity(),
+            objects: state.all_objects(),
+            other: other.as_ref().map(|(name, cluster)| {
+                let requests = cluster.requests();
+                let writes = requests
+                    .iter()
+                    .filter(|r| r.method != "GET")
+                    .map(|r| format!("{} {}", r.method, r.path))
+                    .collect();
+                (name.clone(), requests.len(), writes)
+            }),
+        };
         sandbox.shutdown().await;
-        code
+        if let Some((_, cluster)) = other {
+            cluster.shutdown().await;
+        }
+        Ok::<_, Error>((code?, ending))
     })?;
     runtime.shutdown_background();
-    conclude(
+    let code = conclude(
         opts,
         &world,
+        &name,
         code,
         fault.as_ref().map(|f| f.description.as_str()),
+        &ending,
     );
     Ok(code)
+}
+
+/// What the sandbox looked like and did, once the run was over.
+struct Ending {
+    activity: Vec<planrun_sandbox::Activity>,
+    objects: Vec<serde_json::Value>,
+    /// The other cluster: its context, how many requests it got, and its writes.
+    other: Option<(String, usize, Vec<String>)>,
 }
 
 fn announce(
@@ -232,13 +302,59 @@ fn announce(
     say(&format!("rehearsal: files in {}", world.dir.display()));
 }
 
-fn conclude(opts: &RehearseOptions, world: &World, code: i32, fault: Option<&str>) {
+/// Says how the rehearsal ended, and leaves the sandbox's final state and activity
+/// in the run's directory; returns the exit code (the run's, unless the other
+/// cluster got a write).
+fn conclude(
+    opts: &RehearseOptions,
+    world: &World,
+    plan_name: &str,
+    mut code: i32,
+    fault: Option<&str>,
+    ending: &Ending,
+) -> i32 {
     let plan = opts.plan.display();
     say(&format!(
         "rehearsal: sandbox cluster saved to {}; simulated tool calls in {}",
         world.cluster().display(),
         world.tools_log().display()
     ));
+    for a in &ending.activity {
+        say(&format!("rehearsal: sandbox: {}", a.text));
+    }
+    if let Some(run) = outcome::latest_run(&world.state_dir, plan_name) {
+        match outcome::write_final_state(&run, &ending.objects) {
+            Ok(path) => say(&format!(
+                "rehearsal: the sandbox's final state: {}",
+                path.display()
+            )),
+            Err(e) => say(&format!(
+                "rehearsal: cannot write {}: {e}",
+                outcome::FINAL_STATE
+            )),
+        }
+        if let Err(e) = outcome::append_activity(&run, &ending.activity) {
+            say(&format!(
+                "rehearsal: cannot add the sandbox's activity to the report: {e}"
+            ));
+        }
+    }
+    if let Some((name, requests, writes)) = &ending.other {
+        if writes.is_empty() {
+            say(&format!(
+                "rehearsal: the other cluster (context {name}) got no writes ({requests} requests in all)"
+            ));
+        } else {
+            say(&format!(
+                "rehearsal: the other cluster (context {name}) got {} writes: {}",
+                writes.len(),
+                writes.join(", ")
+            ));
+            if code == 0 {
+                code = planrun::exit_code::TASK_FAILED;
+            }
+        }
+    }
     match code {
         0 => say("rehearsal: succeeded"),
         planrun::exit_code::INTERRUPTED => say(&format!(
@@ -253,37 +369,27 @@ fn conclude(opts: &RehearseOptions, world: &World, code: i32, fault: Option<&str
             }
         }
     }
+    code
 }
 
-/// Runs the plan (`plan`: the file to run) as a child and serves it until it exits;
-/// returns its exit code. `commands`: the other commands simulated on its `PATH`.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one rehearsal's parts, each named"
-)]
+/// Runs the plan (`plan`: the file to run) as a child, with `args` (`--yes
+/// --resume`, `--yes --restart` or `--dry-run [--resume]`, the variables, the
+/// context) after the rehearsal's own, and serves it until it exits; returns its
+/// exit code. `commands`: the other commands simulated on its `PATH`.
 async fn conduct(
     opts: &RehearseOptions,
     plan: &std::path::Path,
     world: &World,
     sandbox: &Sandbox,
-    vars: &BTreeMap<String, String>,
-    mode: &str,
+    args: &[String],
     reactions: &[Reaction],
     commands: &[String],
 ) -> Result<i32, Error> {
     let exe = std::env::current_exe().map_err(|e| internal(RehearseError::Spawn(e)))?;
     let mut cmd = tokio::process::Command::new(exe);
-    cmd.arg("run").arg(plan);
-    if opts.dry_run {
-        // A dry run writes no run: it only reads the latest one to preview a resume.
-        cmd.arg("--dry-run");
-        if opts.resume {
-            cmd.arg("--resume");
-        }
-    } else {
-        cmd.args(["--yes", mode]);
-    }
-    cmd.arg("--output")
+    cmd.arg("run")
+        .arg(plan)
+        .arg("--output")
         .arg(output_name(opts.output))
         .arg("--state-dir")
         .arg(&world.state_dir);
@@ -293,9 +399,7 @@ async fn conduct(
     if let Some(grace) = &opts.grace {
         cmd.arg("--grace").arg(grace);
     }
-    for (name, value) in vars {
-        cmd.arg("--var").arg(format!("{name}={value}"));
-    }
+    cmd.args(args);
     cmd.env("KUBECONFIG", world.kubeconfig())
         .env("PATH", world.path_env())
         .env(planrun_sandbox::simtools::CONFIG_ENV, world.behaviour())

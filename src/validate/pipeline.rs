@@ -12,13 +12,36 @@ use super::document::{deserialize, key_span, str_items};
 use super::error::{ErrorKind, InvalidPlan, PlanError, PlanWarnings};
 use super::graph::build_graph;
 use super::model::{PlanHeader, ValidatedPlan};
+use super::task::{ApplySource, TaskKind};
 use super::task_ref::check_references;
-use super::task_table::{TaskContext, exported_name, parse_task};
+use super::task_table::{ParsedTask, TaskContext, exported_name, parse_task};
 use super::vars::resolve_vars;
 use crate::plan::{PlanSource, RawHeader};
 use crate::redact::Redactor;
 
 const TOP_LEVEL_KEYS: &[&str] = &["plan", "vars", "notify", "tasks"];
+
+/// Gives each `kube-apply` that applies a capture the file its capture task writes.
+fn link_captures(parsed: &mut [ParsedTask]) {
+    let files: HashMap<String, String> = parsed
+        .iter()
+        .filter_map(|p| match &p.task.kind {
+            TaskKind::Capture(c) => Some((p.task.id.clone(), c.file.clone())),
+            _ => None,
+        })
+        .collect();
+    for p in parsed.iter_mut() {
+        if let TaskKind::KubeApply(apply) = &mut p.task.kind
+            && let ApplySource::Capture { task, file } = &mut apply.source
+        {
+            file.clone_from(
+                files
+                    .get(task.id.as_str())
+                    .unwrap_or(&format!("{}.yaml", task.id)),
+            );
+        }
+    }
+}
 
 /// Reads and validates a plan file. `overrides` are `--var` pairs.
 pub fn load_and_validate(
@@ -241,6 +264,7 @@ pub fn validate(
     if order.is_some() {
         let tasks: Vec<_> = parsed.iter().map(|p| p.task.clone()).collect();
         check_references(&tasks, &mut errors);
+        link_captures(&mut parsed);
     }
     let (Some(header), Some(order), true) = (header, order, errors.is_empty()) else {
         return Err(invalid(errors));

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::document::{Table, canonical, deserialize, str_items, str_value, value_span};
+use super::document::{Table, canonical, deserialize, key_span, str_items, str_value, value_span};
 use super::error::{ErrorKind, PlanError};
 use super::interpolate::{ScriptReference, interpolate, interpolate_script};
 use super::model::{RetryPolicy, Task};
@@ -531,6 +531,48 @@ fn duration_key(
     }
 }
 
+/// Which of the mutually exclusive `candidates` (each paired with whether the task
+/// sets it) the task sets: `Some(None)` for none, `None` when it sets several (the
+/// conflict is reported, `help` naming the keys).
+pub(super) fn exactly_one<'k>(
+    id: &str,
+    table: &Table<'_>,
+    candidates: &[(&'k str, bool)],
+    errors: &mut Vec<PlanError>,
+) -> Option<Option<&'k str>> {
+    let given: Vec<&str> = candidates
+        .iter()
+        .filter_map(|(k, set)| set.then_some(*k))
+        .collect();
+    if given.len() > 1 {
+        let names: Vec<String> = candidates.iter().map(|(k, _)| format!("`{k}`")).collect();
+        let help = match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => {
+                format!("give exactly one of {} or {last}", rest.join(", "))
+            }
+            _ => "give one of them".to_owned(),
+        };
+        errors.push(conflict(id, table, &given, &help));
+        return None;
+    }
+    Some(given.first().copied())
+}
+
+/// A task that sets two (or more) of `keys`, which exclude one another: the first
+/// two named, every one of them pointed at.
+pub(super) fn conflict(id: &str, table: &Table<'_>, keys: &[&str], help: &str) -> PlanError {
+    let mut error = PlanError::new(
+        ErrorKind::ConflictingFields,
+        format!("task `{id}` sets both `{}` and `{}`", keys[0], keys[1]),
+    );
+    for key in keys {
+        if let Some(span) = key_span(table, key) {
+            error = error.at(span, format!("`{key}` here"));
+        }
+    }
+    error.help(help)
+}
+
 /// Compiles `pattern`, once per distinct pattern of a plan (a 10,000-task plan
 /// repeats a handful of patterns; compiling each copy dominated validation time).
 pub(super) fn regex_at(
@@ -597,6 +639,25 @@ impl Builder<'_, '_> {
     /// The task's selection (`None` when it had errors, already reported).
     pub fn selection(&mut self) -> Option<Selection> {
         self.selection.take()
+    }
+
+    /// The task's selection, refused (with `why`) when it uses `group_pattern`: for
+    /// task types that must know their kinds in advance.
+    pub fn selection_of_named_kinds(&mut self, why: &str) -> Option<Selection> {
+        let selection = self.selection.take()?;
+        if matches!(selection.kinds, super::selection::KindSet::GroupPattern(_)) {
+            let span = key_span(self.table, "group_pattern").unwrap_or(self.id_span.clone());
+            self.errors.push(
+                PlanError::new(
+                    ErrorKind::ConflictingFields,
+                    format!("task `{}` cannot select kinds by `group_pattern`", self.id),
+                )
+                .at(span, "not for this task type")
+                .help(why.to_owned()),
+            );
+            return None;
+        }
+        Some(selection)
     }
 
     /// Reports a problem with the value of `key` (or the task, without one).
@@ -666,7 +727,7 @@ fn fingerprint(table: &Table<'_>, redactor: &Redactor) -> String {
 }
 
 /// Removes `.` and `..` components lexically, so paths read as a person writes them.
-fn normalize(path: &Path) -> std::path::PathBuf {
+pub fn normalize(path: &Path) -> std::path::PathBuf {
     use std::path::Component;
     let mut out = std::path::PathBuf::new();
     for component in path.components() {

@@ -4,120 +4,26 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
 use planrun::exec::kube::{
-    ConnectOptions, Connection, KubeError, Progress, TaskEnv, assert_deployments,
-    assert_field_managers, capture, kube_delete, wait_absent, wait_condition,
+    ConnectOptions, Connection, KubeError, TaskEnv, assert_deployments, assert_field_managers,
+    capture, kube_delete, wait_absent, wait_condition,
 };
 use planrun::redact::Redactor;
 use planrun::validate::{
-    AssertDeployments, AssertFieldManagers, Capture, KubeDelete, Operation, Owner, Propagation,
-    Selection, Target, WaitAbsent, WaitCondition,
+    AssertDeployments, AssertFieldManagers, Capture, Operation, Owner, Target, WaitAbsent,
+    WaitCondition,
 };
-use planrun_sandbox::{Delay, FaultRule, NamespaceKnob, Sandbox, Scenario};
+use planrun_sandbox::{Delay, FaultRule, NamespaceKnob, Sandbox};
 use regex::Regex;
 
+use crate::kube_harness::{
+    FLUX_NS, Harness, LONG, SHORT, delete, fast, git_repository, name, pattern, selection,
+};
 use crate::support::{self, FLUX_CRDS, start_sandbox};
-
-/// Budget of a task expected to succeed: generous for a busy 2-core machine.
-const LONG: Duration = Duration::from_secs(30);
-/// Budget of a task expected to time out.
-const SHORT: Duration = Duration::from_millis(1500);
-
-/// Progress lines, kept for assertions.
-#[derive(Default)]
-struct Lines(Mutex<Vec<String>>);
-
-impl Progress for Lines {
-    fn line(&self, text: &str) {
-        self.0.lock().unwrap().push(text.to_string());
-    }
-}
-
-impl Lines {
-    fn all(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-fn fast() -> Scenario {
-    support::fast(100)
-}
-
-struct Harness {
-    sb: Sandbox,
-    conn: Connection,
-    lines: Lines,
-}
-
-impl Harness {
-    async fn start(scenario: Scenario, seeds: &[&str]) -> Self {
-        let sb = start_sandbox(scenario, seeds).await;
-        let conn = Connection::new(sb.client().await.unwrap(), "sandbox", sb.url());
-        Self {
-            sb,
-            conn,
-            lines: Lines::default(),
-        }
-    }
-
-    /// The Flux CRDs, the flux-system namespace and an unfinalized GitRepository named after
-    /// each of `repos` in it.
-    async fn with_flux_repos(repos: &[&str]) -> Self {
-        let repos: Vec<String> = repos.iter().map(|r| git_repository(r, &[])).collect();
-        let mut seeds = vec![FLUX_CRDS, FLUX_NS];
-        seeds.extend(repos.iter().map(String::as_str));
-        Self::start(fast(), &seeds).await
-    }
-
-    fn env(&self, budget: Duration) -> TaskEnv<'_> {
-        TaskEnv::new(&self.conn, &self.lines, budget)
-    }
-
-    fn client(&self) -> kube::Client {
-        self.conn.client().clone()
-    }
-
-    fn exists(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> bool {
-        self.sb.state().get(api_version, kind, ns, name).is_some()
-    }
-}
-
-fn selection(kind: &str, namespace: Option<&str>, target: Target) -> Selection {
-    Selection {
-        kind: kind.into(),
-        api_version: None,
-        namespace: namespace.map(str::to_string),
-        target,
-    }
-}
-
-fn name(n: &str) -> Target {
-    Target::Name(n.into())
-}
-
-fn pattern(p: &str) -> Target {
-    Target::Pattern(Regex::new(p).unwrap())
-}
-
-fn delete(sel: Selection) -> KubeDelete {
-    KubeDelete {
-        selection: sel,
-        propagation: Propagation::Background,
-    }
-}
-
-const FLUX_NS: &str = "{apiVersion: v1, kind: Namespace, metadata: {name: flux-system}}";
-
-fn git_repository(name: &str, finalizers: &[&str]) -> String {
-    format!(
-        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: {name}, namespace: flux-system, finalizers: {finalizers:?}}}\nspec: {{url: 'https://example.com/repo', interval: 1m}}\n"
-    )
-}
 
 #[tokio::test]
 async fn namespace_delete_then_wait_absent_succeeds_when_finalization_ends() {
@@ -442,9 +348,10 @@ async fn deployment_at_a_wrong_tag_fails_as_soon_as_its_rollout_completes() {
     let mut sc = fast();
     sc.deployment_ready_delay = Delay::millis(500);
     let h = Harness::start(sc, &[FLUX_NS]).await;
+    // Taken before the apply: the rollout cannot complete sooner than 0.5 s after it.
+    let applied = std::time::Instant::now();
     apply(&h.client(), &deployment_yaml("source-controller", "v1.6.0")).await;
     apply(&h.client(), &deployment_yaml("helm-controller", "v1.4.0")).await;
-    let applied = std::time::Instant::now();
     // The task may wait an hour; it must fail within 5 s of the rollout completing
     // (0.5 s after the apply).
     let spec = expect(&[
@@ -1053,7 +960,17 @@ async fn objects_by_label_selector_across_namespaces() {
         ],
     )
     .await;
-    let sel = selection("ConfigMap", None, Target::Selector("app=flux".into()));
+    // Deleting in every namespace must be asked for in so many words.
+    let unset = selection("ConfigMap", None, Target::Selector("app=flux".into()));
+    let err = kube_delete(&h.env(LONG), &delete(unset.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "ConfigMap is namespaced and the task changes objects: name the namespace (namespace = \"...\"), or write namespace = \"*\" to act on every namespace"
+    );
+    // Waiting only reads: without a namespace it looks everywhere, as with "*".
+    let sel = selection("ConfigMap", Some("*"), Target::Selector("app=flux".into()));
     let summary = kube_delete(&h.env(LONG), &delete(sel.clone()))
         .await
         .unwrap();
@@ -1061,7 +978,7 @@ async fn objects_by_label_selector_across_namespaces() {
         summary,
         "deleted 2 objects: configmaps/default/b, configmaps/flux-system/a"
     );
-    wait_absent(&h.env(LONG), &WaitAbsent { selection: sel })
+    wait_absent(&h.env(LONG), &WaitAbsent { selection: unset })
         .await
         .unwrap();
     assert!(h.exists("v1", "ConfigMap", "default", "c"));

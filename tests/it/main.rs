@@ -3,11 +3,16 @@
 
 mod architecture;
 mod authoring;
+mod child_kubeconfig;
 mod engine;
 mod flux_sim;
 mod fuzz;
 mod hardening;
 mod journal;
+mod kube_apply;
+mod kube_finalizers;
+mod kube_harness;
+mod kube_patch;
 mod kube_tasks;
 mod notify;
 mod plan_diagnostics;
@@ -15,8 +20,10 @@ mod plan_files;
 mod pulumi;
 mod pulumi_review;
 mod pulumi_sim;
+mod realcluster;
 mod rehearsal;
 mod sandbox;
+mod sandbox_controllers;
 mod sandbox_kubectl;
 mod sandbox_limits;
 mod sandbox_namespace;

@@ -718,10 +718,22 @@ async fn deployments_get_a_status_that_becomes_ready() {
         (None, Some(1))
     );
     let r = deploys
-        .delete("web", &DeleteParams::foreground())
+        .delete("web", &DeleteParams::background())
         .await
         .unwrap();
     assert!(r.is_right(), "deployments answer a delete with a Status");
+    // In foreground the deployment waits for its ReplicaSets and Pods: the answer is
+    // the deployment, marked.
+    let r = deploys
+        .delete("stuck", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    let waiting = r.left().expect("the deployment, still there");
+    assert!(waiting.metadata.deletion_timestamp.is_some());
+    assert_eq!(
+        waiting.metadata.finalizers.as_deref(),
+        Some(&["foregroundDeletion".to_string()][..])
+    );
     // Validation: a deployment without a selector is Invalid.
     let Err(kube::Error::Api(s)) = deploys.patch("bad", &pp, &Patch::Apply(json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"bad"},"spec":{}}))).await else { panic!() };
     assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));

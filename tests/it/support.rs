@@ -1,6 +1,9 @@
 //! Helpers shared by several test modules: starting a sandbox API server, fast lifecycle
-//! scenarios, the Flux CRD seeds and the deadline of every wait.
+//! scenarios, the Flux CRD seeds, the deadline of every wait, and what
+//! `scripts/realcluster` built.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use planrun_sandbox::{Delay, Manifest, RequestRecord, Sandbox, SandboxConfig, Scenario};
@@ -67,6 +70,46 @@ pub fn assert_all_served(sb: &Sandbox) {
     let log = sb.requests();
     let unserved = unserved(&log);
     assert!(unserved.is_empty(), "unserved requests: {unserved:#?}");
+}
+
+/// The project's `scripts/realcluster`.
+pub fn realcluster_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/realcluster")
+}
+
+/// What `scripts/realcluster env` says (`KUBECTL`, `KUBE_APISERVER`...); `None`
+/// when nothing is built.
+pub fn realcluster_env() -> Option<BTreeMap<String, String>> {
+    let out = std::process::Command::new(realcluster_script())
+        .arg("env")
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
+            .collect(),
+    )
+}
+
+/// The (manager, operation) pairs of an object's managedFields.
+pub fn managers(object: &serde_json::Value) -> Vec<(&str, &str)> {
+    object["metadata"]["managedFields"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|m| {
+            (
+                m["manager"].as_str().unwrap_or_default(),
+                m["operation"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 /// One HTTP/1.1 request over a fresh connection, answered in full: the status code

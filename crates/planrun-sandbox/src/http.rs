@@ -153,6 +153,16 @@ fn page_not_found() -> Answer {
     }
 }
 
+/// What the aggregator answers for an API service that is not answering.
+fn unanswered() -> Answer {
+    ApiError::new(
+        503,
+        "ServiceUnavailable",
+        "the server is currently unable to handle the request",
+    )
+    .into()
+}
+
 type Params = Vec<(String, String)>;
 
 fn param<'a>(q: &'a Params, key: &str) -> Option<&'a str> {
@@ -189,6 +199,9 @@ pub async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response 
     if let Some(l) = hit.latency {
         tokio::time::sleep(l).await;
     }
+    if let (Some(change), Route::Resource(rp), Some(def)) = (&hit.concurrent_write, &route, &kind) {
+        concurrent_write(&shared, rp, def, change);
+    }
     let answer = match hit.error.clone() {
         Some(e) => Answer::from(e),
         None => handle(&shared, req, route, params, &hit).await,
@@ -203,6 +216,33 @@ pub async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response 
         faulted: hit.any(),
     });
     answer.response
+}
+
+/// Another writer's merge patch on the object `rp` names (if it exists), before the
+/// request itself is handled.
+fn concurrent_write(shared: &Arc<Shared>, rp: &ResourcePath, def: &ResourceDef, change: &Value) {
+    let Some(name) = rp.name.as_deref() else {
+        return;
+    };
+    let ns = rp.namespace.clone().unwrap_or_default();
+    let body = serde_json::to_vec(change).expect("JSON values serialize");
+    let opts = WriteOpts {
+        field_manager: Some("concurrent-writer".to_owned()),
+        ..WriteOpts::default()
+    };
+    // An object that is not there is left alone: the request answers for itself.
+    let _ = shared.with_store(|s| {
+        s.patch(
+            def,
+            &rp.version,
+            &ns,
+            name,
+            PatchKind::Merge,
+            &body,
+            false,
+            &opts,
+        )
+    });
 }
 
 async fn handle(
@@ -233,6 +273,16 @@ async fn handle(
         .into()
     };
     match route {
+        Route::Resource(rp)
+            if shared.with_store(|s| {
+                s.scenario
+                    .down()
+                    .iter()
+                    .any(|d| d.group == rp.group && d.version == rp.version)
+            }) =>
+        {
+            unanswered()
+        }
         Route::Resource(rp) => resource(shared, req, rp, q, hit).await,
         _ if !get => not_allowed(),
         Route::Version => {
@@ -247,25 +297,28 @@ async fn handle(
         Route::CoreVersions => {
             if discovery::wants_aggregated(accept.as_deref()) {
                 let rs = shared.with_store(|s| s.resources());
-                aggregated(discovery::aggregated(&rs, true))
+                aggregated(discovery::aggregated(&rs, &[], true))
             } else {
                 ok(discovery::core_versions(&shared.addr.to_string()))
             }
         }
         Route::Groups => {
-            let rs = shared.with_store(|s| s.resources());
+            let (rs, down) = shared.with_store(|s| (s.resources(), s.scenario.down()));
             if discovery::wants_aggregated(accept.as_deref()) {
-                aggregated(discovery::aggregated(&rs, false))
+                aggregated(discovery::aggregated(&rs, &down, false))
             } else {
-                ok(discovery::group_list(&rs))
+                ok(discovery::group_list(&rs, &down))
             }
         }
         Route::Group(g) => {
-            let rs = shared.with_store(|s| s.resources());
-            discovery::group(&rs, &g).map_or_else(page_not_found, ok)
+            let (rs, down) = shared.with_store(|s| (s.resources(), s.scenario.down()));
+            discovery::group(&rs, &down, &g).map_or_else(page_not_found, ok)
         }
         Route::ResourceList(g, v) => {
-            let rs = shared.with_store(|s| s.resources());
+            let (rs, down) = shared.with_store(|s| (s.resources(), s.scenario.down()));
+            if down.iter().any(|d| d.group == g && d.version == v) {
+                return unanswered();
+            }
             discovery::resource_list(&rs, &g, &v).map_or_else(page_not_found, ok)
         }
         Route::OpenApiV2 => {

@@ -19,15 +19,6 @@ use super::error::SandboxError;
 use super::seed::{self, Manifest};
 use super::store::Store;
 
-/// The kinds every sandbox serves; custom resources come from the stored CRDs.
-const BUILT_IN: [(&str, &str); 5] = [
-    ("v1", "Namespace"),
-    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
-    ("v1", "Secret"),
-    ("v1", "ConfigMap"),
-    ("apps/v1", "Deployment"),
-];
-
 /// Every object of a sandbox at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -38,19 +29,9 @@ pub struct Snapshot {
 impl Snapshot {
     /// Everything `store` holds now.
     pub(crate) fn of(store: &Store) -> Self {
-        let mut objects = Vec::new();
-        for (api_version, kind) in BUILT_IN {
-            objects.extend(store.list_as(api_version, kind));
-        }
-        let crds = store.list_as("apiextensions.k8s.io/v1", "CustomResourceDefinition");
-        for crd in &crds {
-            if let Some((api_version, kind)) = storage_kind(crd) {
-                objects.extend(store.list_as(&api_version, &kind));
-            }
-        }
         Self {
             resource_version: store.resource_version(),
-            objects,
+            objects: store.all_objects(),
         }
     }
 
@@ -113,20 +94,6 @@ impl Snapshot {
         }
         Ok(())
     }
-}
-
-/// `(group/version, Kind)` of a CRD's storage version.
-fn storage_kind(crd: &Value) -> Option<(String, String)> {
-    let group = crd.pointer("/spec/group")?.as_str()?;
-    let kind = crd.pointer("/spec/names/kind")?.as_str()?;
-    let versions = crd.pointer("/spec/versions")?.as_array()?;
-    let version = versions
-        .iter()
-        .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
-        .or_else(|| versions.first())?
-        .get("name")?
-        .as_str()?;
-    Some((format!("{group}/{version}"), kind.to_owned()))
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::error::SandboxError;
 use super::faults::RequestRecord;
-use super::lifecycle::deployment_status;
 use super::reactions::Reaction;
 use super::resources::ResourceDef;
 use super::scenario::{FaultRule, Scenario};
@@ -15,7 +14,7 @@ use super::seed::{self, Manifest};
 use super::shared::Shared;
 use super::snapshot::Snapshot;
 use super::status::ApiError;
-use super::store::{Change, Store, finalizers};
+use super::store::{Activity, Change, Store, finalizers};
 
 /// Changes a running sandbox from outside the API (as a controller or a test would).
 #[derive(Clone)]
@@ -179,20 +178,26 @@ impl SandboxState {
         })
     }
 
-    /// Mark a deployment's replicas ready now.
+    /// Mark a deployment's pods ready now.
     pub fn set_deployment_ready(&self, namespace: &str, name: &str) -> Result<(), ApiError> {
         self.shared.with_store(|s| {
             let (def, _) = Self::def(s, "apps/v1", "Deployment")?;
-            let obj = s.get(&def, namespace, name)?;
-            s.write_status(
-                &def,
-                namespace,
-                name,
-                deployment_status(&obj, true),
-                "kube-controller-manager",
-            );
+            s.get(&def, namespace, name)?;
+            s.deployment_ready_now(namespace, name);
             Ok(())
         })
+    }
+
+    /// What the simulated controllers did so far (Flux's pruning and uninstalls,
+    /// objects they could not finalize), oldest first.
+    pub fn activity(&self) -> Vec<Activity> {
+        self.shared.with_store(|s| s.activity().to_vec())
+    }
+
+    /// Every object stored now, at its preferred version: namespaces first, then
+    /// CRDs, then the rest by kind.
+    pub fn all_objects(&self) -> Vec<Value> {
+        self.shared.with_store(|s| s.all_objects())
     }
 
     /// Change the scenario knobs (delays, stuck namespaces, condition rules...). Faults

@@ -9,11 +9,11 @@
 
 use kube::api::{DynamicObject, ResourceExt};
 
-use crate::validate::Selection;
+use crate::validate::{KindSet, Selection};
 
 use super::env::TaskEnv;
 use super::error::KubeError;
-use super::select::{Selected, object_name};
+use super::select::{Access, Selected, object_name};
 
 /// Most objects a reason names; the rest are counted.
 const NAMED: usize = 3;
@@ -25,29 +25,59 @@ pub async fn present_now(
     env: &TaskEnv<'_>,
     selection: &Selection,
 ) -> Result<Option<String>, KubeError> {
-    let sel = match Selected::resolve(env, selection).await {
-        Ok(sel) => sel,
-        // A kind nobody serves (its CRD is gone): none of its objects exist.
-        Err(KubeError::UnknownKind { .. }) => return Ok(None),
-        Err(e) => return Err(e),
+    // Several kinds named one by one are looked up one by one: a kind nobody
+    // serves any more (its CRD is gone) has no objects, and says nothing of the
+    // others.
+    let parts = match &selection.kinds {
+        KindSet::Kinds(names) => names
+            .iter()
+            .map(|kind| Selection {
+                kinds: KindSet::Kind {
+                    kind: kind.clone(),
+                    api_version: None,
+                },
+                ..selection.clone()
+            })
+            .collect(),
+        _ => vec![selection.clone()],
     };
-    let objects = match sel.list(env).await {
-        Ok(objects) => objects,
-        Err(KubeError::Api { code: 404, .. }) => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    if objects.is_empty() {
+    let multi = parts.len() > 1 || matches!(selection.kinds, KindSet::GroupPattern(_));
+    let mut present = Vec::new();
+    for part in &parts {
+        let sel = match Selected::resolve(env, part, Access::READ).await {
+            Ok(sel) => sel,
+            Err(KubeError::UnknownKind { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        let objects = match sel.list(env).await {
+            Ok(objects) => objects,
+            Err(KubeError::Api { code: 404, .. }) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        present.extend(objects.iter().map(|obj| {
+            let name = if multi {
+                sel.object_ref(obj)
+            } else {
+                object_name(obj)
+            };
+            back_again(&name, obj)
+        }));
+    }
+    if present.is_empty() {
         return Ok(None);
     }
-    let mut named: Vec<String> = objects.iter().take(NAMED).map(back_again).collect();
-    if objects.len() > NAMED {
-        named.push(format!("and {} more", objects.len() - NAMED));
+    let total = present.len();
+    present.truncate(NAMED);
+    if total > NAMED {
+        present.push(format!("and {} more", total - NAMED));
     }
-    Ok(Some(named.join("; ")))
+    Ok(Some(present.join("; ")))
 }
 
 /// "flux-system exists again (created 12:03:14 UTC by pulumi-kubernetes)".
-fn back_again(obj: &DynamicObject) -> String {
+/// `name`: how the object is named (its plural first when the selection covers
+/// several kinds).
+fn back_again(name: &str, obj: &DynamicObject) -> String {
     let mut notes = Vec::new();
     if let Some(created) = &obj.metadata.creation_timestamp {
         let at = created.0.strftime("%H:%M:%S UTC");
@@ -61,7 +91,6 @@ fn back_again(obj: &DynamicObject) -> String {
     if obj.metadata.deletion_timestamp.is_some() {
         notes.push("being deleted".to_owned());
     }
-    let name = object_name(obj);
     if notes.is_empty() {
         format!("{name} exists again")
     } else {
@@ -104,7 +133,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(
-            back_again(&obj),
+            back_again("flux-system", &obj),
             "flux-system exists again (created 12:03:14 UTC by pulumi-kubernetes)"
         );
         let bare: DynamicObject = serde_json::from_value(serde_json::json!({
@@ -112,6 +141,6 @@ mod tests {
             "metadata": {"name": "x", "deletionTimestamp": "2026-11-30T12:03:14Z"}
         }))
         .unwrap();
-        assert_eq!(back_again(&bare), "x exists again (being deleted)");
+        assert_eq!(back_again("x", &bare), "x exists again (being deleted)");
     }
 }

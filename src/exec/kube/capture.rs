@@ -16,12 +16,13 @@ use crate::validate::Capture;
 
 use super::env::TaskEnv;
 use super::error::KubeError;
-use super::select::{Selected, object_name};
+use super::select::{Access, Selected};
 use super::task::{KubeTask, KubeWork};
 
 /// Annotations that may hold a copy of the data (kubectl's last-applied
 /// configuration holds a Secret's values in clear base64); never written out.
-const DROPPED_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
+pub(crate) const DROPPED_ANNOTATIONS: &[&str] =
+    &["kubectl.kubernetes.io/last-applied-configuration"];
 
 /// Captures the selected objects into `run_dir/spec.file`. Returns a summary.
 pub async fn capture(
@@ -30,22 +31,20 @@ pub async fn capture(
     run_dir: &Path,
     redactor: &Redactor,
 ) -> Result<String, KubeError> {
-    let sel = Selected::resolve(env, &spec.selection).await?;
+    let sel = Selected::resolve(env, &spec.selection, Access::READ).await?;
     let objects = sel.list(env).await?;
-    let is_secret = sel.kind.resource.kind == "Secret";
-    if is_secret {
-        for obj in &objects {
-            register_secret_values(&object_value(obj), redactor);
-        }
+    for obj in objects.iter().filter(|o| is_secret(o)) {
+        register_secret_values(&object_value(obj), redactor);
     }
     let described: Vec<String> = objects
         .iter()
-        .map(|o| format!("{} (keys: {})", object_name(o), keys(o).join(", ")))
+        .map(|o| format!("{} (keys: {})", sel.short_ref(o), keys(o).join(", ")))
         .collect();
-    let what = if objects.len() == 1 {
-        sel.kind.resource.kind.to_lowercase()
-    } else {
-        sel.kind.resource.plural.clone()
+    let what = match (sel.kinds.as_slice(), objects.len()) {
+        ([kind], 1) => kind.resource.kind.to_lowercase(),
+        ([kind], _) => kind.resource.plural.clone(),
+        (_, 1) => "object".to_string(),
+        _ => "objects".to_string(),
     };
     if env.dry_run {
         return Ok(format!(
@@ -84,8 +83,15 @@ pub async fn capture(
     })
 }
 
+/// Whether a listed object is a Secret.
+pub(crate) fn is_secret(obj: &DynamicObject) -> bool {
+    obj.types
+        .as_ref()
+        .is_some_and(|t| t.kind == "Secret" && t.api_version == "v1")
+}
+
 /// The object as JSON (kind, metadata and data), as [`register_secret_values`] reads it.
-fn object_value(obj: &DynamicObject) -> Value {
+pub(crate) fn object_value(obj: &DynamicObject) -> Value {
     serde_json::to_value(obj).unwrap_or(Value::Null)
 }
 
@@ -123,7 +129,7 @@ fn manifest(obj: &DynamicObject) -> Value {
 }
 
 /// The data keys of a Secret or ConfigMap, sorted.
-fn keys(obj: &DynamicObject) -> Vec<String> {
+pub(crate) fn keys(obj: &DynamicObject) -> Vec<String> {
     let mut keys: Vec<String> = ["data", "binaryData", "stringData"]
         .iter()
         .filter_map(|f| obj.data.get(*f).and_then(Value::as_object))
@@ -136,7 +142,7 @@ fn keys(obj: &DynamicObject) -> Vec<String> {
 
 /// Adds a Secret's values to the redactor: base64 as stored, and decoded with every
 /// form a secret is printed in (see [`Redactor::add_secret`]).
-fn register_secret_values(obj: &Value, redactor: &Redactor) {
+pub(crate) fn register_secret_values(obj: &Value, redactor: &Redactor) {
     for field in ["data", "stringData"] {
         let Some(map) = obj.get(field).and_then(Value::as_object) else {
             continue;

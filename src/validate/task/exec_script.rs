@@ -8,9 +8,8 @@ use planrun_text::shell_quote;
 use super::TaskSpec;
 use crate::plan::TaskType;
 use crate::plan::task::RawExecScript;
-use crate::validate::document::key_span;
 use crate::validate::error::{ErrorKind, PlanError};
-use crate::validate::task_table::Builder;
+use crate::validate::task_table::{Builder, conflict};
 
 /// `exec-script`.
 #[derive(Debug, Clone)]
@@ -45,16 +44,10 @@ impl ExecScript {
         let id = b.id;
         let program = match (raw.command, raw.script) {
             (Some(_), Some(_)) => {
-                let mut error = PlanError::new(
-                    ErrorKind::ConflictingFields,
-                    format!("task `{id}` sets both `command` and `script`"),
-                );
-                for key in ["command", "script"] {
-                    if let Some(span) = key_span(b.table, key) {
-                        error = error.at(span, format!("`{key}` here"));
-                    }
-                }
-                b.errors.push(error.help(
+                b.errors.push(conflict(
+                    id,
+                    b.table,
+                    &["command", "script"],
                     "use `command` for a program with arguments (no shell) or `script` for shell source, not both",
                 ));
                 return None;
