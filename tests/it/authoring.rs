@@ -130,8 +130,10 @@ fn explain_shows_the_keys_and_an_example_that_is_a_valid_task() {
     }
     let o = planrun(d, &["explain", "wait-condition"]);
     let said = text(&o);
+    // Each key on its line, its docs after its type (aligned with the longest key).
     assert!(
-        said.contains("  condition     (string, required) Condition type, e.g. \"Ready\"."),
+        said.lines().any(|l| l.starts_with("  condition ")
+            && l.ends_with(" (string, required) Condition type, e.g. \"Ready\".")),
         "{said}"
     );
     let o = planrun(d, &["explain", "wait-absnt"]);

@@ -47,9 +47,9 @@ pub const TYPE: TypeInfo = TypeInfo {
 fn example() -> serde_json::Value {
     serde_json::json!({
         "type": "kube-apply",
-        "description": "Restore the captured Flux Secrets the stack did not recreate (only where absent)",
-        "from_capture": "capture-secrets",
-        "if_absent": true,
-        "needs": ["pulumi-up"]
+        "description": "Restore the Flux Git credentials where the stack did not recreate them",
+        "files": ["manifests/flux-secrets.yaml"],
+        "only": ["flux-system/flux-system"],
+        "if_absent": true
     })
 }
