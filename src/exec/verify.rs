@@ -119,7 +119,11 @@ async fn run_check(task: &Task, check: &Attempt) -> Postcondition {
 
 /// Nothing of `selection` exists now.
 async fn absent(check: &Attempt, selection: &crate::validate::Selection) -> Postcondition {
-    kube_check(check, |env| async move { present_now(&env, selection).await }).await
+    kube_check(
+        check,
+        |env| async move { present_now(&env, selection).await },
+    )
+    .await
 }
 
 /// A Kubernetes check made with the run's connection, quietly: `found` answers

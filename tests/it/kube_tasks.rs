@@ -1713,30 +1713,7 @@ async fn a_resume_reruns_a_wait_whose_object_came_back_and_only_its_branch() {
         two_context_kubeconfig(&sb.url(), "rehearsal"),
     )
     .unwrap();
-    let args = ["plan.toml", "--kubeconfig", "kubeconfig"];
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("planrun"))
-        .current_dir(&d)
-        .env_remove("KUBECONFIG")
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while !d.join("hold.started").exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "hold never started"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(130));
+    interrupt_in_hold(&d).await;
     let a = sb.state().get("v1", "Namespace", "", "a");
     assert!(
         a.is_none_or(|n| n["metadata"].get("deletionTimestamp").is_some()),
@@ -1799,14 +1776,216 @@ async fn a_resume_reruns_a_wait_whose_object_came_back_and_only_its_branch() {
         "{stderr}"
     );
     // Exactly the lost branches ran again; b's stayed done.
-    let ran: Vec<String> = stdout
+    assert_eq!(
+        started_tasks(&stdout),
+        ["delete-a", "mark", "a-gone", "hold"],
+        "{stdout}"
+    );
+    assert!(sb.state().get("v1", "Namespace", "", "a").is_none());
+    assert!(d.join("marked").exists());
+    sb.shutdown().await;
+}
+
+/// Runs `plan.toml` in `d` (kubeconfig `kubeconfig`) until its task `hold` has
+/// started (it touches `hold.started`), then interrupts it (Ctrl-C): exit 130.
+async fn interrupt_in_hold(d: &std::path::Path) {
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("planrun"))
+        .current_dir(d)
+        .env_remove("KUBECONFIG")
+        .args(["plan.toml", "--kubeconfig", "kubeconfig"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !d.join("hold.started").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "hold never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The tasks a run started, in order, from its JSON events.
+fn started_tasks(stdout: &str) -> Vec<String> {
+    stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|e| e["event"] == "task-started")
         .map(|e| e["task"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(ran, ["delete-a", "mark", "a-gone", "hold"], "{stdout}");
-    assert!(sb.state().get("v1", "Namespace", "", "a").is_none());
-    assert!(d.join("marked").exists());
+        .collect()
+}
+
+/// Two finalizer removals, a merge patch and two applies, then a task that only
+/// waits.
+const PATCH_APPLY_PLAN: &str = r#"
+[plan]
+name = "verify-patch-apply"
+context = "rehearsal"
+
+[tasks.unhold-x]
+type = "kube-patch"
+kind = "ConfigMap"
+namespace = "apps"
+name = "x"
+remove_finalizers = ["example.com/hold"]
+
+[tasks.unhold-y]
+type = "kube-patch"
+kind = "ConfigMap"
+namespace = "apps"
+name = "y"
+remove_finalizers = ["example.com/hold"]
+
+[tasks.label-y]
+type = "kube-patch"
+kind = "ConfigMap"
+namespace = "apps"
+name = "y"
+merge_patch = { metadata = { labels = { tier = "web" } } }
+
+[tasks.apply-s]
+type = "kube-apply"
+files = ["s.yaml"]
+
+[tasks.apply-t]
+type = "kube-apply"
+files = ["t.yaml"]
+
+[tasks.hold]
+type = "exec-script"
+script = 'touch hold.started; while [ ! -e go ]; do sleep 0.05; done'
+read_only = true
+needs = ["unhold-x", "unhold-y", "label-y", "apply-s", "apply-t"]
+"#;
+
+/// Verify before skipping, for kube-patch and kube-apply: after an interruption a
+/// controller writes the finalizer back on `x`, someone relabels `y` and deletes
+/// the applied `s`. The resume says why `unhold-x` (who wrote the finalizer,
+/// when), `label-y` and `apply-s` (absent again) run again, and reruns only those;
+/// `unhold-y` and `apply-t` still hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_reruns_a_patch_whose_finalizer_came_back_and_an_apply_whose_object_went() {
+    let held = |name: &str| {
+        format!(
+            "{{apiVersion: v1, kind: ConfigMap, metadata: {{name: {name}, namespace: apps, finalizers: [example.com/hold]}}}}"
+        )
+    };
+    let sb = start_sandbox(
+        fast(),
+        &[
+            "{apiVersion: v1, kind: Namespace, metadata: {name: apps}}".to_owned(),
+            held("x"),
+            held("y"),
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    std::fs::write(d.join("plan.toml"), PATCH_APPLY_PLAN).unwrap();
+    for name in ["s", "t"] {
+        std::fs::write(
+            d.join(format!("{name}.yaml")),
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: apps}}\ndata: {{k: v}}\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        d.join("kubeconfig"),
+        two_context_kubeconfig(&sb.url(), "rehearsal"),
+    )
+    .unwrap();
+    interrupt_in_hold(&d).await;
+    let cm = |name: &str| sb.state().get("v1", "ConfigMap", "apps", name);
+    let finalizers = |name: &str| {
+        cm(name).unwrap()["metadata"]["finalizers"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    assert_eq!(finalizers("x"), 0);
+    assert!(cm("s").is_some() && cm("t").is_some());
+
+    // A controller puts the finalizer back on `x`; someone deletes `s`.
+    let client = kube::Client::try_from(kube::Config::new(sb.url().parse().unwrap())).unwrap();
+    let maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client, "apps");
+    maps.patch(
+        "x",
+        &kube::api::PatchParams {
+            field_manager: Some("kustomize-controller".into()),
+            ..Default::default()
+        },
+        &kube::api::Patch::Merge(
+            serde_json::json!({"metadata": {"finalizers": ["example.com/hold"]}}),
+        ),
+    )
+    .await
+    .unwrap();
+    maps.patch(
+        "y",
+        &Default::default(),
+        &kube::api::Patch::Merge(serde_json::json!({"metadata": {"labels": {"tier": "db"}}})),
+    )
+    .await
+    .unwrap();
+    maps.delete("s", &Default::default()).await.unwrap();
+    std::fs::write(d.join("go"), "").unwrap();
+
+    let out = planrun_cli(
+        &d,
+        &[
+            "plan.toml",
+            "--kubeconfig",
+            "kubeconfig",
+            "--resume",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let will_run = stderr
+        .lines()
+        .find(|l| l.contains("will run ("))
+        .unwrap_or_else(|| panic!("no listing: {stderr}"));
+    let back = Regex::new(
+        r"unhold-x \(apps/x carries example\.com/hold again \(finalizers written \d\d:\d\d:\d\d UTC by kustomize-controller\)\)",
+    )
+    .unwrap();
+    assert!(back.is_match(will_run), "{will_run}");
+    assert!(
+        will_run.contains("label-y (apps/y differs from the patch again)"),
+        "{will_run}"
+    );
+    assert!(
+        will_run.contains("apply-s (configmaps/apps/s is absent again)"),
+        "{will_run}"
+    );
+    assert!(
+        stderr.contains("checked now, still hold (2): unhold-y, apply-t"),
+        "{stderr}"
+    );
+    assert_eq!(
+        started_tasks(&stdout),
+        ["unhold-x", "label-y", "apply-s", "hold"],
+        "{stdout}"
+    );
+    assert_eq!(finalizers("x"), 0);
+    assert_eq!(cm("y").unwrap()["metadata"]["labels"]["tier"], "web");
+    assert!(cm("s").is_some());
     sb.shutdown().await;
 }

@@ -1057,6 +1057,22 @@ fn a_dry_run_of_the_flux_plan_on_the_old_flux_exits_0_and_lists_the_dependent_ch
         crds.iter()
             .any(|c| c["name"] == "kustomizations.kustomize.toolkit.fluxcd.io")
     );
+    // Every Flux object whose finalizer it would remove, and the Secret restore
+    // (what the capture holds is not written in a dry run).
+    let unhold = state_of("remove-flux-finalizers");
+    assert_eq!(unhold["state"], "would-change", "{unhold}");
+    let patched = unhold["would"].as_array().unwrap();
+    assert_eq!(patched.len(), 4, "{unhold}");
+    assert!(patched.iter().all(|p| p["action"] == "patch"
+        && p["remove_finalizers"] == serde_json::json!(["finalizers.fluxcd.io"])));
+    assert!(
+        patched.contains(&serde_json::json!({"action": "patch",
+            "api_version": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+            "namespace": "apps", "name": "redis",
+            "remove_finalizers": ["finalizers.fluxcd.io"]})),
+        "{unhold}"
+    );
+    assert_eq!(state_of("restore-flux-secrets")["state"], "would-change");
     let build = state_of("build-cluster");
     assert_eq!(
         build["would"][0]["argv"],

@@ -240,7 +240,10 @@ pub async fn applied_now(
     Ok(match absent.len() {
         0 => None,
         1 => Some(format!("{} is absent again", absent[0])),
-        n => Some(format!("{n} objects are absent again: {}", absent.join(", "))),
+        n => Some(format!(
+            "{n} objects are absent again: {}",
+            absent.join(", ")
+        )),
     })
 }
 
@@ -297,9 +300,14 @@ fn load_objects(
             ),
         });
     }
-    Ok(Some((origin, objects.into_iter().filter(|o| matches_only(o, &spec.only)).collect())))
+    Ok(Some((
+        origin,
+        objects
+            .into_iter()
+            .filter(|o| matches_only(o, &spec.only))
+            .collect(),
+    )))
 }
-
 
 fn only_text(only: &[ObjectName]) -> String {
     if only.is_empty() {
