@@ -703,6 +703,41 @@ fn an_interrupted_rehearsal_resumes_to_green_without_repeating_finished_tasks() 
     assert_eq!(count(&calls, "pnpm", ""), 1);
     assert_eq!(count(&calls, "pulumi", "up"), 2);
     assert_desired_end_state(&cluster(state.path()));
+
+    // The run to look at: the report charts both processes, `pulumi-up` cut off
+    // then done; the graph colours every task of the plan by its state.
+    let report =
+        std::fs::read_to_string(latest_run_dir(state.path(), "flux-rebuild").join("report.md"))
+            .unwrap();
+    let blocks = crate::timeline::mermaid_blocks(&report);
+    assert_eq!(blocks.len(), 1, "{report}");
+    crate::timeline::check_gantt(&blocks[0]);
+    assert!(
+        blocks[0].contains("  section pulumi-up\n    1 interrupted :crit, "),
+        "{}",
+        blocks[0]
+    );
+    let graph = planrun(&root())
+        .arg("graph")
+        .arg(plan())
+        .args(["--run", "latest", "--format", "mermaid", "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    let drawn = String::from_utf8_lossy(&graph.stdout).into_owned();
+    assert!(graph.status.success(), "{}", text(&graph));
+    crate::timeline::check_flowchart(&drawn);
+    for (task, kind) in [
+        ("remove-flux-finalizers", "kube-patch"),
+        ("restore-flux-secrets", "kube-apply"),
+        ("pulumi-up", "pulumi-up"),
+    ] {
+        assert!(
+            drawn.contains(&format!("{task}<br/><small>{kind} · succeeded</small>")),
+            "{task}: {drawn}"
+        );
+    }
+    assert!(!drawn.contains(" pending\n"), "{drawn}");
 }
 
 /// The fields of each `### \`type\`` table in the README's task reference.

@@ -50,7 +50,7 @@ fn stdout(o: &Output) -> String {
 }
 
 /// The ```mermaid blocks of a Markdown text.
-fn mermaid_blocks(markdown: &str) -> Vec<String> {
+pub(crate) fn mermaid_blocks(markdown: &str) -> Vec<String> {
     markdown
         .split("```mermaid\n")
         .skip(1)
@@ -60,7 +60,7 @@ fn mermaid_blocks(markdown: &str) -> Vec<String> {
 
 /// The gantt subset planrun emits (see `journal/timeline.rs`): a header, then
 /// sections of task lines `NAME :TAGS, ID, START, END` with millisecond times.
-fn check_gantt(text: &str) {
+pub(crate) fn check_gantt(text: &str) {
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("gantt"), "{text}");
     let header =
@@ -88,7 +88,7 @@ fn check_gantt(text: &str) {
 }
 
 /// The flowchart subset `planrun graph --format mermaid` emits.
-fn check_flowchart(text: &str) {
+pub(crate) fn check_flowchart(text: &str) {
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("flowchart TD"), "{text}");
     let node = Regex::new(r#"^  t\d+\["[^"]+<br/><small>[^"<]+</small>"\]$"#).unwrap();
