@@ -1739,25 +1739,8 @@ async fn a_resume_reruns_a_wait_whose_object_came_back_and_only_its_branch() {
     std::fs::remove_file(d.join("marked")).unwrap();
     std::fs::write(d.join("go"), "").unwrap();
 
-    let out = planrun_cli(
-        &d,
-        &[
-            "plan.toml",
-            "--kubeconfig",
-            "kubeconfig",
-            "--resume",
-            "--output",
-            "json",
-        ],
-    )
-    .await;
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let will_run = stderr
-        .lines()
-        .find(|l| l.contains("will run ("))
-        .unwrap_or_else(|| panic!("no listing: {stderr}"));
+    let (stdout, stderr) = resume_to_the_end(&d).await;
+    let will_run = will_run_line(&stderr);
     let back = Regex::new(
         r"a-gone \(a exists again \(created \d\d:\d\d:\d\d UTC by pulumi-kubernetes\)\)",
     )
@@ -1817,6 +1800,34 @@ async fn interrupt_in_hold(d: &std::path::Path) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Resumes `plan.toml` in `d` (JSON events) to a success; its stdout and stderr.
+async fn resume_to_the_end(d: &std::path::Path) -> (String, String) {
+    let out = planrun_cli(
+        d,
+        &[
+            "plan.toml",
+            "--kubeconfig",
+            "kubeconfig",
+            "--resume",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+/// The resume listing's line of the tasks that will run, and why.
+fn will_run_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.contains("will run ("))
+        .unwrap_or_else(|| panic!("no listing: {stderr}"))
 }
 
 /// The tasks a run started, in order, from its JSON events.
@@ -1943,25 +1954,8 @@ async fn a_resume_reruns_a_patch_whose_finalizer_came_back_and_an_apply_whose_ob
     maps.delete("s", &Default::default()).await.unwrap();
     std::fs::write(d.join("go"), "").unwrap();
 
-    let out = planrun_cli(
-        &d,
-        &[
-            "plan.toml",
-            "--kubeconfig",
-            "kubeconfig",
-            "--resume",
-            "--output",
-            "json",
-        ],
-    )
-    .await;
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let will_run = stderr
-        .lines()
-        .find(|l| l.contains("will run ("))
-        .unwrap_or_else(|| panic!("no listing: {stderr}"));
+    let (stdout, stderr) = resume_to_the_end(&d).await;
+    let will_run = will_run_line(&stderr);
     let back = Regex::new(
         r"unhold-x \(apps/x carries example\.com/hold again \(finalizers written \d\d:\d\d:\d\d UTC by kustomize-controller\)\)",
     )
