@@ -1705,14 +1705,8 @@ async fn a_resume_reruns_a_wait_whose_object_came_back_and_only_its_branch() {
         ],
     )
     .await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = plan_dir(&sb, VERIFY_PLAN);
     let d = dir.path().to_path_buf();
-    std::fs::write(d.join("plan.toml"), VERIFY_PLAN).unwrap();
-    std::fs::write(
-        d.join("kubeconfig"),
-        two_context_kubeconfig(&sb.url(), "rehearsal"),
-    )
-    .unwrap();
     interrupt_in_hold(&d).await;
     let a = sb.state().get("v1", "Namespace", "", "a");
     assert!(
@@ -1767,6 +1761,19 @@ async fn a_resume_reruns_a_wait_whose_object_came_back_and_only_its_branch() {
     assert!(sb.state().get("v1", "Namespace", "", "a").is_none());
     assert!(d.join("marked").exists());
     sb.shutdown().await;
+}
+
+/// A directory with `plan` as `plan.toml` and a `kubeconfig` whose context
+/// `rehearsal` is `sb`.
+fn plan_dir(sb: &Sandbox, plan: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.toml"), plan).unwrap();
+    std::fs::write(
+        dir.path().join("kubeconfig"),
+        two_context_kubeconfig(&sb.url(), "rehearsal"),
+    )
+    .unwrap();
+    dir
 }
 
 /// Runs `plan.toml` in `d` (kubeconfig `kubeconfig`) until its task `hold` has
@@ -1904,9 +1911,8 @@ async fn a_resume_reruns_a_patch_whose_finalizer_came_back_and_an_apply_whose_ob
         ],
     )
     .await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = plan_dir(&sb, PATCH_APPLY_PLAN);
     let d = dir.path().to_path_buf();
-    std::fs::write(d.join("plan.toml"), PATCH_APPLY_PLAN).unwrap();
     for name in ["s", "t"] {
         std::fs::write(
             d.join(format!("{name}.yaml")),
@@ -1914,11 +1920,6 @@ async fn a_resume_reruns_a_patch_whose_finalizer_came_back_and_an_apply_whose_ob
         )
         .unwrap();
     }
-    std::fs::write(
-        d.join("kubeconfig"),
-        two_context_kubeconfig(&sb.url(), "rehearsal"),
-    )
-    .unwrap();
     interrupt_in_hold(&d).await;
     let cm = |name: &str| sb.state().get("v1", "ConfigMap", "apps", name);
     let finalizers = |name: &str| {

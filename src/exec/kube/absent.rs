@@ -14,6 +14,7 @@ use crate::validate::{KindSet, Selection};
 use super::env::TaskEnv;
 use super::error::KubeError;
 use super::select::{Access, Selected, object_name};
+use super::status::first_few;
 
 /// Most objects a reason names; the rest are counted.
 const NAMED: usize = 3;
@@ -63,15 +64,7 @@ pub async fn present_now(
             back_again(&name, obj)
         }));
     }
-    if present.is_empty() {
-        return Ok(None);
-    }
-    let total = present.len();
-    present.truncate(NAMED);
-    if total > NAMED {
-        present.push(format!("and {} more", total - NAMED));
-    }
-    Ok(Some(present.join("; ")))
+    Ok((!present.is_empty()).then(|| first_few(present, NAMED)))
 }
 
 /// "flux-system exists again (created 12:03:14 UTC by pulumi-kubernetes)".

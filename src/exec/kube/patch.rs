@@ -27,7 +27,7 @@ use super::env::TaskEnv;
 use super::error::KubeError;
 use super::retry;
 use super::select::{Access, Selected, preview_ref};
-use super::status::plural;
+use super::status::{first_few, plural};
 use super::task::{KubeTask, KubeWork};
 
 /// How many times a conflicting write is tried before the task gives up.
@@ -290,15 +290,7 @@ pub async fn patched_now(env: &TaskEnv<'_>, spec: &KubePatch) -> Result<Option<S
             PatchChange::Json(_) => {}
         }
     }
-    if lost.is_empty() {
-        return Ok(None);
-    }
-    let total = lost.len();
-    lost.truncate(NAMED);
-    if total > NAMED {
-        lost.push(format!("and {} more", total - NAMED));
-    }
-    Ok(Some(lost.join("; ")))
+    Ok((!lost.is_empty()).then(|| first_few(lost, NAMED)))
 }
 
 /// "12:03:14 UTC by kustomize-controller": the latest managedFields entry that owns
