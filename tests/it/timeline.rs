@@ -139,6 +139,27 @@ fn mermaid_parse(diagrams: &[String]) {
     assert_eq!(said.lines().count(), diagrams.len(), "{said}");
 }
 
+/// `planrun graph plan.toml --run latest --format mermaid` in `d`, checked.
+fn latest_flowchart(d: &Path) -> String {
+    let graph = planrun(
+        d,
+        &[
+            "graph",
+            "plan.toml",
+            "--run",
+            "latest",
+            "--format",
+            "mermaid",
+        ],
+    )
+    .output()
+    .unwrap();
+    let drawn = stdout(&graph);
+    assert!(graph.status.success(), "{drawn}");
+    check_flowchart(&drawn);
+    drawn
+}
+
 #[test]
 fn the_report_charts_every_attempt_and_the_graph_colours_the_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -153,22 +174,7 @@ fn the_report_charts_every_attempt_and_the_graph_colours_the_run() {
     assert_eq!(out.status.code(), Some(130), "{}", stdout(&out));
 
     // While interrupted: the graph shows where the run stands.
-    let graph = planrun(
-        d,
-        &[
-            "graph",
-            "plan.toml",
-            "--run",
-            "latest",
-            "--format",
-            "mermaid",
-        ],
-    )
-    .output()
-    .unwrap();
-    let interrupted = stdout(&graph);
-    assert!(graph.status.success(), "{interrupted}");
-    check_flowchart(&interrupted);
+    let interrupted = latest_flowchart(d);
     assert!(
         interrupted.contains("slow<br/><small>exec-script · interrupted</small>"),
         "{interrupted}"
@@ -207,22 +213,7 @@ fn the_report_charts_every_attempt_and_the_graph_colours_the_run() {
     }
     assert!(!gantt.contains("cut off"), "{gantt}");
 
-    let mermaid = stdout(
-        &planrun(
-            d,
-            &[
-                "graph",
-                "plan.toml",
-                "--run",
-                "latest",
-                "--format",
-                "mermaid",
-            ],
-        )
-        .output()
-        .unwrap(),
-    );
-    check_flowchart(&mermaid);
+    let mermaid = latest_flowchart(d);
     assert!(
         mermaid.contains("  class t0,t1,t2 succeeded\n"),
         "{mermaid}"
