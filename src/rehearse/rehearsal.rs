@@ -303,7 +303,8 @@ fn announce(
 }
 
 /// Says how the rehearsal ended, and leaves the sandbox's final state and activity
-/// in the run's directory; returns the exit code (the run's, unless the other
+/// in the run's directory (a dry run writes no run: the latest is an earlier
+/// rehearsal's, left as it is); returns the exit code (the run's, unless the other
 /// cluster got a write).
 fn conclude(
     opts: &RehearseOptions,
@@ -322,7 +323,7 @@ fn conclude(
     for a in &ending.activity {
         say(&format!("rehearsal: sandbox: {}", a.text));
     }
-    if let Some(run) = outcome::latest_run(&world.state_dir, plan_name) {
+    if let Some(run) = outcome::latest_run(&world.state_dir, plan_name).filter(|_| !opts.dry_run) {
         match outcome::write_final_state(&run, &ending.objects) {
             Ok(path) => say(&format!(
                 "rehearsal: the sandbox's final state: {}",

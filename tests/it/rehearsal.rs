@@ -632,9 +632,13 @@ fn an_interrupted_rehearsal_resumes_to_green_without_repeating_finished_tasks() 
             break;
         }
     }
-    // Midway: the simulated `pulumi up` is running (and hangs).
+    // Midway: the simulated `pulumi up` is running (and hangs), holding the
+    // stack's lock (it watches Ctrl-C by then).
+    let locks = sandbox_dir(state.path())
+        .join("tools-state/.pulumi/locks/organization/oceanid-cluster/oceanid-cluster");
     wait_until("pulumi up to start", || {
         count(&tool_calls(state.path()), "pulumi", "up") == 1
+            && std::fs::read_dir(&locks).is_ok_and(|mut d| d.next().is_some())
     });
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
@@ -738,6 +742,25 @@ fn an_interrupted_rehearsal_resumes_to_green_without_repeating_finished_tasks() 
         );
     }
     assert!(!drawn.contains(" pending\n"), "{drawn}");
+
+    // A dry run afterwards writes no run: the latest run's report and final state
+    // stay as they are.
+    let run = latest_run_dir(state.path(), "flux-rebuild");
+    let kept = |name: &str| std::fs::read(run.join(name)).unwrap();
+    let before = (kept("report.md"), kept("sandbox-final.yaml"));
+    let out = planrun(&root())
+        .arg("rehearse")
+        .arg(plan())
+        .args(["--dry-run", "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(latest_run_dir(state.path(), "flux-rebuild"), run);
+    assert!(
+        before == (kept("report.md"), kept("sandbox-final.yaml")),
+        "a dry run wrote into the run before it"
+    );
 }
 
 /// The fields of each `### \`type\`` table in the README's task reference.

@@ -94,6 +94,17 @@ pub fn run(cli: &Cli<'_>, target: &Target, kind: &str) -> Result<i32, String> {
         &target.project,
     );
     let state_path = StackState::path(&cli.state_dir, &target.name);
+    // Ctrl-C is watched before the lock is taken, so that a Ctrl-C always ends in
+    // the cancellation that releases it. (The real CLI takes the lock a moment
+    // before it opens its cancellation scope: pulumi/pulumi
+    // pkg/backend/diy/backend.go `Update`, pkg/backend/cancellation_scope.go; a
+    // Ctrl-C in that moment leaves the lock, as a kill -9 does at any time. The
+    // stand-in leaves that to kill -9, so that a rehearsed interruption is
+    // repeatable.)
+    let mut interrupts = {
+        let _entered = runtime.enter();
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch SIGINT: {e}"))?
+    };
     // An update or a refresh holds the stack's lock while it runs (a preview
     // does not); a kill leaves it behind.
     let lock = if kind != "preview" {
@@ -106,8 +117,6 @@ pub fn run(cli: &Cli<'_>, target: &Target, kind: &str) -> Result<i32, String> {
         None
     };
     let code = runtime.block_on(async {
-        let mut interrupts =
-            signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch SIGINT: {e}"))?;
         let started = Instant::now();
         out.prelude(target.config.blinded());
 
