@@ -4,7 +4,6 @@
 //! `sh -eu -c SCRIPT`: a failing command or an unset variable stops the script.
 
 use std::ffi::OsString;
-use std::path::Path;
 use std::sync::OnceLock;
 
 use super::attempt::Attempt;
@@ -96,21 +95,10 @@ pub fn shell_argv(src: &str) -> (OsString, Vec<OsString>) {
 /// The shell for scripts, found once: bash with `-euo pipefail`, else sh with `-eu`.
 fn shell() -> (&'static str, &'static [&'static str]) {
     static BASH: OnceLock<bool> = OnceLock::new();
-    let bash = *BASH.get_or_init(|| on_path("bash"));
+    let bash = *BASH.get_or_init(|| crate::exec::process::resolve_binary("bash").is_some());
     if bash {
         ("bash", &["-euo", "pipefail"])
     } else {
         ("sh", &["-eu"])
     }
-}
-
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| is_executable(&dir.join(name))))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }

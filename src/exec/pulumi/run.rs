@@ -15,7 +15,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::argv;
-use super::capture::{Stopped, capture, resolve_binary};
+use super::capture::{Stopped, capture};
 use super::config::{self, Missing, Presence};
 use super::error::{PulumiError, classify, strip_error};
 use super::operation::{self, Operation, ReviewedPlan};
@@ -25,6 +25,7 @@ use super::target::{self, RunCluster};
 use crate::cancel::Cancel;
 use crate::events::{CancelReason, WouldDo};
 use crate::exec::process::describe_status;
+use crate::exec::process::resolve_binary;
 use crate::exec::{Attempt, TaskError, TaskOutcome};
 use crate::layout::PreviewFiles;
 use crate::redact::Redactor;
