@@ -19,6 +19,7 @@ mod session;
 mod sink;
 mod start;
 pub(crate) mod status;
+mod timeline;
 mod writer;
 
 pub use error::JournalError;
@@ -27,7 +28,9 @@ pub use lock::{LockError, live_holder};
 pub use plan_state::PlanState;
 pub use reader::Journal;
 pub use record::{FORMAT_VERSION, ProcessInfo, Record, RecordedOutcome, RunStarted, VarOverrides};
-pub use session::{Prepared, Session, StartError, is_still_running, open, peek_plan_name, prepare};
+pub use session::{
+    DryResume, Prepared, Session, StartError, is_still_running, open, peek_plan_name, prepare,
+};
 pub use sink::JournalSink;
 pub use start::{Listing, StartMode};
 pub use writer::{JournalWriter, SyncMode};

@@ -20,8 +20,11 @@ pub struct TypeInfo {
     pub kubernetes: bool,
     /// Waits on the cluster: its `timeout` defaults to five minutes.
     pub waits: bool,
-    /// The schema of the type's own keys.
+    /// The schema of the type's own keys, with an example task of the type (its
+    /// `examples`, from `#[schemars(example = ...)]`).
     pub schema: fn(&mut SchemaGenerator) -> Schema,
+    /// The id the example task goes by in `planrun explain`.
+    pub example_id: &'static str,
 }
 
 /// The root schema of `T`, for [`TypeInfo::schema`].
@@ -67,6 +70,7 @@ task_types! {
     Confirm => confirm,
     PulumiPreview => pulumi_preview,
     PulumiUp => pulumi_up,
+    Notify => notify,
 }
 
 impl TaskType {

@@ -51,6 +51,8 @@ pub struct RehearseOptions {
     pub rehearsal: Option<PathBuf>,
     pub fault: Option<String>,
     pub resume: bool,
+    /// `planrun run --dry-run`: the run changes nothing.
+    pub dry_run: bool,
     pub jobs: Option<usize>,
     pub output: OutputFormat,
     pub state_dir: Option<PathBuf>,
@@ -65,8 +67,6 @@ pub struct RehearseOptions {
 
 /// Runs the rehearsal; `Ok` carries the run's exit code.
 pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
-    let plan =
-        planrun::validate::load_and_validate(&opts.plan, &opts.vars).map_err(Error::Invalid)?;
     let spec_path = opts
         .rehearsal
         .clone()
@@ -82,6 +82,15 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
     if let Some(name) = &opts.fault {
         spec = spec.with_fault(name).map_err(invalid)?;
     }
+    // The plan as the rehearsal runs it: with the rehearsal's variables (a secret's
+    // stand-in, say), the command line's last.
+    let mut given: Vec<(String, String)> = spec
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    given.extend(opts.vars.iter().cloned());
+    let plan = planrun::validate::load_and_validate(&opts.plan, &given).map_err(Error::Invalid)?;
     // A cluster the user named, checked before anything is written.
     let target = match &opts.kubeconfig {
         Some(file) => Some(
@@ -183,21 +192,32 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
         }
         _ => opts.plan.clone(),
     };
-    if opts.real_tools {
+    let commands = if opts.real_tools {
         say(
             "rehearsal: the real pulumi, pnpm and flux from PATH; the rehearsal file's `tools` are not used",
         );
+        Vec::new()
     } else {
         world
             .install_tools(&spec.tools_yaml().map_err(invalid)?)
-            .map_err(internal)?;
-    }
+            .map_err(internal)?
+    };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(Report::msg(format!("cannot start the runtime: {e}"))))?;
-    let mut child_args = vec![if opts.resume { "--resume" } else { "--restart" }.to_owned()];
+    let mut child_args: Vec<String> = if opts.dry_run {
+        // A dry run writes no run: it only reads the latest one to preview a resume.
+        let mut args = vec!["--dry-run".to_owned()];
+        if opts.resume {
+            args.push("--resume".to_owned());
+        }
+        args
+    } else {
+        let mode = if opts.resume { "--resume" } else { "--restart" };
+        vec!["--yes".to_owned(), mode.to_owned()]
+    };
     for (name, value) in &vars {
         child_args.extend(["--var".to_owned(), format!("{name}={value}")]);
     }
@@ -218,7 +238,7 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
             &context,
             &scenario,
             &spec.reactions,
-            &child_args,
+            (&child_args, &commands),
         ))?;
         runtime.shutdown_background();
         let ending = Ending {
@@ -291,6 +311,7 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
                 reactions: &spec.reactions,
             },
             &child_args,
+            &commands,
         )
         .await;
         if let Some(problem) = state.persist_error() {
@@ -341,7 +362,7 @@ async fn on_cluster(
     context: &str,
     scenario: &Scenario,
     reactions: &[Reaction],
-    args: &[String],
+    (args, commands): (&[String], &[String]),
 ) -> Result<i32, Error> {
     cluster::write_run_kubeconfig(kubeconfig, target, context, &world.kubeconfig())
         .map_err(internal)?;
@@ -364,8 +385,8 @@ async fn on_cluster(
     }
     say(&format!("rehearsal: files in {}", world.dir.display()));
     let tell = |line: String| say(&format!("rehearsal: {line}"));
-    if opts.resume {
-        say("rehearsal: resuming against the cluster as it is now");
+    if opts.resume || opts.dry_run {
+        say("rehearsal: the cluster as it is now");
     } else {
         cluster::seed(&client, scenario, &tell)
             .await
@@ -382,17 +403,11 @@ async fn on_cluster(
                 .join(", ")
         ));
     }
-    conduct(
-        opts,
-        run_plan,
-        world,
-        Stage::Cluster {
-            client,
-            enactor: cluster::Enactor::new(scenario.conditions.clone(), reactions.to_vec()),
-        },
-        args,
-    )
-    .await
+    let stage = Stage::Cluster {
+        client,
+        enactor: cluster::Enactor::new(scenario.conditions.clone(), reactions.to_vec()),
+    };
+    conduct(opts, run_plan, world, stage, args, commands).await
 }
 
 /// Where the run happens, and what the rehearsal does beside it.
@@ -440,7 +455,8 @@ fn announce(
 }
 
 /// Says how the rehearsal ended, and leaves the sandbox's final state and activity
-/// in the run's directory; returns the exit code (the run's, unless the other
+/// in the run's directory (a dry run writes no run: the latest is an earlier
+/// rehearsal's, left as it is); returns the exit code (the run's, unless the other
 /// cluster got a write).
 fn conclude(
     opts: &RehearseOptions,
@@ -467,7 +483,7 @@ fn conclude(
         say(&format!("rehearsal: sandbox: {}", a.text));
     }
     if let Some(run) = outcome::latest_run(&world.state_dir, plan_name)
-        && opts.kubeconfig.is_none()
+        .filter(|_| !opts.dry_run && opts.kubeconfig.is_none())
     {
         match outcome::write_final_state(&run, &ending.objects) {
             Ok(path) => say(&format!(
@@ -534,21 +550,23 @@ fn same_cluster(opts: &RehearseOptions) -> String {
     out
 }
 
-/// Runs the plan (`plan`: the file to run) as a child, with `args` (`--resume` or
-/// `--restart`, the variables, the context) after the rehearsal's own, and serves
-/// it until it exits; returns its exit code.
+/// Runs the plan (`plan`: the file to run) as a child, with `args` (`--yes
+/// --resume`, `--yes --restart` or `--dry-run [--resume]`, the variables, the
+/// context) after the rehearsal's own, and serves it until it exits; returns its
+/// exit code. `commands`: the other commands simulated on its `PATH`.
 async fn conduct(
     opts: &RehearseOptions,
     plan: &std::path::Path,
     world: &World,
     stage: Stage<'_>,
     args: &[String],
+    commands: &[String],
 ) -> Result<i32, Error> {
     let exe = std::env::current_exe().map_err(|e| internal(RehearseError::Spawn(e)))?;
     let mut cmd = tokio::process::Command::new(exe);
     cmd.arg("run")
         .arg(plan)
-        .args(["--yes", "--output"])
+        .arg("--output")
         .arg(output_name(opts.output))
         .arg("--state-dir")
         .arg(&world.state_dir);
@@ -564,7 +582,8 @@ async fn conduct(
         cmd.env("PATH", world.path_env())
             .env(planrun_sandbox::simtools::CONFIG_ENV, world.behaviour())
             .env(planrun_sandbox::simtools::LOG_ENV, world.tools_log())
-            .env(planrun_sandbox::simtools::STATE_ENV, world.tools_state());
+            .env(planrun_sandbox::simtools::STATE_ENV, world.tools_state())
+            .env(planrun_sandbox::simtools::COMMANDS_ENV, commands.join(","));
     }
     cmd.stdin(Stdio::null()).process_group(0).kill_on_drop(true);
     // The child dies with this process: a guard stops it (SIGTERM, so it stops its

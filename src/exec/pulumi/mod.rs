@@ -9,6 +9,7 @@ mod error;
 mod lock;
 mod operation;
 mod output;
+mod pending;
 mod preview;
 mod run;
 mod summary;
