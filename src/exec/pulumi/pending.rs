@@ -22,6 +22,7 @@ use serde::Deserialize;
 use super::argv;
 use super::capture::{Captured, Stopped, capture};
 use super::config::project_name;
+use super::lock::LockHolder;
 use crate::exec::{Attempt, TaskError};
 use crate::validate::PulumiProject;
 
@@ -45,6 +46,8 @@ pub(super) struct HeldLock {
     pub path: PathBuf,
     /// "created by user@host (pid N) at TIME", as the CLI says it.
     pub owner: String,
+    /// Who holds it, when the file says.
+    pub holder: Option<LockHolder>,
 }
 
 /// What an interrupted update left in the stack.
@@ -280,19 +283,29 @@ fn locks(root: &Path, project: &str, stack: &str) -> Vec<HeldLock> {
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .map(|path| {
-            let owner = std::fs::read(&path)
+            let content = std::fs::read(&path)
                 .ok()
-                .and_then(|b| serde_json::from_slice::<Content>(&b).ok())
-                .map_or_else(
-                    || "owner unreadable".to_owned(),
-                    |c| {
-                        format!(
-                            "created by {}@{} (pid {}) at {}",
-                            c.username, c.hostname, c.pid, c.timestamp
-                        )
-                    },
-                );
-            HeldLock { path, owner }
+                .and_then(|b| serde_json::from_slice::<Content>(&b).ok());
+            let owner = content.as_ref().map_or_else(
+                || "owner unreadable".to_owned(),
+                |c| {
+                    format!(
+                        "created by {}@{} (pid {}) at {}",
+                        c.username, c.hostname, c.pid, c.timestamp
+                    )
+                },
+            );
+            let holder = content.map(|c| LockHolder {
+                by: format!("{}@{}", c.username, c.hostname),
+                host: c.hostname,
+                pid: c.pid,
+                since: c.timestamp,
+            });
+            HeldLock {
+                path,
+                owner,
+                holder,
+            }
         })
         .collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));

@@ -18,6 +18,7 @@ use super::argv;
 use super::capture::{Stopped, capture};
 use super::config::{self, Missing, Presence};
 use super::error::{PulumiError, classify, strip_error};
+use super::lock::{self, Whereabouts};
 use super::operation::{self, Operation, ReviewedPlan};
 use super::pending;
 use super::summary::ChangeSummary;
@@ -568,6 +569,27 @@ async fn resolve_leftovers(
     let found = pending::inspect(project, binary, ctx).await?;
     if found.is_empty() {
         return Ok(());
+    }
+    // An update in progress keeps a lock and pending operations in the checkpoint
+    // as it goes (measured with the real pulumi): they are leftovers only once the
+    // update that holds the lock is gone. One still running here, or on another
+    // machine, is never cancelled under it.
+    for held in &found.locks {
+        if let Some(holder) = &held.holder {
+            let whereabouts = lock::whereabouts(holder);
+            if whereabouts != Whereabouts::Gone {
+                let (stack, cwd, holder) = (
+                    project.stack.clone(),
+                    project.cwd.clone(),
+                    Box::new(holder.clone()),
+                );
+                let e = match whereabouts {
+                    Whereabouts::Running => PulumiError::LockedRunning { stack, holder },
+                    _ => PulumiError::LockedElsewhere { stack, cwd, holder },
+                };
+                return Err(TaskError::from_diagnostic(&e).map_text(|t| redact(ctx, t)));
+            }
+        }
     }
     let what = found.describe(&project.stack);
     for line in what.lines() {
