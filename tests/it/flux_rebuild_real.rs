@@ -20,7 +20,7 @@ use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
 use crate::pulumi_real::{all_text, assert_no_secret, pulumi_cli, signal, text};
-use crate::realcluster::{PulumiWorld, RealCluster};
+use crate::realcluster::{PulumiWorld, RealCluster, install_old_flux};
 use crate::support::managers;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -212,29 +212,8 @@ async fn the_flux_rebuild_end_to_end_interrupted_during_pulumi_up_and_resumed() 
     let world = PulumiWorld::new(dir.path());
     let k = cluster.kubectl();
 
-    // The old install, as `kubectl apply` (client-side) made it: the Flux objects
-    // only once their CRDs are established.
-    let seed = Path::new(ROOT).join("examples/rehearsal/old-flux.yaml");
-    let seed = seed.to_str().unwrap();
-    let _ = k.run(&["apply", "-f", seed]).await;
-    k.ok(&[
-        "wait",
-        "--for=condition=Established",
-        "crd",
-        "--all",
-        "--timeout=120s",
-    ])
-    .await;
-    k.ok(&["apply", "-f", seed]).await;
-    k.ok(&[
-        "-n",
-        "flux-system",
-        "rollout",
-        "status",
-        "deployment",
-        "--timeout=180s",
-    ])
-    .await;
+    // The old install, as `kubectl apply` (client-side) made it.
+    install_old_flux(&k).await;
 
     let repo = repository(dir.path(), &world);
     let (bin, sim_config) = stand_ins(dir.path());

@@ -16,7 +16,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::realcluster::RealCluster;
+use crate::realcluster::{RealCluster, install_old_flux};
 use crate::support::managers;
 
 /// The tasks of `plans/flux-rebuild.toml` this test runs as they are: the capture,
@@ -140,29 +140,8 @@ async fn the_flux_teardown_on_a_real_control_plane() {
     };
     let k = cluster.kubectl();
     let dir = tempfile::tempdir().unwrap();
-    // The old install, as `kubectl apply` (client-side) made it: the Flux objects
-    // only once their CRDs are established.
-    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rehearsal/old-flux.yaml");
-    let seed = seed.to_str().unwrap();
-    let _ = k.run(&["apply", "-f", seed]).await;
-    k.ok(&[
-        "wait",
-        "--for=condition=Established",
-        "crd",
-        "--all",
-        "--timeout=120s",
-    ])
-    .await;
-    k.ok(&["apply", "-f", seed]).await;
-    k.ok(&[
-        "-n",
-        "flux-system",
-        "rollout",
-        "status",
-        "deployment",
-        "--timeout=180s",
-    ])
-    .await;
+    // The old install, as `kubectl apply` (client-side) made it.
+    install_old_flux(&k).await;
     let pods = k
         .ok(&[
             "-n",

@@ -298,6 +298,34 @@ impl Kubectl {
     }
 }
 
+/// Installs the old Flux the way the seed describes it, with `kubectl apply`
+/// (client-side) of `examples/rehearsal/old-flux.yaml`: its Flux objects once their
+/// CRDs are Established, then waits for the controllers' rollout.
+pub async fn install_old_flux(k: &Kubectl) {
+    let seed = Path::new(ROOT).join("examples/rehearsal/old-flux.yaml");
+    let seed = seed.to_str().unwrap();
+    // The first apply creates the CRDs; their custom resources fail until served.
+    let _ = k.run(&["apply", "-f", seed]).await;
+    k.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd",
+        "--all",
+        "--timeout=120s",
+    ])
+    .await;
+    k.ok(&["apply", "-f", seed]).await;
+    k.ok(&[
+        "-n",
+        "flux-system",
+        "rollout",
+        "status",
+        "deployment",
+        "--timeout=180s",
+    ])
+    .await;
+}
+
 /// A local Pulumi backend and the oceanid project (`scripts/realcluster pulumi-env` and
 /// `oceanid`) in a directory of a test's own, with the environment to run the real
 /// `pulumi` (and planrun's `pulumi-up`) there. Pulumi's plugins run in process groups
