@@ -352,6 +352,41 @@ async fn config_json_elides_secrets_and_secret_objects_and_get_path_finds_leaves
 }
 
 #[tokio::test]
+async fn a_plan_broken_half_way_stops_the_update_where_the_engine_meets_it() {
+    // The real engine stops at the first step that breaks the plan, after carrying
+    // out the steps it already generated (pulumi/pulumi
+    // `pkg/resource/deploy/deployment_executor.go`): resources before it exist.
+    let w = World::new(&format!(
+        "  stacks:\n    {STACK}:\n      state: [program.yaml]\n"
+    ))
+    .await;
+    w.ok(&["refresh", "--yes", "--skip-preview"]).await;
+    w.ok(&["preview", "--save-plan", "plan.json"]).await;
+    // After the review, the program's Deployment changes.
+    w.change_program("source-controller:v1.7.0", "source-controller:v1.7.1");
+    let out = w
+        .pulumi(&["up", "--yes", "--skip-preview", "--plan", "plan.json"])
+        .await;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(255), "{all}");
+    assert!(
+        all.contains(
+            "kubernetes:apps/v1:Deployment::flux-system/source-controller violates plan: properties changed"
+        ),
+        "{all}"
+    );
+    assert_eq!(
+        w.state_urns().await,
+        [
+            "cluster-oceanid-cluster",
+            "flux-system",
+            "gitrepositories.source.toolkit.fluxcd.io"
+        ]
+    );
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_saved_plan_binds_up_and_is_refused_once_the_state_changed() {
     let w = World::new(&format!(
         "  stacks:\n    {STACK}:\n      state: [program.yaml]\n"

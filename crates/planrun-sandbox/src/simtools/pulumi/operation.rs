@@ -357,6 +357,16 @@ impl Session<'_> {
         done: &mut Vec<Step>,
         interrupts: &mut tokio::signal::unix::Signal,
     ) -> Option<Failure> {
+        // A step that breaks the plan stops the deployment where the engine meets it
+        // (pulumi/pulumi `pkg/resource/deploy/deployment_executor.go` `Execute`: the
+        // step generator's error cancels the deployment, and the steps already handed
+        // to the step executor are carried out). The real engine meets resources as
+        // the program registers them, in parallel, so the steps carried out before it
+        // stops vary from run to run; here they are the ones before the violating one,
+        // in the program's order. A planned operation no step carried out is found
+        // only once every step has run.
+        let mut refusal = None;
+        let mut planned = planned;
         if let Some(path) = self.cli.parsed.value("plan") {
             let path = self.cli.project_dir().join(path);
             let plan = match plan_file::read(&path) {
@@ -364,7 +374,10 @@ impl Session<'_> {
                 Err(message) => return Some(Failure::Deployment { urn: None, message }),
             };
             if let Some((urn, message)) = steps::violations(&planned, &plan).into_iter().next() {
-                return Some(Failure::Deployment {
+                if let Some(at) = planned.iter().position(|step| step.urn == urn) {
+                    planned.truncate(at);
+                }
+                refusal = Some(Failure::Deployment {
                     urn: Some(urn),
                     message,
                 });
@@ -401,7 +414,7 @@ impl Session<'_> {
                 return Some(Failure::Cancelled);
             }
         }
-        None
+        refusal
     }
 
     /// One step: the provider's write, with the operation pending in the state
