@@ -50,10 +50,14 @@ pub struct RunArgs {
     /// Time a stopped task gets between SIGTERM and SIGKILL.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_grace)]
     pub grace: Duration,
-    /// When journal records reach the disk: `always` syncs each change before acting
-    /// on it; `grouped` writes at once but syncs at most every 100 ms (a power loss
-    /// may make the last finished tasks run again on resume).
-    #[arg(long, value_enum, value_name = "MODE", default_value_t = journal::SyncMode::Always)]
+    /// When journal records reach the disk. `durable`: a task's end is synced before
+    /// a task that needs it starts, before it is reported and before the run ends, one
+    /// sync for every change written meanwhile (a power loss may make a task that had
+    /// just started run again, as a task cut off does); `always`: every change, starts
+    /// included, is synced before planrun goes on; `grouped`: synced at most every
+    /// 100 ms (a power loss may make the last finished tasks run again on resume,
+    /// after tasks that needed them).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = journal::SyncMode::Durable)]
     pub journal_sync: journal::SyncMode,
     /// The kubeconfig for Kubernetes tasks [default: KUBECONFIG, then ~/.kube/config].
     #[arg(long, value_name = "FILE")]
@@ -195,7 +199,9 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
             } = session;
             let plan = Arc::new(plan);
             let run_id = journal.run_id().to_owned();
-            journal.set_sync_mode(args.journal_sync);
+            journal
+                .set_sync_mode(args.journal_sync)
+                .map_err(|e| Error::Internal(Report::new(e)))?;
             let config = RunConfig {
                 done_earlier: done,
                 not_selected,

@@ -23,7 +23,7 @@ use super::start::{
     Choice, Listing, StartMode, choose, journaled_overrides, rerun_indexes, resume_vars, resumption,
 };
 use super::status::{fmt_time, progress};
-use super::writer::JournalWriter;
+use super::writer::{JournalWriter, SyncMode};
 use crate::layout::RunDir;
 use crate::validate::{TaskIdx, ValidatedPlan};
 
@@ -36,13 +36,33 @@ pub struct RunJournal {
 }
 
 impl RunJournal {
-    /// Appends records durably (one sync) and folds them into [`state`](Self::state).
+    /// Appends records and waits until they are durable, whatever the sync mode;
+    /// folds them into [`state`](Self::state).
     pub fn record(&mut self, records: &[Record]) -> Result<(), JournalError> {
-        self.writer.append(records)?;
+        self.write(records)?;
+        self.writer.sync()
+    }
+
+    /// Writes records (one `write`) and folds them into [`state`](Self::state);
+    /// returns the journal's length after them: they are committed once
+    /// [`committed`](Self::committed) reaches it.
+    pub fn write(&mut self, records: &[Record]) -> Result<u64, JournalError> {
+        let len = self.writer.write(records)?;
         for r in records {
             self.state.apply(r);
         }
-        Ok(())
+        Ok(len)
+    }
+
+    /// How far the journal may be relied on (see [`SyncMode`]).
+    pub fn committed(&self) -> Result<u64, JournalError> {
+        self.writer.committed()
+    }
+
+    /// Changes whenever [`committed`](Self::committed) may have moved; `None` when
+    /// it never lags behind [`write`](Self::write).
+    pub fn commits(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.writer.commits()
     }
 
     /// The run as journaled so far.
@@ -51,8 +71,8 @@ impl RunJournal {
     }
 
     /// Chooses when records are synced (see [`SyncMode`]).
-    pub fn set_sync_mode(&mut self, mode: super::writer::SyncMode) {
-        self.writer.set_sync_mode(mode);
+    pub fn set_sync_mode(&mut self, mode: SyncMode) -> Result<(), JournalError> {
+        self.writer.set_sync_mode(mode)
     }
 
     pub fn run_id(&self) -> &str {

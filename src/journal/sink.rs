@@ -1,10 +1,12 @@
 //! The engine's [`StateSink`] backed by the journal: every state change the
-//! dispatcher reports becomes a record, durable before the dispatcher acts on it.
+//! dispatcher reports becomes a record, written at once and committed as the
+//! journal's sync mode says (see [`super::writer`]).
 
 use std::io;
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use tokio::sync::watch;
 
 use super::history::RunHistory;
 use super::lock::PlanLock;
@@ -14,8 +16,8 @@ use crate::events::CancelReason;
 use crate::schedule::{SkipCause, StateChange, StateSink};
 use crate::validate::ValidatedPlan;
 
-/// Journals the dispatcher's state changes; one batch, one sync. Holds the plan's
-/// lock until it is dropped.
+/// Journals the dispatcher's state changes, one batch with one `write`. Holds the
+/// plan's lock until it is dropped (after the journal's last sync).
 #[derive(Debug)]
 pub struct JournalSink {
     journal: RunJournal,
@@ -137,13 +139,21 @@ impl JournalSink {
 }
 
 impl StateSink for JournalSink {
-    fn record(&mut self, changes: &[StateChange]) -> io::Result<()> {
+    fn record(&mut self, changes: &[StateChange]) -> io::Result<u64> {
         let at = Timestamp::now();
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         buf.extend(changes.iter().filter_map(|c| self.record_of(c, at)));
-        let result = self.journal.record(&buf).map_err(io::Error::other);
+        let result = self.journal.write(&buf).map_err(io::Error::other);
         self.buf = buf;
         result
+    }
+
+    fn committed(&self) -> io::Result<u64> {
+        self.journal.committed().map_err(io::Error::other)
+    }
+
+    fn commits(&self) -> Option<watch::Receiver<u64>> {
+        self.journal.commits()
     }
 }
