@@ -8,6 +8,7 @@
 //!   <plan name>/                 [`PlanDir`]: one plan's state
 //!     lock                       held by the planrun process running the plan
 //!     latest                     the latest run's id, replaced atomically
+//!     timings.json               how long each task took in the last runs
 //!     runs/<run id>/             [`RunDir`]: one run
 //!       journal                  the append-only journal of the run
 //!       events.jsonl             every event, as with `--output json`
@@ -34,6 +35,7 @@ const STATE_DIR: &str = ".planrun";
 const REHEARSAL_DIR: &str = "rehearsal";
 const LOCK_FILE: &str = "lock";
 const LATEST_FILE: &str = "latest";
+const TIMINGS_FILE: &str = "timings.json";
 const RUNS_DIR: &str = "runs";
 const SANDBOX_DIR: &str = "sandbox";
 const JOURNAL_FILE: &str = "journal";
@@ -93,6 +95,16 @@ impl PlanDir {
     /// Where the next `latest` is written before it is renamed into place.
     pub fn latest_tmp_path(&self) -> PathBuf {
         self.path.join(format!("{LATEST_FILE}.tmp"))
+    }
+
+    /// The durations of the plan's last runs, task by task.
+    pub fn timings_path(&self) -> PathBuf {
+        self.path.join(TIMINGS_FILE)
+    }
+
+    /// Where the next `timings.json` is written before it is renamed into place.
+    pub fn timings_tmp_path(&self) -> PathBuf {
+        self.path.join(format!("{TIMINGS_FILE}.tmp"))
     }
 
     pub fn runs_dir(&self) -> PathBuf {

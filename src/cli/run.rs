@@ -167,12 +167,13 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         .map(|conn| format!("`{}` at {}", conn.context(), conn.server()));
     // Only now is the run written (journal, `latest`): a refusal above leaves none.
     // `_lock` is held until the run is over.
-    let (plan, mut journal_sink, config, run_id) = match start {
+    let (plan, mut journal_sink, config, run_id, timings) = match start {
         Start::DryRun(plan) => (
             Arc::new(plan),
             None,
             RunConfig::default(),
             layout::new_run_id(jiff::Timestamp::now()),
+            None,
         ),
         Start::Journaled(prepared) => {
             for notice in &prepared.notices {
@@ -189,6 +190,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
             let session = prepared.start(ProcessInfo::of_this_process(kube_name))?;
             let Session {
                 plan,
+                plan_state,
                 lock,
                 mut journal,
                 done,
@@ -198,6 +200,10 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
                 ..
             } = session;
             let plan = Arc::new(plan);
+            // How long each task took in the plan's last runs: it orders ready tasks
+            // (longest expected path first) and estimates the time left.
+            let timings = journal::Timings::load(&plan_state);
+            let known_durations = timings.expected_for(&plan);
             let run_id = journal.run_id().to_owned();
             journal
                 .set_sync_mode(args.journal_sync)
@@ -207,10 +213,17 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
                 not_selected,
                 attempts_before,
                 resumed,
+                known_durations: known_durations.clone(),
                 ..RunConfig::default()
             };
-            let sink = JournalSink::new(journal, plan.clone(), lock);
-            (plan, Some(sink), config, run_id)
+            let sink = JournalSink::new(journal, plan.clone(), lock, known_durations);
+            (
+                plan,
+                Some(sink),
+                config,
+                run_id,
+                Some((timings, plan_state)),
+            )
         }
     };
     let name = plan.header().name.clone();
@@ -304,6 +317,16 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         );
         journal::report::write(&run_dir, &text)
             .map_err(|e| internal("cannot write the run report", e))?;
+        // What this process's attempts took, for the next runs' order and estimates.
+        if let Some((mut timings, plan_state)) = timings {
+            timings.learn(sink.run(), &plan);
+            if let Err(e) = timings.save(&plan_state) {
+                eprintln!(
+                    "planrun: cannot keep the tasks' durations in {}: {e} (the next runs' order and estimates will not know them)",
+                    plan_state.dir().timings_path().display()
+                );
+            }
+        }
     }
     drop(journal_sink);
     reporter

@@ -4,7 +4,8 @@
 //! planrun acts on it ([`writer`]); reading tells a crash's torn tail from corruption
 //! ([`frame`], [`reader`]); [`resume`] decides, as a pure function, what a resume
 //! runs; [`lock`] keeps two planrun processes off the same plan; [`report`] and
-//! [`status`] render a run from its journal.
+//! [`status`] render a run from its journal; [`timings`] keeps how long each task
+//! took in the plan's last runs.
 
 mod error;
 mod frame;
@@ -19,6 +20,7 @@ mod session;
 mod sink;
 mod start;
 pub(crate) mod status;
+mod timings;
 mod writer;
 
 pub use error::JournalError;
@@ -30,4 +32,5 @@ pub use record::{FORMAT_VERSION, ProcessInfo, Record, RecordedOutcome, RunStarte
 pub use session::{Prepared, Session, StartError, open, peek_plan_name, prepare};
 pub use sink::JournalSink;
 pub use start::{Listing, StartMode};
+pub use timings::Timings;
 pub use writer::{JournalWriter, SyncMode};

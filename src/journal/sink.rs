@@ -4,6 +4,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio::sync::watch;
@@ -25,16 +26,27 @@ pub struct JournalSink {
     plan: Arc<ValidatedPlan>,
     /// The last attempt started, per task.
     attempts: Vec<u32>,
+    /// Each task's expected duration from the plan's earlier runs, journaled with
+    /// its start so that the report can compare.
+    expected: Vec<Option<Duration>>,
     buf: Vec<Record>,
 }
 
 impl JournalSink {
-    pub fn new(journal: RunJournal, plan: Arc<ValidatedPlan>, lock: PlanLock) -> Self {
+    /// A sink for `journal`; `expected` holds each task's expected duration from
+    /// the plan's earlier runs (`None`: never timed).
+    pub fn new(
+        journal: RunJournal,
+        plan: Arc<ValidatedPlan>,
+        lock: PlanLock,
+        expected: Vec<Option<Duration>>,
+    ) -> Self {
         Self {
             attempts: vec![0; plan.tasks().len()],
             journal,
             _lock: lock,
             plan,
+            expected,
             buf: Vec::new(),
         }
     }
@@ -55,6 +67,12 @@ impl JournalSink {
                     attempt: *attempt,
                     fingerprint: self.plan.task(*task).fingerprint.clone(),
                     at,
+                    expected_ms: self
+                        .expected
+                        .get(*task)
+                        .copied()
+                        .flatten()
+                        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
                 }
             }
             StateChange::Retrying {

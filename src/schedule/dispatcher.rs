@@ -41,6 +41,9 @@ use super::graph::DepGraph;
 use super::run_state::{Ended, RunState, Start};
 use super::state::{Failure, SkipCause, StateChange, StateSink};
 
+/// How often, at most, the dispatcher estimates the time left.
+const ESTIMATE_EVERY: Duration = Duration::from_secs(1);
+
 /// The variables an `always` task gets: how the run stands when it starts.
 pub const OUTCOME_ENV: &str = "PLANRUN_RUN_OUTCOME";
 /// The variable an `always` task gets: the ids of the tasks failed so far.
@@ -62,6 +65,9 @@ pub struct RunConfig {
     pub resumed: bool,
     /// Whether the task logs are kept (false: output only reaches events).
     pub keep_logs: bool,
+    /// Each task's expected duration from the plan's earlier runs (`None`: never
+    /// timed with its definition): orders ready tasks, estimates the time left.
+    pub known_durations: Vec<Option<Duration>>,
 }
 
 impl Default for RunConfig {
@@ -73,6 +79,7 @@ impl Default for RunConfig {
             attempts_before: Vec::new(),
             resumed: false,
             keep_logs: true,
+            known_durations: Vec::new(),
         }
     }
 }
@@ -127,6 +134,8 @@ struct Tally {
     /// Attempts by earlier processes of the run.
     before: u32,
     first_start: Option<Instant>,
+    /// When the latest attempt started.
+    attempt_start: Option<Instant>,
 }
 
 impl Tally {
@@ -202,8 +211,12 @@ impl Dispatcher<'_> {
             ended_at: vec![0; plan.tasks().len()],
             held_spawns: Vec::new(),
             held_events: VecDeque::new(),
+            jobs,
+            estimated: None,
+            ended_since_estimate: true,
         };
-        let (mut state, initial) = RunState::new(DepGraph::from_plan(&plan), &start);
+        let graph = DepGraph::from_plan(&plan, &d.config.known_durations);
+        let (mut state, initial) = RunState::new(graph, &start);
         let result = d.drive(&mut state, initial, jobs).await;
         if result.is_err() {
             // Stop what runs and wait for it, then report the run as failed.
@@ -270,6 +283,12 @@ struct Loop<'s> {
     held_spawns: Vec<HeldSpawn>,
     /// Events waiting for their change to be committed, in order.
     held_events: VecDeque<(u64, EventKind)>,
+    /// At most this many tasks at once.
+    jobs: usize,
+    /// When the time left was last estimated.
+    estimated: Option<Instant>,
+    /// A task ended since then.
+    ended_since_estimate: bool,
 }
 
 /// Something the dispatcher does only once the changes behind it are recorded.
@@ -325,6 +344,7 @@ impl Loop<'_> {
             if state.is_over() {
                 return Ok(());
             }
+            self.estimate(state)?;
             // Biased, the interruption first: an attempt that ended because the
             // interruption killed it must be seen as interrupted, not as a failure
             // that would let `always` tasks start.
@@ -535,6 +555,7 @@ impl Loop<'_> {
             for change in &pending {
                 if let Some(task) = change.ended_task() {
                     self.ended_at[task] = self.written;
+                    self.ended_since_estimate = true;
                 }
             }
         }
@@ -623,11 +644,53 @@ impl Loop<'_> {
         }
     }
 
+    /// Reports the expected time left, once a task that will run has a duration
+    /// from earlier runs: after tasks ended, at most every [`ESTIMATE_EVERY`] (the
+    /// reporters count down in between). Its event follows the ends it accounts for.
+    fn estimate(&mut self, state: &RunState) -> Result<(), RunError> {
+        let due = self.ended_since_estimate
+            && self
+                .estimated
+                .is_none_or(|at| at.elapsed() >= ESTIMATE_EVERY)
+            && state.mode() != super::run_state::Mode::Interrupted;
+        if !due {
+            return Ok(());
+        }
+        let left: Vec<TaskIdx> = (0..self.plan.tasks().len())
+            .filter(|&t| state.will_run(t))
+            .collect();
+        let known = |t: TaskIdx| self.config.known_durations.get(t).copied().flatten();
+        if !left.iter().any(|&t| known(t).is_some()) {
+            return Ok(());
+        }
+        let ran = |t: TaskIdx| {
+            self.tallies[t]
+                .attempt_start
+                .map_or(Duration::ZERO, |at| at.elapsed())
+        };
+        let time_left = state.time_left(ran, self.jobs);
+        let guessed = left.iter().filter(|&&t| known(t).is_none()).count();
+        self.estimated = Some(Instant::now());
+        self.ended_since_estimate = false;
+        self.held_events.push_back((
+            self.written,
+            EventKind::RunEstimate {
+                left_ms: millis(time_left.expected),
+                overrun: time_left.overrun,
+                guessed,
+            },
+        ));
+        self.release()
+    }
+
     /// Starts an attempt's tokio task, reporting its start.
     fn spawn(&mut self, task: TaskIdx, attempt: Attempt) {
+        let expected = self.config.known_durations.get(task).copied().flatten();
+        self.tallies[task].attempt_start = Some(Instant::now());
         self.events.emit(EventKind::TaskStarted {
             task: self.id(task),
             attempt: attempt.number,
+            expected_ms: expected.map(millis),
         });
         let plan = self.plan.clone();
         self.inflight.spawn(async move {

@@ -2,6 +2,7 @@
 //! relies on.
 
 mod dispatcher;
+mod estimate;
 mod graph;
 mod run_state;
 mod state;

@@ -103,15 +103,6 @@ pub fn why_present(obj: &DynamicObject) -> Vec<String> {
     lines
 }
 
-/// "1 object", "3 objects".
-pub fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
 /// Long messages on one line (servers put newlines in some).
 pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")

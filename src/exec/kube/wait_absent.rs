@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use kube::api::{Api, DynamicObject, ListParams, ResourceExt};
 use kube::discovery::ApiResource;
+use planrun_text::plural;
 use serde_json::Value;
 
 use crate::validate::WaitAbsent;
@@ -14,7 +15,7 @@ use crate::validate::WaitAbsent;
 use super::env::TaskEnv;
 use super::error::KubeError;
 use super::select::{Selected, object_name};
-use super::status::{plural, why_present};
+use super::status::why_present;
 use super::task::{KubeTask, KubeWork};
 use super::watch::WatchEnd;
 

@@ -1,5 +1,7 @@
 //! `wait-absent`: wait, by watch, until the selected objects are gone.
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -17,5 +19,6 @@ pub const TYPE: TypeInfo = TypeInfo {
     selection: true,
     kubernetes: true,
     waits: true,
+    typical: Duration::from_secs(30),
     schema: schema_of::<RawWaitAbsent>,
 };
