@@ -14,6 +14,9 @@
 //!       events.jsonl             every event, as with `--output json`
 //!       report.md                the Markdown run report
 //!       logs/<task id>.log       each task's output, attempt after attempt
+//!       <task id>.diff.txt       a pulumi-preview task's diff, as shown to the operator
+//!       <task id>.plan.json      its saved plan (`pulumi preview --save-plan`), 0600
+//!       <task id>.plan.sha256    the plan's digest: `pulumi up --plan` runs only that plan
 //!     sandbox/                   a rehearsal's simulated world (rehearsals only)
 //! ```
 //!
@@ -171,6 +174,37 @@ impl RunDir {
 /// A task's log file relative to its run directory: `logs/<task id>.log`.
 pub fn log_path_in_run(task_id: &str) -> PathBuf {
     Path::new(LOGS_DIR).join(format!("{}.log", path_component(task_id)))
+}
+
+/// The files a `pulumi-preview` task leaves in its run directory, relative to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewFiles {
+    /// The diff as `pulumi preview --diff` showed it.
+    pub diff: PathBuf,
+    /// The plan `pulumi preview --save-plan` wrote.
+    pub plan: PathBuf,
+    /// The SHA-256 of the plan, written when the preview succeeded.
+    pub digest: PathBuf,
+}
+
+impl PreviewFiles {
+    pub fn of(task_id: &str) -> Self {
+        let name = path_component(task_id);
+        Self {
+            diff: PathBuf::from(format!("{name}.diff.txt")),
+            plan: PathBuf::from(format!("{name}.plan.json")),
+            digest: PathBuf::from(format!("{name}.plan.sha256")),
+        }
+    }
+
+    /// The same files under `run_dir`.
+    pub fn under(&self, run_dir: &Path) -> Self {
+        Self {
+            diff: run_dir.join(&self.diff),
+            plan: run_dir.join(&self.plan),
+            digest: run_dir.join(&self.digest),
+        }
+    }
 }
 
 /// A new run id for a run starting at `now`: `YYYYMMDDTHHMMSSZ-xxxx`.

@@ -157,9 +157,14 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     let internal =
         |what: &str, e: std::io::Error| Error::Internal(Report::msg(format!("{what}: {e}")));
     let kube = connect(start.plan(), args).await?;
-    // Before anything runs (the plan deletes before it deploys): every pulumi-up task
-    // must be able to run, its required config present; its secrets get masked.
-    crate::exec::pulumi::preflight_plan(start.plan())
+    // Before anything runs (the plan deletes before it deploys): every Pulumi task
+    // must be able to run, its required config present, its provider pointed at the
+    // run's cluster; its secrets get masked.
+    let cluster = kube.get().map(|conn| crate::exec::pulumi::RunCluster {
+        context: conn.context().to_owned(),
+        server: conn.server().to_owned(),
+    });
+    crate::exec::pulumi::preflight_plan(start.plan(), cluster.as_ref())
         .await
         .map_err(|e| Error::Refused(Report::new(e)))?;
     let kube_name = kube

@@ -21,6 +21,7 @@ pub async fn execute(task: &Task, attempt: &Attempt) -> Result<TaskOutcome, Task
         TaskKind::Capture(spec) => kube::execute(task, spec, attempt).await,
         TaskKind::AssertFile(spec) => assert_file::execute(spec, attempt).await,
         TaskKind::Confirm(spec) => confirm::execute(spec, attempt).await,
+        TaskKind::PulumiPreview(spec) => pulumi::execute_preview(spec, attempt).await,
         TaskKind::PulumiUp(spec) => pulumi::execute(spec, attempt).await,
     }
 }

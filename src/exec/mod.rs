@@ -7,6 +7,7 @@ mod confirm;
 mod executor;
 pub mod kube;
 mod outcome;
+mod private_file;
 pub(crate) mod process;
 pub mod pulumi;
 mod resources;

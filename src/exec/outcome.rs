@@ -90,6 +90,12 @@ impl TaskError {
     }
 
     #[must_use]
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    #[must_use]
     pub fn with_exit_code(mut self, exit_code: Option<i32>) -> Self {
         self.exit_code = exit_code;
         self

@@ -33,7 +33,7 @@ pub struct RunResources {
     pub assume_yes: bool,
     pub kube: KubeSlot,
     /// Variables every child gets (`PLANRUN_RUN_DIR`, `PLANRUN_RUN_ID`,
-    /// `PLANRUN_PLAN`; each attempt adds `PLANRUN_TASK`).
+    /// `PLANRUN_PLAN`, `PLANRUN_PLAN_FILE`; each attempt adds `PLANRUN_TASK`).
     pub child_env: Vec<(String, String)>,
     /// SIGTERM-to-SIGKILL delay for cancelled children.
     pub grace: Duration,

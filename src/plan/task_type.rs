@@ -67,6 +67,7 @@ task_types! {
     Capture => capture,
     AssertFile => assert_file,
     Confirm => confirm,
+    PulumiPreview => pulumi_preview,
     PulumiUp => pulumi_up,
 }
 

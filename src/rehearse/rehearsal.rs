@@ -259,6 +259,7 @@ async fn conduct(
         .env("PATH", world.path_env())
         .env(planrun_sandbox::simtools::CONFIG_ENV, world.behaviour())
         .env(planrun_sandbox::simtools::LOG_ENV, world.tools_log())
+        .env(planrun_sandbox::simtools::STATE_ENV, world.tools_state())
         .stdin(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);

@@ -259,23 +259,27 @@ impl RehearsalSpec {
         }
     }
 
-    /// The tools' behaviour as YAML text, the manifests `pulumi` applies made
-    /// absolute (the behaviour file lives elsewhere than the rehearsal file).
+    /// The tools' behaviour as YAML text, the manifests `pulumi` reads (the
+    /// program's, each stack's initial state) made absolute (the behaviour file
+    /// lives elsewhere than the rehearsal file).
     pub fn tools_yaml(&self) -> Result<String, RehearseError> {
         let mut tools = self.tools.clone();
-        for op in ["preview", "up", "refresh"] {
-            let Some(list) = tools
-                .get_mut("pulumi")
-                .and_then(|p| p.get_mut(op))
-                .and_then(|o| o.get_mut("apply"))
-                .and_then(Value::as_sequence_mut)
-            else {
-                continue;
+        let make_absolute = |list: Option<&mut Value>| {
+            let Some(list) = list.and_then(Value::as_sequence_mut) else {
+                return;
             };
             for item in list {
                 if let Some(p) = item.as_str() {
                     let abs = absolute(&self.resolve(Path::new(p)));
                     *item = Value::String(abs.display().to_string());
+                }
+            }
+        };
+        if let Some(pulumi) = tools.get_mut("pulumi") {
+            make_absolute(pulumi.get_mut("program"));
+            if let Some(stacks) = pulumi.get_mut("stacks").and_then(Value::as_mapping_mut) {
+                for (_, stack) in stacks.iter_mut() {
+                    make_absolute(stack.get_mut("state"));
                 }
             }
         }

@@ -6,6 +6,7 @@
 //!   <plan>/sandbox/kubeconfig        context = the plan's guard context
 //!   <plan>/sandbox/bin/              pulumi, pnpm, flux -> planrun; planrun-sim.yaml
 //!   <plan>/sandbox/tools.log         every simulated tool invocation (JSON Lines)
+//!   <plan>/sandbox/tools-state/      what the tools keep (pulumi/<stack>.json: the stack's state)
 //!   <plan>/sandbox/repo/             the copy of the repository template
 //!   <plan>/sandbox/plan/             without a template: the copy of the plan's directory
 //!   <plan>/sandbox/cluster.json      the sandbox's objects, saved while the run goes
@@ -45,6 +46,10 @@ impl World {
 
     pub fn tools_log(&self) -> PathBuf {
         self.dir.join("tools.log")
+    }
+
+    pub fn tools_state(&self) -> PathBuf {
+        self.dir.join("tools-state")
     }
 
     pub fn repo(&self) -> PathBuf {

@@ -179,6 +179,10 @@ impl Dispatcher<'_> {
             ),
             ("PLANRUN_RUN_ID".to_owned(), run_dir.run_id().to_owned()),
             ("PLANRUN_PLAN".to_owned(), plan.header().name.clone()),
+            (
+                "PLANRUN_PLAN_FILE".to_owned(),
+                plan.source().path().display().to_string(),
+            ),
         ]);
         let tallies = (0..plan.tasks().len())
             .map(|i| Tally {

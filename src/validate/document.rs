@@ -38,6 +38,21 @@ pub fn str_items<'t>(table: &'t Table<'_>, key: &str) -> Vec<(&'t str, Range<usi
         .collect()
 }
 
+/// For each item of the array of tables at `key`, the span of its `field` value (the
+/// item's own span when it lacks one), in order.
+pub fn table_items(table: &Table<'_>, key: &str, field: &str) -> Vec<Range<usize>> {
+    let Some(DeValue::Array(items)) = table.get(key).map(Spanned::get_ref) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .map(|item| match item.get_ref() {
+            DeValue::Table(t) => value_span(t, field).unwrap_or(item.span()),
+            _ => item.span(),
+        })
+        .collect()
+}
+
 /// The entries of `table` whose key is in `keys`, as a table of their own.
 pub fn subtable<'a>(table: &Table<'a>, keys: &[&str]) -> Table<'a> {
     let mut out = Table::new();

@@ -8,6 +8,7 @@ mod model;
 mod pipeline;
 mod selection;
 mod task;
+mod task_ref;
 mod task_table;
 mod vars;
 
@@ -16,4 +17,5 @@ pub use model::*;
 pub use pipeline::{load_and_validate, validate};
 pub use selection::{Selection, Target};
 pub use task::*;
+pub use task_ref::TaskRef;
 pub(crate) use vars::{BUILTIN_VARS, parse_override};

@@ -12,6 +12,7 @@ use super::document::{deserialize, key_span, str_items};
 use super::error::{ErrorKind, InvalidPlan, PlanError};
 use super::graph::build_graph;
 use super::model::{PlanHeader, ValidatedPlan};
+use super::task_ref::check_references;
 use super::task_table::{TaskContext, parse_task};
 use super::vars::resolve_vars;
 use crate::plan::{PlanSource, RawHeader};
@@ -196,6 +197,10 @@ pub fn validate(
     }
 
     let order = build_graph(&mut parsed, &unparsed, &all_ids, &mut errors);
+    if order.is_some() {
+        let tasks: Vec<_> = parsed.iter().map(|p| p.task.clone()).collect();
+        check_references(&tasks, &mut errors);
+    }
     let (Some(header), Some(order), true) = (header, order, errors.is_empty()) else {
         return Err(invalid(errors));
     };

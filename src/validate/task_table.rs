@@ -507,6 +507,17 @@ impl Builder<'_, '_> {
         regex_at(self.cx, self.table, key, pattern, None, self.errors)
     }
 
+    /// `pattern` (from the value of `key`), compiled; an error points at `span` when
+    /// given.
+    pub fn regex_at(
+        &mut self,
+        key: &str,
+        pattern: &str,
+        span: Option<Range<usize>>,
+    ) -> Option<Regex> {
+        regex_at(self.cx, self.table, key, pattern, span, self.errors)
+    }
+
     /// The patterns of the list at `key`, compiled, each error pointing at its item.
     pub fn regexes(&mut self, key: &str, patterns: &[String]) -> Vec<Option<Regex>> {
         let items = str_items(self.table, key);

@@ -15,8 +15,8 @@ use planrun::exec::kube::{
 };
 use planrun::redact::Redactor;
 use planrun::validate::{
-    AssertDeployments, AssertFieldManagers, Capture, KubeDelete, Propagation, Selection, Target,
-    WaitAbsent, WaitCondition,
+    AssertDeployments, AssertFieldManagers, Capture, KubeDelete, Operation, Owner, Propagation,
+    Selection, Target, WaitAbsent, WaitCondition,
 };
 use planrun_sandbox::{Delay, FaultRule, NamespaceKnob, Sandbox, Scenario};
 use regex::Regex;
@@ -514,6 +514,20 @@ async fn deployments_not_ready_at_the_timeout_are_listed_one_line_each() {
     h.sb.shutdown().await;
 }
 
+/// The owners the Flux plan accepts (pulumi-kubernetes before and since v4.29.0).
+fn pulumi_owners() -> Vec<Owner> {
+    vec![
+        Owner {
+            manager: Regex::new("^pulumi-kubernetes$").unwrap(),
+            operation: Some(Operation::Update),
+        },
+        Owner {
+            manager: Regex::new("^pulumi-kubernetes-[a-z0-9]+$").unwrap(),
+            operation: Some(Operation::Apply),
+        },
+    ]
+}
+
 #[tokio::test]
 async fn client_side_apply_manager_on_a_crd_is_named() {
     // Seeds are written by kubectl-client-side-apply (the sandbox's default).
@@ -525,7 +539,7 @@ async fn client_side_apply_manager_on_a_crd_is_named() {
             pattern(r"\.toolkit\.fluxcd\.io$"),
         ),
         forbidden: vec![Regex::new("^kubectl-client-side-apply$").unwrap()],
-        required_apply: Some(Regex::new("^pulumi-kubernetes").unwrap()),
+        owners: pulumi_owners(),
     };
     let err = assert_field_managers(&h.env(LONG), &spec)
         .await
@@ -537,41 +551,68 @@ async fn client_side_apply_manager_on_a_crd_is_named() {
         details[0],
         "customresourcedefinitions/gitrepositories.source.toolkit.fluxcd.io: forbidden manager kubectl-client-side-apply (Update) matches /^kubectl-client-side-apply$/"
     );
-    assert!(
-        details[1].starts_with("customresourcedefinitions/gitrepositories.source.toolkit.fluxcd.io: no Apply entry from a manager matching /^pulumi-kubernetes/"),
-        "{err}"
+    assert_eq!(
+        details[1],
+        "customresourcedefinitions/gitrepositories.source.toolkit.fluxcd.io: no managedFields entry from an accepted owner \
+         (has: kubectl-client-side-apply (Update); accepted: /^pulumi-kubernetes$/ (Update), /^pulumi-kubernetes-[a-z0-9]+$/ (Apply))"
     );
     assert_eq!(details.len(), 4, "{err}");
-
-    // Recreated by server-side apply from Pulumi: the assertion holds.
-    let mut sc = fast();
-    sc.seed_field_manager = "pulumi-kubernetes-1234".into();
-    let h2 = Harness::start(sc, &[]).await;
-    let crds: Api<DynamicObject> = Api::all_with(
-        h2.client(),
-        &ApiResource {
-            group: "apiextensions.k8s.io".into(),
-            version: "v1".into(),
-            api_version: "apiextensions.k8s.io/v1".into(),
-            kind: "CustomResourceDefinition".into(),
-            plural: "customresourcedefinitions".into(),
-        },
-    );
-    for doc in FLUX_CRDS.split("---") {
-        let obj: serde_json::Value = serde_yaml::from_str(doc).unwrap();
-        let name = obj["metadata"]["name"].as_str().unwrap().to_string();
-        crds.patch(
-            &name,
-            &PatchParams::apply("pulumi-kubernetes-1234"),
-            &Patch::Apply(obj),
-        )
-        .await
-        .unwrap();
-    }
-    let summary = assert_field_managers(&h2.env(LONG), &spec).await.unwrap();
-    assert_eq!(summary, "field managers ok on 2 objects");
     h.sb.shutdown().await;
-    h2.sb.shutdown().await;
+}
+
+/// Both ways pulumi-kubernetes creates an object, against the sandbox's API server:
+/// a plain create as `pulumi-kubernetes` (v4.29.0 and later) and a server-side apply
+/// as `pulumi-kubernetes-<suffix>` (before). The assertion holds for each.
+#[tokio::test]
+async fn objects_created_either_way_pulumi_kubernetes_creates_them_are_owned() {
+    let spec = AssertFieldManagers {
+        selection: selection(
+            "CustomResourceDefinition",
+            None,
+            pattern(r"\.toolkit\.fluxcd\.io$"),
+        ),
+        forbidden: vec![Regex::new("^kubectl-client-side-apply$").unwrap()],
+        owners: pulumi_owners(),
+    };
+    for by_apply in [false, true] {
+        let h = Harness::start(fast(), &[]).await;
+        let crds: Api<DynamicObject> = Api::all_with(
+            h.client(),
+            &ApiResource {
+                group: "apiextensions.k8s.io".into(),
+                version: "v1".into(),
+                api_version: "apiextensions.k8s.io/v1".into(),
+                kind: "CustomResourceDefinition".into(),
+                plural: "customresourcedefinitions".into(),
+            },
+        );
+        for doc in FLUX_CRDS.split("---") {
+            let obj: serde_json::Value = serde_yaml::from_str(doc).unwrap();
+            let name = obj["metadata"]["name"].as_str().unwrap().to_string();
+            if by_apply {
+                crds.patch(
+                    &name,
+                    &PatchParams::apply("pulumi-kubernetes-1234abcd"),
+                    &Patch::Apply(obj),
+                )
+                .await
+                .unwrap();
+            } else {
+                let obj: DynamicObject = serde_json::from_value(obj).unwrap();
+                let params = kube::api::PostParams {
+                    field_manager: Some("pulumi-kubernetes".into()),
+                    ..Default::default()
+                };
+                crds.create(&params, &obj).await.unwrap();
+            }
+        }
+        let summary = assert_field_managers(&h.env(LONG), &spec).await.unwrap();
+        assert_eq!(
+            summary, "field managers ok on 2 objects",
+            "by apply: {by_apply}"
+        );
+        h.sb.shutdown().await;
+    }
 }
 
 #[tokio::test]
@@ -1142,7 +1183,7 @@ async fn dry_run_checks_waits_and_assertions_against_the_state_now_without_waiti
         AssertFieldManagers {
             selection: crds.clone(),
             forbidden: vec![Regex::new("^kubectl-client-side-apply$").unwrap()],
-            required_apply: None,
+            owners: Vec::new(),
         },
     )
     .await

@@ -3,11 +3,14 @@
 
 mod architecture;
 mod engine;
+mod flux_sim;
 mod journal;
 mod kube_tasks;
 mod plan_diagnostics;
 mod plan_files;
 mod pulumi;
+mod pulumi_review;
+mod pulumi_sim;
 mod rehearsal;
 mod sandbox;
 mod sandbox_kubectl;

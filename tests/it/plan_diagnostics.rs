@@ -321,3 +321,46 @@ fn every_problem_is_reported_in_one_pass() {
         ],
     );
 }
+
+#[test]
+fn owners_and_the_apply_shorthand_conflict_and_bad_owner_patterns_point_at_their_item() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"assert-field-managers\"\nkind = \"CustomResourceDefinition\"\nname = \"x\"\n\
+         required_apply_manager = '^pulumi'\nowners = [{{ manager = '^pulumi-kubernetes$', operation = \"Update\" }}]\n\n\
+         [tasks.b]\ntype = \"assert-field-managers\"\nkind = \"Deployment\"\nnamespace = \"n\"\nname = \"x\"\n\
+         owners = [\n  {{ manager = '^ok$' }},\n  {{ manager = '^pulumi-(kubernetes', operation = \"Apply\" }},\n]\n\n\
+         [tasks.c]\ntype = \"assert-field-managers\"\nkind = \"Deployment\"\nnamespace = \"n\"\nname = \"x\"\n\
+         owners = [{{ manager = 'x', operation = \"Patch\" }}]\n"
+    );
+    check(
+        "owners",
+        &text,
+        &[
+            (ErrorKind::ConflictingFields, 8),
+            (ErrorKind::BadRegex, 18),
+            (ErrorKind::BadValue, 26),
+        ],
+    );
+}
+
+#[test]
+fn plan_from_and_show_preview_name_a_pulumi_preview_task_that_is_needed() {
+    let text = format!(
+        "{HEADER}[tasks.preview]\ntype = \"pulumi-preview\"\nstack = \"prod\"\n\n\
+         [tasks.other]\ntype = \"exec-script\"\ncommand = [\"true\"]\n\n\
+         [tasks.gate]\ntype = \"confirm\"\nshow_preview = \"preview\"\n\n\
+         [tasks.up]\ntype = \"pulumi-up\"\nstack = \"prod\"\nplan_from = \"other\"\nneeds = [\"other\"]\n\n\
+         [tasks.up2]\ntype = \"pulumi-up\"\nstack = \"dev\"\nplan_from = \"preview\"\nneeds = [\"preview\"]\n\n\
+         [tasks.up3]\ntype = \"pulumi-up\"\nstack = \"prod\"\npreview = true\nplan_from = \"previw\"\n"
+    );
+    check(
+        "plan_from",
+        &text,
+        &[
+            (ErrorKind::BadValue, 14),
+            (ErrorKind::BadValue, 19),
+            (ErrorKind::BadValue, 25),
+            (ErrorKind::ConflictingFields, 31),
+        ],
+    );
+}

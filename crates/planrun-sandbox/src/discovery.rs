@@ -25,7 +25,7 @@ pub fn wants_aggregated(accept: Option<&str>) -> bool {
 }
 
 /// `/version`.
-pub fn version(minor: &str) -> Value {
+pub fn version(minor: &str, git_version: &str) -> Value {
     json!({
         "major": "1",
         "minor": minor,
@@ -33,7 +33,7 @@ pub fn version(minor: &str) -> Value {
         "emulationMinor": minor,
         "minCompatibilityMajor": "1",
         "minCompatibilityMinor": minor,
-        "gitVersion": format!("v1.{minor}.0"),
+        "gitVersion": git_version,
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
         "buildDate": "2025-01-01T00:00:00Z",

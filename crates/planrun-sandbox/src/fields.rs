@@ -279,6 +279,12 @@ fn entry_mut<'a>(
 
 /// Record an `Update` (create, replace, merge/json/strategic patch) by `manager`: the fields it
 /// changed become its own and leave every other manager.
+///
+/// A write that sets `managedFields` itself (a JSON patch replacing them, as
+/// fluxcd/pkg `ssa/patch.go` `PatchReplaceFieldsManagers` sends) is honoured, as the
+/// API server honours it (kubernetes/kubernetes, staging k8s.io/apimachinery
+/// `pkg/util/managedfields/internal/fieldmanager.go`, `decodeLiveOrNew`); an empty
+/// list leaves them as they were, `[{}]` clears them.
 pub fn record_update(
     old: Option<&Value>,
     new: &mut Value,
@@ -287,7 +293,14 @@ pub fn record_update(
     scope: Scope,
     now: &str,
 ) {
-    let mut managers = old.map(read_managers).unwrap_or_default();
+    let live = old.and_then(|o| o.pointer("/metadata/managedFields"));
+    let requested = new
+        .pointer("/metadata/managedFields")
+        .filter(|mf| mf.as_array().is_some_and(|a| !a.is_empty()) && Some(*mf) != live);
+    let mut managers = match requested {
+        Some(_) => read_managers(new),
+        None => old.map(read_managers).unwrap_or_default(),
+    };
     let changed: FieldSet = leaves(new, scope)
         .into_iter()
         .filter(|p| old.and_then(|o| value_at(o, p)) != value_at(new, p))
@@ -497,5 +510,38 @@ mod tests {
         let a2 = json!({"metadata":{"name":"x"},"data":{"a":"1"}});
         let live = apply(Some(&live), &a2, "m", "v1", false, Scope::All, "t").unwrap();
         assert_eq!(live["data"], json!({"a":"1"}));
+    }
+
+    #[test]
+    fn a_write_that_sets_managed_fields_is_honoured() {
+        let mut live =
+            json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"data":{"k":"v"}});
+        record_update(
+            None,
+            &mut live,
+            "kubectl-client-side-apply",
+            "v1",
+            Scope::All,
+            "t0",
+        );
+        // A JSON patch renaming the entry (what pulumi-kubernetes' fixCSAFieldManagers sends).
+        let mut renamed = live.clone();
+        renamed["metadata"]["managedFields"][0]["manager"] = json!("pulumi-kubernetes-1");
+        renamed["metadata"]["managedFields"][0]["operation"] = json!("Apply");
+        record_update(Some(&live), &mut renamed, "unknown", "v1", Scope::All, "t1");
+        let managers = read_managers(&renamed);
+        assert_eq!(managers.len(), 1);
+        assert_eq!(
+            (managers[0].manager.as_str(), managers[0].operation.as_str()),
+            ("pulumi-kubernetes-1", "Apply")
+        );
+        // An empty list is not a request to clear them.
+        let mut emptied = live.clone();
+        emptied["metadata"]["managedFields"] = json!([]);
+        record_update(Some(&live), &mut emptied, "unknown", "v1", Scope::All, "t1");
+        assert_eq!(
+            read_managers(&emptied)[0].manager,
+            "kubectl-client-side-apply"
+        );
     }
 }

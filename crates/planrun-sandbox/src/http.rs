@@ -234,8 +234,9 @@ async fn handle(
         Route::Resource(rp) => resource(shared, req, rp, q, hit).await,
         _ if !get => not_allowed(),
         Route::Version => {
-            let minor = shared.with_store(|s| s.scenario.minor().to_owned());
-            ok(discovery::version(&minor))
+            let (minor, git_version) =
+                shared.with_store(|s| (s.scenario.minor().to_owned(), s.scenario.git_version()));
+            ok(discovery::version(&minor, &git_version))
         }
         Route::Health => Answer {
             response: "ok".into_response(),

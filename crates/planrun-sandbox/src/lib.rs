@@ -37,7 +37,7 @@
 //! strings with a unit (`"250ms"`, `"2s"`, `"1m"`), or `never`.
 //!
 //! ```yaml
-//! kubernetes_version: "1.33"        # reported by /version (kubectl needs 1.27-1.33)
+//! kubernetes_version: "1.33"        # /version (1.<minor>[.<patch>]; kubectl needs 1.27-1.33)
 //! namespace_finalize_delay: 500ms   # delete -> contents removed -> namespace removed
 //! namespaces:
 //!   flux-system: { finalize_delay: 2s }

@@ -167,7 +167,8 @@ pub struct FaultRule {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Scenario {
-    /// Reported server version, `major.minor` (kubectl's dispatcher needs 1.27–1.33).
+    /// Reported server version, `1.<minor>` or `1.<minor>.<patch>` (kubectl's
+    /// dispatcher needs 1.27–1.33; Flux 2.7 needs 1.32 or later).
     pub kubernetes_version: String,
     /// Delay from a namespace delete to its contents and itself being removed.
     pub namespace_finalize_delay: Delay,
@@ -257,13 +258,14 @@ impl Scenario {
             path: String::new(),
             message,
         };
-        let minor = self
+        let parts: Option<Vec<u32>> = self
             .kubernetes_version
             .strip_prefix("1.")
-            .and_then(|m| m.parse::<u32>().ok());
-        if minor.is_none() {
+            .map(|rest| rest.split('.').map(|p| p.parse::<u32>().ok()).collect())
+            .and_then(|p: Option<Vec<u32>>| p.filter(|p| (1..=2).contains(&p.len())));
+        if parts.is_none() {
             return Err(bad(format!(
-                "kubernetes_version {:?} is not of the form 1.<minor>",
+                "kubernetes_version {:?} is not of the form 1.<minor> or 1.<minor>.<patch>",
                 self.kubernetes_version
             )));
         }
@@ -283,7 +285,17 @@ impl Scenario {
 
     /// The reported minor version.
     pub fn minor(&self) -> &str {
-        self.kubernetes_version.strip_prefix("1.").unwrap_or("33")
+        let rest = self.kubernetes_version.strip_prefix("1.").unwrap_or("33");
+        rest.split('.').next().unwrap_or(rest)
+    }
+
+    /// The reported `gitVersion`: `v1.<minor>.<patch>` (patch 0 unless given).
+    pub fn git_version(&self) -> String {
+        let rest = self.kubernetes_version.strip_prefix("1.").unwrap_or("33");
+        match rest.split_once('.') {
+            Some((minor, patch)) => format!("v1.{minor}.{patch}"),
+            None => format!("v1.{rest}.0"),
+        }
     }
 }
 
@@ -328,6 +340,15 @@ seeds: [flux.yaml]
         assert_eq!(s.conditions[0].status, "True");
         assert_eq!(s.seeds[0], Path::new("/base/flux.yaml"));
         assert_eq!(s.faults[0].count, Some(2));
+    }
+
+    #[test]
+    fn the_server_version_may_name_a_patch() {
+        let s = Scenario::from_yaml("kubernetes_version: \"1.31.4\"", Path::new(".")).unwrap();
+        assert_eq!((s.minor(), s.git_version().as_str()), ("31", "v1.31.4"));
+        assert_eq!(Scenario::default().git_version(), "v1.33.0");
+        assert!(Scenario::from_yaml("kubernetes_version: \"2.0\"", Path::new(".")).is_err());
+        assert!(Scenario::from_yaml("kubernetes_version: \"1.31.x\"", Path::new(".")).is_err());
     }
 
     #[test]

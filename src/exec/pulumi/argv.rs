@@ -2,12 +2,15 @@
 //! always the stack (`--stack`), the project (`--cwd`), no prompts
 //! (`--non-interactive`), no colour codes in logs (`--color never`), and `--json`
 //! for output planrun reads (engine events for `up` and `refresh`, one digest for
-//! `preview`).
+//! `preview`) except for the preview a person reviews: `--json` replaces the diff
+//! display (pulumi/pulumi `pkg/backend/display/`), so that one is human.
 
-use crate::validate::PulumiUp;
+use std::path::Path;
+
+use crate::validate::PulumiProject;
 
 /// `--stack S --cwd DIR --non-interactive --color never`.
-fn common(task: &PulumiUp) -> Vec<String> {
+fn common(task: &PulumiProject) -> Vec<String> {
     vec![
         "--stack".into(),
         task.stack.clone(),
@@ -19,7 +22,7 @@ fn common(task: &PulumiUp) -> Vec<String> {
     ]
 }
 
-fn command(name: &str, task: &PulumiUp, tail: &[&str]) -> Vec<String> {
+fn command(name: &str, task: &PulumiProject, tail: &[&str]) -> Vec<String> {
     let mut args = vec![name.to_owned()];
     args.extend(common(task));
     args.extend(tail.iter().map(|s| (*s).to_owned()));
@@ -28,7 +31,7 @@ fn command(name: &str, task: &PulumiUp, tail: &[&str]) -> Vec<String> {
 
 /// `pulumi config --json`: every key of the stack, secrets blinded (no value shown),
 /// or, with `show_secrets`, in plain text (read by planrun only, to mask them).
-pub fn config_list(task: &PulumiUp, show_secrets: bool) -> Vec<String> {
+pub fn config_list(task: &PulumiProject, show_secrets: bool) -> Vec<String> {
     let mut args = command("config", task, &["--json"]);
     if show_secrets {
         args.push("--show-secrets".into());
@@ -38,7 +41,7 @@ pub fn config_list(task: &PulumiUp, show_secrets: bool) -> Vec<String> {
 
 /// `pulumi refresh --yes --skip-preview --json`: adopt the cluster's actual state
 /// before the update.
-pub fn refresh(task: &PulumiUp) -> Vec<String> {
+pub fn refresh(task: &PulumiProject) -> Vec<String> {
     command(
         "refresh",
         task,
@@ -48,7 +51,7 @@ pub fn refresh(task: &PulumiUp) -> Vec<String> {
 
 /// `pulumi preview --diff --json` (with `--refresh` when a refresh was asked for but
 /// must not be saved, as under `--dry-run`), then the task's extra arguments.
-pub fn preview(task: &PulumiUp, refresh: bool) -> Vec<String> {
+pub fn preview(task: &PulumiProject, refresh: bool) -> Vec<String> {
     let mut args = command(
         "preview",
         task,
@@ -61,26 +64,34 @@ pub fn preview(task: &PulumiUp, refresh: bool) -> Vec<String> {
     args
 }
 
-/// `pulumi up --yes --json` (with `--skip-preview` when a preview just ran), then the
-/// task's extra arguments.
-pub fn up(task: &PulumiUp, skip_preview: bool) -> Vec<String> {
-    let mut args = command("up", task, &["--yes"]);
-    if skip_preview {
-        args.push("--skip-preview".into());
+/// `pulumi preview --diff --save-plan PLAN` (with `--refresh` under `--dry-run`),
+/// human output for the person who reviews it, then the task's extra arguments.
+pub fn review(task: &PulumiProject, refresh: bool, plan: &Path) -> Vec<String> {
+    let mut args = command("preview", task, &["--diff", "--suppress-progress"]);
+    args.push("--save-plan".into());
+    args.push(plan.display().to_string());
+    if refresh {
+        args.push("--refresh".into());
     }
-    args.extend(["--suppress-progress".into(), "--json".into()]);
     args.extend(task.args.iter().cloned());
     args
 }
 
-/// The command that sets a missing config key (it prompts for the value, so the
-/// value never lands in shell history).
-pub fn config_set_hint(task: &PulumiUp, key: &str) -> String {
-    format!(
-        "pulumi config set --secret {key} --stack {} --cwd {}",
-        task.stack,
-        task.cwd.display()
-    )
+/// `pulumi up --yes --json` (with `--skip-preview` when a preview just ran, and
+/// `--plan PLAN` to do only what a reviewed preview planned), then the task's extra
+/// arguments.
+pub fn up(task: &PulumiProject, skip_preview: bool, plan: Option<&Path>) -> Vec<String> {
+    let mut args = command("up", task, &["--yes"]);
+    if skip_preview {
+        args.push("--skip-preview".into());
+    }
+    if let Some(plan) = plan {
+        args.push("--plan".into());
+        args.push(plan.display().to_string());
+    }
+    args.extend(["--suppress-progress".into(), "--json".into()]);
+    args.extend(task.args.iter().cloned());
+    args
 }
 
 #[cfg(test)]
@@ -89,12 +100,10 @@ mod tests {
 
     use super::*;
 
-    fn task() -> PulumiUp {
-        PulumiUp {
+    fn task() -> PulumiProject {
+        PulumiProject {
             stack: "oceanid-cluster".into(),
             cwd: PathBuf::from("/repo/cluster"),
-            preview: true,
-            refresh: false,
             require_config: vec![],
             args: vec!["--parallel".into(), "4".into()],
             binary: "pulumi".into(),
@@ -118,8 +127,20 @@ mod tests {
             format!("preview {common} --diff --suppress-progress --json --refresh --parallel 4")
         );
         assert_eq!(
-            up(&t, true).join(" "),
+            up(&t, true, None).join(" "),
             format!("up {common} --yes --skip-preview --suppress-progress --json --parallel 4")
+        );
+        assert_eq!(
+            up(&t, true, Some(Path::new("/run/p.plan.json"))).join(" "),
+            format!(
+                "up {common} --yes --skip-preview --plan /run/p.plan.json --suppress-progress --json --parallel 4"
+            )
+        );
+        assert_eq!(
+            review(&t, false, Path::new("/run/p.plan.json")).join(" "),
+            format!(
+                "preview {common} --diff --suppress-progress --save-plan /run/p.plan.json --parallel 4"
+            )
         );
         assert_eq!(
             refresh(&t).join(" "),

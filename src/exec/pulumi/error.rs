@@ -71,6 +71,65 @@ pub enum PulumiError {
         fix: String,
     },
 
+    #[error("stack `{stack}` would deploy to another cluster: {detail}")]
+    #[diagnostic(
+        code(planrun::pulumi::other_cluster),
+        help(
+            "make the stack's provider use the run's cluster: remove the setting \
+             (`pulumi config rm {key} --stack {stack} --cwd {}`; the provider then uses the \
+             kubeconfig planrun gives it), or run the plan against the cluster the stack names \
+             (--context) if that is the one meant",
+            cwd.display()
+        )
+    )]
+    OtherCluster {
+        stack: String,
+        cwd: PathBuf,
+        /// The stack config key that points elsewhere.
+        key: String,
+        detail: String,
+    },
+
+    #[error("the plan `{preview}` saved is missing: {}", path.display())]
+    #[diagnostic(
+        code(planrun::pulumi::plan_missing),
+        help("run the preview again, review its diff and confirm it: `{rerun}`")
+    )]
+    PlanMissing {
+        preview: String,
+        path: PathBuf,
+        rerun: String,
+    },
+
+    #[error("the plan `{preview}` saved changed since it was reviewed: {}", path.display())]
+    #[diagnostic(
+        code(planrun::pulumi::plan_changed),
+        help("run the preview again, review its diff and confirm it: `{rerun}`")
+    )]
+    PlanChanged {
+        preview: String,
+        path: PathBuf,
+        rerun: String,
+    },
+
+    #[error(
+        "`pulumi up --plan` refused to update stack `{stack}`: it no longer matches the plan \
+         `{preview}` saved (the stack's state or the program changed since): {detail}"
+    )]
+    #[diagnostic(
+        code(planrun::pulumi::plan_refused),
+        help(
+            "the update stopped at the first change outside the plan; run the preview again, \
+             review the new diff and confirm it: `{rerun}`"
+        )
+    )]
+    PlanRefused {
+        stack: String,
+        preview: String,
+        detail: String,
+        rerun: String,
+    },
+
     #[error("another update of stack `{stack}` is in progress")]
     #[diagnostic(
         code(planrun::pulumi::update_in_progress),

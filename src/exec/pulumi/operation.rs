@@ -1,8 +1,8 @@
 //! One Pulumi operation (`refresh`, `preview`, `up`): the child run with SIGINT and a
-//! long grace, its `--json` output rendered into the task log as it comes, then a
-//! verdict made from what it printed and how it ended ([`verdict`], a pure function).
+//! long grace, its output rendered into the task log as it comes, then a verdict
+//! made from what it printed and how it ended ([`verdict`], a pure function).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Duration;
 
@@ -15,50 +15,87 @@ use super::run::{DEFAULT_GRACE, Settings};
 use crate::events::{CancelReason, Stream};
 use crate::exec::process::{self, ProcessExit, ProcessSpec, RunOptions, describe_status};
 use crate::exec::{Attempt, TaskError};
-use crate::validate::PulumiUp;
+use crate::validate::PulumiProject;
 
 /// A Pulumi operation.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) enum Operation {
     Refresh,
-    Preview { refresh: bool },
-    Up { skip_preview: bool },
+    Preview {
+        refresh: bool,
+    },
+    /// A preview for a person: the diff display, the plan saved to `plan`.
+    Review {
+        refresh: bool,
+        plan: PathBuf,
+    },
+    Up {
+        skip_preview: bool,
+        /// Only what this saved plan planned (`up --plan`).
+        plan: Option<ReviewedPlan>,
+    },
+}
+
+/// A plan a `pulumi-preview` task saved and a person reviewed.
+#[derive(Debug, Clone)]
+pub(super) struct ReviewedPlan {
+    pub path: PathBuf,
+    /// The preview task's id.
+    pub preview: String,
+    /// The command that runs the preview again, and what follows it.
+    pub rerun: String,
+}
+
+/// How an operation prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Printing {
+    /// One JSON event per line (`up`, `refresh`).
+    Events,
+    /// One JSON digest over many lines, read at the end (`preview --json`).
+    Digest,
+    /// The human display (a reviewed preview).
+    Human,
 }
 
 impl Operation {
-    fn name(self) -> &'static str {
+    fn name(&self) -> &'static str {
         match self {
             Operation::Refresh => "refresh",
-            Operation::Preview { .. } => "preview",
+            Operation::Preview { .. } | Operation::Review { .. } => "preview",
             Operation::Up { .. } => "up",
         }
     }
 
-    fn args(self, task: &PulumiUp) -> Vec<String> {
+    fn args(&self, task: &PulumiProject) -> Vec<String> {
         match self {
             Operation::Refresh => argv::refresh(task),
-            Operation::Preview { refresh } => argv::preview(task, refresh),
-            Operation::Up { skip_preview } => argv::up(task, skip_preview),
+            Operation::Preview { refresh } => argv::preview(task, *refresh),
+            Operation::Review { refresh, plan } => argv::review(task, *refresh, plan),
+            Operation::Up { skip_preview, plan } => {
+                argv::up(task, *skip_preview, plan.as_ref().map(|p| p.path.as_path()))
+            }
         }
     }
 
-    /// The preview prints one JSON digest over many lines, read at the end; the
-    /// others print an event per line.
-    fn prints_digest(self) -> bool {
-        matches!(self, Operation::Preview { .. })
+    fn printing(&self) -> Printing {
+        match self {
+            Operation::Preview { .. } => Printing::Digest,
+            Operation::Review { .. } => Printing::Human,
+            Operation::Refresh | Operation::Up { .. } => Printing::Events,
+        }
     }
 }
 
 /// Runs one Pulumi operation, its output rendered into the log as it comes.
 pub(super) async fn run(
     op: Operation,
-    task: &PulumiUp,
+    task: &PulumiProject,
     binary: &Path,
     ctx: &Attempt,
     settings: &Settings,
 ) -> Result<OperationLog, TaskError> {
     let grace = settings.grace.unwrap_or(DEFAULT_GRACE.max(ctx.run.grace));
-    let (exit, mut log, digest) = spawn(op, task, binary, ctx, grace).await?;
+    let (exit, mut log, digest) = spawn(&op, task, binary, ctx, grace).await?;
     let mut excerpt = exit.tail.clone();
     if !digest.trim().is_empty() {
         excerpt.extend(read_digest(&mut log, &digest, ctx));
@@ -66,7 +103,7 @@ pub(super) async fn run(
     let excerpt = last_lines(excerpt)
         .map(|l| ctx.run.redactor.redact(&l).into_owned())
         .collect();
-    match verdict(op, task, grace, &exit, &log, excerpt) {
+    match verdict(&op, task, grace, &exit, &log, excerpt) {
         Verdict::Done => {
             if let Some(summary) = &log.summary {
                 ctx.say(&format!("--- pulumi {}: {summary}", op.name()));
@@ -84,8 +121,8 @@ pub(super) async fn run(
 /// Runs the CLI to the end: how it ended, what its output said, and the preview's
 /// digest (its stdout, unread).
 async fn spawn(
-    op: Operation,
-    task: &PulumiUp,
+    op: &Operation,
+    task: &PulumiProject,
     binary: &Path,
     ctx: &Attempt,
     grace: Duration,
@@ -103,7 +140,7 @@ async fn spawn(
         cwd: task.cwd.clone(),
         env: Vec::new(),
     };
-    let digest = op.prints_digest();
+    let printing = op.printing();
     let mut log = OperationLog::default();
     let mut stdout = String::new();
     let exit = {
@@ -113,12 +150,15 @@ async fn spawn(
                 log.stderr.push(line.to_owned());
                 Some(line.to_owned())
             }
-            Stream::Stdout if digest => {
-                stdout.push_str(line);
-                stdout.push('\n');
-                None
-            }
-            Stream::Stdout => log.event_line(line),
+            Stream::Stdout => match printing {
+                Printing::Digest => {
+                    stdout.push_str(line);
+                    stdout.push('\n');
+                    None
+                }
+                Printing::Human => log.human_line(line),
+                Printing::Events => log.event_line(line),
+            },
         });
         let options = RunOptions {
             stop_signal: Some(Signal::SIGINT),
@@ -187,8 +227,8 @@ enum Verdict {
 /// Judges an operation by how it ended and what it printed; `excerpt` is its last
 /// lines, masked.
 fn verdict(
-    op: Operation,
-    task: &PulumiUp,
+    op: &Operation,
+    task: &PulumiProject,
     grace: Duration,
     exit: &ProcessExit,
     log: &OperationLog,
@@ -213,7 +253,12 @@ fn verdict(
 }
 
 /// What to do about a stack whose operation was stopped.
-fn stopped_advice(op: Operation, task: &PulumiUp, reason: CancelReason, grace: Duration) -> String {
+fn stopped_advice(
+    op: &Operation,
+    task: &PulumiProject,
+    reason: CancelReason,
+    grace: Duration,
+) -> String {
     format!(
         "--- pulumi {} was stopped ({reason}): SIGINT first, SIGKILL after {} if still \
          running. The stack may be locked or hold pending operations: if the next update \
@@ -230,9 +275,26 @@ fn stopped_advice(op: Operation, task: &PulumiUp, reason: CancelReason, grace: D
 
 /// A failed operation: a failure with a known fix, else what failed and the errors
 /// Pulumi printed, most telling first.
-fn failure(op: Operation, task: &PulumiUp, log: &OperationLog, status: &ExitStatus) -> TaskError {
+fn failure(
+    op: &Operation,
+    task: &PulumiProject,
+    log: &OperationLog,
+    status: &ExitStatus,
+) -> TaskError {
     if let Some(known) = classify(&log.stderr, &task.stack, &task.cwd) {
         return TaskError::from_diagnostic(&known);
+    }
+    if let Operation::Up {
+        plan: Some(plan), ..
+    } = op
+        && let Some(refusal) = plan_refusal(log)
+    {
+        return TaskError::from_diagnostic(&PulumiError::PlanRefused {
+            stack: task.stack.clone(),
+            preview: plan.preview.clone(),
+            detail: refusal,
+            rerun: plan.rerun.clone(),
+        });
     }
     let mut detail = Vec::new();
     if !log.failed.is_empty() {
@@ -259,6 +321,23 @@ fn failure(op: Operation, task: &PulumiUp, log: &OperationLog, status: &ExitStat
     TaskError::failed(message)
 }
 
+/// The engine's message when an update breaks the plan it is bound to
+/// (pulumi/pulumi `pkg/resource/deploy/step_generator.go`, `plan.go`,
+/// `deployment_executor.go`), if it printed one.
+fn plan_refusal(log: &OperationLog) -> Option<String> {
+    const SIGNS: [&str; 4] = [
+        "is not allowed by the plan",
+        "violates plan",
+        "but none were seen",
+        "no more steps were expected",
+    ];
+    log.errors
+        .iter()
+        .chain(log.stderr.iter())
+        .find(|l| SIGNS.iter().any(|s| l.contains(s)))
+        .map(|l| strip_error(l))
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::process::ExitStatusExt;
@@ -266,12 +345,10 @@ mod tests {
     use super::*;
     use crate::exec::FailureClass;
 
-    fn task() -> PulumiUp {
-        PulumiUp {
+    fn task() -> PulumiProject {
+        PulumiProject {
             stack: "s".into(),
             cwd: "/p".into(),
-            preview: false,
-            refresh: false,
             require_config: Vec::new(),
             args: Vec::new(),
             binary: "pulumi".into(),
@@ -287,9 +364,12 @@ mod tests {
     }
 
     fn judge(exit: &ProcessExit, log: &OperationLog) -> Verdict {
-        let up = Operation::Up { skip_preview: true };
+        let up = Operation::Up {
+            skip_preview: true,
+            plan: None,
+        };
         verdict(
-            up,
+            &up,
             &task(),
             Duration::from_secs(60),
             exit,
@@ -359,6 +439,51 @@ mod tests {
             error
                 .help
                 .is_some_and(|h| h.contains("pulumi stack init s"))
+        );
+    }
+
+    #[test]
+    fn an_update_refused_by_its_plan_says_to_rerun_from_the_preview() {
+        let log = OperationLog {
+            errors: vec![
+                "kubernetes:apps/v1:Deployment flux-system/x: create is not allowed by the plan: this resource is constrained to same".into(),
+            ],
+            ..OperationLog::default()
+        };
+        let up = Operation::Up {
+            skip_preview: true,
+            plan: Some(ReviewedPlan {
+                path: "/run/p.plan.json".into(),
+                preview: "flux-preview".into(),
+                rerun: "planrun plans/flux-rebuild.toml --resume --rerun flux-preview".into(),
+            }),
+        };
+        let Verdict::Failed(error) = verdict(
+            &up,
+            &task(),
+            Duration::from_secs(60),
+            &exit(255, None),
+            &log,
+            Vec::new(),
+        ) else {
+            panic!("not failed");
+        };
+        assert!(
+            error.message.starts_with(
+                "`pulumi up --plan` refused to update stack `s`: it no longer matches the plan `flux-preview` saved"
+            ),
+            "{}",
+            error.message
+        );
+        assert!(
+            error.message.contains("constrained to same"),
+            "{}",
+            error.message
+        );
+        let help = error.help.unwrap();
+        assert!(
+            help.contains("`planrun plans/flux-rebuild.toml --resume --rerun flux-preview`"),
+            "{help}"
         );
     }
 }

@@ -1,7 +1,8 @@
-//! Reading Pulumi's `--json` output: the engine event stream of `up` and `refresh`
-//! (one JSON object per line) and the digest `preview` prints at the end. Each is
-//! turned into short readable lines for the task log, and into what the run report
-//! needs: the change summary, the resources that failed, the errors.
+//! Reading Pulumi's output: with `--json`, the engine event stream of `up` and
+//! `refresh` (one JSON object per line) and the digest `preview` prints at the end;
+//! without, the diff display of a preview a person reviews, kept as printed. Each
+//! is turned into lines for the task log, and into what the run report needs: the
+//! change summary, the resources that failed, the errors.
 //!
 //! Pulumi blinds secret values in both shapes (`[secret]`); the prelude's config is
 //! dropped all the same, and every line still passes the run's redactor.
@@ -20,6 +21,10 @@ pub struct OperationLog {
     pub errors: Vec<String>,
     /// Lines written to stderr (the CLI's own errors).
     pub stderr: Vec<String>,
+    /// The human display, as printed (a reviewed preview's diff).
+    pub shown: Vec<String>,
+    /// Whether the human display reached its `Resources:` summary.
+    pub in_summary: bool,
 }
 
 impl OperationLog {
@@ -91,6 +96,47 @@ impl OperationLog {
             "warning" => Some(format!("warning: {about}{message}")),
             _ => Some(format!("{about}{message}")),
         }
+    }
+
+    /// Reads one stdout line of the human display (`preview --diff` without
+    /// `--json`): kept as printed, and the `Resources:` block read for the change
+    /// summary (pulumi/pulumi `pkg/backend/display/diff.go` `renderSummaryEvent`:
+    /// `+ 22 to create`, `- 1 to delete`, `2 changes. 1 unchanged`).
+    pub fn human_line(&mut self, line: &str) -> Option<String> {
+        self.shown.push(line.to_owned());
+        let trimmed = line.trim();
+        if trimmed == "Resources:" {
+            self.in_summary = true;
+            self.summary = Some(ChangeSummary {
+                preview: true,
+                ..ChangeSummary::default()
+            });
+        } else if self.in_summary
+            && let Some(summary) = &mut self.summary
+        {
+            for piece in trimmed.split(". ") {
+                let words: Vec<&str> = piece
+                    .split_whitespace()
+                    .skip_while(|w| w.parse::<u64>().is_err())
+                    .collect();
+                let (Some(n), Some(op)) = (
+                    words.first().and_then(|w| w.parse::<u64>().ok()),
+                    words.last(),
+                ) else {
+                    continue;
+                };
+                let op = match *op {
+                    "unchanged" => "same",
+                    "change" | "changes" => continue,
+                    other => other,
+                };
+                *summary.counts.entry(op.to_owned()).or_insert(0) += n;
+            }
+            if trimmed.is_empty() {
+                self.in_summary = false;
+            }
+        }
+        Some(line.to_owned())
     }
 
     /// Reads the digest `preview --json` prints (the whole of stdout); returns the log
@@ -273,5 +319,22 @@ mod tests {
             ]
         );
         assert!(log.digest("oops").is_err());
+    }
+
+    #[test]
+    fn reads_the_summary_of_a_human_diff() {
+        let mut log = OperationLog::default();
+        let text = "Previewing update (dev):\n  pulumi:pulumi:Stack: (same)\n    + kubernetes:core/v1:Namespace: (create)\n\
+                    Resources:\n    + 22 to create\n    - 1 to delete\n    23 changes. 1 unchanged\n\n\
+                    Update plan written to 'p.json'\n";
+        for line in text.lines() {
+            assert_eq!(log.human_line(line).as_deref(), Some(line));
+        }
+        let summary = log.summary.unwrap();
+        assert_eq!(
+            summary.to_string(),
+            "22 to create, 1 to delete, 1 unchanged"
+        );
+        assert_eq!(log.shown.len(), text.lines().count());
     }
 }

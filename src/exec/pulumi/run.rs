@@ -1,6 +1,8 @@
-//! `pulumi-up`: check the stack's required config (before anything in the plan is
-//! deleted: see [`preflight_plan`]), optionally refresh, optionally preview with a
-//! diff, then `pulumi up`; under `--dry-run`, only the preview.
+//! `pulumi-up`: check the stack's required config and the cluster its provider
+//! would act on (before anything in the plan is deleted: see [`preflight_plan`]),
+//! optionally refresh, optionally preview with a diff, then `pulumi up`, or, with
+//! `plan_from`, `pulumi up --plan` with the plan a `pulumi-preview` task saved and a
+//! person reviewed; under `--dry-run`, only the preview.
 //!
 //! The CLI is stopped the way it expects: SIGINT to its process group (it then
 //! cancels the update cleanly), a long grace period, SIGKILL only after it. A killed
@@ -10,17 +12,22 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
+
 use super::argv;
 use super::capture::{Stopped, capture, resolve_binary};
-use super::config::{self, add_secret};
+use super::config::{self, Missing, Presence, add_secret};
 use super::error::{PulumiError, classify, strip_error};
-use super::operation::{self, Operation};
+use super::operation::{self, Operation, ReviewedPlan};
+use super::summary::ChangeSummary;
+use super::target::{self, RunCluster};
 use crate::cancel::Cancel;
 use crate::events::CancelReason;
 use crate::exec::process::describe_status;
 use crate::exec::{Attempt, TaskError, TaskOutcome};
+use crate::layout::PreviewFiles;
 use crate::redact::Redactor;
-use crate::validate::{PulumiUp, TaskKind, ValidatedPlan};
+use crate::validate::{PulumiProject, PulumiUp, TaskKind, ValidatedPlan};
 
 /// Least time between SIGINT and SIGKILL for a cancelled Pulumi operation (a longer
 /// `--grace` wins) unless [`GRACE_ENV`] says otherwise.
@@ -110,27 +117,35 @@ impl From<PulumiError> for CheckError {
 }
 
 /// The Pulumi CLI of `task`, or why it cannot run.
-fn binary(task: &PulumiUp) -> Result<PathBuf, PulumiError> {
+pub(super) fn binary(task: &PulumiProject) -> Result<PathBuf, PulumiError> {
     resolve_binary(&task.binary).ok_or_else(|| PulumiError::NotInstalled {
         binary: task.binary.clone(),
     })
 }
 
-/// Checks, before anything in the plan runs, that every `pulumi-up` task can run:
-/// the CLI is installed, logged in, the stack exists, every required config key is
-/// set, and the stack's secrets can be decrypted. Reads only; never shows a value.
-/// Secret config values (and `PULUMI_CONFIG_PASSPHRASE`, `PULUMI_ACCESS_TOKEN`) are
-/// added to the plan's redactor. The engine calls this before starting any task.
-pub async fn preflight_plan(plan: &ValidatedPlan) -> Result<(), PreflightError> {
+/// Checks, before anything in the plan runs, that every Pulumi task (`pulumi-up`,
+/// `pulumi-preview`) can run: the CLI is installed, logged in, the stack exists,
+/// every required config key is set, the stack's secrets can be decrypted, and its
+/// Kubernetes provider would act on the run's cluster (`cluster`, when the run has
+/// one). Reads only; never shows a value. Secret config values (and
+/// `PULUMI_CONFIG_PASSPHRASE`, `PULUMI_ACCESS_TOKEN`) are added to the plan's
+/// redactor. The engine calls this before starting any task.
+pub async fn preflight_plan(
+    plan: &ValidatedPlan,
+    cluster: Option<&RunCluster>,
+) -> Result<(), PreflightError> {
     for task in plan.tasks() {
-        if let TaskKind::PulumiUp(spec) = &task.kind {
-            preflight(spec, plan.redactor())
-                .await
-                .map_err(|error| PreflightError {
-                    task: task.id.clone(),
-                    error,
-                })?;
-        }
+        let project = match &task.kind {
+            TaskKind::PulumiUp(spec) => &spec.project,
+            TaskKind::PulumiPreview(spec) => &spec.project,
+            _ => continue,
+        };
+        preflight_with(project, plan.redactor(), &[], cluster)
+            .await
+            .map_err(|error| PreflightError {
+                task: task.id.clone(),
+                error,
+            })?;
     }
     Ok(())
 }
@@ -153,21 +168,26 @@ impl miette::Diagnostic for PreflightError {
     }
 }
 
-/// [`preflight_plan`] for one task.
-pub async fn preflight(task: &PulumiUp, redactor: &Redactor) -> Result<ConfigCheck, PulumiError> {
-    preflight_with(task, redactor, &[]).await
+/// [`preflight_plan`] for one task, without a cluster to check.
+pub async fn preflight(
+    task: &PulumiProject,
+    redactor: &Redactor,
+) -> Result<ConfigCheck, PulumiError> {
+    preflight_with(task, redactor, &[], None).await
 }
 
-/// [`preflight`] with variables added to the CLI's environment.
+/// [`preflight`] with variables added to the CLI's environment, and the run's
+/// cluster the stack's provider must act on.
 pub async fn preflight_with(
-    task: &PulumiUp,
+    task: &PulumiProject,
     redactor: &Redactor,
     env: &[(String, String)],
+    cluster: Option<&RunCluster>,
 ) -> Result<ConfigCheck, PulumiError> {
     mask_environment(redactor, env);
     let binary = binary(task)?;
     let timeout = Settings::default().config_timeout;
-    match check_config(task, &binary, redactor, env, timeout, None).await {
+    match check_config(task, &binary, redactor, env, timeout, None, cluster).await {
         Ok(check) => Ok(check),
         Err(CheckError::Pulumi(e)) => Err(e),
         // No cancellation token was given.
@@ -178,42 +198,56 @@ pub async fn preflight_with(
     }
 }
 
-/// `pulumi config --json` (values blinded): are the required keys there? Then, if the
-/// stack has secrets, `pulumi config --json --show-secrets`, read in memory only, to
-/// mask them; its failure (a missing passphrase) would also fail the update.
+/// `pulumi config --json` (values blinded): are the required keys there? If the
+/// stack has secrets (or a key could be inside a secret object), then `pulumi config
+/// --json --show-secrets`, read in memory only, every secret masked before anything
+/// is derived from it; its failure (a missing passphrase) would also fail the
+/// update. Then the cluster the stack's provider would act on, against `cluster`.
 async fn check_config(
-    task: &PulumiUp,
+    task: &PulumiProject,
     binary: &Path,
     redactor: &Redactor,
     env: &[(String, String)],
     timeout: Duration,
     cancel: Option<&Cancel>,
+    cluster: Option<&RunCluster>,
 ) -> Result<ConfigCheck, CheckError> {
     if !task.cwd.is_dir() {
         return Err(PulumiError::ProjectDirMissing(task.cwd.clone()).into());
     }
-    let listing = list_config(task, binary, false, redactor, env, timeout, cancel).await?;
+    let blind = list_config(task, binary, false, redactor, env, timeout, cancel).await?;
     let project = config::project_name(&task.cwd);
-    let missing = config::missing(&task.require_config, &listing, project.as_deref());
-    if !missing.is_empty() {
-        let commands: Vec<String> = missing
+    let presences = |listing: &config::Listing| -> Vec<(&str, Presence)> {
+        task.require_config
             .iter()
-            .map(|k| format!("  {}", argv::config_set_hint(task, k)))
-            .collect();
-        return Err(PulumiError::MissingConfig {
-            stack: task.stack.clone(),
-            keys: missing.iter().map(|k| (*k).to_owned()).collect(),
-            fix: format!(
-                "set each missing key (the command asks for the value):\n{}",
-                commands.join("\n")
-            ),
-        }
-        .into());
+            .map(|k| (k.as_str(), config::presence(k, listing, project.as_deref())))
+            .collect()
+    };
+    let first = presences(&blind);
+    let hidden = first.iter().any(|(_, p)| *p == Presence::Hidden);
+    if !hidden {
+        missing_config(task, &first)?;
     }
     let mut secrets = 0;
+    let mut listing = blind;
     if listing.values().any(|k| k.secret) {
         let revealed = list_config(task, binary, true, redactor, env, timeout, cancel).await?;
+        // Masked before anything else reads them.
         secrets = config::mask_secrets(&revealed, redactor);
+        listing = revealed;
+    }
+    if hidden {
+        missing_config(task, &presences(&listing))?;
+    }
+    if let Some(cluster) = cluster {
+        target::check(&listing, &task.stack, &task.cwd, cluster).map_err(|e| {
+            PulumiError::OtherCluster {
+                stack: task.stack.clone(),
+                cwd: task.cwd.clone(),
+                key: e.key.to_owned(),
+                detail: e.message,
+            }
+        })?;
     }
     Ok(ConfigCheck {
         required: task.require_config.len(),
@@ -221,8 +255,45 @@ async fn check_config(
     })
 }
 
+/// The missing keys' error, each with the command that sets it as it is missing.
+fn missing_config(task: &PulumiProject, presences: &[(&str, Presence)]) -> Result<(), PulumiError> {
+    let missing: Vec<(&str, &Missing)> = presences
+        .iter()
+        .filter_map(|(k, p)| match p {
+            Presence::Missing(m) => Some((*k, m)),
+            _ => None,
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let sources = if missing.iter().any(|(_, m)| **m == Missing::Nothing) {
+        config::program_sources(&task.cwd)
+    } else {
+        Vec::new()
+    };
+    let commands: Vec<String> = missing
+        .iter()
+        .map(|(key, how)| {
+            let reads = config::program_reads(key, &sources, &task.cwd);
+            format!(
+                "  {}",
+                config::suggestion(key, how, &reads, &task.stack, &task.cwd)
+            )
+        })
+        .collect();
+    Err(PulumiError::MissingConfig {
+        stack: task.stack.clone(),
+        keys: missing.iter().map(|(k, _)| (*k).to_owned()).collect(),
+        fix: format!(
+            "set each missing key (the command asks for the value):\n{}",
+            commands.join("\n")
+        ),
+    })
+}
+
 async fn list_config(
-    task: &PulumiUp,
+    task: &PulumiProject,
     binary: &Path,
     show_secrets: bool,
     redactor: &Redactor,
@@ -281,12 +352,13 @@ pub async fn execute(task: &PulumiUp, ctx: &Attempt) -> Result<TaskOutcome, Task
     execute_with(task, ctx, &Settings::from_env()).await
 }
 
-/// Runs one attempt.
-pub async fn execute_with(
-    task: &PulumiUp,
+/// The CLI of `task` with the config checked (and secrets masked) for this
+/// attempt; what a Pulumi task does first.
+pub(super) async fn prepare(
+    task: &PulumiProject,
     ctx: &Attempt,
     settings: &Settings,
-) -> Result<TaskOutcome, TaskError> {
+) -> Result<PathBuf, TaskError> {
     mask_environment(&ctx.run.redactor, ctx.child_env());
     let fail = |e: PulumiError| TaskError::from_diagnostic(&e).map_text(|t| redact(ctx, t));
     let binary = binary(task).map_err(fail)?;
@@ -297,6 +369,7 @@ pub async fn execute_with(
         ctx.child_env(),
         settings.config_timeout,
         Some(&ctx.cancel),
+        None,
     )
     .await
     {
@@ -310,27 +383,43 @@ pub async fn execute_with(
         "--- config of stack {}: {} required key(s) present, {} secret value(s) masked",
         task.stack, check.required, check.secrets
     ));
+    Ok(binary)
+}
 
+/// Runs one attempt.
+pub async fn execute_with(
+    task: &PulumiUp,
+    ctx: &Attempt,
+    settings: &Settings,
+) -> Result<TaskOutcome, TaskError> {
+    let project = &task.project;
+    if let Some(reference) = &task.plan_from {
+        return apply_reviewed(task, &reference.id, ctx, settings).await;
+    }
+    let binary = prepare(project, ctx, settings).await?;
     if task.refresh && !ctx.run.dry_run {
-        operation::run(Operation::Refresh, task, &binary, ctx, settings).await?;
+        operation::run(Operation::Refresh, project, &binary, ctx, settings).await?;
     }
     let mut preview = None;
     if task.preview || ctx.run.dry_run {
         let refresh = task.refresh && ctx.run.dry_run;
-        preview = operation::run(Operation::Preview { refresh }, task, &binary, ctx, settings)
-            .await?
-            .summary;
+        preview = operation::run(
+            Operation::Preview { refresh },
+            project,
+            &binary,
+            ctx,
+            settings,
+        )
+        .await?
+        .summary;
     }
     if ctx.run.dry_run {
         // Without a summary it cannot say there is nothing to change.
         let changes = preview.as_ref().is_none_or(|s| s.has_changes());
-        let what = preview.map_or_else(
-            || "no change summary reported".to_owned(),
-            |s| s.to_string(),
-        );
         let summary = format!(
-            "previewed stack {} (dry run, nothing changed): {what}",
-            task.stack
+            "previewed stack {} (dry run, nothing changed): {}",
+            project.stack,
+            said(preview)
         );
         return Ok(if changes {
             TaskOutcome::would_change(summary)
@@ -341,21 +430,114 @@ pub async fn execute_with(
     let up = operation::run(
         Operation::Up {
             skip_preview: task.preview,
+            plan: None,
         },
-        task,
+        project,
         &binary,
         ctx,
         settings,
     )
     .await?;
-    let what = up.summary.map_or_else(
-        || "no change summary reported".to_owned(),
-        |s| s.to_string(),
-    );
+    let what = said(up.summary);
     Ok(TaskOutcome::new(format!(
         "pulumi up for stack {}: {what}",
-        task.stack
+        project.stack
     )))
+}
+
+/// `pulumi up --plan` with the plan the preview `preview` saved, once it is sure to
+/// be the plan that was reviewed: there, and unchanged since the preview wrote its
+/// digest. Under `--dry-run`, nothing (the preview task previewed).
+async fn apply_reviewed(
+    task: &PulumiUp,
+    preview: &str,
+    ctx: &Attempt,
+    settings: &Settings,
+) -> Result<TaskOutcome, TaskError> {
+    let project = &task.project;
+    let files = PreviewFiles::of(preview).under(&ctx.run.run_dir);
+    if ctx.run.dry_run {
+        return Ok(TaskOutcome::would_change(format!(
+            "would run pulumi up --plan for stack {} with the plan `{preview}` saved (dry run: only the preview ran)",
+            project.stack
+        )));
+    }
+    let rerun = rerun_command(ctx, preview);
+    let fail = |e: PulumiError| TaskError::from_diagnostic(&e).map_text(|t| redact(ctx, t));
+    let recorded = std::fs::read_to_string(&files.digest).ok();
+    let actual = std::fs::read(&files.plan).ok().map(|bytes| digest(&bytes));
+    match (recorded, actual) {
+        (_, None) | (None, _) => {
+            return Err(fail(PulumiError::PlanMissing {
+                preview: preview.to_owned(),
+                path: files.plan.clone(),
+                rerun,
+            }));
+        }
+        (Some(recorded), Some(actual)) if recorded.trim() != actual => {
+            return Err(fail(PulumiError::PlanChanged {
+                preview: preview.to_owned(),
+                path: files.plan.clone(),
+                rerun,
+            }));
+        }
+        _ => {}
+    }
+    let binary = prepare(project, ctx, settings).await?;
+    ctx.say(&format!(
+        "--- applying exactly the plan `{preview}` saved ({})",
+        files.plan.display()
+    ));
+    let up = operation::run(
+        Operation::Up {
+            skip_preview: true,
+            plan: Some(ReviewedPlan {
+                path: files.plan.clone(),
+                preview: preview.to_owned(),
+                rerun,
+            }),
+        },
+        project,
+        &binary,
+        ctx,
+        settings,
+    )
+    .await?;
+    let what = said(up.summary);
+    Ok(TaskOutcome::new(format!(
+        "pulumi up --plan for stack {} (the plan `{preview}` saved): {what}",
+        project.stack
+    )))
+}
+
+/// A change summary as the task's summary line says it.
+pub(super) fn said(summary: Option<ChangeSummary>) -> String {
+    summary.map_or_else(
+        || "no change summary reported".to_owned(),
+        |s| s.to_string(),
+    )
+}
+
+/// The SHA-256 of a saved plan, in hex.
+pub(super) fn digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The command that finishes the run with the preview `preview` run again, and
+/// everything after it (the run stopped here is unfinished: `--resume --rerun`).
+pub(super) fn rerun_command(ctx: &Attempt, preview: &str) -> String {
+    let plan = ctx
+        .child_env()
+        .iter()
+        .find(|(k, _)| k == "PLANRUN_PLAN_FILE")
+        .map_or("PLAN", |(_, v)| v.as_str());
+    format!(
+        "planrun {} --resume --rerun {preview}",
+        planrun_text::shell_quote(plan)
+    )
 }
 
 /// `text` with the run's secrets masked.

@@ -14,6 +14,12 @@ pub struct RawConfirm {
     /// The question shown (default "Proceed?").
     #[serde(default)]
     pub message: Option<String>,
+    /// The id of a pulumi-preview task this gate needs: its diff and change summary are shown before the question.
+    #[serde(default)]
+    pub show_preview: Option<String>,
+    /// A file shown before the question, relative to the plan file's directory.
+    #[serde(default)]
+    pub show_file: Option<String>,
 }
 
 /// The `confirm` task type.

@@ -19,6 +19,9 @@ pub struct RawPulumiUp {
     /// Run `pulumi preview --diff` before the update.
     #[serde(default)]
     pub preview: bool,
+    /// The id of a pulumi-preview task this task needs: `pulumi up --plan` with the plan it saved, so the update does only what was reviewed.
+    #[serde(default)]
+    pub plan_from: Option<String>,
     /// Refresh the stack's state before the update.
     #[serde(default)]
     pub refresh: bool,

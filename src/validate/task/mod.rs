@@ -9,18 +9,20 @@ mod capture;
 mod confirm;
 mod exec_script;
 mod kube_delete;
+mod pulumi_preview;
 mod pulumi_up;
 mod wait_absent;
 mod wait_condition;
 
 pub use assert_deployments::AssertDeployments;
-pub use assert_field_managers::AssertFieldManagers;
+pub use assert_field_managers::{AssertFieldManagers, Operation, Owner};
 pub use assert_file::AssertFile;
 pub use capture::Capture;
 pub use confirm::Confirm;
 pub use exec_script::{ExecScript, Program};
 pub use kube_delete::{KubeDelete, Propagation};
-pub use pulumi_up::PulumiUp;
+pub use pulumi_preview::PulumiPreview;
+pub use pulumi_up::{PulumiProject, PulumiUp};
 pub use wait_absent::WaitAbsent;
 pub use wait_condition::WaitCondition;
 
@@ -53,6 +55,7 @@ pub enum TaskKind {
     Capture(Capture),
     AssertFile(AssertFile),
     Confirm(Confirm),
+    PulumiPreview(PulumiPreview),
     PulumiUp(PulumiUp),
 }
 
@@ -72,6 +75,7 @@ impl TaskKind {
             TaskType::Capture => Capture::build(b).map(Self::Capture),
             TaskType::AssertFile => AssertFile::build(b).map(Self::AssertFile),
             TaskType::Confirm => Confirm::build(b).map(Self::Confirm),
+            TaskType::PulumiPreview => PulumiPreview::build(b).map(Self::PulumiPreview),
             TaskType::PulumiUp => PulumiUp::build(b).map(Self::PulumiUp),
         }
     }
@@ -88,6 +92,7 @@ impl TaskKind {
             TaskKind::Capture(spec) => spec,
             TaskKind::AssertFile(spec) => spec,
             TaskKind::Confirm(spec) => spec,
+            TaskKind::PulumiPreview(spec) => spec,
             TaskKind::PulumiUp(spec) => spec,
         }
     }

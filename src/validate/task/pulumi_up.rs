@@ -1,34 +1,40 @@
-//! `pulumi-up`: `pulumi up` for a stack, non-interactive.
+//! `pulumi-up`: `pulumi up` for a stack, non-interactive; and what every Pulumi task
+//! type shares ([`PulumiProject`]).
 
 use std::path::PathBuf;
 
 use super::TaskSpec;
 use crate::plan::TaskType;
 use crate::plan::task::RawPulumiUp;
-use crate::validate::error::ErrorKind;
+use crate::validate::error::{ErrorKind, PlanError};
+use crate::validate::task_ref::TaskRef;
 use crate::validate::task_table::Builder;
 
-/// `pulumi-up`.
-#[derive(Debug, Clone)]
-pub struct PulumiUp {
+/// The stack a Pulumi task works on and how the CLI is run for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulumiProject {
     pub stack: String,
     /// The Pulumi project directory, resolved against the plan's directory.
     pub cwd: PathBuf,
-    /// Run `pulumi preview --diff` first.
-    pub preview: bool,
-    pub refresh: bool,
     /// Config keys that must exist for the stack before anything runs.
     pub require_config: Vec<String>,
+    /// Extra arguments for the task's operation.
     pub args: Vec<String>,
     /// The Pulumi CLI to run (`pulumi` on PATH unless set).
     pub binary: String,
 }
 
-impl PulumiUp {
-    /// A stack name.
-    pub(in crate::validate) fn build(b: &mut Builder<'_, '_>) -> Option<Self> {
-        let raw: RawPulumiUp = b.own()?;
-        if raw.stack.trim().is_empty() {
+impl PulumiProject {
+    /// The project from a task's own keys: a stack name is required.
+    pub(in crate::validate) fn build(
+        b: &mut Builder<'_, '_>,
+        stack: String,
+        cwd: Option<&str>,
+        require_config: Vec<String>,
+        args: Vec<String>,
+        binary: Option<String>,
+    ) -> Option<Self> {
+        if stack.trim().is_empty() {
             b.error(
                 ErrorKind::BadValue,
                 format!("task `{}`: `stack` is empty", b.id),
@@ -39,13 +45,87 @@ impl PulumiUp {
             return None;
         }
         Some(Self {
-            stack: raw.stack,
-            cwd: b.path(raw.cwd.as_deref()),
-            preview: raw.preview,
-            refresh: raw.refresh,
-            require_config: raw.require_config,
-            args: raw.args,
-            binary: raw.binary.unwrap_or_else(|| "pulumi".into()),
+            stack,
+            cwd: b.path(cwd),
+            require_config,
+            args,
+            binary: binary.unwrap_or_else(|| "pulumi".into()),
+        })
+    }
+}
+
+impl PulumiProject {
+    /// `pulumi <steps, "then"-joined> for stack S (in DIR)`, the config check first
+    /// when keys are required.
+    pub fn describe(&self, steps: Vec<String>) -> String {
+        let mut all = Vec::new();
+        if !self.require_config.is_empty() {
+            all.push(format!("check config {}", self.require_config.join(", ")));
+        }
+        all.extend(steps);
+        format!(
+            "pulumi {} for stack {} (in {})",
+            all.join(", then "),
+            self.stack,
+            self.cwd.display()
+        )
+    }
+}
+
+/// `pulumi-up`.
+#[derive(Debug, Clone)]
+pub struct PulumiUp {
+    pub project: PulumiProject,
+    /// Run `pulumi preview --diff` first.
+    pub preview: bool,
+    pub refresh: bool,
+    /// The pulumi-preview task whose saved plan binds the update (`up --plan`).
+    pub plan_from: Option<TaskRef>,
+}
+
+impl PulumiUp {
+    /// A stack name; `plan_from` excludes the task's own preview and refresh (the
+    /// reviewed preview did both, and a refresh now would change the state the plan
+    /// was made from).
+    pub(in crate::validate) fn build(b: &mut Builder<'_, '_>) -> Option<Self> {
+        let raw: RawPulumiUp = b.own()?;
+        let plan_from = raw
+            .plan_from
+            .as_deref()
+            .map(|id| TaskRef::at(b, "plan_from", id));
+        if let Some(reference) = &plan_from {
+            for (key, set) in [("preview", raw.preview), ("refresh", raw.refresh)] {
+                if set {
+                    let span = crate::validate::document::key_span(b.table, key)
+                        .unwrap_or(b.id_span.clone());
+                    b.errors.push(
+                        PlanError::new(
+                            ErrorKind::ConflictingFields,
+                            format!("task `{}`: `{key}` and `plan_from` exclude each other", b.id),
+                        )
+                        .at(span, "here")
+                        .at(reference.span.clone(), "the reviewed preview")
+                        .help(format!(
+                            "the pulumi-preview task `{}` previews (and refreshes, with refresh = true); \
+                             the update applies exactly its plan: remove `{key}` here",
+                            reference.id
+                        )),
+                    );
+                }
+            }
+        }
+        Some(Self {
+            project: PulumiProject::build(
+                b,
+                raw.stack,
+                raw.cwd.as_deref(),
+                raw.require_config,
+                raw.args,
+                raw.binary,
+            )?,
+            preview: raw.preview && raw.plan_from.is_none(),
+            refresh: raw.refresh && raw.plan_from.is_none(),
+            plan_from,
         })
     }
 }
@@ -61,21 +141,16 @@ impl TaskSpec for PulumiUp {
 
     fn describe(&self) -> String {
         let mut steps = Vec::new();
-        if !self.require_config.is_empty() {
-            steps.push(format!("check config {}", self.require_config.join(", ")));
-        }
         if self.refresh {
             steps.push("refresh".into());
         }
         if self.preview {
             steps.push("preview --diff".into());
         }
-        steps.push("up".into());
-        format!(
-            "pulumi {} for stack {} (in {})",
-            steps.join(", then "),
-            self.stack,
-            self.cwd.display()
-        )
+        match &self.plan_from {
+            Some(reference) => steps.push(format!("up --plan (the plan of {})", reference.id)),
+            None => steps.push("up".into()),
+        }
+        self.project.describe(steps)
     }
 }

@@ -4,14 +4,16 @@
 //! ```yaml
 //! pulumi:
 //!   passphrase: "correct horse"        # PULUMI_CONFIG_PASSPHRASE must match
+//!   program: [manifests/flux.yaml]     # the resources the Pulumi program declares
+//!   provider_version: "4.32.0"         # pulumi-kubernetes: < 4.29.0 creates by apply
 //!   stacks:
 //!     oceanid-cluster:
-//!       config:
-//!         flux.ssh_private_key: { value: "-----BEGIN...", secret: true }
+//!       config:                        # as `pulumi config set [--path] [--secret]` left it
+//!         flux.ssh_private_key: { value: "-----BEGIN...", secret: true, path: true }
 //!         github.token: { value: "ghp_x", secret: true }
+//!       state: [manifests/old.yaml]    # what the stack's state lists at first
 //!   up:
 //!     delay_ms: 200
-//!     apply: [manifests/flux.yaml]     # server-side applied to KUBECONFIG's cluster
 //! pnpm:
 //!   rules:
 //!     - args: [--filter, "@oceanid/cluster", build]
@@ -106,8 +108,9 @@ impl Rule {
     }
 }
 
-/// The simulated Pulumi CLI: a backend with stacks and their config, and what
-/// `preview`, `up` and `refresh` do.
+/// The simulated Pulumi CLI: a backend with stacks, their config and state, the
+/// resources the program declares, the pulumi-kubernetes provider's behaviour, and
+/// what `preview`, `up` and `refresh` print and how long they take.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PulumiBehaviour {
@@ -122,13 +125,40 @@ pub struct PulumiBehaviour {
     /// Namespace of config keys written without one; default: `name` in Pulumi.yaml.
     pub project: Option<String>,
     /// The server-side apply field manager of `up`; default
-    /// `pulumi-kubernetes-<8 hex digits derived from the stack name>`.
+    /// `pulumi-kubernetes-<8 hex digits derived from the stack and the resource>`.
     pub field_manager: Option<String>,
+    /// Multi-document YAML manifests: the Kubernetes objects the Pulumi program
+    /// declares, in order.
+    pub program: Vec<PathBuf>,
+    /// The pulumi-kubernetes provider's version: from 4.29.0 a new object is created
+    /// by a plain create as `pulumi-kubernetes`, before by server-side apply.
+    pub provider_version: String,
+    /// The provider's `upsertExistingObjects`: a create of an object that exists
+    /// applies it instead of failing with AlreadyExists (4.29.0 and later).
+    pub upsert_existing_objects: bool,
     /// Stacks that exist; when empty, every stack name exists with no config.
     pub stacks: BTreeMap<String, StackBehaviour>,
     pub preview: Operation,
     pub up: Operation,
     pub refresh: Operation,
+}
+
+/// The pulumi-kubernetes release the stand-in behaves like unless told otherwise.
+pub const DEFAULT_PROVIDER_VERSION: &str = "4.32.0";
+
+impl PulumiBehaviour {
+    /// Whether the provider creates objects by a plain create (pulumi-kubernetes
+    /// v4.29.0 and later, CHANGELOG 4.29.0) rather than by server-side apply.
+    pub fn creates_by_create(&self) -> bool {
+        let mut parts = self
+            .provider_version
+            .trim_start_matches('v')
+            .split(['.', '-', '+'])
+            .map(|p| p.parse::<u64>().unwrap_or(0));
+        let major = parts.next().unwrap_or(0);
+        let minor = parts.next().unwrap_or(0);
+        (major, minor) >= (4, 29)
+    }
 }
 
 impl Default for PulumiBehaviour {
@@ -139,6 +169,9 @@ impl Default for PulumiBehaviour {
             passphrase: None,
             project: None,
             field_manager: None,
+            program: Vec::new(),
+            provider_version: DEFAULT_PROVIDER_VERSION.to_owned(),
+            upsert_existing_objects: false,
             stacks: BTreeMap::new(),
             preview: Operation::default(),
             up: Operation::default(),
@@ -153,14 +186,20 @@ impl Default for PulumiBehaviour {
 pub struct StackBehaviour {
     /// Config keys (`key` or `namespace:key`) and their values.
     pub config: BTreeMap<String, ConfigEntry>,
+    /// Manifests of the objects the stack's state lists before its first operation
+    /// (a state written by an earlier `up`).
+    pub state: Vec<PathBuf>,
 }
 
-/// One config value.
+/// One config value, as `pulumi config set` stored it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConfigEntry {
     pub value: String,
+    /// Set with `--secret`.
     pub secret: bool,
+    /// Set with `--path`: `a.b` is `b` inside the object `a`.
+    pub path: bool,
 }
 
 /// What `pulumi preview`, `up` or `refresh` does.
@@ -173,12 +212,10 @@ pub struct Operation {
     pub stdout: String,
     /// Written to stderr as is.
     pub stderr: String,
-    /// How long the operation takes before it applies anything.
+    /// How long the operation takes before it changes anything.
     pub delay_ms: u64,
-    /// Multi-document YAML manifests whose objects `up` server-side applies, in order.
-    pub apply: Vec<PathBuf>,
     /// The change summary to report (`create`, `update`, `delete`, `same`, ...);
-    /// default: derived from what was applied.
+    /// default: the steps' counts.
     pub changes: Option<BTreeMap<String, u64>>,
     /// Resources whose operation fails; the operation then exits 255.
     pub failed: Vec<FailedResource>,
@@ -218,9 +255,10 @@ pulumi:
     dev:
       config:
         github.token: { value: "ghp_1", secret: true }
+  program: [a.yaml]
+  provider_version: "4.28.0"
   up:
     delay_ms: 5
-    apply: [a.yaml]
     failed: [{ type: "kubernetes:apps/v1:Deployment", name: "x", message: "boom" }]
 pnpm:
   rules:
@@ -232,6 +270,8 @@ flux:
         )
         .unwrap();
         assert!(b.pulumi.stacks["dev"].config["github.token"].secret);
+        assert!(!b.pulumi.creates_by_create());
+        assert!(PulumiBehaviour::default().creates_by_create());
         assert_eq!(b.pnpm.reply_for(&["build".into()]).exit, 3);
         assert_eq!(b.pnpm.reply_for(&["other".into()]).exit, 0);
         assert_eq!(b.flux.reply_for(&[]).stdout, "ok");

@@ -1,18 +1,23 @@
 //! Simulated external tools: stand-ins for `pulumi`, `pnpm` and `flux` so tests and
-//! rehearsals run on machines where none of them is installed.
+//! rehearsals run on machines where none of them is installed. `pulumi` and `flux
+//! check` follow the real tools against the sandbox cluster; `pnpm` and the other
+//! `flux` commands answer by the behaviour file's rules.
 //!
 //! The `planrun` binary is multi-call: started under the name `pulumi`, `pnpm` or
 //! `flux` (a symlink made by [`install`]), it acts as that tool. What the tool does
 //! (exit code, output, delay, Kubernetes objects `pulumi up` applies) comes from a
 //! behaviour file named by [`CONFIG_ENV`] (else [`CONFIG_FILE`] beside the links);
 //! every invocation is appended to the file named by [`LOG_ENV`] (else [`LOG_FILE`]
-//! beside the links) so a test can assert exactly what planrun ran.
+//! beside the links) so a test can assert exactly what planrun ran. What the tools
+//! keep between invocations (Pulumi stacks' state) lives in the directory named by
+//! [`STATE_ENV`] (else [`STATE_DIR`] beside the links).
 
-mod apply;
 mod behaviour;
+mod flux;
 mod generic;
 mod install;
 mod invocation;
+mod manifests;
 mod pulumi;
 mod reply;
 
@@ -32,6 +37,11 @@ use std::process::ExitCode;
 pub const CONFIG_ENV: &str = "PLANRUN_SIM_CONFIG";
 /// The environment variable naming the invocation log (JSON Lines, appended).
 pub const LOG_ENV: &str = "PLANRUN_SIM_LOG";
+
+/// The environment variable naming the tools' state directory.
+pub const STATE_ENV: &str = "PLANRUN_SIM_STATE";
+/// Name of the state directory beside the tool links when [`STATE_ENV`] is not set.
+pub const STATE_DIR: &str = "state";
 
 /// Name of the behaviour file looked for beside the tool links when [`CONFIG_ENV`] is
 /// not set.
@@ -56,6 +66,9 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>) -> ExitCode {
         .collect();
     let home = tool_dir(argv0);
     let log = env_path(LOG_ENV).or_else(|| home.as_ref().map(|d| d.join(LOG_FILE)));
+    let state_dir = env_path(STATE_ENV)
+        .or_else(|| home.as_ref().map(|d| d.join(STATE_DIR)))
+        .unwrap_or_else(|| PathBuf::from(STATE_DIR));
     if let Some(log) = &log
         && let Err(e) = invocation::record(log, tool, &args)
     {
@@ -76,9 +89,9 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>) -> ExitCode {
         }
     };
     let code = match tool {
-        "pulumi" => pulumi::run(&behaviour, &args),
+        "pulumi" => pulumi::run(&behaviour, &state_dir, &args),
         "pnpm" => generic::run(&behaviour.pnpm, &args),
-        _ => generic::run(&behaviour.flux, &args),
+        _ => flux::run(&behaviour.flux, &args),
     };
     ExitCode::from(u8::try_from(code & 0xff).unwrap_or(255))
 }

@@ -78,6 +78,9 @@ const UPDATE: &[Flag] = &[
 
 const UP: &[Flag] = &[
     ("continue-on-error", None, Bool),
+    // Hidden unless PULUMI_EXPERIMENTAL is set, but accepted
+    // (pkg/cmd/pulumi/operations/up.go).
+    ("plan", None, Value),
     ("secrets-provider", None, Value),
     ("show-full-output", None, Bool),
     ("skip-preview", Some('f'), Bool),
@@ -106,6 +109,13 @@ const CONFIG: &[Flag] = &[
 ];
 
 const CONFIG_GET: &[Flag] = &[("path", None, Bool)];
+
+const STACK_EXPORT: &[Flag] = &[
+    ("file", None, Value),
+    ("show-secrets", None, Bool),
+    ("stack", Some('s'), Value),
+    ("version", None, Value),
+];
 
 const STACK_SELECT: &[Flag] = &[
     ("create", Some('c'), Bool),
@@ -147,6 +157,10 @@ const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         path: &["stack", "select"],
         flags: &[STACK_SELECT],
+    },
+    CommandSpec {
+        path: &["stack", "export"],
+        flags: &[STACK_EXPORT],
     },
     CommandSpec {
         path: &["cancel"],

@@ -1,27 +1,40 @@
 //! The simulated Pulumi CLI: the real commands and flags planrun uses, the real
-//! error messages for the failures planrun must explain, `--json` output in the real
-//! shapes, SIGINT handled the way the real CLI does, and `up` server-side applying
-//! manifests to the sandbox cluster.
+//! error messages for the failures planrun must explain, the config as the real CLI
+//! stores and shows it, a stack state that `up` compares the program with and
+//! `refresh` corrects, the diff display and `--json` output in the real shapes,
+//! saved plans binding `up --plan`, SIGINT handled the way the real CLI does, and
+//! the pulumi-kubernetes provider's writes to the sandbox cluster.
 
+mod config;
+mod diff;
 mod flags;
 mod operation;
 mod output;
+mod plan_file;
+mod provider;
+mod state;
+mod steps;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::behaviour::{Behaviour, ConfigEntry, PulumiBehaviour};
+use super::behaviour::{Behaviour, PulumiBehaviour};
+use config::Config;
 use flags::Parsed;
+use state::StackState;
 
 /// Prefix of the field manager the pulumi-kubernetes provider uses in server-side
 /// apply mode (`pulumi-kubernetes-<random suffix>`).
 pub const DEFAULT_FIELD_MANAGER_PREFIX: &str = "pulumi-kubernetes-";
 
+/// The version the stand-in reports.
+const VERSION: &str = "v3.190.0";
+
 /// The real CLI exits with 255 on any error.
 const ERROR_EXIT: i32 = 255;
 
-/// Runs one simulated `pulumi` command; returns its exit code.
-pub fn run(behaviour: &Behaviour, args: &[String]) -> i32 {
+/// Runs one simulated `pulumi` command with its stacks' state under `state_dir`;
+/// returns its exit code.
+pub fn run(behaviour: &Behaviour, state_dir: &Path, args: &[String]) -> i32 {
     let parsed = match flags::parse(args) {
         Ok(p) => p,
         Err(message) => return fail(&message),
@@ -33,6 +46,7 @@ pub fn run(behaviour: &Behaviour, args: &[String]) -> i32 {
     let cli = Cli {
         behaviour,
         pulumi: &behaviour.pulumi,
+        state_dir: state_dir.to_path_buf(),
         parsed,
     };
     match cli.dispatch() {
@@ -50,23 +64,25 @@ fn fail(message: &str) -> i32 {
 struct Cli<'a> {
     behaviour: &'a Behaviour,
     pulumi: &'a PulumiBehaviour,
+    state_dir: PathBuf,
     parsed: Parsed,
 }
 
 /// The stack an invocation is about, once login, project and stack are checked.
-struct Target<'a> {
+struct Target {
     name: String,
     project: String,
-    /// Fully qualified key (`namespace:key`) -> entry.
-    config: BTreeMap<String, &'a ConfigEntry>,
+    config: Config,
+    /// The stack's state manifests from the behaviour (used when no state is saved).
+    initial_state: Vec<PathBuf>,
 }
 
-impl<'a> Cli<'a> {
+impl Cli<'_> {
     fn dispatch(&self) -> Result<i32, String> {
         let command: Vec<&str> = self.parsed.command.iter().map(String::as_str).collect();
         match command.as_slice() {
             ["version"] => {
-                println!("v3.190.0");
+                println!("{VERSION}");
                 Ok(0)
             }
             ["whoami"] => {
@@ -90,6 +106,25 @@ impl<'a> Cli<'a> {
             }
             ["stack", "select"] => {
                 self.target(self.parsed.positional.first().map(String::as_str))?;
+                Ok(0)
+            }
+            ["stack", "export"] => {
+                let target = self.target(None)?;
+                let state = self.load_state(&target)?;
+                let mut text = Vec::new();
+                let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+                let mut ser = serde_json::Serializer::with_formatter(&mut text, formatter);
+                serde::Serialize::serialize(&state.export(), &mut ser)
+                    .map_err(|e| e.to_string())?;
+                text.push(b'\n');
+                match self.parsed.value("file") {
+                    Some(file) => std::fs::write(self.project_dir().join(file), text)
+                        .map_err(|e| format!("could not write the file: {e}"))?,
+                    None => {
+                        use std::io::Write;
+                        let _ = std::io::stdout().write_all(&text);
+                    }
+                }
                 Ok(0)
             }
             ["config"] => self.config_list(),
@@ -127,7 +162,7 @@ impl<'a> Cli<'a> {
     }
 
     /// Checks login, the project file and the stack, like every stack command does.
-    fn target(&self, positional_stack: Option<&str>) -> Result<Target<'a>, String> {
+    fn target(&self, positional_stack: Option<&str>) -> Result<Target, String> {
         self.check_login()?;
         let dir = self.project_dir();
         let project = project_name(&dir)?;
@@ -138,25 +173,53 @@ impl<'a> Cli<'a> {
             .or(positional_stack)
             .ok_or("no stack selected; please use `pulumi stack select` to choose one")?
             .to_owned();
-        let config = if self.pulumi.stacks.is_empty() {
-            BTreeMap::new()
+        let (config, initial_state) = if self.pulumi.stacks.is_empty() {
+            (
+                Config::from_entries(&Default::default(), &project),
+                Vec::new(),
+            )
         } else {
             let stack = self
                 .pulumi
                 .stacks
                 .get(&name)
                 .ok_or_else(|| format!("no stack named '{name}' found"))?;
-            stack
-                .config
-                .iter()
-                .map(|(k, v)| (qualify(k, &project), v))
-                .collect()
+            (
+                Config::from_entries(&stack.config, &project),
+                stack
+                    .state
+                    .iter()
+                    .map(|p| self.behaviour.resolve(p))
+                    .collect(),
+            )
         };
         Ok(Target {
             name,
             project,
             config,
+            initial_state,
         })
+    }
+
+    /// The stack's saved state, or the state the behaviour gives it at first.
+    fn load_state(&self, target: &Target) -> Result<StackState, String> {
+        let path = StackState::path(&self.state_dir, &target.name);
+        if let Some(state) = StackState::load(&path, &target.name, &target.project)? {
+            return Ok(state);
+        }
+        let mut state = StackState::new(&target.name, &target.project);
+        let seeded = operation::desired(self, target, &target.initial_state)?;
+        state.has_stack = !seeded.is_empty();
+        for d in seeded {
+            state.put(state::Resource {
+                field_manager: self.field_manager(&target.name, &d.urn),
+                urn: d.urn,
+                type_token: d.type_token,
+                id: d.name,
+                inputs: d.inputs,
+            });
+        }
+        Ok(state)
     }
 
     /// Fails like the real CLI when secrets must be decrypted and the passphrase is
@@ -177,33 +240,16 @@ impl<'a> Cli<'a> {
     fn config_list(&self) -> Result<i32, String> {
         let target = self.target(None)?;
         let show = self.parsed.on("show-secrets");
-        if show && target.config.values().any(|e| e.secret) {
+        if show && target.config.has_secure_value() {
             self.check_passphrase()?;
         }
         if self.parsed.on("json") {
-            let mut map = serde_json::Map::new();
-            for (key, entry) in &target.config {
-                let mut value = serde_json::Map::new();
-                if !entry.secret || show {
-                    value.insert("value".into(), entry.value.clone().into());
-                }
-                value.insert("secret".into(), entry.secret.into());
-                map.insert(key.clone(), value.into());
-            }
-            let text = serde_json::to_string_pretty(&serde_json::Value::Object(map))
+            let text = serde_json::to_string_pretty(&target.config.list_json(show))
                 .map_err(|e| e.to_string())?;
             println!("{text}");
         } else {
             println!("KEY                                   VALUE");
-            for (key, entry) in &target.config {
-                let shown = if entry.secret && !show {
-                    "[secret]"
-                } else {
-                    &entry.value
-                };
-                let key = key
-                    .strip_prefix(&format!("{}:", target.project))
-                    .unwrap_or(key);
+            for (key, shown) in target.config.list_table(show) {
                 println!("{key:<37} {shown}");
             }
         }
@@ -216,42 +262,33 @@ impl<'a> Cli<'a> {
             return Err("accepts 1 arg(s), received ".to_owned()
                 + &self.parsed.positional.len().to_string());
         };
-        let qualified = qualify(key, &target.project);
-        let entry = target.config.get(&qualified).ok_or_else(|| {
-            format!(
-                "configuration key '{key}' not found for stack '{}'",
-                target.name
-            )
-        })?;
-        if entry.secret {
+        let node = target
+            .config
+            .get(key, self.parsed.on("path"))
+            .ok_or_else(|| {
+                format!(
+                    "configuration key '{}' not found for stack '{}'",
+                    target.config.pretty(key),
+                    target.name
+                )
+            })?;
+        if node.secure() {
             self.check_passphrase()?;
         }
-        if self.parsed.on("json") {
-            let json = serde_json::json!({ "value": entry.value, "secret": entry.secret });
-            println!("{json}");
-        } else {
-            println!("{}", entry.value);
-        }
+        println!("{}", Config::get_output(node, self.parsed.on("json")));
         Ok(0)
     }
 
-    /// The field manager `up` applies with.
-    fn field_manager(&self, stack: &str) -> String {
+    /// The server-side apply field manager of a resource: the behaviour's, or
+    /// `pulumi-kubernetes-<8 hex digits>` derived from the stack and the URN (the
+    /// provider draws it at random once and keeps it in the state).
+    fn field_manager(&self, stack: &str, urn: &str) -> String {
         self.pulumi.field_manager.clone().unwrap_or_else(|| {
             format!(
                 "{DEFAULT_FIELD_MANAGER_PREFIX}{:08x}",
-                crc32fast::hash(stack.as_bytes())
+                crc32fast::hash(format!("{stack}\n{urn}").as_bytes())
             )
         })
-    }
-}
-
-/// `key` with the project namespace unless it has one.
-fn qualify(key: &str, project: &str) -> String {
-    if key.contains(':') {
-        key.to_owned()
-    } else {
-        format!("{project}:{key}")
     }
 }
 

@@ -1,6 +1,8 @@
-//! What the simulated CLI prints: the human display, or with `--json` the real
-//! machine shapes: a stream of engine events (one JSON object per line) for `up` and
-//! `refresh`, one preview digest object at the end for `preview`.
+//! What the simulated CLI prints: the human display (the diff view with `--diff`,
+//! see `diff.rs`), or with `--json` the real machine shapes: a stream of engine
+//! events (one JSON object per line) for `up` and `refresh`, one preview digest
+//! object at the end for `preview` (pulumi/pulumi `pkg/backend/display/json.go`,
+//! `jsonmessage.go`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -8,29 +10,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::simtools::behaviour::ConfigEntry;
-
-/// One resource step.
-#[derive(Debug, Clone)]
-pub struct Step {
-    pub op: String,
-    pub type_token: String,
-    pub name: String,
-}
-
-impl Step {
-    pub fn new(op: &str, type_token: &str, name: &str) -> Self {
-        Self {
-            op: op.to_owned(),
-            type_token: type_token.to_owned(),
-            name: name.to_owned(),
-        }
-    }
-}
+use super::diff;
+use super::steps::Step;
 
 /// The display of one operation.
 pub struct Out {
     json: bool,
+    /// `--diff`: the diff view.
+    diff: bool,
     kind: String,
     stack: String,
     project: String,
@@ -42,9 +29,10 @@ pub struct Out {
 }
 
 impl Out {
-    pub fn new(json: bool, kind: &str, stack: &str, project: &str) -> Self {
+    pub fn new(json: bool, diff: bool, kind: &str, stack: &str, project: &str) -> Self {
         Self {
             json,
+            diff,
             kind: kind.to_owned(),
             stack: stack.to_owned(),
             project: project.to_owned(),
@@ -60,11 +48,8 @@ impl Out {
         self.json && self.kind == "preview"
     }
 
-    fn urn(&self, step: &Step) -> String {
-        format!(
-            "urn:pulumi:{}::{}::{}::{}",
-            self.stack, self.project, step.type_token, step.name
-        )
+    fn urn(&self, type_token: &str, name: &str) -> String {
+        super::state::urn(&self.stack, &self.project, type_token, name)
     }
 
     fn event(&mut self, key: &str, body: Value) {
@@ -79,14 +64,8 @@ impl Out {
     }
 
     /// The start: the config (secrets blinded) and the header.
-    pub fn prelude(&mut self, config: &BTreeMap<String, &ConfigEntry>) {
-        self.config = config
-            .iter()
-            .map(|(k, e)| {
-                let shown = if e.secret { "[secret]" } else { &e.value };
-                (k.clone(), shown.to_owned())
-            })
-            .collect();
+    pub fn prelude(&mut self, config: BTreeMap<String, String>) {
+        self.config = config;
         if self.digest_mode() {
             return;
         }
@@ -99,7 +78,7 @@ impl Out {
                 "up" => "Updating",
                 _ => "Refreshing",
             };
-            println!("{verb} ({}):\n", self.stack);
+            println!("{verb} ({}):", self.stack);
         }
     }
 
@@ -133,17 +112,28 @@ impl Out {
                 body["urn"] = urn.into();
             }
             self.event("diagnosticEvent", body);
-        } else if severity == "error" {
-            println!("    error: {message}");
         } else {
-            println!("    {message}");
+            // The display writes engine diagnostics to stderr, prefix then message
+            // (pulumi/pulumi pkg/backend/display/diff.go `ShowDiffEvents`,
+            // `renderDiffDiagEvent`).
+            let prefix = if severity == "warning" {
+                "warning: "
+            } else {
+                prefix
+            };
+            eprintln!("{prefix}{message}");
         }
     }
 
+    /// A warning (pending operations left by an interrupted update).
+    pub fn warning(&mut self, message: &str) {
+        self.diagnostic(None, message, "warning");
+    }
+
     fn metadata(&self, step: &Step) -> Value {
-        let urn = self.urn(step);
+        let urn = step.urn.clone();
         json!({
-            "op": step.op,
+            "op": step.op.as_str(),
             "urn": urn,
             "type": step.type_token,
             "old": null,
@@ -156,9 +146,9 @@ impl Out {
     /// A step that was (or, in a preview, would be) carried out.
     pub fn step(&mut self, step: &Step) {
         if self.digest_mode() {
-            let urn = self.urn(step);
+            let urn = step.urn.clone();
             self.steps.push(json!({
-                "op": step.op,
+                "op": step.op.as_str(),
                 "urn": urn,
                 "provider": "",
                 "newState": { "type": step.type_token, "urn": urn, "custom": true },
@@ -174,37 +164,37 @@ impl Out {
                 "resOutputsEvent",
                 json!({ "metadata": metadata, "planning": planning }),
             );
-        } else {
-            let (sign, past) = symbol(&step.op);
+        } else if self.diff {
+            print!("{}", diff::render_step(step));
+        } else if !step.is_stack() {
+            let (sign, past) = symbol(step.op.as_str());
             let verb = if self.kind == "preview" {
-                step.op.clone()
+                step.op.as_str()
             } else {
-                past.to_owned()
+                past
             };
             println!("    {sign}  {}  {}  {verb}", step.type_token, step.name);
         }
     }
 
-    /// A step whose operation failed.
-    pub fn failed(&mut self, step: &Step, message: &str) {
-        let urn = self.urn(step);
+    /// A resource whose operation failed.
+    pub fn failed(&mut self, op: &str, type_token: &str, name: &str, message: &str) {
+        let urn = self.urn(type_token, name);
         self.error(Some(&urn), message);
         if self.digest_mode() {
             return;
         }
         if self.json {
-            let metadata = self.metadata(step);
+            let metadata = json!({ "op": op, "urn": urn, "type": type_token, "provider": "" });
             self.event(
                 "resOpFailedEvent",
                 json!({ "metadata": metadata, "status": 1, "steps": 0 }),
             );
         } else {
-            let (sign, _) = symbol(&step.op);
+            let (sign, _) = symbol(op);
             println!(
-                "    {sign}  {}  {}  **{}ing failed**     1 error",
-                step.type_token,
-                step.name,
-                step.op.trim_end_matches('e')
+                "    {sign}  {type_token}  {name}  **{}ing failed**     1 error",
+                op.trim_end_matches('e')
             );
         }
     }
@@ -235,19 +225,11 @@ impl Out {
             );
             self.event("cancelEvent", json!({}));
         } else {
-            println!("\nResources:");
             let preview = self.kind == "preview";
-            for (op, count) in changes {
-                let (sign, past) = symbol(op);
-                if op == "same" {
-                    println!("    {count} unchanged");
-                } else if preview {
-                    println!("    {sign} {count} to {op}");
-                } else {
-                    println!("    {sign} {count} {past}");
-                }
-            }
-            println!("\nDuration: {}s", elapsed.as_secs());
+            print!(
+                "{}",
+                diff::render_summary(changes, preview, elapsed.as_secs().max(1))
+            );
         }
         let _ = std::io::stdout().flush();
     }
