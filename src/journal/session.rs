@@ -59,6 +59,11 @@ impl RunJournal {
         self.writer.committed()
     }
 
+    /// Commits what was written: on this thread (`here`) or the sync thread.
+    pub fn commit(&mut self, here: bool) -> Result<(), JournalError> {
+        self.writer.commit(here)
+    }
+
     /// Changes whenever [`committed`](Self::committed) may have moved; `None` when
     /// it never lags behind [`write`](Self::write).
     pub fn commits(&self) -> Option<tokio::sync::watch::Receiver<u64>> {

@@ -174,4 +174,8 @@ impl StateSink for JournalSink {
     fn commits(&self) -> Option<watch::Receiver<u64>> {
         self.journal.commits()
     }
+
+    fn commit(&mut self, here: bool) -> io::Result<()> {
+        self.journal.commit(here).map_err(io::Error::other)
+    }
 }

@@ -8,12 +8,15 @@
 //!
 //! [`committed`](JournalWriter::committed) is how far the journal may be relied on,
 //! which the [`SyncMode`] decides:
-//! - [`SyncMode::Durable`] (the default): a sync thread of the writer's own makes
-//!   everything written durable as soon as it can, one `fdatasync` for every batch
-//!   written while the previous one ran (group commit). `committed` is the durable
-//!   length; [`commits`](JournalWriter::commits) wakes whoever waits for it to move.
-//!   The writer never waits for the disk: the dispatcher decides what must wait for
-//!   which record (`schedule::dispatcher`).
+//! - [`SyncMode::Durable`] (the default): `committed` is the durable length, and
+//!   [`commit`](JournalWriter::commit) makes everything written durable, one
+//!   `fdatasync` for every batch written since the last one (group commit): in the
+//!   background, on a sync thread of the writer's own, while the caller has other
+//!   work ([`commits`](JournalWriter::commits) wakes it when done), or on the
+//!   caller's thread when it has nothing else to do (a chain of tasks: no hand-off
+//!   between threads on its critical path). The writer itself never waits for the
+//!   disk: the dispatcher decides what must wait for which record
+//!   (`schedule::dispatcher`).
 //! - [`SyncMode::Always`]: every batch is synced before `write` returns, so
 //!   everything written is committed at once; each step of the DAG waits for the disk.
 //! - [`SyncMode::Grouped`]: the sync thread syncs at most every [`GROUP_INTERVAL`]
@@ -170,7 +173,7 @@ impl JournalWriter {
         for r in records {
             encode(r, &mut self.buf);
         }
-        let inline_sync = self.syncer.is_none();
+        let inline_sync = self.mode == SyncMode::Always;
         let written = self.file.write_all(&self.buf).and_then(|()| {
             if inline_sync {
                 self.file.sync_data()
@@ -184,10 +187,29 @@ impl JournalWriter {
             return Err(JournalError::io("append to", &self.path, e));
         }
         self.len += self.buf.len() as u64;
-        if let Some(syncer) = &self.syncer {
+        if self.mode == SyncMode::Grouped
+            && let Some(syncer) = &self.syncer
+        {
             syncer.written(self.len);
         }
         Ok(self.len)
+    }
+
+    /// In [`SyncMode::Durable`], makes everything written durable: on this thread
+    /// (`here`) or on the sync thread; nothing to do in the other modes.
+    pub fn commit(&mut self, here: bool) -> Result<(), JournalError> {
+        match &self.syncer {
+            Some(syncer) if self.mode == SyncMode::Durable => {
+                if here {
+                    syncer.sync_here(&self.file, self.len)
+                } else {
+                    syncer.written(self.len);
+                    Ok(())
+                }
+            }
+            _ => Ok(()),
+        }
+        .map_err(|e| JournalError::io("sync", &self.path, e))
     }
 
     /// Writes `records` and waits until they are durable, whatever the mode.
@@ -196,10 +218,10 @@ impl JournalWriter {
         self.sync()
     }
 
-    /// Waits until everything written is durable.
+    /// Makes everything written durable, on this thread.
     pub fn sync(&mut self) -> Result<(), JournalError> {
         match &self.syncer {
-            Some(syncer) => syncer.wait_durable(self.len),
+            Some(syncer) => syncer.sync_here(&self.file, self.len),
             None => Ok(()),
         }
         .map_err(|e| JournalError::io("sync", &self.path, e))
@@ -247,6 +269,8 @@ impl Drop for JournalWriter {
     /// Whatever was written is synced before the writer goes (and with it, the
     /// plan's lock).
     fn drop(&mut self) {
+        // A failure was reported to whoever waited for the commit; nobody is left.
+        let _ = self.sync();
         if let Some(mut syncer) = self.syncer.take() {
             syncer.stop();
         }
@@ -288,6 +312,14 @@ struct SyncFailure {
 }
 
 impl SyncFailure {
+    fn of(e: &io::Error) -> Self {
+        Self {
+            raw: e.raw_os_error(),
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+
     fn error(&self) -> io::Error {
         match self.raw {
             Some(code) => io::Error::from_raw_os_error(code),
@@ -346,24 +378,38 @@ impl Syncer {
         }
     }
 
-    /// Blocks until `len` bytes are durable.
-    fn wait_durable(&self, len: u64) -> io::Result<()> {
-        let mut state = self.shared.lock();
-        state.written = state.written.max(len);
-        self.shared.wake.notify_all();
-        loop {
+    /// Makes the first `len` bytes of `file` durable on the caller's thread (one
+    /// `fdatasync`, unless they are already), and says so to whoever waits.
+    fn sync_here(&self, file: &File, len: u64) -> io::Result<()> {
+        {
+            let state = self.shared.lock();
             if let Some(f) = &state.failed {
                 return Err(f.error());
             }
             if state.durable >= len {
                 return Ok(());
             }
-            state = self
-                .shared
-                .wake
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
         }
+        let synced = file.sync_data();
+        let mut state = self.shared.lock();
+        let result = match synced {
+            Ok(()) if state.failed.is_none() => {
+                state.durable = state.durable.max(len);
+                Ok(())
+            }
+            Ok(()) => Err(state
+                .failed
+                .as_ref()
+                .map_or_else(|| io::Error::other("a sync failed"), SyncFailure::error)),
+            Err(e) => {
+                let failure = SyncFailure::of(&e);
+                state.failed = Some(failure);
+                Err(e)
+            }
+        };
+        self.durable_tx.send_replace(state.durable);
+        self.shared.wake.notify_all();
+        result
     }
 
     /// Syncs what is left and ends the thread.
@@ -413,13 +459,7 @@ fn sync_loop(
         state = shared.lock();
         match synced {
             Ok(()) => state.durable = state.durable.max(target),
-            Err(e) => {
-                state.failed = Some(SyncFailure {
-                    raw: e.raw_os_error(),
-                    kind: e.kind(),
-                    message: e.to_string(),
-                });
-            }
+            Err(e) => state.failed = Some(SyncFailure::of(&e)),
         }
         durable_tx.send_replace(state.durable);
         shared.wake.notify_all();
@@ -505,13 +545,19 @@ mod tests {
         let mut len = first;
         for i in 0..50 {
             len = w.write(&[record(i), record(i + 1000)]).unwrap();
-            assert!(w.committed().unwrap() <= len);
+            assert_eq!(w.committed().unwrap(), first, "written, not committed");
         }
         assert_eq!(len, w.len());
         assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
+        // In the background...
+        w.commit(false).unwrap();
         assert_eq!(committed_within(&w, len), len);
+        // ...or here.
+        let len = w.write(&[record(1)]).unwrap();
+        w.commit(true).unwrap();
+        assert_eq!(w.committed().unwrap(), len);
         let j = Journal::read(&path).unwrap();
-        assert_eq!(j.records.len(), 101);
+        assert_eq!(j.records.len(), 102);
     }
 
     #[test]
@@ -535,13 +581,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal");
         let mut w = JournalWriter::create(&path, &start()).unwrap();
-        w.set_sync_mode(SyncMode::Grouped).unwrap();
-        w.write(&[record(1)]).unwrap();
+        for mode in [SyncMode::Grouped, SyncMode::Durable] {
+            w.set_sync_mode(mode).unwrap();
+            w.write(&[record(1)]).unwrap();
+            assert!(
+                w.syncer.as_ref().unwrap().durable().unwrap() < w.len(),
+                "{mode:?}"
+            );
+        }
         let shared = w.syncer.as_ref().unwrap().shared.clone();
         let len = w.len();
         drop(w);
         let state = shared.lock();
-        assert_eq!((state.durable, state.written), (len, len));
+        assert_eq!(state.durable, len);
         assert!(state.stop);
     }
 
@@ -550,13 +602,30 @@ mod tests {
         // fdatasync on /dev/null fails (EINVAL): the sync thread must say so, and
         // take nothing as durable from then on.
         let file = File::open("/dev/null").unwrap();
-        let mut syncer = Syncer::start(file, 10, None).unwrap();
+        let mut syncer = Syncer::start(file.try_clone().unwrap(), 10, None).unwrap();
+        // On the sync thread...
+        let mut rx = syncer.durable_tx.subscribe();
         syncer.written(20);
-        let err = syncer.wait_durable(20).unwrap_err();
-        assert_eq!(err.raw_os_error(), Some(22));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(30), rx.changed())
+                .await
+                .unwrap()
+                .unwrap();
+        });
         assert_eq!(syncer.durable().unwrap_err().raw_os_error(), Some(22));
-        syncer.written(30);
-        assert!(syncer.wait_durable(30).is_err());
+        // ...and then here: never taken back.
+        let err = syncer.sync_here(&file, 30).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(22));
+        syncer.stop();
+        // On this thread first.
+        let mut syncer = Syncer::start(file.try_clone().unwrap(), 10, None).unwrap();
+        let err = syncer.sync_here(&file, 20).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(22));
+        assert!(syncer.durable().is_err());
         syncer.stop();
     }
 }

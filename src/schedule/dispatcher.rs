@@ -563,6 +563,7 @@ impl Loop<'_> {
                 }
             }
         }
+        let pending_empty = pending.is_empty();
         self.pending = pending;
         self.pending.clear();
         recorded?;
@@ -603,6 +604,13 @@ impl Loop<'_> {
                 }
             }
         }
+        if !pending_empty {
+            // With nothing in flight, a held start has nothing to overlap with: the
+            // commit is quickest on this thread (no hand-off to the sync thread and
+            // back on a chain's critical path).
+            let here = self.inflight.is_empty() && !self.held_spawns.is_empty();
+            self.sink.commit(here).map_err(RunError::Record)?;
+        }
         self.release()
     }
 
@@ -638,6 +646,9 @@ impl Loop<'_> {
 
     /// Waits until every change recorded is committed, and releases what waited.
     async fn wait_committed(&mut self) -> Result<(), RunError> {
+        self.sink
+            .commit(self.inflight.is_empty())
+            .map_err(RunError::Record)?;
         loop {
             self.release()?;
             self.committed = self.sink.committed().map_err(RunError::Record)?;

@@ -185,6 +185,14 @@ pub trait StateSink: Send {
     fn commits(&self) -> Option<watch::Receiver<u64>> {
         None
     }
+
+    /// Commits what was recorded: on the caller's thread before returning (`here`:
+    /// it has nothing else to do meanwhile), or in the background. A sink that
+    /// commits as it records has nothing to do.
+    fn commit(&mut self, here: bool) -> io::Result<()> {
+        let _ = here;
+        Ok(())
+    }
 }
 
 /// A sink that records nothing (dry runs, tests).
