@@ -3,8 +3,11 @@
 //!
 //!   cargo bench --bench spawn
 //!
-//! - `tokio`: `tokio::process` with `process_group(0)` and an async wait (what
-//!   planrun does);
+//! - `tokio`: `tokio::process` with `process_group(0)` and an async wait;
+//! - `guarded`: the same with what planrun adds to every spawn so that no task
+//!   outlives it: the leader's start time read from `/proc`, the group registered
+//!   with a running process guard (a line down a pipe) and released at the end (a
+//!   second line), and the check for leftovers in the group (one `killpg(0)`);
 //! - `duct`: `duct::cmd` with a `before_spawn` hook setting the process group, the
 //!   blocking `wait` on tokio's blocking pool;
 //! - `std`: `std::process` on 2 plain threads (the floor).
@@ -22,12 +25,23 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut rows: Vec<(&str, Vec<Duration>)> =
-        vec![("tokio", vec![]), ("duct", vec![]), ("std", vec![])];
+    let guard = planrun::exec::process::ProcessGuard::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_planrun")),
+        Duration::from_secs(5),
+    )
+    .expect("the guard starts");
+    let groups = planrun::exec::process::GroupRegistry::guarded(guard);
+    let mut rows: Vec<(&str, Vec<Duration>)> = vec![
+        ("tokio", vec![]),
+        ("guarded", vec![]),
+        ("duct", vec![]),
+        ("std", vec![]),
+    ];
     for _ in 0..ROUNDS {
         rows[0].1.push(rt.block_on(tokio_round()));
-        rows[1].1.push(rt.block_on(duct_round()));
-        rows[2].1.push(std_round());
+        rows[1].1.push(rt.block_on(guarded_round(groups.clone())));
+        rows[2].1.push(rt.block_on(duct_round()));
+        rows[3].1.push(std_round());
     }
     println!("{TASKS} x `true`, {IN_FLIGHT} in flight, median of {ROUNDS}:");
     for (name, mut times) in rows {
@@ -57,6 +71,45 @@ async fn tokio_round() -> Duration {
                 .expect("spawn");
             let status = child.wait().await.expect("wait");
             assert!(status.success());
+            drop(permit);
+        });
+    }
+    while set.join_next().await.is_some() {}
+    start.elapsed()
+}
+
+async fn guarded_round(groups: planrun::exec::process::GroupRegistry) -> Duration {
+    let start = Instant::now();
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..TASKS {
+        let permit = sem.clone().acquire_owned().await.expect("open");
+        let groups = groups.clone();
+        set.spawn(async move {
+            let mut child = tokio::process::Command::new("true")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .spawn()
+                .expect("spawn");
+            let pgid = i32::try_from(child.id().expect("a pid")).expect("a pid fits");
+            let leader_start = planrun::procs::process(pgid).map_or(0, |p| p.start_ticks);
+            let registration = groups.register(
+                planrun::exec::process::ProcessGroup {
+                    task: "t".into(),
+                    attempt: 1,
+                    pgid,
+                    leader_start,
+                },
+                nix::sys::signal::Signal::SIGTERM,
+                Duration::from_secs(5),
+            );
+            let status = child.wait().await.expect("wait");
+            assert!(status.success());
+            // The leftover check: the group is empty, one call says so.
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), None);
+            drop(registration);
             drop(permit);
         });
     }

@@ -70,12 +70,7 @@ async fn wait(kubeconfig: &Path, name: &str) -> Result<(), Box<dyn std::error::E
     .await?;
     let env = TaskEnv::new(&conn, &Quiet, TRIAL_DEADLINE);
     let spec = WaitAbsent {
-        selection: Selection {
-            kind: "ConfigMap".into(),
-            api_version: None,
-            namespace: Some(NAMESPACE.into()),
-            target: Target::Name(name.into()),
-        },
+        selection: Selection::of_kind("ConfigMap", Some(NAMESPACE), Target::Name(name.into())),
     };
     wait_absent(&env, &spec).await?;
     Ok(())

@@ -13,7 +13,7 @@ pub enum Error {
     TaskFailed,
     /// Interrupted by a signal; the reporters already said so.
     Interrupted,
-    /// Anything else (I/O on the state directory, a bug).
+    /// planrun itself failed: I/O on the state directory, a corrupt journal, a bug.
     Internal(Report),
     /// A `planrun` child process (the run of a rehearsal) ended with this code and
     /// already said why.
@@ -39,7 +39,11 @@ impl From<crate::journal::StartError> for Error {
         match e {
             StartError::Invalid(report) => Error::Invalid(report),
             StartError::Refused(refusal) => Error::Refused(Report::new(*refusal)),
-            StartError::Locked(lock) => Error::Refused(Report::new(*lock)),
+            StartError::Locked(lock) => match *lock {
+                // The state directory failing is planrun failing, not a refusal.
+                io @ crate::journal::LockError::Io { .. } => Error::Internal(Report::new(io)),
+                held => Error::Refused(Report::new(held)),
+            },
             StartError::Journal(journal) => Error::Internal(Report::new(journal)),
         }
     }

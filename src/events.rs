@@ -79,6 +79,14 @@ pub enum EventKind {
         stream: Stream,
         line: String,
     },
+    /// A task's log file could not be written: what the task prints from now on
+    /// reaches the events (and the failure excerpt) but not the log.
+    TaskLogFailed {
+        task: String,
+        /// The log file.
+        path: String,
+        error: String,
+    },
     /// What a running task waits on now, replacing its previous detail: what a wait
     /// has left and why ("1 object left: cert-manager/webhook, finalizer
     /// example.com/hold"), a retry of the API ("API unreachable, retry 3 in 4s:
@@ -187,6 +195,7 @@ impl EventKind {
         match self {
             EventKind::TaskStarted { task, .. }
             | EventKind::TaskOutput { task, .. }
+            | EventKind::TaskLogFailed { task, .. }
             | EventKind::TaskProgress { task, .. }
             | EventKind::TaskRetrying { task, .. }
             | EventKind::TaskSucceeded { task, .. }

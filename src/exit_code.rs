@@ -10,6 +10,10 @@ pub const INVALID: i32 = 2;
 /// exists, the kube context differs from the plan's guard, the API server does not
 /// answer, or a `pulumi-up` task's required config is missing.
 pub const REFUSED: i32 = 3;
+/// planrun itself failed: it could not write its journal, report or logs (a full
+/// disk, permissions), a journal is corrupt, or a bug. A run stopped this way can
+/// be resumed once the cause is fixed.
+pub const PLANRUN_FAILED: i32 = 4;
 /// Interrupted by Ctrl-C, SIGTERM or SIGHUP.
 pub const INTERRUPTED: i32 = 130;
 
@@ -21,7 +25,7 @@ pub fn of(error: &crate::error::Error) -> i32 {
         Error::Refused(_) => REFUSED,
         Error::TaskFailed => TASK_FAILED,
         Error::Interrupted => INTERRUPTED,
-        Error::Internal(_) => TASK_FAILED,
+        Error::Internal(_) => PLANRUN_FAILED,
         Error::Child(code) => *code,
     }
 }

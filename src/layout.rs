@@ -17,6 +17,7 @@
 //!       <task id>.diff.txt       a pulumi-preview task's diff, as shown to the operator
 //!       <task id>.plan.json      its saved plan (`pulumi preview --save-plan`), 0600
 //!       <task id>.plan.sha256    the plan's digest: `pulumi up --plan` runs only that plan
+//!       kube/kubeconfig          children's current context, while the run goes (0700/0600)
 //!     sandbox/                   a rehearsal's simulated world (rehearsals only)
 //! ```
 //!
@@ -26,8 +27,16 @@
 //! Run ids sort by time: `20261126T063612Z-0a1b` (UTC start, then 4 random hex
 //! digits). The `latest` file decides which run is the latest (two runs can start
 //! within one second); without it, the greatest id is.
+//!
+//! What planrun keeps is private: the directories it creates are 0700
+//! ([`create_private_dir`]), its files 0600, and it never writes through a
+//! symbolic link planted where one of its files goes ([`open_private`]): the lock,
+//! the journal, `latest`, `events.jsonl`, `report.md` and the task logs.
 
+use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -45,6 +54,7 @@ const JOURNAL_FILE: &str = "journal";
 const EVENTS_FILE: &str = "events.jsonl";
 const REPORT_FILE: &str = "report.md";
 const LOGS_DIR: &str = "logs";
+const CHILD_KUBE_DIR: &str = "kube";
 
 /// The state directory used when `--state-dir` is not given: `.planrun` beside the
 /// plan file.
@@ -59,6 +69,85 @@ pub fn default_state_dir(plan_path: &Path) -> PathBuf {
 /// `.planrun/rehearsal` beside the plan file, apart from real runs.
 pub fn default_rehearsal_state_dir(plan_path: &Path) -> PathBuf {
     default_state_dir(plan_path).join(REHEARSAL_DIR)
+}
+
+/// How [`open_private`] opens a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Open {
+    /// Created if missing, written at its end.
+    Append,
+    /// Created if missing, emptied.
+    Truncate,
+    /// Created if missing, read and written as it is (the lock).
+    ReadWrite,
+}
+
+/// Opens a file planrun writes under its state directory: created with mode 0600,
+/// never through a symbolic link (`O_NOFOLLOW`): a symlink there is refused with
+/// an error naming it, and nothing is written to where it points.
+pub fn open_private(path: &Path, how: Open) -> io::Result<File> {
+    let mut options = File::options();
+    options
+        .create(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW);
+    match how {
+        Open::Append => options.append(true),
+        Open::Truncate => options.write(true).truncate(true),
+        Open::ReadWrite => options.read(true).write(true).truncate(false),
+    };
+    options.open(path).map_err(|e| {
+        if e.raw_os_error() == Some(nix::libc::ELOOP) {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is a symbolic link; planrun does not write through links in its state directory (remove it)",
+                    path.display()
+                ),
+            )
+        } else {
+            e
+        }
+    })
+}
+
+/// Replaces `path` with `bytes`, atomically and durably: written beside it to a
+/// temporary file (0600, never through a link), synced, renamed over `path` (a link
+/// there is replaced, not followed), and the directory synced. A reader sees the
+/// old content or the new, never part of it.
+pub fn replace_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
+    {
+        let mut file = open_private(&tmp, Open::Truncate)?;
+        // The umask cannot widen 0600, but an inherited ACL could: set it again.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(dir)?.sync_all()
+}
+
+/// Creates `path` and its missing parents with mode 0700; an existing `path` that
+/// is wider is narrowed to 0700 (only the owner reads runs: logs and reports may
+/// name what a plan touches).
+pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)?;
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.is_dir() && meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 /// One plan's state: `<state dir>/<plan name>/`.
@@ -95,19 +184,9 @@ impl PlanDir {
         self.path.join(LATEST_FILE)
     }
 
-    /// Where the next `latest` is written before it is renamed into place.
-    pub fn latest_tmp_path(&self) -> PathBuf {
-        self.path.join(format!("{LATEST_FILE}.tmp"))
-    }
-
     /// The durations of the plan's last runs, task by task.
     pub fn timings_path(&self) -> PathBuf {
         self.path.join(TIMINGS_FILE)
-    }
-
-    /// Where the next `timings.json` is written before it is renamed into place.
-    pub fn timings_tmp_path(&self) -> PathBuf {
-        self.path.join(format!("{TIMINGS_FILE}.tmp"))
     }
 
     pub fn runs_dir(&self) -> PathBuf {
@@ -156,11 +235,6 @@ impl RunDir {
         self.path.join(REPORT_FILE)
     }
 
-    /// Where the next report is written before it is renamed into place.
-    pub fn report_tmp_path(&self) -> PathBuf {
-        self.path.join(format!("{REPORT_FILE}.tmp"))
-    }
-
     pub fn logs_dir(&self) -> PathBuf {
         self.path.join(LOGS_DIR)
     }
@@ -168,6 +242,11 @@ impl RunDir {
     /// The log file of a task.
     pub fn log_path(&self, task_id: &str) -> PathBuf {
         self.path.join(log_path_in_run(task_id))
+    }
+
+    /// The private directory holding the kubeconfig children get while the run goes.
+    pub fn child_kube_dir(&self) -> PathBuf {
+        self.path.join(CHILD_KUBE_DIR)
     }
 }
 
@@ -252,6 +331,36 @@ mod tests {
         assert_eq!(path_component("a/b c"), "a_b_c");
         assert_eq!(path_component(".."), "_..");
         assert_eq!(path_component(""), "_");
+    }
+
+    #[test]
+    fn files_are_private_and_symlinks_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("a/runs/r1");
+        create_private_dir(&run).unwrap();
+        for d in [dir.path().join("a"), dir.path().join("a/runs"), run.clone()] {
+            let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", d.display());
+        }
+        let report = run.join("report.md");
+        open_private(&report, Open::Truncate).unwrap();
+        let mode = std::fs::metadata(&report).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // A symlink planted where a file goes: refused, its target untouched.
+        let target = dir.path().join("target");
+        std::fs::write(&target, "keep").unwrap();
+        let lock = dir.path().join("a/lock");
+        std::os::unix::fs::symlink(&target, &lock).unwrap();
+        for how in [Open::Append, Open::Truncate, Open::ReadWrite] {
+            let e = open_private(&lock, how).unwrap_err();
+            assert!(e.to_string().contains("is a symbolic link"), "{e}");
+        }
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        // A wider existing directory is narrowed.
+        std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).unwrap();
+        create_private_dir(&run).unwrap();
+        let mode = std::fs::metadata(&run).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
     }
 
     #[test]

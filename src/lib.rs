@@ -8,6 +8,7 @@
 
 pub mod cancel;
 pub mod cli;
+pub mod console;
 pub mod error;
 pub mod events;
 pub mod exec;
@@ -15,6 +16,7 @@ pub mod exit_code;
 pub mod journal;
 pub mod layout;
 pub mod plan;
+pub mod procs;
 pub mod redact;
 mod report;
 mod schedule;

@@ -79,7 +79,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             if let Some(report) = error.report() {
-                eprintln!("{report:?}");
+                planrun::console::say_diagnostic(&format!("{report:?}"));
             }
             ExitCode::from(exit_code::of(&error) as u8)
         }

@@ -1,7 +1,5 @@
 //! `planrun sandbox`: the simulated cluster, served until Ctrl-C (or SIGTERM, SIGHUP).
 
-use std::io::Write;
-
 use miette::IntoDiagnostic;
 
 use planrun::error::Error;
@@ -17,21 +15,19 @@ pub fn run(args: SandboxArgs) -> Result<(), Error> {
 /// Serves until a stop signal, printing the `export KUBECONFIG=...` line.
 async fn serve(args: SandboxArgs) -> Result<(), miette::Report> {
     let mut signals = StopSignals::install().into_diagnostic()?;
-    let (sandbox, path) = start_from_args(&args).await?;
-    println!("sandbox API server listening on {}", sandbox.url());
-    println!(
-        "kubeconfig written to {} (context {})",
+    let started = start_from_args(&args).await?;
+    let (sandbox, path) = (started.sandbox, started.kubeconfig);
+    planrun::console::out(&format!(
+        "sandbox API server listening on {}\nkubeconfig written to {} (context {})\nuse it with planrun or kubectl:\nexport KUBECONFIG={}\npress Ctrl-C to stop\n",
+        sandbox.url(),
         path.display(),
-        args.context
-    );
-    println!("use it with planrun or kubectl:");
-    println!(
-        "export KUBECONFIG={}",
+        args.context,
         planrun_text::shell_quote(&path.display().to_string())
-    );
-    println!("press Ctrl-C to stop");
-    std::io::stdout().flush().into_diagnostic()?;
+    ))
+    .into_diagnostic()?;
     signals.recv().await;
     sandbox.shutdown().await;
+    // The private directory of the kubeconfig goes with the sandbox.
+    drop(started.scratch);
     Ok(())
 }

@@ -4,15 +4,16 @@
 //! [`StopSignals`] turns them into values for whoever decides what stopping means:
 //! a run interrupts its tasks ([`watch_run`]), a rehearsal passes them on to its run,
 //! `planrun sandbox` shuts down. Whatever is said about a signal is said after it was
-//! acted on, and saying it never fails: a closed stderr does not stop the run's
-//! control.
+//! acted on, and saying it never fails ([`console::say`]): a closed stderr does not
+//! stop the run's control.
 
-use std::io::{self, Write};
+use std::io;
 
 use nix::sys::signal::Signal;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cancel::Cancel;
+use crate::console::say;
 use crate::events::CancelReason;
 use crate::exec::process::GroupRegistry;
 
@@ -70,9 +71,4 @@ pub fn describe(signal: Signal) -> &'static str {
         Signal::SIGHUP => "SIGHUP (the terminal closed)",
         _ => "a signal",
     }
-}
-
-/// One line to stderr, best effort: a closed or broken stderr is no reason to fail.
-pub fn say(line: &str) {
-    let _ = writeln!(io::stderr().lock(), "{line}");
 }

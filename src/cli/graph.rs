@@ -16,8 +16,7 @@ pub enum Format {
 
 pub fn run(args: &GraphArgs) -> Result<(), Error> {
     let plan = load(&args.plan)?;
-    print!("{}", render(&plan, args.format));
-    Ok(())
+    super::print(&render(&plan, args.format))
 }
 
 /// The graph in `format`, nodes in execution order, edges from a need to its dependent.

@@ -8,8 +8,7 @@ use crate::validate::{ValidatedPlan, VarOrigin};
 
 pub fn run(args: &PlanArgs) -> Result<(), Error> {
     let plan = load(args)?;
-    print!("{}", render(&plan));
-    Ok(())
+    super::print(&render(&plan))
 }
 
 /// The listing, with secret values masked.

@@ -69,6 +69,15 @@ pub enum Command {
     /// List the plan's runs with outcome and times.
     #[command(after_help = "Example:\n  planrun runs plans/flux-rebuild.toml")]
     Runs(runs::RunsArgs),
+    /// The process guard a run starts (internal): stops the run's process groups
+    /// once its input, a pipe from planrun, ends.
+    #[command(name = crate::exec::process::GUARD_COMMAND, hide = true)]
+    Guard {
+        /// The marker of the run's processes.
+        token: String,
+        /// Milliseconds between SIGTERM and SIGKILL for marked processes.
+        grace_ms: u64,
+    },
 }
 
 /// A plan file and variable overrides.
@@ -104,6 +113,10 @@ pub fn run(command: Command) -> Result<(), Error> {
         Command::Schema => schema::run(),
         Command::Status(args) => status::run(&args),
         Command::Runs(args) => runs::run(&args),
+        Command::Guard { token, grace_ms } => {
+            crate::exec::process::guard_main(&token, grace_ms);
+            Ok(())
+        }
     }
 }
 
@@ -131,6 +144,12 @@ pub fn expand_shorthand(
     out.push("run".into());
     out.extend(args[1..].iter().cloned());
     out
+}
+
+/// A command's output to stdout (see [`console::out`](crate::console::out)).
+pub(crate) fn print(text: &str) -> Result<(), Error> {
+    crate::console::out(text)
+        .map_err(|e| Error::Internal(miette::miette!("cannot write the output: {e}")))
 }
 
 /// Loads and validates the plan named by `args`; an unreadable or invalid plan is

@@ -13,14 +13,18 @@ use super::resume::ResumeArgs;
 use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::events::{EventSender, RunOutcome};
-use crate::exec::kube::{ConnectOptions, Connection};
-use crate::exec::process::GroupRegistry;
+use crate::exec::kube::{ChildKubeconfig, ConnectOptions, Connection};
+use crate::exec::process::{self, GroupRegistry, ProcessGuard};
 use crate::exec::{KubeSlot, RunResources};
 use crate::journal::{self, JournalSink, Listing, ProcessInfo, Session};
 use crate::layout::{self, PlanDir};
 use crate::report::{self, OutputFormat, ReporterConfig};
-use crate::schedule::{Dispatcher, NoSink, RunConfig, StateSink};
+use crate::schedule::{Dispatcher, NoSink, RunConfig, RunError, StateSink};
 use crate::validate::ValidatedPlan;
+
+/// How long a resume waits for processes of the earlier run to end before it
+/// refuses: right after planrun died, its guard is still stopping them.
+const STOPPING_WAIT: Duration = Duration::from_secs(10);
 
 /// The default of `--jobs`: plan tasks mostly wait on I/O (API calls, waits for
 /// Kubernetes objects, remote commands), so more run at once than there are CPUs.
@@ -99,13 +103,33 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
             .state_dir
             .clone()
             .unwrap_or_else(|| layout::default_state_dir(&args.plan.plan));
-        Start::Journaled(Box::new(journal::prepare(
-            &args.plan.plan,
-            &state_dir,
-            &args.plan.vars,
-            &args.resume.mode(),
-            &load,
-        )?))
+        let deadline = std::time::Instant::now() + STOPPING_WAIT;
+        let mut waiting = false;
+        let prepared = loop {
+            match journal::prepare(
+                &args.plan.plan,
+                &state_dir,
+                &args.plan.vars,
+                &args.resume.mode(),
+                &load,
+            ) {
+                Err(e) if journal::is_still_running(&e) && std::time::Instant::now() < deadline => {
+                    if !waiting {
+                        let e = Error::from(e);
+                        if let Some(report) = e.report() {
+                            crate::console::say(&format!(
+                                "planrun: {report}; waiting up to {} for them to end",
+                                planrun_text::format_duration(STOPPING_WAIT)
+                            ));
+                        }
+                        waiting = true;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                result => break result?,
+            }
+        };
+        Start::Journaled(Box::new(prepared))
     };
     // One thread: per task the engine does little next to spawning a process, and a
     // single thread saves the cross-thread wake-ups that dominate runs of short
@@ -129,12 +153,13 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
 /// operator should not wait on a dead VPN.
 pub const REACHABLE_WITHIN: Duration = Duration::from_secs(5);
 
-/// Opens the run's Kubernetes connection when a task uses Kubernetes or the plan names
-/// a context, and refuses, before anything runs, a context other than the plan's or
-/// an API server that does not answer.
+/// Opens the run's Kubernetes connection when a task uses Kubernetes, the plan names
+/// a context, or `--context`/`--kubeconfig` is given, and refuses, before anything
+/// runs, a context other than the plan's or an API server that does not answer.
 async fn connect(plan: &ValidatedPlan, args: &RunArgs) -> Result<KubeSlot, Error> {
     let guard = plan.header().context.as_deref();
-    if guard.is_none() && !plan.tasks().iter().any(|t| t.kind.uses_kube()) {
+    let asked = args.context.is_some() || args.kubeconfig.is_some();
+    if guard.is_none() && !asked && !plan.tasks().iter().any(|t| t.kind.uses_kube()) {
         return Ok(KubeSlot::default());
     }
     let conn = Connection::open(&ConnectOptions {
@@ -156,6 +181,11 @@ async fn connect(plan: &ValidatedPlan, args: &RunArgs) -> Result<KubeSlot, Error
 async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     let internal =
         |what: &str, e: std::io::Error| Error::Internal(Report::msg(format!("{what}: {e}")));
+    if let Some(warnings) = start.plan().warnings() {
+        for message in warnings.messages() {
+            crate::console::say(&format!("planrun: warning: {message}"));
+        }
+    }
     let kube = connect(start.plan(), args).await?;
     // Before anything runs (the plan deletes before it deploys): every Pulumi task
     // must be able to run, its required config present, its provider pointed at the
@@ -182,11 +212,11 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         ),
         Start::Journaled(prepared) => {
             for notice in &prepared.notices {
-                eprintln!("planrun: {notice}");
+                crate::console::say(&format!("planrun: {notice}"));
             }
             if let Some(listing) = &prepared.listing {
                 for line in listing.lines() {
-                    eprintln!("planrun: {line}");
+                    crate::console::say(&format!("planrun: {line}"));
                 }
                 if prepared.resumed {
                     ask_before_changes(&prepared.plan, listing, args.yes)?;
@@ -204,6 +234,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
                 resumed,
                 ..
             } = session;
+            remask_captures(&plan, &done, journal.run_dir());
             let plan = Arc::new(plan);
             // How long each task took in the plan's last runs: it orders ready tasks
             // (longest expected path first) and estimates the time left.
@@ -232,21 +263,33 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         }
     };
     let name = plan.header().name.clone();
-    // A dry run leaves nothing behind: read-only tasks get a scratch run directory.
-    let scratch = args
-        .dry_run
-        .then(|| std::env::temp_dir().join(format!("planrun-dry-run-{}", std::process::id())));
+    // A dry run leaves nothing behind: read-only tasks get a scratch run directory,
+    // fresh and private (removed when dropped).
+    let scratch = if args.dry_run {
+        Some(
+            tempfile::Builder::new()
+                .prefix("planrun-dry-run-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .tempdir()
+                .map_err(|e| internal("cannot create a scratch directory for the dry run", e))?,
+        )
+    } else {
+        None
+    };
     let state_dir = match (&scratch, &args.state_dir) {
-        (Some(dir), _) => dir.clone(),
+        (Some(dir), _) => dir.path().to_path_buf(),
         (None, Some(dir)) => dir.clone(),
         (None, None) => layout::default_state_dir(plan.source().path()),
     };
     // Absolute: children get it as PLANRUN_RUN_DIR and run in other directories.
     let state_dir = std::path::absolute(&state_dir).unwrap_or(state_dir);
     let run_dir = PlanDir::new(&state_dir, &name).run(&run_id);
-    std::fs::create_dir_all(run_dir.logs_dir()).map_err(|e| {
+    layout::create_private_dir(&run_dir.logs_dir()).map_err(|e| {
         internal(
-            &format!("cannot create the run directory in {}", state_dir.display()),
+            &format!(
+                "cannot create the run directory {}",
+                run_dir.path().display()
+            ),
             e,
         )
     })?;
@@ -268,6 +311,23 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         },
     );
 
+    // Every child acts on the run's context (see exec/kube/child_config.rs); the
+    // private file goes when `child_kubeconfig` is dropped, at the end of the run.
+    let child_kubeconfig = match kube.get() {
+        Some(conn) if !conn.kubeconfig_files().is_empty() => Some(
+            ChildKubeconfig::write(&run_dir.child_kube_dir(), conn)
+                .map_err(|e| internal("cannot write the children's kubeconfig", e))?,
+        ),
+        _ => None,
+    };
+    // Before the first task: its processes, and their orphans, must not outlive
+    // planrun however it ends (the guard), nor linger after a normal end (adopted).
+    process::adopt_orphans();
+    let guard = std::env::current_exe()
+        .and_then(|exe| ProcessGuard::start(&exe, args.grace))
+        .map_err(|e| internal("cannot start the process guard", e))?;
+    let marker = guard.env();
+    let groups = GroupRegistry::guarded(guard);
     let resources = RunResources {
         run_dir: run_dir.path().to_path_buf(),
         redactor: plan.redactor().clone(),
@@ -276,9 +336,11 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         dry_run: args.dry_run,
         assume_yes: args.yes,
         kube,
-        child_env: Vec::new(),
+        child_env: std::iter::once(marker)
+            .chain(child_kubeconfig.iter().map(ChildKubeconfig::env))
+            .collect(),
         grace: args.grace,
-        groups: GroupRegistry::new(),
+        groups: groups.clone(),
     };
     let signals = crate::signals::watch_run(resources.cancel.clone(), resources.groups.clone())
         .map_err(|e| internal("cannot install signal handlers", e))?;
@@ -303,7 +365,13 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     .run()
     .await;
     signals.abort();
+    // No task runs now; what they left behind outside their groups goes too.
+    let keep: Vec<u32> = groups.guard_pid().into_iter().collect();
+    let grace = args.grace;
+    let _ = tokio::task::spawn_blocking(move || process::stop_adopted(&keep, grace)).await;
     // The report covers the whole run, every process: it is written from the journal.
+    // What cannot be written is said (after a journal failure, which stops the run).
+    let mut problems = Vec::new();
     if let Some(sink) = &journal_sink {
         let text = journal::report::render(
             sink.run(),
@@ -320,9 +388,14 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
             run_dir.path(),
             false,
         );
-        journal::report::write(&run_dir, &text)
-            .map_err(|e| internal("cannot write the run report", e))?;
-        // What this process's attempts took, for the next runs' order and estimates.
+        if let Err(e) = journal::report::write(&run_dir, &text) {
+            problems.push(format!(
+                "cannot write {}: {e}",
+                run_dir.report_path().display()
+            ));
+        }
+        // What this process's attempts took, for the next runs' order and estimates:
+        // a cache, whose loss costs only a less informed next run.
         if let Some((mut timings, plan_state)) = timings {
             timings.learn(sink.run(), &plan);
             if let Err(e) = timings.save(&plan_state) {
@@ -334,16 +407,103 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         }
     }
     drop(journal_sink);
-    reporter
+    let unwritten = reporter
         .join()
-        .map_err(|_| Error::Internal(Report::msg("the reporter thread panicked")))?
-        .map_err(|e| internal("cannot write the run's events", e))?;
-    if let Some(dir) = scratch {
-        let _ = std::fs::remove_dir_all(dir);
+        .map_err(|_| Error::Internal(Report::msg("the reporter thread panicked")))?;
+    problems.extend(unwritten);
+    drop(scratch);
+    let plan_arg = args.plan.plan.display().to_string();
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(RunError::Record(e)) => {
+            // The journal failing is what stopped the run; what else failed (the
+            // report on the same full disk) comes after it.
+            let cause: Box<dyn std::error::Error + Send + Sync> = match e.into_inner() {
+                Some(inner) => inner,
+                None => "the journal failed".into(),
+            };
+            return Err(Error::Internal(Report::new(RunStopped {
+                cause,
+                plan: plan_arg,
+                also: also_failed(&problems),
+            })));
+        }
+    };
+    if !problems.is_empty() {
+        return Err(Error::Internal(Report::new(OutputFailed {
+            problems: problems.join("; "),
+            outcome: summary.outcome.status().to_string(),
+            plan: plan_arg,
+        })));
     }
-    let summary =
-        result.map_err(|e| Error::Internal(Report::msg(format!("{e}: {}", source_of(&e)))))?;
     Ok(summary.outcome)
+}
+
+fn also_failed(problems: &[String]) -> String {
+    if problems.is_empty() {
+        String::new()
+    } else {
+        format!("\nalso: {}", problems.join("; "))
+    }
+}
+
+/// The journal could not be written: the run stopped at once.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("the run stopped: planrun cannot record its progress{also}")]
+#[diagnostic(
+    code(planrun::run::journal_failed),
+    help(
+        "nothing more was started and the running tasks were stopped; what the journal recorded \
+         is kept: once the cause is fixed (disk space, permissions), continue the run with \
+         `planrun {plan} --resume`"
+    )
+)]
+struct RunStopped {
+    #[source]
+    cause: Box<dyn std::error::Error + Send + Sync>,
+    plan: String,
+    also: String,
+}
+
+/// The run ended, but what it writes besides the journal (events, report) could
+/// not all be written.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("the run {outcome}, but planrun could not write everything about it: {problems}")]
+#[diagnostic(
+    code(planrun::run::output_failed),
+    help(
+        "the journal has the run: `planrun status {plan}` shows how each task ended; the task \
+         logs hold their output"
+    )
+)]
+struct OutputFailed {
+    problems: String,
+    outcome: String,
+    plan: String,
+}
+
+/// A resume does not capture again what an earlier process of the run captured, yet
+/// a later task may print it: the values of captured Secrets are masked from the
+/// capture files, the only place they are kept.
+fn remask_captures(
+    plan: &ValidatedPlan,
+    done: &[crate::validate::TaskIdx],
+    run_dir: &std::path::Path,
+) {
+    for &idx in done {
+        let task = plan.task(idx);
+        let crate::validate::TaskKind::Capture(capture) = &task.kind else {
+            continue;
+        };
+        let path = run_dir.join(&capture.file);
+        if let Err(e) = crate::exec::kube::register_captured(&path, plan.redactor()) {
+            crate::console::say(&format!(
+                "planrun: warning: cannot read {} ({e}): the Secrets task `{}` captured are not masked if a later task prints them",
+                path.display(),
+                task.id
+            ));
+        }
+    }
 }
 
 /// Before a resume or a rerun starts tasks that change things, a person at a
@@ -378,8 +538,4 @@ fn ask_before_changes(plan: &ValidatedPlan, listing: &Listing, yes: bool) -> Res
             answer.trim()
         ))))
     }
-}
-
-fn source_of(e: &dyn std::error::Error) -> String {
-    e.source().map(|s| s.to_string()).unwrap_or_default()
 }

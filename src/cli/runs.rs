@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::status::{internal, is_live, plan_state, print_out};
+use super::status::{internal, is_live, plan_state};
 use crate::error::Error;
 use crate::journal::{self, Journal, status::RunLine};
 
@@ -27,11 +27,10 @@ pub fn run(args: &RunsArgs) -> Result<(), Error> {
         runs.push((state, live));
     }
     if runs.is_empty() {
-        print_out(&format!(
+        return super::print(&format!(
             "plan `{}` has no runs yet\n",
             plan_state.plan_name()
         ));
-        return Ok(());
     }
     runs.sort_by(|a, b| (a.0.start.at, a.0.run_id()).cmp(&(b.0.start.at, b.0.run_id())));
     let lines: Vec<RunLine<'_>> = runs
@@ -42,6 +41,5 @@ pub fn run(args: &RunsArgs) -> Result<(), Error> {
             plan_tasks: plan_tasks.as_ref().map(Vec::len),
         })
         .collect();
-    print_out(&journal::status::render_runs(&lines));
-    Ok(())
+    super::print(&journal::status::render_runs(&lines))
 }

@@ -3,6 +3,5 @@
 use crate::error::Error;
 
 pub fn run() -> Result<(), Error> {
-    print!("{}", crate::plan::plan_schema());
-    Ok(())
+    super::print(&crate::plan::plan_schema())
 }

@@ -42,7 +42,7 @@ pub fn run(args: &StatusArgs) -> Result<(), Error> {
     let live = is_live(&plan_state, &run_id);
     let journal = Journal::read(&path).map_err(internal)?;
     if !live && let Some(w) = journal.torn_tail_warning() {
-        eprintln!("warning: {w}");
+        crate::console::say(&format!("warning: {w}"));
     }
     let state = journal.history();
     let ids: Vec<&str> = match &plan_tasks {
@@ -54,8 +54,7 @@ pub fn run(args: &StatusArgs) -> Result<(), Error> {
         journal::status::render_status(&state, &ids, live),
         plan_state.run_dir(&run_id).path().display()
     );
-    print_out(&text);
-    Ok(())
+    super::print(&text)
 }
 
 /// The plan's state directory and its task ids in execution order (`None` when the
@@ -110,12 +109,6 @@ fn no_runs(plan_state: &PlanState) -> Error {
         "plan `{}` has no runs yet",
         plan_state.plan_name()
     ))
-}
-
-/// Writes to stdout; a closed pipe (`| head`) is not an error.
-pub(super) fn print_out(text: &str) {
-    use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 pub(super) fn internal(e: journal::JournalError) -> Error {

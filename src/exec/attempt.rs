@@ -120,7 +120,29 @@ impl Attempt {
     /// One line (masked) to the log only.
     pub fn log_line(&self, text: &str) {
         let text = self.run.redactor.redact(text);
-        self.log().line(&text);
+        let failed = self.log().line(&text);
+        self.log_failed(failed);
+    }
+
+    /// Part of a line, already masked, to the log only (a line too long to hold
+    /// in memory is written as it comes; [`Attempt::log_line`] ends it).
+    pub fn log_partial(&self, masked: &str) {
+        let failed = self.log().partial(masked);
+        self.log_failed(failed);
+    }
+
+    /// Says that the log could not be written (once: the log is then given up).
+    fn log_failed(&self, failed: Option<std::io::Error>) {
+        if let Some(error) = failed {
+            self.run.events.emit(EventKind::TaskLogFailed {
+                task: self.task.clone(),
+                path: self
+                    .log_path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                error: error.to_string(),
+            });
+        }
     }
 
     fn log(&self) -> MutexGuard<'_, TaskLog> {

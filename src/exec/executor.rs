@@ -14,6 +14,8 @@ pub async fn execute(task: &Task, attempt: &Attempt) -> Result<TaskOutcome, Task
     match &task.kind {
         TaskKind::ExecScript(spec) => script::execute(spec, attempt).await,
         TaskKind::KubeDelete(spec) => kube::execute(task, spec, attempt).await,
+        TaskKind::KubePatch(spec) => kube::execute(task, spec, attempt).await,
+        TaskKind::KubeApply(spec) => kube::execute(task, spec, attempt).await,
         TaskKind::WaitAbsent(spec) => kube::execute(task, spec, attempt).await,
         TaskKind::WaitCondition(spec) => kube::execute(task, spec, attempt).await,
         TaskKind::AssertDeployments(spec) => kube::execute(task, spec, attempt).await,

@@ -27,9 +27,10 @@ pub async fn execute(spec: &ExecScript, ctx: &Attempt) -> Result<TaskOutcome, Ta
         args,
         cwd: spec.cwd.clone(),
         env: spec
-            .env
+            .vars_env
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .cloned()
+            .chain(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())))
             .collect(),
     };
     let header = format!("--- attempt {}: {what}", ctx.number);

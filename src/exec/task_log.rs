@@ -5,7 +5,8 @@
 //! that prints nothing costs no file. Creating thousands of files is what dominated a
 //! run of short silent tasks (ext4 slows file creation down right after many
 //! deletions). A log that cannot be written never fails the task: its output still
-//! reaches the events and the failure excerpt.
+//! reaches the events and the failure excerpt, and the failure is said once
+//! ([`TaskLog::line`] returns it), never swallowed.
 
 use std::fs::File;
 use std::io::Write;
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 pub struct TaskLog {
     path: Option<PathBuf>,
     file: Option<File>,
-    /// Whether opening failed: no more tries.
+    /// Whether opening or writing failed: no more tries.
     broken: bool,
     /// Written before the next line: the header of the current section.
     pending: Option<String>,
@@ -49,11 +50,27 @@ impl TaskLog {
     }
 
     /// Appends one line, the section's header first if it is not written yet.
-    pub fn line(&mut self, text: &str) {
+    /// Returns the error the first time the log cannot be written (then it is
+    /// given up: the rest of the output reaches the events only).
+    pub fn line(&mut self, text: &str) -> Option<std::io::Error> {
+        self.write(text, true)
+    }
+
+    /// Appends part of a line, without its end (a line too long to hold in memory
+    /// is written as it comes); [`TaskLog::line`] with the rest ends it.
+    pub fn partial(&mut self, text: &str) -> Option<std::io::Error> {
+        self.write(text, false)
+    }
+
+    fn write(&mut self, text: &str, end: bool) -> Option<std::io::Error> {
         let pending = self.pending.take();
-        let Some(file) = self.file() else {
-            self.pending = pending;
-            return;
+        let file = match self.file() {
+            Ok(Some(file)) => file,
+            Ok(None) => {
+                self.pending = pending;
+                return None;
+            }
+            Err(e) => return Some(e),
         };
         let mut buf = Vec::with_capacity(text.len() + 1);
         if let Some(header) = pending {
@@ -61,20 +78,39 @@ impl TaskLog {
             buf.push(b'\n');
         }
         buf.extend_from_slice(text.as_bytes());
-        buf.push(b'\n');
-        let _ = file.write_all(&buf);
-    }
-
-    /// The file, opened for appending on first use.
-    fn file(&mut self) -> Option<&mut File> {
-        if self.file.is_none() && !self.broken {
-            let path = self.path.as_ref()?;
-            match File::options().create(true).append(true).open(path) {
-                Ok(file) => self.file = Some(file),
-                Err(_) => self.broken = true,
+        if end {
+            buf.push(b'\n');
+        }
+        match file.write_all(&buf) {
+            Ok(()) => None,
+            Err(e) => {
+                self.broken = true;
+                self.file = None;
+                Some(e)
             }
         }
-        self.file.as_mut()
+    }
+
+    /// The file, opened for appending on first use (without following a symlink:
+    /// see [`crate::layout::open_private`]); `None` when the log is not kept or
+    /// was given up.
+    fn file(&mut self) -> std::io::Result<Option<&mut File>> {
+        if self.broken {
+            return Ok(None);
+        }
+        if self.file.is_none() {
+            let Some(path) = self.path.as_ref() else {
+                return Ok(None);
+            };
+            match crate::layout::open_private(path, crate::layout::Open::Append) {
+                Ok(file) => self.file = Some(file),
+                Err(e) => {
+                    self.broken = true;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.file.as_mut())
     }
 }
 
@@ -103,12 +139,35 @@ mod tests {
     }
 
     #[test]
-    fn an_unkept_or_unwritable_log_is_silently_skipped() {
+    fn an_unkept_log_is_skipped_and_an_unwritable_one_said_once() {
         let mut off = TaskLog::new(None);
-        off.line("x");
+        assert!(off.line("x").is_none());
         assert!(!off.section_written());
         let mut bad = TaskLog::new(Some("/nonexistent/dir/t.log".into()));
-        bad.line("x");
+        let e = bad.line("x").expect("the failure is returned");
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+        assert!(bad.line("y").is_none(), "said once");
         assert!(!bad.section_written());
+    }
+
+    #[test]
+    fn a_write_that_fails_is_said_once() {
+        // /dev/full: every write fails with ENOSPC, like a full disk.
+        let mut log = TaskLog::new(Some("/dev/full".into()));
+        let e = log.line("x").expect("the failure is returned");
+        assert_eq!(e.raw_os_error(), Some(28), "{e}");
+        assert!(log.line("y").is_none());
+    }
+
+    #[test]
+    fn a_long_line_can_be_written_in_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.log");
+        let mut log = TaskLog::new(Some(path.clone()));
+        log.begin("--- h".into());
+        log.partial("ab");
+        log.partial("cd");
+        log.line("e");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "--- h\nabcde\n");
     }
 }

@@ -45,7 +45,12 @@ pub enum JournalError {
     },
 
     #[error("journal {} does not start with a run-started record", path.display())]
-    #[diagnostic(code(planrun::journal::no_start))]
+    #[diagnostic(
+        code(planrun::journal::no_start),
+        help(
+            "this is not a journal planrun wrote (its first record says which run it is); move the run directory it is in out of the state directory, and planrun no longer sees it"
+        )
+    )]
     NoStart { path: PathBuf },
 
     #[error("journal {} has format {found}, this planrun reads format {FORMAT_VERSION}", path.display())]

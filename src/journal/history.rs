@@ -150,6 +150,15 @@ impl RunProcess {
     }
 }
 
+/// A process group an attempt started, as journaled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedProcess {
+    pub task: String,
+    pub attempt: u32,
+    pub pgid: i32,
+    pub leader_start: u64,
+}
+
 /// A run as its journal tells it.
 #[derive(Debug, Clone)]
 pub struct RunHistory {
@@ -162,6 +171,8 @@ pub struct RunHistory {
     pub finished: Option<(Timestamp, RecordedOutcome)>,
     /// Tasks in the order the journal first mentions them.
     pub tasks: Vec<(String, TaskHistory)>,
+    /// Every attempt's process group, in the order they started.
+    pub processes: Vec<RecordedProcess>,
     index: BTreeMap<String, usize>,
     pub last_change: Timestamp,
 }
@@ -179,6 +190,7 @@ impl RunHistory {
             vars: start.vars.clone(),
             finished: None,
             tasks: Vec::new(),
+            processes: Vec::new(),
             index: BTreeMap::new(),
             last_change: start.at,
             start,
@@ -274,6 +286,18 @@ impl RunHistory {
                 t.exit_code = None;
                 t.message = None;
             }
+            Record::TaskProcess {
+                task,
+                attempt,
+                pgid,
+                leader_start,
+                ..
+            } => self.processes.push(RecordedProcess {
+                task: task.clone(),
+                attempt: *attempt,
+                pgid: *pgid,
+                leader_start: *leader_start,
+            }),
             Record::TaskSucceeded {
                 task,
                 fingerprint,

@@ -6,7 +6,7 @@
 //! holder's pid and start time) only serves the refusal message. Children of planrun
 //! do not inherit it (Rust opens files close-on-exec).
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -43,9 +43,16 @@ pub enum LockError {
         holder: Option<LockHolder>,
     },
 
-    #[error("cannot lock {}", path.display())]
-    #[diagnostic(code(planrun::lock::io))]
+    #[error("cannot {action} {}", path.display())]
+    #[diagnostic(
+        code(planrun::state_dir::io),
+        help(
+            "planrun keeps its runs in the state directory (.planrun beside the plan): make it writable, or give another with --state-dir DIR"
+        )
+    )]
     Io {
+        /// What failed: "create the state directory", "open the lock file"...
+        action: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -85,16 +92,12 @@ impl PlanLock {
     /// refusal ("plan `flux-rebuild`").
     pub fn acquire(path: &Path, what: &str) -> Result<Self, LockError> {
         let io = |source| LockError::Io {
+            action: "open the lock file",
             path: path.to_owned(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(io)?;
+        let mut file =
+            crate::layout::open_private(path, crate::layout::Open::ReadWrite).map_err(io)?;
         // A holder that died can leave its lock shared with a child caught between
         // fork and exec (the lock goes away at the exec); wait that out briefly.
         let deadline = Instant::now() + DEAD_HOLDER_GRACE;
@@ -135,6 +138,7 @@ impl PlanLock {
     pub fn set_run(&mut self, run_id: &str) -> Result<(), LockError> {
         self.holder.run_id = Some(run_id.to_owned());
         self.write_holder().map_err(|source| LockError::Io {
+            action: "write the lock file",
             path: self.path.clone(),
             source,
         })
@@ -160,31 +164,9 @@ pub fn live_holder(path: &Path) -> Option<LockHolder> {
     is_alive(holder.pid).then_some(holder)
 }
 
-/// Whether process `pid` exists and is not a zombie.
+/// Whether process `pid` runs (a zombie, killed and not yet reaped, holds no lock).
 fn is_alive(pid: u32) -> bool {
-    let Ok(raw) = i32::try_from(pid) else {
-        return false;
-    };
-    let exists = matches!(
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None),
-        Ok(()) | Err(nix::errno::Errno::EPERM)
-    );
-    exists && !is_zombie(pid)
-}
-
-/// A killed process lingers as a zombie until its parent reaps it; it holds no lock.
-fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            // `pid (comm) state ...`; comm may hold spaces and parentheses.
-            let after = &stat[stat.rfind(')')? + 1..];
-            after
-                .split_whitespace()
-                .next()
-                .map(|s| s == "Z" || s == "X")
-        })
-        .unwrap_or(false)
+    i32::try_from(pid).is_ok_and(crate::procs::is_running)
 }
 
 fn read_holder(file: &mut File) -> Option<LockHolder> {

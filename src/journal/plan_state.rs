@@ -2,7 +2,7 @@
 //! run directories. Paths come from [`crate::layout`].
 
 use std::fs;
-use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -47,7 +47,8 @@ impl PlanState {
     /// Takes the plan's lock (see [`PlanLock`]), creating the directory if needed.
     pub fn lock(&self) -> Result<PlanLock, LockError> {
         let dir = self.dir.path();
-        fs::create_dir_all(dir).map_err(|source| LockError::Io {
+        layout::create_private_dir(dir).map_err(|source| LockError::Io {
+            action: "create the state directory",
             path: dir.to_owned(),
             source,
         })?;
@@ -71,12 +72,20 @@ impl PlanState {
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
             };
-            if self.journal_path(&name).is_file() {
+            if self.has_run(&name) {
                 ids.push(name);
             }
         }
         ids.sort();
         Ok(ids)
+    }
+
+    /// Whether run `run_id` holds a run: a journal with something in it. A journal
+    /// is created with its first record in place (see `JournalWriter::create`), so
+    /// an empty one never held a run (a disk that filled, a file made by hand): it
+    /// is no run and blocks nothing.
+    fn has_run(&self, run_id: &str) -> bool {
+        std::fs::metadata(self.journal_path(run_id)).is_ok_and(|m| m.is_file() && m.len() > 0)
     }
 
     /// The latest run's id, if there is a run.
@@ -85,7 +94,7 @@ impl PlanState {
         match fs::read_to_string(&path) {
             Ok(text) => {
                 let id = text.trim();
-                if !id.is_empty() && self.journal_path(id).is_file() {
+                if !id.is_empty() && self.has_run(id) {
                     return Ok(Some(id.to_owned()));
                 }
             }
@@ -98,26 +107,19 @@ impl PlanState {
     /// Makes `run_id` the latest run, atomically and durably.
     pub fn set_latest(&self, run_id: &str) -> Result<(), JournalError> {
         let path = self.dir.latest_path();
-        let tmp = self.dir.latest_tmp_path();
-        {
-            let mut f = fs::File::create(&tmp).map_err(|e| JournalError::io("create", &tmp, e))?;
-            f.write_all(format!("{run_id}\n").as_bytes())
-                .and_then(|()| f.sync_all())
-                .map_err(|e| JournalError::io("write", &tmp, e))?;
-        }
-        fs::rename(&tmp, &path).map_err(|e| JournalError::io("rename into place", &path, e))?;
-        sync_parent(&path)
+        layout::replace_private(&path, format!("{run_id}\n").as_bytes())
+            .map_err(|e| JournalError::io("write", &path, e))
     }
 
     /// Creates a fresh run directory and returns its id (the journal is created by
     /// [`JournalWriter::create`](super::writer::JournalWriter::create)).
     pub fn create_run_dir(&self, now: Timestamp) -> Result<String, JournalError> {
         let runs = self.dir.runs_dir();
-        fs::create_dir_all(&runs).map_err(|e| JournalError::io("create", &runs, e))?;
+        layout::create_private_dir(&runs).map_err(|e| JournalError::io("create", &runs, e))?;
         loop {
             let id = layout::new_run_id(now);
             let dir = self.dir.run(&id);
-            match fs::create_dir(dir.path()) {
+            match std::fs::DirBuilder::new().mode(0o700).create(dir.path()) {
                 Ok(()) => {
                     sync_parent(dir.path())?;
                     return Ok(id);
@@ -143,13 +145,17 @@ mod tests {
         let a = ps.create_run_dir(now).unwrap();
         let b = ps.create_run_dir(now).unwrap();
         for id in [&a, &b] {
-            fs::write(ps.journal_path(id), "").unwrap();
+            fs::write(ps.journal_path(id), "x").unwrap();
         }
         let greatest = a.clone().max(b.clone());
         let least = a.min(b);
         assert_eq!(ps.latest().unwrap().as_ref(), Some(&greatest));
         ps.set_latest(&least).unwrap();
         assert_eq!(ps.latest().unwrap(), Some(least.clone()));
-        assert_eq!(ps.run_ids().unwrap(), [least, greatest]);
+        assert_eq!(ps.run_ids().unwrap(), [least.clone(), greatest.clone()]);
+        // An empty journal is no run: the other one is the latest.
+        fs::write(ps.journal_path(&least), "").unwrap();
+        assert_eq!(ps.latest().unwrap(), Some(greatest.clone()));
+        assert_eq!(ps.run_ids().unwrap(), [greatest]);
     }
 }

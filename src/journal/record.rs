@@ -16,9 +16,9 @@ use crate::redact::Redactor;
 use crate::vocabulary::RunStatus;
 
 /// Version of the record format, written in [`RunStarted`]. Version 2 added
-/// `run-interrupted`, results and interruption details; version 1 journals still
-/// read.
-pub const FORMAT_VERSION: u32 = 2;
+/// `run-interrupted`, results and interruption details; version 3 added
+/// [`Record::TaskProcess`]. Journals of earlier versions still read.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Longest message kept in a record, in characters; the task log has the rest.
 pub const MAX_MESSAGE_CHARS: usize = 500;
@@ -81,6 +81,17 @@ pub enum Record {
         /// Short and redacted.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
+    },
+    /// An attempt's process group runs: a resume refuses to start while a process
+    /// of it still runs (the pid and start time tell the group from a later one
+    /// with the same number).
+    TaskProcess {
+        task: String,
+        attempt: u32,
+        pgid: i32,
+        /// The group leader's start time, in clock ticks after boot.
+        leader_start: u64,
+        at: Timestamp,
     },
     /// Stopped by planrun (a failure elsewhere, a timeout of the run).
     TaskCancelled {
@@ -246,6 +257,7 @@ impl Record {
         match self {
             Record::TaskReset { task, .. }
             | Record::TaskStarted { task, .. }
+            | Record::TaskProcess { task, .. }
             | Record::TaskSucceeded { task, .. }
             | Record::TaskFailed { task, .. }
             | Record::TaskCancelled { task, .. }
@@ -265,6 +277,7 @@ impl Record {
             Record::RunResumed(r) => r.at,
             Record::TaskReset { at, .. }
             | Record::TaskStarted { at, .. }
+            | Record::TaskProcess { at, .. }
             | Record::TaskSucceeded { at, .. }
             | Record::TaskFailed { at, .. }
             | Record::TaskCancelled { at, .. }

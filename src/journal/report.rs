@@ -13,7 +13,6 @@
 //! logged.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 use jiff::Timestamp;
@@ -192,11 +191,10 @@ pub fn render(run: &RunHistory, plan: &ReportPlan<'_>, run_dir: &Path, live: boo
 /// Writes `text` as the report of the run in `run_dir`, atomically: a reader sees
 /// the previous report or this one, never a mix.
 pub fn write(run_dir: &RunDir, text: &str) -> std::io::Result<()> {
-    let tmp = run_dir.report_tmp_path();
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, run_dir.report_path())
+    // Plan names, descriptions, messages and log lines come from outside: their
+    // control characters are escaped (the report is read in terminals too).
+    let text = planrun_text::escape_controls(text);
+    layout::replace_private(&run_dir.report_path(), text.as_bytes())
 }
 
 /// Who ran a process, where, against what.
@@ -255,15 +253,34 @@ fn attempt_outcome(a: &AttemptHistory, live: bool) -> String {
     out
 }
 
-/// The last lines of a log file (none when it is missing).
+/// How much of the end of a log is read for its last lines: a log can be gigabytes
+/// (a line of them), the report shows a few lines.
+const TAIL_READ: u64 = 256 * 1024;
+
+/// The last lines of a log file (none when it is missing), each cut at
+/// [`planrun_text::EXCERPT_LINE`] bytes saying how much more the log has; only the
+/// end of the file is read.
 fn log_tail(path: &Path) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(path) else {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else {
         return Vec::new();
     };
-    let lines: Vec<&str> = text.lines().collect();
+    let len = file.metadata().map_or(0, |m| m.len());
+    let start = len.saturating_sub(TAIL_READ);
+    let mut bytes = Vec::new();
+    if file.seek(SeekFrom::Start(start)).is_err() || file.read_to_end(&mut bytes).is_err() {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<&str> = text.lines().collect();
+    // The first line read is the end of a longer one: its start is before the window.
+    let cut_first = start > 0 && lines.len() > 1;
+    if cut_first {
+        lines.remove(0);
+    }
     lines[lines.len().saturating_sub(LOG_TAIL)..]
         .iter()
-        .map(|l| (*l).to_owned())
+        .map(|l| planrun_text::cap_line(l, planrun_text::EXCERPT_LINE, l.len() as u64))
         .collect()
 }
 

@@ -70,6 +70,17 @@ impl RunJournal {
         self.writer.commits()
     }
 
+    /// Writes records without syncing them, whatever the mode (see
+    /// [`JournalWriter::append_unsynced`]) and folds them into [`state`](Self::state);
+    /// returns the journal's length after them.
+    pub fn record_unsynced(&mut self, records: &[Record]) -> Result<u64, JournalError> {
+        let len = self.writer.append_unsynced(records)?;
+        for r in records {
+            self.state.apply(r);
+        }
+        Ok(len)
+    }
+
     /// The run as journaled so far.
     pub fn state(&self) -> &RunHistory {
         &self.state
@@ -139,6 +150,24 @@ pub enum Refusal {
         outcome: &'static str,
         progress: String,
         last_change: String,
+    },
+
+    #[error(
+        "plan `{plan}` has processes of run {run_id} still running, which the run's next attempts would run beside: {processes}"
+    )]
+    #[diagnostic(
+        code(planrun::run::still_running),
+        help(
+            "planrun's process guard stops them when the planrun that started them dies; if they \
+             outlived it (the guard was killed too), stop them: `kill -TERM -- -PGID` for each \
+             process group, then run again"
+        )
+    )]
+    StillRunning {
+        plan: String,
+        run_id: String,
+        /// `task `b` (attempt 1): pid 4242 (sleep) in process group 4240; ...`
+        processes: String,
     },
 
     #[error("plan `{plan}` has no unfinished run to resume{latest}")]
@@ -291,6 +320,19 @@ pub fn prepare(
         lock,
         cli_vars,
     };
+    // A run continued, or abandoned for a new one, must have nothing of its earlier
+    // attempts still running: a second copy of a task would run beside the first.
+    let continues = matches!(choice, Choice::Resume | Choice::New { abandon: true });
+    if continues && let Some((_, run)) = &latest {
+        let running = still_running(run);
+        if !running.is_empty() {
+            return Err(StartError::Refused(Box::new(Refusal::StillRunning {
+                plan: name,
+                run_id: run.run_id().to_owned(),
+                processes: running.join("; "),
+            })));
+        }
+    }
     match (choice, preloaded, latest) {
         (Choice::New { abandon }, Some(plan), latest) => {
             let abandon = latest.filter(|_| abandon).map(|(journal, _)| journal);
@@ -341,6 +383,36 @@ pub fn prepare(
             latest.map(|(_, run)| run).as_ref(),
         )),
     }
+}
+
+/// The processes of `run`'s attempts that still run, one description each, read
+/// from the process table (a group whose number now names a later group is not
+/// the run's).
+fn still_running(run: &RunHistory) -> Vec<String> {
+    if run.processes.is_empty() {
+        return Vec::new();
+    }
+    let table = crate::procs::all_processes();
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for p in run.processes.iter().rev() {
+        if !seen.insert(p.pgid) {
+            continue;
+        }
+        for member in crate::procs::survivors_in(&table, p.pgid, p.leader_start) {
+            out.push(format!(
+                "task `{}` (attempt {}): pid {} ({}) in process group {}",
+                p.task, p.attempt, member.pid, member.comm, p.pgid
+            ));
+        }
+    }
+    out
+}
+
+/// Whether a start was refused only because processes of the earlier run still
+/// run (they may be stopping at this moment: the guard of a planrun that just died).
+pub fn is_still_running(error: &StartError) -> bool {
+    matches!(error, StartError::Refused(r) if matches!(**r, Refusal::StillRunning { .. }))
 }
 
 fn nothing_to_rerun(plan: &str, latest: Option<&RunHistory>) -> StartError {
@@ -589,7 +661,7 @@ impl Prepared {
 /// The lock's holder could not be written: the state directory failed.
 fn holder_not_written(error: LockError) -> StartError {
     match error {
-        LockError::Io { path, source } => JournalError::io("write", path, source).into(),
+        LockError::Io { path, source, .. } => JournalError::io("write", path, source).into(),
         held => StartError::Locked(Box::new(held)),
     }
 }

@@ -148,6 +148,18 @@ impl JournalSink {
                 at,
                 cause: cause.clone(),
             },
+            StateChange::ProcessStarted {
+                task,
+                attempt,
+                pgid,
+                leader_start,
+            } => Record::TaskProcess {
+                task: id(*task),
+                attempt: *attempt,
+                pgid: *pgid,
+                leader_start: *leader_start,
+                at,
+            },
             StateChange::Finished { outcome } => Record::RunFinished {
                 at,
                 outcome: (*outcome).into(),
@@ -156,15 +168,31 @@ impl JournalSink {
     }
 }
 
-impl StateSink for JournalSink {
-    fn record(&mut self, changes: &[StateChange]) -> io::Result<u64> {
+impl JournalSink {
+    /// Writes `changes` as records; `unsynced`: never synced on their own (see
+    /// [`StateSink::record_unsynced`]).
+    fn write(&mut self, changes: &[StateChange], unsynced: bool) -> io::Result<u64> {
         let at = Timestamp::now();
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         buf.extend(changes.iter().filter_map(|c| self.record_of(c, at)));
-        let result = self.journal.write(&buf).map_err(io::Error::other);
+        let result = if unsynced {
+            self.journal.record_unsynced(&buf)
+        } else {
+            self.journal.write(&buf)
+        };
         self.buf = buf;
-        result
+        result.map_err(io::Error::other)
+    }
+}
+
+impl StateSink for JournalSink {
+    fn record(&mut self, changes: &[StateChange]) -> io::Result<u64> {
+        self.write(changes, false)
+    }
+
+    fn record_unsynced(&mut self, changes: &[StateChange]) -> io::Result<u64> {
+        self.write(changes, true)
     }
 
     fn committed(&self) -> io::Result<u64> {

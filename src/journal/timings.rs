@@ -17,7 +17,6 @@
 //! the work and estimate the time left, they never decide what runs.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -136,14 +135,11 @@ impl Timings {
         defs.truncate(DEFINITIONS);
     }
 
-    /// Writes the timings for the plan, atomically (aside, then renamed).
+    /// Writes the timings for the plan, atomically and privately (see
+    /// [`replace_private`](crate::layout::replace_private)).
     pub fn save(&self, plan: &PlanState) -> std::io::Result<()> {
-        let dir = plan.dir();
-        let tmp = dir.timings_tmp_path();
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec(self).map_err(std::io::Error::other)?)?;
-        drop(f);
-        std::fs::rename(&tmp, dir.timings_path())
+        let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        crate::layout::replace_private(&plan.dir().timings_path(), &bytes)
     }
 }
 

@@ -31,7 +31,7 @@
 //! an unsynced tail from surviving with holes in it after a power loss; an appended
 //! journal reads back as a valid prefix, so it stays appended.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -43,6 +43,7 @@ use tokio::sync::watch;
 use super::error::JournalError;
 use super::frame;
 use super::record::Record;
+use crate::layout::{Open, open_private};
 
 /// When appended records are made durable, and when planrun may act on them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -87,17 +88,15 @@ impl JournalWriter {
         let mut buf = Vec::new();
         encode(first, &mut buf);
         {
-            let mut f = File::create(&tmp).map_err(|e| JournalError::io("create", &tmp, e))?;
+            let mut f = open_private(&tmp, Open::Truncate)
+                .map_err(|e| JournalError::io("create", &tmp, e))?;
             f.write_all(&buf)
                 .and_then(|()| f.sync_all())
                 .map_err(|e| JournalError::io("write", &tmp, e))?;
         }
         fs::rename(&tmp, path).map_err(|e| JournalError::io("rename into place", path, e))?;
         sync_parent(path)?;
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|e| JournalError::io("open", path, e))?;
+        let file = open_existing(path)?;
         Ok(Self::new(file, path, buf.len() as u64))
     }
 
@@ -105,10 +104,7 @@ impl JournalWriter {
     /// (as the reader found it): a torn tail beyond it is cut away first, and what an
     /// earlier process wrote is synced, so a resume acts only on durable records.
     pub fn open_append(path: &Path, valid_len: u64) -> Result<Self, JournalError> {
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|e| JournalError::io("open", path, e))?;
+        let file = open_existing(path)?;
         let len = file
             .metadata()
             .map_err(|e| JournalError::io("stat", path, e))?
@@ -166,6 +162,17 @@ impl JournalWriter {
     /// On failure the file is cut back to its length before the batch when possible,
     /// so a half-written batch never sits before later records.
     pub fn write(&mut self, records: &[Record]) -> Result<u64, JournalError> {
+        self.write_batch(records, self.mode == SyncMode::Always)
+    }
+
+    /// Writes `records` without syncing them, whatever the mode: they survive a kill
+    /// of planrun (the OS has them) but not a power loss, until the next sync. For
+    /// facts a power loss makes moot, such as which processes run.
+    pub fn append_unsynced(&mut self, records: &[Record]) -> Result<u64, JournalError> {
+        self.write_batch(records, false)
+    }
+
+    fn write_batch(&mut self, records: &[Record], inline_sync: bool) -> Result<u64, JournalError> {
         if records.is_empty() {
             return Ok(self.len);
         }
@@ -173,7 +180,6 @@ impl JournalWriter {
         for r in records {
             encode(r, &mut self.buf);
         }
-        let inline_sync = self.mode == SyncMode::Always;
         let written = self.file.write_all(&self.buf).and_then(|()| {
             if inline_sync {
                 self.file.sync_data()
@@ -464,6 +470,15 @@ fn sync_loop(
         durable_tx.send_replace(state.durable);
         shared.wake.notify_all();
     }
+}
+
+/// An existing journal, for appending, never through a symbolic link.
+fn open_existing(path: &Path) -> Result<File, JournalError> {
+    if !path.is_file() {
+        let source = std::io::Error::new(std::io::ErrorKind::NotFound, "no journal there");
+        return Err(JournalError::io("open", path, source));
+    }
+    open_private(path, Open::Append).map_err(|e| JournalError::io("open", path, e))
 }
 
 fn encode(record: &Record, out: &mut Vec<u8>) {

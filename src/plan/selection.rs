@@ -3,16 +3,24 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-/// Which objects: a kind, and one of `name`, `name_pattern` or `selector`.
+/// Which objects: the kinds (one of `kind`, `kinds` or `group_pattern`), where
+/// (`namespace`), and which of them (one of `name`, `name_pattern` or `selector`).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSelection {
     /// Object kind, e.g. "Namespace", "CustomResourceDefinition", "GitRepository".
-    pub kind: String,
-    /// "group/version" (or "v1") when the kind alone is ambiguous.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Several kinds at once instead of `kind`, e.g. ["ClusterRole", "ClusterRoleBinding"].
+    #[serde(default)]
+    pub kinds: Option<Vec<String>>,
+    /// Instead of `kind`: every kind served whose API group matches this regular expression, e.g. 'fluxcd\.io$' (preferred versions; kinds lacking the verbs the task needs are skipped).
+    #[serde(default)]
+    pub group_pattern: Option<String>,
+    /// "group/version" (or "v1") when the kind alone is ambiguous (with `kind` only).
     #[serde(default)]
     pub api_version: Option<String>,
-    /// Namespace of namespaced kinds; omit for cluster-scoped kinds.
+    /// Namespace of namespaced kinds, or "*" for all namespaces; omit for cluster-scoped kinds.
     #[serde(default)]
     pub namespace: Option<String>,
     /// Exactly this object.
@@ -29,6 +37,8 @@ pub struct RawSelection {
 /// The keys of [`RawSelection`].
 pub const SELECTION_KEYS: &[&str] = &[
     "kind",
+    "kinds",
+    "group_pattern",
     "api_version",
     "namespace",
     "name",

@@ -60,6 +60,8 @@ macro_rules! task_types {
 task_types! {
     ExecScript => exec_script,
     KubeDelete => kube_delete,
+    KubePatch => kube_patch,
+    KubeApply => kube_apply,
     WaitAbsent => wait_absent,
     WaitCondition => wait_condition,
     AssertDeployments => assert_deployments,

@@ -34,8 +34,13 @@ pub struct RehearseArgs {
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Time a stopped task gets between SIGTERM and SIGKILL [default: as for `run`].
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", value_parser = checked_duration)]
     pub grace: Option<String>,
+}
+
+/// A duration as given, once checked (the run it is passed to reads it again).
+fn checked_duration(text: &str) -> Result<String, String> {
+    planrun_text::parse_duration(text).map(|_| text.to_owned())
 }
 
 pub fn run(args: &RehearseArgs) -> Result<(), Error> {

@@ -7,8 +7,8 @@
 
 mod command;
 mod error;
+mod outcome;
 mod rehearsal;
-mod snapshot;
 mod spec;
 mod world;
 

@@ -1,7 +1,13 @@
 //! One rehearsal: start the sandbox (seeded, or restored for `--resume`), write the
 //! kubeconfig, put the simulated tools first on `PATH`, then run the plan with
 //! `planrun run ... --yes` as a child process (the real run path: engine, journal,
-//! reporters, report) and keep the sandbox's state saved while it runs.
+//! reporters, report).
+//!
+//! The sandbox saves its state in the same transaction as every change, before the
+//! request that made it is answered: the saved cluster never lags the run's
+//! journal, so a `--resume` after any interruption (a `kill -9` of this process
+//! included) continues against the cluster the journaled tasks left. Reactions fire
+//! in that same transaction, so a rehearsal's outcome never depends on timing.
 //!
 //! A rehearsal never touches the real plan directory: with a `repo:` entry the plan's
 //! scripts and writes go to a fresh copy of the template (the entry's variable points
@@ -10,8 +16,8 @@
 //!
 //! The child runs in its own process group, so a Ctrl-C reaches only this process,
 //! which passes it on: the first interrupts the run gracefully, a second kills it,
-//! exactly as for `planrun run`. The sandbox outlives the child so its final state
-//! is saved for `--resume` and for inspection.
+//! exactly as for `planrun run`. A process guard stops the child (and so its tasks)
+//! if this process dies first: no run goes on retrying a sandbox that is gone.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,19 +27,20 @@ use std::time::Duration;
 use miette::Report;
 
 use super::error::RehearseError;
-use super::snapshot::Snapshot;
+use super::outcome;
 use super::spec::{Reaction, RehearsalSpec};
 use super::world::World;
 use planrun::cli::OutputFormat;
+use planrun::console::say;
 use planrun::error::Error;
+use planrun::exec::process::{GroupRegistry, ProcessGroup, ProcessGuard};
 use planrun::layout;
 use planrun::signals::StopSignals;
-use planrun_sandbox::{Sandbox, SandboxConfig, SandboxState, Scenario};
+use planrun_sandbox::{Sandbox, SandboxConfig, Scenario, Snapshot};
 
-/// How often the sandbox's state is saved while it changes.
-const SAVE_EVERY: Duration = Duration::from_millis(250);
-/// How often reactions look for their object besides on each change.
-const REACT_EVERY: Duration = Duration::from_millis(20);
+/// What the child run gets, beyond its own grace for its tasks, to journal its end
+/// once stopped because this process died.
+const CHILD_MARGIN: Duration = Duration::from_secs(5);
 
 /// What `planrun rehearse` was asked.
 #[derive(Debug, Clone)]
@@ -104,7 +111,12 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
             return Err(refused(RehearseError::NothingToResume { path }));
         }
         scenario.seeds.clear();
-        Some(Snapshot::load(&path).map_err(invalid)?)
+        Some(Snapshot::load(&path).map_err(|message| {
+            invalid(RehearseError::Snapshot {
+                path: path.clone(),
+                message,
+            })
+        })?)
     } else {
         let template = spec.repo.as_ref().map(|r| spec.resolve(&r.template));
         world.reset(template.as_deref()).map_err(internal)?;
@@ -138,48 +150,114 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(Report::msg(format!("cannot start the runtime: {e}"))))?;
-    let code = runtime.block_on(async {
+    let (code, ending) = runtime.block_on(async {
         let sandbox = Sandbox::start(SandboxConfig::with_scenario(scenario))
             .await
             .map_err(|e| internal(e.into()))?;
+        let state = sandbox.state();
         if let Some(snapshot) = &restore {
-            snapshot.restore(&sandbox.state()).map_err(internal)?;
+            state
+                .restore(snapshot)
+                .map_err(|e| internal(RehearseError::from(e)))?;
         }
-        sandbox
-            .write_kubeconfig(&world.kubeconfig(), &context)
-            .map_err(|e| internal(e.into()))?;
+        // From here every change is saved before it is answered.
+        state.persist_to(&world.cluster());
+        // The user's current context may be another cluster: then the kubeconfig
+        // has both, the other current, and the run is told the plan's context.
+        let other = match &spec.other_cluster {
+            Some(o) => Some((
+                o.context.clone(),
+                Sandbox::start(SandboxConfig::default())
+                    .await
+                    .map_err(|e| internal(e.into()))?,
+            )),
+            None => None,
+        };
+        let mut run_args = Vec::new();
+        match &other {
+            Some((name, cluster)) => {
+                planrun_sandbox::write_kubeconfig_of(
+                    &world.kubeconfig(),
+                    &[(&context, &sandbox.url()), (name, &cluster.url())],
+                    name,
+                )
+                .map_err(|e| internal(e.into()))?;
+                run_args.extend(["--context".to_owned(), context.clone()]);
+            }
+            None => sandbox
+                .write_kubeconfig(&world.kubeconfig(), &context)
+                .map_err(|e| internal(e.into()))?,
+        }
         let mode = if opts.resume { "--resume" } else { "--restart" };
         announce(opts, &world, &sandbox, &context, restore.is_some());
+        if let Some((name, cluster)) = &other {
+            say(&format!(
+                "rehearsal: the kubeconfig's current context is `{name}`, another cluster at {}; the run is given --context {context}",
+                cluster.url()
+            ));
+        }
         if spec.repo.is_none() {
-            eprintln!(
+            say(&format!(
                 "rehearsal: the plan runs from a copy of its directory, {}",
                 world.plan_copy().display()
-            );
+            ));
         }
+        let mut child_args = vec![mode.to_owned()];
+        for (name, value) in &vars {
+            child_args.extend(["--var".to_owned(), format!("{name}={value}")]);
+        }
+        child_args.extend(run_args);
         let code = conduct(
             opts,
             &run_plan,
             &world,
             &sandbox,
-            &vars,
-            mode,
+            &child_args,
             &spec.reactions,
         )
         .await;
-        Snapshot::take(&sandbox.state())
-            .save(&world.cluster())
-            .map_err(internal)?;
+        if let Some(problem) = state.persist_error() {
+            say(&format!(
+                "rehearsal: warning: {problem}; a --resume may start from an older cluster"
+            ));
+        }
+        let ending = Ending {
+            activity: state.activity(),
+            objects: state.all_objects(),
+            other: other.as_ref().map(|(name, cluster)| {
+                let requests = cluster.requests();
+                let writes = requests
+                    .iter()
+                    .filter(|r| r.method != "GET")
+                    .map(|r| format!("{} {}", r.method, r.path))
+                    .collect();
+                (name.clone(), requests.len(), writes)
+            }),
+        };
         sandbox.shutdown().await;
-        code
+        if let Some((_, cluster)) = other {
+            cluster.shutdown().await;
+        }
+        Ok::<_, Error>((code?, ending))
     })?;
     runtime.shutdown_background();
-    conclude(
+    let code = conclude(
         opts,
         &world,
+        &name,
         code,
         fault.as_ref().map(|f| f.description.as_str()),
+        &ending,
     );
     Ok(code)
+}
+
+/// What the sandbox looked like and did, once the run was over.
+struct Ending {
+    activity: Vec<planrun_sandbox::Activity>,
+    objects: Vec<serde_json::Value>,
+    /// The other cluster: its context, how many requests it got, and its writes.
+    other: Option<(String, usize, Vec<String>)>,
 }
 
 fn announce(
@@ -194,55 +272,102 @@ fn announce(
     } else {
         "seeded"
     };
-    eprintln!(
+    say(&format!(
         "rehearsal: sandbox cluster {what}, serving at {} (context {context}); pulumi, pnpm and flux simulated",
         sandbox.url()
-    );
+    ));
     if let Some(fault) = &opts.fault {
-        eprintln!("rehearsal: with fault `{fault}`");
+        say(&format!("rehearsal: with fault `{fault}`"));
     }
-    eprintln!("rehearsal: files in {}", world.dir.display());
+    say(&format!("rehearsal: files in {}", world.dir.display()));
 }
 
-fn conclude(opts: &RehearseOptions, world: &World, code: i32, fault: Option<&str>) {
+/// Says how the rehearsal ended, and leaves the sandbox's final state and activity
+/// in the run's directory; returns the exit code (the run's, unless the other
+/// cluster got a write).
+fn conclude(
+    opts: &RehearseOptions,
+    world: &World,
+    plan_name: &str,
+    mut code: i32,
+    fault: Option<&str>,
+    ending: &Ending,
+) -> i32 {
     let plan = opts.plan.display();
-    eprintln!(
+    say(&format!(
         "rehearsal: sandbox cluster saved to {}; simulated tool calls in {}",
         world.cluster().display(),
         world.tools_log().display()
-    );
-    match code {
-        0 => eprintln!("rehearsal: succeeded"),
-        planrun::exit_code::INTERRUPTED => eprintln!(
-            "rehearsal: interrupted; continue it with `planrun rehearse {plan} --resume` (finished tasks do not run again)"
-        ),
-        _ => {
-            if let (Some(name), Some(description)) = (&opts.fault, fault) {
-                eprintln!(
-                    "rehearsal: this failure was rehearsed (--fault {name}: {})",
-                    description.trim()
-                );
+    ));
+    for a in &ending.activity {
+        say(&format!("rehearsal: sandbox: {}", a.text));
+    }
+    if let Some(run) = outcome::latest_run(&world.state_dir, plan_name) {
+        match outcome::write_final_state(&run, &ending.objects) {
+            Ok(path) => say(&format!(
+                "rehearsal: the sandbox's final state: {}",
+                path.display()
+            )),
+            Err(e) => say(&format!(
+                "rehearsal: cannot write {}: {e}",
+                outcome::FINAL_STATE
+            )),
+        }
+        if let Err(e) = outcome::append_activity(&run, &ending.activity) {
+            say(&format!(
+                "rehearsal: cannot add the sandbox's activity to the report: {e}"
+            ));
+        }
+    }
+    if let Some((name, requests, writes)) = &ending.other {
+        if writes.is_empty() {
+            say(&format!(
+                "rehearsal: the other cluster (context {name}) got no writes ({requests} requests in all)"
+            ));
+        } else {
+            say(&format!(
+                "rehearsal: the other cluster (context {name}) got {} writes: {}",
+                writes.len(),
+                writes.join(", ")
+            ));
+            if code == 0 {
+                code = planrun::exit_code::TASK_FAILED;
             }
         }
     }
+    match code {
+        0 => say("rehearsal: succeeded"),
+        planrun::exit_code::INTERRUPTED => say(&format!(
+            "rehearsal: interrupted; continue it with `planrun rehearse {plan} --resume` (finished tasks do not run again)"
+        )),
+        _ => {
+            if let (Some(name), Some(description)) = (&opts.fault, fault) {
+                say(&format!(
+                    "rehearsal: this failure was rehearsed (--fault {name}: {})",
+                    description.trim()
+                ));
+            }
+        }
+    }
+    code
 }
 
-/// Runs the plan (`plan`: the file to run) as a child and serves it until it exits;
-/// returns its exit code.
+/// Runs the plan (`plan`: the file to run) as a child, with `args` (`--resume` or
+/// `--restart`, the variables, the context) after the rehearsal's own, and serves
+/// it until it exits; returns its exit code.
 async fn conduct(
     opts: &RehearseOptions,
     plan: &std::path::Path,
     world: &World,
     sandbox: &Sandbox,
-    vars: &BTreeMap<String, String>,
-    mode: &str,
+    args: &[String],
     reactions: &[Reaction],
 ) -> Result<i32, Error> {
     let exe = std::env::current_exe().map_err(|e| internal(RehearseError::Spawn(e)))?;
     let mut cmd = tokio::process::Command::new(exe);
     cmd.arg("run")
         .arg(plan)
-        .args(["--yes", mode, "--output"])
+        .args(["--yes", "--output"])
         .arg(output_name(opts.output))
         .arg("--state-dir")
         .arg(&world.state_dir);
@@ -252,9 +377,7 @@ async fn conduct(
     if let Some(grace) = &opts.grace {
         cmd.arg("--grace").arg(grace);
     }
-    for (name, value) in vars {
-        cmd.arg("--var").arg(format!("{name}={value}"));
-    }
+    cmd.args(args);
     cmd.env("KUBECONFIG", world.kubeconfig())
         .env("PATH", world.path_env())
         .env(planrun_sandbox::simtools::CONFIG_ENV, world.behaviour())
@@ -263,38 +386,56 @@ async fn conduct(
         .stdin(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
+    // The child dies with this process: a guard stops it (SIGTERM, so it stops its
+    // own tasks and journals it) if this process dies first.
+    let exe = std::env::current_exe().map_err(|e| internal(RehearseError::Spawn(e)))?;
+    let child_grace = opts
+        .grace
+        .as_deref()
+        .and_then(|g| planrun_text::parse_duration(g).ok())
+        .unwrap_or(planrun::exec::DEFAULT_GRACE)
+        + CHILD_MARGIN;
+    let guard =
+        ProcessGuard::start(&exe, child_grace).map_err(|e| internal(RehearseError::Spawn(e)))?;
+    let (marker, value) = guard.env();
+    cmd.env(marker, value);
+    let groups = GroupRegistry::guarded(guard);
     let mut child = cmd.spawn().map_err(|e| internal(RehearseError::Spawn(e)))?;
     let pid = child.id();
+    let _watched = pid.and_then(|p| i32::try_from(p).ok()).map(|pgid| {
+        groups.register(
+            ProcessGroup {
+                task: "run".to_owned(),
+                attempt: 1,
+                pgid,
+                leader_start: planrun::procs::process(pgid).map_or(0, |p| p.start_ticks),
+            },
+            nix::sys::signal::Signal::SIGTERM,
+            child_grace,
+        )
+    });
 
     let mut signals = StopSignals::install().map_err(|e| internal(RehearseError::Spawn(e)))?;
-    let state = sandbox.state();
-    let mut fired = vec![false; reactions.len()];
-    // Reactions look at the cluster on every change (someone else acts the moment
-    // an object gets there, before the plan's next task can look), and now and then.
-    let mut changes = state.changes();
-    let mut watching = true;
-    let mut react = tokio::time::interval(REACT_EVERY);
-    let mut save = tokio::time::interval(SAVE_EVERY);
-    let mut saved_version = None;
+    // Reactions fire in the sandbox, in the transaction of the change that brings
+    // them about; here only what they say is printed.
+    let mut said = sandbox
+        .state()
+        .arm_reactions(reactions.to_vec())
+        .map_err(|e| internal(RehearseError::from(e)))?;
+    let mut saying = true;
     let status = loop {
         tokio::select! {
             status = child.wait() => break status,
             signal = signals.recv() => forward(pid, signal),
-            changed = changes.next(), if watching => {
-                watching = changed;
-                run_reactions(&state, reactions, &mut fired);
-            }
-            _ = react.tick() => run_reactions(&state, reactions, &mut fired),
-            _ = save.tick() => {
-                let version = state.resource_version();
-                if saved_version != Some(version) {
-                    // Best effort while running; the final save after the run counts.
-                    let _ = Snapshot::take(&state).save(&world.cluster());
-                    saved_version = Some(version);
-                }
-            }
+            line = said.recv(), if saying => match line {
+                Some(line) => say(&format!("rehearsal: {line}")),
+                None => saying = false,
+            },
         }
     };
+    while let Ok(line) = said.try_recv() {
+        say(&format!("rehearsal: {line}"));
+    }
     let status = status.map_err(|e| internal(RehearseError::Spawn(e)))?;
     Ok(exit_code_of(status))
 }
@@ -319,55 +460,6 @@ fn exit_code_of(status: std::process::ExitStatus) -> i32 {
 fn forward(pid: Option<u32>, sig: nix::sys::signal::Signal) {
     if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
-    }
-}
-
-/// Fires every reaction whose object is in the awaited state, once.
-fn run_reactions(state: &SandboxState, reactions: &[Reaction], fired: &mut [bool]) {
-    for (reaction, fired) in reactions.iter().zip(fired.iter_mut()) {
-        let w = &reaction.when;
-        if *fired
-            || !w.holds(
-                state
-                    .get(&w.api_version, &w.kind, &w.namespace, &w.name)
-                    .as_ref(),
-            )
-        {
-            continue;
-        }
-        *fired = true;
-        let mut problems = Vec::new();
-        if let Some(apply) = &reaction.apply {
-            let applied = std::fs::read_to_string(apply)
-                .map_err(|e| e.to_string())
-                .and_then(|yaml| state.apply_yaml(&yaml).map_err(|e| e.to_string()));
-            if let Err(e) = applied {
-                problems.push(format!("cannot apply {}: {e}", apply.display()));
-            }
-        }
-        for c in &reaction.conditions {
-            if let Err(e) = state.set_condition(
-                &w.api_version,
-                &w.kind,
-                &w.namespace,
-                &w.name,
-                &c.type_,
-                &c.status,
-                &c.reason,
-                &c.message,
-            ) {
-                problems.push(format!("cannot set condition {}: {}", c.type_, e.message));
-            }
-        }
-        let say = reaction
-            .say
-            .clone()
-            .unwrap_or_else(|| format!("reaction on {} {}", w.kind, w.name));
-        if problems.is_empty() {
-            eprintln!("rehearsal: {say} ({} {})", w.kind, w.name);
-        } else {
-            eprintln!("rehearsal: {say}: {}", problems.join("; "));
-        }
     }
 }
 

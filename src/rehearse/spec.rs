@@ -3,7 +3,10 @@
 //! cluster reactions and the named faults.
 //!
 //! ```yaml
+//! extends: other.rehearsal.yaml   # optional: start from another rehearsal file
 //! context: oceanid                # default: the plan's [plan] context
+//! other_cluster: { context: staging }   # optional: the current context is another
+//!                                 #   cluster; the run is given --context; it must get no writes
 //! repo:                           # copied fresh for every rehearsal; the var points at the copy
 //!   template: ../examples/rehearsal/oceanid
 //!   var: repo_dir
@@ -23,6 +26,7 @@
 //!     tools: { ... }              # merge patch on `tools`
 //!     vars: { rollout_timeout: 5s }
 //!     reactions: [ ... ]          # added to `reactions`
+//!     other_cluster: { context: staging }  # sets `other_cluster`
 //! ```
 //!
 //! Relative paths (the repository template, scenario seeds, manifests `pulumi up`
@@ -35,14 +39,23 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 use super::error::RehearseError;
+pub use planrun_sandbox::Reaction;
 
 /// A parsed rehearsal file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RehearsalSpec {
+    /// Another rehearsal file this one builds on (relative to this one): its keys
+    /// are the defaults, this file's merge over them (see [`RehearsalSpec::load`]).
+    #[serde(default)]
+    pub extends: Option<PathBuf>,
     /// The kubeconfig context the sandbox gets; default: the plan's guard context.
     #[serde(default)]
     pub context: Option<String>,
+    /// A second cluster in the rehearsal's kubeconfig, current there (the user's
+    /// current context is another cluster); the run is told `--context` the plan's.
+    #[serde(default)]
+    pub other_cluster: Option<OtherCluster>,
     #[serde(default)]
     pub repo: Option<RepoTemplate>,
     #[serde(default)]
@@ -64,89 +77,21 @@ pub struct RehearsalSpec {
     pub path: PathBuf,
 }
 
+/// Another cluster, current in the rehearsal's kubeconfig: an empty sandbox of its
+/// own, whose requests the rehearsal counts (it must get no writes).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherCluster {
+    /// Its context name.
+    pub context: String,
+}
+
 /// A directory copied fresh into the rehearsal, and the variable set to the copy.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RepoTemplate {
     pub template: PathBuf,
     pub var: String,
-}
-
-/// Something done to the cluster from outside the plan, once, as soon as an object
-/// is in a given state: e.g. a stray `kubectl apply` from an old CI job, or the
-/// namespace controller reporting why it cannot finish a deletion.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Reaction {
-    pub when: When,
-    /// Manifest stored as is (its `managedFields` kept), replacing the object.
-    #[serde(default)]
-    pub apply: Option<PathBuf>,
-    /// Status conditions set on the object.
-    #[serde(default)]
-    pub conditions: Vec<ConditionSpec>,
-    /// What the rehearsal says when it fires.
-    #[serde(default)]
-    pub say: Option<String>,
-}
-
-/// The object a reaction waits for, and the state it must be in.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct When {
-    pub api_version: String,
-    pub kind: String,
-    #[serde(default)]
-    pub namespace: String,
-    pub name: String,
-    /// A field manager matching this regex has written it (e.g. `^pulumi-kubernetes`).
-    #[serde(default)]
-    pub manager: Option<String>,
-    /// It is being deleted (has a deletionTimestamp).
-    #[serde(default)]
-    pub deleting: bool,
-}
-
-impl When {
-    /// Whether `obj` (the object, when present) is in the awaited state.
-    pub fn holds(&self, obj: Option<&serde_json::Value>) -> bool {
-        let Some(obj) = obj else { return false };
-        if self.deleting && obj.pointer("/metadata/deletionTimestamp").is_none() {
-            return false;
-        }
-        match &self.manager {
-            None => true,
-            Some(pattern) => {
-                let Ok(re) = regex::Regex::new(pattern) else {
-                    return false;
-                };
-                obj.pointer("/metadata/managedFields")
-                    .and_then(serde_json::Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|m| m.get("manager").and_then(serde_json::Value::as_str))
-                    .any(|m| re.is_match(m))
-            }
-        }
-    }
-}
-
-/// One status condition a reaction sets.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConditionSpec {
-    #[serde(rename = "type")]
-    pub type_: String,
-    #[serde(default = "true_text")]
-    pub status: String,
-    #[serde(default)]
-    pub reason: String,
-    #[serde(default)]
-    pub message: String,
-}
-
-fn true_text() -> String {
-    "True".to_owned()
 }
 
 /// A named failure to rehearse.
@@ -163,11 +108,100 @@ pub struct Fault {
     pub vars: BTreeMap<String, String>,
     #[serde(default)]
     pub reactions: Vec<Reaction>,
+    /// Makes the current context another cluster.
+    #[serde(default)]
+    pub other_cluster: Option<OtherCluster>,
 }
 
 impl RehearsalSpec {
-    /// Reads and parses a rehearsal file.
+    /// Reads and parses a rehearsal file. With `extends`, the file named is read
+    /// first (and what it extends, and so on): its relative paths made absolute, then
+    /// this file merged over it: `scenario` and `tools` as merge patches, `context`,
+    /// `repo` and `other_cluster` replaced when given, `vars` added, `reactions`
+    /// appended, `faults` added (a fault of the same name replaced).
     pub fn load(path: &Path) -> Result<Self, RehearseError> {
+        Self::load_extending(path, &mut Vec::new())
+    }
+
+    fn load_extending(path: &Path, seen: &mut Vec<PathBuf>) -> Result<Self, RehearseError> {
+        let me = absolute(path);
+        if seen.contains(&me) {
+            return Err(RehearseError::Spec {
+                path: path.to_path_buf(),
+                message: format!(
+                    "`extends` goes round in a circle: {}",
+                    seen.iter()
+                        .chain([&me])
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(" -> ")
+                ),
+            });
+        }
+        seen.push(me);
+        let mut spec = Self::load_one(path)?;
+        let Some(base_path) = spec.extends.take() else {
+            return Ok(spec);
+        };
+        let mut base = Self::load_extending(&spec.resolve(&base_path), seen)?;
+        base.absolutize();
+        if !spec.scenario.is_null() {
+            merge_patch(&mut base.scenario, &spec.scenario);
+        }
+        if !spec.tools.is_null() {
+            merge_patch(&mut base.tools, &spec.tools);
+        }
+        base.context = spec.context.take().or(base.context);
+        base.repo = spec.repo.take().or(base.repo);
+        base.other_cluster = spec.other_cluster.take().or(base.other_cluster);
+        base.vars.extend(std::mem::take(&mut spec.vars));
+        base.reactions.append(&mut spec.reactions);
+        base.faults.append(&mut spec.faults);
+        base.base_dir = spec.base_dir;
+        base.path = spec.path;
+        Ok(base)
+    }
+
+    /// Every relative path of the spec (its faults' too) made absolute against its
+    /// directory, so it can be merged into a spec in another directory.
+    fn absolutize(&mut self) {
+        let base = self.base_dir.clone();
+        let abs = |p: &Path| absolute(&base.join(p));
+        let paths_in = |v: &mut Value| {
+            if let Some(seeds) = v.get_mut("seeds").and_then(Value::as_sequence_mut) {
+                for seed in seeds {
+                    if let Some(p) = seed.as_str() {
+                        *seed = Value::String(abs(Path::new(p)).display().to_string());
+                    }
+                }
+            }
+        };
+        paths_in(&mut self.scenario);
+        absolute_tool_paths(&mut self.tools, &base);
+        if let Some(repo) = &mut self.repo {
+            repo.template = abs(&repo.template);
+        }
+        for r in &mut self.reactions {
+            if let Some(apply) = &mut r.apply {
+                *apply = absolute(apply);
+            }
+        }
+        for fault in self.faults.values_mut() {
+            if let Some(scenario) = &mut fault.scenario {
+                paths_in(scenario);
+            }
+            if let Some(tools) = &mut fault.tools {
+                absolute_tool_paths(tools, &base);
+            }
+            for r in &mut fault.reactions {
+                if let Some(apply) = &mut r.apply {
+                    *apply = absolute(apply);
+                }
+            }
+        }
+    }
+
+    fn load_one(path: &Path) -> Result<Self, RehearseError> {
         let text = std::fs::read_to_string(path).map_err(|source| RehearseError::Read {
             path: path.to_path_buf(),
             source,
@@ -225,6 +259,9 @@ impl RehearsalSpec {
         }
         self.vars.extend(fault.vars);
         self.reactions.extend(fault.reactions);
+        if fault.other_cluster.is_some() {
+            self.other_cluster = fault.other_cluster;
+        }
         Ok(self)
     }
 
@@ -264,25 +301,7 @@ impl RehearsalSpec {
     /// lives elsewhere than the rehearsal file).
     pub fn tools_yaml(&self) -> Result<String, RehearseError> {
         let mut tools = self.tools.clone();
-        let make_absolute = |list: Option<&mut Value>| {
-            let Some(list) = list.and_then(Value::as_sequence_mut) else {
-                return;
-            };
-            for item in list {
-                if let Some(p) = item.as_str() {
-                    let abs = absolute(&self.resolve(Path::new(p)));
-                    *item = Value::String(abs.display().to_string());
-                }
-            }
-        };
-        if let Some(pulumi) = tools.get_mut("pulumi") {
-            make_absolute(pulumi.get_mut("program"));
-            if let Some(stacks) = pulumi.get_mut("stacks").and_then(Value::as_mapping_mut) {
-                for (_, stack) in stacks.iter_mut() {
-                    make_absolute(stack.get_mut("state"));
-                }
-            }
-        }
+        absolute_tool_paths(&mut tools, &self.base_dir);
         serde_yaml::to_string(&tools).map_err(|e| RehearseError::Spec {
             path: self.path.clone(),
             message: format!("tools: {e}"),
@@ -302,9 +321,35 @@ impl RehearsalSpec {
     }
 }
 
-/// `path` made absolute against the current directory (unchanged when that fails).
+/// The paths of a tools behaviour (the manifests of the simulated `pulumi`'s
+/// program, each stack's saved state) made absolute against `base`.
+fn absolute_tool_paths(tools: &mut Value, base: &Path) {
+    let make_absolute = |list: Option<&mut Value>| {
+        let Some(list) = list.and_then(Value::as_sequence_mut) else {
+            return;
+        };
+        for item in list {
+            if let Some(p) = item.as_str() {
+                *item = Value::String(absolute(&base.join(p)).display().to_string());
+            }
+        }
+    };
+    if let Some(pulumi) = tools.get_mut("pulumi") {
+        make_absolute(pulumi.get_mut("program"));
+        if let Some(stacks) = pulumi.get_mut("stacks").and_then(Value::as_mapping_mut) {
+            for (_, stack) in stacks.iter_mut() {
+                make_absolute(stack.get_mut("state"));
+            }
+        }
+    }
+}
+
+/// `path` made absolute against the current directory (unchanged when that fails),
+/// without `.` and `..` components.
 pub fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+    planrun::validate::normalize_path(
+        &std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+    )
 }
 
 /// JSON merge patch (RFC 7386) on YAML values: mappings merge key by key, `null`
@@ -377,6 +422,45 @@ faults:
         );
         let err = spec.with_fault("nope").unwrap_err().to_string();
         assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn a_rehearsal_file_extends_another_and_keeps_its_paths() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("base.rehearsal.yaml");
+        std::fs::write(
+            &base,
+            "context: oceanid\nvars: { a: '1', b: '2' }\nscenario: { seeds: [seed.yaml], controllers: { kustomize: ns/k } }\ntools: { pulumi: { program: [flux.yaml], stacks: { s: { state: [old.yaml] } } } }\nfaults:\n  one: { description: base one }\n  two: { description: base two }\n",
+        )
+        .unwrap();
+        std::fs::create_dir(tmp.path().join("variant")).unwrap();
+        let child = tmp.path().join("variant/child.rehearsal.yaml");
+        std::fs::write(
+            &child,
+            "extends: ../base.rehearsal.yaml\nvars: { b: '3' }\nscenario: { controllers: null }\nfaults:\n  two: { description: child two }\n  three: { description: child three }\n",
+        )
+        .unwrap();
+        let spec = RehearsalSpec::load(&child).unwrap();
+        assert_eq!(spec.context.as_deref(), Some("oceanid"));
+        assert_eq!(spec.vars["a"], "1");
+        assert_eq!(spec.vars["b"], "3");
+        assert!(spec.scenario.get("controllers").is_none(), "null deletes");
+        let seed = spec.scenario["seeds"][0].as_str().unwrap();
+        assert_eq!(Path::new(seed), absolute(&tmp.path().join("seed.yaml")));
+        let program = spec.tools["pulumi"]["program"][0].as_str().unwrap();
+        assert_eq!(Path::new(program), absolute(&tmp.path().join("flux.yaml")));
+        let state = spec.tools["pulumi"]["stacks"]["s"]["state"][0]
+            .as_str()
+            .unwrap();
+        assert_eq!(Path::new(state), absolute(&tmp.path().join("old.yaml")));
+        assert_eq!(spec.faults["one"].description, "base one");
+        assert_eq!(spec.faults["two"].description, "child two");
+        assert_eq!(spec.faults["three"].description, "child three");
+        assert_eq!(spec.base_dir, tmp.path().join("variant"));
+        // A circle is an error, not a hang.
+        std::fs::write(&base, "extends: variant/child.rehearsal.yaml\n").unwrap();
+        let err = RehearsalSpec::load(&child).unwrap_err().to_string();
+        assert!(err.contains("goes round in a circle"), "{err}");
     }
 
     #[test]

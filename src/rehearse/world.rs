@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::error::RehearseError;
-use planrun::layout::PlanDir;
+use planrun::layout::{self, PlanDir};
 
 /// The paths of one plan's rehearsal.
 #[derive(Debug, Clone)]
@@ -98,7 +98,7 @@ impl World {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(self.io(e)),
         }
-        std::fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;
+        layout::create_private_dir(&self.dir).map_err(|e| self.io(e))?;
         if let Some(template) = template {
             copy_dir(template, &self.repo()).map_err(|source| RehearseError::Prepare {
                 path: template.to_path_buf(),
@@ -112,7 +112,10 @@ impl World {
     pub fn install_tools(&self, behaviour_yaml: &str) -> Result<(), RehearseError> {
         let exe = std::env::current_exe().map_err(|e| self.io(e))?;
         planrun_sandbox::simtools::install(&self.bin(), &exe).map_err(|e| self.io(e))?;
-        std::fs::write(self.behaviour(), behaviour_yaml).map_err(|e| self.io(e))
+        // Private: it holds the stack's config, secrets included.
+        let mut file = layout::open_private(&self.behaviour(), layout::Open::Truncate)
+            .map_err(|e| self.io(e))?;
+        std::io::Write::write_all(&mut file, behaviour_yaml.as_bytes()).map_err(|e| self.io(e))
     }
 
     /// `PATH` for the run: the simulated tools first.

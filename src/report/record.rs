@@ -21,6 +21,8 @@ pub struct TaskRecord {
     pub cancel: Option<CancelReason>,
     /// What it waits on now (or waited on last), from its progress.
     pub detail: Option<String>,
+    /// Why the task's log is incomplete, if it is.
+    pub log_failed: Option<String>,
 }
 
 /// Everything the summary shows.
@@ -57,6 +59,7 @@ impl RunRecord {
                     skip: None,
                     cancel: None,
                     detail: None,
+                    log_failed: None,
                 })
                 .collect(),
             dry_run: false,
@@ -120,6 +123,9 @@ impl RunRecord {
                         task.duration_ms = Some(*duration_ms);
                         task.error = Some(error.clone());
                         task.excerpt = excerpt.clone();
+                    }
+                    EventKind::TaskLogFailed { path, error, .. } => {
+                        task.log_failed = Some(format!("cannot write {path}: {error}"));
                     }
                     EventKind::TaskSkipped { reason, .. } => task.skip = Some(reason.clone()),
                     EventKind::TaskCancelled {

@@ -3,7 +3,6 @@
 //! the summary (the run report is written from the journal, by the run). Running on
 //! its own thread, a slow terminal never holds up the dispatcher.
 
-use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -15,6 +14,7 @@ use super::style::{Paint, color_enabled};
 use super::summary;
 use super::terminal::Terminal;
 use crate::events::{Event, EventKind};
+use crate::layout::{Open, open_private};
 
 /// How long events gather before the reporter handles them.
 const BATCH: std::time::Duration = std::time::Duration::from_millis(20);
@@ -46,23 +46,49 @@ pub struct ReporterConfig {
 }
 
 /// Starts the reporter thread; it ends when every sender is dropped, returning the
-/// run record.
-pub fn spawn(rx: Receiver<Event>, config: ReporterConfig) -> JoinHandle<io::Result<RunRecord>> {
+/// files it could not write (each named with its error), which make the run end as
+/// planrun having failed even when its tasks did not.
+pub fn spawn(rx: Receiver<Event>, config: ReporterConfig) -> JoinHandle<Vec<String>> {
     std::thread::Builder::new()
         .name("planrun-report".into())
         .spawn(move || report(rx, config))
         .expect("a thread can be started")
 }
 
-fn report(rx: Receiver<Event>, config: ReporterConfig) -> io::Result<RunRecord> {
+/// A file the reporter writes: given up, and said once, at its first failure, so
+/// that a full disk costs `events.jsonl` but not the terminal.
+struct ReportFile<W> {
+    path: PathBuf,
+    out: Option<W>,
+}
+
+impl<W> ReportFile<W> {
+    fn attempt<T>(&mut self, problems: &mut Vec<String>, f: impl FnOnce(&mut W) -> io::Result<T>) {
+        let Some(out) = &mut self.out else { return };
+        if let Err(e) = f(out) {
+            problems.push(format!("cannot write {}: {e}", self.path.display()));
+            self.out = None;
+        }
+    }
+}
+
+fn report(rx: Receiver<Event>, config: ReporterConfig) -> Vec<String> {
     let mut record = RunRecord::new(&config.tasks);
-    let mut events_file = match &config.events_file {
+    let mut problems = Vec::new();
+    let mut events_file = config.events_file.as_ref().map(|path| {
         // Appended to: a resumed run keeps the events of its earlier processes.
-        Some(path) => Some(JsonLines::new(BufWriter::new(
-            File::options().create(true).append(true).open(path)?,
-        ))),
-        None => None,
-    };
+        let out = match open_private(path, Open::Append) {
+            Ok(f) => Some(JsonLines::new(BufWriter::new(f))),
+            Err(e) => {
+                problems.push(format!("cannot write {}: {e}", path.display()));
+                None
+            }
+        };
+        ReportFile {
+            path: path.clone(),
+            out,
+        }
+    });
     let tty = io::stdout().is_terminal();
     let mut human = None;
     let mut json = None;
@@ -108,13 +134,17 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> io::Result<RunRecord> 
             std::thread::sleep(BATCH);
         }
         for event in std::iter::once(first).chain(rx.try_iter()) {
-            record.apply(&event);
             if let Some(f) = &mut events_file {
-                f.write(&event)?;
+                f.attempt(&mut problems, |out| out.write(&event));
             }
-            let written = match (&mut human, &mut json) {
+            let json_written = json.as_mut().map(|j| j.write(&event));
+            // People see text from outside (task output, cluster messages, plan
+            // names) with its control characters escaped.
+            let event = for_people(event);
+            record.apply(&event);
+            let written = match (&mut human, json_written) {
                 (Some(t), _) => t.event(&event),
-                (_, Some(j)) => j.write(&event),
+                (_, Some(written)) => written,
                 _ => Ok(()),
             };
             if let Err(e) = written {
@@ -133,7 +163,7 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> io::Result<RunRecord> 
             }
         }
         if let Some(f) = &mut events_file {
-            f.flush()?;
+            f.attempt(&mut problems, JsonLines::flush);
         }
         let flushed = match (&mut human, &mut json) {
             (Some(t), _) => t
@@ -147,8 +177,34 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> io::Result<RunRecord> 
         }
     }
     if let Some(f) = &mut events_file {
-        f.flush()?;
+        f.attempt(&mut problems, JsonLines::flush);
     }
     let _ = io::stdout().flush();
-    Ok(record)
+    problems
+}
+
+/// `event` with every text in it escaped for a terminal (see
+/// [`planrun_text::escape_controls`]): whatever a task printed or the cluster said.
+fn for_people(event: Event) -> Event {
+    fn escape(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => {
+                if let std::borrow::Cow::Owned(escaped) = planrun_text::escape_controls(s) {
+                    *s = escaped;
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(escape),
+            serde_json::Value::Object(map) => map.values_mut().for_each(escape),
+            _ => {}
+        }
+    }
+    let Ok(mut value) = serde_json::to_value(&event) else {
+        return event;
+    };
+    let before = value.clone();
+    escape(&mut value);
+    if value == before {
+        return event;
+    }
+    serde_json::from_value(value).unwrap_or(event)
 }

@@ -78,6 +78,15 @@ pub fn render(record: &RunRecord, paint: Paint) -> String {
             );
         }
     }
+    for task in record.tasks.iter().filter(|t| t.log_failed.is_some()) {
+        let _ = writeln!(
+            out,
+            "{} the log of {} is incomplete: {}",
+            paint.yellow("warning:"),
+            task.id,
+            task.log_failed.as_deref().unwrap_or_default()
+        );
+    }
     let _ = writeln!(out, "{}", closing_line(record, paint));
     out
 }

@@ -189,6 +189,10 @@ impl Terminal {
                 }
             }
             EventKind::TaskOutput { .. } => None,
+            EventKind::TaskLogFailed { task, path, error } => Some(format!(
+                "{} {task}: cannot write its log {path} ({error}); its output goes on in the events only",
+                p.yellow("warning")
+            )),
             EventKind::TaskProgress { task, detail, .. } => {
                 self.progress(event.ts, task, detail)?;
                 None

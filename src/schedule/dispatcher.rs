@@ -20,7 +20,7 @@
 //! journal syncs what came after them, and one sync commits every change recorded
 //! while the previous one ran.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +33,7 @@ use crate::cancel::Cancel;
 use crate::events::{
     CancelReason, Counts, EventKind, EventSender, RunInfo, RunOutcome, SkipReason,
 };
+use crate::exec::process::ProcessGroup;
 use crate::exec::{self, Attempt, FailureClass, RunResources, TaskError, TaskOutcome};
 use crate::layout::RunDir;
 use crate::validate::{TaskIdx, ValidatedPlan};
@@ -184,6 +185,7 @@ impl Dispatcher<'_> {
                 plan.source().path().display().to_string(),
             ),
         ]);
+        let groups = resources.groups.listen();
         let tallies = (0..plan.tasks().len())
             .map(|i| Tally {
                 before: config.attempts_before.get(i).copied().unwrap_or(0),
@@ -197,6 +199,13 @@ impl Dispatcher<'_> {
         };
         let sink_commits = sink.commits();
         let mut d = Loop {
+            groups,
+            task_index: plan
+                .tasks()
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.id.clone(), i))
+                .collect(),
             plan: plan.clone(),
             run_dir,
             config,
@@ -269,6 +278,9 @@ struct Loop<'s> {
     /// The last error of each task, for the failure event.
     errors: Vec<Option<TaskError>>,
     inflight: JoinSet<Message>,
+    /// The process groups attempts start, journaled as they come.
+    groups: tokio::sync::mpsc::UnboundedReceiver<ProcessGroup>,
+    task_index: HashMap<String, TaskIdx>,
     /// Changes not yet given to the sink: [`Loop::flush`] records them in one batch
     /// (one `write` of the journal), then carries out `effects`.
     pending: Vec<StateChange>,
@@ -366,6 +378,7 @@ impl Loop<'_> {
                     committed?;
                     self.release()?;
                 }
+                Some(group) = self.groups.recv() => self.process_started(group)?,
                 joined = self.inflight.join_next(), if !self.inflight.is_empty() => {
                     let Some(mut joined) = joined else {
                         unreachable!("checked: a future is in flight");
@@ -479,6 +492,24 @@ impl Loop<'_> {
                 self.apply(state, &changes)
             }
         }
+    }
+
+    /// Records an attempt's process group at once, for the resume check; a power
+    /// loss makes it moot, so it costs no sync of its own.
+    fn process_started(&mut self, group: ProcessGroup) -> Result<(), RunError> {
+        let Some(&task) = self.task_index.get(&group.task) else {
+            return Ok(());
+        };
+        let change = StateChange::ProcessStarted {
+            task,
+            attempt: group.attempt,
+            pgid: group.pgid,
+            leader_start: group.leader_start,
+        };
+        self.sink
+            .record_unsynced(&[change])
+            .map_err(RunError::Record)?;
+        Ok(())
     }
 
     /// In a dry run, a check that fails says when it does so after tasks that would
@@ -786,7 +817,9 @@ impl Loop<'_> {
                     reason: *reason,
                     blocked_by: blocked_by.as_deref().map(redact),
                 },
-                StateChange::Interrupted { .. } | StateChange::Finished { .. } => continue,
+                StateChange::ProcessStarted { .. }
+                | StateChange::Interrupted { .. }
+                | StateChange::Finished { .. } => continue,
             };
             self.effects.push(Effect::Emit(kind));
         }
@@ -869,20 +902,25 @@ mod tests {
     ) -> (RunSummary, Vec<StateChange>, Vec<Event>) {
         let mut sink = MemorySink::default();
         let (summary, events) = run_into(plan, dir, config, &mut sink).await;
-        (summary, sink.changes, events)
+        let changes = sink
+            .changes
+            .into_iter()
+            .filter(|c| !matches!(c, StateChange::ProcessStarted { .. }))
+            .collect();
+        (summary, changes, events)
     }
 
-    /// Runs `plan` in a run directory under `dir`, recording into `sink`; returns the
-    /// summary and every event sent.
-    async fn run_into(
+    /// Runs `plan` in a run directory under `dir`, recording into `sink`; returns how
+    /// the run ended and every event sent.
+    async fn dispatch(
         plan: Arc<ValidatedPlan>,
         dir: &std::path::Path,
         config: RunConfig,
         sink: &mut dyn StateSink,
-    ) -> (RunSummary, Vec<Event>) {
+    ) -> (Result<RunSummary, RunError>, Vec<Event>) {
         let (events, rx) = EventSender::channel();
         let run_dir = crate::layout::PlanDir::new(dir, "p").run("r");
-        let summary = Dispatcher {
+        let result = Dispatcher {
             plan,
             resources: RunResources::new(run_dir.path().to_path_buf(), events),
             run_dir,
@@ -890,24 +928,44 @@ mod tests {
             sink,
         }
         .run()
-        .await
-        .unwrap();
-        (summary, rx.iter().collect())
+        .await;
+        (result, rx.iter().collect())
     }
 
-    /// Counts the sink's batches: each is one sync of the journal.
+    /// [`dispatch`] of a run that must end without a sink failure.
+    async fn run_into(
+        plan: Arc<ValidatedPlan>,
+        dir: &std::path::Path,
+        config: RunConfig,
+        sink: &mut dyn StateSink,
+    ) -> (RunSummary, Vec<Event>) {
+        let (result, events) = dispatch(plan, dir, config, sink).await;
+        (result.unwrap(), events)
+    }
+
+    /// Counts the sink's batches (each is one sync of the journal); fails every
+    /// batch after the first `fail_after`, as a full disk would. Process records,
+    /// written unsynced on their own, are left out.
     #[derive(Default)]
     struct BatchSink {
         batches: Vec<Vec<StateChange>>,
+        fail_after: Option<usize>,
     }
 
     impl StateSink for BatchSink {
         fn record(&mut self, changes: &[StateChange]) -> std::io::Result<u64> {
+            if self.fail_after.is_some_and(|n| self.batches.len() >= n) {
+                return Err(std::io::Error::from_raw_os_error(28));
+            }
             self.batches.push(changes.to_vec());
             Ok(self.batches.len() as u64)
         }
 
         fn committed(&self) -> std::io::Result<u64> {
+            Ok(self.batches.len() as u64)
+        }
+
+        fn record_unsynced(&mut self, _changes: &[StateChange]) -> std::io::Result<u64> {
             Ok(self.batches.len() as u64)
         }
     }
@@ -1062,6 +1120,53 @@ mod tests {
         let b_start = at(&|k| matches!(k, EventKind::TaskStarted { task, .. } if task == "b"));
         // `a`'s success is reported once committed (with `c`'s end), then `b` starts.
         assert!(a_done < c_done && c_done < b_start, "{events:#?}");
+    }
+
+    #[tokio::test]
+    async fn a_sink_that_fails_stops_the_run_at_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        // `slow` is running when `quick` ends and its success cannot be recorded:
+        // `slow` is stopped, `after` never starts.
+        let plan = plan(
+            tmp.path(),
+            r#"
+            [plan]
+            name = "p"
+            [tasks.quick]
+            type = "exec-script"
+            command = ["true"]
+            [tasks.slow]
+            type = "exec-script"
+            command = ["sleep", "30"]
+            [tasks.after]
+            type = "exec-script"
+            command = ["touch", "after.ran"]
+            needs = ["quick"]
+            "#,
+        );
+        let mut sink = BatchSink {
+            fail_after: Some(1),
+            ..BatchSink::default()
+        };
+        let started = std::time::Instant::now();
+        let (result, events) = dispatch(plan, tmp.path(), RunConfig::default(), &mut sink).await;
+        let Err(RunError::Record(e)) = result else {
+            panic!("{result:?}")
+        };
+        assert_eq!(e.raw_os_error(), Some(28));
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "slow was not stopped"
+        );
+        assert!(!tmp.path().join("after.ran").exists());
+        // Only the starts were recorded; no event claims what was not recorded.
+        assert_eq!(sink.batches.len(), 1);
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(&e.kind, EventKind::TaskSucceeded { .. })),
+            "{events:?}"
+        );
     }
 
     #[tokio::test]

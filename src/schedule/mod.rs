@@ -7,7 +7,7 @@ mod graph;
 mod run_state;
 mod state;
 
-pub use dispatcher::{Dispatcher, RunConfig};
+pub use dispatcher::{Dispatcher, RunConfig, RunError};
 #[cfg(test)]
 pub use state::MemorySink;
 pub use state::{NoSink, SkipCause, StateChange, StateSink};

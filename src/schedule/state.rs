@@ -123,6 +123,15 @@ pub enum StateChange {
         /// What interrupted the run ("SIGINT (Ctrl-C)"), when known.
         cause: Option<String>,
     },
+    /// An attempt's process group started (recorded once the child runs, so that a
+    /// resume can tell whether a process of it still runs).
+    ProcessStarted {
+        task: TaskIdx,
+        attempt: u32,
+        pgid: i32,
+        /// The group leader's start time (clock ticks after boot).
+        leader_start: u64,
+    },
     /// The run is over.
     Finished {
         outcome: RunOutcome,
@@ -140,6 +149,7 @@ impl StateChange {
             StateChange::Started { .. }
             | StateChange::Retrying { .. }
             | StateChange::Interrupted { .. }
+            | StateChange::ProcessStarted { .. }
             | StateChange::Finished { .. } => None,
         }
     }
@@ -192,6 +202,14 @@ pub trait StateSink: Send {
     fn commit(&mut self, here: bool) -> io::Result<()> {
         let _ = here;
         Ok(())
+    }
+
+    /// Records changes without ever waiting for the disk for them, in any mode (they
+    /// survive a kill of planrun, and are synced with whatever is committed next):
+    /// for facts a power loss makes moot, such as [`StateChange::ProcessStarted`]
+    /// (no process outlives a reboot). Returns the position after them.
+    fn record_unsynced(&mut self, changes: &[StateChange]) -> io::Result<u64> {
+        self.record(changes)
     }
 }
 

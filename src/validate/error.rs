@@ -22,6 +22,10 @@ pub enum ErrorKind {
     Cycle,
     UndefinedVariable,
     ConflictingFields,
+    /// A `{{ name }}` in a script where its value cannot go in as one quoted word.
+    UnquotableReference,
+    /// A `{{ raw(name) }}` in a script: pasted as written (a warning).
+    RawReference,
 }
 
 impl ErrorKind {
@@ -40,6 +44,8 @@ impl ErrorKind {
             ErrorKind::Cycle => "planrun::cycle",
             ErrorKind::UndefinedVariable => "planrun::undefined_variable",
             ErrorKind::ConflictingFields => "planrun::conflicting_fields",
+            ErrorKind::UnquotableReference => "planrun::unquotable_reference",
+            ErrorKind::RawReference => "planrun::raw_reference",
         }
     }
 }
@@ -92,7 +98,7 @@ impl PlanError {
 }
 
 /// A problem bound to its plan's source text, ready to render.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PlanDiagnostic {
     error: PlanError,
     src: NamedSource<Arc<str>>,
@@ -109,6 +115,10 @@ impl std::error::Error for PlanDiagnostic {}
 impl Diagnostic for PlanDiagnostic {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(self.error.kind.code()))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        (self.error.kind == ErrorKind::RawReference).then_some(miette::Severity::Warning)
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
@@ -167,6 +177,66 @@ impl InvalidPlan {
 
     pub fn is_empty(&self) -> bool {
         self.problems.is_empty()
+    }
+}
+
+/// What a valid plan does that deserves a second look (a value pasted raw into a
+/// script), rendered like problems but as warnings.
+#[derive(Debug, Clone)]
+pub struct PlanWarnings {
+    path: String,
+    warnings: Vec<PlanDiagnostic>,
+}
+
+impl PlanWarnings {
+    pub fn new(src: NamedSource<Arc<str>>, path: String, mut warnings: Vec<PlanError>) -> Self {
+        warnings.sort_by_key(PlanError::offset);
+        let warnings = warnings
+            .into_iter()
+            .map(|error| PlanDiagnostic {
+                error,
+                src: src.clone(),
+            })
+            .collect();
+        Self { path, warnings }
+    }
+
+    /// Each warning's message, in the order they appear in the file.
+    pub fn messages(&self) -> impl Iterator<Item = &str> {
+        self.warnings.iter().map(|w| w.error.message.as_str())
+    }
+
+    pub fn len(&self) -> usize {
+        self.warnings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.warnings.is_empty()
+    }
+}
+
+impl fmt::Display for PlanWarnings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.warnings.len() {
+            1 => write!(f, "plan {}: 1 warning", self.path),
+            n => write!(f, "plan {}: {n} warnings", self.path),
+        }
+    }
+}
+
+impl std::error::Error for PlanWarnings {}
+
+impl Diagnostic for PlanWarnings {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new("planrun::plan_warnings"))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(miette::Severity::Warning)
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        Some(Box::new(self.warnings.iter().map(|p| p as &dyn Diagnostic)))
     }
 }
 

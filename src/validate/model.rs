@@ -25,6 +25,7 @@ pub struct ValidatedPlan {
     pub(super) tasks: Vec<Task>,
     pub(super) order: Vec<TaskIdx>,
     pub(super) redactor: Redactor,
+    pub(super) warnings: Option<super::error::PlanWarnings>,
 }
 
 impl ValidatedPlan {
@@ -66,6 +67,11 @@ impl ValidatedPlan {
     /// Masks the values of secret variables in any text about to be shown or stored.
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
+    }
+
+    /// What deserves a second look (a value pasted raw into a script), if anything.
+    pub fn warnings(&self) -> Option<&super::error::PlanWarnings> {
+        self.warnings.as_ref()
     }
 
     /// The directory relative paths in the plan are resolved against.

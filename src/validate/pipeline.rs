@@ -9,16 +9,39 @@ use planrun_text::did_you_mean;
 use toml::de::{DeTable, DeValue};
 
 use super::document::{deserialize, key_span, str_items};
-use super::error::{ErrorKind, InvalidPlan, PlanError};
+use super::error::{ErrorKind, InvalidPlan, PlanError, PlanWarnings};
 use super::graph::build_graph;
 use super::model::{PlanHeader, ValidatedPlan};
+use super::task::{ApplySource, TaskKind};
 use super::task_ref::check_references;
-use super::task_table::{TaskContext, parse_task};
+use super::task_table::{ParsedTask, TaskContext, exported_name, parse_task};
 use super::vars::resolve_vars;
 use crate::plan::{PlanSource, RawHeader};
 use crate::redact::Redactor;
 
 const TOP_LEVEL_KEYS: &[&str] = &["plan", "vars", "tasks"];
+
+/// Gives each `kube-apply` that applies a capture the file its capture task writes.
+fn link_captures(parsed: &mut [ParsedTask]) {
+    let files: HashMap<String, String> = parsed
+        .iter()
+        .filter_map(|p| match &p.task.kind {
+            TaskKind::Capture(c) => Some((p.task.id.clone(), c.file.clone())),
+            _ => None,
+        })
+        .collect();
+    for p in parsed.iter_mut() {
+        if let TaskKind::KubeApply(apply) = &mut p.task.kind
+            && let ApplySource::Capture { task, file } = &mut apply.source
+        {
+            file.clone_from(
+                files
+                    .get(task.id.as_str())
+                    .unwrap_or(&format!("{}.yaml", task.id)),
+            );
+        }
+    }
+}
 
 /// Reads and validates a plan file. `overrides` are `--var` pairs.
 pub fn load_and_validate(
@@ -32,6 +55,38 @@ pub fn load_and_validate(
         std::env::var(name).ok()
     })
     .map_err(miette::Report::new)
+}
+
+/// Every variable as `PLANRUN_VAR_<NAME>` (see [`exported_name`]); two variables
+/// that would share a name are an error.
+fn export_vars(
+    vars: &[super::model::Variable],
+    vars_span: Option<std::ops::Range<usize>>,
+    errors: &mut Vec<PlanError>,
+) -> Vec<(String, String)> {
+    let mut by_name: HashMap<String, &str> = HashMap::new();
+    let mut out = Vec::new();
+    for var in vars {
+        let name = exported_name(&var.name);
+        if let Some(other) = by_name.insert(name.clone(), &var.name) {
+            let mut error = PlanError::new(
+                ErrorKind::BadValue,
+                format!(
+                    "variables `{other}` and `{}` would both be exported to scripts as {name}",
+                    var.name
+                ),
+            );
+            if let Some(span) = vars_span.clone() {
+                error = error.at(span, "variables are declared here");
+            }
+            errors.push(error.help(
+                "scripts get every variable as PLANRUN_VAR_<NAME> (upper case, other characters than letters and digits as `_`); rename one of them",
+            ));
+            continue;
+        }
+        out.push((name, var.value.clone()));
+    }
+    out
 }
 
 /// Validates a plan, reporting every problem at once.
@@ -133,21 +188,25 @@ pub fn validate(
         },
         None => None,
     };
+    let vars_span = vars_table.as_ref().map(|(_, span)| span.clone());
     let vars = resolve_vars(vars_table, overrides, env, &builtins, &mut errors);
     let redactor = Redactor::new();
     for var in vars.iter().filter(|v| v.secret) {
-        redactor.add(var.value.clone());
+        redactor.add_secret(&var.value);
     }
     let values: HashMap<String, String> = vars
         .iter()
         .map(|v| (v.name.clone(), v.value.clone()))
         .collect();
+    let exported = export_vars(&vars, vars_span, &mut errors);
     let cx = TaskContext {
         vars: &values,
         plan_dir: source.dir(),
         redactor: &redactor,
         source: text,
         regexes: Default::default(),
+        warnings: Default::default(),
+        exported: Arc::new(exported),
     };
 
     let mut parsed = Vec::new();
@@ -200,11 +259,21 @@ pub fn validate(
     if order.is_some() {
         let tasks: Vec<_> = parsed.iter().map(|p| p.task.clone()).collect();
         check_references(&tasks, &mut errors);
+        link_captures(&mut parsed);
     }
     let (Some(header), Some(order), true) = (header, order, errors.is_empty()) else {
         return Err(invalid(errors));
     };
+    let warnings = cx.warnings.take();
+    let warnings = (!warnings.is_empty()).then(|| {
+        PlanWarnings::new(
+            source.named(),
+            source.path().display().to_string(),
+            warnings,
+        )
+    });
     Ok(ValidatedPlan {
+        warnings,
         source: source.clone(),
         header: PlanHeader {
             name: header.name,

@@ -1,8 +1,9 @@
 //! References from one task to another besides `needs`: `plan_from` of `pulumi-up`
-//! and `show_preview` of `confirm` name a `pulumi-preview` task. Checked once the
-//! graph is known: the task exists, is a `pulumi-preview`, and is needed, directly
-//! or through other tasks (so it has run, in this run, before the task that reads
-//! its files); a `plan_from` preview is of the same stack and project.
+//! and `show_preview` of `confirm` name a `pulumi-preview` task; `from_capture` of
+//! `kube-apply` names a `capture` task. Checked once the graph is known: the task
+//! exists, is of the type the key wants, and is needed, directly or through other
+//! tasks (so it has run, in this run, before the task that reads its files); a
+//! `plan_from` preview is of the same stack and project.
 
 use std::ops::Range;
 
@@ -10,7 +11,7 @@ use planrun_text::did_you_mean;
 
 use super::error::{ErrorKind, PlanError};
 use super::model::{Task, TaskIdx};
-use super::task::TaskKind;
+use super::task::{ApplySource, TaskKind};
 use super::task_table::Builder;
 use crate::plan::TaskType;
 
@@ -35,13 +36,28 @@ impl TaskRef {
 /// Checks every reference of `tasks` (whose `needs` are resolved).
 pub fn check_references(tasks: &[Task], errors: &mut Vec<PlanError>) {
     for (idx, task) in tasks.iter().enumerate() {
-        let references: Vec<(&str, &TaskRef)> = match &task.kind {
-            TaskKind::PulumiUp(up) => up.plan_from.iter().map(|r| ("plan_from", r)).collect(),
-            TaskKind::Confirm(c) => c.show_preview.iter().map(|r| ("show_preview", r)).collect(),
+        let preview = TaskType::PulumiPreview;
+        let references: Vec<(&str, &TaskRef, TaskType)> = match &task.kind {
+            TaskKind::PulumiUp(up) => up
+                .plan_from
+                .iter()
+                .map(|r| ("plan_from", r, preview))
+                .collect(),
+            TaskKind::Confirm(c) => c
+                .show_preview
+                .iter()
+                .map(|r| ("show_preview", r, preview))
+                .collect(),
+            TaskKind::KubeApply(apply) => match &apply.source {
+                ApplySource::Capture { task, .. } => {
+                    vec![("from_capture", task, TaskType::Capture)]
+                }
+                ApplySource::Files(_) => Vec::new(),
+            },
             _ => Vec::new(),
         };
-        for (key, reference) in references {
-            if let Err(e) = check_one(tasks, idx, key, reference) {
+        for (key, reference, wanted) in references {
+            if let Err(e) = check_one(tasks, idx, key, reference, wanted) {
                 errors.push(e);
             }
         }
@@ -53,12 +69,13 @@ fn check_one(
     idx: TaskIdx,
     key: &str,
     reference: &TaskRef,
+    wanted: TaskType,
 ) -> Result<(), PlanError> {
     let task = &tasks[idx];
     let Some(target) = tasks.iter().position(|t| t.id == reference.id) else {
         let help = match did_you_mean(&reference.id, tasks.iter().map(|t| t.id.as_str())) {
             Some(close) => format!("did you mean `{close}`?"),
-            None => "name a pulumi-preview task of this plan".into(),
+            None => format!("name a {} task of this plan", wanted.name()),
         };
         return Err(PlanError::new(
             ErrorKind::UnknownDependency,
@@ -70,37 +87,49 @@ fn check_one(
         .at(reference.span.clone(), "no such task")
         .help(help));
     };
-    let TaskKind::PulumiPreview(preview) = &tasks[target].kind else {
+    let found = tasks[target].kind.task_type();
+    if found != wanted {
         return Err(PlanError::new(
             ErrorKind::BadValue,
             format!(
-                "task `{}`: `{key}` names `{}`, which is not a pulumi-preview task (it is {})",
+                "task `{}`: `{key}` names `{}`, which is not a {} task (it is {})",
                 task.id,
                 reference.id,
-                tasks[target].kind.type_name()
+                wanted.name(),
+                found.name()
             ),
         )
-        .at(reference.span.clone(), "not a pulumi-preview task")
+        .at(
+            reference.span.clone(),
+            format!("not a {} task", wanted.name()),
+        )
         .help(format!(
             "`{key}` takes the id of a task of type = \"{}\"",
-            TaskType::PulumiPreview.name()
+            wanted.name()
         )));
+    }
+    let what = if wanted == TaskType::Capture {
+        "capture"
+    } else {
+        "preview"
     };
     if !needs_transitively(tasks, idx, target) {
         return Err(PlanError::new(
             ErrorKind::BadValue,
             format!(
-                "task `{}` reads the preview of `{}` but does not need it",
+                "task `{}` reads the {what} of `{}` but does not need it",
                 task.id, reference.id
             ),
         )
         .at(reference.span.clone(), "not among what this task needs")
         .help(format!(
-            "add \"{}\" to `needs` (or a task that needs it), so the preview has run before this task",
+            "add \"{}\" to `needs` (or a task that needs it), so the {what} has run before this task",
             reference.id
         )));
     }
-    if let TaskKind::PulumiUp(up) = &task.kind {
+    if let (TaskKind::PulumiUp(up), TaskKind::PulumiPreview(preview)) =
+        (&task.kind, &tasks[target].kind)
+    {
         let (mine, theirs) = (&up.project, &preview.project);
         let differs = if mine.stack != theirs.stack {
             Some(format!(

@@ -11,11 +11,12 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::document::{Table, canonical, deserialize, str_items, str_value, value_span};
+use super::document::{Table, canonical, deserialize, key_span, str_items, str_value, value_span};
 use super::error::{ErrorKind, PlanError};
-use super::interpolate::interpolate;
+use super::interpolate::{ScriptReference, interpolate, interpolate_script};
 use super::model::{RetryPolicy, Task};
 use super::selection::{Selection, build_selection};
+use super::shell::Place;
 use super::task::TaskKind;
 use crate::plan::{COMMON_KEYS, RawCommon, RawSelection, SELECTION_KEYS, TaskType};
 use crate::redact::Redactor;
@@ -41,6 +42,18 @@ pub struct TaskContext<'a> {
     pub source: &'a str,
     /// Compiled patterns by source text.
     pub regexes: std::cell::RefCell<HashMap<String, Regex>>,
+    /// What deserves a second look without making the plan invalid.
+    pub warnings: std::cell::RefCell<Vec<PlanError>>,
+    /// Every variable as `PLANRUN_VAR_<NAME>`, for exec-script children.
+    pub exported: std::sync::Arc<Vec<(String, String)>>,
+}
+
+/// The keys of a task type whose value is shell source.
+fn shell_keys(raw: &Table<'_>) -> &'static [&'static str] {
+    match str_value(raw, "type") {
+        Some((name, _)) if TaskType::from_name(name) == Some(TaskType::ExecScript) => &["script"],
+        _ => &[],
+    }
 }
 
 /// Parses one `[tasks.<id>]` table; `None` when it has errors (pushed to `errors`).
@@ -75,7 +88,7 @@ pub fn parse_task(
         );
         return None;
     };
-    let table = interpolate_table(raw, cx, errors);
+    let table = interpolate_table(raw, cx, errors, shell_keys(raw));
     let span = value.span();
     let Some(task_type) = task_type_of(id, &id_span, &table, errors) else {
         // Its own keys cannot be checked without a known type, but the keys every
@@ -335,35 +348,126 @@ fn check_unknown_keys(
     suggested
 }
 
-/// Interpolates every string value (not keys) of a task table.
+/// Interpolates every string value (not keys) of a task table; the values of
+/// `shell_keys` are shell source (see [`interpolate_script`]).
 fn interpolate_table<'a>(
     table: &Table<'a>,
     cx: &TaskContext<'_>,
     errors: &mut Vec<PlanError>,
+    shell_keys: &[&str],
 ) -> Table<'a> {
     let mut out = Table::new();
     for (key, value) in table.iter() {
-        out.insert(key.clone(), interpolate_value(value, cx, errors));
+        let shell = shell_keys.contains(&key.get_ref().as_ref());
+        out.insert(key.clone(), interpolate_value(value, cx, errors, shell));
     }
     out
+}
+
+/// Where the reference at `range` of string `value` (written at `span`) is in the
+/// plan file: the same occurrence of its text in the value's source, else the value.
+fn reference_span(
+    cx: &TaskContext<'_>,
+    span: &Range<usize>,
+    value: &str,
+    range: Range<usize>,
+) -> Range<usize> {
+    let reference = &value[range.clone()];
+    let nth = value[..range.start].matches(reference).count();
+    let raw = cx.source.get(span.clone()).unwrap_or("");
+    raw.match_indices(reference)
+        .nth(nth)
+        .map_or(span.clone(), |(i, _)| {
+            span.start + i..span.start + i + reference.len()
+        })
+}
+
+/// A reference a script cannot take, or takes raw, as a problem or a warning.
+fn script_reference(found: &ScriptReference, at: Range<usize>) -> PlanError {
+    let name = &found.name;
+    let env = exported_name(name);
+    if found.raw {
+        return PlanError::new(
+            ErrorKind::RawReference,
+            format!("`{{{{ raw({name}) }}}}` pastes the value of `{name}` into the script as written"),
+        )
+        .at(at, "pasted as shell source")
+        .help(format!(
+            "a value with shell syntax in it changes what the script does; write `{{{{ {name} }}}}` for the value as one quoted word, or use \"${env}\""
+        ));
+    }
+    let (label, why) = match found.place {
+        Place::Quoted => (
+            "inside quotes",
+            "inside quotes a quoted value would show its quotes, and a quote in the value could end the string",
+        ),
+        Place::HereDoc => (
+            "in a here-document",
+            "a line of the value could end the here-document",
+        ),
+        Place::Backticks => (
+            "inside backticks",
+            "quoting nests differently inside backticks",
+        ),
+        Place::Word | Place::Comment | Place::Unknown => (
+            "where planrun cannot tell how the shell reads it",
+            "planrun could not follow the script up to here (an unbalanced `)`?)",
+        ),
+    };
+    PlanError::new(
+        ErrorKind::UnquotableReference,
+        format!("`{{{{ {name} }}}}` is {label} in a script: {why}"),
+    )
+    .at(at, label)
+    .help(format!(
+        "the value goes in as one quoted shell word where the shell reads words: write `{{{{ {name} }}}}` outside quotes (`echo {{{{ {name} }}}}`), or read the variable from the environment, \"${env}\""
+    ))
+}
+
+/// The environment variable a plan variable is exported as to exec-script children:
+/// `PLANRUN_VAR_` and the name in upper case, every other character than a letter
+/// or a digit as `_`.
+pub fn exported_name(name: &str) -> String {
+    let upper: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("PLANRUN_VAR_{upper}")
 }
 
 fn interpolate_value<'a>(
     value: &Spanned<DeValue<'a>>,
     cx: &TaskContext<'_>,
     errors: &mut Vec<PlanError>,
+    shell: bool,
 ) -> Spanned<DeValue<'a>> {
     let span = value.span();
     let new = match value.get_ref() {
         DeValue::String(s) => {
             let mut undefined = Vec::new();
-            let out = interpolate(s, cx.vars, &mut undefined);
+            let out = if shell {
+                let (mut refused, mut raw) = (Vec::new(), Vec::new());
+                let out = interpolate_script(s, cx.vars, &mut undefined, &mut refused, &mut raw);
+                for found in &refused {
+                    let at = reference_span(cx, &span, s, found.range.clone());
+                    errors.push(script_reference(found, at));
+                }
+                for found in &raw {
+                    let at = reference_span(cx, &span, s, found.range.clone());
+                    cx.warnings.borrow_mut().push(script_reference(found, at));
+                }
+                out
+            } else {
+                interpolate(s, cx.vars, &mut undefined)
+            };
             for missing in undefined {
-                let reference = &s[missing.range.clone()];
-                let raw = cx.source.get(span.clone()).unwrap_or("");
-                let at = raw.find(reference).map_or(span.clone(), |i| {
-                    span.start + i..span.start + i + reference.len()
-                });
+                let at = reference_span(cx, &span, s, missing.range.clone());
                 let mut known: Vec<&str> = cx.vars.keys().map(String::as_str).collect();
                 known.sort_unstable();
                 let help = match did_you_mean(&missing.name, known.iter().copied()) {
@@ -388,11 +492,11 @@ fn interpolate_value<'a>(
         DeValue::Array(items) => {
             let mut array = toml::de::DeArray::new();
             for item in items.iter() {
-                array.push(interpolate_value(item, cx, errors));
+                array.push(interpolate_value(item, cx, errors, false));
             }
             DeValue::Array(array)
         }
-        DeValue::Table(t) => DeValue::Table(interpolate_table(t, cx, errors)),
+        DeValue::Table(t) => DeValue::Table(interpolate_table(t, cx, errors, &[])),
         other => other.clone(),
     };
     Spanned::new(span, new)
@@ -420,6 +524,48 @@ fn duration_key(
             None
         }
     }
+}
+
+/// Which of the mutually exclusive `candidates` (each paired with whether the task
+/// sets it) the task sets: `Some(None)` for none, `None` when it sets several (the
+/// conflict is reported, `help` naming the keys).
+pub(super) fn exactly_one<'k>(
+    id: &str,
+    table: &Table<'_>,
+    candidates: &[(&'k str, bool)],
+    errors: &mut Vec<PlanError>,
+) -> Option<Option<&'k str>> {
+    let given: Vec<&str> = candidates
+        .iter()
+        .filter_map(|(k, set)| set.then_some(*k))
+        .collect();
+    if given.len() > 1 {
+        let names: Vec<String> = candidates.iter().map(|(k, _)| format!("`{k}`")).collect();
+        let help = match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => {
+                format!("give exactly one of {} or {last}", rest.join(", "))
+            }
+            _ => "give one of them".to_owned(),
+        };
+        errors.push(conflict(id, table, &given, &help));
+        return None;
+    }
+    Some(given.first().copied())
+}
+
+/// A task that sets two (or more) of `keys`, which exclude one another: the first
+/// two named, every one of them pointed at.
+pub(super) fn conflict(id: &str, table: &Table<'_>, keys: &[&str], help: &str) -> PlanError {
+    let mut error = PlanError::new(
+        ErrorKind::ConflictingFields,
+        format!("task `{id}` sets both `{}` and `{}`", keys[0], keys[1]),
+    );
+    for key in keys {
+        if let Some(span) = key_span(table, key) {
+            error = error.at(span, format!("`{key}` here"));
+        }
+    }
+    error.help(help)
 }
 
 /// Compiles `pattern`, once per distinct pattern of a plan (a 10,000-task plan
@@ -490,6 +636,25 @@ impl Builder<'_, '_> {
         self.selection.take()
     }
 
+    /// The task's selection, refused (with `why`) when it uses `group_pattern`: for
+    /// task types that must know their kinds in advance.
+    pub fn selection_of_named_kinds(&mut self, why: &str) -> Option<Selection> {
+        let selection = self.selection.take()?;
+        if matches!(selection.kinds, super::selection::KindSet::GroupPattern(_)) {
+            let span = key_span(self.table, "group_pattern").unwrap_or(self.id_span.clone());
+            self.errors.push(
+                PlanError::new(
+                    ErrorKind::ConflictingFields,
+                    format!("task `{}` cannot select kinds by `group_pattern`", self.id),
+                )
+                .at(span, "not for this task type")
+                .help(why.to_owned()),
+            );
+            return None;
+        }
+        Some(selection)
+    }
+
     /// Reports a problem with the value of `key` (or the task, without one).
     pub fn error(&mut self, kind: ErrorKind, message: String, key: &str, label: &str, help: &str) {
         let span = value_span(self.table, key).unwrap_or(self.id_span.clone());
@@ -557,7 +722,7 @@ fn fingerprint(table: &Table<'_>, redactor: &Redactor) -> String {
 }
 
 /// Removes `.` and `..` components lexically, so paths read as a person writes them.
-fn normalize(path: &Path) -> std::path::PathBuf {
+pub fn normalize(path: &Path) -> std::path::PathBuf {
     use std::path::Component;
     let mut out = std::path::PathBuf::new();
     for component in path.components() {

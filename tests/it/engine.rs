@@ -61,12 +61,7 @@ fn finished(events: &[Value]) -> &Value {
 
 /// Whether a process no longer runs (gone, or a zombie nobody has reaped).
 fn gone(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
-    }
+    !planrun::procs::is_running(pid)
 }
 
 /// Polls `cond` until it holds or 20 s pass.
@@ -316,25 +311,50 @@ fn sighup_interrupts_like_sigint() {
     interrupted_by(nix::sys::signal::Signal::SIGHUP);
 }
 
-/// Runs the interrupt fixture and stops it with `signal` once its task runs.
-fn interrupted_by(signal: nix::sys::signal::Signal) {
+/// The interrupt fixture started, its task running: planrun, the task's shell and
+/// its background grandchild.
+struct Started {
+    dir: tempfile::TempDir,
+    planrun: std::process::Child,
+    shell: i32,
+    grandchild: i32,
+}
+
+fn start_interrupt_fixture(stderr: std::process::Stdio) -> Started {
     let dir = workdir("interrupt.toml");
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("planrun"))
+    let planrun = std::process::Command::new(assert_cmd::cargo::cargo_bin("planrun"))
         .current_dir(dir.path())
         .args(["plan.toml", "--output", "json", "--grace", "2s"])
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     // The script writes grandchild.pid, then child.pid: wait for the last one.
-    let pidfile = dir.path().join("grandchild.pid");
     let shellfile = dir.path().join("child.pid");
     assert!(wait_until(|| {
         std::fs::read_to_string(&shellfile).is_ok_and(|s| s.ends_with('\n'))
     }));
-    let grandchild = read_pid(&pidfile);
-    let shell = read_pid(&dir.path().join("child.pid"));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+    Started {
+        grandchild: read_pid(&dir.path().join("grandchild.pid")),
+        shell: read_pid(&shellfile),
+        dir,
+        planrun,
+    }
+}
+
+fn signal(pid: u32, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+}
+
+/// Runs the interrupt fixture and stops it with `signal` once its task runs.
+fn interrupted_by(sig: nix::sys::signal::Signal) {
+    let Started {
+        dir,
+        planrun: child,
+        shell,
+        grandchild,
+    } = start_interrupt_fixture(std::process::Stdio::piped());
+    signal(child.id(), sig);
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
@@ -374,6 +394,141 @@ fn interrupted_by(signal: nix::sys::signal::Signal) {
     assert_eq!(end["counts"]["pending"], 1);
     assert_eq!(end["counts"]["interrupted"], 1);
     assert_eq!(end["counts"]["succeeded"], 1);
+}
+
+/// Issue 14, break 1: with stderr a closed pipe (`planrun ... 2>&1 >/dev/null |
+/// true`), what planrun says on an interruption fails to be written; the
+/// interruption itself must not.
+#[test]
+fn a_closed_stderr_does_not_stop_an_interruption() {
+    let Started {
+        dir: _dir,
+        mut planrun,
+        shell,
+        grandchild,
+    } = start_interrupt_fixture(std::process::Stdio::piped());
+    drop(planrun.stderr.take());
+    signal(planrun.id(), nix::sys::signal::Signal::SIGINT);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = planrun.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            planrun.kill().unwrap();
+            panic!("planrun did not stop on SIGINT with its stderr closed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(planrun.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    assert_eq!(status.code(), Some(130), "{stdout}");
+    assert!(
+        wait_until(|| gone(grandchild) && gone(shell)),
+        "children survived"
+    );
+}
+
+/// Issue 14, break 2: planrun killed by a signal it cannot handle (SIGKILL) or does
+/// not (SIGUSR1) takes its tasks with it: its process guard stops their groups.
+#[test]
+fn tasks_die_with_planrun_however_it_dies() {
+    for sig in [
+        nix::sys::signal::Signal::SIGKILL,
+        nix::sys::signal::Signal::SIGUSR1,
+    ] {
+        let Started {
+            dir: _dir,
+            mut planrun,
+            shell,
+            grandchild,
+        } = start_interrupt_fixture(std::process::Stdio::null());
+        signal(planrun.id(), sig);
+        assert!(planrun.wait().unwrap().code().is_none());
+        assert!(
+            wait_until(|| gone(grandchild) && gone(shell)),
+            "the task outlived planrun killed by {sig}"
+        );
+    }
+}
+
+/// Issue 14, break 2: a resume refuses (exit 3, naming the task and the pid) while a
+/// process of an earlier attempt still runs, here one that outlived both planrun
+/// and its guard.
+#[test]
+fn resume_refuses_while_a_process_of_the_earlier_run_runs() {
+    let Started {
+        dir,
+        mut planrun,
+        shell,
+        grandchild,
+    } = start_interrupt_fixture(std::process::Stdio::null());
+    let guard = guard_of(planrun.id());
+    signal(guard, nix::sys::signal::Signal::SIGKILL);
+    signal(planrun.id(), nix::sys::signal::Signal::SIGKILL);
+    planrun.wait().unwrap();
+    assert!(
+        !gone(shell) && !gone(grandchild),
+        "nobody was left to stop them"
+    );
+    let out = planrun_cmd(dir.path())
+        .args(["plan.toml", "--resume"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!("task `long` (attempt 1): pid {shell} ("))
+            && err.contains(&format!("pid {grandchild} (sleep)")),
+        "{err}"
+    );
+    assert!(!dir.path().join("later.ran").exists());
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(shell),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(wait_until(|| gone(grandchild) && gone(shell)));
+    // Once they are gone, the run resumes.
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        std::fs::read_to_string(dir.path().join("plan.toml"))
+            .unwrap()
+            .replace("sleep 300 &", "true &"),
+    )
+    .unwrap();
+    let out = planrun_cmd(dir.path())
+        .args(["plan.toml", "--resume", "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The pid of planrun `pid`'s process guard (its child running `__guard`).
+fn guard_of(pid: u32) -> u32 {
+    let mut found = None;
+    assert!(wait_until(|| {
+        found = planrun::procs::children(pid as i32)
+            .into_iter()
+            .find(|p| {
+                std::fs::read_to_string(format!("/proc/{}/cmdline", p.pid))
+                    .is_ok_and(|c| c.contains("__guard"))
+            })
+            .map(|p| p.pid as u32);
+        found.is_some()
+    }));
+    found.unwrap()
+}
+
+fn planrun_cmd(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("planrun"));
+    cmd.current_dir(dir);
+    cmd
 }
 
 #[test]
@@ -556,4 +711,242 @@ fn invalid_plan_exits_2_and_runs_nothing() {
     let out = planrun(dir.path()).arg("plan.toml").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(!dir.path().join("a.ran").exists());
+}
+
+/// Issue 14, break 5: a value cannot change a script: each `{{ name }}` is one
+/// quoted shell word, and every variable is in the environment as well.
+#[test]
+fn a_variable_cannot_change_a_script() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        r#"
+[plan]
+name = "inject"
+
+[vars]
+name = "plain"
+other-name = "two words"
+
+[tasks.show]
+type = "exec-script"
+script = '''
+printf '<%s>\n' {{ name }} {{ other-name }} > words
+printf '%s|%s' "$PLANRUN_VAR_NAME" "$PLANRUN_VAR_OTHER_NAME" > env
+'''
+"#,
+    )
+    .unwrap();
+    for value in [
+        r#"x"; touch pwned; echo ""#,
+        "$(touch pwned)",
+        "`touch pwned`",
+        "it's; touch pwned",
+        "a\ntouch pwned",
+    ] {
+        let out = planrun(dir.path())
+            .args(["plan.toml", "--restart", "--var"])
+            .arg(format!("name={value}"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{value}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!dir.path().join("pwned").exists(), "{value} ran a command");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("words")).unwrap(),
+            format!("<{value}>\n<two words>\n")
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("env")).unwrap(),
+            format!("{value}|two words")
+        );
+    }
+}
+
+/// A raw reference runs, and `planrun validate` warns about it.
+#[test]
+fn validate_warns_about_raw_references() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        "[plan]\nname = \"raw\"\n[vars]\nflags = \"-e\"\n[tasks.a]\ntype = \"exec-script\"\nscript = \"set {{ raw(flags) }}\"\n",
+    )
+    .unwrap();
+    let out = planrun(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["validate", "plan.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "plan plan.toml is valid: 1 task, 3 variables, 1 warning\n"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("planrun::raw_reference"), "{err}");
+    assert!(
+        err.contains("pastes the value of `flags` into the script as written"),
+        "{err}"
+    );
+}
+
+/// Issue 14, break 6: durations are bounded, in plans (a validation error, see the
+/// plan diagnostics) and for `--grace` (a usage error), so no deadline overflows.
+#[test]
+fn grace_longer_than_thirty_days_is_a_usage_error() {
+    let dir = workdir("interrupt.toml");
+    let out = planrun(dir.path())
+        .args(["plan.toml", "--grace", "18446744073709551615s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "invalid value '18446744073709551615s' for '--grace <DURATION>': longer than 30d"
+        ),
+        "{err}"
+    );
+    assert!(!dir.path().join(".planrun").exists(), "nothing ran");
+}
+
+/// A small tmpfs mounted for one test, unmounted when dropped; `None` (with a
+/// message saying why the test is skipped) where mounting is not permitted.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            eprintln!(
+                "skipped: cannot mount a small tmpfs (needs root): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return None;
+        }
+        Some(Self { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Issue 14, break 7: a full disk stops the run at once with a message naming the
+/// journal and its error and the way to resume (exit 4), a task log cut short is
+/// said, and once there is room again the run resumes.
+#[test]
+fn a_full_disk_stops_the_run_and_says_how_to_resume() {
+    let Some(disk) = SmallDisk::mount("256k") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The first time, `fill` prints far more than the disk holds (its log takes the
+    // disk), then a chain of tasks grows the journal past the page it has: the
+    // journal's next write fails. Markers live outside the small disk.
+    let mut plan = String::from(
+        r#"
+[plan]
+name = "full"
+
+[tasks.fill]
+type = "exec-script"
+script = '''
+if [ ! -e filled ]; then touch filled; head -c 600000 /dev/zero | tr '\0' 'x' | fold -w 100; fi
+echo small
+'''
+"#,
+    );
+    let mut need = "fill".to_owned();
+    for i in 0..80 {
+        plan.push_str(&format!(
+            "\n[tasks.step-{i:02}]\ntype = \"exec-script\"\ncommand = [\"true\"]\nneeds = [\"{need}\"]\n"
+        ));
+        need = format!("step-{i:02}");
+    }
+    plan.push_str(&format!(
+        "\n[tasks.next]\ntype = \"exec-script\"\nscript = \"touch next.ran\"\nneeds = [\"{need}\"]\n"
+    ));
+    std::fs::write(dir.path().join("plan.toml"), plan).unwrap();
+    let state = disk.path().join("state");
+    let out = planrun(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["plan.toml", "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
+    assert!(!dir.path().join("next.ran").exists());
+    // miette's wrapping and gutter undone.
+    let flat: String = stderr
+        .split(|c: char| c.is_whitespace() || "│├╰─▶".contains(c))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("the run stopped: planrun cannot record its progress"),
+        "{stderr}"
+    );
+    // Without any spaces (miette wraps long paths anywhere).
+    let compact: String = flat.chars().filter(|c| *c != ' ').collect();
+    assert!(
+        compact.contains(&format!("cannotappendto{}/full/runs/", state.display()))
+            && compact.contains("/journalNospaceleftondevice"),
+        "the journal is named: {flat}"
+    );
+    assert!(flat.contains("No space left on device"), "{stderr}");
+    assert!(flat.contains("planrun plan.toml --resume"), "{stderr}");
+    assert!(
+        stdout.contains("warning fill: cannot write its log")
+            && stdout.contains("No space left on device"),
+        "the cut log is said: {stdout}"
+    );
+    // Make room (the log of `fill` took it), then resume.
+    for log in glob_logs(&state) {
+        std::fs::remove_file(log).unwrap();
+    }
+    let out = planrun(dir.path())
+        .args(["plan.toml", "--resume", "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("next.ran").exists());
+}
+
+fn glob_logs(state: &Path) -> Vec<PathBuf> {
+    let runs = state.join("full/runs");
+    let mut out = Vec::new();
+    for run in std::fs::read_dir(runs).unwrap().flatten() {
+        if let Ok(logs) = std::fs::read_dir(run.path().join("logs")) {
+            out.extend(logs.flatten().map(|e| e.path()));
+        }
+    }
+    out
 }

@@ -4,120 +4,26 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
 use planrun::exec::kube::{
-    ConnectOptions, Connection, KubeError, Progress, TaskEnv, assert_deployments,
-    assert_field_managers, capture, kube_delete, wait_absent, wait_condition,
+    ConnectOptions, Connection, KubeError, TaskEnv, assert_deployments, assert_field_managers,
+    capture, kube_delete, wait_absent, wait_condition,
 };
 use planrun::redact::Redactor;
 use planrun::validate::{
-    AssertDeployments, AssertFieldManagers, Capture, KubeDelete, Operation, Owner, Propagation,
-    Selection, Target, WaitAbsent, WaitCondition,
+    AssertDeployments, AssertFieldManagers, Capture, Operation, Owner, Target, WaitAbsent,
+    WaitCondition,
 };
-use planrun_sandbox::{Delay, FaultRule, NamespaceKnob, Sandbox, Scenario};
+use planrun_sandbox::{Delay, FaultRule, NamespaceKnob, Sandbox};
 use regex::Regex;
 
+use crate::kube_harness::{
+    FLUX_NS, Harness, LONG, SHORT, delete, fast, git_repository, name, pattern, selection,
+};
 use crate::support::{self, FLUX_CRDS, start_sandbox};
-
-/// Budget of a task expected to succeed: generous for a busy 2-core machine.
-const LONG: Duration = Duration::from_secs(30);
-/// Budget of a task expected to time out.
-const SHORT: Duration = Duration::from_millis(1500);
-
-/// Progress lines, kept for assertions.
-#[derive(Default)]
-struct Lines(Mutex<Vec<String>>);
-
-impl Progress for Lines {
-    fn line(&self, text: &str) {
-        self.0.lock().unwrap().push(text.to_string());
-    }
-}
-
-impl Lines {
-    fn all(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-fn fast() -> Scenario {
-    support::fast(100)
-}
-
-struct Harness {
-    sb: Sandbox,
-    conn: Connection,
-    lines: Lines,
-}
-
-impl Harness {
-    async fn start(scenario: Scenario, seeds: &[&str]) -> Self {
-        let sb = start_sandbox(scenario, seeds).await;
-        let conn = Connection::new(sb.client().await.unwrap(), "sandbox", sb.url());
-        Self {
-            sb,
-            conn,
-            lines: Lines::default(),
-        }
-    }
-
-    /// The Flux CRDs, the flux-system namespace and an unfinalized GitRepository named after
-    /// each of `repos` in it.
-    async fn with_flux_repos(repos: &[&str]) -> Self {
-        let repos: Vec<String> = repos.iter().map(|r| git_repository(r, &[])).collect();
-        let mut seeds = vec![FLUX_CRDS, FLUX_NS];
-        seeds.extend(repos.iter().map(String::as_str));
-        Self::start(fast(), &seeds).await
-    }
-
-    fn env(&self, budget: Duration) -> TaskEnv<'_> {
-        TaskEnv::new(&self.conn, &self.lines, budget)
-    }
-
-    fn client(&self) -> kube::Client {
-        self.conn.client().clone()
-    }
-
-    fn exists(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> bool {
-        self.sb.state().get(api_version, kind, ns, name).is_some()
-    }
-}
-
-fn selection(kind: &str, namespace: Option<&str>, target: Target) -> Selection {
-    Selection {
-        kind: kind.into(),
-        api_version: None,
-        namespace: namespace.map(str::to_string),
-        target,
-    }
-}
-
-fn name(n: &str) -> Target {
-    Target::Name(n.into())
-}
-
-fn pattern(p: &str) -> Target {
-    Target::Pattern(Regex::new(p).unwrap())
-}
-
-fn delete(sel: Selection) -> KubeDelete {
-    KubeDelete {
-        selection: sel,
-        propagation: Propagation::Background,
-    }
-}
-
-const FLUX_NS: &str = "{apiVersion: v1, kind: Namespace, metadata: {name: flux-system}}";
-
-fn git_repository(name: &str, finalizers: &[&str]) -> String {
-    format!(
-        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: {name}, namespace: flux-system, finalizers: {finalizers:?}}}\nspec: {{url: 'https://example.com/repo', interval: 1m}}\n"
-    )
-}
 
 #[tokio::test]
 async fn namespace_delete_then_wait_absent_succeeds_when_finalization_ends() {
@@ -442,9 +348,10 @@ async fn deployment_at_a_wrong_tag_fails_as_soon_as_its_rollout_completes() {
     let mut sc = fast();
     sc.deployment_ready_delay = Delay::millis(500);
     let h = Harness::start(sc, &[FLUX_NS]).await;
+    // Taken before the apply: the rollout cannot complete sooner than 0.5 s after it.
+    let applied = std::time::Instant::now();
     apply(&h.client(), &deployment_yaml("source-controller", "v1.6.0")).await;
     apply(&h.client(), &deployment_yaml("helm-controller", "v1.4.0")).await;
-    let applied = std::time::Instant::now();
     // The task may wait an hour; it must fail within 5 s of the rollout completing
     // (0.5 s after the apply).
     let spec = expect(&[
@@ -1053,7 +960,17 @@ async fn objects_by_label_selector_across_namespaces() {
         ],
     )
     .await;
-    let sel = selection("ConfigMap", None, Target::Selector("app=flux".into()));
+    // Deleting in every namespace must be asked for in so many words.
+    let unset = selection("ConfigMap", None, Target::Selector("app=flux".into()));
+    let err = kube_delete(&h.env(LONG), &delete(unset.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "ConfigMap is namespaced and the task changes objects: name the namespace (namespace = \"...\"), or write namespace = \"*\" to act on every namespace"
+    );
+    // Waiting only reads: without a namespace it looks everywhere, as with "*".
+    let sel = selection("ConfigMap", Some("*"), Target::Selector("app=flux".into()));
     let summary = kube_delete(&h.env(LONG), &delete(sel.clone()))
         .await
         .unwrap();
@@ -1061,7 +978,7 @@ async fn objects_by_label_selector_across_namespaces() {
         summary,
         "deleted 2 objects: configmaps/default/b, configmaps/flux-system/a"
     );
-    wait_absent(&h.env(LONG), &WaitAbsent { selection: sel })
+    wait_absent(&h.env(LONG), &WaitAbsent { selection: unset })
         .await
         .unwrap();
     assert!(h.exists("v1", "ConfigMap", "default", "c"));
@@ -1611,5 +1528,118 @@ needs = ["delete-ns"]
     );
     assert!(report.contains("interrupted at "), "{report}");
     assert!(report.contains("by SIGINT (Ctrl-C)"), "{report}");
+    sb.shutdown().await;
+}
+
+/// A PEM key, as a secret variable holds it (with its trailing newline).
+const PEM_KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----
+b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
+QyNTUxOQAAACDZ2wVqL0dR7ow8e1yS5uM8Q2nFzJpX1aQmT9s0vB3cGAAAAJD3qf6A96n+
+-----END OPENSSH PRIVATE KEY-----
+";
+
+/// Issue 14, breaks 3 and 4: a Secret captured by one planrun process and printed by
+/// a task of a later one (`--resume`), a multi-line secret variable printed line by
+/// line, and a token read with its trailing newline, are masked in the task log,
+/// `events.jsonl`, `report.md` and the terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_stay_masked_across_a_resume_line_by_line_and_without_their_newline() {
+    let (sb, dir) = cli_sandbox().await;
+    std::fs::write(
+        dir.path().join("kubeconfig"),
+        two_context_kubeconfig(&sb.url(), "rehearsal"),
+    )
+    .unwrap();
+    let plan = r#"
+[plan]
+name = "masks"
+context = "rehearsal"
+
+[vars]
+key = { env = "TEST_PEM_KEY", secret = true }
+token = { env = "TEST_TOKEN", secret = true }
+
+[tasks.capture]
+type = "capture"
+kind = "Secret"
+namespace = "flux-system"
+name_pattern = ".*"
+file = "flux-secrets.yaml"
+
+[tasks.show]
+type = "exec-script"
+needs = ["capture"]
+env = { KEY = "{{ key }}", TOKEN = "{{ token }}" }
+script = '''
+test ! -e hold
+echo "captured: $(sed -n 's/^ *identity: //p' "$PLANRUN_RUN_DIR/flux-secrets.yaml" | base64 -d)"
+printf '%s\n' "$KEY"
+echo "token: $TOKEN."
+'''
+"#;
+    std::fs::write(dir.path().join("plan.toml"), plan).unwrap();
+    std::fs::write(dir.path().join("hold"), "").unwrap();
+    let token = "ghp_0123456789abcdefTOKEN\n";
+    let run = |extra: &'static [&'static str]| {
+        let dir = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            assert_cmd::Command::cargo_bin("planrun")
+                .unwrap()
+                .current_dir(&dir)
+                .env_remove("KUBECONFIG")
+                .env("HOME", &dir)
+                .env("TEST_PEM_KEY", PEM_KEY)
+                .env("TEST_TOKEN", token)
+                .args(["run", "plan.toml", "--kubeconfig", "kubeconfig"])
+                .args(extra)
+                .output()
+                .unwrap()
+        })
+    };
+    let first = run(&[]).await.unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    std::fs::remove_file(dir.path().join("hold")).unwrap();
+    let resumed = run(&["--resume"]).await.unwrap();
+    let stdout = String::from_utf8(resumed.stdout).unwrap();
+    let stderr = String::from_utf8(resumed.stderr).unwrap();
+    assert_eq!(resumed.status.code(), Some(0), "{stdout}\n{stderr}");
+    let files = files_under(&dir.path().join(".planrun"));
+    let read = |name: &str| {
+        let path = files.iter().find(|p| p.ends_with(name)).unwrap();
+        std::fs::read_to_string(path).unwrap()
+    };
+    let log = read("logs/show.log");
+    // The task did print them, masked.
+    assert!(log.contains("captured: ********"), "{log}");
+    assert!(log.contains("token: ********\n."), "{log}");
+    assert!(
+        log.contains("-----BEGIN OPENSSH PRIVATE KEY-----\n********\n********\n"),
+        "{log}"
+    );
+    let mut texts = vec![
+        ("stdout", stdout),
+        ("stderr", stderr),
+        ("show.log", log),
+        ("events.jsonl", read("events.jsonl")),
+        ("report.md", read("report.md")),
+    ];
+    texts.push(("journal", read("journal")));
+    let leaks = [
+        SECRET_VALUE,
+        SECRET_B64,
+        "ghp_0123456789abcdefTOKEN",
+        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+        "QyNTUxOQAAACDZ2wVqL0dR7ow8e1yS5uM8Q2nFzJpX1aQmT9s0vB3cGAAAAJD3qf6A96n+",
+    ];
+    for (name, text) in &texts {
+        for leak in leaks {
+            assert!(!text.contains(leak), "{leak} in {name}:\n{text}");
+        }
+    }
     sb.shutdown().await;
 }

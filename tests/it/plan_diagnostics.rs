@@ -322,6 +322,50 @@ fn every_problem_is_reported_in_one_pass() {
     );
 }
 
+/// The problems of a plan, as (kind, line) pairs, with its rendering for messages.
+fn problems_of(text: &str) -> (Vec<(ErrorKind, usize)>, String) {
+    let error = invalid(text, &[]);
+    let got = error
+        .problems()
+        .map(|p| {
+            let offset = p.labels.first().map_or(0, |(s, _)| s.offset());
+            (p.kind, text[..offset].matches('\n').count() + 1)
+        })
+        .collect();
+    (got, render(&error))
+}
+
+#[test]
+fn kinds_are_named_one_way_and_api_version_pins_only_one_kind() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"kube-delete\"\nkind = \"ClusterRole\"\nkinds = [\"ClusterRoleBinding\"]\nname = \"x\"\n"
+    );
+    check(
+        "kind_and_kinds",
+        &text,
+        &[(ErrorKind::ConflictingFields, 6)],
+    );
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"wait-absent\"\ngroup_pattern = 'fluxcd\\.io$'\napi_version = \"v1\"\nnamespace = \"*\"\nname_pattern = \".*\"\n"
+    );
+    let (got, shown) = problems_of(&text);
+    assert_eq!(got, vec![(ErrorKind::ConflictingFields, 7)], "{shown}");
+    assert!(shown.contains("pins the version of one `kind`"), "{shown}");
+    let text = format!("{HEADER}[tasks.a]\ntype = \"wait-absent\"\nname = \"x\"\n");
+    let (got, shown) = problems_of(&text);
+    assert_eq!(got, vec![(ErrorKind::MissingField, 5)], "{shown}");
+    assert!(shown.contains("names no kind"), "{shown}");
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"kube-delete\"\nkinds = [\"Secret\", \"Secret\"]\nnamespace = \"\"\nname = \"x\"\n"
+    );
+    let (got, shown) = problems_of(&text);
+    assert_eq!(
+        got,
+        vec![(ErrorKind::BadValue, 6), (ErrorKind::BadValue, 7)],
+        "{shown}"
+    );
+}
+
 #[test]
 fn owners_and_the_apply_shorthand_conflict_and_bad_owner_patterns_point_at_their_item() {
     let text = format!(
@@ -344,6 +388,77 @@ fn owners_and_the_apply_shorthand_conflict_and_bad_owner_patterns_point_at_their
 }
 
 #[test]
+fn group_patterns_only_where_the_kinds_need_not_be_known() {
+    for task_type in ["capture", "wait-condition"] {
+        let extra = if task_type == "wait-condition" {
+            "condition = \"Ready\"\n"
+        } else {
+            ""
+        };
+        let text = format!(
+            "{HEADER}[tasks.a]\ntype = \"{task_type}\"\ngroup_pattern = 'fluxcd\\.io$'\nnamespace = \"*\"\nname_pattern = \".*\"\n{extra}"
+        );
+        let (got, shown) = problems_of(&text);
+        assert_eq!(got, vec![(ErrorKind::ConflictingFields, 6)], "{shown}");
+        assert!(
+            shown.contains("cannot select kinds by `group_pattern`"),
+            "{shown}"
+        );
+    }
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"capture\"\nkinds = [\"Secret\", \"Deployment\"]\nnamespace = \"x\"\nname = \"y\"\n"
+    );
+    let (got, shown) = problems_of(&text);
+    assert_eq!(got, vec![(ErrorKind::BadValue, 6)], "{shown}");
+    assert!(shown.contains("captures `Deployment`"), "{shown}");
+}
+
+#[test]
+fn from_capture_names_a_capture_task_this_one_needs() {
+    let capture =
+        "[tasks.keep]\ntype = \"capture\"\nkind = \"Secret\"\nnamespace = \"x\"\nname = \"s\"\n\n";
+    let script = "[tasks.build]\ntype = \"exec-script\"\ncommand = [\"true\"]\n\n";
+    // Not needed: the capture might run after the restore.
+    let text = format!(
+        "{HEADER}{capture}{script}[tasks.restore]\ntype = \"kube-apply\"\nfrom_capture = \"keep\"\n"
+    );
+    let (got, shown) = problems_of(&text);
+    assert_eq!(got, vec![(ErrorKind::BadValue, 16)], "{shown}");
+    assert!(
+        shown.contains("reads the capture of `keep` but does not need it"),
+        "{shown}"
+    );
+    // Needed through another task is fine; naming a task of another type is not.
+    let text = format!(
+        "{HEADER}{capture}[tasks.build]\ntype = \"exec-script\"\ncommand = [\"true\"]\nneeds = [\"keep\"]\n\n[tasks.restore]\ntype = \"kube-apply\"\nfrom_capture = \"build\"\nneeds = [\"build\"]\n"
+    );
+    let (got, shown) = problems_of(&text);
+    assert_eq!(got, vec![(ErrorKind::BadValue, 17)], "{shown}");
+    assert!(
+        shown.contains("names `build`, which is not a capture task (it is exec-script)"),
+        "{shown}"
+    );
+    let text = format!(
+        "{HEADER}{capture}[tasks.restore]\ntype = \"kube-apply\"\nfrom_capture = \"kep\"\nneeds = [\"keep\"]\nonly = [\"a/b/c\"]\n"
+    );
+    let (got, shown) = problems_of(&text);
+    assert_eq!(
+        got,
+        vec![(ErrorKind::BadValue, 14)],
+        "a bad `only` stops the task's own checks first: {shown}"
+    );
+    let text = format!(
+        "{HEADER}{capture}[tasks.restore]\ntype = \"kube-apply\"\nfrom_capture = \"kep\"\nneeds = [\"keep\"]\n"
+    );
+    let (got, shown) = problems_of(&text);
+    assert_eq!(got, vec![(ErrorKind::UnknownDependency, 12)], "{shown}");
+    assert!(shown.contains("did you mean `keep`?"), "{shown}");
+    let text = format!("{HEADER}[tasks.restore]\ntype = \"kube-apply\"\nfiles = []\n");
+    let (got, shown) = problems_of(&text);
+    assert_eq!(got, vec![(ErrorKind::BadValue, 6)], "{shown}");
+}
+
+#[test]
 fn plan_from_and_show_preview_name_a_pulumi_preview_task_that_is_needed() {
     let text = format!(
         "{HEADER}[tasks.preview]\ntype = \"pulumi-preview\"\nstack = \"prod\"\n\n\
@@ -363,4 +478,72 @@ fn plan_from_and_show_preview_name_a_pulumi_preview_task_that_is_needed() {
             (ErrorKind::ConflictingFields, 31),
         ],
     );
+}
+
+#[test]
+fn a_reference_inside_quotes_in_a_script() {
+    let text = format!(
+        "{HEADER}[vars]\nname = \"x\"\n\n[tasks.a]\ntype = \"exec-script\"\nscript = '''\necho {{{{ name }}}}\necho \"hello {{{{ name }}}}\"\ncat <<EOF\n{{{{ name }}}}\nEOF\n'''\n"
+    );
+    check(
+        "quoted_reference",
+        &text,
+        &[
+            (ErrorKind::UnquotableReference, 11),
+            (ErrorKind::UnquotableReference, 13),
+        ],
+    );
+}
+
+#[test]
+fn variables_exported_under_one_name() {
+    let text = format!(
+        "{HEADER}[vars]\nfoo-bar = \"1\"\nfoo_bar = \"2\"\n\n[tasks.a]\ntype = \"exec-script\"\ncommand = [\"true\"]\n"
+    );
+    check("exported_collision", &text, &[(ErrorKind::BadValue, 4)]);
+}
+
+#[test]
+fn durations_longer_than_thirty_days() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"exec-script\"\ncommand = [\"true\"]\ntimeout = \"9223372036854775807s\"\nbackoff = \"31d\"\n"
+    );
+    check(
+        "duration_too_long",
+        &text,
+        &[(ErrorKind::BadDuration, 7), (ErrorKind::BadDuration, 8)],
+    );
+}
+
+#[test]
+fn a_raw_reference_is_valid_with_a_warning() {
+    let text = format!(
+        "{HEADER}[vars]\nflags = \"-x\"\n\n[tasks.a]\ntype = \"exec-script\"\nscript = \"set {{{{ raw(flags) }}}}; true\"\n"
+    );
+    let source = Arc::new(PlanSource::new("plan.toml", text.as_str()));
+    let plan = validate(source, &[], &|_| None).unwrap();
+    let warnings = plan.warnings().expect("a warning");
+    let mut out = String::new();
+    GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+        .with_width(100)
+        .with_links(false)
+        .render_report(&mut out, warnings)
+        .unwrap();
+    insta::assert_snapshot!("raw_reference", out);
+    let planrun::validate::Program::Script(script) = &match &plan.tasks()[0].kind {
+        planrun::validate::TaskKind::ExecScript(e) => e,
+        other => panic!("{other:?}"),
+    }
+    .program
+    else {
+        panic!("a script")
+    };
+    assert_eq!(script, "set -x; true");
+}
+
+#[test]
+fn an_empty_object_name() {
+    let text =
+        format!("{HEADER}[tasks.a]\ntype = \"kube-delete\"\nkind = \"Namespace\"\nname = \"\"\n");
+    check("empty_name", &text, &[(ErrorKind::BadValue, 7)]);
 }

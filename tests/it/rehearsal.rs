@@ -72,13 +72,37 @@ fn cluster(state_dir: &Path) -> Vec<Value> {
     snap["objects"].as_array().unwrap().clone()
 }
 
+/// The latest run's directory of a plan rehearsed under `state_dir`.
+fn latest_run_dir(state_dir: &Path, plan: &str) -> PathBuf {
+    let dir = state_dir.join(plan);
+    let id = std::fs::read_to_string(dir.join("latest")).unwrap();
+    dir.join("runs").join(id.trim())
+}
+
+/// The objects of the `sandbox-final.yaml` of the latest run.
+fn final_state(state_dir: &Path, plan: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(latest_run_dir(state_dir, plan).join("sandbox-final.yaml"))
+        .unwrap();
+    let list: Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(
+        (list["apiVersion"].as_str(), list["kind"].as_str()),
+        (Some("v1"), Some("List"))
+    );
+    list["items"].as_array().unwrap().clone()
+}
+
 fn of_kind<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
     objects.iter().filter(|o| o["kind"] == kind).collect()
 }
 
 /// The tools' invocations: (tool, first argument) pairs.
 fn tool_calls(state_dir: &Path) -> Vec<(String, String)> {
-    let log = sandbox_dir(state_dir).join("tools.log");
+    tool_calls_of(state_dir, "flux-rebuild")
+}
+
+/// The tools' invocations of the rehearsals of the plan named `plan`.
+fn tool_calls_of(state_dir: &Path, plan: &str) -> Vec<(String, String)> {
+    let log = state_dir.join(plan).join("sandbox/tools.log");
     std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
@@ -111,7 +135,10 @@ fn assert_desired_end_state(objects: &[Value]) {
         ("image-automation-controller", "v1.0.1"),
         ("image-reflector-controller", "v1.0.1"),
     ];
-    let deployments = of_kind(objects, "Deployment");
+    let deployments: Vec<&Value> = of_kind(objects, "Deployment")
+        .into_iter()
+        .filter(|d| d["metadata"]["namespace"] == "flux-system")
+        .collect();
     assert_eq!(deployments.len(), 6, "six controllers");
     for (name, tag) in expected {
         let d = deployments
@@ -133,7 +160,7 @@ fn assert_desired_end_state(objects: &[Value]) {
                 .ends_with(".toolkit.fluxcd.io")
         })
         .collect();
-    assert_eq!(crds.len(), 13, "the thirteen Flux CRDs");
+    assert_eq!(crds.len(), 14, "the fourteen Flux v2.7.0 CRDs");
     for crd in crds {
         let name = crd["metadata"]["name"].as_str().unwrap();
         for m in crd["metadata"]["managedFields"].as_array().unwrap() {
@@ -150,6 +177,29 @@ fn assert_desired_end_state(objects: &[Value]) {
                 m["operation"]
             );
         }
+    }
+    // What Flux deployed survived the rebuild: podinfo (the Kustomization apps's
+    // inventory), the redis release and its storage Secret.
+    let has = |kind: &str, ns: &str, name: &str| {
+        objects.iter().any(|o| {
+            o["kind"] == kind && o["metadata"]["namespace"] == ns && o["metadata"]["name"] == name
+        })
+    };
+    for (kind, name) in [
+        ("Deployment", "podinfo"),
+        ("Service", "podinfo"),
+        ("Deployment", "redis-master"),
+        ("Secret", "sh.helm.release.v1.redis.v1"),
+    ] {
+        assert!(has(kind, "apps", name), "apps/{name} ({kind}) survives");
+    }
+    // No Flux cluster RBAC of the old install is left.
+    for kind in ["ClusterRole", "ClusterRoleBinding"] {
+        let left: Vec<&Value> = of_kind(objects, kind)
+            .into_iter()
+            .filter(|o| o["metadata"]["labels"]["app.kubernetes.io/part-of"] == "flux")
+            .collect();
+        assert!(left.is_empty(), "old Flux {kind}s left: {left:?}");
     }
     for kind in ["GitRepository", "Kustomization"] {
         let objs = of_kind(objects, kind);
@@ -193,10 +243,38 @@ fn the_readme_rehearsal_ends_green_in_the_desired_end_state() {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");
     assert!(all.contains("run succeeded"), "{all}");
-    assert!(all.contains("24 succeeded"), "{all}");
+    assert!(all.contains("29 succeeded"), "{all}");
     assert!(all.contains("report: "), "{all}");
+    // Pulumi recreated the Git credentials; only the other captured Secret is restored.
+    assert!(
+        all.contains("restore-flux-secrets succeeded")
+            && all.contains("applied secrets/flux-system/sops-age (keys: age.agekey) from the capture of `capture-secrets` as planrun; present, left as they are: secrets/flux-system/flux-system"),
+        "{all}"
+    );
+    for secret in [
+        "REHEARSAL-ONLY-not-a-real-key-7f3a9c",
+        "AGE-SECRET-KEY-1REHEARSALONLY",
+    ] {
+        assert!(!all.contains(secret), "a secret value in the output");
+    }
     let state = tree.path().join("plans/.planrun/rehearsal");
     assert_desired_end_state(&cluster(&state));
+    // The final state is in the run's directory too, without a secret value.
+    let final_state = final_state(&state, "flux-rebuild");
+    assert_desired_end_state(&final_state);
+    let text =
+        std::fs::read_to_string(latest_run_dir(&state, "flux-rebuild").join("sandbox-final.yaml"))
+            .unwrap();
+    for secret in [
+        "REHEARSAL-ONLY-not-a-real-key-7f3a9c",
+        "AGE-SECRET-KEY-1REHEARSALONLY",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "a secret value in sandbox-final.yaml"
+        );
+    }
+    assert!(text.contains("(masked)"), "Secrets are there, masked");
     // The plan's last task wrote to the repository copy's runbook.
     let log =
         std::fs::read_to_string(sandbox_dir(&state).join("repo/docs/flux-rebuild-log.md")).unwrap();
@@ -317,6 +395,103 @@ fn a_missing_pulumi_secret_is_caught_before_anything_is_deleted() {
 }
 
 #[test]
+fn the_unsafe_order_with_live_controllers_prunes_the_apps_and_says_so() {
+    let state = tempfile::tempdir().unwrap();
+    let out = planrun(&root())
+        .arg("rehearse")
+        .arg(root().join("plans/flux-rebuild.unsafe-order.toml"))
+        .args(["--fault", "live-controllers", "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    // The run itself goes green: the damage is silent, unless one reads what the
+    // controllers did.
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    let pruned = "kustomize-controller pruned apps/Deployment/podinfo, apps/Service/podinfo (Kustomization flux-system/apps deleted, prune: true)";
+    let uninstalled = "helm-controller uninstalled release apps/redis (HelmRelease apps/redis deleted): deleted apps/Deployment/redis-master, apps/Service/redis-master; release records apps/sh.helm.release.v1.redis.v1";
+    assert!(all.contains(pruned), "{all}");
+    assert!(all.contains(uninstalled), "{all}");
+    let run = latest_run_dir(state.path(), "flux-rebuild-unsafe-order");
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    // kube-delete said, before deleting the CRDs, what the deletion would meet.
+    assert!(
+        report.contains("carry finalizers (finalizers.fluxcd.io); running Deployments that may act on them: flux-system/helm-controller"),
+        "{report}"
+    );
+    assert!(
+        report.contains("## Sandbox activity (rehearsal)"),
+        "{report}"
+    );
+    assert!(
+        report.contains(pruned) && report.contains(uninstalled),
+        "{report}"
+    );
+    let objects = final_state(state.path(), "flux-rebuild-unsafe-order");
+    let in_apps: Vec<String> = objects
+        .iter()
+        .filter(|o| o["metadata"]["namespace"] == "apps")
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap(),
+                o["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        !in_apps
+            .iter()
+            .any(|o| o.ends_with("/podinfo") || o.contains("redis")),
+        "podinfo and the redis release are gone: {in_apps:?}"
+    );
+}
+
+#[test]
+fn the_unsafe_order_without_controllers_leaves_flux_objects_terminating() {
+    let state = tempfile::tempdir().unwrap();
+    let out = planrun(&root())
+        .arg("rehearse")
+        .arg(root().join("plans/flux-rebuild.unsafe-order.toml"))
+        .arg("--state-dir")
+        .arg(state.path())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("flux-crds-gone failed"), "{all}");
+    assert!(
+        all.contains("- kustomizations/flux-system/apps: finalizers [finalizers.fluxcd.io]"),
+        "{all}"
+    );
+    assert_eq!(
+        count(
+            &tool_calls_of(state.path(), "flux-rebuild-unsafe-order"),
+            "pulumi",
+            "up"
+        ),
+        0
+    );
+}
+
+#[test]
+fn with_another_current_context_every_tool_acts_on_the_plans_cluster() {
+    let (out, state) = rehearse_fault("other-context");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("the kubeconfig's current context is `staging`"),
+        "{all}"
+    );
+    // pulumi (simulated, through KUBECONFIG) and every task acted on oceanid.
+    assert!(
+        all.contains("the other cluster (context staging) got no writes"),
+        "{all}"
+    );
+    assert_desired_end_state(&cluster(state.path()));
+}
+
+#[test]
 fn secrets_set_with_path_are_found_and_the_rehearsal_ends_green() {
     let (out, state) = rehearse_fault("path-secret");
     let all = text(&out);
@@ -381,8 +556,10 @@ fn without_the_refresh_a_stale_stack_state_recreates_nothing() {
     let state = tree.path().join("plans/.planrun/rehearsal");
     let objects = cluster(&state);
     assert!(
-        of_kind(&objects, "Deployment").is_empty(),
-        "nothing recreated"
+        !of_kind(&objects, "Deployment")
+            .iter()
+            .any(|d| d["metadata"]["namespace"] == "flux-system"),
+        "no Flux controller recreated"
     );
     let runs = state.join("flux-rebuild/runs");
     let run = std::fs::read_dir(&runs)
@@ -392,7 +569,7 @@ fn without_the_refresh_a_stale_stack_state_recreates_nothing() {
         .unwrap()
         .path();
     let diff = std::fs::read_to_string(run.join("pulumi-preview.diff.txt")).unwrap();
-    assert!(diff.contains("    23 unchanged\n"), "{diff}");
+    assert!(diff.contains("    25 unchanged\n"), "{diff}");
 }
 
 #[test]
@@ -405,6 +582,7 @@ fn an_unknown_fault_lists_the_known_ones() {
         "csa-manager",
         "stuck-namespace",
         "missing-secret",
+        "other-context",
         "hang",
         "path-secret",
         "stale-state",
@@ -756,4 +934,84 @@ needs = ["relative"]
         std::fs::read_to_string(plan_dir.join("notes.txt")).unwrap(),
         "original\n"
     );
+}
+
+/// Issue 14, break 8: the rehearse process killed with SIGKILL the moment its run
+/// journals `pulumi-up` as done. The saved cluster already holds what `pulumi up`
+/// created (it is saved in the transaction of each change, before the change is
+/// answered, so it never lags the journal); the run itself stops with its parent
+/// (its guard), releasing the lock; and `--resume` ends green at once.
+#[test]
+fn a_killed_rehearsal_leaves_a_cluster_that_matches_its_journal_and_no_run_behind() {
+    let state = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("planrun");
+    let mut parent = std::process::Command::new(&bin)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .arg("rehearse")
+        .arg(plan())
+        .args(["--output", "json", "--state-dir"])
+        .arg(state.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = parent.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("the run ended before pulumi-up succeeded")
+            .unwrap();
+        let event: Value = serde_json::from_str(&line).unwrap();
+        if event["event"] == "task-succeeded" && event["task"] == "pulumi-up" {
+            break;
+        }
+    }
+    let parent_pid = i32::try_from(parent.id()).unwrap();
+    let run = planrun::procs::children(parent_pid)
+        .into_iter()
+        .find(|p| {
+            std::fs::read_to_string(format!("/proc/{}/cmdline", p.pid))
+                .is_ok_and(|c| c.contains("run\0") && !c.contains("__guard"))
+        })
+        .expect("the child run");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(parent_pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    parent.wait().unwrap();
+    // What pulumi up created is in the saved cluster.
+    let objects = cluster(state.path());
+    let crds = of_kind(&objects, "CustomResourceDefinition");
+    let helm = crds
+        .iter()
+        .find(|c| c["metadata"]["name"] == "helmreleases.helm.toolkit.fluxcd.io")
+        .expect("pulumi up's CRD is saved");
+    assert!(
+        helm["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["manager"]
+                .as_str()
+                .unwrap()
+                .starts_with("pulumi-kubernetes")),
+        "{helm}"
+    );
+    // The run did not outlive its parent.
+    wait_until("the child run to stop with its parent", || {
+        !planrun::procs::is_running(run.pid)
+    });
+    let out = planrun(&root())
+        .arg("rehearse")
+        .arg(plan())
+        .args(["--resume", "--output", "json", "--state-dir"])
+        .arg(state.path())
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_desired_end_state(&cluster(state.path()));
 }

@@ -718,10 +718,22 @@ async fn deployments_get_a_status_that_becomes_ready() {
         (None, Some(1))
     );
     let r = deploys
-        .delete("web", &DeleteParams::foreground())
+        .delete("web", &DeleteParams::background())
         .await
         .unwrap();
     assert!(r.is_right(), "deployments answer a delete with a Status");
+    // In foreground the deployment waits for its ReplicaSets and Pods: the answer is
+    // the deployment, marked.
+    let r = deploys
+        .delete("stuck", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    let waiting = r.left().expect("the deployment, still there");
+    assert!(waiting.metadata.deletion_timestamp.is_some());
+    assert_eq!(
+        waiting.metadata.finalizers.as_deref(),
+        Some(&["foregroundDeletion".to_string()][..])
+    );
     // Validation: a deployment without a selector is Invalid.
     let Err(kube::Error::Api(s)) = deploys.patch("bad", &pp, &Patch::Apply(json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"bad"},"spec":{}}))).await else { panic!() };
     assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
@@ -1156,8 +1168,12 @@ async fn the_sandbox_command_writes_a_kubeconfig() {
         kubeconfig: Some(path.clone()),
         context: "rehearsal".into(),
     };
-    let (sb, written) = planrun_sandbox::start_from_args(&args).await.unwrap();
-    assert_eq!(written, path);
+    let started = planrun_sandbox::start_from_args(&args).await.unwrap();
+    let sb = started.sandbox;
+    assert_eq!(started.kubeconfig, path);
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
     let kc = kube::config::Kubeconfig::read_from(&path).unwrap();
     assert_eq!(kc.current_context.as_deref(), Some("rehearsal"));
     let config =
@@ -1171,4 +1187,107 @@ async fn the_sandbox_command_writes_a_kubeconfig() {
         3
     );
     sb.shutdown().await;
+}
+
+/// Issue 14, break 11: without `--kubeconfig`, the kubeconfig goes to a fresh
+/// private directory (not a predictable path a link could be planted at), removed
+/// with the sandbox; with it, a link planted there is replaced, not followed.
+#[tokio::test]
+async fn the_sandbox_kubeconfig_is_private_and_never_written_through_a_link() {
+    let args = planrun_sandbox::SandboxArgs {
+        port: 0,
+        seeds: vec![],
+        scenario: None,
+        kubeconfig: None,
+        context: "c".into(),
+    };
+    let first = planrun_sandbox::start_from_args(&args).await.unwrap();
+    let second = planrun_sandbox::start_from_args(&args).await.unwrap();
+    assert_ne!(first.kubeconfig, second.kubeconfig, "fresh each time");
+    let dir = first.kubeconfig.parent().unwrap().to_path_buf();
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&dir).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700);
+    first.sandbox.shutdown().await;
+    drop(first.scratch);
+    assert!(!dir.exists(), "removed with the sandbox");
+    second.sandbox.shutdown().await;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let target = tmp.path().join("target");
+    std::fs::write(&target, "keep").unwrap();
+    let link = tmp.path().join("kubeconfig");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let args = planrun_sandbox::SandboxArgs {
+        kubeconfig: Some(link.clone()),
+        ..args
+    };
+    let third = planrun_sandbox::start_from_args(&args).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+    assert!(
+        !std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    third.sandbox.shutdown().await;
+}
+
+/// Issue 14, break 9: a reaction fires in the store transaction of the write that
+/// brings its object into its state, before that write is answered: the next read,
+/// whatever the timing, already sees it. Twenty fresh sandboxes, twenty times the
+/// same outcome (what `--fault csa-manager` relies on; one rehearsal of the fault is
+/// in the rehearsal tests).
+#[tokio::test]
+async fn a_reaction_fires_before_the_write_that_triggers_it_is_answered() {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/rehearsal/faults/helmreleases-crd-kubectl-apply.yaml");
+    let crd_name = "helmreleases.helm.toolkit.fluxcd.io";
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": crd_name},
+        "spec": {
+            "group": "helm.toolkit.fluxcd.io",
+            "scope": "Namespaced",
+            "names": {"kind": "HelmRelease", "plural": "helmreleases", "singular": "helmrelease", "listKind": "HelmReleaseList"},
+            "versions": [{"name": "v2", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]
+        }
+    });
+    for round in 0..20 {
+        let (sb, client) = start(fast(), &[]).await;
+        let reaction: planrun_sandbox::Reaction = serde_yaml::from_str(&format!(
+            "when: {{api_version: apiextensions.k8s.io/v1, kind: CustomResourceDefinition, name: {crd_name}, manager: '^pulumi-kubernetes'}}\napply: {}\nsay: stray kubectl apply",
+            manifest.display()
+        ))
+        .unwrap();
+        let mut said = sb.state().arm_reactions(vec![reaction]).unwrap();
+        let crds: Api<CustomResourceDefinition> = Api::all(client);
+        // As Pulumi does: server-side apply under its manager.
+        crds.patch(
+            crd_name,
+            &PatchParams::apply("pulumi-kubernetes-4f1c2a90"),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .unwrap();
+        let managers: Vec<String> = crds
+            .get(crd_name)
+            .await
+            .unwrap()
+            .managed_fields()
+            .iter()
+            .filter_map(|m| m.manager.clone())
+            .collect();
+        assert!(
+            managers.iter().any(|m| m == "kubectl-client-side-apply"),
+            "round {round}: {managers:?}"
+        );
+        assert_eq!(
+            said.try_recv().unwrap(),
+            format!("stray kubectl apply (CustomResourceDefinition {crd_name})")
+        );
+        sb.shutdown().await;
+    }
 }

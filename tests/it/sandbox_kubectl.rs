@@ -50,7 +50,7 @@ fn kubectl_installed() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        eprintln!("skipping: kubectl is not installed");
+        eprintln!("skipping: kubectl is not installed (build it with `scripts/realcluster build`)");
     }
     found
 }
@@ -293,5 +293,54 @@ data: { a: "1" }
     k.ok(&["wait", "--for=delete", "ns/flux-system", "--timeout=5s"])
         .await;
 
+    finish(sb).await;
+}
+
+/// Issue 14, break 13: kubectl sends the kinds of its `create` commands in protobuf
+/// (`application/vnd.kubernetes.protobuf`) and does not fall back to JSON on a 415:
+/// the sandbox reads them, as a real API server does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_sends_protobuf_and_the_sandbox_reads_it() {
+    if !kubectl_installed() {
+        return;
+    }
+    let sb = start_sandbox(Scenario::default(), &[] as &[&str]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let k = Kubectl::new(&sb, dir.path());
+    k.ok(&["create", "namespace", "foo"]).await;
+    k.ok(&[
+        "create",
+        "configmap",
+        "cm",
+        "-n",
+        "foo",
+        "--from-literal=a=1",
+    ])
+    .await;
+    k.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "s",
+        "-n",
+        "foo",
+        "--from-literal=p=hunter22",
+    ])
+    .await;
+    let state = sb.state();
+    assert!(state.get("v1", "Namespace", "", "foo").is_some());
+    assert_eq!(
+        state.get("v1", "ConfigMap", "foo", "cm").unwrap()["data"]["a"],
+        "1"
+    );
+    let secret = state.get("v1", "Secret", "foo", "s").unwrap();
+    assert_eq!(secret["data"]["p"], "aHVudGVyMjI=");
+    assert_eq!(secret["type"], "Opaque");
+    let created = sb
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.status == 201)
+        .count();
+    assert_eq!(created, 3);
     finish(sb).await;
 }

@@ -1,6 +1,9 @@
 //! Helpers shared by several test modules: starting a sandbox API server, fast lifecycle
-//! scenarios, the Flux CRD seeds and the deadline of every wait.
+//! scenarios, the Flux CRD seeds, the deadline of every wait, and what
+//! `scripts/realcluster` built.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use planrun_sandbox::{Delay, Manifest, RequestRecord, Sandbox, SandboxConfig, Scenario};
@@ -67,4 +70,103 @@ pub fn assert_all_served(sb: &Sandbox) {
     let log = sb.requests();
     let unserved = unserved(&log);
     assert!(unserved.is_empty(), "unserved requests: {unserved:#?}");
+}
+
+/// The project's `scripts/realcluster`.
+pub fn realcluster_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/realcluster")
+}
+
+/// What `scripts/realcluster env` says (`KUBECTL`, `KUBE_APISERVER`...); `None`
+/// when nothing is built.
+pub fn realcluster_env() -> Option<BTreeMap<String, String>> {
+    let out = std::process::Command::new(realcluster_script())
+        .arg("env")
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
+            .collect(),
+    )
+}
+
+/// The (manager, operation) pairs of an object's managedFields.
+pub fn managers(object: &serde_json::Value) -> Vec<(&str, &str)> {
+    object["metadata"]["managedFields"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|m| {
+            (
+                m["manager"].as_str().unwrap_or_default(),
+                m["operation"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// One HTTP/1.1 request over a fresh connection, answered in full: the status code
+/// and the body (chunked bodies decoded). For requests no client library would
+/// send: oversized, malformed, in odd formats.
+pub async fn raw_http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The server may answer (413) before reading everything: a write error then is
+    // expected, the answer is what counts.
+    let _ = stream.write_all(body).await;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut response)).await;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
 }

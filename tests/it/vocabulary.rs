@@ -383,7 +383,12 @@ fn every_state_name_in_every_output_comes_from_the_one_definition() {
                 .unwrap()
                 .to_owned();
             if let Some(state) = kind.strip_prefix("task-")
-                && !matches!(r, Record::TaskStarted { .. } | Record::TaskReset { .. })
+                && !matches!(
+                    r,
+                    Record::TaskStarted { .. }
+                        | Record::TaskReset { .. }
+                        | Record::TaskProcess { .. }
+                )
             {
                 assert!(
                     TaskStatus::ALL.iter().any(|s| s.id() == state),

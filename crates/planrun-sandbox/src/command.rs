@@ -20,7 +20,8 @@ pub struct SandboxArgs {
     /// Scenario file: delays, stuck finalizers, conditions, faults, seeds.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
-    /// Where to write the kubeconfig (default: sandbox.kubeconfig in the system temp dir).
+    /// Where to write the kubeconfig (default: in a fresh private directory in the
+    /// system temp dir, removed when the sandbox stops).
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
     /// Name of the kubeconfig context.
@@ -28,8 +29,16 @@ pub struct SandboxArgs {
     pub context: String,
 }
 
+/// A started sandbox, where its kubeconfig is, and the private directory holding it
+/// when none was asked for (removed when dropped).
+pub struct Started {
+    pub sandbox: Sandbox,
+    pub kubeconfig: PathBuf,
+    pub scratch: Option<tempfile::TempDir>,
+}
+
 /// Start a sandbox from the arguments, write its kubeconfig, and report how to use it.
-pub async fn start_from_args(args: &SandboxArgs) -> Result<(Sandbox, PathBuf), SandboxError> {
+pub async fn start_from_args(args: &SandboxArgs) -> Result<Started, SandboxError> {
     let scenario = match &args.scenario {
         Some(p) => Scenario::load(p)?,
         None => Scenario::default(),
@@ -45,11 +54,25 @@ pub async fn start_from_args(args: &SandboxArgs) -> Result<(Sandbox, PathBuf), S
         scenario,
     })
     .await?;
-    let path = args.kubeconfig.clone().unwrap_or_else(|| {
-        std::env::temp_dir()
-            .join("planrun-sandbox")
-            .join("sandbox.kubeconfig")
-    });
+    // A fresh private directory, not a predictable path others could plant a link at.
+    let (path, scratch) = match &args.kubeconfig {
+        Some(path) => (path.clone(), None),
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("planrun-sandbox-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .tempdir()
+                .map_err(|source| SandboxError::Write {
+                    path: std::env::temp_dir().display().to_string(),
+                    source,
+                })?;
+            (dir.path().join("sandbox.kubeconfig"), Some(dir))
+        }
+    };
     sandbox.write_kubeconfig(&path, &args.context)?;
-    Ok((sandbox, path))
+    Ok(Started {
+        sandbox,
+        kubeconfig: path,
+        scratch,
+    })
 }

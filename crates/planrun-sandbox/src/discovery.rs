@@ -52,19 +52,50 @@ pub fn verbs(def: &ResourceDef) -> Vec<&'static str> {
     v
 }
 
-fn groups(resources: &[ResourceDef]) -> Vec<(String, Vec<String>)> {
+/// A group-version served by an aggregated API server that is not answering
+/// (`unavailable_api_services` in the scenario): listed in discovery, without
+/// resources, and every request under it answers 503, as kube-aggregator does
+/// (kubernetes/kubernetes `staging/src/k8s.io/kube-aggregator/pkg/apiserver/handler_discovery.go`
+/// lists such a group-version with no resources).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Down {
+    /// API group.
+    pub group: String,
+    /// Version.
+    pub version: String,
+}
+
+impl Down {
+    /// From `group/version`; `None` for a core version or a malformed entry.
+    pub fn parse(group_version: &str) -> Option<Self> {
+        let (group, version) = group_version.split_once('/')?;
+        (!group.is_empty() && !version.is_empty()).then(|| Self {
+            group: group.to_owned(),
+            version: version.to_owned(),
+        })
+    }
+}
+
+fn groups(resources: &[ResourceDef], down: &[Down]) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
-    for def in resources.iter().filter(|d| !d.group.is_empty()) {
-        let entry = match out.iter_mut().find(|(g, _)| *g == def.group) {
+    let served = resources
+        .iter()
+        .filter(|d| !d.group.is_empty())
+        .map(|d| (d.group.clone(), d.versions.clone()));
+    let unanswered = down
+        .iter()
+        .map(|d| (d.group.clone(), vec![d.version.clone()]));
+    for (group, versions) in served.chain(unanswered) {
+        let entry = match out.iter_mut().find(|(g, _)| *g == group) {
             Some(e) => e,
             None => {
-                out.push((def.group.clone(), Vec::new()));
+                out.push((group, Vec::new()));
                 out.last_mut().expect("just pushed")
             }
         };
-        for v in &def.versions {
-            if !entry.1.contains(v) {
-                entry.1.push(v.clone());
+        for v in versions {
+            if !entry.1.contains(&v) {
+                entry.1.push(v);
             }
         }
     }
@@ -96,8 +127,8 @@ fn group_json(group: &str, versions: &[String]) -> Value {
 }
 
 /// `/apis` (plain).
-pub fn group_list(resources: &[ResourceDef]) -> Value {
-    let items: Vec<Value> = groups(resources)
+pub fn group_list(resources: &[ResourceDef], down: &[Down]) -> Value {
+    let items: Vec<Value> = groups(resources, down)
         .iter()
         .map(|(g, vs)| group_json(g, vs))
         .collect();
@@ -105,8 +136,8 @@ pub fn group_list(resources: &[ResourceDef]) -> Value {
 }
 
 /// `/apis/<group>`, if the group is served.
-pub fn group(resources: &[ResourceDef], name: &str) -> Option<Value> {
-    groups(resources)
+pub fn group(resources: &[ResourceDef], down: &[Down], name: &str) -> Option<Value> {
+    groups(resources, down)
         .into_iter()
         .find(|(g, _)| g == name)
         .map(|(g, vs)| {
@@ -191,7 +222,7 @@ fn resource_discovery(d: &ResourceDef, version: &str) -> Value {
 }
 
 /// Aggregated discovery v2: the core group for `/api`, the named groups for `/apis`.
-pub fn aggregated(resources: &[ResourceDef], core: bool) -> Value {
+pub fn aggregated(resources: &[ResourceDef], down: &[Down], core: bool) -> Value {
     let items: Vec<Value> = if core {
         let rs: Vec<Value> = resources
             .iter()
@@ -201,12 +232,15 @@ pub fn aggregated(resources: &[ResourceDef], core: bool) -> Value {
         vec![json!({"metadata": {"creationTimestamp": null},
             "versions": [{"version": "v1", "resources": rs, "freshness": "Current"}]})]
     } else {
-        groups(resources)
+        groups(resources, down)
             .iter()
             .map(|(g, vs)| {
                 let versions: Vec<Value> = vs
                     .iter()
                     .map(|v| {
+                        if down.iter().any(|d| d.group == *g && d.version == *v) {
+                            return json!({"version": v});
+                        }
                         let rs: Vec<Value> = resources
                             .iter()
                             .filter(|d| d.group == *g && d.versions.contains(v))
@@ -244,14 +278,22 @@ mod tests {
 
     #[test]
     fn plain_groups() {
-        let v = group_list(&builtins());
+        let v = group_list(&builtins(), &[]);
         let names: Vec<&str> = v["groups"]
             .as_array()
             .unwrap()
             .iter()
             .map(|g| g["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, vec!["apps", "apiextensions.k8s.io"]);
+        assert_eq!(
+            names,
+            vec![
+                "apps",
+                "apiextensions.k8s.io",
+                "networking.k8s.io",
+                "rbac.authorization.k8s.io"
+            ]
+        );
         assert!(resource_list(&builtins(), "", "v1").is_some());
         assert!(resource_list(&builtins(), "apps", "v2").is_none());
     }

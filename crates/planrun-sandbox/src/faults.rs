@@ -38,6 +38,8 @@ pub struct FaultHit {
     pub drop_after_events: Option<u64>,
     /// Watches: answer with an ERROR 410 event.
     pub expire_watch: bool,
+    /// Merge-patched into the named object before the request is handled.
+    pub concurrent_write: Option<serde_json::Value>,
 }
 
 impl FaultHit {
@@ -47,6 +49,7 @@ impl FaultHit {
             || self.latency.is_some()
             || self.drop_after_events.is_some()
             || self.expire_watch
+            || self.concurrent_write.is_some()
     }
 }
 
@@ -163,6 +166,9 @@ impl Faults {
                 hit.drop_after_events = r.drop_after_events;
             }
             hit.expire_watch |= r.expire_watch;
+            if r.concurrent_write.is_some() {
+                hit.concurrent_write = r.concurrent_write.clone();
+            }
         }
         hit
     }

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use super::discovery;
 use super::faults::{FaultHit, RequestRecord};
+use super::limits;
 use super::openapi;
+use super::protobuf;
 use super::resources::ResourceDef;
 use super::selector::{FieldSelector, LabelSelector, Selectors};
 use super::shared::Shared;
@@ -151,6 +153,16 @@ fn page_not_found() -> Answer {
     }
 }
 
+/// What the aggregator answers for an API service that is not answering.
+fn unanswered() -> Answer {
+    ApiError::new(
+        503,
+        "ServiceUnavailable",
+        "the server is currently unable to handle the request",
+    )
+    .into()
+}
+
 type Params = Vec<(String, String)>;
 
 fn param<'a>(q: &'a Params, key: &str) -> Option<&'a str> {
@@ -187,6 +199,9 @@ pub async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response 
     if let Some(l) = hit.latency {
         tokio::time::sleep(l).await;
     }
+    if let (Some(change), Route::Resource(rp), Some(def)) = (&hit.concurrent_write, &route, &kind) {
+        concurrent_write(&shared, rp, def, change);
+    }
     let answer = match hit.error.clone() {
         Some(e) => Answer::from(e),
         None => handle(&shared, req, route, params, &hit).await,
@@ -201,6 +216,33 @@ pub async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response 
         faulted: hit.any(),
     });
     answer.response
+}
+
+/// Another writer's merge patch on the object `rp` names (if it exists), before the
+/// request itself is handled.
+fn concurrent_write(shared: &Arc<Shared>, rp: &ResourcePath, def: &ResourceDef, change: &Value) {
+    let Some(name) = rp.name.as_deref() else {
+        return;
+    };
+    let ns = rp.namespace.clone().unwrap_or_default();
+    let body = serde_json::to_vec(change).expect("JSON values serialize");
+    let opts = WriteOpts {
+        field_manager: Some("concurrent-writer".to_owned()),
+        ..WriteOpts::default()
+    };
+    // An object that is not there is left alone: the request answers for itself.
+    let _ = shared.with_store(|s| {
+        s.patch(
+            def,
+            &rp.version,
+            &ns,
+            name,
+            PatchKind::Merge,
+            &body,
+            false,
+            &opts,
+        )
+    });
 }
 
 async fn handle(
@@ -231,6 +273,16 @@ async fn handle(
         .into()
     };
     match route {
+        Route::Resource(rp)
+            if shared.with_store(|s| {
+                s.scenario
+                    .down()
+                    .iter()
+                    .any(|d| d.group == rp.group && d.version == rp.version)
+            }) =>
+        {
+            unanswered()
+        }
         Route::Resource(rp) => resource(shared, req, rp, q, hit).await,
         _ if !get => not_allowed(),
         Route::Version => {
@@ -245,25 +297,28 @@ async fn handle(
         Route::CoreVersions => {
             if discovery::wants_aggregated(accept.as_deref()) {
                 let rs = shared.with_store(|s| s.resources());
-                aggregated(discovery::aggregated(&rs, true))
+                aggregated(discovery::aggregated(&rs, &[], true))
             } else {
                 ok(discovery::core_versions(&shared.addr.to_string()))
             }
         }
         Route::Groups => {
-            let rs = shared.with_store(|s| s.resources());
+            let (rs, down) = shared.with_store(|s| (s.resources(), s.scenario.down()));
             if discovery::wants_aggregated(accept.as_deref()) {
-                aggregated(discovery::aggregated(&rs, false))
+                aggregated(discovery::aggregated(&rs, &down, false))
             } else {
-                ok(discovery::group_list(&rs))
+                ok(discovery::group_list(&rs, &down))
             }
         }
         Route::Group(g) => {
-            let rs = shared.with_store(|s| s.resources());
-            discovery::group(&rs, &g).map_or_else(page_not_found, ok)
+            let (rs, down) = shared.with_store(|s| (s.resources(), s.scenario.down()));
+            discovery::group(&rs, &down, &g).map_or_else(page_not_found, ok)
         }
         Route::ResourceList(g, v) => {
-            let rs = shared.with_store(|s| s.resources());
+            let (rs, down) = shared.with_store(|s| (s.resources(), s.scenario.down()));
+            if down.iter().any(|d| d.group == g && d.version == v) {
+                return unanswered();
+            }
             discovery::resource_list(&rs, &g, &v).map_or_else(page_not_found, ok)
         }
         Route::OpenApiV2 => {
@@ -375,13 +430,34 @@ async fn resource(
         .unwrap_or("")
         .trim()
         .to_owned();
-    let body = match axum::body::to_bytes(req.into_body(), 64 * 1024 * 1024).await {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limits::MAX_REQUEST_BODY) {
+        return limits::body_too_large().into();
+    }
+    let body = match axum::body::to_bytes(req.into_body(), limits::MAX_REQUEST_BODY).await {
         Ok(b) => b,
+        Err(e) if over_limit(&e) => return limits::body_too_large().into(),
         Err(e) => {
             return ApiError::bad_request(format!("cannot read the request body: {e}")).into();
         }
     };
+    // kubectl sends built-in kinds in protobuf (read for the kinds it creates that
+    // way); any other format is a 415. PATCH bodies have their own media types.
+    let in_protobuf = content_type == protobuf::MEDIA_TYPE;
+    if method != Method::PATCH
+        && !body.is_empty()
+        && !in_protobuf
+        && !limits::readable_body(&content_type)
+    {
+        return limits::unreadable_body().into();
+    }
     let json_body = || -> Result<Value, ApiError> {
+        if in_protobuf {
+            return protobuf::decode(&body);
+        }
         serde_json::from_slice(&body)
             .or_else(|_| serde_yaml::from_slice(&body))
             .map_err(|e| ApiError::bad_request(format!("error decoding the request body: {e}")))
@@ -402,7 +478,7 @@ async fn resource(
                         resource_version: param(&q, "resourceVersion").map(str::to_owned),
                         timeout: param(&q, "timeoutSeconds")
                             .and_then(|t| t.parse::<u64>().ok())
-                            .map(Duration::from_secs),
+                            .map(|t| Duration::from_secs(t).min(planrun_text::MAX_DURATION)),
                         bookmarks: flag(&q, "allowWatchBookmarks"),
                         send_initial_events: flag(&q, "sendInitialEvents"),
                         drop_after_events: hit.drop_after_events,
@@ -416,9 +492,10 @@ async fn resource(
                 let limit = param(&q, "limit")
                     .and_then(|l| l.parse::<usize>().ok())
                     .filter(|l| *l > 0);
-                let cont = param(&q, "continue")
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_owned);
+                let cont = match param(&q, "continue").filter(|c| !c.is_empty()) {
+                    Some(token) => Some(decode_continue(token)?),
+                    None => None,
+                };
                 let (items, rv) = shared.with_store(|s| {
                     (
                         s.list(&def, rp.namespace.as_deref(), &sel),
@@ -434,9 +511,10 @@ async fn resource(
                 };
                 let rest = &items[start..];
                 let (page, next) = match limit {
-                    Some(l) if rest.len() > l => {
-                        (rest[..l].to_vec(), Some(continue_key(&rest[l - 1])))
-                    }
+                    Some(l) if rest.len() > l => (
+                        rest[..l].to_vec(),
+                        Some(encode_continue(rv, &continue_key(&rest[l - 1]))),
+                    ),
                     _ => (rest.to_vec(), None),
                 };
                 let remaining = rest.len() - page.len();
@@ -581,6 +659,54 @@ fn crd_of(shared: &Arc<Shared>, def: &ResourceDef) -> Option<Value> {
     shared.with_store(|s| s.get_opt(&key, "", &name).cloned())
 }
 
+/// Whether reading a body failed because it was over the limit given.
+fn over_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = source {
+        if err.to_string().contains("length limit exceeded") {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// The version tag of continue tokens, as the real API server writes it.
+const CONTINUE_VERSION: &str = "meta.k8s.io/v1";
+
+/// A continue token as the real API server makes one: base64 of
+/// `{"v":"meta.k8s.io/v1","rv":RV,"start":KEY}` (kubernetes/kubernetes
+/// `staging/src/k8s.io/apiserver/pkg/storage/continue.go`, `EncodeContinue`).
+fn encode_continue(rv: u64, key: &str) -> String {
+    use base64::Engine;
+    let token = json!({"v": CONTINUE_VERSION, "rv": rv, "start": key});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
+}
+
+/// The key a continue token starts after; a token that is not one is a 400
+/// "invalid continue token: continue key is not valid: ..." (`DecodeContinue`, and
+/// the list in `.../storage/etcd3/store.go`).
+fn decode_continue(token: &str) -> Result<String, ApiError> {
+    use base64::Engine;
+    let invalid = |why: String| {
+        ApiError::bad_request(format!(
+            "invalid continue token: continue key is not valid: {why}"
+        ))
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|e| invalid(e.to_string()))?;
+    let parsed: Value = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+    if parsed.get("v").and_then(Value::as_str) != Some(CONTINUE_VERSION) {
+        return Err(invalid("server does not recognize this encoded key".into()));
+    }
+    parsed
+        .get("start")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| invalid("no start key".into()))
+}
+
 fn continue_key(obj: &Value) -> String {
     let ns = obj
         .pointer("/metadata/namespace")
@@ -644,5 +770,19 @@ mod tests {
             (Some("ns"), "configmaps", None)
         );
         assert_eq!(parse_route("/nope"), Route::Unknown);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod continue_tests {
+    use super::*;
+
+    #[test]
+    fn continue_tokens_round_trip_and_garbage_is_refused() {
+        let token = encode_continue(42, "default/b");
+        assert_eq!(decode_continue(&token).unwrap(), "default/b");
+        let e = decode_continue("garbage").unwrap_err();
+        assert_eq!(e.code, 400);
     }
 }

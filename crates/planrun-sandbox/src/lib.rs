@@ -7,9 +7,11 @@
 //! `planrun` binary's `sandbox` and `rehearse` commands use it.
 //!
 //! It serves `/version`, discovery (plain and aggregated v2, derived from the built-in
-//! kinds plus the served versions of stored CRDs), core/v1 Namespace, Secret and
-//! ConfigMap, apps/v1 Deployment, apiextensions.k8s.io/v1 CustomResourceDefinition and
-//! the custom resources of every stored CRD: GET, LIST (label and field selectors,
+//! kinds plus the served versions of stored CRDs), core/v1 Namespace, Secret,
+//! ConfigMap, Pod, Service and ServiceAccount, apps/v1 Deployment and ReplicaSet,
+//! networking.k8s.io/v1 NetworkPolicy, rbac.authorization.k8s.io/v1 ClusterRole and
+//! ClusterRoleBinding, apiextensions.k8s.io/v1 CustomResourceDefinition and the
+//! custom resources of every stored CRD: GET, LIST (label and field selectors,
 //! `limit`/`continue`), POST, PUT, PATCH (server-side apply with `managedFields` per
 //! field manager, merge, strategic merge and JSON patch), DELETE with DeleteOptions
 //! (propagation, preconditions, `dryRun=All`), DELETE collection, and watch
@@ -17,9 +19,14 @@
 //! `sendInitialEvents`). Errors are real `Status` bodies with the API server's reasons.
 //!
 //! Lifecycles are simulated: namespaces go through Terminating with the `kubernetes`
-//! finalizer, CRDs through `customresourcecleanup.apiextensions.k8s.io`, deployments get
-//! a status that becomes ready after a delay, objects with finalizers linger until the
-//! finalizers are removed, and scenario rules give custom resources conditions.
+//! finalizer, CRDs through `customresourcecleanup.apiextensions.k8s.io`; deployments run
+//! a ReplicaSet and pods that become Ready after a delay, deleted pods terminate, then
+//! go (`workloads.rs`); the garbage collector follows owner references with background,
+//! foreground and orphan propagation (`gc.rs`); objects with finalizers linger until
+//! the finalizers are removed; scenario rules give custom resources conditions; and
+//! simulated kustomize-controller and helm-controller prune and uninstall what a
+//! deleted Kustomization or HelmRelease holds while their pods run (`flux.rs`),
+//! writing what they do to an activity log.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), planrun_sandbox::SandboxError> {
@@ -43,7 +50,14 @@
 //!   flux-system: { finalize_delay: 2s }
 //!   stuck-ns: { stuck: true }       # the `kubernetes` finalizer never clears
 //! crd_finalize_delay: 200ms         # delete -> custom resources removed -> CRD removed
-//! deployment_ready_delay: 500ms     # spec change -> all replicas ready (`never`: stays)
+//! deployment_ready_delay: 500ms     # a pod is Ready this long after it is created
+//!                                   #   (`never`: stays Pending); seeded ones are Ready
+//! pod_termination_delay: 500ms      # a deleted pod is Terminating this long, then gone
+//! controllers:                      # simulated Flux controllers (see below)
+//!   kustomize: flux-system/kustomize-controller
+//!   helm: flux-system/helm-controller
+//!   source: flux-system/source-controller
+//!   delay: 100ms                    # how long they take to act
 //! finalizer_clear_delay: never      # a simulated controller clears finalizers of deleted
 //! stuck_finalizers: [example.com/keep]  #   objects after this delay, except these
 //! conditions:                       # give custom resources conditions after each apply
@@ -74,6 +88,12 @@
 //!     watch: true
 //!     count: 1
 //!     expire_watch: true            # answer the watch with ERROR 410 Expired
+//!   - kind: gitrepositories
+//!     method: PATCH
+//!     count: 1                      # another writer merge-patches the object first
+//!     concurrent_write: { metadata: { labels: { touched: "yes" } } }
+//! unavailable_api_services: [metrics.k8s.io/v1beta1]  # aggregated APIs that are down: in
+//!                                   #   discovery without resources, 503 for every request
 //! seeds: [old-flux.yaml]            # manifests, relative to the scenario file
 //! seed_field_manager: kubectl-client-side-apply  # manager of seeded objects
 //! bookmark_interval: 10s
@@ -85,10 +105,16 @@ mod discovery;
 mod error;
 mod faults;
 mod fields;
+mod flux;
+mod gc;
 mod http;
 mod lifecycle;
+mod limits;
 mod openapi;
 mod patch;
+mod private_file;
+mod protobuf;
+mod reactions;
 mod resources;
 mod scenario;
 mod seed;
@@ -96,17 +122,23 @@ mod selector;
 mod server;
 mod shared;
 pub mod simtools;
+mod snapshot;
 mod state;
 mod status;
 mod store;
 mod table;
 mod watch;
+mod workloads;
 
-pub use command::{SandboxArgs, start_from_args};
+pub use command::{SandboxArgs, Started, start_from_args};
 pub use error::SandboxError;
 pub use faults::RequestRecord;
-pub use scenario::{ConditionRule, Delay, FaultRule, NamespaceKnob, Scenario};
+pub use reactions::{ConditionSpec, Reaction, When};
+pub use scenario::{ConditionRule, Delay, FaultRule, FluxControllers, NamespaceKnob, Scenario};
 pub use seed::Manifest;
-pub use server::{Sandbox, SandboxConfig, kubeconfig_yaml};
+pub use server::{Sandbox, SandboxConfig, kubeconfig_yaml, write_kubeconfig_of};
+pub use shared::REQUEST_LOG_CAPACITY;
+pub use snapshot::Snapshot;
 pub use state::{Changes, SandboxState};
 pub use status::ApiError;
+pub use store::Activity;

@@ -7,19 +7,10 @@ use super::fields::{self, Scope};
 use super::resources::{self, ResKey, ResourceDef};
 use super::scenario::Delay;
 use super::status::ApiError;
-use super::store::{Deleted, Scheduled, Store, finalizers, now};
+use super::store::{Deleted, Propagation, Scheduled, Store, finalizers, is_deleting, now, str_at};
 
 const NAMESPACE_FINALIZER: &str = "kubernetes";
 const CRD_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
-
-fn is_deleting(obj: &Value) -> bool {
-    obj.pointer("/metadata/deletionTimestamp")
-        .is_some_and(|v| !v.is_null())
-}
-
-fn s<'a>(obj: &'a Value, pointer: &str) -> &'a str {
-    obj.pointer(pointer).and_then(Value::as_str).unwrap_or("")
-}
 
 fn generation(obj: &Value) -> i64 {
     obj.pointer("/metadata/generation")
@@ -86,7 +77,7 @@ impl Store {
         def: &ResourceDef,
         obj: &mut Value,
     ) -> Result<(), ApiError> {
-        let name = s(obj, "/metadata/name").to_owned();
+        let name = str_at(obj, "/metadata/name").to_owned();
         match (def.group.as_str(), def.plural.as_str()) {
             ("", "namespaces") => {
                 obj["spec"] = json!({"finalizers": [NAMESPACE_FINALIZER]});
@@ -148,7 +139,7 @@ impl Store {
                 }
                 obj["metadata"]["finalizers"] = json!(fins);
                 let mut names = obj["spec"]["names"].clone();
-                let kind = s(obj, "/spec/names/kind").to_owned();
+                let kind = str_at(obj, "/spec/names/kind").to_owned();
                 if names.get("singular").is_none() {
                     names["singular"] = json!(kind.to_lowercase());
                 }
@@ -194,18 +185,18 @@ impl Store {
     fn validate_crd(&self, def: &ResourceDef, obj: &Value, name: &str) -> Result<(), ApiError> {
         let invalid =
             |field: &str, why: &str| ApiError::invalid(&def.kind, &def.group, name, field, why);
-        let group = s(obj, "/spec/group");
-        let plural = s(obj, "/spec/names/plural");
+        let group = str_at(obj, "/spec/group");
+        let plural = str_at(obj, "/spec/names/plural");
         if group.is_empty() {
             return Err(invalid("spec.group", "Required value"));
         }
         if plural.is_empty() {
             return Err(invalid("spec.names.plural", "Required value"));
         }
-        if s(obj, "/spec/names/kind").is_empty() {
+        if str_at(obj, "/spec/names/kind").is_empty() {
             return Err(invalid("spec.names.kind", "Required value"));
         }
-        if !matches!(s(obj, "/spec/scope"), "Namespaced" | "Cluster") {
+        if !matches!(str_at(obj, "/spec/scope"), "Namespaced" | "Cluster") {
             return Err(invalid(
                 "spec.scope",
                 "Unsupported value: supported values: \"Cluster\", \"Namespaced\"",
@@ -248,8 +239,8 @@ impl Store {
         new: &Value,
     ) -> Result<(), ApiError> {
         if def.group == "apiextensions.k8s.io" && def.plural == "customresourcedefinitions" {
-            let name = s(old, "/metadata/name");
-            if s(old, "/spec/group") != s(new, "/spec/group") {
+            let name = str_at(old, "/metadata/name");
+            if str_at(old, "/spec/group") != str_at(new, "/spec/group") {
                 return Err(ApiError::invalid(
                     &def.kind,
                     &def.group,
@@ -258,7 +249,7 @@ impl Store {
                     "Invalid value: field is immutable",
                 ));
             }
-            if s(old, "/spec/names/plural") != s(new, "/spec/names/plural") {
+            if str_at(old, "/spec/names/plural") != str_at(new, "/spec/names/plural") {
                 return Err(ApiError::invalid(
                     &def.kind,
                     &def.group,
@@ -282,31 +273,18 @@ impl Store {
         if is_deleting(stored) || !new_generation {
             return stored.clone();
         }
-        let ns = s(stored, "/metadata/namespace").to_owned();
-        let name = s(stored, "/metadata/name").to_owned();
-        let uid = s(stored, "/metadata/uid").to_owned();
+        let ns = str_at(stored, "/metadata/namespace").to_owned();
+        let name = str_at(stored, "/metadata/name").to_owned();
+        let uid = str_at(stored, "/metadata/uid").to_owned();
+        // Seeded workloads are reconciled once every seed is stored
+        // (`reconcile_workloads`), as a cluster that has been running.
         if def.group == "apps" && def.plural == "deployments" {
-            let replicas = stored
-                .pointer("/spec/replicas")
-                .and_then(Value::as_i64)
-                .unwrap_or(1);
-            let delay = self.scenario.deployment_ready_delay;
-            let ready = replicas == 0 || delay == Delay::After(std::time::Duration::ZERO);
-            self.write_status(
-                def,
-                &ns,
-                &name,
-                deployment_status(stored, ready),
-                "kube-controller-manager",
-            );
-            if !ready && let Some(after) = delay.duration() {
-                self.schedule(Scheduled::DeploymentReady {
-                    ns,
-                    name,
-                    uid,
-                    generation: generation(stored),
-                    after,
-                });
+            if !self.seeding {
+                self.sync_deployment(&ns, &name, false);
+            }
+        } else if def.group == "apps" && def.plural == "replicasets" {
+            if !self.seeding {
+                self.sync_replica_set(&ns, &name, false);
             }
         } else if def.custom {
             let matching: Vec<(usize, Delay)> = self
@@ -399,7 +377,7 @@ impl Store {
         old: Value,
         dry_run: bool,
     ) -> Result<Deleted, ApiError> {
-        let name = s(&old, "/metadata/name").to_owned();
+        let name = str_at(&old, "/metadata/name").to_owned();
         if is_deleting(&old) {
             return Err(ApiError::conflict(
                 "",
@@ -413,7 +391,7 @@ impl Store {
             .and_then(Value::as_array)
             .is_some_and(|a| !a.is_empty());
         if !spec_fins && finalizers(&old).is_empty() {
-            return self.delete_object(def, old, dry_run);
+            return self.delete_object(def, old, dry_run, Propagation::Background);
         }
         let mut new = old.clone();
         new["metadata"]["deletionTimestamp"] = json!(now());
@@ -441,7 +419,7 @@ impl Store {
         if let Some(after) = delay.duration() {
             self.schedule(Scheduled::FinalizeNamespace {
                 name,
-                uid: s(&stored, "/metadata/uid").to_owned(),
+                uid: str_at(&stored, "/metadata/uid").to_owned(),
                 after,
             });
         }
@@ -455,7 +433,7 @@ impl Store {
         dry_run: bool,
     ) -> Result<Deleted, ApiError> {
         if is_deleting(&old) || !finalizers(&old).iter().any(|f| f == CRD_FINALIZER) {
-            return self.delete_object(def, old, dry_run);
+            return self.delete_object(def, old, dry_run, Propagation::Background);
         }
         let mut new = old.clone();
         new["metadata"]["deletionTimestamp"] = json!(now());
@@ -476,15 +454,15 @@ impl Store {
         let stored = self.put(&def.key(), new);
         if let Some(after) = self.scenario.crd_finalize_delay.duration() {
             self.schedule(Scheduled::FinalizeCrd {
-                name: s(&stored, "/metadata/name").to_owned(),
-                uid: s(&stored, "/metadata/uid").to_owned(),
+                name: str_at(&stored, "/metadata/name").to_owned(),
+                uid: str_at(&stored, "/metadata/uid").to_owned(),
                 after,
             });
         }
         Ok(Deleted::Pending(stored))
     }
 
-    fn def_of(&self, res: &ResKey) -> Option<ResourceDef> {
+    pub(super) fn def_of(&self, res: &ResKey) -> Option<ResourceDef> {
         self.resources().into_iter().find(|d| d.key() == *res)
     }
 
@@ -496,7 +474,7 @@ impl Store {
                 let Some(ns) = self.get_opt(&ns_key, "", &name) else {
                     return;
                 };
-                if s(ns, "/metadata/uid") != uid {
+                if str_at(ns, "/metadata/uid") != uid {
                     return;
                 }
                 self.mark_finalizing_namespace(&name);
@@ -511,7 +489,7 @@ impl Store {
                         if let Some(obj) = self.get_opt(&res, &name, &obj_name).cloned()
                             && !is_deleting(&obj)
                         {
-                            let _ = self.delete_object(&def, obj, false);
+                            let _ = self.delete_object(&def, obj, false, Propagation::Background);
                         }
                     }
                 }
@@ -522,7 +500,7 @@ impl Store {
                 let Some(crd) = self.get_opt(&crd_key, "", &name).cloned() else {
                     return;
                 };
-                if s(&crd, "/metadata/uid") != uid {
+                if str_at(&crd, "/metadata/uid") != uid {
                     return;
                 }
                 self.mark_finalizing_crd(&name);
@@ -531,36 +509,18 @@ impl Store {
                     let all = self.list(&def, None, &Default::default());
                     for obj in all {
                         if !is_deleting(&obj) {
-                            let _ = self.delete_object(&def, obj, false);
+                            let _ = self.delete_object(&def, obj, false, Propagation::Background);
                         }
                     }
                     let _ = key;
                 }
                 self.try_complete_crd(&name);
             }
-            Scheduled::DeploymentReady {
-                ns,
-                name,
-                uid,
-                generation: g,
-                ..
-            } => {
-                let Some(def) = self.def_of(&ResKey::new("apps", "deployments")) else {
-                    return;
-                };
-                let Some(obj) = self.get_opt(&def.key(), &ns, &name).cloned() else {
-                    return;
-                };
-                if s(&obj, "/metadata/uid") == uid && generation(&obj) == g && !is_deleting(&obj) {
-                    self.write_status(
-                        &def,
-                        &ns,
-                        &name,
-                        deployment_status(&obj, true),
-                        "kube-controller-manager",
-                    );
-                }
-            }
+            Scheduled::PodReady { ns, name, uid, .. } => self.pod_ready(&ns, &name, &uid),
+            Scheduled::PodGone { ns, name, uid, .. } => self.pod_gone(&ns, &name, &uid),
+            Scheduled::SyncReplicaSet { ns, name, .. } => self.sync_replica_set(&ns, &name, false),
+            Scheduled::CollectGarbage { .. } => self.collect_garbage(),
+            Scheduled::FluxControllers { .. } => self.run_flux_controllers(),
             Scheduled::Condition {
                 res,
                 ns,
@@ -577,7 +537,10 @@ impl Store {
                 let Some(rule) = self.scenario.conditions.get(rule).cloned() else {
                     return;
                 };
-                if s(&obj, "/metadata/uid") == uid && generation(&obj) == g && !is_deleting(&obj) {
+                if str_at(&obj, "/metadata/uid") == uid
+                    && generation(&obj) == g
+                    && !is_deleting(&obj)
+                {
                     let cond = json!({"type": rule.condition_type, "status": rule.status,
                         "reason": rule.reason, "message": rule.message});
                     let _ = self.set_condition(&def, &ns, &name, cond, &rule.manager);
@@ -590,12 +553,17 @@ impl Store {
                 let Some(obj) = self.get_opt(&res, &ns, &name).cloned() else {
                     return;
                 };
-                if s(&obj, "/metadata/uid") != uid || !is_deleting(&obj) {
+                if str_at(&obj, "/metadata/uid") != uid || !is_deleting(&obj) {
                     return;
                 }
+                // The garbage collector's own finalizers are its business.
                 let keep: Vec<String> = finalizers(&obj)
                     .into_iter()
-                    .filter(|f| self.scenario.stuck_finalizers.contains(f))
+                    .filter(|f| {
+                        self.scenario.stuck_finalizers.contains(f)
+                            || f == super::gc::FOREGROUND
+                            || f == super::gc::ORPHAN
+                    })
                     .collect();
                 let mut new = obj.clone();
                 new["metadata"]["finalizers"] = json!(keep);
@@ -724,13 +692,30 @@ impl Store {
             .iter()
             .filter(|r| !is_namespaces(r))
             .any(|res| !self.names_in(res, name).is_empty());
-        if remaining {
-            return;
-        }
         let key = ResKey::new("", "namespaces");
         let Some(ns) = self.get_opt(&key, "", name).cloned() else {
             return;
         };
+        if remaining {
+            // The namespace controller reports what is left as content goes.
+            let mut new = ns.clone();
+            for cond in self
+                .namespace_deletion_conditions(name)
+                .into_iter()
+                .filter(|c| {
+                    matches!(
+                        str_at(c, "/type"),
+                        "NamespaceContentRemaining" | "NamespaceFinalizersRemaining"
+                    )
+                })
+            {
+                upsert_condition(&mut new["status"], cond);
+            }
+            if new["status"]["conditions"] != ns["status"]["conditions"] {
+                self.put(&key, new);
+            }
+            return;
+        }
         self.unmark_finalizing_namespace(name);
         let mut new = ns.clone();
         new["spec"]["finalizers"] = json!([]);
@@ -770,71 +755,6 @@ impl Store {
             self.put(&key, new);
         }
     }
-}
-
-/// A deployment's status, rolling out or ready.
-pub fn deployment_status(obj: &Value, ready: bool) -> Value {
-    let replicas = obj
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1);
-    let name = s(obj, "/metadata/name");
-    let hash = format!(
-        "{:x}",
-        crc32fast::hash(obj["spec"].to_string().as_bytes()) & 0xfff_ffff
-    );
-    let rs = format!("{name}-{hash}");
-    let mut status = json!({"observedGeneration": generation(obj)});
-    if replicas > 0 {
-        status["replicas"] = json!(replicas);
-        status["updatedReplicas"] = json!(replicas);
-        if ready {
-            status["readyReplicas"] = json!(replicas);
-            status["availableReplicas"] = json!(replicas);
-        } else {
-            status["unavailableReplicas"] = json!(replicas);
-        }
-    }
-    if ready {
-        upsert_condition(
-            &mut status,
-            condition(
-                "Available",
-                "True",
-                "MinimumReplicasAvailable",
-                "Deployment has minimum availability.",
-            ),
-        );
-        upsert_condition(
-            &mut status,
-            condition(
-                "Progressing",
-                "True",
-                "NewReplicaSetAvailable",
-                &format!("ReplicaSet \"{rs}\" has successfully progressed."),
-            ),
-        );
-    } else {
-        upsert_condition(
-            &mut status,
-            condition(
-                "Available",
-                "False",
-                "MinimumReplicasUnavailable",
-                "Deployment does not have minimum availability.",
-            ),
-        );
-        upsert_condition(
-            &mut status,
-            condition(
-                "Progressing",
-                "True",
-                "ReplicaSetUpdated",
-                &format!("ReplicaSet \"{rs}\" is progressing."),
-            ),
-        );
-    }
-    status
 }
 
 #[cfg(test)]

@@ -24,18 +24,32 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 }
 
 /// Strategic merge patch, approximated: like a merge patch, except lists of objects that
-/// all carry a `name` merge item by item on that key (as containers, env and ports do),
-/// and `$patch`/`$retainKeys` directives are honoured loosely.
-pub fn strategic_merge_patch(target: &mut Value, patch: &Value) {
+/// all carry a `name` merge item by item on that key (as containers, env and ports do).
+/// The `$patch` directive is read as the real server reads it (kubernetes/kubernetes
+/// `staging/src/k8s.io/apimachinery/pkg/util/strategicpatch/patch.go`): in a map,
+/// `replace` replaces the map with the patch's, `delete` empties it; in a list item,
+/// `delete` removes the item with that name; any other value fails the patch with
+/// "unknown patch type: X in map: map[...]" (`.../util/mergepatch/errors.go`), which
+/// the API server answers with a 500 (`interpretStrategicMergePatchError` passes it
+/// on as it is).
+pub fn strategic_merge_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
     let Value::Object(p) = patch else {
         *target = patch.clone();
-        return;
+        return Ok(());
     };
-    if p.get("$patch").and_then(Value::as_str) == Some("replace") {
-        let mut p = p.clone();
-        p.remove("$patch");
-        *target = Value::Object(p);
-        return;
+    match p.get("$patch") {
+        None => {}
+        Some(Value::String(d)) if d == "replace" => {
+            let mut p = p.clone();
+            p.remove("$patch");
+            *target = Value::Object(p);
+            return Ok(());
+        }
+        Some(Value::String(d)) if d == "delete" => {
+            *target = Value::Object(Map::new());
+            return Ok(());
+        }
+        Some(other) => return Err(bad_patch_type(other, patch)),
     }
     if !target.is_object() {
         *target = Value::Object(Map::new());
@@ -55,13 +69,16 @@ pub fn strategic_merge_patch(target: &mut Value, patch: &Value) {
                     Some(mut cur) if keyed_by_name(&cur) => {
                         for item in items {
                             let name = item.get("name").cloned();
-                            let delete =
-                                item.get("$patch").and_then(Value::as_str) == Some("delete");
+                            let delete = match item.get("$patch") {
+                                None => false,
+                                Some(Value::String(d)) if d == "delete" => true,
+                                Some(other) => return Err(bad_patch_type(other, item)),
+                            };
                             match cur.iter().position(|c| c.get("name") == name.as_ref()) {
                                 Some(i) if delete => {
                                     cur.remove(i);
                                 }
-                                Some(i) => strategic_merge_patch(&mut cur[i], item),
+                                Some(i) => strategic_merge_patch(&mut cur[i], item)?,
                                 None if delete => {}
                                 None => cur.push(item.clone()),
                             }
@@ -73,7 +90,45 @@ pub fn strategic_merge_patch(target: &mut Value, patch: &Value) {
                     }
                 }
             }
-            _ => strategic_merge_patch(t.entry(k.clone()).or_insert(Value::Null), v),
+            _ => strategic_merge_patch(t.entry(k.clone()).or_insert(Value::Null), v)?,
+        }
+    }
+    Ok(())
+}
+
+/// The real server's answer to an unknown `$patch` value.
+fn bad_patch_type(directive: &Value, map: &Value) -> ApiError {
+    ApiError::new(
+        500,
+        "",
+        format!(
+            "unknown patch type: {} in map: {}",
+            go_format(directive),
+            go_format(map)
+        ),
+    )
+}
+
+/// A JSON value as Go's `%v` prints its decoded form: `map[a:1 b:[x y]]`, keys
+/// sorted.
+fn go_format(v: &Value) -> String {
+    match v {
+        Value::Null => "<nil>".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(go_format).collect::<Vec<_>>().join(" ")
+        ),
+        Value::Object(m) => {
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let inner: Vec<String> = entries
+                .into_iter()
+                .map(|(k, v)| format!("{k}:{}", go_format(v)))
+                .collect();
+            format!("map[{}]", inner.join(" "))
         }
     }
 }
@@ -233,11 +288,34 @@ mod tests {
         strategic_merge_patch(
             &mut d,
             &json!({"c":[{"name":"b","image":"z"},{"name":"n","image":"w"}]}),
-        );
+        )
+        .unwrap();
         assert_eq!(
             d,
             json!({"c":[{"name":"a","image":"x"},{"name":"b","image":"z"},{"name":"n","image":"w"}]})
         );
+    }
+
+    #[test]
+    fn patch_directives_as_the_real_server_reads_them() {
+        let mut d = json!({"data":{"a":"1"},"keep":1});
+        strategic_merge_patch(&mut d, &json!({"data":{"$patch":"replace","b":"2"}})).unwrap();
+        assert_eq!(d, json!({"data":{"b":"2"},"keep":1}));
+        strategic_merge_patch(&mut d, &json!({"data":{"$patch":"delete"}})).unwrap();
+        assert_eq!(d, json!({"data":{},"keep":1}));
+        let e =
+            strategic_merge_patch(&mut d, &json!({"data":{"$patch":"garbage","x":1}})).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                500,
+                "unknown patch type: garbage in map: map[$patch:garbage x:1]"
+            )
+        );
+        let mut l = json!({"c":[{"name":"a"}]});
+        let e = strategic_merge_patch(&mut l, &json!({"c":[{"name":"a","$patch":"merge"}]}))
+            .unwrap_err();
+        assert_eq!(e.code, 500);
     }
 
     #[test]

@@ -107,7 +107,8 @@ fn builtin(
     }
 }
 
-/// The built-in kinds the sandbox serves.
+/// The built-in kinds the sandbox serves: namespaces first (the store relies on it),
+/// then the kinds plans and the simulated controllers use.
 pub fn builtins() -> Vec<ResourceDef> {
     let mut deploy = builtin(
         "apps",
@@ -131,6 +132,19 @@ pub fn builtins() -> Vec<ResourceDef> {
     );
     crd.categories = vec!["api-extensions".to_owned()];
     crd.tracks_generation = true;
+    let mut replica_set = builtin(
+        "apps",
+        "replicasets",
+        "replicaset",
+        "ReplicaSet",
+        true,
+        &["rs"],
+        true,
+    );
+    replica_set.categories = vec!["all".to_owned()];
+    replica_set.tracks_generation = true;
+    let mut pod = builtin("", "pods", "pod", "Pod", true, &["po"], true);
+    pod.categories = vec!["all".to_owned()];
     vec![
         builtin(
             "",
@@ -153,6 +167,45 @@ pub fn builtins() -> Vec<ResourceDef> {
         builtin("", "secrets", "secret", "Secret", true, &[], false),
         deploy,
         crd,
+        replica_set,
+        pod,
+        builtin("", "services", "service", "Service", true, &["svc"], true),
+        builtin(
+            "",
+            "serviceaccounts",
+            "serviceaccount",
+            "ServiceAccount",
+            true,
+            &["sa"],
+            false,
+        ),
+        builtin(
+            "networking.k8s.io",
+            "networkpolicies",
+            "networkpolicy",
+            "NetworkPolicy",
+            true,
+            &["netpol"],
+            false,
+        ),
+        builtin(
+            "rbac.authorization.k8s.io",
+            "clusterroles",
+            "clusterrole",
+            "ClusterRole",
+            false,
+            &[],
+            false,
+        ),
+        builtin(
+            "rbac.authorization.k8s.io",
+            "clusterrolebindings",
+            "clusterrolebinding",
+            "ClusterRoleBinding",
+            false,
+            &[],
+            false,
+        ),
     ]
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use super::discovery::Down;
 use super::error::SandboxError;
 
 /// When something happens: after a delay, or never.
@@ -44,10 +45,15 @@ pub fn parse_delay(s: &str) -> Option<Delay> {
         return Some(Delay::Never);
     }
     if let Ok(secs) = s.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0)
-            .then(|| Delay::After(Duration::from_secs_f64(secs)));
+        return seconds(secs).map(Delay::After);
     }
     planrun_text::parse_duration(s).ok().map(Delay::After)
+}
+
+/// A number of seconds as a duration, within planrun's bound on every duration.
+fn seconds(secs: f64) -> Option<Duration> {
+    (secs.is_finite() && secs >= 0.0 && secs <= planrun_text::MAX_DURATION.as_secs_f64())
+        .then(|| Duration::from_secs_f64(secs))
 }
 
 impl<'de> Deserialize<'de> for Delay {
@@ -60,14 +66,11 @@ impl<'de> Deserialize<'de> for Delay {
         }
         let bad = || {
             serde::de::Error::custom(
-                "expected seconds, a duration like \"250ms\" or \"2s\", or \"never\"",
+                "expected seconds, a duration like \"250ms\" or \"2s\" (at most 30d), or \"never\"",
             )
         };
         match Raw::deserialize(d)? {
-            Raw::Num(n) if n.is_finite() && n >= 0.0 => {
-                Ok(Delay::After(Duration::from_secs_f64(n)))
-            }
-            Raw::Num(_) => Err(bad()),
+            Raw::Num(n) => seconds(n).map(Delay::After).ok_or_else(bad),
             Raw::Text(t) => parse_delay(&t).ok_or_else(bad),
         }
     }
@@ -133,6 +136,32 @@ fn sandbox_controller() -> String {
     "sandbox-controller".to_owned()
 }
 
+/// The simulated Flux controllers (see `flux.rs`): each acts while a Pod of its
+/// Deployment (`namespace/name`) exists, is Ready and is not terminating.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FluxControllers {
+    /// kustomize-controller's Deployment, e.g. `flux-system/kustomize-controller`.
+    pub kustomize: Option<String>,
+    /// helm-controller's Deployment, e.g. `flux-system/helm-controller`.
+    pub helm: Option<String>,
+    /// source-controller's Deployment, e.g. `flux-system/source-controller`.
+    pub source: Option<String>,
+    /// How long a controller takes to act on a change it sees.
+    pub delay: Delay,
+}
+
+impl Default for FluxControllers {
+    fn default() -> Self {
+        Self {
+            kustomize: None,
+            helm: None,
+            source: None,
+            delay: Delay::millis(100),
+        }
+    }
+}
+
 /// An injected fault. Every present matcher must match; every present effect applies.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -161,6 +190,10 @@ pub struct FaultRule {
     /// Watches: answer with an `ERROR` event carrying a 410 Expired Status.
     #[serde(default)]
     pub expire_watch: bool,
+    /// Another writer merge-patches this into the object the request names just
+    /// before the request is handled (under the field manager `concurrent-writer`),
+    /// so the request's resourceVersion is stale: a read-modify-write race.
+    pub concurrent_write: Option<serde_json::Value>,
 }
 
 /// Everything a sandbox run can be told, loadable from YAML.
@@ -176,8 +209,13 @@ pub struct Scenario {
     pub namespaces: BTreeMap<String, NamespaceKnob>,
     /// Delay from a CRD delete to its custom resources and itself being removed.
     pub crd_finalize_delay: Delay,
-    /// Delay from a deployment spec change to all replicas being ready.
+    /// Delay from a pod's creation to its being Ready (so a deployment rollout takes
+    /// this long; `never`: pods stay Pending).
     pub deployment_ready_delay: Delay,
+    /// Delay from a pod's deletion (it is Terminating) to its removal.
+    pub pod_termination_delay: Delay,
+    /// Simulated Flux controllers and the Deployments they run as.
+    pub controllers: FluxControllers,
     /// Delay after which a simulated controller removes the finalizers of a deleted object
     /// (`never` by default: objects linger until someone removes their finalizers).
     pub finalizer_clear_delay: Delay,
@@ -195,6 +233,9 @@ pub struct Scenario {
     pub bookmark_interval: Delay,
     /// How many events the watch log keeps (older resourceVersions answer 410 Expired).
     pub event_log_capacity: usize,
+    /// Group-versions of aggregated API servers that are down (`metrics.k8s.io/v1beta1`):
+    /// listed by discovery without resources, every request under them answers 503.
+    pub unavailable_api_services: Vec<String>,
 }
 
 impl Default for Scenario {
@@ -205,6 +246,8 @@ impl Default for Scenario {
             namespaces: BTreeMap::new(),
             crd_finalize_delay: Delay::millis(200),
             deployment_ready_delay: Delay::millis(500),
+            pod_termination_delay: Delay::millis(500),
+            controllers: FluxControllers::default(),
             finalizer_clear_delay: Delay::Never,
             stuck_finalizers: BTreeSet::new(),
             conditions: Vec::new(),
@@ -213,6 +256,7 @@ impl Default for Scenario {
             seed_field_manager: "kubectl-client-side-apply".to_owned(),
             bookmark_interval: Delay::After(Duration::from_secs(10)),
             event_log_capacity: 1000,
+            unavailable_api_services: Vec::new(),
         }
     }
 }
@@ -274,6 +318,30 @@ impl Scenario {
                 regex::Regex::new(p).map_err(|e| bad(format!("fault path regex {p:?}: {e}")))?;
             }
         }
+        for deployment in [
+            &self.controllers.kustomize,
+            &self.controllers.helm,
+            &self.controllers.source,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if deployment
+                .split_once('/')
+                .is_none_or(|(ns, n)| ns.is_empty() || n.is_empty())
+            {
+                return Err(bad(format!(
+                    "controllers: {deployment:?} is not of the form namespace/name"
+                )));
+            }
+        }
+        for gv in &self.unavailable_api_services {
+            if Down::parse(gv).is_none() {
+                return Err(bad(format!(
+                    "unavailable_api_services: {gv:?} is not of the form group/version"
+                )));
+            }
+        }
         for c in &self.conditions {
             if let Some(p) = &c.name {
                 regex::Regex::new(p)
@@ -281,6 +349,14 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+
+    /// The group-versions that are down.
+    pub fn down(&self) -> Vec<Down> {
+        self.unavailable_api_services
+            .iter()
+            .filter_map(|gv| Down::parse(gv))
+            .collect()
     }
 
     /// The reported minor version.
@@ -311,6 +387,14 @@ mod tests {
         assert_eq!(parse_delay("1.5"), Some(Delay::millis(1500)));
         assert_eq!(parse_delay("never"), Some(Delay::Never));
         assert_eq!(parse_delay("-1"), None);
+    }
+
+    #[test]
+    fn delays_are_bounded_like_every_duration() {
+        assert_eq!(parse_delay("1e30"), None);
+        assert_eq!(parse_delay("31d"), None);
+        assert!(Scenario::from_yaml("deployment_ready_delay: 1e30", Path::new(".")).is_err());
+        assert!(Scenario::from_yaml("deployment_ready_delay: 30d", Path::new(".")).is_ok());
     }
 
     #[test]

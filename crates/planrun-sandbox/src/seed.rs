@@ -85,6 +85,18 @@ pub fn seed(
         }
     }
     docs.sort_by_key(|(_, d)| priority(d));
+    store.seeding = true;
+    let stored = seed_all(store, docs, manager);
+    store.seeding = false;
+    store.reconcile_workloads();
+    stored
+}
+
+fn seed_all(
+    store: &mut Store,
+    docs: Vec<(String, Value)>,
+    manager: &str,
+) -> Result<Vec<Value>, SandboxError> {
     let mut stored = Vec::new();
     for (source, d) in docs {
         let api_version = d.get("apiVersion").and_then(Value::as_str).unwrap_or("");

@@ -53,6 +53,53 @@ fn set_values(s: &str) -> Option<Vec<String>> {
     )
 }
 
+/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`, at most 63 characters: a label value
+/// (also the name part of a key).
+fn label_word(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// A DNS-1123 subdomain (the prefix of a label key).
+fn dns_subdomain(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').all(|part| {
+            let b = part.as_bytes();
+            !b.is_empty()
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+                && b.iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        })
+}
+
+/// Checks a label key and values the way the real API server's selector parser does
+/// (kubernetes/kubernetes `staging/src/k8s.io/apimachinery/pkg/labels/selector.go`,
+/// `NewRequirement`: `IsQualifiedName` for the key, `IsValidLabelValue` for values):
+/// a selector that is not one is a 400, never a match of everything.
+fn check_requirement(key: &str, values: &[String]) -> Result<(), String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if !label_word(name) || prefix.is_some_and(|p| !dns_subdomain(p)) {
+        return Err(format!(
+            "key: Invalid value: {key:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+        ));
+    }
+    if let Some(v) = values.iter().find(|v| !v.is_empty() && !label_word(v)) {
+        return Err(format!(
+            "values[0][{key}]: Invalid value: {v:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+        ));
+    }
+    Ok(())
+}
+
 impl LabelSelector {
     /// Parse a selector such as `app=web,tier!=db,env in (a,b),!legacy`.
     pub fn parse(s: &str) -> Result<Self, ApiError> {
@@ -80,6 +127,14 @@ impl LabelSelector {
             } else {
                 LabelReq::Exists(part.to_owned())
             };
+            let (key, values) = match &req {
+                LabelReq::Eq(k, v) | LabelReq::NotEq(k, v) => (k, vec![v.clone()]),
+                LabelReq::In(k, vs) | LabelReq::NotIn(k, vs) => (k, vs.clone()),
+                LabelReq::Exists(k) | LabelReq::NotExists(k) => (k, Vec::new()),
+            };
+            check_requirement(key, &values).map_err(|why| {
+                ApiError::bad_request(format!("unable to parse requirement: {why}"))
+            })?;
             reqs.push(req);
         }
         Ok(Self(reqs))
@@ -188,6 +243,30 @@ mod tests {
                 want,
                 "{sel}"
             );
+        }
+    }
+
+    #[test]
+    fn what_is_not_a_selector_is_refused_not_matched() {
+        for sel in [
+            "!!!===",
+            "a==b==c",
+            "=x",
+            "app=web!",
+            "-app",
+            "a/b/c=x",
+            "Bad_Prefix/x=y",
+        ] {
+            let e = LabelSelector::parse(sel).unwrap_err();
+            assert_eq!(e.code, 400, "{sel}");
+            assert!(
+                e.message.starts_with("unable to parse requirement"),
+                "{sel}: {}",
+                e.message
+            );
+        }
+        for sel in ["app.kubernetes.io/part-of=flux", "a=", "x in (a, b-c)"] {
+            assert!(LabelSelector::parse(sel).is_ok(), "{sel}");
         }
     }
 

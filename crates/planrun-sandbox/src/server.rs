@@ -104,16 +104,11 @@ impl Sandbox {
         kubeconfig_yaml(&self.url(), context_name)
     }
 
-    /// Write the kubeconfig to `path` (creating parent folders).
+    /// Write the kubeconfig to `path` (creating parent folders): mode 0600, written
+    /// aside and renamed into place, so a symbolic link planted at `path` is
+    /// replaced, never written through.
     pub fn write_kubeconfig(&self, path: &Path, context_name: &str) -> Result<(), SandboxError> {
-        let err = |source| SandboxError::Write {
-            path: path.display().to_string(),
-            source,
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
-        std::fs::write(path, self.kubeconfig_yaml(context_name)).map_err(err)
+        write_kubeconfig_of(path, &[(context_name, &self.url())], context_name)
     }
 
     /// A kube client for this sandbox.
@@ -165,24 +160,43 @@ impl Drop for Sandbox {
 
 /// A kubeconfig for `server` with one cluster, user and context named `context_name`.
 pub fn kubeconfig_yaml(server: &str, context_name: &str) -> String {
+    kubeconfig_yaml_of(&[(context_name, server)], context_name)
+}
+
+/// Writes [`kubeconfig_yaml_of`] to `path` as [`Sandbox::write_kubeconfig`] does
+/// (mode 0600, written aside and renamed into place).
+pub fn write_kubeconfig_of(
+    path: &Path,
+    contexts: &[(&str, &str)],
+    current: &str,
+) -> Result<(), SandboxError> {
+    let err = |source| SandboxError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    super::private_file::replace_private(path, kubeconfig_yaml_of(contexts, current).as_bytes())
+        .map_err(err)
+}
+
+/// A kubeconfig with a cluster, user and context per `(name, server)`, `current` the
+/// current context.
+pub fn kubeconfig_yaml_of(contexts: &[(&str, &str)], current: &str) -> String {
+    let mut clusters = String::new();
+    let mut users = String::new();
+    let mut entries = String::new();
+    for (name, server) in contexts {
+        clusters.push_str(&format!(
+            "- name: {name}\n  cluster:\n    server: {server}\n"
+        ));
+        users.push_str(&format!("- name: {name}\n  user: {{}}\n"));
+        entries.push_str(&format!(
+            "- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n    namespace: default\n"
+        ));
+    }
     format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: {context_name}
-  cluster:
-    server: {server}
-users:
-- name: {context_name}
-  user: {{}}
-contexts:
-- name: {context_name}
-  context:
-    cluster: {context_name}
-    user: {context_name}
-    namespace: default
-current-context: {context_name}
-preferences: {{}}
-"
+        "apiVersion: v1\nkind: Config\nclusters:\n{clusters}users:\n{users}contexts:\n{entries}current-context: {current}\npreferences: {{}}\n"
     )
 }

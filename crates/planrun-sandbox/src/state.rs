@@ -3,17 +3,18 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use super::error::SandboxError;
 use super::faults::RequestRecord;
-use super::lifecycle::deployment_status;
+use super::reactions::Reaction;
 use super::resources::ResourceDef;
 use super::scenario::{FaultRule, Scenario};
 use super::seed::{self, Manifest};
 use super::shared::Shared;
+use super::snapshot::Snapshot;
 use super::status::ApiError;
-use super::store::{Change, DeleteOpts, Deleted, Store, finalizers};
+use super::store::{Activity, Change, Store, finalizers};
 
 /// Changes a running sandbox from outside the API (as a controller or a test would).
 #[derive(Clone)]
@@ -55,11 +56,8 @@ impl SandboxState {
 
     /// One object, if present (`namespace` is `""` for cluster-scoped kinds).
     pub fn get(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Option<Value> {
-        self.shared.with_store(|s| {
-            let (def, version) = Self::def(s, api_version, kind).ok()?;
-            let obj = s.get_opt(&def.key(), namespace, name)?.clone();
-            Some(Store::present(&def, &version, obj))
-        })
+        self.shared
+            .with_store(|s| s.get_as(api_version, kind, namespace, name))
     }
 
     /// Objects of a kind, in one namespace or all.
@@ -83,13 +81,57 @@ impl SandboxState {
         namespace: &str,
         name: &str,
     ) -> Result<bool, ApiError> {
+        self.shared
+            .with_store(|s| s.delete_as(api_version, kind, namespace, name))
+    }
+
+    /// Every object now, as one snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        self.shared.with_store(|s| Snapshot::of(s))
+    }
+
+    /// Stores a snapshot's objects back (one transaction, see [`Snapshot`]).
+    pub fn restore(&self, snapshot: &Snapshot) -> Result<(), SandboxError> {
+        self.shared.with_store(|s| snapshot.restore_into(s))
+    }
+
+    /// From now on, every change is saved to `path` in its transaction, before the
+    /// request that made it is answered (see [`crate::snapshot`]).
+    pub fn persist_to(&self, path: &std::path::Path) {
+        self.shared.persist_to(path.to_path_buf());
+    }
+
+    /// The first failure to save the store where it persists, if any.
+    pub fn persist_error(&self) -> Option<String> {
+        self.shared.persist_error()
+    }
+
+    /// Arms reactions (see [`crate::reactions`]): each fires once, in the store
+    /// transaction of the change that brings its object into its state. What each
+    /// says when it fires arrives on the returned channel. A manifest that cannot
+    /// be read is an error, nothing armed.
+    pub fn arm_reactions(
+        &self,
+        reactions: Vec<Reaction>,
+    ) -> Result<mpsc::UnboundedReceiver<String>, SandboxError> {
+        let mut armed = Vec::new();
+        for reaction in reactions {
+            let manifest = match &reaction.apply {
+                Some(path) => Some(Manifest::from_file(path)?.yaml),
+                None => None,
+            };
+            armed.push((reaction, manifest));
+        }
+        let rx = self.shared.tell_reactions();
         self.shared.with_store(|s| {
-            let (def, _) = Self::def(s, api_version, kind)?;
-            Ok(matches!(
-                s.delete(&def, namespace, name, &DeleteOpts::default())?,
-                Deleted::Gone(_)
-            ))
-        })
+            for (reaction, manifest) in armed {
+                s.arm(reaction, manifest);
+            }
+            // Some may already hold.
+            let said = s.run_reactions();
+            (!said.is_empty()).then_some(said)
+        });
+        Ok(rx)
     }
 
     /// Remove one finalizer (what a controller does when its cleanup is done).
@@ -136,20 +178,26 @@ impl SandboxState {
         })
     }
 
-    /// Mark a deployment's replicas ready now.
+    /// Mark a deployment's pods ready now.
     pub fn set_deployment_ready(&self, namespace: &str, name: &str) -> Result<(), ApiError> {
         self.shared.with_store(|s| {
             let (def, _) = Self::def(s, "apps/v1", "Deployment")?;
-            let obj = s.get(&def, namespace, name)?;
-            s.write_status(
-                &def,
-                namespace,
-                name,
-                deployment_status(&obj, true),
-                "kube-controller-manager",
-            );
+            s.get(&def, namespace, name)?;
+            s.deployment_ready_now(namespace, name);
             Ok(())
         })
+    }
+
+    /// What the simulated controllers did so far (Flux's pruning and uninstalls,
+    /// objects they could not finalize), oldest first.
+    pub fn activity(&self) -> Vec<Activity> {
+        self.shared.with_store(|s| s.activity().to_vec())
+    }
+
+    /// Every object stored now, at its preferred version: namespaces first, then
+    /// CRDs, then the rest by kind.
+    pub fn all_objects(&self) -> Vec<Value> {
+        self.shared.with_store(|s| s.all_objects())
     }
 
     /// Change the scenario knobs (delays, stuck namespaces, condition rules...). Faults

@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use super::fields::{self, Scope};
+use super::limits;
 use super::patch;
+use super::reactions::Armed;
 use super::resources::{self, ResKey, ResourceDef};
 use super::scenario::Scenario;
 use super::selector::Selectors;
@@ -73,16 +75,44 @@ pub enum Scheduled {
         /// Delay.
         after: Duration,
     },
-    /// Mark a deployment's replicas ready.
-    DeploymentReady {
+    /// The kubelet starts a pod: Running and Ready.
+    PodReady {
         /// Namespace.
         ns: String,
         /// Name.
         name: String,
         /// Uid.
         uid: String,
-        /// The generation that becomes ready.
-        generation: i64,
+        /// Delay.
+        after: Duration,
+    },
+    /// The kubelet has stopped a terminating pod: it goes.
+    PodGone {
+        /// Namespace.
+        ns: String,
+        /// Name.
+        name: String,
+        /// Uid.
+        uid: String,
+        /// Delay.
+        after: Duration,
+    },
+    /// The replicaset controller looks at one ReplicaSet again.
+    SyncReplicaSet {
+        /// Namespace.
+        ns: String,
+        /// Name.
+        name: String,
+        /// Delay.
+        after: Duration,
+    },
+    /// The garbage collector sweeps.
+    CollectGarbage {
+        /// Delay.
+        after: Duration,
+    },
+    /// The simulated Flux controllers look at the cluster.
+    FluxControllers {
         /// Delay.
         after: Duration,
     },
@@ -124,7 +154,11 @@ impl Scheduled {
         match self {
             Scheduled::FinalizeNamespace { after, .. }
             | Scheduled::FinalizeCrd { after, .. }
-            | Scheduled::DeploymentReady { after, .. }
+            | Scheduled::PodReady { after, .. }
+            | Scheduled::PodGone { after, .. }
+            | Scheduled::SyncReplicaSet { after, .. }
+            | Scheduled::CollectGarbage { after }
+            | Scheduled::FluxControllers { after }
             | Scheduled::Condition { after, .. }
             | Scheduled::ClearFinalizers { after, .. } => *after,
         }
@@ -172,6 +206,48 @@ pub struct DeleteOpts {
     pub propagation: Option<String>,
 }
 
+/// How the dependents of a deleted object go (`propagationPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Propagation {
+    /// The object goes now; the garbage collector deletes its dependents after.
+    #[default]
+    Background,
+    /// The object waits (finalizer `foregroundDeletion`) until its blocking
+    /// dependents are gone.
+    Foreground,
+    /// The dependents lose their owner reference (finalizer `orphan`).
+    Orphan,
+}
+
+impl Propagation {
+    /// From DeleteOptions (Background when unset).
+    pub fn of(policy: Option<&str>) -> Self {
+        match policy {
+            Some("Foreground") => Propagation::Foreground,
+            Some("Orphan") => Propagation::Orphan,
+            _ => Propagation::Background,
+        }
+    }
+
+    /// The finalizer this policy puts on the object.
+    fn finalizer(self) -> Option<&'static str> {
+        match self {
+            Propagation::Background => None,
+            Propagation::Foreground => Some(super::gc::FOREGROUND),
+            Propagation::Orphan => Some(super::gc::ORPHAN),
+        }
+    }
+}
+
+/// One thing a simulated controller did, for the activity log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// What, in words.
+    pub text: String,
+}
+
 /// How a delete ended.
 #[derive(Debug, Clone)]
 pub enum Deleted {
@@ -210,6 +286,17 @@ pub struct Store {
     finalizing_namespaces: BTreeSet<String>,
     finalizing_crds: BTreeSet<String>,
     effects: Vec<Scheduled>,
+    /// Seeds are being stored: workload controllers wait until all are.
+    pub(super) seeding: bool,
+    /// A garbage collector sweep is scheduled.
+    pub(super) gc_scheduled: bool,
+    /// The simulated Flux controllers are due to look.
+    pub(super) flux_scheduled: bool,
+    /// What the simulated controllers have already said once.
+    pub(super) noted: BTreeSet<String>,
+    activity: Vec<Activity>,
+    /// Reactions armed on this store, evaluated after every change.
+    reactions: Vec<Armed>,
 }
 
 /// The current time in the API's RFC 3339 form (whole seconds, UTC).
@@ -237,9 +324,15 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
     resources::strings(obj.pointer("/metadata/finalizers"))
 }
 
-fn is_deleting(obj: &Value) -> bool {
+/// Whether the object is being deleted (has a `deletionTimestamp`).
+pub(super) fn is_deleting(obj: &Value) -> bool {
     obj.pointer("/metadata/deletionTimestamp")
         .is_some_and(|v| !v.is_null())
+}
+
+/// The string at `pointer` (`""` when absent or not a string).
+pub(super) fn str_at<'a>(obj: &'a Value, pointer: &str) -> &'a str {
+    obj.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
 fn generation(obj: &Value) -> i64 {
@@ -296,6 +389,12 @@ impl Store {
             finalizing_namespaces: BTreeSet::new(),
             finalizing_crds: BTreeSet::new(),
             effects: Vec::new(),
+            seeding: false,
+            gc_scheduled: false,
+            flux_scheduled: false,
+            noted: BTreeSet::new(),
+            activity: Vec::new(),
+            reactions: Vec::new(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let obj = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":ns}});
@@ -344,6 +443,71 @@ impl Store {
         })
     }
 
+    /// One object by kind, as a client of `api_version` sees it.
+    pub fn get_as(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> Option<Value> {
+        let (def, version) = self.resolve_kind(api_version, kind)?;
+        let obj = self.get_opt(&def.key(), ns, name)?.clone();
+        Some(Self::present(&def, &version, obj))
+    }
+
+    /// Every object stored now, at its preferred version: namespaces first, then
+    /// CRDs, then the rest by kind.
+    pub fn all_objects(&self) -> Vec<Value> {
+        let mut defs = self.resources();
+        defs.sort_by_key(|d| match (d.group.as_str(), d.plural.as_str()) {
+            ("", "namespaces") => 0,
+            ("apiextensions.k8s.io", "customresourcedefinitions") => 1,
+            _ => 2,
+        });
+        let mut out = Vec::new();
+        for def in defs {
+            let version = def.preferred_version().to_owned();
+            out.extend(
+                self.list(&def, None, &Default::default())
+                    .into_iter()
+                    .map(|o| Self::present(&def, &version, o)),
+            );
+        }
+        out
+    }
+
+    /// Deletes an object by kind as a client would; `true` when it is gone at once.
+    pub fn delete_as(
+        &mut self,
+        api_version: &str,
+        kind: &str,
+        ns: &str,
+        name: &str,
+    ) -> Result<bool, ApiError> {
+        let (def, _) = self.resolve_kind(api_version, kind).ok_or_else(|| {
+            ApiError::new(
+                404,
+                "NotFound",
+                format!(
+                    "the server could not find the requested resource ({kind} in {api_version})"
+                ),
+            )
+        })?;
+        Ok(matches!(
+            self.delete(&def, ns, name, &DeleteOpts::default())?,
+            Deleted::Gone(_)
+        ))
+    }
+
+    /// Arms `reaction` (its manifest already read).
+    pub fn arm(&mut self, reaction: crate::reactions::Reaction, manifest: Option<String>) {
+        self.reactions.push(Armed::new(reaction, manifest));
+    }
+
+    /// Fires the armed reactions whose object is now in their state (see
+    /// [`crate::reactions`]); what is said of each.
+    pub fn run_reactions(&mut self) -> Vec<String> {
+        let mut armed = std::mem::take(&mut self.reactions);
+        let said = crate::reactions::run(self, &mut armed);
+        self.reactions = armed;
+        said
+    }
+
     /// The resource of a kind (any served version), if any.
     pub fn resolve_kind(&self, api_version: &str, kind: &str) -> Option<(ResourceDef, String)> {
         let (group, version) = match api_version.rsplit_once('/') {
@@ -369,7 +533,7 @@ impl Store {
         )
     }
 
-    fn generate_suffix(&mut self) -> String {
+    pub(super) fn generate_suffix(&mut self) -> String {
         const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
         self.seq += 1;
         let mut x = self.uid_seed ^ self.seq.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -420,6 +584,21 @@ impl Store {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Every object of a collection, in every namespace.
+    pub(super) fn objects_of(&self, res: &ResKey) -> impl Iterator<Item = &Value> {
+        self.objects.get(res).into_iter().flat_map(|m| m.values())
+    }
+
+    /// Notes what a simulated controller did.
+    pub(super) fn record_activity(&mut self, text: String) {
+        self.activity.push(Activity { at: now(), text });
+    }
+
+    /// What the simulated controllers did so far.
+    pub fn activity(&self) -> &[Activity] {
+        &self.activity
     }
 
     /// Objects of a collection in one namespace (for finalizers), as (name, object).
@@ -529,6 +708,8 @@ impl Store {
         if res.plural == "namespaces" && res.group.is_empty() {
             self.finalizing_namespaces.remove(name);
         }
+        // Its dependents, if any, are garbage now.
+        self.schedule_gc();
         Some(obj)
     }
 
@@ -580,7 +761,12 @@ impl Store {
         }
         let status = body.get("status").cloned();
         let managed = body.pointer("/metadata/managedFields").cloned();
+        // A saved cluster restored keeps its uids: owner references still hold.
+        let uid = meta(&body, "uid").filter(|u| !u.is_empty());
         let mut obj = self.prepare_new(def, version, &ns, body, None)?;
+        if let Some(uid) = uid {
+            meta_mut(&mut obj).insert("uid".to_owned(), json!(uid));
+        }
         if let Some(st) = status {
             obj["status"] = st;
         }
@@ -625,6 +811,7 @@ impl Store {
         if self.get_opt(&def.key(), &ns, &name).is_some() {
             return Err(ApiError::already_exists(&def.group, &def.plural, &name));
         }
+        limits::check_size(&obj)?;
         if opts.dry_run {
             return Ok(obj);
         }
@@ -633,7 +820,7 @@ impl Store {
     }
 
     /// Validate and default a new object (shared by create, apply-create and seed).
-    fn prepare_new(
+    pub(super) fn prepare_new(
         &mut self,
         def: &ResourceDef,
         version: &str,
@@ -645,6 +832,18 @@ impl Store {
             return Err(ApiError::bad_request(
                 "the body of the request is not a JSON object",
             ));
+        }
+        limits::check_types(def, &obj)?;
+        // A Secret without a type is Opaque (kubernetes/kubernetes
+        // `pkg/apis/core/v1/defaults.go`, `SetDefaults_Secret`).
+        if def.group.is_empty()
+            && def.kind == "Secret"
+            && obj
+                .get("type")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            obj["type"] = json!("Opaque");
         }
         if let Some(k) = obj.get("kind").and_then(Value::as_str)
             && k != def.kind
@@ -892,7 +1091,7 @@ impl Store {
         let mut new = old.clone();
         match kind {
             PatchKind::Merge => patch::merge_patch(&mut new, &parsed),
-            PatchKind::Strategic => patch::strategic_merge_patch(&mut new, &parsed),
+            PatchKind::Strategic => patch::strategic_merge_patch(&mut new, &parsed)?,
             PatchKind::Json => patch::json_patch(&mut new, &parsed)?,
             PatchKind::Apply => unreachable!("handled above"),
         }
@@ -963,6 +1162,7 @@ impl Store {
             meta_mut(&mut new).insert("generation".to_owned(), json!(generation(&old) + 1));
         }
         self.validate_update(def, &old, &new)?;
+        limits::check_types(def, &new)?;
         if record {
             fields::record_update(
                 Some(&old),
@@ -980,6 +1180,7 @@ impl Store {
         if without_times(&new) == without_times(&old) {
             return Ok(old);
         }
+        limits::check_size(&new)?;
         if opts.dry_run {
             return Ok(new);
         }
@@ -1052,20 +1253,38 @@ impl Store {
         if def.group == "apiextensions.k8s.io" && def.plural == "customresourcedefinitions" {
             return self.delete_crd(def, old, opts.dry_run);
         }
-        self.delete_object(def, old, opts.dry_run)
+        self.delete_object(
+            def,
+            old,
+            opts.dry_run,
+            Propagation::of(opts.propagation.as_deref()),
+        )
     }
 
-    /// The generic delete: linger while finalizers remain, else remove.
+    /// The generic delete: linger while finalizers remain (a foreground or orphaning
+    /// delete adds its own), else remove; pods terminate first (`workloads.rs`).
     pub(super) fn delete_object(
         &mut self,
         def: &ResourceDef,
         old: Value,
         dry_run: bool,
+        propagation: Propagation,
     ) -> Result<Deleted, ApiError> {
         let ns = meta(&old, "namespace").unwrap_or_default();
         let name = meta(&old, "name").unwrap_or_default();
         if is_deleting(&old) {
             return Ok(Deleted::Pending(old));
+        }
+        if def.group.is_empty() && def.plural == "pods" {
+            return self.delete_pod(def, old, dry_run);
+        }
+        let mut old = old;
+        if let Some(f) = propagation.finalizer() {
+            let mut fins = finalizers(&old);
+            if !fins.iter().any(|x| x == f) {
+                fins.push(f.to_owned());
+            }
+            meta_mut(&mut old).insert("finalizers".to_owned(), json!(fins));
         }
         if finalizers(&old).is_empty() {
             if dry_run {
@@ -1084,6 +1303,13 @@ impl Store {
             return Ok(Deleted::Pending(new));
         }
         let stored = self.put(&def.key(), new);
+        if propagation.finalizer().is_some() {
+            self.schedule_gc();
+        }
+        if def.custom {
+            // A Flux controller may have to finalize it.
+            self.schedule_flux_controllers();
+        }
         if let Some(after) = self.scenario.finalizer_clear_delay.duration() {
             self.schedule(Scheduled::ClearFinalizers {
                 res: def.key(),

@@ -4,13 +4,20 @@
 //!
 //! A duration is one or more `<number><unit>` parts, added up: `30s`, `1h30m`,
 //! `1.5s`, `250ms`, `2d`. A number is digits, optionally with a decimal fraction
-//! (`0.5`); units are `ms`, `s`, `m`, `h` and `d`.
+//! (`0.5`); units are `ms`, `s`, `m`, `h` and `d`. A duration is at most
+//! [`MAX_DURATION`] (30 days): no maintenance step waits longer, and a bound keeps
+//! every deadline computed from a duration (`now + timeout`) far from overflowing.
 
 use std::time::Duration;
 
 /// The help line every duration error carries.
 pub const DURATION_HELP: &str =
     "write a duration as numbers with units ms, s, m, h, d, like \"30s\", \"10m\" or \"1h30m\"";
+
+/// The longest duration accepted anywhere: 30 days.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 86_400);
+/// [`MAX_DURATION`] as written in messages.
+const MAX_DURATION_TEXT: &str = "30d";
 
 const NANOS_PER_SEC: u128 = 1_000_000_000;
 /// Fraction digits beyond this are below a nanosecond and ignored.
@@ -62,6 +69,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         };
         nanos = nanos.saturating_add(u128::from(value) * unit_nanos);
         nanos = nanos.saturating_add(fraction_of(fraction, unit_nanos));
+    }
+    if nanos > MAX_DURATION.as_nanos() {
+        return Err(format!(
+            "longer than {MAX_DURATION_TEXT}, the longest duration planrun accepts"
+        ));
     }
     let secs = u64::try_from(nanos / NANOS_PER_SEC).unwrap_or(u64::MAX);
     let sub = u32::try_from(nanos % NANOS_PER_SEC).unwrap_or(0);
@@ -183,6 +195,25 @@ mod tests {
         assert!(parse_duration("1.s").is_err());
         assert!(parse_duration(".5s").is_err());
         assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn durations_are_bounded_at_thirty_days() {
+        assert_eq!(parse_duration(MAX_DURATION_TEXT), Ok(MAX_DURATION));
+        assert_eq!(parse_duration("720h"), Ok(MAX_DURATION));
+        for text in [
+            "30d1ms",
+            "31d",
+            "9223372036854775807s",
+            "18446744073709551615s",
+            "99999999999999999999d",
+        ] {
+            let err = parse_duration(text).unwrap_err();
+            assert!(
+                err.contains("longer than 30d") || err.contains("too large"),
+                "{text}: {err}"
+            );
+        }
     }
 
     #[test]

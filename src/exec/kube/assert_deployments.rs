@@ -27,7 +27,7 @@ use super::env::TaskEnv;
 use super::error::KubeError;
 use super::retry;
 use super::task::{KubeTask, KubeWork};
-use super::watch::{WatchEnd, watch_until};
+use super::watch::{Source, Unserved, WatchEnd, watch_until};
 
 /// The tag that accepts any image.
 const ANY_TAG: &str = "*";
@@ -270,11 +270,16 @@ pub async fn assert_deployments(
         return conclude(spec, &seen);
     }
     let mut last_detail = None;
+    let source = Source {
+        api,
+        config: watcher::Config::default(),
+        resource: resource.clone(),
+        prefix: String::new(),
+    };
     let end = watch_until(
         env,
-        api,
-        watcher::Config::default(),
-        &resource,
+        vec![source],
+        Unserved::Ends,
         |d: &Deployment| {
             d.metadata
                 .name
@@ -300,7 +305,7 @@ pub async fn assert_deployments(
     .await?;
     match end {
         WatchEnd::Done(seen) => conclude(spec, &seen),
-        WatchEnd::NotServed => Err(KubeError::Api {
+        WatchEnd::NotServed(_) => Err(KubeError::Api {
             verb: "watch",
             resource,
             code: 404,

@@ -16,12 +16,13 @@ use crate::validate::Capture;
 
 use super::env::TaskEnv;
 use super::error::KubeError;
-use super::select::{Selected, object_name};
+use super::select::{Access, Selected};
 use super::task::{KubeTask, KubeWork};
 
 /// Annotations that may hold a copy of the data (kubectl's last-applied
 /// configuration holds a Secret's values in clear base64); never written out.
-const DROPPED_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
+pub(crate) const DROPPED_ANNOTATIONS: &[&str] =
+    &["kubectl.kubernetes.io/last-applied-configuration"];
 
 /// Captures the selected objects into `run_dir/spec.file`. Returns a summary.
 pub async fn capture(
@@ -30,22 +31,20 @@ pub async fn capture(
     run_dir: &Path,
     redactor: &Redactor,
 ) -> Result<String, KubeError> {
-    let sel = Selected::resolve(env, &spec.selection).await?;
+    let sel = Selected::resolve(env, &spec.selection, Access::READ).await?;
     let objects = sel.list(env).await?;
-    let is_secret = sel.kind.resource.kind == "Secret";
-    if is_secret {
-        for obj in &objects {
-            register_secret_values(obj, redactor);
-        }
+    for obj in objects.iter().filter(|o| is_secret(o)) {
+        register_secret_values(&object_value(obj), redactor);
     }
     let described: Vec<String> = objects
         .iter()
-        .map(|o| format!("{} (keys: {})", object_name(o), keys(o).join(", ")))
+        .map(|o| format!("{} (keys: {})", sel.short_ref(o), keys(o).join(", ")))
         .collect();
-    let what = if objects.len() == 1 {
-        sel.kind.resource.kind.to_lowercase()
-    } else {
-        sel.kind.resource.plural.clone()
+    let what = match (sel.kinds.as_slice(), objects.len()) {
+        ([kind], 1) => kind.resource.kind.to_lowercase(),
+        ([kind], _) => kind.resource.plural.clone(),
+        (_, 1) => "object".to_string(),
+        _ => "objects".to_string(),
     };
     if env.dry_run {
         return Ok(format!(
@@ -84,6 +83,18 @@ pub async fn capture(
     })
 }
 
+/// Whether a listed object is a Secret.
+pub(crate) fn is_secret(obj: &DynamicObject) -> bool {
+    obj.types
+        .as_ref()
+        .is_some_and(|t| t.kind == "Secret" && t.api_version == "v1")
+}
+
+/// The object as JSON (kind, metadata and data), as [`register_secret_values`] reads it.
+pub(crate) fn object_value(obj: &DynamicObject) -> Value {
+    serde_json::to_value(obj).unwrap_or(Value::Null)
+}
+
 /// The object as it can be applied again: identity, labels, annotations and data;
 /// no server-set fields.
 fn manifest(obj: &DynamicObject) -> Value {
@@ -118,7 +129,7 @@ fn manifest(obj: &DynamicObject) -> Value {
 }
 
 /// The data keys of a Secret or ConfigMap, sorted.
-fn keys(obj: &DynamicObject) -> Vec<String> {
+pub(crate) fn keys(obj: &DynamicObject) -> Vec<String> {
     let mut keys: Vec<String> = ["data", "binaryData", "stringData"]
         .iter()
         .filter_map(|f| obj.data.get(*f).and_then(Value::as_object))
@@ -129,38 +140,57 @@ fn keys(obj: &DynamicObject) -> Vec<String> {
     keys
 }
 
-/// Adds a Secret's values to the redactor: base64 as stored, decoded, and each line
-/// of a decoded multi-line value (a key file shows up line by line in logs).
-fn register_secret_values(obj: &DynamicObject, redactor: &Redactor) {
-    let register = |plain: &str| {
-        redactor.add(plain);
-        if plain.contains('\n') {
-            for line in plain.lines().map(str::trim).filter(|l| l.len() >= 8) {
-                redactor.add(line);
-            }
-        }
-    };
+/// Adds a Secret's values to the redactor: base64 as stored, and decoded with every
+/// form a secret is printed in (see [`Redactor::add_secret`]).
+pub(crate) fn register_secret_values(obj: &Value, redactor: &Redactor) {
     for field in ["data", "stringData"] {
-        let Some(map) = obj.data.get(field).and_then(Value::as_object) else {
+        let Some(map) = obj.get(field).and_then(Value::as_object) else {
             continue;
         };
         for value in map.values() {
             let Some(text) = value.as_str() else { continue };
-            redactor.add(text);
-            if field == "data"
-                && let Ok(ByteString(bytes)) = serde_json::from_value(value.clone())
-            {
-                register(&String::from_utf8_lossy(&bytes));
-            } else if field == "stringData" {
-                register(text);
+            if field == "data" {
+                redactor.add(text);
+                match serde_json::from_value::<ByteString>(value.clone()) {
+                    Ok(ByteString(bytes)) => redactor.add_secret(&String::from_utf8_lossy(&bytes)),
+                    Err(_) => redactor.add_secret(text),
+                }
+            } else {
+                redactor.add_secret(text);
             }
         }
     }
+    let annotations = obj
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object);
     for annotation in DROPPED_ANNOTATIONS {
-        if let Some(v) = obj.annotations().get(*annotation) {
-            redactor.add(v.as_str());
+        if let Some(v) = annotations
+            .and_then(|a| a.get(*annotation))
+            .and_then(Value::as_str)
+        {
+            redactor.add(v);
         }
     }
+}
+
+/// Registers with `redactor` the values of the Secrets a capture task saved to
+/// `path` in an earlier planrun process of the run (a resume does not capture
+/// again, yet a later task may print what was captured). The file is the only
+/// place the values are kept. Returns how many Secrets it held.
+pub fn register_captured(path: &Path, redactor: &Redactor) -> std::io::Result<usize> {
+    let text = std::fs::read_to_string(path)?;
+    let document: Value = serde_yaml::from_str(&text).map_err(std::io::Error::other)?;
+    let secrets: Vec<&Value> = document
+        .get("items")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|item| item.get("kind").and_then(Value::as_str) == Some("Secret"))
+        .collect();
+    for secret in &secrets {
+        register_secret_values(secret, redactor);
+    }
+    Ok(secrets.len())
 }
 
 impl KubeWork for Capture {
@@ -207,7 +237,7 @@ mod tests {
     #[test]
     fn every_form_of_a_secret_value_is_masked() {
         let r = Redactor::new();
-        register_secret_values(&secret(), &r);
+        register_secret_values(&object_value(&secret()), &r);
         for text in [
             "secret-key-value",
             "c2VjcmV0LWtleS12YWx1ZQ==",
@@ -216,5 +246,24 @@ mod tests {
         ] {
             assert_eq!(r.redact(text), crate::redact::MASK, "{text}");
         }
+    }
+
+    #[test]
+    fn values_of_a_capture_file_are_registered_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("capture.yaml");
+        let items: Vec<Value> = vec![manifest(&secret())];
+        let document = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+        write_private(&path, serde_yaml::to_string(&document).unwrap().as_bytes()).unwrap();
+        let r = Redactor::new();
+        assert_eq!(register_captured(&path, &r).unwrap(), 1);
+        for text in [
+            "secret-key-value",
+            "line-one-secret",
+            "c2VjcmV0LWtleS12YWx1ZQ==",
+        ] {
+            assert_eq!(r.redact(text), crate::redact::MASK, "{text}");
+        }
+        assert!(register_captured(&dir.path().join("missing.yaml"), &r).is_err());
     }
 }

@@ -28,6 +28,9 @@ pub struct Connection {
     context: String,
     server: String,
     kinds: Kinds,
+    /// The kubeconfig files read, in merge order (absolute); empty for a client made
+    /// elsewhere ([`Connection::new`]).
+    files: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -52,6 +55,7 @@ impl Connection {
             })?,
         };
         let context = effective_context(&kubeconfig, options.context.as_deref())?;
+        let files = loaded_files(options);
         let config = kube::Config::from_custom_kubeconfig(
             kubeconfig,
             &KubeConfigOptions {
@@ -65,10 +69,18 @@ impl Connection {
             message: format!("context `{context}`: {}", error_chain(&e)),
         })?;
         let server = config.cluster_url.to_string();
+        // planrun retries transient errors itself, inside the task's deadline and
+        // saying so in the task's log (`retry.rs`); kube's own retry layer would
+        // retry a 503 fifteen times with backoff first, silently (a down aggregated
+        // API would stall discovery for minutes).
+        let mut config = config;
+        config.default_retry = false;
         let client = Client::try_from(config).map_err(|e| KubeError::Kubeconfig {
             message: format!("context `{context}`: {}", error_chain(&e)),
         })?;
-        Ok(Self::new(client, context, server))
+        let mut conn = Self::new(client, context, server);
+        conn.files = files;
+        Ok(conn)
     }
 
     /// A connection over an existing client (tests, the embedded sandbox).
@@ -80,7 +92,13 @@ impl Connection {
             client,
             context: context.into(),
             server,
+            files: Vec::new(),
         }
+    }
+
+    /// The kubeconfig files this connection was read from, in merge order.
+    pub fn kubeconfig_files(&self) -> &[PathBuf] {
+        &self.files
     }
 
     pub fn client(&self) -> &Client {
@@ -142,6 +160,26 @@ impl Connection {
     pub fn check_guard(&self, expected: Option<&str>) -> Result<(), KubeError> {
         check_guard(expected, &self.context)
     }
+}
+
+/// The kubeconfig files [`Connection::open`] reads, as kube and client-go do:
+/// `--kubeconfig`, else every entry of `KUBECONFIG`, else `~/.kube/config`; made
+/// absolute (children run in other directories).
+fn loaded_files(options: &ConnectOptions) -> Vec<PathBuf> {
+    let files: Vec<PathBuf> = match (&options.kubeconfig, std::env::var_os("KUBECONFIG")) {
+        (Some(path), _) => vec![path.clone()],
+        (None, Some(list)) if !list.is_empty() => std::env::split_paths(&list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        _ => std::env::home_dir()
+            .map(|home| home.join(".kube").join("config"))
+            .into_iter()
+            .collect(),
+    };
+    files
+        .into_iter()
+        .map(|f| std::path::absolute(&f).unwrap_or(f))
+        .collect()
 }
 
 /// `expected` is the plan's `[plan] context`; `None` means unguarded.

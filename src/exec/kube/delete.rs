@@ -1,15 +1,18 @@
 //! `kube-delete`: delete by name, name pattern or label selector; absent objects are
 //! fine (`--ignore-not-found`), objects already being deleted are left to finish, and
-//! a dry run asks the server (`dryRun=All`) and lists what would go.
+//! a dry run asks the server (`dryRun=All`) and lists what would go. Before acting
+//! (dry run included) it says which objects carry finalizers, inside the selected
+//! ones too, and which running Deployments may act on them (see `finalizers.rs`).
 
-use kube::api::{Api, DeleteParams, DynamicObject, PropagationPolicy, ResourceExt};
+use kube::api::{DeleteParams, PropagationPolicy, ResourceExt};
 
 use crate::validate::{KubeDelete, Propagation};
 
 use super::env::TaskEnv;
 use super::error::KubeError;
+use super::finalizers;
 use super::retry;
-use super::select::Selected;
+use super::select::{Access, Selected};
 use super::task::{KubeTask, KubeWork};
 
 /// What happened to one object.
@@ -24,22 +27,20 @@ enum Deleted {
 
 /// Deletes the selected objects. Returns a one-line summary.
 pub async fn kube_delete(env: &TaskEnv<'_>, spec: &KubeDelete) -> Result<String, KubeError> {
-    let sel = Selected::resolve(env, &spec.selection).await?;
-    let objects = match sel.list(env).await {
-        Ok(objects) => objects,
-        // The kind's CRD went since discovery ran: none of its objects exist.
-        Err(KubeError::Api { code: 404, .. }) => {
-            env.conn.kinds().forget().await;
-            Vec::new()
-        }
-        Err(e) => return Err(e),
-    };
+    let sel = Selected::resolve(env, &spec.selection, Access::DELETE).await?;
+    sel.say_notes(env);
+    let objects = sel.list(env).await?;
     if objects.is_empty() {
         env.say(&format!("{} already absent", sel.description));
-        return Ok(format!(
+        return Ok(sel.noted(format!(
             "nothing to delete: {} already absent",
             sel.description
-        ));
+        )));
+    }
+    // Before acting: what the deletion will meet (it does not block the delete).
+    let findings = finalizers::scan(env, &sel, &objects).await;
+    for line in &findings.lines {
+        env.say(line);
     }
     let params = DeleteParams {
         dry_run: env.dry_run,
@@ -55,7 +56,7 @@ pub async fn kube_delete(env: &TaskEnv<'_>, spec: &KubeDelete) -> Result<String,
             in_progress.push(what);
             continue;
         }
-        let api = object_api(env, &sel, obj);
+        let api = sel.object_api(env, obj);
         let name = obj.name_any();
         let outcome = retry::call(env, "delete", &what, || async {
             match api.delete(&name, &params).await {
@@ -95,15 +96,11 @@ pub async fn kube_delete(env: &TaskEnv<'_>, spec: &KubeDelete) -> Result<String,
     if !in_progress.is_empty() {
         summary.push_str(&format!("; already being deleted: {}", count(&in_progress)));
     }
-    Ok(summary)
-}
-
-/// The API for one object: its own namespace when the selection spans namespaces.
-fn object_api(env: &TaskEnv<'_>, sel: &Selected, obj: &DynamicObject) -> Api<DynamicObject> {
-    match (sel.kind.namespaced, obj.namespace()) {
-        (true, Some(ns)) => Api::namespaced_with(env.client(), &ns, &sel.kind.resource),
-        _ => sel.api.clone(),
+    if let Some(held) = findings.summary() {
+        summary.push_str("; ");
+        summary.push_str(&held);
     }
+    Ok(sel.noted(summary))
 }
 
 fn count(names: &[String]) -> String {

@@ -43,10 +43,11 @@ pub enum KubeError {
 
     /// No served resource has this kind.
     #[error(
-        "unknown kind `{}`{}{}",
+        "unknown kind `{}`{}{}{}",
         kind,
         in_version(api_version),
-        close_list(close)
+        close_list(close),
+        unlisted_list(unlisted)
     )]
     #[diagnostic(
         code(planrun::kube::unknown_kind),
@@ -57,6 +58,8 @@ pub enum KubeError {
         api_version: Option<String>,
         /// Similar kinds the server serves, as `Kind (group/version)`.
         close: Vec<String>,
+        /// Group-versions discovery could not list (the kind may be in one of them).
+        unlisted: Vec<String>,
     },
 
     /// Several API groups serve this kind.
@@ -97,6 +100,43 @@ pub enum KubeError {
         attempts: u32,
         last: String,
     },
+
+    /// A conflict-safe write kept meeting newer versions of the object.
+    #[error(
+        "{what}: still conflicting after {attempts} attempts (another writer keeps changing it); last: {last}"
+    )]
+    #[diagnostic(
+        code(planrun::kube::conflict),
+        help(
+            "find the other writer (a controller still running?) and stop it, then run the task again"
+        )
+    )]
+    Conflicting {
+        what: String,
+        attempts: u32,
+        last: String,
+    },
+
+    /// A server-side apply met fields another manager owns.
+    #[error(
+        "apply {what}: fields owned by another manager{}",
+        detail_lines(conflicts)
+    )]
+    #[diagnostic(
+        code(planrun::kube::apply_conflict),
+        help(
+            "set force = true to take these fields over (the other manager loses them), or leave them to it"
+        )
+    )]
+    ApplyConflict {
+        what: String,
+        conflicts: Vec<String>,
+    },
+
+    /// A manifest or capture file cannot be used.
+    #[error("{path}: {message}")]
+    #[diagnostic(code(planrun::kube::manifest))]
+    Manifest { path: String, message: String },
 
     /// A wait ended at its deadline; `details` say what was still in the way.
     #[error("timed out after {} waiting for {what}{}", format_duration(*after), detail_lines(details))]
@@ -160,6 +200,14 @@ fn close_list(close: &[String]) -> String {
     }
 }
 
+fn unlisted_list(unlisted: &[String]) -> String {
+    if unlisted.is_empty() {
+        String::new()
+    } else {
+        format!("; discovery could not list {}", unlisted.join("; "))
+    }
+}
+
 fn detail_lines(details: &[String]) -> String {
     details.iter().map(|d| format!("\n  {d}")).collect()
 }
@@ -174,6 +222,7 @@ mod tests {
             kind: "Namespac".into(),
             api_version: None,
             close: vec!["Namespace (v1)".into()],
+            unlisted: Vec::new(),
         };
         assert_eq!(
             e.to_string(),

@@ -17,7 +17,7 @@ use crate::validate::{AssertFieldManagers, Owner};
 
 use super::env::TaskEnv;
 use super::error::KubeError;
-use super::select::Selected;
+use super::select::{Access, Selected};
 use super::task::{KubeTask, KubeWork};
 
 /// One managedFields entry as the rules see it.
@@ -98,7 +98,7 @@ pub async fn assert_field_managers(
     env: &TaskEnv<'_>,
     spec: &AssertFieldManagers,
 ) -> Result<String, KubeError> {
-    let sel = Selected::resolve(env, &spec.selection).await?;
+    let sel = Selected::resolve(env, &spec.selection, Access::READ).await?;
     let objects = sel.list(env).await?;
     if objects.is_empty() {
         if !spec.owners.is_empty() {

@@ -2,15 +2,19 @@
 //! one file per task type, plus the connection, kind discovery, API error handling
 //! and the watch loop they share.
 
+mod apply;
 mod assert_deployments;
 mod capture;
+mod child_config;
 mod connection;
 mod delete;
 mod env;
 mod error;
 mod executor;
 mod field_managers;
+mod finalizers;
 mod kinds;
+mod patch;
 mod retry;
 mod select;
 mod status;
@@ -19,14 +23,17 @@ mod wait_absent;
 mod wait_condition;
 mod watch;
 
+pub use apply::kube_apply;
 pub use assert_deployments::assert_deployments;
-pub use capture::capture;
+pub use capture::{capture, register_captured};
+pub use child_config::ChildKubeconfig;
 pub use connection::{ConnectOptions, Connection, check_guard};
 pub use delete::kube_delete;
 pub use env::{Progress, Quiet, TaskEnv};
 pub use error::KubeError;
 pub use executor::execute;
 pub use field_managers::assert_field_managers;
+pub use patch::kube_patch;
 pub use task::{KubeDone, KubeTask, KubeWork, run_kube, run_kube_task};
 pub use wait_absent::wait_absent;
 pub use wait_condition::wait_condition;

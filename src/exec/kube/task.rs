@@ -73,12 +73,14 @@ pub async fn run_kube<W: KubeWork>(work: &W, task: KubeTask<'_>) -> Result<KubeD
             kind,
             api_version,
             close,
+            unlisted,
         }) if task.dry_run && W::KIND_MAY_COME_LATER => Err(KubeError::Assertion {
             summary: format!("kind `{kind}` is not served now (an earlier task may install it)"),
             details: KubeError::UnknownKind {
                 kind,
                 api_version,
                 close,
+                unlisted,
             }
             .to_string()
             .lines()

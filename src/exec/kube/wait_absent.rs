@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use kube::api::{Api, DynamicObject, ListParams, ResourceExt};
-use kube::discovery::ApiResource;
 use planrun_text::plural;
 use serde_json::Value;
 
@@ -14,17 +13,19 @@ use crate::validate::WaitAbsent;
 
 use super::env::TaskEnv;
 use super::error::KubeError;
-use super::select::{Selected, object_name};
+use super::kinds::crd_kind;
+use super::select::{Access, Selected};
 use super::status::why_present;
 use super::task::{KubeTask, KubeWork};
-use super::watch::WatchEnd;
+use super::watch::{Unserved, WatchEnd};
 
 /// How long a timeout message may spend looking up a stuck CRD's custom resources.
 const EXPLAIN_BUDGET: Duration = Duration::from_secs(3);
 
 /// Waits until nothing matches `spec.selection`. Returns a one-line summary.
 pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String, KubeError> {
-    let sel = Selected::resolve(env, &spec.selection).await?;
+    let sel = Selected::resolve(env, &spec.selection, Access::WATCH).await?;
+    sel.say_notes(env);
     if env.dry_run {
         // The wait is checked against the cluster as it is now: nothing was deleted.
         let now = sel.list(env).await?;
@@ -33,26 +34,22 @@ pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String,
         } else {
             Err(KubeError::Assertion {
                 summary: format!("{} present now", sel.description),
-                details: vec![left(now.iter())],
+                details: vec![left(|o| sel.short_ref(o), now.iter())],
             })
         };
     }
-    let resource = sel.kind.resource_name();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let end = sel
-        .watch_until(env, |objects| {
+        .watch_until(env, Unserved::Empty, |objects| {
             seen.extend(objects.keys().cloned());
             if !objects.is_empty() {
-                env.detail(&left(objects.values()));
+                env.detail(&left(|o| sel.short_ref(o), objects.values()));
             }
             objects.is_empty()
         })
         .await?;
-    if matches!(end, WatchEnd::NotServed) {
-        env.conn.kinds().forget().await;
-    }
     match end {
-        WatchEnd::Done(_) | WatchEnd::NotServed => Ok(if seen.is_empty() {
+        WatchEnd::Done(_) | WatchEnd::NotServed(_) => Ok(sel.noted(if seen.is_empty() {
             format!("{} already absent", sel.description)
         } else {
             format!(
@@ -60,7 +57,7 @@ pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String,
                 sel.description,
                 seen.len()
             )
-        }),
+        })),
         WatchEnd::TimedOut {
             objects,
             synced,
@@ -69,7 +66,8 @@ pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String,
             let mut details = Vec::new();
             if !synced {
                 details.push(format!(
-                    "could not list {resource}: {}",
+                    "could not list {}: {}",
+                    sel.resource_names(),
                     last_error.unwrap_or_else(|| "no answer from the server".into())
                 ));
             }
@@ -78,7 +76,7 @@ pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String,
                 for line in why_present(obj) {
                     details.push(format!("  {line}"));
                 }
-                if sel.kind.resource.kind == "CustomResourceDefinition" {
+                if is_crd(obj) {
                     for line in remaining_custom_resources(env, obj).await {
                         details.push(format!("  {line}"));
                     }
@@ -98,7 +96,10 @@ const DETAIL_OBJECTS: usize = 3;
 
 /// What a wait still waits for, in one line: "1 object left:
 /// cert-manager/cert-manager-webhook, finalizer example.com/hold".
-fn left<'a>(objects: impl ExactSizeIterator<Item = &'a DynamicObject>) -> String {
+fn left<'a>(
+    name: impl Fn(&DynamicObject) -> String,
+    objects: impl ExactSizeIterator<Item = &'a DynamicObject>,
+) -> String {
     let n = objects.len();
     let mut named: Vec<String> = objects
         .take(DETAIL_OBJECTS)
@@ -119,7 +120,7 @@ fn left<'a>(objects: impl ExactSizeIterator<Item = &'a DynamicObject>) -> String
                 (1, true) => format!("finalizer {}", held[0]),
                 (_, true) => format!("finalizers {}", held.join(", ")),
             };
-            format!("{}, {why}", object_name(o))
+            format!("{}, {why}", name(o))
         })
         .collect();
     if n > DETAIL_OBJECTS {
@@ -135,9 +136,10 @@ fn left<'a>(objects: impl ExactSizeIterator<Item = &'a DynamicObject>) -> String
 /// For a CRD that is stuck: how many of its custom resources remain, and the first few
 /// with their finalizers. Best effort, on a short budget of its own.
 async fn remaining_custom_resources(env: &TaskEnv<'_>, crd: &DynamicObject) -> Vec<String> {
-    let Some(resource) = crd_resource(crd) else {
+    let Some(kind) = crd_kind(crd) else {
         return Vec::new();
     };
+    let resource = kind.resource;
     let api: Api<DynamicObject> = Api::all_with(env.client(), &resource);
     let lookup = tokio::time::timeout(EXPLAIN_BUDGET, api.list(&ListParams::default())).await;
     let Ok(Ok(list)) = lookup else {
@@ -169,26 +171,10 @@ async fn remaining_custom_resources(env: &TaskEnv<'_>, crd: &DynamicObject) -> V
     lines
 }
 
-/// The API resource a CRD object defines (its storage version).
-fn crd_resource(crd: &DynamicObject) -> Option<ApiResource> {
-    let spec = crd.data.get("spec")?;
-    let group = spec.get("group")?.as_str()?.to_string();
-    let names = spec.get("names")?;
-    let versions = spec.get("versions")?.as_array()?;
-    let version = versions
-        .iter()
-        .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
-        .or(versions.first())?
-        .get("name")?
-        .as_str()?
-        .to_string();
-    Some(ApiResource {
-        api_version: format!("{group}/{version}"),
-        group,
-        version,
-        kind: names.get("kind")?.as_str()?.to_string(),
-        plural: names.get("plural")?.as_str()?.to_string(),
-    })
+fn is_crd(obj: &DynamicObject) -> bool {
+    obj.types
+        .as_ref()
+        .is_some_and(|t| t.kind == "CustomResourceDefinition")
 }
 
 impl KubeWork for WaitAbsent {
@@ -200,6 +186,7 @@ impl KubeWork for WaitAbsent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::kube::select::object_name;
 
     fn object(name: &str, deleting: bool, finalizers: &[&str], spec: &[&str]) -> DynamicObject {
         let mut meta = serde_json::json!({"name": name, "finalizers": finalizers});
@@ -217,7 +204,7 @@ mod tests {
     fn the_detail_names_what_is_left_and_what_holds_it() {
         let one = [object("cert-manager", true, &["example.com/hold"], &[])];
         assert_eq!(
-            left(one.iter()),
+            left(object_name, one.iter()),
             "1 object left: cert-manager, finalizer example.com/hold"
         );
         let many = [
@@ -228,7 +215,7 @@ mod tests {
             object("e", true, &[], &[]),
         ];
         assert_eq!(
-            left(many.iter()),
+            left(object_name, many.iter()),
             "5 objects left: a, finalizer kubernetes; b, not being deleted; c, finalizers x, y; and 2 more"
         );
     }

@@ -8,10 +8,10 @@ use crate::validate::WaitCondition;
 
 use super::env::TaskEnv;
 use super::error::KubeError;
-use super::select::{Selected, object_name};
+use super::select::{Access, Selected};
 use super::status::condition;
 use super::task::{KubeTask, KubeWork};
-use super::watch::WatchEnd;
+use super::watch::{Unserved, WatchEnd};
 
 /// Where one object stands against the wanted condition.
 fn verdict(obj: &DynamicObject, type_: &str, status: &str) -> Result<(), String> {
@@ -35,8 +35,7 @@ fn verdict(obj: &DynamicObject, type_: &str, status: &str) -> Result<(), String>
 
 /// Waits until every matching object has `condition=status`. Returns a summary.
 pub async fn wait_condition(env: &TaskEnv<'_>, spec: &WaitCondition) -> Result<String, KubeError> {
-    let sel = Selected::resolve(env, &spec.selection).await?;
-    let resource = sel.kind.resource_name();
+    let sel = Selected::resolve(env, &spec.selection, Access::WATCH).await?;
     let want = format!("{}={}", spec.condition, spec.status);
     if env.dry_run {
         // Checked against the cluster as it is now.
@@ -58,7 +57,10 @@ pub async fn wait_condition(env: &TaskEnv<'_>, spec: &WaitCondition) -> Result<S
             Ok(format!(
                 "{want} on {} now: {}",
                 sel.description,
-                now.iter().map(object_name).collect::<Vec<_>>().join(", ")
+                now.iter()
+                    .map(|o| sel.short_ref(o))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         } else {
             Err(KubeError::Assertion {
@@ -67,18 +69,37 @@ pub async fn wait_condition(env: &TaskEnv<'_>, spec: &WaitCondition) -> Result<S
             })
         };
     }
+    // Several kinds: each must have an object (keys start with its plural).
+    let prefixes: Vec<String> = if sel.is_multi_kind() {
+        sel.kinds
+            .iter()
+            .map(|k| format!("{}/", k.resource.plural))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let missing_kinds = |objects: &super::watch::Objects<DynamicObject>| -> Vec<String> {
+        prefixes
+            .iter()
+            .filter(|p| !objects.keys().any(|k| k.starts_with(p.as_str())))
+            .map(|p| p.trim_end_matches('/').to_string())
+            .collect()
+    };
     let end = sel
-        .watch_until(env, |objects| {
+        .watch_until(env, Unserved::Ends, |objects| {
             let pending: Vec<String> = objects
                 .values()
                 .filter_map(|o| {
                     verdict(o, &spec.condition, &spec.status)
                         .err()
-                        .map(|why| format!("{}, {why}", object_name(o)))
+                        .map(|why| format!("{}, {why}", sel.short_ref(o)))
                 })
                 .collect();
+            let missing = missing_kinds(objects);
             if objects.is_empty() {
                 env.detail(&format!("no object matches {} yet", sel.description));
+            } else if !missing.is_empty() {
+                env.detail(&format!("no matching {} yet", missing.join(", ")));
             } else if !pending.is_empty() {
                 env.detail(&format!(
                     "{} of {} not {want}: {}",
@@ -87,19 +108,16 @@ pub async fn wait_condition(env: &TaskEnv<'_>, spec: &WaitCondition) -> Result<S
                     pending.join("; ")
                 ));
             }
-            !objects.is_empty() && pending.is_empty()
+            !objects.is_empty() && missing.is_empty() && pending.is_empty()
         })
         .await?;
-    if matches!(end, WatchEnd::NotServed) {
-        env.conn.kinds().forget().await;
-    }
     match end {
         WatchEnd::Done(objects) => Ok(format!(
             "{want} on {}: {}",
             sel.description,
             objects.keys().cloned().collect::<Vec<_>>().join(", ")
         )),
-        WatchEnd::NotServed => Err(KubeError::Api {
+        WatchEnd::NotServed(resource) => Err(KubeError::Api {
             verb: "watch",
             resource,
             code: 404,
@@ -120,11 +138,16 @@ pub async fn wait_condition(env: &TaskEnv<'_>, spec: &WaitCondition) -> Result<S
                 .collect();
             if !synced {
                 details.push(format!(
-                    "could not list {resource}: {}",
+                    "could not list {}: {}",
+                    sel.resource_names(),
                     last_error.unwrap_or_else(|| "no answer from the server".into())
                 ));
             } else if objects.is_empty() {
                 details.push(format!("no object matches {}", sel.description));
+            } else {
+                for kind in missing_kinds(&objects) {
+                    details.push(format!("no {kind} matches"));
+                }
             }
             Err(KubeError::TimedOut {
                 what: format!("{want} on {}", sel.description),

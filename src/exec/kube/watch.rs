@@ -1,11 +1,16 @@
 //! Waiting by watch: list, then watch from the list's resourceVersion; a dropped
 //! watch resumes, an expired one re-lists (kube's `watcher` does both). Transient
 //! errors back off inside the deadline; permanent ones end the wait at once.
+//!
+//! One wait may watch several kinds at once (a selection of several kinds): one
+//! watcher per kind, merged into one stream, with the objects of all of them in one
+//! map. The condition is checked only once every watcher has seen a full list.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
 use futures::StreamExt;
+use futures::stream::{self, BoxStream};
 use kube::Resource;
 use kube::api::{Api, ResourceExt};
 use kube::runtime::watcher;
@@ -15,21 +20,41 @@ use super::env::TaskEnv;
 use super::error::KubeError;
 use super::retry::{self, Backoff, Class};
 
-/// Objects by `namespace/name` (or `name`).
+/// Objects by key: `namespace/name` (or `name`), prefixed by the source's `prefix`.
 pub(crate) type Objects<K> = BTreeMap<String, K>;
+
+/// What one watcher watches.
+pub(crate) struct Source<K> {
+    pub(crate) api: Api<K>,
+    pub(crate) config: watcher::Config,
+    /// The resource's name for messages (`gitrepositories.source.toolkit.fluxcd.io`).
+    pub(crate) resource: String,
+    /// Put before each object's key, so that the objects of several kinds share one
+    /// map (`""` when there is one source).
+    pub(crate) prefix: String,
+}
+
+/// What a kind that is no longer served (its URL answers 404) means for the wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unserved {
+    /// None of its objects exist: the wait goes on with the other kinds.
+    Empty,
+    /// The wait cannot succeed: it ends with [`WatchEnd::NotServed`].
+    Ends,
+}
 
 /// How a wait ended, short of a permanent error.
 pub(crate) enum WatchEnd<K> {
     /// `done` returned true for these objects.
     Done(Objects<K>),
-    /// The deadline passed; the objects last seen (`synced`: a full list was seen).
+    /// The deadline passed; the objects last seen (`synced`: every kind was listed).
     TimedOut {
         objects: Objects<K>,
         synced: bool,
         last_error: Option<String>,
     },
-    /// The kind's URL answered 404: its CRD is gone, so no object of it exists.
-    NotServed,
+    /// A kind's URL answered 404: its CRD is gone. Carries the resource's name.
+    NotServed(String),
 }
 
 pub(crate) fn key<K: Resource>(obj: &K) -> String {
@@ -39,13 +64,28 @@ pub(crate) fn key<K: Resource>(obj: &K) -> String {
     }
 }
 
-/// Watches `api` until `done` holds for the matching objects (checked after every full
-/// list and every change) or the deadline passes.
+/// One source's watch events, with the source's index.
+type Tagged<K> = BoxStream<'static, (usize, Result<watcher::Event<K>, watcher::Error>)>;
+
+/// Where one source stands.
+#[derive(Default)]
+struct SourceState {
+    /// Keys this source put in the map (so a re-list replaces them).
+    keys: BTreeSet<String>,
+    /// A list is in progress (its objects wait in `pending`).
+    listing: bool,
+    synced: bool,
+    /// Answered 404 and stopped ([`Unserved::Empty`]).
+    gone: bool,
+}
+
+/// Watches every source until `done` holds for the matching objects (checked after
+/// every full list and every change, once all sources were listed) or the deadline
+/// passes.
 pub(crate) async fn watch_until<K, M, D>(
     env: &TaskEnv<'_>,
-    api: Api<K>,
-    config: watcher::Config,
-    resource: &str,
+    sources: Vec<Source<K>>,
+    unserved: Unserved,
     matches: M,
     mut done: D,
 ) -> Result<WatchEnd<K>, KubeError>
@@ -54,34 +94,81 @@ where
     M: Fn(&K) -> bool,
     D: FnMut(&Objects<K>) -> bool,
 {
-    let stream = watcher(api, config);
-    let mut stream = std::pin::pin!(stream);
+    let names: Vec<(String, String)> = sources
+        .iter()
+        .map(|s| (s.resource.clone(), s.prefix.clone()))
+        .collect();
+    let streams: Vec<Tagged<K>> = sources
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| watcher(s.api, s.config).map(move |e| (i, e)).boxed())
+        .collect();
+    let mut stream = stream::select_all(streams);
+    let mut states: Vec<SourceState> = names.iter().map(|_| SourceState::default()).collect();
+    let mut pending: Vec<BTreeMap<String, K>> = names.iter().map(|_| BTreeMap::new()).collect();
     let mut objects: Objects<K> = BTreeMap::new();
-    let mut buffer: Option<Objects<K>> = None;
-    let mut synced = false;
     let mut last_error = None;
     let mut backoff = Backoff::default();
     let mut retries = 0u32;
-    let timed_out = |objects, synced, last_error| {
-        Ok(WatchEnd::TimedOut {
-            objects,
-            synced,
-            last_error,
-        })
-    };
+    let synced = |states: &[SourceState]| states.iter().all(|s| s.synced || s.gone);
+    if names.is_empty() {
+        return Ok(if done(&objects) {
+            WatchEnd::Done(objects)
+        } else {
+            WatchEnd::TimedOut {
+                objects,
+                synced: true,
+                last_error,
+            }
+        });
+    }
     loop {
         let next = tokio::select! {
             biased;
             () = tokio::time::sleep_until(env.deadline) => {
-                return timed_out(objects, synced, last_error);
+                let synced = synced(&states);
+                return Ok(WatchEnd::TimedOut { objects, synced, last_error });
             }
             next = stream.next() => next,
         };
-        let event = match next {
-            Some(Ok(event)) => event,
-            Some(Err(e)) => {
+        let Some((i, event)) = next else {
+            // Every watcher never ends by itself; treat it as a dropped watch.
+            return Err(KubeError::Client {
+                verb: "watch",
+                resource: names
+                    .iter()
+                    .map(|(r, _)| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                message: "the watch stream ended unexpectedly".into(),
+            });
+        };
+        if states[i].gone {
+            continue;
+        }
+        let (resource, prefix) = &names[i];
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => {
                 if retry::watch_source(&e).is_some_and(retry::is_404) {
-                    return Ok(WatchEnd::NotServed);
+                    // Discovery is out of date: the next task asks it again.
+                    env.conn.kinds().forget().await;
+                    match unserved {
+                        Unserved::Ends => return Ok(WatchEnd::NotServed(resource.clone())),
+                        Unserved::Empty => {
+                            let state = &mut states[i];
+                            state.gone = true;
+                            state.listing = false;
+                            for key in std::mem::take(&mut state.keys) {
+                                objects.remove(&key);
+                            }
+                            pending[i].clear();
+                            if synced(&states) && done(&objects) {
+                                return Ok(WatchEnd::Done(objects));
+                            }
+                            continue;
+                        }
+                    }
                 }
                 let text = retry::describe_watch(&e);
                 let Class::Transient { retry_after } = retry::classify_watch(&e) else {
@@ -89,7 +176,7 @@ where
                         Some(inner) => retry::fail("watch", resource, inner),
                         None => KubeError::Client {
                             verb: "watch",
-                            resource: resource.to_string(),
+                            resource: resource.clone(),
                             message: text,
                         },
                     });
@@ -108,46 +195,53 @@ where
                 tokio::select! {
                     biased;
                     () = tokio::time::sleep_until(env.deadline) => {
-                        return timed_out(objects, synced, last_error);
+                        let synced = synced(&states);
+                        return Ok(WatchEnd::TimedOut { objects, synced, last_error });
                     }
                     () = tokio::time::sleep(delay) => {}
                 }
                 continue;
             }
-            None => {
-                // The watcher never ends by itself; treat it as a dropped watch.
-                return Err(KubeError::Client {
-                    verb: "watch",
-                    resource: resource.to_string(),
-                    message: "the watch stream ended unexpectedly".into(),
-                });
-            }
         };
         backoff.reset();
         retries = 0;
+        let state = &mut states[i];
         match event {
-            watcher::Event::Init => buffer = Some(BTreeMap::new()),
+            watcher::Event::Init => {
+                state.listing = true;
+                pending[i].clear();
+            }
             watcher::Event::InitApply(obj) => {
                 if matches(&obj) {
-                    buffer
-                        .get_or_insert_with(BTreeMap::new)
-                        .insert(key(&obj), obj);
+                    pending[i].insert(format!("{prefix}{}", key(&obj)), obj);
                 }
             }
             watcher::Event::InitDone => {
-                objects = buffer.take().unwrap_or_default();
-                synced = true;
+                for k in std::mem::take(&mut state.keys) {
+                    objects.remove(&k);
+                }
+                state.listing = false;
+                for (k, obj) in std::mem::take(&mut pending[i]) {
+                    state.keys.insert(k.clone());
+                    objects.insert(k, obj);
+                }
+                state.synced = true;
             }
             watcher::Event::Apply(obj) => {
                 if matches(&obj) {
-                    objects.insert(key(&obj), obj);
+                    let k = format!("{prefix}{}", key(&obj));
+                    state.keys.insert(k.clone());
+                    objects.insert(k, obj);
                 }
             }
             watcher::Event::Delete(obj) => {
-                objects.remove(&key(&obj));
+                let k = format!("{prefix}{}", key(&obj));
+                state.keys.remove(&k);
+                objects.remove(&k);
             }
         }
-        if synced && buffer.is_none() && done(&objects) {
+        let listing = states.iter().any(|s| s.listing);
+        if synced(&states) && !listing && done(&objects) {
             return Ok(WatchEnd::Done(objects));
         }
     }

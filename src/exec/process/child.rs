@@ -1,6 +1,7 @@
 //! One child process from spawn to exit: own process group, output streamed, and on
 //! cancellation SIGTERM to the group, then SIGKILL once the leader has exited or the
-//! grace period is over, so nothing the task started outlives it.
+//! grace period is over. When the leader exits on its own, whatever it left running
+//! in its group is stopped the same way: nothing a task started outlives it.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -11,10 +12,14 @@ use nix::sys::signal::Signal;
 use tokio::process::Command;
 use tokio::time::Instant;
 
-use super::group::signal_group;
+use super::group::{ProcessGroup, signal_group};
 use super::output::{OutputSink, pump};
 use crate::events::{CancelReason, Stream};
 use crate::exec::Attempt;
+use crate::procs;
+
+/// How often a group's leftovers are looked at while they are being stopped.
+const POLL: Duration = Duration::from_millis(20);
 
 /// After the child exits, how long to keep reading output still buffered in the pipes
 /// (or held open by a background grandchild) before giving up on it.
@@ -91,6 +96,18 @@ pub async fn run_with(
         // the group is killed through the registry then.
         .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|e| {
+        // The kernel says ENOENT for a missing working directory as for a missing
+        // program: tell them apart.
+        if !spec.cwd.is_dir() {
+            return std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot run `{}`: its working directory {} does not exist",
+                    spec.program.to_string_lossy(),
+                    spec.cwd.display()
+                ),
+            );
+        }
         std::io::Error::new(
             e.kind(),
             format!("cannot run `{}`: {e}", spec.program.to_string_lossy()),
@@ -100,11 +117,22 @@ pub async fn run_with(
         .id()
         .and_then(|id| i32::try_from(id).ok())
         .ok_or_else(|| std::io::Error::other("child exited before its pid was known"))?;
-    let _registered = ctx.run.groups.register(pgid);
+    let leader_start = procs::process(pgid).map_or(0, |p| p.start_ticks);
+    let _registered = ctx.run.groups.register(
+        ProcessGroup {
+            task: ctx.task.clone(),
+            attempt: ctx.number,
+            pgid,
+            leader_start,
+        },
+        stop_signal,
+        grace,
+    );
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
 
     let mut cancelled = None;
+    let mut left = 0;
     let mut kill_at: Option<Instant> = None;
     let status;
     {
@@ -129,10 +157,18 @@ pub async fn run_with(
         if cancelled.is_some() {
             // The leader is gone; whatever else is in its group goes now.
             signal_group(pgid, Signal::SIGKILL);
+        } else {
+            left = stop_leftovers(pgid, leader_start, stop_signal, grace).await;
         }
         if !output_done {
             let _ = tokio::time::timeout(DRAIN, &mut output).await;
         }
+    }
+    if left > 0 {
+        sink.note(&format!(
+            "--- stopped {left} process{} the task left running in its process group",
+            if left == 1 { "" } else { "es" }
+        ));
     }
     // A silent child that succeeded leaves no log; one that failed or was stopped
     // leaves at least the header and how it ended.
@@ -148,6 +184,30 @@ pub async fn run_with(
         cancelled,
         tail: sink.tail(),
     })
+}
+
+/// Stops what a task's leader left running in its group (a background job, a
+/// daemon that did not leave the group): `signal`, then SIGKILL after `grace`.
+/// Returns how many processes were left; one signal when there are none.
+async fn stop_leftovers(pgid: i32, leader_start: u64, signal: Signal, grace: Duration) -> usize {
+    if nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), None).is_err() {
+        // ESRCH: the group is empty (the common case: one cheap call).
+        return 0;
+    }
+    let left = procs::survivors(pgid, leader_start).len();
+    if left == 0 {
+        return 0;
+    }
+    signal_group(pgid, signal);
+    let deadline = Instant::now() + grace;
+    while !procs::survivors(pgid, leader_start).is_empty() {
+        if Instant::now() >= deadline {
+            signal_group(pgid, Signal::SIGKILL);
+            break;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    left
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -180,6 +240,7 @@ mod tests {
     use super::*;
     use crate::events::{EventKind, EventSender};
     use crate::exec::RunResources;
+    use crate::exec::process::output;
     use crate::layout::PlanDir;
 
     fn ctx(
@@ -207,12 +268,7 @@ mod tests {
 
     /// Whether a process is gone (or a zombie nobody reaped yet: it runs no more).
     fn gone(pid: i32) -> bool {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => true,
-            Ok(stat) => stat
-                .rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
-        }
+        !procs::is_running(pid)
     }
 
     async fn wait_for(mut f: impl FnMut() -> bool) -> bool {
@@ -290,6 +346,107 @@ mod tests {
         assert_eq!(exit.cancelled, Some(CancelReason::Timeout));
         assert!(groups.is_empty());
         assert!(wait_for(|| gone(pid)).await, "grandchild {pid} still runs");
+    }
+
+    #[tokio::test]
+    async fn what_a_task_leaves_running_in_its_group_is_stopped_when_it_ends() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ctx, _rx) = ctx(tmp.path(), Duration::from_millis(300));
+        let pidfile = tmp.path().join("pid");
+        let ready = tmp.path().join("ready");
+        // One background job that ignores SIGTERM (SIGKILL after the grace ends it),
+        // output closed so the task's pipes do not wait for it; the task ends once
+        // the job is ready.
+        let spec = sh(
+            &format!(
+                "(trap '' TERM; touch {ready}; exec sleep 300) >/dev/null 2>&1 & echo $! > {pid}; \
+                 while [ ! -e {ready} ]; do sleep 0.01; done; echo done",
+                ready = ready.display(),
+                pid = pidfile.display()
+            ),
+            tmp.path(),
+        );
+        let groups = ctx.run.groups.clone();
+        let exit = run(&spec, &ctx, "--- header").await.unwrap();
+        assert!(exit.status.success());
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(
+            wait_for(|| gone(pid)).await,
+            "background job {pid} still runs"
+        );
+        assert!(groups.is_empty());
+        let log = std::fs::read_to_string(ctx.log_path().unwrap()).unwrap();
+        assert!(
+            log.contains("--- stopped 1 process the task left running in its process group"),
+            "{log}"
+        );
+    }
+
+    /// Issue 14, break 12: a line far longer than what is held (here 5 MiB, no
+    /// newline) reaches the log whole and masked, a secret straddling any read
+    /// included, and is shown capped, saying how much more the log has.
+    #[tokio::test]
+    async fn a_huge_line_is_logged_whole_and_shown_capped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ctx, rx) = ctx(tmp.path(), Duration::from_secs(5));
+        // "s3cret" every 65531 bytes: it lands across read boundaries many times.
+        let spec = sh(
+            "awk 'BEGIN { for (i = 0; i < 80; i++) { for (j = 0; j < 65525; j++) printf \"x\"; printf \"s3cret\" } }'; exit 1",
+            tmp.path(),
+        );
+        let exit = run(&spec, &ctx, "--- header").await.unwrap();
+        assert_eq!(exit.status.code(), Some(1));
+        let log = std::fs::read_to_string(ctx.log_path().unwrap()).unwrap();
+        let line = log.lines().nth(1).unwrap();
+        assert_eq!(line.len(), 80 * (65525 + crate::redact::MASK.len()));
+        assert_eq!(line.matches(crate::redact::MASK).count(), 80);
+        assert!(!log.contains("s3cret"));
+        drop(ctx);
+        let shown: Vec<String> = rx
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::TaskOutput { line, .. } => Some(line),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(shown.len(), 1);
+        assert!(
+            shown[0].len() < output::LINE_SHOWN + 100,
+            "{}",
+            shown[0].len()
+        );
+        assert!(
+            shown[0].ends_with("MiB more in the task log]"),
+            "{}",
+            &shown[0][shown[0].len() - 60..]
+        );
+        assert!(!shown[0].contains("s3cret"));
+        // The excerpt holds less still.
+        assert!(exit.tail[0].len() < planrun_text::EXCERPT_LINE + 100);
+    }
+
+    #[tokio::test]
+    async fn a_missing_working_directory_is_named_as_such() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ctx, _rx) = ctx(tmp.path(), Duration::from_secs(5));
+        let spec = ProcessSpec {
+            program: "echo".into(),
+            args: vec![],
+            cwd: tmp.path().join("missing"),
+            env: vec![],
+        };
+        let err = run(&spec, &ctx, "").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot run `echo`: its working directory {} does not exist",
+                tmp.path().join("missing").display()
+            )
+        );
     }
 
     #[tokio::test]

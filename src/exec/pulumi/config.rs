@@ -342,7 +342,7 @@ pub fn mask_secrets(listing: &Listing, redactor: &Redactor) -> usize {
     for entry in listing.values().filter(|e| e.secret) {
         found += 1;
         if let Some(value) = &entry.value {
-            add_secret(value, redactor);
+            redactor.add_secret(value);
         }
         if let Some(object) = &entry.object_value {
             add_strings(object, redactor);
@@ -353,26 +353,10 @@ pub fn mask_secrets(listing: &Listing, redactor: &Redactor) -> usize {
 
 fn add_strings(value: &Value, redactor: &Redactor) {
     match value {
-        Value::String(s) => add_secret(s, redactor),
+        Value::String(s) => redactor.add_secret(s),
         Value::Array(items) => items.iter().for_each(|v| add_strings(v, redactor)),
         Value::Object(map) => map.values().for_each(|v| add_strings(v, redactor)),
         _ => {}
-    }
-}
-
-/// A secret and the forms it can be printed in.
-pub fn add_secret(value: &str, redactor: &Redactor) {
-    redactor.add(value);
-    if let Ok(json) = serde_json::to_string(value) {
-        // As a JSON string: quotes and escapes (a multi-line value shows `\n`).
-        redactor.add(json.trim_matches('"'));
-    }
-    for line in value.lines() {
-        let line = line.trim();
-        // Short lines (`-----END ...`, `}`) are not secret and would garble output.
-        if line.len() >= 8 && !line.starts_with("-----") {
-            redactor.add(line);
-        }
     }
 }
 

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::argv;
 use super::capture::{Stopped, capture, resolve_binary};
-use super::config::{self, Missing, Presence, add_secret};
+use super::config::{self, Missing, Presence};
 use super::error::{PulumiError, classify, strip_error};
 use super::operation::{self, Operation, ReviewedPlan};
 use super::summary::ChangeSummary;
@@ -85,14 +85,13 @@ pub fn mask_environment(redactor: &Redactor, extra: &[(String, String)]) {
     };
     for name in SECRET_ENV {
         if let Some(value) = lookup(name) {
-            add_secret(&value, redactor);
+            redactor.add_secret(&value);
         }
     }
     if let Some(path) = lookup("PULUMI_CONFIG_PASSPHRASE_FILE")
         && let Ok(text) = std::fs::read_to_string(path)
     {
-        add_secret(text.trim_end_matches(['\n', '\r']), redactor);
-        add_secret(&text, redactor);
+        redactor.add_secret(&text);
     }
 }
 

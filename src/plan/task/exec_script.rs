@@ -16,7 +16,7 @@ pub struct RawExecScript {
     /// Program and arguments, run without a shell: ["pnpm", "--filter", "x", "build"].
     #[serde(default)]
     pub command: Option<Vec<String>>,
-    /// Shell source, run with `bash -euo pipefail -c` (or `sh -eu -c` without bash).
+    /// Shell source, run with `bash -euo pipefail -c` (or `sh -eu -c` without bash); each `{{ name }}` in it is one quoted shell word.
     #[serde(default)]
     pub script: Option<String>,
     /// Working directory, relative to the plan file's directory (default: that directory).

@@ -20,14 +20,25 @@ impl Capture {
     pub(in crate::validate) fn build(b: &mut Builder<'_, '_>) -> Option<Self> {
         let raw: RawCapture = b.own()?;
         let id = b.id;
-        let selection = b.selection()?;
-        if !matches!(selection.kind.as_str(), "Secret" | "ConfigMap") {
+        let selection = b.selection_of_named_kinds(
+            "a capture task saves Secrets and ConfigMaps: name them with kind or kinds",
+        )?;
+        if let Some(other) = selection
+            .named_kinds()
+            .into_iter()
+            .find(|k| !matches!(*k, "Secret" | "ConfigMap"))
+        {
+            let key = if b.table.contains_key("kinds") {
+                "kinds"
+            } else {
+                "kind"
+            };
             b.error(
                 ErrorKind::BadValue,
-                format!("task `{id}` captures `{}`", selection.kind),
-                "kind",
+                format!("task `{id}` captures `{other}`"),
+                key,
                 "not Secret or ConfigMap",
-                "a capture task saves kind = \"Secret\" or kind = \"ConfigMap\"",
+                "a capture task saves kind = \"Secret\" or kind = \"ConfigMap\" (or kinds = [\"Secret\", \"ConfigMap\"])",
             );
             return None;
         }

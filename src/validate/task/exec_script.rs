@@ -8,9 +8,8 @@ use planrun_text::shell_quote;
 use super::TaskSpec;
 use crate::plan::TaskType;
 use crate::plan::task::RawExecScript;
-use crate::validate::document::key_span;
 use crate::validate::error::{ErrorKind, PlanError};
-use crate::validate::task_table::Builder;
+use crate::validate::task_table::{Builder, conflict};
 
 /// `exec-script`.
 #[derive(Debug, Clone)]
@@ -23,6 +22,9 @@ pub struct ExecScript {
     pub ok_codes: Vec<i32>,
     /// Only reads: it also runs under `--dry-run`.
     pub read_only: bool,
+    /// Every plan variable as `PLANRUN_VAR_<NAME>`, shared by the plan's tasks; the
+    /// task's own `env` comes after it.
+    pub vars_env: std::sync::Arc<Vec<(String, String)>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,16 +42,10 @@ impl ExecScript {
         let id = b.id;
         let program = match (raw.command, raw.script) {
             (Some(_), Some(_)) => {
-                let mut error = PlanError::new(
-                    ErrorKind::ConflictingFields,
-                    format!("task `{id}` sets both `command` and `script`"),
-                );
-                for key in ["command", "script"] {
-                    if let Some(span) = key_span(b.table, key) {
-                        error = error.at(span, format!("`{key}` here"));
-                    }
-                }
-                b.errors.push(error.help(
+                b.errors.push(conflict(
+                    id,
+                    b.table,
+                    &["command", "script"],
                     "use `command` for a program with arguments (no shell) or `script` for shell source, not both",
                 ));
                 return None;
@@ -96,6 +92,7 @@ impl ExecScript {
             env: raw.env,
             ok_codes,
             read_only: raw.read_only,
+            vars_env: b.cx.exported.clone(),
         })
     }
 }

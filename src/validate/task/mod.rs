@@ -8,7 +8,9 @@ mod assert_file;
 mod capture;
 mod confirm;
 mod exec_script;
+mod kube_apply;
 mod kube_delete;
+mod kube_patch;
 mod pulumi_preview;
 mod pulumi_up;
 mod wait_absent;
@@ -20,7 +22,9 @@ pub use assert_file::AssertFile;
 pub use capture::Capture;
 pub use confirm::Confirm;
 pub use exec_script::{ExecScript, Program};
+pub use kube_apply::{ApplySource, DEFAULT_FIELD_MANAGER, KubeApply, ObjectName};
 pub use kube_delete::{KubeDelete, Propagation};
+pub use kube_patch::{KubePatch, PatchChange};
 pub use pulumi_preview::PulumiPreview;
 pub use pulumi_up::{PulumiProject, PulumiUp};
 pub use wait_absent::WaitAbsent;
@@ -48,6 +52,8 @@ pub trait TaskSpec {
 pub enum TaskKind {
     ExecScript(ExecScript),
     KubeDelete(KubeDelete),
+    KubePatch(KubePatch),
+    KubeApply(KubeApply),
     WaitAbsent(WaitAbsent),
     WaitCondition(WaitCondition),
     AssertDeployments(AssertDeployments),
@@ -66,6 +72,8 @@ impl TaskKind {
         match task_type {
             TaskType::ExecScript => ExecScript::build(b).map(Self::ExecScript),
             TaskType::KubeDelete => KubeDelete::build(b).map(Self::KubeDelete),
+            TaskType::KubePatch => KubePatch::build(b).map(Self::KubePatch),
+            TaskType::KubeApply => KubeApply::build(b).map(Self::KubeApply),
             TaskType::WaitAbsent => WaitAbsent::build(b).map(Self::WaitAbsent),
             TaskType::WaitCondition => WaitCondition::build(b).map(Self::WaitCondition),
             TaskType::AssertDeployments => AssertDeployments::build(b).map(Self::AssertDeployments),
@@ -85,6 +93,8 @@ impl TaskKind {
         match self {
             TaskKind::ExecScript(spec) => spec,
             TaskKind::KubeDelete(spec) => spec,
+            TaskKind::KubePatch(spec) => spec,
+            TaskKind::KubeApply(spec) => spec,
             TaskKind::WaitAbsent(spec) => spec,
             TaskKind::WaitCondition(spec) => spec,
             TaskKind::AssertDeployments(spec) => spec,

@@ -19,7 +19,9 @@ impl WaitCondition {
     pub(in crate::validate) fn build(b: &mut Builder<'_, '_>) -> Option<Self> {
         let raw: RawWaitCondition = b.own()?;
         Some(Self {
-            selection: b.selection()?,
+            selection: b.selection_of_named_kinds(
+                "wait-condition waits until each kind it names has objects with the condition: name the kinds with kind or kinds",
+            )?,
             condition: raw.condition,
             status: raw.status.unwrap_or_else(|| "True".into()),
         })

@@ -485,9 +485,11 @@ fn run_or_kill(child: &mut Child, limit: Duration) -> Option<i32> {
 }
 
 /// ~50 exec-script tasks in a DAG, each appending the planrun session number to its
-/// own counter file; planrun is SIGKILLed at random moments (seeded), then resumed
-/// until the run completes. When a run completes before enough kills, another run
-/// starts; every run is checked.
+/// own counter file and leaving a background `sleep` behind; planrun is SIGKILLed at
+/// random moments (seeded), then resumed until the run completes. When a run
+/// completes before enough kills, another run starts; every run is checked, and
+/// after every session no process a task started still runs (planrun's guard stops
+/// them when planrun is killed, planrun itself when a task ends).
 #[test]
 fn crash_torture() {
     torture("always");
@@ -525,12 +527,13 @@ fn torture(sync: &str) {
             .collect();
         let ms = rng.random_range(10..80);
         plan.push_str(&format!(
-            "\n[tasks.t{i:02}]\ntype = \"exec-script\"\nscript = 'echo \"$TORTURE_SESSION\" >> \"counters/$PLANRUN_RUN_ID-t{i:02}\"; sleep 0.{ms:03}'\nneeds = [{}]\n",
+            "\n[tasks.t{i:02}]\ntype = \"exec-script\"\nscript = 'sleep 60 >/dev/null 2>&1 & echo $! >> \"pids/$TORTURE_SESSION\"; echo \"$TORTURE_SESSION\" >> \"counters/$PLANRUN_RUN_ID-t{i:02}\"; sleep 0.{ms:03}'\nneeds = [{}]\n",
             needs.join(", ")
         ));
     }
     let d = Dir::new(&plan);
     std::fs::create_dir(d.path().join("counters")).unwrap();
+    std::fs::create_dir(d.path().join("pids")).unwrap();
     let state = d.state("torture");
 
     // planrun pid -> session number
@@ -588,6 +591,29 @@ fn torture(sync: &str) {
                 std::fs::read_to_string(&stderr).unwrap_or_default()
             ),
         }
+        // Killed or not, nothing a task of this session started outlives it (a
+        // zombie nobody reaped yet runs no more).
+        let pids: Vec<i32> = d
+            .read(&format!("pids/{session}"))
+            .lines()
+            .filter_map(|l| l.parse().ok())
+            .collect();
+        let start = Instant::now();
+        let survivors = loop {
+            let survivors: Vec<i32> = pids
+                .iter()
+                .copied()
+                .filter(|&p| planrun::procs::is_running(p))
+                .collect();
+            if survivors.is_empty() || start.elapsed() > Duration::from_secs(20) {
+                break survivors;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(
+            survivors.is_empty(),
+            "session {session}: task processes {survivors:?} outlived planrun (seed {seed})"
+        );
     }
     assert!(kills >= KILLS && runs_checked >= 1);
 }

@@ -5,6 +5,7 @@
 //! the log is written next to secrets and must not hold any.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -46,9 +47,11 @@ pub fn record(path: &Path, tool: &str, args: &[String]) -> std::io::Result<()> {
     };
     let mut line = serde_json::to_vec(&invocation).map_err(std::io::Error::other)?;
     line.push(b'\n');
+    // Private: arguments may carry secrets (`pulumi config set --secret`).
     let mut file = std::fs::File::options()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(path)?;
     file.write_all(&line)
 }

@@ -1,23 +1,23 @@
 //! The sandbox's objects saved to a file and stored back: a rehearsal's cluster
-//! survives an interruption, so `--resume` continues against the cluster the
-//! interrupted run left, and tests inspect the cluster a rehearsal ended with.
+//! survives an interruption, so `rehearse --resume` continues against the cluster the
+//! interrupted run left.
+//!
+//! A sandbox told to persist ([`SandboxState::persist_to`](super::SandboxState))
+//! saves its snapshot in the same store transaction as every change, before the
+//! request that made it is answered, atomically (a temporary file, synced, renamed):
+//! whatever a client saw done is in the file, so the file never lags a journal that
+//! recorded a task as done. A rehearsal cluster is small: the Flux rehearsal saves
+//! 40 KB of JSON 65 times, about 0.1 s in a 6 s rehearsal (measured side by side
+//! with saving every 250 ms: 6.15 s against 6.09 s, medians of 3).
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::RehearseError;
-use planrun_sandbox::SandboxState;
-
-/// The kinds every sandbox serves; custom resources come from the stored CRDs.
-const BUILT_IN: [(&str, &str); 5] = [
-    ("v1", "Namespace"),
-    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
-    ("v1", "Secret"),
-    ("v1", "ConfigMap"),
-    ("apps/v1", "Deployment"),
-];
+use super::error::SandboxError;
+use super::seed::{self, Manifest};
+use super::store::Store;
 
 /// Every object of a sandbox at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -27,60 +27,37 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Everything the sandbox stores now.
-    pub fn take(state: &SandboxState) -> Self {
-        let resource_version = state.resource_version();
-        let mut objects = Vec::new();
-        for (api_version, kind) in BUILT_IN {
-            objects.extend(state.list(api_version, kind, None));
-        }
-        let crds = state.list("apiextensions.k8s.io/v1", "CustomResourceDefinition", None);
-        for crd in &crds {
-            if let Some((api_version, kind)) = storage_kind(crd) {
-                objects.extend(state.list(&api_version, &kind, None));
-            }
-        }
+    /// Everything `store` holds now.
+    pub(crate) fn of(store: &Store) -> Self {
         Self {
-            resource_version,
-            objects,
+            resource_version: store.resource_version(),
+            objects: store.all_objects(),
         }
     }
 
     /// Objects of `kind`.
-    #[cfg(test)]
     pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
         self.objects
             .iter()
             .filter(move |o| o.get("kind").and_then(Value::as_str) == Some(kind))
     }
 
-    /// Writes the snapshot (to a temporary file renamed over `path`, so a reader
-    /// never sees half of one).
-    pub fn save(&self, path: &Path) -> Result<(), RehearseError> {
-        let err = |source| RehearseError::Prepare {
-            path: path.to_path_buf(),
-            source,
-        };
-        let text = serde_json::to_vec_pretty(self).expect("JSON values serialize");
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text).map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(err)
+    /// Writes the snapshot atomically and durably, mode 0600 (a Secret's data is in
+    /// it): see [`replace_private`](crate::private_file::replace_private).
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        super::private_file::replace_private(path, &text)
     }
 
-    pub fn load(path: &Path) -> Result<Self, RehearseError> {
-        let text = std::fs::read(path).map_err(|source| RehearseError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        serde_json::from_slice(&text).map_err(|e| RehearseError::Snapshot {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+    /// Reads a saved snapshot; the error says why it cannot be used.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read(path).map_err(|e| e.to_string())?;
+        serde_json::from_slice(&text).map_err(|e| e.to_string())
     }
 
-    /// Stores every object back into a fresh sandbox, then deletes again what was
-    /// being deleted (a Terminating namespace resumes its countdown).
-    pub fn restore(&self, state: &SandboxState) -> Result<(), RehearseError> {
+    /// Stores every object back, then deletes again what was being deleted (a
+    /// Terminating namespace resumes its countdown): one store transaction.
+    pub(crate) fn restore_into(&self, store: &mut Store) -> Result<(), SandboxError> {
         let mut terminating = Vec::new();
         let mut docs = String::new();
         for obj in &self.objects {
@@ -95,14 +72,20 @@ impl Snapshot {
                 terminating.push(obj.clone());
             }
             docs.push_str("---\n");
-            docs.push_str(&serde_json::to_string(&obj).expect("JSON values serialize"));
+            docs.push_str(
+                &serde_json::to_string(&obj).map_err(|e| SandboxError::Seed {
+                    source_name: "snapshot".into(),
+                    message: e.to_string(),
+                })?,
+            );
             docs.push('\n');
         }
-        state.apply_yaml(&docs)?;
+        let manager = store.scenario.seed_field_manager.clone();
+        seed::seed(store, &[Manifest::inline(docs)], &manager)?;
         for obj in terminating {
             let text = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("");
             // Already gone (its namespace went first) is fine.
-            let _ = state.delete(
+            let _ = store.delete_as(
                 text("/apiVersion"),
                 text("/kind"),
                 text("/metadata/namespace"),
@@ -113,25 +96,11 @@ impl Snapshot {
     }
 }
 
-/// `(group/version, Kind)` of a CRD's storage version.
-fn storage_kind(crd: &Value) -> Option<(String, String)> {
-    let group = crd.pointer("/spec/group")?.as_str()?;
-    let kind = crd.pointer("/spec/names/kind")?.as_str()?;
-    let versions = crd.pointer("/spec/versions")?.as_array()?;
-    let version = versions
-        .iter()
-        .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
-        .or_else(|| versions.first())?
-        .get("name")?
-        .as_str()?;
-    Some((format!("{group}/{version}"), kind.to_owned()))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use planrun_sandbox::{Manifest, Sandbox, SandboxConfig};
+    use crate::{Manifest, Sandbox, SandboxConfig};
 
     const SEED: &str = r#"
 apiVersion: v1
@@ -170,7 +139,7 @@ data: { a: "1" }
         })
         .await
         .unwrap();
-        let snap = Snapshot::take(&first.state());
+        let snap = first.state().snapshot();
         assert_eq!(snap.of_kind("GitRepository").count(), 1);
         first.shutdown().await;
 
@@ -180,7 +149,7 @@ data: { a: "1" }
         let loaded = Snapshot::load(&path).unwrap();
 
         let second = Sandbox::start(SandboxConfig::default()).await.unwrap();
-        loaded.restore(&second.state()).unwrap();
+        second.state().restore(&loaded).unwrap();
         let state = second.state();
         let repo = state
             .get(
@@ -203,7 +172,7 @@ data: { a: "1" }
 
     #[tokio::test]
     async fn a_terminating_namespace_resumes_its_countdown_after_a_restore() {
-        use planrun_sandbox::{Delay, NamespaceKnob, Scenario};
+        use crate::{Delay, NamespaceKnob, Scenario};
         // Interrupted while the namespace was Terminating (stuck, so it stays).
         let mut stuck = Scenario::default();
         stuck.namespaces.insert(
@@ -224,7 +193,7 @@ data: { a: "1" }
             .state()
             .delete("v1", "Namespace", "", "flux-system")
             .unwrap();
-        let snap = Snapshot::take(&first.state());
+        let snap = first.state().snapshot();
         first.shutdown().await;
         let ns = snap
             .of_kind("Namespace")
@@ -240,7 +209,7 @@ data: { a: "1" }
         let second = Sandbox::start(SandboxConfig::with_scenario(quick))
             .await
             .unwrap();
-        snap.restore(&second.state()).unwrap();
+        second.state().restore(&snap).unwrap();
         let state = second.state();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while state.get("v1", "Namespace", "", "flux-system").is_some() {

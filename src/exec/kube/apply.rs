@@ -1,0 +1,462 @@
+//! `kube-apply`: server-side apply of the objects of manifest files, or of the file
+//! an earlier `capture` task wrote in the run directory; optionally only named
+//! objects, optionally only those that are absent, under a named field manager.
+//!
+//! Objects are cleaned first, as an object read from a cluster must be before it
+//! can be applied again: no `resourceVersion` (the apply would be a stale update),
+//! `uid`, `creationTimestamp`, `generation`, `managedFields`, deletion marks or
+//! `status`; no kubectl last-applied annotation (it holds a Secret's data in clear);
+//! and no `ownerReferences` to an owner that no longer exists with that uid (the
+//! garbage collector would delete the restored object at once). Every Secret value
+//! joins the run's redactor before anything is said, and the result names objects
+//! and keys only.
+
+use std::path::Path;
+
+use kube::api::{DynamicObject, Patch, PatchParams, ResourceExt};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::redact::Redactor;
+use crate::validate::{ApplySource, KubeApply, ObjectName};
+
+use super::capture::{DROPPED_ANNOTATIONS, is_secret, keys, object_value, register_secret_values};
+use super::env::TaskEnv;
+use super::error::KubeError;
+use super::kinds::ResolvedKind;
+use super::retry;
+use super::select::object_name;
+use super::task::{KubeTask, KubeWork};
+
+/// Metadata an object read from a cluster carries that an apply must not send.
+const SERVER_METADATA: &[&str] = &[
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
+
+/// The objects of one YAML text: its documents, `kind: List` expanded, empty ones
+/// skipped.
+pub(crate) fn parse_manifests(text: &str, path: &str) -> Result<Vec<Value>, KubeError> {
+    let bad = |message: String| KubeError::Manifest {
+        path: path.to_string(),
+        message,
+    };
+    let mut out = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(text) {
+        let value = Value::deserialize(doc).map_err(|e| bad(format!("invalid YAML: {e}")))?;
+        match value {
+            Value::Null => {}
+            Value::Object(_) if value.get("kind").and_then(Value::as_str) == Some("List") => {
+                out.extend(value["items"].as_array().cloned().unwrap_or_default());
+            }
+            Value::Object(_) => out.push(value),
+            _ => return Err(bad("a document is not an object".into())),
+        }
+    }
+    for obj in &out {
+        let has = |p: &str| {
+            obj.pointer(p)
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty())
+        };
+        if !has("/apiVersion") || !has("/kind") || !has("/metadata/name") {
+            return Err(bad(
+                "an object lacks apiVersion, kind or metadata.name".into()
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The object without what the server sets (see the module documentation);
+/// `ownerReferences` are checked apart.
+pub(crate) fn clean(obj: &Value) -> Value {
+    let mut out = obj.clone();
+    if let Some(map) = out.as_object_mut() {
+        map.remove("status");
+        if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+            for key in SERVER_METADATA {
+                meta.remove(*key);
+            }
+            if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+                for a in DROPPED_ANNOTATIONS {
+                    annotations.remove(*a);
+                }
+                if annotations.is_empty() {
+                    meta.remove("annotations");
+                }
+            }
+        }
+    }
+    out
+}
+
+fn matches_only(obj: &DynamicObject, only: &[ObjectName]) -> bool {
+    only.is_empty()
+        || only
+            .iter()
+            .any(|o| o.name == obj.name_any() && o.namespace == obj.namespace())
+}
+
+/// Applies the objects. Returns a one-line summary.
+pub async fn kube_apply(
+    env: &TaskEnv<'_>,
+    spec: &KubeApply,
+    run_dir: &Path,
+    redactor: &Redactor,
+) -> Result<String, KubeError> {
+    let (origin, texts) = match read_source(spec, run_dir, env.dry_run)? {
+        Some(found) => found,
+        None => {
+            let ApplySource::Capture { task, file } = &spec.source else {
+                unreachable!("only a capture can be missing in a dry run")
+            };
+            env.note_change();
+            return Ok(format!(
+                "would apply what `{}` captures ({file}; not written in a dry run){}",
+                task.id,
+                only_text(&spec.only)
+            ));
+        }
+    };
+    let mut objects = Vec::new();
+    for (path, text) in &texts {
+        for value in parse_manifests(text, path)? {
+            let obj: DynamicObject =
+                serde_json::from_value(value).map_err(|e| KubeError::Manifest {
+                    path: path.clone(),
+                    message: format!("not a Kubernetes object: {e}"),
+                })?;
+            // Before anything about the object is said anywhere.
+            if is_secret(&obj) {
+                register_secret_values(&object_value(&obj), redactor);
+            }
+            objects.push(obj);
+        }
+    }
+    let missing: Vec<String> = spec
+        .only
+        .iter()
+        .filter(|o| {
+            !objects
+                .iter()
+                .any(|obj| o.name == obj.name_any() && o.namespace == obj.namespace())
+        })
+        .map(ToString::to_string)
+        .collect();
+    if !missing.is_empty() {
+        let have: Vec<String> = objects.iter().map(object_name).collect();
+        return Err(KubeError::Manifest {
+            path: origin,
+            message: format!(
+                "`only` names {}, which {} not in it (it has: {})",
+                missing.join(", "),
+                if missing.len() == 1 { "is" } else { "are" },
+                if have.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    have.join(", ")
+                }
+            ),
+        });
+    }
+    let mut params = PatchParams::apply(&spec.field_manager);
+    params.force = spec.force;
+    params.dry_run = env.dry_run;
+    let mut applied = Vec::new();
+    let mut present = Vec::new();
+    for obj in objects.iter().filter(|o| matches_only(o, &spec.only)) {
+        let (kind, what) = resolve(env, obj).await?;
+        let namespace = obj.namespace();
+        if kind.namespaced && namespace.is_none() {
+            return Err(KubeError::Manifest {
+                path: origin.clone(),
+                message: format!("{what} has no metadata.namespace, and its kind is namespaced"),
+            });
+        }
+        let api = kind.api(env.client(), namespace.as_deref());
+        let name = obj.name_any();
+        if spec.if_absent {
+            let exists = retry::call(env, "get", &what, || api.get_opt(&name)).await?;
+            if exists.is_some() {
+                env.say(&format!("{what} exists: left as it is"));
+                present.push(what);
+                continue;
+            }
+        }
+        let mut body = clean(&serde_json::to_value(obj).unwrap_or(Value::Null));
+        keep_live_owners(env, &what, namespace.as_deref(), &mut body).await?;
+        let answer = retry::call(env, "apply", &what, || async {
+            match api.patch(&name, &params, &Patch::Apply(&body)).await {
+                Ok(_) => Ok(Ok(())),
+                Err(kube::Error::Api(s)) if s.code == 409 => Ok(Err(conflicts(&s))),
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+        if let Err(conflicts) = answer {
+            return Err(KubeError::ApplyConflict { what, conflicts });
+        }
+        let described =
+            if is_secret(obj) || obj.types.as_ref().is_some_and(|t| t.kind == "ConfigMap") {
+                format!("{what} (keys: {})", keys(obj).join(", "))
+            } else {
+                what
+            };
+        env.say(&format!(
+            "{} {described} as {}",
+            if env.dry_run {
+                "would apply"
+            } else {
+                "applied"
+            },
+            spec.field_manager
+        ));
+        if env.dry_run {
+            env.note_change();
+        }
+        applied.push(described);
+    }
+    let mut summary = format!(
+        "{} {} from {origin} as {}",
+        if env.dry_run {
+            "would apply"
+        } else {
+            "applied"
+        },
+        match applied.len() {
+            0 => "nothing".to_string(),
+            1 => applied[0].clone(),
+            n => format!("{n} objects: {}", applied.join("; ")),
+        },
+        spec.field_manager
+    );
+    if !present.is_empty() {
+        summary.push_str(&format!(
+            "; present, left as they are: {}",
+            present.join(", ")
+        ));
+    }
+    Ok(summary)
+}
+
+fn only_text(only: &[ObjectName]) -> String {
+    if only.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = only.iter().map(ToString::to_string).collect();
+        format!(", only {}", names.join(", "))
+    }
+}
+
+/// The manifests of a task: where they come from (for messages), and each file's
+/// name and text.
+type Manifests = (String, Vec<(String, String)>);
+
+/// The texts to apply and where they come from; `None` in a dry run whose capture
+/// was not written (the capture task does not write in a dry run).
+fn read_source(
+    spec: &KubeApply,
+    run_dir: &Path,
+    dry_run: bool,
+) -> Result<Option<Manifests>, KubeError> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|e| KubeError::Manifest {
+            path: path.display().to_string(),
+            message: format!("cannot read it: {e}"),
+        })
+    };
+    match &spec.source {
+        ApplySource::Files(files) => {
+            let mut texts = Vec::new();
+            for f in files {
+                texts.push((f.display().to_string(), read(f)?));
+            }
+            let origin = files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            Ok(Some((origin, texts)))
+        }
+        ApplySource::Capture { task, file } => {
+            let task = &task.id;
+            let path = run_dir.join(file);
+            if !path.is_file() {
+                if dry_run {
+                    return Ok(None);
+                }
+                return Err(KubeError::Manifest {
+                    path: path.display().to_string(),
+                    message: format!(
+                        "the capture of `{task}` is not in this run's directory (did `{task}` run in this run?)"
+                    ),
+                });
+            }
+            let text = read(&path)?;
+            Ok(Some((
+                format!("the capture of `{task}`"),
+                vec![(file.clone(), text)],
+            )))
+        }
+    }
+}
+
+/// The object's kind as the server serves it, and how messages name the object.
+async fn resolve(
+    env: &TaskEnv<'_>,
+    obj: &DynamicObject,
+) -> Result<(ResolvedKind, String), KubeError> {
+    let types = obj.types.clone().unwrap_or_default();
+    let kind = env
+        .conn
+        .kinds()
+        .resolve(env, &types.kind, Some(&types.api_version))
+        .await?;
+    let what = format!("{}/{}", kind.resource.plural, object_name(obj));
+    Ok((kind, what))
+}
+
+/// Drops the owner references whose owner is gone (or another object by that name).
+async fn keep_live_owners(
+    env: &TaskEnv<'_>,
+    what: &str,
+    namespace: Option<&str>,
+    body: &mut Value,
+) -> Result<(), KubeError> {
+    let Some(refs) = body
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .cloned()
+    else {
+        return Ok(());
+    };
+    let mut kept = Vec::new();
+    for r in refs {
+        let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let (api_version, kind, name, uid) =
+            (text("apiVersion"), text("kind"), text("name"), text("uid"));
+        let live = match env
+            .conn
+            .kinds()
+            .resolve(env, &kind, Some(&api_version))
+            .await
+        {
+            Ok(owner_kind) => {
+                let api = owner_kind.api(env.client(), namespace.filter(|_| owner_kind.namespaced));
+                retry::call(env, "get", &format!("{kind} {name}"), || api.get_opt(&name))
+                    .await?
+                    .is_some_and(|o| o.uid().as_deref() == Some(uid.as_str()))
+            }
+            Err(KubeError::UnknownKind { .. }) => false,
+            Err(e) => return Err(e),
+        };
+        if live {
+            kept.push(r);
+        } else {
+            env.say(&format!(
+                "{what}: dropped its owner reference to {kind} {name} (uid {uid}), which no longer exists"
+            ));
+        }
+    }
+    let meta = body
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .expect("an object with ownerReferences has metadata");
+    if kept.is_empty() {
+        meta.remove("ownerReferences");
+    } else {
+        meta.insert("ownerReferences".into(), Value::Array(kept));
+    }
+    Ok(())
+}
+
+/// The conflicting fields of a 409 answer to an apply, one line each.
+fn conflicts(status: &kube::core::Status) -> Vec<String> {
+    let causes: Vec<String> = status
+        .details
+        .as_ref()
+        .map(|d| {
+            d.causes
+                .iter()
+                .map(|c| format!("{}: {}", c.field, c.message))
+                .collect()
+        })
+        .unwrap_or_default();
+    if causes.is_empty() {
+        vec![status.message.clone()]
+    } else {
+        causes
+    }
+}
+
+impl KubeWork for KubeApply {
+    async fn run(&self, env: &TaskEnv<'_>, task: &KubeTask<'_>) -> Result<String, KubeError> {
+        kube_apply(env, self, task.run_dir, task.redactor).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_and_documents_are_read_alike() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Secret, metadata: {name: a, namespace: x}}\n---\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: x}\n";
+        let objects = parse_manifests(text, "f.yaml").unwrap();
+        let names: Vec<&str> = objects
+            .iter()
+            .map(|o| o["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        let err = parse_manifests("kind: Secret\nmetadata: {name: a}\n", "f.yaml").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "f.yaml: an object lacks apiVersion, kind or metadata.name"
+        );
+    }
+
+    #[test]
+    fn cleaning_drops_what_the_server_set() {
+        let obj = serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {
+                "name": "s", "namespace": "x", "uid": "u", "resourceVersion": "7",
+                "creationTimestamp": "2025-01-01T00:00:00Z", "generation": 2,
+                "managedFields": [{"manager": "kubectl"}],
+                "labels": {"app": "flux"},
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"},
+            },
+            "data": {"k": "dg=="},
+            "status": {"x": 1},
+        });
+        let clean = clean(&obj);
+        assert_eq!(
+            clean,
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "s", "namespace": "x", "labels": {"app": "flux"}},
+                "data": {"k": "dg=="},
+            })
+        );
+    }
+
+    #[test]
+    fn conflicts_name_each_field() {
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "code": 409, "reason": "Conflict", "message": "Apply failed with 1 conflict",
+            "details": {"causes": [{"reason": "FieldManagerConflict", "message": "conflict with \"pulumi-kubernetes\" using v1", "field": ".data.identity"}]}
+        }))
+        .unwrap();
+        assert_eq!(
+            conflicts(&status),
+            vec![".data.identity: conflict with \"pulumi-kubernetes\" using v1"]
+        );
+    }
+}
