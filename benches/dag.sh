@@ -20,29 +20,16 @@
 set -euo pipefail
 
 RUNS=${1:-5}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=benches/common.sh
+source "$(dirname "$0")/common.sh"
 for tool in ninja make; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y ninja-build make" >&2; exit 2; }
 done
 
-# PLANRUN_ARGS="..." passes extra flags to every planrun run.
-# PLANRUN_BIN=path benchmarks that binary instead (e.g. an older build, to compare).
-if [[ -n ${PLANRUN_BIN:-} ]]; then
-  PLANRUN=$PLANRUN_BIN
-else
-  echo "building planrun (release)..." >&2
-  cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
-  PLANRUN="$ROOT/target/release/planrun"
-fi
-
-# BENCH_DIR=DIR keeps the generated DAGs there for a closer look.
-if [[ -n ${BENCH_DIR:-} ]]; then
-  WORK=$BENCH_DIR
-  rm -rf "$WORK" && mkdir -p "$WORK"
-else
-  WORK=$(mktemp -d)
-  trap 'rm -rf "$WORK"' EXIT
-fi
+# PLANRUN_ARGS="..." passes extra flags to every planrun run (PLANRUN_BIN and
+# BENCH_DIR: see benches/common.sh).
+planrun_binary
+work_dir
 
 # gen NAME: reads "task need need..." lines on stdin, writes NAME/{plan.toml,build.ninja,Makefile}
 gen() {
@@ -58,9 +45,7 @@ gen() {
       all+=("$task")
       {
         printf '[tasks.%s]\ntype = "exec-script"\ncommand = ["true"]\n' "$task"
-        if [[ -n $needs ]]; then
-          printf 'needs = [%s]\n' "$(sed 's/\([^ ]*\)/"\1"/g; s/ /, /g' <<<"$needs")"
-        fi
+        needs_line "$needs"
         printf '\n'
       } >>"$dir/plan.toml"
       if [[ -n $needs ]]; then
@@ -97,8 +82,6 @@ RANDOM=42
 
 "$PLANRUN" validate "$WORK/layered/plan.toml" >/dev/null
 
-now() { date +%s%N; }
-
 # The planrun variants: the default sync mode, then each --journal-sync mode.
 MODES=(default always grouped)
 
@@ -121,7 +104,6 @@ run() {
   echo $((end - start))
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 secs() { awk -v ns="$1" 'BEGIN { printf "%.3f", ns / 1e9 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 

@@ -17,24 +17,12 @@ set -euo pipefail
 RUNS=${1:-5}
 SEED=${SEED:-5200}
 TASKS=30
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=benches/common.sh
+source "$(dirname "$0")/common.sh"
 command -v ninja >/dev/null || { echo "missing ninja: apt-get install -y ninja-build" >&2; exit 2; }
 
-if [[ -n ${PLANRUN_BIN:-} ]]; then
-  PLANRUN=$PLANRUN_BIN
-else
-  echo "building planrun (release)..." >&2
-  cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
-  PLANRUN="$ROOT/target/release/planrun"
-fi
-
-if [[ -n ${BENCH_DIR:-} ]]; then
-  WORK=$BENCH_DIR
-  rm -rf "$WORK" && mkdir -p "$WORK"
-else
-  WORK=$(mktemp -d)
-  trap 'rm -rf "$WORK"' EXIT
-fi
+planrun_binary
+work_dir
 
 # The generator: a 31-bit linear congruential generator in shell arithmetic, so a
 # seed gives the same DAG on every machine. Prints "task seconds need need..." lines,
@@ -70,9 +58,7 @@ generate >"$WORK/dag.txt"
   printf '[plan]\nname = "sleep-dag"\n'
   while read -r task secs needs; do
     printf '\n[tasks.%s]\ntype = "exec-script"\ncommand = ["sleep", "%s"]\n' "$task" "$secs"
-    if [[ -n $needs ]]; then
-      printf 'needs = [%s]\n' "$(sed 's/\([^ ]*\)/"\1"/g; s/ /, /g' <<<"$needs")"
-    fi
+    needs_line "$needs"
   done <"$WORK/dag.txt"
 } >"$WORK/plan.toml"
 {
@@ -96,7 +82,6 @@ read -r CRITICAL WORK_ALL < <(awk '{
   work += $2
 } END { printf "%.2f %.2f\n", cp, work }' "$WORK/dag.txt")
 
-now() { date +%s%N; }
 # run WHAT: prints the wall time in nanoseconds
 run() {
   local start end
@@ -112,7 +97,6 @@ run() {
   end=$(now)
   echo $((end - start))
 }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
 declare -A times=([ninja]="" [first]="" [second]="")
 for ((r = 0; r < RUNS; r++)); do
