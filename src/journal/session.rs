@@ -25,6 +25,7 @@ use super::start::{
 use super::status::{fmt_time, progress};
 use super::writer::{JournalWriter, SyncMode};
 use crate::layout::RunDir;
+use crate::schedule::Commit;
 use crate::validate::{TaskIdx, ValidatedPlan};
 
 /// The journal of the run this process works on.
@@ -59,9 +60,9 @@ impl RunJournal {
         self.writer.committed()
     }
 
-    /// Commits what was written: on this thread (`here`) or the sync thread.
-    pub fn commit(&mut self, here: bool) -> Result<(), JournalError> {
-        self.writer.commit(here)
+    /// Commits what was written (see [`JournalWriter::commit`]).
+    pub fn commit(&mut self, how: Commit) -> Result<(), JournalError> {
+        self.writer.commit(how)
     }
 
     /// Changes whenever [`committed`](Self::committed) may have moved; `None` when

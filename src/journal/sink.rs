@@ -14,7 +14,7 @@ use super::lock::PlanLock;
 use super::record::{Record, short_message};
 use super::session::RunJournal;
 use crate::events::CancelReason;
-use crate::schedule::{SkipCause, StateChange, StateSink};
+use crate::schedule::{Commit, SkipCause, StateChange, StateSink};
 use crate::validate::ValidatedPlan;
 
 /// Journals the dispatcher's state changes, one batch with one `write`. Holds the
@@ -203,7 +203,7 @@ impl StateSink for JournalSink {
         self.journal.commits()
     }
 
-    fn commit(&mut self, here: bool) -> io::Result<()> {
-        self.journal.commit(here).map_err(io::Error::other)
+    fn commit(&mut self, how: Commit) -> io::Result<()> {
+        self.journal.commit(how).map_err(io::Error::other)
     }
 }

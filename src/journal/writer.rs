@@ -12,11 +12,12 @@
 //!   [`commit`](JournalWriter::commit) makes everything written durable, one
 //!   `fdatasync` for every batch written since the last one (group commit): in the
 //!   background, on a sync thread of the writer's own, while the caller has other
-//!   work ([`commits`](JournalWriter::commits) wakes it when done), or on the
-//!   caller's thread when it has nothing else to do (a chain of tasks: no hand-off
-//!   between threads on its critical path). The writer itself never waits for the
-//!   disk: the dispatcher decides what must wait for which record
-//!   (`schedule::dispatcher`).
+//!   work ([`commits`](JournalWriter::commits) wakes it when done), at once when a
+//!   start waits for it, after up to [`REPORT_LINGER`] when only reports do (more
+//!   batches then share the sync); or on the caller's thread when it has nothing
+//!   else to do (a chain of tasks: no hand-off between threads on its critical
+//!   path). The writer itself never waits for the disk: the dispatcher decides what
+//!   must wait for which record (`schedule::dispatcher`).
 //! - [`SyncMode::Always`]: every batch is synced before `write` returns, so
 //!   everything written is committed at once; each step of the DAG waits for the disk.
 //! - [`SyncMode::Grouped`]: the sync thread syncs at most every [`GROUP_INTERVAL`]
@@ -44,6 +45,7 @@ use super::error::JournalError;
 use super::frame;
 use super::record::Record;
 use crate::layout::{Open, open_private};
+use crate::schedule::Commit;
 
 /// When appended records are made durable, and when planrun may act on them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -65,6 +67,12 @@ pub enum SyncMode {
 
 /// Longest time a record waits for its sync in [`SyncMode::Grouped`].
 pub const GROUP_INTERVAL: Duration = Duration::from_millis(100);
+
+/// In [`SyncMode::Durable`], how long a commit that only reports wait for (not a
+/// start) may gather records before its sync: a run of many short independent
+/// tasks syncs about that often rather than once per batch, and its lines and
+/// events come that much later.
+pub const REPORT_LINGER: Duration = Duration::from_millis(10);
 
 /// Appends records to one journal file.
 #[derive(Debug)]
@@ -142,7 +150,7 @@ impl JournalWriter {
         self.mode = mode;
         let delay = match mode {
             SyncMode::Always => return Ok(()),
-            SyncMode::Durable => None,
+            SyncMode::Durable => Some(REPORT_LINGER),
             SyncMode::Grouped => Some(GROUP_INTERVAL),
         };
         let file = self
@@ -196,23 +204,23 @@ impl JournalWriter {
         if self.mode == SyncMode::Grouped
             && let Some(syncer) = &self.syncer
         {
-            syncer.written(self.len);
+            syncer.written(self.len, false);
         }
         Ok(self.len)
     }
 
-    /// In [`SyncMode::Durable`], makes everything written durable: on this thread
-    /// (`here`) or on the sync thread; nothing to do in the other modes.
-    pub fn commit(&mut self, here: bool) -> Result<(), JournalError> {
+    /// In [`SyncMode::Durable`], makes everything written durable: on this thread,
+    /// or on the sync thread at once or after [`REPORT_LINGER`] (see [`Commit`]);
+    /// nothing to do in the other modes.
+    pub fn commit(&mut self, how: Commit) -> Result<(), JournalError> {
         match &self.syncer {
-            Some(syncer) if self.mode == SyncMode::Durable => {
-                if here {
-                    syncer.sync_here(&self.file, self.len)
-                } else {
-                    syncer.written(self.len);
+            Some(syncer) if self.mode == SyncMode::Durable => match how {
+                Commit::Here => syncer.sync_here(&self.file, self.len),
+                Commit::Now | Commit::Soon => {
+                    syncer.written(self.len, how == Commit::Now);
                     Ok(())
                 }
-            }
+            },
             _ => Ok(()),
         }
         .map_err(|e| JournalError::io("sync", &self.path, e))
@@ -303,6 +311,8 @@ struct Shared {
 struct SyncState {
     written: u64,
     durable: u64,
+    /// Something waits for the next sync: no gathering before it.
+    urgent: bool,
     /// The sync that failed: nothing is taken as durable after it (the kernel may
     /// have dropped the pages it could not write, and a later sync would not say).
     failed: Option<SyncFailure>,
@@ -348,6 +358,7 @@ impl Syncer {
             state: Mutex::new(SyncState {
                 written: len,
                 durable: len,
+                urgent: false,
                 failed: None,
                 stop: false,
             }),
@@ -369,9 +380,10 @@ impl Syncer {
     }
 
     /// The journal is `len` bytes long now.
-    fn written(&self, len: u64) {
+    fn written(&self, len: u64, urgent: bool) {
         let mut state = self.shared.lock();
         state.written = len;
+        state.urgent |= urgent;
         drop(state);
         self.shared.wake.notify_all();
     }
@@ -449,14 +461,17 @@ fn sync_loop(
         }
         if let Some(delay) = delay
             && !state.stop
+            && !state.urgent
         {
-            // Let records gather; the end of the run cuts the wait short.
+            // Let records gather; the end of the run, or a caller that cannot wait,
+            // cuts the wait short.
             state = shared
                 .wake
-                .wait_timeout_while(state, delay, |s| !s.stop)
+                .wait_timeout_while(state, delay, |s| !s.stop && !s.urgent)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
+        state.urgent = false;
         // Everything written by now is covered by this sync (and later bytes may be
         // too, but only these are claimed).
         let target = state.written;
@@ -564,15 +579,19 @@ mod tests {
         }
         assert_eq!(len, w.len());
         assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
-        // In the background...
-        w.commit(false).unwrap();
+        // In the background, at once...
+        w.commit(Commit::Now).unwrap();
+        assert_eq!(committed_within(&w, len), len);
+        // ...or after gathering for a moment...
+        let len = w.write(&[record(2)]).unwrap();
+        w.commit(Commit::Soon).unwrap();
         assert_eq!(committed_within(&w, len), len);
         // ...or here.
         let len = w.write(&[record(1)]).unwrap();
-        w.commit(true).unwrap();
+        w.commit(Commit::Here).unwrap();
         assert_eq!(w.committed().unwrap(), len);
         let j = Journal::read(&path).unwrap();
-        assert_eq!(j.records.len(), 102);
+        assert_eq!(j.records.len(), 103);
     }
 
     #[test]
@@ -620,7 +639,7 @@ mod tests {
         let mut syncer = Syncer::start(file.try_clone().unwrap(), 10, None).unwrap();
         // On the sync thread...
         let mut rx = syncer.durable_tx.subscribe();
-        syncer.written(20);
+        syncer.written(20, true);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

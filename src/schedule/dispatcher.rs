@@ -18,7 +18,9 @@
 //!
 //! Nothing else waits: a task whose needs' ends are committed starts while the
 //! journal syncs what came after them, and one sync commits every change recorded
-//! while the previous one ran.
+//! while the previous one ran. When only reports wait for a commit (no start), the
+//! journal may gather changes for a few milliseconds first, so that a run of many
+//! short independent tasks syncs every few milliseconds rather than once per batch.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -40,7 +42,7 @@ use crate::validate::{TaskIdx, ValidatedPlan};
 
 use super::graph::DepGraph;
 use super::run_state::{Ended, RunState, Start};
-use super::state::{Failure, SkipCause, StateChange, StateSink};
+use super::state::{Commit, Failure, SkipCause, StateChange, StateSink};
 
 /// How often, at most, the dispatcher estimates the time left.
 const ESTIMATE_EVERY: Duration = Duration::from_secs(1);
@@ -636,11 +638,18 @@ impl Loop<'_> {
             }
         }
         if !pending_empty {
-            // With nothing in flight, a held start has nothing to overlap with: the
-            // commit is quickest on this thread (no hand-off to the sync thread and
-            // back on a chain's critical path).
-            let here = self.inflight.is_empty() && !self.held_spawns.is_empty();
-            self.sink.commit(here).map_err(RunError::Record)?;
+            // A held start wants the commit at once: with nothing in flight it has
+            // nothing to overlap with, and is quickest on this thread (no hand-off to
+            // the sync thread and back on a chain's critical path). Held reports alone
+            // can wait a moment for more changes to share the sync.
+            let how = if self.held_spawns.iter().all(|h| h.after <= self.committed) {
+                Commit::Soon
+            } else if self.inflight.is_empty() {
+                Commit::Here
+            } else {
+                Commit::Now
+            };
+            self.sink.commit(how).map_err(RunError::Record)?;
         }
         self.release()
     }
@@ -677,9 +686,12 @@ impl Loop<'_> {
 
     /// Waits until every change recorded is committed, and releases what waited.
     async fn wait_committed(&mut self) -> Result<(), RunError> {
-        self.sink
-            .commit(self.inflight.is_empty())
-            .map_err(RunError::Record)?;
+        let how = if self.inflight.is_empty() {
+            Commit::Here
+        } else {
+            Commit::Now
+        };
+        self.sink.commit(how).map_err(RunError::Record)?;
         loop {
             self.release()?;
             self.committed = self.sink.committed().map_err(RunError::Record)?;
@@ -968,6 +980,108 @@ mod tests {
         fn record_unsynced(&mut self, _changes: &[StateChange]) -> std::io::Result<u64> {
             Ok(self.batches.len() as u64)
         }
+    }
+
+    /// Commits only when asked, as the journal does, and keeps how it was asked.
+    #[derive(Default)]
+    struct CommitSink {
+        batches: Vec<Vec<StateChange>>,
+        committed: u64,
+        /// After which batch each commit was asked for, and how.
+        asked: Vec<(usize, Commit)>,
+        tx: Option<watch::Sender<u64>>,
+    }
+
+    impl StateSink for CommitSink {
+        fn record(&mut self, changes: &[StateChange]) -> std::io::Result<u64> {
+            self.batches.push(changes.to_vec());
+            Ok(self.batches.len() as u64)
+        }
+
+        fn committed(&self) -> std::io::Result<u64> {
+            Ok(self.committed)
+        }
+
+        fn commits(&self) -> Option<watch::Receiver<u64>> {
+            self.tx.as_ref().map(watch::Sender::subscribe)
+        }
+
+        fn commit(&mut self, how: Commit) -> std::io::Result<()> {
+            self.asked.push((self.batches.len(), how));
+            self.committed = self.batches.len() as u64;
+            if let Some(tx) = &self.tx {
+                tx.send_replace(self.committed);
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_commit_is_asked_at_once_only_when_a_start_waits_for_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        // `c` runs until `b` ran: it is in flight when `a` ends and `b` waits for
+        // `a`'s end to be committed.
+        let plan = plan(
+            tmp.path(),
+            r#"
+            [plan]
+            name = "p"
+            [tasks.a]
+            type = "exec-script"
+            command = ["true"]
+            [tasks.b]
+            type = "exec-script"
+            command = ["touch", "b.ran"]
+            needs = ["a"]
+            [tasks.c]
+            type = "exec-script"
+            script = 'for i in $(seq 3000); do [ -e b.ran ] && exit 0; sleep 0.01; done; exit 1'
+            [tasks.d]
+            type = "exec-script"
+            command = ["true"]
+            needs = ["b", "c"]
+            "#,
+        );
+        let mut sink = CommitSink {
+            tx: Some(watch::Sender::new(0)),
+            ..CommitSink::default()
+        };
+        let (summary, _) = run_into(plan, tmp.path(), RunConfig::default(), &mut sink).await;
+        assert_eq!(summary.outcome, RunOutcome::Succeeded);
+        let asked_after = |change: &StateChange| {
+            let batch = sink
+                .batches
+                .iter()
+                .position(|b| b.contains(change))
+                .unwrap()
+                + 1;
+            sink.asked
+                .iter()
+                .find(|(after, _)| *after == batch)
+                .map(|(_, how)| *how)
+        };
+        let started = |task| StateChange::Started { task, attempt: 1 };
+        // Starts that need nothing: only their events wait.
+        assert_eq!(
+            asked_after(&started(0)),
+            Some(Commit::Soon),
+            "{:?}",
+            sink.asked
+        );
+        // `b` waits for `a`'s end while `c` runs: at once, in the background.
+        assert_eq!(
+            asked_after(&started(1)),
+            Some(Commit::Now),
+            "{:?}",
+            sink.asked
+        );
+        // `d` waits for the last of its needs' ends, with nothing in flight: here.
+        assert_eq!(
+            asked_after(&started(3)),
+            Some(Commit::Here),
+            "{:?}",
+            sink.asked
+        );
     }
 
     #[tokio::test]

@@ -173,6 +173,19 @@ impl From<&str> for Failure {
     }
 }
 
+/// How soon a [`StateSink`] commits what was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// On the caller's thread, before returning: it has nothing else to do meanwhile
+    /// (no hand-off between threads on a chain's critical path).
+    Here,
+    /// In the background, at once: a task's start waits for it.
+    Now,
+    /// In the background, within a moment: only reports (events, the terminal) wait
+    /// for it, and more changes may come to share its sync.
+    Soon,
+}
+
 /// Records state changes (the journal) or not at all ([`NoSink`]).
 ///
 /// The dispatcher calls [`StateSink::record`] synchronously, with the changes that
@@ -196,11 +209,10 @@ pub trait StateSink: Send {
         None
     }
 
-    /// Commits what was recorded: on the caller's thread before returning (`here`:
-    /// it has nothing else to do meanwhile), or in the background. A sink that
-    /// commits as it records has nothing to do.
-    fn commit(&mut self, here: bool) -> io::Result<()> {
-        let _ = here;
+    /// Commits what was recorded, as soon as `how` says. A sink that commits as it
+    /// records has nothing to do.
+    fn commit(&mut self, how: Commit) -> io::Result<()> {
+        let _ = how;
         Ok(())
     }
 
