@@ -11,6 +11,12 @@
 //! what they do not know). `schemas/events.schema.json` is generated from these types.
 //! Task and run states are named by the one vocabulary ([`crate::vocabulary`]).
 //!
+//! Within version 2: `task-succeeded` carries, in a dry run, `would` (the objects a
+//! delete would delete, the commands that would run); `task-failed` `depends_on`
+//! (a check whose verdict waits on a change the dry run did not make);
+//! `run-resumed` `resume` (what will run and why, what is taken as done and
+//! checked, what is skipped).
+//!
 //! Version 2: a resume is `run-resumed` (not `run-started`); attempts are numbered
 //! across the run's processes; every event that ends a task carries its `state`
 //! (which replaces `task-failed`'s `allowed`); `counts` are by state; new
@@ -115,18 +121,28 @@ pub enum EventKind {
         duration_ms: u64,
         /// What the task did or, in a dry run, would do.
         summary: Option<String>,
+        /// In a dry run: each thing the task would do, against the live state (the
+        /// objects a delete would delete, the commands that would run).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        would: Vec<WouldDo>,
     },
     /// The task failed (its last attempt).
     TaskFailed {
         task: String,
         attempt: u32,
         /// `failed`, `failed-allowed` (`allow_failure = true`: dependents still run,
-        /// the run can still succeed), or in a dry run `would-fail`.
+        /// the run can still succeed), or in a dry run `would-fail` or
+        /// `depends-on-a-change`.
         state: TaskStatus,
         duration_ms: u64,
         error: String,
         /// The last lines of output, oldest first.
         excerpt: Vec<String>,
+        /// In a dry run, with state `depends-on-a-change`: the tasks before it that
+        /// would change things (nearest first), whose change the dry run did not
+        /// make; the check's verdict is unknown until they run.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        depends_on: Vec<String>,
     },
     /// The task will not run in this process.
     TaskSkipped {
@@ -164,12 +180,85 @@ pub enum EventKind {
         /// their type's typical one, a guess.
         guessed: usize,
     },
+    /// A stop signal arrived: no new work starts; running tasks are stopped, then
+    /// the `always` tasks left run.
+    RunInterrupted {
+        /// What interrupted the run ("SIGINT (Ctrl-C)").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<String>,
+    },
     /// The run is over for this planrun process; no event follows.
     RunFinished {
         outcome: RunOutcome,
         duration_ms: u64,
         counts: Counts,
     },
+}
+
+/// In a dry run, one thing a task would do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum WouldDo {
+    /// Delete this object: the API server accepted its delete as a dry run.
+    Delete {
+        #[serde(flatten)]
+        object: ObjectRef,
+    },
+    /// Patch this object (`kube-patch`): the API server accepted the patch as a dry
+    /// run and it changes the object.
+    Patch {
+        #[serde(flatten)]
+        object: ObjectRef,
+        /// The finalizers it would remove (`remove_finalizers`); empty for a merge
+        /// or JSON patch.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        remove_finalizers: Vec<String>,
+    },
+    /// Server-side apply this object (`kube-apply`) as `field_manager`: the API
+    /// server accepted the apply as a dry run.
+    Apply {
+        #[serde(flatten)]
+        object: ObjectRef,
+        field_manager: String,
+    },
+    /// Run this command (argv; a script as its shell's argv), in `cwd`.
+    Run { argv: Vec<String>, cwd: String },
+}
+
+/// One Kubernetes object, as a preview names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ObjectRef {
+    /// `group/version` (`v1` for the core group).
+    pub api_version: String,
+    pub kind: String,
+    /// Absent for cluster-scoped objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+/// What a resume (or a dry run of one) will do, decided before anything starts:
+/// the listing printed on stderr, as data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ResumeInfo {
+    /// The tasks that will run, with why, in plan order.
+    pub will_run: Vec<TaskWhy>,
+    /// The run the done tasks are taken from.
+    pub taken_from: String,
+    /// The tasks taken as done (not run again), with a note when there is one.
+    pub taken_as_done: Vec<TaskWhy>,
+    /// Tasks taken as done whose postcondition was checked now and holds.
+    pub checked: Vec<String>,
+    /// Tasks that will not run though not done, with why.
+    pub skipped: Vec<TaskWhy>,
+}
+
+/// A task and why (empty when there is nothing to say).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TaskWhy {
+    pub task: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub why: String,
 }
 
 /// What `run-started` and `run-resumed` say about the run.
@@ -187,6 +276,10 @@ pub struct RunInfo {
     /// At most this many tasks at once.
     pub jobs: usize,
     pub dry_run: bool,
+    /// `run-resumed`: what will run and why, what is taken as done, what is
+    /// skipped (in a dry run too: what the resume would do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<ResumeInfo>,
 }
 
 impl EventKind {
@@ -205,6 +298,7 @@ impl EventKind {
             EventKind::RunStarted(_)
             | EventKind::RunResumed(_)
             | EventKind::RunEstimate { .. }
+            | EventKind::RunInterrupted { .. }
             | EventKind::RunFinished { .. } => None,
         }
     }
@@ -323,19 +417,33 @@ impl Counts {
 #[derive(Debug, Clone)]
 pub struct EventSender {
     tx: mpsc::Sender<Event>,
+    /// A second consumer of every event (the notifications), if any.
+    tap: Option<mpsc::Sender<Event>>,
 }
 
 impl EventSender {
     /// A sender and the receiving end the reporters read.
     pub fn channel() -> (Self, mpsc::Receiver<Event>) {
         let (tx, rx) = mpsc::channel();
-        (Self { tx }, rx)
+        (Self { tx, tap: None }, rx)
+    }
+
+    /// A second receiving end that gets every event sent from now on (through this
+    /// sender and its clones made after).
+    pub fn tap(&mut self) -> mpsc::Receiver<Event> {
+        let (tx, rx) = mpsc::channel();
+        self.tap = Some(tx);
+        rx
     }
 
     /// Sends an event stamped now. Events sent after the reporters are gone are
     /// dropped: there is nobody left to show them to.
     pub fn emit(&self, kind: EventKind) {
-        let _ = self.tx.send(Event::now(kind));
+        let event = Event::now(kind);
+        if let Some(tap) = &self.tap {
+            let _ = tap.send(event.clone());
+        }
+        let _ = self.tx.send(event);
     }
 }
 

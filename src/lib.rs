@@ -15,6 +15,7 @@ pub mod exec;
 pub mod exit_code;
 pub mod journal;
 pub mod layout;
+mod notify;
 pub mod plan;
 pub mod procs;
 pub mod redact;

@@ -40,6 +40,15 @@ enum Command {
         after_help = "Examples:\n  planrun rehearse plans/flux-rebuild.toml\n  planrun rehearse plans/flux-rebuild.toml --fault wrong-tag\n  planrun rehearse plans/flux-rebuild.toml --fault hang   # then Ctrl-C, then:\n  planrun rehearse plans/flux-rebuild.toml --resume"
     )]
     Rehearse(rehearse::RehearseArgs),
+    /// Print a shell completion script (subcommands, options, values).
+    #[command(
+        after_help = "Examples:\n  planrun completions bash > ~/.local/share/bash-completion/completions/planrun\n  planrun completions zsh > ~/.zfunc/_planrun\n  planrun completions fish > ~/.config/fish/completions/planrun.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -74,6 +83,14 @@ fn main() -> ExitCode {
         Command::Engine(command) => cli::run(command),
         Command::Sandbox(args) => sandbox_command::run(args),
         Command::Rehearse(args) => rehearse::run(&args),
+        Command::Completions { shell } => {
+            use std::io::Write;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "planrun", &mut script);
+            // A closed pipe (`| head`) is not an error.
+            let _ = std::io::stdout().lock().write_all(&script);
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

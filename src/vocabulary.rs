@@ -41,6 +41,9 @@ pub enum TaskStatus {
     WouldChange,
     /// Dry run: a read-only check fails against the live state.
     WouldFail,
+    /// Dry run: a read-only check does not hold now, after a task that would change
+    /// things first (the dry run did not make that change): unknown until it is made.
+    DependsOnAChange,
     /// Dry run: a read-only check holds against the live state, or a change would
     /// find nothing to change.
     CheckedOk,
@@ -48,11 +51,12 @@ pub enum TaskStatus {
 
 impl TaskStatus {
     /// Every task state, in the order outputs list them.
-    pub const ALL: [TaskStatus; 13] = [
+    pub const ALL: [TaskStatus; 14] = [
         TaskStatus::Succeeded,
         TaskStatus::DoneEarlier,
         TaskStatus::WouldChange,
         TaskStatus::CheckedOk,
+        TaskStatus::DependsOnAChange,
         TaskStatus::FailedAllowed,
         TaskStatus::Failed,
         TaskStatus::WouldFail,
@@ -80,6 +84,7 @@ impl TaskStatus {
             TaskStatus::WouldChange => "would change",
             TaskStatus::WouldFail => "would fail",
             TaskStatus::CheckedOk => "checked ok",
+            TaskStatus::DependsOnAChange => "depends on a change",
         }
     }
 
@@ -99,6 +104,7 @@ impl TaskStatus {
             TaskStatus::WouldChange => "would-change",
             TaskStatus::WouldFail => "would-fail",
             TaskStatus::CheckedOk => "checked-ok",
+            TaskStatus::DependsOnAChange => "depends-on-a-change",
         }
     }
 
@@ -128,6 +134,26 @@ impl TaskStatus {
             TaskStatus::CheckedOk => {
                 "dry run: a read-only check holds, or a change would find nothing to change"
             }
+            TaskStatus::DependsOnAChange => {
+                "dry run: a read-only check does not hold now, after a task that would change things first: unknown until that change is made; not a failure of the dry run"
+            }
+        }
+    }
+
+    /// How the state reads at a glance: the colour every output gives it.
+    pub fn tone(self) -> Tone {
+        match self {
+            TaskStatus::Succeeded | TaskStatus::CheckedOk => Tone::Good,
+            TaskStatus::Failed
+            | TaskStatus::WouldFail
+            | TaskStatus::Cancelled
+            | TaskStatus::Interrupted
+            | TaskStatus::CutOff => Tone::Bad,
+            TaskStatus::FailedAllowed
+            | TaskStatus::Skipped
+            | TaskStatus::WouldChange
+            | TaskStatus::DependsOnAChange => Tone::Warn,
+            TaskStatus::DoneEarlier | TaskStatus::Pending | TaskStatus::Running => Tone::Quiet,
         }
     }
 
@@ -141,6 +167,21 @@ impl std::fmt::Display for TaskStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.display())
     }
+}
+
+/// How a state reads at a glance, whatever the output: green on a terminal and in a
+/// graph for [`Tone::Good`], red for [`Tone::Bad`], yellow for [`Tone::Warn`], dim
+/// for [`Tone::Quiet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// It went as it should.
+    Good,
+    /// It went wrong, or was stopped.
+    Bad,
+    /// Worth a look: allowed failures, skips, changes a dry run would make.
+    Warn,
+    /// Nothing happened in this process: done earlier, pending, running.
+    Quiet,
 }
 
 /// Where a run stands.

@@ -2,14 +2,17 @@
 //! per command. The binary adds `sandbox` and `rehearse` (they need the sandbox
 //! crate, which the library does not depend on).
 
+mod explain;
 mod graph;
 mod list;
+mod new;
 mod resume;
 mod run;
 mod runs;
 mod schema;
 mod status;
 mod validate;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -30,6 +33,9 @@ Examples:
   planrun validate plans/flux-rebuild.toml      check a plan; nothing runs
   planrun list plans/flux-rebuild.toml          tasks in execution order, what each does
   planrun graph plans/flux-rebuild.toml --format mermaid
+  planrun new plans/rotate-certs --from cert-manager-reinstall
+                                                a new plan and its rehearsal, from a template
+  planrun explain wait-absent                   a task type's keys, docs and an example
   planrun schema > schemas/plan.schema.json     the JSON Schema editors use";
 
 /// The engine's commands.
@@ -53,11 +59,22 @@ pub enum Command {
     /// List tasks in execution order with their needs and what each will do.
     #[command(after_help = "Example:\n  planrun list plans/flux-rebuild.toml")]
     List(PlanArgs),
-    /// Print the dependency graph as Graphviz dot or Mermaid.
+    /// Print the dependency graph as Graphviz dot or Mermaid, coloured by a run's
+    /// states with --run.
     #[command(
-        after_help = "Examples:\n  planrun graph plans/flux-rebuild.toml | dot -Tsvg > plan.svg\n  planrun graph plans/flux-rebuild.toml --format mermaid"
+        after_help = "Examples:\n  planrun graph plans/flux-rebuild.toml | dot -Tsvg > plan.svg\n  planrun graph plans/flux-rebuild.toml --format mermaid\n  planrun graph plans/flux-rebuild.toml --run latest | dot -Tsvg > run.svg"
     )]
     Graph(GraphArgs),
+    /// Write a new plan from a template, with a rehearsal file beside it that
+    /// rehearses green as written.
+    #[command(
+        after_help = "Examples:\n  planrun new plans/flux-rebuild-staging --from flux-rebuild\n  planrun new plans/rotate-certs\n  planrun validate plans/rotate-certs.toml && planrun rehearse plans/rotate-certs.toml"
+    )]
+    New(new::NewArgs),
+    /// Explain a task type: its keys with their docs, and an example task (from the
+    /// schema); without TYPE, list the types.
+    #[command(after_help = "Examples:\n  planrun explain\n  planrun explain wait-absent")]
+    Explain(explain::ExplainArgs),
     /// Print the JSON Schema of plan files.
     #[command(after_help = "Example:\n  planrun schema > schemas/plan.schema.json")]
     Schema,
@@ -97,6 +114,13 @@ pub struct GraphArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = graph::Format::Dot)]
     pub format: graph::Format,
+    /// Colour each task by its state in this run: `latest`, or an id from `planrun
+    /// runs`.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Where runs are kept, for --run [default: .planrun beside the plan].
+    #[arg(long, value_name = "DIR", requires = "run")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Runs an engine command.
@@ -111,6 +135,8 @@ pub fn run(command: Command) -> Result<(), Error> {
         Command::List(args) => list::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Schema => schema::run(),
+        Command::Explain(args) => explain::run(&args),
+        Command::New(args) => new::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Runs(args) => runs::run(&args),
         Command::Guard { token, grace_ms } => {

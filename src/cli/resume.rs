@@ -20,6 +20,11 @@ pub struct ResumeArgs {
     /// --resume, in the unfinished latest run, after everything not done.
     #[arg(long, value_name = "TASK", conflicts_with = "restart")]
     pub rerun: Vec<String>,
+    /// Take tasks that succeeded earlier as done without checking that what they
+    /// achieved still holds (by default a resume checks each one that has a
+    /// postcondition, and runs it again with what follows when it no longer holds).
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 impl ResumeArgs {

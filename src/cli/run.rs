@@ -39,7 +39,8 @@ pub struct RunArgs {
     pub jobs: usize,
     /// Change nothing: say what each task would change, judge every check and wait
     /// against the live state (only `read_only` scripts run); exit 1 if a check
-    /// would fail.
+    /// would fail as things are (a check after a change the dry run did not make
+    /// depends on that change and fails nothing).
     #[arg(long)]
     pub dry_run: bool,
     /// How to report progress.
@@ -80,7 +81,10 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
 /// A validated plan on its way to running.
 enum Start {
     /// `--dry-run`: nothing is written, no lock, no journal.
-    DryRun(ValidatedPlan),
+    DryRun(Box<ValidatedPlan>),
+    /// `--dry-run --resume` (or `--rerun`): the latest run is read, to preview what
+    /// resuming it would do; nothing is written.
+    DryResume(Box<journal::Prepared>),
     /// The lock is held and the run decided (new or resumed), not written yet.
     Journaled(Box<journal::Prepared>),
 }
@@ -89,30 +93,25 @@ impl Start {
     fn plan(&self) -> &ValidatedPlan {
         match self {
             Start::DryRun(plan) => plan,
-            Start::Journaled(prepared) => &prepared.plan,
+            Start::DryResume(prepared) | Start::Journaled(prepared) => &prepared.plan,
         }
     }
 }
 
 pub fn run(args: &RunArgs) -> Result<(), Error> {
     let load = crate::validate::load_and_validate;
-    let start = if args.dry_run {
-        Start::DryRun(load(&args.plan.plan, &args.plan.vars).map_err(Error::Invalid)?)
-    } else {
-        let state_dir = args
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| layout::default_state_dir(&args.plan.plan));
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| layout::default_state_dir(&args.plan.plan));
+    let mode = args.resume.mode();
+    // A run (or a dry run of a resume) waits a little for the processes of an
+    // interrupted run that are still ending.
+    let prepare = || -> Result<Box<journal::Prepared>, Error> {
         let deadline = std::time::Instant::now() + STOPPING_WAIT;
         let mut waiting = false;
-        let prepared = loop {
-            match journal::prepare(
-                &args.plan.plan,
-                &state_dir,
-                &args.plan.vars,
-                &args.resume.mode(),
-                &load,
-            ) {
+        loop {
+            match journal::prepare(&args.plan.plan, &state_dir, &args.plan.vars, &mode, &load) {
                 Err(e) if journal::is_still_running(&e) && std::time::Instant::now() < deadline => {
                     if !waiting {
                         let e = Error::from(e);
@@ -126,10 +125,16 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                result => break result?,
+                result => break Ok(Box::new(result?)),
             }
-        };
-        Start::Journaled(Box::new(prepared))
+        }
+    };
+    let start = match (&mode, args.dry_run) {
+        (journal::StartMode::New | journal::StartMode::Restart, true) => Start::DryRun(Box::new(
+            load(&args.plan.plan, &args.plan.vars).map_err(Error::Invalid)?,
+        )),
+        (_, true) => Start::DryResume(prepare()?),
+        (_, false) => Start::Journaled(prepare()?),
     };
     // One thread: per task the engine does little next to spawning a process, and a
     // single thread saves the cross-thread wake-ups that dominate runs of short
@@ -200,16 +205,52 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     let kube_name = kube
         .get()
         .map(|conn| format!("`{}` at {}", conn.context(), conn.server()));
+    let context = kube
+        .get()
+        .map(|conn| conn.context().to_owned())
+        .or_else(|| start.plan().header().context.clone());
+    // A resume checks that what the tasks it takes as done achieved still holds
+    // (and so does the dry run of one).
+    let verify = |prepared: &journal::Prepared| prepared.resumed && !args.resume.no_verify;
+    let start = match start {
+        Start::Journaled(prepared) if verify(&prepared) => Start::Journaled(Box::new(
+            super::verify::check_postconditions(*prepared, &kube).await,
+        )),
+        Start::DryResume(prepared) if verify(&prepared) => Start::DryResume(Box::new(
+            super::verify::check_postconditions(*prepared, &kube).await,
+        )),
+        start => start,
+    };
     // Only now is the run written (journal, `latest`): a refusal above leaves none.
     // `_lock` is held until the run is over.
     let (plan, mut journal_sink, config, run_id, timings) = match start {
         Start::DryRun(plan) => (
-            Arc::new(plan),
+            Arc::new(*plan),
             None,
             RunConfig::default(),
             layout::new_run_id(jiff::Timestamp::now()),
             None,
         ),
+        Start::DryResume(prepared) => {
+            for notice in &prepared.notices {
+                crate::console::say(&format!("planrun: {notice}"));
+            }
+            let listing = prepared.listing.clone().unwrap_or_default();
+            for line in listing.lines() {
+                crate::console::say(&format!("planrun: dry run: {line}"));
+            }
+            let run_id = listing.taken_from.clone();
+            let resumed = prepared.without_writing();
+            let config = RunConfig {
+                done_earlier: resumed.done,
+                not_selected: resumed.not_selected,
+                attempts_before: resumed.attempts_before,
+                resumed: true,
+                resume: Some(listing.info()),
+                ..RunConfig::default()
+            };
+            (Arc::new(resumed.plan), None, config, run_id, None)
+        }
         Start::Journaled(prepared) => {
             for notice in &prepared.notices {
                 crate::console::say(&format!("planrun: {notice}"));
@@ -222,6 +263,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
                     ask_before_changes(&prepared.plan, listing, args.yes)?;
                 }
             }
+            let prepared_listing = prepared.listing.clone().filter(|_| prepared.resumed);
             let session = prepared.start(ProcessInfo::of_this_process(kube_name))?;
             let Session {
                 plan,
@@ -250,6 +292,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
                 attempts_before,
                 resumed,
                 known_durations: known_durations.clone(),
+                resume: prepared_listing.map(|l| l.info()),
                 ..RunConfig::default()
             };
             let sink = JournalSink::new(journal, plan.clone(), lock, known_durations);
@@ -299,7 +342,28 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         .iter()
         .map(|&i| plan.task(i).id.clone())
         .collect();
-    let (events, rx) = EventSender::channel();
+    let (mut events, rx) = EventSender::channel();
+    // The plan's [notify] table: the run announced on its webhook (not in a dry run).
+    let announcer = match plan.notify().filter(|_| !args.dry_run) {
+        Some(notify) => {
+            let facts = crate::notify::RunFacts {
+                plan: name.clone(),
+                context: context.clone(),
+                report: run_dir.report_path().display().to_string(),
+            };
+            let tap = events.tap();
+            Some(
+                crate::notify::Announcer::spawn(
+                    notify.clone(),
+                    facts,
+                    plan.redactor().clone(),
+                    tap,
+                )
+                .map_err(|e| internal("cannot start the notifications", e))?,
+            )
+        }
+        None => None,
+    };
     let reporter = report::spawn(
         rx,
         ReporterConfig {
@@ -411,6 +475,10 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         .join()
         .map_err(|_| Error::Internal(Report::msg("the reporter thread panicked")))?;
     problems.extend(unwritten);
+    // The end is announced before planrun exits (its own retries are bounded).
+    if let Some(announcer) = announcer {
+        announcer.join();
+    }
     drop(scratch);
     let plan_arg = args.plan.plan.display().to_string();
     let summary = match result {

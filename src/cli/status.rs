@@ -24,27 +24,7 @@ pub struct StatusArgs {
 
 pub fn run(args: &StatusArgs) -> Result<(), Error> {
     let (plan_state, plan_tasks) = plan_state(&args.plan, args.state_dir.as_deref())?;
-    let run_id = match &args.run {
-        Some(id) => id.clone(),
-        None => plan_state
-            .latest()
-            .map_err(internal)?
-            .ok_or_else(|| no_runs(&plan_state))?,
-    };
-    let path = plan_state.journal_path(&run_id);
-    if !path.is_file() {
-        return Err(Error::Invalid(miette::miette!(
-            help = "`planrun runs PLAN` lists the runs",
-            "plan `{}` has no run {run_id}",
-            plan_state.plan_name()
-        )));
-    }
-    let live = is_live(&plan_state, &run_id);
-    let journal = Journal::read(&path).map_err(internal)?;
-    if !live && let Some(w) = journal.torn_tail_warning() {
-        crate::console::say(&format!("warning: {w}"));
-    }
-    let state = journal.history();
+    let (run_id, state, live) = read_run(&plan_state, args.run.as_deref())?;
     let ids: Vec<&str> = match &plan_tasks {
         Some(ids) => ids.iter().map(String::as_str).collect(),
         None => state.tasks.iter().map(|(id, _)| id.as_str()).collect(),
@@ -91,6 +71,36 @@ pub(super) fn plan_state(
                 .collect()
         });
     Ok((plan_state, ids))
+}
+
+/// The run `run` names (an id; `None` or `latest`: the latest run), read from its
+/// journal: its id, its history, and whether a planrun process works on it now.
+pub(super) fn read_run(
+    plan_state: &PlanState,
+    run: Option<&str>,
+) -> Result<(String, RunHistory, bool), Error> {
+    let run_id = match run {
+        Some(id) if id != "latest" => id.to_owned(),
+        _ => plan_state
+            .latest()
+            .map_err(internal)?
+            .ok_or_else(|| no_runs(plan_state))?,
+    };
+    let path = plan_state.journal_path(&run_id);
+    if !path.is_file() {
+        return Err(Error::Invalid(miette::miette!(
+            help = "`planrun runs PLAN` lists the runs",
+            "plan `{}` has no run {run_id}",
+            plan_state.plan_name()
+        )));
+    }
+    let live = is_live(plan_state, &run_id);
+    let journal = Journal::read(&path).map_err(internal)?;
+    if !live && let Some(w) = journal.torn_tail_warning() {
+        crate::console::say(&format!("warning: {w}"));
+    }
+    let state = journal.history();
+    Ok((run_id, state, live))
 }
 
 /// Whether a live planrun process works on `run_id` now.

@@ -5,7 +5,7 @@ use crate::validate::{Task, TaskKind};
 
 use super::attempt::Attempt;
 use super::outcome::{TaskError, TaskOutcome};
-use super::{assert_file, confirm, kube, pulumi, script};
+use super::{assert_file, confirm, kube, notify, pulumi, script};
 
 /// Runs one attempt of `task`. Executors never print: output goes through the
 /// attempt (events and the task log). They watch `attempt.cancel` and, when it
@@ -25,5 +25,6 @@ pub async fn execute(task: &Task, attempt: &Attempt) -> Result<TaskOutcome, Task
         TaskKind::Confirm(spec) => confirm::execute(spec, attempt).await,
         TaskKind::PulumiPreview(spec) => pulumi::execute_preview(spec, attempt).await,
         TaskKind::PulumiUp(spec) => pulumi::execute(spec, attempt).await,
+        TaskKind::Notify(spec) => notify::execute(spec, attempt).await,
     }
 }

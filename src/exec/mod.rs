@@ -6,6 +6,7 @@ mod attempt;
 mod confirm;
 mod executor;
 pub mod kube;
+mod notify;
 mod outcome;
 mod private_file;
 pub mod process;
@@ -13,8 +14,10 @@ pub mod pulumi;
 mod resources;
 mod script;
 mod task_log;
+mod verify;
 
 pub use attempt::Attempt;
 pub use executor::execute;
 pub use outcome::{FailureClass, TaskError, TaskOutcome};
 pub use resources::{DEFAULT_GRACE, KubeSlot, RunResources};
+pub use verify::{CHECK_TIMEOUT, Postcondition, has_check, postcondition};

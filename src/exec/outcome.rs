@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::events::CancelReason;
+use crate::events::{CancelReason, WouldDo};
 
 /// A successful attempt.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -14,6 +14,8 @@ pub struct TaskOutcome {
     /// In a dry run: the task would change something (else it only checked, or
     /// would find nothing to change).
     pub would_change: bool,
+    /// In a dry run: each thing it would do.
+    pub would: Vec<WouldDo>,
 }
 
 impl TaskOutcome {
@@ -23,6 +25,7 @@ impl TaskOutcome {
             summary: Some(summary.into()),
             exit_code: None,
             would_change: false,
+            would: Vec::new(),
         }
     }
 
@@ -32,6 +35,13 @@ impl TaskOutcome {
             would_change: true,
             ..Self::new(summary)
         }
+    }
+
+    /// In a dry run: what it would do, one thing at a time.
+    #[must_use]
+    pub fn doing(mut self, would: Vec<WouldDo>) -> Self {
+        self.would = would;
+        self
     }
 }
 

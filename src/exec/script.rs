@@ -4,35 +4,33 @@
 //! `sh -eu -c SCRIPT`: a failing command or an unset variable stops the script.
 
 use std::ffi::OsString;
-use std::path::Path;
 use std::sync::OnceLock;
 
 use super::attempt::Attempt;
 use super::outcome::{TaskError, TaskOutcome};
 use super::process::{self, ProcessSpec, describe_status};
+use crate::events::WouldDo;
 use crate::validate::{ExecScript, Program};
 
 /// Runs one attempt; under `--dry-run` only read-only tasks run.
 pub async fn execute(spec: &ExecScript, ctx: &Attempt) -> Result<TaskOutcome, TaskError> {
     let what = describe(spec);
     if ctx.run.dry_run && !spec.read_only {
+        let (program, args) = argv(&spec.program);
+        let argv = std::iter::once(program)
+            .chain(args)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         return Ok(TaskOutcome::would_change(format!(
             "would run {what} (in {})",
             spec.cwd.display()
-        )));
+        ))
+        .doing(vec![WouldDo::Run {
+            argv,
+            cwd: spec.cwd.display().to_string(),
+        }]));
     }
-    let (program, args) = argv(&spec.program);
-    let process = ProcessSpec {
-        program,
-        args,
-        cwd: spec.cwd.clone(),
-        env: spec
-            .vars_env
-            .iter()
-            .cloned()
-            .chain(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())))
-            .collect(),
-    };
+    let process = process_spec(spec, argv(&spec.program));
     let header = format!("--- attempt {}: {what}", ctx.number);
     let exit = process::run(&process, ctx, &header)
         .await
@@ -45,11 +43,27 @@ pub async fn execute(spec: &ExecScript, ctx: &Attempt) -> Result<TaskOutcome, Ta
         Some(code) if spec.ok_codes.contains(&code) => Ok(TaskOutcome {
             summary: Some(format!("ran {what}")),
             exit_code,
-            would_change: false,
+            ..TaskOutcome::default()
         }),
         _ => Err(TaskError::failed(describe_status(&exit.status))
             .with_exit_code(exit_code)
             .with_excerpt(exit.tail)),
+    }
+}
+
+/// `program` and its arguments as the task's children run: in its directory, with
+/// its environment.
+pub fn process_spec(spec: &ExecScript, (program, args): (OsString, Vec<OsString>)) -> ProcessSpec {
+    ProcessSpec {
+        program,
+        args,
+        cwd: spec.cwd.clone(),
+        env: spec
+            .vars_env
+            .iter()
+            .cloned()
+            .chain(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())))
+            .collect(),
     }
 }
 
@@ -65,34 +79,26 @@ fn argv(program: &Program) -> (OsString, Vec<OsString>) {
             let program = it.next().unwrap_or_default();
             (program, it.collect())
         }
-        Program::Script(src) => {
-            let (shell, flags) = shell();
-            let mut args: Vec<OsString> = flags.iter().map(OsString::from).collect();
-            args.push("-c".into());
-            args.push(src.into());
-            (shell.into(), args)
-        }
+        Program::Script(src) => shell_argv(src),
     }
+}
+
+/// The shell and its arguments that run `src` as every script runs.
+pub fn shell_argv(src: &str) -> (OsString, Vec<OsString>) {
+    let (shell, flags) = shell();
+    let mut args: Vec<OsString> = flags.iter().map(OsString::from).collect();
+    args.push("-c".into());
+    args.push(src.into());
+    (shell.into(), args)
 }
 
 /// The shell for scripts, found once: bash with `-euo pipefail`, else sh with `-eu`.
 fn shell() -> (&'static str, &'static [&'static str]) {
     static BASH: OnceLock<bool> = OnceLock::new();
-    let bash = *BASH.get_or_init(|| on_path("bash"));
+    let bash = *BASH.get_or_init(|| crate::exec::process::resolve_binary("bash").is_some());
     if bash {
         ("bash", &["-euo", "pipefail"])
     } else {
         ("sh", &["-eu"])
     }
-}
-
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| is_executable(&dir.join(name))))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }

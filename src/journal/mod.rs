@@ -20,6 +20,7 @@ mod session;
 mod sink;
 mod start;
 pub(crate) mod status;
+mod timeline;
 mod timings;
 mod writer;
 
@@ -29,7 +30,9 @@ pub use lock::{LockError, live_holder};
 pub use plan_state::PlanState;
 pub use reader::Journal;
 pub use record::{FORMAT_VERSION, ProcessInfo, Record, RecordedOutcome, RunStarted, VarOverrides};
-pub use session::{Prepared, Session, StartError, is_still_running, open, peek_plan_name, prepare};
+pub use session::{
+    DryResume, Prepared, Session, StartError, is_still_running, open, peek_plan_name, prepare,
+};
 pub use sink::JournalSink;
 pub use start::{Listing, StartMode};
 pub use timings::Timings;

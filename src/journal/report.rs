@@ -5,7 +5,8 @@
 //! error, how long it was expected to take (from the plan's earlier runs) and took,
 //! every attempt with its times, outcome and the process that ran it, every
 //! process with who ran it where, how its part ended (an interruption with its time
-//! and cause, a cut-off), and the last lines of each failed task's log.
+//! and cause, a cut-off), the run on a time axis (a Mermaid gantt chart,
+//! [`timeline`](super::timeline)), and the last lines of each failed task's log.
 //!
 //! Each planrun process rewrites the report when its part of the run ends,
 //! atomically (a temporary file renamed over it), so a reader never sees half a
@@ -150,6 +151,19 @@ pub fn render(run: &RunHistory, plan: &ReportPlan<'_>, run_dir: &Path, live: boo
                 );
             }
         }
+    }
+
+    if plan.tasks.iter().any(|id| !task(id).attempt_log.is_empty()) {
+        let _ = writeln!(
+            out,
+            "\n## Timeline\n\nEvery attempt of every task, by the journal's times; the \
+             markers are each process's start, each interruption and each cut-off.\n"
+        );
+        let _ = write!(
+            out,
+            "```mermaid\n{}```\n",
+            super::timeline::gantt(run, &plan.tasks, live)
+        );
     }
 
     let failures: Vec<&str> = plan

@@ -10,6 +10,16 @@
 //!   does everything after it (every task that needs it, transitively).
 //! - `--resume --rerun TASK` also forces TASK and everything after it to run again.
 //! - A task marked `always` runs again whenever something it needs runs again.
+//! - **Verified before skipped.** A succeeded task that would be done is checked
+//!   first, when its type has a postcondition (see `exec::postcondition`), unless a
+//!   task after it that changes things has started since (whatever became of it):
+//!   that later work may have undone it on purpose (`pulumi-up`, even cut off
+//!   half-way, recreates the namespace `delete-flux-namespace` deleted), so its
+//!   postcondition is no longer expected ([`to_verify`]). What is checked is the
+//!   world drifting while the run stood still: someone else brought back what a
+//!   task removed before the next change began. A task whose postcondition no
+//!   longer holds runs again, with everything after it, and says why; nothing else
+//!   changes.
 //!
 //! `--rerun TASK` alone, on a finished run ([`plan_rerun`]), runs exactly TASK and
 //! the tasks that depend on it, transitively, and nothing else:
@@ -18,7 +28,7 @@
 //! - every other task is skipped as not selected (a task new in the plan, say), and
 //!   so is whatever of the set needs it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::history::{RecordedState, TaskHistory};
@@ -32,6 +42,9 @@ pub struct ResumeTask<'a> {
     /// The fingerprint of its definition now.
     pub fingerprint: &'a str,
     pub always: bool,
+    /// It changes things (the cluster, a stack, files): once it succeeded, what
+    /// came before it may no longer hold, by design.
+    pub changes: bool,
 }
 
 /// Whether a task runs on resume.
@@ -54,6 +67,8 @@ pub enum RunReason {
     NotDone(RecordedState),
     /// Succeeded, but its definition changed since.
     FingerprintChanged,
+    /// Succeeded, but what it achieved no longer holds now (why).
+    PostconditionLost(String),
     /// Named by `--rerun`.
     RerunRequested,
     /// Succeeded, but `need` (a direct need) runs again because of a change or a
@@ -96,6 +111,7 @@ impl fmt::Display for DescribeReason<'_> {
             RunReason::FingerprintChanged => {
                 f.write_str("its definition changed since it succeeded")
             }
+            RunReason::PostconditionLost(why) => f.write_str(why),
             RunReason::RerunRequested => f.write_str("--rerun asked for it"),
             RunReason::NeedRerun { need } => {
                 write!(f, "it needs `{}`, which runs again", id(*need))
@@ -147,12 +163,15 @@ impl ResumePlan {
 /// Decides what a resume runs (see the module docs for the rules).
 ///
 /// `history` looks a task's journaled history up by id; `rerun` holds the indexes
-/// named by `--rerun`. `tasks` must form a DAG through `needs` (a validated plan
-/// does); a cycle would leave its tasks out of the order, and they are then run.
+/// named by `--rerun`; `lost` the tasks whose postcondition was checked and no
+/// longer holds, with why. `tasks` must form a DAG through `needs` (a validated
+/// plan does); a cycle would leave its tasks out of the order, and they are then
+/// run.
 pub fn plan_resume<'h>(
     tasks: &[ResumeTask<'_>],
     history: impl Fn(&str) -> Option<&'h TaskHistory>,
     rerun: &BTreeSet<usize>,
+    lost: &BTreeMap<usize, String>,
 ) -> ResumePlan {
     let mut decisions = vec![Decision::Run(RunReason::NotStarted); tasks.len()];
     // `forced`: this task runs again because of a change or `--rerun` at it or at
@@ -166,7 +185,10 @@ pub fn plan_resume<'h>(
                 && h.succeeded_fingerprint.as_deref() != Some(t.fingerprint)
         });
         let forced_need = t.needs.iter().copied().find(|&n| forced[n]);
-        forced[i] = rerun.contains(&i) || fp_changed || forced_need.is_some();
+        let lost_now = lost
+            .get(&i)
+            .filter(|_| h.is_some_and(|h| h.state == RecordedState::Succeeded));
+        forced[i] = rerun.contains(&i) || fp_changed || lost_now.is_some() || forced_need.is_some();
         let running_need = || {
             t.needs
                 .iter()
@@ -180,6 +202,8 @@ pub fn plan_resume<'h>(
                     Decision::Run(RunReason::RerunRequested)
                 } else if fp_changed {
                     Decision::Run(RunReason::FingerprintChanged)
+                } else if let Some(why) = lost_now {
+                    Decision::Run(RunReason::PostconditionLost(why.clone()))
                 } else if let Some(need) = forced_need {
                     Decision::Run(RunReason::NeedRerun { need })
                 } else if let Some(need) = running_need().filter(|_| t.always) {
@@ -192,6 +216,44 @@ pub fn plan_resume<'h>(
         };
     }
     ResumePlan { decisions }
+}
+
+/// The tasks whose postcondition a resume checks before taking them as done: of
+/// the tasks `plan` (decided without checks) takes as done and `checkable` (their
+/// type has a postcondition), those after which no task that changes things has
+/// started in the run (see the module docs). In index order.
+pub fn to_verify<'h>(
+    tasks: &[ResumeTask<'_>],
+    plan: &ResumePlan,
+    history: impl Fn(&str) -> Option<&'h TaskHistory>,
+    checkable: impl Fn(usize) -> bool,
+) -> Vec<usize> {
+    let mut dependents = vec![Vec::new(); tasks.len()];
+    for (i, t) in tasks.iter().enumerate() {
+        for &n in t.needs {
+            if let Some(d) = dependents.get_mut(n) {
+                d.push(i);
+            }
+        }
+    }
+    let changed_since = |i: usize| {
+        let mut seen = vec![false; tasks.len()];
+        let mut stack = dependents[i].clone();
+        while let Some(d) = stack.pop() {
+            if std::mem::replace(&mut seen[d], true) {
+                continue;
+            }
+            let started = history(tasks[d].id).is_some_and(|h| h.attempts > 0);
+            if started && tasks[d].changes {
+                return true;
+            }
+            stack.extend(dependents[d].iter().copied());
+        }
+        false
+    };
+    plan.done()
+        .filter(|&i| checkable(i) && !changed_since(i))
+        .collect()
 }
 
 /// Decides what `--rerun` alone runs on a finished run (see the module docs): the
@@ -260,6 +322,7 @@ mod tests {
     fn hist(state: RecordedState, fp: &str) -> TaskHistory {
         TaskHistory {
             state,
+            attempts: u32::from(state != RecordedState::Pending),
             succeeded_fingerprint: (state == RecordedState::Succeeded).then(|| fp.to_owned()),
             fingerprint: Some(fp.to_owned()),
             ..TaskHistory::default()
@@ -289,6 +352,7 @@ mod tests {
                 needs,
                 fingerprint: fp,
                 always: false,
+                changes: false,
             })
             .collect()
     }
@@ -297,7 +361,7 @@ mod tests {
     fn a_changed_fingerprint_reruns_the_task_and_what_follows() {
         let (needs, h) = chain();
         let t = tasks(&["a", "b", "c", "d"], &needs, &["f", "CHANGED", "f", "f"]);
-        let p = plan_resume(&t, |id| h.get(id), &BTreeSet::new());
+        let p = plan_resume(&t, |id| h.get(id), &BTreeSet::new(), &BTreeMap::new());
         assert_eq!(
             p.decisions,
             [
@@ -324,7 +388,7 @@ mod tests {
     fn rerun_forces_the_task_and_its_dependents() {
         let (needs, h) = chain();
         let t = tasks(&["a", "b", "c", "d"], &needs, &["f"; 4]);
-        let p = plan_resume(&t, |id| h.get(id), &BTreeSet::from([0]));
+        let p = plan_resume(&t, |id| h.get(id), &BTreeSet::from([0]), &BTreeMap::new());
         assert_eq!(p.done().count(), 0);
         assert_eq!(p.decisions[0], Decision::Run(RunReason::RerunRequested));
         assert_eq!(
@@ -339,7 +403,7 @@ mod tests {
         h.insert("b".into(), hist(RecordedState::Running, "f"));
         h.remove("c");
         let t = tasks(&["a", "b", "c", "d"], &needs, &["f"; 4]);
-        let p = plan_resume(&t, |id| h.get(id), &BTreeSet::new());
+        let p = plan_resume(&t, |id| h.get(id), &BTreeSet::new(), &BTreeMap::new());
         assert_eq!(p.done().collect::<Vec<_>>(), [0, 3]);
         assert_eq!(
             p.decisions[1],
@@ -361,13 +425,61 @@ mod tests {
         h.insert("a".into(), hist(RecordedState::Failed, "f"));
         let mut t = tasks(&["a", "b", "c", "d"], &needs, &["f"; 4]);
         t[3].always = true;
-        let p = plan_resume(&t, |id| h.get(id), &BTreeSet::new());
+        let p = plan_resume(&t, |id| h.get(id), &BTreeSet::new(), &BTreeMap::new());
         // b and c succeeded after a failed a (allow_failure): they stay done.
         assert_eq!(p.decisions[1], Decision::Done);
         assert_eq!(
             p.decisions[3],
             Decision::Run(RunReason::AlwaysAfter { need: 0 })
         );
+    }
+
+    #[test]
+    fn a_lost_postcondition_reruns_the_task_and_its_branch_only() {
+        // a -> b -> c, a -> d; everything succeeded; b's object came back.
+        let (needs, h) = chain();
+        let t = tasks(&["a", "b", "c", "d"], &needs, &["f"; 4]);
+        let lost = BTreeMap::from([(1, "x exists again (created 12:03:14 UTC by y)".to_owned())]);
+        let p = plan_resume(&t, |id| h.get(id), &BTreeSet::new(), &lost);
+        assert_eq!(
+            p.decisions,
+            [
+                Decision::Done,
+                Decision::Run(RunReason::PostconditionLost(lost[&1].clone())),
+                Decision::Run(RunReason::NeedRerun { need: 1 }),
+                Decision::Done,
+            ]
+        );
+        assert_eq!(
+            p.decisions[1].clone(),
+            Decision::Run(RunReason::PostconditionLost(
+                "x exists again (created 12:03:14 UTC by y)".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn a_task_is_checked_only_while_no_change_after_it_started() {
+        // a -> b -> c: a and c check things, b changes them; all succeeded.
+        let needs = vec![vec![], vec![0], vec![1]];
+        let h: HashMap<String, TaskHistory> = ["a", "b", "c"]
+            .iter()
+            .map(|id| (id.to_string(), hist(RecordedState::Succeeded, "f")))
+            .collect();
+        let mut t = tasks(&["a", "b", "c"], &needs, &["f"; 3]);
+        t[1].changes = true;
+        let p = plan_resume(&t, |id| h.get(id), &BTreeSet::new(), &BTreeMap::new());
+        // `b` ran after `a`: a's postcondition may have been undone on purpose.
+        assert_eq!(to_verify(&t, &p, |id| h.get(id), |i| i != 1), [2]);
+        // Cut off half-way, `b` may have undone it all the same.
+        let mut h2 = h.clone();
+        h2.insert("b".into(), hist(RecordedState::Interrupted, "f"));
+        let p = plan_resume(&t, |id| h2.get(id), &BTreeSet::new(), &BTreeMap::new());
+        assert_eq!(to_verify(&t, &p, |id| h2.get(id), |i| i != 1), [2]);
+        // Had `b` never started, `a` is checked too.
+        h2.remove("b");
+        let p = plan_resume(&t, |id| h2.get(id), &BTreeSet::new(), &BTreeMap::new());
+        assert_eq!(to_verify(&t, &p, |id| h2.get(id), |i| i != 1), [0, 2]);
     }
 
     const STATES: [RecordedState; 7] = [
@@ -386,8 +498,11 @@ mod tests {
         needs: Vec<Vec<usize>>,
         fps: Vec<String>,
         always: Vec<bool>,
+        changes: Vec<bool>,
         history: Vec<Option<(RecordedState, String)>>,
         rerun: BTreeSet<usize>,
+        /// Of the tasks checked, those found lost.
+        lost_pick: Vec<bool>,
     }
 
     fn case() -> impl Strategy<Value = Case> {
@@ -418,17 +533,23 @@ mod tests {
                 needs,
                 proptest::collection::vec(0u8..2, n),
                 proptest::collection::vec(proptest::bool::weighted(0.2), n),
+                proptest::collection::vec(proptest::bool::weighted(0.4), n),
                 proptest::collection::vec(proptest::option::weighted(0.85, entry), n),
                 proptest::collection::btree_set(0..n, 0..3),
+                proptest::collection::vec(proptest::bool::weighted(0.3), n),
             )
-                .prop_map(|(needs, fps, always, history, rerun)| Case {
-                    ids: (0..needs.len()).map(|i| format!("t{i}")).collect(),
-                    needs,
-                    fps: fps.iter().map(|f| format!("f{f}")).collect(),
-                    always,
-                    history,
-                    rerun,
-                })
+                .prop_map(
+                    |(needs, fps, always, changes, history, rerun, lost_pick)| Case {
+                        ids: (0..needs.len()).map(|i| format!("t{i}")).collect(),
+                        needs,
+                        fps: fps.iter().map(|f| format!("f{f}")).collect(),
+                        always,
+                        changes,
+                        history,
+                        rerun,
+                        lost_pick,
+                    },
+                )
         })
     }
 
@@ -440,6 +561,7 @@ mod tests {
                 needs: &c.needs[i],
                 fingerprint: &c.fps[i],
                 always: c.always[i],
+                changes: c.changes[i],
             })
             .collect();
         let h: HashMap<&str, TaskHistory> = c
@@ -453,7 +575,7 @@ mod tests {
 
     fn run_case(c: &Case) -> (Vec<ResumeTask<'_>>, ResumePlan) {
         let (t, h) = inputs(c);
-        let p = plan_resume(&t, |id| h.get(id), &c.rerun);
+        let p = plan_resume(&t, |id| h.get(id), &c.rerun, &BTreeMap::new());
         (t, p)
     }
 
@@ -538,6 +660,57 @@ mod tests {
                     Decision::NotSelected(_) => prop_assert!(!in_set(&c, i) && !succeeded),
                 }
                 prop_assert_eq!(matches!(d, Decision::Run(_)), in_set(&c, i), "task {}", i);
+            }
+        }
+
+        #[test]
+        fn checks_cover_only_done_tasks_with_no_change_started_after_them(c in case()) {
+            let (t, h) = inputs(&c);
+            let p = plan_resume(&t, |id| h.get(id), &c.rerun, &BTreeMap::new());
+            let checked = to_verify(&t, &p, |id| h.get(id), |_| true);
+            // Reference: a changing task reachable after i that started (its history
+            // is not pending).
+            fn changed_after(c: &Case, i: usize) -> bool {
+                (0..c.needs.len()).any(|d| {
+                    let started = matches!(&c.history[d], Some((s, _)) if *s != RecordedState::Pending);
+                    c.needs[d].contains(&i) && ((c.changes[d] && started) || changed_after(c, d))
+                })
+            }
+            for i in 0..c.needs.len() {
+                let expected = p.decisions[i] == Decision::Done && !changed_after(&c, i);
+                prop_assert_eq!(checked.contains(&i), expected, "task {}", i);
+            }
+        }
+
+        #[test]
+        fn a_lost_postcondition_reruns_exactly_its_branch(c in case()) {
+            let (t, h) = inputs(&c);
+            let before = plan_resume(&t, |id| h.get(id), &c.rerun, &BTreeMap::new());
+            let checked = to_verify(&t, &before, |id| h.get(id), |_| true);
+            let lost: BTreeMap<usize, String> = checked
+                .iter()
+                .filter(|&&i| c.lost_pick[i])
+                .map(|&i| (i, format!("t{i} exists again")))
+                .collect();
+            let after = plan_resume(&t, |id| h.get(id), &c.rerun, &lost);
+            // Reference: i is at or after a lost task.
+            fn behind(c: &Case, lost: &BTreeMap<usize, String>, i: usize) -> bool {
+                lost.contains_key(&i) || c.needs[i].iter().any(|&n| behind(c, lost, n))
+            }
+            for i in 0..c.needs.len() {
+                let was_done = before.decisions[i] == Decision::Done;
+                let is_done = after.decisions[i] == Decision::Done;
+                if let Some(why) = lost.get(&i) {
+                    prop_assert_eq!(&after.decisions[i], &Decision::Run(RunReason::PostconditionLost(why.clone())));
+                } else if was_done && behind(&c, &lost, i) {
+                    prop_assert!(matches!(after.decisions[i], Decision::Run(RunReason::NeedRerun { .. }) | Decision::Run(RunReason::AlwaysAfter { .. })), "task {} {:?}", i, after.decisions[i]);
+                } else if was_done && !c.always[i] {
+                    prop_assert!(is_done, "task {} outside the lost branches runs", i);
+                }
+                if !was_done {
+                    // It ran anyway; the need it names may now be a lost one.
+                    prop_assert!(!is_done, "task {} now taken as done", i);
+                }
             }
         }
 

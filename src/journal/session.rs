@@ -4,7 +4,7 @@
 //! refuse. Failures are [`StartError`]s; the command line turns them into exit
 //! codes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -505,6 +505,8 @@ impl Base<'_> {
             &run,
             &rerun,
             rerun_only,
+            &BTreeMap::new(),
+            &[],
             self.cli_vars,
             Timestamp::now(),
         );
@@ -528,6 +530,9 @@ impl Base<'_> {
                 valid_len: journal.valid_len,
                 state: Box::new(run),
                 records: resumption.records,
+                rerun,
+                rerun_only,
+                cli_vars: self.cli_vars.to_vec(),
             },
         })
     }
@@ -555,6 +560,15 @@ pub struct Prepared {
     action: Action,
 }
 
+/// What a dry run of a resume runs (see [`Prepared::without_writing`]).
+#[derive(Debug)]
+pub struct DryResume {
+    pub plan: ValidatedPlan,
+    pub done: Vec<TaskIdx>,
+    pub not_selected: Vec<TaskIdx>,
+    pub attempts_before: Vec<u32>,
+}
+
 #[derive(Debug)]
 enum Action {
     New {
@@ -570,10 +584,80 @@ enum Action {
         state: Box<RunHistory>,
         /// The resume record and the resets, written first.
         records: Vec<Record>,
+        /// What the resume was asked, to decide again with postcondition checks.
+        rerun: BTreeSet<TaskIdx>,
+        rerun_only: bool,
+        cli_vars: Vec<(String, String)>,
     },
 }
 
 impl Prepared {
+    /// For a dry run of a resume: what it would run, writing nothing (the lock is
+    /// released): the plan, the tasks taken as done, those not selected, and the
+    /// attempts each task had.
+    pub fn without_writing(self) -> DryResume {
+        DryResume {
+            plan: self.plan,
+            done: self.done,
+            not_selected: self.not_selected,
+            attempts_before: self.attempts_before,
+        }
+    }
+
+    /// The directory of the run this resumes, if it resumes one.
+    pub fn resumed_run_dir(&self) -> Option<RunDir> {
+        match &self.action {
+            Action::Resume { state, .. } => Some(self.plan_state.run_dir(state.run_id())),
+            Action::New { .. } => None,
+        }
+    }
+
+    /// For a resume: the tasks it takes as done whose postcondition to check before
+    /// it starts (`checkable`: the task's type has one); see `journal::resume`.
+    pub fn to_verify(&self, checkable: impl Fn(TaskIdx) -> bool) -> Vec<TaskIdx> {
+        match &self.action {
+            Action::Resume {
+                state,
+                rerun,
+                rerun_only,
+                ..
+            } => super::start::tasks_to_verify(&self.plan, state, rerun, *rerun_only, checkable),
+            Action::New { .. } => Vec::new(),
+        }
+    }
+
+    /// Decides the resume again with what the checks found: `lost` (no longer
+    /// holding, with why) run again with what follows them; `holds` are listed as
+    /// checked.
+    #[must_use]
+    pub fn with_checks(mut self, lost: &BTreeMap<TaskIdx, String>, holds: &[TaskIdx]) -> Self {
+        if let Action::Resume {
+            state,
+            records,
+            rerun,
+            rerun_only,
+            cli_vars,
+            ..
+        } = &mut self.action
+        {
+            let decided = resumption(
+                &self.plan,
+                state,
+                rerun,
+                *rerun_only,
+                lost,
+                holds,
+                cli_vars,
+                Timestamp::now(),
+            );
+            *records = decided.records;
+            self.done = decided.done;
+            self.not_selected = decided.not_selected;
+            self.listing = Some(decided.listing);
+        }
+        self
+    }
+
     /// Writes the run: a new journal (and `latest`), or the resume records; the
     /// process is recorded as `process`.
     pub fn start(self, process: ProcessInfo) -> Result<Session, StartError> {
@@ -625,6 +709,7 @@ impl Prepared {
                 valid_len,
                 mut state,
                 mut records,
+                ..
             } => {
                 if let Some(Record::RunResumed(r)) = records.first_mut() {
                     r.process = process;

@@ -19,13 +19,14 @@
 //!   what is taken as done and from which run, and what is skipped and why
 //!   ([`Listing`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 
 use super::history::{RecordedState, RunHistory};
 use super::record::{ProcessInfo, Record, RecordedOutcome, RunResumed, VarOverrides};
-use super::resume::{Decision, ResumeTask, plan_rerun, plan_resume};
+use super::resume::{Decision, ResumeTask, plan_rerun, plan_resume, to_verify};
+use crate::events::{ResumeInfo, TaskWhy};
 use crate::validate::{TaskIdx, ValidatedPlan};
 
 /// What the user asked for.
@@ -186,6 +187,8 @@ pub struct Listing {
     pub taken: Vec<(String, Option<String>)>,
     /// Tasks that will not run though not done, with why.
     pub skipped: Vec<(String, String)>,
+    /// Tasks taken as done whose postcondition was checked now and still holds.
+    pub verified: Vec<String>,
 }
 
 impl Listing {
@@ -199,6 +202,33 @@ impl Listing {
                 .map(|&i| (plan.task(i).id.clone(), String::new()))
                 .collect(),
             ..Self::default()
+        }
+    }
+
+    /// The listing as data, for the `run-resumed` event.
+    pub fn info(&self) -> ResumeInfo {
+        let why = |items: &[(String, String)]| {
+            items
+                .iter()
+                .map(|(task, why)| TaskWhy {
+                    task: task.clone(),
+                    why: why.clone(),
+                })
+                .collect()
+        };
+        ResumeInfo {
+            will_run: why(&self.will_run),
+            taken_from: self.taken_from.clone(),
+            taken_as_done: self
+                .taken
+                .iter()
+                .map(|(task, note)| TaskWhy {
+                    task: task.clone(),
+                    why: note.clone().unwrap_or_default(),
+                })
+                .collect(),
+            checked: self.verified.clone(),
+            skipped: why(&self.skipped),
         }
     }
 
@@ -235,6 +265,13 @@ impl Listing {
                 list(&taken)
             ));
         }
+        if !self.verified.is_empty() {
+            out.push(format!(
+                "  checked now, still hold ({}): {}",
+                self.verified.len(),
+                self.verified.join(", ")
+            ));
+        }
         if !self.skipped.is_empty() {
             out.push(format!(
                 "  skipped ({}): {}",
@@ -246,32 +283,63 @@ impl Listing {
     }
 }
 
-/// What resuming `run` with `plan` (validated with the resume's variables) does:
-/// with `rerun_only`, exactly the `rerun` tasks and their dependents run
-/// ([`plan_rerun`]), else whatever is not done, and the `rerun` tasks with what
-/// follows them ([`plan_resume`]).
-pub fn resumption(
-    plan: &ValidatedPlan,
-    run: &RunHistory,
-    rerun: &BTreeSet<TaskIdx>,
-    rerun_only: bool,
-    cli_vars: &[(String, String)],
-    now: Timestamp,
-) -> Resumption {
-    let tasks: Vec<ResumeTask<'_>> = plan
-        .tasks()
+/// The plan's tasks as resume sees them.
+fn resume_tasks(plan: &ValidatedPlan) -> Vec<ResumeTask<'_>> {
+    plan.tasks()
         .iter()
         .map(|t| ResumeTask {
             id: &t.id,
             needs: &t.needs,
             fingerprint: &t.fingerprint,
             always: t.always,
+            changes: t.kind.changes(),
         })
-        .collect();
+        .collect()
+}
+
+/// The tasks a resume of `run` checks before taking them as done
+/// ([`to_verify`]); none for `--rerun` alone (nothing outside its set runs).
+/// `checkable`: the task's type has a postcondition.
+pub fn tasks_to_verify(
+    plan: &ValidatedPlan,
+    run: &RunHistory,
+    rerun: &BTreeSet<TaskIdx>,
+    rerun_only: bool,
+    checkable: impl Fn(TaskIdx) -> bool,
+) -> Vec<TaskIdx> {
+    if rerun_only {
+        return Vec::new();
+    }
+    let tasks = resume_tasks(plan);
+    let decided = plan_resume(&tasks, |id| run.task(id), rerun, &BTreeMap::new());
+    to_verify(&tasks, &decided, |id| run.task(id), checkable)
+}
+
+/// What resuming `run` with `plan` (validated with the resume's variables) does:
+/// with `rerun_only`, exactly the `rerun` tasks and their dependents run
+/// ([`plan_rerun`]), else whatever is not done, the `rerun` tasks with what
+/// follows them, and the tasks whose postcondition was found `lost` (checked, no
+/// longer holding, with why) with what follows them ([`plan_resume`]); `verified`
+/// are the tasks checked and found holding, for the listing.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the inputs of one pure decision, each named"
+)]
+pub fn resumption(
+    plan: &ValidatedPlan,
+    run: &RunHistory,
+    rerun: &BTreeSet<TaskIdx>,
+    rerun_only: bool,
+    lost: &BTreeMap<TaskIdx, String>,
+    verified: &[TaskIdx],
+    cli_vars: &[(String, String)],
+    now: Timestamp,
+) -> Resumption {
+    let tasks = resume_tasks(plan);
     let decided = if rerun_only {
         plan_rerun(&tasks, |id| run.task(id), rerun)
     } else {
-        plan_resume(&tasks, |id| run.task(id), rerun)
+        plan_resume(&tasks, |id| run.task(id), rerun, lost)
     };
     let mut records = vec![Record::RunResumed(RunResumed {
         at: now,
@@ -307,6 +375,12 @@ pub fn resumption(
             )
         },
         taken_from: run.run_id().to_owned(),
+        verified: plan
+            .topo_order()
+            .iter()
+            .filter(|i| verified.contains(i))
+            .map(|&i| plan.task(i).id.clone())
+            .collect(),
         ..Listing::default()
     };
     for &i in plan.topo_order() {

@@ -3,6 +3,7 @@
 
 mod common;
 mod header;
+mod notify;
 mod schema;
 mod selection;
 mod source;
@@ -12,7 +13,8 @@ mod vars;
 
 pub use common::{COMMON_KEYS, RawCommon};
 pub(crate) use header::RawHeader;
-pub use schema::plan_schema;
+pub use notify::{RawNotify, RawNotifyOn};
+pub use schema::{plan_schema, plan_schema_value};
 pub(crate) use selection::{RawSelection, SELECTION_KEYS};
 pub use source::PlanSource;
 pub use task_type::TaskType;

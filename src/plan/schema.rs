@@ -4,10 +4,21 @@
 use schemars::{JsonSchema, SchemaGenerator, generate::SchemaSettings};
 use serde_json::{Map, Value, json};
 
-use super::{RawCommon, RawHeader, RawSelection, RawVarSpec, TaskType};
+use super::{RawCommon, RawHeader, RawNotify, RawSelection, RawVarSpec, TaskType};
 
 /// The schema, as pretty JSON with a trailing newline.
 pub fn plan_schema() -> String {
+    let mut text =
+        serde_json::to_string_pretty(&plan_schema_value()).expect("a JSON value always serializes");
+    text.push('\n');
+    text
+}
+
+/// The schema as a JSON value. Each task type is one `if`/`then` of
+/// `tasks.additionalProperties.allOf`, in [`TaskType::ALL`]'s order, whose `then`
+/// has every key the type takes (`properties`, `required`) and an example task
+/// (`examples`).
+pub fn plan_schema_value() -> Value {
     let mut generator = SchemaSettings::draft2020_12().into_generator();
     let mut defs = Map::new();
 
@@ -15,12 +26,17 @@ pub fn plan_schema() -> String {
     let var_spec = object_schema::<RawVarSpec>(&mut generator, &mut defs);
     let common = object_schema::<RawCommon>(&mut generator, &mut defs);
     let selection = object_schema::<RawSelection>(&mut generator, &mut defs);
+    let notify = object_schema::<RawNotify>(&mut generator, &mut defs);
 
     let mut variants = Vec::new();
     for &task_type in TaskType::ALL {
         let info = task_type.info();
         let own = task_type.own_schema(&mut generator);
-        let own = split_root(own.to_value(), &mut defs);
+        let mut own = split_root(own.to_value(), &mut defs);
+        let examples = own
+            .as_object_mut()
+            .and_then(|o| o.remove("examples"))
+            .unwrap_or_else(|| json!([]));
         let mut properties = Map::new();
         let mut required = vec![json!("type")];
         properties.insert(
@@ -50,11 +66,12 @@ pub fn plan_schema() -> String {
                 "properties": properties,
                 "required": required,
                 "additionalProperties": false,
+                "examples": examples,
             },
         }));
     }
 
-    let schema = json!({
+    json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://planrun.dev/schemas/plan.schema.json",
         "title": "planrun plan",
@@ -67,6 +84,7 @@ pub fn plan_schema() -> String {
                 "type": "object",
                 "additionalProperties": { "anyOf": [ { "type": "string" }, var_spec ] },
             },
+            "notify": notify,
             "tasks": {
                 "description": "Tasks by id; an id names the task in `needs`, logs and reports.",
                 "type": "object",
@@ -87,10 +105,7 @@ pub fn plan_schema() -> String {
         "required": ["plan", "tasks"],
         "additionalProperties": false,
         "$defs": defs,
-    });
-    let mut text = serde_json::to_string_pretty(&schema).expect("a JSON value always serializes");
-    text.push('\n');
-    text
+    })
 }
 
 /// The object schema of `T` with its `$defs` moved into `defs`.

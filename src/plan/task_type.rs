@@ -24,8 +24,11 @@ pub struct TypeInfo {
     /// How long a task of the type usually takes, until the plan's own runs tell:
     /// the expected duration that orders ready tasks and estimates the time left.
     pub typical: Duration,
-    /// The schema of the type's own keys.
+    /// The schema of the type's own keys, with an example task of the type (its
+    /// `examples`, from `#[schemars(example = ...)]`).
     pub schema: fn(&mut SchemaGenerator) -> Schema,
+    /// The id the example task goes by in `planrun explain`.
+    pub example_id: &'static str,
 }
 
 /// The root schema of `T`, for [`TypeInfo::schema`].
@@ -71,6 +74,7 @@ task_types! {
     Confirm => confirm,
     PulumiPreview => pulumi_preview,
     PulumiUp => pulumi_up,
+    Notify => notify,
 }
 
 impl TaskType {

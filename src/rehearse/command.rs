@@ -23,6 +23,10 @@ pub struct RehearseArgs {
     /// Continue the interrupted or failed rehearsal, against the cluster it left.
     #[arg(long)]
     pub resume: bool,
+    /// Rehearse `planrun run PLAN --dry-run`: nothing changes in the sandbox (with
+    /// --resume, the preview of resuming the last rehearsal).
+    #[arg(long)]
+    pub dry_run: bool,
     /// Run at most N tasks at once (0: no limit) [default: as for `run`].
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
@@ -50,6 +54,7 @@ pub fn run(args: &RehearseArgs) -> Result<(), Error> {
         rehearsal: args.rehearsal.clone(),
         fault: args.fault.clone(),
         resume: args.resume,
+        dry_run: args.dry_run,
         jobs: args.jobs,
         output: args.output,
         state_dir: args.state_dir.clone(),

@@ -50,6 +50,8 @@ pub struct RehearseOptions {
     pub rehearsal: Option<PathBuf>,
     pub fault: Option<String>,
     pub resume: bool,
+    /// `planrun run --dry-run`: the run changes nothing.
+    pub dry_run: bool,
     pub jobs: Option<usize>,
     pub output: OutputFormat,
     pub state_dir: Option<PathBuf>,
@@ -58,8 +60,6 @@ pub struct RehearseOptions {
 
 /// Runs the rehearsal; `Ok` carries the run's exit code.
 pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
-    let plan =
-        planrun::validate::load_and_validate(&opts.plan, &opts.vars).map_err(Error::Invalid)?;
     let spec_path = opts
         .rehearsal
         .clone()
@@ -75,6 +75,15 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
     if let Some(name) = &opts.fault {
         spec = spec.with_fault(name).map_err(invalid)?;
     }
+    // The plan as the rehearsal runs it: with the rehearsal's variables (a secret's
+    // stand-in, say), the command line's last.
+    let mut given: Vec<(String, String)> = spec
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    given.extend(opts.vars.iter().cloned());
+    let plan = planrun::validate::load_and_validate(&opts.plan, &given).map_err(Error::Invalid)?;
     let name = plan.header().name.clone();
     let context = spec
         .context
@@ -142,7 +151,7 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
         }
         _ => opts.plan.clone(),
     };
-    world
+    let commands = world
         .install_tools(&spec.tools_yaml().map_err(invalid)?)
         .map_err(internal)?;
 
@@ -188,7 +197,6 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
                 .write_kubeconfig(&world.kubeconfig(), &context)
                 .map_err(|e| internal(e.into()))?,
         }
-        let mode = if opts.resume { "--resume" } else { "--restart" };
         announce(opts, &world, &sandbox, &context, restore.is_some());
         if let Some((name, cluster)) = &other {
             say(&format!(
@@ -202,7 +210,18 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
                 world.plan_copy().display()
             ));
         }
-        let mut child_args = vec![mode.to_owned()];
+        let mut child_args: Vec<String> = if opts.dry_run {
+            // A dry run writes no run: it only reads the latest one to preview a
+            // resume.
+            let mut args = vec!["--dry-run".to_owned()];
+            if opts.resume {
+                args.push("--resume".to_owned());
+            }
+            args
+        } else {
+            let mode = if opts.resume { "--resume" } else { "--restart" };
+            vec!["--yes".to_owned(), mode.to_owned()]
+        };
         for (name, value) in &vars {
             child_args.extend(["--var".to_owned(), format!("{name}={value}")]);
         }
@@ -214,6 +233,7 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
             &sandbox,
             &child_args,
             &spec.reactions,
+            &commands,
         )
         .await;
         if let Some(problem) = state.persist_error() {
@@ -283,7 +303,8 @@ fn announce(
 }
 
 /// Says how the rehearsal ended, and leaves the sandbox's final state and activity
-/// in the run's directory; returns the exit code (the run's, unless the other
+/// in the run's directory (a dry run writes no run: the latest is an earlier
+/// rehearsal's, left as it is); returns the exit code (the run's, unless the other
 /// cluster got a write).
 fn conclude(
     opts: &RehearseOptions,
@@ -302,7 +323,7 @@ fn conclude(
     for a in &ending.activity {
         say(&format!("rehearsal: sandbox: {}", a.text));
     }
-    if let Some(run) = outcome::latest_run(&world.state_dir, plan_name) {
+    if let Some(run) = outcome::latest_run(&world.state_dir, plan_name).filter(|_| !opts.dry_run) {
         match outcome::write_final_state(&run, &ending.objects) {
             Ok(path) => say(&format!(
                 "rehearsal: the sandbox's final state: {}",
@@ -352,9 +373,10 @@ fn conclude(
     code
 }
 
-/// Runs the plan (`plan`: the file to run) as a child, with `args` (`--resume` or
-/// `--restart`, the variables, the context) after the rehearsal's own, and serves
-/// it until it exits; returns its exit code.
+/// Runs the plan (`plan`: the file to run) as a child, with `args` (`--yes
+/// --resume`, `--yes --restart` or `--dry-run [--resume]`, the variables, the
+/// context) after the rehearsal's own, and serves it until it exits; returns its
+/// exit code. `commands`: the other commands simulated on its `PATH`.
 async fn conduct(
     opts: &RehearseOptions,
     plan: &std::path::Path,
@@ -362,12 +384,13 @@ async fn conduct(
     sandbox: &Sandbox,
     args: &[String],
     reactions: &[Reaction],
+    commands: &[String],
 ) -> Result<i32, Error> {
     let exe = std::env::current_exe().map_err(|e| internal(RehearseError::Spawn(e)))?;
     let mut cmd = tokio::process::Command::new(exe);
     cmd.arg("run")
         .arg(plan)
-        .args(["--yes", "--output"])
+        .arg("--output")
         .arg(output_name(opts.output))
         .arg("--state-dir")
         .arg(&world.state_dir);
@@ -383,6 +406,7 @@ async fn conduct(
         .env(planrun_sandbox::simtools::CONFIG_ENV, world.behaviour())
         .env(planrun_sandbox::simtools::LOG_ENV, world.tools_log())
         .env(planrun_sandbox::simtools::STATE_ENV, world.tools_state())
+        .env(planrun_sandbox::simtools::COMMANDS_ENV, commands.join(","))
         .stdin(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);

@@ -297,7 +297,8 @@ impl RehearsalSpec {
     }
 
     /// The tools' behaviour as YAML text, the manifests `pulumi` reads (the
-    /// program's, each stack's initial state) made absolute (the behaviour file
+    /// program's, each stack's initial state) and the commands' rules apply made
+    /// absolute (the behaviour file
     /// lives elsewhere than the rehearsal file).
     pub fn tools_yaml(&self) -> Result<String, RehearseError> {
         let mut tools = self.tools.clone();
@@ -322,7 +323,8 @@ impl RehearsalSpec {
 }
 
 /// The paths of a tools behaviour (the manifests of the simulated `pulumi`'s
-/// program, each stack's saved state) made absolute against `base`.
+/// program, each stack's saved state, the manifests a simulated command's rules
+/// apply) made absolute against `base`.
 fn absolute_tool_paths(tools: &mut Value, base: &Path) {
     let make_absolute = |list: Option<&mut Value>| {
         let Some(list) = list.and_then(Value::as_sequence_mut) else {
@@ -339,6 +341,14 @@ fn absolute_tool_paths(tools: &mut Value, base: &Path) {
         if let Some(stacks) = pulumi.get_mut("stacks").and_then(Value::as_mapping_mut) {
             for (_, stack) in stacks.iter_mut() {
                 make_absolute(stack.get_mut("state"));
+            }
+        }
+    }
+    if let Some(commands) = tools.get_mut("commands").and_then(Value::as_mapping_mut) {
+        for (_, command) in commands.iter_mut() {
+            let rules = command.get_mut("rules").and_then(Value::as_sequence_mut);
+            for rule in rules.into_iter().flatten() {
+                make_absolute(rule.get_mut("apply"));
             }
         }
     }

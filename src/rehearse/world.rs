@@ -109,13 +109,20 @@ impl World {
     }
 
     /// The simulated tools on their own `PATH` entry, with their behaviour.
-    pub fn install_tools(&self, behaviour_yaml: &str) -> Result<(), RehearseError> {
+    /// Returns the other commands it simulates (`tools.commands`), for
+    /// `PLANRUN_SIM_COMMANDS`.
+    pub fn install_tools(&self, behaviour_yaml: &str) -> Result<Vec<String>, RehearseError> {
         let exe = std::env::current_exe().map_err(|e| self.io(e))?;
-        planrun_sandbox::simtools::install(&self.bin(), &exe).map_err(|e| self.io(e))?;
+        let commands: Vec<String> =
+            serde_yaml::from_str::<planrun_sandbox::simtools::Behaviour>(behaviour_yaml)
+                .map(|b| b.commands.into_keys().collect())
+                .unwrap_or_default();
+        planrun_sandbox::simtools::install(&self.bin(), &exe, &commands).map_err(|e| self.io(e))?;
         // Private: it holds the stack's config, secrets included.
         let mut file = layout::open_private(&self.behaviour(), layout::Open::Truncate)
             .map_err(|e| self.io(e))?;
-        std::io::Write::write_all(&mut file, behaviour_yaml.as_bytes()).map_err(|e| self.io(e))
+        std::io::Write::write_all(&mut file, behaviour_yaml.as_bytes()).map_err(|e| self.io(e))?;
+        Ok(commands)
     }
 
     /// `PATH` for the run: the simulated tools first.

@@ -10,21 +10,15 @@ use planrun_text::format_duration;
 use super::record::{RunRecord, TaskRecord};
 use super::style::Paint;
 use crate::events::RunOutcome;
-use crate::vocabulary::TaskStatus;
+use crate::vocabulary::{TaskStatus, Tone};
 
 /// The colour of a state.
 pub fn paint_status(paint: Paint, status: TaskStatus, text: &str) -> String {
-    match status {
-        TaskStatus::Succeeded | TaskStatus::CheckedOk => paint.green(text),
-        TaskStatus::Failed
-        | TaskStatus::WouldFail
-        | TaskStatus::Cancelled
-        | TaskStatus::Interrupted
-        | TaskStatus::CutOff => paint.red(text),
-        TaskStatus::FailedAllowed | TaskStatus::Skipped | TaskStatus::WouldChange => {
-            paint.yellow(text)
-        }
-        TaskStatus::DoneEarlier | TaskStatus::Pending | TaskStatus::Running => paint.dim(text),
+    match status.tone() {
+        Tone::Good => paint.green(text),
+        Tone::Bad => paint.red(text),
+        Tone::Warn => paint.yellow(text),
+        Tone::Quiet => paint.dim(text),
     }
 }
 

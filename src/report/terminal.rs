@@ -188,6 +188,11 @@ impl Terminal {
                     }
                 }
             }
+            EventKind::RunInterrupted { cause } => Some(format!(
+                "{} by {}: stopping what runs; `always` tasks run next",
+                p.red("interrupted"),
+                cause.as_deref().unwrap_or("a stop signal")
+            )),
             EventKind::TaskOutput { .. } => None,
             EventKind::TaskLogFailed { task, path, error } => Some(format!(
                 "{} {task}: cannot write its log {path} ({error}); its output goes on in the events only",

@@ -33,7 +33,8 @@ use tokio::time::Instant;
 
 use crate::cancel::Cancel;
 use crate::events::{
-    CancelReason, Counts, EventKind, EventSender, RunInfo, RunOutcome, SkipReason,
+    CancelReason, Counts, EventKind, EventSender, ResumeInfo, RunInfo, RunOutcome, SkipReason,
+    WouldDo,
 };
 use crate::exec::process::ProcessGroup;
 use crate::exec::{self, Attempt, FailureClass, RunResources, TaskError, TaskOutcome};
@@ -71,6 +72,8 @@ pub struct RunConfig {
     /// Each task's expected duration from the plan's earlier runs (`None`: never
     /// timed with its definition): orders ready tasks, estimates the time left.
     pub known_durations: Vec<Option<Duration>>,
+    /// For a resume: what it runs and why (the `run-resumed` event's `resume`).
+    pub resume: Option<ResumeInfo>,
 }
 
 impl Default for RunConfig {
@@ -83,6 +86,7 @@ impl Default for RunConfig {
             resumed: false,
             keep_logs: true,
             known_durations: Vec::new(),
+            resume: None,
         }
     }
 }
@@ -169,6 +173,7 @@ impl Dispatcher<'_> {
             tasks: plan.tasks().len(),
             jobs,
             dry_run,
+            resume: config.resume.clone(),
         };
         resources.events.emit(if config.resumed {
             EventKind::RunResumed(info)
@@ -217,6 +222,7 @@ impl Dispatcher<'_> {
             sink,
             tallies,
             errors: vec![None; plan.tasks().len()],
+            would: vec![Vec::new(); plan.tasks().len()],
             inflight: JoinSet::new(),
             pending: Vec::new(),
             effects: Vec::new(),
@@ -279,6 +285,8 @@ struct Loop<'s> {
     tallies: Vec<Tally>,
     /// The last error of each task, for the failure event.
     errors: Vec<Option<TaskError>>,
+    /// In a dry run: what each task would do, for its success event.
+    would: Vec<Vec<WouldDo>>,
     inflight: JoinSet<Message>,
     /// The process groups attempts start, journaled as they come.
     groups: tokio::sync::mpsc::UnboundedReceiver<ProcessGroup>,
@@ -431,6 +439,7 @@ impl Loop<'_> {
             } => {
                 let error = match result {
                     Ok(outcome) => {
+                        self.would[task] = outcome.would;
                         let changes = state.finish(
                             task,
                             Ended::Succeeded {
@@ -514,8 +523,8 @@ impl Loop<'_> {
         Ok(())
     }
 
-    /// In a dry run, a check that fails says when it does so after tasks that would
-    /// change the cluster first (the dry run did not make their change).
+    /// In a dry run, a check that fails after tasks that would change the cluster
+    /// first says its verdict waits on their change (the dry run did not make it).
     fn as_things_are(&self, state: &RunState, task: TaskIdx, message: &str) -> String {
         let before = state.changes_before(task);
         let Some(&first) = before.first() else {
@@ -523,11 +532,10 @@ impl Loop<'_> {
         };
         let more = match before.len() {
             1 => String::new(),
-            2 => " and 1 more".to_owned(),
             n => format!(" and {} more", n - 1),
         };
         format!(
-            "as things are before `{}`{more} would change them: {message}",
+            "unknown until `{}`{more} changes things (the dry run did not): {message}",
             self.plan.task(first).id
         )
     }
@@ -793,6 +801,16 @@ impl Loop<'_> {
                     state: state.status(*task),
                     duration_ms: self.elapsed(*task),
                     summary: summary.as_deref().map(redact),
+                    would: self.would[*task]
+                        .iter()
+                        .map(|w| match w {
+                            WouldDo::Run { argv, cwd } => WouldDo::Run {
+                                argv: argv.iter().map(|a| redact(a)).collect(),
+                                cwd: cwd.clone(),
+                            },
+                            other => other.clone(),
+                        })
+                        .collect(),
                 },
                 StateChange::Failed { task, error, .. } => EventKind::TaskFailed {
                     task: self.id(*task),
@@ -804,6 +822,11 @@ impl Loop<'_> {
                         .as_ref()
                         .map(|e| e.excerpt.clone())
                         .unwrap_or_default(),
+                    depends_on: state
+                        .depends_on(*task)
+                        .iter()
+                        .map(|&t| self.id(t))
+                        .collect(),
                 },
                 StateChange::Skipped { task, cause } => EventKind::TaskSkipped {
                     task: self.id(*task),
@@ -829,9 +852,10 @@ impl Loop<'_> {
                     reason: *reason,
                     blocked_by: blocked_by.as_deref().map(redact),
                 },
-                StateChange::ProcessStarted { .. }
-                | StateChange::Interrupted { .. }
-                | StateChange::Finished { .. } => continue,
+                StateChange::Interrupted { cause } => EventKind::RunInterrupted {
+                    cause: cause.clone(),
+                },
+                StateChange::ProcessStarted { .. } | StateChange::Finished { .. } => continue,
             };
             self.effects.push(Effect::Emit(kind));
         }

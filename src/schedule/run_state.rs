@@ -9,8 +9,11 @@
 //! - after a failure that is not allowed, no new task starts except `always` tasks:
 //!   the failed task's dependents are skipped (dependency failed), every other task
 //!   that has not started is skipped (run failed), tasks already running finish;
-//! - in a dry run a failure ("would fail") stops nothing: its dependents are
-//!   described too, and the run ends failed;
+//! - in a dry run a failure stops nothing: its dependents are described too. A
+//!   check that fails after a task that would change something (the dry run did not
+//!   make that change) "depends on a change": its verdict is unknown until that
+//!   change is made, and it does not fail the dry run; a check that fails with no
+//!   change before it "would fail", and the dry run ends failed;
 //! - after an interruption no task starts, except, once nothing runs any more, the
 //!   `always` tasks that have not run (cleanup, recording the outcome), whatever
 //!   their needs did, each after the `always` tasks it needs; what has not started
@@ -86,6 +89,9 @@ pub struct RunState {
     dry_run: bool,
     /// Per task, in a dry run: it would change something.
     would_change: Vec<bool>,
+    /// Per task, in a dry run: it failed after these tasks that would change
+    /// something (nearest first), so its verdict depends on their change.
+    depends_on: Vec<Vec<TaskIdx>>,
     /// After an interruption: the `always` tasks that have not started, in priority
     /// order; they start once nothing else runs.
     finale: Vec<TaskIdx>,
@@ -110,6 +116,7 @@ impl RunState {
             mode: Mode::Normal,
             dry_run: start.dry_run,
             would_change: vec![false; n],
+            depends_on: vec![Vec::new(); n],
             finale: Vec::new(),
             in_finale: vec![false; n],
         };
@@ -158,7 +165,18 @@ impl RunState {
 
     /// Where `task` stands, in the vocabulary.
     pub fn status(&self, task: TaskIdx) -> TaskStatus {
-        self.states[task].status(self.dry_run, self.would_change[task])
+        match self.states[task] {
+            TaskState::Failed { .. } if !self.depends_on[task].is_empty() => {
+                TaskStatus::DependsOnAChange
+            }
+            state => state.status(self.dry_run, self.would_change[task]),
+        }
+    }
+
+    /// In a dry run, for a check that depends on a change: the tasks that would
+    /// change something before it, nearest first (empty otherwise).
+    pub fn depends_on(&self, task: TaskIdx) -> &[TaskIdx] {
+        &self.depends_on[task]
     }
 
     /// The next task to start, now marked running; `None` when nothing is ready (after
@@ -198,6 +216,9 @@ impl RunState {
                 self.end(task, TaskState::Succeeded, &mut changes);
             }
             Ended::Failed { error } => {
+                if self.dry_run {
+                    self.depends_on[task] = self.changes_before(task);
+                }
                 let allowed = self.graph.allow_failure(task);
                 changes.push(StateChange::Failed {
                     task,
@@ -275,10 +296,19 @@ impl RunState {
         let any = |f: fn(&TaskState) -> bool| self.states.iter().any(f);
         if self.mode == Mode::Interrupted {
             RunOutcome::Interrupted
-        } else if any(|s| matches!(s, TaskState::Failed { allowed: false }))
-            || any(|s| matches!(s, TaskState::Cancelled(_)))
-            || self.dry_run && any(|s| matches!(s, TaskState::Failed { .. }))
-        {
+        } else if any(|s| matches!(s, TaskState::Cancelled(_))) {
+            RunOutcome::Failed
+        } else if self.dry_run {
+            // Only a check that fails as things are fails a dry run; one that depends
+            // on a change the dry run did not make is unknown, not failed.
+            let would_fail =
+                (0..self.states.len()).any(|t| self.status(t) == TaskStatus::WouldFail);
+            if would_fail {
+                RunOutcome::Failed
+            } else {
+                RunOutcome::Succeeded
+            }
+        } else if any(|s| matches!(s, TaskState::Failed { allowed: false })) {
             RunOutcome::Failed
         } else if any(|s| matches!(s, TaskState::Failed { allowed: true })) {
             RunOutcome::SucceededWithWarnings
@@ -705,6 +735,42 @@ mod tests {
             ]
         );
         assert_eq!(s.outcome(), RunOutcome::Failed);
+    }
+
+    #[test]
+    fn a_check_failing_after_a_change_depends_on_it_and_fails_nothing() {
+        // 0 changes; 1 (check) needs 0; 2 (check) needs 1; 3 (check) alone.
+        let dry = Start {
+            dry_run: true,
+            ..Start::default()
+        };
+        let change = Ended::Succeeded {
+            exit_code: None,
+            summary: None,
+            would_change: true,
+        };
+        let (mut s, _) = RunState::new(graph(&[&[], &[0], &[1], &[]]), &dry);
+        while let Some(t) = s.start_next() {
+            s.finish(t, if t == 0 { change.clone() } else { fail() });
+            if t == 3 {
+                // Only the check with no change before it fails the dry run.
+                assert_eq!(s.status(3), TaskStatus::WouldFail);
+            }
+        }
+        assert!(s.is_over());
+        assert_eq!(
+            [s.status(1), s.status(2)],
+            [TaskStatus::DependsOnAChange, TaskStatus::DependsOnAChange]
+        );
+        assert_eq!((s.depends_on(1), s.depends_on(2)), (&[0][..], &[0][..]));
+        assert_eq!(s.outcome(), RunOutcome::Failed, "3 would fail on its own");
+
+        let (mut s, _) = RunState::new(graph(&[&[], &[0], &[1]]), &dry);
+        while let Some(t) = s.start_next() {
+            s.finish(t, if t == 0 { change.clone() } else { fail() });
+        }
+        assert_eq!(s.outcome(), RunOutcome::Succeeded);
+        assert_eq!(s.counts().get(TaskStatus::DependsOnAChange), 2);
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod error;
 mod graph;
 mod interpolate;
 mod model;
+mod notify;
 mod pipeline;
 mod selection;
 mod shell;
@@ -15,6 +16,7 @@ mod vars;
 
 pub use error::{ErrorKind, InvalidPlan, PlanWarnings};
 pub use model::*;
+pub use notify::{Notifications, NotifyOn, Webhook};
 pub use pipeline::{load_and_validate, validate};
 pub use selection::{ALL_NAMESPACES, KindSet, Namespaces, Selection, Target};
 pub use task::*;

@@ -25,6 +25,7 @@ pub struct ValidatedPlan {
     pub(super) tasks: Vec<Task>,
     pub(super) order: Vec<TaskIdx>,
     pub(super) redactor: Redactor,
+    pub(super) notify: Option<super::Notifications>,
     pub(super) warnings: Option<super::error::PlanWarnings>,
 }
 
@@ -67,6 +68,11 @@ impl ValidatedPlan {
     /// Masks the values of secret variables in any text about to be shown or stored.
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
+    }
+
+    /// The `[notify]` table: where and when the run is announced.
+    pub fn notify(&self) -> Option<&super::Notifications> {
+        self.notify.as_ref()
     }
 
     /// What deserves a second look (a value pasted raw into a script), if anything.

@@ -19,7 +19,7 @@ use super::vars::resolve_vars;
 use crate::plan::{PlanSource, RawHeader};
 use crate::redact::Redactor;
 
-const TOP_LEVEL_KEYS: &[&str] = &["plan", "vars", "tasks"];
+const TOP_LEVEL_KEYS: &[&str] = &["plan", "vars", "notify", "tasks"];
 
 /// Gives each `kube-apply` that applies a capture the file its capture task writes.
 fn link_captures(parsed: &mut [ParsedTask]) {
@@ -122,7 +122,7 @@ pub fn validate(
         if !TOP_LEVEL_KEYS.contains(&name) {
             let help = match did_you_mean(name, TOP_LEVEL_KEYS.iter().copied()) {
                 Some(close) => format!("did you mean `[{close}]`?"),
-                None => "a plan has [plan], [vars] and [tasks.<id>] tables".into(),
+                None => "a plan has [plan], [vars], [notify] and [tasks.<id>] tables".into(),
             };
             errors.push(
                 PlanError::new(
@@ -209,6 +209,11 @@ pub fn validate(
         exported: Arc::new(exported),
     };
 
+    let notify = root.get("notify").and_then(|value| {
+        let key = key_span(&root, "notify").unwrap_or(value.span());
+        super::notify::notifications(value, key, &cx, &mut errors)
+    });
+
     let mut parsed = Vec::new();
     let mut unparsed = Vec::new();
     let mut all_ids = HashMap::new();
@@ -284,5 +289,6 @@ pub fn validate(
         tasks: parsed.into_iter().map(|p| p.task).collect(),
         order,
         redactor,
+        notify,
     })
 }

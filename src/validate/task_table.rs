@@ -51,7 +51,10 @@ pub struct TaskContext<'a> {
 /// The keys of a task type whose value is shell source.
 fn shell_keys(raw: &Table<'_>) -> &'static [&'static str] {
     match str_value(raw, "type") {
-        Some((name, _)) if TaskType::from_name(name) == Some(TaskType::ExecScript) => &["script"],
+        // `verify` is shell source too: the same quoting rules.
+        Some((name, _)) if TaskType::from_name(name) == Some(TaskType::ExecScript) => {
+            &["script", "verify"]
+        }
         _ => &[],
     }
 }
@@ -267,7 +270,9 @@ fn build_task(
                 backoff: common.backoff,
                 backoff_max: common.backoff_max.max(common.backoff),
             },
-            allow_failure: common.raw.allow_failure,
+            // A notification that is not required never fails the run.
+            allow_failure: common.raw.allow_failure
+                || matches!(&kind, TaskKind::Notify(n) if !n.required),
             always: common.raw.always,
             kind,
             fingerprint,
@@ -350,7 +355,7 @@ fn check_unknown_keys(
 
 /// Interpolates every string value (not keys) of a task table; the values of
 /// `shell_keys` are shell source (see [`interpolate_script`]).
-fn interpolate_table<'a>(
+pub(super) fn interpolate_table<'a>(
     table: &Table<'a>,
     cx: &TaskContext<'_>,
     errors: &mut Vec<PlanError>,

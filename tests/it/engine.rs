@@ -610,9 +610,10 @@ fn dry_run_runs_only_read_only_tasks_and_writes_nothing() {
 }
 
 /// An honest dry run: a read-only check that fails against the live state would
-/// fail (and says when that is only because a change before it was not made), the
-/// summary tells changes, failing checks and passing checks apart, and the dry run
-/// exits 1.
+/// fail; one that fails only after a change the dry run did not make depends on
+/// that change (and says which) without failing the dry run; the summary tells
+/// changes, failing, dependent and passing checks apart, and the dry run exits 1
+/// for the check that fails on its own.
 #[test]
 fn a_dry_run_with_a_failing_check_says_so_and_exits_1() {
     let dir = workdir("dry_run_checks.toml");
@@ -627,8 +628,8 @@ fn a_dry_run_with_a_failing_check_says_so_and_exits_1() {
         " precheck would fail ",
         " change would change ",
         " dependent would change ",
-        " after would fail ",
-        "as things are before `change` would change them: ",
+        " after depends on a change ",
+        "unknown until `change` changes things (the dry run did not): ",
         "changed.txt does not exist",
     ] {
         assert!(stdout.contains(expected), "no `{expected}` in:\n{stdout}");
@@ -651,13 +652,13 @@ fn a_dry_run_with_a_failing_check_says_so_and_exits_1() {
             ("inspect", "checked ok"),
             ("precheck", "would fail"),
             ("change", "would change"),
-            ("after", "would fail"),
+            ("after", "depends on a change"),
             ("dependent", "would change"),
         ]
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
     );
     assert!(
-        stdout.contains(": 2 would change, 1 checked ok, 2 would fail\n"),
+        stdout.contains(": 2 would change, 1 checked ok, 1 depends on a change, 1 would fail\n"),
         "{stdout}"
     );
     assert!(!dir.path().join("changed.txt").exists());
@@ -949,4 +950,82 @@ fn glob_logs(state: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// `--dry-run --resume --output json` previews what resuming the failed run would
+/// do, as data: the `run-resumed` event lists what will run and why and what is
+/// taken as done; done tasks are skipped as done earlier; each change says the
+/// command it would run; nothing is written to the run.
+#[test]
+fn a_dry_run_of_a_resume_says_what_would_run_and_why_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        r#"
+[plan]
+name = "preview"
+
+[tasks.first]
+type = "exec-script"
+command = ["touch", "first.ran"]
+
+[tasks.second]
+type = "exec-script"
+script = "test -e fixed"
+needs = ["first"]
+
+[tasks.third]
+type = "exec-script"
+command = ["touch", "third.ran"]
+needs = ["second"]
+"#,
+    )
+    .unwrap();
+    let (out, _) = run_json(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let journal = |d: &Path| {
+        let run = crate::support::only_run(&d.join(".planrun/preview/runs"));
+        std::fs::read(run.join("journal")).unwrap()
+    };
+    let before = journal(dir.path());
+    let (out, events) = run_json(dir.path(), &["--dry-run", "--resume"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("planrun: dry run: resuming run "),
+        "{stderr}"
+    );
+    let resumed = &events[0];
+    assert_eq!(resumed["event"], "run-resumed", "{resumed}");
+    assert_eq!(resumed["dry_run"], true);
+    assert_eq!(
+        resumed["resume"]["will_run"],
+        serde_json::json!([
+            {"task": "second", "why": "it failed"},
+            {"task": "third", "why": "it was skipped"}
+        ])
+    );
+    assert_eq!(
+        resumed["resume"]["taken_as_done"],
+        serde_json::json!([{"task": "first"}])
+    );
+    let end = |task: &str| {
+        events
+            .iter()
+            .find(|e| e["task"] == task && e.get("state").is_some())
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(end("first")["state"], "done-earlier");
+    let second = end("second");
+    assert_eq!(second["state"], "would-change", "{second}");
+    let argv = &second["would"][0]["argv"];
+    assert_eq!(second["would"][0]["action"], "run");
+    assert_eq!(argv[argv.as_array().unwrap().len() - 1], "test -e fixed");
+    assert_eq!(
+        end("third")["would"][0]["argv"],
+        serde_json::json!(["touch", "third.ran"])
+    );
+    assert_eq!(journal(dir.path()), before, "the dry run wrote nothing");
+    assert!(!dir.path().join("third.ran").exists());
 }

@@ -28,6 +28,7 @@ impl World {
         let bin = simtools::install(
             &tmp.path().join("bin"),
             Path::new(env!("CARGO_BIN_EXE_planrun")),
+            &[],
         )
         .unwrap();
         let sandbox = Sandbox::start(SandboxConfig {

@@ -85,6 +85,22 @@ async fn a_captured_secret_is_restored_only_where_absent_and_its_value_never_sho
         &[("flux-system", "ssh-credentials"), ("flux-system", "other")],
         true,
     );
+    // A dry run previews the one apply, as data naming the object only.
+    let env = h.env(LONG).dry_run(true);
+    kube_apply(&env, &spec, run_dir.path(), &redactor)
+        .await
+        .unwrap();
+    let would = serde_json::to_value(env.noted()).unwrap();
+    assert_eq!(
+        would,
+        serde_json::json!([{"action": "apply", "api_version": "v1", "kind": "Secret",
+            "namespace": "flux-system", "name": "ssh-credentials", "field_manager": "planrun"}])
+    );
+    assert!(
+        h.sb.state()
+            .get("v1", "Secret", "flux-system", "ssh-credentials")
+            .is_none()
+    );
     let summary = kube_apply(&h.env(LONG), &spec, run_dir.path(), &redactor)
         .await
         .unwrap();

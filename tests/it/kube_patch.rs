@@ -237,15 +237,24 @@ async fn a_removal_that_keeps_conflicting_stops_with_a_clear_error() {
 #[tokio::test]
 async fn a_dry_run_says_what_would_change_and_changes_nothing() {
     let h = flux_objects().await;
-    let summary = kube_patch(
-        &h.env(LONG).dry_run(true),
-        &remove(&["finalizers.fluxcd.io"]),
-    )
-    .await
-    .unwrap();
+    let env = h.env(LONG).dry_run(true);
+    let summary = kube_patch(&env, &remove(&["finalizers.fluxcd.io"]))
+        .await
+        .unwrap();
     assert_eq!(
         summary,
         "would remove finalizers.fluxcd.io from 2 objects in 2 namespaces; 1 had none"
+    );
+    // The preview names each object it would patch, and what it would remove.
+    let would = serde_json::to_value(env.noted()).unwrap();
+    let would = would.as_array().unwrap();
+    assert_eq!(would.len(), 2, "{would:?}");
+    assert!(
+        would.contains(&json!({"action": "patch",
+            "api_version": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "namespace": "apps", "name": "apps",
+            "remove_finalizers": ["finalizers.fluxcd.io"]})),
+        "{would:?}"
     );
     assert_eq!(
         finalizers(

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod architecture;
+mod authoring;
 mod child_kubeconfig;
 mod engine;
 mod flux_sim;
@@ -13,6 +14,7 @@ mod kube_finalizers;
 mod kube_harness;
 mod kube_patch;
 mod kube_tasks;
+mod notify;
 mod plan_diagnostics;
 mod plan_files;
 mod pulumi;
@@ -26,4 +28,5 @@ mod sandbox_kubectl;
 mod sandbox_limits;
 mod sandbox_namespace;
 mod support;
+mod timeline;
 mod vocabulary;

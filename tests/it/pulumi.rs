@@ -33,8 +33,12 @@ impl Sim {
     pub(crate) fn new(behaviour: &str) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().to_path_buf();
-        let bin =
-            simtools::install(&root.join("bin"), Path::new(env!("CARGO_BIN_EXE_planrun"))).unwrap();
+        let bin = simtools::install(
+            &root.join("bin"),
+            Path::new(env!("CARGO_BIN_EXE_planrun")),
+            &[],
+        )
+        .unwrap();
         std::fs::write(bin.join(simtools::CONFIG_FILE), behaviour).unwrap();
         let project = root.join("cluster");
         std::fs::create_dir_all(&project).unwrap();
@@ -67,6 +71,7 @@ impl Sim {
             preview: true,
             refresh: false,
             plan_from: None,
+            on_pending: planrun::validate::OnPending::Stop,
         }
     }
 
@@ -197,6 +202,12 @@ async fn previews_then_updates_with_the_documented_argv_and_reports_the_change_s
             format!("config {common} --json"),
             format!("config {common} --json --show-secrets"),
             format!("preview {common} --diff --suppress-progress --json"),
+            // What an interrupted update may have left, looked for before the update.
+            format!("stack export {common}"),
+            format!(
+                "whoami --json --cwd {} --non-interactive",
+                sim.project.display()
+            ),
             format!("up {common} --yes --skip-preview --suppress-progress --json"),
         ]
     );
@@ -239,6 +250,11 @@ async fn refreshes_first_and_under_dry_run_only_previews() {
         sim.argvs()[2..],
         [
             format!("refresh {common} --yes --skip-preview --suppress-progress --json"),
+            format!("stack export {common}"),
+            format!(
+                "whoami --json --cwd {} --non-interactive",
+                sim.project.display()
+            ),
             format!("up {common} --yes --suppress-progress --json --parallel 4"),
         ]
     );

@@ -428,3 +428,190 @@ async fn a_saved_plan_binds_up_and_is_refused_once_the_state_changed() {
     w.sandbox.shutdown().await;
     w2.sandbox.shutdown().await;
 }
+
+/// The plan of a lone `pulumi-up` against the world's stack; `on_pending` as given.
+fn pending_plan(w: &World, on_pending: &str) -> String {
+    format!(
+        "[plan]\nname = \"pending\"\n\n[tasks.up]\ntype = \"pulumi-up\"\nstack = \"{STACK}\"\ncwd = \"cluster\"\nbinary = \"{}\"\ntimeout = \"2m\"\non_pending = \"{on_pending}\"\n",
+        w.sim.bin.join("pulumi").display()
+    )
+}
+
+/// `planrun ARGS` in the world's root, against its sandbox.
+fn planrun_in(w: &World, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("planrun"));
+    cmd.current_dir(&w.sim.root)
+        .env("NO_COLOR", "1")
+        .env("KUBECONFIG", &w.kubeconfig)
+        .args(args)
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// The stack's lock files (a self-managed backend rooted at the tools' state).
+fn lock_files(w: &World) -> Vec<PathBuf> {
+    let dir = w
+        .sim
+        .bin
+        .join("state/.pulumi/locks/organization/cluster")
+        .join(STACK);
+    std::fs::read_dir(dir)
+        .map(|e| e.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default()
+}
+
+/// Pulumi's interrupted update: `pulumi up` is killed (kill -9) while the provider
+/// creates the CRD (its write hangs before it reaches the cluster). The stack then exports that create as a pending operation and
+/// keeps its lock, as the real CLI leaves them; a resume finds both, stops
+/// (`on_pending = "stop"`, the default) with the exact commands and does not
+/// update; with `on_pending = "refresh"` it cancels, refreshes with
+/// `--clear-pending-creates` and updates to the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_killed_mid_create_leaves_a_pending_create_that_a_resume_stops_at_or_refreshes() {
+    let w = World::new("  up: { hang_at_step: 2 }\n").await;
+    std::fs::write(w.sim.root.join("plan.toml"), pending_plan(&w, "stop")).unwrap();
+    let first = planrun_in(&w, &["plan.toml"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The CRD's create is pending once the namespace is created; then kill -9 the
+    // CLI (its pid is in the lock it holds).
+    let state = w.sim.bin.join("state/pulumi").join(format!("{STACK}.json"));
+    let started = std::time::Instant::now();
+    let pid = loop {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no pending create"
+        );
+        // The hanging create (the CRD's), not the namespace's passing by.
+        let pending = std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .is_some_and(|v| {
+                v["deployment"]["pending_operations"][0]["resource"]["type"]
+                    == "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+            });
+        let lock = lock_files(&w).first().and_then(|p| {
+            let v: Value = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
+            v["pid"].as_i64()
+        });
+        if let (true, Some(pid)) = (pending, lock) {
+            break pid;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || first.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
+    // The export's shape: the create pending, as pulumi/pulumi's DeploymentV3.
+    let export: Value = serde_json::from_str(&w.ok(&["stack", "export"]).await).unwrap();
+    assert_eq!(export["version"], 3);
+    let pending = export["deployment"]["pending_operations"]
+        .as_array()
+        .unwrap();
+    assert_eq!(pending.len(), 1, "{export}");
+    assert_eq!(pending[0]["type"], "creating");
+    let urn = pending[0]["resource"]["urn"].as_str().unwrap().to_owned();
+    assert!(
+        urn.ends_with("::kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition::gitrepositories.source.toolkit.fluxcd.io"),
+        "{urn}"
+    );
+    let done = export["deployment"]["resources"].as_array().unwrap();
+    assert!(
+        !done.iter().any(|r| r["urn"] == urn.as_str()),
+        "a pending create is not in the state: {export}"
+    );
+    assert_eq!(lock_files(&w).len(), 1, "the killed CLI left its lock");
+    // Another update is refused by the lock, as checkForLock says.
+    let refused = w.pulumi(&["up", "--yes"]).await;
+    assert!(
+        text(&refused).contains("the stack is currently locked by 1 lock(s)"),
+        "{}",
+        text(&refused)
+    );
+
+    // The resume stops before the update, saying what it found and what to run.
+    std::fs::write(
+        w.sim.bin.join(planrun_sandbox::simtools::CONFIG_FILE),
+        "pulumi:\n  program: [program.yaml]\n",
+    )
+    .unwrap();
+    let ups_before = w
+        .sim
+        .argvs()
+        .iter()
+        .filter(|a| a.starts_with("up "))
+        .count();
+    let out = planrun_in(&w, &["plan.toml", "--resume"]).output().unwrap();
+    let said = text(&out).replace(['│', '\n'], " ");
+    let said = said.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    for expected in [
+        format!("stack {STACK} has 1 pending operation from an interrupted update:"),
+        format!("* {urn}, interrupted while creating"),
+        format!("stack {STACK} is locked: "),
+        format!("(pid {pid})"),
+        format!("cancel --stack {STACK} --cwd "),
+        format!("refresh --clear-pending-creates --stack {STACK} --cwd "),
+        format!(
+            "refresh --import-pending-creates {urn} gitrepositories.source.toolkit.fluxcd.io --stack {STACK}"
+        ),
+    ] {
+        assert!(said.contains(&expected), "no `{expected}` in: {said}");
+    }
+    let ups_after = w
+        .sim
+        .argvs()
+        .iter()
+        .filter(|a| a.starts_with("up "))
+        .count();
+    assert_eq!(
+        ups_after, ups_before,
+        "no update while the stack is not clean"
+    );
+
+    // With on_pending = "refresh": cancel, refresh clearing the pending create, up.
+    std::fs::write(w.sim.root.join("plan.toml"), pending_plan(&w, "refresh")).unwrap();
+    let out = planrun_in(&w, &["plan.toml", "--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let argvs = w.sim.argvs();
+    let tail: Vec<&str> = argvs
+        .iter()
+        .rev()
+        .take(3)
+        .rev()
+        .map(|a| a.split(" --").next().unwrap())
+        .collect();
+    assert_eq!(tail, ["cancel", "refresh", "up"], "{argvs:#?}");
+    assert!(
+        argvs
+            .iter()
+            .any(|a| a.starts_with("refresh ") && a.contains("--clear-pending-creates")),
+        "{argvs:#?}"
+    );
+    assert!(lock_files(&w).is_empty());
+    let export: Value = serde_json::from_str(&w.ok(&["stack", "export"]).await).unwrap();
+    assert!(
+        export["deployment"].get("pending_operations").is_none(),
+        "{export}"
+    );
+    let resources = export["deployment"]["resources"].as_array().unwrap();
+    assert!(
+        resources.iter().any(|r| r["urn"] == urn.as_str()),
+        "the update created what was pending: {export}"
+    );
+    assert_eq!(
+        w.state_urns().await.len(),
+        4,
+        "the stack and the three objects"
+    );
+    w.sandbox.shutdown().await;
+}

@@ -632,9 +632,13 @@ fn an_interrupted_rehearsal_resumes_to_green_without_repeating_finished_tasks() 
             break;
         }
     }
-    // Midway: the simulated `pulumi up` is running (and hangs).
+    // Midway: the simulated `pulumi up` is running (and hangs), holding the
+    // stack's lock (it watches Ctrl-C by then).
+    let locks = sandbox_dir(state.path())
+        .join("tools-state/.pulumi/locks/organization/oceanid-cluster/oceanid-cluster");
     wait_until("pulumi up to start", || {
         count(&tool_calls(state.path()), "pulumi", "up") == 1
+            && std::fs::read_dir(&locks).is_ok_and(|mut d| d.next().is_some())
     });
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
@@ -703,6 +707,60 @@ fn an_interrupted_rehearsal_resumes_to_green_without_repeating_finished_tasks() 
     assert_eq!(count(&calls, "pnpm", ""), 1);
     assert_eq!(count(&calls, "pulumi", "up"), 2);
     assert_desired_end_state(&cluster(state.path()));
+
+    // The run to look at: the report charts both processes, `pulumi-up` cut off
+    // then done; the graph colours every task of the plan by its state.
+    let report =
+        std::fs::read_to_string(latest_run_dir(state.path(), "flux-rebuild").join("report.md"))
+            .unwrap();
+    let blocks = crate::timeline::mermaid_blocks(&report);
+    assert_eq!(blocks.len(), 1, "{report}");
+    crate::timeline::check_gantt(&blocks[0]);
+    assert!(
+        blocks[0].contains("  section pulumi-up\n    1 interrupted :crit, "),
+        "{}",
+        blocks[0]
+    );
+    let graph = planrun(&root())
+        .arg("graph")
+        .arg(plan())
+        .args(["--run", "latest", "--format", "mermaid", "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    let drawn = String::from_utf8_lossy(&graph.stdout).into_owned();
+    assert!(graph.status.success(), "{}", text(&graph));
+    crate::timeline::check_flowchart(&drawn);
+    for (task, kind) in [
+        ("remove-flux-finalizers", "kube-patch"),
+        ("restore-flux-secrets", "kube-apply"),
+        ("pulumi-up", "pulumi-up"),
+    ] {
+        assert!(
+            drawn.contains(&format!("{task}<br/><small>{kind} · succeeded</small>")),
+            "{task}: {drawn}"
+        );
+    }
+    assert!(!drawn.contains(" pending\n"), "{drawn}");
+
+    // A dry run afterwards writes no run: the latest run's report and final state
+    // stay as they are.
+    let run = latest_run_dir(state.path(), "flux-rebuild");
+    let kept = |name: &str| std::fs::read(run.join(name)).unwrap();
+    let before = (kept("report.md"), kept("sandbox-final.yaml"));
+    let out = planrun(&root())
+        .arg("rehearse")
+        .arg(plan())
+        .args(["--dry-run", "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(latest_run_dir(state.path(), "flux-rebuild"), run);
+    assert!(
+        before == (kept("report.md"), kept("sandbox-final.yaml")),
+        "a dry run wrote into the run before it"
+    );
 }
 
 /// The fields of each `### \`type\`` table in the README's task reference.
@@ -819,9 +877,14 @@ fn a_failed_rehearsal_resumes_once_the_cause_is_gone() {
 #[test]
 fn a_plan_without_a_rehearsal_file_says_where_it_looked() {
     let state = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root().join("examples/db-migration.toml"),
+        state.path().join("db-migration.toml"),
+    )
+    .unwrap();
     let out = planrun(&root())
         .arg("rehearse")
-        .arg(root().join("examples/db-migration.toml"))
+        .arg(state.path().join("db-migration.toml"))
         .args(["--var", "pg_password=x", "--state-dir"])
         .arg(state.path())
         .output()
@@ -1014,4 +1077,126 @@ fn a_killed_rehearsal_leaves_a_cluster_that_matches_its_journal_and_no_run_behin
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_desired_end_state(&cluster(state.path()));
+}
+
+/// A dry run of the Flux plan before the window, on the old Flux: the checks that
+/// can only hold once the deletes and `pulumi up` happened depend on those changes
+/// and fail nothing, so the dry run exits 0 and can gate the window; nothing in the
+/// sandbox changed.
+#[test]
+fn a_dry_run_of_the_flux_plan_on_the_old_flux_exits_0_and_lists_the_dependent_checks() {
+    let state = tempfile::tempdir().unwrap();
+    let out = planrun(&root())
+        .arg("rehearse")
+        .arg(plan())
+        .args(["--dry-run", "--output", "json", "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let state_of = |task: &str| {
+        events
+            .iter()
+            .find(|e| e["task"] == task && e.get("state").is_some())
+            .unwrap_or_else(|| panic!("no end event for {task}: {all}"))
+    };
+    let gone = state_of("flux-namespace-gone");
+    assert_eq!(gone["state"], "depends-on-a-change", "{gone}");
+    assert_eq!(gone["depends_on"][0], "delete-flux-namespace", "{gone}");
+    assert_eq!(
+        state_of("flux-controllers-ready")["state"],
+        "depends-on-a-change"
+    );
+    // What it would do, as data: the namespace and every Flux CRD it would delete,
+    // the commands it would run.
+    let ns = state_of("delete-flux-namespace");
+    assert_eq!(ns["state"], "would-change");
+    assert_eq!(
+        ns["would"],
+        serde_json::json!([{"action": "delete", "api_version": "v1", "kind": "Namespace", "name": "flux-system"}])
+    );
+    let crds = state_of("delete-flux-crds")["would"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(crds.len(), 13, "{crds:?}");
+    for crd in &crds {
+        assert_eq!(crd["action"], "delete");
+        assert_eq!(crd["kind"], "CustomResourceDefinition");
+        assert!(
+            crd["name"]
+                .as_str()
+                .unwrap()
+                .ends_with(".toolkit.fluxcd.io"),
+            "{crd}"
+        );
+    }
+    assert!(
+        crds.iter()
+            .any(|c| c["name"] == "kustomizations.kustomize.toolkit.fluxcd.io")
+    );
+    // Every Flux object whose finalizer it would remove, and the Secret restore
+    // (what the capture holds is not written in a dry run).
+    let unhold = state_of("remove-flux-finalizers");
+    assert_eq!(unhold["state"], "would-change", "{unhold}");
+    let patched = unhold["would"].as_array().unwrap();
+    assert_eq!(patched.len(), 4, "{unhold}");
+    assert!(patched.iter().all(|p| p["action"] == "patch"
+        && p["remove_finalizers"] == serde_json::json!(["finalizers.fluxcd.io"])));
+    assert!(
+        patched.contains(&serde_json::json!({"action": "patch",
+            "api_version": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+            "namespace": "apps", "name": "redis",
+            "remove_finalizers": ["finalizers.fluxcd.io"]})),
+        "{unhold}"
+    );
+    assert_eq!(state_of("restore-flux-secrets")["state"], "would-change");
+    let build = state_of("build-cluster");
+    assert_eq!(
+        build["would"][0]["argv"],
+        serde_json::json!(["pnpm", "--filter", "@oceanid/cluster", "build"])
+    );
+    let up = state_of("pulumi-up")["would"][0]["argv"].clone();
+    let up: Vec<&str> = up
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        up.windows(2).any(|w| w == ["--stack", "oceanid-cluster"]),
+        "{up:?}"
+    );
+    assert!(up.contains(&"--plan") && up.contains(&"up"), "{up:?}");
+    let finished = events.last().unwrap();
+    assert_eq!(finished["event"], "run-finished", "{finished}");
+    assert_eq!(finished["outcome"], "succeeded", "{finished}");
+    assert!(finished["counts"]["depends-on-a-change"].as_u64().unwrap() >= 2);
+    assert!(finished["counts"].get("would-fail").is_none(), "{finished}");
+    assert_nothing_deleted(state.path());
+    assert_eq!(count(&tool_calls(state.path()), "pulumi", "up"), 0);
+}
+
+/// A dry run whose first check fails on the cluster as it is, with no change
+/// before it, still exits 1: `old-kubernetes` fails `flux check --pre`.
+#[test]
+fn a_dry_run_whose_first_check_fails_exits_1() {
+    let state = tempfile::tempdir().unwrap();
+    let out = planrun(&root())
+        .arg("rehearse")
+        .arg(plan())
+        .args(["--dry-run", "--fault", "old-kubernetes", "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("flux-prerequisites would fail"), "{all}");
+    assert!(all.contains("depends on a change"), "{all}");
+    assert_nothing_deleted(state.path());
 }

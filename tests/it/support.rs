@@ -170,3 +170,26 @@ fn dechunk(mut body: &str) -> String {
     }
     out
 }
+
+/// Waits, at most a minute (a loaded machine), for `path` to exist.
+pub fn wait_for_file(path: &std::path::Path) {
+    let start = std::time::Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "no {}",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The directory of the one run under `runs` (`<state>/<plan>/runs`).
+pub fn only_run(runs: &std::path::Path) -> std::path::PathBuf {
+    let mut all: Vec<std::path::PathBuf> = std::fs::read_dir(runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(all.len(), 1, "one run in {}: {all:?}", runs.display());
+    all.remove(0)
+}

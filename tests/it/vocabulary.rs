@@ -50,7 +50,8 @@ always = true
 needs = ["after-bad", "slow"]
 "#;
 
-/// A dry run's plan: a change, a check that holds, a check that fails.
+/// A dry run's plan: a change, a check that holds, a check that fails, a check that
+/// fails after the change.
 const DRY: &str = r#"
 [plan]
 name = "dry"
@@ -68,6 +69,12 @@ command = ["true"]
 type = "exec-script"
 script = 'false'
 read_only = true
+
+[tasks.after-change]
+type = "exec-script"
+script = 'false'
+read_only = true
+needs = ["change"]
 "#;
 
 struct Dir {
@@ -398,11 +405,11 @@ fn every_state_name_in_every_output_comes_from_the_one_definition() {
         }
     }
 
-    // 5. A dry run: would change, checked ok, would fail.
+    // 5. A dry run: would change, checked ok, would fail, depends on a change.
     std::fs::write(d.path().join("dry.toml"), DRY).unwrap();
     let o = d.run(&["dry.toml", "--dry-run"]);
     assert_eq!(o.status.code(), Some(1));
-    seen.human(&stdout(&o), &["look", "change", "check"]);
+    seen.human(&stdout(&o), &["look", "change", "check", "after-change"]);
 
     // 6. A plain success.
     std::fs::write(

@@ -17,6 +17,7 @@ use kube::api::{DynamicObject, Patch, PatchParams, ResourceExt};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::events::WouldDo;
 use crate::redact::Redactor;
 use crate::validate::{ApplySource, KubeApply, ObjectName};
 
@@ -25,7 +26,7 @@ use super::env::TaskEnv;
 use super::error::KubeError;
 use super::kinds::ResolvedKind;
 use super::retry;
-use super::select::object_name;
+use super::select::{object_name, preview_ref};
 use super::task::{KubeTask, KubeWork};
 
 /// Metadata an object read from a cluster carries that an apply must not send.
@@ -111,67 +112,23 @@ pub async fn kube_apply(
     run_dir: &Path,
     redactor: &Redactor,
 ) -> Result<String, KubeError> {
-    let (origin, texts) = match read_source(spec, run_dir, env.dry_run)? {
-        Some(found) => found,
-        None => {
-            let ApplySource::Capture { task, file } = &spec.source else {
-                unreachable!("only a capture can be missing in a dry run")
-            };
-            env.note_change();
-            return Ok(format!(
-                "would apply what `{}` captures ({file}; not written in a dry run){}",
-                task.id,
-                only_text(&spec.only)
-            ));
-        }
+    let Some((origin, objects)) = load_objects(spec, run_dir, env.dry_run, redactor)? else {
+        let ApplySource::Capture { task, file } = &spec.source else {
+            unreachable!("only a capture can be missing in a dry run")
+        };
+        env.note_change();
+        return Ok(format!(
+            "would apply what `{}` captures ({file}; not written in a dry run){}",
+            task.id,
+            only_text(&spec.only)
+        ));
     };
-    let mut objects = Vec::new();
-    for (path, text) in &texts {
-        for value in parse_manifests(text, path)? {
-            let obj: DynamicObject =
-                serde_json::from_value(value).map_err(|e| KubeError::Manifest {
-                    path: path.clone(),
-                    message: format!("not a Kubernetes object: {e}"),
-                })?;
-            // Before anything about the object is said anywhere.
-            if is_secret(&obj) {
-                register_secret_values(&object_value(&obj), redactor);
-            }
-            objects.push(obj);
-        }
-    }
-    let missing: Vec<String> = spec
-        .only
-        .iter()
-        .filter(|o| {
-            !objects
-                .iter()
-                .any(|obj| o.name == obj.name_any() && o.namespace == obj.namespace())
-        })
-        .map(ToString::to_string)
-        .collect();
-    if !missing.is_empty() {
-        let have: Vec<String> = objects.iter().map(object_name).collect();
-        return Err(KubeError::Manifest {
-            path: origin,
-            message: format!(
-                "`only` names {}, which {} not in it (it has: {})",
-                missing.join(", "),
-                if missing.len() == 1 { "is" } else { "are" },
-                if have.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    have.join(", ")
-                }
-            ),
-        });
-    }
     let mut params = PatchParams::apply(&spec.field_manager);
     params.force = spec.force;
     params.dry_run = env.dry_run;
     let mut applied = Vec::new();
     let mut present = Vec::new();
-    for obj in objects.iter().filter(|o| matches_only(o, &spec.only)) {
+    for obj in &objects {
         let (kind, what) = resolve(env, obj).await?;
         let namespace = obj.namespace();
         if kind.namespaced && namespace.is_none() {
@@ -219,7 +176,10 @@ pub async fn kube_apply(
             spec.field_manager
         ));
         if env.dry_run {
-            env.note_change();
+            env.would(WouldDo::Apply {
+                object: preview_ref(obj),
+                field_manager: spec.field_manager.clone(),
+            });
         }
         applied.push(described);
     }
@@ -244,6 +204,109 @@ pub async fn kube_apply(
         ));
     }
     Ok(summary)
+}
+
+/// Whether what the task applied is still there, read-only (its postcondition on
+/// resume): `None` when every object it applies (or, with `if_absent`, left as it
+/// was) exists now; else which are absent again.
+pub async fn applied_now(
+    env: &TaskEnv<'_>,
+    spec: &KubeApply,
+    run_dir: &Path,
+    redactor: &Redactor,
+) -> Result<Option<String>, KubeError> {
+    let Some((_, objects)) = load_objects(spec, run_dir, false, redactor)? else {
+        return Ok(None);
+    };
+    let mut absent = Vec::new();
+    for obj in &objects {
+        let (kind, what) = match resolve(env, obj).await {
+            Ok(found) => found,
+            Err(KubeError::UnknownKind { kind, .. }) => {
+                absent.push(format!("{} (kind {kind} is not served)", object_name(obj)));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let api = kind.api(env.client(), obj.namespace().as_deref());
+        let name = obj.name_any();
+        if retry::call(env, "get", &what, || api.get_opt(&name))
+            .await?
+            .is_none()
+        {
+            absent.push(what);
+        }
+    }
+    Ok(match absent.len() {
+        0 => None,
+        1 => Some(format!("{} is absent again", absent[0])),
+        n => Some(format!(
+            "{n} objects are absent again: {}",
+            absent.join(", ")
+        )),
+    })
+}
+
+/// The objects the task applies (`only` applied), and where they come from (for
+/// messages); `None` in a dry run whose capture was not written. Every Secret value
+/// joins `redactor` as it is read.
+fn load_objects(
+    spec: &KubeApply,
+    run_dir: &Path,
+    dry_run: bool,
+    redactor: &Redactor,
+) -> Result<Option<(String, Vec<DynamicObject>)>, KubeError> {
+    let Some((origin, texts)) = read_source(spec, run_dir, dry_run)? else {
+        return Ok(None);
+    };
+    let mut objects = Vec::new();
+    for (path, text) in &texts {
+        for value in parse_manifests(text, path)? {
+            let obj: DynamicObject =
+                serde_json::from_value(value).map_err(|e| KubeError::Manifest {
+                    path: path.clone(),
+                    message: format!("not a Kubernetes object: {e}"),
+                })?;
+            // Before anything about the object is said anywhere.
+            if is_secret(&obj) {
+                register_secret_values(&object_value(&obj), redactor);
+            }
+            objects.push(obj);
+        }
+    }
+    let missing: Vec<String> = spec
+        .only
+        .iter()
+        .filter(|o| {
+            !objects
+                .iter()
+                .any(|obj| o.name == obj.name_any() && o.namespace == obj.namespace())
+        })
+        .map(ToString::to_string)
+        .collect();
+    if !missing.is_empty() {
+        let have: Vec<String> = objects.iter().map(object_name).collect();
+        return Err(KubeError::Manifest {
+            path: origin,
+            message: format!(
+                "`only` names {}, which {} not in it (it has: {})",
+                missing.join(", "),
+                if missing.len() == 1 { "is" } else { "are" },
+                if have.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    have.join(", ")
+                }
+            ),
+        });
+    }
+    Ok(Some((
+        origin,
+        objects
+            .into_iter()
+            .filter(|o| matches_only(o, &spec.only))
+            .collect(),
+    )))
 }
 
 fn only_text(only: &[ObjectName]) -> String {

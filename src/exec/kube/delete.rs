@@ -6,13 +6,14 @@
 
 use kube::api::{DeleteParams, PropagationPolicy, ResourceExt};
 
+use crate::events::WouldDo;
 use crate::validate::{KubeDelete, Propagation};
 
 use super::env::TaskEnv;
 use super::error::KubeError;
 use super::finalizers;
 use super::retry;
-use super::select::{Access, Selected};
+use super::select::{Access, Selected, preview_ref};
 use super::task::{KubeTask, KubeWork};
 
 /// What happened to one object.
@@ -70,7 +71,9 @@ pub async fn kube_delete(env: &TaskEnv<'_>, spec: &KubeDelete) -> Result<String,
         match outcome {
             Deleted::Accepted if env.dry_run => {
                 env.say(&format!("would delete {what} (server-side dry run)"));
-                env.note_change();
+                env.would(WouldDo::Delete {
+                    object: preview_ref(obj),
+                });
                 accepted.push(what);
             }
             Deleted::Accepted => {

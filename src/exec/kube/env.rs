@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::connection::Connection;
+use crate::events::WouldDo;
 
 /// Where a task's progress lines go (the engine turns them into output events).
 /// Lines never contain secret values; the engine masks them again anyway.
@@ -49,6 +50,8 @@ pub struct TaskEnv<'a> {
     last_detail: Mutex<Option<String>>,
     /// In a dry run: the task found something it would change.
     would_change: AtomicBool,
+    /// In a dry run: what it would do, one thing at a time.
+    would: Mutex<Vec<WouldDo>>,
 }
 
 impl<'a> TaskEnv<'a> {
@@ -63,6 +66,7 @@ impl<'a> TaskEnv<'a> {
             dry_run: false,
             last_detail: Mutex::new(None),
             would_change: AtomicBool::new(false),
+            would: Mutex::new(Vec::new()),
         }
     }
 
@@ -91,6 +95,21 @@ impl<'a> TaskEnv<'a> {
     /// server accepted as a dry run), so it reads "would change", not "checked ok".
     pub(crate) fn note_change(&self) {
         self.would_change.store(true, Ordering::Relaxed);
+    }
+
+    /// In a dry run: notes one thing the task would do (and that it would change
+    /// something).
+    pub(crate) fn would(&self, what: WouldDo) {
+        self.note_change();
+        self.would
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(what);
+    }
+
+    /// What the task noted it would do.
+    pub fn noted(&self) -> Vec<WouldDo> {
+        self.would.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Whether the task noted a change it would make.

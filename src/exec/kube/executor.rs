@@ -73,6 +73,7 @@ pub async fn execute<W: KubeWork>(
     match result {
         Ok(done) => Ok(TaskOutcome {
             would_change: done.would_change,
+            would: done.would,
             ..TaskOutcome::new(redact(&done.summary))
         }),
         // The message carries the details (what remains, expected versus actual).

@@ -2,6 +2,7 @@
 //! one file per task type, plus the connection, kind discovery, API error handling
 //! and the watch loop they share.
 
+mod absent;
 mod apply;
 mod assert_deployments;
 mod capture;
@@ -23,7 +24,8 @@ mod wait_absent;
 mod wait_condition;
 mod watch;
 
-pub use apply::kube_apply;
+pub use absent::present_now;
+pub use apply::{applied_now, kube_apply};
 pub use assert_deployments::assert_deployments;
 pub use capture::{capture, register_captured};
 pub use child_config::ChildKubeconfig;
@@ -33,7 +35,7 @@ pub use env::{Progress, Quiet, TaskEnv};
 pub use error::KubeError;
 pub use executor::execute;
 pub use field_managers::assert_field_managers;
-pub use patch::kube_patch;
+pub use patch::{kube_patch, patched_now};
 pub use task::{KubeDone, KubeTask, KubeWork, run_kube, run_kube_task};
 pub use wait_absent::wait_absent;
 pub use wait_condition::wait_condition;

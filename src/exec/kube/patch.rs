@@ -21,12 +21,14 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams, ResourceExt};
 use planrun_text::plural;
 use serde_json::{Value, json};
 
+use crate::events::WouldDo;
 use crate::validate::{KubePatch, PatchChange};
 
 use super::env::TaskEnv;
 use super::error::KubeError;
 use super::retry;
-use super::select::{Access, Selected};
+use super::select::{Access, Selected, preview_ref};
+use super::status::first_few;
 use super::task::{KubeTask, KubeWork};
 
 /// How many times a conflicting write is tried before the task gives up.
@@ -79,7 +81,10 @@ pub async fn kube_patch(env: &TaskEnv<'_>, spec: &KubePatch) -> Result<String, K
                     env.say(&format!("{verb}removed {} from {what}", removed.join(", ")));
                 }
                 if env.dry_run {
-                    env.note_change();
+                    env.would(WouldDo::Patch {
+                        object: preview_ref(obj),
+                        remove_finalizers: removed,
+                    });
                 }
                 if let Some(ns) = obj.namespace() {
                     namespaces.insert(ns);
@@ -238,6 +243,78 @@ async fn remove_finalizers(
             Some(fresh) => current = fresh,
         }
     }
+}
+
+/// Most objects a lost postcondition names; the rest are counted.
+const NAMED: usize = 3;
+
+/// Whether what the task did still holds now, read-only (its postcondition on
+/// resume): `None` when it does; else why not. Removed finalizers: no selected
+/// object carries one again (naming who wrote the object's finalizers last, from
+/// its managedFields); a merge patch: applied to each selected object as it is now,
+/// it changes nothing (RFC 7386, as the API server applies it). A JSON patch has no
+/// check planrun could make (`add` to an array's end is never "still applied"):
+/// `exec::has_check` leaves it out. A kind nobody serves any more, or objects gone,
+/// hold: nothing is left to patch.
+pub async fn patched_now(env: &TaskEnv<'_>, spec: &KubePatch) -> Result<Option<String>, KubeError> {
+    let sel = match Selected::resolve(env, &spec.selection, Access::READ).await {
+        Ok(sel) => sel,
+        Err(KubeError::UnknownKind { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut lost = Vec::new();
+    for obj in sel.list(env).await? {
+        let name = sel.short_ref(&obj);
+        match &spec.change {
+            PatchChange::RemoveFinalizers(names) => {
+                let back: Vec<&str> = obj
+                    .finalizers()
+                    .iter()
+                    .filter(|f| names.contains(f))
+                    .map(String::as_str)
+                    .collect();
+                if !back.is_empty() {
+                    let by = finalizers_writer(&obj)
+                        .map(|who| format!(" (finalizers written {who})"))
+                        .unwrap_or_default();
+                    lost.push(format!("{name} carries {} again{by}", back.join(", ")));
+                }
+            }
+            PatchChange::Merge(patch) => {
+                let now = content(&obj);
+                let mut patched = now.clone();
+                json_patch::merge(&mut patched, patch);
+                if patched != now {
+                    lost.push(format!("{name} differs from the patch again"));
+                }
+            }
+            PatchChange::Json(_) => {}
+        }
+    }
+    Ok((!lost.is_empty()).then(|| first_few(lost, NAMED)))
+}
+
+/// "12:03:14 UTC by kustomize-controller": the latest managedFields entry that owns
+/// `metadata.finalizers` (kube-apiserver records the manager and time of each write
+/// per field set: kubernetes/kubernetes
+/// staging/src/k8s.io/apimachinery/pkg/util/managedfields).
+fn finalizers_writer(obj: &DynamicObject) -> Option<String> {
+    obj.managed_fields()
+        .iter()
+        .filter(|e| {
+            e.fields_v1
+                .as_ref()
+                .and_then(|f| f.0.pointer("/f:metadata/f:finalizers"))
+                .is_some()
+        })
+        .max_by_key(|e| e.time.as_ref().map(|t| t.0))
+        .map(|e| {
+            let manager = e.manager.as_deref().unwrap_or("an unnamed manager");
+            match &e.time {
+                Some(t) => format!("{} by {manager}", t.0.strftime("%H:%M:%S UTC")),
+                None => format!("by {manager}"),
+            }
+        })
 }
 
 impl KubeWork for KubePatch {

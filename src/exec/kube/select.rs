@@ -9,6 +9,7 @@ use kube::api::{Api, DynamicObject, ListParams, ResourceExt, TypeMeta};
 use kube::runtime::watcher;
 use planrun_text::plural;
 
+use crate::events::ObjectRef;
 use crate::validate::{KindSet, Namespaces, Selection, Target};
 
 use super::env::TaskEnv;
@@ -354,6 +355,18 @@ pub fn object_name(obj: &DynamicObject) -> String {
     match obj.namespace() {
         Some(ns) => format!("{ns}/{}", obj.name_any()),
         None => obj.name_any(),
+    }
+}
+
+/// The object as a dry run's preview names it: its `apiVersion` and `kind` (as
+/// listed or read from a manifest), namespace and name.
+pub fn preview_ref(obj: &DynamicObject) -> ObjectRef {
+    let types = obj.types.clone().unwrap_or_default();
+    ObjectRef {
+        api_version: types.api_version,
+        kind: types.kind,
+        namespace: obj.namespace(),
+        name: obj.name_any(),
     }
 }
 

@@ -103,6 +103,16 @@ pub fn why_present(obj: &DynamicObject) -> Vec<String> {
     lines
 }
 
+/// The first `most` items joined by "; ", then "and N more" for the rest.
+pub fn first_few(mut items: Vec<String>, most: usize) -> String {
+    let total = items.len();
+    items.truncate(most);
+    if total > most {
+        items.push(format!("and {} more", total - most));
+    }
+    items.join("; ")
+}
+
 /// Long messages on one line (servers put newlines in some).
 pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")

@@ -49,6 +49,8 @@ pub struct KubeDone {
     pub summary: String,
     /// In a dry run: it would change something.
     pub would_change: bool,
+    /// In a dry run: what it would do.
+    pub would: Vec<crate::events::WouldDo>,
 }
 
 /// Runs one Kubernetes task. Returns the one-line summary.
@@ -68,6 +70,7 @@ pub async fn run_kube<W: KubeWork>(work: &W, task: KubeTask<'_>) -> Result<KubeD
         Ok(summary) => Ok(KubeDone {
             summary,
             would_change: env.noted_change(),
+            would: env.noted(),
         }),
         Err(KubeError::UnknownKind {
             kind,

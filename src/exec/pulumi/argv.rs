@@ -49,6 +49,47 @@ pub fn refresh(task: &PulumiProject) -> Vec<String> {
     )
 }
 
+/// `pulumi refresh --clear-pending-creates --yes ...`: drops the pending creates
+/// of an interrupted update from the state (pulumi/pulumi v3.259.0
+/// `pkg/cmd/pulumi/operations/refresh.go`), then refreshes.
+pub fn refresh_clearing_pending_creates(task: &PulumiProject) -> Vec<String> {
+    command(
+        "refresh",
+        task,
+        &[
+            "--clear-pending-creates",
+            "--yes",
+            "--skip-preview",
+            "--suppress-progress",
+            "--json",
+        ],
+    )
+}
+
+/// `pulumi stack export`: the stack's checkpoint, pending operations included.
+pub fn stack_export(task: &PulumiProject) -> Vec<String> {
+    let mut args = vec!["stack".to_owned(), "export".to_owned()];
+    args.extend(common(task));
+    args
+}
+
+/// `pulumi whoami --json`: the user and the backend's URL.
+pub fn whoami(task: &PulumiProject) -> Vec<String> {
+    vec![
+        "whoami".into(),
+        "--json".into(),
+        "--cwd".into(),
+        task.cwd.display().to_string(),
+        "--non-interactive".into(),
+    ]
+}
+
+/// `pulumi cancel --yes`: ends the update in progress; on a self-managed backend,
+/// deletes the stack's lock files.
+pub fn cancel(task: &PulumiProject) -> Vec<String> {
+    command("cancel", task, &["--yes"])
+}
+
 /// `pulumi preview --diff --json` (with `--refresh` when a refresh was asked for but
 /// must not be saved, as under `--dry-run`), then the task's extra arguments.
 pub fn preview(task: &PulumiProject, refresh: bool) -> Vec<String> {

@@ -2,7 +2,7 @@
 //! listings, one of which holds secret values): run in their own process group,
 //! output kept in memory, killed on timeout or cancellation.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -80,29 +80,11 @@ pub async fn capture(
     Err(stopped)
 }
 
-/// Where `binary` is: a path as given (if it has a `/`), else the first executable
-/// of that name on `PATH`.
-pub fn resolve_binary(binary: &str) -> Option<PathBuf> {
-    if binary.contains('/') {
-        let path = PathBuf::from(binary);
-        return is_executable(&path).then_some(path);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(binary))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::exec::process::resolve_binary;
 
     #[tokio::test]
     async fn captures_output_and_kills_on_timeout() {
@@ -132,6 +114,5 @@ mod tests {
         .await
         .unwrap_err();
         assert!(matches!(stopped, Stopped::Timeout));
-        assert!(resolve_binary("planrun-surely-not-installed").is_none());
     }
 }

@@ -8,6 +8,7 @@ mod config;
 mod error;
 mod operation;
 mod output;
+mod pending;
 mod preview;
 mod run;
 mod summary;

@@ -21,6 +21,8 @@ use crate::validate::PulumiProject;
 #[derive(Debug, Clone)]
 pub(super) enum Operation {
     Refresh,
+    /// A refresh that first drops an interrupted update's pending creates.
+    RefreshClearingPendingCreates,
     Preview {
         refresh: bool,
     },
@@ -60,7 +62,7 @@ enum Printing {
 impl Operation {
     fn name(&self) -> &'static str {
         match self {
-            Operation::Refresh => "refresh",
+            Operation::Refresh | Operation::RefreshClearingPendingCreates => "refresh",
             Operation::Preview { .. } | Operation::Review { .. } => "preview",
             Operation::Up { .. } => "up",
         }
@@ -69,6 +71,9 @@ impl Operation {
     fn args(&self, task: &PulumiProject) -> Vec<String> {
         match self {
             Operation::Refresh => argv::refresh(task),
+            Operation::RefreshClearingPendingCreates => {
+                argv::refresh_clearing_pending_creates(task)
+            }
             Operation::Preview { refresh } => argv::preview(task, *refresh),
             Operation::Review { refresh, plan } => argv::review(task, *refresh, plan),
             Operation::Up { skip_preview, plan } => {
@@ -81,7 +86,9 @@ impl Operation {
         match self {
             Operation::Preview { .. } => Printing::Digest,
             Operation::Review { .. } => Printing::Human,
-            Operation::Refresh | Operation::Up { .. } => Printing::Events,
+            Operation::Refresh
+            | Operation::RefreshClearingPendingCreates
+            | Operation::Up { .. } => Printing::Events,
         }
     }
 }

@@ -15,19 +15,21 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::argv;
-use super::capture::{Stopped, capture, resolve_binary};
+use super::capture::{Stopped, capture};
 use super::config::{self, Missing, Presence};
 use super::error::{PulumiError, classify, strip_error};
 use super::operation::{self, Operation, ReviewedPlan};
+use super::pending;
 use super::summary::ChangeSummary;
 use super::target::{self, RunCluster};
 use crate::cancel::Cancel;
-use crate::events::CancelReason;
+use crate::events::{CancelReason, WouldDo};
 use crate::exec::process::describe_status;
+use crate::exec::process::resolve_binary;
 use crate::exec::{Attempt, TaskError, TaskOutcome};
 use crate::layout::PreviewFiles;
 use crate::redact::Redactor;
-use crate::validate::{PulumiProject, PulumiUp, TaskKind, ValidatedPlan};
+use crate::validate::{OnPending, PulumiProject, PulumiUp, TaskKind, ValidatedPlan};
 
 /// Least time between SIGINT and SIGKILL for a cancelled Pulumi operation (a longer
 /// `--grace` wins) unless [`GRACE_ENV`] says otherwise.
@@ -421,11 +423,16 @@ pub async fn execute_with(
             said(preview)
         );
         return Ok(if changes {
-            TaskOutcome::would_change(summary)
+            TaskOutcome::would_change(summary).doing(vec![would_run(
+                &binary,
+                project,
+                argv::up(project, task.preview, None),
+            )])
         } else {
             TaskOutcome::new(summary)
         });
     }
+    resolve_leftovers(task, &binary, ctx, settings).await?;
     let up = operation::run(
         Operation::Up {
             skip_preview: task.preview,
@@ -456,10 +463,17 @@ async fn apply_reviewed(
     let project = &task.project;
     let files = PreviewFiles::of(preview).under(&ctx.run.run_dir);
     if ctx.run.dry_run {
+        let binary =
+            resolve_binary(&project.binary).unwrap_or_else(|| project.binary.clone().into());
         return Ok(TaskOutcome::would_change(format!(
             "would run pulumi up --plan for stack {} with the plan `{preview}` saved (dry run: only the preview ran)",
             project.stack
-        )));
+        ))
+        .doing(vec![would_run(
+            &binary,
+            project,
+            argv::up(project, true, Some(&files.plan)),
+        )]));
     }
     let rerun = rerun_command(ctx, preview);
     let fail = |e: PulumiError| TaskError::from_diagnostic(&e).map_text(|t| redact(ctx, t));
@@ -483,6 +497,7 @@ async fn apply_reviewed(
         _ => {}
     }
     let binary = prepare(project, ctx, settings).await?;
+    resolve_leftovers(task, &binary, ctx, settings).await?;
     ctx.say(&format!(
         "--- applying exactly the plan `{preview}` saved ({})",
         files.plan.display()
@@ -539,7 +554,100 @@ pub(super) fn rerun_command(ctx: &Attempt, preview: &str) -> String {
     )
 }
 
+/// Before an update: what an interrupted update left in the stack (pending
+/// operations, a held lock), stopped at with the commands that resolve it, or
+/// resolved first (`on_pending = "refresh"`: `pulumi cancel` for a lock, then
+/// `pulumi refresh --clear-pending-creates`).
+async fn resolve_leftovers(
+    task: &PulumiUp,
+    binary: &Path,
+    ctx: &Attempt,
+    settings: &Settings,
+) -> Result<(), TaskError> {
+    let project = &task.project;
+    let found = pending::inspect(project, binary, ctx).await?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    let what = found.describe(&project.stack);
+    for line in what.lines() {
+        ctx.say(line);
+    }
+    match task.on_pending {
+        OnPending::Stop => {
+            let plan = ctx
+                .child_env()
+                .iter()
+                .find(|(k, _)| k == "PLANRUN_PLAN_FILE")
+                .map_or("PLAN", |(_, v)| v.as_str());
+            let resume = format!("planrun {} --resume", planrun_text::shell_quote(plan));
+            Err(TaskError::failed(format!(
+                "{what}
+the update was not started (on_pending = \"stop\")"
+            ))
+            .with_help(found.help(project, &resume))
+            .map_text(|t| redact(ctx, t)))
+        }
+        OnPending::Refresh => {
+            ctx.say(&format!(
+                "--- on_pending = \"refresh\": {}",
+                found.commands(project).join("; then ")
+            ));
+            if !found.locks.is_empty() {
+                let args = argv::cancel(project);
+                let out = capture(
+                    binary,
+                    &args,
+                    &project.cwd,
+                    ctx.child_env(),
+                    settings.config_timeout,
+                    Some(&ctx.cancel),
+                )
+                .await
+                .map_err(|e| match e {
+                    Stopped::Cancelled(reason) => TaskError::cancelled(reason),
+                    Stopped::Timeout => TaskError::failed("`pulumi cancel` did not answer in time"),
+                    Stopped::Spawn(e) => {
+                        TaskError::failed(format!("cannot run `pulumi cancel`: {e}"))
+                    }
+                })?;
+                if !out.status.success() {
+                    return Err(TaskError::failed(format!(
+                        "`pulumi cancel` failed ({}): {}",
+                        describe_status(&out.status),
+                        redact(ctx, &out.stderr.join(" "))
+                    )));
+                }
+                for line in out.stdout.lines() {
+                    ctx.say(&redact(ctx, line));
+                }
+            }
+            if !found.pending.is_empty() {
+                operation::run(
+                    Operation::RefreshClearingPendingCreates,
+                    project,
+                    binary,
+                    ctx,
+                    settings,
+                )
+                .await?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// `text` with the run's secrets masked.
 fn redact(ctx: &Attempt, text: &str) -> String {
     ctx.run.redactor.redact(text).into_owned()
+}
+
+/// In a dry run: the Pulumi command that would run.
+fn would_run(binary: &Path, project: &PulumiProject, args: Vec<String>) -> WouldDo {
+    WouldDo::Run {
+        argv: std::iter::once(binary.display().to_string())
+            .chain(args)
+            .collect(),
+        cwd: project.cwd.display().to_string(),
+    }
 }

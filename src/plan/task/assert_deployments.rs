@@ -13,6 +13,7 @@ use crate::plan::task_type::{TypeInfo, schema_of};
 /// run the expected image tags; waits up to the task's timeout (default 5m).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = example())]
 pub struct RawAssertDeployments {
     /// Namespace of the deployments.
     pub namespace: String,
@@ -29,4 +30,19 @@ pub const TYPE: TypeInfo = TypeInfo {
     waits: true,
     typical: Duration::from_secs(30),
     schema: schema_of::<RawAssertDeployments>,
+    example_id: "flux-controllers-ready",
 };
+
+/// An example task of the type, in the schema (`examples`) and `planrun explain`.
+fn example() -> serde_json::Value {
+    serde_json::json!({
+        "type": "assert-deployments",
+        "namespace": "flux-system",
+        "deployments": {
+            "source-controller": "v1.7.0",
+            "kustomize-controller": "v1.7.0",
+            "helm-controller": "v1.4.0"
+        },
+        "timeout": "10m"
+    })
+}

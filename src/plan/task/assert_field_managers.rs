@@ -11,6 +11,7 @@ use crate::plan::task_type::{TypeInfo, schema_of};
 /// `owners`, each has an entry from an accepted owner.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = example())]
 pub struct RawAssertFieldManagers {
     /// Regular expressions of managers that must not appear, e.g. ["kubectl-client-side-apply"].
     #[serde(default)]
@@ -52,4 +53,17 @@ pub const TYPE: TypeInfo = TypeInfo {
     waits: false,
     typical: Duration::from_secs(2),
     schema: schema_of::<RawAssertFieldManagers>,
+    example_id: "no-client-side-apply",
 };
+
+/// An example task of the type, in the schema (`examples`) and `planrun explain`.
+fn example() -> serde_json::Value {
+    serde_json::json!({
+        "type": "assert-field-managers",
+        "kind": "CustomResourceDefinition",
+        "name_pattern": "\\.toolkit\\.fluxcd\\.io$",
+        "forbidden_managers": [
+            "^kubectl-client-side-apply$"
+        ]
+    })
+}

@@ -11,6 +11,7 @@ use crate::plan::task_type::{TypeInfo, schema_of};
 /// directory; prints only names and keys, never values.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = example())]
 pub struct RawCapture {
     /// File name inside the run directory (default "<task id>.yaml").
     #[serde(default)]
@@ -26,4 +27,17 @@ pub const TYPE: TypeInfo = TypeInfo {
     waits: false,
     typical: Duration::from_secs(2),
     schema: schema_of::<RawCapture>,
+    example_id: "capture-secrets",
 };
+
+/// An example task of the type, in the schema (`examples`) and `planrun explain`.
+fn example() -> serde_json::Value {
+    serde_json::json!({
+        "type": "capture",
+        "description": "Keep Flux's Secrets before the namespace goes",
+        "kind": "Secret",
+        "namespace": "flux-system",
+        "name_pattern": ".*",
+        "file": "flux-secrets.yaml"
+    })
+}

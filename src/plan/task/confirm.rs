@@ -10,6 +10,7 @@ use crate::plan::task_type::{TypeInfo, schema_of};
 /// Asks for confirmation on the terminal; `--yes` answers it in advance.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = example())]
 pub struct RawConfirm {
     /// The question shown (default "Proceed?").
     #[serde(default)]
@@ -31,4 +32,13 @@ pub const TYPE: TypeInfo = TypeInfo {
     waits: false,
     typical: Duration::ZERO,
     schema: schema_of::<RawConfirm>,
+    example_id: "confirm-window",
 };
+
+/// An example task of the type, in the schema (`examples`) and `planrun explain`.
+fn example() -> serde_json::Value {
+    serde_json::json!({
+        "type": "confirm",
+        "message": "The maintenance window is open and the team is told. Go on?"
+    })
+}

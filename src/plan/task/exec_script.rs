@@ -12,6 +12,7 @@ use crate::plan::task_type::{TypeInfo, schema_of};
 /// Runs `command` (argv, no shell) or `script` (bash -euo pipefail, or sh -eu).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = example())]
 pub struct RawExecScript {
     /// Program and arguments, run without a shell: ["pnpm", "--filter", "x", "build"].
     #[serde(default)]
@@ -31,6 +32,11 @@ pub struct RawExecScript {
     /// The task only reads: it also runs under `--dry-run`.
     #[serde(default)]
     pub read_only: bool,
+    /// A read-only shell check of what the task achieved, run on resume before the
+    /// task is taken as done (in `cwd`, with `env`): exit 0 means it still holds;
+    /// anything else runs the task again, and what follows it.
+    #[serde(default)]
+    pub verify: Option<String>,
 }
 
 /// The `exec-script` task type.
@@ -42,4 +48,20 @@ pub const TYPE: TypeInfo = TypeInfo {
     waits: false,
     typical: Duration::from_secs(1),
     schema: schema_of::<RawExecScript>,
+    example_id: "build-cluster",
 };
+
+/// An example task of the type, in the schema (`examples`) and `planrun explain`.
+fn example() -> serde_json::Value {
+    serde_json::json!({
+        "type": "exec-script",
+        "description": "The new code builds before anything is deleted",
+        "command": [
+            "pnpm",
+            "--filter",
+            "@oceanid/cluster",
+            "build"
+        ],
+        "timeout": "10m"
+    })
+}

@@ -12,6 +12,7 @@ use crate::plan::task_type::{TypeInfo, schema_of};
 /// and `from_capture`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = example())]
 pub struct RawKubeApply {
     /// Manifest files (YAML, several documents or a List each), relative to the plan file's directory.
     #[serde(default)]
@@ -42,4 +43,16 @@ pub const TYPE: TypeInfo = TypeInfo {
     waits: false,
     typical: Duration::from_secs(2),
     schema: schema_of::<RawKubeApply>,
+    example_id: "restore-flux-secrets",
 };
+
+/// An example task of the type, in the schema (`examples`) and `planrun explain`.
+fn example() -> serde_json::Value {
+    serde_json::json!({
+        "type": "kube-apply",
+        "description": "Restore the Flux Git credentials where the stack did not recreate them",
+        "files": ["manifests/flux-secrets.yaml"],
+        "only": ["flux-system/flux-system"],
+        "if_absent": true
+    })
+}

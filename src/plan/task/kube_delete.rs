@@ -20,6 +20,7 @@ pub enum RawPropagation {
 /// Deletes the selected objects (already absent is success).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = example())]
 pub struct RawKubeDelete {
     /// How dependents are deleted (default "background", as kubectl).
     #[serde(default)]
@@ -35,4 +36,15 @@ pub const TYPE: TypeInfo = TypeInfo {
     waits: false,
     typical: Duration::from_secs(2),
     schema: schema_of::<RawKubeDelete>,
+    example_id: "delete-flux-crds",
 };
+
+/// An example task of the type, in the schema (`examples`) and `planrun explain`.
+fn example() -> serde_json::Value {
+    serde_json::json!({
+        "type": "kube-delete",
+        "description": "Every Flux CRD (their custom resources go with them)",
+        "kind": "CustomResourceDefinition",
+        "name_pattern": "\\.toolkit\\.fluxcd\\.io$"
+    })
+}

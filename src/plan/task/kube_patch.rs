@@ -55,6 +55,7 @@ pub struct RawJsonPatchOp {
 /// `remove_finalizers`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = example())]
 pub struct RawKubePatch {
     /// A JSON merge patch (RFC 7386) as a table, e.g. { spec = { suspend = true } }. TOML has no null: remove fields with json_patch.
     #[serde(default)]
@@ -76,4 +77,17 @@ pub const TYPE: TypeInfo = TypeInfo {
     waits: false,
     typical: Duration::from_secs(2),
     schema: schema_of::<RawKubePatch>,
+    example_id: "remove-flux-finalizers",
 };
+
+/// An example task of the type, in the schema (`examples`) and `planrun explain`.
+fn example() -> serde_json::Value {
+    serde_json::json!({
+        "type": "kube-patch",
+        "description": "Remove finalizers.fluxcd.io from every Flux object in every namespace",
+        "group_pattern": "\\.fluxcd\\.io$",
+        "namespace": "*",
+        "name_pattern": ".*",
+        "remove_finalizers": ["finalizers.fluxcd.io"]
+    })
+}

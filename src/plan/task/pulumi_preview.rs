@@ -12,6 +12,7 @@ use crate::plan::task_type::{TypeInfo, schema_of};
 /// asked), keeping the diff and the plan in the run directory.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = example())]
 pub struct RawPulumiPreview {
     /// Stack name, e.g. "oceanid-cluster".
     pub stack: String,
@@ -41,4 +42,19 @@ pub const TYPE: TypeInfo = TypeInfo {
     waits: false,
     typical: Duration::from_secs(60),
     schema: schema_of::<RawPulumiPreview>,
+    example_id: "pulumi-preview",
 };
+
+/// An example task of the type, in the schema (`examples`) and `planrun explain`.
+fn example() -> serde_json::Value {
+    serde_json::json!({
+        "type": "pulumi-preview",
+        "stack": "oceanid-cluster",
+        "cwd": "cluster",
+        "refresh": true,
+        "require_config": [
+            "flux.ssh_private_key",
+            "github.token"
+        ]
+    })
+}

@@ -10,6 +10,7 @@ use crate::plan::task_type::{TypeInfo, schema_of};
 /// Runs `pulumi up --yes` for a stack (only the preview under `--dry-run`).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = example())]
 pub struct RawPulumiUp {
     /// Stack name, e.g. "oceanid-cluster".
     pub stack: String,
@@ -34,6 +35,20 @@ pub struct RawPulumiUp {
     /// The Pulumi CLI to run (default "pulumi" from PATH).
     #[serde(default)]
     pub binary: Option<String>,
+    /// What to do when the stack holds pending operations or a lock from an
+    /// interrupted update: "stop" (default: fail with the exact commands that
+    /// resolve them) or "refresh" (`pulumi cancel` for a held lock, then `pulumi
+    /// refresh --clear-pending-creates`, then the update).
+    #[serde(default)]
+    pub on_pending: Option<RawOnPending>,
+}
+
+/// What a `pulumi-up` task does about an interrupted update's leftovers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawOnPending {
+    Stop,
+    Refresh,
 }
 
 /// The `pulumi-up` task type.
@@ -45,4 +60,20 @@ pub const TYPE: TypeInfo = TypeInfo {
     waits: false,
     typical: Duration::from_secs(180),
     schema: schema_of::<RawPulumiUp>,
+    example_id: "pulumi-up",
 };
+
+/// An example task of the type, in the schema (`examples`) and `planrun explain`.
+fn example() -> serde_json::Value {
+    serde_json::json!({
+        "type": "pulumi-up",
+        "stack": "oceanid-cluster",
+        "cwd": "cluster",
+        "refresh": true,
+        "require_config": [
+            "flux.ssh_private_key",
+            "github.token"
+        ],
+        "timeout": "20m"
+    })
+}

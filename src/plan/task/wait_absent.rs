@@ -10,6 +10,7 @@ use crate::plan::task_type::{TypeInfo, schema_of};
 /// Waits until no selected object exists (the task's `timeout`, default 5m).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = example())]
 pub struct RawWaitAbsent {}
 
 /// The `wait-absent` task type.
@@ -21,4 +22,15 @@ pub const TYPE: TypeInfo = TypeInfo {
     waits: true,
     typical: Duration::from_secs(30),
     schema: schema_of::<RawWaitAbsent>,
+    example_id: "flux-namespace-gone",
 };
+
+/// An example task of the type, in the schema (`examples`) and `planrun explain`.
+fn example() -> serde_json::Value {
+    serde_json::json!({
+        "type": "wait-absent",
+        "kind": "Namespace",
+        "name": "flux-system",
+        "timeout": "10m"
+    })
+}

@@ -22,6 +22,8 @@ pub struct ExecScript {
     pub ok_codes: Vec<i32>,
     /// Only reads: it also runs under `--dry-run`.
     pub read_only: bool,
+    /// Shell source checking, on resume, that what the task achieved still holds.
+    pub verify: Option<String>,
     /// Every plan variable as `PLANRUN_VAR_<NAME>`, shared by the plan's tasks; the
     /// task's own `env` comes after it.
     pub vars_env: std::sync::Arc<Vec<(String, String)>>,
@@ -92,6 +94,7 @@ impl ExecScript {
             env: raw.env,
             ok_codes,
             read_only: raw.read_only,
+            verify: raw.verify,
             vars_env: b.cx.exported.clone(),
         })
     }

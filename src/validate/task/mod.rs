@@ -11,6 +11,7 @@ mod exec_script;
 mod kube_apply;
 mod kube_delete;
 mod kube_patch;
+mod notify;
 mod pulumi_preview;
 mod pulumi_up;
 mod wait_absent;
@@ -25,8 +26,9 @@ pub use exec_script::{ExecScript, Program};
 pub use kube_apply::{ApplySource, DEFAULT_FIELD_MANAGER, KubeApply, ObjectName};
 pub use kube_delete::{KubeDelete, Propagation};
 pub use kube_patch::{KubePatch, PatchChange};
+pub use notify::Notify;
 pub use pulumi_preview::PulumiPreview;
-pub use pulumi_up::{PulumiProject, PulumiUp};
+pub use pulumi_up::{OnPending, PulumiProject, PulumiUp};
 pub use wait_absent::WaitAbsent;
 pub use wait_condition::WaitCondition;
 
@@ -63,6 +65,7 @@ pub enum TaskKind {
     Confirm(Confirm),
     PulumiPreview(PulumiPreview),
     PulumiUp(PulumiUp),
+    Notify(Notify),
 }
 
 impl TaskKind {
@@ -85,6 +88,7 @@ impl TaskKind {
             TaskType::Confirm => Confirm::build(b).map(Self::Confirm),
             TaskType::PulumiPreview => PulumiPreview::build(b).map(Self::PulumiPreview),
             TaskType::PulumiUp => PulumiUp::build(b).map(Self::PulumiUp),
+            TaskType::Notify => Notify::build(b).map(Self::Notify),
         }
     }
 
@@ -104,6 +108,7 @@ impl TaskKind {
             TaskKind::Confirm(spec) => spec,
             TaskKind::PulumiPreview(spec) => spec,
             TaskKind::PulumiUp(spec) => spec,
+            TaskKind::Notify(spec) => spec,
         }
     }
 

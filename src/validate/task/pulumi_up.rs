@@ -81,7 +81,13 @@ pub struct PulumiUp {
     pub refresh: bool,
     /// The pulumi-preview task whose saved plan binds the update (`up --plan`).
     pub plan_from: Option<TaskRef>,
+    /// What to do about an interrupted update's pending operations and lock.
+    pub on_pending: OnPending,
 }
+
+/// What a `pulumi-up` task does when the stack holds an interrupted update's
+/// pending operations or lock.
+pub type OnPending = crate::plan::task::RawOnPending;
 
 impl PulumiUp {
     /// A stack name; `plan_from` excludes the task's own preview and refresh (the
@@ -126,6 +132,7 @@ impl PulumiUp {
             preview: raw.preview && raw.plan_from.is_none(),
             refresh: raw.refresh && raw.plan_from.is_none(),
             plan_from,
+            on_pending: raw.on_pending.unwrap_or(OnPending::Stop),
         })
     }
 }

@@ -20,6 +20,14 @@
 //!       stdout: "built"
 //! flux:
 //!   default: { stdout: "all checks passed" }
+//! commands:                            # any other command, by name, on PATH
+//!   helm:
+//!     rules:
+//!       - prefix: [install]
+//!         apply: [manifests/cert-manager.yaml]   # applied to the cluster (SSA)
+//!         manager: helm                          # as this field manager
+//!   pg_dump:
+//!     default: { stdout: "dumped" }
 //! ```
 //!
 //! Relative paths are resolved against the behaviour file's directory.
@@ -38,6 +46,9 @@ pub struct Behaviour {
     pub pulumi: PulumiBehaviour,
     pub pnpm: ToolBehaviour,
     pub flux: ToolBehaviour,
+    /// Other commands, by the name they are run under: answered by rule, a rule
+    /// may also apply manifests to the cluster.
+    pub commands: BTreeMap<String, ToolBehaviour>,
     /// The directory relative paths are resolved against (the file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -71,11 +82,14 @@ pub struct ToolBehaviour {
 impl ToolBehaviour {
     /// The reply for `args`.
     pub fn reply_for(&self, args: &[String]) -> Reply {
-        self.rules
-            .iter()
-            .find(|r| r.matches(args))
+        self.rule_for(args)
             .map(Rule::reply)
             .unwrap_or_else(|| self.default.clone())
+    }
+
+    /// The first rule matching `args`.
+    pub fn rule_for(&self, args: &[String]) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.matches(args))
     }
 }
 
@@ -90,6 +104,11 @@ pub struct Rule {
     pub stdout: String,
     pub stderr: String,
     pub delay_ms: u64,
+    /// Manifests applied to the cluster of `KUBECONFIG` (server-side apply) before
+    /// the reply, as a deploying tool would (`helm install`); relative to the file.
+    pub apply: Vec<PathBuf>,
+    /// The field manager of those applies (default: the command's name).
+    pub manager: Option<String>,
 }
 
 impl Rule {
@@ -223,6 +242,11 @@ pub struct Operation {
     pub ignore_interrupt: bool,
     /// After SIGINT, how long the cancellation takes before the CLI exits.
     pub cancel_delay_ms: u64,
+    /// The provider's write of this step (1 for the first resource that changes)
+    /// never returns: the operation stays pending in the state, and only a kill
+    /// ends the CLI (SIGINT waits for the write, as the real CLI waits for
+    /// in-flight operations), leaving the pending operation and the stack's lock.
+    pub hang_at_step: Option<usize>,
 }
 
 /// A resource whose operation fails.

@@ -25,7 +25,7 @@ pub use behaviour::{
     Behaviour, ConfigEntry, FailedResource, Operation, PulumiBehaviour, Rule, StackBehaviour,
     ToolBehaviour,
 };
-pub use install::{TOOLS, install, tool_of_argv0};
+pub use install::{COMMANDS_ENV, TOOLS, install, tool_of_argv0};
 pub use invocation::{Invocation, read_log};
 pub use pulumi::DEFAULT_FIELD_MANAGER_PREFIX;
 
@@ -70,7 +70,7 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>) -> ExitCode {
         .or_else(|| home.as_ref().map(|d| d.join(STATE_DIR)))
         .unwrap_or_else(|| PathBuf::from(STATE_DIR));
     if let Some(log) = &log
-        && let Err(e) = invocation::record(log, tool, &args)
+        && let Err(e) = invocation::record(log, &tool, &args)
     {
         eprintln!("planrun simulated {tool}: cannot record the invocation: {e}");
         return ExitCode::from(2);
@@ -88,10 +88,11 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let code = match tool {
+    let code = match tool.as_str() {
         "pulumi" => pulumi::run(&behaviour, &state_dir, &args),
         "pnpm" => generic::run(&behaviour.pnpm, &args),
-        _ => flux::run(&behaviour.flux, &args),
+        "flux" => flux::run(&behaviour.flux, &args),
+        command => generic::run_command(&behaviour, command, &args),
     };
     ExitCode::from(u8::try_from(code & 0xff).unwrap_or(255))
 }

@@ -8,6 +8,7 @@
 mod config;
 mod diff;
 mod flags;
+mod lock;
 mod operation;
 mod output;
 mod plan_file;
@@ -87,7 +88,14 @@ impl Cli<'_> {
             }
             ["whoami"] => {
                 self.check_login()?;
-                println!("planrun-sim");
+                if self.parsed.on("json") {
+                    // pkg/cmd/pulumi/whoami/whoami.go's whoAmIJSON; the backend is
+                    // self-managed, rooted at the tools' state directory.
+                    let url = format!("file://{}", self.state_dir.display());
+                    println!("{}", serde_json::json!({"user": "planrun-sim", "url": url}));
+                } else {
+                    println!("planrun-sim");
+                }
                 Ok(0)
             }
             ["cancel"] => {
@@ -98,6 +106,8 @@ impl Cli<'_> {
                             .into(),
                     );
                 }
+                // A self-managed backend's cancel deletes the stack's lock files.
+                lock::cancel(&self.state_dir, &target.project, &target.name);
                 println!(
                     "The currently running update for '{}' has been canceled!",
                     target.name

@@ -94,9 +94,29 @@ pub fn run(cli: &Cli<'_>, target: &Target, kind: &str) -> Result<i32, String> {
         &target.project,
     );
     let state_path = StackState::path(&cli.state_dir, &target.name);
-    runtime.block_on(async {
-        let mut interrupts =
-            signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch SIGINT: {e}"))?;
+    // Ctrl-C is watched before the lock is taken, so that a Ctrl-C always ends in
+    // the cancellation that releases it. (The real CLI takes the lock a moment
+    // before it opens its cancellation scope: pulumi/pulumi
+    // pkg/backend/diy/backend.go `Update`, pkg/backend/cancellation_scope.go; a
+    // Ctrl-C in that moment leaves the lock, as a kill -9 does at any time. The
+    // stand-in leaves that to kill -9, so that a rehearsed interruption is
+    // repeatable.)
+    let mut interrupts = {
+        let _entered = runtime.enter();
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch SIGINT: {e}"))?
+    };
+    // An update or a refresh holds the stack's lock while it runs (a preview
+    // does not); a kill leaves it behind.
+    let lock = if kind != "preview" {
+        Some(super::lock::acquire(
+            &cli.state_dir,
+            &target.project,
+            &target.name,
+        )?)
+    } else {
+        None
+    };
+    let code = runtime.block_on(async {
         let started = Instant::now();
         out.prelude(target.config.blinded());
 
@@ -210,7 +230,11 @@ pub fn run(cli: &Cli<'_>, target: &Target, kind: &str) -> Result<i32, String> {
             out.failed_footer();
         }
         Ok(behaviour.exit.unwrap_or(exit))
-    })
+    });
+    if let Some(lock) = lock {
+        super::lock::release(&lock);
+    }
+    code
 }
 
 /// The first Ctrl-C: say so, let the cancellation take its time (a second Ctrl-C
@@ -347,10 +371,16 @@ impl Session<'_> {
             }
         }
         let ignore_interrupt = self.cli.pulumi.up.ignore_interrupt;
+        let hang_at = self.cli.pulumi.up.hang_at_step;
+        let mut changing = 0;
         for step in planned {
+            if step.op != Op::Same && !step.is_stack() {
+                changing += 1;
+            }
+            let hang = hang_at == Some(changing) && step.op != Op::Same && !step.is_stack();
             let mut cancelled = false;
             let result = {
-                let step_future = self.carry_out(state, &step);
+                let step_future = self.carry_out(state, &step, hang);
                 tokio::pin!(step_future);
                 loop {
                     tokio::select! {
@@ -376,7 +406,12 @@ impl Session<'_> {
 
     /// One step: the provider's write, with the operation pending in the state
     /// while it runs.
-    async fn carry_out(&mut self, state: &mut StackState, step: &Step) -> Result<(), String> {
+    async fn carry_out(
+        &mut self,
+        state: &mut StackState,
+        step: &Step,
+        hang: bool,
+    ) -> Result<(), String> {
         if step.is_stack() {
             state.has_stack = true;
             return self.checkpoint(state);
@@ -396,8 +431,17 @@ impl Session<'_> {
             urn: step.urn.clone(),
             type_token: step.type_token.clone(),
             kind: kind.into(),
+            inputs: step
+                .new
+                .clone()
+                .or_else(|| step.old.clone())
+                .unwrap_or(Value::Null),
         });
         self.checkpoint(state)?;
+        if hang {
+            // The write never reaches the cluster and never returns.
+            std::future::pending::<()>().await;
+        }
         let manager = state
             .find(&step.urn)
             .map(|r| r.field_manager.clone())

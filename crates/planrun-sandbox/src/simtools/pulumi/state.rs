@@ -34,12 +34,16 @@ pub struct Resource {
     pub field_manager: String,
 }
 
-/// An operation an interrupted update left (`creating`, `updating`, `deleting`).
+/// An operation an interrupted update left (`creating`, `updating`, `deleting`),
+/// with the resource's inputs the engine started it with (pulumi/pulumi v3.259.0
+/// `sdk/go/common/apitype/core.go` `OperationV2`: the resource is the state that
+/// initiated the operation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pending {
     pub urn: String,
     pub type_token: String,
     pub kind: String,
+    pub inputs: Value,
 }
 
 /// A stack's state.
@@ -153,10 +157,17 @@ impl StackState {
             .pending
             .iter()
             .map(|p| {
-                json!({
-                    "resource": { "urn": p.urn, "custom": true, "type": p.type_token },
-                    "type": p.kind,
-                })
+                let mut resource = json!({
+                    "urn": p.urn,
+                    "custom": true,
+                    "type": p.type_token,
+                    "parent": stack_urn,
+                    "provider": provider,
+                });
+                if !p.inputs.is_null() {
+                    resource["inputs"] = p.inputs.clone();
+                }
+                json!({ "resource": resource, "type": p.kind })
             })
             .collect();
         let mut deployment = json!({
@@ -220,6 +231,10 @@ impl StackState {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned(),
+                inputs: p
+                    .pointer("/resource/inputs")
+                    .cloned()
+                    .unwrap_or(Value::Null),
             });
         }
         Ok(state)
@@ -270,6 +285,7 @@ mod tests {
             urn: urn("dev", "cluster", "kubernetes:apps/v1:Deployment", "x/y"),
             type_token: "kubernetes:apps/v1:Deployment".into(),
             kind: "creating".into(),
+            inputs: json!({"metadata": {"name": "y", "namespace": "x"}}),
         });
         let export = state.export();
         assert_eq!(export["version"], 3);
