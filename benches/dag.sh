@@ -8,40 +8,28 @@
 #   independent  1000 tasks, no dependencies
 #   chain        300 tasks, each needing the one before
 #   layered      20 layers x 50 tasks, each needing 3 random tasks of the layer above
-# For each DAG and each of -j2 and -j8 it runs planrun, ninja and make in turn, RUNS
-# times (interleaved, so machine noise hits all three alike), and prints the median
-# wall times and planrun's ratio to ninja and to make.
+# For each DAG and each of -j2 and -j8 it runs ninja, make, and planrun in its
+# default journal sync mode and in each other `--journal-sync` mode, in turn, RUNS
+# times (interleaved, so machine noise hits them all alike), and prints the median
+# wall times and each planrun mode's ratio to ninja and to make.
 #
-# planrun runs as a user would: plan validation, the plan lock, the journal (every
-# state change synced to disk before planrun acts on it), a log file per task,
-# events.jsonl and report.md in its run directory, progress lines on stdout (sent to
-# /dev/null, as are ninja's and make's).
+# planrun runs as a user would: plan validation, the plan lock, the journal (synced
+# as the mode says), the durations of earlier runs read and updated, a log file per
+# task that prints, events.jsonl and report.md in its run directory, progress lines
+# on stdout (sent to /dev/null, as are ninja's and make's).
 set -euo pipefail
 
 RUNS=${1:-5}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=benches/common.sh
+source "$(dirname "$0")/common.sh"
 for tool in ninja make; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y ninja-build make" >&2; exit 2; }
 done
 
-# PLANRUN_ARGS="--journal-sync grouped" passes extra flags to every planrun run.
-# PLANRUN_BIN=path benchmarks that binary instead (e.g. an older build, to compare).
-if [[ -n ${PLANRUN_BIN:-} ]]; then
-  PLANRUN=$PLANRUN_BIN
-else
-  echo "building planrun (release)..." >&2
-  cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
-  PLANRUN="$ROOT/target/release/planrun"
-fi
-
-# BENCH_DIR=DIR keeps the generated DAGs there for a closer look.
-if [[ -n ${BENCH_DIR:-} ]]; then
-  WORK=$BENCH_DIR
-  rm -rf "$WORK" && mkdir -p "$WORK"
-else
-  WORK=$(mktemp -d)
-  trap 'rm -rf "$WORK"' EXIT
-fi
+# PLANRUN_ARGS="..." passes extra flags to every planrun run (PLANRUN_BIN and
+# BENCH_DIR: see benches/common.sh).
+planrun_binary
+work_dir
 
 # gen NAME: reads "task need need..." lines on stdin, writes NAME/{plan.toml,build.ninja,Makefile}
 gen() {
@@ -57,9 +45,7 @@ gen() {
       all+=("$task")
       {
         printf '[tasks.%s]\ntype = "exec-script"\ncommand = ["true"]\n' "$task"
-        if [[ -n $needs ]]; then
-          printf 'needs = [%s]\n' "$(sed 's/\([^ ]*\)/"\1"/g; s/ /, /g' <<<"$needs")"
-        fi
+        needs_line "$needs"
         printf '\n'
       } >>"$dir/plan.toml"
       if [[ -n $needs ]]; then
@@ -96,14 +82,21 @@ RANDOM=42
 
 "$PLANRUN" validate "$WORK/layered/plan.toml" >/dev/null
 
-now() { date +%s%N; }
+# The planrun variants: the default sync mode, then each --journal-sync mode.
+MODES=(default always grouped)
 
-# run TOOL DAG JOBS: prints the wall time in nanoseconds
+# run TOOL DAG JOBS: prints the wall time in nanoseconds. TOOL is ninja, make, or
+# planrun-MODE; each planrun mode keeps its own state directory for the whole row, so
+# every timed run has the runs before it (and their durations) behind it.
 run() {
-  local tool=$1 dir="$WORK/$2" jobs=$3 start end
+  local tool=$1 dir="$WORK/$2" jobs=$3 start end mode args=()
+  if [[ $tool == planrun-* ]]; then
+    mode=${tool#planrun-}
+    [[ $mode == default ]] || args=(--journal-sync "$mode")
+  fi
   start=$(now)
   case $tool in
-    planrun) "$PLANRUN" run "$dir/plan.toml" -j "$jobs" --state-dir "$WORK/state" ${PLANRUN_ARGS:-} >/dev/null ;;
+    planrun-*) "$PLANRUN" run "$dir/plan.toml" -j "$jobs" --state-dir "$WORK/state-$mode" "${args[@]}" ${PLANRUN_ARGS:-} >/dev/null ;;
     ninja) ninja -C "$dir" -j "$jobs" >/dev/null ;;
     make) make -C "$dir" -j "$jobs" -s >/dev/null ;;
   esac
@@ -111,25 +104,38 @@ run() {
   echo $((end - start))
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 secs() { awk -v ns="$1" 'BEGIN { printf "%.3f", ns / 1e9 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-printf '%-12s %3s  %9s %9s %9s  %14s %13s\n' dag jobs planrun ninja make planrun/ninja planrun/make
+TOOLS=(ninja make)
+for mode in "${MODES[@]}"; do TOOLS+=("planrun-$mode"); done
+
+echo "wall times: medians of $RUNS interleaved runs; ratios: planrun / ninja and planrun / make"
+printf '%-12s %3s  %7s %7s' dag jobs ninja make
+for mode in "${MODES[@]}"; do printf '  %-21s' "planrun $mode"; done
+printf '\n'
 for dag in independent chain layered; do
   for jobs in 2 8; do
-    declare -A times=([planrun]="" [ninja]="" [make]="")
+    declare -A times=()
+    for tool in "${TOOLS[@]}"; do times[$tool]=""; done
+    rm -rf "$WORK"/state-*
     # One warm-up of each, then RUNS interleaved rounds.
-    for tool in planrun ninja make; do run "$tool" "$dag" "$jobs" >/dev/null; done
+    for tool in "${TOOLS[@]}"; do run "$tool" "$dag" "$jobs" >/dev/null; done
     for ((r = 0; r < RUNS; r++)); do
-      for tool in planrun ninja make; do
+      for tool in "${TOOLS[@]}"; do
         times[$tool]+="$(run "$tool" "$dag" "$jobs") "
       done
-      rm -rf "$WORK/state"
     done
-    p=$(tr ' ' '\n' <<<"${times[planrun]}" | grep . | median)
-    n=$(tr ' ' '\n' <<<"${times[ninja]}" | grep . | median)
-    m=$(tr ' ' '\n' <<<"${times[make]}" | grep . | median)
-    printf '%-12s %3s  %8ss %8ss %8ss  %14s %13s\n' "$dag" "$jobs" "$(secs "$p")" "$(secs "$n")" "$(secs "$m")" "$(ratio "$p" "$n")" "$(ratio "$p" "$m")"
+    declare -A med=()
+    for tool in "${TOOLS[@]}"; do
+      med[$tool]=$(tr ' ' '\n' <<<"${times[$tool]}" | grep . | median)
+    done
+    n=${med[ninja]} m=${med[make]}
+    printf '%-12s %3s  %6ss %6ss' "$dag" "$jobs" "$(secs "$n")" "$(secs "$m")"
+    for mode in "${MODES[@]}"; do
+      p=${med[planrun-$mode]}
+      printf '  %6ss %5s %5s    ' "$(secs "$p")" "$(ratio "$p" "$n")" "$(ratio "$p" "$m")"
+    done
+    printf '\n'
   done
 done

@@ -20,7 +20,8 @@
 //! Version 2: a resume is `run-resumed` (not `run-started`); attempts are numbered
 //! across the run's processes; every event that ends a task carries its `state`
 //! (which replaces `task-failed`'s `allowed`); `counts` are by state; new
-//! `task-progress` events.
+//! `task-progress` events. Added within version 2 (nothing changed meaning):
+//! `run-estimate` events and `task-started`'s `expected_ms`.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc;
@@ -73,6 +74,10 @@ pub enum EventKind {
         /// 1 for the first attempt of the run, counting retries and every earlier
         /// planrun process of the run.
         attempt: u32,
+        /// How long the task is expected to take: the median of its last successful
+        /// attempts with the same definition; absent when it never succeeded with it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expected_ms: Option<u64>,
     },
     /// A line a task wrote (secrets masked, trailing newline removed).
     TaskOutput {
@@ -157,6 +162,23 @@ pub enum EventKind {
         /// What the task was waiting on when it was stopped (its last progress).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         blocked_by: Option<String>,
+    },
+    /// How long the run is expected to take still, from the durations of the plan's
+    /// earlier runs: sent as the run starts and as tasks end (at most every second),
+    /// once a task that will run succeeded in an earlier run with its definition.
+    RunEstimate {
+        /// Expected time until the last task ends: the tasks left, scheduled as
+        /// planrun schedules them (longest expected path first, at most `jobs` at
+        /// once), each taking the median of its last successful attempts (a task
+        /// never timed, its type's typical duration), a running one what is left of
+        /// that.
+        left_ms: u64,
+        /// A running task has run longer than expected: `left_ms` counts it as
+        /// ending now, so the time left is at least that.
+        overrun: bool,
+        /// Tasks left that never succeeded with their definition: their duration is
+        /// their type's typical one, a guess.
+        guessed: usize,
     },
     /// A stop signal arrived: no new work starts; running tasks are stopped, then
     /// the `always` tasks left run.
@@ -275,6 +297,7 @@ impl EventKind {
             | EventKind::TaskCancelled { task, .. } => Some(task),
             EventKind::RunStarted(_)
             | EventKind::RunResumed(_)
+            | EventKind::RunEstimate { .. }
             | EventKind::RunInterrupted { .. }
             | EventKind::RunFinished { .. } => None,
         }

@@ -8,6 +8,7 @@
 //!   <plan name>/                 [`PlanDir`]: one plan's state
 //!     lock                       held by the planrun process running the plan
 //!     latest                     the latest run's id, replaced atomically
+//!     timings.json               how long each task took in the last runs
 //!     runs/<run id>/             [`RunDir`]: one run
 //!       journal                  the append-only journal of the run
 //!       events.jsonl             every event, as with `--output json`
@@ -46,6 +47,7 @@ const STATE_DIR: &str = ".planrun";
 const REHEARSAL_DIR: &str = "rehearsal";
 const LOCK_FILE: &str = "lock";
 const LATEST_FILE: &str = "latest";
+const TIMINGS_FILE: &str = "timings.json";
 const RUNS_DIR: &str = "runs";
 const SANDBOX_DIR: &str = "sandbox";
 const JOURNAL_FILE: &str = "journal";
@@ -180,6 +182,11 @@ impl PlanDir {
     /// The file naming the latest run.
     pub fn latest_path(&self) -> PathBuf {
         self.path.join(LATEST_FILE)
+    }
+
+    /// The durations of the plan's last runs, task by task.
+    pub fn timings_path(&self) -> PathBuf {
+        self.path.join(TIMINGS_FILE)
     }
 
     pub fn runs_dir(&self) -> PathBuf {

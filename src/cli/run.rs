@@ -55,10 +55,14 @@ pub struct RunArgs {
     /// Time a stopped task gets between SIGTERM and SIGKILL.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_grace)]
     pub grace: Duration,
-    /// When journal records reach the disk: `always` syncs each change before acting
-    /// on it; `grouped` writes at once but syncs at most every 100 ms (a power loss
-    /// may make the last finished tasks run again on resume).
-    #[arg(long, value_enum, value_name = "MODE", default_value_t = journal::SyncMode::Always)]
+    /// When journal records reach the disk. `durable`: a task's end is synced before
+    /// a task that needs it starts, before it is reported and before the run ends, one
+    /// sync for every change written meanwhile (a power loss may make a task that had
+    /// just started run again, as a task cut off does); `always`: every change, starts
+    /// included, is synced before planrun goes on; `grouped`: synced at most every
+    /// 100 ms (a power loss may make the last finished tasks run again on resume,
+    /// after tasks that needed them).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = journal::SyncMode::Durable)]
     pub journal_sync: journal::SyncMode,
     /// The kubeconfig for Kubernetes tasks [default: KUBECONFIG, then ~/.kube/config].
     #[arg(long, value_name = "FILE")]
@@ -219,12 +223,13 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     };
     // Only now is the run written (journal, `latest`): a refusal above leaves none.
     // `_lock` is held until the run is over.
-    let (plan, mut journal_sink, config, run_id) = match start {
+    let (plan, mut journal_sink, config, run_id, timings) = match start {
         Start::DryRun(plan) => (
             Arc::new(*plan),
             None,
             RunConfig::default(),
             layout::new_run_id(jiff::Timestamp::now()),
+            None,
         ),
         Start::DryResume(prepared) => {
             for notice in &prepared.notices {
@@ -244,7 +249,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
                 resume: Some(listing.info()),
                 ..RunConfig::default()
             };
-            (Arc::new(resumed.plan), None, config, run_id)
+            (Arc::new(resumed.plan), None, config, run_id, None)
         }
         Start::Journaled(prepared) => {
             for notice in &prepared.notices {
@@ -262,6 +267,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
             let session = prepared.start(ProcessInfo::of_this_process(kube_name))?;
             let Session {
                 plan,
+                plan_state,
                 lock,
                 mut journal,
                 done,
@@ -272,18 +278,31 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
             } = session;
             remask_captures(&plan, &done, journal.run_dir());
             let plan = Arc::new(plan);
+            // How long each task took in the plan's last runs: it orders ready tasks
+            // (longest expected path first) and estimates the time left.
+            let timings = journal::Timings::load(&plan_state);
+            let known_durations = timings.expected_for(&plan);
             let run_id = journal.run_id().to_owned();
-            journal.set_sync_mode(args.journal_sync);
+            journal
+                .set_sync_mode(args.journal_sync)
+                .map_err(|e| Error::Internal(Report::new(e)))?;
             let config = RunConfig {
                 done_earlier: done,
                 not_selected,
                 attempts_before,
                 resumed,
+                known_durations: known_durations.clone(),
                 resume: prepared_listing.map(|l| l.info()),
                 ..RunConfig::default()
             };
-            let sink = JournalSink::new(journal, plan.clone(), lock);
-            (plan, Some(sink), config, run_id)
+            let sink = JournalSink::new(journal, plan.clone(), lock, known_durations);
+            (
+                plan,
+                Some(sink),
+                config,
+                run_id,
+                Some((timings, plan_state)),
+            )
         }
     };
     let name = plan.header().name.clone();
@@ -438,6 +457,17 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
                 "cannot write {}: {e}",
                 run_dir.report_path().display()
             ));
+        }
+        // What this process's attempts took, for the next runs' order and estimates:
+        // a cache, whose loss costs only a less informed next run.
+        if let Some((mut timings, plan_state)) = timings {
+            timings.learn(sink.run(), &plan);
+            if let Err(e) = timings.save(&plan_state) {
+                eprintln!(
+                    "planrun: cannot keep the tasks' durations in {}: {e} (the next runs' order and estimates will not know them)",
+                    plan_state.dir().timings_path().display()
+                );
+            }
         }
     }
     drop(journal_sink);

@@ -1,6 +1,7 @@
 //! Folding journal records into where a run stands: per task and for the run.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use jiff::Timestamp;
 
@@ -68,6 +69,8 @@ pub struct TaskHistory {
     pub fingerprint: Option<String>,
     /// The fingerprint of the success, while `state` is `Succeeded`.
     pub succeeded_fingerprint: Option<String>,
+    /// How long the last attempt was expected to take (from earlier runs).
+    pub expected: Option<Duration>,
     pub started_at: Option<Timestamp>,
     pub ended_at: Option<Timestamp>,
     pub exit_code: Option<i32>,
@@ -106,6 +109,7 @@ impl Default for TaskHistory {
             summary: None,
             fingerprint: None,
             succeeded_fingerprint: None,
+            expected: None,
             started_at: None,
             ended_at: None,
             exit_code: None,
@@ -260,6 +264,7 @@ impl RunHistory {
                 attempt,
                 fingerprint,
                 at,
+                expected_ms,
             } => {
                 let t = self.task_mut(task);
                 t.state = RecordedState::Running;
@@ -275,6 +280,7 @@ impl RunHistory {
                 });
                 t.fingerprint = Some(fingerprint.clone());
                 t.succeeded_fingerprint = None;
+                t.expected = expected_ms.map(Duration::from_millis);
                 t.started_at = Some(*at);
                 t.ended_at = None;
                 t.exit_code = None;
@@ -418,6 +424,7 @@ mod tests {
             attempt: 1,
             fingerprint: fp.into(),
             at: ts(s),
+            expected_ms: None,
         }
     }
 

@@ -4,7 +4,8 @@
 //! planrun acts on it ([`writer`]); reading tells a crash's torn tail from corruption
 //! ([`frame`], [`reader`]); [`resume`] decides, as a pure function, what a resume
 //! runs; [`lock`] keeps two planrun processes off the same plan; [`report`] and
-//! [`status`] render a run from its journal.
+//! [`status`] render a run from its journal; [`timings`] keeps how long each task
+//! took in the plan's last runs.
 
 mod error;
 mod frame;
@@ -20,6 +21,7 @@ mod sink;
 mod start;
 pub(crate) mod status;
 mod timeline;
+mod timings;
 mod writer;
 
 pub use error::JournalError;
@@ -33,4 +35,5 @@ pub use session::{
 };
 pub use sink::JournalSink;
 pub use start::{Listing, StartMode};
+pub use timings::Timings;
 pub use writer::{JournalWriter, SyncMode};

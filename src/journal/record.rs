@@ -55,6 +55,10 @@ pub enum Record {
         /// The task's fingerprint when it started.
         fingerprint: String,
         at: Timestamp,
+        /// How long it was expected to take, from the plan's earlier runs (absent:
+        /// it never succeeded with this definition before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expected_ms: Option<u64>,
     },
     TaskSucceeded {
         task: String,
@@ -312,6 +316,7 @@ mod tests {
             attempt: 1,
             fingerprint: "abc".into(),
             at: at(),
+            expected_ms: None,
         };
         assert_eq!(
             serde_json::to_string(&r).unwrap(),

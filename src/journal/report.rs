@@ -2,7 +2,8 @@
 //! whole run, across every planrun process that worked on it, rendered from the
 //! run's journal (the same source as `planrun status`, with the same words): each
 //! task's final state with its result line (what was deleted, captured, applied) or
-//! error, every attempt with its times, outcome and the process that ran it, every
+//! error, how long it was expected to take (from the plan's earlier runs) and took,
+//! every attempt with its times, outcome and the process that ran it, every
 //! process with who ran it where, how its part ended (an interruption with its time
 //! and cause, a cut-off), the run on a time axis (a Mermaid gantt chart,
 //! [`timeline`](super::timeline)), and the last lines of each failed task's log.
@@ -16,6 +17,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use jiff::Timestamp;
+use planrun_text::format_duration;
 
 use super::history::{AttemptHistory, RecordedState, RunHistory, RunProcess, TaskHistory};
 use super::record::RecordedOutcome;
@@ -77,8 +79,11 @@ pub fn render(run: &RunHistory, plan: &ReportPlan<'_>, run_dir: &Path, live: boo
     let _ = writeln!(out, "\n{}.\n", counts.describe());
 
     let _ = writeln!(out, "## Tasks\n");
-    let _ = writeln!(out, "| task | state | result | attempts | duration |");
-    let _ = writeln!(out, "|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| task | state | result | attempts | expected | duration |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
     for id in &plan.tasks {
         let t = task(id);
         let duration = match (t.started_at, t.ended_at) {
@@ -87,7 +92,7 @@ pub fn render(run: &RunHistory, plan: &ReportPlan<'_>, run_dir: &Path, live: boo
         };
         let _ = writeln!(
             out,
-            "| `{id}` | {} | {} | {} | {duration} |",
+            "| `{id}` | {} | {} | {} | {} | {duration} |",
             t.state.status(live),
             cell(&task_note(t)),
             if t.attempts == 0 {
@@ -95,6 +100,14 @@ pub fn render(run: &RunHistory, plan: &ReportPlan<'_>, run_dir: &Path, live: boo
             } else {
                 t.attempts.to_string()
             },
+            t.expected.map_or_else(|| "-".to_owned(), format_duration),
+        );
+    }
+    if plan.tasks.iter().any(|id| task(id).expected.is_some()) {
+        let _ = writeln!(
+            out,
+            "\nexpected: the median of the task's last successful attempts with the same \
+             definition, before its last attempt; duration: its last attempt."
         );
     }
 

@@ -23,8 +23,9 @@ use super::start::{
     Choice, Listing, StartMode, choose, journaled_overrides, rerun_indexes, resume_vars, resumption,
 };
 use super::status::{fmt_time, progress};
-use super::writer::JournalWriter;
+use super::writer::{JournalWriter, SyncMode};
 use crate::layout::RunDir;
+use crate::schedule::Commit;
 use crate::validate::{TaskIdx, ValidatedPlan};
 
 /// The journal of the run this process works on.
@@ -36,23 +37,49 @@ pub struct RunJournal {
 }
 
 impl RunJournal {
-    /// Appends records durably (one sync) and folds them into [`state`](Self::state).
+    /// Appends records and waits until they are durable, whatever the sync mode;
+    /// folds them into [`state`](Self::state).
     pub fn record(&mut self, records: &[Record]) -> Result<(), JournalError> {
-        self.writer.append(records)?;
-        for r in records {
-            self.state.apply(r);
-        }
-        Ok(())
+        self.write(records)?;
+        self.writer.sync()
     }
 
-    /// Appends records without syncing them (see
-    /// [`JournalWriter::append_unsynced`]) and folds them into [`state`](Self::state).
-    pub fn record_unsynced(&mut self, records: &[Record]) -> Result<(), JournalError> {
-        self.writer.append_unsynced(records)?;
+    /// Writes records (one `write`) and folds them into [`state`](Self::state);
+    /// returns the journal's length after them: they are committed once
+    /// [`committed`](Self::committed) reaches it.
+    pub fn write(&mut self, records: &[Record]) -> Result<u64, JournalError> {
+        let len = self.writer.write(records)?;
         for r in records {
             self.state.apply(r);
         }
-        Ok(())
+        Ok(len)
+    }
+
+    /// How far the journal may be relied on (see [`SyncMode`]).
+    pub fn committed(&self) -> Result<u64, JournalError> {
+        self.writer.committed()
+    }
+
+    /// Commits what was written (see [`JournalWriter::commit`]).
+    pub fn commit(&mut self, how: Commit) -> Result<(), JournalError> {
+        self.writer.commit(how)
+    }
+
+    /// Changes whenever [`committed`](Self::committed) may have moved; `None` when
+    /// it never lags behind [`write`](Self::write).
+    pub fn commits(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.writer.commits()
+    }
+
+    /// Writes records without syncing them, whatever the mode (see
+    /// [`JournalWriter::append_unsynced`]) and folds them into [`state`](Self::state);
+    /// returns the journal's length after them.
+    pub fn record_unsynced(&mut self, records: &[Record]) -> Result<u64, JournalError> {
+        let len = self.writer.append_unsynced(records)?;
+        for r in records {
+            self.state.apply(r);
+        }
+        Ok(len)
     }
 
     /// The run as journaled so far.
@@ -61,8 +88,8 @@ impl RunJournal {
     }
 
     /// Chooses when records are synced (see [`SyncMode`]).
-    pub fn set_sync_mode(&mut self, mode: super::writer::SyncMode) {
-        self.writer.set_sync_mode(mode);
+    pub fn set_sync_mode(&mut self, mode: SyncMode) -> Result<(), JournalError> {
+        self.writer.set_sync_mode(mode)
     }
 
     pub fn run_id(&self) -> &str {

@@ -1,21 +1,24 @@
 //! The engine's [`StateSink`] backed by the journal: every state change the
-//! dispatcher reports becomes a record, durable before the dispatcher acts on it.
+//! dispatcher reports becomes a record, written at once and committed as the
+//! journal's sync mode says (see [`super::writer`]).
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use jiff::Timestamp;
+use tokio::sync::watch;
 
 use super::history::RunHistory;
 use super::lock::PlanLock;
 use super::record::{Record, short_message};
 use super::session::RunJournal;
 use crate::events::CancelReason;
-use crate::schedule::{SkipCause, StateChange, StateSink};
+use crate::schedule::{Commit, SkipCause, StateChange, StateSink};
 use crate::validate::ValidatedPlan;
 
-/// Journals the dispatcher's state changes; one batch, one sync. Holds the plan's
-/// lock until it is dropped.
+/// Journals the dispatcher's state changes, one batch with one `write`. Holds the
+/// plan's lock until it is dropped (after the journal's last sync).
 #[derive(Debug)]
 pub struct JournalSink {
     journal: RunJournal,
@@ -23,16 +26,27 @@ pub struct JournalSink {
     plan: Arc<ValidatedPlan>,
     /// The last attempt started, per task.
     attempts: Vec<u32>,
+    /// Each task's expected duration from the plan's earlier runs, journaled with
+    /// its start so that the report can compare.
+    expected: Vec<Option<Duration>>,
     buf: Vec<Record>,
 }
 
 impl JournalSink {
-    pub fn new(journal: RunJournal, plan: Arc<ValidatedPlan>, lock: PlanLock) -> Self {
+    /// A sink for `journal`; `expected` holds each task's expected duration from
+    /// the plan's earlier runs (`None`: never timed).
+    pub fn new(
+        journal: RunJournal,
+        plan: Arc<ValidatedPlan>,
+        lock: PlanLock,
+        expected: Vec<Option<Duration>>,
+    ) -> Self {
         Self {
             attempts: vec![0; plan.tasks().len()],
             journal,
             _lock: lock,
             plan,
+            expected,
             buf: Vec::new(),
         }
     }
@@ -53,6 +67,12 @@ impl JournalSink {
                     attempt: *attempt,
                     fingerprint: self.plan.task(*task).fingerprint.clone(),
                     at,
+                    expected_ms: self
+                        .expected
+                        .get(*task)
+                        .copied()
+                        .flatten()
+                        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
                 }
             }
             StateChange::Retrying {
@@ -149,15 +169,17 @@ impl JournalSink {
 }
 
 impl JournalSink {
-    fn write(&mut self, changes: &[StateChange], sync: bool) -> io::Result<()> {
+    /// Writes `changes` as records; `unsynced`: never synced on their own (see
+    /// [`StateSink::record_unsynced`]).
+    fn write(&mut self, changes: &[StateChange], unsynced: bool) -> io::Result<u64> {
         let at = Timestamp::now();
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         buf.extend(changes.iter().filter_map(|c| self.record_of(c, at)));
-        let result = if sync {
-            self.journal.record(&buf)
-        } else {
+        let result = if unsynced {
             self.journal.record_unsynced(&buf)
+        } else {
+            self.journal.write(&buf)
         };
         self.buf = buf;
         result.map_err(io::Error::other)
@@ -165,11 +187,23 @@ impl JournalSink {
 }
 
 impl StateSink for JournalSink {
-    fn record(&mut self, changes: &[StateChange]) -> io::Result<()> {
+    fn record(&mut self, changes: &[StateChange]) -> io::Result<u64> {
+        self.write(changes, false)
+    }
+
+    fn record_unsynced(&mut self, changes: &[StateChange]) -> io::Result<u64> {
         self.write(changes, true)
     }
 
-    fn record_unsynced(&mut self, changes: &[StateChange]) -> io::Result<()> {
-        self.write(changes, false)
+    fn committed(&self) -> io::Result<u64> {
+        self.journal.committed().map_err(io::Error::other)
+    }
+
+    fn commits(&self) -> Option<watch::Receiver<u64>> {
+        self.journal.commits()
+    }
+
+    fn commit(&mut self, how: Commit) -> io::Result<()> {
+        self.journal.commit(how).map_err(io::Error::other)
     }
 }

@@ -223,6 +223,7 @@ mod tests {
                 attempt: 1,
                 fingerprint: "f".into(),
                 at: ts(1),
+                expected_ms: None,
             },
             Record::TaskSucceeded {
                 task: "capture".into(),
@@ -237,6 +238,7 @@ mod tests {
                 attempt: 1,
                 fingerprint: "f".into(),
                 at: ts(3),
+                expected_ms: None,
             },
             Record::TaskFailed {
                 task: "delete".into(),
@@ -250,6 +252,7 @@ mod tests {
                 attempt: 1,
                 fingerprint: "f".into(),
                 at: ts(3),
+                expected_ms: None,
             },
         ] {
             r.apply(&rec);

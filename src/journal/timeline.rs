@@ -142,6 +142,7 @@ mod tests {
             task: task.into(),
             attempt,
             fingerprint: "f".into(),
+            expected_ms: None,
             at: ts(at),
         }
     }

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
@@ -20,6 +21,9 @@ pub struct TypeInfo {
     pub kubernetes: bool,
     /// Waits on the cluster: its `timeout` defaults to five minutes.
     pub waits: bool,
+    /// How long a task of the type usually takes, until the plan's own runs tell:
+    /// the expected duration that orders ready tasks and estimates the time left.
+    pub typical: Duration,
     /// The schema of the type's own keys, with an example task of the type (its
     /// `examples`, from `#[schemars(example = ...)]`).
     pub schema: fn(&mut SchemaGenerator) -> Schema,

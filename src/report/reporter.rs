@@ -112,9 +112,14 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> Vec<String> {
         let first = match rx.recv_timeout(TICK) {
             Ok(event) => event,
             Err(RecvTimeoutError::Timeout) => {
-                // Plain output prints a waiting progress detail once its turn came.
+                // Plain output prints a waiting progress detail once its turn came;
+                // the time left counts down.
+                let now = jiff::Timestamp::now();
                 if let Some(t) = &mut human
-                    && let Err(e) = t.tick(jiff::Timestamp::now()).and_then(|()| t.flush())
+                    && let Err(e) = t
+                        .tick(now)
+                        .and_then(|()| t.show_estimate(now))
+                        .and_then(|()| t.flush())
                 {
                     output_error.get_or_insert(e);
                 }
@@ -161,7 +166,9 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> Vec<String> {
             f.attempt(&mut problems, JsonLines::flush);
         }
         let flushed = match (&mut human, &mut json) {
-            (Some(t), _) => t.flush(),
+            (Some(t), _) => t
+                .show_estimate(jiff::Timestamp::now())
+                .and_then(|()| t.flush()),
             (_, Some(j)) => j.flush(),
             _ => Ok(()),
         };

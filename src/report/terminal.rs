@@ -6,6 +6,11 @@
 //!
 //! Every line about a task that ended names its state in the vocabulary:
 //! `<task> <state> <duration>: <what>`.
+//!
+//! Once the plan's earlier runs tell how long its tasks take, the expected time left
+//! ("about 3m left"): on a terminal on a line under the running tasks, counting down
+//! between estimates; in plain output when its words change, at most every
+//! [`PLAIN_DETAIL_EVERY`].
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -14,7 +19,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::Timestamp;
 
-use planrun_text::format_duration;
+use planrun_text::{format_duration, format_rough, plural};
 
 use super::style::Paint;
 use super::summary::paint_status;
@@ -31,6 +36,8 @@ pub const PLAIN_DETAIL_EVERY: Duration = Duration::from_secs(30);
 pub struct Terminal {
     screen: Screen,
     paint: Paint,
+    /// The latest estimate of the time left.
+    estimate: Option<Estimate>,
 }
 
 enum Screen {
@@ -38,12 +45,48 @@ enum Screen {
         multi: MultiProgress,
         bars: HashMap<String, ProgressBar>,
         style: ProgressStyle,
+        /// The line with the time left, under the running tasks.
+        footer: Option<ProgressBar>,
     },
     Plain {
         out: Box<dyn Write + Send>,
         tz: jiff::tz::TimeZone,
         details: HashMap<String, PlainDetail>,
+        /// The time left as last printed, and when.
+        estimate_printed: Option<(Timestamp, String)>,
     },
+}
+
+/// An estimate of the time left, counted down from when it was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Estimate {
+    at: Timestamp,
+    left: Duration,
+    overrun: bool,
+    guessed: usize,
+}
+
+impl Estimate {
+    /// The time left at `now`, in words: "about 3m left", "at least 3m left" (a task
+    /// runs longer than expected), "taking longer than expected" once counted down;
+    /// with the tasks whose duration is a guess.
+    fn text(&self, now: Timestamp) -> String {
+        let left = self.left.saturating_sub(elapsed(self.at, now));
+        let mut text = if left.is_zero() {
+            "taking longer than expected".to_owned()
+        } else if self.overrun {
+            format!("at least {} left", format_rough(left))
+        } else {
+            format!("about {} left", format_rough(left))
+        };
+        if self.guessed > 0 {
+            text.push_str(&format!(
+                " ({} not timed yet)",
+                plural(self.guessed, "task", "tasks")
+            ));
+        }
+        text
+    }
 }
 
 /// A task's progress detail in plain output: what was printed last and when, and
@@ -65,8 +108,10 @@ impl Terminal {
                 multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
                 bars: HashMap::new(),
                 style,
+                footer: None,
             },
             paint,
+            estimate: None,
         }
     }
 
@@ -77,8 +122,10 @@ impl Terminal {
                 out,
                 tz: jiff::tz::TimeZone::system(),
                 details: HashMap::new(),
+                estimate_printed: None,
             },
             paint: Paint { enabled: false },
+            estimate: None,
         }
     }
 
@@ -112,7 +159,7 @@ impl Terminal {
                 }
                 Some(line)
             }
-            EventKind::TaskStarted { task, attempt } => {
+            EventKind::TaskStarted { task, attempt, .. } => {
                 let attempt_note = if *attempt > 1 {
                     format!(" (attempt {attempt})")
                 } else {
@@ -120,9 +167,16 @@ impl Terminal {
                 };
                 match &mut self.screen {
                     Screen::Live {
-                        multi, bars, style, ..
+                        multi,
+                        bars,
+                        style,
+                        footer,
                     } => {
-                        let bar = multi.add(ProgressBar::new_spinner().with_style(style.clone()));
+                        let bar = ProgressBar::new_spinner().with_style(style.clone());
+                        let bar = match footer {
+                            Some(footer) => multi.insert_before(footer, bar),
+                            None => multi.add(bar),
+                        };
                         bar.set_prefix(format!("{task}{attempt_note}"));
                         bar.enable_steady_tick(Duration::from_millis(120));
                         bars.insert(task.clone(), bar);
@@ -223,10 +277,28 @@ impl Terminal {
                 }
                 Some(line)
             }
+            EventKind::RunEstimate {
+                left_ms,
+                overrun,
+                guessed,
+            } => {
+                self.estimate = Some(Estimate {
+                    at: event.ts,
+                    left: Duration::from_millis(*left_ms),
+                    overrun: *overrun,
+                    guessed: *guessed,
+                });
+                self.show_estimate(event.ts)?;
+                None
+            }
             EventKind::RunFinished { .. } => {
-                if let Screen::Live { bars, .. } = &mut self.screen {
+                self.estimate = None;
+                if let Screen::Live { bars, footer, .. } = &mut self.screen {
                     for (_, bar) in bars.drain() {
                         bar.finish_and_clear();
+                    }
+                    if let Some(footer) = footer.take() {
+                        footer.finish_and_clear();
                     }
                 }
                 None
@@ -272,6 +344,40 @@ impl Terminal {
                     d.waiting = Some(detail.to_owned());
                     Ok(())
                 }
+            }
+        }
+    }
+
+    /// Shows the time left as of `now`: on the live footer, or as a plain line when
+    /// its words changed and [`PLAIN_DETAIL_EVERY`] has passed since the last one.
+    pub fn show_estimate(&mut self, now: Timestamp) -> io::Result<()> {
+        let Some(estimate) = self.estimate else {
+            return Ok(());
+        };
+        let text = estimate.text(now);
+        match &mut self.screen {
+            Screen::Live { multi, footer, .. } => {
+                let bar = footer.get_or_insert_with(|| {
+                    let style =
+                        ProgressStyle::with_template("{msg:.dim}").expect("the template is valid");
+                    multi.add(ProgressBar::new_spinner().with_style(style))
+                });
+                bar.set_message(text);
+                Ok(())
+            }
+            Screen::Plain {
+                estimate_printed, ..
+            } => {
+                let due = match estimate_printed {
+                    Some((_, printed)) if *printed == text => false,
+                    Some((when, _)) => elapsed(*when, now) >= PLAIN_DETAIL_EVERY,
+                    None => true,
+                };
+                if !due {
+                    return Ok(());
+                }
+                *estimate_printed = Some((now, text.clone()));
+                self.println(now, &text)
             }
         }
     }

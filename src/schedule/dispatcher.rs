@@ -1,14 +1,33 @@
 //! The dispatcher: the one owner of run state. A single `select!` loop starts tasks
 //! as slots free up, receives each attempt's result as a message, decides retries,
-//! records every state change through the [`StateSink`] before acting on it, and
-//! turns the changes into events. Attempts run as tokio tasks and never touch run
-//! state.
+//! records every state change through the [`StateSink`], and turns the changes into
+//! events. Attempts run as tokio tasks and never touch run state.
+//!
+//! What waits for the journal (the sink), and for what:
+//! - every change is *recorded* before anything acts on it: a task's start before
+//!   its process is spawned, so a kill of planrun never hides a process that ran;
+//! - a task starts only once the ends of the tasks it needs are *committed* (durable
+//!   against a power loss in the default sync mode): a power loss never makes a task
+//!   run again after a task that relied on it has run. An `always` task, which is
+//!   told how the run stands, waits for everything recorded before its start;
+//! - an event saying that a task ended, was skipped or will be retried is emitted
+//!   once that change is committed, so what was reported as ended never reads back
+//!   as not ended; the run's last event, and its exit, come once everything is
+//!   committed;
+//! - a task's start event is emitted as its process is spawned, before its output.
+//!
+//! Nothing else waits: a task whose needs' ends are committed starts while the
+//! journal syncs what came after them, and one sync commits every change recorded
+//! while the previous one ran. When only reports wait for a commit (no start), the
+//! journal may gather changes for a few milliseconds first, so that a run of many
+//! short independent tasks syncs every few milliseconds rather than once per batch.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use planrun_text::format_duration;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -24,7 +43,10 @@ use crate::validate::{TaskIdx, ValidatedPlan};
 
 use super::graph::DepGraph;
 use super::run_state::{Ended, RunState, Start};
-use super::state::{Failure, SkipCause, StateChange, StateSink};
+use super::state::{Commit, Failure, SkipCause, StateChange, StateSink};
+
+/// How often, at most, the dispatcher estimates the time left.
+const ESTIMATE_EVERY: Duration = Duration::from_secs(1);
 
 /// The variables an `always` task gets: how the run stands when it starts.
 pub const OUTCOME_ENV: &str = "PLANRUN_RUN_OUTCOME";
@@ -47,6 +69,9 @@ pub struct RunConfig {
     pub resumed: bool,
     /// Whether the task logs are kept (false: output only reaches events).
     pub keep_logs: bool,
+    /// Each task's expected duration from the plan's earlier runs (`None`: never
+    /// timed with its definition): orders ready tasks, estimates the time left.
+    pub known_durations: Vec<Option<Duration>>,
     /// For a resume: what it runs and why (the `run-resumed` event's `resume`).
     pub resume: Option<ResumeInfo>,
 }
@@ -60,6 +85,7 @@ impl Default for RunConfig {
             attempts_before: Vec::new(),
             resumed: false,
             keep_logs: true,
+            known_durations: Vec::new(),
             resume: None,
         }
     }
@@ -115,6 +141,8 @@ struct Tally {
     /// Attempts by earlier processes of the run.
     before: u32,
     first_start: Option<Instant>,
+    /// When the latest attempt started.
+    attempt_start: Option<Instant>,
 }
 
 impl Tally {
@@ -176,6 +204,7 @@ impl Dispatcher<'_> {
             not_selected: config.not_selected.clone(),
             dry_run,
         };
+        let sink_commits = sink.commits();
         let mut d = Loop {
             groups,
             task_index: plan
@@ -197,8 +226,18 @@ impl Dispatcher<'_> {
             inflight: JoinSet::new(),
             pending: Vec::new(),
             effects: Vec::new(),
+            written: 0,
+            committed: 0,
+            commits: sink_commits,
+            ended_at: vec![0; plan.tasks().len()],
+            held_spawns: Vec::new(),
+            held_events: VecDeque::new(),
+            jobs,
+            estimated: None,
+            ended_since_estimate: true,
         };
-        let (mut state, initial) = RunState::new(DepGraph::from_plan(&plan), &start);
+        let graph = DepGraph::from_plan(&plan, &d.config.known_durations);
+        let (mut state, initial) = RunState::new(graph, &start);
         let result = d.drive(&mut state, initial, jobs).await;
         if result.is_err() {
             // Stop what runs and wait for it, then report the run as failed.
@@ -215,7 +254,11 @@ impl Dispatcher<'_> {
         let counts = state.counts();
         let duration = started.elapsed();
         if result.is_ok() {
-            d.record(&[StateChange::Finished { outcome }])?;
+            // The run's end, and every end before it, is committed before it is
+            // reported (and before the process exits).
+            d.pending.push(StateChange::Finished { outcome });
+            d.flush()?;
+            d.wait_committed().await?;
         }
         d.events.emit(EventKind::RunFinished {
             outcome,
@@ -249,17 +292,60 @@ struct Loop<'s> {
     groups: tokio::sync::mpsc::UnboundedReceiver<ProcessGroup>,
     task_index: HashMap<String, TaskIdx>,
     /// Changes not yet given to the sink: [`Loop::flush`] records them in one batch
-    /// (one sync of the journal), then carries out `effects`.
+    /// (one `write` of the journal), then carries out `effects`.
     pending: Vec<StateChange>,
     /// What waits for `pending` to be recorded, in order.
     effects: Vec<Effect>,
+    /// The sink's position after the last batch recorded.
+    written: u64,
+    /// The sink's position up to which changes are committed.
+    committed: u64,
+    /// Wakes the loop when `committed` may have moved (`None`: it never lags).
+    commits: Option<watch::Receiver<u64>>,
+    /// Per task: the sink's position after its end was recorded (0: it did not end
+    /// in this process, or ended in an earlier one).
+    ended_at: Vec<u64>,
+    /// Spawns waiting for what they rely on to be committed.
+    held_spawns: Vec<HeldSpawn>,
+    /// Events waiting for their change to be committed, in order.
+    held_events: VecDeque<(u64, EventKind)>,
+    /// At most this many tasks at once.
+    jobs: usize,
+    /// When the time left was last estimated.
+    estimated: Option<Instant>,
+    /// A task ended since then.
+    ended_since_estimate: bool,
 }
 
 /// Something the dispatcher does only once the changes behind it are recorded.
 enum Effect {
     Emit(EventKind),
-    Spawn { task: TaskIdx, attempt: Attempt },
-    RetryTimer { task: TaskIdx, delay: Duration },
+    Spawn {
+        task: TaskIdx,
+        attempt: Attempt,
+        relies_on: Reliance,
+    },
+    RetryTimer {
+        task: TaskIdx,
+        delay: Duration,
+    },
+}
+
+/// What a task's start relies on being committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reliance {
+    /// The ends of the tasks it needs.
+    Needs,
+    /// Every change recorded before its start (an `always` task is told how the run
+    /// stands).
+    Everything,
+}
+
+/// A spawn waiting for the sink to commit position `after`.
+struct HeldSpawn {
+    after: u64,
+    task: TaskIdx,
+    attempt: Attempt,
 }
 
 impl Loop<'_> {
@@ -279,14 +365,16 @@ impl Loop<'_> {
                 self.start_attempt(state, task)?;
             }
             // Everything that happened since the last flush (tasks that ended
-            // together, the starts they allow) is recorded with one sync.
+            // together, the starts they allow) is recorded with one write.
             self.flush()?;
             if state.is_over() {
                 return Ok(());
             }
+            self.estimate(state)?;
             // Biased, the interruption first: an attempt that ended because the
             // interruption killed it must be seen as interrupted, not as a failure
             // that would let `always` tasks start.
+            let holding = self.holding();
             tokio::select! {
                 biased;
                 reason = self.cancel.cancelled(), if !interrupted => {
@@ -296,10 +384,14 @@ impl Loop<'_> {
                         self.apply(state, &[change])?;
                     }
                 }
+                committed = next_commit(&mut self.commits), if holding => {
+                    committed?;
+                    self.release()?;
+                }
                 Some(group) = self.groups.recv() => self.process_started(group)?,
-                joined = self.inflight.join_next() => {
+                joined = self.inflight.join_next(), if !self.inflight.is_empty() => {
                     let Some(mut joined) = joined else {
-                        unreachable!("running tasks have a future in flight");
+                        unreachable!("checked: a future is in flight");
                     };
                     loop {
                         let message = match joined {
@@ -427,7 +519,8 @@ impl Loop<'_> {
         };
         self.sink
             .record_unsynced(&[change])
-            .map_err(RunError::Record)
+            .map_err(RunError::Record)?;
+        Ok(())
     }
 
     /// In a dry run, a check that fails after tasks that would change the cluster
@@ -473,11 +566,20 @@ impl Loop<'_> {
             env.push((OUTCOME_ENV.to_owned(), state.outcome_so_far().to_owned()));
             env.push((FAILED_TASKS_ENV.to_owned(), failed.join(",")));
         }
+        let relies_on = if t.always {
+            Reliance::Everything
+        } else {
+            Reliance::Needs
+        };
         let mut attempt = Attempt::new(self.resources.clone(), &t.id, number, log).with_env(env);
         if self.cancel.is_cancelled() {
             attempt = attempt.past_interruption();
         }
-        self.effects.push(Effect::Spawn { task, attempt });
+        self.effects.push(Effect::Spawn {
+            task,
+            attempt,
+            relies_on,
+        });
         Ok(())
     }
 
@@ -489,26 +591,46 @@ impl Loop<'_> {
     }
 
     /// Records the queued changes in one batch, then reports them and starts what
-    /// they started: nothing happens before the changes behind it are recorded.
+    /// they started as soon as what each relies on is committed (see the module's
+    /// rules): nothing happens before the changes behind it are recorded.
     fn flush(&mut self) -> Result<(), RunError> {
         let pending = std::mem::take(&mut self.pending);
         let recorded = self.record(&pending);
+        if recorded.is_ok() {
+            for change in &pending {
+                if let Some(task) = change.ended_task() {
+                    self.ended_at[task] = self.written;
+                    self.ended_since_estimate = true;
+                }
+            }
+        }
+        let pending_empty = pending.is_empty();
         self.pending = pending;
         self.pending.clear();
         recorded?;
         for effect in std::mem::take(&mut self.effects) {
             match effect {
-                Effect::Emit(kind) => self.events.emit(kind),
-                Effect::Spawn { task, attempt } => {
-                    let plan = self.plan.clone();
-                    self.inflight.spawn(async move {
-                        let result = attempt_once(&plan, task, &attempt).await;
-                        let detail = attempt.last_detail();
-                        Message::Attempted {
-                            task,
-                            result,
-                            detail,
-                        }
+                Effect::Emit(kind) => self.held_events.push_back((self.written, kind)),
+                Effect::Spawn {
+                    task,
+                    attempt,
+                    relies_on,
+                } => {
+                    let after = match relies_on {
+                        Reliance::Needs => self
+                            .plan
+                            .task(task)
+                            .needs
+                            .iter()
+                            .map(|&need| self.ended_at[need])
+                            .max()
+                            .unwrap_or(0),
+                        Reliance::Everything => self.written,
+                    };
+                    self.held_spawns.push(HeldSpawn {
+                        after,
+                        task,
+                        attempt,
                     });
                 }
                 Effect::RetryTimer { task, delay } => {
@@ -523,24 +645,145 @@ impl Loop<'_> {
                 }
             }
         }
+        if !pending_empty {
+            // A held start wants the commit at once: with nothing in flight it has
+            // nothing to overlap with, and is quickest on this thread (no hand-off to
+            // the sync thread and back on a chain's critical path). Held reports alone
+            // can wait a moment for more changes to share the sync.
+            let how = if self.held_spawns.iter().all(|h| h.after <= self.committed) {
+                Commit::Soon
+            } else if self.inflight.is_empty() {
+                Commit::Here
+            } else {
+                Commit::Now
+            };
+            self.sink.commit(how).map_err(RunError::Record)?;
+        }
+        self.release()
+    }
+
+    /// Whether anything waits for the sink to commit.
+    fn holding(&self) -> bool {
+        !self.held_spawns.is_empty() || !self.held_events.is_empty()
+    }
+
+    /// Emits the held events and starts the held spawns whose changes are committed,
+    /// events first (a need's end is reported before its dependent starts).
+    fn release(&mut self) -> Result<(), RunError> {
+        if !self.holding() {
+            return Ok(());
+        }
+        self.committed = self.sink.committed().map_err(RunError::Record)?;
+        while let Some((at, _)) = self.held_events.front()
+            && *at <= self.committed
+        {
+            if let Some((_, kind)) = self.held_events.pop_front() {
+                self.events.emit(kind);
+            }
+        }
+        let committed = self.committed;
+        let (due, held): (Vec<HeldSpawn>, Vec<HeldSpawn>) = std::mem::take(&mut self.held_spawns)
+            .into_iter()
+            .partition(|h| h.after <= committed);
+        self.held_spawns = held;
+        for h in due {
+            self.spawn(h.task, h.attempt);
+        }
         Ok(())
+    }
+
+    /// Waits until every change recorded is committed, and releases what waited.
+    async fn wait_committed(&mut self) -> Result<(), RunError> {
+        let how = if self.inflight.is_empty() {
+            Commit::Here
+        } else {
+            Commit::Now
+        };
+        self.sink.commit(how).map_err(RunError::Record)?;
+        loop {
+            self.release()?;
+            self.committed = self.sink.committed().map_err(RunError::Record)?;
+            if self.committed >= self.written && !self.holding() {
+                return Ok(());
+            }
+            next_commit(&mut self.commits).await?;
+        }
+    }
+
+    /// Reports the expected time left, once a task that will run has a duration
+    /// from earlier runs: after tasks ended, at most every [`ESTIMATE_EVERY`] (the
+    /// reporters count down in between). Its event follows the ends it accounts for.
+    fn estimate(&mut self, state: &RunState) -> Result<(), RunError> {
+        let due = self.ended_since_estimate
+            && self
+                .estimated
+                .is_none_or(|at| at.elapsed() >= ESTIMATE_EVERY)
+            && state.mode() != super::run_state::Mode::Interrupted;
+        if !due {
+            return Ok(());
+        }
+        let left: Vec<TaskIdx> = (0..self.plan.tasks().len())
+            .filter(|&t| state.will_run(t))
+            .collect();
+        let known = |t: TaskIdx| self.config.known_durations.get(t).copied().flatten();
+        if !left.iter().any(|&t| known(t).is_some()) {
+            return Ok(());
+        }
+        let ran = |t: TaskIdx| {
+            self.tallies[t]
+                .attempt_start
+                .map_or(Duration::ZERO, |at| at.elapsed())
+        };
+        let time_left = state.time_left(ran, self.jobs);
+        let guessed = left.iter().filter(|&&t| known(t).is_none()).count();
+        self.estimated = Some(Instant::now());
+        self.ended_since_estimate = false;
+        self.held_events.push_back((
+            self.written,
+            EventKind::RunEstimate {
+                left_ms: millis(time_left.expected),
+                overrun: time_left.overrun,
+                guessed,
+            },
+        ));
+        self.release()
+    }
+
+    /// Starts an attempt's tokio task, reporting its start.
+    fn spawn(&mut self, task: TaskIdx, attempt: Attempt) {
+        let expected = self.config.known_durations.get(task).copied().flatten();
+        self.tallies[task].attempt_start = Some(Instant::now());
+        self.events.emit(EventKind::TaskStarted {
+            task: self.id(task),
+            attempt: attempt.number,
+            expected_ms: expected.map(millis),
+        });
+        let plan = self.plan.clone();
+        self.inflight.spawn(async move {
+            let result = attempt_once(&plan, task, &attempt).await;
+            let detail = attempt.last_detail();
+            Message::Attempted {
+                task,
+                result,
+                detail,
+            }
+        });
     }
 
     fn record(&mut self, changes: &[StateChange]) -> Result<(), RunError> {
         if changes.is_empty() {
             return Ok(());
         }
-        self.sink.record(changes).map_err(RunError::Record)
+        self.written = self.sink.record(changes).map_err(RunError::Record)?;
+        Ok(())
     }
 
     fn emit_changes(&mut self, state: &RunState, changes: &[StateChange]) {
         let redact = |text: &str| self.plan.redactor().redact(text).into_owned();
         for change in changes {
             let kind = match change {
-                StateChange::Started { task, attempt } => EventKind::TaskStarted {
-                    task: self.id(*task),
-                    attempt: *attempt,
-                },
+                // Emitted as its process is spawned.
+                StateChange::Started { .. } => continue,
                 StateChange::Retrying {
                     task,
                     attempt,
@@ -651,6 +894,18 @@ async fn attempt_once(
     }
 }
 
+/// Resolves when the sink's committed position may have moved.
+async fn next_commit(commits: &mut Option<watch::Receiver<u64>>) -> Result<(), RunError> {
+    match commits {
+        Some(rx) => rx.changed().await.map_err(|_| {
+            RunError::Record(std::io::Error::other(
+                "the journal stopped saying what it synced",
+            ))
+        }),
+        None => std::future::pending().await,
+    }
+}
+
 /// A failure as the state changes record it.
 fn failure(error: &TaskError) -> Failure {
     Failure {
@@ -734,17 +989,123 @@ mod tests {
     }
 
     impl StateSink for BatchSink {
-        fn record(&mut self, changes: &[StateChange]) -> std::io::Result<()> {
+        fn record(&mut self, changes: &[StateChange]) -> std::io::Result<u64> {
             if self.fail_after.is_some_and(|n| self.batches.len() >= n) {
                 return Err(std::io::Error::from_raw_os_error(28));
             }
             self.batches.push(changes.to_vec());
-            Ok(())
+            Ok(self.batches.len() as u64)
         }
 
-        fn record_unsynced(&mut self, _changes: &[StateChange]) -> std::io::Result<()> {
+        fn committed(&self) -> std::io::Result<u64> {
+            Ok(self.batches.len() as u64)
+        }
+
+        fn record_unsynced(&mut self, _changes: &[StateChange]) -> std::io::Result<u64> {
+            Ok(self.batches.len() as u64)
+        }
+    }
+
+    /// Commits only when asked, as the journal does, and keeps how it was asked.
+    #[derive(Default)]
+    struct CommitSink {
+        batches: Vec<Vec<StateChange>>,
+        committed: u64,
+        /// After which batch each commit was asked for, and how.
+        asked: Vec<(usize, Commit)>,
+        tx: Option<watch::Sender<u64>>,
+    }
+
+    impl StateSink for CommitSink {
+        fn record(&mut self, changes: &[StateChange]) -> std::io::Result<u64> {
+            self.batches.push(changes.to_vec());
+            Ok(self.batches.len() as u64)
+        }
+
+        fn committed(&self) -> std::io::Result<u64> {
+            Ok(self.committed)
+        }
+
+        fn commits(&self) -> Option<watch::Receiver<u64>> {
+            self.tx.as_ref().map(watch::Sender::subscribe)
+        }
+
+        fn commit(&mut self, how: Commit) -> std::io::Result<()> {
+            self.asked.push((self.batches.len(), how));
+            self.committed = self.batches.len() as u64;
+            if let Some(tx) = &self.tx {
+                tx.send_replace(self.committed);
+            }
             Ok(())
         }
+    }
+
+    #[tokio::test]
+    async fn a_commit_is_asked_at_once_only_when_a_start_waits_for_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        // `c` runs until `b` ran: it is in flight when `a` ends and `b` waits for
+        // `a`'s end to be committed.
+        let plan = plan(
+            tmp.path(),
+            r#"
+            [plan]
+            name = "p"
+            [tasks.a]
+            type = "exec-script"
+            command = ["true"]
+            [tasks.b]
+            type = "exec-script"
+            command = ["touch", "b.ran"]
+            needs = ["a"]
+            [tasks.c]
+            type = "exec-script"
+            script = 'for i in $(seq 3000); do [ -e b.ran ] && exit 0; sleep 0.01; done; exit 1'
+            [tasks.d]
+            type = "exec-script"
+            command = ["true"]
+            needs = ["b", "c"]
+            "#,
+        );
+        let mut sink = CommitSink {
+            tx: Some(watch::Sender::new(0)),
+            ..CommitSink::default()
+        };
+        let (summary, _) = run_into(plan, tmp.path(), RunConfig::default(), &mut sink).await;
+        assert_eq!(summary.outcome, RunOutcome::Succeeded);
+        let asked_after = |change: &StateChange| {
+            let batch = sink
+                .batches
+                .iter()
+                .position(|b| b.contains(change))
+                .unwrap()
+                + 1;
+            sink.asked
+                .iter()
+                .find(|(after, _)| *after == batch)
+                .map(|(_, how)| *how)
+        };
+        let started = |task| StateChange::Started { task, attempt: 1 };
+        // Starts that need nothing: only their events wait.
+        assert_eq!(
+            asked_after(&started(0)),
+            Some(Commit::Soon),
+            "{:?}",
+            sink.asked
+        );
+        // `b` waits for `a`'s end while `c` runs: at once, in the background.
+        assert_eq!(
+            asked_after(&started(1)),
+            Some(Commit::Now),
+            "{:?}",
+            sink.asked
+        );
+        // `d` waits for the last of its needs' ends, with nothing in flight: here.
+        assert_eq!(
+            asked_after(&started(3)),
+            Some(Commit::Here),
+            "{:?}",
+            sink.asked
+        );
     }
 
     #[tokio::test]
@@ -799,6 +1160,104 @@ mod tests {
         assert!(pos(&succeeded(0)) < c_start);
         assert!(pos(&succeeded(1)) < c_start);
         assert!(sink.batches.len() <= 5, "{:?}", sink.batches);
+    }
+
+    /// A sink that commits nothing from the batch holding `gated`'s success on,
+    /// until the end of `opener` is recorded; it notes any change of `witness` but its
+    /// start recorded while closed.
+    struct GateSink {
+        changes: Vec<StateChange>,
+        gated: TaskIdx,
+        opener: TaskIdx,
+        witness: TaskIdx,
+        closed_from: Option<u64>,
+        open: bool,
+        violations: Vec<StateChange>,
+        tx: watch::Sender<u64>,
+    }
+
+    impl StateSink for GateSink {
+        fn record(&mut self, changes: &[StateChange]) -> std::io::Result<u64> {
+            let before = self.changes.len() as u64;
+            self.changes.extend_from_slice(changes);
+            for c in changes {
+                match c {
+                    StateChange::Succeeded { task, .. } if *task == self.gated => {
+                        self.closed_from.get_or_insert(before);
+                    }
+                    StateChange::Started { .. } => {}
+                    c if c.ended_task() == Some(self.witness) && !self.open => {
+                        self.violations.push(c.clone());
+                    }
+                    _ => {}
+                }
+            }
+            if changes.iter().any(|c| c.ended_task() == Some(self.opener)) {
+                self.open = true;
+            }
+            self.tx.send_replace(self.committed()?);
+            Ok(self.changes.len() as u64)
+        }
+
+        fn committed(&self) -> std::io::Result<u64> {
+            Ok(match self.closed_from {
+                Some(at) if !self.open => at,
+                _ => self.changes.len() as u64,
+            })
+        }
+
+        fn commits(&self) -> Option<watch::Receiver<u64>> {
+            Some(self.tx.subscribe())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_task_waits_for_its_needs_ends_to_be_committed_and_so_do_their_events() {
+        let tmp = tempfile::tempdir().unwrap();
+        // `c` runs until `b` ran (at most 1 s): `b` must not run while `a`'s success
+        // is not committed, and the success is committed only once `c` ended.
+        let plan = plan(
+            tmp.path(),
+            r#"
+            [plan]
+            name = "p"
+            [tasks.a]
+            type = "exec-script"
+            command = ["true"]
+            [tasks.b]
+            type = "exec-script"
+            command = ["touch", "b.ran"]
+            needs = ["a"]
+            [tasks.c]
+            type = "exec-script"
+            script = 'for i in $(seq 100); do [ -e b.ran ] && exit 0; sleep 0.01; done'
+            "#,
+        );
+        let mut sink = GateSink {
+            changes: Vec::new(),
+            gated: 0,
+            opener: 2,
+            witness: 1,
+            closed_from: None,
+            open: false,
+            violations: Vec::new(),
+            tx: watch::Sender::new(0),
+        };
+        let (summary, events) = run_into(plan, tmp.path(), RunConfig::default(), &mut sink).await;
+        assert_eq!(summary.outcome, RunOutcome::Succeeded);
+        assert!(
+            sink.open && sink.violations.is_empty(),
+            "{:?}",
+            sink.violations
+        );
+        assert!(tmp.path().join("b.ran").exists());
+        let at = |f: &dyn Fn(&EventKind) -> bool| events.iter().position(|e| f(&e.kind)).unwrap();
+        let succeeded = |id: &'static str| move |k: &EventKind| matches!(k, EventKind::TaskSucceeded { task, .. } if task == id);
+        let a_done = at(&succeeded("a"));
+        let c_done = at(&succeeded("c"));
+        let b_start = at(&|k| matches!(k, EventKind::TaskStarted { task, .. } if task == "b"));
+        // `a`'s success is reported once committed (with `c`'s end), then `b` starts.
+        assert!(a_done < c_done && c_done < b_start, "{events:#?}");
     }
 
     #[tokio::test]

@@ -1,7 +1,12 @@
 //! The dependency graph as the scheduler needs it: plain adjacency lists plus the two
-//! per-task flags that change scheduling, and a critical-path priority per task.
+//! per-task flags that change scheduling, each task's expected duration, and its
+//! critical-path priority (see [`super::estimate`]).
+
+use std::time::Duration;
 
 use crate::validate::{TaskIdx, ValidatedPlan};
+
+use super::estimate::{Priority, priorities};
 
 /// Dependencies and scheduling flags of every task, indexed by [`TaskIdx`].
 #[derive(Debug, Clone)]
@@ -10,18 +15,25 @@ pub struct DepGraph {
     dependents: Vec<Vec<TaskIdx>>,
     always: Vec<bool>,
     allow_failure: Vec<bool>,
-    priority: Vec<u32>,
+    expected: Vec<Duration>,
+    priority: Vec<Priority>,
 }
 
 impl DepGraph {
-    /// A graph from `needs[i]` (what task `i` needs) and the per-task flags.
+    /// A graph from `needs[i]` (what task `i` needs), the per-task flags and expected
+    /// durations.
     ///
     /// The graph must be acyclic (a [`ValidatedPlan`] is); cycles are a bug here.
-    pub fn new(needs: Vec<Vec<TaskIdx>>, always: Vec<bool>, allow_failure: Vec<bool>) -> Self {
+    pub fn new(
+        needs: Vec<Vec<TaskIdx>>,
+        always: Vec<bool>,
+        allow_failure: Vec<bool>,
+        expected: Vec<Duration>,
+    ) -> Self {
         let n = needs.len();
         assert!(
-            always.len() == n && allow_failure.len() == n,
-            "one flag per task"
+            always.len() == n && allow_failure.len() == n && expected.len() == n,
+            "one flag and one duration per task"
         );
         let mut dependents = vec![Vec::new(); n];
         for (task, task_needs) in needs.iter().enumerate() {
@@ -29,23 +41,36 @@ impl DepGraph {
                 dependents[need].push(task);
             }
         }
-        let priority = critical_path_lengths(&needs, &dependents);
+        let priority = priorities(&needs, &dependents, &expected);
         Self {
             needs,
             dependents,
             always,
             allow_failure,
+            expected,
             priority,
         }
     }
 
-    /// The graph of a validated plan.
-    pub fn from_plan(plan: &ValidatedPlan) -> Self {
+    /// The graph of a validated plan, with each task's expected duration: `known[i]`
+    /// when the plan's earlier runs tell, else its type's typical duration.
+    pub fn from_plan(plan: &ValidatedPlan, known: &[Option<Duration>]) -> Self {
         let tasks = plan.tasks();
         Self::new(
             tasks.iter().map(|t| t.needs.clone()).collect(),
             tasks.iter().map(|t| t.always).collect(),
             tasks.iter().map(|t| t.allow_failure).collect(),
+            tasks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    known
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .unwrap_or(t.kind.task_type().info().typical)
+                })
+                .collect(),
         )
     }
 
@@ -69,35 +94,18 @@ impl DepGraph {
         self.allow_failure[task]
     }
 
-    /// Number of tasks on the longest chain that starts at `task` (itself included).
-    /// Starting the ready task with the longest chain first keeps a bounded `--jobs`
-    /// close to the critical path.
-    pub fn priority(&self, task: TaskIdx) -> u32 {
+    /// How long `task` is expected to take.
+    pub fn expected(&self, task: TaskIdx) -> Duration {
+        self.expected[task]
+    }
+
+    /// How long the longest path of tasks that starts at `task` (itself included) is
+    /// expected to take, then how many tasks the longest chain has. Starting the
+    /// ready task with the greatest first keeps a bounded `--jobs` close to the
+    /// critical path.
+    pub fn priority(&self, task: TaskIdx) -> Priority {
         self.priority[task]
     }
-}
-
-/// For each task, the length of the longest dependency chain starting at it.
-fn critical_path_lengths(needs: &[Vec<TaskIdx>], dependents: &[Vec<TaskIdx>]) -> Vec<u32> {
-    let n = needs.len();
-    // Kahn's algorithm from the sinks backwards: a task's length is known once every
-    // dependent's is.
-    let mut left: Vec<usize> = dependents.iter().map(Vec::len).collect();
-    let mut stack: Vec<TaskIdx> = (0..n).filter(|&t| left[t] == 0).collect();
-    let mut len = vec![1u32; n];
-    let mut seen = 0;
-    while let Some(task) = stack.pop() {
-        seen += 1;
-        for &need in &needs[task] {
-            len[need] = len[need].max(len[task] + 1);
-            left[need] -= 1;
-            if left[need] == 0 {
-                stack.push(need);
-            }
-        }
-    }
-    assert!(seen == n, "the dependency graph has a cycle");
-    len
 }
 
 #[cfg(test)]
@@ -105,16 +113,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn priority_is_longest_chain() {
+    fn with_equal_durations_priority_is_the_longest_chain() {
         // 0 -> 1 -> 2, 0 -> 3
+        let second = Duration::from_secs(1);
         let g = DepGraph::new(
             vec![vec![], vec![0], vec![1], vec![0]],
             vec![false; 4],
             vec![false; 4],
+            vec![second; 4],
         );
         assert_eq!(
             (0..4).map(|t| g.priority(t)).collect::<Vec<_>>(),
-            [3, 2, 1, 1]
+            [(3 * second, 3), (2 * second, 2), (second, 1), (second, 1)]
         );
         assert_eq!(g.dependents(0), [1, 3]);
     }

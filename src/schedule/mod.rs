@@ -2,6 +2,7 @@
 //! relies on.
 
 mod dispatcher;
+mod estimate;
 mod graph;
 mod run_state;
 mod state;
@@ -9,4 +10,4 @@ mod state;
 pub use dispatcher::{Dispatcher, RunConfig, RunError};
 #[cfg(test)]
 pub use state::MemorySink;
-pub use state::{NoSink, SkipCause, StateChange, StateSink};
+pub use state::{Commit, NoSink, SkipCause, StateChange, StateSink};

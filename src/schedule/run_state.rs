@@ -24,11 +24,13 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::time::Duration;
 
 use crate::events::{CancelReason, Counts, RunOutcome};
 use crate::validate::TaskIdx;
 use crate::vocabulary::TaskStatus;
 
+use super::estimate::{Priority, TimeLeft, time_left};
 use super::graph::DepGraph;
 use super::state::{Failure, SkipCause, StateChange, TaskState};
 
@@ -80,8 +82,8 @@ pub struct RunState {
     waiting: Vec<u32>,
     /// The first need that ended without letting this task run.
     blocked_by: Vec<Option<TaskIdx>>,
-    /// Longest chain first, then declaration order.
-    ready: BinaryHeap<(u32, Reverse<TaskIdx>)>,
+    /// Longest expected path first, then longest chain, then declaration order.
+    ready: BinaryHeap<(Priority, Reverse<TaskIdx>)>,
     running: usize,
     mode: Mode,
     dry_run: bool,
@@ -368,6 +370,32 @@ impl RunState {
         c
     }
 
+    /// Whether `task` runs now or will still start in this run (as things stand:
+    /// after a failure only `always` tasks start, after an interruption only the
+    /// `always` tasks left).
+    pub fn will_run(&self, task: TaskIdx) -> bool {
+        match self.states[task] {
+            TaskState::Running => true,
+            TaskState::Pending | TaskState::Ready => match self.mode {
+                Mode::Normal => true,
+                Mode::Failing => self.graph.always(task),
+                Mode::Interrupted => self.finale.contains(&task),
+            },
+            _ => false,
+        }
+    }
+
+    /// The expected time left (see [`super::estimate`]): `ran(task)` is how long a
+    /// running task's attempt has run; at most `jobs` at once.
+    pub fn time_left(&self, ran: impl Fn(TaskIdx) -> Duration, jobs: usize) -> TimeLeft {
+        let todo: Vec<bool> = (0..self.states.len()).map(|t| self.will_run(t)).collect();
+        let running: Vec<(TaskIdx, Duration)> = (0..self.states.len())
+            .filter(|&t| self.states[t] == TaskState::Running)
+            .map(|t| (t, ran(t)))
+            .collect();
+        time_left(&self.graph, &todo, &running, jobs)
+    }
+
     fn make_ready(&mut self, task: TaskIdx) {
         self.states[task] = TaskState::Ready;
         self.ready.push((self.graph.priority(task), Reverse(task)));
@@ -438,11 +466,18 @@ mod tests {
 
     fn graph(needs: &[&[usize]]) -> DepGraph {
         let n = needs.len();
-        DepGraph::new(
+        flags_graph(
             needs.iter().map(|n| n.to_vec()).collect(),
             vec![false; n],
             vec![false; n],
         )
+    }
+
+    /// A graph whose tasks are all expected to take one second: the longest chain
+    /// goes first.
+    fn flags_graph(needs: Vec<Vec<usize>>, always: Vec<bool>, allow: Vec<bool>) -> DepGraph {
+        let n = needs.len();
+        DepGraph::new(needs, always, allow, vec![Duration::from_secs(1); n])
     }
 
     fn ok() -> Ended {
@@ -475,6 +510,55 @@ mod tests {
         Ended::Failed {
             error: "boom".into(),
         }
+    }
+
+    #[test]
+    fn the_longest_expected_path_starts_first() {
+        // 0 -> 1 -> 2 (10 ms each: the longest chain), 3 (500 ms), 4 (100 ms) -> 5
+        // (300 ms). One at a time: 3, then 4 (400 ms left on its path), 5, the chain.
+        let ms = Duration::from_millis;
+        let g = DepGraph::new(
+            vec![vec![], vec![0], vec![1], vec![], vec![], vec![4]],
+            vec![false; 6],
+            vec![false; 6],
+            [10, 10, 10, 500, 100, 300].map(ms).to_vec(),
+        );
+        let (mut s, _) = RunState::new(g, &start());
+        let mut order = Vec::new();
+        while let Some(t) = s.start_next() {
+            order.push(t);
+            s.finish(t, ok());
+        }
+        assert_eq!(order, [3, 4, 5, 0, 1, 2]);
+    }
+
+    #[test]
+    fn time_left_counts_only_what_will_still_run() {
+        // 0 -> 1; 2 always, needs 1; 3 alone. Once 0 failed, 1 is skipped; 3 runs on
+        // and 2 (always) is left.
+        let ms = Duration::from_millis;
+        let g = DepGraph::new(
+            vec![vec![], vec![0], vec![1], vec![]],
+            vec![false, false, true, false],
+            vec![false; 4],
+            [100, 200, 50, 400].map(ms).to_vec(),
+        );
+        let (mut s, _) = RunState::new(g, &start());
+        assert_eq!(s.time_left(|_| ms(0), 4).expected, ms(400));
+        assert_eq!(s.start_next(), Some(3));
+        assert_eq!(s.start_next(), Some(0));
+        assert_eq!(
+            s.time_left(|t| ms(if t == 3 { 100 } else { 0 }), 4)
+                .expected,
+            ms(350)
+        );
+        s.finish(0, fail());
+        assert!(!s.will_run(1), "skipped");
+        assert!(s.will_run(3), "running");
+        assert!(s.will_run(2), "always");
+        assert_eq!(s.time_left(|_| ms(0), 4).expected, ms(400), "3 still runs");
+        s.finish(3, ok());
+        assert_eq!(s.time_left(|_| ms(0), 4).expected, ms(50));
     }
 
     #[test]
@@ -512,7 +596,7 @@ mod tests {
     #[test]
     fn always_task_runs_after_failure() {
         let mut g = graph(&[&[], &[0], &[1]]);
-        g = DepGraph::new(
+        g = flags_graph(
             (0..3).map(|t| g.needs(t).to_vec()).collect(),
             vec![false, false, true],
             vec![false; 3],
@@ -532,7 +616,7 @@ mod tests {
 
     #[test]
     fn allowed_failure_lets_dependents_run() {
-        let g = DepGraph::new(vec![vec![], vec![0]], vec![false; 2], vec![true, false]);
+        let g = flags_graph(vec![vec![], vec![0]], vec![false; 2], vec![true, false]);
         let (mut s, _) = RunState::new(g, &start());
         assert_eq!(s.start_next(), Some(0));
         s.finish(0, fail());
@@ -593,7 +677,7 @@ mod tests {
     #[test]
     fn after_an_interruption_always_tasks_run_once_the_interrupted_ones_ended() {
         // 0 -> 1 (always) -> 2 (always); 3 independent, never started.
-        let g = DepGraph::new(
+        let g = flags_graph(
             vec![vec![], vec![0], vec![1], vec![]],
             vec![false, true, true, false],
             vec![false; 4],
@@ -725,7 +809,7 @@ mod tests {
 
     #[test]
     fn always_tasks_learn_how_the_run_stands() {
-        let g = DepGraph::new(
+        let g = flags_graph(
             vec![vec![], vec![], vec![0, 1]],
             vec![false, false, true],
             vec![false, true, false],
@@ -762,7 +846,7 @@ mod tests {
                         .enumerate()
                         .map(|(i, s)| s.into_iter().filter(|&d| d < i).collect())
                         .collect();
-                    (DepGraph::new(needs, always, allow), fails, picks, jobs)
+                    (flags_graph(needs, always, allow), fails, picks, jobs)
                 })
                 .prop_map(|(g, fails, picks, jobs)| (g, fails, picks, jobs))
         })

@@ -1,8 +1,10 @@
 //! Task states, the changes between them, and the sink that records each change
-//! before the dispatcher acts on it (the journal's hook).
+//! (the journal's hook) and says when the dispatcher may act on it.
 
 use std::io;
 use std::time::Duration;
+
+use tokio::sync::watch;
 
 use crate::events::{CancelReason, RunOutcome};
 use crate::validate::TaskIdx;
@@ -136,6 +138,23 @@ pub enum StateChange {
     },
 }
 
+impl StateChange {
+    /// The task whose end this change records, if it ends one.
+    pub fn ended_task(&self) -> Option<TaskIdx> {
+        match self {
+            StateChange::Succeeded { task, .. }
+            | StateChange::Failed { task, .. }
+            | StateChange::Skipped { task, .. }
+            | StateChange::Cancelled { task, .. } => Some(*task),
+            StateChange::Started { .. }
+            | StateChange::Retrying { .. }
+            | StateChange::Interrupted { .. }
+            | StateChange::ProcessStarted { .. }
+            | StateChange::Finished { .. } => None,
+        }
+    }
+}
+
 /// What a failed attempt left to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -154,19 +173,54 @@ impl From<&str> for Failure {
     }
 }
 
-/// Records state changes durably (the journal) or not at all ([`NoSink`]).
+/// How soon a [`StateSink`] commits what was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// On the caller's thread, before returning: it has nothing else to do meanwhile
+    /// (no hand-off between threads on a chain's critical path).
+    Here,
+    /// In the background, at once: a task's start waits for it.
+    Now,
+    /// In the background, within a moment: only reports (events, the terminal) wait
+    /// for it, and more changes may come to share its sync.
+    Soon,
+}
+
+/// Records state changes (the journal) or not at all ([`NoSink`]).
 ///
 /// The dispatcher calls [`StateSink::record`] synchronously, with the changes that
-/// happen together (a failure and the skips it causes) in one batch, and acts on them
-/// (spawns, reports) only after it returns. An error stops the run: planrun does not
-/// go on with work it cannot record.
+/// happen together (a failure and the skips it causes) in one batch. Once it
+/// returns, the changes survive a kill of planrun; they are *committed*, safe to act
+/// on even across a power loss, once [`StateSink::committed`] reaches the position
+/// `record` returned. The dispatcher acts on a change only once what the action
+/// relies on is committed (see the dispatcher's rules). An error stops the run:
+/// planrun does not go on with work it cannot record.
 pub trait StateSink: Send {
-    fn record(&mut self, changes: &[StateChange]) -> io::Result<()>;
+    /// Records `changes`; returns the sink's position after them (positions only
+    /// grow).
+    fn record(&mut self, changes: &[StateChange]) -> io::Result<u64>;
 
-    /// Records changes at once without making them durable against a power loss
-    /// (they survive a kill of planrun): for facts a power loss makes moot, such as
-    /// [`StateChange::ProcessStarted`] (no process outlives a reboot).
-    fn record_unsynced(&mut self, changes: &[StateChange]) -> io::Result<()> {
+    /// The position up to which recorded changes are committed.
+    fn committed(&self) -> io::Result<u64>;
+
+    /// Changes whenever [`committed`](Self::committed) may have moved; `None` when
+    /// every change is committed as `record` returns.
+    fn commits(&self) -> Option<watch::Receiver<u64>> {
+        None
+    }
+
+    /// Commits what was recorded, as soon as `how` says. A sink that commits as it
+    /// records has nothing to do.
+    fn commit(&mut self, how: Commit) -> io::Result<()> {
+        let _ = how;
+        Ok(())
+    }
+
+    /// Records changes without ever waiting for the disk for them, in any mode (they
+    /// survive a kill of planrun, and are synced with whatever is committed next):
+    /// for facts a power loss makes moot, such as [`StateChange::ProcessStarted`]
+    /// (no process outlives a reboot). Returns the position after them.
+    fn record_unsynced(&mut self, changes: &[StateChange]) -> io::Result<u64> {
         self.record(changes)
     }
 }
@@ -176,8 +230,12 @@ pub trait StateSink: Send {
 pub struct NoSink;
 
 impl StateSink for NoSink {
-    fn record(&mut self, _changes: &[StateChange]) -> io::Result<()> {
-        Ok(())
+    fn record(&mut self, _changes: &[StateChange]) -> io::Result<u64> {
+        Ok(0)
+    }
+
+    fn committed(&self) -> io::Result<u64> {
+        Ok(0)
     }
 }
 
@@ -190,8 +248,12 @@ pub struct MemorySink {
 
 #[cfg(test)]
 impl StateSink for MemorySink {
-    fn record(&mut self, changes: &[StateChange]) -> io::Result<()> {
+    fn record(&mut self, changes: &[StateChange]) -> io::Result<u64> {
         self.changes.extend_from_slice(changes);
-        Ok(())
+        Ok(self.changes.len() as u64)
+    }
+
+    fn committed(&self) -> io::Result<u64> {
+        Ok(self.changes.len() as u64)
     }
 }

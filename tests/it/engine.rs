@@ -111,6 +111,74 @@ fn tasks_start_only_after_what_they_need() {
     }
 }
 
+/// The first run learns how long each task takes; the second, one task at a time,
+/// starts the task with the longest expected path first (not the longest chain of
+/// tasks, nor the plan's order), says how long each is expected to take and how long
+/// the run has left, and its report shows expected against actual durations.
+#[test]
+fn a_second_run_starts_the_critical_path_first() {
+    let dir = workdir("critical_path.toml");
+    let starts = |events: &[Value]| -> Vec<String> {
+        of_kind(events, "task-started")
+            .iter()
+            .map(|e| e["task"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (out, first) = run_json(dir.path(), &["-j", "1"]);
+    assert_eq!(out.status.code(), Some(0));
+    // Nothing known yet: the longest chain first, no estimate.
+    assert_eq!(starts(&first)[0], "a");
+    assert!(of_kind(&first, "run-estimate").is_empty());
+    assert!(
+        of_kind(&first, "task-started")
+            .iter()
+            .all(|e| e.get("expected_ms").is_none())
+    );
+
+    let (out, second) = run_json(dir.path(), &["-j", "1"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(starts(&second), ["warm", "long", "single", "a", "b", "c"]);
+    let expected = |task: &str| {
+        task_event(&second, "task-started", task).unwrap()["expected_ms"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(
+        expected("long") >= 700 && expected("single") >= 400,
+        "{second:#?}"
+    );
+    assert!(expected("a") < expected("single"));
+    // The time left, first before anything ran (every task known): at least the
+    // work left one task at a time.
+    let estimates = of_kind(&second, "run-estimate");
+    let first_estimate = estimates
+        .first()
+        .expect("an estimate once durations are known");
+    assert!(
+        first_estimate["left_ms"].as_u64().unwrap() >= 1_300,
+        "{first_estimate}"
+    );
+    assert_eq!(first_estimate["guessed"], 0);
+
+    let runs = dir.path().join(".planrun/critical-path/runs");
+    let mut ids: Vec<_> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    ids.sort();
+    let report = std::fs::read_to_string(ids[1].join("report.md")).unwrap();
+    assert!(
+        report.contains("| task | state | result | attempts | expected | duration |"),
+        "{report}"
+    );
+    let long = report
+        .lines()
+        .find(|l| l.starts_with("| `long` |"))
+        .unwrap();
+    let cells: Vec<&str> = long.split(" | ").collect();
+    assert!(cells[4].ends_with('s') && cells[4] != "-", "{long}");
+}
+
 #[test]
 fn never_more_than_jobs_at_once() {
     let dir = workdir("concurrency.toml");

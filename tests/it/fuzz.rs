@@ -137,6 +137,7 @@ fn valid_journal() -> Vec<u8> {
             task: task.into(),
             attempt: 1,
             fingerprint: "f".into(),
+            expected_ms: None,
             at,
         }])
         .unwrap();

@@ -30,6 +30,7 @@ fn started(task: &str) -> Record {
         attempt: 1,
         fingerprint: format!("fp-{task}"),
         at: Timestamp::now(),
+        expected_ms: None,
     }
 }
 
@@ -270,6 +271,7 @@ needs = ["b"]
             attempt: 1,
             fingerprint: fp.clone(),
             at: now,
+            expected_ms: None,
         }];
         if ok {
             records.push(Record::TaskSucceeded {

@@ -829,6 +829,31 @@ fn the_readme_task_reference_matches_the_schema() {
     );
 }
 
+/// Each task type's section says the duration it is expected to take until its own
+/// runs tell (what orders ready tasks and estimates the time left).
+#[test]
+fn the_readme_gives_each_types_typical_duration() {
+    let text = readme();
+    for &t in planrun::plan::TaskType::ALL {
+        let heading = format!("\n### `{}`\n", t.name());
+        let start = text.find(&heading).expect("a section per type") + heading.len();
+        let section = &text[start..start + text[start..].find("\n#").unwrap()];
+        let typical = t.info().typical;
+        let words = if typical.is_zero() {
+            "instant".to_owned()
+        } else {
+            planrun_text::format_duration(typical)
+        };
+        assert!(
+            section.contains(&format!(
+                "Typical duration, until its own runs tell: {words}."
+            )),
+            "`{}`: {section}",
+            t.name()
+        );
+    }
+}
+
 #[test]
 fn a_failed_rehearsal_resumes_once_the_cause_is_gone() {
     let (out, state) = rehearse_fault("stuck-namespace");

@@ -127,10 +127,39 @@ pub fn format_duration(d: Duration) -> String {
     out
 }
 
+/// A duration as an estimate reads it, coarse enough not to flicker as it counts
+/// down: whole seconds under 10 s, then to the nearest 5 s under a minute, 30 s under
+/// ten minutes, a minute under an hour, and 5 minutes beyond ("7s", "45s", "3m30s",
+/// "12m", "1h25m").
+pub fn format_rough(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    let step = match secs {
+        s if s < 10.0 => return format_duration(Duration::from_secs(secs.ceil() as u64)),
+        s if s < 60.0 => 5.0,
+        s if s < 600.0 => 30.0,
+        s if s < 3_600.0 => 60.0,
+        _ => 300.0,
+    };
+    format_duration(Duration::from_secs(((secs / step).round() * step) as u64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn rough_durations_are_coarse() {
+        let rough = |ms: u64| format_rough(Duration::from_millis(ms));
+        assert_eq!(rough(0), "0ms");
+        assert_eq!(rough(2_100), "3s");
+        assert_eq!(rough(43_000), "45s");
+        assert_eq!(rough(59_000), "1m");
+        assert_eq!(rough(200_000), "3m30s");
+        assert_eq!(rough(185_000), "3m");
+        assert_eq!(rough(12 * 60_000 + 20_000), "12m");
+        assert_eq!(rough(5_040_000), "1h25m");
+    }
 
     #[test]
     fn parses_compound_durations() {

@@ -1,7 +1,8 @@
 //! Text helpers shared by planrun's engine and its sandbox crate, one definition of
 //! each: durations (one grammar for plans, scenario files and flags, one way of
-//! printing them), "did you mean" suggestions, shell quoting, long lines cut
-//! saying how much, and control characters made visible before text from outside reaches a terminal or a report.
+//! printing them), counted nouns, "did you mean" suggestions, shell quoting, long
+//! lines cut saying how much, and control characters made visible before text from
+//! outside reaches a terminal or a report.
 //!
 //! A leaf crate: it depends on nothing of planrun, so both the engine and the sandbox
 //! (which may not depend on the engine) can use it.
@@ -9,11 +10,13 @@
 mod duration;
 mod escape;
 mod lines;
+mod plural;
 mod quote;
 mod suggest;
 
-pub use duration::{DURATION_HELP, MAX_DURATION, format_duration, parse_duration};
+pub use duration::{DURATION_HELP, MAX_DURATION, format_duration, format_rough, parse_duration};
 pub use escape::{escape_controls, escape_controls_keep_colours};
 pub use lines::{EXCERPT_LINE, cap_line, size};
+pub use plural::plural;
 pub use quote::shell_quote;
 pub use suggest::did_you_mean;

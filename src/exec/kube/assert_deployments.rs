@@ -167,7 +167,7 @@ fn check_all<'a>(
 
 /// "2 deployments", "1 deployment".
 fn deployments(n: usize) -> String {
-    super::status::plural(n, "deployment", "deployments")
+    planrun_text::plural(n, "deployment", "deployments")
 }
 
 /// What the checks say, once no more waiting helps (or in a dry run): the summary of

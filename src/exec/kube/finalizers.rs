@@ -20,12 +20,12 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, DynamicObject, ListParams, ResourceExt};
+use planrun_text::plural;
 use regex::Regex;
 
 use super::env::TaskEnv;
 use super::kinds::{ResolvedKind, crd_kind};
 use super::select::{Selected, object_name};
-use super::status::plural;
 
 /// The longest the scan may take.
 const SCAN_BUDGET: Duration = Duration::from_secs(10);

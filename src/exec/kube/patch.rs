@@ -18,6 +18,7 @@
 use std::collections::BTreeSet;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams, ResourceExt};
+use planrun_text::plural;
 use serde_json::{Value, json};
 
 use crate::events::WouldDo;
@@ -27,7 +28,7 @@ use super::env::TaskEnv;
 use super::error::KubeError;
 use super::retry;
 use super::select::{Access, Selected, preview_ref};
-use super::status::{first_few, plural};
+use super::status::first_few;
 use super::task::{KubeTask, KubeWork};
 
 /// How many times a conflicting write is tried before the task gives up.

@@ -7,6 +7,7 @@
 
 use kube::api::{Api, DynamicObject, ListParams, ResourceExt, TypeMeta};
 use kube::runtime::watcher;
+use planrun_text::plural;
 
 use crate::events::ObjectRef;
 use crate::validate::{KindSet, Namespaces, Selection, Target};
@@ -15,7 +16,6 @@ use super::env::TaskEnv;
 use super::error::KubeError;
 use super::kinds::ResolvedKind;
 use super::retry;
-use super::status::plural;
 use super::watch::{Objects, Source, Unserved, WatchEnd, watch_until};
 
 /// What a task does with the selected objects: the verbs every kind must answer

@@ -103,15 +103,6 @@ pub fn why_present(obj: &DynamicObject) -> Vec<String> {
     lines
 }
 
-/// "1 object", "3 objects".
-pub fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
 /// The first `most` items joined by "; ", then "and N more" for the rest.
 pub fn first_few(mut items: Vec<String>, most: usize) -> String {
     let total = items.len();

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use kube::api::{Api, DynamicObject, ListParams, ResourceExt};
+use planrun_text::plural;
 use serde_json::Value;
 
 use crate::validate::WaitAbsent;
@@ -14,7 +15,7 @@ use super::env::TaskEnv;
 use super::error::KubeError;
 use super::kinds::crd_kind;
 use super::select::{Access, Selected};
-use super::status::{plural, why_present};
+use super::status::why_present;
 use super::task::{KubeTask, KubeWork};
 use super::watch::{Unserved, WatchEnd};
 

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -26,6 +28,7 @@ pub const TYPE: TypeInfo = TypeInfo {
     selection: false,
     kubernetes: true,
     waits: true,
+    typical: Duration::from_secs(30),
     schema: schema_of::<RawAssertDeployments>,
     example_id: "flux-controllers-ready",
 };

@@ -1,5 +1,7 @@
 //! `assert-field-managers`: who manages the fields of the selected objects.
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -49,6 +51,7 @@ pub const TYPE: TypeInfo = TypeInfo {
     selection: true,
     kubernetes: true,
     waits: false,
+    typical: Duration::from_secs(2),
     schema: schema_of::<RawAssertFieldManagers>,
     example_id: "no-client-side-apply",
 };

@@ -1,5 +1,7 @@
 //! `assert-file`: a file exists and contains patterns.
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -23,6 +25,7 @@ pub const TYPE: TypeInfo = TypeInfo {
     selection: false,
     kubernetes: false,
     waits: false,
+    typical: Duration::ZERO,
     schema: schema_of::<RawAssertFile>,
     example_id: "verify-bootstrap",
 };

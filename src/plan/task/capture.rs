@@ -1,5 +1,7 @@
 //! `capture`: save Secrets or ConfigMaps to a private file before deleting them.
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -23,6 +25,7 @@ pub const TYPE: TypeInfo = TypeInfo {
     selection: true,
     kubernetes: true,
     waits: false,
+    typical: Duration::from_secs(2),
     schema: schema_of::<RawCapture>,
     example_id: "capture-secrets",
 };

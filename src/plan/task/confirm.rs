@@ -1,5 +1,7 @@
 //! `confirm`: a gate a person answers before the plan goes on.
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -28,6 +30,7 @@ pub const TYPE: TypeInfo = TypeInfo {
     selection: false,
     kubernetes: false,
     waits: false,
+    typical: Duration::ZERO,
     schema: schema_of::<RawConfirm>,
     example_id: "confirm-window",
 };

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -44,6 +46,7 @@ pub const TYPE: TypeInfo = TypeInfo {
     selection: false,
     kubernetes: false,
     waits: false,
+    typical: Duration::from_secs(1),
     schema: schema_of::<RawExecScript>,
     example_id: "build-cluster",
 };

@@ -1,6 +1,8 @@
 //! `kube-apply`: server-side apply manifest files, or the objects an earlier
 //! `capture` task saved.
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -39,6 +41,7 @@ pub const TYPE: TypeInfo = TypeInfo {
     selection: false,
     kubernetes: true,
     waits: false,
+    typical: Duration::from_secs(2),
     schema: schema_of::<RawKubeApply>,
     example_id: "restore-flux-secrets",
 };

@@ -1,5 +1,7 @@
 //! `kube-delete`: delete the selected objects; absent ones are fine.
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -32,6 +34,7 @@ pub const TYPE: TypeInfo = TypeInfo {
     selection: true,
     kubernetes: true,
     waits: false,
+    typical: Duration::from_secs(2),
     schema: schema_of::<RawKubeDelete>,
     example_id: "delete-flux-crds",
 };

@@ -1,6 +1,8 @@
 //! `kube-patch`: change the selected objects with a merge patch or a JSON patch, or
 //! remove named finalizers from them.
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -73,6 +75,7 @@ pub const TYPE: TypeInfo = TypeInfo {
     selection: true,
     kubernetes: true,
     waits: false,
+    typical: Duration::from_secs(2),
     schema: schema_of::<RawKubePatch>,
     example_id: "remove-flux-finalizers",
 };

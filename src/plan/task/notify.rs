@@ -1,5 +1,7 @@
 //! `notify`: post a message to a webhook.
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -35,6 +37,7 @@ pub const TYPE: TypeInfo = TypeInfo {
     selection: false,
     kubernetes: false,
     waits: false,
+    typical: Duration::from_secs(1),
     schema: schema_of::<RawNotifyTask>,
     example_id: "announce-window",
 };

@@ -1,6 +1,8 @@
 //! `pulumi-preview`: the review half of an update: refresh, preview with the diff,
 //! the plan saved for `pulumi-up`'s `plan_from`.
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -38,6 +40,7 @@ pub const TYPE: TypeInfo = TypeInfo {
     selection: false,
     kubernetes: false,
     waits: false,
+    typical: Duration::from_secs(60),
     schema: schema_of::<RawPulumiPreview>,
     example_id: "pulumi-preview",
 };

@@ -1,5 +1,7 @@
 //! `pulumi-up`: `pulumi up` for a stack, non-interactive.
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -56,6 +58,7 @@ pub const TYPE: TypeInfo = TypeInfo {
     selection: false,
     kubernetes: false,
     waits: false,
+    typical: Duration::from_secs(180),
     schema: schema_of::<RawPulumiUp>,
     example_id: "pulumi-up",
 };

@@ -1,5 +1,7 @@
 //! `wait-absent`: wait, by watch, until the selected objects are gone.
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -18,6 +20,7 @@ pub const TYPE: TypeInfo = TypeInfo {
     selection: true,
     kubernetes: true,
     waits: true,
+    typical: Duration::from_secs(30),
     schema: schema_of::<RawWaitAbsent>,
     example_id: "flux-namespace-gone",
 };

@@ -1,5 +1,7 @@
 //! `wait-condition`: wait until the selected objects have a status condition.
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -24,6 +26,7 @@ pub const TYPE: TypeInfo = TypeInfo {
     selection: true,
     kubernetes: true,
     waits: true,
+    typical: Duration::from_secs(30),
     schema: schema_of::<RawWaitCondition>,
     example_id: "git-repositories-ready",
 };

@@ -495,6 +495,14 @@ fn crash_torture() {
     torture("always");
 }
 
+/// The same torture in the default sync mode, `durable`: records are written before
+/// planrun acts on them and synced by the journal's own thread, so a SIGKILL loses
+/// none of them either.
+#[test]
+fn crash_torture_durable() {
+    torture("durable");
+}
+
 /// The same torture with `--journal-sync grouped`: records are written at once, so
 /// a SIGKILL loses none of them even when they were not synced yet.
 #[test]
