@@ -20,12 +20,21 @@ use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
 use crate::pulumi_real::{all_text, assert_no_secret, pulumi_cli, signal, text};
-use crate::realcluster::{PulumiWorld, RealCluster, install_old_flux};
+use crate::realcluster::{Kubectl, PulumiWorld, RealCluster, install_old_flux};
 use crate::support::managers;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Generous: the whole rebuild on two loaded cores.
 const DEADLINE: Duration = Duration::from_secs(600);
+
+/// How long a run may take: [`DEADLINE`], or `PLANRUN_E2E_DEADLINE_SECS` to find a
+/// hang sooner.
+fn run_deadline() -> Duration {
+    std::env::var("PLANRUN_E2E_DEADLINE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(DEADLINE, Duration::from_secs)
+}
 
 /// What the stand-in `pnpm` and `flux` answer (the rehearsal file's rules).
 const SIM_TOOLS: &str = r#"
@@ -175,8 +184,13 @@ fn spawn_run(
 
 /// Waits for a run to end; when it does not within [`DEADLINE`], fails with its log
 /// and the Pulumi processes still running.
-async fn ended(run: &mut Child, log: &Path, world: &PulumiWorld) -> std::process::ExitStatus {
-    let deadline = Instant::now() + DEADLINE;
+async fn ended(
+    run: &mut Child,
+    log: &Path,
+    world: &PulumiWorld,
+    k: &Kubectl,
+) -> std::process::ExitStatus {
+    let deadline = Instant::now() + run_deadline();
     loop {
         if let Some(status) = run.try_wait().unwrap() {
             return status;
@@ -192,9 +206,23 @@ async fn ended(run: &mut Child, log: &Path, world: &PulumiWorld) -> std::process
                 })
                 .collect();
             let _ = run.kill();
+            let cluster = k
+                .run(&[
+                    "get",
+                    "deployments,replicasets,pods",
+                    "-n",
+                    "flux-system",
+                    "-o",
+                    "wide",
+                ])
+                .await;
             panic!(
-                "planrun {} did not end within {DEADLINE:?}; Pulumi processes: {processes:#?}\n{}",
+                "planrun {} did not end within {:?}; Pulumi processes: {processes:#?}\n\
+                 flux-system:\n{}{}\n{}",
                 run.id(),
+                run_deadline(),
+                String::from_utf8_lossy(&cluster.stdout),
+                String::from_utf8_lossy(&cluster.stderr),
                 std::fs::read_to_string(log).unwrap_or_default()
             );
         }
@@ -259,7 +287,7 @@ async fn the_flux_rebuild_end_to_end_interrupted_during_pulumi_up_and_resumed() 
     // The first run, interrupted once `pulumi up` has begun creating Flux.
     let log1 = dir.path().join("run1.log");
     let mut run = spawn_run(&world, &cluster, &args(&["--restart"]), &env, &log1);
-    let deadline = Instant::now() + DEADLINE;
+    let deadline = Instant::now() + run_deadline();
     let deploys: Api<k8s_openapi::api::apps::v1::Deployment> =
         Api::namespaced(cluster.client().await, "flux-system");
     loop {
@@ -275,7 +303,12 @@ async fn the_flux_rebuild_end_to_end_interrupted_during_pulumi_up_and_resumed() 
             .await
             .map(|l| l.items.len())
             .unwrap_or(0);
-        if up_running && created > 0 {
+        // Once the six controllers exist, while pulumi still awaits their rollout.
+        // Earlier, the resume's refused update may have a Deployment's create in
+        // flight when it meets the first refusal: the engine stops taking steps but
+        // waits for that create, and the provider awaits the rollout (seen to outlast
+        // ten minutes under load), where a Secret's create ends at once.
+        if up_running && created >= 6 {
             break;
         }
         assert!(
@@ -286,47 +319,61 @@ async fn the_flux_rebuild_end_to_end_interrupted_during_pulumi_up_and_resumed() 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     signal(run.id(), Signal::SIGINT);
-    let status = ended(&mut run, &log1, &world).await;
+    let status = ended(&mut run, &log1, &world, &k).await;
     let said1 = std::fs::read_to_string(&log1).unwrap();
     assert_eq!(status.code(), Some(130), "{said1}");
     // Pulumi had its SIGINT and its grace, and ended with its plugins.
     world.none_left().await;
 
-    // Resumed: the finished tasks stay done. The interrupted update created some of
-    // Flux, so the reviewed plan (everything "create") no longer fits the stack: the
-    // real `pulumi up --plan` refuses those resources, and planrun says to review a
-    // new preview rather than apply what nobody reviewed.
+    // Resumed: the finished tasks stay done. Where the Ctrl-C landed decides what the
+    // reviewed plan (everything "create") meets:
+    // - the interrupted update created part of Flux: those resources are no longer
+    //   creates, so the real `pulumi up --plan` refuses them, and planrun says to
+    //   review a new preview rather than apply what nobody reviewed; done as told (the
+    //   preview again, its diff now updating what exists, confirmed by --yes), the rest
+    //   of the plan runs to green;
+    // - it had carried out every step before the Ctrl-C took (seen on a loaded
+    //   machine): each resource is the same as planned, which a planned create allows
+    //   (pulumi/pulumi `pkg/resource/deploy/step.go` `ConstrainedTo`), and the resume
+    //   runs to green at once.
     let log2 = dir.path().join("run2.log");
     let mut run = spawn_run(&world, &cluster, &args(&["--resume"]), &env, &log2);
-    let status = ended(&mut run, &log2, &world).await;
+    let status = ended(&mut run, &log2, &world, &k).await;
     let said2 = std::fs::read_to_string(&log2).unwrap();
-    assert_eq!(status.code(), Some(1), "{said1}\n---- resumed:\n{said2}");
-    assert!(
-        said2.contains("is not allowed by the plan: this resource is constrained to create"),
-        "{said2}"
-    );
-    assert!(said2.contains("--resume --rerun pulumi-preview"), "{said2}");
     world.none_left().await;
-
-    // As told: the preview again (its diff now updates what exists), confirmed by
-    // --yes, and the rest of the plan to green.
-    let log3 = dir.path().join("run3.log");
-    let mut run = spawn_run(
-        &world,
-        &cluster,
-        &args(&["--resume", "--rerun", "pulumi-preview"]),
-        &env,
-        &log3,
-    );
-    let status = ended(&mut run, &log3, &world).await;
+    let said3 = match status.code() {
+        Some(1) => {
+            assert!(
+                said2
+                    .contains("is not allowed by the plan: this resource is constrained to create"),
+                "{said2}"
+            );
+            assert!(said2.contains("--resume --rerun pulumi-preview"), "{said2}");
+            let log3 = dir.path().join("run3.log");
+            let mut run = spawn_run(
+                &world,
+                &cluster,
+                &args(&["--resume", "--rerun", "pulumi-preview"]),
+                &env,
+                &log3,
+            );
+            let status = ended(&mut run, &log3, &world, &k).await;
+            let said3 = std::fs::read_to_string(&log3).unwrap();
+            assert_eq!(
+                status.code(),
+                Some(0),
+                "{said1}\n---- resumed:\n{said2}\n---- rerun:\n{said3}"
+            );
+            said3
+        }
+        Some(0) => {
+            assert!(said2.contains("--- pulumi up: 36 unchanged"), "{said2}");
+            String::new()
+        }
+        _ => panic!("{said1}\n---- resumed ({status}):\n{said2}"),
+    };
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = flux.await;
-    let said3 = std::fs::read_to_string(&log3).unwrap();
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "{said1}\n---- resumed:\n{said2}\n---- rerun:\n{said3}"
-    );
     world.none_left().await;
     for said in [&said1, &said2, &said3] {
         assert_no_secret("the output", said);
