@@ -27,14 +27,14 @@ use planrun::exec::kube::{
 use planrun::redact::Redactor;
 use planrun::validate::{
     ApplySource, AssertDeployments, AssertFieldManagers, Capture, KindSet, KubeApply, KubePatch,
-    Namespaces, ObjectName, Operation, Owner, PatchChange, Selection, Target, TaskRef, WaitAbsent,
-    WaitCondition,
+    Namespaces, ObjectName, PatchChange, Selection, Target, TaskRef, WaitAbsent, WaitCondition,
 };
 use regex::Regex;
 use serde_json::{Value, json};
 
 use crate::kube_backend::{CLIENT_SIDE_APPLY, World, on_both_backends};
 use crate::kube_harness::{SHORT, delete, name, pattern};
+use crate::kube_tasks::{planrun_cli, pulumi_owners};
 use crate::pulumi::files_under;
 use crate::support::managers;
 
@@ -58,6 +58,13 @@ on_both_backends!(
 fn widget(group: &str, kind: &str, ns: &str, name: &str, finalizers: &[&str]) -> String {
     format!(
         "apiVersion: {group}/v1\nkind: {kind}\nmetadata: {{name: {name}, namespace: {ns}, finalizers: {finalizers:?}}}\nspec: {{size: 1}}\n"
+    )
+}
+
+/// A ConfigMap with `data: {k: v}`.
+fn config_map(ns: &str, name: &str) -> String {
+    format!(
+        "{{apiVersion: v1, kind: ConfigMap, metadata: {{name: {name}, namespace: {ns}}}, data: {{k: v}}}}"
     )
 }
 
@@ -293,11 +300,7 @@ async fn finalizers_go_from_several_kinds_of_the_groups_a_pattern_names_in_every
 async fn a_merge_patch_changes_each_object_once(w: World) {
     let ns = w.name("cm");
     w.apply("planrun-test", &namespace(&ns)).await;
-    w.apply(
-        "planrun-test",
-        &format!("{{apiVersion: v1, kind: ConfigMap, metadata: {{name: a, namespace: {ns}}}, data: {{k: v}}}}"),
-    )
-    .await;
+    w.apply("planrun-test", &config_map(&ns, "a")).await;
     w.apply(
         "planrun-test",
         &format!("{{apiVersion: v1, kind: ConfigMap, metadata: {{name: b, namespace: {ns}, labels: {{paused: 'yes'}}}}}}"),
@@ -346,16 +349,18 @@ async fn a_merge_patch_changes_each_object_once(w: World) {
 const VALUE: &str = "-----BEGIN OPENSSH PRIVATE KEY----- restore-me";
 const VALUE_B64: &str = "LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVEUgS0VZLS0tLS0gcmVzdG9yZS1tZQ==";
 
+/// A Secret holding [`VALUE`], labelled `app: flux`.
+fn secret(ns: &str, name: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}, labels: {{app: flux}}}}\ndata: {{identity: {VALUE_B64}}}\n"
+    )
+}
+
 async fn captured_secrets_are_private_and_restored_only_where_absent(w: World) {
     let ns = w.name("secrets");
     w.apply("planrun-test", &namespace(&ns)).await;
     for name in ["deploy-key", "other"] {
-        w.create(
-            CLIENT_SIDE_APPLY,
-            &format!(
-            "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}, labels: {{app: flux}}}}\ndata: {{identity: {VALUE_B64}}}\n"
-        ))
-        .await;
+        w.create(CLIENT_SIDE_APPLY, &secret(&ns, name)).await;
     }
     let run_dir = tempfile::tempdir().unwrap();
     let redactor = Redactor::new();
@@ -551,35 +556,16 @@ async fn deployments_are_asserted_at_their_tags(w: World) {
 async fn field_managers_name_client_side_apply_and_accept_the_owners(w: World) {
     let ns = w.name("owners");
     w.apply("planrun-test", &namespace(&ns)).await;
-    w.create(
-            CLIENT_SIDE_APPLY,
-            &format!(
-        "{{apiVersion: v1, kind: ConfigMap, metadata: {{name: by-kubectl, namespace: {ns}}}, data: {{k: v}}}}"
-    ))
-    .await;
-    w.apply(
-        "pulumi-kubernetes-1234abcd",
-        &format!("{{apiVersion: v1, kind: ConfigMap, metadata: {{name: by-pulumi, namespace: {ns}}}, data: {{k: v}}}}"),
-    )
-    .await;
-    w.create(
-        "pulumi-kubernetes",
-        &format!("{{apiVersion: v1, kind: ConfigMap, metadata: {{name: by-pulumi-create, namespace: {ns}}}, data: {{k: v}}}}"),
-    )
-    .await;
+    w.create(CLIENT_SIDE_APPLY, &config_map(&ns, "by-kubectl"))
+        .await;
+    w.apply("pulumi-kubernetes-1234abcd", &config_map(&ns, "by-pulumi"))
+        .await;
+    w.create("pulumi-kubernetes", &config_map(&ns, "by-pulumi-create"))
+        .await;
     let spec = |target: Target| AssertFieldManagers {
         selection: Selection::of_kind("ConfigMap", Some(&ns), target),
         forbidden: vec![Regex::new("^kubectl-client-side-apply$").unwrap()],
-        owners: vec![
-            Owner {
-                manager: Regex::new("^pulumi-kubernetes$").unwrap(),
-                operation: Some(Operation::Update),
-            },
-            Owner {
-                manager: Regex::new("^pulumi-kubernetes-[a-z0-9]+$").unwrap(),
-                operation: Some(Operation::Apply),
-            },
-        ],
+        owners: pulumi_owners(),
     };
     let err = assert_field_managers(&w.env(LONG), &spec(pattern("^by-")))
         .await
@@ -681,78 +667,40 @@ async fn planrun_run_captures_deletes_and_waits_and_keeps_the_secret_in_the_capt
 ) {
     let ns = w.name("cli");
     w.apply("planrun-test", &namespace(&ns)).await;
-    w.create(
-        CLIENT_SIDE_APPLY,
-        &format!(
-            "apiVersion: v1\nkind: Secret\nmetadata: {{name: deploy-key, namespace: {ns}}}\ndata: {{identity: {VALUE_B64}}}\n"
-        ),
+    w.create(CLIENT_SIDE_APPLY, &secret(&ns, "deploy-key"))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = capture_delete_wait_plan(&w.context, &ns);
+    std::fs::write(dir.path().join("plan.toml"), plan).unwrap();
+    let kubeconfig = w.kubeconfig.to_str().unwrap();
+    let out = planrun_cli(
+        dir.path(),
+        &[
+            "run",
+            "plan.toml",
+            "--kubeconfig",
+            kubeconfig,
+            "--context",
+            &w.context,
+            "--output",
+            "json",
+        ],
     )
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let plan = format!(
-        r#"
-[plan]
-name = "kube-cli"
-context = "{context}"
-
-[tasks.capture]
-type = "capture"
-kind = "Secret"
-namespace = "{ns}"
-name_pattern = ".*"
-file = "secrets.yaml"
-
-[tasks.delete-ns]
-type = "kube-delete"
-kind = "Namespace"
-name = "{ns}"
-needs = ["capture"]
-
-[tasks.ns-gone]
-type = "wait-absent"
-kind = "Namespace"
-name = "{ns}"
-timeout = "180s"
-needs = ["delete-ns"]
-"#,
-        context = w.context
-    );
-    std::fs::write(dir.path().join("plan.toml"), plan).unwrap();
-    let (home, kubeconfig, context) = (
-        dir.path().to_path_buf(),
-        w.kubeconfig.clone(),
-        w.context.clone(),
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        assert_cmd::Command::cargo_bin("planrun")
-            .unwrap()
-            .current_dir(&home)
-            .env_remove("KUBECONFIG")
-            .env("HOME", &home)
-            .arg("run")
-            .arg("plan.toml")
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args(["--context", &context, "--output", "json"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(w.get("v1", "Namespace", "", &ns).await.is_none());
     assert!(
         stdout.contains(&format!(
-            "captured 1 secret to secrets.yaml (mode 0600): {ns}/deploy-key (keys: identity)"
+            "captured 1 secret to flux-secrets.yaml (mode 0600): {ns}/deploy-key (keys: identity)"
         )),
         "{stdout}"
     );
     let files = files_under(&dir.path().join(".planrun"));
     let capture = files
         .iter()
-        .find(|p| p.ends_with("secrets.yaml"))
+        .find(|p| p.ends_with("flux-secrets.yaml"))
         .expect("the capture file is in the run directory");
     assert_eq!(
         std::fs::metadata(capture).unwrap().permissions().mode() & 0o777,
@@ -778,4 +726,36 @@ needs = ["delete-ns"]
         assert!(!t.contains(VALUE) && !t.contains(VALUE_B64), "leak in {t}");
     }
     w.finish().await;
+}
+
+/// A plan that captures the Secrets of namespace `ns` to `flux-secrets.yaml`, deletes
+/// the namespace and waits until it is gone, on the cluster of `context`.
+pub(crate) fn capture_delete_wait_plan(context: &str, ns: &str) -> String {
+    format!(
+        r#"
+[plan]
+name = "kube-cli"
+context = "{context}"
+
+[tasks.capture]
+type = "capture"
+kind = "Secret"
+namespace = "{ns}"
+name_pattern = ".*"
+file = "flux-secrets.yaml"
+
+[tasks.delete-ns]
+type = "kube-delete"
+kind = "Namespace"
+name = "{ns}"
+needs = ["capture"]
+
+[tasks.ns-gone]
+type = "wait-absent"
+kind = "Namespace"
+name = "{ns}"
+timeout = "180s"
+needs = ["delete-ns"]
+"#
+    )
 }

@@ -354,7 +354,7 @@ async fn deployments_not_ready_at_the_timeout_are_listed_one_line_each() {
 }
 
 /// The owners the Flux plan accepts (pulumi-kubernetes before and since v4.29.0).
-fn pulumi_owners() -> Vec<Owner> {
+pub(crate) fn pulumi_owners() -> Vec<Owner> {
     vec![
         Owner {
             manager: Regex::new("^pulumi-kubernetes$").unwrap(),
@@ -900,31 +900,11 @@ async fn dry_run_checks_waits_and_assertions_against_the_state_now_without_waiti
 const SECRET_VALUE: &str = "s3cr3t-deploy-key-material";
 const SECRET_B64: &str = "czNjcjN0LWRlcGxveS1rZXktbWF0ZXJpYWw=";
 
-const CLI_PLAN: &str = r#"
-[plan]
-name = "kube-cli"
-context = "rehearsal"
-
-[tasks.capture]
-type = "capture"
-kind = "Secret"
-namespace = "flux-system"
-name_pattern = ".*"
-file = "flux-secrets.yaml"
-
-[tasks.delete-ns]
-type = "kube-delete"
-kind = "Namespace"
-name = "flux-system"
-needs = ["capture"]
-
-[tasks.ns-gone]
-type = "wait-absent"
-kind = "Namespace"
-name = "flux-system"
-timeout = "30s"
-needs = ["delete-ns"]
-"#;
+/// The plan of the CLI tests here: capture, delete and wait on the `flux-system`
+/// namespace of a sandbox under the context `rehearsal`.
+fn cli_plan() -> String {
+    crate::kube_dual::capture_delete_wait_plan("rehearsal", "flux-system")
+}
 
 /// A kubeconfig with two contexts on the sandbox; `current` is the current one.
 fn two_context_kubeconfig(server: &str, current: &str) -> String {
@@ -941,11 +921,11 @@ async fn cli_sandbox() -> (Sandbox, tempfile::TempDir) {
     );
     let sb = start_sandbox(fast(), &[FLUX_NS.to_owned(), secret]).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("plan.toml"), CLI_PLAN).unwrap();
+    std::fs::write(dir.path().join("plan.toml"), cli_plan()).unwrap();
     (sb, dir)
 }
 
-async fn planrun_cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+pub(crate) async fn planrun_cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     let dir = dir.to_path_buf();
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     tokio::task::spawn_blocking(move || {
@@ -1061,7 +1041,10 @@ fn cli_refuses_an_unreachable_api_server_before_any_task() {
     .unwrap();
     std::fs::write(
         dir.path().join("plan.toml"),
-        format!("{CLI_PLAN}\n[tasks.marker]\ntype = \"exec-script\"\nscript = \"touch marker\"\n"),
+        format!(
+            "{}\n[tasks.marker]\ntype = \"exec-script\"\nscript = \"touch marker\"\n",
+            cli_plan()
+        ),
     )
     .unwrap();
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("planrun"))
