@@ -53,6 +53,7 @@ on_both_backends!(
     field_managers_name_client_side_apply_and_accept_the_owners,
     a_wait_for_a_condition_explains_what_it_saw_and_ends_when_it_holds,
     planrun_run_captures_deletes_and_waits_and_keeps_the_secret_in_the_capture_alone,
+    a_namespace_held_by_its_content_is_waited_for_until_the_finalizer_goes,
 );
 
 fn widget(group: &str, kind: &str, ns: &str, name: &str, finalizers: &[&str]) -> String {
@@ -79,10 +80,10 @@ fn finalizers_of(obj: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Waits until the progress lines contain `line`.
-async fn said(w: &World, line: &str) {
+/// Waits until the progress lines from the `from`th on contain `line`.
+async fn said(w: &World, from: usize, line: &str) {
     let deadline = tokio::time::Instant::now() + LONG;
-    while !w.lines.all().iter().any(|l| l == line) {
+    while !w.lines.all().iter().skip(from).any(|l| l == line) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "never said {line:?}: {:#?}",
@@ -155,7 +156,12 @@ async fn a_delete_names_the_finalizers_and_the_wait_ends_when_they_go(w: World) 
         wait_absent(&env, &WaitAbsent { selection: sel }).await
     };
     let release = async {
-        said(&w, &format!("1 object left: {ns}/held, finalizer {hold}")).await;
+        said(
+            &w,
+            0,
+            &format!("1 object left: {ns}/held, finalizer {hold}"),
+        )
+        .await;
         w.merge(
             &json!({"apiVersion": format!("{group}/v1"), "kind": "Widget", "metadata": {"namespace": ns}}),
             "held",
@@ -758,4 +764,102 @@ timeout = "180s"
 needs = ["delete-ns"]
 "#
     )
+}
+
+async fn a_namespace_held_by_its_content_is_waited_for_until_the_finalizer_goes(w: World) {
+    let ns = w.name("held");
+    let hold = holder(&w);
+    w.apply("planrun-test", &namespace(&ns)).await;
+    w.apply(
+        "planrun-test",
+        &format!("{{apiVersion: v1, kind: ConfigMap, metadata: {{name: held, namespace: {ns}, finalizers: [{hold}]}}}}"),
+    )
+    .await;
+    let sel = Selection::of_kind("Namespace", None, name(&ns));
+    let summary = kube_delete(&w.env(LONG), &delete(sel.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        summary,
+        format!(
+            "deleted namespaces/{ns}; 1 object carries finalizers ({hold}); \
+             no running Deployment seems to act on them, so they may stay until removed"
+        )
+    );
+    assert!(
+        w.lines.all().contains(&format!(
+            "namespaces/{ns}: 1 object in it carries finalizers ({hold}): configmaps/{ns}/held"
+        )),
+        "named before acting: {:#?}",
+        w.lines.all()
+    );
+    // The namespace controller says what remains in conditions (the sandbox as the
+    // real one, kubernetes pkg/controller/namespace/deletion).
+    let deadline = std::time::Instant::now() + LONG;
+    while w.get("v1", "Namespace", "", &ns).await.unwrap()["status"]["conditions"]
+        .as_array()
+        .is_none_or(|c| {
+            !c.iter()
+                .any(|c| c["type"] == "NamespaceFinalizersRemaining" && c["status"] == "True")
+        })
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no NamespaceFinalizersRemaining"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let err = wait_absent(
+        &w.env(SHORT),
+        &WaitAbsent {
+            selection: sel.clone(),
+        },
+    )
+    .await
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "timed out after 1.5s waiting for namespaces/{ns} to be gone"
+        )),
+        "{text}"
+    );
+    for detail in [
+        "spec.finalizers [kubernetes]".to_owned(),
+        "phase Terminating".to_owned(),
+        "condition NamespaceContentRemaining=True (SomeResourcesRemain): Some resources are remaining: configmaps. has 1 resource instances".to_owned(),
+        format!("condition NamespaceFinalizersRemaining=True (SomeFinalizersRemain): Some content in the namespace has finalizers remaining: {hold} in 1 resource instances"),
+    ] {
+        assert!(text.contains(&detail), "{detail} not in {text}");
+    }
+    // The finalizer goes while the task waits: the namespace follows.
+    let (wait, from) = (
+        async {
+            let env = TaskEnv::new(&w.conn, &w.lines, LONG);
+            wait_absent(&env, &WaitAbsent { selection: sel }).await
+        },
+        w.lines.all().len(),
+    );
+    let release = async {
+        // Once this wait has seen the namespace (the timed-out one said it too).
+        said(
+            &w,
+            from,
+            &format!("1 object left: {ns}, finalizer kubernetes"),
+        )
+        .await;
+        w.merge(
+            &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"namespace": ns}}),
+            "held",
+            json!({"metadata": {"finalizers": null}}),
+            false,
+        )
+        .await;
+    };
+    let (gone, ()) = tokio::join!(wait, release);
+    assert_eq!(
+        gone.unwrap(),
+        format!("namespaces/{ns} gone (1 deleted while waiting)")
+    );
+    w.finish().await;
 }
