@@ -93,6 +93,34 @@ async fn said(w: &World, from: usize, line: &str) {
     }
 }
 
+/// Runs wait-absent on `sel` and, once this wait has said `line`, removes every
+/// finalizer of the object named `held` (of `held_ref`'s kind, in its namespace);
+/// what the wait ended with.
+async fn wait_while_released(
+    w: &World,
+    sel: Selection,
+    line: &str,
+    held_ref: Value,
+) -> Result<String, KubeError> {
+    let from = w.lines.all().len();
+    let wait = async {
+        let env = TaskEnv::new(&w.conn, &w.lines, LONG);
+        wait_absent(&env, &WaitAbsent { selection: sel }).await
+    };
+    let release = async {
+        said(w, from, line).await;
+        w.merge(
+            &held_ref,
+            "held",
+            json!({"metadata": {"finalizers": null}}),
+            false,
+        )
+        .await;
+    };
+    let (gone, ()) = tokio::join!(wait, release);
+    gone
+}
+
 /// A finalizer of the test's own, whose owner no Deployment on the shared cluster
 /// names (the delete looks for one that may act on it).
 fn holder(w: &World) -> String {
@@ -151,26 +179,13 @@ async fn a_delete_names_the_finalizers_and_the_wait_ends_when_they_go(w: World) 
         .await
         .unwrap();
     assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
-    let wait = async {
-        let env = TaskEnv::new(&w.conn, &w.lines, LONG);
-        wait_absent(&env, &WaitAbsent { selection: sel }).await
-    };
-    let release = async {
-        said(
-            &w,
-            0,
-            &format!("1 object left: {ns}/held, finalizer {hold}"),
-        )
-        .await;
-        w.merge(
-            &json!({"apiVersion": format!("{group}/v1"), "kind": "Widget", "metadata": {"namespace": ns}}),
-            "held",
-            json!({"metadata": {"finalizers": null}}),
-            false,
-        )
-        .await;
-    };
-    let (gone, ()) = tokio::join!(wait, release);
+    let gone = wait_while_released(
+        &w,
+        sel,
+        &format!("1 object left: {ns}/held, finalizer {hold}"),
+        json!({"apiVersion": format!("{group}/v1"), "kind": "Widget", "metadata": {"namespace": ns}}),
+    )
+    .await;
     assert_eq!(
         gone.unwrap(),
         format!("widgets/held in namespace {ns} gone (1 deleted while waiting)")
@@ -833,30 +848,13 @@ async fn a_namespace_held_by_its_content_is_waited_for_until_the_finalizer_goes(
         assert!(text.contains(&detail), "{detail} not in {text}");
     }
     // The finalizer goes while the task waits: the namespace follows.
-    let (wait, from) = (
-        async {
-            let env = TaskEnv::new(&w.conn, &w.lines, LONG);
-            wait_absent(&env, &WaitAbsent { selection: sel }).await
-        },
-        w.lines.all().len(),
-    );
-    let release = async {
-        // Once this wait has seen the namespace (the timed-out one said it too).
-        said(
-            &w,
-            from,
-            &format!("1 object left: {ns}, finalizer kubernetes"),
-        )
-        .await;
-        w.merge(
-            &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"namespace": ns}}),
-            "held",
-            json!({"metadata": {"finalizers": null}}),
-            false,
-        )
-        .await;
-    };
-    let (gone, ()) = tokio::join!(wait, release);
+    let gone = wait_while_released(
+        &w,
+        sel,
+        &format!("1 object left: {ns}, finalizer kubernetes"),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"namespace": ns}}),
+    )
+    .await;
     assert_eq!(
         gone.unwrap(),
         format!("namespaces/{ns} gone (1 deleted while waiting)")
