@@ -1,16 +1,17 @@
 //! The Kubernetes task executors against the sandbox API server: deletes, watch-based
 //! waits with their timeout explanations, deployment and field-manager assertions,
-//! capture of Secrets, the context guard, dry runs and injected faults.
+//! capture of Secrets, the context guard, dry runs and injected faults. What every
+//! backend promises, the real control plane included, is in `kube_dual`; here what
+//! needs the sandbox's timing knobs, faults, request log or fixed names.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
 use planrun::exec::kube::{
     ConnectOptions, Connection, KubeError, TaskEnv, assert_deployments, assert_field_managers,
-    capture, kube_delete, wait_absent, wait_condition,
+    kube_delete, wait_absent,
 };
 use planrun::redact::Redactor;
 use planrun::validate::{
@@ -23,6 +24,7 @@ use regex::Regex;
 use crate::kube_harness::{
     FLUX_NS, Harness, LONG, SHORT, delete, fast, git_repository, name, pattern, selection,
 };
+use crate::pulumi::files_under;
 use crate::support::{self, FLUX_CRDS, start_sandbox};
 
 #[tokio::test]
@@ -89,53 +91,6 @@ async fn namespace_delete_then_wait_absent_succeeds_when_finalization_ends() {
     assert!(
         lines.contains(&"1 object left: flux-system, finalizer kubernetes".to_string()),
         "the live detail names the object and its finalizer: {lines:?}"
-    );
-    h.sb.shutdown().await;
-}
-
-#[tokio::test]
-async fn wait_absent_ends_when_a_held_finalizer_is_removed() {
-    let h = Harness::start(
-        fast(),
-        &[
-            FLUX_NS,
-            "{apiVersion: v1, kind: ConfigMap, metadata: {name: held, namespace: flux-system, finalizers: [example.com/hold]}}",
-        ],
-    )
-    .await;
-    let sel = selection("Namespace", None, name("flux-system"));
-    kube_delete(&h.env(LONG), &delete(sel.clone()))
-        .await
-        .unwrap();
-    let state = h.sb.state();
-    let lines = &h.lines;
-    let conn = &h.conn;
-    let wait = async {
-        let env = TaskEnv::new(conn, lines, LONG);
-        wait_absent(&env, &WaitAbsent { selection: sel }).await
-    };
-    let release = async {
-        // Release the finalizer once the wait has seen the namespace.
-        let deadline = tokio::time::Instant::now() + LONG;
-        while !lines
-            .all()
-            .iter()
-            .any(|l| l == "1 object left: flux-system, finalizer kubernetes")
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the wait never reported"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        state
-            .remove_finalizer("v1", "ConfigMap", "flux-system", "held", "example.com/hold")
-            .unwrap();
-    };
-    let (result, ()) = tokio::join!(wait, release);
-    assert_eq!(
-        result.unwrap(),
-        "namespaces/flux-system gone (1 deleted while waiting)"
     );
     h.sb.shutdown().await;
 }
@@ -318,29 +273,6 @@ async fn apply(client: &kube::Client, yaml: &str) {
     .unwrap();
 }
 
-#[tokio::test]
-async fn deployments_that_become_ready_after_a_delay_pass() {
-    let mut sc = fast();
-    sc.deployment_ready_delay = Delay::millis(500);
-    let h = Harness::start(sc, &[FLUX_NS]).await;
-    apply(&h.client(), &deployment_yaml("source-controller", "v1.7.0")).await;
-    apply(&h.client(), &deployment_yaml("helm-controller", "v1.4.0")).await;
-    let summary = assert_deployments(
-        &h.env(LONG),
-        &expect(&[
-            ("source-controller", "v1.7.0"),
-            ("helm-controller", "v1.4.0"),
-        ]),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        summary,
-        "2 deployments ready in flux-system: helm-controller v1.4.0, source-controller v1.7.0"
-    );
-    h.sb.shutdown().await;
-}
-
 /// A deployment whose rollout completed at another tag fails the task at once, not
 /// at its timeout, in one short line; healthy deployments are not listed.
 #[tokio::test]
@@ -422,7 +354,7 @@ async fn deployments_not_ready_at_the_timeout_are_listed_one_line_each() {
 }
 
 /// The owners the Flux plan accepts (pulumi-kubernetes before and since v4.29.0).
-fn pulumi_owners() -> Vec<Owner> {
+pub(crate) fn pulumi_owners() -> Vec<Owner> {
     vec![
         Owner {
             manager: Regex::new("^pulumi-kubernetes$").unwrap(),
@@ -464,136 +396,6 @@ async fn client_side_apply_manager_on_a_crd_is_named() {
          (has: kubectl-client-side-apply (Update); accepted: /^pulumi-kubernetes$/ (Update), /^pulumi-kubernetes-[a-z0-9]+$/ (Apply))"
     );
     assert_eq!(details.len(), 4, "{err}");
-    h.sb.shutdown().await;
-}
-
-/// Both ways pulumi-kubernetes creates an object, against the sandbox's API server:
-/// a plain create as `pulumi-kubernetes` (v4.29.0 and later) and a server-side apply
-/// as `pulumi-kubernetes-<suffix>` (before). The assertion holds for each.
-#[tokio::test]
-async fn objects_created_either_way_pulumi_kubernetes_creates_them_are_owned() {
-    let spec = AssertFieldManagers {
-        selection: selection(
-            "CustomResourceDefinition",
-            None,
-            pattern(r"\.toolkit\.fluxcd\.io$"),
-        ),
-        forbidden: vec![Regex::new("^kubectl-client-side-apply$").unwrap()],
-        owners: pulumi_owners(),
-    };
-    for by_apply in [false, true] {
-        let h = Harness::start(fast(), &[]).await;
-        let crds: Api<DynamicObject> = Api::all_with(
-            h.client(),
-            &ApiResource {
-                group: "apiextensions.k8s.io".into(),
-                version: "v1".into(),
-                api_version: "apiextensions.k8s.io/v1".into(),
-                kind: "CustomResourceDefinition".into(),
-                plural: "customresourcedefinitions".into(),
-            },
-        );
-        for doc in FLUX_CRDS.split("---") {
-            let obj: serde_json::Value = serde_yaml::from_str(doc).unwrap();
-            let name = obj["metadata"]["name"].as_str().unwrap().to_string();
-            if by_apply {
-                crds.patch(
-                    &name,
-                    &PatchParams::apply("pulumi-kubernetes-1234abcd"),
-                    &Patch::Apply(obj),
-                )
-                .await
-                .unwrap();
-            } else {
-                let obj: DynamicObject = serde_json::from_value(obj).unwrap();
-                let params = kube::api::PostParams {
-                    field_manager: Some("pulumi-kubernetes".into()),
-                    ..Default::default()
-                };
-                crds.create(&params, &obj).await.unwrap();
-            }
-        }
-        let summary = assert_field_managers(&h.env(LONG), &spec).await.unwrap();
-        assert_eq!(
-            summary, "field managers ok on 2 objects",
-            "by apply: {by_apply}"
-        );
-        h.sb.shutdown().await;
-    }
-}
-
-#[tokio::test]
-async fn capture_then_delete_keeps_secret_values_out_of_every_output() {
-    const VALUE: &str = "s3cr3t-deploy-key-material";
-    let b64 = "czNjcjN0LWRlcGxveS1rZXktbWF0ZXJpYWw="; // VALUE, base64
-    let secret = format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: flux-system, namespace: flux-system}}\ntype: Opaque\ndata: {{identity: {b64}}}\n"
-    );
-    let h = Harness::start(
-        fast(),
-        &[
-            FLUX_NS,
-            &secret,
-            "{apiVersion: v1, kind: Secret, metadata: {name: other, namespace: flux-system}, stringData: {token: another-secret-token}}",
-        ],
-    )
-    .await;
-    let run_dir = tempfile::tempdir().unwrap();
-    let redactor = Redactor::new();
-    let spec = Capture {
-        selection: selection("Secret", Some("flux-system"), pattern(".*")),
-        file: "flux-secrets.yaml".into(),
-    };
-    let summary = capture(&h.env(LONG), &spec, run_dir.path(), &redactor)
-        .await
-        .unwrap();
-    assert_eq!(
-        summary,
-        "captured 2 secrets to flux-secrets.yaml (mode 0600): flux-system/flux-system (keys: identity); flux-system/other (keys: token)"
-    );
-    let path = run_dir.path().join("flux-secrets.yaml");
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
-    let captured: serde_json::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(captured["kind"], "List");
-    assert_eq!(captured["items"][0]["data"]["identity"], b64);
-    assert_eq!(captured["items"][0]["metadata"]["name"], "flux-system");
-    assert!(
-        captured["items"][0]["metadata"]
-            .get("resourceVersion")
-            .is_none()
-    );
-    // Every value is now masked wherever the run's output goes.
-    assert_eq!(redactor.redact(VALUE), planrun::redact::MASK);
-    assert_eq!(redactor.redact(b64), planrun::redact::MASK);
-
-    let sel = selection("Secret", Some("flux-system"), pattern(".*"));
-    let deleted = kube_delete(&h.env(LONG), &delete(sel.clone()))
-        .await
-        .unwrap();
-    let gone = wait_absent(&h.env(LONG), &WaitAbsent { selection: sel })
-        .await
-        .unwrap();
-    assert!(
-        h.sb.state()
-            .list("v1", "Secret", Some("flux-system"))
-            .is_empty()
-    );
-
-    let mut outputs = h.lines.all();
-    outputs.extend([summary, deleted, gone]);
-    for dirent in std::fs::read_dir(run_dir.path()).unwrap() {
-        let p = dirent.unwrap().path();
-        if p != path {
-            outputs.push(std::fs::read_to_string(&p).unwrap());
-        }
-    }
-    for text in &outputs {
-        for secret in [VALUE, b64, "another-secret-token"] {
-            assert!(!text.contains(secret), "{secret} leaked in {text}");
-        }
-    }
     h.sb.shutdown().await;
 }
 
@@ -679,71 +481,6 @@ async fn dry_run_deletes_nothing_and_lists_what_would_go() {
         h.lines
             .all()
             .contains(&"would delete namespaces/flux-system (server-side dry run)".to_string())
-    );
-    h.sb.shutdown().await;
-}
-
-#[tokio::test]
-async fn wait_condition_succeeds_when_ready_and_explains_when_not() {
-    let h = Harness::with_flux_repos(&["flux-system", "apps"]).await;
-    let spec = WaitCondition {
-        selection: selection("GitRepository", Some("flux-system"), pattern(".*")),
-        condition: "Ready".into(),
-        status: "True".into(),
-    };
-    let state = h.sb.state();
-    state
-        .set_condition(
-            "source.toolkit.fluxcd.io/v1",
-            "GitRepository",
-            "flux-system",
-            "apps",
-            "Ready",
-            "False",
-            "GitOperationFailed",
-            "failed to checkout and determine revision: authentication required",
-        )
-        .unwrap();
-    let err = wait_condition(&h.env(SHORT), &spec).await.unwrap_err();
-    let text = err.to_string();
-    assert!(text.starts_with("timed out after 1.5s waiting for Ready=True on gitrepositories matching /.*/ in namespace flux-system"), "{text}");
-    assert!(
-        text.contains("gitrepositories/flux-system/apps: Ready=False (GitOperationFailed): failed to checkout and determine revision: authentication required"),
-        "{text}"
-    );
-    assert!(
-        text.contains("gitrepositories/flux-system/flux-system: no Ready condition yet"),
-        "{text}"
-    );
-
-    // Both become ready while the task waits.
-    let lines = &h.lines;
-    let conn = &h.conn;
-    let wait = async {
-        let env = TaskEnv::new(conn, lines, LONG);
-        wait_condition(&env, &spec).await
-    };
-    let ready = async {
-        for name in ["apps", "flux-system"] {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            state
-                .set_condition(
-                    "source.toolkit.fluxcd.io/v1",
-                    "GitRepository",
-                    "flux-system",
-                    name,
-                    "Ready",
-                    "True",
-                    "Succeeded",
-                    "stored artifact",
-                )
-                .unwrap();
-        }
-    };
-    let (result, ()) = tokio::join!(wait, ready);
-    assert_eq!(
-        result.unwrap(),
-        "Ready=True on gitrepositories matching /.*/ in namespace flux-system: flux-system/apps, flux-system/flux-system"
     );
     h.sb.shutdown().await;
 }
@@ -1163,31 +900,11 @@ async fn dry_run_checks_waits_and_assertions_against_the_state_now_without_waiti
 const SECRET_VALUE: &str = "s3cr3t-deploy-key-material";
 const SECRET_B64: &str = "czNjcjN0LWRlcGxveS1rZXktbWF0ZXJpYWw=";
 
-const CLI_PLAN: &str = r#"
-[plan]
-name = "kube-cli"
-context = "rehearsal"
-
-[tasks.capture]
-type = "capture"
-kind = "Secret"
-namespace = "flux-system"
-name_pattern = ".*"
-file = "flux-secrets.yaml"
-
-[tasks.delete-ns]
-type = "kube-delete"
-kind = "Namespace"
-name = "flux-system"
-needs = ["capture"]
-
-[tasks.ns-gone]
-type = "wait-absent"
-kind = "Namespace"
-name = "flux-system"
-timeout = "30s"
-needs = ["delete-ns"]
-"#;
+/// The plan of the CLI tests here: capture, delete and wait on the `flux-system`
+/// namespace of a sandbox under the context `rehearsal`.
+fn cli_plan() -> String {
+    crate::kube_dual::capture_delete_wait_plan("rehearsal", "flux-system")
+}
 
 /// A kubeconfig with two contexts on the sandbox; `current` is the current one.
 fn two_context_kubeconfig(server: &str, current: &str) -> String {
@@ -1204,11 +921,11 @@ async fn cli_sandbox() -> (Sandbox, tempfile::TempDir) {
     );
     let sb = start_sandbox(fast(), &[FLUX_NS.to_owned(), secret]).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("plan.toml"), CLI_PLAN).unwrap();
+    std::fs::write(dir.path().join("plan.toml"), cli_plan()).unwrap();
     (sb, dir)
 }
 
-async fn planrun_cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+pub(crate) async fn planrun_cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     let dir = dir.to_path_buf();
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     tokio::task::spawn_blocking(move || {
@@ -1223,80 +940,6 @@ async fn planrun_cli(dir: &std::path::Path, args: &[&str]) -> std::process::Outp
     })
     .await
     .unwrap()
-}
-
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cli_runs_capture_delete_and_wait_and_keeps_secrets_out_of_the_run() {
-    let (sb, dir) = cli_sandbox().await;
-    std::fs::write(
-        dir.path().join("kubeconfig"),
-        two_context_kubeconfig(&sb.url(), "rehearsal"),
-    )
-    .unwrap();
-    let out = planrun_cli(
-        dir.path(),
-        &[
-            "run",
-            "plan.toml",
-            "--kubeconfig",
-            "kubeconfig",
-            "--output",
-            "json",
-        ],
-    )
-    .await;
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(
-        sb.state()
-            .get("v1", "Namespace", "", "flux-system")
-            .is_none()
-    );
-    let files = files_under(&dir.path().join(".planrun"));
-    let capture = files
-        .iter()
-        .find(|p| p.ends_with("flux-secrets.yaml"))
-        .expect("the capture file is in the run directory");
-    let mode = std::fs::metadata(capture).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
-    assert!(
-        std::fs::read_to_string(capture)
-            .unwrap()
-            .contains(SECRET_B64)
-    );
-    let report = files.iter().find(|p| p.ends_with("report.md")).unwrap();
-    let report = std::fs::read_to_string(report).unwrap();
-    assert!(
-        report.contains(&format!("kube context `rehearsal` at {} |", sb.url())),
-        "{report}"
-    );
-    assert!(stdout.contains("captured 1 secret to flux-secrets.yaml (mode 0600): flux-system/flux-system (keys: identity)"), "{stdout}");
-    // The value is nowhere else: not in output, events, logs, journal or report.
-    let mut texts = vec![stdout, stderr];
-    for f in files.iter().filter(|p| *p != capture) {
-        texts.push(String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned());
-    }
-    for t in &texts {
-        assert!(
-            !t.contains(SECRET_VALUE) && !t.contains(SECRET_B64),
-            "leak in {t}"
-        );
-    }
-    sb.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1398,7 +1041,10 @@ fn cli_refuses_an_unreachable_api_server_before_any_task() {
     .unwrap();
     std::fs::write(
         dir.path().join("plan.toml"),
-        format!("{CLI_PLAN}\n[tasks.marker]\ntype = \"exec-script\"\nscript = \"touch marker\"\n"),
+        format!(
+            "{}\n[tasks.marker]\ntype = \"exec-script\"\nscript = \"touch marker\"\n",
+            cli_plan()
+        ),
     )
     .unwrap();
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("planrun"))

@@ -13,6 +13,8 @@ mod fuzz;
 mod hardening;
 mod journal;
 mod kube_apply;
+mod kube_backend;
+mod kube_dual;
 mod kube_finalizers;
 mod kube_harness;
 mod kube_patch;
