@@ -110,7 +110,9 @@ async fn stuck_namespace_timeout_names_finalizers_and_conditions() {
     kube_delete(&h.env(LONG), &delete(sel.clone()))
         .await
         .unwrap();
-    // The sandbox does not write namespace conditions itself; a real cluster does.
+    // The sandbox writes a namespace's deletion conditions from its content; one held
+    // by the `stuck` knob has no content, so the test writes the condition a real
+    // cluster shows for content with a finalizer.
     h.sb.state()
         .set_condition(
             "v1",
