@@ -33,7 +33,7 @@ use tokio::time::Instant;
 
 use super::error::RehearseError;
 use super::spec::Reaction;
-use planrun_sandbox::{ConditionRule, Scenario};
+use planrun_sandbox::{ConditionRule, Manifest, Scenario};
 
 /// The scenario keys a real cluster decides by itself.
 pub const CLUSTER_DECIDES: &[(&str, &str)] = &[
@@ -255,24 +255,27 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// The field manager of client-side `kubectl apply`.
 const CLIENT_SIDE_APPLY: &str = "kubectl-client-side-apply";
 
-/// The objects of multi-document YAML files, in order.
+/// The objects of multi-document YAML files, in order, read as the sandbox reads
+/// its seeds ([`Manifest::objects`]).
 pub fn read_manifests(paths: &[PathBuf]) -> Result<Vec<Value>, RehearseError> {
-    use serde::Deserialize;
     let mut out = Vec::new();
     for path in paths {
-        let text = std::fs::read_to_string(path).map_err(|source| RehearseError::Read {
+        let yaml = std::fs::read_to_string(path).map_err(|source| RehearseError::Read {
             path: path.clone(),
             source,
         })?;
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let value = Value::deserialize(doc).map_err(|e| RehearseError::Spec {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-            if !value.is_null() {
-                out.push(value);
-            }
-        }
+        let manifest = Manifest {
+            source: path.display().to_string(),
+            yaml,
+        };
+        let objects = manifest.objects().map_err(|e| RehearseError::Spec {
+            path: path.clone(),
+            message: match e {
+                planrun_sandbox::SandboxError::Seed { message, .. } => message,
+                other => other.to_string(),
+            },
+        })?;
+        out.extend(objects);
     }
     Ok(out)
 }

@@ -37,31 +37,32 @@ impl Manifest {
             yaml,
         })
     }
-}
 
-/// Split multi-document YAML into objects (expanding `kind: List`), skipping empty ones.
-pub fn parse_documents(m: &Manifest) -> Result<Vec<Value>, SandboxError> {
-    let mut out = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(&m.yaml) {
-        let v = Value::deserialize(doc).map_err(|e| SandboxError::Seed {
-            source_name: m.source.clone(),
-            message: e.to_string(),
-        })?;
-        match v {
-            Value::Null => {}
-            Value::Object(_) if v.get("kind").and_then(Value::as_str) == Some("List") => {
-                out.extend(v["items"].as_array().cloned().unwrap_or_default());
-            }
-            Value::Object(_) => out.push(v),
-            _ => {
-                return Err(SandboxError::Seed {
-                    source_name: m.source.clone(),
-                    message: "a document is not a mapping".to_owned(),
-                });
+    /// Its objects: the YAML documents, `kind: List` expanded, empty ones skipped.
+    /// The one reading of a seed, for the sandbox and for a rehearsal on a cluster.
+    pub fn objects(&self) -> Result<Vec<Value>, SandboxError> {
+        let mut out = Vec::new();
+        for doc in serde_yaml::Deserializer::from_str(&self.yaml) {
+            let v = Value::deserialize(doc).map_err(|e| SandboxError::Seed {
+                source_name: self.source.clone(),
+                message: e.to_string(),
+            })?;
+            match v {
+                Value::Null => {}
+                Value::Object(_) if v.get("kind").and_then(Value::as_str) == Some("List") => {
+                    out.extend(v["items"].as_array().cloned().unwrap_or_default());
+                }
+                Value::Object(_) => out.push(v),
+                _ => {
+                    return Err(SandboxError::Seed {
+                        source_name: self.source.clone(),
+                        message: "a document is not a mapping".to_owned(),
+                    });
+                }
             }
         }
+        Ok(out)
     }
-    Ok(out)
 }
 
 fn priority(obj: &Value) -> u8 {
@@ -80,7 +81,7 @@ pub fn seed(
 ) -> Result<Vec<Value>, SandboxError> {
     let mut docs = Vec::new();
     for m in manifests {
-        for d in parse_documents(m)? {
+        for d in m.objects()? {
             docs.push((m.source.clone(), d));
         }
     }
