@@ -5,22 +5,23 @@
 use std::path::Path;
 
 use kube::api::DynamicObject;
-use serde::Deserialize;
 
-/// The objects of multi-document YAML files, in order (empty documents skipped).
+use crate::seed::Manifest;
+
+/// The objects of multi-document YAML files, in order, read as seeds are
+/// ([`Manifest::objects`]: empty documents skipped, `kind: List` expanded).
 pub fn read_manifests(paths: &[impl AsRef<Path>]) -> Result<Vec<DynamicObject>, String> {
     let mut objects = Vec::new();
     for path in paths {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
+        let yaml = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read manifest {}: {e}", path.display()))?;
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let value = serde_yaml::Value::deserialize(doc)
-                .map_err(|e| format!("invalid YAML in {}: {e}", path.display()))?;
-            if value.is_null() {
-                continue;
-            }
-            let object: DynamicObject = serde_yaml::from_value(value)
+        let manifest = Manifest {
+            source: path.display().to_string(),
+            yaml,
+        };
+        for value in manifest.objects().map_err(|e| e.to_string())? {
+            let object: DynamicObject = serde_json::from_value(value)
                 .map_err(|e| format!("invalid object in {}: {e}", path.display()))?;
             if object.types.is_none() {
                 return Err(format!(
