@@ -56,14 +56,11 @@ pub fn whereabouts(holder: &LockHolder) -> Whereabouts {
     if holder.host != here {
         return Whereabouts::Elsewhere;
     }
-    // A zombie has finished; a missing /proc entry is gone.
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", holder.pid)).unwrap_or_default();
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    match state {
-        Some("Z" | "X") | None => Whereabouts::Gone,
-        Some(_) => Whereabouts::Running,
+    // A zombie has finished; a missing process is gone.
+    if i32::try_from(holder.pid).is_ok_and(crate::procs::is_running) {
+        Whereabouts::Running
+    } else {
+        Whereabouts::Gone
     }
 }
 
