@@ -395,6 +395,18 @@ impl PulumiWorld {
             .unwrap()
     }
 
+    /// The metadata file beside the stack's checkpoint in the local backend (see
+    /// `src/exec/pulumi/checkpoint.rs`).
+    pub fn checkpoint_sidecar(&self) -> PathBuf {
+        let backend = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "PULUMI_BACKEND_URL")
+            .and_then(|(_, v)| v.strip_prefix("file://"))
+            .expect("a local backend");
+        Path::new(backend).join(".pulumi/stacks/oceanid-cluster/oceanid-cluster.json.attrs")
+    }
+
     /// A values file merged over the chart's (see realcluster/README.md), named by the
     /// stack's `valuesFile` config.
     pub fn set_values(&self, cluster: &RealCluster, yaml: &str) {

@@ -193,6 +193,41 @@ pub enum PulumiError {
     )]
     UpdateInProgress { stack: String },
 
+    #[error(
+        "the checkpoint of stack `{stack}` cannot be read: its metadata file {} is empty or cut \
+         short",
+        paths(files)
+    )]
+    #[diagnostic(
+        code(planrun::pulumi::damaged_checkpoint),
+        help(
+            "an update killed while it saved the stack leaves the file so: the self-managed \
+             backend rewrites it in place just before it renames the new checkpoint over the \
+             old one, so the checkpoint itself is whole (the state saved before the kill, or \
+             the one being saved). Remove the damaged file and run again: `rm -- {}`",
+            files
+                .iter()
+                .map(|f| planrun_text::shell_quote(&f.display().to_string()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    )]
+    DamagedCheckpoint { stack: String, files: Vec<PathBuf> },
+
+    #[error("pulumi cannot read the checkpoint of stack `{stack}`: {detail}")]
+    #[diagnostic(
+        code(planrun::pulumi::checkpoint_unreadable),
+        help(
+            "`pulumi stack export --stack {stack}` shows the same error. On a self-managed \
+             backend (`pulumi whoami -v` names it), an update killed while it saved the stack \
+             can leave the metadata file beside the checkpoint \
+             (`.pulumi/stacks/<project>/{stack}.json.attrs`) empty: remove it if so; else \
+             restore the latest good state from `.pulumi/backups/` with `pulumi stack import \
+             --stack {stack} --file FILE`"
+        )
+    )]
+    CheckpointUnreadable { stack: String, detail: String },
+
     #[error("`pulumi {command}` failed for stack `{stack}` ({status}){}", detail_suffix(.detail))]
     #[diagnostic(code(planrun::pulumi::failed))]
     Failed {
@@ -214,6 +249,14 @@ pub enum PulumiError {
     #[error("cannot run `{binary}`: {detail}")]
     #[diagnostic(code(planrun::pulumi::spawn))]
     Spawn { binary: String, detail: String },
+}
+
+fn paths(files: &[PathBuf]) -> String {
+    files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn detail_suffix(detail: &[String]) -> String {
@@ -278,6 +321,12 @@ pub fn classify(
     }
     if find("no Pulumi.yaml project file found").is_some() {
         return Some(PulumiError::NoProject(cwd.to_path_buf()));
+    }
+    if let Some(line) = find(super::checkpoint::UNREADABLE) {
+        return Some(PulumiError::CheckpointUnreadable {
+            stack: stack.to_owned(),
+            detail: strip_error(line),
+        });
     }
     if find("[409] Conflict").is_some() || find("currently in progress").is_some() {
         return Some(PulumiError::UpdateInProgress {
@@ -349,6 +398,19 @@ mod tests {
             ),
             Some(PulumiError::UpdateInProgress { .. })
         ));
+        let e = classify(
+            &lines("error: failed to load checkpoint: EOF"),
+            "dev",
+            cwd,
+            None,
+        )
+        .expect("an unreadable checkpoint");
+        assert!(
+            e.with_help()
+                .contains(".pulumi/stacks/<project>/dev.json.attrs"),
+            "{}",
+            e.with_help()
+        );
         assert_eq!(
             classify(&lines("error: something else"), "dev", cwd, None),
             None

@@ -4,6 +4,7 @@
 
 mod argv;
 mod capture;
+mod checkpoint;
 mod config;
 mod error;
 mod lock;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use super::argv;
+use super::checkpoint;
 use super::error::{PulumiError, classify, strip_error};
 use super::lock::{self, LockHolder, Whereabouts};
 use super::output::OperationLog;
@@ -128,7 +129,20 @@ pub(super) async fn run(
             ctx.say(&advice);
             Err(error)
         }
-        Verdict::Failed(error) => Err(error.map_text(|t| ctx.run.redactor.redact(t).into_owned())),
+        Verdict::Failed(error) => {
+            // Which metadata file an unreadable checkpoint has damaged is looked up
+            // here, like the lock's holder.
+            let env = ctx.child_env();
+            let error = match checkpoint::explain(task, binary, env, Some(&ctx.cancel), &log.stderr)
+                .await
+            {
+                Some(found) => TaskError::from_diagnostic(&found)
+                    .with_exit_code(error.exit_code)
+                    .with_excerpt(error.excerpt),
+                None => error,
+            };
+            Err(error.map_text(|t| ctx.run.redactor.redact(t).into_owned()))
+        }
     }
 }
 

@@ -21,6 +21,7 @@ use serde::Deserialize;
 
 use super::argv;
 use super::capture::{Captured, Stopped, capture};
+use super::checkpoint;
 use super::config::project_name;
 use super::lock::LockHolder;
 use crate::exec::{Attempt, TaskError};
@@ -146,19 +147,69 @@ pub(super) async fn inspect(
     binary: &Path,
     ctx: &Attempt,
 ) -> Result<Leftovers, TaskError> {
-    let export = run(task, binary, ctx, &argv::stack_export(task), "stack export").await?;
+    let export = match run(task, binary, ctx, &argv::stack_export(task), "stack export").await {
+        Ok(export) => export,
+        Err(Failure::Exited(out)) => {
+            let env = ctx.child_env();
+            return Err(
+                match checkpoint::explain(task, binary, env, Some(&ctx.cancel), &out.stderr).await {
+                    Some(e) => TaskError::from_diagnostic(&e)
+                        .map_text(|t| ctx.run.redactor.redact(t).into_owned()),
+                    None => failed("stack export", ctx, &out),
+                },
+            );
+        }
+        Err(Failure::Stopped(e)) => return Err(e),
+    };
     let mut found = Leftovers {
         pending: pending_operations(&export.stdout)
             .map_err(|e| TaskError::failed(format!("cannot read `pulumi stack export`: {e}")))?,
         locks: Vec::new(),
     };
-    let whoami = run(task, binary, ctx, &argv::whoami(task), "whoami").await?;
-    if let Some(root) = backend_root(&whoami.stdout)
+    if let Some(root) = backend(task, binary, ctx).await?
         && let Some(project) = project_name(&task.cwd)
     {
         found.locks = locks(&root, &project, &task.stack);
     }
     Ok(found)
+}
+
+/// The directory of the stack's backend when it is self-managed on this
+/// machine (`file://`), from `pulumi whoami --json`.
+pub(super) async fn backend(
+    task: &PulumiProject,
+    binary: &Path,
+    ctx: &Attempt,
+) -> Result<Option<PathBuf>, TaskError> {
+    let whoami = run(task, binary, ctx, &argv::whoami(task), "whoami")
+        .await
+        .map_err(|f| match f {
+            Failure::Exited(out) => failed("whoami", ctx, &out),
+            Failure::Stopped(e) => e,
+        })?;
+    Ok(backend_root(&whoami.stdout))
+}
+
+/// Why a `pulumi` command gave no answer.
+enum Failure {
+    /// It ran and failed: what it printed.
+    Exited(Captured),
+    /// It could not run, timed out or was cancelled.
+    Stopped(TaskError),
+}
+
+/// A failed command, with what it printed on stderr, masked.
+fn failed(what: &str, ctx: &Attempt, out: &Captured) -> TaskError {
+    let said: Vec<&str> = out
+        .stderr
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    TaskError::failed(format!(
+        "`pulumi {what}` failed: {}",
+        ctx.run.redactor.redact(&said.join(" "))
+    ))
 }
 
 async fn run(
@@ -167,7 +218,7 @@ async fn run(
     ctx: &Attempt,
     args: &[String],
     what: &str,
-) -> Result<Captured, TaskError> {
+) -> Result<Captured, Failure> {
     let out = capture(
         binary,
         args,
@@ -184,18 +235,10 @@ async fn run(
             INSPECT_TIMEOUT.as_secs()
         )),
         Stopped::Spawn(e) => TaskError::failed(format!("cannot run `pulumi {what}`: {e}")),
-    })?;
+    })
+    .map_err(Failure::Stopped)?;
     if !out.status.success() {
-        let said: Vec<&str> = out
-            .stderr
-            .iter()
-            .map(String::as_str)
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        return Err(TaskError::failed(format!(
-            "`pulumi {what}` failed: {}",
-            ctx.run.redactor.redact(&said.join(" "))
-        )));
+        return Err(Failure::Exited(out));
     }
     Ok(out)
 }
@@ -250,7 +293,7 @@ fn pending_operations(export: &str) -> Result<Vec<PendingOp>, String> {
 }
 
 /// The directory of a self-managed backend (`file://...`), from `whoami --json`.
-fn backend_root(whoami: &str) -> Option<PathBuf> {
+pub(super) fn backend_root(whoami: &str) -> Option<PathBuf> {
     let value: serde_json::Value = serde_json::from_str(whoami).ok()?;
     let url = value.get("url")?.as_str()?;
     let path = url.strip_prefix("file://")?;

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::argv;
 use super::capture::{Stopped, capture};
+use super::checkpoint;
 use super::config::{self, Missing, Presence};
 use super::error::{PulumiError, classify, strip_error};
 use super::lock::{self, Whereabouts};
@@ -328,6 +329,9 @@ async fn list_config(
         .map(|l| redactor.redact(l).into_owned())
         .collect();
     if !out.status.success() {
+        if let Some(e) = checkpoint::explain(task, binary, env, cancel, &stderr).await {
+            return Err(e.into());
+        }
         return Err(classify(&stderr, &task.stack, &task.cwd, None)
             .unwrap_or_else(|| PulumiError::Failed {
                 command: "config".into(),
