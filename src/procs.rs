@@ -37,6 +37,37 @@ pub fn process(pid: i32) -> Option<ProcessInfo> {
     parse_stat(&text)
 }
 
+/// Now, in the clock ticks of [`ProcessInfo::start_ticks`]: `CLOCK_BOOTTIME`
+/// divided down to `USER_HZ`, as the kernel derives a process's start time from the
+/// boot-time clock it read when forking it (Linux `kernel/fork.c` `copy_process`:
+/// `start_boottime`; `fs/proc/array.c` `do_task_stat`: `nsec_to_clock_t`, a
+/// division rounding down, after the same time-namespace offset a reader's clock
+/// gets). A process forked between two readings that agree started at that tick,
+/// which spares a read of its `/proc/<pid>/stat` (see [`spawned_start`]).
+pub fn boot_ticks() -> Option<u64> {
+    use std::sync::OnceLock;
+    static NANOS_PER_TICK: OnceLock<Option<u64>> = OnceLock::new();
+    let per_tick = (*NANOS_PER_TICK.get_or_init(|| {
+        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
+        let hz = u64::try_from(hz).ok().filter(|&hz| hz > 0)?;
+        (1_000_000_000 % hz == 0).then(|| 1_000_000_000 / hz)
+    }))?;
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).ok()?;
+    let nanos =
+        u64::try_from(now.tv_sec()).ok()? * 1_000_000_000 + u64::try_from(now.tv_nsec()).ok()?;
+    Some(nanos / per_tick)
+}
+
+/// The start time of process `pid` just spawned, given [`boot_ticks`] read before
+/// the spawn (`before`) and after it (`after`): the tick both name when they agree,
+/// else what `/proc` says (0 when it cannot say).
+pub fn spawned_start(pid: i32, before: Option<u64>, after: Option<u64>) -> u64 {
+    match (before, after) {
+        (Some(b), Some(a)) if a == b => b,
+        _ => process(pid).map_or(0, |p| p.start_ticks),
+    }
+}
+
 /// Whether process `pid` exists and is not a zombie.
 pub fn is_running(pid: i32) -> bool {
     process(pid).is_some_and(|p| p.is_running())
@@ -153,6 +184,32 @@ mod tests {
         );
         assert!(p.is_running());
         assert!(parse_stat("garbage").is_none());
+    }
+
+    #[test]
+    fn a_process_spawned_between_two_agreeing_ticks_started_at_that_tick() {
+        let mut agreed = 0;
+        for _ in 0..200 {
+            let before = boot_ticks();
+            let mut child = std::process::Command::new("sleep")
+                .arg("5")
+                .spawn()
+                .unwrap();
+            let after = boot_ticks();
+            let pid = i32::try_from(child.id()).unwrap();
+            let read = process(pid).unwrap().start_ticks;
+            assert_eq!(spawned_start(pid, before, after), read);
+            assert!(before.unwrap() <= read && read <= after.unwrap());
+            if before == after {
+                agreed += 1;
+            }
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        // The readings straddle a tick (10 ms) only now and then.
+        assert!(agreed > 100, "{agreed} of 200 readings agreed");
+        // Readings that disagree fall back to /proc.
+        assert_eq!(spawned_start(i32::MAX, Some(1), Some(2)), 0);
     }
 
     #[test]

@@ -509,6 +509,63 @@ fn resume_refuses_while_a_process_of_the_earlier_run_runs() {
     );
 }
 
+/// The guard reads its ledger once planrun is gone: each group watched gets the
+/// signal it was watched with (not the SIGTERM of the marker's fallback: these
+/// carry no marker), and a group released first is left alone.
+#[test]
+fn the_guard_stops_what_its_ledger_watches_with_the_signal_given() {
+    use nix::sys::signal::Signal;
+    use planrun::exec::process::{ProcessGuard, Watched};
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let group = |name: &str| {
+        let mark = dir.path().join(name);
+        let child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "trap 'echo int > {m}; exit' INT; trap 'echo term > {m}; exit' TERM; \
+                 sleep 30 & wait",
+                m = mark.display()
+            ))
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        // The traps are set once the shell waits.
+        std::thread::sleep(Duration::from_millis(300));
+        let watched = Watched {
+            pgid: pid,
+            leader_start: planrun::procs::process(pid).unwrap().start_ticks,
+            signal: Signal::SIGINT,
+            grace: Duration::from_millis(500),
+        };
+        (child, mark, watched)
+    };
+    let guard = ProcessGuard::start(
+        Path::new(&assert_cmd::cargo::cargo_bin("planrun")),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let (mut released, released_mark, r) = group("released");
+    let (mut watched, watched_mark, w) = group("watched");
+    guard.watch(&r);
+    guard.release(r.pgid);
+    guard.watch(&w);
+    let guard_pid = guard.pid();
+    drop(guard);
+    watched.wait().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&watched_mark).unwrap().trim(),
+        "int"
+    );
+    assert!(wait_until(|| gone(i32::try_from(guard_pid).unwrap())));
+    assert!(!released_mark.exists(), "a released group was signalled");
+    assert!(!gone(r.pgid));
+    released.kill().unwrap();
+    released.wait().unwrap();
+    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(r.pgid), Signal::SIGKILL);
+}
+
 /// The pid of planrun `pid`'s process guard (its child running `__guard`).
 fn guard_of(pid: u32) -> u32 {
     let mut found = None;

@@ -6,6 +6,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -88,14 +89,17 @@ pub async fn run_with(
         .current_dir(&spec.cwd)
         .envs(ctx.child_env().iter().map(|(k, v)| (k, v)))
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
+        .stdin(dev_null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         // Only reached if the future is dropped mid-run (planrun exiting at once);
         // the group is killed through the registry then.
         .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| {
+    let before = procs::boot_ticks();
+    let spawned = cmd.spawn();
+    let after = procs::boot_ticks();
+    let mut child = spawned.map_err(|e| {
         // The kernel says ENOENT for a missing working directory as for a missing
         // program: tell them apart.
         if !spec.cwd.is_dir() {
@@ -117,7 +121,7 @@ pub async fn run_with(
         .id()
         .and_then(|id| i32::try_from(id).ok())
         .ok_or_else(|| std::io::Error::other("child exited before its pid was known"))?;
-    let leader_start = procs::process(pgid).map_or(0, |p| p.start_ticks);
+    let leader_start = procs::spawned_start(pgid, before, after);
     let _registered = ctx.run.groups.register(
         ProcessGroup {
             task: ctx.task.clone(),
@@ -208,6 +212,15 @@ async fn stop_leftovers(pgid: i32, leader_start: u64, signal: Signal, grace: Dur
         tokio::time::sleep(POLL).await;
     }
     left
+}
+
+/// A child's stdin: `/dev/null`, opened once and handed out as duplicates.
+fn dev_null() -> Stdio {
+    static NULL: OnceLock<Option<std::fs::File>> = OnceLock::new();
+    NULL.get_or_init(|| std::fs::File::open("/dev/null").ok())
+        .as_ref()
+        .and_then(|f| f.try_clone().ok())
+        .map_or_else(Stdio::null, Stdio::from)
 }
 
 async fn sleep_until(at: Option<Instant>) {

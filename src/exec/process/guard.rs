@@ -4,11 +4,16 @@
 //! A run starts one guard: the planrun binary itself, `planrun __guard`, in a process
 //! group of its own, deaf to SIGINT, SIGTERM and SIGHUP (a closed terminal or a
 //! Ctrl-C meant for planrun must not end it first). Its stdin is a pipe whose write
-//! end only planrun holds (it is close-on-exec, so no task inherits it). planrun
-//! tells it, one line each, which process groups to watch (`+PGID LEADER_START SIGNAL
-//! GRACE_MS`) and which are done (`-PGID`). When the pipe reaches its end, planrun is
-//! gone, in whatever way: the guard sends each group still watched its stop signal,
-//! waits up to its grace period, sends SIGKILL to what is left, and exits.
+//! end only planrun holds (it is close-on-exec, so no task inherits it), and which
+//! planrun never writes to: its end is the news that planrun is gone, in whatever
+//! way. Its stdout is the ledger, an anonymous in-memory file (`memfd_create`)
+//! planrun appends to, one line each, the process groups to watch (`+PGID
+//! LEADER_START SIGNAL GRACE_MS`) and those done (`-PGID`, written with the next
+//! watch). The guard sleeps until the pipe ends, without waking for each task; then
+//! it reads the ledger, sends each group still watched its stop signal, waits up to
+//! its grace period, sends SIGKILL to what is left, and exits. What planrun wrote
+//! before a `kill -9` is in the ledger: the file lives on in memory while the guard
+//! holds it, and needs no disk.
 //!
 //! A process group is named by its leader's pid; with the leader's start time the
 //! guard never signals a later group that got the same number.
@@ -16,18 +21,20 @@
 //! Between a task's spawn and its line reaching the guard there is a moment (the
 //! `exec`) when planrun can die with the group unannounced. So every task also gets
 //! a marker in its environment, `PLANRUN_GUARD=<token>`, unique to the run; at the
-//! end of its input the guard also stops the group of every process carrying it.
+//! end of planrun the guard also stops the group of every process carrying it.
 //!
 //! What a task moves out of its process group on purpose (`setsid`, a double fork
 //! into a group of its own) is outside the guard's reach.
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::io::{self, BufRead, Write};
 use std::path::Path;
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use nix::sys::memfd::MFdFlags;
 use nix::sys::signal::Signal;
 
 use super::group::signal_group;
@@ -88,9 +95,21 @@ impl Watched {
 /// planrun's end of a running guard.
 #[derive(Debug)]
 pub struct ProcessGuard {
-    input: Mutex<Option<ChildStdin>>,
+    input: Mutex<Input>,
     pid: u32,
     token: String,
+}
+
+/// planrun's ends of the pipe and the ledger, and the releases not yet written:
+/// they go with the next watch, one write per task rather than two. A release the
+/// guard never reads costs nothing: it stops only groups whose leader, by its
+/// start time, still runs (see [`Watched::alive`]).
+#[derive(Debug)]
+struct Input {
+    /// Held, never written: the guard sees its end when planrun is gone.
+    _pipe: Option<ChildStdin>,
+    ledger: Option<File>,
+    released: String,
 }
 
 impl ProcessGuard {
@@ -101,6 +120,10 @@ impl ProcessGuard {
         use std::os::unix::process::CommandExt;
         let salt = RandomState::new().hash_one((std::process::id(), Instant::now()));
         let token = format!("{}-{salt:016x}", std::process::id());
+        let ledger = File::from(
+            nix::sys::memfd::memfd_create("planrun-guard", MFdFlags::MFD_CLOEXEC)
+                .map_err(io::Error::from)?,
+        );
         let mut child = Command::new(exe)
             .arg(GUARD_COMMAND)
             .arg(&token)
@@ -108,12 +131,16 @@ impl ProcessGuard {
             .stdin(Stdio::piped())
             // Nothing of planrun's terminal or pipes: a guard holding a pipe open
             // would keep `planrun ... | tee` from ending.
-            .stdout(Stdio::null())
+            .stdout(Stdio::from(ledger.try_clone()?))
             .stderr(Stdio::null())
             .process_group(0)
             .spawn()?;
         Ok(Self {
-            input: Mutex::new(child.stdin.take()),
+            input: Mutex::new(Input {
+                _pipe: child.stdin.take(),
+                ledger: Some(ledger),
+                released: String::new(),
+            }),
             pid: child.id(),
             token,
         })
@@ -129,26 +156,27 @@ impl ProcessGuard {
         self.pid
     }
 
-    /// Asks the guard to stop `group` should planrun die.
+    /// Asks the guard to stop `group` should planrun die; sends the releases
+    /// gathered since the last watch first.
     pub fn watch(&self, group: &Watched) {
-        self.send(&group.line());
-    }
-
-    /// The group is gone: nothing to stop any more.
-    pub fn release(&self, pgid: i32) {
-        self.send(&format!("-{pgid}\n"));
-    }
-
-    fn send(&self, line: &str) {
         let mut input = self.input.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(pipe) = input.as_mut() else {
+        let mut lines = std::mem::take(&mut input.released);
+        lines.push_str(&group.line());
+        let Some(ledger) = input.ledger.as_mut() else {
             return;
         };
-        if let Err(e) = pipe.write_all(line.as_bytes()) {
-            // The guard is gone (killed on purpose?); planrun goes on without it.
-            tracing::warn!("the process guard stopped listening: {e}");
-            *input = None;
+        if let Err(e) = ledger.write_all(lines.as_bytes()) {
+            // Out of memory for it: the guard still finds the run's processes by
+            // their marker.
+            tracing::warn!("cannot write to the process guard's ledger: {e}");
+            input.ledger = None;
         }
+    }
+
+    /// The group is gone: nothing to stop any more. Told with the next watch.
+    pub fn release(&self, pgid: i32) {
+        let mut input = self.input.lock().unwrap_or_else(|e| e.into_inner());
+        input.released.push_str(&format!("-{pgid}\n"));
     }
 }
 
@@ -278,7 +306,16 @@ pub fn guard_main(token: &str, grace_ms: u64) {
     }
     // Blocked, they stay pending and never end the guard.
     let _ = deaf.thread_block();
-    serve(io::stdin().lock(), token, Duration::from_millis(grace_ms));
+    // Until planrun is gone (nothing is ever written to the pipe, or it is ignored).
+    let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
+    // The ledger, from its start (a description of its own: the one on stdout
+    // shares planrun's offset).
+    let ledger = File::open("/proc/self/fd/1").map(io::BufReader::new);
+    let grace = Duration::from_millis(grace_ms);
+    match ledger {
+        Ok(ledger) => serve(ledger, token, grace),
+        Err(_) => serve(io::empty(), token, grace),
+    };
 }
 
 #[cfg(test)]

@@ -11,5 +11,5 @@ mod output;
 pub use binary::resolve_binary;
 pub use child::{ProcessExit, ProcessSpec, RunOptions, describe_status, run, run_with};
 pub use group::{GroupRegistry, ProcessGroup, signal_group};
-pub use guard::{GUARD_COMMAND, ProcessGuard, adopt_orphans, guard_main, stop_adopted};
+pub use guard::{GUARD_COMMAND, ProcessGuard, Watched, adopt_orphans, guard_main, stop_adopted};
 pub use output::EXCERPT_LINES;
