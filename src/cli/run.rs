@@ -471,8 +471,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         }
     }
     drop(journal_sink);
-    let unwritten = reporter
-        .join()
+    let unwritten = report::finish(reporter)
         .map_err(|_| Error::Internal(Report::msg("the reporter thread panicked")))?;
     problems.extend(unwritten);
     // The end is announced before planrun exits (its own retries are bounded).

@@ -9,4 +9,4 @@ mod style;
 mod summary;
 mod terminal;
 
-pub use reporter::{OutputFormat, ReporterConfig, spawn};
+pub use reporter::{OutputFormat, ReporterConfig, finish, spawn};

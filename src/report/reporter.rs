@@ -55,6 +55,13 @@ pub fn spawn(rx: Receiver<Event>, config: ReporterConfig) -> JoinHandle<Vec<Stri
         .expect("a thread can be started")
 }
 
+/// Waits for the reporter thread once every sender is dropped, waking it from the
+/// moment it lets events gather: the run's last events need not wait for it.
+pub fn finish(reporter: JoinHandle<Vec<String>>) -> std::thread::Result<Vec<String>> {
+    reporter.thread().unpark();
+    reporter.join()
+}
+
 /// A file the reporter writes: given up, and said once, at its first failure, so
 /// that a full disk costs `events.jsonl` but not the terminal.
 struct ReportFile<W> {
@@ -130,8 +137,9 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> Vec<String> {
         // Let events gather for a moment, then take them all and flush once: one
         // wake-up of this thread per batch instead of one per event keeps it off the
         // CPU the tasks need (it matters with thousands of short tasks).
+        // The run wakes it early once it has said everything ([`finish`]).
         if !matches!(first.kind, EventKind::RunFinished { .. }) {
-            std::thread::sleep(BATCH);
+            std::thread::park_timeout(BATCH);
         }
         for event in std::iter::once(first).chain(rx.try_iter()) {
             if let Some(f) = &mut events_file {

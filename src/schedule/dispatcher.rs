@@ -646,14 +646,18 @@ impl Loop<'_> {
             }
         }
         if !pending_empty {
-            // A held start wants the commit at once: with nothing in flight it has
-            // nothing to overlap with, and is quickest on this thread (no hand-off to
-            // the sync thread and back on a chain's critical path). Held reports alone
-            // can wait a moment for more changes to share the sync.
-            let how = if self.held_spawns.iter().all(|h| h.after <= self.committed) {
-                Commit::Soon
-            } else if self.inflight.is_empty() {
+            // With nothing in flight and nothing to start there is nothing to overlap
+            // the sync with (a chain's next start waits for it, or the run is
+            // ending): it is quickest on this thread, with no hand-off to the sync
+            // thread and back. A held start wants the commit at once; held reports
+            // alone can wait a moment for more changes to share the sync.
+            let committed = self.committed;
+            let startable = self.held_spawns.iter().any(|h| h.after <= committed);
+            let waiting = self.held_spawns.iter().any(|h| h.after > committed);
+            let how = if self.inflight.is_empty() && !startable {
                 Commit::Here
+            } else if !waiting {
+                Commit::Soon
             } else {
                 Commit::Now
             };
@@ -1103,6 +1107,20 @@ mod tests {
         assert_eq!(
             asked_after(&started(3)),
             Some(Commit::Here),
+            "{:?}",
+            sink.asked
+        );
+        // `d`'s end, with nothing left to run: here too, not after a wait for more
+        // changes to share the sync.
+        let d_ended = sink
+            .batches
+            .iter()
+            .position(|b| b.iter().any(|c| c.ended_task() == Some(3)))
+            .unwrap()
+            + 1;
+        assert_eq!(
+            sink.asked.iter().find(|(after, _)| *after == d_ended),
+            Some(&(d_ended, Commit::Here)),
             "{:?}",
             sink.asked
         );
