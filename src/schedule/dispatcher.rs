@@ -235,6 +235,7 @@ impl Dispatcher<'_> {
             jobs,
             estimated: None,
             ended_since_estimate: true,
+            estimating: true,
         };
         let graph = DepGraph::from_plan(&plan, &d.config.known_durations);
         let (mut state, initial) = RunState::new(graph, &start);
@@ -315,6 +316,8 @@ struct Loop<'s> {
     estimated: Option<Instant>,
     /// A task ended since then.
     ended_since_estimate: bool,
+    /// Some task left has a duration from earlier runs to estimate with.
+    estimating: bool,
 }
 
 /// Something the dispatcher does only once the changes behind it are recorded.
@@ -718,7 +721,8 @@ impl Loop<'_> {
     /// from earlier runs: after tasks ended, at most every [`ESTIMATE_EVERY`] (the
     /// reporters count down in between). Its event follows the ends it accounts for.
     fn estimate(&mut self, state: &RunState) -> Result<(), RunError> {
-        let due = self.ended_since_estimate
+        let due = self.estimating
+            && self.ended_since_estimate
             && self
                 .estimated
                 .is_none_or(|at| at.elapsed() >= ESTIMATE_EVERY)
@@ -731,6 +735,9 @@ impl Loop<'_> {
             .collect();
         let known = |t: TaskIdx| self.config.known_durations.get(t).copied().flatten();
         if !left.iter().any(|&t| known(t).is_some()) {
+            // No task left has a duration from earlier runs, and none will: nothing
+            // to estimate for the rest of the run (not looked at again after each end).
+            self.estimating = false;
             return Ok(());
         }
         let ran = |t: TaskIdx| {
