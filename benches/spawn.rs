@@ -5,9 +5,10 @@
 //!
 //! - `tokio`: `tokio::process` with `process_group(0)` and an async wait;
 //! - `guarded`: the same with what planrun adds to every spawn so that no task
-//!   outlives it: the leader's start time read from `/proc`, the group registered
-//!   with a running process guard (a line down a pipe) and released at the end (a
-//!   second line), and the check for leftovers in the group (one `killpg(0)`);
+//!   outlives it: the leader's start time (the boot clock read around the spawn,
+//!   `/proc` only when the readings straddle a tick), the group registered with a
+//!   running process guard (a line in its ledger, the release written with the
+//!   next one), and the check for leftovers in the group (one `killpg(0)`);
 //! - `duct`: `duct::cmd` with a `before_spawn` hook setting the process group, the
 //!   blocking `wait` on tokio's blocking pool;
 //! - `std`: `std::process` on 2 plain threads (the floor).
@@ -86,6 +87,7 @@ async fn guarded_round(groups: planrun::exec::process::GroupRegistry) -> Duratio
         let permit = sem.clone().acquire_owned().await.expect("open");
         let groups = groups.clone();
         set.spawn(async move {
+            let before = planrun::procs::boot_ticks();
             let mut child = tokio::process::Command::new("true")
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
@@ -93,8 +95,9 @@ async fn guarded_round(groups: planrun::exec::process::GroupRegistry) -> Duratio
                 .process_group(0)
                 .spawn()
                 .expect("spawn");
+            let after = planrun::procs::boot_ticks();
             let pgid = i32::try_from(child.id().expect("a pid")).expect("a pid fits");
-            let leader_start = planrun::procs::process(pgid).map_or(0, |p| p.start_ticks);
+            let leader_start = planrun::procs::spawned_start(pgid, before, after);
             let registration = groups.register(
                 planrun::exec::process::ProcessGroup {
                     task: "t".into(),
