@@ -308,14 +308,29 @@ pub fn guard_main(token: &str, grace_ms: u64) {
     let _ = deaf.thread_block();
     // Until planrun is gone (nothing is ever written to the pipe, or it is ignored).
     let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
-    // The ledger, from its start (a description of its own: the one on stdout
-    // shares planrun's offset).
-    let ledger = File::open("/proc/self/fd/1").map(io::BufReader::new);
-    let grace = Duration::from_millis(grace_ms);
-    match ledger {
-        Ok(ledger) => serve(ledger, token, grace),
-        Err(_) => serve(io::empty(), token, grace),
+    let ledger = read_ledger();
+    serve(ledger.as_slice(), token, Duration::from_millis(grace_ms));
+}
+
+/// The ledger on the guard's stdout, from its start (read by position: the offset
+/// is shared with planrun's end). Empty if it cannot be read: the marker remains.
+fn read_ledger() -> Vec<u8> {
+    use std::os::unix::fs::FileExt;
+    let Ok(fd) = nix::unistd::dup(io::stdout()) else {
+        return Vec::new();
     };
+    let ledger = File::from(fd);
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match ledger.read_at(&mut buf, out.len() as u64) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    out
 }
 
 #[cfg(test)]
