@@ -65,18 +65,20 @@ pub(super) fn damaged_sidecars(root: &Path, project: Option<&str>, stack: &str) 
     out
 }
 
-/// When the CLI said (`stderr`) it cannot read the stack's checkpoint: the error
-/// that says why and how to fix it, naming the damaged metadata file when the
-/// backend is a directory here; `None` for any other failure.
-pub(super) async fn explain(
+/// When the CLI said (`stderr`) it cannot read the stack's checkpoint: the
+/// metadata files found damaged, when the backend is a directory here (`pulumi
+/// whoami`); none for any other failure.
+pub(super) async fn damage(
     task: &PulumiProject,
     binary: &Path,
     env: &[(String, String)],
     cancel: Option<&Cancel>,
     stderr: &[String],
-) -> Option<PulumiError> {
-    let detail = stderr.iter().find(|l| l.contains(UNREADABLE))?;
-    let root = capture(
+) -> Vec<PathBuf> {
+    if !stderr.iter().any(|l| l.contains(UNREADABLE)) {
+        return Vec::new();
+    }
+    capture(
         binary,
         &argv::whoami(task),
         &task.cwd,
@@ -87,18 +89,26 @@ pub(super) async fn explain(
     .await
     .ok()
     .filter(|out| out.status.success())
-    .and_then(|out| backend_root(&out.stdout));
-    let files = root
-        .map(|root| damaged_sidecars(&root, project_name(&task.cwd).as_deref(), &task.stack))
-        .unwrap_or_default();
-    let stack = task.stack.clone();
-    Some(if files.is_empty() {
+    .and_then(|out| backend_root(&out.stdout))
+    .map(|root| damaged_sidecars(&root, project_name(&task.cwd).as_deref(), &task.stack))
+    .unwrap_or_default()
+}
+
+/// The error for a checkpoint the CLI said (`stderr`) it cannot read, naming the
+/// `damaged` metadata files when they are known; `None` for any other failure.
+pub(super) fn error(stack: &str, stderr: &[String], damaged: &[PathBuf]) -> Option<PulumiError> {
+    let detail = stderr.iter().find(|l| l.contains(UNREADABLE))?;
+    let stack = stack.to_owned();
+    Some(if damaged.is_empty() {
         PulumiError::CheckpointUnreadable {
             stack,
             detail: strip_error(detail),
         }
     } else {
-        PulumiError::DamagedCheckpoint { stack, files }
+        PulumiError::DamagedCheckpoint {
+            stack,
+            files: damaged.to_vec(),
+        }
     })
 }
 

@@ -266,7 +266,26 @@ fn detail_suffix(detail: &[String]) -> String {
     }
 }
 
+/// What was looked up about a failure beyond what the CLI printed: where the
+/// holder of a lock it named is ([`super::lock`]), and which metadata files of a
+/// checkpoint it could not read are damaged ([`super::checkpoint`]).
+#[derive(Debug, Clone, Default)]
+pub struct Lookups {
+    pub lock: Option<(LockHolder, Whereabouts)>,
+    pub damaged: Vec<PathBuf>,
+}
+
 impl PulumiError {
+    /// A stack locked by `holder`, told by where the holder is.
+    pub fn locked(stack: &str, cwd: &std::path::Path, holder: LockHolder, at: Whereabouts) -> Self {
+        let (stack, cwd, holder) = (stack.to_owned(), cwd.to_path_buf(), Box::new(holder));
+        match at {
+            Whereabouts::Running => PulumiError::LockedRunning { stack, holder },
+            Whereabouts::Gone => PulumiError::LockedAbandoned { stack, cwd, holder },
+            Whereabouts::Elsewhere => PulumiError::LockedElsewhere { stack, cwd, holder },
+        }
+    }
+
     /// The message and the help, on one line each, for a task error.
     pub fn with_help(&self) -> String {
         match self.help() {
@@ -277,24 +296,24 @@ impl PulumiError {
 }
 
 /// Recognises the CLI's messages for the failures with a known fix in what it
-/// printed to stderr; `None` for anything else. `lock` is where the holder of a lock
-/// the CLI named is (see [`super::lock`]), when it named one.
+/// printed to stderr; `None` for anything else. `found` is what was looked up
+/// about them.
 pub fn classify(
     stderr: &[String],
     stack: &str,
     cwd: &std::path::Path,
-    lock: Option<(LockHolder, Whereabouts)>,
+    found: &Lookups,
 ) -> Option<PulumiError> {
     let find = |needle: &str| stderr.iter().find(|l| l.contains(needle));
     if find("the stack is currently locked by").is_some()
-        && let Some((holder, whereabouts)) = lock
+        && let Some((holder, whereabouts)) = &found.lock
     {
-        let (stack, cwd, holder) = (stack.to_owned(), cwd.to_path_buf(), Box::new(holder));
-        return Some(match whereabouts {
-            Whereabouts::Running => PulumiError::LockedRunning { stack, holder },
-            Whereabouts::Gone => PulumiError::LockedAbandoned { stack, cwd, holder },
-            Whereabouts::Elsewhere => PulumiError::LockedElsewhere { stack, cwd, holder },
-        });
+        return Some(PulumiError::locked(
+            stack,
+            cwd,
+            holder.clone(),
+            *whereabouts,
+        ));
     }
     if find("no stack named").is_some() {
         return Some(PulumiError::StackNotFound {
@@ -322,11 +341,8 @@ pub fn classify(
     if find("no Pulumi.yaml project file found").is_some() {
         return Some(PulumiError::NoProject(cwd.to_path_buf()));
     }
-    if let Some(line) = find(super::checkpoint::UNREADABLE) {
-        return Some(PulumiError::CheckpointUnreadable {
-            stack: stack.to_owned(),
-            detail: strip_error(line),
-        });
+    if let Some(unreadable) = super::checkpoint::error(stack, stderr, &found.damaged) {
+        return Some(unreadable);
     }
     if find("[409] Conflict").is_some() || find("currently in progress").is_some() {
         return Some(PulumiError::UpdateInProgress {
@@ -362,7 +378,7 @@ mod tests {
                 &lines("error: no stack named 'dev' found"),
                 "dev",
                 cwd,
-                None
+                &Lookups::default()
             ),
             Some(PulumiError::StackNotFound { .. })
         ));
@@ -373,7 +389,7 @@ mod tests {
                 ),
                 "dev",
                 cwd,
-                None
+                &Lookups::default()
             ),
             Some(PulumiError::NotLoggedIn { .. })
         ));
@@ -381,7 +397,7 @@ mod tests {
             &lines("error: getting secrets manager: passphrase must be set with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE environment variables"),
             "dev",
             cwd,
-            None,
+            &Lookups::default(),
         )
         .expect("a passphrase error");
         assert!(
@@ -394,7 +410,7 @@ mod tests {
                 &lines("error: [409] Conflict: Another update is currently in progress."),
                 "dev",
                 cwd,
-                None
+                &Lookups::default()
             ),
             Some(PulumiError::UpdateInProgress { .. })
         ));
@@ -402,7 +418,7 @@ mod tests {
             &lines("error: failed to load checkpoint: EOF"),
             "dev",
             cwd,
-            None,
+            &Lookups::default(),
         )
         .expect("an unreadable checkpoint");
         assert!(
@@ -412,7 +428,12 @@ mod tests {
             e.with_help()
         );
         assert_eq!(
-            classify(&lines("error: something else"), "dev", cwd, None),
+            classify(
+                &lines("error: something else"),
+                "dev",
+                cwd,
+                &Lookups::default()
+            ),
             None
         );
     }
@@ -425,9 +446,11 @@ mod tests {
         );
         let holder = super::super::lock::holder(&stderr).unwrap();
         let told = |w| {
-            classify(&stderr, "s", cwd, Some((holder.clone(), w)))
-                .unwrap()
-                .with_help()
+            let found = Lookups {
+                lock: Some((holder.clone(), w)),
+                ..Lookups::default()
+            };
+            classify(&stderr, "s", cwd, &found).unwrap().with_help()
         };
         let running = told(Whereabouts::Running);
         assert!(

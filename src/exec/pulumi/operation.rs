@@ -10,8 +10,8 @@ use nix::sys::signal::Signal;
 
 use super::argv;
 use super::checkpoint;
-use super::error::{PulumiError, classify, strip_error};
-use super::lock::{self, LockHolder, Whereabouts};
+use super::error::{Lookups, PulumiError, classify, strip_error};
+use super::lock;
 use super::output::OperationLog;
 use super::run::{DEFAULT_GRACE, Settings};
 use crate::events::{CancelReason, Stream};
@@ -112,13 +112,24 @@ pub(super) async fn run(
     let excerpt = last_lines(excerpt)
         .map(|l| ctx.run.redactor.redact(&l).into_owned())
         .collect();
-    // Whether the holder of a lock the CLI named still runs: looked up here, so that
-    // the verdict stays a function of what it is given.
-    let lock = lock::holder(&log.stderr).map(|h| {
-        let w = lock::whereabouts(&h);
-        (h, w)
-    });
-    match verdict(&op, task, grace, &exit, &log, excerpt, lock) {
+    // Whether the holder of a lock the CLI named still runs, which metadata files
+    // of a checkpoint it could not read are damaged: looked up here, so that the
+    // verdict stays a function of what it is given.
+    let found = Lookups {
+        lock: lock::holder(&log.stderr).map(|h| {
+            let w = lock::whereabouts(&h);
+            (h, w)
+        }),
+        damaged: checkpoint::damage(
+            task,
+            binary,
+            ctx.child_env(),
+            Some(&ctx.cancel),
+            &log.stderr,
+        )
+        .await,
+    };
+    match verdict(&op, task, grace, &exit, &log, excerpt, &found) {
         Verdict::Done => {
             if let Some(summary) = &log.summary {
                 ctx.say(&format!("--- pulumi {}: {summary}", op.name()));
@@ -129,20 +140,7 @@ pub(super) async fn run(
             ctx.say(&advice);
             Err(error)
         }
-        Verdict::Failed(error) => {
-            // Which metadata file an unreadable checkpoint has damaged is looked up
-            // here, like the lock's holder.
-            let env = ctx.child_env();
-            let error = match checkpoint::explain(task, binary, env, Some(&ctx.cancel), &log.stderr)
-                .await
-            {
-                Some(found) => TaskError::from_diagnostic(&found)
-                    .with_exit_code(error.exit_code)
-                    .with_excerpt(error.excerpt),
-                None => error,
-            };
-            Err(error.map_text(|t| ctx.run.redactor.redact(t).into_owned()))
-        }
+        Verdict::Failed(error) => Err(error.map_text(|t| ctx.run.redactor.redact(t).into_owned())),
     }
 }
 
@@ -261,7 +259,7 @@ fn verdict(
     exit: &ProcessExit,
     log: &OperationLog,
     mut excerpt: Vec<String>,
-    lock: Option<(LockHolder, Whereabouts)>,
+    found: &Lookups,
 ) -> Verdict {
     if let Some(reason) = exit.cancelled {
         let advice = stopped_advice(op, task, reason, grace);
@@ -275,7 +273,7 @@ fn verdict(
         return Verdict::Done;
     }
     Verdict::Failed(
-        failure(op, task, log, &exit.status, lock)
+        failure(op, task, log, &exit.status, found)
             .with_exit_code(exit.status.code())
             .with_excerpt(excerpt),
     )
@@ -309,9 +307,9 @@ fn failure(
     task: &PulumiProject,
     log: &OperationLog,
     status: &ExitStatus,
-    lock: Option<(LockHolder, Whereabouts)>,
+    found: &Lookups,
 ) -> TaskError {
-    if let Some(known) = classify(&log.stderr, &task.stack, &task.cwd, lock.clone()) {
+    if let Some(known) = classify(&log.stderr, &task.stack, &task.cwd, found) {
         return TaskError::from_diagnostic(&known);
     }
     if let Operation::Up {
@@ -405,7 +403,7 @@ mod tests {
             exit,
             log,
             vec!["out".into()],
-            None,
+            &Lookups::default(),
         )
     }
 
@@ -496,7 +494,7 @@ mod tests {
             &exit(255, None),
             &log,
             Vec::new(),
-            None,
+            &Lookups::default(),
         ) else {
             panic!("not failed");
         };

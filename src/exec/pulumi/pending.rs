@@ -45,10 +45,18 @@ pub(super) struct PendingOp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct HeldLock {
     pub path: PathBuf,
-    /// "created by user@host (pid N) at TIME", as the CLI says it.
-    pub owner: String,
     /// Who holds it, when the file says.
     pub holder: Option<LockHolder>,
+}
+
+impl HeldLock {
+    /// "created by user@host (pid N) at TIME", as the CLI says it.
+    pub fn owner(&self) -> String {
+        self.holder.as_ref().map_or_else(
+            || "owner unreadable".to_owned(),
+            |h| format!("created by {} (pid {}) at {}", h.by, h.pid, h.since),
+        )
+    }
 }
 
 /// What an interrupted update left in the stack.
@@ -84,7 +92,7 @@ impl Leftovers {
             out.push(format!(
                 "stack {stack} is locked: {} ({})",
                 l.path.display(),
-                l.owner
+                l.owner()
             ));
         }
         out.join("\n")
@@ -151,8 +159,10 @@ pub(super) async fn inspect(
         Ok(export) => export,
         Err(Failure::Exited(out)) => {
             let env = ctx.child_env();
+            let damaged =
+                checkpoint::damage(task, binary, env, Some(&ctx.cancel), &out.stderr).await;
             return Err(
-                match checkpoint::explain(task, binary, env, Some(&ctx.cancel), &out.stderr).await {
+                match checkpoint::error(&task.stack, &out.stderr, &damaged) {
                     Some(e) => TaskError::from_diagnostic(&e)
                         .map_text(|t| ctx.run.redactor.redact(t).into_owned()),
                     None => failed("stack export", ctx, &out),
@@ -326,29 +336,16 @@ fn locks(root: &Path, project: &str, stack: &str) -> Vec<HeldLock> {
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .map(|path| {
-            let content = std::fs::read(&path)
+            let holder = std::fs::read(&path)
                 .ok()
-                .and_then(|b| serde_json::from_slice::<Content>(&b).ok());
-            let owner = content.as_ref().map_or_else(
-                || "owner unreadable".to_owned(),
-                |c| {
-                    format!(
-                        "created by {}@{} (pid {}) at {}",
-                        c.username, c.hostname, c.pid, c.timestamp
-                    )
-                },
-            );
-            let holder = content.map(|c| LockHolder {
-                by: format!("{}@{}", c.username, c.hostname),
-                host: c.hostname,
-                pid: c.pid,
-                since: c.timestamp,
-            });
-            HeldLock {
-                path,
-                owner,
-                holder,
-            }
+                .and_then(|b| serde_json::from_slice::<Content>(&b).ok())
+                .map(|c| LockHolder {
+                    by: format!("{}@{}", c.username, c.hostname),
+                    host: c.hostname,
+                    pid: c.pid,
+                    since: c.timestamp,
+                });
+            HeldLock { path, holder }
         })
         .collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -401,7 +398,7 @@ mod tests {
         let found = locks(&root, "cluster", "prod");
         assert_eq!(found.len(), 1);
         assert_eq!(
-            found[0].owner,
+            found[0].owner(),
             "created by sre@laptop (pid 42) at 2026-11-30T12:03:14Z"
         );
         assert!(backend_root(r#"{"user": "x", "url": "https://api.pulumi.com"}"#).is_none());

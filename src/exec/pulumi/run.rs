@@ -18,7 +18,7 @@ use super::argv;
 use super::capture::{Stopped, capture};
 use super::checkpoint;
 use super::config::{self, Missing, Presence};
-use super::error::{PulumiError, classify, strip_error};
+use super::error::{Lookups, PulumiError, classify, strip_error};
 use super::lock::{self, Whereabouts};
 use super::operation::{self, Operation, ReviewedPlan};
 use super::pending;
@@ -329,10 +329,11 @@ async fn list_config(
         .map(|l| redactor.redact(l).into_owned())
         .collect();
     if !out.status.success() {
-        if let Some(e) = checkpoint::explain(task, binary, env, cancel, &stderr).await {
-            return Err(e.into());
-        }
-        return Err(classify(&stderr, &task.stack, &task.cwd, None)
+        let found = Lookups {
+            damaged: checkpoint::damage(task, binary, env, cancel, &stderr).await,
+            ..Lookups::default()
+        };
+        return Err(classify(&stderr, &task.stack, &task.cwd, &found)
             .unwrap_or_else(|| PulumiError::Failed {
                 command: "config".into(),
                 stack: task.stack.clone(),
@@ -582,15 +583,8 @@ async fn resolve_leftovers(
         if let Some(holder) = &held.holder {
             let whereabouts = lock::whereabouts(holder);
             if whereabouts != Whereabouts::Gone {
-                let (stack, cwd, holder) = (
-                    project.stack.clone(),
-                    project.cwd.clone(),
-                    Box::new(holder.clone()),
-                );
-                let e = match whereabouts {
-                    Whereabouts::Running => PulumiError::LockedRunning { stack, holder },
-                    _ => PulumiError::LockedElsewhere { stack, cwd, holder },
-                };
+                let e =
+                    PulumiError::locked(&project.stack, &project.cwd, holder.clone(), whereabouts);
                 return Err(TaskError::from_diagnostic(&e).map_text(|t| redact(ctx, t)));
             }
         }
