@@ -196,15 +196,7 @@ async fn ended(
             return status;
         }
         if Instant::now() >= deadline {
-            let processes: Vec<String> = world
-                .processes()
-                .iter()
-                .map(|p| {
-                    std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                        .unwrap_or_default()
-                        .replace('\0', " ")
-                })
-                .collect();
+            let processes = PulumiWorld::command_lines(&world.processes());
             let _ = run.kill();
             let cluster = k
                 .run(&[

@@ -445,6 +445,17 @@ impl PulumiWorld {
             .collect()
     }
 
+    /// The command lines of `pids`, for a failure to show.
+    pub fn command_lines(pids: &[u32]) -> Vec<String> {
+        pids.iter()
+            .map(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                    .unwrap_or_default()
+                    .replace('\0', " ")
+            })
+            .collect()
+    }
+
     /// Waits until none of [`Self::processes`] runs (a CLI's plugins take a moment to
     /// go after it); fails naming those still running after a generous minute.
     pub async fn none_left(&self) {
@@ -454,14 +465,7 @@ impl PulumiWorld {
             if left.is_empty() {
                 return;
             }
-            let named: Vec<String> = left
-                .iter()
-                .map(|p| {
-                    std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                        .unwrap_or_default()
-                        .replace('\0', " ")
-                })
-                .collect();
+            let named = Self::command_lines(&left);
             assert!(
                 std::time::Instant::now() < deadline,
                 "Pulumi processes still running: {named:#?}"
