@@ -116,6 +116,17 @@ pub fn open_private(path: &Path, how: Open) -> io::Result<File> {
 /// there is replaced, not followed), and the directory synced. A reader sees the
 /// old content or the new, never part of it.
 pub fn replace_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, true)
+}
+
+/// [`replace_private`] without the syncs, for a cache: a reader still sees the old
+/// content or the new, but a power loss may take the new back, or leave the file
+/// empty.
+pub fn replace_private_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     use std::io::Write;
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".tmp");
@@ -125,9 +136,14 @@ pub fn replace_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
         // The umask cannot widen 0600, but an inherited ACL could: set it again.
         file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if durable {
+            file.sync_all()?;
+        }
     }
     std::fs::rename(&tmp, path)?;
+    if !durable {
+        return Ok(());
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -113,8 +113,9 @@ impl Timings {
                 self.add(&task.id, &task.fingerprint, took);
             }
         }
-        self.tasks
-            .retain(|id, _| plan.tasks().iter().any(|t| t.id == *id));
+        let ids: std::collections::HashSet<&str> =
+            plan.tasks().iter().map(|t| t.id.as_str()).collect();
+        self.tasks.retain(|id, _| ids.contains(id.as_str()));
         self.version = VERSION;
     }
 
@@ -135,11 +136,11 @@ impl Timings {
         defs.truncate(DEFINITIONS);
     }
 
-    /// Writes the timings for the plan, atomically and privately (see
-    /// [`replace_private`](crate::layout::replace_private)).
+    /// Writes the timings for the plan, atomically and privately, not durably (see
+    /// [`replace_private_unsynced`](crate::layout::replace_private_unsynced)).
     pub fn save(&self, plan: &PlanState) -> std::io::Result<()> {
         let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
-        crate::layout::replace_private(&plan.dir().timings_path(), &bytes)
+        crate::layout::replace_private_unsynced(&plan.dir().timings_path(), &bytes)
     }
 }
 
