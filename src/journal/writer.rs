@@ -350,6 +350,35 @@ impl Shared {
         // numbers), so go on with it.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Takes in how an `fdatasync` covering the first `target` bytes ended, from
+    /// whichever thread ran it, and tells whoever waits. A sync that succeeded after
+    /// another failed is still an error: nothing after a failure is taken as durable.
+    fn synced(
+        &self,
+        target: u64,
+        synced: io::Result<()>,
+        durable_tx: &watch::Sender<u64>,
+    ) -> (MutexGuard<'_, SyncState>, io::Result<()>) {
+        let mut state = self.lock();
+        let result = match synced {
+            Ok(()) if state.failed.is_none() => {
+                state.durable = state.durable.max(target);
+                Ok(())
+            }
+            Ok(()) => Err(state
+                .failed
+                .as_ref()
+                .map_or_else(|| io::Error::other("a sync failed"), SyncFailure::error)),
+            Err(e) => {
+                state.failed = Some(SyncFailure::of(&e));
+                Err(e)
+            }
+        };
+        durable_tx.send_replace(state.durable);
+        self.wake.notify_all();
+        (state, result)
+    }
 }
 
 impl Syncer {
@@ -417,25 +446,7 @@ impl Syncer {
             }
         }
         let synced = file.sync_data();
-        let mut state = self.shared.lock();
-        let result = match synced {
-            Ok(()) if state.failed.is_none() => {
-                state.durable = state.durable.max(len);
-                Ok(())
-            }
-            Ok(()) => Err(state
-                .failed
-                .as_ref()
-                .map_or_else(|| io::Error::other("a sync failed"), SyncFailure::error)),
-            Err(e) => {
-                let failure = SyncFailure::of(&e);
-                state.failed = Some(failure);
-                Err(e)
-            }
-        };
-        self.durable_tx.send_replace(state.durable);
-        self.shared.wake.notify_all();
-        result
+        self.shared.synced(len, synced, &self.durable_tx).1
     }
 
     /// Syncs what is left and ends the thread.
@@ -485,13 +496,7 @@ fn sync_loop(
         let target = state.written;
         drop(state);
         let synced = file.sync_data();
-        state = shared.lock();
-        match synced {
-            Ok(()) => state.durable = state.durable.max(target),
-            Err(e) => state.failed = Some(SyncFailure::of(&e)),
-        }
-        durable_tx.send_replace(state.durable);
-        shared.wake.notify_all();
+        state = shared.synced(target, synced, durable_tx).0;
     }
 }
 
