@@ -33,7 +33,13 @@ pub fn process(pid: i32) -> Option<ProcessInfo> {
     if pid <= 0 {
         return None;
     }
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // procfs reports no size: read into a buffer a stat line fits, rather than the
+    // growing probe reads `fs::read_to_string` makes (this runs for every process
+    // of the table when a run ends or resumes).
+    let mut text = String::with_capacity(512);
+    std::fs::File::open(format!("/proc/{pid}/stat"))
+        .and_then(|mut f| std::io::Read::read_to_string(&mut f, &mut text))
+        .ok()?;
     parse_stat(&text)
 }
 
