@@ -303,7 +303,8 @@ struct Syncer {
 #[derive(Debug)]
 struct Shared {
     state: Mutex<SyncState>,
-    /// Wakes the thread (more written, stop) and blocking waiters (more durable).
+    /// Wakes the sync thread: more written, wanted at once, or stop. (Whoever waits
+    /// for more to be durable is told through the writer's `watch` channel.)
     wake: Condvar,
 }
 
@@ -352,8 +353,10 @@ impl Shared {
     }
 
     /// Takes in how an `fdatasync` covering the first `target` bytes ended, from
-    /// whichever thread ran it, and tells whoever waits. A sync that succeeded after
-    /// another failed is still an error: nothing after a failure is taken as durable.
+    /// whichever thread ran it, and tells whoever waits for it. A sync that succeeded
+    /// after another failed is still an error: nothing after a failure is taken as
+    /// durable. The sync thread is not woken: more durable gives it nothing to do
+    /// (a wake-up here cost a thread switch per step of a chain).
     fn synced(
         &self,
         target: u64,
@@ -376,7 +379,6 @@ impl Shared {
             }
         };
         durable_tx.send_replace(state.durable);
-        self.wake.notify_all();
         (state, result)
     }
 }
@@ -491,6 +493,10 @@ fn sync_loop(
                 .0;
         }
         state.urgent = false;
+        if state.written <= state.durable {
+            // Synced meanwhile on the writer's thread.
+            continue;
+        }
         // Everything written by now is covered by this sync (and later bytes may be
         // too, but only these are claimed).
         let target = state.written;

@@ -9,8 +9,9 @@
 //!   `planrun run` unchanged; the simulated tools act on the cluster through it.
 //! - The scenario's `seeds` are applied the way the seed says they were made: created
 //!   by `seed_field_manager` (`kubectl-client-side-apply` writes the last-applied
-//!   annotation too, as client-side `kubectl apply` does); CRDs are waited for until
-//!   Established before their custom resources.
+//!   annotation too, as client-side `kubectl apply` does), in the sandbox's order
+//!   (Namespaces, CRDs, the rest); CRDs are waited for until Established before their
+//!   custom resources.
 //! - What the sandbox simulates that a real cluster does by itself (namespace and CRD
 //!   finalization, Deployment readiness, finalizers, watch bookmarks, injected API
 //!   faults, the server version) is the cluster's job: those scenario keys
@@ -422,8 +423,9 @@ pub async fn write_object(
     }
 }
 
-/// Seeds the cluster with the scenario's manifests, in order; a CRD is waited for
-/// until Established before what follows.
+/// Seeds the cluster with the scenario's manifests in the sandbox's order
+/// ([`planrun_sandbox::seed_order`]: Namespaces, CRDs, the rest, each in the order
+/// written); a CRD is waited for until Established before what follows.
 pub async fn seed(
     client: &Client,
     scenario: &Scenario,
@@ -434,7 +436,9 @@ pub async fn seed(
     } else {
         scenario.seed_field_manager.as_str()
     };
-    for manifest in read_manifests(&scenario.seeds)? {
+    let mut manifests = read_manifests(&scenario.seeds)?;
+    manifests.sort_by_key(planrun_sandbox::seed_order);
+    for manifest in manifests {
         write_object(client, &manifest, manager, say).await?;
         if manifest["kind"] == "CustomResourceDefinition" {
             wait_established(client, &manifest).await?;

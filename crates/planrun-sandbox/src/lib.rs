@@ -136,7 +136,7 @@ pub use error::SandboxError;
 pub use faults::RequestRecord;
 pub use reactions::{ConditionSpec, Reaction, When};
 pub use scenario::{ConditionRule, Delay, FaultRule, FluxControllers, NamespaceKnob, Scenario};
-pub use seed::Manifest;
+pub use seed::{Manifest, seed_order};
 pub use server::{Sandbox, SandboxConfig, kubeconfig_yaml, write_kubeconfig_of};
 pub use shared::REQUEST_LOG_CAPACITY;
 pub use snapshot::Snapshot;

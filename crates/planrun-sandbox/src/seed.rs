@@ -65,7 +65,11 @@ impl Manifest {
     }
 }
 
-fn priority(obj: &Value) -> u8 {
+/// Where an object goes when seeding, lowest first (a stable sort keeps the written
+/// order otherwise): Namespaces, then CRDs, then the rest, so a manifest may list a
+/// custom resource or a namespaced object before what it needs. The rehearsal on a
+/// real cluster seeds in the same order.
+pub fn seed_order(obj: &Value) -> u8 {
     match obj.get("kind").and_then(Value::as_str) {
         Some("Namespace") => 0,
         Some("CustomResourceDefinition") => 1,
@@ -85,7 +89,7 @@ pub fn seed(
             docs.push((m.source.clone(), d));
         }
     }
-    docs.sort_by_key(|(_, d)| priority(d));
+    docs.sort_by_key(|(_, d)| seed_order(d));
     store.seeding = true;
     let stored = seed_all(store, docs, manager);
     store.seeding = false;

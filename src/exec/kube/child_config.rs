@@ -16,11 +16,11 @@
 //! The private file names `apiVersion: v1` and `kind: Config` like every kubeconfig:
 //! kube-rs refuses to merge files whose `kind` or `apiVersion` differ.
 
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::connection::Connection;
 use crate::exec::private_file::write_private;
+use crate::layout::create_private_dir;
 
 /// The private kubeconfig of a run's children; removed when dropped.
 #[derive(Debug)]
@@ -35,11 +35,7 @@ const FILE: &str = "kubeconfig";
 impl ChildKubeconfig {
     /// Writes the private file into `dir` (created 0700) for `conn`'s context.
     pub fn write(dir: &Path, conn: &Connection) -> std::io::Result<Self> {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        create_private_dir(dir)?;
         let path = dir.join(FILE);
         write_private(&path, Self::contents(conn.context()).as_bytes())?;
         let mut entries = vec![path];
