@@ -11,7 +11,9 @@
 # For each DAG and each of -j2 and -j8 it runs ninja, make, and planrun in its
 # default journal sync mode and in each other `--journal-sync` mode, in turn, RUNS
 # times (interleaved, so machine noise hits them all alike), and prints the median
-# wall times and each planrun mode's ratio to ninja and to make.
+# wall times and each planrun mode's ratio to ninja and to make. Last, the chain's
+# floor in the default mode: ninja's time plus one synced append (measured with dd on
+# the same disk) for each step, which waits for its need's end to be durable.
 #
 # planrun runs as a user would: plan validation, the plan lock, the journal (synced
 # as the mode says), the durations of earlier runs read and updated, a log file per
@@ -107,6 +109,7 @@ run() {
 secs() { awk -v ns="$1" 'BEGIN { printf "%.3f", ns / 1e9 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
+declare -A chain_ninja=()
 TOOLS=(ninja make)
 for mode in "${MODES[@]}"; do TOOLS+=("planrun-$mode"); done
 
@@ -131,6 +134,7 @@ for dag in independent chain layered; do
       med[$tool]=$(tr ' ' '\n' <<<"${times[$tool]}" | grep . | median)
     done
     n=${med[ninja]} m=${med[make]}
+    [[ $dag != chain ]] || chain_ninja[$jobs]=$n
     printf '%-12s %3s  %6ss %6ss' "$dag" "$jobs" "$(secs "$n")" "$(secs "$m")"
     for mode in "${MODES[@]}"; do
       p=${med[planrun-$mode]}
@@ -138,4 +142,22 @@ for dag in independent chain layered; do
     done
     printf '\n'
   done
+done
+
+# The chain's floor in the default mode: each of its steps waits for one sync (a
+# task's end is durable before the task that needs it starts). One synced append on
+# the state directory's disk, as dd makes it (O_DSYNC; median of 3 x 300 appends):
+sync_ns=$(for _ in 1 2 3; do
+  rm -f "$WORK/sync-probe"
+  start=$(now)
+  dd if=/dev/zero of="$WORK/sync-probe" bs=256 count=300 oflag=dsync,append conv=notrunc status=none
+  echo $((($(now) - start) / 300))
+done | median)
+steps=299
+printf '\none synced append on this disk: %s us; the chain waits for %s of them, so the default\n' \
+  "$(awk -v ns="$sync_ns" 'BEGIN { printf "%.0f", ns / 1e3 }')" "$steps"
+for jobs in 2 8; do
+  n=${chain_ninja[$jobs]}
+  floor=$((n + steps * sync_ns))
+  printf '  cannot beat ninja + those syncs at -j%s: %ss (%s x ninja)\n' "$jobs" "$(secs "$floor")" "$(ratio "$floor" "$n")"
 done
