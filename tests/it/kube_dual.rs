@@ -428,6 +428,28 @@ async fn captured_secrets_are_private_and_restored_only_where_absent(w: World) {
     wait_absent(&w.env(LONG), &WaitAbsent { selection: one })
         .await
         .unwrap();
+    // Capturing again now (a resume, a `--rerun`) would write over the only copy of
+    // the deleted Secret with less: the earlier capture is kept, and said so.
+    let before = std::fs::read(&file).unwrap();
+    let again = capture(
+        &w.env(LONG),
+        &Capture {
+            selection: all.clone(),
+            file: "secrets.yaml".into(),
+        },
+        run_dir.path(),
+        &redactor,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        again.to_string(),
+        format!(
+            "{} holds an earlier capture, kept as it is: it holds Secret {ns}/deploy-key, which the cluster no longer has",
+            file.display()
+        )
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), before);
     let spec = KubeApply {
         source: ApplySource::Capture {
             task: TaskRef {

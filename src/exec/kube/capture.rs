@@ -3,7 +3,7 @@
 //! objects and keys only; every Secret value joins the run's redactor first, so no
 //! output, log, journal or report can show it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use k8s_openapi::ByteString;
@@ -46,6 +46,9 @@ pub async fn capture(
         (_, 1) => "object".to_string(),
         _ => "objects".to_string(),
     };
+    let items: Vec<Value> = objects.iter().map(manifest).collect();
+    let path = run_dir.join(&spec.file);
+    keep_what_was_captured(&path, &items)?;
     if env.dry_run {
         return Ok(format!(
             "would capture {} {what} to {}: {}",
@@ -54,13 +57,11 @@ pub async fn capture(
             described.join("; ")
         ));
     }
-    let items: Vec<Value> = objects.iter().map(manifest).collect();
     let document = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
     let yaml = serde_yaml::to_string(&document).map_err(|e| KubeError::CaptureIo {
         path: spec.file.clone(),
         source: std::io::Error::other(e),
     })?;
-    let path = run_dir.join(&spec.file);
     write_private(&path, yaml.as_bytes()).map_err(|source| KubeError::CaptureIo {
         path: path.display().to_string(),
         source,
@@ -80,6 +81,56 @@ pub async fn capture(
             spec.file,
             described.join("; ")
         )
+    })
+}
+
+/// Refuses to replace an earlier capture at `path` (a run resumed, or a task run
+/// again with `--rerun`) by `items` when they lack an object it holds: once the
+/// objects are deleted, capturing again would otherwise write over the only copy of
+/// them with less, or with nothing. A capture of the same objects (fresh values) or
+/// of more replaces it. An earlier file that cannot be read as a capture is kept too.
+fn keep_what_was_captured(path: &Path, items: &[Value]) -> Result<(), KubeError> {
+    let kept = |reason: String| KubeError::CaptureKept {
+        path: path.display().to_string(),
+        reason,
+    };
+    let earlier = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(kept(format!("it cannot be read: {e}"))),
+    };
+    let Some(held) = identities_in(&earlier) else {
+        // The parser's message is not shown: it may quote the file's values.
+        return Err(kept(
+            "it is not a list of objects as a capture writes it".into(),
+        ));
+    };
+    let now: BTreeSet<String> = items.iter().filter_map(identity).collect();
+    let lost: Vec<String> = held.into_iter().filter(|i| !now.contains(i)).collect();
+    if lost.is_empty() {
+        return Ok(());
+    }
+    Err(kept(format!(
+        "it holds {}, which the cluster no longer has",
+        lost.join(", ")
+    )))
+}
+
+/// The objects of a capture file, `Kind namespace/name` each; `None` when the text
+/// is not a capture (a YAML `List` of objects with a kind and a name).
+fn identities_in(yaml: &str) -> Option<Vec<String>> {
+    let doc: Value = serde_yaml::from_str(yaml).ok()?;
+    doc.get("items")?.as_array()?.iter().map(identity).collect()
+}
+
+/// An object's `Kind namespace/name` (`Kind name` when it has no namespace).
+fn identity(item: &Value) -> Option<String> {
+    let kind = item.get("kind")?.as_str()?;
+    let meta = item.get("metadata")?;
+    let name = meta.get("name")?.as_str()?;
+    Some(match meta.get("namespace").and_then(Value::as_str) {
+        Some(ns) => format!("{kind} {ns}/{name}"),
+        None => format!("{kind} {name}"),
     })
 }
 
@@ -265,5 +316,46 @@ mod tests {
             assert_eq!(r.redact(text), crate::redact::MASK, "{text}");
         }
         assert!(register_captured(&dir.path().join("missing.yaml"), &r).is_err());
+    }
+    /// A capture is replaced by one holding the same objects or more, never by one
+    /// that lacks an object it held; an earlier file that is not a capture is kept,
+    /// and what is said of it never quotes it.
+    #[test]
+    fn an_earlier_capture_is_replaced_only_by_one_that_lacks_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("capture.yaml");
+        let flux = manifest(&secret());
+        let mut other = flux.clone();
+        other["metadata"]["name"] = "other".into();
+        // No earlier capture.
+        keep_what_was_captured(&path, &[]).unwrap();
+        let document = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [flux.clone(), other.clone()]});
+        write_private(&path, serde_yaml::to_string(&document).unwrap().as_bytes()).unwrap();
+        keep_what_was_captured(&path, &[other.clone(), flux.clone()]).unwrap();
+        let mut third = flux.clone();
+        third["metadata"]["name"] = "third".into();
+        keep_what_was_captured(&path, &[flux.clone(), other.clone(), third]).unwrap();
+        let lost = keep_what_was_captured(&path, &[other]).unwrap_err();
+        assert_eq!(
+            lost.to_string(),
+            format!(
+                "{} holds an earlier capture, kept as it is: it holds Secret flux-system/flux-system, which the cluster no longer has",
+                path.display()
+            )
+        );
+        let err = keep_what_was_captured(&path, &[]).unwrap_err().to_string();
+        assert!(
+            err.ends_with("it holds Secret flux-system/flux-system, Secret flux-system/other, which the cluster no longer has"),
+            "{err}"
+        );
+        std::fs::write(&path, "identity: c2VjcmV0LWtleS12YWx1ZQ==\n").unwrap();
+        let err = keep_what_was_captured(&path, &[flux])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("kept as it is: it is not a list of objects as a capture writes it"),
+            "{err}"
+        );
+        assert!(!err.contains("c2Vj"), "{err}");
     }
 }

@@ -164,6 +164,17 @@ pub enum KubeError {
         source: std::io::Error,
     },
 
+    /// Capturing again would replace an earlier capture that holds what the new one
+    /// lacks (the task ran again after objects it captured were deleted).
+    #[error("{path} holds an earlier capture, kept as it is: {reason}")]
+    #[diagnostic(
+        code(planrun::kube::capture_kept),
+        help(
+            "a capture is never replaced by one that lacks what it held; if that is gone for good, move {path} aside and run the task again"
+        )
+    )]
+    CaptureKept { path: String, reason: String },
+
     /// Anything else from the client (a bug or an unexpected answer).
     #[error("{verb} {resource}: {message}")]
     #[diagnostic(code(planrun::kube::client))]
