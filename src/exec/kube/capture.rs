@@ -317,6 +317,7 @@ mod tests {
         }
         assert!(register_captured(&dir.path().join("missing.yaml"), &r).is_err());
     }
+
     /// A capture is replaced by one holding the same objects or more, never by one
     /// that lacks an object it held; an earlier file that is not a capture is kept,
     /// and what is said of it never quotes it.
