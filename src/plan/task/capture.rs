@@ -13,7 +13,8 @@ use crate::plan::task_type::{TypeInfo, schema_of};
 #[serde(deny_unknown_fields)]
 #[schemars(example = example())]
 pub struct RawCapture {
-    /// File name inside the run directory (default "<task id>.yaml").
+    /// File name inside the run directory (default "<task id>.yaml"); a capture run
+    /// again replaces it only when it lacks nothing the file holds.
     #[serde(default)]
     pub file: Option<String>,
 }
