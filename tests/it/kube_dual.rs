@@ -385,18 +385,13 @@ async fn captured_secrets_are_private_and_restored_only_where_absent(w: World) {
     }
     let run_dir = tempfile::tempdir().unwrap();
     let redactor = Redactor::new();
-    let all = Selection::of_kind("Secret", Some(&ns), pattern(".*"));
-    let captured = capture(
-        &w.env(LONG),
-        &Capture {
-            selection: all.clone(),
-            file: "secrets.yaml".into(),
-        },
-        run_dir.path(),
-        &redactor,
-    )
-    .await
-    .unwrap();
+    let all = Capture {
+        selection: Selection::of_kind("Secret", Some(&ns), pattern(".*")),
+        file: "secrets.yaml".into(),
+    };
+    let captured = capture(&w.env(LONG), &all, run_dir.path(), &redactor)
+        .await
+        .unwrap();
     assert_eq!(
         captured,
         format!(
@@ -431,17 +426,9 @@ async fn captured_secrets_are_private_and_restored_only_where_absent(w: World) {
     // Capturing again now (a resume, a `--rerun`) would write over the only copy of
     // the deleted Secret with less: the earlier capture is kept, and said so.
     let before = std::fs::read(&file).unwrap();
-    let again = capture(
-        &w.env(LONG),
-        &Capture {
-            selection: all.clone(),
-            file: "secrets.yaml".into(),
-        },
-        run_dir.path(),
-        &redactor,
-    )
-    .await
-    .unwrap_err();
+    let again = capture(&w.env(LONG), &all, run_dir.path(), &redactor)
+        .await
+        .unwrap_err();
     assert_eq!(
         again.to_string(),
         format!(
