@@ -34,7 +34,7 @@ use tokio::time::Instant;
 
 use super::error::RehearseError;
 use super::spec::Reaction;
-use planrun_sandbox::{ConditionRule, Manifest, Scenario};
+use planrun_sandbox::{ConditionRule, Manifest, SandboxError, Scenario};
 
 /// The scenario keys a real cluster decides by itself.
 pub const CLUSTER_DECIDES: &[(&str, &str)] = &[
@@ -261,21 +261,22 @@ const CLIENT_SIDE_APPLY: &str = "kubectl-client-side-apply";
 pub fn read_manifests(paths: &[PathBuf]) -> Result<Vec<Value>, RehearseError> {
     let mut out = Vec::new();
     for path in paths {
-        let yaml = std::fs::read_to_string(path).map_err(|source| RehearseError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let manifest = Manifest {
-            source: path.display().to_string(),
-            yaml,
-        };
-        let objects = manifest.objects().map_err(|e| RehearseError::Spec {
-            path: path.clone(),
-            message: match e {
-                planrun_sandbox::SandboxError::Seed { message, .. } => message,
-                other => other.to_string(),
-            },
-        })?;
+        let objects = Manifest::from_file(path)
+            .and_then(|m| m.objects())
+            .map_err(|e| match e {
+                SandboxError::Read { source, .. } => RehearseError::Read {
+                    path: path.clone(),
+                    source,
+                },
+                SandboxError::Seed { message, .. } => RehearseError::Spec {
+                    path: path.clone(),
+                    message,
+                },
+                other => RehearseError::Spec {
+                    path: path.clone(),
+                    message: other.to_string(),
+                },
+            })?;
         out.extend(objects);
     }
     Ok(out)

@@ -372,70 +372,39 @@ mod tests {
 
     #[test]
     fn recognises_the_clis_messages() {
-        let cwd = Path::new("/p");
+        // What the CLI printed alone, nothing looked up beside it.
+        let classify =
+            |text: &str| classify(&lines(text), "dev", Path::new("/p"), &Lookups::default());
         assert!(matches!(
-            classify(
-                &lines("error: no stack named 'dev' found"),
-                "dev",
-                cwd,
-                &Lookups::default()
-            ),
+            classify("error: no stack named 'dev' found"),
             Some(PulumiError::StackNotFound { .. })
         ));
         assert!(matches!(
             classify(
-                &lines(
-                    "error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions"
-                ),
-                "dev",
-                cwd,
-                &Lookups::default()
+                "error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions"
             ),
             Some(PulumiError::NotLoggedIn { .. })
         ));
-        let e = classify(
-            &lines("error: getting secrets manager: passphrase must be set with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE environment variables"),
-            "dev",
-            cwd,
-            &Lookups::default(),
-        )
-        .expect("a passphrase error");
+        let e = classify("error: getting secrets manager: passphrase must be set with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE environment variables")
+            .expect("a passphrase error");
         assert!(
             e.with_help().contains("help: set PULUMI_CONFIG_PASSPHRASE"),
             "{}",
             e.with_help()
         );
         assert!(matches!(
-            classify(
-                &lines("error: [409] Conflict: Another update is currently in progress."),
-                "dev",
-                cwd,
-                &Lookups::default()
-            ),
+            classify("error: [409] Conflict: Another update is currently in progress."),
             Some(PulumiError::UpdateInProgress { .. })
         ));
-        let e = classify(
-            &lines("error: failed to load checkpoint: EOF"),
-            "dev",
-            cwd,
-            &Lookups::default(),
-        )
-        .expect("an unreadable checkpoint");
+        let e =
+            classify("error: failed to load checkpoint: EOF").expect("an unreadable checkpoint");
         assert!(
             e.with_help()
                 .contains(".pulumi/stacks/<project>/dev.json.attrs"),
             "{}",
             e.with_help()
         );
-        assert_eq!(
-            classify(
-                &lines("error: something else"),
-                "dev",
-                cwd,
-                &Lookups::default()
-            ),
-            None
-        );
+        assert_eq!(classify("error: something else"), None);
     }
 
     #[test]

@@ -186,7 +186,7 @@ pub(super) async fn inspect(
 
 /// The directory of the stack's backend when it is self-managed on this
 /// machine (`file://`), from `pulumi whoami --json`.
-pub(super) async fn backend(
+async fn backend(
     task: &PulumiProject,
     binary: &Path,
     ctx: &Attempt,

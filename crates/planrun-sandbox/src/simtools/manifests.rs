@@ -6,6 +6,7 @@ use std::path::Path;
 
 use kube::api::DynamicObject;
 
+use crate::error::SandboxError;
 use crate::seed::Manifest;
 
 /// The objects of multi-document YAML files, in order, read as seeds are
@@ -14,13 +15,15 @@ pub fn read_manifests(paths: &[impl AsRef<Path>]) -> Result<Vec<DynamicObject>, 
     let mut objects = Vec::new();
     for path in paths {
         let path = path.as_ref();
-        let yaml = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read manifest {}: {e}", path.display()))?;
-        let manifest = Manifest {
-            source: path.display().to_string(),
-            yaml,
-        };
-        for value in manifest.objects().map_err(|e| e.to_string())? {
+        let values = Manifest::from_file(path)
+            .and_then(|m| m.objects())
+            .map_err(|e| match e {
+                SandboxError::Read { source, .. } => {
+                    format!("cannot read manifest {}: {source}", path.display())
+                }
+                other => other.to_string(),
+            })?;
+        for value in values {
             let object: DynamicObject = serde_json::from_value(value)
                 .map_err(|e| format!("invalid object in {}: {e}", path.display()))?;
             if object.types.is_none() {
