@@ -1104,10 +1104,11 @@ impl Store {
                 if let Some(m) = fresh.as_object_mut() {
                     m.remove("status");
                 }
-                let prepared = self.prepare_new(def, version, ns, fresh, Some(name))?;
+                let prepared = self.prepare_new(def, version, ns, fresh.clone(), Some(name))?;
+                // What the client sent says what it owns, empty maps the stored
+                // object leaves out included.
                 let mut merged =
-                    fields::apply(None, &prepared, &manager, &api_version, true, scope, &now())
-                        .expect("applying onto nothing cannot conflict");
+                    fields::apply_create(&prepared, &fresh, &manager, &api_version, scope, &now());
                 Self::prepare_for_create(def, &mut merged);
                 return self.insert_new(def, merged, opts);
             };

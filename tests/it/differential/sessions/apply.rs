@@ -368,3 +368,133 @@ pub fn kube_error(e: &kube::Error) -> Value {
         other => json!({"other": other.to_string()}),
     }
 }
+
+/// Lists merged item by item: a Deployment's containers by name (their env by name,
+/// their ports by port and protocol, which defaults to TCP), its finalizers by value.
+/// Two managers apply their own items and both stay; taking another's container image
+/// conflicts, named by the item's key; an Update (strategic merge patch) of one
+/// container's image owns that field alone; an apply that drops its items removes
+/// them, the other manager's stay.
+pub async fn ssa_keyed_lists(s: Arc<Side>, ns: String) -> Value {
+    let mut o = Obs::default();
+    let uri = format!("/apis/apps/v1/namespaces/{ns}/deployments/keyed");
+    let deployment = |containers: Value, finalizers: Value| {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "keyed", "namespace": ns, "finalizers": finalizers},
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": {"app": "keyed"}},
+                "template": {
+                    "metadata": {"labels": {"app": "keyed"}},
+                    "spec": {"containers": containers}
+                }
+            }
+        })
+    };
+    // What a step shows: a refusal's status and message, or the lists and who owns
+    // what (the controller's status writes left out: their timing is its own).
+    let shown = |raw: &super::Raw| -> Value {
+        if !(200..300).contains(&raw.status) {
+            return json!({"status": raw.status, "message": raw.body["message"],
+                          "details": raw.body["details"]});
+        }
+        // By manager: the API server orders entries by their time, to the second.
+        let mut managers: Vec<Value> = raw.body["metadata"]["managedFields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| ["alpha", "beta", "gamma"].contains(&e["manager"].as_str().unwrap_or("")))
+            .map(|e| {
+                json!({"manager": e["manager"], "operation": e["operation"],
+                            "fieldsV1": e["fieldsV1"]})
+            })
+            .collect();
+        managers.sort_by_key(|e| e["manager"].as_str().unwrap_or("").to_owned());
+        // The containers by what the managers set (the real server's defaults for the
+        // rest, such as imagePullPolicy, are no ownership matter).
+        let containers: Vec<Value> = raw.body["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| json!({"name": c["name"], "image": c["image"], "env": c["env"]}))
+            .collect();
+        json!({"status": raw.status, "finalizers": raw.body["metadata"]["finalizers"],
+               "containers": containers, "managers": managers})
+    };
+    let web = |tag: &str| json!({"name": "web", "image": format!("registry.example/web:{tag}")});
+    let mut alpha_web = web("v1");
+    alpha_web["env"] = json!([{"name": "A", "value": "1"}]);
+    alpha_web["ports"] = json!([{"containerPort": 80}]);
+    let side = json!({"name": "side", "image": "registry.example/side:v1"});
+
+    let raw = apply(
+        &s,
+        &uri,
+        "alpha",
+        false,
+        &deployment(json!([alpha_web]), json!(["example.com/alpha"])),
+    )
+    .await;
+    expect_ok(&s, "alpha's apply", &raw);
+    o.put("alpha", shown(&raw));
+    let raw = apply(
+        &s,
+        &uri,
+        "beta",
+        false,
+        &deployment(json!([side]), json!(["example.com/beta"])),
+    )
+    .await;
+    o.put("beta", shown(&raw));
+    let raw = apply(
+        &s,
+        &uri,
+        "beta",
+        false,
+        &deployment(json!([side, web("v2")]), json!(["example.com/beta"])),
+    )
+    .await;
+    o.put("beta_takes_web", shown(&raw));
+    let raw = s
+        .raw(
+            "PATCH",
+            &format!("{uri}?fieldManager=gamma"),
+            Some("application/strategic-merge-patch+json"),
+            Some(
+                serde_json::to_vec(&json!({"spec": {"template": {"spec": {
+                    "containers": [web("v3")]}}}}))
+                .unwrap(),
+            ),
+        )
+        .await;
+    o.put("gamma_patch", shown(&raw));
+    let raw = apply(
+        &s,
+        &uri,
+        "alpha",
+        false,
+        &deployment(json!([alpha_web]), json!(["example.com/alpha"])),
+    )
+    .await;
+    o.put("alpha_again", shown(&raw));
+    let other = json!({"name": "other", "image": "registry.example/other:v1"});
+    let mut dropped = deployment(json!([other]), json!([]));
+    dropped["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("finalizers");
+    let raw = apply(&s, &uri, "alpha", false, &dropped).await;
+    o.put("alpha_drops_its_items", shown(&raw));
+    // Leave nothing holding the namespace.
+    let raw = s
+        .raw(
+            "PATCH",
+            &uri,
+            Some("application/merge-patch+json"),
+            Some(serde_json::to_vec(&json!({"metadata": {"finalizers": null}})).unwrap()),
+        )
+        .await;
+    expect_ok(&s, "clear the finalizers", &raw);
+    o.done()
+}

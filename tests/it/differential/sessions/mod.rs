@@ -49,6 +49,7 @@ pub const ALL: &[Session] = sessions![
     apply::ssa_conflict,
     apply::ssa_force,
     apply::ssa_empty_map,
+    apply::ssa_keyed_lists,
     apply::update_manager,
     apply::stale_update,
     apply::client_side_apply,

@@ -1,18 +1,36 @@
-//! `managedFields`: field ownership per manager, and server-side apply on top of it.
+//! `managedFields`: field ownership per manager, and server-side apply on top of it,
+//! after kube-apiserver's field manager (k8s.io/apimachinery v0.36.3
+//! `pkg/util/managedfields/internal`) and sigs.k8s.io/structured-merge-diff v6 `merge/update.go`.
 //!
-//! Fields are tracked as leaf paths. Maps are walked into; lists and scalars are leaves
-//! (every list is treated as atomic, which is what the API server does for lists without
-//! merge keys). A field set is written as `fieldsV1` (`{"f:spec":{"f:replicas":{}}}`).
+//! - A manager owns paths ([`path`]): scalars, atomic types, empty maps, and the items
+//!   of sets and keyed types one by one ([`schema`]); a map or item a write brought
+//!   into being is owned as a whole too (fieldsV1 `"."`).
+//! - An Update (create, replace, patch) by a manager: what it added or modified becomes
+//!   its own and leaves every other manager; what it removed leaves everyone.
+//! - An Apply: the configuration is merged onto the object; what the manager applied
+//!   last time and no longer does is removed unless someone else owns it; it then
+//!   owns exactly what it applied. A field another manager owns that the apply adds or
+//!   changes is a conflict (409) unless forced, which takes it over.
+//! - The object's identity (`apiVersion`, `kind`, `metadata.name`, `uid`, ...) is
+//!   never owned; `status` only through the status subresource where a kind has one.
+
+// Generated (see the file), kept as generated.
+#[rustfmt::skip]
+mod builtin;
+mod path;
+mod schema;
+mod typed;
 
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-/// A path of map keys from the object root.
-pub type FieldPath = Vec<String>;
-/// A set of owned leaf paths.
-pub type FieldSet = BTreeSet<FieldPath>;
+pub use path::{FieldPath, FieldSet, PathElement, dotted, from_fields_v1, to_fields_v1};
+use schema::Types;
+use typed::{compare, field_set, merge, remove_items, value_at, with_named_fields};
 
+/// The metadata the field manager never records (stripmeta.go), with the deletion
+/// fields the registry sets outside it.
 const IGNORED_METADATA: &[&str] = &[
     "name",
     "namespace",
@@ -49,164 +67,24 @@ impl Scope {
     fn subresource(self) -> Option<&'static str> {
         (self == Scope::StatusOnly).then_some("status")
     }
-}
 
-/// The leaf paths an object sets, within `scope`.
-pub fn leaves(obj: &Value, scope: Scope) -> FieldSet {
-    let mut out = FieldSet::new();
-    let Some(map) = obj.as_object() else {
-        return out;
-    };
-    for (k, v) in map {
-        if k == "apiVersion" || k == "kind" || !scope.includes_top(k) {
-            continue;
-        }
-        if k == "metadata" {
-            if let Some(meta) = v.as_object() {
-                for (mk, mv) in meta {
-                    if !IGNORED_METADATA.contains(&mk.as_str()) {
-                        walk(mv, vec![k.clone(), mk.clone()], &mut out);
-                    }
-                }
+    /// Whether the field manager records `path` for a write in this scope: not the
+    /// object's identity, and within the scope.
+    fn records(self, path: &FieldPath) -> bool {
+        let field = |i: usize| match path.get(i) {
+            Some(PathElement::Field(f)) => Some(f.as_str()),
+            _ => None,
+        };
+        match (field(0), field(1)) {
+            (Some("apiVersion" | "kind"), None) => false,
+            (Some("metadata"), None) => false,
+            (Some("metadata"), Some(m)) => {
+                !IGNORED_METADATA.contains(&m) && self.includes_top("metadata")
             }
-            continue;
-        }
-        walk(v, vec![k.clone()], &mut out);
-    }
-    out
-}
-
-fn walk(v: &Value, path: FieldPath, out: &mut FieldSet) {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            for (k, child) in m {
-                let mut p = path.clone();
-                p.push(k.clone());
-                walk(child, p, out);
-            }
-        }
-        _ => {
-            out.insert(path);
+            (Some(top), _) => self.includes_top(top),
+            (None, _) => false,
         }
     }
-}
-
-/// The paths of the non-empty maps an object has below its top level (`metadata`
-/// itself excluded: every object has one), within `scope`.
-fn maps(obj: &Value, scope: Scope) -> FieldSet {
-    fn go(v: &Value, path: FieldPath, out: &mut FieldSet) {
-        if let Value::Object(m) = v
-            && !m.is_empty()
-        {
-            out.insert(path.clone());
-            for (k, child) in m {
-                let mut p = path.clone();
-                p.push(k.clone());
-                go(child, p, out);
-            }
-        }
-    }
-    let mut out = FieldSet::new();
-    for (k, v) in obj.as_object().into_iter().flatten() {
-        if k == "apiVersion" || k == "kind" || !scope.includes_top(k) {
-            continue;
-        }
-        if k == "metadata" {
-            for (mk, mv) in v.as_object().into_iter().flatten() {
-                if !IGNORED_METADATA.contains(&mk.as_str()) {
-                    go(mv, vec![k.clone(), mk.clone()], &mut out);
-                }
-            }
-            continue;
-        }
-        go(v, vec![k.clone()], &mut out);
-    }
-    out
-}
-
-/// The value at a path, if present.
-pub fn value_at<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
-    path.iter().try_fold(obj, |cur, k| cur.as_object()?.get(k))
-}
-
-fn remove_at(obj: &mut Value, path: &[String]) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut cur = obj;
-    for k in parents {
-        match cur.as_object_mut().and_then(|m| m.get_mut(k)) {
-            Some(next) => cur = next,
-            None => return,
-        }
-    }
-    if let Some(m) = cur.as_object_mut() {
-        m.remove(last);
-    }
-}
-
-/// Render a field set as `fieldsV1`; a map owned as a whole and through some of its
-/// fields gets a `"."` member.
-pub fn to_fields_v1(set: &FieldSet) -> Value {
-    let mut root = Map::new();
-    for path in set {
-        let mut cur = &mut root;
-        for k in path {
-            cur = cur
-                .entry(format!("f:{k}"))
-                .or_insert_with(|| json!({}))
-                .as_object_mut()
-                .expect("fieldsV1 nodes are objects");
-        }
-    }
-    for path in set {
-        let node = path.iter().try_fold(&mut root, |cur, k| {
-            cur.get_mut(&format!("f:{k}"))
-                .and_then(Value::as_object_mut)
-        });
-        if let Some(node) = node
-            && !node.is_empty()
-        {
-            node.insert(".".to_owned(), json!({}));
-        }
-    }
-    Value::Object(root)
-}
-
-/// Read `fieldsV1`; keyed list items (`k:`, `v:`, `i:`) make their list a leaf.
-pub fn from_fields_v1(v: &Value) -> FieldSet {
-    fn go(node: &Map<String, Value>, path: FieldPath, out: &mut FieldSet) {
-        if node.contains_key(".") && !path.is_empty() {
-            out.insert(path.clone());
-        }
-        let children: Vec<_> = node.iter().filter(|(k, _)| k.as_str() != ".").collect();
-        if children.is_empty() || children.iter().any(|(k, _)| !k.starts_with("f:")) {
-            if !path.is_empty() {
-                out.insert(path);
-            }
-            return;
-        }
-        for (k, child) in children {
-            let mut p = path.clone();
-            p.push(k[2..].to_owned());
-            match child.as_object() {
-                Some(m) => go(m, p, out),
-                None => {
-                    out.insert(p);
-                }
-            }
-        }
-    }
-    let mut out = FieldSet::new();
-    if let Some(m) = v.as_object() {
-        go(m, Vec::new(), &mut out);
-    }
-    out
-}
-
-/// Render a path as the API server does in conflict messages (`.spec.replicas`).
-pub fn dotted(path: &[String]) -> String {
-    path.iter().map(|p| format!(".{p}")).collect()
 }
 
 /// One `managedFields` entry.
@@ -330,12 +208,6 @@ pub fn write_managers(obj: &mut Value, managers: &[ManagedEntry]) {
     }
 }
 
-fn drop_vanished(managers: &mut [ManagedEntry], obj: &Value) {
-    for m in managers.iter_mut() {
-        m.fields.retain(|p| value_at(obj, p).is_some());
-    }
-}
-
 fn entry_mut<'a>(
     managers: &'a mut Vec<ManagedEntry>,
     manager: &str,
@@ -363,8 +235,18 @@ fn entry_mut<'a>(
     &mut managers[i]
 }
 
-/// Record an `Update` (create, replace, merge/json/strategic patch) by `manager`: the fields it
-/// changed become its own and leave every other manager.
+/// An object without its managedFields.
+fn without_managed(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("managedFields");
+    }
+    v
+}
+
+/// Record an `Update` (create, replace, merge/json/strategic patch) by `manager`
+/// (structured-merge-diff `merge/update.go`, Update): what it added or modified
+/// becomes its own and leaves every other manager, what it removed leaves everyone.
 ///
 /// A write that sets `managedFields` itself (a JSON patch replacing them, as
 /// fluxcd/pkg `ssa/patch.go` `PatchReplaceFieldsManagers` sends) is honoured, as the
@@ -387,22 +269,25 @@ pub fn record_update(
         Some(_) => read_managers(new),
         None => old.map(read_managers).unwrap_or_default(),
     };
-    // What changed, and every map the write brought into being: an Update owns a new
-    // map as a whole too (fieldsV1 `"."`), as the API server records it.
-    let changed: FieldSet = leaves(new, scope)
-        .into_iter()
-        .filter(|p| old.and_then(|o| value_at(o, p)) != value_at(new, p))
-        .chain(maps(new, scope).into_iter().filter(|p| {
-            !old.and_then(|o| value_at(o, p))
-                .is_some_and(Value::is_object)
-        }))
-        .collect();
-    drop_vanished(&mut managers, new);
-    if !changed.is_empty() {
-        for m in managers.iter_mut() {
-            m.fields.retain(|p| !changed.contains(p));
+    let types = Types::of(new);
+    let mut diff = compare(
+        old.map(without_managed).as_ref(),
+        Some(&without_managed(new)),
+        &types,
+    );
+    diff.retain(|p| scope.records(p));
+    if !diff.is_empty() {
+        let changed = diff.changed();
+        let sub = scope.subresource().map(str::to_owned);
+        for m in managers
+            .iter_mut()
+            .filter(|m| !(m.manager == manager && m.operation == "Update" && m.subresource == sub))
+        {
+            m.fields
+                .retain(|p| !changed.contains(p) && !diff.removed.contains(p));
         }
         let e = entry_mut(&mut managers, manager, "Update", scope);
+        e.fields.retain(|p| !diff.removed.contains(p));
         e.fields.extend(changed);
         e.api_version = api_version.to_owned();
         e.time = now.to_owned();
@@ -410,34 +295,10 @@ pub fn record_update(
     write_managers(new, &managers);
 }
 
-/// An object without its managedFields.
-fn without_managed(obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("managedFields");
-    }
-    v
-}
-
-fn deep_merge(target: &mut Value, applied: &Value) {
-    match (target, applied) {
-        (Value::Object(t), Value::Object(a)) => {
-            for (k, v) in a {
-                match t.get_mut(k) {
-                    Some(cur) if cur.is_object() && v.is_object() => deep_merge(cur, v),
-                    _ => {
-                        t.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (t, a) => *t = a.clone(),
-    }
-}
-
-/// Server-side apply of `applied` by `manager` onto `live` (or onto nothing, for a create).
-/// Returns the merged object with updated `managedFields`, or the conflicts when another
-/// manager owns a field with a different value and `force` is false.
+/// Server-side apply of `applied` by `manager` onto `live` (onto nothing: a create).
+/// Returns the merged object with updated `managedFields`, or the conflicts when
+/// another manager owns a field the apply adds or changes and `force` is false
+/// (structured-merge-diff `merge/update.go`, Apply).
 pub fn apply(
     live: Option<&Value>,
     applied: &Value,
@@ -447,46 +308,66 @@ pub fn apply(
     scope: Scope,
     now: &str,
 ) -> Result<Value, Vec<Conflict>> {
+    apply_config(
+        live,
+        applied,
+        applied,
+        manager,
+        api_version,
+        force,
+        scope,
+        now,
+    )
+}
+
+/// [`apply`] of a create, where what is stored (`object`: defaulted, with its uid)
+/// differs from what the client sent (`config`), which alone says what it owns.
+pub fn apply_create(
+    object: &Value,
+    config: &Value,
+    manager: &str,
+    api_version: &str,
+    scope: Scope,
+    now: &str,
+) -> Value {
+    apply_config(None, object, config, manager, api_version, true, scope, now)
+        .expect("applying onto nothing cannot conflict")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply_config(
+    live: Option<&Value>,
+    applied: &Value,
+    config: &Value,
+    manager: &str,
+    api_version: &str,
+    force: bool,
+    scope: Scope,
+    now: &str,
+) -> Result<Value, Vec<Conflict>> {
+    let types = Types::of(applied);
     let mut managers = live.map(read_managers).unwrap_or_default();
-    let new_set = leaves(applied, scope);
     let sub = scope.subresource().map(str::to_owned);
     let is_self =
         |m: &ManagedEntry| m.manager == manager && m.operation == "Apply" && m.subresource == sub;
-    let mut conflicts = Vec::new();
-    if let Some(live) = live {
-        for m in managers.iter().filter(|m| !is_self(m)) {
-            for p in m.fields.intersection(&new_set) {
-                if value_at(live, p) != value_at(applied, p) {
-                    conflicts.push(Conflict {
-                        manager: m.manager.clone(),
-                        shown: m.shown(),
-                        field: dotted(p),
-                    });
-                }
+    // What the configuration sets within the scope; identity fields included while
+    // the apply runs (they keep `metadata` in place), left out of what is recorded.
+    let applying: FieldSet = field_set(config, &types)
+        .into_iter()
+        .filter(|p| match p.first() {
+            Some(PathElement::Field(top)) => {
+                scope.includes_top(top)
+                    || ["apiVersion", "kind", "metadata"].contains(&top.as_str())
             }
-        }
-    }
-    if !conflicts.is_empty() && !force {
-        return Err(conflicts);
-    }
-    if force {
-        for m in managers.iter_mut().filter(|m| !is_self(m)) {
-            m.fields.retain(|p| {
-                !(new_set.contains(p) && live.and_then(|l| value_at(l, p)) != value_at(applied, p))
-            });
-        }
-    }
-    let previous: FieldSet = managers
+            _ => false,
+        })
+        .collect();
+    let last = managers
         .iter()
         .find(|m| is_self(m))
         .map(|m| m.fields.clone())
         .unwrap_or_default();
-    let others: FieldSet = managers
-        .iter()
-        .filter(|m| !is_self(m))
-        .flat_map(|m| m.fields.iter().cloned())
-        .collect();
-    let mut merged = live.cloned().unwrap_or_else(|| json!({}));
+    let base = live.map(without_managed);
     let mut applied_scoped = applied.clone();
     if let Some(m) = applied_scoped.as_object_mut()
         && live.is_some()
@@ -503,34 +384,80 @@ pub fn apply(
             meta.remove("creationTimestamp");
         }
     }
-    deep_merge(&mut merged, &applied_scoped);
-    // What this manager applied before and no longer does goes, unless someone still
-    // owns it or something under it (a map owned as a whole keeps the fields in it).
-    let kept = |p: &FieldPath| {
-        others.contains(p)
-            || new_set
-                .iter()
-                .chain(others.iter())
-                .any(|q| q.len() > p.len() && q.starts_with(p))
-    };
-    for p in previous.difference(&new_set) {
-        if !kept(p) {
-            remove_at(&mut merged, p);
+    let merged = merge(base.as_ref(), Some(&applied_scoped), &types).unwrap_or_else(|| json!({}));
+    let others: FieldSet = managers
+        .iter()
+        .filter(|m| !is_self(m))
+        .flat_map(|m| m.fields.iter().cloned())
+        .collect();
+    let mut merged = prune(merged, &last, &applying, &others, &types);
+    let mut diff = compare(base.as_ref(), Some(&merged), &types);
+    diff.retain(|p| scope.records(p));
+    let changed = diff.changed();
+    let mut conflicts = Vec::new();
+    for m in managers.iter().filter(|m| !is_self(m)) {
+        for p in m.fields.intersection(&changed) {
+            conflicts.push(Conflict {
+                manager: m.manager.clone(),
+                shown: m.shown(),
+                field: dotted(p),
+            });
         }
     }
-    drop_vanished(&mut managers, &merged);
+    if !conflicts.is_empty() && !force {
+        return Err(conflicts);
+    }
+    for m in managers.iter_mut().filter(|m| !is_self(m)) {
+        m.fields
+            .retain(|p| !changed.contains(p) && !diff.removed.contains(p));
+    }
     // An apply that changes nothing leaves the time alone (a new entry gets none): the
     // API server stamps only writes that changed the object (k8s.io/apimachinery v0.36.3
     // pkg/util/managedfields/internal/managedfieldsupdater.go).
-    let changed = live.is_none_or(|l| without_managed(l) != without_managed(&merged));
+    let object_changed = base.as_ref() != Some(&merged);
     let e = entry_mut(&mut managers, manager, "Apply", scope);
-    e.fields = new_set;
+    e.fields = applying.into_iter().filter(|p| scope.records(p)).collect();
     e.api_version = api_version.to_owned();
-    if changed {
+    if object_changed {
         e.time = now.to_owned();
     }
     write_managers(&mut merged, &managers);
     Ok(merged)
+}
+
+/// What `manager` applied last time (`last`) and no longer applies goes from `merged`,
+/// unless another manager owns it or something in it (structured-merge-diff
+/// `merge/update.go`, prune with addBackOwnedItems and addBackDanglingItems).
+fn prune(
+    merged: Value,
+    last: &FieldSet,
+    applying: &FieldSet,
+    others: &FieldSet,
+    types: &Types,
+) -> Value {
+    if last.is_empty() {
+        return merged;
+    }
+    let last = with_named_fields(last);
+    let merged_set = with_named_fields(&field_set(&merged, types));
+    let managed = with_named_fields(&others.union(applying).cloned().collect());
+    let pruned = remove_items(&merged, &last, types);
+    let keep: FieldSet = with_named_fields(&field_set(&pruned, types))
+        .union(&managed)
+        .cloned()
+        .collect();
+    let pruned = remove_items(
+        &merged,
+        &merged_set.difference(&keep).cloned().collect(),
+        types,
+    );
+    let pruned_set = with_named_fields(&field_set(&pruned, types));
+    let gone: FieldSet = merged_set
+        .difference(&pruned_set)
+        .filter(|p| last.contains(*p))
+        .cloned()
+        .collect();
+    remove_items(&merged, &gone, types)
 }
 
 /// The annotation client-side `kubectl apply` keeps the applied configuration in.
@@ -553,9 +480,11 @@ pub fn allowed_by_last_applied(live: &Value, conflicts: &[Conflict], scope: Scop
     if last.get("apiVersion") != live.get("apiVersion") {
         return false;
     }
-    let allowed: BTreeSet<String> = leaves(&last, scope)
+    let types = Types::of(live);
+    let allowed: BTreeSet<String> = field_set(&last, &types)
         .into_iter()
-        .filter(|p| value_at(&last, p) == value_at(live, p))
+        .filter(|p| scope.records(p))
+        .filter(|p| value_at(&last, p, &types) == value_at(live, p, &types))
         .map(|p| dotted(&p))
         .collect();
     conflicts.iter().all(|c| allowed.contains(&c.field))
@@ -620,7 +549,10 @@ mod tests {
     fn fields_v1_round_trip() {
         let obj = json!({"apiVersion":"v1","kind":"ConfigMap",
             "metadata":{"name":"x","labels":{"a":"b"}},"data":{"k":"v","e":""}});
-        let set = leaves(&obj, Scope::All);
+        let set: FieldSet = field_set(&obj, &Types::of(&obj))
+            .into_iter()
+            .filter(|p| Scope::All.records(p))
+            .collect();
         let v1 = to_fields_v1(&set);
         assert_eq!(
             v1,
@@ -715,5 +647,93 @@ mod tests {
             read_managers(&emptied)[0].manager,
             "kubectl-client-side-apply"
         );
+    }
+
+    fn deployment(containers: Value, finalizers: Value) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "finalizers": finalizers},
+            "spec": {"template": {"spec": {"containers": containers}}}})
+    }
+
+    #[test]
+    fn managers_apply_their_own_items_of_keyed_lists_and_sets() {
+        let alpha = deployment(json!([{"name": "web", "image": "w:1"}]), json!(["a/hold"]));
+        let live = apply(
+            None,
+            &alpha,
+            "alpha",
+            "apps/v1",
+            false,
+            Scope::NoStatus,
+            "t0",
+        )
+        .unwrap();
+        let beta = deployment(json!([{"name": "side", "image": "s:1"}]), json!(["b/hold"]));
+        let live = apply(
+            Some(&live),
+            &beta,
+            "beta",
+            "apps/v1",
+            false,
+            Scope::NoStatus,
+            "t1",
+        )
+        .unwrap();
+        assert_eq!(live["metadata"]["finalizers"], json!(["a/hold", "b/hold"]));
+        assert_eq!(
+            live["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "web", "image": "w:1"}, {"name": "side", "image": "s:1"}])
+        );
+        // Taking alpha's image is a conflict on that field of that item alone.
+        let grab = deployment(json!([{"name": "web", "image": "w:2"}]), json!(["b/hold"]));
+        let err = apply(
+            Some(&live),
+            &grab,
+            "beta",
+            "apps/v1",
+            false,
+            Scope::NoStatus,
+            "t2",
+        )
+        .unwrap_err();
+        assert_eq!(
+            conflict_message(&err),
+            "Apply failed with 1 conflict: conflict with \"alpha\": \
+             .spec.template.spec.containers[name=\"web\"].image"
+        );
+        // alpha dropping its items removes them; beta's stay.
+        let none =
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}});
+        let live = apply(
+            Some(&live),
+            &none,
+            "alpha",
+            "apps/v1",
+            false,
+            Scope::NoStatus,
+            "t3",
+        )
+        .unwrap();
+        assert_eq!(live["metadata"]["finalizers"], json!(["b/hold"]));
+        assert_eq!(
+            live["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "side", "image": "s:1"}])
+        );
+    }
+
+    #[test]
+    fn an_applied_empty_map_is_owned_though_the_stored_object_leaves_it_out() {
+        let config = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "x", "labels": {}}});
+        let stored = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
+        let live = apply_create(&stored, &config, "alpha", "v1", Scope::All, "t0");
+        assert_eq!(
+            live["metadata"]["managedFields"][0]["fieldsV1"],
+            json!({"f:metadata": {"f:labels": {}}})
+        );
+        let beta = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "x", "labels": {"by": "beta"}}});
+        let err = apply(Some(&live), &beta, "beta", "v1", false, Scope::All, "t1").unwrap_err();
+        assert_eq!(err[0].field, ".metadata.labels");
     }
 }
