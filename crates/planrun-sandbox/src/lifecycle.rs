@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::fields::{self, Scope};
+use super::fields::Scope;
 use super::resources::{self, ResKey, ResourceDef};
 use super::scenario::Delay;
 use super::status::ApiError;
@@ -348,13 +348,13 @@ impl Store {
             return Some(old);
         }
         let version = def.preferred_version().to_owned();
-        fields::record_update(
+        super::store::record_update(
+            def,
+            &version,
+            manager,
+            Scope::StatusOnly,
             Some(&old),
             &mut new,
-            manager,
-            &def.api_version(&version),
-            Scope::StatusOnly,
-            &now(),
         );
         Some(self.put(&def.key(), new))
     }

@@ -751,13 +751,13 @@ impl Store {
     ) -> Result<Value, ApiError> {
         let obj = self.prepare_new(def, version, ns, body, None)?;
         let mut obj = obj;
-        fields::record_update(
+        record_update(
+            def,
+            version,
+            &opts.manager(),
+            scope_of(def, false),
             None,
             &mut obj,
-            &opts.manager(),
-            &def.api_version(version),
-            scope_of(def, false),
-            &now(),
         );
         Self::prepare_for_create(def, &mut obj);
         self.insert_new(def, obj, opts)
@@ -784,7 +784,7 @@ impl Store {
             let ns_obj = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":ns}});
             let ns_def = self.builtins[0].clone();
             let mut ns_obj = self.prepare_new(&ns_def, "v1", "", ns_obj, None)?;
-            fields::record_update(None, &mut ns_obj, manager, "v1", Scope::All, &now());
+            record_update(&ns_def, "v1", manager, Scope::All, None, &mut ns_obj);
             Self::prepare_for_create(&ns_def, &mut ns_obj);
             self.insert_new(&ns_def, ns_obj, &WriteOpts::default())?;
         }
@@ -803,14 +803,7 @@ impl Store {
             Some(m) => {
                 meta_mut(&mut obj).insert("managedFields".to_owned(), m);
             }
-            None => fields::record_update(
-                None,
-                &mut obj,
-                manager,
-                &def.api_version(version),
-                Scope::All,
-                &now(),
-            ),
+            None => record_update(def, version, manager, Scope::All, None, &mut obj),
         }
         Self::prepare_for_create(def, &mut obj);
         let key = def.key();
@@ -1095,6 +1088,14 @@ impl Store {
                     def.kind
                 )));
             }
+            let (types, now) = (def.types(version), now());
+            let writer = fields::Writer {
+                types: &types,
+                manager: &manager,
+                api_version: &api_version,
+                scope,
+                now: &now,
+            };
             let live = self.get_opt(&def.key(), ns, name).cloned();
             let Some(old) = live else {
                 if status {
@@ -1107,30 +1108,18 @@ impl Store {
                 let prepared = self.prepare_new(def, version, ns, fresh.clone(), Some(name))?;
                 // What the client sent says what it owns, empty maps the stored
                 // object leaves out included.
-                let mut merged =
-                    fields::apply_create(&prepared, &fresh, &manager, &api_version, scope, &now());
+                let mut merged = fields::apply_create(&writer, &prepared, &fresh);
                 Self::prepare_for_create(def, &mut merged);
                 return self.insert_new(def, merged, opts);
             };
-            let now = now();
-            let attempt = |force: bool| {
-                fields::apply(
-                    Some(&old),
-                    &applied,
-                    &manager,
-                    &api_version,
-                    force,
-                    scope,
-                    &now,
-                )
-            };
+            let attempt = |force: bool| fields::apply(&writer, Some(&old), &applied, force);
             let merged = match attempt(opts.force) {
                 Ok(merged) => merged,
                 // kubectl's own apply may take over what its client-side apply left,
                 // where the last-applied annotation still says so.
                 Err(conflicts)
                     if manager == KUBECTL_MANAGER
-                        && fields::allowed_by_last_applied(&old, &conflicts, scope) =>
+                        && fields::allowed_by_last_applied(&types, &old, &conflicts, scope) =>
                 {
                     attempt(true).expect("a forced apply has no conflicts")
                 }
@@ -1237,14 +1226,7 @@ impl Store {
         self.validate_update(def, &old, &new)?;
         limits::check_types(def, &new)?;
         if record {
-            fields::record_update(
-                Some(&old),
-                &mut new,
-                &opts.manager(),
-                &def.api_version(version),
-                scope,
-                &now(),
-            );
+            record_update(def, version, &opts.manager(), scope, Some(&old), &mut new);
         }
         meta_mut(&mut new).insert(
             "resourceVersion".to_owned(),
@@ -1584,8 +1566,32 @@ fn label_problems(obj: &Value) -> Vec<Cause> {
     causes
 }
 
+/// Records an Update of `new` (over `old`; none for a create) by `manager` at
+/// `version` of `def`, now: who owns what after it (see [`fields::record_update`]).
+pub(super) fn record_update(
+    def: &ResourceDef,
+    version: &str,
+    manager: &str,
+    scope: Scope,
+    old: Option<&Value>,
+    new: &mut Value,
+) {
+    let types = def.types(version);
+    let api_version = def.api_version(version);
+    let now = now();
+    let writer = fields::Writer {
+        types: &types,
+        manager,
+        api_version: &api_version,
+        scope,
+        now: &now,
+    };
+    fields::record_update(&writer, old, new);
+}
+
 /// Drops the empty maps and lists a built-in kind's Go types leave out (`omitempty`):
-/// the API server never returns `labels: {}` or `data: {}`, so nobody owns them either.
+/// the API server never returns `labels: {}` or `data: {}` (an apply that sent one
+/// still owns it: [`fields::apply_create`] reads what the client sent).
 fn prune_empty(def: &ResourceDef, obj: &mut Value) {
     if def.custom {
         return;

@@ -110,13 +110,13 @@ impl Store {
     fn create_owned(&mut self, def: &ResourceDef, ns: &str, obj: Value) -> Option<Value> {
         let version = def.preferred_version().to_owned();
         let mut obj = self.prepare_new(def, &version, ns, obj, None).ok()?;
-        super::fields::record_update(
+        super::store::record_update(
+            def,
+            &version,
+            CONTROL_PLANE,
+            super::store::scope_of(def, false),
             None,
             &mut obj,
-            CONTROL_PLANE,
-            &def.api_version(&version),
-            super::store::scope_of(def, false),
-            &now(),
         );
         Some(self.put(&def.key(), obj))
     }

@@ -26,7 +26,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 pub use path::{FieldPath, FieldSet, PathElement, dotted, from_fields_v1, to_fields_v1};
-use schema::Types;
+pub use schema::Types;
 use typed::{compare, field_set, merge, remove_items, value_at, with_named_fields};
 
 /// The metadata the field manager never records (stripmeta.go), with the deletion
@@ -208,31 +208,55 @@ pub fn write_managers(obj: &mut Value, managers: &[ManagedEntry]) {
     }
 }
 
+/// `w`'s entry for `operation`, made if it has none.
 fn entry_mut<'a>(
     managers: &'a mut Vec<ManagedEntry>,
-    manager: &str,
+    w: &Writer<'_>,
     operation: &str,
-    scope: Scope,
 ) -> &'a mut ManagedEntry {
-    let sub = scope.subresource().map(str::to_owned);
-    let pos = managers
-        .iter()
-        .position(|m| m.manager == manager && m.operation == operation && m.subresource == sub);
-    let i = match pos {
+    let i = match managers.iter().position(|m| w.owns(m, operation)) {
         Some(i) => i,
         None => {
             managers.push(ManagedEntry {
-                manager: manager.to_owned(),
+                manager: w.manager.to_owned(),
                 operation: operation.to_owned(),
-                api_version: String::new(),
+                api_version: w.api_version.to_owned(),
                 time: String::new(),
-                subresource: sub,
+                subresource: w.scope.subresource().map(str::to_owned),
                 fields: FieldSet::new(),
             });
             managers.len() - 1
         }
     };
     &mut managers[i]
+}
+
+/// Who writes and how: what every write the field manager records carries.
+#[derive(Debug, Clone, Copy)]
+pub struct Writer<'a> {
+    /// How the object's kind merges.
+    pub types: &'a Types,
+    /// The field manager.
+    pub manager: &'a str,
+    /// The apiVersion it writes with.
+    pub api_version: &'a str,
+    /// Which part of the object it may touch.
+    pub scope: Scope,
+    /// The write's time (RFC 3339, seconds).
+    pub now: &'a str,
+}
+
+impl Writer<'_> {
+    /// Whether `m` is this writer's entry for `operation`: the same manager and
+    /// subresource, and for an Update the same apiVersion (an applier keeps one entry
+    /// whatever version it applies through: k8s.io/apimachinery v0.36.3
+    /// `pkg/util/managedfields/internal/managedfields.go`, BuildManagerIdentifier).
+    fn owns(&self, m: &ManagedEntry, operation: &str) -> bool {
+        m.manager == self.manager
+            && m.operation == operation
+            && m.subresource.as_deref() == self.scope.subresource()
+            && (operation == "Apply" || m.api_version == self.api_version)
+    }
 }
 
 /// An object without its managedFields.
@@ -253,14 +277,7 @@ fn without_managed(obj: &Value) -> Value {
 /// API server honours it (kubernetes/kubernetes, staging k8s.io/apimachinery
 /// `pkg/util/managedfields/internal/fieldmanager.go`, `decodeLiveOrNew`); an empty
 /// list leaves them as they were, `[{}]` clears them.
-pub fn record_update(
-    old: Option<&Value>,
-    new: &mut Value,
-    manager: &str,
-    api_version: &str,
-    scope: Scope,
-    now: &str,
-) {
+pub fn record_update(w: &Writer<'_>, old: Option<&Value>, new: &mut Value) {
     let live = old.and_then(|o| o.pointer("/metadata/managedFields"));
     let requested = new
         .pointer("/metadata/managedFields")
@@ -269,28 +286,23 @@ pub fn record_update(
         Some(_) => read_managers(new),
         None => old.map(read_managers).unwrap_or_default(),
     };
-    let types = Types::of(new);
     let mut diff = compare(
         old.map(without_managed).as_ref(),
         Some(&without_managed(new)),
-        &types,
+        w.types,
     );
-    diff.retain(|p| scope.records(p));
+    diff.retain(|p| w.scope.records(p));
     if !diff.is_empty() {
         let changed = diff.changed();
-        let sub = scope.subresource().map(str::to_owned);
-        for m in managers
-            .iter_mut()
-            .filter(|m| !(m.manager == manager && m.operation == "Update" && m.subresource == sub))
-        {
+        for m in managers.iter_mut().filter(|m| !w.owns(m, "Update")) {
             m.fields
                 .retain(|p| !changed.contains(p) && !diff.removed.contains(p));
         }
-        let e = entry_mut(&mut managers, manager, "Update", scope);
+        let e = entry_mut(&mut managers, w, "Update");
         e.fields.retain(|p| !diff.removed.contains(p));
         e.fields.extend(changed);
-        e.api_version = api_version.to_owned();
-        e.time = now.to_owned();
+        e.api_version = w.api_version.to_owned();
+        e.time = w.now.to_owned();
     }
     write_managers(new, &managers);
 }
@@ -300,63 +312,36 @@ pub fn record_update(
 /// another manager owns a field the apply adds or changes and `force` is false
 /// (structured-merge-diff `merge/update.go`, Apply).
 pub fn apply(
+    w: &Writer<'_>,
     live: Option<&Value>,
     applied: &Value,
-    manager: &str,
-    api_version: &str,
     force: bool,
-    scope: Scope,
-    now: &str,
 ) -> Result<Value, Vec<Conflict>> {
-    apply_config(
-        live,
-        applied,
-        applied,
-        manager,
-        api_version,
-        force,
-        scope,
-        now,
-    )
+    apply_config(w, live, applied, applied, force)
 }
 
 /// [`apply`] of a create, where what is stored (`object`: defaulted, with its uid)
 /// differs from what the client sent (`config`), which alone says what it owns.
-pub fn apply_create(
-    object: &Value,
-    config: &Value,
-    manager: &str,
-    api_version: &str,
-    scope: Scope,
-    now: &str,
-) -> Value {
-    apply_config(None, object, config, manager, api_version, true, scope, now)
-        .expect("applying onto nothing cannot conflict")
+pub fn apply_create(w: &Writer<'_>, object: &Value, config: &Value) -> Value {
+    apply_config(w, None, object, config, true).expect("applying onto nothing cannot conflict")
 }
 
-#[allow(clippy::too_many_arguments)]
 fn apply_config(
+    w: &Writer<'_>,
     live: Option<&Value>,
     applied: &Value,
     config: &Value,
-    manager: &str,
-    api_version: &str,
     force: bool,
-    scope: Scope,
-    now: &str,
 ) -> Result<Value, Vec<Conflict>> {
-    let types = Types::of(applied);
     let mut managers = live.map(read_managers).unwrap_or_default();
-    let sub = scope.subresource().map(str::to_owned);
-    let is_self =
-        |m: &ManagedEntry| m.manager == manager && m.operation == "Apply" && m.subresource == sub;
+    let is_self = |m: &ManagedEntry| w.owns(m, "Apply");
     // What the configuration sets within the scope; identity fields included while
     // the apply runs (they keep `metadata` in place), left out of what is recorded.
-    let applying: FieldSet = field_set(config, &types)
+    let applying: FieldSet = field_set(config, w.types)
         .into_iter()
         .filter(|p| match p.first() {
             Some(PathElement::Field(top)) => {
-                scope.includes_top(top)
+                w.scope.includes_top(top)
                     || ["apiVersion", "kind", "metadata"].contains(&top.as_str())
             }
             _ => false,
@@ -373,7 +358,7 @@ fn apply_config(
         && live.is_some()
     {
         m.retain(|k, _| {
-            k == "apiVersion" || k == "kind" || k == "metadata" || scope.includes_top(k)
+            k == "apiVersion" || k == "kind" || k == "metadata" || w.scope.includes_top(k)
         });
         // Server-set metadata comes from the live object. (On a create the caller passes
         // a fully defaulted object, kept as it is.)
@@ -384,15 +369,15 @@ fn apply_config(
             meta.remove("creationTimestamp");
         }
     }
-    let merged = merge(base.as_ref(), Some(&applied_scoped), &types).unwrap_or_else(|| json!({}));
+    let merged = merge(base.as_ref(), Some(&applied_scoped), w.types).unwrap_or_else(|| json!({}));
     let others: FieldSet = managers
         .iter()
         .filter(|m| !is_self(m))
         .flat_map(|m| m.fields.iter().cloned())
         .collect();
-    let mut merged = prune(merged, &last, &applying, &others, &types);
-    let mut diff = compare(base.as_ref(), Some(&merged), &types);
-    diff.retain(|p| scope.records(p));
+    let mut merged = prune(merged, &last, &applying, &others, w.types);
+    let mut diff = compare(base.as_ref(), Some(&merged), w.types);
+    diff.retain(|p| w.scope.records(p));
     let changed = diff.changed();
     let mut conflicts = Vec::new();
     for m in managers.iter().filter(|m| !is_self(m)) {
@@ -415,11 +400,14 @@ fn apply_config(
     // API server stamps only writes that changed the object (k8s.io/apimachinery v0.36.3
     // pkg/util/managedfields/internal/managedfieldsupdater.go).
     let object_changed = base.as_ref() != Some(&merged);
-    let e = entry_mut(&mut managers, manager, "Apply", scope);
-    e.fields = applying.into_iter().filter(|p| scope.records(p)).collect();
-    e.api_version = api_version.to_owned();
+    let e = entry_mut(&mut managers, w, "Apply");
+    e.fields = applying
+        .into_iter()
+        .filter(|p| w.scope.records(p))
+        .collect();
+    e.api_version = w.api_version.to_owned();
     if object_changed {
-        e.time = now.to_owned();
+        e.time = w.now.to_owned();
     }
     write_managers(&mut merged, &managers);
     Ok(merged)
@@ -438,11 +426,11 @@ fn prune(
     if last.is_empty() {
         return merged;
     }
-    let last = with_named_fields(last);
-    let merged_set = with_named_fields(&field_set(&merged, types));
-    let managed = with_named_fields(&others.union(applying).cloned().collect());
+    let last = with_named_fields(last, types);
+    let merged_set = with_named_fields(&field_set(&merged, types), types);
+    let managed = with_named_fields(&others.union(applying).cloned().collect(), types);
     let pruned = remove_items(&merged, &last, types);
-    let keep: FieldSet = with_named_fields(&field_set(&pruned, types))
+    let keep: FieldSet = with_named_fields(&field_set(&pruned, types), types)
         .union(&managed)
         .cloned()
         .collect();
@@ -451,7 +439,7 @@ fn prune(
         &merged_set.difference(&keep).cloned().collect(),
         types,
     );
-    let pruned_set = with_named_fields(&field_set(&pruned, types));
+    let pruned_set = with_named_fields(&field_set(&pruned, types), types);
     let gone: FieldSet = merged_set
         .difference(&pruned_set)
         .filter(|p| last.contains(*p))
@@ -467,7 +455,12 @@ pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration
 /// set and nobody changed since: the last-applied annotation has it, at the live value
 /// (k8s.io/apimachinery v0.36.3 `pkg/util/managedfields/internal/lastappliedmanager.go`,
 /// allowedConflictsFromLastApplied). Those the API server lets kubectl take over.
-pub fn allowed_by_last_applied(live: &Value, conflicts: &[Conflict], scope: Scope) -> bool {
+pub fn allowed_by_last_applied(
+    types: &Types,
+    live: &Value,
+    conflicts: &[Conflict],
+    scope: Scope,
+) -> bool {
     let Some(last) = live
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(LAST_APPLIED))
@@ -480,11 +473,10 @@ pub fn allowed_by_last_applied(live: &Value, conflicts: &[Conflict], scope: Scop
     if last.get("apiVersion") != live.get("apiVersion") {
         return false;
     }
-    let types = Types::of(live);
-    let allowed: BTreeSet<String> = field_set(&last, &types)
+    let allowed: BTreeSet<String> = field_set(&last, types)
         .into_iter()
         .filter(|p| scope.records(p))
-        .filter(|p| value_at(&last, p, &types) == value_at(live, p, &types))
+        .filter(|p| value_at(&last, p, types) == value_at(live, p, types))
         .map(|p| dotted(&p))
         .collect();
     conflicts.iter().all(|c| allowed.contains(&c.field))
@@ -544,6 +536,63 @@ pub fn conflict_message(conflicts: &[Conflict]) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    // The writes as the store makes them, the kind's types read from the object.
+    fn writing<R>(
+        obj: &Value,
+        (manager, api_version, scope, now): (&str, &str, Scope, &str),
+        f: impl FnOnce(&Writer<'_>) -> R,
+    ) -> R {
+        let types = Types::of(obj);
+        f(&Writer {
+            types: &types,
+            manager,
+            api_version,
+            scope,
+            now,
+        })
+    }
+
+    fn record_update(
+        old: Option<&Value>,
+        new: &mut Value,
+        manager: &str,
+        api_version: &str,
+        scope: Scope,
+        now: &str,
+    ) {
+        let obj = new.clone();
+        writing(&obj, (manager, api_version, scope, now), |w| {
+            super::record_update(w, old, new)
+        });
+    }
+
+    fn apply(
+        live: Option<&Value>,
+        applied: &Value,
+        manager: &str,
+        api_version: &str,
+        force: bool,
+        scope: Scope,
+        now: &str,
+    ) -> Result<Value, Vec<Conflict>> {
+        writing(applied, (manager, api_version, scope, now), |w| {
+            super::apply(w, live, applied, force)
+        })
+    }
+
+    fn apply_create(
+        object: &Value,
+        config: &Value,
+        manager: &str,
+        api_version: &str,
+        scope: Scope,
+        now: &str,
+    ) -> Value {
+        writing(object, (manager, api_version, scope, now), |w| {
+            super::apply_create(w, object, config)
+        })
+    }
 
     #[test]
     fn fields_v1_round_trip() {
@@ -735,5 +784,61 @@ mod tests {
             "metadata": {"name": "x", "labels": {"by": "beta"}}});
         let err = apply(Some(&live), &beta, "beta", "v1", false, Scope::All, "t1").unwrap_err();
         assert_eq!(err[0].field, ".metadata.labels");
+    }
+
+    #[test]
+    fn an_updater_has_an_entry_per_api_version_an_applier_one() {
+        let v1 = json!({"apiVersion": "example.com/v1", "kind": "Foo",
+            "metadata": {"name": "f"}, "spec": {"a": 1}});
+        let mut live = v1.clone();
+        record_update(None, &mut live, "ctl", "example.com/v1", Scope::All, "t0");
+        let mut next = live.clone();
+        next["spec"]["b"] = json!(2);
+        record_update(
+            Some(&live),
+            &mut next,
+            "ctl",
+            "example.com/v2",
+            Scope::All,
+            "t1",
+        );
+        let entries: Vec<(String, String)> = read_managers(&next)
+            .into_iter()
+            .map(|m| (m.manager, m.api_version))
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                ("ctl".into(), "example.com/v1".into()),
+                ("ctl".into(), "example.com/v2".into())
+            ]
+        );
+        let applied = apply(
+            Some(&next),
+            &v1,
+            "app",
+            "example.com/v1",
+            true,
+            Scope::All,
+            "t2",
+        )
+        .unwrap();
+        let mut again = v1.clone();
+        again["apiVersion"] = json!("example.com/v2");
+        let applied = apply(
+            Some(&applied),
+            &again,
+            "app",
+            "example.com/v2",
+            true,
+            Scope::All,
+            "t3",
+        )
+        .unwrap();
+        let appliers = read_managers(&applied)
+            .into_iter()
+            .filter(|m| m.manager == "app")
+            .count();
+        assert_eq!(appliers, 1);
     }
 }

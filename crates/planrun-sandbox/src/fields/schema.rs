@@ -7,10 +7,17 @@
 //! `merge` patch strategy the same way (by its merge key, or by value without one);
 //! every other list is atomic, owned and replaced as a whole. A map is merged field by
 //! field unless `x-kubernetes-map-type: atomic` (a label selector, an owner
-//! reference). The built-in kinds' are in [`super::builtin`], generated from the
-//! definitions compiled into kube-apiserver; any other kind gets ObjectMeta's (its
-//! CRD's schema could declare more; the CRDs of the plans the sandbox rehearses
-//! declare none).
+//! reference). A map's entries are its named fields, except in a free-form map
+//! (`additionalProperties`, or what `x-kubernetes-preserve-unknown-fields` lets in),
+//! whose entries are owned themselves too.
+//!
+//! The built-in kinds' types are in [`super::builtin`], generated from the definitions
+//! compiled into kube-apiserver; a custom resource's come from its CRD's schema for
+//! the version (k8s.io/apiextensions-apiserver v0.36.3
+//! `pkg/apiserver/customresource_handler.go`: `managedfields.NewTypeConverter` over
+//! the CRD's OpenAPI models), its `metadata` being ObjectMeta's as for every kind.
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -18,16 +25,18 @@ use super::builtin::BUILTIN;
 use super::path::PathElement;
 
 /// A list merged item by item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ListType {
     /// Items are scalars, owned by value.
     Set,
-    /// Items are maps, owned by these key fields.
-    Map(&'static [ListKey]),
+    /// Items are maps, owned by these key fields, each with the default that stands
+    /// in for it when an item leaves it out (structured-merge-diff `typed/helpers.go`,
+    /// keyedAssociativeListItemToPathElement).
+    Map(Vec<(String, Option<Value>)>),
 }
 
-/// How a part of an object merges, where it is not the default (a list atomic, a map
-/// field by field).
+/// How a part of a built-in kind merges, where it is not the default (a list atomic,
+/// a map field by field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Granularity {
     /// A list of scalars, owned by value.
@@ -38,12 +47,11 @@ pub enum Granularity {
     AtomicMap,
 }
 
-/// A key field of a keyed list.
+/// A key field of a built-in kind's keyed list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListKey {
     pub name: &'static str,
-    /// The field's default (JSON), standing in for it when an item leaves it out
-    /// (structured-merge-diff `typed/helpers.go`, keyedAssociativeListItemToPathElement).
+    /// The field's default (JSON).
     pub default: Option<&'static str>,
 }
 
@@ -63,22 +71,20 @@ impl ListKey {
     }
 }
 
-/// How the parts of one object's kind merge, by type path: field names joined by `.`,
-/// with `[]` for a list's items (`spec.template.spec.containers.[].env`).
-#[derive(Debug, Clone)]
+/// How the parts of one kind merge, by type path: field names joined by `.`, with
+/// `[]` for a list's items (`spec.template.spec.containers.[].env`). A built-in kind
+/// reads the generated table; a custom resource its CRD's schema for the version
+/// (`x-kubernetes-list-type`, `x-kubernetes-list-map-keys`, `x-kubernetes-map-type`;
+/// its `metadata` is ObjectMeta's, as for every kind).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Types {
     rows: Vec<(&'static str, Granularity)>,
+    schema: Option<Arc<Value>>,
 }
 
 impl Types {
-    /// The types of `obj`'s kind (read from its `apiVersion` and `kind`).
-    pub fn of(obj: &Value) -> Self {
-        let group = obj
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .and_then(|av| av.rsplit_once('/'))
-            .map_or("", |(group, _)| group);
-        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    /// A built-in kind's types; a kind not in the table gets ObjectMeta's alone.
+    pub fn builtin(group: &str, kind: &str) -> Self {
         let rows_of = |g: &str, k: &str| -> Vec<(&'static str, Granularity)> {
             BUILTIN
                 .iter()
@@ -90,35 +96,132 @@ impl Types {
         if rows.is_empty() {
             rows = rows_of("*", "*");
         }
-        Types { rows }
+        Types { rows, schema: None }
     }
 
-    fn at(&self, type_path: &str) -> Option<Granularity> {
+    /// A custom resource's types from its CRD's `openAPIV3Schema`.
+    pub fn custom(schema: Arc<Value>) -> Self {
+        Types {
+            schema: Some(schema),
+            ..Types::builtin("*", "*")
+        }
+    }
+
+    /// The types of `obj`'s kind as a built-in one (read from its `apiVersion` and
+    /// `kind`).
+    #[cfg(test)]
+    pub fn of(obj: &Value) -> Self {
+        let group = obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .and_then(|av| av.rsplit_once('/'))
+            .map_or("", |(group, _)| group);
+        Types::builtin(group, obj.get("kind").and_then(Value::as_str).unwrap_or(""))
+    }
+
+    fn row(&self, type_path: &str) -> Option<Granularity> {
         self.rows
             .iter()
             .find(|(p, _)| *p == type_path)
             .map(|(_, t)| *t)
     }
 
+    /// The CRD schema's node for `type_path`, if the schema has one: `None` for the
+    /// built-ins, for metadata, and below what the schema leaves open.
+    fn node(&self, type_path: &str) -> Option<&Value> {
+        let schema = self.schema.as_deref()?;
+        if type_path == "metadata" || type_path.starts_with("metadata.") {
+            return None;
+        }
+        let mut node = schema;
+        for step in type_path.split('.').filter(|s| !s.is_empty()) {
+            node = if step == "[]" {
+                node.get("items")?
+            } else {
+                match node.pointer(&format!("/properties/{}", escape(step))) {
+                    Some(n) => n,
+                    None => node.get("additionalProperties").filter(|a| a.is_object())?,
+                }
+            };
+        }
+        Some(node)
+    }
+
     /// The type of the list at `type_path`; `None` for an atomic list.
     pub fn list(&self, type_path: &str) -> Option<ListType> {
-        match self.at(type_path)? {
+        if let Some(node) = self.node(type_path) {
+            return match node.get("x-kubernetes-list-type").and_then(Value::as_str) {
+                Some("set") => Some(ListType::Set),
+                Some("map") => {
+                    let keys = node.get("x-kubernetes-list-map-keys")?.as_array()?;
+                    let keys = keys
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(|k| {
+                            let default = node
+                                .pointer(&format!("/items/properties/{}/default", escape(k)))
+                                .cloned();
+                            (k.to_owned(), default)
+                        })
+                        .collect();
+                    Some(ListType::Map(keys))
+                }
+                _ => None,
+            };
+        }
+        match self.row(type_path)? {
             Granularity::Set => Some(ListType::Set),
-            Granularity::Map(keys) => Some(ListType::Map(keys)),
+            Granularity::Map(keys) => Some(ListType::Map(
+                keys.iter()
+                    .map(|k| {
+                        let default = k.default.and_then(|d| serde_json::from_str(d).ok());
+                        (k.name.to_owned(), default)
+                    })
+                    .collect(),
+            )),
             Granularity::AtomicMap => None,
         }
     }
 
     /// Whether the map at `type_path` is owned and replaced as a whole.
     pub fn atomic_map(&self, type_path: &str) -> bool {
-        self.at(type_path) == Some(Granularity::AtomicMap)
+        match self.node(type_path) {
+            Some(node) => {
+                node.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic")
+            }
+            None => self.row(type_path) == Some(Granularity::AtomicMap),
+        }
     }
+
+    /// Whether `key` is a named field of the map at `type_path`, rather than an entry
+    /// of a free-form map (`additionalProperties`, or what
+    /// `x-kubernetes-preserve-unknown-fields` lets in): the field manager owns such an
+    /// entry itself as well as what is in it (typed/tofieldset.go, visitMapItems).
+    /// Every map of a built-in kind counts as named fields (its free-form maps, such
+    /// as labels, hold scalars, where the two are the same).
+    pub fn is_field(&self, type_path: &str, key: &str) -> bool {
+        if self.schema.is_none() || type_path == "metadata" || type_path.starts_with("metadata.") {
+            return true;
+        }
+        if type_path.is_empty() && ["apiVersion", "kind", "metadata"].contains(&key) {
+            return true;
+        }
+        self.node(type_path)
+            .and_then(|n| n.get("properties"))
+            .and_then(|p| p.get(key))
+            .is_some()
+    }
+}
+
+/// A JSON pointer token.
+fn escape(step: &str) -> String {
+    step.replace('~', "~0").replace('/', "~1")
 }
 
 /// The path element of a list item, or `None` when the item cannot be one (a set
 /// item that is no scalar, a keyed item that is no map or has none of the keys: the
 /// API server rejects those).
-pub fn item_element(item: &Value, list: ListType) -> Option<PathElement> {
+pub fn item_element(item: &Value, list: &ListType) -> Option<PathElement> {
     match list {
         ListType::Set => match item {
             Value::Object(_) | Value::Array(_) | Value::Null => None,
@@ -127,13 +230,10 @@ pub fn item_element(item: &Value, list: ListType) -> Option<PathElement> {
         ListType::Map(keys) => {
             let m = item.as_object()?;
             let mut found = serde_json::Map::new();
-            for k in keys {
-                let v = match (m.get(k.name), k.default) {
-                    (Some(v), _) => v.clone(),
-                    (None, Some(d)) => serde_json::from_str(d).ok()?,
-                    (None, None) => continue,
-                };
-                found.insert(k.name.to_owned(), v);
+            for (name, default) in keys {
+                if let Some(v) = m.get(name).or(default.as_ref()) {
+                    found.insert(name.clone(), v.clone());
+                }
             }
             (!found.is_empty()).then(|| PathElement::Key(Value::Object(found).to_string()))
         }
@@ -161,7 +261,7 @@ mod tests {
         let deploy = Types::of(&json!({"apiVersion": "apps/v1", "kind": "Deployment"}));
         let containers = deploy.list("spec.template.spec.containers").unwrap();
         assert_eq!(
-            item_element(&json!({"name": "app", "image": "x"}), containers),
+            item_element(&json!({"name": "app", "image": "x"}), &containers),
             Some(PathElement::Key(r#"{"name":"app"}"#.into()))
         );
         let ports = deploy
@@ -169,7 +269,7 @@ mod tests {
             .unwrap();
         // The protocol's default stands in for a port that leaves it out.
         assert_eq!(
-            item_element(&json!({"containerPort": 80}), ports),
+            item_element(&json!({"containerPort": 80}), &ports),
             Some(PathElement::Key(
                 r#"{"containerPort":80,"protocol":"TCP"}"#.into()
             ))
@@ -181,9 +281,44 @@ mod tests {
         assert!(deploy.atomic_map("spec.selector"));
         assert!(!deploy.atomic_map("spec.template"));
         assert_eq!(
-            item_element(&json!("example.com/hold"), ListType::Set),
+            item_element(&json!("example.com/hold"), &ListType::Set),
             Some(PathElement::Value(r#""example.com/hold""#.into()))
         );
-        assert_eq!(item_element(&json!({"a": 1}), ListType::Set), None);
+        assert_eq!(item_element(&json!({"a": 1}), &ListType::Set), None);
+    }
+
+    #[test]
+    fn a_custom_resource_reads_its_crd_schema() {
+        let schema = json!({"type": "object", "properties": {
+            "spec": {"type": "object", "properties": {
+                "routes": {"type": "array", "x-kubernetes-list-type": "map",
+                    "x-kubernetes-list-map-keys": ["name", "port"],
+                    "items": {"type": "object", "properties": {
+                        "name": {"type": "string"},
+                        "port": {"type": "integer", "default": 80}}}},
+                "tags": {"type": "array", "x-kubernetes-list-type": "set",
+                    "items": {"type": "string"}},
+                "args": {"type": "array", "items": {"type": "string"}},
+                "ref": {"type": "object", "x-kubernetes-map-type": "atomic",
+                    "properties": {"name": {"type": "string"}}},
+                "values": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}}}}}});
+        let t = Types::custom(Arc::new(schema));
+        let routes = t.list("spec.routes").unwrap();
+        assert_eq!(
+            item_element(&json!({"name": "a"}), &routes),
+            Some(PathElement::Key(r#"{"name":"a","port":80}"#.into()))
+        );
+        assert_eq!(t.list("spec.tags"), Some(ListType::Set));
+        assert_eq!(t.list("spec.args"), None);
+        assert!(t.atomic_map("spec.ref"));
+        assert!(t.is_field("spec", "values"));
+        assert!(!t.is_field("spec.values", "image"));
+        assert!(!t.is_field("spec.values.image", "tag"));
+        assert!(!t.is_field("spec.labels", "team"));
+        assert!(t.is_field("", "metadata"));
+        // Metadata is ObjectMeta's whatever the schema says.
+        assert_eq!(t.list("metadata.finalizers"), Some(ListType::Set));
+        assert!(t.is_field("metadata.labels", "team"));
     }
 }

@@ -86,7 +86,7 @@ struct Indexed<'v> {
     all: BTreeMap<PathElement, Vec<&'v Value>>,
 }
 
-fn index(list: Option<&Value>, t: ListType) -> Indexed<'_> {
+fn index<'v>(list: Option<&'v Value>, t: &ListType) -> Indexed<'v> {
     let mut ix = Indexed {
         order: Vec::new(),
         first: BTreeMap::new(),
@@ -124,7 +124,7 @@ pub fn field_set(v: &Value, types: &Types) -> FieldSet {
                 for (k, c) in m {
                     path.push(PathElement::field(k));
                     go(c, path, &child(tpath, k), types, out);
-                    if is_empty_map(Some(c)) {
+                    if is_empty_map(Some(c)) || !types.is_field(tpath, k) {
                         out.insert(path.clone());
                     }
                     path.pop();
@@ -135,7 +135,7 @@ pub fn field_set(v: &Value, types: &Types) -> FieldSet {
                     out.insert(path.clone());
                 }
                 Some(t) => {
-                    let ix = index(Some(v), t);
+                    let ix = index(Some(v), &t);
                     let item_type = child(tpath, "[]");
                     for pe in &ix.order {
                         path.push(pe.clone());
@@ -222,7 +222,7 @@ fn compare_node(
             None => true,
             Some(_) if is_empty_list(l) && is_empty_list(r) => true,
             Some(t) => {
-                compare_items(l, r, t, path, &child(tpath, "[]"), types, c);
+                compare_items(l, r, &t, path, &child(tpath, "[]"), types, c);
                 false
             }
         },
@@ -239,7 +239,7 @@ fn compare_node(
 fn compare_items(
     l: Option<&Value>,
     r: Option<&Value>,
-    t: ListType,
+    t: &ListType,
     path: &mut FieldPath,
     item_type: &str,
     types: &Types,
@@ -315,7 +315,7 @@ fn merge_node(l: Option<&Value>, r: Option<&Value>, tpath: &str, types: &Types) 
             None => leaf(),
             Some(_) if is_empty_list(l) && is_empty_list(r) => leaf(),
             Some(t) => {
-                let out = merge_items(l, r, t, &child(tpath, "[]"), types);
+                let out = merge_items(l, r, &t, &child(tpath, "[]"), types);
                 (!out.is_empty()).then_some(Value::Array(out))
             }
         },
@@ -328,7 +328,7 @@ fn merge_node(l: Option<&Value>, r: Option<&Value>, tpath: &str, types: &Types) 
 fn merge_items(
     l: Option<&Value>,
     r: Option<&Value>,
-    t: ListType,
+    t: &ListType,
     item_type: &str,
     types: &Types,
 ) -> Vec<Value> {
@@ -342,6 +342,9 @@ fn merge_items(
     let li = index(l, t);
     // The object's item for an element, unless it has it more than once.
     let lone = |pe: &PathElement| (li.count(pe) == 1).then(|| li.first[pe]);
+    // The configuration's item for an element merged onto the object's.
+    let merged =
+        |pe: &PathElement| merge_node(lone(pe), ri.first.get(pe).copied(), item_type, types);
     let mut shared = ri
         .order
         .iter()
@@ -358,12 +361,7 @@ fn merge_items(
             let pe = &litems[i].0;
             if *pe == ri.order[j] {
                 merged_rhs.insert(&ri.order[j]);
-                push(merge_node(
-                    lone(pe),
-                    ri.first.get(pe).copied(),
-                    item_type,
-                    types,
-                ));
+                push(merged(pe));
                 i += 1;
                 j += 1;
                 next_shared = shared.pop_front();
@@ -387,12 +385,7 @@ fn merge_items(
         if j < rl {
             let pe = &ri.order[j];
             merged_rhs.insert(pe);
-            push(merge_node(
-                lone(pe),
-                ri.first.get(pe).copied(),
-                item_type,
-                types,
-            ));
+            push(merged(pe));
             j += 1;
             if next_shared == Some(pe) {
                 next_shared = shared.pop_front();
@@ -444,7 +437,7 @@ fn remove_node(v: &Value, set: &FieldSet, tpath: &str, types: &Types) -> Option<
             let item_type = child(tpath, "[]");
             let mut out = Vec::new();
             for item in items {
-                let Some(pe) = item_element(item, t) else {
+                let Some(pe) = item_element(item, &t) else {
                     out.push(item.clone());
                     continue;
                 };
@@ -466,12 +459,19 @@ fn remove_node(v: &Value, set: &FieldSet, tpath: &str, types: &Types) -> Option<
 
 /// `set` with every named field that has members below it as a member too
 /// (fieldpath/set.go, EnsureNamedFieldsAreMembers).
-pub fn with_named_fields(set: &FieldSet) -> FieldSet {
+pub fn with_named_fields(set: &FieldSet, types: &Types) -> FieldSet {
     let mut out = set.clone();
     for p in set {
+        let mut tpath = String::new();
         for n in 1..p.len() {
-            if matches!(p[n - 1], PathElement::Field(_)) {
-                out.insert(p[..n].to_vec());
+            match &p[n - 1] {
+                PathElement::Field(k) => {
+                    if types.is_field(&tpath, k) {
+                        out.insert(p[..n].to_vec());
+                    }
+                    tpath = child(&tpath, k);
+                }
+                PathElement::Key(_) | PathElement::Value(_) => tpath = child(&tpath, "[]"),
             }
         }
     }
@@ -493,7 +493,7 @@ pub fn value_at<'a>(obj: &'a Value, path: &[PathElement], types: &Types) -> Opti
                 cur = cur
                     .as_array()?
                     .iter()
-                    .find(|item| item_element(item, t).as_ref() == Some(pe))?;
+                    .find(|item| item_element(item, &t).as_ref() == Some(pe))?;
                 tpath = child(&tpath, "[]");
             }
         }
@@ -605,13 +605,34 @@ mod tests {
             value_at(&d, &item("b"), &types),
             Some(&json!({"name": "b", "image": "y"}))
         );
-        let named = with_named_fields(&FieldSet::from([{
-            let mut p = item("a");
-            p.push(PathElement::field("image"));
-            p
-        }]));
+        let named = with_named_fields(
+            &FieldSet::from([{
+                let mut p = item("a");
+                p.push(PathElement::field("image"));
+                p
+            }]),
+            &types,
+        );
         assert!(named.contains(&fields(&["spec", "template", "spec", "containers"])));
         assert!(!named.contains(&item("a")));
+    }
+
+    #[test]
+    fn free_form_entries_of_a_custom_resource_are_owned_themselves() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object",
+            "properties": {"size": {"type": "integer"},
+                "values": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}});
+        let types = Types::custom(std::sync::Arc::new(schema));
+        let cr = json!({"apiVersion": "example.com/v1", "kind": "Foo", "metadata": {"name": "f"},
+            "spec": {"size": 1, "values": {"image": {"tag": "v1"}}}});
+        let set = field_set(&cr, &types);
+        assert!(set.contains(&fields(&["spec", "values", "image"])));
+        assert!(set.contains(&fields(&["spec", "values", "image", "tag"])));
+        // Named fields are not members of their own: `spec`, `spec.values`.
+        assert!(!set.contains(&fields(&["spec"])));
+        assert!(!set.contains(&fields(&["spec", "values"])));
+        let named = with_named_fields(&set, &types);
+        assert!(named.contains(&fields(&["spec", "values"])));
     }
 
     /// A Deployment from a few containers (unique names, some with env), finalizers

@@ -369,6 +369,32 @@ pub fn kube_error(e: &kube::Error) -> Value {
     }
 }
 
+/// The managedFields entries of `body` by managers in `only` (all when empty), as
+/// manager, operation and fieldsV1, by manager: the API server orders entries by
+/// their time, to the second, which the two sides do not share.
+fn managers_of(body: &Value, only: &[&str]) -> Vec<Value> {
+    let mut managers: Vec<Value> = body["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| only.is_empty() || only.contains(&e["manager"].as_str().unwrap_or("")))
+        .map(|e| {
+            json!({"manager": e["manager"], "operation": e["operation"],
+                        "fieldsV1": e["fieldsV1"]})
+        })
+        .collect();
+    managers.sort_by_key(|e| e["manager"].as_str().unwrap_or("").to_owned());
+    managers
+}
+
+/// A refusal's status, message and details, or `None` for a success.
+fn refusal(raw: &super::Raw) -> Option<Value> {
+    (!(200..300).contains(&raw.status)).then(|| {
+        json!({"status": raw.status, "message": raw.body["message"],
+               "details": raw.body["details"]})
+    })
+}
+
 /// Lists merged item by item: a Deployment's containers by name (their env by name,
 /// their ports by port and protocol, which defaults to TCP), its finalizers by value.
 /// Two managers apply their own items and both stay; taking another's container image
@@ -378,10 +404,10 @@ pub fn kube_error(e: &kube::Error) -> Value {
 pub async fn ssa_keyed_lists(s: Arc<Side>, ns: String) -> Value {
     let mut o = Obs::default();
     let uri = format!("/apis/apps/v1/namespaces/{ns}/deployments/keyed");
-    let deployment = |containers: Value, finalizers: Value| {
-        json!({
+    let deployment = |containers: Value, finalizers: &[&str]| {
+        let mut d = json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "keyed", "namespace": ns, "finalizers": finalizers},
+            "metadata": {"name": "keyed", "namespace": ns},
             "spec": {
                 "replicas": 0,
                 "selector": {"matchLabels": {"app": "keyed"}},
@@ -390,102 +416,69 @@ pub async fn ssa_keyed_lists(s: Arc<Side>, ns: String) -> Value {
                     "spec": {"containers": containers}
                 }
             }
-        })
-    };
-    // What a step shows: a refusal's status and message, or the lists and who owns
-    // what (the controller's status writes left out: their timing is its own).
-    let shown = |raw: &super::Raw| -> Value {
-        if !(200..300).contains(&raw.status) {
-            return json!({"status": raw.status, "message": raw.body["message"],
-                          "details": raw.body["details"]});
+        });
+        if !finalizers.is_empty() {
+            d["metadata"]["finalizers"] = json!(finalizers);
         }
-        // By manager: the API server orders entries by their time, to the second.
-        let mut managers: Vec<Value> = raw.body["metadata"]["managedFields"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|e| ["alpha", "beta", "gamma"].contains(&e["manager"].as_str().unwrap_or("")))
-            .map(|e| {
-                json!({"manager": e["manager"], "operation": e["operation"],
-                            "fieldsV1": e["fieldsV1"]})
-            })
-            .collect();
-        managers.sort_by_key(|e| e["manager"].as_str().unwrap_or("").to_owned());
-        // The containers by what the managers set (the real server's defaults for the
-        // rest, such as imagePullPolicy, are no ownership matter).
-        let containers: Vec<Value> = raw.body["spec"]["template"]["spec"]["containers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| json!({"name": c["name"], "image": c["image"], "env": c["env"]}))
-            .collect();
-        json!({"status": raw.status, "finalizers": raw.body["metadata"]["finalizers"],
-               "containers": containers, "managers": managers})
+        d
+    };
+    // What a step shows: a refusal, or the lists and who owns what (the controller's
+    // status writes left out: their timing is its own; the containers by what the
+    // managers set, the real server's defaults for the rest being no ownership matter).
+    let shown = |raw: &super::Raw| -> Value {
+        refusal(raw).unwrap_or_else(|| {
+            let containers: Vec<Value> = raw.body["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| json!({"name": c["name"], "image": c["image"], "env": c["env"]}))
+                .collect();
+            json!({"status": raw.status, "finalizers": raw.body["metadata"]["finalizers"],
+                   "containers": containers,
+                   "managers": managers_of(&raw.body, &["alpha", "beta", "gamma"])})
+        })
     };
     let web = |tag: &str| json!({"name": "web", "image": format!("registry.example/web:{tag}")});
     let mut alpha_web = web("v1");
     alpha_web["env"] = json!([{"name": "A", "value": "1"}]);
     alpha_web["ports"] = json!([{"containerPort": 80}]);
     let side = json!({"name": "side", "image": "registry.example/side:v1"});
+    let other = json!({"name": "other", "image": "registry.example/other:v1"});
+    let alpha = deployment(json!([alpha_web]), &["example.com/alpha"]);
 
-    let raw = apply(
-        &s,
-        &uri,
-        "alpha",
-        false,
-        &deployment(json!([alpha_web]), json!(["example.com/alpha"])),
-    )
-    .await;
+    let raw = apply(&s, &uri, "alpha", false, &alpha).await;
     expect_ok(&s, "alpha's apply", &raw);
     o.put("alpha", shown(&raw));
-    let raw = apply(
-        &s,
-        &uri,
-        "beta",
-        false,
-        &deployment(json!([side]), json!(["example.com/beta"])),
-    )
-    .await;
-    o.put("beta", shown(&raw));
-    let raw = apply(
-        &s,
-        &uri,
-        "beta",
-        false,
-        &deployment(json!([side, web("v2")]), json!(["example.com/beta"])),
-    )
-    .await;
-    o.put("beta_takes_web", shown(&raw));
+    for (step, manager, object) in [
+        (
+            "beta",
+            "beta",
+            deployment(json!([side]), &["example.com/beta"]),
+        ),
+        (
+            "beta_takes_web",
+            "beta",
+            deployment(json!([side, web("v2")]), &["example.com/beta"]),
+        ),
+    ] {
+        o.put(step, shown(&apply(&s, &uri, manager, false, &object).await));
+    }
+    let gamma = json!({"spec": {"template": {"spec": {"containers": [web("v3")]}}}});
     let raw = s
         .raw(
             "PATCH",
             &format!("{uri}?fieldManager=gamma"),
             Some("application/strategic-merge-patch+json"),
-            Some(
-                serde_json::to_vec(&json!({"spec": {"template": {"spec": {
-                    "containers": [web("v3")]}}}}))
-                .unwrap(),
-            ),
+            Some(serde_json::to_vec(&gamma).unwrap()),
         )
         .await;
     o.put("gamma_patch", shown(&raw));
-    let raw = apply(
-        &s,
-        &uri,
-        "alpha",
-        false,
-        &deployment(json!([alpha_web]), json!(["example.com/alpha"])),
-    )
-    .await;
-    o.put("alpha_again", shown(&raw));
-    let other = json!({"name": "other", "image": "registry.example/other:v1"});
-    let mut dropped = deployment(json!([other]), json!([]));
-    dropped["metadata"]
-        .as_object_mut()
-        .unwrap()
-        .remove("finalizers");
-    let raw = apply(&s, &uri, "alpha", false, &dropped).await;
-    o.put("alpha_drops_its_items", shown(&raw));
+    for (step, object) in [
+        ("alpha_again", alpha.clone()),
+        ("alpha_drops_its_items", deployment(json!([other]), &[])),
+    ] {
+        o.put(step, shown(&apply(&s, &uri, "alpha", false, &object).await));
+    }
     // Leave nothing holding the namespace.
     let raw = s
         .raw(
@@ -496,5 +489,65 @@ pub async fn ssa_keyed_lists(s: Arc<Side>, ns: String) -> Value {
         )
         .await;
     expect_ok(&s, "clear the finalizers", &raw);
+    o.done()
+}
+
+/// A custom resource whose CRD schema says how its lists and maps merge: a list keyed
+/// by name, a set, an atomic map, and a free-form map (preserve-unknown-fields) whose
+/// entries are owned themselves as well as what is in them. Two managers apply their
+/// own parts and both stay; the atomic map conflicts as a whole; an apply that drops
+/// its parts removes them, the other's stay.
+pub async fn ssa_custom_lists(s: Arc<Side>, ns: String) -> Value {
+    let mut o = Obs::default();
+    let group = "lists.diff.example";
+    let mut def = crd(group, "Router", "routers");
+    def["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = json!({
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {
+            "routes": {"type": "array", "x-kubernetes-list-type": "map",
+                       "x-kubernetes-list-map-keys": ["name"],
+                       "items": {"type": "object", "required": ["name"], "properties": {
+                           "name": {"type": "string"}, "target": {"type": "string"}}}},
+            "tags": {"type": "array", "x-kubernetes-list-type": "set",
+                     "items": {"type": "string"}},
+            "ref": {"type": "object", "x-kubernetes-map-type": "atomic", "properties": {
+                "name": {"type": "string"}, "kind": {"type": "string"}}},
+            "values": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}
+        }}}
+    });
+    establish(&s, &def).await;
+    let uri = format!("/apis/{group}/v1/namespaces/{ns}/routers/r");
+    let router = |spec: Value| {
+        json!({"apiVersion": format!("{group}/v1"), "kind": "Router",
+               "metadata": {"name": "r", "namespace": ns}, "spec": spec})
+    };
+    let beta = json!({"routes": [{"name": "b", "target": "y"}], "tags": ["t2"],
+                      "values": {"extra": {"on": true}}});
+    let mut beta_ref = beta.clone();
+    beta_ref["ref"] = json!({"name": "r2"});
+    for (step, manager, spec) in [
+        (
+            "alpha",
+            "alpha",
+            json!({"routes": [{"name": "a", "target": "x"}], "tags": ["t1"],
+                   "ref": {"name": "r1", "kind": "K"},
+                   "values": {"image": {"tag": "v1"}, "replicas": 1}}),
+        ),
+        ("beta", "beta", beta),
+        ("beta_takes_ref", "beta", beta_ref),
+        (
+            "alpha_drops_its_parts",
+            "alpha",
+            json!({"tags": ["t1"], "ref": {"name": "r1", "kind": "K"},
+                   "values": {"replicas": 1}}),
+        ),
+    ] {
+        let raw = apply(&s, &uri, manager, false, &router(spec)).await;
+        let seen = refusal(&raw).unwrap_or_else(|| {
+            json!({"status": raw.status, "spec": raw.body["spec"],
+                   "managers": managers_of(&raw.body, &[])})
+        });
+        o.put(step, seen);
+    }
     o.done()
 }
