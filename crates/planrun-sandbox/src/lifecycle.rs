@@ -348,7 +348,7 @@ impl Store {
             return Some(old);
         }
         let version = def.preferred_version().to_owned();
-        super::store::record_update(
+        self.record_update(
             def,
             &version,
             manager,

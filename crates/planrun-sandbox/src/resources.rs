@@ -1,10 +1,6 @@
 //! The kinds the sandbox serves: built-ins plus the served versions of stored CRDs.
 
-use std::sync::Arc;
-
 use serde_json::Value;
-
-use super::fields::Types;
 
 /// Identifies a stored collection independently of the version used to reach it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -50,8 +46,6 @@ pub struct ResourceDef {
     pub tracks_generation: bool,
     /// True for kinds defined by a CRD.
     pub custom: bool,
-    /// A custom kind's `openAPIV3Schema` per served version.
-    pub schemas: Vec<(String, Arc<Value>)>,
 }
 
 impl ResourceDef {
@@ -66,17 +60,6 @@ impl ResourceDef {
             version.to_owned()
         } else {
             format!("{}/{version}", self.group)
-        }
-    }
-
-    /// How server-side apply merges this kind's objects at `version`.
-    pub fn types(&self, version: &str) -> Types {
-        if !self.custom {
-            return Types::builtin(&self.group, &self.kind);
-        }
-        match self.schemas.iter().find(|(v, _)| v == version) {
-            Some((_, schema)) => Types::custom(schema.clone()),
-            None => Types::builtin("*", "*"),
         }
     }
 
@@ -121,7 +104,6 @@ fn builtin(
         status_subresource: status,
         tracks_generation: false,
         custom: false,
-        schemas: Vec::new(),
     }
 }
 
@@ -240,7 +222,6 @@ pub fn from_crd(crd: &Value) -> Option<ResourceDef> {
         .map(str::to_owned)
         .unwrap_or_else(|| kind.to_lowercase());
     let mut versions = Vec::new();
-    let mut schemas = Vec::new();
     let mut status_subresource = false;
     for v in spec.get("versions")?.as_array()? {
         if v.get("served").and_then(Value::as_bool) == Some(false) {
@@ -251,9 +232,6 @@ pub fn from_crd(crd: &Value) -> Option<ResourceDef> {
         };
         if v.pointer("/subresources/status").is_some() {
             status_subresource = true;
-        }
-        if let Some(schema) = v.pointer("/schema/openAPIV3Schema") {
-            schemas.push((name.to_owned(), Arc::new(schema.clone())));
         }
         if v.get("storage").and_then(Value::as_bool) == Some(true) {
             versions.insert(0, name.to_owned());
@@ -276,7 +254,6 @@ pub fn from_crd(crd: &Value) -> Option<ResourceDef> {
         status_subresource,
         tracks_generation: true,
         custom: true,
-        schemas,
     })
 }
 

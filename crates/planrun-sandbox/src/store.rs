@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use super::fields::{self, Scope};
+use super::fields::{self, Scope, Types};
 use super::limits;
 use super::patch;
 use super::reactions::Armed;
@@ -432,6 +432,53 @@ impl Store {
         self.effects.push(e);
     }
 
+    /// How server-side apply merges `def`'s objects at `version`: a built-in kind's
+    /// from the generated table, a custom kind's from its CRD's schema for the version
+    /// (read at each write, so a CRD updated is followed at once).
+    pub(super) fn types(&self, def: &ResourceDef, version: &str) -> Types {
+        if !def.custom {
+            return Types::builtin(&def.group, &def.kind);
+        }
+        let crds = ResKey::new("apiextensions.k8s.io", "customresourcedefinitions");
+        let schema = self
+            .get_opt(&crds, "", &format!("{}.{}", def.plural, def.group))
+            .and_then(|crd| crd.pointer("/spec/versions")?.as_array())
+            .and_then(|vs| {
+                vs.iter()
+                    .find(|v| v.get("name").and_then(Value::as_str) == Some(version))
+            })
+            .and_then(|v| v.pointer("/schema/openAPIV3Schema"))
+            .cloned();
+        match schema {
+            Some(schema) => Types::custom(schema),
+            None => Types::builtin("*", "*"),
+        }
+    }
+
+    /// Records an Update of `new` (over `old`; none for a create) by `manager` at
+    /// `version` of `def`, now: who owns what after it (see [`fields::record_update`]).
+    pub(super) fn record_update(
+        &self,
+        def: &ResourceDef,
+        version: &str,
+        manager: &str,
+        scope: Scope,
+        old: Option<&Value>,
+        new: &mut Value,
+    ) {
+        let types = self.types(def, version);
+        let api_version = def.api_version(version);
+        let now = now();
+        let writer = fields::Writer {
+            types: &types,
+            manager,
+            api_version: &api_version,
+            scope,
+            now: &now,
+        };
+        fields::record_update(&writer, old, new);
+    }
+
     /// Every resource served right now: built-ins plus established CRDs.
     pub fn resources(&self) -> Vec<ResourceDef> {
         let mut all = self.builtins.clone();
@@ -751,7 +798,7 @@ impl Store {
     ) -> Result<Value, ApiError> {
         let obj = self.prepare_new(def, version, ns, body, None)?;
         let mut obj = obj;
-        record_update(
+        self.record_update(
             def,
             version,
             &opts.manager(),
@@ -784,7 +831,7 @@ impl Store {
             let ns_obj = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":ns}});
             let ns_def = self.builtins[0].clone();
             let mut ns_obj = self.prepare_new(&ns_def, "v1", "", ns_obj, None)?;
-            record_update(&ns_def, "v1", manager, Scope::All, None, &mut ns_obj);
+            self.record_update(&ns_def, "v1", manager, Scope::All, None, &mut ns_obj);
             Self::prepare_for_create(&ns_def, &mut ns_obj);
             self.insert_new(&ns_def, ns_obj, &WriteOpts::default())?;
         }
@@ -803,7 +850,7 @@ impl Store {
             Some(m) => {
                 meta_mut(&mut obj).insert("managedFields".to_owned(), m);
             }
-            None => record_update(def, version, manager, Scope::All, None, &mut obj),
+            None => self.record_update(def, version, manager, Scope::All, None, &mut obj),
         }
         Self::prepare_for_create(def, &mut obj);
         let key = def.key();
@@ -1088,7 +1135,7 @@ impl Store {
                     def.kind
                 )));
             }
-            let (types, now) = (def.types(version), now());
+            let (types, now) = (self.types(def, version), now());
             let writer = fields::Writer {
                 types: &types,
                 manager: &manager,
@@ -1226,7 +1273,7 @@ impl Store {
         self.validate_update(def, &old, &new)?;
         limits::check_types(def, &new)?;
         if record {
-            record_update(def, version, &opts.manager(), scope, Some(&old), &mut new);
+            self.record_update(def, version, &opts.manager(), scope, Some(&old), &mut new);
         }
         meta_mut(&mut new).insert(
             "resourceVersion".to_owned(),
@@ -1564,29 +1611,6 @@ fn label_problems(obj: &Value) -> Vec<Cause> {
         }
     }
     causes
-}
-
-/// Records an Update of `new` (over `old`; none for a create) by `manager` at
-/// `version` of `def`, now: who owns what after it (see [`fields::record_update`]).
-pub(super) fn record_update(
-    def: &ResourceDef,
-    version: &str,
-    manager: &str,
-    scope: Scope,
-    old: Option<&Value>,
-    new: &mut Value,
-) {
-    let types = def.types(version);
-    let api_version = def.api_version(version);
-    let now = now();
-    let writer = fields::Writer {
-        types: &types,
-        manager,
-        api_version: &api_version,
-        scope,
-        now: &now,
-    };
-    fields::record_update(&writer, old, new);
 }
 
 /// Drops the empty maps and lists a built-in kind's Go types leave out (`omitempty`):

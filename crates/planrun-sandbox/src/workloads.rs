@@ -110,7 +110,7 @@ impl Store {
     fn create_owned(&mut self, def: &ResourceDef, ns: &str, obj: Value) -> Option<Value> {
         let version = def.preferred_version().to_owned();
         let mut obj = self.prepare_new(def, &version, ns, obj, None).ok()?;
-        super::store::record_update(
+        self.record_update(
             def,
             &version,
             CONTROL_PLANE,

@@ -17,8 +17,6 @@
 //! `pkg/apiserver/customresource_handler.go`: `managedfields.NewTypeConverter` over
 //! the CRD's OpenAPI models), its `metadata` being ObjectMeta's as for every kind.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
 use super::builtin::BUILTIN;
@@ -79,7 +77,7 @@ impl ListKey {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Types {
     rows: Vec<(&'static str, Granularity)>,
-    schema: Option<Arc<Value>>,
+    schema: Option<Value>,
 }
 
 impl Types {
@@ -100,7 +98,7 @@ impl Types {
     }
 
     /// A custom resource's types from its CRD's `openAPIV3Schema`.
-    pub fn custom(schema: Arc<Value>) -> Self {
+    pub fn custom(schema: Value) -> Self {
         Types {
             schema: Some(schema),
             ..Types::builtin("*", "*")
@@ -129,7 +127,7 @@ impl Types {
     /// The CRD schema's node for `type_path`, if the schema has one: `None` for the
     /// built-ins, for metadata, and below what the schema leaves open.
     fn node(&self, type_path: &str) -> Option<&Value> {
-        let schema = self.schema.as_deref()?;
+        let schema = self.schema.as_ref()?;
         if type_path == "metadata" || type_path.starts_with("metadata.") {
             return None;
         }
@@ -303,7 +301,7 @@ mod tests {
                     "properties": {"name": {"type": "string"}}},
                 "values": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
                 "labels": {"type": "object", "additionalProperties": {"type": "string"}}}}}});
-        let t = Types::custom(Arc::new(schema));
+        let t = Types::custom(schema);
         let routes = t.list("spec.routes").unwrap();
         assert_eq!(
             item_element(&json!({"name": "a"}), &routes),

@@ -622,7 +622,7 @@ mod tests {
         let schema = json!({"type": "object", "properties": {"spec": {"type": "object",
             "properties": {"size": {"type": "integer"},
                 "values": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}});
-        let types = Types::custom(std::sync::Arc::new(schema));
+        let types = Types::custom(schema);
         let cr = json!({"apiVersion": "example.com/v1", "kind": "Foo", "metadata": {"name": "f"},
             "spec": {"size": 1, "values": {"image": {"tag": "v1"}}}});
         let set = field_set(&cr, &types);
