@@ -2,9 +2,9 @@
 //! after kube-apiserver's field manager (k8s.io/apimachinery v0.36.3
 //! `pkg/util/managedfields/internal`) and sigs.k8s.io/structured-merge-diff v6 `merge/update.go`.
 //!
-//! - A manager owns paths ([`path`]): scalars, atomic types, empty maps, and the items
-//!   of sets and keyed types one by one ([`schema`]); a map or item a write brought
-//!   into being is owned as a whole too (fieldsV1 `"."`).
+//! - A manager owns paths ([`path`]): scalars, atomic lists and maps, empty maps, and
+//!   the items of sets and keyed lists one by one ([`schema`]); a map or item a write
+//!   brought into being is owned as a whole too (fieldsV1 `"."`).
 //! - An Update (create, replace, patch) by a manager: what it added or modified becomes
 //!   its own and leaves every other manager; what it removed leaves everyone.
 //! - An Apply: the configuration is merged onto the object; what the manager applied
@@ -413,7 +413,7 @@ fn apply_config(
     Ok(merged)
 }
 
-/// What `manager` applied last time (`last`) and no longer applies goes from `merged`,
+/// What the applier applied last time (`last`) and no longer applies goes from `merged`,
 /// unless another manager owns it or something in it (structured-merge-diff
 /// `merge/update.go`, prune with addBackOwnedItems and addBackDanglingItems).
 fn prune(

@@ -160,7 +160,7 @@ pub fn field_set(v: &Value, types: &Types) -> FieldSet {
 }
 
 /// What changed from `lhs` to `rhs` (typed/compare.go): a leaf (scalar, atomic list,
-/// maps or types empty on both sides) is added, removed or modified; a map or list
+/// maps or lists empty on both sides) is added, removed or modified; a map or list
 /// that appears or goes is added or removed itself, and so is everything in it.
 pub fn compare(lhs: Option<&Value>, rhs: Option<&Value>, types: &Types) -> Comparison {
     let mut c = Comparison::default();
@@ -322,7 +322,7 @@ fn merge_node(l: Option<&Value>, r: Option<&Value>, tpath: &str, types: &Types) 
     }
 }
 
-/// The order of merge.go's mergeListItems: walk both types together; an item of
+/// The order of merge.go's mergeListItems: walk both lists together; an item of
 /// both is merged where the configuration puts it, the object's other items stay
 /// where they were, the configuration's new items come where it has them.
 fn merge_items(
