@@ -14,7 +14,8 @@
 //! custom resources of every stored CRD: GET, LIST (label and field selectors,
 //! `limit`/`continue`), POST, PUT, PATCH (server-side apply with `managedFields` per
 //! field manager, keyed lists and sets merged item by item as kube-apiserver's schema
-//! or the CRD's says; merge, strategic merge and JSON patch), DELETE with DeleteOptions
+//! or the CRD's says; merge, strategic merge (lists merged by the built-in kinds'
+//! patch merge keys) and JSON patch), DELETE with DeleteOptions
 //! (propagation, preconditions, `dryRun=All`), DELETE collection, and watch
 //! (resourceVersion replay, 410 Expired, bookmarks, `timeoutSeconds`,
 //! `sendInitialEvents`). Errors are real `Status` bodies with the API server's reasons.

@@ -1,7 +1,8 @@
-//! Patch bodies: JSON merge patch, strategic merge patch (approximated) and JSON patch.
+//! Patch bodies: JSON merge patch, strategic merge patch and JSON patch.
 
 use serde_json::{Map, Value};
 
+use super::fields::{PatchMerges, type_path_child};
 use super::status::ApiError;
 
 /// RFC 7386 merge patch: maps merge, `null` deletes, everything else replaces.
@@ -23,18 +24,36 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-/// Strategic merge patch, approximated: like a merge patch, except lists of objects that
-/// all carry a `name` merge item by item on that key (as containers, env and ports do).
-/// The `$patch` directive is read as the real server reads it (kubernetes/kubernetes
-/// `staging/src/k8s.io/apimachinery/pkg/util/strategicpatch/patch.go`): in a map,
-/// `replace` replaces the map with the patch's, `delete` empties it; in a list item,
-/// `delete` removes the item with that name; any other value fails the patch with
-/// "unknown patch type: X in map: map[...]" (`.../util/mergepatch/errors.go`), which
-/// the API server answers with a 500 (`interpretStrategicMergePatchError` passes it
-/// on as it is).
-pub fn strategic_merge_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
+/// Strategic merge patch as the API server applies it to a built-in kind
+/// (kubernetes/kubernetes `staging/src/k8s.io/apimachinery/pkg/util/strategicpatch/patch.go`,
+/// mergeMap and mergeSlice, with the server's options: parallel lists merged, unmatched
+/// nulls ignored). Maps merge key by key, `null` deletes; a list whose patch strategy is
+/// `merge` (`merges`) merges item by item, maps by their merge key and scalars by value,
+/// every other list is replaced. A merged list is ordered as the patch orders its items
+/// (or `$setElementOrder/<list>` does), the object's other items slotted in by their old
+/// order: a new item comes before them (normalizeElementOrder, mergeSortedSlice).
+/// Directives: `$patch` in a map (`replace`, `delete`) and in a list item (`delete`,
+/// `replace` for the whole list), `$deleteFromPrimitiveList/<list>`,
+/// `$setElementOrder/<list>`, `$retainKeys`. An unknown `$patch` value fails the patch
+/// with "unknown patch type: X in map: map[...]" (`.../util/mergepatch/errors.go`),
+/// which the API server answers with a 500 (`interpretStrategicMergePatchError` passes
+/// it on as it is).
+pub fn strategic_merge_patch(
+    target: &mut Value,
+    patch: &Value,
+    merges: &PatchMerges,
+) -> Result<(), ApiError> {
+    merge_map(target, patch, "", merges)
+}
+
+fn merge_map(
+    target: &mut Value,
+    patch: &Value,
+    tpath: &str,
+    merges: &PatchMerges,
+) -> Result<(), ApiError> {
     let Value::Object(p) = patch else {
-        *target = patch.clone();
+        *target = without_directives(patch).unwrap_or(Value::Null);
         return Ok(());
     };
     match p.get("$patch") {
@@ -55,45 +74,207 @@ pub fn strategic_merge_patch(target: &mut Value, patch: &Value) -> Result<(), Ap
         *target = Value::Object(Map::new());
     }
     let t = target.as_object_mut().expect("made an object above");
+    if let Some(Value::Array(keep)) = p.get("$retainKeys") {
+        t.retain(|k, _| keep.iter().any(|x| x.as_str() == Some(k)));
+    }
+    let mut ordered = Vec::new();
+    for (k, order) in p
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("$setElementOrder/")?, v)))
+    {
+        let Value::Array(order) = order else {
+            continue;
+        };
+        let ct = type_path_child(tpath, k);
+        let key = merges.at(&ct).flatten();
+        let original = t.get(k).and_then(Value::as_array).cloned();
+        let merged = match (&original, p.get(k).and_then(Value::as_array)) {
+            (Some(o), None) => o.clone(),
+            (None, Some(list)) => without_directives_in(list),
+            (Some(o), Some(list)) => merge_slice(o.clone(), list, key, &ct, merges)?,
+            (None, None) => continue,
+        };
+        let (in_order, server_only) = partition(merged, order, key);
+        let server_order = original.unwrap_or_default();
+        t.insert(
+            k.to_owned(),
+            Value::Array(normalize(in_order, server_only, order, &server_order, key)),
+        );
+        ordered.push(k);
+    }
     for (k, v) in p {
-        if k.starts_with('$') {
+        if let Some(list) = k.strip_prefix("$deleteFromPrimitiveList/") {
+            if let (Some(Value::Array(cur)), Value::Array(gone)) = (t.get_mut(list), v) {
+                cur.retain(|x| !gone.contains(x));
+            }
             continue;
         }
-        match v {
-            Value::Null => {
-                t.remove(k);
+        if k.starts_with('$') || ordered.contains(&k.as_str()) {
+            continue;
+        }
+        if v.is_null() {
+            t.remove(k);
+            continue;
+        }
+        let ct = type_path_child(tpath, k);
+        let replaced = match (t.get_mut(k), v) {
+            (Some(cur @ Value::Object(_)), Value::Object(_)) => {
+                merge_map(cur, v, &ct, merges)?;
+                None
             }
-            Value::Array(items) if keyed_by_name(items) => {
-                let existing = t.get(k).and_then(Value::as_array).cloned();
-                match existing {
-                    Some(mut cur) if keyed_by_name(&cur) => {
-                        for item in items {
-                            let name = item.get("name").cloned();
-                            let delete = match item.get("$patch") {
-                                None => false,
-                                Some(Value::String(d)) if d == "delete" => true,
-                                Some(other) => return Err(bad_patch_type(other, item)),
-                            };
-                            match cur.iter().position(|c| c.get("name") == name.as_ref()) {
-                                Some(i) if delete => {
-                                    cur.remove(i);
-                                }
-                                Some(i) => strategic_merge_patch(&mut cur[i], item)?,
-                                None if delete => {}
-                                None => cur.push(item.clone()),
-                            }
-                        }
-                        t.insert(k.clone(), Value::Array(cur));
-                    }
-                    _ => {
-                        t.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-            _ => strategic_merge_patch(t.entry(k.clone()).or_insert(Value::Null), v)?,
+            (Some(Value::Array(cur)), Value::Array(list)) => match merges.at(&ct) {
+                Some(key) => Some(Value::Array(merge_slice(
+                    std::mem::take(cur),
+                    list,
+                    key,
+                    &ct,
+                    merges,
+                )?)),
+                None => without_directives(v),
+            },
+            _ => without_directives(v),
+        };
+        if let Some(r) = replaced {
+            t.insert(k.clone(), r);
         }
     }
     Ok(())
+}
+
+/// mergeSlice: `patch` merged into `original`, in the order normalizeElementOrder
+/// gives.
+fn merge_slice(
+    original: Vec<Value>,
+    patch: &[Value],
+    key: Option<&str>,
+    tpath: &str,
+    merges: &PatchMerges,
+) -> Result<Vec<Value>, ApiError> {
+    if original.is_empty() && patch.is_empty() {
+        return Ok(original);
+    }
+    if !original.iter().chain(patch).any(Value::is_object) {
+        let mut merged: Vec<Value> = Vec::new();
+        for x in original.iter().chain(patch) {
+            if !merged.contains(x) {
+                merged.push(x.clone());
+            }
+        }
+        let (in_patch, server_only) = partition(merged, patch, None);
+        return Ok(normalize(in_patch, server_only, patch, &original, None));
+    }
+    let Some(key) = key else {
+        return Err(ApiError::new(
+            500,
+            "",
+            "cannot merge lists without merge key".to_owned(),
+        ));
+    };
+    let mut original = original;
+    let mut plain = Vec::new();
+    let mut replace = false;
+    for item in patch {
+        match item.get("$patch") {
+            None => plain.push(item.clone()),
+            Some(Value::String(d)) if d == "delete" => {
+                let value = item.get(key);
+                original.retain(|o| o.get(key) != value);
+            }
+            Some(Value::String(d)) if d == "replace" => replace = true,
+            Some(other) => return Err(bad_patch_type(other, item)),
+        }
+    }
+    if replace {
+        return Ok(without_directives_in(&plain));
+    }
+    let item_type = type_path_child(tpath, "[]");
+    let mut merged = original.clone();
+    for item in &plain {
+        let value = item.get(key);
+        match merged.iter().position(|o| o.get(key) == value) {
+            Some(i) => merge_map(&mut merged[i], item, &item_type, merges)?,
+            None => merged.extend(without_directives(item)),
+        }
+    }
+    let (in_patch, server_only) = partition(merged, &plain, Some(key));
+    Ok(normalize(
+        in_patch,
+        server_only,
+        &plain,
+        &original,
+        Some(key),
+    ))
+}
+
+/// Where `item` is in `list`: by its merge key's value for maps, by itself otherwise
+/// (patch.go, index).
+fn position(list: &[Value], item: &Value, key: Option<&str>) -> Option<usize> {
+    let of = |v: &Value| match key {
+        Some(k) => v.get(k).cloned(),
+        None => Some(v.clone()),
+    };
+    let wanted = of(item);
+    list.iter().position(|v| of(v) == wanted)
+}
+
+/// The items of `merged` that `by` has, and the others, each in `merged`'s order.
+fn partition(merged: Vec<Value>, by: &[Value], key: Option<&str>) -> (Vec<Value>, Vec<Value>) {
+    merged
+        .into_iter()
+        .partition(|item| position(by, item, key).is_some())
+}
+
+/// normalizeElementOrder: the patch's items in the patch's order, the object's own in
+/// their old order, the two interleaved by the old order where both have a place in it
+/// (mergeSortedSlice).
+fn normalize(
+    mut in_patch: Vec<Value>,
+    mut server_only: Vec<Value>,
+    patch_order: &[Value],
+    server_order: &[Value],
+    key: Option<&str>,
+) -> Vec<Value> {
+    let at = |order: &[Value], v: &Value| position(order, v, key).unwrap_or(usize::MAX);
+    in_patch.sort_by_key(|v| at(patch_order, v));
+    server_only.sort_by_key(|v| at(server_order, v));
+    let mut out = Vec::with_capacity(in_patch.len() + server_only.len());
+    let (mut left, mut right) = (
+        server_only.into_iter().peekable(),
+        in_patch.into_iter().peekable(),
+    );
+    loop {
+        let take_left = match (left.peek(), right.peek()) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(l), Some(r)) => {
+                matches!((position(server_order, l, key), position(server_order, r, key)),
+                    (Some(li), Some(ri)) if li < ri)
+            }
+        };
+        out.extend(if take_left { left.next() } else { right.next() });
+    }
+    out
+}
+
+/// removeDirectives with discardNullValuesFromPatch: a value from a patch as stored,
+/// without `$` directives and null members; `None` for a map that is a directive.
+fn without_directives(v: &Value) -> Option<Value> {
+    match v {
+        Value::Object(m) if m.contains_key("$patch") => None,
+        Value::Object(m) => Some(Value::Object(
+            m.iter()
+                .filter(|(k, v)| !k.starts_with('$') && !v.is_null())
+                .filter_map(|(k, v)| Some((k.clone(), without_directives(v)?)))
+                .collect(),
+        )),
+        Value::Array(items) => Some(Value::Array(without_directives_in(items))),
+        other => Some(other.clone()),
+    }
+}
+
+fn without_directives_in(items: &[Value]) -> Vec<Value> {
+    items.iter().filter_map(without_directives).collect()
 }
 
 /// The real server's answer to an unknown `$patch` value.
@@ -131,13 +312,6 @@ fn go_format(v: &Value) -> String {
             format!("map[{}]", inner.join(" "))
         }
     }
-}
-
-fn keyed_by_name(items: &[Value]) -> bool {
-    !items.is_empty()
-        && items
-            .iter()
-            .all(|i| i.get("name").is_some_and(Value::is_string))
 }
 
 fn pointer_parts(path: &str) -> Result<Vec<String>, ApiError> {
@@ -287,27 +461,84 @@ mod tests {
 
     #[test]
     fn strategic_merges_named_lists() {
-        let mut d = json!({"c":[{"name":"a","image":"x"},{"name":"b","image":"y"}]});
+        let merges = PatchMerges::builtin("apps", "Deployment");
+        let deploy = |containers: Value, finalizers: Value| {
+            json!({"metadata": {"finalizers": finalizers},
+                   "spec": {"template": {"spec": {"containers": containers}}}})
+        };
+        let mut d = deploy(
+            json!([{"name":"a","image":"x","ports":[{"containerPort":80},{"containerPort":81}]},
+                   {"name":"b","image":"y"}]),
+            json!(["f/a"]),
+        );
+        // An item of both merges where it was; a new one comes before the object's
+        // own; a port merges by its number; a finalizer is added, not replaced.
         strategic_merge_patch(
             &mut d,
-            &json!({"c":[{"name":"b","image":"z"},{"name":"n","image":"w"}]}),
+            &deploy(
+                json!([{"name":"b","image":"z"},{"name":"n","image":"w"},
+                       {"name":"a","ports":[{"containerPort":80,"name":"http"}]}]),
+                json!(["f/b"]),
+            ),
+            &merges,
         )
         .unwrap();
         assert_eq!(
             d,
-            json!({"c":[{"name":"a","image":"x"},{"name":"b","image":"z"},{"name":"n","image":"w"}]})
+            deploy(
+                json!([{"name":"b","image":"z"},{"name":"n","image":"w"},
+                       {"name":"a","image":"x",
+                        "ports":[{"containerPort":80,"name":"http"},{"containerPort":81}]}]),
+                json!(["f/b", "f/a"]),
+            )
+        );
+        // The order a client sets, a scalar taken out, an item deleted.
+        strategic_merge_patch(
+            &mut d,
+            &json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["f/a"]},
+                    "spec": {"template": {"spec": {
+                        "$setElementOrder/containers": [{"name":"a"},{"name":"b"}],
+                        "containers": [{"name":"n","$patch":"delete"}]}}}}),
+            &merges,
+        )
+        .unwrap();
+        let names: Vec<&str> = d["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(d["metadata"]["finalizers"], json!(["f/b"]));
+        // A list with no merge strategy is replaced.
+        let mut args = deploy(json!([{"name":"a","args":["1","2"]}]), json!([]));
+        strategic_merge_patch(
+            &mut args,
+            &deploy(json!([{"name":"a","args":["3"]}]), json!([])),
+            &merges,
+        )
+        .unwrap();
+        assert_eq!(
+            args["spec"]["template"]["spec"]["containers"][0]["args"],
+            json!(["3"])
         );
     }
 
     #[test]
     fn patch_directives_as_the_real_server_reads_them() {
         let mut d = json!({"data":{"a":"1"},"keep":1});
-        strategic_merge_patch(&mut d, &json!({"data":{"$patch":"replace","b":"2"}})).unwrap();
+        let merges = PatchMerges::builtin("", "ConfigMap");
+        strategic_merge_patch(
+            &mut d,
+            &json!({"data":{"$patch":"replace","b":"2"}}),
+            &merges,
+        )
+        .unwrap();
         assert_eq!(d, json!({"data":{"b":"2"},"keep":1}));
-        strategic_merge_patch(&mut d, &json!({"data":{"$patch":"delete"}})).unwrap();
+        strategic_merge_patch(&mut d, &json!({"data":{"$patch":"delete"}}), &merges).unwrap();
         assert_eq!(d, json!({"data":{},"keep":1}));
-        let e =
-            strategic_merge_patch(&mut d, &json!({"data":{"$patch":"garbage","x":1}})).unwrap_err();
+        let e = strategic_merge_patch(&mut d, &json!({"data":{"$patch":"garbage","x":1}}), &merges)
+            .unwrap_err();
         assert_eq!(
             (e.code, e.message.as_str()),
             (
@@ -315,9 +546,13 @@ mod tests {
                 "unknown patch type: garbage in map: map[$patch:garbage x:1]"
             )
         );
-        let mut l = json!({"c":[{"name":"a"}]});
-        let e = strategic_merge_patch(&mut l, &json!({"c":[{"name":"a","$patch":"merge"}]}))
-            .unwrap_err();
+        let mut l = json!({"metadata":{"ownerReferences":[{"uid":"a"}]}});
+        let e = strategic_merge_patch(
+            &mut l,
+            &json!({"metadata":{"ownerReferences":[{"uid":"a","$patch":"merge"}]}}),
+            &merges,
+        )
+        .unwrap_err();
         assert_eq!(e.code, 500);
     }
 

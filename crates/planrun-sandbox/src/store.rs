@@ -1198,7 +1198,10 @@ impl Store {
         let mut new = old.clone();
         match kind {
             PatchKind::Merge => patch::merge_patch(&mut new, &parsed),
-            PatchKind::Strategic => patch::strategic_merge_patch(&mut new, &parsed)?,
+            PatchKind::Strategic => {
+                let merges = fields::PatchMerges::builtin(&def.group, &def.kind);
+                patch::strategic_merge_patch(&mut new, &parsed, &merges)?
+            }
             PatchKind::Json => patch::json_patch(&mut new, &parsed)?,
             PatchKind::Apply => unreachable!("handled above"),
         }

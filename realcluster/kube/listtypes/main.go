@@ -6,6 +6,8 @@
 // pkg/schemaconv (getListElementRelationship): x-kubernetes-list-type, else a
 // "merge" patch strategy (keyed by its merge key, or a set without one), else atomic.
 //
+// It also prints which lists a strategic merge patch merges, and by which key.
+//
 // Its output is crates/planrun-sandbox/src/fields/builtin.rs:
 //
 //	cd realcluster/kube && go run ./listtypes > ../../crates/planrun-sandbox/src/fields/builtin.rs
@@ -80,7 +82,19 @@ func main() {
 	fmt.Println("/// (group, kind, path, how it merges); `[]` stands for a list's items.")
 	fmt.Println("pub const BUILTIN: &[(&str, &str, &str, Granularity)] = &[")
 	for _, r := range rows {
-		fmt.Printf("    (%q, %q, %q, %s),\n", r.group, r.kind, r.path, r.list)
+		if !strings.HasPrefix(r.list, "patch:") {
+			fmt.Printf("    (%q, %q, %q, %s),\n", r.group, r.kind, r.path, r.list)
+		}
+	}
+	fmt.Println("];")
+	fmt.Println()
+	fmt.Println("/// (group, kind, path, merge key) of every list a strategic merge patch merges")
+	fmt.Println("/// (`x-kubernetes-patch-strategy: merge`): by that key, or by value without one.")
+	fmt.Println("pub const BUILTIN_PATCH: &[(&str, &str, &str, Option<&str>)] = &[")
+	for _, r := range rows {
+		if key, ok := strings.CutPrefix(r.list, "patch:"); ok {
+			fmt.Printf("    (%q, %q, %q, %s),\n", r.group, r.kind, r.path, key)
+		}
 	}
 	fmt.Println("];")
 }
@@ -133,6 +147,16 @@ func descend(defs map[string]common.OpenAPIDefinition, s spec.Schema, path []str
 	if s.Type.Contains("array") && s.Items != nil && s.Items.Schema != nil {
 		if list := listType(s.Extensions, keyDefaults(defs, *s.Items.Schema)); list != "" {
 			emit(path, list)
+		}
+		// What a strategic merge patch merges (k8s.io/apimachinery
+		// pkg/util/strategicpatch/patch.go, mergeSlice): the patch strategy, apart
+		// from the list type.
+		if ps, _ := s.Extensions["x-kubernetes-patch-strategy"].(string); strings.Contains(ps, "merge") {
+			if key, ok := s.Extensions["x-kubernetes-patch-merge-key"].(string); ok {
+				emit(path, fmt.Sprintf("patch:Some(%q)", key))
+			} else {
+				emit(path, "patch:None")
+			}
 		}
 		descend(defs, *s.Items.Schema, append(append([]string{}, path...), "[]"), onPath, emit)
 		return

@@ -19,7 +19,7 @@
 
 use serde_json::Value;
 
-use super::builtin::BUILTIN;
+use super::builtin::{BUILTIN, BUILTIN_PATCH};
 use super::path::PathElement;
 
 /// A list merged item by item.
@@ -208,6 +208,36 @@ impl Types {
             .and_then(|n| n.get("properties"))
             .and_then(|p| p.get(key))
             .is_some()
+    }
+}
+
+/// Which lists of a built-in kind a strategic merge patch merges rather than replaces
+/// (`x-kubernetes-patch-strategy: merge`), by type path: maps by their merge key,
+/// scalars by value (k8s.io/apimachinery v0.36.3 `pkg/util/strategicpatch/patch.go`).
+/// Custom resources take no strategic merge patch.
+#[derive(Debug, Clone)]
+pub struct PatchMerges {
+    rows: Vec<(&'static str, Option<&'static str>)>,
+}
+
+impl PatchMerges {
+    pub fn builtin(group: &str, kind: &str) -> Self {
+        PatchMerges {
+            rows: BUILTIN_PATCH
+                .iter()
+                .filter(|(g, k, _, _)| *g == group && *k == kind)
+                .map(|(_, _, path, key)| (*path, *key))
+                .collect(),
+        }
+    }
+
+    /// How the list at `type_path` merges: `None` when it is replaced, else its merge
+    /// key (`None` inside for a list of scalars).
+    pub fn at(&self, type_path: &str) -> Option<Option<&'static str>> {
+        self.rows
+            .iter()
+            .find(|(p, _)| *p == type_path)
+            .map(|(_, key)| *key)
     }
 }
 

@@ -551,3 +551,105 @@ pub async fn ssa_custom_lists(s: Arc<Side>, ns: String) -> Value {
     }
     o.done()
 }
+
+/// Strategic merge patch of a Deployment's lists: client-side `kubectl apply` twice (a
+/// container added before the one it had, an env var dropped, ports reordered: kubectl
+/// sends `$setElementOrder`), then patches by hand: a container added (it comes first),
+/// a finalizer added to the one there (a set: both stay), a port merged by its number.
+pub async fn strategic_lists(s: Arc<Side>, ns: String) -> Value {
+    let mut o = Obs::default();
+    let deployment = |containers: Value| {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "smp", "namespace": ns, "finalizers": ["example.com/a"]},
+            "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "smp"}},
+                     "template": {"metadata": {"labels": {"app": "smp"}},
+                                  "spec": {"containers": containers}}}
+        })
+    };
+    // The containers by what the clients set (a port's protocol is defaulted, which is
+    // no patch matter).
+    let seen = |body: &Value| -> Value {
+        let containers: Vec<Value> = body["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let ports: Option<Vec<Value>> = c["ports"].as_array().map(|ps| {
+                    ps.iter()
+                        .map(|p| json!({"containerPort": p["containerPort"], "name": p["name"]}))
+                        .collect()
+                });
+                json!({"name": c["name"], "image": c["image"], "env": c["env"], "ports": ports})
+            })
+            .collect();
+        json!({"finalizers": body["metadata"]["finalizers"], "containers": containers})
+    };
+    let uri = format!("/apis/apps/v1/namespaces/{ns}/deployments/smp");
+    for (step, containers) in [
+        (
+            "first",
+            json!([{"name": "web", "image": "registry.example/web:v1",
+                    "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                    "ports": [{"containerPort": 80}, {"containerPort": 81}]}]),
+        ),
+        (
+            "second",
+            json!([{"name": "side", "image": "registry.example/side:v1"},
+                   {"name": "web", "image": "registry.example/web:v2",
+                    "env": [{"name": "B", "value": "2"}],
+                    "ports": [{"containerPort": 81}, {"containerPort": 80}]}]),
+        ),
+    ] {
+        let manifest = serde_json::to_string(&deployment(containers)).unwrap();
+        let out = s
+            .kubectl
+            .run_with_stdin(&["apply", "-f", "-"], Some(&manifest))
+            .await;
+        o.put(&format!("{step}_exit"), out.status.code());
+        o.put(step, seen(&s.get_json(&uri).await));
+    }
+    for (step, patch) in [
+        (
+            "add_container",
+            json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "late", "image": "registry.example/late:v1"}]}}}}),
+        ),
+        (
+            "add_finalizer",
+            json!({"metadata": {"finalizers": ["example.com/b"]}}),
+        ),
+        (
+            "port_by_number",
+            json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "web", "ports": [{"containerPort": 80, "name": "http"}]}]}}}}),
+        ),
+    ] {
+        let raw = s
+            .raw(
+                "PATCH",
+                &uri,
+                Some("application/strategic-merge-patch+json"),
+                Some(serde_json::to_vec(&patch).unwrap()),
+            )
+            .await;
+        o.put(
+            step,
+            if (200..300).contains(&raw.status) {
+                seen(&raw.body)
+            } else {
+                raw.seen()
+            },
+        );
+    }
+    let raw = s
+        .raw(
+            "PATCH",
+            &uri,
+            Some("application/merge-patch+json"),
+            Some(serde_json::to_vec(&json!({"metadata": {"finalizers": null}})).unwrap()),
+        )
+        .await;
+    expect_ok(&s, "clear the finalizers", &raw);
+    o.done()
+}
