@@ -387,6 +387,20 @@ fn managers_of(body: &Value, only: &[&str]) -> Vec<Value> {
     managers
 }
 
+/// Takes the finalizers off the object at `uri`: nothing is to hold the session's
+/// namespace.
+async fn clear_finalizers(s: &Side, uri: &str) {
+    let raw = s
+        .raw(
+            "PATCH",
+            uri,
+            Some("application/merge-patch+json"),
+            Some(serde_json::to_vec(&json!({"metadata": {"finalizers": null}})).unwrap()),
+        )
+        .await;
+    expect_ok(s, "clear the finalizers", &raw);
+}
+
 /// A refusal's status, message and details, or `None` for a success.
 fn refusal(raw: &super::Raw) -> Option<Value> {
     (!(200..300).contains(&raw.status)).then(|| {
@@ -479,16 +493,7 @@ pub async fn ssa_keyed_lists(s: Arc<Side>, ns: String) -> Value {
     ] {
         o.put(step, shown(&apply(&s, &uri, "alpha", false, &object).await));
     }
-    // Leave nothing holding the namespace.
-    let raw = s
-        .raw(
-            "PATCH",
-            &uri,
-            Some("application/merge-patch+json"),
-            Some(serde_json::to_vec(&json!({"metadata": {"finalizers": null}})).unwrap()),
-        )
-        .await;
-    expect_ok(&s, "clear the finalizers", &raw);
+    clear_finalizers(&s, &uri).await;
     o.done()
 }
 
@@ -642,14 +647,6 @@ pub async fn strategic_lists(s: Arc<Side>, ns: String) -> Value {
             },
         );
     }
-    let raw = s
-        .raw(
-            "PATCH",
-            &uri,
-            Some("application/merge-patch+json"),
-            Some(serde_json::to_vec(&json!({"metadata": {"finalizers": null}})).unwrap()),
-        )
-        .await;
-    expect_ok(&s, "clear the finalizers", &raw);
+    clear_finalizers(&s, &uri).await;
     o.done()
 }
