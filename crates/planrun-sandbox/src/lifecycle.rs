@@ -71,7 +71,6 @@ fn condition(ty: &str, status: &str, reason: &str, message: &str) -> Value {
 }
 
 impl Store {
-    /// Kind-specific defaults and validation for a new object.
     /// What the registry sets on a new object after its fields are recorded, so no
     /// manager owns it: a namespace's `kubernetes` finalizer and phase
     /// (k8s.io/kubernetes v1.36.3 pkg/registry/core/namespace/strategy.go,
@@ -87,12 +86,14 @@ impl Store {
         }
     }
 
+    /// Kind-specific defaults and validation for a new object.
     pub(super) fn default_kind(
         &mut self,
         def: &ResourceDef,
         obj: &mut Value,
     ) -> Result<(), ApiError> {
         let name = str_at(obj, "/metadata/name").to_owned();
+        default_pod_spec(def, obj);
         match (def.group.as_str(), def.plural.as_str()) {
             ("", "namespaces") => {
                 if !obj["metadata"].get("labels").is_some_and(Value::is_object) {
@@ -786,6 +787,68 @@ fn crd_terminating(reason: &str, message: &str) -> Value {
     cond
 }
 
+/// The defaults the API server gives a pod spec, a Deployment's or ReplicaSet's
+/// template's or a Pod's own, on every write (k8s.io/kubernetes v1.36.3
+/// `pkg/apis/core/v1/defaults.go`: SetDefaults_PodSpec, SetDefaults_Container,
+/// SetDefaults_ContainerPort; a container's `resources` is a struct the API always
+/// writes, `{}` when empty).
+pub(super) fn default_pod_spec(def: &ResourceDef, obj: &mut Value) {
+    let pointer = match (def.group.as_str(), def.plural.as_str()) {
+        ("apps", "deployments" | "replicasets") => "/spec/template/spec",
+        ("", "pods") => "/spec",
+        _ => return,
+    };
+    let Some(Value::Object(spec)) = obj.pointer_mut(pointer) else {
+        return;
+    };
+    for (field, default) in [
+        ("dnsPolicy", json!("ClusterFirst")),
+        ("restartPolicy", json!("Always")),
+        ("securityContext", json!({})),
+        ("terminationGracePeriodSeconds", json!(30)),
+        ("schedulerName", json!("default-scheduler")),
+    ] {
+        spec.entry(field).or_insert(default);
+    }
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+        let Some(Value::Array(containers)) = spec.get_mut(list) else {
+            continue;
+        };
+        for c in containers.iter_mut().filter_map(Value::as_object_mut) {
+            let policy = match image_tag(c.get("image").and_then(Value::as_str).unwrap_or("")) {
+                Some("latest") => "Always",
+                _ => "IfNotPresent",
+            };
+            c.entry("imagePullPolicy").or_insert(json!(policy));
+            c.entry("terminationMessagePath")
+                .or_insert(json!("/dev/termination-log"));
+            c.entry("terminationMessagePolicy").or_insert(json!("File"));
+            c.entry("resources").or_insert(json!({}));
+            if let Some(Value::Array(ports)) = c.get_mut("ports") {
+                for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    p.entry("protocol").or_insert(json!("TCP"));
+                }
+            }
+        }
+    }
+}
+
+/// An image reference's tag as the kubelet's parser reads it: the part after a `:`
+/// in the last path component, `latest` when there is neither tag nor digest, none for
+/// a digest alone (k8s.io/kubernetes v1.36.3 `pkg/util/parsers/parsers.go`).
+fn image_tag(image: &str) -> Option<&str> {
+    let (name, digest) = match image.split_once('@') {
+        Some((name, _)) => (name, true),
+        None => (image, false),
+    };
+    let last = name.rsplit('/').next().unwrap_or(name);
+    match last.split_once(':') {
+        Some((_, tag)) => Some(tag),
+        None if digest => None,
+        None => Some("latest"),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -798,5 +861,30 @@ mod tests {
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn a_pod_template_gets_the_api_servers_defaults() {
+        assert_eq!(image_tag("registry.example:5000/web:v1"), Some("v1"));
+        assert_eq!(image_tag("registry.example:5000/web"), Some("latest"));
+        assert_eq!(image_tag("web@sha256:abc"), None);
+        assert_eq!(image_tag("web:v2@sha256:abc"), Some("v2"));
+        let def = super::super::resources::builtins()
+            .into_iter()
+            .find(|d| d.plural == "deployments")
+            .unwrap();
+        let mut d = json!({"spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "a", "image": "web", "ports": [{"containerPort": 80}]},
+                           {"name": "b", "image": "web:v1", "imagePullPolicy": "Never"}]}}}});
+        default_pod_spec(&def, &mut d);
+        let spec = &d["spec"]["template"]["spec"];
+        assert_eq!(spec["restartPolicy"], "Never");
+        assert_eq!(spec["dnsPolicy"], "ClusterFirst");
+        assert_eq!(spec["terminationGracePeriodSeconds"], 30);
+        assert_eq!(spec["containers"][0]["imagePullPolicy"], "Always");
+        assert_eq!(spec["containers"][0]["ports"][0]["protocol"], "TCP");
+        assert_eq!(spec["containers"][0]["resources"], json!({}));
+        assert_eq!(spec["containers"][1]["imagePullPolicy"], "Never");
+        assert_eq!(spec["containers"][1]["terminationMessagePolicy"], "File");
     }
 }

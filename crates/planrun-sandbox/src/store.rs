@@ -1269,6 +1269,7 @@ impl Store {
             }
         }
         prune_empty(def, &mut new);
+        super::lifecycle::default_pod_spec(def, &mut new);
         check_labels(def, &name, &new)?;
         if def.tracks_generation && spec_part(&new) != spec_part(&old) {
             meta_mut(&mut new).insert("generation".to_owned(), json!(generation(&old) + 1));

@@ -343,6 +343,9 @@ pub async fn deployment_rollout(s: Arc<Side>, ns: String) -> Value {
         .run_with_stdin(&["apply", "--server-side", "-f", "-"], Some(&manifest))
         .await;
     o.put("apply", String::from_utf8_lossy(&out.stdout).trim());
+    let uri = format!("/apis/apps/v1/namespaces/{ns}/deployments/web");
+    // The spec as stored: the API server's defaults, the pod template's included.
+    o.put("spec", s.get_json(&uri).await["spec"].clone());
     let rollout = |s: Arc<Side>, ns: String| async move {
         let out = s
             .kubectl
@@ -360,7 +363,6 @@ pub async fn deployment_rollout(s: Arc<Side>, ns: String) -> Value {
                "last_line": stdout.lines().last().unwrap_or("")})
     };
     o.put("rollout", rollout(s.clone(), ns.clone()).await);
-    let uri = format!("/apis/apps/v1/namespaces/{ns}/deployments/web");
     o.put("status", deployment_status(&s.get_json(&uri).await));
     let out = s
         .kubectl
