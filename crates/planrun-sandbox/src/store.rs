@@ -434,8 +434,9 @@ impl Store {
 
     /// How server-side apply merges `def`'s objects at `version`: a built-in kind's
     /// from the generated table, a custom kind's from its CRD's schema for the version
-    /// (read at each write, so a CRD updated is followed at once).
-    pub(super) fn types(&self, def: &ResourceDef, version: &str) -> Types {
+    /// (borrowed from the stored CRD at each write, so a CRD updated is followed at
+    /// once).
+    pub(super) fn types(&self, def: &ResourceDef, version: &str) -> Types<'_> {
         if !def.custom {
             return Types::builtin(&def.group, &def.kind);
         }
@@ -447,8 +448,7 @@ impl Store {
                 vs.iter()
                     .find(|v| v.get("name").and_then(Value::as_str) == Some(version))
             })
-            .and_then(|v| v.pointer("/schema/openAPIV3Schema"))
-            .cloned();
+            .and_then(|v| v.pointer("/schema/openAPIV3Schema"));
         match schema {
             Some(schema) => Types::custom(schema),
             None => Types::builtin("*", "*"),
@@ -467,15 +467,8 @@ impl Store {
         new: &mut Value,
     ) {
         let types = self.types(def, version);
-        let api_version = def.api_version(version);
-        let now = now();
-        let writer = fields::Writer {
-            types: &types,
-            manager,
-            api_version: &api_version,
-            scope,
-            now: &now,
-        };
+        let (api_version, now) = (def.api_version(version), now());
+        let writer = fields::Writer::new(&types, manager, &api_version, scope, &now);
         fields::record_update(&writer, old, new);
     }
 
@@ -1135,14 +1128,7 @@ impl Store {
                     def.kind
                 )));
             }
-            let (types, now) = (self.types(def, version), now());
-            let writer = fields::Writer {
-                types: &types,
-                manager: &manager,
-                api_version: &api_version,
-                scope,
-                now: &now,
-            };
+            let now = now();
             let live = self.get_opt(&def.key(), ns, name).cloned();
             let Some(old) = live else {
                 if status {
@@ -1155,10 +1141,14 @@ impl Store {
                 let prepared = self.prepare_new(def, version, ns, fresh.clone(), Some(name))?;
                 // What the client sent says what it owns, empty maps the stored
                 // object leaves out included.
+                let types = self.types(def, version);
+                let writer = fields::Writer::new(&types, &manager, &api_version, scope, &now);
                 let mut merged = fields::apply_create(&writer, &prepared, &fresh);
                 Self::prepare_for_create(def, &mut merged);
                 return self.insert_new(def, merged, opts);
             };
+            let types = self.types(def, version);
+            let writer = fields::Writer::new(&types, &manager, &api_version, scope, &now);
             let attempt = |force: bool| fields::apply(&writer, Some(&old), &applied, force);
             let merged = match attempt(opts.force) {
                 Ok(merged) => merged,

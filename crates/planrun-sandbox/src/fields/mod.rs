@@ -235,7 +235,7 @@ fn entry_mut<'a>(
 #[derive(Debug, Clone, Copy)]
 pub struct Writer<'a> {
     /// How the object's kind merges.
-    pub types: &'a Types,
+    pub types: &'a Types<'a>,
     /// The field manager.
     pub manager: &'a str,
     /// The apiVersion it writes with.
@@ -246,7 +246,23 @@ pub struct Writer<'a> {
     pub now: &'a str,
 }
 
-impl Writer<'_> {
+impl<'a> Writer<'a> {
+    pub fn new(
+        types: &'a Types<'a>,
+        manager: &'a str,
+        api_version: &'a str,
+        scope: Scope,
+        now: &'a str,
+    ) -> Self {
+        Writer {
+            types,
+            manager,
+            api_version,
+            scope,
+            now,
+        }
+    }
+
     /// Whether `m` is this writer's entry for `operation`: the same manager and
     /// subresource, and for an Update the same apiVersion (an applier keeps one entry
     /// whatever version it applies through: k8s.io/apimachinery v0.36.3
@@ -421,7 +437,7 @@ fn prune(
     last: &FieldSet,
     applying: &FieldSet,
     others: &FieldSet,
-    types: &Types,
+    types: &Types<'_>,
 ) -> Value {
     if last.is_empty() {
         return merged;
@@ -456,7 +472,7 @@ pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration
 /// (k8s.io/apimachinery v0.36.3 `pkg/util/managedfields/internal/lastappliedmanager.go`,
 /// allowedConflictsFromLastApplied). Those the API server lets kubectl take over.
 pub fn allowed_by_last_applied(
-    types: &Types,
+    types: &Types<'_>,
     live: &Value,
     conflicts: &[Conflict],
     scope: Scope,
@@ -544,13 +560,7 @@ mod tests {
         f: impl FnOnce(&Writer<'_>) -> R,
     ) -> R {
         let types = Types::of(obj);
-        f(&Writer {
-            types: &types,
-            manager,
-            api_version,
-            scope,
-            now,
-        })
+        f(&Writer::new(&types, manager, api_version, scope, now))
     }
 
     fn record_update(
@@ -594,6 +604,21 @@ mod tests {
         })
     }
 
+    /// ConfigMap `x` with `data.k` = `value`, created by client-side `kubectl apply`.
+    fn created_by_client_side_apply(value: &str) -> Value {
+        let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"},
+            "data": {"k": value}});
+        record_update(
+            None,
+            &mut cm,
+            "kubectl-client-side-apply",
+            "v1",
+            Scope::All,
+            "t0",
+        );
+        cm
+    }
+
     #[test]
     fn fields_v1_round_trip() {
         let obj = json!({"apiVersion":"v1","kind":"ConfigMap",
@@ -612,15 +637,7 @@ mod tests {
 
     #[test]
     fn apply_conflicts_then_force_takes_ownership() {
-        let mut live = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"data":{"k":"old"}});
-        record_update(
-            None,
-            &mut live,
-            "kubectl-client-side-apply",
-            "v1",
-            Scope::All,
-            "t0",
-        );
+        let live = created_by_client_side_apply("old");
         let applied = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"data":{"k":"new"}});
         let err = apply(
             Some(&live),
@@ -667,16 +684,7 @@ mod tests {
 
     #[test]
     fn a_write_that_sets_managed_fields_is_honoured() {
-        let mut live =
-            json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"data":{"k":"v"}});
-        record_update(
-            None,
-            &mut live,
-            "kubectl-client-side-apply",
-            "v1",
-            Scope::All,
-            "t0",
-        );
+        let live = created_by_client_side_apply("v");
         // A JSON patch renaming the entry (what pulumi-kubernetes' fixCSAFieldManagers sends).
         let mut renamed = live.clone();
         renamed["metadata"]["managedFields"][0]["manager"] = json!("pulumi-kubernetes-1");

@@ -75,30 +75,24 @@ impl ListKey {
 /// (`x-kubernetes-list-type`, `x-kubernetes-list-map-keys`, `x-kubernetes-map-type`;
 /// its `metadata` is ObjectMeta's, as for every kind).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Types {
+pub struct Types<'s> {
     rows: Vec<(&'static str, Granularity)>,
-    schema: Option<Value>,
+    /// A custom kind's schema, borrowed from its stored CRD.
+    schema: Option<&'s Value>,
 }
 
-impl Types {
+impl<'s> Types<'s> {
     /// A built-in kind's types; a kind not in the table gets ObjectMeta's alone.
     pub fn builtin(group: &str, kind: &str) -> Self {
-        let rows_of = |g: &str, k: &str| -> Vec<(&'static str, Granularity)> {
-            BUILTIN
-                .iter()
-                .filter(|(rg, rk, _, _)| *rg == g && *rk == k)
-                .map(|(_, _, path, t)| (*path, *t))
-                .collect()
-        };
-        let mut rows = rows_of(group, kind);
+        let mut rows = rows_of(BUILTIN, group, kind);
         if rows.is_empty() {
-            rows = rows_of("*", "*");
+            rows = rows_of(BUILTIN, "*", "*");
         }
         Types { rows, schema: None }
     }
 
     /// A custom resource's types from its CRD's `openAPIV3Schema`.
-    pub fn custom(schema: Value) -> Self {
+    pub fn custom(schema: &'s Value) -> Self {
         Types {
             schema: Some(schema),
             ..Types::builtin("*", "*")
@@ -126,9 +120,9 @@ impl Types {
 
     /// The CRD schema's node for `type_path`, if the schema has one: `None` for the
     /// built-ins, for metadata, and below what the schema leaves open.
-    fn node(&self, type_path: &str) -> Option<&Value> {
-        let schema = self.schema.as_ref()?;
-        if type_path == "metadata" || type_path.starts_with("metadata.") {
+    fn node(&self, type_path: &str) -> Option<&'s Value> {
+        let schema = self.schema?;
+        if in_metadata(type_path) {
             return None;
         }
         let mut node = schema;
@@ -198,7 +192,7 @@ impl Types {
     /// Every map of a built-in kind counts as named fields (its free-form maps, such
     /// as labels, hold scalars, where the two are the same).
     pub fn is_field(&self, type_path: &str, key: &str) -> bool {
-        if self.schema.is_none() || type_path == "metadata" || type_path.starts_with("metadata.") {
+        if self.schema.is_none() || in_metadata(type_path) {
             return true;
         }
         if type_path.is_empty() && ["apiVersion", "kind", "metadata"].contains(&key) {
@@ -223,11 +217,7 @@ pub struct PatchMerges {
 impl PatchMerges {
     pub fn builtin(group: &str, kind: &str) -> Self {
         PatchMerges {
-            rows: BUILTIN_PATCH
-                .iter()
-                .filter(|(g, k, _, _)| *g == group && *k == kind)
-                .map(|(_, _, path, key)| (*path, *key))
-                .collect(),
+            rows: rows_of(BUILTIN_PATCH, group, kind),
         }
     }
 
@@ -239,6 +229,24 @@ impl PatchMerges {
             .find(|(p, _)| *p == type_path)
             .map(|(_, key)| *key)
     }
+}
+
+/// The rows of a generated table for one kind: (type path, what the table says).
+fn rows_of<T: Copy>(
+    table: &[(&str, &str, &'static str, T)],
+    group: &str,
+    kind: &str,
+) -> Vec<(&'static str, T)> {
+    table
+        .iter()
+        .filter(|(g, k, _, _)| *g == group && *k == kind)
+        .map(|(_, _, path, t)| (*path, *t))
+        .collect()
+}
+
+/// Whether a type path is in `metadata`, which is ObjectMeta for every kind.
+fn in_metadata(type_path: &str) -> bool {
+    type_path == "metadata" || type_path.starts_with("metadata.")
 }
 
 /// A JSON pointer token.
@@ -331,7 +339,7 @@ mod tests {
                     "properties": {"name": {"type": "string"}}},
                 "values": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
                 "labels": {"type": "object", "additionalProperties": {"type": "string"}}}}}});
-        let t = Types::custom(schema);
+        let t = Types::custom(&schema);
         let routes = t.list("spec.routes").unwrap();
         assert_eq!(
             item_element(&json!({"name": "a"}), &routes),

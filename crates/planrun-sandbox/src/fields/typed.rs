@@ -78,18 +78,18 @@ fn shape(l: Option<&Value>, r: Option<&Value>) -> Shape {
     }
 }
 
-/// The items of a list by path element, in order: the first of each element, and
-/// which elements occur more than once.
+/// The items of a list that have a path element, in order, and for each element the
+/// items that have it (more than one: duplicates).
 struct Indexed<'v> {
+    items: Vec<(PathElement, &'v Value)>,
     order: Vec<PathElement>,
-    first: BTreeMap<PathElement, &'v Value>,
     all: BTreeMap<PathElement, Vec<&'v Value>>,
 }
 
 fn index<'v>(list: Option<&'v Value>, t: &ListType) -> Indexed<'v> {
     let mut ix = Indexed {
+        items: Vec::new(),
         order: Vec::new(),
-        first: BTreeMap::new(),
         all: BTreeMap::new(),
     };
     for item in list.and_then(Value::as_array).into_iter().flatten() {
@@ -99,23 +99,28 @@ fn index<'v>(list: Option<&'v Value>, t: &ListType) -> Indexed<'v> {
         let seen = ix.all.entry(pe.clone()).or_default();
         if seen.is_empty() {
             ix.order.push(pe.clone());
-            ix.first.insert(pe, item);
         }
         seen.push(item);
+        ix.items.push((pe, item));
     }
     ix
 }
 
-impl Indexed<'_> {
+impl<'v> Indexed<'v> {
     fn count(&self, pe: &PathElement) -> usize {
         self.all.get(pe).map_or(0, Vec::len)
+    }
+
+    /// The first item with `pe`.
+    fn first(&self, pe: &PathElement) -> Option<&'v Value> {
+        self.all.get(pe).and_then(|items| items.first().copied())
     }
 }
 
 /// The paths `v` sets: every scalar, empty or null map, atomic list, and item of a
 /// set or keyed list (typed/tofieldset.go).
-pub fn field_set(v: &Value, types: &Types) -> FieldSet {
-    fn go(v: &Value, path: &mut FieldPath, tpath: &str, types: &Types, out: &mut FieldSet) {
+pub fn field_set(v: &Value, types: &Types<'_>) -> FieldSet {
+    fn go(v: &Value, path: &mut FieldPath, tpath: &str, types: &Types<'_>, out: &mut FieldSet) {
         match v {
             Value::Object(_) if types.atomic_map(tpath) => {
                 out.insert(path.clone());
@@ -130,7 +135,7 @@ pub fn field_set(v: &Value, types: &Types) -> FieldSet {
                     path.pop();
                 }
             }
-            Value::Array(items) => match types.list(tpath) {
+            Value::Array(_) => match types.list(tpath) {
                 None => {
                     out.insert(path.clone());
                 }
@@ -139,13 +144,12 @@ pub fn field_set(v: &Value, types: &Types) -> FieldSet {
                     let item_type = child(tpath, "[]");
                     for pe in &ix.order {
                         path.push(pe.clone());
-                        if ix.count(pe) == 1 {
-                            go(ix.first[pe], path, &item_type, types, out);
+                        if let (1, Some(item)) = (ix.count(pe), ix.first(pe)) {
+                            go(item, path, &item_type, types, out);
                         }
                         out.insert(path.clone());
                         path.pop();
                     }
-                    let _ = items;
                 }
             },
             _ => {
@@ -162,7 +166,7 @@ pub fn field_set(v: &Value, types: &Types) -> FieldSet {
 /// What changed from `lhs` to `rhs` (typed/compare.go): a leaf (scalar, atomic list,
 /// maps or lists empty on both sides) is added, removed or modified; a map or list
 /// that appears or goes is added or removed itself, and so is everything in it.
-pub fn compare(lhs: Option<&Value>, rhs: Option<&Value>, types: &Types) -> Comparison {
+pub fn compare(lhs: Option<&Value>, rhs: Option<&Value>, types: &Types<'_>) -> Comparison {
     let mut c = Comparison::default();
     compare_node(lhs, rhs, &mut Vec::new(), "", types, &mut c);
     c.added.remove(&Vec::new());
@@ -191,7 +195,7 @@ fn compare_node(
     r: Option<&Value>,
     path: &mut FieldPath,
     tpath: &str,
-    types: &Types,
+    types: &Types<'_>,
     c: &mut Comparison,
 ) {
     if l.is_none() && r.is_none() {
@@ -242,7 +246,7 @@ fn compare_items(
     t: &ListType,
     path: &mut FieldPath,
     item_type: &str,
-    types: &Types,
+    types: &Types<'_>,
     c: &mut Comparison,
 ) {
     let li = index(l, t);
@@ -253,14 +257,7 @@ fn compare_items(
         let (ln, rn) = (li.count(&pe), ri.count(&pe));
         path.push(pe.clone());
         match (ln, rn) {
-            (0..=1, 0..=1) => compare_node(
-                li.first.get(&pe).copied(),
-                ri.first.get(&pe).copied(),
-                path,
-                item_type,
-                types,
-                c,
-            ),
+            (0..=1, 0..=1) => compare_node(li.first(&pe), ri.first(&pe), path, item_type, types, c),
             // Duplicates on both sides compare as an atomic list of them.
             (2.., 2..) => {
                 if li.all[&pe] != ri.all[&pe] {
@@ -269,13 +266,13 @@ fn compare_items(
             }
             (2.., _) => {
                 if rn == 1 {
-                    compare_node(None, ri.first.get(&pe).copied(), path, item_type, types, c);
+                    compare_node(None, ri.first(&pe), path, item_type, types, c);
                 }
                 c.removed.insert(path.clone());
             }
             (_, 2..) => {
                 if ln == 1 {
-                    compare_node(li.first.get(&pe).copied(), None, path, item_type, types, c);
+                    compare_node(li.first(&pe), None, path, item_type, types, c);
                 }
                 c.added.insert(path.clone());
             }
@@ -287,11 +284,16 @@ fn compare_items(
 /// `rhs` merged onto `lhs` (typed/merge.go): maps field by field, a set or keyed
 /// list item by item (the configuration's order for its items, the object's items it
 /// does not name kept where they were), anything else replaced.
-pub fn merge(lhs: Option<&Value>, rhs: Option<&Value>, types: &Types) -> Option<Value> {
+pub fn merge(lhs: Option<&Value>, rhs: Option<&Value>, types: &Types<'_>) -> Option<Value> {
     merge_node(lhs, rhs, "", types)
 }
 
-fn merge_node(l: Option<&Value>, r: Option<&Value>, tpath: &str, types: &Types) -> Option<Value> {
+fn merge_node(
+    l: Option<&Value>,
+    r: Option<&Value>,
+    tpath: &str,
+    types: &Types<'_>,
+) -> Option<Value> {
     let leaf = || r.or(l).cloned();
     match shape(l, r) {
         Shape::Leaf => leaf(),
@@ -330,21 +332,15 @@ fn merge_items(
     r: Option<&Value>,
     t: &ListType,
     item_type: &str,
-    types: &Types,
+    types: &Types<'_>,
 ) -> Vec<Value> {
-    let litems: Vec<(PathElement, &Value)> = l
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|item| item_element(item, t).map(|pe| (pe, item)))
-        .collect();
     let ri = index(r, t);
     let li = index(l, t);
+    let litems = &li.items;
     // The object's item for an element, unless it has it more than once.
-    let lone = |pe: &PathElement| (li.count(pe) == 1).then(|| li.first[pe]);
+    let lone = |pe: &PathElement| li.first(pe).filter(|_| li.count(pe) == 1);
     // The configuration's item for an element merged onto the object's.
-    let merged =
-        |pe: &PathElement| merge_node(lone(pe), ri.first.get(pe).copied(), item_type, types);
+    let merged = |pe: &PathElement| merge_node(lone(pe), ri.first(pe), item_type, types);
     let mut shared = ri
         .order
         .iter()
@@ -405,11 +401,11 @@ fn below(set: &FieldSet, pe: &PathElement) -> FieldSet {
 
 /// `v` without the paths in `set`, a member taking everything in it along
 /// (typed/remove.go); a map or list left empty by it goes too (`None`).
-pub fn remove_items(v: &Value, set: &FieldSet, types: &Types) -> Value {
+pub fn remove_items(v: &Value, set: &FieldSet, types: &Types<'_>) -> Value {
     remove_node(v, set, "", types).unwrap_or_else(|| Value::Object(Map::new()))
 }
 
-fn remove_node(v: &Value, set: &FieldSet, tpath: &str, types: &Types) -> Option<Value> {
+fn remove_node(v: &Value, set: &FieldSet, tpath: &str, types: &Types<'_>) -> Option<Value> {
     match v {
         // What is in an atomic map is not owned apart from it: it goes whole.
         Value::Object(m) if !m.is_empty() && types.atomic_map(tpath) => None,
@@ -459,7 +455,7 @@ fn remove_node(v: &Value, set: &FieldSet, tpath: &str, types: &Types) -> Option<
 
 /// `set` with every named field that has members below it as a member too
 /// (fieldpath/set.go, EnsureNamedFieldsAreMembers).
-pub fn with_named_fields(set: &FieldSet, types: &Types) -> FieldSet {
+pub fn with_named_fields(set: &FieldSet, types: &Types<'_>) -> FieldSet {
     let mut out = set.clone();
     for p in set {
         let mut tpath = String::new();
@@ -479,7 +475,7 @@ pub fn with_named_fields(set: &FieldSet, types: &Types) -> FieldSet {
 }
 
 /// The value at `path`, if `obj` has one.
-pub fn value_at<'a>(obj: &'a Value, path: &[PathElement], types: &Types) -> Option<&'a Value> {
+pub fn value_at<'a>(obj: &'a Value, path: &[PathElement], types: &Types<'_>) -> Option<&'a Value> {
     let mut cur = obj;
     let mut tpath = String::new();
     for pe in path {
@@ -622,7 +618,7 @@ mod tests {
         let schema = json!({"type": "object", "properties": {"spec": {"type": "object",
             "properties": {"size": {"type": "integer"},
                 "values": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}});
-        let types = Types::custom(schema);
+        let types = Types::custom(&schema);
         let cr = json!({"apiVersion": "example.com/v1", "kind": "Foo", "metadata": {"name": "f"},
             "spec": {"size": 1, "values": {"image": {"tag": "v1"}}}});
         let set = field_set(&cr, &types);
