@@ -117,26 +117,25 @@ fn merge_map(
             continue;
         }
         let ct = type_path_child(tpath, k);
-        let replaced = match (t.get_mut(k), v) {
+        let replacement = match (t.get_mut(k), v) {
             (Some(cur @ Value::Object(_)), Value::Object(_)) => {
                 merge_map(cur, v, &ct, merges)?;
-                None
+                continue;
             }
             (Some(Value::Array(cur)), Value::Array(list)) => match merges.at(&ct) {
-                Some(key) => Some(Value::Array(merge_slice(
-                    std::mem::take(cur),
-                    list,
-                    key,
-                    &ct,
-                    merges,
-                )?)),
+                Some(key) => {
+                    *cur = merge_slice(std::mem::take(cur), list, key, &ct, merges)?;
+                    continue;
+                }
                 None => without_directives(v),
             },
             _ => without_directives(v),
         };
-        if let Some(r) = replaced {
-            t.insert(k.clone(), r);
-        }
+        // A value that is a directive itself (`{"$patch": ...}`) leaves nothing.
+        match replacement {
+            Some(r) => t.insert(k.clone(), r),
+            None => t.remove(k),
+        };
     }
     Ok(())
 }
@@ -537,6 +536,9 @@ mod tests {
         assert_eq!(d, json!({"data":{"b":"2"},"keep":1}));
         strategic_merge_patch(&mut d, &json!({"data":{"$patch":"delete"}}), &merges).unwrap();
         assert_eq!(d, json!({"data":{},"keep":1}));
+        // A directive standing for a value that is no map takes the value away.
+        strategic_merge_patch(&mut d, &json!({"keep":{"$patch":"delete"}}), &merges).unwrap();
+        assert_eq!(d, json!({"data":{}}));
         let e = strategic_merge_patch(&mut d, &json!({"data":{"$patch":"garbage","x":1}}), &merges)
             .unwrap_err();
         assert_eq!(
