@@ -6,6 +6,9 @@
 //! every object of every `fluxcd.io` group in every namespace, deletes the CRDs, the
 //! namespace and Flux's cluster RBAC, and restores a captured Secret; a script child
 //! runs the real kubectl while the user's current context is another cluster.
+//! Throughout, Flux's own kustomize-controller runs as its Pod lets it
+//! ([`LiveFlux`]), having applied the apps: the plan must stop it before anything of
+//! Flux is deleted, or it prunes them.
 //!
 //! On a cluster of its own from the harness (`realcluster`), which skips it, saying
 //! so, when nothing is built (`scripts/realcluster build`).
@@ -16,6 +19,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::flux_controllers_real::{LiveFlux, deployed};
 use crate::realcluster::{RealCluster, install_old_flux};
 use crate::support::managers;
 
@@ -155,6 +159,8 @@ async fn the_flux_teardown_on_a_real_control_plane() {
         ])
         .await;
     assert_eq!(pods.lines().count(), 6, "six controller pods run: {pods}");
+    let flux = LiveFlux::start(&cluster, dir.path()).await;
+    let applied = deployed(&k).await;
 
     let work = dir.path().join("work");
     std::fs::create_dir(&work).unwrap();
@@ -262,11 +268,12 @@ async fn the_flux_teardown_on_a_real_control_plane() {
             .is_none(),
         "the old client-side apply record (which holds the value) is not restored"
     );
-    // What Flux deployed is still there.
-    let apps = k
-        .ok(&["-n", "apps", "get", "deployments,services", "-o", "name"])
-        .await;
-    for name in ["deployment.apps/podinfo", "service/podinfo"] {
-        assert!(apps.lines().any(|l| l == name), "{name} survives: {apps}");
-    }
+    // The controller was stopped by the plan's first step, and pruned nothing: what
+    // Flux deployed is still there.
+    let why = flux.stopped().unwrap_or_default();
+    assert!(why.starts_with("its Pod was deleted; "), "{why}");
+    assert_eq!(applied.len(), 4, "{applied:?}");
+    assert_eq!(deployed(&k).await, applied);
+    let log = flux.log();
+    assert!(!log.contains("apps/podinfo deleted"), "{log}");
 }

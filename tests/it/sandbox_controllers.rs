@@ -397,6 +397,52 @@ async fn a_running_kustomize_controller_prunes_the_inventory_of_a_deleted_kustom
     sb.shutdown().await;
 }
 
+/// Deleting the controller's own namespace while it runs: its Pod goes first, so it
+/// prunes nothing and the Kustomization hangs with its finalizer, as on the real
+/// control plane with the real controller
+/// (`flux_controllers_real::deleting_flux_system_stops_the_controller_before_its_objects_and_hangs`).
+#[tokio::test]
+async fn deleting_the_namespace_of_a_live_controller_stops_it_before_it_prunes() {
+    let sb = flux_world().await;
+    let state = sb.state();
+    state.delete("v1", "Namespace", "", "flux-system").unwrap();
+    let held = until(&state, "the Kustomization deleted", || {
+        let ks = state.get(
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            "flux-system",
+            "apps",
+        )?;
+        deleting(&ks).then_some(ks)
+    })
+    .await;
+    assert_eq!(held["metadata"]["finalizers"][0], "finalizers.fluxcd.io");
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while !state.activity().iter().any(|a| {
+        a.text.starts_with(
+            "Kustomization flux-system/apps is being deleted but kustomize-controller is not running",
+        )
+    }) {
+        assert!(tokio::time::Instant::now() < deadline, "no note: {:?}", state.activity());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        !state.activity().iter().any(|a| a.text.contains("pruned")),
+        "{:?}",
+        state.activity()
+    );
+    for (api_version, kind, name) in [
+        ("apps/v1", "Deployment", "podinfo"),
+        ("v1", "Service", "podinfo"),
+    ] {
+        assert!(
+            state.get(api_version, kind, "apps", name).is_some(),
+            "{kind}/{name}"
+        );
+    }
+    sb.shutdown().await;
+}
+
 #[tokio::test]
 async fn without_a_running_controller_the_finalizer_stays_and_the_namespace_hangs() {
     let sb = flux_world().await;
@@ -539,6 +585,44 @@ spec: {ports: [{port: 6379}]}
             "helm-controller uninstalled release apps/redis (HelmRelease apps/redis deleted): deleted apps/Service/redis; release records apps/sh.helm.release.v1.redis.v1"
         ]
     );
+    sb.shutdown().await;
+}
+
+/// The namespace controller deletes a namespace's Pods first, and the rest of its
+/// content only once they are gone (OrderedNamespaceDeletion); the ReplicaSet cannot
+/// replace them in a Terminating namespace.
+#[tokio::test]
+async fn a_deleted_namespace_loses_its_pods_before_the_rest_of_its_content() {
+    let sb = start_sandbox(
+        scenario(),
+        &[
+            "{apiVersion: v1, kind: Namespace, metadata: {name: web}}",
+            &deployment("web", "app", "nginx:1.27", 2),
+            "{apiVersion: v1, kind: ConfigMap, metadata: {name: settings, namespace: web}}",
+        ],
+    )
+    .await;
+    let state = sb.state();
+    until(&state, "two pods", || {
+        (pods(&state, "web").len() == 2).then_some(())
+    })
+    .await;
+    state.delete("v1", "Namespace", "", "web").unwrap();
+    until(&state, "the pods terminating", || {
+        let p = pods(&state, "web");
+        (!p.is_empty() && p.iter().all(deleting)).then_some(())
+    })
+    .await;
+    assert_eq!(pods(&state, "web").len(), 2, "none replaced");
+    for (api_version, kind, name) in [
+        ("v1", "ConfigMap", "settings"),
+        ("apps/v1", "Deployment", "app"),
+    ] {
+        let obj = state.get(api_version, kind, "web", name).unwrap();
+        assert!(!deleting(&obj), "{kind}/{name} waits for the pods: {obj}");
+    }
+    until_gone(&state, "the namespace gone", ("v1", "Namespace", "", "web")).await;
+    assert!(state.list("v1", "ConfigMap", Some("web")).is_empty());
     sb.shutdown().await;
 }
 

@@ -21,7 +21,7 @@
 //! `sendInitialEvents`). Errors are real `Status` bodies with the API server's reasons.
 //!
 //! Lifecycles are simulated: namespaces go through Terminating with the `kubernetes`
-//! finalizer, CRDs through `customresourcecleanup.apiextensions.k8s.io`; deployments run
+//! finalizer (their Pods deleted first, the rest once the Pods are gone), CRDs through `customresourcecleanup.apiextensions.k8s.io`; deployments run
 //! a ReplicaSet and pods that become Ready after a delay, deleted pods terminate, then
 //! go (`workloads.rs`); the garbage collector follows owner references with background,
 //! foreground and orphan propagation (`gc.rs`); objects with finalizers linger until

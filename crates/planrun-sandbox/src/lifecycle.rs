@@ -1,6 +1,8 @@
 //! What the controllers of a real cluster would do: kind defaults, namespace and CRD
 //! finalization, deployment rollout status and scenario conditions on custom resources.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use super::fields::Scope;
@@ -492,21 +494,7 @@ impl Store {
                     return;
                 }
                 self.mark_finalizing_namespace(&name);
-                for res in self.collections() {
-                    let Some(def) = self.def_of(&res) else {
-                        continue;
-                    };
-                    if !def.namespaced {
-                        continue;
-                    }
-                    for obj_name in self.names_in(&res, &name) {
-                        if let Some(obj) = self.get_opt(&res, &name, &obj_name).cloned()
-                            && !is_deleting(&obj)
-                        {
-                            let _ = self.delete_object(&def, obj, false, Propagation::Background);
-                        }
-                    }
-                }
+                self.delete_namespace_content(&name);
                 self.try_complete_namespace(&name);
             }
             Scheduled::FinalizeCrd { name, uid, .. } => {
@@ -600,6 +588,39 @@ impl Store {
                     let _ = stored;
                     self.remove(&res, &ns, &name);
                 }
+            }
+        }
+    }
+
+    /// The namespace controller's pass over a deleted namespace's content: its Pods
+    /// first, and the rest only once no Pod is left, so that nothing a running Pod
+    /// relies on goes before it (OrderedNamespaceDeletion, on by default since 1.33 and
+    /// locked on since 1.34: kubernetes/kubernetes v1.36.3
+    /// `pkg/controller/namespace/deletion/namespaced_resources_deleter.go`,
+    /// `deleteAllContent`). A Flux controller in the namespace is stopped before its
+    /// objects are deleted. The pass is run again when the last Pod goes
+    /// ([`Store::try_complete_namespace`]).
+    fn delete_namespace_content(&mut self, name: &str) {
+        let pods = ResKey::new("", "pods");
+        self.delete_all_in(&pods, name);
+        if !self.names_in(&pods, name).is_empty() {
+            return;
+        }
+        for res in self.collections().into_iter().filter(|r| *r != pods) {
+            self.delete_all_in(&res, name);
+        }
+    }
+
+    /// Deletes every object of `res` in the namespace `ns` that is not being deleted.
+    fn delete_all_in(&mut self, res: &ResKey, ns: &str) {
+        let Some(def) = self.def_of(res).filter(|d| d.namespaced) else {
+            return;
+        };
+        for obj_name in self.names_in(res, ns) {
+            if let Some(obj) = self.get_opt(res, ns, &obj_name).cloned()
+                && !is_deleting(&obj)
+            {
+                let _ = self.delete_object(&def, obj, false, Propagation::Background);
             }
         }
     }
@@ -718,6 +739,26 @@ impl Store {
             return;
         };
         if remaining {
+            // Its last Pod gone, the namespace controller's next pass deletes the rest
+            // (see `delete_namespace_content`).
+            let pods = ResKey::new("", "pods");
+            let undeleted = |r: &ResKey| {
+                self.names_in(r, name)
+                    .iter()
+                    .any(|n| self.get_opt(r, name, n).is_some_and(|o| !is_deleting(o)))
+            };
+            if self.names_in(&pods, name).is_empty()
+                && self
+                    .collections()
+                    .iter()
+                    .any(|r| *r != pods && undeleted(r))
+            {
+                self.schedule(Scheduled::FinalizeNamespace {
+                    name: name.to_owned(),
+                    uid: str_at(&ns, "/metadata/uid").to_owned(),
+                    after: Duration::ZERO,
+                });
+            }
             // The namespace controller reports what is left as content goes.
             let mut new = ns.clone();
             for cond in self

@@ -1,5 +1,6 @@
-//! Lifecycles the controllers drive: a namespace deleted with content and with a
-//! finalizer that holds it (its phase and conditions over time), a CRD established and
+//! Lifecycles the controllers drive: a namespace deleted with content, with a
+//! finalizer that holds it (its phase and conditions over time) and with a Pod that
+//! must go first, a CRD established and
 //! deleted with custom resources (and discovery after), a Deployment rolling out.
 
 use std::sync::Arc;
@@ -197,6 +198,77 @@ pub async fn namespace_stuck_finalizer(s: Arc<Side>, ns: String) -> Value {
         )
         .await;
     o.put("then", states(&log));
+    o.done()
+}
+
+/// A namespace whose Pod a finalizer holds: the namespace controller deletes the Pod
+/// first and nothing else while it remains (OrderedNamespaceDeletion: kubernetes
+/// v1.36.3 `pkg/controller/namespace/deletion/namespaced_resources_deleter.go`,
+/// `deleteAllContent`); once the Pod goes, so do the rest and the namespace. The Pod
+/// has a scheduling gate, so no node (no kwok) runs it: only its finalizer keeps it.
+pub async fn namespace_pods_first(s: Arc<Side>, ns: String) -> Value {
+    let mut o = Obs::default();
+    let pods = format!("/api/v1/namespaces/{ns}/pods");
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "held", "namespace": ns, "finalizers": ["example.com/hold"]},
+        "spec": {
+            "schedulingGates": [{"name": "example.com/gate"}],
+            "containers": [{"name": "web", "image": "registry.example/web:1"}],
+        },
+    });
+    expect_ok(&s, "create the pod", &create(&s, &pods, &pod).await);
+    let settings = configmap(&ns, "settings", json!({}), json!({}));
+    expect_ok(
+        &s,
+        "create",
+        &create(&s, &cm_uri(&ns, None), &settings).await,
+    );
+    let before = s.get_json(&format!("/api/v1/namespaces/{ns}")).await;
+    let from = before["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let del = s
+        .raw("DELETE", &format!("/api/v1/namespaces/{ns}"), None, None)
+        .await;
+    expect_ok(&s, "delete the namespace", &del);
+    let held = poll_until(&s, &format!("{pods}/held"), |r| {
+        r.body["metadata"].get("deletionTimestamp").is_some()
+    })
+    .await;
+    o.put(
+        "pod_held",
+        json!({"status": held.status, "finalizers": held.body["metadata"]["finalizers"]}),
+    );
+    let kept = s
+        .raw("GET", &cm_uri(&ns, Some("settings")), None, None)
+        .await;
+    o.put(
+        "configmap_while_the_pod_is_held",
+        json!({"status": kept.status, "deleting": kept.body["metadata"].get("deletionTimestamp").is_some()}),
+    );
+    let raw = s
+        .raw(
+            "PATCH",
+            &format!("{pods}/held"),
+            Some("application/merge-patch+json"),
+            Some(br#"{"metadata":{"finalizers":null}}"#.to_vec()),
+        )
+        .await;
+    expect_ok(&s, "remove the finalizer", &raw);
+    let log = s
+        .watch(
+            &format!(
+                "/api/v1/namespaces?watch=true&fieldSelector=metadata.name%3D{ns}&resourceVersion={from}"
+            ),
+            WAIT,
+            gone,
+        )
+        .await;
+    o.put("namespace_gone", gone(&log.events));
+    let left = s.raw("GET", &cm_uri(&ns, None), None, None).await;
+    o.put("content_after", left.seen());
     o.done()
 }
 

@@ -72,6 +72,7 @@ pub const ALL: &[Session] = sessions![
     delete::delete_collection,
     lifecycle::namespace_with_content,
     lifecycle::namespace_stuck_finalizer,
+    lifecycle::namespace_pods_first,
     lifecycle::crd_established,
     lifecycle::crd_with_resources,
     lifecycle::deployment_rollout,

@@ -1,0 +1,632 @@
+//! Flux's own kustomize-controller on a real control plane: what it does when its
+//! objects are deleted while it runs, which the sandbox's simulated controller
+//! (`planrun_sandbox::flux`) models and the Flux plan's teardown order is built around.
+//!
+//! The controller is fluxcd/kustomize-controller v1.7.3 (Flux v2.7.x; the oldest the Go
+//! module proxy serves), built by `scripts/realcluster build` from its Go module. It
+//! runs beside the old Flux of [`install_old_flux`], as a local process standing for
+//! the container of the Pod of the Deployment `flux-system/kustomize-controller` (kwok
+//! runs no containers). [`LiveFlux`] plays the kubelet's part for it: the container
+//! is stopped with SIGTERM as soon as its Pod is being deleted, and with SIGKILL after
+//! the Pod's grace period (kubernetes/kubernetes v1.36.3
+//! `pkg/kubelet/kuberuntime/kuberuntime_container.go`, `killContainer`); on SIGTERM
+//! the controller's manager stops taking work (`ctrl.SetupSignalHandler` in
+//! kustomize-controller's `main.go`).
+//!
+//! The artifact its GitRepository names is what source-controller would serve: a
+//! tarball of manifests, served here over HTTP by [`ArtifactServer`], its URL, digest
+//! and revision written into the GitRepository's status through the status
+//! subresource (the fields of fluxcd/pkg/apis/meta `Artifact`). The controller applies
+//! it and records its own inventory: nothing here is written in the controller's name.
+//!
+//! The sandbox's side of the same behaviours: `sandbox_controllers` (a running
+//! kustomize-controller prunes the inventory of a deleted Kustomization, keeping what
+//! says `prune: disabled`; without one, the finalizer holds the object and its
+//! namespace) and `rehearsal` (the unsafe order with live controllers prunes the apps).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::realcluster::{Kubectl, RealCluster, install_old_flux, tools};
+
+/// The revision the artifact stands for.
+const REVISION: &str = "main@sha1:4b1f0c2d9e8a7f6b5c4d3e2f1a0b9c8d7e6f5a4b";
+/// The path the artifact server serves it at.
+const ARTIFACT_PATH: &str = "/gitrepository/flux-system/flux-system/4b1f0c2d.tar.gz";
+/// The Pods the controller's container stands in.
+const CONTROLLER_PODS: &str = "app=kustomize-controller";
+/// The Pods' grace period: the Deployment sets none, so the API server's default.
+const GRACE: Duration = Duration::from_secs(30);
+/// How long the tests wait for the controller or the cluster to act.
+const PATIENCE: Duration = Duration::from_secs(150);
+
+/// The artifact's files: what the Kustomizations `flux-system/apps` (path
+/// `./apps/oceanid`) and `flux-system/flux-system` (`./clusters/oceanid`) of the old
+/// install apply. `keep-me` asks not to be pruned.
+const ARTIFACT: &[(&str, &str)] = &[
+    (
+        "apps/oceanid/podinfo.yaml",
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: podinfo, namespace: apps, labels: {app.kubernetes.io/name: podinfo}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app.kubernetes.io/name: podinfo}}
+  template:
+    metadata: {labels: {app.kubernetes.io/name: podinfo}}
+    spec:
+      containers:
+      - name: podinfod
+        image: ghcr.io/stefanprodan/podinfo:6.7.1
+        ports: [{name: http, containerPort: 9898}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: podinfo, namespace: apps, labels: {app.kubernetes.io/name: podinfo}}
+spec:
+  selector: {app.kubernetes.io/name: podinfo}
+  ports: [{name: http, port: 9898, targetPort: http}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: keep-me
+  namespace: apps
+  annotations: {kustomize.toolkit.fluxcd.io/prune: disabled}
+data: {note: kept when the Kustomization goes}
+",
+    ),
+    (
+        "clusters/oceanid/settings.yaml",
+        "apiVersion: v1
+kind: ConfigMap
+metadata: {name: oceanid-settings, namespace: apps}
+data: {cluster: oceanid}
+",
+    ),
+];
+
+/// Serves one artifact over HTTP on 127.0.0.1, as source-controller's storage server
+/// does, until dropped.
+#[derive(Debug)]
+struct ArtifactServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ArtifactServer {
+    fn serve(body: Vec<u8>) -> ArtifactServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::spawn({
+            let stop = stop.clone();
+            move || {
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Ok(conn) = conn
+                        && let Err(e) = respond(conn, &body)
+                    {
+                        eprintln!("artifact server: {e}");
+                    }
+                }
+            }
+        });
+        ArtifactServer {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}{ARTIFACT_PATH}", self.addr)
+    }
+}
+
+/// Answers one request: the artifact for a GET of its path, 404 otherwise; one
+/// request per connection.
+fn respond(mut conn: TcpStream, body: &[u8]) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut request = Vec::new();
+    let mut buf = [0u8; 2048];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = conn.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        request.extend_from_slice(&buf[..n]);
+    }
+    let first = String::from_utf8_lossy(&request);
+    let first = first.lines().next().unwrap_or_default();
+    let (status, body) = if first.starts_with(&format!("GET {ARTIFACT_PATH} ")) {
+        ("200 OK", body)
+    } else {
+        ("404 Not Found", &b""[..])
+    };
+    write!(
+        conn,
+        "HTTP/1.1 {status}\r\nContent-Type: application/gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
+    conn.write_all(body)
+}
+
+impl Drop for ArtifactServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the accept.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The tarball of [`ARTIFACT`] (`tar -czf`, as source-controller's archives are) and
+/// its digest as the artifact names it.
+fn artifact(dir: &Path) -> (Vec<u8>, String) {
+    let src = dir.join("artifact");
+    for (path, text) in ARTIFACT {
+        let file = src.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    let tarball = dir.join("artifact.tar.gz");
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(&src)
+        .arg("-czf")
+        .arg(&tarball)
+        .arg(".")
+        .status()
+        .expect("tar is needed to build the artifact");
+    assert!(status.success(), "tar failed");
+    let body = std::fs::read(&tarball).unwrap();
+    let digest = format!("sha256:{:x}", Sha256::digest(&body));
+    (body, digest)
+}
+
+/// Runs the controller (`$@`) under a wrapper that stops it when the test process is
+/// gone however it ended (its stdin, a pipe only the test holds, ends), and on SIGTERM
+/// passes the signal on and waits for it, so the wrapper's exit is the controller's.
+const OUTLIVE_NOTHING: &str = r#"
+"$@" </dev/null &
+c=$!
+trap 'kill -TERM "$c" 2>/dev/null; wait "$c"; exit' TERM
+read -r _ || true
+kill -TERM "$c" 2>/dev/null
+wait "$c"
+"#;
+
+/// The old Flux install brought to life: its GitRepository given an artifact, and
+/// kustomize-controller running (see the module doc) until its Pod is deleted or this
+/// is dropped.
+pub struct LiveFlux {
+    client: kube::Client,
+    /// The controller's wrapper ([`OUTLIVE_NOTHING`]), leader of their process group.
+    child: Arc<Mutex<Child>>,
+    /// The wrapper's stdin: its end is the news that the test process is gone.
+    _lifeline: Option<std::process::ChildStdin>,
+    /// Why the controller stopped, once it has.
+    stopped: Arc<Mutex<Option<String>>>,
+    kubelet: tokio::task::JoinHandle<()>,
+    log: PathBuf,
+    _server: ArtifactServer,
+}
+
+impl LiveFlux {
+    /// Starts the controller on `cluster`, where [`install_old_flux`] ran, and waits
+    /// until it has applied the artifact for both Kustomizations. `dir` holds the
+    /// artifact and the controller's log.
+    pub async fn start(cluster: &RealCluster, dir: &Path) -> LiveFlux {
+        let k = cluster.kubectl();
+        let client = cluster.client().await;
+        serve_oci_repositories_v1(&k).await;
+        let (body, digest) = artifact(dir);
+        let server = ArtifactServer::serve(body.clone());
+        let now = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let status = json!({"status": {
+            "artifact": {
+                "path": ARTIFACT_PATH.trim_start_matches('/'),
+                "url": server.url(),
+                "revision": REVISION,
+                "digest": digest,
+                "lastUpdateTime": now,
+                "size": body.len(),
+            },
+            "conditions": [{
+                "type": "Ready", "status": "True", "reason": "Succeeded",
+                "message": format!("stored artifact for revision '{REVISION}'"),
+                "lastTransitionTime": now, "observedGeneration": 1,
+            }],
+        }});
+        k.ok(&[
+            "-n",
+            "flux-system",
+            "patch",
+            "gitrepository",
+            "flux-system",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &status.to_string(),
+        ])
+        .await;
+        assert!(
+            controller_pod_runs(&client).await,
+            "the Deployment flux-system/kustomize-controller has no running Pod"
+        );
+
+        let log = dir.join("kustomize-controller.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let mut child = Command::new("bash")
+            .arg("-c")
+            .arg(OUTLIVE_NOTHING)
+            .arg("kustomize-controller")
+            .arg(
+                tools()
+                    .expect("a cluster runs, so the tools are built")
+                    .get("KUSTOMIZE_CONTROLLER"),
+            )
+            // The flags its Deployment gives it in Flux's manifests, and no listeners.
+            .args([
+                "--watch-all-namespaces=true",
+                "--log-level=debug",
+                "--metrics-addr=0",
+                "--health-addr=0",
+            ])
+            .env("KUBECONFIG", &cluster.kubeconfig)
+            .env("RUNTIME_NAMESPACE", "flux-system")
+            .stdin(Stdio::piped())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let lifeline = child.stdin.take();
+        let child = Arc::new(Mutex::new(child));
+        let stopped = Arc::new(Mutex::new(None));
+        let kubelet = tokio::spawn(kubelet(client.clone(), child.clone(), stopped.clone()));
+        let flux = LiveFlux {
+            client,
+            child,
+            _lifeline: lifeline,
+            stopped,
+            kubelet,
+            log,
+            _server: server,
+        };
+        for name in ["apps", "flux-system"] {
+            flux.until(&format!("Kustomization {name} applied"), async || {
+                let ks = flux.kustomization(name).await?;
+                (ks["status"]["lastAppliedRevision"] == REVISION).then_some(())
+            })
+            .await;
+        }
+        flux
+    }
+
+    /// The Kustomization `flux-system/NAME`, if it exists.
+    pub async fn kustomization(&self, name: &str) -> Option<Value> {
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "kustomize.toolkit.fluxcd.io",
+            "v1",
+            "Kustomization",
+        ));
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), "flux-system", &resource);
+        let obj = api.get_opt(name).await.ok()??;
+        Some(serde_json::to_value(obj).unwrap())
+    }
+
+    /// Why the controller stopped, or `None` while it runs.
+    pub fn stopped(&self) -> Option<String> {
+        self.stopped.lock().unwrap().clone()
+    }
+
+    /// The controller's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls `what` until it gives a value, for at most [`PATIENCE`]; fails showing
+    /// the controller's log.
+    pub async fn until<T>(&self, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Some(v) = check().await {
+                return v;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}; kustomize-controller's log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for LiveFlux {
+    fn drop(&mut self) {
+        self.kubelet.abort();
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(child.try_wait(), Ok(None)) {
+            let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Whether a Pod of the controller's Deployment runs and is not being deleted.
+async fn controller_pod_runs(client: &kube::Client) -> bool {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "flux-system");
+    let Ok(list) = pods
+        .list(&ListParams::default().labels(CONTROLLER_PODS))
+        .await
+    else {
+        // The API server did not answer: the kubelet keeps what runs.
+        return true;
+    };
+    list.items.iter().any(|p| {
+        p.metadata.deletion_timestamp.is_none()
+            && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+    })
+}
+
+/// The kubelet's part: stop the controller when its Pod is being deleted (SIGTERM,
+/// SIGKILL after the grace period); note when it ends on its own.
+async fn kubelet(
+    client: kube::Client,
+    child: Arc<Mutex<Child>>,
+    stopped: Arc<Mutex<Option<String>>>,
+) {
+    let exited = || child.lock().unwrap().try_wait().ok().flatten();
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Some(status) = exited() {
+            *stopped.lock().unwrap() = Some(format!("exited by itself: {status}"));
+            return;
+        }
+        if controller_pod_runs(&client).await {
+            continue;
+        }
+        let pgid = Pid::from_raw(child.lock().unwrap().id() as i32);
+        let _ = killpg(pgid, Signal::SIGTERM);
+        let deadline = tokio::time::Instant::now() + GRACE;
+        let status = loop {
+            if let Some(status) = exited() {
+                break status.to_string();
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let _ = killpg(pgid, Signal::SIGKILL);
+                break "killed after the grace period".to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        *stopped.lock().unwrap() = Some(format!("its Pod was deleted; {status}"));
+        return;
+    }
+}
+
+/// The old install (Flux v2.4) serves OCIRepository as v1beta2 only, and
+/// kustomize-controller v1.7 watches its v1 (`internal/controller/kustomization_manager.go`):
+/// the CRD gets v1 as well, as Flux v2.6 and later install it, and the test waits
+/// until the API server serves it.
+async fn serve_oci_repositories_v1(k: &Kubectl) {
+    let version = json!([{"op": "add", "path": "/spec/versions/-", "value": {
+        "name": "v1", "served": true, "storage": false,
+        "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
+        "subresources": {"status": {}},
+    }}]);
+    k.ok(&[
+        "patch",
+        "crd",
+        "ocirepositories.source.toolkit.fluxcd.io",
+        "--type=json",
+        "-p",
+        &version.to_string(),
+    ])
+    .await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !k
+        .run(&["get", "ocirepositories.v1.source.toolkit.fluxcd.io", "-A"])
+        .await
+        .status
+        .success()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "OCIRepository v1 not served"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The names (`Kind/name`) of the objects the artifact put in `apps` that are there.
+pub async fn deployed(k: &Kubectl) -> Vec<String> {
+    let out = k
+        .ok(&[
+            "-n",
+            "apps",
+            "get",
+            "deployments,services,configmaps",
+            "-o",
+            "jsonpath={range .items[*]}{.kind}/{.metadata.name}{\"\\n\"}{end}",
+        ])
+        .await;
+    let mut names: Vec<String> = out
+        .lines()
+        .filter(|l| {
+            ["podinfo", "keep-me", "oceanid-settings"]
+                .iter()
+                .any(|n| l.ends_with(&format!("/{n}")))
+        })
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names
+}
+
+/// The inventory entries (`id`) of a Kustomization.
+fn inventory(ks: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = ks["status"]["inventory"]["entries"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|e| e["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// The runbook's second command, `kubectl delete crd` of Flux's CRDs, while Flux runs:
+/// the API server deletes every Kustomization with its CRD, and the running
+/// controller, finalizing each, prunes its inventory; what says `prune: disabled` stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_kustomize_controller_prunes_the_inventory_when_its_crd_goes() {
+    // A cluster of its own: it installs and deletes Flux's CRDs.
+    let Some(cluster) = RealCluster::own().await else {
+        return;
+    };
+    let k = cluster.kubectl();
+    let dir = tempfile::tempdir().unwrap();
+    install_old_flux(&k).await;
+    let flux = LiveFlux::start(&cluster, dir.path()).await;
+    // The controller's own inventory, with its own ids.
+    let apps = flux.kustomization("apps").await.unwrap();
+    assert_eq!(
+        inventory(&apps),
+        [
+            "apps_keep-me__ConfigMap",
+            "apps_podinfo__Service",
+            "apps_podinfo_apps_Deployment"
+        ],
+        "{apps}"
+    );
+    assert_eq!(
+        deployed(&k).await,
+        [
+            "ConfigMap/keep-me",
+            "ConfigMap/oceanid-settings",
+            "Deployment/podinfo",
+            "Service/podinfo"
+        ]
+    );
+
+    k.ok(&[
+        "delete",
+        "crd",
+        "kustomizations.kustomize.toolkit.fluxcd.io",
+        "--timeout=150s",
+    ])
+    .await;
+    let left = flux
+        .until("the inventories pruned", async || {
+            let left = deployed(&k).await;
+            (left.len() == 1).then_some(left)
+        })
+        .await;
+    assert_eq!(left, ["ConfigMap/keep-me"], "prune: disabled is kept");
+    assert_eq!(flux.stopped(), None, "the controller ran throughout");
+    let log = flux.log();
+    for deleted in [
+        "Deployment/apps/podinfo deleted",
+        "Service/apps/podinfo deleted",
+        "ConfigMap/apps/oceanid-settings deleted",
+    ] {
+        assert!(log.contains(deleted), "{deleted}: {log}");
+    }
+}
+
+/// The runbook's first command, `kubectl delete namespace flux-system`, while Flux
+/// runs: the namespace controller deletes the namespace's Pods first and waits until
+/// they are gone before it deletes anything else (OrderedNamespaceDeletion, GA and
+/// locked on since 1.34: kubernetes/kubernetes v1.36.3
+/// `pkg/controller/namespace/deletion/namespaced_resources_deleter.go`,
+/// `deleteAllContent`). So the controller is stopped before its Kustomizations are
+/// deleted, prunes nothing, and nothing removes their finalizer: they and the
+/// namespace hang in Terminating, as the sandbox has them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_flux_system_stops_the_controller_before_its_objects_and_hangs() {
+    let Some(cluster) = RealCluster::own().await else {
+        return;
+    };
+    let k = cluster.kubectl();
+    let dir = tempfile::tempdir().unwrap();
+    install_old_flux(&k).await;
+    let flux = LiveFlux::start(&cluster, dir.path()).await;
+
+    k.ok(&["delete", "namespace", "flux-system", "--wait=false"])
+        .await;
+    let why = flux
+        .until("the controller stopped", async || flux.stopped())
+        .await;
+    assert!(why.starts_with("its Pod was deleted; "), "{why}");
+    for name in ["apps", "flux-system"] {
+        let held = flux
+            .until(&format!("Kustomization {name} deleted"), async || {
+                let ks = flux.kustomization(name).await?;
+                ks["metadata"]
+                    .get("deletionTimestamp")
+                    .is_some()
+                    .then_some(ks)
+            })
+            .await;
+        assert_eq!(
+            held["metadata"]["finalizers"],
+            json!(["finalizers.fluxcd.io"]),
+            "{held}"
+        );
+    }
+    let message = flux
+        .until("the namespace reporting the finalizers", async || {
+            let ns: Value = serde_json::from_str(
+                &k.ok(&["get", "namespace", "flux-system", "-o", "json"])
+                    .await,
+            )
+            .ok()?;
+            ns["status"]["conditions"]
+                .as_array()?
+                .iter()
+                .find(|c| c["type"] == "NamespaceFinalizersRemaining" && c["status"] == "True")
+                .map(|c| c["message"].as_str().unwrap_or_default().to_owned())
+        })
+        .await;
+    assert!(message.contains("finalizers.fluxcd.io in "), "{message}");
+    // Nothing was pruned.
+    assert_eq!(
+        deployed(&k).await,
+        [
+            "ConfigMap/keep-me",
+            "ConfigMap/oceanid-settings",
+            "Deployment/podinfo",
+            "Service/podinfo"
+        ]
+    );
+    let log = flux.log();
+    assert!(!log.contains("apps/podinfo deleted"), "{log}");
+}
