@@ -503,19 +503,35 @@ fn inventory(ks: &Value) -> Vec<String> {
     ids
 }
 
+/// What the artifact puts in `apps`, as [`deployed`] names it.
+const APPLIED: [&str; 4] = [
+    "ConfigMap/keep-me",
+    "ConfigMap/oceanid-settings",
+    "Deployment/podinfo",
+    "Service/podinfo",
+];
+
+/// A cluster of the test's own (it installs and deletes Flux's CRDs) with the old
+/// Flux installed and brought to life, its kubectl and the directory of the artifact
+/// and the log; `None` when the tools are not built. Bind them in this order, so
+/// that the controller stops first and the cluster last.
+async fn live_flux_world() -> Option<(RealCluster, Kubectl, tempfile::TempDir, LiveFlux)> {
+    let cluster = RealCluster::own().await?;
+    let k = cluster.kubectl();
+    let dir = tempfile::tempdir().unwrap();
+    install_old_flux(&k).await;
+    let flux = LiveFlux::start(&cluster, dir.path()).await;
+    Some((cluster, k, dir, flux))
+}
+
 /// The runbook's second command, `kubectl delete crd` of Flux's CRDs, while Flux runs:
 /// the API server deletes every Kustomization with its CRD, and the running
 /// controller, finalizing each, prunes its inventory; what says `prune: disabled` stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_kustomize_controller_prunes_the_inventory_when_its_crd_goes() {
-    // A cluster of its own: it installs and deletes Flux's CRDs.
-    let Some(cluster) = RealCluster::own().await else {
+    let Some((_cluster, k, _dir, flux)) = live_flux_world().await else {
         return;
     };
-    let k = cluster.kubectl();
-    let dir = tempfile::tempdir().unwrap();
-    install_old_flux(&k).await;
-    let flux = LiveFlux::start(&cluster, dir.path()).await;
     // The controller's own inventory, with its own ids.
     let apps = flux.kustomization("apps").await.unwrap();
     assert_eq!(
@@ -527,15 +543,7 @@ async fn a_live_kustomize_controller_prunes_the_inventory_when_its_crd_goes() {
         ],
         "{apps}"
     );
-    assert_eq!(
-        deployed(&k).await,
-        [
-            "ConfigMap/keep-me",
-            "ConfigMap/oceanid-settings",
-            "Deployment/podinfo",
-            "Service/podinfo"
-        ]
-    );
+    assert_eq!(deployed(&k).await, APPLIED);
 
     k.ok(&[
         "delete",
@@ -572,13 +580,9 @@ async fn a_live_kustomize_controller_prunes_the_inventory_when_its_crd_goes() {
 /// namespace hang in Terminating, as the sandbox has them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_flux_system_stops_the_controller_before_its_objects_and_hangs() {
-    let Some(cluster) = RealCluster::own().await else {
+    let Some((_cluster, k, _dir, flux)) = live_flux_world().await else {
         return;
     };
-    let k = cluster.kubectl();
-    let dir = tempfile::tempdir().unwrap();
-    install_old_flux(&k).await;
-    let flux = LiveFlux::start(&cluster, dir.path()).await;
 
     k.ok(&["delete", "namespace", "flux-system", "--wait=false"])
         .await;
@@ -618,15 +622,7 @@ async fn deleting_flux_system_stops_the_controller_before_its_objects_and_hangs(
         .await;
     assert!(message.contains("finalizers.fluxcd.io in "), "{message}");
     // Nothing was pruned.
-    assert_eq!(
-        deployed(&k).await,
-        [
-            "ConfigMap/keep-me",
-            "ConfigMap/oceanid-settings",
-            "Deployment/podinfo",
-            "Service/podinfo"
-        ]
-    );
+    assert_eq!(deployed(&k).await, APPLIED);
     let log = flux.log();
     assert!(!log.contains("apps/podinfo deleted"), "{log}");
 }

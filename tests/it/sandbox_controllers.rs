@@ -41,6 +41,21 @@ async fn until_gone(
     .await;
 }
 
+/// Waits until the simulated kustomize-controller notes that it is not there to
+/// finalize the deleted Kustomization `flux-system/apps`. The activity log is no
+/// object: this polls it, with a deadline.
+async fn until_noted_held(state: &SandboxState) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while !state.activity().iter().any(|a| {
+        a.text.starts_with(
+            "Kustomization flux-system/apps is being deleted but kustomize-controller is not running",
+        )
+    }) {
+        assert!(tokio::time::Instant::now() < deadline, "no note: {:?}", state.activity());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 fn names(objects: &[Value]) -> Vec<String> {
     let mut out: Vec<String> = objects
         .iter()
@@ -417,15 +432,7 @@ async fn deleting_the_namespace_of_a_live_controller_stops_it_before_it_prunes()
     })
     .await;
     assert_eq!(held["metadata"]["finalizers"][0], "finalizers.fluxcd.io");
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    while !state.activity().iter().any(|a| {
-        a.text.starts_with(
-            "Kustomization flux-system/apps is being deleted but kustomize-controller is not running",
-        )
-    }) {
-        assert!(tokio::time::Instant::now() < deadline, "no note: {:?}", state.activity());
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    until_noted_held(&state).await;
     assert!(
         !state.activity().iter().any(|a| a.text.contains("pruned")),
         "{:?}",
@@ -473,17 +480,8 @@ async fn without_a_running_controller_the_finalizer_stays_and_the_namespace_hang
     })
     .await;
     assert_eq!(hanging["metadata"]["finalizers"][0], "finalizers.fluxcd.io");
-    // Nothing was pruned, and the rehearsal can say why. The activity log is no
-    // object: poll it, with a deadline.
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    while !state.activity().iter().any(|a| {
-        a.text.starts_with(
-            "Kustomization flux-system/apps is being deleted but kustomize-controller is not running",
-        )
-    }) {
-        assert!(tokio::time::Instant::now() < deadline, "no note: {:?}", state.activity());
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    // Nothing was pruned, and the rehearsal can say why.
+    until_noted_held(&state).await;
     assert!(
         state
             .get("apps/v1", "Deployment", "apps", "podinfo")

@@ -77,6 +77,28 @@ fn gone(evs: &[Value]) -> bool {
     evs.iter().any(|e| e["type"] == "DELETED")
 }
 
+/// Removes the finalizers of the object at `uri`, then watches the namespace `ns`
+/// from resourceVersion `from` until it is gone.
+async fn release_and_wait_gone(s: &Side, uri: &str, ns: &str, from: &str) -> WatchLog {
+    let raw = s
+        .raw(
+            "PATCH",
+            uri,
+            Some("application/merge-patch+json"),
+            Some(br#"{"metadata":{"finalizers":null}}"#.to_vec()),
+        )
+        .await;
+    expect_ok(s, "remove the finalizer", &raw);
+    s.watch(
+        &format!(
+            "/api/v1/namespaces?watch=true&fieldSelector=metadata.name%3D{ns}&resourceVersion={from}"
+        ),
+        WAIT,
+        gone,
+    )
+    .await
+}
+
 /// A namespace with ConfigMaps and a Secret deleted by kubectl: Terminating with
 /// the `kubernetes` finalizer, the namespace controller's conditions, the content
 /// removed, then the namespace gone.
@@ -179,24 +201,7 @@ pub async fn namespace_stuck_finalizer(s: Arc<Side>, ns: String) -> Value {
                 .to_owned()
         })
         .unwrap_or(from);
-    let raw = s
-        .raw(
-            "PATCH",
-            &cm_uri(&ns, Some("held")),
-            Some("application/merge-patch+json"),
-            Some(br#"{"metadata":{"finalizers":null}}"#.to_vec()),
-        )
-        .await;
-    expect_ok(&s, "remove the finalizer", &raw);
-    let log = s
-        .watch(
-            &format!(
-                "/api/v1/namespaces?watch=true&fieldSelector=metadata.name%3D{ns}&resourceVersion={resume_from}"
-            ),
-            WAIT,
-            gone,
-        )
-        .await;
+    let log = release_and_wait_gone(&s, &cm_uri(&ns, Some("held")), &ns, &resume_from).await;
     o.put("then", states(&log));
     o.done()
 }
@@ -248,24 +253,7 @@ pub async fn namespace_pods_first(s: Arc<Side>, ns: String) -> Value {
         "configmap_while_the_pod_is_held",
         json!({"status": kept.status, "deleting": kept.body["metadata"].get("deletionTimestamp").is_some()}),
     );
-    let raw = s
-        .raw(
-            "PATCH",
-            &format!("{pods}/held"),
-            Some("application/merge-patch+json"),
-            Some(br#"{"metadata":{"finalizers":null}}"#.to_vec()),
-        )
-        .await;
-    expect_ok(&s, "remove the finalizer", &raw);
-    let log = s
-        .watch(
-            &format!(
-                "/api/v1/namespaces?watch=true&fieldSelector=metadata.name%3D{ns}&resourceVersion={from}"
-            ),
-            WAIT,
-            gone,
-        )
-        .await;
+    let log = release_and_wait_gone(&s, &format!("{pods}/held"), &ns, &from).await;
     o.put("namespace_gone", gone(&log.events));
     let left = s.raw("GET", &cm_uri(&ns, None), None, None).await;
     o.put("content_after", left.seen());
