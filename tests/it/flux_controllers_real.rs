@@ -216,10 +216,55 @@ kill -TERM "$c" 2>/dev/null
 wait "$c"
 "#;
 
-/// The old Flux install brought to life: its GitRepository given an artifact, and
+/// source-controller's part: the artifact served, and what source-controller writes
+/// into a GitRepository's status once it has stored it.
+pub struct SourceStandIn {
+    server: ArtifactServer,
+    digest: String,
+    size: usize,
+}
+
+impl SourceStandIn {
+    /// Builds the artifact of [`ARTIFACT`] in `dir` and serves it.
+    pub fn new(dir: &Path) -> SourceStandIn {
+        let (body, digest) = artifact(dir);
+        let size = body.len();
+        SourceStandIn {
+            server: ArtifactServer::serve(body),
+            digest,
+            size,
+        }
+    }
+
+    /// The status of a GitRepository of `generation` whose artifact is stored
+    /// (fluxcd/source-controller api v1 `GitRepositoryStatus`, its `artifact` a
+    /// fluxcd/pkg/apis/meta `Artifact`), as a merge patch of the status subresource.
+    pub fn status(&self, generation: i64) -> Value {
+        let now = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        json!({"status": {
+            "observedGeneration": generation,
+            "artifact": {
+                "path": ARTIFACT_PATH.trim_start_matches('/'),
+                "url": self.server.url(),
+                "revision": REVISION,
+                "digest": self.digest,
+                "lastUpdateTime": now,
+                "size": self.size,
+            },
+            "conditions": [{
+                "type": "Ready", "status": "True", "reason": "Succeeded",
+                "message": format!("stored artifact for revision '{REVISION}'"),
+                "lastTransitionTime": now, "observedGeneration": generation,
+            }],
+        }})
+    }
+}
+
 /// kustomize-controller running (see the module doc) until its Pod is deleted or this
 /// is dropped.
-pub struct LiveFlux {
+pub struct LiveController {
     client: kube::Client,
     /// The controller's wrapper ([`OUTLIVE_NOTHING`]), leader of their process group.
     child: Arc<Mutex<Child>>,
@@ -229,55 +274,17 @@ pub struct LiveFlux {
     stopped: Arc<Mutex<Option<String>>>,
     kubelet: tokio::task::JoinHandle<()>,
     log: PathBuf,
-    _server: ArtifactServer,
 }
 
-impl LiveFlux {
-    /// Starts the controller on `cluster`, where [`install_old_flux`] ran, and waits
-    /// until it has applied the artifact for both Kustomizations. `dir` holds the
-    /// artifact and the controller's log.
-    pub async fn start(cluster: &RealCluster, dir: &Path) -> LiveFlux {
-        let k = cluster.kubectl();
-        let client = cluster.client().await;
-        serve_oci_repositories_v1(&k).await;
-        let (body, digest) = artifact(dir);
-        let server = ArtifactServer::serve(body.clone());
-        let now = jiff::Timestamp::now()
-            .strftime("%Y-%m-%dT%H:%M:%SZ")
-            .to_string();
-        let status = json!({"status": {
-            "artifact": {
-                "path": ARTIFACT_PATH.trim_start_matches('/'),
-                "url": server.url(),
-                "revision": REVISION,
-                "digest": digest,
-                "lastUpdateTime": now,
-                "size": body.len(),
-            },
-            "conditions": [{
-                "type": "Ready", "status": "True", "reason": "Succeeded",
-                "message": format!("stored artifact for revision '{REVISION}'"),
-                "lastTransitionTime": now, "observedGeneration": 1,
-            }],
-        }});
-        k.ok(&[
-            "-n",
-            "flux-system",
-            "patch",
-            "gitrepository",
-            "flux-system",
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &status.to_string(),
-        ])
-        .await;
+impl LiveController {
+    /// Starts the controller on the cluster of `kubeconfig` (`client` is its client),
+    /// where a Pod of the Deployment `flux-system/kustomize-controller` runs; its log
+    /// goes to `log`.
+    pub async fn start(kubeconfig: &Path, client: kube::Client, log: PathBuf) -> LiveController {
         assert!(
             controller_pod_runs(&client).await,
             "the Deployment flux-system/kustomize-controller has no running Pod"
         );
-
-        let log = dir.join("kustomize-controller.log");
         let out = std::fs::File::create(&log).unwrap();
         let mut child = Command::new("bash")
             .arg("-c")
@@ -295,7 +302,7 @@ impl LiveFlux {
                 "--metrics-addr=0",
                 "--health-addr=0",
             ])
-            .env("KUBECONFIG", &cluster.kubeconfig)
+            .env("KUBECONFIG", kubeconfig)
             .env("RUNTIME_NAMESPACE", "flux-system")
             .stdin(Stdio::piped())
             .stdout(out.try_clone().unwrap())
@@ -307,23 +314,14 @@ impl LiveFlux {
         let child = Arc::new(Mutex::new(child));
         let stopped = Arc::new(Mutex::new(None));
         let kubelet = tokio::spawn(kubelet(client.clone(), child.clone(), stopped.clone()));
-        let flux = LiveFlux {
+        LiveController {
             client,
             child,
             _lifeline: lifeline,
             stopped,
             kubelet,
             log,
-            _server: server,
-        };
-        for name in ["apps", "flux-system"] {
-            flux.until(&format!("Kustomization {name} applied"), async || {
-                let ks = flux.kustomization(name).await?;
-                (ks["status"]["lastAppliedRevision"] == REVISION).then_some(())
-            })
-            .await;
         }
-        flux
     }
 
     /// The Kustomization `flux-system/NAME`, if it exists.
@@ -365,9 +363,16 @@ impl LiveFlux {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+
+    /// Whether the Kustomization `flux-system/NAME` has applied the artifact.
+    pub async fn applied(&self, name: &str) -> bool {
+        self.kustomization(name)
+            .await
+            .is_some_and(|ks| ks["status"]["lastAppliedRevision"] == REVISION)
+    }
 }
 
-impl Drop for LiveFlux {
+impl Drop for LiveController {
     fn drop(&mut self) {
         self.kubelet.abort();
         let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
@@ -378,8 +383,54 @@ impl Drop for LiveFlux {
     }
 }
 
+/// The old Flux install of [`install_old_flux`] brought to life: its GitRepository
+/// given an artifact, and kustomize-controller running, having applied it for both
+/// Kustomizations.
+pub struct LiveFlux {
+    pub controller: LiveController,
+    _source: SourceStandIn,
+}
+
+impl LiveFlux {
+    /// `dir` holds the artifact and the controller's log.
+    pub async fn start(cluster: &RealCluster, dir: &Path) -> LiveFlux {
+        let k = cluster.kubectl();
+        serve_oci_repositories_v1(&k).await;
+        let source = SourceStandIn::new(dir);
+        k.ok(&[
+            "-n",
+            "flux-system",
+            "patch",
+            "gitrepository",
+            "flux-system",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &source.status(1).to_string(),
+        ])
+        .await;
+        let controller = LiveController::start(
+            &cluster.kubeconfig,
+            cluster.client().await,
+            dir.join("kustomize-controller.log"),
+        )
+        .await;
+        for name in ["apps", "flux-system"] {
+            controller
+                .until(&format!("Kustomization {name} applied"), async || {
+                    controller.applied(name).await.then_some(())
+                })
+                .await;
+        }
+        LiveFlux {
+            controller,
+            _source: source,
+        }
+    }
+}
+
 /// Whether a Pod of the controller's Deployment runs and is not being deleted.
-async fn controller_pod_runs(client: &kube::Client) -> bool {
+pub async fn controller_pod_runs(client: &kube::Client) -> bool {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "flux-system");
     let Ok(list) = pods
         .list(&ListParams::default().labels(CONTROLLER_PODS))
@@ -529,9 +580,10 @@ async fn live_flux_world() -> Option<(RealCluster, Kubectl, tempfile::TempDir, L
 /// controller, finalizing each, prunes its inventory; what says `prune: disabled` stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_kustomize_controller_prunes_the_inventory_when_its_crd_goes() {
-    let Some((_cluster, k, _dir, flux)) = live_flux_world().await else {
+    let Some((_cluster, k, _dir, live)) = live_flux_world().await else {
         return;
     };
+    let flux = &live.controller;
     // The controller's own inventory, with its own ids.
     let apps = flux.kustomization("apps").await.unwrap();
     assert_eq!(
@@ -580,9 +632,10 @@ async fn a_live_kustomize_controller_prunes_the_inventory_when_its_crd_goes() {
 /// namespace hang in Terminating, as the sandbox has them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_flux_system_stops_the_controller_before_its_objects_and_hangs() {
-    let Some((_cluster, k, _dir, flux)) = live_flux_world().await else {
+    let Some((_cluster, k, _dir, live)) = live_flux_world().await else {
         return;
     };
+    let flux = &live.controller;
 
     k.ok(&["delete", "namespace", "flux-system", "--wait=false"])
         .await;

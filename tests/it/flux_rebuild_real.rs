@@ -6,8 +6,9 @@
 //! the real cluster). The run is interrupted with SIGINT while `pulumi up` runs and
 //! resumed to green, ending in the Desired End State checked with kubectl.
 //!
-//! What Flux's own controllers would do is done here: nothing else marks the
-//! GitRepository and Kustomization Ready on a cluster without them.
+//! Once the rebuilt Flux's kustomize-controller Pod runs, Flux's own kustomize-controller
+//! runs for it ([`LiveController`]) and reconciles the Kustomization Pulumi created; the
+//! test plays source-controller (the artifact and the GitRepository's status).
 
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -19,6 +20,7 @@ use kube::discovery::ApiResource;
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
+use crate::flux_controllers_real::{LiveController, SourceStandIn, controller_pod_runs};
 use crate::pulumi_real::{all_text, assert_no_secret, pulumi_cli, signal, text};
 use crate::realcluster::{Kubectl, PulumiWorld, RealCluster, install_old_flux};
 use crate::support::managers;
@@ -93,63 +95,72 @@ fn oceanid_kubeconfig(cluster: &RealCluster, dir: &Path) -> std::path::PathBuf {
     path
 }
 
-/// Marks every GitRepository and Kustomization in flux-system Ready, as
-/// source-controller and kustomize-controller would once they reconcile; until
-/// `stop` is set.
-async fn act_as_flux(client: kube::Client, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
-    let kinds = [
-        (
-            "source.toolkit.fluxcd.io",
-            "GitRepository",
-            "source-controller",
-        ),
-        (
-            "kustomize.toolkit.fluxcd.io",
-            "Kustomization",
-            "kustomize-controller",
-        ),
-    ];
+/// source-controller's part: every GitRepository in flux-system gets the stand-in's
+/// artifact and Ready, until `stop` is set.
+async fn act_as_source_controller(
+    client: kube::Client,
+    source: std::sync::Arc<SourceStandIn>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    let res = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "source.toolkit.fluxcd.io",
+        "v1",
+        "GitRepository",
+    ));
+    let api: Api<DynamicObject> = Api::namespaced_with(client, "flux-system", &res);
+    let params = PatchParams {
+        field_manager: Some("source-controller".to_owned()),
+        ..PatchParams::default()
+    };
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        for (group, kind, manager) in kinds {
-            let res = ApiResource::from_gvk(&GroupVersionKind::gvk(group, "v1", kind));
-            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "flux-system", &res);
-            let Ok(list) = api.list(&ListParams::default()).await else {
+        for obj in api
+            .list(&ListParams::default())
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default()
+        {
+            let generation = obj.metadata.generation.unwrap_or(0);
+            let stored = obj.data["status"]["artifact"].is_object()
+                && obj.data["status"]["observedGeneration"] == json!(generation);
+            if stored || obj.metadata.deletion_timestamp.is_some() {
                 continue;
-            };
-            for obj in list {
-                let generation = obj.metadata.generation.unwrap_or(0);
-                let ready = obj.data["status"]["conditions"]
-                    .as_array()
-                    .is_some_and(|cs| {
-                        cs.iter()
-                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                    })
-                    && obj.data["status"]["observedGeneration"] == json!(generation);
-                if ready || obj.metadata.deletion_timestamp.is_some() {
-                    continue;
-                }
-                let now = jiff::Timestamp::now()
-                    .strftime("%Y-%m-%dT%H:%M:%SZ")
-                    .to_string();
-                let status = json!({"status": {"observedGeneration": generation, "conditions": [{
-                    "type": "Ready", "status": "True", "reason": "Succeeded",
-                    "message": "reconciled by the test in the controller's place",
-                    "lastTransitionTime": now, "observedGeneration": generation}]}});
-                let name = obj.metadata.name.clone().unwrap_or_default();
-                let params = PatchParams {
-                    field_manager: Some(manager.to_owned()),
-                    ..PatchParams::default()
-                };
-                if let Err(e) = api
-                    .patch_status(&name, &params, &Patch::Merge(&status))
-                    .await
-                {
-                    eprintln!("cannot mark {kind} {name} Ready: {e}");
-                }
+            }
+            let name = obj.metadata.name.clone().unwrap_or_default();
+            if let Err(e) = api
+                .patch_status(&name, &params, &Patch::Merge(&source.status(generation)))
+                .await
+            {
+                eprintln!("cannot store the artifact of GitRepository {name}: {e}");
             }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// kustomize-controller for the rebuilt Flux: started once a Pod of its Deployment
+/// runs in a `flux-system` other than the old one (uid `old`); `None` if `stop` comes
+/// first.
+async fn run_rebuilt_controller(
+    kubeconfig: std::path::PathBuf,
+    client: kube::Client,
+    log: std::path::PathBuf,
+    old: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Option<LiveController> {
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let rebuilt = namespaces
+            .get_opt("flux-system")
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|ns| ns.metadata.uid.as_deref() != Some(old.as_str()));
+        if rebuilt && controller_pod_runs(&client).await {
+            return Some(LiveController::start(&kubeconfig, client, log).await);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    None
 }
 
 /// Whether the journal's events (`--output json`) say `task` started.
@@ -274,7 +285,28 @@ async fn the_flux_rebuild_end_to_end_interrupted_during_pulumi_up_and_resumed() 
     ];
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flux = tokio::spawn(act_as_flux(cluster.client().await, stop.clone()));
+    let source = std::sync::Arc::new(SourceStandIn::new(dir.path()));
+    let flux = tokio::spawn(act_as_source_controller(
+        cluster.client().await,
+        source.clone(),
+        stop.clone(),
+    ));
+    let old = k
+        .ok(&[
+            "get",
+            "namespace",
+            "flux-system",
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ])
+        .await;
+    let controller = tokio::spawn(run_rebuilt_controller(
+        cluster.kubeconfig.clone(),
+        cluster.client().await,
+        dir.path().join("kustomize-controller.log"),
+        old,
+        stop.clone(),
+    ));
 
     // The first run, interrupted once `pulumi up` has begun creating Flux.
     let log1 = dir.path().join("run1.log");
@@ -372,6 +404,10 @@ async fn the_flux_rebuild_end_to_end_interrupted_during_pulumi_up_and_resumed() 
     };
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = flux.await;
+    let controller = controller
+        .await
+        .unwrap()
+        .expect("the rebuilt Flux's kustomize-controller never ran");
     world.none_left().await;
     for said in [&said1, &said2, &said3] {
         assert_no_secret("the output", said);
@@ -473,4 +509,25 @@ async fn the_flux_rebuild_end_to_end_interrupted_during_pulumi_up_and_resumed() 
         sources.contains("kustomization.kustomize.toolkit.fluxcd.io/flux-system"),
         "{sources}"
     );
+    // The real controller reconciled the Kustomization Pulumi created (the plan's
+    // `kustomizations-ready` waited for its Ready), applied the artifact, and ran
+    // throughout.
+    assert!(
+        controller.applied("flux-system").await,
+        "{}",
+        controller.log()
+    );
+    assert_eq!(controller.stopped(), None);
+    let applied = k
+        .ok(&[
+            "-n",
+            "apps",
+            "get",
+            "configmap",
+            "oceanid-settings",
+            "-o",
+            "name",
+        ])
+        .await;
+    assert_eq!(applied.trim(), "configmap/oceanid-settings");
 }

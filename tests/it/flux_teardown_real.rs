@@ -270,10 +270,10 @@ async fn the_flux_teardown_on_a_real_control_plane() {
     );
     // The controller was stopped by the plan's first step, and pruned nothing: what
     // Flux deployed is still there.
-    let why = flux.stopped().unwrap_or_default();
+    let why = flux.controller.stopped().unwrap_or_default();
     assert!(why.starts_with("its Pod was deleted; "), "{why}");
     assert_eq!(applied.len(), 4, "{applied:?}");
     assert_eq!(deployed(&k).await, applied);
-    let log = flux.log();
+    let log = flux.controller.log();
     assert!(!log.contains("apps/podinfo deleted"), "{log}");
 }
