@@ -2,8 +2,7 @@
 //! `plans/flux-rebuild.toml` as it is, run by `planrun run --yes` against the old Flux
 //! the seed describes (applied client-side with the built kubectl), deploying the
 //! oceanid test project (`realcluster/oceanid/`) with the built pulumi and
-//! pulumi-kubernetes; `pnpm` and `flux` are planrun's stand-ins (`flux check` looks at
-//! the real cluster). The run is interrupted with SIGINT while `pulumi up` runs and
+//! pulumi-kubernetes and the built flux CLI; `pnpm` is planrun's stand-in. The run is interrupted with SIGINT while `pulumi up` runs and
 //! resumed to green, ending in the Desired End State checked with kubectl.
 //!
 //! Once the rebuilt Flux's kustomize-controller Pod runs, Flux's own kustomize-controller
@@ -22,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::flux_controllers_real::{LiveController, SourceStandIn, controller_pod_runs};
 use crate::pulumi_real::{all_text, assert_no_secret, pulumi_cli, signal, text};
-use crate::realcluster::{Kubectl, PulumiWorld, RealCluster, install_old_flux};
+use crate::realcluster::{Kubectl, PulumiWorld, RealCluster, install_old_flux, tools};
 use crate::support::managers;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -38,16 +37,12 @@ fn run_deadline() -> Duration {
         .map_or(DEADLINE, Duration::from_secs)
 }
 
-/// What the stand-in `pnpm` and `flux` answer (the rehearsal file's rules).
+/// What the stand-in `pnpm` answers (the rehearsal file's rule).
 const SIM_TOOLS: &str = r#"
 pnpm:
   rules:
     - args: [--filter, "@oceanid/cluster", build]
       stdout: "> @oceanid/cluster build"
-flux:
-  rules:
-    - prefix: [get, kustomizations]
-      stdout: "NAME        REVISION  SUSPENDED  READY  MESSAGE\nflux-system main      False      True   Applied revision: main"
 "#;
 
 /// The repository the plan works in: the oceanid project as `cluster/` (the plan's
@@ -68,13 +63,16 @@ fn repository(dir: &Path, world: &PulumiWorld) -> std::path::PathBuf {
     repo
 }
 
-/// `pnpm` and `flux` as links to planrun (its stand-ins), in a directory for `PATH`.
+/// `pnpm` as a link to planrun (its stand-in) and `flux` to the built flux CLI, in a
+/// directory for `PATH`.
 fn stand_ins(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let bin = dir.join("stand-ins");
     std::fs::create_dir_all(&bin).unwrap();
-    for tool in ["pnpm", "flux"] {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_planrun"), bin.join(tool)).unwrap();
-    }
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_planrun"), bin.join("pnpm")).unwrap();
+    let flux = tools()
+        .expect("a cluster runs, so the tools are built")
+        .get("FLUX_CLI");
+    std::os::unix::fs::symlink(flux, bin.join("flux")).unwrap();
     let config = dir.join("planrun-sim.yaml");
     std::fs::write(&config, SIM_TOOLS).unwrap();
     (bin, config)
@@ -411,6 +409,15 @@ async fn the_flux_rebuild_end_to_end_interrupted_during_pulumi_up_and_resumed() 
     world.none_left().await;
     for said in [&said1, &said2, &said3] {
         assert_no_secret("the output", said);
+    }
+    // The real flux CLI checked the rebuilt Flux, and the health check saw the real
+    // controller's Ready.
+    let last = if said3.is_empty() { &said2 } else { &said3 };
+    for line in [
+        "all checks passed",
+        "flux-health-check: Flux healthy in flux-system",
+    ] {
+        assert!(last.contains(line), "{line}:\n{last}");
     }
     assert_no_secret("the run directory", &all_text(&state));
 

@@ -6,6 +6,7 @@ mod authoring;
 mod child_kubeconfig;
 mod differential;
 mod engine;
+mod flux_cli_real;
 mod flux_controllers_real;
 mod flux_rebuild_real;
 mod flux_sim;
