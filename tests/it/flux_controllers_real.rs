@@ -6,7 +6,7 @@
 //! module proxy serves), built by `scripts/realcluster build` from its Go module. It
 //! runs beside the old Flux of [`install_old_flux`], as a local process standing for
 //! the container of the Pod of the Deployment `flux-system/kustomize-controller` (kwok
-//! runs no containers). [`LiveFlux`] plays the kubelet's part for it: the container
+//! runs no containers). [`LiveController`] plays the kubelet's part for it: the container
 //! is stopped with SIGTERM as soon as its Pod is being deleted, and with SIGKILL after
 //! the Pod's grace period (kubernetes/kubernetes v1.36.3
 //! `pkg/kubelet/kuberuntime/kuberuntime_container.go`, `killContainer`); on SIGTERM
@@ -14,7 +14,7 @@
 //! kustomize-controller's `main.go`).
 //!
 //! The artifact its GitRepository names is what source-controller would serve: a
-//! tarball of manifests, served here over HTTP by [`ArtifactServer`], its URL, digest
+//! tarball of manifests, served here over HTTP by [`SourceStandIn`], its URL, digest
 //! and revision written into the GitRepository's status through the status
 //! subresource (the fields of fluxcd/pkg/apis/meta `Artifact`). The controller applies
 //! it and records its own inventory: nothing here is written in the controller's name.
@@ -23,6 +23,8 @@
 //! kustomize-controller prunes the inventory of a deleted Kustomization, keeping what
 //! says `prune: disabled`; without one, the finalizer holds the object and its
 //! namespace) and `rehearsal` (the unsafe order with live controllers prunes the apps).
+//! The Flux plan's teardown with this controller live is `flux_teardown_real`; the
+//! whole rebuild with it reconciling the new Flux, `flux_rebuild_real`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -21,10 +21,11 @@
 //! `sendInitialEvents`). Errors are real `Status` bodies with the API server's reasons.
 //!
 //! Lifecycles are simulated: namespaces go through Terminating with the `kubernetes`
-//! finalizer (their Pods deleted first, the rest once the Pods are gone), CRDs through `customresourcecleanup.apiextensions.k8s.io`; deployments run
-//! a ReplicaSet and pods that become Ready after a delay, deleted pods terminate, then
-//! go (`workloads.rs`); the garbage collector follows owner references with background,
-//! foreground and orphan propagation (`gc.rs`); objects with finalizers linger until
+//! finalizer (their Pods deleted first, the rest once the Pods are gone), CRDs through
+//! `customresourcecleanup.apiextensions.k8s.io`; deployments run a ReplicaSet and pods
+//! that become Ready after a delay, deleted pods terminate, then go (`workloads.rs`);
+//! the garbage collector follows owner references with background, foreground and
+//! orphan propagation (`gc.rs`); objects with finalizers linger until
 //! the finalizers are removed; scenario rules give custom resources conditions; and
 //! simulated kustomize-controller and helm-controller prune and uninstall what a
 //! deleted Kustomization or HelmRelease holds while their pods run (`flux.rs`),

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{Obs, Side, cm_uri, configmap, crd, create, establish, expect_ok};
+use super::{
+    AGGREGATED_DISCOVERY, Obs, Side, cm_uri, configmap, crd, create, establish, expect_ok,
+};
 
 /// A kubectl table as rows of cells, the AGE column masked (it is a duration).
 fn table(stdout: &str) -> Value {
@@ -321,10 +323,7 @@ pub async fn discovery(s: Arc<Side>, _ns: String) -> Value {
         .raw_with(
             "GET",
             "/apis",
-            &[(
-                "accept",
-                "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
-            )],
+            &[("accept", AGGREGATED_DISCOVERY)],
             None,
             None,
         )

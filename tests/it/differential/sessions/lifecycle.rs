@@ -9,10 +9,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{
-    Obs, Side, WAIT, cm_uri, configmap, crd, create, establish, expect_ok, has_condition,
-    poll_until,
+    AGGREGATED_DISCOVERY, Obs, Side, WAIT, cm_uri, configmap, crd, create, establish, expect_ok,
+    has_condition, poll_until, poll_until_with,
 };
-use crate::differential::side::WatchLog;
+use crate::differential::side::{Raw, WatchLog};
+use crate::realcluster::Kubectl;
 
 /// A Deployment of `replicas` pods of `registry.example/web:<tag>`.
 pub fn deployment(ns: &str, name: &str, replicas: u32, tag: &str) -> Value {
@@ -75,6 +76,19 @@ fn states(log: &WatchLog) -> Vec<Value> {
 
 fn gone(evs: &[Value]) -> bool {
     evs.iter().any(|e| e["type"] == "DELETED")
+}
+
+/// Deletes the namespace `ns`: its resourceVersion just before, and the answer.
+async fn delete_namespace(s: &Side, ns: &str) -> (String, Raw) {
+    let before = s.get_json(&format!("/api/v1/namespaces/{ns}")).await;
+    let from = before["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let del = s
+        .raw("DELETE", &format!("/api/v1/namespaces/{ns}"), None, None)
+        .await;
+    (from, del)
 }
 
 /// Removes the finalizers of the object at `uri`, then watches the namespace `ns`
@@ -161,14 +175,7 @@ pub async fn namespace_stuck_finalizer(s: Arc<Side>, ns: String) -> Value {
     let mut held = configmap(&ns, "held", json!({}), json!({}));
     held["metadata"]["finalizers"] = json!(["example.com/hold"]);
     expect_ok(&s, "create", &create(&s, &cm_uri(&ns, None), &held).await);
-    let before = s.get_json(&format!("/api/v1/namespaces/{ns}")).await;
-    let from = before["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let del = s
-        .raw("DELETE", &format!("/api/v1/namespaces/{ns}"), None, None)
-        .await;
+    let (from, del) = delete_namespace(&s, &ns).await;
     o.put("delete", del.seen());
     let watch_uri = format!(
         "/api/v1/namespaces?watch=true&fieldSelector=metadata.name%3D{ns}&resourceVersion={from}"
@@ -229,14 +236,7 @@ pub async fn namespace_pods_first(s: Arc<Side>, ns: String) -> Value {
         "create",
         &create(&s, &cm_uri(&ns, None), &settings).await,
     );
-    let before = s.get_json(&format!("/api/v1/namespaces/{ns}")).await;
-    let from = before["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let del = s
-        .raw("DELETE", &format!("/api/v1/namespaces/{ns}"), None, None)
-        .await;
+    let (from, del) = delete_namespace(&s, &ns).await;
     expect_ok(&s, "delete the namespace", &del);
     let held = poll_until(&s, &format!("{pods}/held"), |r| {
         r.body["metadata"].get("deletionTimestamp").is_some()
@@ -376,6 +376,18 @@ pub async fn crd_with_resources(s: Arc<Side>, ns: String) -> Value {
         "group_listed",
         groups.body.to_string().contains(&format!("\"{group}\"")),
     );
+    // kubectl reads the aggregated discovery, which the real server updates on its own.
+    let aggregated = poll_until_with(&s, "/apis", &[("accept", AGGREGATED_DISCOVERY)], |r| {
+        !r.body.to_string().contains(&format!("\"{group}\""))
+    })
+    .await;
+    o.put(
+        "group_listed_aggregated",
+        aggregated
+            .body
+            .to_string()
+            .contains(&format!("\"{group}\"")),
+    );
     for (step, path) in [
         ("group_after", format!("/apis/{group}")),
         ("version_after", format!("/apis/{group}/v1")),
@@ -384,7 +396,13 @@ pub async fn crd_with_resources(s: Arc<Side>, ns: String) -> Value {
         let r = poll_until(&s, &path, |r| r.status == 404).await;
         o.put(step, r.seen());
     }
-    let out = s.kubectl.run(&["get", "gizmos", "-n", &ns]).await;
+    // With a discovery cache of its own: the side's shared one may hold the group
+    // from another session's kubectl while the CRD was there.
+    let kubectl = Kubectl {
+        cache: s.kubectl.cache.join("crd_with_resources"),
+        ..s.kubectl.clone()
+    };
+    let out = kubectl.run(&["get", "gizmos", "-n", &ns]).await;
     o.put("kubectl_exit", out.status.code());
     o.put(
         "kubectl_stderr",

@@ -158,15 +158,29 @@ pub fn expect_ok(side: &Side, what: &str, raw: &Raw) {
 /// Polls `uri` (GET) until `done` holds for the answer or [`WAIT`] passes; the last
 /// answer either way.
 pub async fn poll_until(side: &Side, uri: &str, done: impl Fn(&Raw) -> bool) -> Raw {
+    poll_until_with(side, uri, &[], done).await
+}
+
+/// As [`poll_until`], with extra request headers.
+pub async fn poll_until_with(
+    side: &Side,
+    uri: &str,
+    headers: &[(&str, &str)],
+    done: impl Fn(&Raw) -> bool,
+) -> Raw {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let raw = side.raw("GET", uri, None, None).await;
+        let raw = side.raw_with("GET", uri, headers, None, None).await;
         if done(&raw) || tokio::time::Instant::now() >= deadline {
             return raw;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The `accept` header of kubectl's aggregated discovery (`/api`, `/apis`).
+pub const AGGREGATED_DISCOVERY: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
 
 /// A namespaced test CRD `<plural>.<group>` (kind `kind`, versions v1, status
 /// subresource), its group named after the session so sessions never share one.
