@@ -54,6 +54,7 @@ on_both_backends!(
     a_wait_for_a_condition_explains_what_it_saw_and_ends_when_it_holds,
     planrun_run_captures_deletes_and_waits_and_keeps_the_secret_in_the_capture_alone,
     a_namespace_held_by_its_content_is_waited_for_until_the_finalizer_goes,
+    a_namespace_held_by_a_pod_names_the_pod,
 );
 
 fn widget(group: &str, kind: &str, ns: &str, name: &str, finalizers: &[&str]) -> String {
@@ -862,6 +863,77 @@ async fn a_namespace_held_by_its_content_is_waited_for_until_the_finalizer_goes(
         sel,
         &format!("1 object left: {ns}, finalizer kubernetes"),
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"namespace": ns}}),
+    )
+    .await;
+    assert_eq!(
+        gone.unwrap(),
+        format!("namespaces/{ns} gone (1 deleted while waiting)")
+    );
+    w.finish().await;
+}
+
+/// A namespace whose Pod cannot go: the namespace controller deletes Pods first and
+/// nothing else until they are gone, and its conditions meanwhile say all content is
+/// removed; the wait's timeout names the Pod and what holds it. The Pod has a
+/// scheduling gate, so no node (no kwok) runs it: only its finalizer keeps it.
+async fn a_namespace_held_by_a_pod_names_the_pod(w: World) {
+    let ns = w.name("podheld");
+    let hold = holder(&w);
+    w.apply("planrun-test", &namespace(&ns)).await;
+    w.apply(
+        "planrun-test",
+        &format!(
+            "{{apiVersion: v1, kind: Pod, metadata: {{name: held, namespace: {ns}, finalizers: [{hold}]}}, \
+             spec: {{schedulingGates: [{{name: example.com/gate}}], containers: [{{name: web, image: registry.example/web:1}}]}}}}"
+        ),
+    )
+    .await;
+    w.apply("planrun-test", &config_map(&ns, "settings")).await;
+    let sel = Selection::of_kind("Namespace", None, name(&ns));
+    kube_delete(&w.env(LONG), &delete(sel.clone()))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + LONG;
+    while w
+        .get("v1", "Pod", &ns, "held")
+        .await
+        .is_none_or(|p| p["metadata"].get("deletionTimestamp").is_none())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pod never deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let err = wait_absent(
+        &w.env(SHORT),
+        &WaitAbsent {
+            selection: sel.clone(),
+        },
+    )
+    .await
+    .unwrap_err();
+    let text = err.to_string();
+    for detail in [
+        "1 pod remains in it (its other content is deleted only once they are gone)".to_owned(),
+        "- pods/held: being deleted since ".to_owned(),
+        format!("finalizers [{hold}]"),
+    ] {
+        assert!(text.contains(&detail), "{detail} not in {text}");
+    }
+    // What the namespace's conditions say then: nothing remains.
+    assert!(!text.contains("SomeResourcesRemain"), "{text}");
+    assert!(
+        w.get("v1", "ConfigMap", &ns, "settings")
+            .await
+            .is_some_and(|c| c["metadata"].get("deletionTimestamp").is_none()),
+        "the rest waits for the pod"
+    );
+    let gone = wait_while_released(
+        &w,
+        sel,
+        &format!("1 object left: {ns}, finalizer kubernetes"),
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": ns}}),
     )
     .await;
     assert_eq!(

@@ -226,7 +226,7 @@ async fn stuck_crd_timeout_lists_its_remaining_custom_resources() {
         "customresourcedefinitions/gitrepositories.source.toolkit.fluxcd.io:",
         "finalizers [customresourcecleanup.apiextensions.k8s.io]",
         "condition Terminating=True (InstanceDeletionInProgress): CustomResource deletion is in progress",
-        "1 custom resource remain",
+        "1 custom resource remains",
         "- gitrepositories/flux-system/held: finalizers [finalizers.fluxcd.io]",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");

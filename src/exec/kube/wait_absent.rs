@@ -1,10 +1,11 @@
 //! `wait-absent`: wait, by watch, until no matching object exists; on timeout say
-//! what remains and why (finalizers, deletion state, a namespace's conditions,
-//! custom resources a CRD still has).
+//! what remains and why (finalizers, deletion state, a namespace's conditions and the
+//! Pods it still has, custom resources a CRD still has).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject, ListParams, ResourceExt};
 use planrun_text::plural;
 use serde_json::Value;
@@ -76,10 +77,15 @@ pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String,
                 for line in why_present(obj) {
                     details.push(format!("  {line}"));
                 }
-                if is_crd(obj) {
-                    for line in remaining_custom_resources(env, obj).await {
-                        details.push(format!("  {line}"));
+                let inside = match sel.kind_of(obj).map(|k| k.resource.kind.as_str()) {
+                    Some("CustomResourceDefinition") => remaining_custom_resources(env, obj).await,
+                    Some("Namespace") if obj.metadata.deletion_timestamp.is_some() => {
+                        remaining_pods(env, obj).await
                     }
+                    _ => Vec::new(),
+                };
+                for line in inside {
+                    details.push(format!("  {line}"));
                 }
             }
             Err(KubeError::TimedOut {
@@ -148,9 +154,10 @@ async fn remaining_custom_resources(env: &TaskEnv<'_>, crd: &DynamicObject) -> V
     if list.items.is_empty() {
         return Vec::new();
     }
-    let mut lines = vec![format!(
-        "{} remain",
-        plural(list.items.len(), "custom resource", "custom resources")
+    let mut lines = vec![plural(
+        list.items.len(),
+        "custom resource remains",
+        "custom resources remain",
     )];
     for obj in list.items.iter().take(5) {
         let name = match obj.namespace() {
@@ -171,10 +178,41 @@ async fn remaining_custom_resources(env: &TaskEnv<'_>, crd: &DynamicObject) -> V
     lines
 }
 
-fn is_crd(obj: &DynamicObject) -> bool {
-    obj.types
-        .as_ref()
-        .is_some_and(|t| t.kind == "CustomResourceDefinition")
+/// For a namespace being deleted: the Pods still in it, the first few with what holds
+/// them. The namespace controller deletes a namespace's Pods first and nothing else
+/// until they are gone, and meanwhile its conditions report all content removed
+/// (kubernetes/kubernetes v1.36.3
+/// `pkg/controller/namespace/deletion/namespaced_resources_deleter.go`,
+/// `deleteAllContent`, returning before `ProcessContentTotals`; on by default from
+/// 1.33): a Pod whose node is gone, or held by a finalizer, keeps the whole namespace.
+/// Best effort, on a short budget of its own.
+async fn remaining_pods(env: &TaskEnv<'_>, namespace: &DynamicObject) -> Vec<String> {
+    let api: Api<Pod> = Api::namespaced(env.client(), &namespace.name_any());
+    let lookup = tokio::time::timeout(EXPLAIN_BUDGET, api.list(&ListParams::default())).await;
+    let Ok(Ok(list)) = lookup else {
+        return Vec::new();
+    };
+    if list.items.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![format!(
+        "{} in it (its other content is deleted only once they are gone)",
+        plural(list.items.len(), "pod remains", "pods remain")
+    )];
+    for pod in list.items.iter().take(5) {
+        let mut about = vec![match &pod.metadata.deletion_timestamp {
+            Some(ts) => format!("being deleted since {}", ts.0),
+            None => "not being deleted".to_owned(),
+        }];
+        if !pod.finalizers().is_empty() {
+            about.push(format!("finalizers [{}]", pod.finalizers().join(", ")));
+        }
+        if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
+            about.push(format!("on node {node}"));
+        }
+        lines.push(format!("- pods/{}: {}", pod.name_any(), about.join(", ")));
+    }
+    lines
 }
 
 impl KubeWork for WaitAbsent {

@@ -246,6 +246,14 @@ pub async fn namespace_pods_first(s: Arc<Side>, ns: String) -> Value {
         "pod_held",
         json!({"status": held.status, "finalizers": held.body["metadata"]["finalizers"]}),
     );
+    // What the namespace says meanwhile, once the controller has written it.
+    let said = poll_until(&s, &format!("/api/v1/namespaces/{ns}"), |r| {
+        r.body["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "NamespaceContentRemaining"))
+    })
+    .await;
+    o.put("namespace_while_the_pod_is_held", state("GET", &said.body));
     let kept = s
         .raw("GET", &cm_uri(&ns, Some("settings")), None, None)
         .await;
