@@ -122,6 +122,38 @@ async fn wait_while_released(
     gone
 }
 
+/// Polls the object `(api_version, kind, namespace, name)` until it exists and `done`
+/// holds for it, for at most [`LONG`].
+async fn until_seen(
+    w: &World,
+    (api_version, kind, ns, name): (&str, &str, &str, &str),
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) {
+    let deadline = std::time::Instant::now() + LONG;
+    while !w
+        .get(api_version, kind, ns, name)
+        .await
+        .is_some_and(|o| done(&o))
+    {
+        assert!(std::time::Instant::now() < deadline, "never saw {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// What `wait-absent` on `sel` says when it times out after [`SHORT`].
+async fn timeout_text(w: &World, sel: &Selection) -> String {
+    wait_absent(
+        &w.env(SHORT),
+        &WaitAbsent {
+            selection: sel.clone(),
+        },
+    )
+    .await
+    .unwrap_err()
+    .to_string()
+}
+
 /// A finalizer of the test's own, whose owner no Deployment on the shared cluster
 /// names (the delete looks for one that may act on it).
 fn holder(w: &World) -> String {
@@ -820,29 +852,19 @@ async fn a_namespace_held_by_its_content_is_waited_for_until_the_finalizer_goes(
     );
     // The namespace controller says what remains in conditions (the sandbox as the
     // real one, kubernetes pkg/controller/namespace/deletion).
-    let deadline = std::time::Instant::now() + LONG;
-    while w.get("v1", "Namespace", "", &ns).await.unwrap()["status"]["conditions"]
-        .as_array()
-        .is_none_or(|c| {
-            !c.iter()
-                .any(|c| c["type"] == "NamespaceFinalizersRemaining" && c["status"] == "True")
-        })
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no NamespaceFinalizersRemaining"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let err = wait_absent(
-        &w.env(SHORT),
-        &WaitAbsent {
-            selection: sel.clone(),
+    until_seen(
+        &w,
+        ("v1", "Namespace", "", &ns),
+        "NamespaceFinalizersRemaining",
+        |n| {
+            n["status"]["conditions"].as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["type"] == "NamespaceFinalizersRemaining" && c["status"] == "True")
+            })
         },
     )
-    .await
-    .unwrap_err();
-    let text = err.to_string();
+    .await;
+    let text = timeout_text(&w, &sel).await;
     assert!(
         text.starts_with(&format!(
             "timed out after 1.5s waiting for namespaces/{ns} to be gone"
@@ -893,27 +915,11 @@ async fn a_namespace_held_by_a_pod_names_the_pod(w: World) {
     kube_delete(&w.env(LONG), &delete(sel.clone()))
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + LONG;
-    while w
-        .get("v1", "Pod", &ns, "held")
-        .await
-        .is_none_or(|p| p["metadata"].get("deletionTimestamp").is_none())
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the pod never deleted"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let err = wait_absent(
-        &w.env(SHORT),
-        &WaitAbsent {
-            selection: sel.clone(),
-        },
-    )
-    .await
-    .unwrap_err();
-    let text = err.to_string();
+    until_seen(&w, ("v1", "Pod", &ns, "held"), "the pod deleted", |p| {
+        p["metadata"].get("deletionTimestamp").is_some()
+    })
+    .await;
+    let text = timeout_text(&w, &sel).await;
     for detail in [
         "1 pod remains in it (its other content is deleted only once they are gone)".to_owned(),
         "- pods/held: being deleted since ".to_owned(),
