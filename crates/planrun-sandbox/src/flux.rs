@@ -42,7 +42,7 @@ use serde_json::Value;
 
 use super::resources::ResKey;
 use super::store::{Propagation, Scheduled, Store, finalizers, is_deleting, str_at};
-use super::workloads::{controller_uid, pod_is_ready};
+use super::workloads::{controller_uid, pod_is_ready, pods};
 
 /// The finalizer both controllers own.
 pub const FLUX_FINALIZER: &str = "finalizers.fluxcd.io";
@@ -130,7 +130,7 @@ impl Store {
             .filter(|rs| str_at(rs, "/metadata/namespace") == ns && controller_uid(rs) == Some(uid))
             .map(|rs| str_at(rs, "/metadata/uid").to_owned())
             .collect();
-        self.objects_of(&ResKey::new("", "pods")).any(|p| {
+        self.objects_of(&pods()).any(|p| {
             str_at(p, "/metadata/namespace") == ns
                 && controller_uid(p).is_some_and(|o| replica_sets.iter().any(|r| r == o))
                 && pod_is_ready(p)

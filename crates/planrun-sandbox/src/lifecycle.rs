@@ -10,6 +10,7 @@ use super::resources::{self, ResKey, ResourceDef};
 use super::scenario::Delay;
 use super::status::ApiError;
 use super::store::{Deleted, Propagation, Scheduled, Store, finalizers, is_deleting, now, str_at};
+use super::workloads::pods;
 
 const NAMESPACE_FINALIZER: &str = "kubernetes";
 const CRD_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
@@ -599,9 +600,9 @@ impl Store {
     /// `pkg/controller/namespace/deletion/namespaced_resources_deleter.go`,
     /// `deleteAllContent`). A Flux controller in the namespace is stopped before its
     /// objects are deleted. The pass is run again when the last Pod goes
-    /// ([`Store::try_complete_namespace`]).
+    /// ([`Store::last_pod_gone`]).
     fn delete_namespace_content(&mut self, name: &str) {
-        let pods = ResKey::new("", "pods");
+        let pods = pods();
         self.delete_all_in(&pods, name);
         if !self.names_in(&pods, name).is_empty() {
             return;
@@ -609,6 +610,22 @@ impl Store {
         for res in self.collections().into_iter().filter(|r| *r != pods) {
             self.delete_all_in(&res, name);
         }
+    }
+
+    /// The last Pod of the finalizing namespace `name` is gone: the namespace
+    /// controller's next pass deletes the rest (see `delete_namespace_content`).
+    pub(super) fn last_pod_gone(&mut self, name: &str) {
+        let Some(uid) = self
+            .get_opt(&ResKey::new("", "namespaces"), "", name)
+            .map(|ns| str_at(ns, "/metadata/uid").to_owned())
+        else {
+            return;
+        };
+        self.schedule(Scheduled::FinalizeNamespace {
+            name: name.to_owned(),
+            uid,
+            after: Duration::ZERO,
+        });
     }
 
     /// Deletes every object of `res` in the namespace `ns` that is not being deleted.
@@ -633,7 +650,7 @@ impl Store {
         // While Pods remain, the controller's pass ends once it has deleted them and
         // reports every condition as fine: it has counted nothing yet
         // (`deleteAllContent` returns before `ProcessContentTotals`).
-        let counted = if self.names_in(&ResKey::new("", "pods"), name).is_empty() {
+        let counted = if self.names_in(&pods(), name).is_empty() {
             self.collections()
         } else {
             Vec::new()
@@ -747,26 +764,6 @@ impl Store {
             return;
         };
         if remaining {
-            // Its last Pod gone, the namespace controller's next pass deletes the rest
-            // (see `delete_namespace_content`).
-            let pods = ResKey::new("", "pods");
-            let undeleted = |r: &ResKey| {
-                self.names_in(r, name)
-                    .iter()
-                    .any(|n| self.get_opt(r, name, n).is_some_and(|o| !is_deleting(o)))
-            };
-            if self.names_in(&pods, name).is_empty()
-                && self
-                    .collections()
-                    .iter()
-                    .any(|r| *r != pods && undeleted(r))
-            {
-                self.schedule(Scheduled::FinalizeNamespace {
-                    name: name.to_owned(),
-                    uid: str_at(&ns, "/metadata/uid").to_owned(),
-                    after: Duration::ZERO,
-                });
-            }
             // The namespace controller reports what is left as content goes.
             let mut new = ns.clone();
             for cond in self
@@ -864,7 +861,7 @@ pub(super) fn default_pod_spec(def: &ResourceDef, obj: &mut Value) {
             continue;
         };
         for c in containers.iter_mut().filter_map(Value::as_object_mut) {
-            let policy = match image_tag(c.get("image").and_then(Value::as_str).unwrap_or("")) {
+            let policy = match kubelet_tag(c.get("image").and_then(Value::as_str).unwrap_or("")) {
                 Some("latest") => "Always",
                 _ => "IfNotPresent",
             };
@@ -882,20 +879,11 @@ pub(super) fn default_pod_spec(def: &ResourceDef, obj: &mut Value) {
     }
 }
 
-/// An image reference's tag as the kubelet's parser reads it: the part after a `:`
-/// in the last path component, `latest` when there is neither tag nor digest, none for
-/// a digest alone (k8s.io/kubernetes v1.36.3 `pkg/util/parsers/parsers.go`).
-fn image_tag(image: &str) -> Option<&str> {
-    let (name, digest) = match image.split_once('@') {
-        Some((name, _)) => (name, true),
-        None => (image, false),
-    };
-    let last = name.rsplit('/').next().unwrap_or(name);
-    match last.split_once(':') {
-        Some((_, tag)) => Some(tag),
-        None if digest => None,
-        None => Some("latest"),
-    }
+/// An image reference's tag as the kubelet's parser reads it: its own tag, `latest`
+/// when there is neither tag nor digest, none for a digest alone (k8s.io/kubernetes
+/// v1.36.3 `pkg/util/parsers/parsers.go`).
+fn kubelet_tag(image: &str) -> Option<&str> {
+    planrun_text::image_tag(image).or((!image.contains('@')).then_some("latest"))
 }
 
 #[cfg(test)]
@@ -914,10 +902,10 @@ mod tests {
 
     #[test]
     fn a_pod_template_gets_the_api_servers_defaults() {
-        assert_eq!(image_tag("registry.example:5000/web:v1"), Some("v1"));
-        assert_eq!(image_tag("registry.example:5000/web"), Some("latest"));
-        assert_eq!(image_tag("web@sha256:abc"), None);
-        assert_eq!(image_tag("web:v2@sha256:abc"), Some("v2"));
+        assert_eq!(kubelet_tag("registry.example:5000/web:v1"), Some("v1"));
+        assert_eq!(kubelet_tag("registry.example:5000/web"), Some("latest"));
+        assert_eq!(kubelet_tag("web@sha256:abc"), None);
+        assert_eq!(kubelet_tag("web:v2@sha256:abc"), Some("v2"));
         let def = super::super::resources::builtins()
             .into_iter()
             .find(|d| d.plural == "deployments")

@@ -189,8 +189,7 @@ fn merge_slice(
     let item_type = type_path_child(tpath, "[]");
     let mut merged = original.clone();
     for item in &plain {
-        let value = item.get(key);
-        match merged.iter().position(|o| o.get(key) == value) {
+        match position(&merged, item, Some(key)) {
             Some(i) => merge_map(&mut merged[i], item, &item_type, merges)?,
             None => merged.extend(without_directives(item)),
         }

@@ -451,7 +451,7 @@ impl Store {
             .and_then(|v| v.pointer("/schema/openAPIV3Schema"));
         match schema {
             Some(schema) => Types::custom(schema),
-            None => Types::builtin("*", "*"),
+            None => Types::object_meta(),
         }
     }
 
@@ -764,6 +764,9 @@ impl Store {
         meta_mut(&mut obj).insert("resourceVersion".to_owned(), json!(self.rv.to_string()));
         self.emit(res.clone(), EventType::Deleted, obj.clone(), None);
         if !ns.is_empty() && self.finalizing_namespaces.contains(ns) {
+            if *res == super::workloads::pods() && self.names_in(res, ns).is_empty() {
+                self.last_pod_gone(ns);
+            }
             self.try_complete_namespace(ns);
         }
         if !res.group.is_empty() {

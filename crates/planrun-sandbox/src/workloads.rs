@@ -34,7 +34,8 @@ fn deployments() -> ResKey {
 fn replica_sets() -> ResKey {
     ResKey::new("apps", "replicasets")
 }
-fn pods() -> ResKey {
+/// The Pods' collection.
+pub(super) fn pods() -> ResKey {
     ResKey::new("", "pods")
 }
 

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, ListParams};
 use kube::runtime::watcher;
+use planrun_text::image_tag;
 
 use crate::validate::AssertDeployments;
 
@@ -44,14 +45,6 @@ pub(crate) enum Verdict {
     Waiting(String),
     /// Waiting cannot make it right: one line saying why.
     Failed(String),
-}
-
-/// The tag of an image reference: `reg:5000/a/b:v1@sha256:..` -> `v1`; `None` when
-/// untagged (only a digest, or `latest` implied).
-pub(crate) fn image_tag(image: &str) -> Option<&str> {
-    let without_digest = image.split('@').next().unwrap_or(image);
-    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
-    last.split_once(':').map(|(_, tag)| tag)
 }
 
 /// The image of the container whose tag is checked: the one named after the
@@ -348,18 +341,6 @@ impl KubeWork for AssertDeployments {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tags_are_read_from_any_image_reference() {
-        assert_eq!(
-            image_tag("ghcr.io/fluxcd/source-controller:v1.7.0"),
-            Some("v1.7.0")
-        );
-        assert_eq!(image_tag("localhost:5000/a/b:v2@sha256:abc"), Some("v2"));
-        assert_eq!(image_tag("localhost:5000/a/b"), None);
-        assert_eq!(image_tag("nginx"), None);
-        assert_eq!(image_tag("nginx@sha256:abc"), None);
-    }
 
     fn deployment(tag: &str, ready: i32) -> Deployment {
         serde_json::from_value(serde_json::json!({

@@ -20,7 +20,8 @@ use super::status::why_present;
 use super::task::{KubeTask, KubeWork};
 use super::watch::{Unserved, WatchEnd};
 
-/// How long a timeout message may spend looking up a stuck CRD's custom resources.
+/// How long a timeout message may spend looking up what holds a stuck object (a CRD's
+/// custom resources, a namespace's Pods).
 const EXPLAIN_BUDGET: Duration = Duration::from_secs(3);
 
 /// Waits until nothing matches `spec.selection`. Returns a one-line summary.
@@ -139,6 +140,18 @@ fn left<'a>(
     )
 }
 
+/// Everything `api` lists, within [`EXPLAIN_BUDGET`]; nothing when the server does not
+/// answer in time or refuses (the explanation is best effort).
+async fn list_briefly<K>(api: Api<K>) -> Vec<K>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match tokio::time::timeout(EXPLAIN_BUDGET, api.list(&ListParams::default())).await {
+        Ok(Ok(list)) => list.items,
+        _ => Vec::new(),
+    }
+}
+
 /// For a CRD that is stuck: how many of its custom resources remain, and the first few
 /// with their finalizers. Best effort, on a short budget of its own.
 async fn remaining_custom_resources(env: &TaskEnv<'_>, crd: &DynamicObject) -> Vec<String> {
@@ -146,20 +159,16 @@ async fn remaining_custom_resources(env: &TaskEnv<'_>, crd: &DynamicObject) -> V
         return Vec::new();
     };
     let resource = kind.resource;
-    let api: Api<DynamicObject> = Api::all_with(env.client(), &resource);
-    let lookup = tokio::time::timeout(EXPLAIN_BUDGET, api.list(&ListParams::default())).await;
-    let Ok(Ok(list)) = lookup else {
-        return Vec::new();
-    };
-    if list.items.is_empty() {
+    let items = list_briefly(Api::<DynamicObject>::all_with(env.client(), &resource)).await;
+    if items.is_empty() {
         return Vec::new();
     }
     let mut lines = vec![plural(
-        list.items.len(),
+        items.len(),
         "custom resource remains",
         "custom resources remain",
     )];
-    for obj in list.items.iter().take(5) {
+    for obj in items.iter().take(5) {
         let name = match obj.namespace() {
             Some(ns) => format!("{ns}/{}", obj.name_any()),
             None => obj.name_any(),
@@ -187,19 +196,15 @@ async fn remaining_custom_resources(env: &TaskEnv<'_>, crd: &DynamicObject) -> V
 /// 1.33): a Pod whose node is gone, or held by a finalizer, keeps the whole namespace.
 /// Best effort, on a short budget of its own.
 async fn remaining_pods(env: &TaskEnv<'_>, namespace: &DynamicObject) -> Vec<String> {
-    let api: Api<Pod> = Api::namespaced(env.client(), &namespace.name_any());
-    let lookup = tokio::time::timeout(EXPLAIN_BUDGET, api.list(&ListParams::default())).await;
-    let Ok(Ok(list)) = lookup else {
-        return Vec::new();
-    };
-    if list.items.is_empty() {
+    let items = list_briefly(Api::<Pod>::namespaced(env.client(), &namespace.name_any())).await;
+    if items.is_empty() {
         return Vec::new();
     }
     let mut lines = vec![format!(
         "{} in it (its other content is deleted only once they are gone)",
-        plural(list.items.len(), "pod remains", "pods remain")
+        plural(items.len(), "pod remains", "pods remain")
     )];
-    for pod in list.items.iter().take(5) {
+    for pod in items.iter().take(5) {
         let mut about = vec![match &pod.metadata.deletion_timestamp {
             Some(ts) => format!("being deleted since {}", ts.0),
             None => "not being deleted".to_owned(),

@@ -84,18 +84,26 @@ pub struct Types<'s> {
 impl<'s> Types<'s> {
     /// A built-in kind's types; a kind not in the table gets ObjectMeta's alone.
     pub fn builtin(group: &str, kind: &str) -> Self {
-        let mut rows = rows_of(BUILTIN, group, kind);
+        let rows = rows_of(BUILTIN, group, kind);
         if rows.is_empty() {
-            rows = rows_of(BUILTIN, "*", "*");
+            return Types::object_meta();
         }
         Types { rows, schema: None }
+    }
+
+    /// ObjectMeta's types alone (the generated table's `*` rows): what every kind has.
+    pub fn object_meta() -> Self {
+        Types {
+            rows: rows_of(BUILTIN, "*", "*"),
+            schema: None,
+        }
     }
 
     /// A custom resource's types from its CRD's `openAPIV3Schema`.
     pub fn custom(schema: &'s Value) -> Self {
         Types {
             schema: Some(schema),
-            ..Types::builtin("*", "*")
+            ..Types::object_meta()
         }
     }
 

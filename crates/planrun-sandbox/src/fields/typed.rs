@@ -3,9 +3,8 @@
 //! two objects (`compare.go`), a configuration merged onto an object (`merge.go`), and
 //! paths taken out of one (`remove.go`).
 //!
-//! The schema is an object's [`Types`]; every map that is not atomic is taken for a
-//! structure of named fields (the real schema also knows free-form maps such as
-//! labels, which differ only when their values are maps themselves).
+//! The schema is an object's [`Types`]: which lists are sets or keyed, which maps are
+//! atomic, and which map entries are named fields rather than free-form entries.
 
 use std::collections::{BTreeMap, BTreeSet};
 
