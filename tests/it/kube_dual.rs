@@ -55,6 +55,7 @@ on_both_backends!(
     planrun_run_captures_deletes_and_waits_and_keeps_the_secret_in_the_capture_alone,
     a_namespace_held_by_its_content_is_waited_for_until_the_finalizer_goes,
     a_namespace_held_by_a_pod_names_the_pod,
+    a_namespace_delete_says_the_controller_in_it_is_stopped_first,
 );
 
 fn widget(group: &str, kind: &str, ns: &str, name: &str, finalizers: &[&str]) -> String {
@@ -946,5 +947,72 @@ async fn a_namespace_held_by_a_pod_names_the_pod(w: World) {
         gone.unwrap(),
         format!("namespaces/{ns} gone (1 deleted while waiting)")
     );
+    w.finish().await;
+}
+
+/// A controller running in the namespace it is deleted with: from 1.33 the namespace
+/// controller deletes the Pods first, so it stops before the objects whose finalizer
+/// it owns are deleted (the sandbox reports 1.33, the real control plane 1.36); the
+/// delete says so instead of "may act". Its own token: the shared cluster runs other
+/// tests' controllers.
+async fn a_namespace_delete_says_the_controller_in_it_is_stopped_first(w: World) {
+    let ns = w.name("stopfirst");
+    let token = format!("{}stopfirst", w.prefix);
+    let finalizer = format!("{token}.example/hold");
+    w.apply("planrun-test", &namespace(&ns)).await;
+    w.apply(
+        "planrun-test",
+        &format!(
+            "{{apiVersion: v1, kind: ConfigMap, metadata: {{name: held, namespace: {ns}, finalizers: [{finalizer}]}}}}"
+        ),
+    )
+    .await;
+    w.apply(
+        "planrun-test",
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: controller, namespace: {ns}}}\n\
+             spec:\n  replicas: 1\n  selector: {{matchLabels: {{app: controller}}}}\n  template:\n    \
+             metadata: {{labels: {{app: controller}}}}\n    spec:\n      containers:\n      \
+             - {{name: manager, image: 'registry.example/{token}-controller:v1'}}\n"
+        ),
+    )
+    .await;
+    until_seen(
+        &w,
+        ("apps/v1", "Deployment", &ns, "controller"),
+        "the controller ready",
+        |d| d["status"]["readyReplicas"] == 1,
+    )
+    .await;
+    let sel = Selection::of_kind("Namespace", None, name(&ns));
+    let summary = kube_delete(&w.env(LONG).dry_run(true), &delete(sel))
+        .await
+        .unwrap();
+    assert_eq!(
+        summary,
+        format!(
+            "would delete namespaces/{ns}; 1 object carries finalizers ({finalizer}); \
+             {ns}/controller would act on them but is stopped first (its namespace's Pods go first), \
+             so they may stay until removed"
+        )
+    );
+    let lines = w.lines.all();
+    let stopped = format!(
+        "running Deployments that would act on {finalizer} but are stopped first: \
+         {ns}/controller (1 ready, registry.example/{token}-controller:v1): they run in \
+         namespaces/{ns}, and Kubernetes 1."
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(&stopped)
+            && l.contains("deletes a namespace's Pods before its other objects")),
+        "{stopped} not in {lines:#?}"
+    );
+    w.merge(
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"namespace": ns}}),
+        "held",
+        json!({"metadata": {"finalizers": null}}),
+        false,
+    )
+    .await;
     w.finish().await;
 }

@@ -22,7 +22,13 @@ fn deployment(name: &str, image: &str, running: bool) -> String {
 }
 
 async fn flux_with_controllers() -> Harness {
+    flux_with_controllers_on("1.33").await
+}
+
+/// [`flux_with_controllers`] on a server reporting `version`.
+async fn flux_with_controllers_on(version: &str) -> Harness {
     let mut scenario = fast();
+    scenario.kubernetes_version = version.into();
     // Rolled out at once.
     scenario.deployment_ready_delay = planrun_sandbox::Delay::millis(0);
     Harness::start(
@@ -102,6 +108,96 @@ async fn a_namespace_delete_names_the_finalizers_of_its_contents() {
         ),
         "{:#?}",
         h.lines.all()
+    );
+    h.sb.shutdown().await;
+}
+
+/// The namespace holding both the controller and the objects it finalizes: from 1.33
+/// its Pods go first, so the controller is stopped before the objects are deleted.
+#[tokio::test]
+async fn a_controller_in_the_namespace_deleted_with_its_objects_is_stopped_first() {
+    for (version, order) in [
+        (
+            "1.33",
+            "Kubernetes 1.33.0 deletes a namespace's Pods before its other objects \
+             (OrderedNamespaceDeletion, on by default in 1.33)",
+        ),
+        (
+            "1.34.2",
+            "Kubernetes 1.34.2 deletes a namespace's Pods before its other objects",
+        ),
+    ] {
+        let h = flux_with_controllers_on(version).await;
+        let ns = Selection::of_kind("Namespace", None, Target::Name("flux-system".into()));
+        let summary = kube_delete(&h.env(LONG).dry_run(true), &delete(ns))
+            .await
+            .unwrap();
+        assert_eq!(
+            summary,
+            "would delete namespaces/flux-system; 1 object carries finalizers (finalizers.fluxcd.io); \
+             flux-system/kustomize-controller would act on them but is stopped first (its namespace's \
+             Pods go first), so they may stay until removed"
+        );
+        let line = format!(
+            "running Deployments that would act on finalizers.fluxcd.io but are stopped first: \
+             flux-system/kustomize-controller (1 ready, ghcr.io/fluxcd/kustomize-controller:v1.4.0): \
+             they run in namespaces/flux-system, and {order}, so the objects keep their finalizers \
+             (and the namespace stays Terminating) until they are removed"
+        );
+        assert!(
+            h.lines.all().contains(&line),
+            "{line} in {:#?}",
+            h.lines.all()
+        );
+        h.sb.shutdown().await;
+    }
+}
+
+/// Before 1.33 a namespace's objects go in no set order: the controller in it may act.
+#[tokio::test]
+async fn before_1_33_a_controller_in_the_deleted_namespace_may_act() {
+    let h = flux_with_controllers_on("1.32.13").await;
+    let ns = Selection::of_kind("Namespace", None, Target::Name("flux-system".into()));
+    let summary = kube_delete(&h.env(LONG).dry_run(true), &delete(ns))
+        .await
+        .unwrap();
+    assert_eq!(
+        summary,
+        "would delete namespaces/flux-system; 1 object carries finalizers (finalizers.fluxcd.io); \
+         running Deployments that may act on them: flux-system/kustomize-controller"
+    );
+    let line = "flux-system/kustomize-controller (1 ready, ghcr.io/fluxcd/kustomize-controller:v1.4.0) \
+                run in namespaces/flux-system, deleted with the objects they act on: Kubernetes 1.32.13 \
+                deletes a namespace's objects in no set order, Pods among them \
+                (OrderedNamespaceDeletion is off by default before 1.33), so they may act on them \
+                before their Pods go";
+    assert!(
+        h.lines.all().contains(&line.to_owned()),
+        "{line} in {:#?}",
+        h.lines.all()
+    );
+    h.sb.shutdown().await;
+}
+
+/// Objects reached through two namespaces at once: the controller's namespace losing its
+/// Pods first does not stop it before the other namespace's objects are deleted.
+#[tokio::test]
+async fn a_controller_deleted_beside_another_namespace_of_its_objects_may_act() {
+    let h = flux_with_controllers().await;
+    let both = Selection::of_kind(
+        "Namespace",
+        None,
+        Target::Pattern(regex::Regex::new("^(apps|flux-system)$").unwrap()),
+    );
+    let summary = kube_delete(&h.env(LONG).dry_run(true), &delete(both))
+        .await
+        .unwrap();
+    assert!(
+        summary.ends_with(
+            "2 objects carry finalizers (finalizers.fluxcd.io); \
+             running Deployments that may act on them: flux-system/kustomize-controller"
+        ),
+        "{summary}"
     );
     h.sb.shutdown().await;
 }

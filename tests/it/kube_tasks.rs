@@ -155,6 +155,42 @@ async fn stuck_namespace_timeout_names_finalizers_and_conditions() {
     h.sb.shutdown().await;
 }
 
+/// Before 1.33 a namespace's objects go in no set order: a Pod held by a finalizer is
+/// named, counted in the conditions beside the rest, and no order is claimed.
+#[tokio::test]
+async fn before_1_33_a_namespace_held_by_a_pod_names_it_without_an_order() {
+    let mut sc = fast();
+    sc.kubernetes_version = "1.32.13".into();
+    let h = Harness::start(
+        sc,
+        &[
+            "{apiVersion: v1, kind: Namespace, metadata: {name: web}}",
+            "{apiVersion: v1, kind: Pod, metadata: {name: held, namespace: web, finalizers: [example.com/hold]}, \
+             spec: {schedulingGates: [{name: example.com/gate}], containers: [{name: web, image: registry.example/web:1}]}}",
+        ],
+    )
+    .await;
+    let sel = selection("Namespace", None, name("web"));
+    kube_delete(&h.env(LONG), &delete(sel.clone()))
+        .await
+        .unwrap();
+    let text = wait_absent(&h.env(SHORT), &WaitAbsent { selection: sel })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("  1 pod remains in it\n"), "{text}");
+    assert!(!text.contains("deleted only once"), "{text}");
+    assert!(
+        text.contains("  - pods/held: being deleted since "),
+        "{text}"
+    );
+    assert!(
+        text.contains("Some resources are remaining: pods. has 1 resource instances"),
+        "{text}"
+    );
+    h.sb.shutdown().await;
+}
+
 #[tokio::test]
 async fn crd_deletion_removes_custom_resources() {
     let h = Harness::with_flux_repos(&["flux-system", "apps"]).await;

@@ -624,6 +624,46 @@ async fn a_deleted_namespace_loses_its_pods_before_the_rest_of_its_content() {
     sb.shutdown().await;
 }
 
+/// Before 1.33 the OrderedNamespaceDeletion gate is off by default: the namespace
+/// controller deletes every kind in the same pass, Pods or not.
+#[tokio::test]
+async fn before_1_33_a_deleted_namespace_loses_all_its_content_at_once() {
+    let sb = start_sandbox(
+        Scenario {
+            kubernetes_version: "1.32.13".into(),
+            ..scenario()
+        },
+        &[
+            "{apiVersion: v1, kind: Namespace, metadata: {name: web}}",
+            &deployment("web", "app", "nginx:1.27", 2),
+            "{apiVersion: v1, kind: ConfigMap, metadata: {name: settings, namespace: web}}",
+        ],
+    )
+    .await;
+    let state = sb.state();
+    until(&state, "two pods", || {
+        (pods(&state, "web").len() == 2).then_some(())
+    })
+    .await;
+    state.delete("v1", "Namespace", "", "web").unwrap();
+    until(&state, "the pods terminating", || {
+        let p = pods(&state, "web");
+        (!p.is_empty() && p.iter().all(deleting)).then_some(())
+    })
+    .await;
+    for (api_version, kind, name) in [
+        ("v1", "ConfigMap", "settings"),
+        ("apps/v1", "Deployment", "app"),
+    ] {
+        assert!(
+            state.get(api_version, kind, "web", name).is_none(),
+            "{kind}/{name} deleted beside the pods"
+        );
+    }
+    until_gone(&state, "the namespace gone", ("v1", "Namespace", "", "web")).await;
+    sb.shutdown().await;
+}
+
 #[tokio::test]
 async fn kubectl_style_deletion_of_a_namespace_takes_its_pods_down_first() {
     let sb = start_sandbox(

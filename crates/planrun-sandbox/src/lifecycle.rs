@@ -600,11 +600,12 @@ impl Store {
     /// `pkg/controller/namespace/deletion/namespaced_resources_deleter.go`,
     /// `deleteAllContent`). A Flux controller in the namespace is stopped before its
     /// objects are deleted. The pass is run again when the last Pod goes
-    /// ([`Store::last_pod_gone`]).
+    /// ([`Store::last_pod_gone`]). Before 1.33 ([`crate::Scenario::pods_first`]) the gate is off
+    /// by default and every kind is deleted in the same pass.
     fn delete_namespace_content(&mut self, name: &str) {
         let pods = pods();
         self.delete_all_in(&pods, name);
-        if !self.names_in(&pods, name).is_empty() {
+        if self.scenario.pods_first() && !self.names_in(&pods, name).is_empty() {
             return;
         }
         for res in self.collections().into_iter().filter(|r| *r != pods) {
@@ -650,7 +651,7 @@ impl Store {
         // While Pods remain, the controller's pass ends once it has deleted them and
         // reports every condition as fine: it has counted nothing yet
         // (`deleteAllContent` returns before `ProcessContentTotals`).
-        let counted = if self.names_in(&pods(), name).is_empty() {
+        let counted = if !self.scenario.pods_first() || self.names_in(&pods(), name).is_empty() {
             self.collections()
         } else {
             Vec::new()

@@ -361,6 +361,15 @@ impl Scenario {
             .collect()
     }
 
+    /// Whether the namespace controller deletes a namespace's Pods before its other
+    /// content: the OrderedNamespaceDeletion gate, on by default from 1.33, locked on
+    /// from 1.34, off by default before (kubernetes/kubernetes v1.36.3
+    /// `pkg/features/kube_features.go`; v1.32.13 `pkg/features/versioned_kube_features.go`).
+    pub fn pods_first(&self) -> bool {
+        planrun_text::KubeVersion::parse(&self.kubernetes_version)
+            .is_some_and(|v| v.at_least(1, 33))
+    }
+
     /// The reported minor version.
     pub fn minor(&self) -> &str {
         let rest = self.kubernetes_version.strip_prefix("1.").unwrap_or("33");

@@ -1,6 +1,6 @@
 //! Text helpers shared by planrun's engine and its sandbox crate, one definition of
 //! each: durations (one grammar for plans, scenario files and flags, one way of
-//! printing them), counted nouns, container image tags, "did you mean" suggestions, shell quoting, long
+//! printing them), counted nouns, container image tags, Kubernetes server versions, "did you mean" suggestions, shell quoting, long
 //! lines cut saying how much, and control characters made visible before text from
 //! outside reaches a terminal or a report.
 //!
@@ -10,6 +10,7 @@
 mod duration;
 mod escape;
 mod image;
+mod kube_version;
 mod lines;
 mod plural;
 mod quote;
@@ -18,6 +19,7 @@ mod suggest;
 pub use duration::{DURATION_HELP, MAX_DURATION, format_duration, format_rough, parse_duration};
 pub use escape::{escape_controls, escape_controls_keep_colours};
 pub use image::image_tag;
+pub use kube_version::KubeVersion;
 pub use lines::{EXCERPT_LINE, cap_line, size};
 pub use plural::plural;
 pub use quote::shell_quote;

@@ -2,7 +2,8 @@
 //! fine (`--ignore-not-found`), objects already being deleted are left to finish, and
 //! a dry run asks the server (`dryRun=All`) and lists what would go. Before acting
 //! (dry run included) it says which objects carry finalizers, inside the selected
-//! ones too, and which running Deployments may act on them (see `finalizers.rs`).
+//! ones too, and which running Deployments may act on them, or are stopped first with
+//! their namespace (see `finalizers.rs`).
 
 use kube::api::{DeleteParams, PropagationPolicy, ResourceExt};
 

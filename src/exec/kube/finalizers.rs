@@ -12,6 +12,12 @@
 //! `customresourcecleanup.apiextensions.k8s.io`, `kubernetes.io/...`) are left out:
 //! the control plane always runs them.
 //!
+//! A Deployment running in a namespace this task deletes, when every object holding
+//! the finalizers it matches is inside that namespace, is "stopped first" instead on a
+//! server that deletes a namespace's Pods before its other objects
+//! (`namespace_order.rs`): it stops before they are deleted, so they keep their
+//! finalizers. On an older server it may act, and the log says why.
+//!
 //! The scan is best effort on a budget of its own: it informs, it never blocks the
 //! delete.
 
@@ -25,6 +31,7 @@ use regex::Regex;
 
 use super::env::TaskEnv;
 use super::kinds::{ResolvedKind, crd_kind};
+use super::namespace_order::NamespaceOrder;
 use super::select::{Selected, object_name};
 
 /// The longest the scan may take.
@@ -71,6 +78,9 @@ pub(crate) struct Findings {
     finalizers: BTreeSet<String>,
     /// Running Deployments that may act on them: `namespace/name`.
     acting: Vec<String>,
+    /// Running Deployments that would act on them, but run in the namespace whose
+    /// deletion reaches them, which loses its Pods first (`namespace_order.rs`).
+    stopped_first: Vec<String>,
 }
 
 impl Findings {
@@ -90,15 +100,29 @@ impl Findings {
             plural(self.held, "object", "objects"),
             if self.held == 1 { "carries" } else { "carry" },
         );
-        if self.acting.is_empty() {
-            out.push_str(
-                "; no running Deployment seems to act on them, so they may stay until removed",
-            );
-        } else {
+        if !self.acting.is_empty() {
             out.push_str(&format!(
                 "; running Deployments that may act on them: {}",
                 self.acting.join(", ")
             ));
+        }
+        if !self.stopped_first.is_empty() {
+            out.push_str(&format!(
+                "; {} would act on them but {} stopped first (its namespace's Pods go first)",
+                self.stopped_first.join(", "),
+                if self.stopped_first.len() == 1 {
+                    "is"
+                } else {
+                    "are"
+                }
+            ));
+        }
+        if self.acting.is_empty() {
+            out.push_str(if self.stopped_first.is_empty() {
+                "; no running Deployment seems to act on them, so they may stay until removed"
+            } else {
+                ", so they may stay until removed"
+            });
         }
         Some(out)
     }
@@ -122,6 +146,9 @@ async fn scan_inner(
     objects: &[DynamicObject],
     findings: &mut Findings,
 ) {
+    // Each object holding finalizers: its finalizers, and the namespace whose deletion
+    // reaches it (`None`: deleted by this task itself, or with its CRD).
+    let mut holders: Vec<(Vec<String>, Option<String>)> = Vec::new();
     for obj in objects {
         let own = foreign(obj);
         if !own.is_empty() {
@@ -132,11 +159,15 @@ async fn scan_inner(
                 sel.object_ref(obj),
                 own.join(", ")
             ));
+            holders.push((own, None));
         }
         let kind = sel.kind_of(obj).map(|k| k.resource.kind.as_str());
-        let inside = match kind {
-            Some("CustomResourceDefinition") => custom_resources(env, obj).await,
-            Some("Namespace") if obj.namespace().is_none() => contents(env, &obj.name_any()).await,
+        let (inside, namespace) = match kind {
+            Some("CustomResourceDefinition") => (custom_resources(env, obj).await, None),
+            Some("Namespace") if obj.namespace().is_none() => {
+                let name = obj.name_any();
+                (contents(env, &name).await, Some(name))
+            }
             _ => continue,
         };
         let holding: Vec<&(String, Vec<String>)> =
@@ -148,6 +179,7 @@ async fn scan_inner(
         let mut seen = BTreeSet::new();
         for (_, f) in &holding {
             seen.extend(f.iter().cloned());
+            holders.push((f.clone(), namespace.clone()));
         }
         findings.finalizers.extend(seen.iter().cloned());
         let names: Vec<&str> = holding
@@ -205,16 +237,63 @@ async fn scan_inner(
             return;
         }
     };
+    // Asked once, when a controller runs in a namespace this task deletes.
+    let mut order: Option<Result<NamespaceOrder, String>> = None;
     for (token, finalizers) in &tokens {
+        let finalizers: Vec<&str> = finalizers.iter().map(|f| f.as_str()).collect();
+        let within = reached_only_within(&holders, token);
         let mut acting = Vec::new();
+        let mut inside = Vec::new();
         for d in &list.items {
             if let Some((ready, matched)) = may_act(token, d) {
                 let name = format!("{}/{}", d.namespace().unwrap_or_default(), d.name_any());
-                acting.push(format!("{name} ({ready} ready, {matched})"));
+                let line = format!("{name} ({ready} ready, {matched})");
+                if within.is_some() && d.namespace().as_deref() == within {
+                    inside.push((name, line));
+                } else {
+                    acting.push(line);
+                    findings.acting.push(name);
+                }
+            }
+        }
+        if let (Some(namespace), false) = (within, inside.is_empty()) {
+            if order.is_none() {
+                order = Some(NamespaceOrder::of_server(env).await);
+            }
+            let lines = inside.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>();
+            match &order {
+                Some(Ok(order)) if order.pods_first() => {
+                    findings.lines.push(format!(
+                        "running Deployments that would act on {} but are stopped first: {}: \
+                         they run in namespaces/{namespace}, and {}, so the objects keep \
+                         their finalizers (and the namespace stays Terminating) until they are removed",
+                        finalizers.join(", "),
+                        lines.join(", "),
+                        order.described()
+                    ));
+                    findings
+                        .stopped_first
+                        .extend(inside.into_iter().map(|(name, _)| name));
+                    continue;
+                }
+                Some(Ok(order)) => findings.lines.push(format!(
+                    "{} run in namespaces/{namespace}, deleted with the objects they act on: {}, \
+                     so they may act on them before their Pods go",
+                    lines.join(", "),
+                    order.described()
+                )),
+                Some(Err(e)) => findings.lines.push(format!(
+                    "could not tell whether namespaces/{namespace} loses its Pods before its \
+                     other objects (which would stop {} first): {e}",
+                    lines.join(", ")
+                )),
+                None => {}
+            }
+            for (name, line) in inside {
+                acting.push(line);
                 findings.acting.push(name);
             }
         }
-        let finalizers: Vec<&str> = finalizers.iter().map(|f| f.as_str()).collect();
         if acting.is_empty() {
             findings.lines.push(format!(
                 "no running Deployment names `{token}` in its images or label values: nothing seems to act on {} (objects keep it until it is removed)",
@@ -230,6 +309,27 @@ async fn scan_inner(
     }
     findings.acting.sort();
     findings.acting.dedup();
+    findings.stopped_first.sort();
+    findings.stopped_first.dedup();
+}
+
+/// The namespace whose deletion reaches every object holding a finalizer owned by
+/// `token`, when they are all in one namespace this task deletes (and none is deleted
+/// directly or with its CRD); `None` otherwise.
+fn reached_only_within<'a>(
+    holders: &'a [(Vec<String>, Option<String>)],
+    token: &str,
+) -> Option<&'a str> {
+    let mut places = holders
+        .iter()
+        .filter(|(finalizers, _)| {
+            finalizers
+                .iter()
+                .any(|f| owner_token(f).as_deref() == Some(token))
+        })
+        .map(|(_, namespace)| namespace.as_deref());
+    let first = places.next()??;
+    places.all(|p| p == Some(first)).then_some(first)
 }
 
 /// Whether a Deployment may act on the finalizers owned by `token`: it has ready

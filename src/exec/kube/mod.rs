@@ -15,6 +15,7 @@ mod executor;
 mod field_managers;
 mod finalizers;
 mod kinds;
+mod namespace_order;
 mod patch;
 mod retry;
 mod select;

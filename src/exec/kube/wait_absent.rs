@@ -15,6 +15,7 @@ use crate::validate::WaitAbsent;
 use super::env::TaskEnv;
 use super::error::KubeError;
 use super::kinds::crd_kind;
+use super::namespace_order::NamespaceOrder;
 use super::select::{Access, Selected};
 use super::status::why_present;
 use super::task::{KubeTask, KubeWork};
@@ -188,21 +189,29 @@ async fn remaining_custom_resources(env: &TaskEnv<'_>, crd: &DynamicObject) -> V
 }
 
 /// For a namespace being deleted: the Pods still in it, the first few with what holds
-/// them. The namespace controller deletes a namespace's Pods first and nothing else
-/// until they are gone, and meanwhile its conditions report all content removed
-/// (kubernetes/kubernetes v1.36.3
+/// them. From 1.33 (`namespace_order.rs`) the namespace controller deletes a
+/// namespace's Pods first and nothing else until they are gone, and meanwhile its
+/// conditions report all content removed (kubernetes/kubernetes v1.36.3
 /// `pkg/controller/namespace/deletion/namespaced_resources_deleter.go`,
-/// `deleteAllContent`, returning before `ProcessContentTotals`; on by default from
-/// 1.33): a Pod whose node is gone, or held by a finalizer, keeps the whole namespace.
-/// Best effort, on a short budget of its own.
+/// `deleteAllContent`, returning before `ProcessContentTotals`): a Pod whose node is
+/// gone, or held by a finalizer, keeps the whole namespace. Best effort, on a short
+/// budget of its own; the order is said only when the server's version tells it.
 async fn remaining_pods(env: &TaskEnv<'_>, namespace: &DynamicObject) -> Vec<String> {
     let items = list_briefly(Api::<Pod>::namespaced(env.client(), &namespace.name_any())).await;
     if items.is_empty() {
         return Vec::new();
     }
+    let pods_first = tokio::time::timeout(EXPLAIN_BUDGET, NamespaceOrder::of_server(env))
+        .await
+        .is_ok_and(|order| order.is_ok_and(|o| o.pods_first()));
     let mut lines = vec![format!(
-        "{} in it (its other content is deleted only once they are gone)",
-        plural(items.len(), "pod remains", "pods remain")
+        "{} in it{}",
+        plural(items.len(), "pod remains", "pods remain"),
+        if pods_first {
+            " (its other content is deleted only once they are gone)"
+        } else {
+            ""
+        }
     )];
     for pod in items.iter().take(5) {
         let mut about = vec![match &pod.metadata.deletion_timestamp {

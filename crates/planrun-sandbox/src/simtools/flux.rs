@@ -22,11 +22,14 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use planrun_text::KubeVersion;
 
 use super::behaviour::ToolBehaviour;
 
 /// What `flux check` requires of the server (`kubernetesConstraints`).
 const KUBERNETES_CONSTRAINT: &str = ">=1.32.0-0";
+/// The least version the constraint accepts (its `-0` lets pre-releases of it pass).
+const MIN_FLUX: KubeVersion = KubeVersion::new(1, 32);
 /// The label of everything Flux installs (`manifestgen.PartOfLabelKey`/`Value`).
 const PART_OF: (&str, &str) = ("app.kubernetes.io/part-of", "flux");
 
@@ -194,11 +197,11 @@ async fn kubernetes_check(client: &kube::Client) -> bool {
             return false;
         }
     };
-    let Some(version) = Version::parse(&info.git_version) else {
+    let Some(version) = KubeVersion::parse(&info.git_version) else {
         failure("Kubernetes version can't be determined");
         return false;
     };
-    if version < Version::MIN_FLUX {
+    if version < MIN_FLUX {
         failure(&format!(
             "Kubernetes version {} does not match {KUBERNETES_CONSTRAINT}",
             info.git_version
@@ -207,48 +210,6 @@ async fn kubernetes_check(client: &kube::Client) -> bool {
     }
     success(&format!("Kubernetes {version} {KUBERNETES_CONSTRAINT}"));
     true
-}
-
-/// A server version, as semver compares it (a pre-release of 1.32.0 passes
-/// `>=1.32.0-0`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Version {
-    major: u64,
-    minor: u64,
-    patch: u64,
-    /// What follows the patch (`-rc.1`, `+k3s1`), as printed.
-    rest: String,
-}
-
-impl Version {
-    const MIN_FLUX: Version = Version {
-        major: 1,
-        minor: 32,
-        patch: 0,
-        rest: String::new(),
-    };
-
-    fn parse(text: &str) -> Option<Self> {
-        let text = text.strip_prefix('v').unwrap_or(text);
-        let end = text.find(['-', '+']).unwrap_or(text.len());
-        let mut parts = text[..end].split('.').map(|p| p.parse::<u64>().ok());
-        Some(Self {
-            major: parts.next()??,
-            minor: parts.next().flatten().unwrap_or(0),
-            patch: parts.next().flatten().unwrap_or(0),
-            rest: text[end..].to_owned(),
-        })
-    }
-}
-
-impl std::fmt::Display for Version {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}.{}.{}{}",
-            self.major, self.minor, self.patch, self.rest
-        )
-    }
 }
 
 /// `fluxClusterVersionCheck`: the labels of the GitRepository CRD.
@@ -422,15 +383,5 @@ mod tests {
             Flags::parse(&args("--nope")).unwrap_err(),
             "unknown flag: --nope"
         );
-    }
-
-    #[test]
-    fn versions_compare_as_the_constraint_does() {
-        let v = |t: &str| Version::parse(t).unwrap();
-        assert!(v("v1.33.0") >= Version::MIN_FLUX);
-        assert!(v("v1.32.0") >= Version::MIN_FLUX);
-        assert!(v("v1.31.4") < Version::MIN_FLUX);
-        assert_eq!(v("v1.33.1+k3s1").to_string(), "1.33.1+k3s1");
-        assert!(Version::parse("garbage").is_none());
     }
 }
