@@ -13,11 +13,12 @@
 //! the controller's manager stops taking work (`ctrl.SetupSignalHandler` in
 //! kustomize-controller's `main.go`).
 //!
-//! The artifact its GitRepository names is what source-controller would serve: a
-//! tarball of manifests, served here over HTTP by [`SourceStandIn`], its URL, digest
-//! and revision written into the GitRepository's status through the status
-//! subresource (the fields of fluxcd/pkg/apis/meta `Artifact`). The controller applies
-//! it and records its own inventory: nothing here is written in the controller's name.
+//! Its source is Flux's own source-controller, fluxcd/source-controller v1.8.5 (the
+//! oldest the proxy serves), run the same way for the Pod of
+//! `flux-system/source-controller`: it clones the GitRepository from a repository the
+//! test serves over HTTP ([`GitServer`]) and serves the artifact to kustomize-controller
+//! from its storage server on 127.0.0.1. The controllers write every status and
+//! inventory: nothing here is written in their names.
 //!
 //! The sandbox's side of the same behaviours: `sandbox_controllers` (a running
 //! kustomize-controller prunes the inventory of a deleted Kustomization, keeping what
@@ -26,14 +27,11 @@
 //! The Flux plan's teardown with this controller live is `flux_teardown_real`; the
 //! whole rebuild with it reconciling the new Flux, `flux_rebuild_real`.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
@@ -41,25 +39,19 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
+use crate::git_http::GitServer;
 use crate::realcluster::{Kubectl, RealCluster, install_old_flux, tools};
 
-/// The revision the artifact stands for.
-const REVISION: &str = "main@sha1:4b1f0c2d9e8a7f6b5c4d3e2f1a0b9c8d7e6f5a4b";
-/// The path the artifact server serves it at.
-const ARTIFACT_PATH: &str = "/gitrepository/flux-system/flux-system/4b1f0c2d.tar.gz";
-/// The Pods the controller's container stands in.
-const CONTROLLER_PODS: &str = "app=kustomize-controller";
 /// The Pods' grace period: the Deployment sets none, so the API server's default.
 const GRACE: Duration = Duration::from_secs(30);
 /// How long the tests wait for the controller or the cluster to act.
 const PATIENCE: Duration = Duration::from_secs(150);
 
-/// The artifact's files: what the Kustomizations `flux-system/apps` (path
-/// `./apps/oceanid`) and `flux-system/flux-system` (`./clusters/oceanid`) of the old
-/// install apply. `keep-me` asks not to be pruned.
-const ARTIFACT: &[(&str, &str)] = &[
+/// The files of the Git repository Flux syncs from: what the Kustomizations
+/// `flux-system/apps` (path `./apps/oceanid`) and `flux-system/flux-system`
+/// (`./clusters/oceanid`) apply. `keep-me` asks not to be pruned.
+pub const ARTIFACT: &[(&str, &str)] = &[
     (
         "apps/oceanid/podinfo.yaml",
         "apiVersion: apps/v1
@@ -102,110 +94,6 @@ data: {cluster: oceanid}
     ),
 ];
 
-/// Serves one artifact over HTTP on 127.0.0.1, as source-controller's storage server
-/// does, until dropped.
-#[derive(Debug)]
-struct ArtifactServer {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl ArtifactServer {
-    fn serve(body: Vec<u8>) -> ArtifactServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = std::thread::spawn({
-            let stop = stop.clone();
-            move || {
-                for conn in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    if let Ok(conn) = conn
-                        && let Err(e) = respond(conn, &body)
-                    {
-                        eprintln!("artifact server: {e}");
-                    }
-                }
-            }
-        });
-        ArtifactServer {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}{ARTIFACT_PATH}", self.addr)
-    }
-}
-
-/// Answers one request: the artifact for a GET of its path, 404 otherwise; one
-/// request per connection.
-fn respond(mut conn: TcpStream, body: &[u8]) -> std::io::Result<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut request = Vec::new();
-    let mut buf = [0u8; 2048];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = conn.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        request.extend_from_slice(&buf[..n]);
-    }
-    let first = String::from_utf8_lossy(&request);
-    let first = first.lines().next().unwrap_or_default();
-    let (status, body) = if first.starts_with(&format!("GET {ARTIFACT_PATH} ")) {
-        ("200 OK", body)
-    } else {
-        ("404 Not Found", &b""[..])
-    };
-    write!(
-        conn,
-        "HTTP/1.1 {status}\r\nContent-Type: application/gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    conn.write_all(body)
-}
-
-impl Drop for ArtifactServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wakes the accept.
-        let _ = TcpStream::connect(self.addr);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// The tarball of [`ARTIFACT`] (`tar -czf`, as source-controller's archives are) and
-/// its digest as the artifact names it.
-fn artifact(dir: &Path) -> (Vec<u8>, String) {
-    let src = dir.join("artifact");
-    for (path, text) in ARTIFACT {
-        let file = src.join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, text).unwrap();
-    }
-    let tarball = dir.join("artifact.tar.gz");
-    let status = Command::new("tar")
-        .arg("-C")
-        .arg(&src)
-        .arg("-czf")
-        .arg(&tarball)
-        .arg(".")
-        .status()
-        .expect("tar is needed to build the artifact");
-    assert!(status.success(), "tar failed");
-    let body = std::fs::read(&tarball).unwrap();
-    let digest = format!("sha256:{:x}", Sha256::digest(&body));
-    (body, digest)
-}
-
 /// Runs the controller (`$@`) under a wrapper that stops it when the test process is
 /// gone however it ended (its stdin, a pipe only the test holds, ends), and on SIGTERM
 /// passes the signal on and waits for it, so the wrapper's exit is the controller's.
@@ -218,55 +106,70 @@ kill -TERM "$c" 2>/dev/null
 wait "$c"
 "#;
 
-/// source-controller's part: the artifact served, and what source-controller writes
-/// into a GitRepository's status once it has stored it.
-pub struct SourceStandIn {
-    server: ArtifactServer,
-    digest: String,
-    size: usize,
+/// A Flux controller the tests run: its Deployment's name in `flux-system` (its Pods
+/// are labelled `app=<name>`), the built binary (a `scripts/realcluster env` name) and
+/// its flags.
+pub struct Controller {
+    name: &'static str,
+    tool: &'static str,
+    args: Vec<String>,
 }
 
-impl SourceStandIn {
-    /// Builds the artifact of [`ARTIFACT`] in `dir` and serves it.
-    pub fn new(dir: &Path) -> SourceStandIn {
-        let (body, digest) = artifact(dir);
-        let size = body.len();
-        SourceStandIn {
-            server: ArtifactServer::serve(body),
-            digest,
-            size,
+impl Controller {
+    /// kustomize-controller with the flags its Deployment gives it in Flux's manifests,
+    /// and no listeners.
+    pub fn kustomize() -> Controller {
+        Controller {
+            name: "kustomize-controller",
+            tool: "KUSTOMIZE_CONTROLLER",
+            args: [
+                "--watch-all-namespaces=true",
+                "--log-level=debug",
+                "--metrics-addr=0",
+                "--health-addr=0",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
         }
     }
 
-    /// The status of a GitRepository of `generation` whose artifact is stored
-    /// (fluxcd/source-controller api v1 `GitRepositoryStatus`, its `artifact` a
-    /// fluxcd/pkg/apis/meta `Artifact`), as a merge patch of the status subresource.
-    pub fn status(&self, generation: i64) -> Value {
-        let now = jiff::Timestamp::now()
-            .strftime("%Y-%m-%dT%H:%M:%SZ")
-            .to_string();
-        json!({"status": {
-            "observedGeneration": generation,
-            "artifact": {
-                "path": ARTIFACT_PATH.trim_start_matches('/'),
-                "url": self.server.url(),
-                "revision": REVISION,
-                "digest": self.digest,
-                "lastUpdateTime": now,
-                "size": self.size,
-            },
-            "conditions": [{
-                "type": "Ready", "status": "True", "reason": "Succeeded",
-                "message": format!("stored artifact for revision '{REVISION}'"),
-                "lastTransitionTime": now, "observedGeneration": generation,
-            }],
-        }})
+    /// source-controller storing its artifacts in `storage` and serving them on
+    /// 127.0.0.1 at a free port, the address it writes into their URLs (in a cluster,
+    /// its Service's: fluxcd/pkg/artifact `config.Options`, `--storage-addr` and
+    /// `--storage-adv-addr`).
+    pub fn source(storage: &Path) -> Controller {
+        // It refuses a storage path that is not a directory.
+        std::fs::create_dir_all(storage).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Controller {
+            name: "source-controller",
+            tool: "SOURCE_CONTROLLER",
+            args: vec![
+                "--watch-all-namespaces=true".into(),
+                "--log-level=debug".into(),
+                "--metrics-addr=0".into(),
+                "--health-addr=0".into(),
+                format!("--storage-path={}", storage.display()),
+                format!("--storage-addr=127.0.0.1:{port}"),
+                format!("--storage-adv-addr=127.0.0.1:{port}"),
+            ],
+        }
+    }
+
+    /// The Deployment's name.
+    pub fn name(&self) -> &'static str {
+        self.name
     }
 }
 
-/// kustomize-controller running (see the module doc) until its Pod is deleted or this
-/// is dropped.
+/// A Flux controller running (see the module doc) until its Pod is deleted or this is
+/// dropped.
 pub struct LiveController {
+    name: &'static str,
     client: kube::Client,
     /// The controller's wrapper ([`OUTLIVE_NOTHING`]), leader of their process group.
     child: Arc<Mutex<Child>>,
@@ -279,31 +182,30 @@ pub struct LiveController {
 }
 
 impl LiveController {
-    /// Starts the controller on the cluster of `kubeconfig` (`client` is its client),
-    /// where a Pod of the Deployment `flux-system/kustomize-controller` runs; its log
-    /// goes to `log`.
-    pub async fn start(kubeconfig: &Path, client: kube::Client, log: PathBuf) -> LiveController {
+    /// Starts `controller` on the cluster of `kubeconfig` (`client` is its client),
+    /// where a Pod of its Deployment in `flux-system` runs; its log goes to `log`.
+    pub async fn start(
+        controller: &Controller,
+        kubeconfig: &Path,
+        client: kube::Client,
+        log: PathBuf,
+    ) -> LiveController {
+        let name = controller.name;
         assert!(
-            controller_pod_runs(&client).await,
-            "the Deployment flux-system/kustomize-controller has no running Pod"
+            controller_pod_runs(&client, name).await,
+            "the Deployment flux-system/{name} has no running Pod"
         );
         let out = std::fs::File::create(&log).unwrap();
         let mut child = Command::new("bash")
             .arg("-c")
             .arg(OUTLIVE_NOTHING)
-            .arg("kustomize-controller")
+            .arg(name)
             .arg(
                 tools()
                     .expect("a cluster runs, so the tools are built")
-                    .get("KUSTOMIZE_CONTROLLER"),
+                    .get(controller.tool),
             )
-            // The flags its Deployment gives it in Flux's manifests, and no listeners.
-            .args([
-                "--watch-all-namespaces=true",
-                "--log-level=debug",
-                "--metrics-addr=0",
-                "--health-addr=0",
-            ])
+            .args(&controller.args)
             .env("KUBECONFIG", kubeconfig)
             .env("RUNTIME_NAMESPACE", "flux-system")
             .stdin(Stdio::piped())
@@ -315,8 +217,14 @@ impl LiveController {
         let lifeline = child.stdin.take();
         let child = Arc::new(Mutex::new(child));
         let stopped = Arc::new(Mutex::new(None));
-        let kubelet = tokio::spawn(kubelet(client.clone(), child.clone(), stopped.clone()));
+        let kubelet = tokio::spawn(kubelet(
+            client.clone(),
+            name,
+            child.clone(),
+            stopped.clone(),
+        ));
         LiveController {
+            name,
             client,
             child,
             _lifeline: lifeline,
@@ -359,18 +267,19 @@ impl LiveController {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}; kustomize-controller's log:\n{}",
+                "timed out waiting for {what}; {}'s log:\n{}",
+                self.name,
                 self.log()
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
-    /// Whether the Kustomization `flux-system/NAME` has applied the artifact.
-    pub async fn applied(&self, name: &str) -> bool {
+    /// Whether the Kustomization `flux-system/NAME` has applied `revision`.
+    pub async fn applied(&self, name: &str, revision: &str) -> bool {
         self.kustomization(name)
             .await
-            .is_some_and(|ks| ks["status"]["lastAppliedRevision"] == REVISION)
+            .is_some_and(|ks| ks["status"]["lastAppliedRevision"] == revision)
     }
 }
 
@@ -386,56 +295,69 @@ impl Drop for LiveController {
 }
 
 /// The old Flux install of [`install_old_flux`] brought to life: its GitRepository
-/// given an artifact, and kustomize-controller running, having applied it for both
+/// pointed at a repository the test serves ([`GitServer`]), source-controller running
+/// and having stored it, and kustomize-controller running, having applied it for both
 /// Kustomizations.
 pub struct LiveFlux {
     pub controller: LiveController,
-    _source: SourceStandIn,
+    pub source: LiveController,
+    _git: GitServer,
 }
 
 impl LiveFlux {
-    /// `dir` holds the artifact and the controller's log.
+    /// `dir` holds the repository, source-controller's storage and the controllers'
+    /// logs.
     pub async fn start(cluster: &RealCluster, dir: &Path) -> LiveFlux {
         let k = cluster.kubectl();
         serve_oci_repositories_v1(&k).await;
-        let source = SourceStandIn::new(dir);
+        default_git_repositories(&k).await;
+        let git = GitServer::serve(&dir.join("git"), ARTIFACT);
         k.ok(&[
             "-n",
             "flux-system",
             "patch",
             "gitrepository",
             "flux-system",
-            "--subresource=status",
             "--type=merge",
             "-p",
-            &source.status(1).to_string(),
+            &json!({"spec": {"url": git.url()}}).to_string(),
         ])
         .await;
+        let source = LiveController::start(
+            &Controller::source(&dir.join("source-storage")),
+            &cluster.kubeconfig,
+            cluster.client().await,
+            dir.join("source-controller.log"),
+        )
+        .await;
         let controller = LiveController::start(
+            &Controller::kustomize(),
             &cluster.kubeconfig,
             cluster.client().await,
             dir.join("kustomize-controller.log"),
         )
         .await;
+        let revision = format!("main@sha1:{}", git.head());
         for name in ["apps", "flux-system"] {
             controller
                 .until(&format!("Kustomization {name} applied"), async || {
-                    controller.applied(name).await.then_some(())
+                    controller.applied(name, &revision).await.then_some(())
                 })
                 .await;
         }
         LiveFlux {
             controller,
-            _source: source,
+            source,
+            _git: git,
         }
     }
 }
 
-/// Whether a Pod of the controller's Deployment runs and is not being deleted.
-pub async fn controller_pod_runs(client: &kube::Client) -> bool {
+/// Whether a Pod of the Deployment `flux-system/NAME` runs and is not being deleted.
+pub async fn controller_pod_runs(client: &kube::Client, name: &str) -> bool {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "flux-system");
     let Ok(list) = pods
-        .list(&ListParams::default().labels(CONTROLLER_PODS))
+        .list(&ListParams::default().labels(&format!("app={name}")))
         .await
     else {
         // The API server did not answer: the kubelet keeps what runs.
@@ -451,6 +373,7 @@ pub async fn controller_pod_runs(client: &kube::Client) -> bool {
 /// SIGKILL after the grace period); note when it ends on its own.
 async fn kubelet(
     client: kube::Client,
+    name: &'static str,
     child: Arc<Mutex<Child>>,
     stopped: Arc<Mutex<Option<String>>>,
 ) {
@@ -461,7 +384,7 @@ async fn kubelet(
             *stopped.lock().unwrap() = Some(format!("exited by itself: {status}"));
             return;
         }
-        if controller_pod_runs(&client).await {
+        if controller_pod_runs(&client, name).await {
             continue;
         }
         let pgid = Pid::from_raw(child.lock().unwrap().id() as i32);
@@ -482,8 +405,30 @@ async fn kubelet(
     }
 }
 
+/// The old install's GitRepository schema (minimal, as the seed's) gets the defaults of
+/// Flux's own (fluxcd/source-controller `config/crd/bases`): source-controller reads
+/// `spec.timeout` without a check. The API server applies a CRD's defaults when it
+/// reads an object from storage too, so the existing GitRepository has them at once.
+async fn default_git_repositories(k: &Kubectl) {
+    let schema = json!([{"op": "add", "path": "/spec/versions/0/schema/openAPIV3Schema/properties", "value": {
+        "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                 "properties": {"timeout": {"type": "string", "default": "60s"}}},
+        "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                   "default": {"observedGeneration": -1}},
+    }}]);
+    k.ok(&[
+        "patch",
+        "crd",
+        "gitrepositories.source.toolkit.fluxcd.io",
+        "--type=json",
+        "-p",
+        &schema.to_string(),
+    ])
+    .await;
+}
+
 /// The old install (Flux v2.4) serves OCIRepository as v1beta2 only, and
-/// kustomize-controller v1.7 watches its v1 (`internal/controller/kustomization_manager.go`):
+/// kustomize-controller v1.7 and source-controller v1.8 watch its v1 (`internal/controller/kustomization_manager.go`):
 /// the CRD gets v1 as well, as Flux v2.6 and later install it, and the test waits
 /// until the API server serves it.
 async fn serve_oci_repositories_v1(k: &Kubectl) {
@@ -614,6 +559,11 @@ async fn a_live_kustomize_controller_prunes_the_inventory_when_its_crd_goes() {
         .await;
     assert_eq!(left, ["ConfigMap/keep-me"], "prune: disabled is kept");
     assert_eq!(flux.stopped(), None, "the controller ran throughout");
+    assert_eq!(
+        live.source.stopped(),
+        None,
+        "source-controller ran throughout"
+    );
     let log = flux.log();
     for deleted in [
         "Deployment/apps/podinfo deleted",
@@ -641,10 +591,12 @@ async fn deleting_flux_system_stops_the_controller_before_its_objects_and_hangs(
 
     k.ok(&["delete", "namespace", "flux-system", "--wait=false"])
         .await;
-    let why = flux
-        .until("the controller stopped", async || flux.stopped())
-        .await;
-    assert!(why.starts_with("its Pod was deleted; "), "{why}");
+    for controller in [flux, &live.source] {
+        let why = controller
+            .until("the controller stopped", async || controller.stopped())
+            .await;
+        assert!(why.starts_with("its Pod was deleted; "), "{why}");
+    }
     for name in ["apps", "flux-system"] {
         let held = flux
             .until(&format!("Kustomization {name} deleted"), async || {

@@ -5,21 +5,23 @@
 //! pulumi-kubernetes and the built flux CLI; `pnpm` is planrun's stand-in. The run is interrupted with SIGINT while `pulumi up` runs and
 //! resumed to green, ending in the Desired End State checked with kubectl.
 //!
-//! Once the rebuilt Flux's kustomize-controller Pod runs, Flux's own kustomize-controller
-//! runs for it ([`LiveController`]) and reconciles the Kustomization Pulumi created; the
-//! test plays source-controller (the artifact and the GitRepository's status).
+//! Once the rebuilt Flux's Pods run, Flux's own source-controller and
+//! kustomize-controller run for them ([`LiveController`]): source-controller clones the
+//! GitRepository Pulumi created from a Git repository the test serves over HTTP
+//! ([`GitServer`], `git http-backend`; the chart's `sync.url` points there) and stores
+//! the artifact, and kustomize-controller fetches it from source-controller's storage
+//! server and applies it. Nothing in Flux's status is written by the test.
 
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
-use kube::core::GroupVersionKind;
-use kube::discovery::ApiResource;
+use kube::api::{Api, ListParams};
 use nix::sys::signal::Signal;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::flux_controllers_real::{LiveController, SourceStandIn, controller_pod_runs};
+use crate::flux_controllers_real::{ARTIFACT, Controller, LiveController, controller_pod_runs};
+use crate::git_http::GitServer;
 use crate::pulumi_real::{all_text, assert_no_secret, pulumi_cli, signal, text};
 use crate::realcluster::{Kubectl, PulumiWorld, RealCluster, install_old_flux, tools};
 use crate::support::managers;
@@ -93,52 +95,10 @@ fn oceanid_kubeconfig(cluster: &RealCluster, dir: &Path) -> std::path::PathBuf {
     path
 }
 
-/// source-controller's part: every GitRepository in flux-system gets the stand-in's
-/// artifact and Ready, until `stop` is set.
-async fn act_as_source_controller(
-    client: kube::Client,
-    source: std::sync::Arc<SourceStandIn>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) {
-    let res = ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "source.toolkit.fluxcd.io",
-        "v1",
-        "GitRepository",
-    ));
-    let api: Api<DynamicObject> = Api::namespaced_with(client, "flux-system", &res);
-    let params = PatchParams {
-        field_manager: Some("source-controller".to_owned()),
-        ..PatchParams::default()
-    };
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        for obj in api
-            .list(&ListParams::default())
-            .await
-            .map(|l| l.items)
-            .unwrap_or_default()
-        {
-            let generation = obj.metadata.generation.unwrap_or(0);
-            let stored = obj.data["status"]["artifact"].is_object()
-                && obj.data["status"]["observedGeneration"] == json!(generation);
-            if stored || obj.metadata.deletion_timestamp.is_some() {
-                continue;
-            }
-            let name = obj.metadata.name.clone().unwrap_or_default();
-            if let Err(e) = api
-                .patch_status(&name, &params, &Patch::Merge(&source.status(generation)))
-                .await
-            {
-                eprintln!("cannot store the artifact of GitRepository {name}: {e}");
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-/// kustomize-controller for the rebuilt Flux: started once a Pod of its Deployment
-/// runs in a `flux-system` other than the old one (uid `old`); `None` if `stop` comes
-/// first.
+/// `controller` for the rebuilt Flux: started once a Pod of its Deployment runs in a
+/// `flux-system` other than the old one (uid `old`); `None` if `stop` comes first.
 async fn run_rebuilt_controller(
+    controller: Controller,
     kubeconfig: std::path::PathBuf,
     client: kube::Client,
     log: std::path::PathBuf,
@@ -153,8 +113,8 @@ async fn run_rebuilt_controller(
             .ok()
             .flatten()
             .is_some_and(|ns| ns.metadata.uid.as_deref() != Some(old.as_str()));
-        if rebuilt && controller_pod_runs(&client).await {
-            return Some(LiveController::start(&kubeconfig, client, log).await);
+        if rebuilt && controller_pod_runs(&client, controller.name()).await {
+            return Some(LiveController::start(&controller, &kubeconfig, client, log).await);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -282,13 +242,12 @@ async fn the_flux_rebuild_end_to_end_interrupted_during_pulumi_up_and_resumed() 
         ("PLANRUN_SIM_CONFIG", sim_config.into_os_string()),
     ];
 
+    // The repository the rebuilt Flux syncs from.
+    let git = GitServer::serve(&dir.path().join("git"), ARTIFACT);
+    world.set_values(&cluster, &format!("sync: {{url: '{}'}}\n", git.url()));
+    let revision = format!("main@sha1:{}", git.head());
+
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let source = std::sync::Arc::new(SourceStandIn::new(dir.path()));
-    let flux = tokio::spawn(act_as_source_controller(
-        cluster.client().await,
-        source.clone(),
-        stop.clone(),
-    ));
     let old = k
         .ok(&[
             "get",
@@ -298,7 +257,16 @@ async fn the_flux_rebuild_end_to_end_interrupted_during_pulumi_up_and_resumed() 
             "jsonpath={.metadata.uid}",
         ])
         .await;
+    let source = tokio::spawn(run_rebuilt_controller(
+        Controller::source(&dir.path().join("source-storage")),
+        cluster.kubeconfig.clone(),
+        cluster.client().await,
+        dir.path().join("source-controller.log"),
+        old.clone(),
+        stop.clone(),
+    ));
     let controller = tokio::spawn(run_rebuilt_controller(
+        Controller::kustomize(),
         cluster.kubeconfig.clone(),
         cluster.client().await,
         dir.path().join("kustomize-controller.log"),
@@ -401,7 +369,10 @@ async fn the_flux_rebuild_end_to_end_interrupted_during_pulumi_up_and_resumed() 
         _ => panic!("{said1}\n---- resumed ({status}):\n{said2}"),
     };
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = flux.await;
+    let source = source
+        .await
+        .unwrap()
+        .expect("the rebuilt Flux's source-controller never ran");
     let controller = controller
         .await
         .unwrap()
@@ -516,14 +487,42 @@ async fn the_flux_rebuild_end_to_end_interrupted_during_pulumi_up_and_resumed() 
         sources.contains("kustomization.kustomize.toolkit.fluxcd.io/flux-system"),
         "{sources}"
     );
-    // The real controller reconciled the Kustomization Pulumi created (the plan's
-    // `kustomizations-ready` waited for its Ready), applied the artifact, and ran
-    // throughout.
+    // The real source-controller stored the commit the server serves, and the real
+    // kustomize-controller reconciled the Kustomization Pulumi created (the plan's
+    // `kustomizations-ready` waited for its Ready) and applied it; both ran throughout.
+    let repository: Value = serde_json::from_str(
+        &k.ok(&[
+            "-n",
+            "flux-system",
+            "get",
+            "gitrepository",
+            "flux-system",
+            "-o",
+            "json",
+        ])
+        .await,
+    )
+    .unwrap();
+    assert_eq!(
+        repository["status"]["artifact"]["revision"],
+        revision.as_str(),
+        "{repository}\n{}",
+        source.log()
+    );
     assert!(
-        controller.applied("flux-system").await,
+        repository["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| cs
+                .iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")),
+        "{repository}"
+    );
+    assert!(
+        controller.applied("flux-system", &revision).await,
         "{}",
         controller.log()
     );
+    assert_eq!(source.stopped(), None);
     assert_eq!(controller.stopped(), None);
     let applied = k
         .ok(&[

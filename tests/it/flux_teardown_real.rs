@@ -6,9 +6,9 @@
 //! every object of every `fluxcd.io` group in every namespace, deletes the CRDs, the
 //! namespace and Flux's cluster RBAC, and restores a captured Secret; a script child
 //! runs the real kubectl while the user's current context is another cluster.
-//! Throughout, Flux's own kustomize-controller runs as its Pod lets it
-//! ([`LiveFlux`]), having applied the apps: the plan must stop it before anything of
-//! Flux is deleted, or it prunes them.
+//! Throughout, Flux's own source-controller and kustomize-controller run as their Pods
+//! let them ([`LiveFlux`]), having applied the apps: the plan must stop them before
+//! anything of Flux is deleted, or kustomize-controller prunes the apps.
 //!
 //! On a cluster of its own from the harness (`realcluster`), which skips it, saying
 //! so, when nothing is built (`scripts/realcluster build`).
@@ -268,10 +268,12 @@ async fn the_flux_teardown_on_a_real_control_plane() {
             .is_none(),
         "the old client-side apply record (which holds the value) is not restored"
     );
-    // The controller was stopped by the plan's first step, and pruned nothing: what
-    // Flux deployed is still there.
-    let why = flux.controller.stopped().unwrap_or_default();
-    assert!(why.starts_with("its Pod was deleted; "), "{why}");
+    // The controllers were stopped by the plan's first step, and nothing was pruned:
+    // what Flux deployed is still there.
+    for controller in [&flux.controller, &flux.source] {
+        let why = controller.stopped().unwrap_or_default();
+        assert!(why.starts_with("its Pod was deleted; "), "{why}");
+    }
     assert_eq!(applied.len(), 4, "{applied:?}");
     assert_eq!(deployed(&k).await, applied);
     let log = flux.controller.log();

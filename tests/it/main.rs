@@ -12,6 +12,7 @@ mod flux_rebuild_real;
 mod flux_sim;
 mod flux_teardown_real;
 mod fuzz;
+mod git_http;
 mod hardening;
 mod journal;
 mod kube_apply;
