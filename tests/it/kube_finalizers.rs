@@ -112,6 +112,17 @@ async fn a_namespace_delete_names_the_finalizers_of_its_contents() {
     h.sb.shutdown().await;
 }
 
+/// [`flux_with_controllers_on`] `version`, and what the dry run of deleting `flux-system`
+/// says.
+async fn flux_system_deleted_on(version: &str) -> (Harness, String) {
+    let h = flux_with_controllers_on(version).await;
+    let ns = Selection::of_kind("Namespace", None, Target::Name("flux-system".into()));
+    let summary = kube_delete(&h.env(LONG).dry_run(true), &delete(ns))
+        .await
+        .unwrap();
+    (h, summary)
+}
+
 /// The namespace holding both the controller and the objects it finalizes: from 1.33
 /// its Pods go first, so the controller is stopped before the objects are deleted.
 #[tokio::test]
@@ -127,11 +138,7 @@ async fn a_controller_in_the_namespace_deleted_with_its_objects_is_stopped_first
             "Kubernetes 1.34.2 deletes a namespace's Pods before its other objects",
         ),
     ] {
-        let h = flux_with_controllers_on(version).await;
-        let ns = Selection::of_kind("Namespace", None, Target::Name("flux-system".into()));
-        let summary = kube_delete(&h.env(LONG).dry_run(true), &delete(ns))
-            .await
-            .unwrap();
+        let (h, summary) = flux_system_deleted_on(version).await;
         assert_eq!(
             summary,
             "would delete namespaces/flux-system; 1 object carries finalizers (finalizers.fluxcd.io); \
@@ -156,11 +163,7 @@ async fn a_controller_in_the_namespace_deleted_with_its_objects_is_stopped_first
 /// Before 1.33 a namespace's objects go in no set order: the controller in it may act.
 #[tokio::test]
 async fn before_1_33_a_controller_in_the_deleted_namespace_may_act() {
-    let h = flux_with_controllers_on("1.32.13").await;
-    let ns = Selection::of_kind("Namespace", None, Target::Name("flux-system".into()));
-    let summary = kube_delete(&h.env(LONG).dry_run(true), &delete(ns))
-        .await
-        .unwrap();
+    let (h, summary) = flux_system_deleted_on("1.32.13").await;
     assert_eq!(
         summary,
         "would delete namespaces/flux-system; 1 object carries finalizers (finalizers.fluxcd.io); \

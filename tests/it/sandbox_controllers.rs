@@ -586,13 +586,11 @@ spec: {ports: [{port: 6379}]}
     sb.shutdown().await;
 }
 
-/// The namespace controller deletes a namespace's Pods first, and the rest of its
-/// content only once they are gone (OrderedNamespaceDeletion); the ReplicaSet cannot
-/// replace them in a Terminating namespace.
-#[tokio::test]
-async fn a_deleted_namespace_loses_its_pods_before_the_rest_of_its_content() {
+/// A sandbox of `scenario` whose namespace `web` (a Deployment of two Pods and a
+/// ConfigMap) is being deleted, its Pods terminating.
+async fn web_namespace_deleted(scenario: Scenario) -> (Sandbox, SandboxState) {
     let sb = start_sandbox(
-        scenario(),
+        scenario,
         &[
             "{apiVersion: v1, kind: Namespace, metadata: {name: web}}",
             &deployment("web", "app", "nginx:1.27", 2),
@@ -611,6 +609,15 @@ async fn a_deleted_namespace_loses_its_pods_before_the_rest_of_its_content() {
         (!p.is_empty() && p.iter().all(deleting)).then_some(())
     })
     .await;
+    (sb, state)
+}
+
+/// The namespace controller deletes a namespace's Pods first, and the rest of its
+/// content only once they are gone (OrderedNamespaceDeletion); the ReplicaSet cannot
+/// replace them in a Terminating namespace.
+#[tokio::test]
+async fn a_deleted_namespace_loses_its_pods_before_the_rest_of_its_content() {
+    let (sb, state) = web_namespace_deleted(scenario()).await;
     assert_eq!(pods(&state, "web").len(), 2, "none replaced");
     for (api_version, kind, name) in [
         ("v1", "ConfigMap", "settings"),
@@ -628,27 +635,9 @@ async fn a_deleted_namespace_loses_its_pods_before_the_rest_of_its_content() {
 /// controller deletes every kind in the same pass, Pods or not.
 #[tokio::test]
 async fn before_1_33_a_deleted_namespace_loses_all_its_content_at_once() {
-    let sb = start_sandbox(
-        Scenario {
-            kubernetes_version: "1.32.13".into(),
-            ..scenario()
-        },
-        &[
-            "{apiVersion: v1, kind: Namespace, metadata: {name: web}}",
-            &deployment("web", "app", "nginx:1.27", 2),
-            "{apiVersion: v1, kind: ConfigMap, metadata: {name: settings, namespace: web}}",
-        ],
-    )
-    .await;
-    let state = sb.state();
-    until(&state, "two pods", || {
-        (pods(&state, "web").len() == 2).then_some(())
-    })
-    .await;
-    state.delete("v1", "Namespace", "", "web").unwrap();
-    until(&state, "the pods terminating", || {
-        let p = pods(&state, "web");
-        (!p.is_empty() && p.iter().all(deleting)).then_some(())
+    let (sb, state) = web_namespace_deleted(Scenario {
+        kubernetes_version: "1.32.13".into(),
+        ..scenario()
     })
     .await;
     for (api_version, kind, name) in [
