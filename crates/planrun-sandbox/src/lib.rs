@@ -15,13 +15,15 @@
 //! `limit`/`continue`), POST, PUT, PATCH (server-side apply with `managedFields` per
 //! field manager, keyed lists and sets merged item by item as kube-apiserver's schema
 //! or the CRD's says; merge, strategic merge (lists merged by the built-in kinds'
-//! patch merge keys) and JSON patch), DELETE with DeleteOptions
+//! patch merge keys) and JSON patch; custom resources get their CRD's schema defaults,
+//! `defaulting.rs`), DELETE with DeleteOptions
 //! (propagation, preconditions, `dryRun=All`), DELETE collection, and watch
 //! (resourceVersion replay, 410 Expired, bookmarks, `timeoutSeconds`,
 //! `sendInitialEvents`). Errors are real `Status` bodies with the API server's reasons.
 //!
 //! Lifecycles are simulated: namespaces go through Terminating with the `kubernetes`
-//! finalizer (their Pods deleted first, the rest once the Pods are gone), CRDs through
+//! finalizer (from 1.33 their Pods deleted first, the rest once the Pods are gone; all
+//! at once before, as the reported version says), CRDs through
 //! `customresourcecleanup.apiextensions.k8s.io`; deployments run a ReplicaSet and pods
 //! that become Ready after a delay, deleted pods terminate, then go (`workloads.rs`);
 //! the garbage collector follows owner references with background, foreground and
@@ -104,6 +106,7 @@
 //! ```
 
 mod command;
+mod defaulting;
 mod discovery;
 mod error;
 mod faults;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use super::defaulting;
 use super::fields::{self, Scope, Types};
 use super::limits;
 use super::patch;
@@ -440,18 +441,50 @@ impl Store {
         if !def.custom {
             return Types::builtin(&def.group, &def.kind);
         }
-        let crds = ResKey::new("apiextensions.k8s.io", "customresourcedefinitions");
-        let schema = self
-            .get_opt(&crds, "", &format!("{}.{}", def.plural, def.group))
-            .and_then(|crd| crd.pointer("/spec/versions")?.as_array())
-            .and_then(|vs| {
-                vs.iter()
-                    .find(|v| v.get("name").and_then(Value::as_str) == Some(version))
-            })
-            .and_then(|v| v.pointer("/schema/openAPIV3Schema"));
-        match schema {
+        match self.crd_schema(def, version) {
             Some(schema) => Types::custom(schema),
             None => Types::object_meta(),
+        }
+    }
+
+    /// A custom kind's `openAPIV3Schema` at `version`, from its stored CRD.
+    fn crd_schema(&self, def: &ResourceDef, version: &str) -> Option<&Value> {
+        let crds = ResKey::new("apiextensions.k8s.io", "customresourcedefinitions");
+        self.get_opt(&crds, "", &format!("{}.{}", def.plural, def.group))
+            .and_then(|crd| version_schema(crd, version))
+    }
+
+    /// Gives a custom resource being written its CRD's defaults at `version`
+    /// ([`defaulting`]).
+    fn default_custom(&self, def: &ResourceDef, version: &str, obj: &mut Value) {
+        if let Some(schema) = def.custom.then(|| self.crd_schema(def, version)).flatten() {
+            defaulting::default(obj, schema);
+        }
+    }
+
+    /// A CRD was written: its stored objects read with its defaults from now on, with
+    /// no new resourceVersion and no event, as the API server defaults what it reads
+    /// from storage ([`defaulting`]).
+    fn default_stored(&mut self, crd: &Value) {
+        let (Some(group), Some(plural)) = (
+            crd.pointer("/spec/group").and_then(Value::as_str),
+            crd.pointer("/spec/names/plural").and_then(Value::as_str),
+        ) else {
+            return;
+        };
+        let Some(objects) = self.objects.get_mut(&ResKey::new(group, plural)) else {
+            return;
+        };
+        for obj in objects.values_mut() {
+            let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+            let version = api_version
+                .rsplit('/')
+                .next()
+                .unwrap_or(api_version)
+                .to_owned();
+            if let Some(schema) = version_schema(crd, &version) {
+                defaulting::default(obj, schema);
+            }
         }
     }
 
@@ -745,12 +778,12 @@ impl Store {
         } else {
             EventType::Added
         };
-        if kind == EventType::Added
-            && res.group == "apiextensions.k8s.io"
-            && res.plural == "customresourcedefinitions"
-        {
-            let name = meta(&obj, "name").unwrap_or_default();
-            self.crds_since.insert(name, self.rv);
+        if res.group == "apiextensions.k8s.io" && res.plural == "customresourcedefinitions" {
+            if kind == EventType::Added {
+                let name = meta(&obj, "name").unwrap_or_default();
+                self.crds_since.insert(name, self.rv);
+            }
+            self.default_stored(&obj);
         }
         self.emit(res.clone(), kind, obj.clone(), prev);
         obj
@@ -1042,6 +1075,7 @@ impl Store {
         }
         prune_empty(def, &mut obj);
         self.default_kind(def, &mut obj)?;
+        self.default_custom(def, version, &mut obj);
         Ok(obj)
     }
 
@@ -1263,6 +1297,7 @@ impl Store {
         }
         prune_empty(def, &mut new);
         super::lifecycle::default_pod_spec(def, &mut new);
+        self.default_custom(def, version, &mut new);
         check_labels(def, &name, &new)?;
         if def.tracks_generation && spec_part(&new) != spec_part(&old) {
             meta_mut(&mut new).insert("generation".to_owned(), json!(generation(&old) + 1));
@@ -1452,6 +1487,15 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// The `openAPIV3Schema` of a CRD's `version`.
+fn version_schema<'a>(crd: &'a Value, version: &str) -> Option<&'a Value> {
+    crd.pointer("/spec/versions")?
+        .as_array()?
+        .iter()
+        .find(|v| v.get("name").and_then(Value::as_str) == Some(version))?
+        .pointer("/schema/openAPIV3Schema")
 }
 
 fn body_has_managed_fields(v: &Value) -> bool {

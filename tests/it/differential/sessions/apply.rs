@@ -557,6 +557,102 @@ pub async fn ssa_custom_lists(s: Arc<Side>, ns: String) -> Value {
     o.done()
 }
 
+/// A CRD's defaults, as Flux's GitRepository has them (`spec.timeout: 60s`, a status of
+/// `observedGeneration: -1`): a create (an Update) and an apply get them, a null where
+/// the schema has a default is replaced, list items are defaulted by their schema, and
+/// who owns the defaulted fields; then a default added to the CRD shows on the next
+/// read of an existing object, at the resourceVersion it had.
+pub async fn crd_defaults(s: Arc<Side>, ns: String) -> Value {
+    let mut o = Obs::default();
+    let group = "defaults.diff.example";
+    let mut def = crd(group, "Gadget", "gadgets");
+    let spec_properties = json!({
+        "timeout": {"type": "string", "default": "60s"},
+        "ref": {"type": "object", "default": {},
+                "properties": {"branch": {"type": "string", "default": "main"},
+                               "tag": {"type": "string"}}},
+        "ports": {"type": "array", "items": {"type": "object", "properties": {
+            "port": {"type": "integer"}, "protocol": {"type": "string", "default": "TCP"}}}},
+        "suspend": {"type": "boolean", "default": false, "nullable": true},
+    });
+    let schema = |spec_properties: &Value| {
+        json!({"type": "object", "properties": {
+            "spec": {"type": "object", "properties": spec_properties},
+            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                       "default": {"observedGeneration": -1}},
+        }})
+    };
+    def["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = schema(&spec_properties);
+    establish(&s, &def).await;
+    let collection = format!("/apis/{group}/v1/namespaces/{ns}/gadgets");
+    let gadget = |name: &str, spec: Value| {
+        json!({"apiVersion": format!("{group}/v1"), "kind": "Gadget",
+               "metadata": {"name": name, "namespace": ns}, "spec": spec,
+               "status": {"phase": "set by the client"}})
+    };
+    let seen = |raw: &super::Raw| {
+        json!({"status": raw.status, "spec": raw.body["spec"], "status_field": raw.body["status"],
+               "managers": managers_of(&raw.body, &[])})
+    };
+    let made = create(
+        &s,
+        &format!("{collection}?fieldManager=maker"),
+        &gadget("made", json!({"ports": [{"port": 80}], "suspend": null})),
+    )
+    .await;
+    o.put("create", seen(&made));
+    let got = s
+        .raw("GET", &format!("{collection}/made"), None, None)
+        .await;
+    o.put("get", seen(&got));
+    let applied = apply(
+        &s,
+        &format!("{collection}/applied"),
+        "applier",
+        false,
+        &gadget("applied", json!({"ref": {"tag": "v1"}, "timeout": "5s"})),
+    )
+    .await;
+    o.put("apply", seen(&applied));
+    let mut body = got.body.clone();
+    body["spec"]["timeout"] = Value::Null;
+    let put = s
+        .raw(
+            "PUT",
+            &format!("{collection}/made?fieldManager=putter"),
+            Some("application/json"),
+            Some(serde_json::to_vec(&body).unwrap()),
+        )
+        .await;
+    o.put("put_null_timeout", seen(&put));
+    // A new default in the CRD: the object reads with it, at the same resourceVersion.
+    let mut more = spec_properties.clone();
+    more["interval"] = json!({"type": "string", "default": "1m"});
+    let crd_uri =
+        format!("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.{group}");
+    let patch = json!([{"op": "replace", "path": "/spec/versions/0/schema/openAPIV3Schema",
+                        "value": schema(&more)}]);
+    let raw = s
+        .raw(
+            "PATCH",
+            &crd_uri,
+            Some("application/json-patch+json"),
+            Some(serde_json::to_vec(&patch).unwrap()),
+        )
+        .await;
+    expect_ok(&s, "add a default to the CRD", &raw);
+    let before = super::rv(&put.body);
+    let after = super::poll_until(&s, &format!("{collection}/made"), |r| {
+        r.body["spec"].get("interval").is_some()
+    })
+    .await;
+    o.put(
+        "after_the_crd_changed",
+        json!({"spec": after.body["spec"], "same_resource_version": super::rv(&after.body) == before}),
+    );
+    o.done()
+}
+
 /// Strategic merge patch of a Deployment's lists: client-side `kubectl apply` twice (a
 /// container added before the one it had, an env var dropped, ports reordered: kubectl
 /// sends `$setElementOrder`), then patches by hand: a container added (it comes first),

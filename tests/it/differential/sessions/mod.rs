@@ -51,6 +51,7 @@ pub const ALL: &[Session] = sessions![
     apply::ssa_empty_map,
     apply::ssa_keyed_lists,
     apply::ssa_custom_lists,
+    apply::crd_defaults,
     apply::strategic_lists,
     apply::update_manager,
     apply::stale_update,
