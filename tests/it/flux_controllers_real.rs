@@ -310,7 +310,6 @@ impl LiveFlux {
     pub async fn start(cluster: &RealCluster, dir: &Path) -> LiveFlux {
         let k = cluster.kubectl();
         serve_oci_repositories_v1(&k).await;
-        default_git_repositories(&k).await;
         let git = GitServer::serve(&dir.join("git"), ARTIFACT);
         k.ok(&[
             "-n",
@@ -403,28 +402,6 @@ async fn kubelet(
         *stopped.lock().unwrap() = Some(format!("its Pod was deleted; {status}"));
         return;
     }
-}
-
-/// The old install's GitRepository schema (minimal, as the seed's) gets the defaults of
-/// Flux's own (fluxcd/source-controller `config/crd/bases`): source-controller reads
-/// `spec.timeout` without a check. The API server applies a CRD's defaults when it
-/// reads an object from storage too, so the existing GitRepository has them at once.
-async fn default_git_repositories(k: &Kubectl) {
-    let schema = json!([{"op": "add", "path": "/spec/versions/0/schema/openAPIV3Schema/properties", "value": {
-        "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
-                 "properties": {"timeout": {"type": "string", "default": "60s"}}},
-        "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
-                   "default": {"observedGeneration": -1}},
-    }}]);
-    k.ok(&[
-        "patch",
-        "crd",
-        "gitrepositories.source.toolkit.fluxcd.io",
-        "--type=json",
-        "-p",
-        &schema.to_string(),
-    ])
-    .await;
 }
 
 /// The old install (Flux v2.4) serves OCIRepository as v1beta2 only, and
