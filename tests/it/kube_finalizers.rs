@@ -160,6 +160,59 @@ async fn a_controller_in_the_namespace_deleted_with_its_objects_is_stopped_first
     }
 }
 
+/// A controller in the deleted namespace is stopped first; one running elsewhere may still
+/// act, and both are said.
+#[tokio::test]
+async fn a_controller_elsewhere_may_act_beside_one_stopped_first() {
+    let mut scenario = fast();
+    scenario.deployment_ready_delay = planrun_sandbox::Delay::millis(0);
+    let h = Harness::start(
+        scenario,
+        &[
+            FLUX_CRDS,
+            FLUX_NS,
+            "{apiVersion: v1, kind: Namespace, metadata: {name: tenant}}",
+            &kustomization("flux-system", "flux-system"),
+            &deployment(
+                "kustomize-controller",
+                "ghcr.io/fluxcd/kustomize-controller:v1.4.0",
+                true,
+            ),
+            &deployment(
+                "kustomize-controller",
+                "ghcr.io/fluxcd/kustomize-controller:v1.4.0",
+                true,
+            )
+            .replace("namespace: flux-system", "namespace: tenant"),
+        ],
+    )
+    .await;
+    let ns = Selection::of_kind("Namespace", None, Target::Name("flux-system".into()));
+    let summary = kube_delete(&h.env(LONG).dry_run(true), &delete(ns))
+        .await
+        .unwrap();
+    assert_eq!(
+        summary,
+        "would delete namespaces/flux-system; 1 object carries finalizers (finalizers.fluxcd.io); \
+         running Deployments that may act on them: tenant/kustomize-controller; \
+         flux-system/kustomize-controller would act on them but is stopped first (its namespace's \
+         Pods go first)"
+    );
+    let lines = h.lines.all();
+    for line in [
+        "running Deployments that would act on finalizers.fluxcd.io but are stopped first: \
+         flux-system/kustomize-controller (1 ready, ghcr.io/fluxcd/kustomize-controller:v1.4.0): ",
+        "running Deployments that may act on finalizers.fluxcd.io (`fluxcd` in their images or \
+         label values): tenant/kustomize-controller (1 ready, ghcr.io/fluxcd/kustomize-controller:v1.4.0)",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(line)),
+            "{line} in {lines:#?}"
+        );
+    }
+    h.sb.shutdown().await;
+}
+
 /// Before 1.33 a namespace's objects go in no set order: the controller in it may act.
 #[tokio::test]
 async fn before_1_33_a_controller_in_the_deleted_namespace_may_act() {

@@ -256,54 +256,57 @@ async fn scan_inner(
                 }
             }
         }
+        let mut stopped = false;
         if let (Some(namespace), false) = (within, inside.is_empty()) {
-            if order.is_none() {
-                order = Some(NamespaceOrder::of_server(env).await);
-            }
+            let known = match order.take() {
+                Some(known) => known,
+                None => NamespaceOrder::of_server(env).await,
+            };
             let lines = inside.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>();
-            match &order {
-                Some(Ok(order)) if order.pods_first() => {
-                    findings.lines.push(format!(
+            findings.lines.push(match &known {
+                Ok(order) if order.pods_first() => {
+                    stopped = true;
+                    format!(
                         "running Deployments that would act on {} but are stopped first: {}: \
                          they run in namespaces/{namespace}, and {}, so the objects keep \
                          their finalizers (and the namespace stays Terminating) until they are removed",
                         finalizers.join(", "),
                         lines.join(", "),
                         order.described()
-                    ));
-                    findings
-                        .stopped_first
-                        .extend(inside.into_iter().map(|(name, _)| name));
-                    continue;
+                    )
                 }
-                Some(Ok(order)) => findings.lines.push(format!(
+                Ok(order) => format!(
                     "{} run in namespaces/{namespace}, deleted with the objects they act on: {}, \
                      so they may act on them before their Pods go",
                     lines.join(", "),
                     order.described()
-                )),
-                Some(Err(e)) => findings.lines.push(format!(
+                ),
+                Err(e) => format!(
                     "could not tell whether namespaces/{namespace} loses its Pods before its \
                      other objects (which would stop {} first): {e}",
                     lines.join(", ")
-                )),
-                None => {}
-            }
-            for (name, line) in inside {
+                ),
+            });
+            order = Some(known);
+        }
+        for (name, line) in inside {
+            if stopped {
+                findings.stopped_first.push(name);
+            } else {
                 acting.push(line);
                 findings.acting.push(name);
             }
         }
-        if acting.is_empty() {
-            findings.lines.push(format!(
-                "no running Deployment names `{token}` in its images or label values: nothing seems to act on {} (objects keep it until it is removed)",
-                finalizers.join(", ")
-            ));
-        } else {
+        if !acting.is_empty() {
             findings.lines.push(format!(
                 "running Deployments that may act on {} (`{token}` in their images or label values): {}",
                 finalizers.join(", "),
                 acting.join(", ")
+            ));
+        } else if !stopped {
+            findings.lines.push(format!(
+                "no running Deployment names `{token}` in its images or label values: nothing seems to act on {} (objects keep it until it is removed)",
+                finalizers.join(", ")
             ));
         }
     }
