@@ -600,8 +600,8 @@ impl Store {
     /// `pkg/controller/namespace/deletion/namespaced_resources_deleter.go`,
     /// `deleteAllContent`). A Flux controller in the namespace is stopped before its
     /// objects are deleted. The pass is run again when the last Pod goes
-    /// ([`Store::last_pod_gone`]). Before 1.33 ([`crate::Scenario::pods_first`]) the gate is off
-    /// by default and every kind is deleted in the same pass.
+    /// ([`Store::last_pod_gone`]). Before 1.33 ([`crate::Scenario::pods_first`]) the
+    /// gate is off by default and every kind is deleted in the same pass.
     fn delete_namespace_content(&mut self, name: &str) {
         let pods = pods();
         self.delete_all_in(&pods, name);
