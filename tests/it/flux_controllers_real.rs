@@ -106,9 +106,18 @@ kill -TERM "$c" 2>/dev/null
 wait "$c"
 "#;
 
+/// The flags every Flux controller's Deployment gives it in Flux's manifests, and no
+/// listeners (metrics, health).
+const CONTROLLER_FLAGS: [&str; 4] = [
+    "--watch-all-namespaces=true",
+    "--log-level=debug",
+    "--metrics-addr=0",
+    "--health-addr=0",
+];
+
 /// A Flux controller the tests run: its Deployment's name in `flux-system` (its Pods
 /// are labelled `app=<name>`), the built binary (a `scripts/realcluster env` name) and
-/// its flags.
+/// its own flags besides [`CONTROLLER_FLAGS`].
 pub struct Controller {
     name: &'static str,
     tool: &'static str,
@@ -116,20 +125,12 @@ pub struct Controller {
 }
 
 impl Controller {
-    /// kustomize-controller with the flags its Deployment gives it in Flux's manifests,
-    /// and no listeners.
+    /// kustomize-controller.
     pub fn kustomize() -> Controller {
         Controller {
             name: "kustomize-controller",
             tool: "KUSTOMIZE_CONTROLLER",
-            args: [
-                "--watch-all-namespaces=true",
-                "--log-level=debug",
-                "--metrics-addr=0",
-                "--health-addr=0",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
+            args: Vec::new(),
         }
     }
 
@@ -149,10 +150,6 @@ impl Controller {
             name: "source-controller",
             tool: "SOURCE_CONTROLLER",
             args: vec![
-                "--watch-all-namespaces=true".into(),
-                "--log-level=debug".into(),
-                "--metrics-addr=0".into(),
-                "--health-addr=0".into(),
                 format!("--storage-path={}", storage.display()),
                 format!("--storage-addr=127.0.0.1:{port}"),
                 format!("--storage-adv-addr=127.0.0.1:{port}"),
@@ -205,6 +202,7 @@ impl LiveController {
                     .expect("a cluster runs, so the tools are built")
                     .get(controller.tool),
             )
+            .args(CONTROLLER_FLAGS)
             .args(&controller.args)
             .env("KUBECONFIG", kubeconfig)
             .env("RUNTIME_NAMESPACE", "flux-system")

@@ -5,13 +5,12 @@
 //! (`GET /info/refs?service=git-upload-pack`, then `POST /git-upload-pack`).
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
+
+use crate::support::LocalServer;
 
 /// The repository's name under the server's root.
 const REPO: &str = "repo.git";
@@ -19,9 +18,7 @@ const REPO: &str = "repo.git";
 /// One bare repository, its branch `main` one commit of given files, served until
 /// dropped.
 pub struct GitServer {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    server: LocalServer,
     head: String,
 }
 
@@ -51,53 +48,25 @@ impl GitServer {
                 root.join(REPO).to_str().unwrap(),
             ],
         );
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = std::thread::spawn({
-            let stop = stop.clone();
-            move || {
-                for conn in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    let root = root.clone();
-                    std::thread::spawn(move || {
-                        if let Err(e) = serve_one(conn, &root) {
-                            eprintln!("git server: {e}");
-                        }
-                    });
+        let server = LocalServer::start(move |conn| {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                if let Err(e) = serve_one(conn, &root) {
+                    eprintln!("git server: {e}");
                 }
-            }
+            });
         });
-        GitServer {
-            addr,
-            stop,
-            thread: Some(thread),
-            head,
-        }
+        GitServer { server, head }
     }
 
     /// The repository's URL.
     pub fn url(&self) -> String {
-        format!("http://{}/{REPO}", self.addr)
+        format!("http://{}/{REPO}", self.server.addr())
     }
 
     /// The commit `main` points at.
     pub fn head(&self) -> &str {
         &self.head
-    }
-}
-
-impl Drop for GitServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wakes the accept.
-        let _ = TcpStream::connect(self.addr);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -561,9 +561,14 @@ async fn manifests_are_applied_as_the_field_manager(w: World) {
 }
 
 fn deployment(ns: &str, name: &str, tag: &str) -> String {
+    deployment_of(ns, name, &format!("ghcr.io/fluxcd/{name}:{tag}"))
+}
+
+/// A Deployment of one replica running `image`.
+fn deployment_of(ns: &str, name: &str, image: &str) -> String {
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\n\
-         spec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers:\n      - {{name: manager, image: 'ghcr.io/fluxcd/{name}:{tag}'}}\n"
+         spec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers:\n      - {{name: manager, image: '{image}'}}\n"
     )
 }
 
@@ -969,11 +974,10 @@ async fn a_namespace_delete_says_the_controller_in_it_is_stopped_first(w: World)
     .await;
     w.apply(
         "planrun-test",
-        &format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: controller, namespace: {ns}}}\n\
-             spec:\n  replicas: 1\n  selector: {{matchLabels: {{app: controller}}}}\n  template:\n    \
-             metadata: {{labels: {{app: controller}}}}\n    spec:\n      containers:\n      \
-             - {{name: manager, image: 'registry.example/{token}-controller:v1'}}\n"
+        &deployment_of(
+            &ns,
+            "controller",
+            &format!("registry.example/{token}-controller:v1"),
         ),
     )
     .await;

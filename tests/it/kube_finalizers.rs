@@ -13,20 +13,26 @@ fn kustomization(ns: &str, name: &str) -> String {
     )
 }
 
-/// A Deployment of `image`, running one replica when `running` (none otherwise).
+/// A Deployment of `image` in `flux-system`, running one replica when `running` (none
+/// otherwise).
 fn deployment(name: &str, image: &str, running: bool) -> String {
+    deployment_in("flux-system", name, image, running)
+}
+
+/// [`deployment`] in the namespace `ns`.
+fn deployment_in(ns: &str, name: &str, image: &str, running: bool) -> String {
     format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: flux-system, labels: {{app: {name}}}}}\nspec:\n  replicas: {}\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec: {{containers: [{{name: manager, image: '{image}'}}]}}\n",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}, labels: {{app: {name}}}}}\nspec:\n  replicas: {}\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec: {{containers: [{{name: manager, image: '{image}'}}]}}\n",
         u8::from(running)
     )
 }
 
 async fn flux_with_controllers() -> Harness {
-    flux_with_controllers_on("1.33").await
+    flux_with_controllers_on("1.33", &[]).await
 }
 
-/// [`flux_with_controllers`] on a server reporting `version`.
-async fn flux_with_controllers_on(version: &str) -> Harness {
+/// [`flux_with_controllers`] on a server reporting `version`, with `extra` seeds.
+async fn flux_with_controllers_on(version: &str, extra: &[&str]) -> Harness {
     let mut scenario = fast();
     scenario.kubernetes_version = version.into();
     // Rolled out at once.
@@ -50,7 +56,10 @@ async fn flux_with_controllers_on(version: &str) -> Harness {
                 false,
             ),
             &deployment("podinfo", "ghcr.io/stefanprodan/podinfo:6.7.0", true),
-        ],
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect::<Vec<_>>(),
     )
     .await
 }
@@ -112,10 +121,10 @@ async fn a_namespace_delete_names_the_finalizers_of_its_contents() {
     h.sb.shutdown().await;
 }
 
-/// [`flux_with_controllers_on`] `version`, and what the dry run of deleting `flux-system`
-/// says.
-async fn flux_system_deleted_on(version: &str) -> (Harness, String) {
-    let h = flux_with_controllers_on(version).await;
+/// [`flux_with_controllers_on`] `version` with `extra`, and what the dry run of deleting
+/// `flux-system` says.
+async fn flux_system_deleted_on(version: &str, extra: &[&str]) -> (Harness, String) {
+    let h = flux_with_controllers_on(version, extra).await;
     let ns = Selection::of_kind("Namespace", None, Target::Name("flux-system".into()));
     let summary = kube_delete(&h.env(LONG).dry_run(true), &delete(ns))
         .await
@@ -138,7 +147,7 @@ async fn a_controller_in_the_namespace_deleted_with_its_objects_is_stopped_first
             "Kubernetes 1.34.2 deletes a namespace's Pods before its other objects",
         ),
     ] {
-        let (h, summary) = flux_system_deleted_on(version).await;
+        let (h, summary) = flux_system_deleted_on(version, &[]).await;
         assert_eq!(
             summary,
             "would delete namespaces/flux-system; 1 object carries finalizers (finalizers.fluxcd.io); \
@@ -164,33 +173,19 @@ async fn a_controller_in_the_namespace_deleted_with_its_objects_is_stopped_first
 /// act, and both are said.
 #[tokio::test]
 async fn a_controller_elsewhere_may_act_beside_one_stopped_first() {
-    let mut scenario = fast();
-    scenario.deployment_ready_delay = planrun_sandbox::Delay::millis(0);
-    let h = Harness::start(
-        scenario,
+    let (h, summary) = flux_system_deleted_on(
+        "1.33",
         &[
-            FLUX_CRDS,
-            FLUX_NS,
             "{apiVersion: v1, kind: Namespace, metadata: {name: tenant}}",
-            &kustomization("flux-system", "flux-system"),
-            &deployment(
+            &deployment_in(
+                "tenant",
                 "kustomize-controller",
                 "ghcr.io/fluxcd/kustomize-controller:v1.4.0",
                 true,
             ),
-            &deployment(
-                "kustomize-controller",
-                "ghcr.io/fluxcd/kustomize-controller:v1.4.0",
-                true,
-            )
-            .replace("namespace: flux-system", "namespace: tenant"),
         ],
     )
     .await;
-    let ns = Selection::of_kind("Namespace", None, Target::Name("flux-system".into()));
-    let summary = kube_delete(&h.env(LONG).dry_run(true), &delete(ns))
-        .await
-        .unwrap();
     assert_eq!(
         summary,
         "would delete namespaces/flux-system; 1 object carries finalizers (finalizers.fluxcd.io); \
@@ -216,7 +211,7 @@ async fn a_controller_elsewhere_may_act_beside_one_stopped_first() {
 /// Before 1.33 a namespace's objects go in no set order: the controller in it may act.
 #[tokio::test]
 async fn before_1_33_a_controller_in_the_deleted_namespace_may_act() {
-    let (h, summary) = flux_system_deleted_on("1.32.13").await;
+    let (h, summary) = flux_system_deleted_on("1.32.13", &[]).await;
     assert_eq!(
         summary,
         "would delete namespaces/flux-system; 1 object carries finalizers (finalizers.fluxcd.io); \

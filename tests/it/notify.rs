@@ -8,52 +8,40 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::support::LocalServer;
 
 /// The secret part of the webhook URL.
 const TOKEN: &str = "s3cr3tT0kenXYZ";
 
 /// A webhook that records each POST's path and JSON body; its first answer is 500.
 struct Receiver {
-    port: u16,
+    server: LocalServer,
     got: Arc<Mutex<Vec<(String, serde_json::Value)>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Receiver {
     fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
         let got = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (g, s) = (got.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            let mut answered = 0;
-            for stream in listener.incoming() {
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                answered += 1;
-                let status = if answered == 1 { 500 } else { 200 };
-                if let Some(request) = serve(stream, status) {
-                    g.lock().unwrap().push(request);
-                }
+        let g = got.clone();
+        let mut answered = 0;
+        let server = LocalServer::start(move |stream| {
+            answered += 1;
+            let status = if answered == 1 { 500 } else { 200 };
+            if let Some(request) = serve(stream, status) {
+                g.lock().unwrap().push(request);
             }
         });
-        Self {
-            port,
-            got,
-            stop,
-            thread: Some(thread),
-        }
+        Self { server, got }
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/services/T000/B000/{TOKEN}", self.port)
+        format!(
+            "http://127.0.0.1:{}/services/T000/B000/{TOKEN}",
+            self.server.addr().port()
+        )
     }
 
     /// The texts received with a 200, in order.
@@ -64,16 +52,6 @@ impl Receiver {
             .iter()
             .map(|(_, body)| body["text"].as_str().unwrap_or_default().to_owned())
             .collect()
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

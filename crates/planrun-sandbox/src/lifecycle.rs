@@ -614,8 +614,12 @@ impl Store {
     }
 
     /// The last Pod of the finalizing namespace `name` is gone: the namespace
-    /// controller's next pass deletes the rest (see `delete_namespace_content`).
+    /// controller's next pass deletes the rest (see `delete_namespace_content`; before
+    /// 1.33 nothing waited for the Pods).
     pub(super) fn last_pod_gone(&mut self, name: &str) {
+        if !self.scenario.pods_first() {
+            return;
+        }
         let Some(uid) = self
             .get_opt(&ResKey::new("", "namespaces"), "", name)
             .map(|ns| str_at(ns, "/metadata/uid").to_owned())

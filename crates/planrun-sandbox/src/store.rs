@@ -457,14 +457,17 @@ impl Store {
     /// Gives a custom resource being written its CRD's defaults at `version`
     /// ([`defaulting`]).
     fn default_custom(&self, def: &ResourceDef, version: &str, obj: &mut Value) {
-        if let Some(schema) = def.custom.then(|| self.crd_schema(def, version)).flatten() {
+        if !def.custom {
+            return;
+        }
+        if let Some(schema) = self.crd_schema(def, version) {
             defaulting::default(obj, schema);
         }
     }
 
-    /// A CRD was written: its stored objects read with its defaults from now on, with
-    /// no new resourceVersion and no event, as the API server defaults what it reads
-    /// from storage ([`defaulting`]).
+    /// A CRD's spec was written: its stored objects read with its defaults from now on,
+    /// with no new resourceVersion and no event, as the API server defaults what it
+    /// reads from storage ([`defaulting`]).
     fn default_stored(&mut self, crd: &Value) {
         let (Some(group), Some(plural)) = (
             crd.pointer("/spec/group").and_then(Value::as_str),
@@ -783,7 +786,10 @@ impl Store {
                 let name = meta(&obj, "name").unwrap_or_default();
                 self.crds_since.insert(name, self.rv);
             }
-            self.default_stored(&obj);
+            // Status writes (Established, finalization) leave the schemas as they were.
+            if prev.as_ref().map(|p| &p["spec"]) != Some(&obj["spec"]) {
+                self.default_stored(&obj);
+            }
         }
         self.emit(res.clone(), kind, obj.clone(), prev);
         obj

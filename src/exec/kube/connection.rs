@@ -3,10 +3,12 @@
 //! plan's context guard, and the shared client with its kind cache.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use planrun_text::KubeVersion;
 
 use super::error::KubeError;
 use super::kinds::Kinds;
@@ -28,6 +30,8 @@ pub struct Connection {
     context: String,
     server: String,
     kinds: Kinds,
+    /// The server's version, once asked (`GET /version`; [`Connection::server_version`]).
+    version: Arc<tokio::sync::OnceCell<KubeVersion>>,
     /// The kubeconfig files read, in merge order (absolute); empty for a client made
     /// elsewhere ([`Connection::new`]).
     files: Vec<PathBuf>,
@@ -89,6 +93,7 @@ impl Connection {
         let server = server.strip_suffix('/').unwrap_or(&server).to_string();
         Self {
             kinds: Kinds::new(client.clone()),
+            version: Arc::default(),
             client,
             context: context.into(),
             server,
@@ -120,16 +125,40 @@ impl Connection {
         &self.kinds
     }
 
+    /// The server's version: `GET /version` the first time (or the one
+    /// [`Connection::check_reachable`] made), the same answer after. The error says what
+    /// went wrong; a failure is not kept, so a later call asks again.
+    pub(crate) async fn server_version(&self) -> Result<KubeVersion, String> {
+        self.version
+            .get_or_try_init(|| async {
+                let info = self
+                    .client
+                    .apiserver_version()
+                    .await
+                    .map_err(|e| format!("GET /version: {}", super::retry::describe(&e)))?;
+                KubeVersion::parse(&info.git_version).ok_or_else(|| {
+                    format!("GET /version: unreadable gitVersion {:?}", info.git_version)
+                })
+            })
+            .await
+            .cloned()
+    }
+
     /// Whether the API server answers: `GET /version`, then discovery (`GET /api`,
     /// `GET /apis`), all within `within` (one deadline for the three, retries of
     /// the client included). Refuses with the server, the context and what went wrong:
     /// connection refused, a TLS failure, 401/403, no answer in time.
     pub async fn check_reachable(&self, within: Duration) -> Result<(), KubeError> {
         let probe = async {
-            self.client
+            let info = self
+                .client
                 .apiserver_version()
                 .await
                 .map_err(|e| ("GET /version", e))?;
+            if let Some(version) = KubeVersion::parse(&info.git_version) {
+                // Kept for whoever asks next (`server_version`).
+                let _ = self.version.set(version);
+            }
             self.client
                 .list_core_api_versions()
                 .await

@@ -237,8 +237,6 @@ async fn scan_inner(
             return;
         }
     };
-    // Asked once, when a controller runs in a namespace this task deletes.
-    let mut order: Option<Result<NamespaceOrder, String>> = None;
     for (token, finalizers) in &tokens {
         let finalizers: Vec<&str> = finalizers.iter().map(|f| f.as_str()).collect();
         let within = reached_only_within(&holders, token);
@@ -258,12 +256,8 @@ async fn scan_inner(
         }
         let mut stopped = false;
         if let (Some(namespace), false) = (within, inside.is_empty()) {
-            let known = match order.take() {
-                Some(known) => known,
-                None => NamespaceOrder::of_server(env).await,
-            };
             let lines = inside.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>();
-            findings.lines.push(match &known {
+            findings.lines.push(match &NamespaceOrder::of_server(env).await {
                 Ok(order) if order.pods_first() => {
                     stopped = true;
                     format!(
@@ -287,7 +281,6 @@ async fn scan_inner(
                     lines.join(", ")
                 ),
             });
-            order = Some(known);
         }
         for (name, line) in inside {
             if stopped {

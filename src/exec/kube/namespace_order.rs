@@ -22,7 +22,6 @@
 use planrun_text::KubeVersion;
 
 use super::env::TaskEnv;
-use super::retry::describe;
 
 /// The namespace controller's order on one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,16 +54,10 @@ impl NamespaceOrder {
         Self { version, gate }
     }
 
-    /// Asks the server its version (`GET /version`); the error says what went wrong.
+    /// The order of the task's server ([`super::Connection::server_version`], asked once
+    /// per connection); the error says what went wrong.
     pub(crate) async fn of_server(env: &TaskEnv<'_>) -> Result<Self, String> {
-        let info = env
-            .client()
-            .apiserver_version()
-            .await
-            .map_err(|e| format!("GET /version: {}", describe(&e)))?;
-        KubeVersion::parse(&info.git_version)
-            .map(Self::of)
-            .ok_or_else(|| format!("GET /version: unreadable gitVersion {:?}", info.git_version))
+        env.conn.server_version().await.map(Self::of)
     }
 
     /// Whether a deleted namespace loses its Pods before anything else.

@@ -24,6 +24,8 @@ use super::watch::{Unserved, WatchEnd};
 /// How long a timeout message may spend looking up what holds a stuck object (a CRD's
 /// custom resources, a namespace's Pods).
 const EXPLAIN_BUDGET: Duration = Duration::from_secs(3);
+/// How many of those a timeout message names (the rest are counted).
+const EXPLAIN_NAMED: usize = 5;
 
 /// Waits until nothing matches `spec.selection`. Returns a one-line summary.
 pub async fn wait_absent(env: &TaskEnv<'_>, spec: &WaitAbsent) -> Result<String, KubeError> {
@@ -169,7 +171,7 @@ async fn remaining_custom_resources(env: &TaskEnv<'_>, crd: &DynamicObject) -> V
         "custom resource remains",
         "custom resources remain",
     )];
-    for obj in items.iter().take(5) {
+    for obj in items.iter().take(EXPLAIN_NAMED) {
         let name = match obj.namespace() {
             Some(ns) => format!("{ns}/{}", obj.name_any()),
             None => obj.name_any(),
@@ -213,7 +215,7 @@ async fn remaining_pods(env: &TaskEnv<'_>, namespace: &DynamicObject) -> Vec<Str
             ""
         }
     )];
-    for pod in items.iter().take(5) {
+    for pod in items.iter().take(EXPLAIN_NAMED) {
         let mut about = vec![match &pod.metadata.deletion_timestamp {
             Some(ts) => format!("being deleted since {}", ts.0),
             None => "not being deleted".to_owned(),

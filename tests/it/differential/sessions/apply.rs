@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
-use super::{Obs, Side, apply, cm_uri, configmap, crd, create, establish, expect_ok};
+use super::{Obs, Side, apply, cm_uri, configmap, crd, create, establish, expect_ok, send};
 
 /// `alpha` applies a ConfigMap that does not exist: the server creates it (201), owned
 /// by `alpha` through `Apply`.
@@ -241,14 +241,14 @@ pub async fn stale_update(s: Arc<Side>, ns: String) -> Value {
     expect_ok(&s, "the merge patch", &raw);
     let mut old = first.clone();
     old["data"]["a"] = json!("3");
-    let raw = s
-        .raw(
-            "PUT",
-            &cm_uri(&ns, Some("stale")),
-            Some("application/json"),
-            Some(serde_json::to_vec(&old).unwrap()),
-        )
-        .await;
+    let raw = send(
+        &s,
+        "PUT",
+        &cm_uri(&ns, Some("stale")),
+        "application/json",
+        &old,
+    )
+    .await;
     o.put("stale_put", raw.seen());
     // A PUT without a resourceVersion is unconditional.
     let mut blind = first;
@@ -257,14 +257,14 @@ pub async fn stale_update(s: Arc<Side>, ns: String) -> Value {
         .unwrap()
         .remove("resourceVersion");
     blind["data"]["a"] = json!("4");
-    let raw = s
-        .raw(
-            "PUT",
-            &cm_uri(&ns, Some("stale")),
-            Some("application/json"),
-            Some(serde_json::to_vec(&blind).unwrap()),
-        )
-        .await;
+    let raw = send(
+        &s,
+        "PUT",
+        &cm_uri(&ns, Some("stale")),
+        "application/json",
+        &blind,
+    )
+    .await;
     o.put("blind_put", raw.seen());
     o.done()
 }
@@ -328,15 +328,7 @@ pub async fn generation_and_status(s: Arc<Side>, ns: String) -> Value {
     let merge = |body: Value, sub: &'static str| {
         let s = s.clone();
         let uri = format!("{uri}/g{sub}");
-        async move {
-            s.raw(
-                "PATCH",
-                &uri,
-                Some("application/merge-patch+json"),
-                Some(serde_json::to_vec(&body).unwrap()),
-            )
-            .await
-        }
+        async move { send(&s, "PATCH", &uri, "application/merge-patch+json", &body).await }
     };
     let spec = merge(json!({"spec": {"size": 2}}), "").await;
     o.put(
@@ -390,14 +382,14 @@ fn managers_of(body: &Value, only: &[&str]) -> Vec<Value> {
 /// Takes the finalizers off the object at `uri`: nothing is to hold the session's
 /// namespace.
 async fn clear_finalizers(s: &Side, uri: &str) {
-    let raw = s
-        .raw(
-            "PATCH",
-            uri,
-            Some("application/merge-patch+json"),
-            Some(serde_json::to_vec(&json!({"metadata": {"finalizers": null}})).unwrap()),
-        )
-        .await;
+    let raw = send(
+        s,
+        "PATCH",
+        uri,
+        "application/merge-patch+json",
+        &json!({"metadata": {"finalizers": null}}),
+    )
+    .await;
     expect_ok(s, "clear the finalizers", &raw);
 }
 
@@ -478,14 +470,14 @@ pub async fn ssa_keyed_lists(s: Arc<Side>, ns: String) -> Value {
         o.put(step, shown(&apply(&s, &uri, manager, false, &object).await));
     }
     let gamma = json!({"spec": {"template": {"spec": {"containers": [web("v3")]}}}});
-    let raw = s
-        .raw(
-            "PATCH",
-            &format!("{uri}?fieldManager=gamma"),
-            Some("application/strategic-merge-patch+json"),
-            Some(serde_json::to_vec(&gamma).unwrap()),
-        )
-        .await;
+    let raw = send(
+        &s,
+        "PATCH",
+        &format!("{uri}?fieldManager=gamma"),
+        "application/strategic-merge-patch+json",
+        &gamma,
+    )
+    .await;
     o.put("gamma_patch", shown(&raw));
     for (step, object) in [
         ("alpha_again", alpha.clone()),
@@ -616,14 +608,14 @@ pub async fn crd_defaults(s: Arc<Side>, ns: String) -> Value {
     o.put("apply", seen(&applied));
     let mut body = got.body.clone();
     body["spec"]["timeout"] = Value::Null;
-    let put = s
-        .raw(
-            "PUT",
-            &format!("{collection}/made?fieldManager=putter"),
-            Some("application/json"),
-            Some(serde_json::to_vec(&body).unwrap()),
-        )
-        .await;
+    let put = send(
+        &s,
+        "PUT",
+        &format!("{collection}/made?fieldManager=putter"),
+        "application/json",
+        &body,
+    )
+    .await;
     o.put("put_null_timeout", seen(&put));
     // A new default in the CRD: the object reads with it, at the same resourceVersion.
     let mut more = spec_properties.clone();
@@ -632,14 +624,7 @@ pub async fn crd_defaults(s: Arc<Side>, ns: String) -> Value {
         format!("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.{group}");
     let patch = json!([{"op": "replace", "path": "/spec/versions/0/schema/openAPIV3Schema",
                         "value": schema(&more)}]);
-    let raw = s
-        .raw(
-            "PATCH",
-            &crd_uri,
-            Some("application/json-patch+json"),
-            Some(serde_json::to_vec(&patch).unwrap()),
-        )
-        .await;
+    let raw = send(&s, "PATCH", &crd_uri, "application/json-patch+json", &patch).await;
     expect_ok(&s, "add a default to the CRD", &raw);
     let before = super::rv(&put.body);
     let after = super::poll_until(&s, &format!("{collection}/made"), |r| {
@@ -726,14 +711,14 @@ pub async fn strategic_lists(s: Arc<Side>, ns: String) -> Value {
                 {"name": "web", "ports": [{"containerPort": 80, "name": "http"}]}]}}}}),
         ),
     ] {
-        let raw = s
-            .raw(
-                "PATCH",
-                &uri,
-                Some("application/strategic-merge-patch+json"),
-                Some(serde_json::to_vec(&patch).unwrap()),
-            )
-            .await;
+        let raw = send(
+            &s,
+            "PATCH",
+            &uri,
+            "application/strategic-merge-patch+json",
+            &patch,
+        )
+        .await;
         o.put(
             step,
             if (200..300).contains(&raw.status) {

@@ -8,16 +8,10 @@ use kube::api::{Api, DeleteParams, Preconditions};
 use serde_json::{Value, json};
 
 use super::apply::kube_error;
-use super::{Obs, Side, cm_uri, configmap, crd, create, establish, expect_ok, poll_until};
+use super::{Obs, Side, cm_uri, configmap, crd, create, establish, expect_ok, poll_until, send};
 
 async fn delete_with(s: &Side, uri: &str, options: Value) -> super::Raw {
-    s.raw(
-        "DELETE",
-        uri,
-        Some("application/json"),
-        Some(serde_json::to_vec(&options).unwrap()),
-    )
-    .await
+    send(s, "DELETE", uri, "application/json", &options).await
 }
 
 /// Preconditions on uid and resourceVersion: a mismatch is 409 and deletes nothing; a

@@ -125,22 +125,28 @@ pub fn configmap(ns: &str, name: &str, labels: Value, data: Value) -> Value {
 /// Server-side apply of `object` to `uri` by `manager`.
 pub async fn apply(side: &Side, uri: &str, manager: &str, force: bool, object: &Value) -> Raw {
     let force = if force { "&force=true" } else { "" };
-    side.raw(
+    send(
+        side,
         "PATCH",
         &format!("{uri}?fieldManager={manager}{force}"),
-        Some("application/apply-patch+yaml"),
-        Some(serde_json::to_vec(object).unwrap()),
+        "application/apply-patch+yaml",
+        object,
     )
     .await
 }
 
 /// POST of `object` to the collection `uri`.
 pub async fn create(side: &Side, uri: &str, object: &Value) -> Raw {
+    send(side, "POST", uri, "application/json", object).await
+}
+
+/// A `method` request to `uri` with `body` as JSON, sent as `content_type`.
+pub async fn send(side: &Side, method: &str, uri: &str, content_type: &str, body: &Value) -> Raw {
     side.raw(
-        "POST",
+        method,
         uri,
-        Some("application/json"),
-        Some(serde_json::to_vec(object).unwrap()),
+        Some(content_type),
+        Some(serde_json::to_vec(body).unwrap()),
     )
     .await
 }

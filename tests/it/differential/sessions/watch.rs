@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Obs, Side, cm_uri, configmap, crd, create, establish, expect_ok, rv};
+use super::{Obs, Side, cm_uri, configmap, crd, create, establish, expect_ok, rv, send};
 use crate::differential::side::WatchLog;
 
 /// Long enough for any event the sessions cause to arrive on a loaded machine.
@@ -15,14 +15,14 @@ const READ: Duration = Duration::from_secs(30);
 
 /// Merge-patches ConfigMap `name`.
 async fn merge(s: &Side, ns: &str, name: &str, patch: Value) -> Value {
-    let raw = s
-        .raw(
-            "PATCH",
-            &cm_uri(ns, Some(name)),
-            Some("application/merge-patch+json"),
-            Some(serde_json::to_vec(&patch).unwrap()),
-        )
-        .await;
+    let raw = send(
+        s,
+        "PATCH",
+        &cm_uri(ns, Some(name)),
+        "application/merge-patch+json",
+        &patch,
+    )
+    .await;
     expect_ok(s, "merge patch", &raw);
     raw.body
 }
