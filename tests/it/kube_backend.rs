@@ -204,10 +204,19 @@ impl World {
     /// A namespaced CRD `<plural>.<group>` of kind `kind` (plural: lowercase + s),
     /// storing anything, with a status subresource.
     pub fn crd(&self, group: &str, kind: &str) -> String {
+        self.crd_of(
+            group,
+            kind,
+            "{type: object, x-kubernetes-preserve-unknown-fields: true}",
+        )
+    }
+
+    /// As [`World::crd`], with `schema` (flow-style YAML) as its `openAPIV3Schema`.
+    pub fn crd_of(&self, group: &str, kind: &str, schema: &str) -> String {
         let plural = format!("{}s", kind.to_lowercase());
         format!(
             "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: {plural}.{group}}}\n\
-             spec:\n  group: {group}\n  names: {{kind: {kind}, listKind: {kind}List, plural: {plural}, singular: {}}}\n  scope: Namespaced\n  versions:\n  - {{name: v1, served: true, storage: true, subresources: {{status: {{}}}}, schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}}}\n",
+             spec:\n  group: {group}\n  names: {{kind: {kind}, listKind: {kind}List, plural: {plural}, singular: {}}}\n  scope: Namespaced\n  versions:\n  - {{name: v1, served: true, storage: true, subresources: {{status: {{}}}}, schema: {{openAPIV3Schema: {schema}}}}}\n",
             kind.to_lowercase()
         )
     }

@@ -56,6 +56,7 @@ on_both_backends!(
     a_namespace_held_by_its_content_is_waited_for_until_the_finalizer_goes,
     a_namespace_held_by_a_pod_names_the_pod,
     a_namespace_delete_says_the_controller_in_it_is_stopped_first,
+    a_field_the_kind_does_not_declare_is_refused_at_once_and_named,
 );
 
 fn widget(group: &str, kind: &str, ns: &str, name: &str, finalizers: &[&str]) -> String {
@@ -1018,5 +1019,141 @@ async fn a_namespace_delete_says_the_controller_in_it_is_stopped_first(w: World)
         false,
     )
     .await;
+    w.finish().await;
+}
+
+/// A typo in an applied custom resource or in a merge patch: the real API server's
+/// field manager refuses an apply with a 500 (which is no passing fault), and a patch
+/// sent with `fieldValidation=Strict` with a 422 that quotes the whole object. Each task
+/// fails at its first attempt, names the field alone, and changes nothing.
+async fn a_field_the_kind_does_not_declare_is_refused_at_once_and_named(w: World) {
+    let group = w.group("s");
+    let ns = w.name("schema");
+    w.apply(
+        "planrun-test",
+        &w.crd_of(
+            &group,
+            "Gauge",
+            "{type: object, properties: {spec: {type: object, properties: {size: {type: integer}, paused: {type: boolean}}}}}",
+        ),
+    )
+    .await;
+    w.apply("planrun-test", &namespace(&ns)).await;
+    // Served once an object can be written (the real server serves a new CRD's kind a
+    // moment after it is created).
+    w.apply(
+        "planrun-test",
+        &format!(
+            "{{apiVersion: {group}/v1, kind: Gauge, metadata: {{name: other, namespace: {ns}}}}}"
+        ),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let apply = |text: String| {
+        let file = dir.path().join("gauge.yaml");
+        std::fs::write(&file, text).unwrap();
+        KubeApply {
+            source: ApplySource::Files(vec![file]),
+            only: Vec::new(),
+            if_absent: false,
+            field_manager: "planrun".into(),
+            force: false,
+        }
+    };
+    let gauge = |spec: &str, labels: &str| {
+        format!(
+            "apiVersion: {group}/v1\nkind: Gauge\nmetadata: {{name: g, namespace: {ns}{labels}}}\nspec: {spec}\n"
+        )
+    };
+    let before = w.lines.all().len();
+    let err = kube_apply(
+        &w.env(LONG),
+        &apply(gauge("{size: 1, sizee: 3}", "")),
+        dir.path(),
+        &Redactor::new(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "apply gauges/{ns}/g: the server's schema for its kind refuses a field\n  spec.sizee: not declared"
+        )
+    );
+    let err = kube_apply(
+        &w.env(LONG),
+        &apply(gauge("{size: 1}", ", labelz: {a: b}")),
+        dir.path(),
+        &Redactor::new(),
+    )
+    .await
+    .unwrap_err();
+    // planrun reads metadata as ObjectMeta itself, and says what that would drop.
+    assert!(
+        err.to_string().ends_with(&format!(
+            "gauge.yaml: {ns}/g: metadata.labelz is not a field of an object's metadata (a typo? metadata has name, namespace, labels, annotations, finalizers, ownerReferences, ...)"
+        )),
+        "{err}"
+    );
+    assert!(
+        !w.lines.all()[before..].iter().any(|l| l.contains("retry")),
+        "a refusal is not retried: {:#?}",
+        w.lines.all()
+    );
+    assert!(
+        w.get(&format!("{group}/v1"), "Gauge", &ns, "g")
+            .await
+            .is_none()
+    );
+    kube_apply(
+        &w.env(LONG),
+        &apply(gauge("{size: 1}", "")),
+        dir.path(),
+        &Redactor::new(),
+    )
+    .await
+    .unwrap();
+    let version = w
+        .get(&format!("{group}/v1"), "Gauge", &ns, "g")
+        .await
+        .unwrap()["metadata"]["resourceVersion"]
+        .clone();
+    let sel = || Selection {
+        kinds: KindSet::Kind {
+            kind: "Gauge".into(),
+            api_version: Some(format!("{group}/v1")),
+        },
+        namespace: Namespaces::Named(ns.clone()),
+        target: name("g"),
+    };
+    let typo = KubePatch {
+        selection: sel(),
+        change: PatchChange::Merge(json!({"spec": {"pausd": true}})),
+    };
+    let err = kube_patch(&w.env(LONG), &typo).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "patch gauges/{ns}/g: the server's schema for its kind refuses a field\n  spec.pausd: not declared"
+        )
+    );
+    let g = w
+        .get(&format!("{group}/v1"), "Gauge", &ns, "g")
+        .await
+        .unwrap();
+    assert_eq!(g["metadata"]["resourceVersion"], version, "written anyway");
+    let right = KubePatch {
+        selection: sel(),
+        change: PatchChange::Merge(json!({"spec": {"paused": true}})),
+    };
+    assert_eq!(
+        kube_patch(&w.env(LONG), &right).await.unwrap(),
+        format!("patched 1 object in 1 namespace")
+    );
+    let g = w
+        .get(&format!("{group}/v1"), "Gauge", &ns, "g")
+        .await
+        .unwrap();
+    assert_eq!(g["spec"], json!({"size": 1, "paused": true}));
     w.finish().await;
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -21,6 +21,7 @@ use super::shared::Shared;
 use super::status::{ApiError, delete_success};
 use super::store::{DeleteOpts, Deleted, PatchKind, Store, WriteOpts};
 use super::table;
+use super::unknown_fields::{FieldValidation, warning_header};
 use super::watch::{self, WatchParams};
 
 /// A parsed request path.
@@ -374,6 +375,7 @@ fn write_opts(q: &Params, headers: &HeaderMap) -> WriteOpts {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        validation: FieldValidation::default(),
     }
 }
 
@@ -450,7 +452,19 @@ async fn resource(
             .or_else(|_| serde_yaml::from_slice(&body))
             .map_err(|e| ApiError::bad_request(format!("error decoding the request body: {e}")))
     };
-    let opts = write_opts(&q, &headers);
+    let mut opts = write_opts(&q, &headers);
+    let options = match method {
+        Method::POST => Some("CreateOptions"),
+        Method::PUT => Some("UpdateOptions"),
+        Method::PATCH => Some("PatchOptions"),
+        _ => None,
+    };
+    if let Some(options) = options {
+        match FieldValidation::parse(param(&q, "fieldValidation"), options) {
+            Ok(v) => opts.validation = v,
+            Err(e) => return e.into(),
+        }
+    }
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -535,8 +549,11 @@ async fn resource(
                     ));
                 }
                 let b = json_body()?;
-                let obj = shared.with_store(|s| s.create(&def, &version, &ns, b, &opts))?;
-                Ok(created(Store::present(&def, &version, obj)))
+                let (obj, warnings) = write(shared, |s| s.create(&def, &version, &ns, b, &opts))?;
+                Ok(warned(
+                    created(Store::present(&def, &version, obj)),
+                    &warnings,
+                ))
             }
             (Method::PUT, Some(name)) => {
                 let mut b = json_body()?;
@@ -548,9 +565,10 @@ async fn resource(
                         b.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
                     b = next;
                 }
-                let obj = shared
-                    .with_store(|s| s.update(&def, &version, &ns, name, b, status_sub, &opts))?;
-                Ok(ok(Store::present(&def, &version, obj)))
+                let (obj, warnings) = write(shared, |s| {
+                    s.update(&def, &version, &ns, name, b, status_sub, &opts)
+                })?;
+                Ok(warned(ok(Store::present(&def, &version, obj)), &warnings))
             }
             (Method::PATCH, Some(name)) => {
                 let kind = match content_type.as_str() {
@@ -564,11 +582,14 @@ async fn resource(
                     _ => return Err(ApiError::unsupported_media_type_route()),
                 };
                 let existed = shared.with_store(|s| s.get_opt(&def.key(), &ns, name).is_some());
-                let obj = shared.with_store(|s| {
+                let (obj, warnings) = write(shared, |s| {
                     s.patch(&def, &version, &ns, name, kind, &body, status_sub, &opts)
                 })?;
                 let obj = Store::present(&def, &version, obj);
-                Ok(if existed { ok(obj) } else { created(obj) })
+                Ok(warned(
+                    if existed { ok(obj) } else { created(obj) },
+                    &warnings,
+                ))
             }
             (Method::DELETE, name) => {
                 let mut d = DeleteOpts::default();
@@ -633,6 +654,30 @@ async fn resource(
         }
     })();
     result.unwrap_or_else(Answer::from)
+}
+
+/// Runs a write on the store and takes the warnings it gave, under one lock (another
+/// request's warnings are never mixed in).
+fn write<T>(
+    shared: &Arc<Shared>,
+    f: impl FnOnce(&mut Store) -> Result<T, ApiError>,
+) -> Result<(T, Vec<String>), ApiError> {
+    shared.with_store(|s| {
+        s.take_warnings();
+        let out = f(s);
+        let warnings = s.take_warnings();
+        out.map(|v| (v, warnings))
+    })
+}
+
+/// An answer with a `Warning` header for each warning.
+fn warned(mut answer: Answer, warnings: &[String]) -> Answer {
+    for w in warnings {
+        if let Ok(v) = HeaderValue::from_str(&warning_header(w)) {
+            answer.response.headers_mut().append(header::WARNING, v);
+        }
+    }
+    answer
 }
 
 /// The CRD defining a custom kind (for its printer columns).

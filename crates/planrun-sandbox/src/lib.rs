@@ -134,6 +134,7 @@ mod state;
 mod status;
 mod store;
 mod table;
+mod unknown_fields;
 mod watch;
 mod workloads;
 

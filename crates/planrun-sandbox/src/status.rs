@@ -164,9 +164,12 @@ impl ApiError {
             "Invalid",
             format!("{qualified_kind} {name:?} is invalid: {what}"),
         );
-        let mut details = json!({ "kind": kind, "causes": causes.iter().map(|c| json!({
+        let mut details = json!({ "causes": causes.iter().map(|c| json!({
             "reason": c.reason, "message": c.message, "field": c.field,
         })).collect::<Vec<_>>() });
+        if !kind.is_empty() {
+            details["kind"] = json!(kind);
+        }
         if !name.is_empty() {
             details["name"] = json!(name);
         }
@@ -247,6 +250,13 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
+        // A failure that is no API status of its own (a 500 of a Go error) has no
+        // reason at all.
+        if self.reason.is_empty()
+            && let Some(s) = s.as_object_mut()
+        {
+            s.remove("reason");
+        }
         let mut details = self.details.clone();
         if let Some(secs) = self.retry_after {
             let d = details.get_or_insert_with(|| json!({}));

@@ -17,6 +17,7 @@ use super::resources::{self, ResKey, ResourceDef};
 use super::scenario::Scenario;
 use super::selector::Selectors;
 use super::status::{ApiError, Cause};
+use super::unknown_fields::{self, FieldValidation, Write};
 
 /// A watch event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +182,8 @@ pub struct WriteOpts {
     pub force: bool,
     /// The client's User-Agent, the default field manager.
     pub user_agent: Option<String>,
+    /// `fieldValidation`: what the client hears of fields the kind does not declare.
+    pub validation: FieldValidation,
 }
 
 impl WriteOpts {
@@ -305,6 +308,9 @@ pub struct Store {
     activity: Vec<Activity>,
     /// Reactions armed on this store, evaluated after every change.
     reactions: Vec<Armed>,
+    /// What the request being handled is warned of (`Warning` headers), taken by the
+    /// HTTP layer with [`Store::take_warnings`].
+    warnings: Vec<String>,
 }
 
 /// The current time in the API's RFC 3339 form (whole seconds, UTC).
@@ -404,6 +410,7 @@ impl Store {
             noted: BTreeSet::new(),
             activity: Vec::new(),
             reactions: Vec::new(),
+            warnings: Vec::new(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let obj = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":ns}});
@@ -463,6 +470,41 @@ impl Store {
         if let Some(schema) = self.crd_schema(def, version) {
             defaulting::default(obj, schema);
         }
+    }
+
+    /// The warnings of the writes since the last call.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// Drops what the kind's schema does not declare from an object written by Update
+    /// (`write` says how), and warns of it or refuses the write as `opts` asked
+    /// ([`unknown_fields`]).
+    fn drop_undeclared(
+        &mut self,
+        def: &ResourceDef,
+        version: &str,
+        mut obj: Value,
+        opts: &WriteOpts,
+        write: Write,
+    ) -> Result<Value, ApiError> {
+        let as_sent = (opts.validation == FieldValidation::Strict).then(|| obj.clone());
+        let schema = if def.custom {
+            self.crd_schema(def, version)
+        } else {
+            None
+        };
+        let paths = unknown_fields::prune(&mut obj, schema);
+        let warnings = unknown_fields::judge(
+            opts.validation,
+            &paths,
+            write,
+            &def.kind,
+            version,
+            as_sent.as_ref().unwrap_or(&obj),
+        )?;
+        self.warnings.extend(warnings);
+        Ok(obj)
     }
 
     /// A CRD's spec was written: its stored objects read with its defaults from now on,
@@ -831,8 +873,12 @@ impl Store {
         body: Value,
         opts: &WriteOpts,
     ) -> Result<Value, ApiError> {
-        let obj = self.prepare_new(def, version, ns, body, None)?;
-        let mut obj = obj;
+        let body = if body.is_object() {
+            self.drop_undeclared(def, version, body, opts, Write::Decode)?
+        } else {
+            body
+        };
+        let mut obj = self.prepare_new(def, version, ns, body, None)?;
         self.record_update(
             def,
             version,
@@ -1111,7 +1157,7 @@ impl Store {
             )));
         }
         // A body without resourceVersion is an unconditional update, as for built-ins.
-        let mut new = body;
+        let mut new = self.drop_undeclared(def, version, body, opts, Write::Decode)?;
         if !body_has_managed_fields(&new)
             && let Some(mf) = old.pointer("/metadata/managedFields")
         {
@@ -1170,6 +1216,22 @@ impl Store {
                     "apply configuration must set apiVersion {api_version} and kind {}",
                     def.kind
                 )));
+            }
+            let undeclared = unknown_fields::undeclared_in_apply(
+                &applied,
+                if def.custom {
+                    self.crd_schema(def, version)
+                } else {
+                    None
+                },
+            );
+            if !undeclared.is_empty() {
+                return Err(unknown_fields::apply_refusal(
+                    &applied,
+                    &api_version,
+                    &def.kind,
+                    &undeclared,
+                ));
             }
             let now = now();
             let live = self.get_opt(&def.key(), ns, name).cloned();
@@ -1238,6 +1300,11 @@ impl Store {
             PatchKind::Json => patch::json_patch(&mut new, &parsed)?,
             PatchKind::Apply => unreachable!("handled above"),
         }
+        let new = if new.is_object() {
+            self.drop_undeclared(def, version, new, opts, Write::Patch)?
+        } else {
+            new
+        };
         let new = restrict(def, &old, new, scope);
         self.commit_update(def, version, old, new, opts, scope, true)
     }

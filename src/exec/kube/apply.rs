@@ -263,10 +263,22 @@ fn load_objects(
     for (path, text) in &texts {
         for value in parse_manifests(text, path)? {
             let obj: DynamicObject =
-                serde_json::from_value(value).map_err(|e| KubeError::Manifest {
+                serde_json::from_value(value.clone()).map_err(|e| KubeError::Manifest {
                     path: path.clone(),
                     message: format!("not a Kubernetes object: {e}"),
                 })?;
+            let lost = lost_metadata(&value, &object_value(&obj));
+            if !lost.is_empty() {
+                return Err(KubeError::Manifest {
+                    path: path.clone(),
+                    message: format!(
+                        "{}: {} {} not a field of an object's metadata (a typo? metadata has name, namespace, labels, annotations, finalizers, ownerReferences, ...)",
+                        object_name(&obj),
+                        lost.join(", "),
+                        if lost.len() == 1 { "is" } else { "are" }
+                    ),
+                });
+            }
             // Before anything about the object is said anywhere.
             if is_secret(&obj) {
                 register_secret_values(&object_value(&obj), redactor);
@@ -307,6 +319,21 @@ fn load_objects(
             .filter(|o| matches_only(o, &spec.only))
             .collect(),
     )))
+}
+
+/// The `metadata` fields of a manifest that reading it as an object dropped: those
+/// ObjectMeta does not have (k8s.io/apimachinery `pkg/apis/meta/v1/types.go`), which
+/// the API server would drop too, with a warning nobody reads.
+fn lost_metadata(manifest: &Value, read: &Value) -> Vec<String> {
+    let Some(Value::Object(given)) = manifest.get("metadata") else {
+        return Vec::new();
+    };
+    let kept = read.get("metadata").and_then(Value::as_object);
+    given
+        .iter()
+        .filter(|(k, v)| !v.is_null() && kept.is_none_or(|m| !m.contains_key(*k)))
+        .map(|(k, _)| format!("metadata.{k}"))
+        .collect()
 }
 
 fn only_text(only: &[ObjectName]) -> String {
@@ -468,6 +495,19 @@ impl KubeWork for KubeApply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_fields_reading_would_drop_are_named() {
+        let manifest: Value = serde_yaml::from_str(
+            "{apiVersion: v1, kind: ConfigMap, metadata: {name: a, lables: {x: y}, annotations: {}, finalizers: [], creationTimestamp: null, namespce: n}}",
+        )
+        .unwrap();
+        let obj: DynamicObject = serde_json::from_value(manifest.clone()).unwrap();
+        assert_eq!(
+            lost_metadata(&manifest, &object_value(&obj)),
+            ["metadata.lables", "metadata.namespce"]
+        );
+    }
 
     #[test]
     fn lists_and_documents_are_read_alike() {

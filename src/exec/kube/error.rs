@@ -89,6 +89,27 @@ pub enum KubeError {
         message: String,
     },
 
+    /// The server refused an object or patch for fields its kind's schema does not
+    /// declare (or gives twice): a server-side apply (a 500 of the field manager), or
+    /// a write planrun sent with `fieldValidation=Strict`.
+    #[error(
+        "{verb} {resource}: the server's schema for its kind refuses {}{}",
+        if problems.len() == 1 { "a field" } else { "these fields" },
+        detail_lines(problems)
+    )]
+    #[diagnostic(
+        code(planrun::kube::undeclared_fields),
+        help(
+            "check each field's spelling and indentation, and the object's apiVersion, against the kind's schema (kubectl explain KIND.FIELD); the API server keeps no field its schema does not declare"
+        )
+    )]
+    Schema {
+        verb: &'static str,
+        resource: String,
+        /// One line per field: `spec.sizee: not declared`.
+        problems: Vec<String>,
+    },
+
     /// A request kept failing with transient errors until the deadline.
     #[error(
         "{verb} {resource}: still failing when the task's time ran out after {attempts} attempts; last error: {last}"

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeSet;
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams, ResourceExt};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, ResourceExt, ValidationDirective};
 use planrun_text::plural;
 use serde_json::{Value, json};
 
@@ -143,9 +143,15 @@ pub async fn kube_patch(env: &TaskEnv<'_>, spec: &KubePatch) -> Result<String, K
     Ok(sel.noted(summary))
 }
 
+/// Every patch is sent with `fieldValidation=Strict`, as kubectl sends its writes: a
+/// field the kind does not declare (a typo in the plan's patch) is refused rather than
+/// dropped by the server with a warning nobody reads, which would leave the task
+/// saying the object was already as patched (k8s.io/apiserver v0.36.3
+/// `pkg/endpoints/handlers/patch.go`).
 fn params(env: &TaskEnv<'_>) -> PatchParams {
     PatchParams {
         dry_run: env.dry_run,
+        field_validation: Some(ValidationDirective::Strict),
         ..PatchParams::default()
     }
 }

@@ -39,6 +39,11 @@ pub(crate) fn classify_code(code: u16, retry_after_secs: Option<u32>) -> Class {
 /// Classifies a client error.
 pub(crate) fn classify(e: &kube::Error) -> Class {
     match e {
+        // The field manager's refusal of what the kind does not declare is a 500, and
+        // the same request fails the same way again.
+        kube::Error::Api(status) if typed_object_refusal(&status.message).is_some() => {
+            Class::Permanent
+        }
         kube::Error::Api(status) => classify_code(
             status.code,
             status.details.as_ref().map(|d| d.retry_after_seconds),
@@ -123,8 +128,73 @@ fn status_text(code: u16, reason: &str, message: &str) -> String {
     }
 }
 
+/// The field manager's refusal of an object it cannot convert to the kind's type
+/// (k8s.io/apimachinery v0.36.3 `pkg/util/managedfields/internal/structuredmerge.go`:
+/// `failed to create typed patch object (<ns>/<name>; <gvk>): <errors>`, for the
+/// applied configuration, or `typed live object` for the stored one), answered with a
+/// 500: the errors after the prefix, one per line.
+fn typed_object_refusal(message: &str) -> Option<Vec<&str>> {
+    let rest = [
+        "failed to create typed patch object (",
+        "failed to create typed live object (",
+    ]
+    .iter()
+    .find_map(|p| message.strip_prefix(p))?;
+    let (_, errors) = rest.split_once("): ")?;
+    let errors = errors.strip_prefix("errors:\n").unwrap_or(errors);
+    Some(
+        errors
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect(),
+    )
+}
+
+/// What a schema refusal says of each field, shortened: `spec.sizee: not declared`
+/// (an apply's typed-object errors, or a strict decoding error's `unknown field
+/// "spec.sizee"` and `duplicate field "spec.size"`, k8s.io/apimachinery v0.36.3
+/// `pkg/runtime/serializer/json`, whose refusal also quotes the whole patched object,
+/// left out here); `None` when the message is no such refusal.
+pub(crate) fn schema_problems(message: &str) -> Option<Vec<String>> {
+    if let Some(errors) = typed_object_refusal(message) {
+        return Some(
+            errors
+                .into_iter()
+                .map(|e| match e.strip_suffix(": field not declared in schema") {
+                    Some(path) => format!("{}: not declared", path.trim_start_matches('.')),
+                    None => e.trim_start_matches('.').to_owned(),
+                })
+                .collect(),
+        );
+    }
+    let (_, errors) = message.rsplit_once("strict decoding error: ")?;
+    let problems: Vec<String> = errors
+        .split(", ")
+        .filter_map(|e| {
+            let (what, field) = e.split_once(" field ")?;
+            let field = field.trim().trim_matches('"');
+            match what {
+                "unknown" => Some(format!("{field}: not declared")),
+                "duplicate" => Some(format!("{field}: given twice")),
+                _ => None,
+            }
+        })
+        .collect();
+    (!problems.is_empty()).then_some(problems)
+}
+
 /// The permanent failure of a request, named by verb and resource.
 pub(crate) fn fail(verb: &'static str, resource: &str, e: &kube::Error) -> KubeError {
+    if let kube::Error::Api(s) = e
+        && let Some(problems) = schema_problems(&s.message)
+    {
+        return KubeError::Schema {
+            verb,
+            resource: resource.to_string(),
+            problems,
+        };
+    }
     match e {
         kube::Error::Api(s) => KubeError::Api {
             verb,
@@ -251,6 +321,59 @@ mod tests {
                 "ServiceUnavailable (503)"
             ),
             "API error, retry 1 in 100ms: ServiceUnavailable (503)"
+        );
+    }
+
+    #[test]
+    fn a_schema_refusal_is_permanent_and_names_each_field() {
+        let apply = |message: &str| {
+            kube::Error::Api(Box::new(
+                kube::core::Status::failure(message, "").with_code(500),
+            ))
+        };
+        let one = apply(
+            "failed to create typed patch object (default/typo; example.com/v1, Kind=Widget): .spec.sizee: field not declared in schema",
+        );
+        assert_eq!(classify(&one), Class::Permanent);
+        assert_eq!(
+            fail("apply", "widgets/default/typo", &one).to_string(),
+            "apply widgets/default/typo: the server's schema for its kind refuses a field\n  spec.sizee: not declared"
+        );
+        let many = apply(
+            "failed to create typed patch object (/d1; apps/v1, Kind=Deployment): errors:\n  .metadata.typoMeta: field not declared in schema\n  .spec.template.spec.containers[name=\"c\"].imagePullPolicyy: field not declared in schema",
+        );
+        let kube::Error::Api(s) = &many else {
+            unreachable!()
+        };
+        assert_eq!(
+            schema_problems(&s.message).unwrap(),
+            [
+                "metadata.typoMeta: not declared",
+                "spec.template.spec.containers[name=\"c\"].imagePullPolicyy: not declared"
+            ]
+        );
+        // Any other 500 stays transient.
+        assert!(matches!(
+            classify(&apply("etcdserver: request timed out")),
+            Class::Transient { .. }
+        ));
+    }
+
+    #[test]
+    fn a_strict_refusal_names_the_fields_without_the_object_it_quotes() {
+        let message = " \"\" is invalid: patch: Invalid value: \"{\\\"data\\\":{\\\"password\\\":\\\"c2VjcmV0\\\"}}\": strict decoding error: unknown field \"spec.typo2\", duplicate field \"spec.size\"";
+        let e = kube::Error::Api(Box::new(
+            kube::core::Status::failure(message, "Invalid").with_code(422),
+        ));
+        let shown = fail("patch", "widgets/default/w1", &e).to_string();
+        assert_eq!(
+            shown,
+            "patch widgets/default/w1: the server's schema for its kind refuses these fields\n  spec.typo2: not declared\n  spec.size: given twice"
+        );
+        assert!(!shown.contains("c2VjcmV0"));
+        assert_eq!(
+            schema_problems("Widget \"x\" is invalid: spec.size: Invalid value"),
+            None
         );
     }
 

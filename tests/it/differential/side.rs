@@ -20,12 +20,14 @@ pub struct Side {
     pub kubectl: Kubectl,
 }
 
-/// A raw answer: status, content type and body (JSON when it parses, else text).
+/// A raw answer: status, content type, body (JSON when it parses, else text) and the
+/// texts of its `Warning` headers, in order.
 #[derive(Debug, Clone)]
 pub struct Raw {
     pub status: u16,
     pub content_type: String,
     pub body: Value,
+    pub warnings: Vec<String>,
 }
 
 impl Raw {
@@ -90,6 +92,7 @@ impl Side {
             .unwrap_or_else(|e| panic!("{}: {method} {uri}: {e}", self.name));
         let status = resp.status().as_u16();
         let content_type = content_type_of(resp.headers());
+        let warnings = warnings_of(resp.headers());
         // A body that never ends (a watch nobody asked for) fails the session, not the
         // whole test.
         let bytes = tokio::time::timeout(BODY_LIMIT, resp.into_body().collect())
@@ -106,6 +109,7 @@ impl Side {
             status,
             content_type,
             body: parse_body(&bytes),
+            warnings,
         }
     }
 
@@ -189,6 +193,20 @@ fn push_event(line: &[u8], events: &mut Vec<Value>) {
         return;
     }
     events.push(serde_json::from_str(text).unwrap_or_else(|_| json!({"unparsed": text})));
+}
+
+/// The texts of `Warning: 299 - "<text>"` headers (RFC 7234; the text quoted as Go's
+/// `%q` does, which JSON reads).
+fn warnings_of(headers: &http::HeaderMap) -> Vec<String> {
+    headers
+        .get_all(http::header::WARNING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| {
+            let quoted = v.splitn(3, ' ').nth(2).unwrap_or(v);
+            serde_json::from_str(quoted).unwrap_or_else(|_| quoted.to_owned())
+        })
+        .collect()
 }
 
 fn content_type_of(headers: &http::HeaderMap) -> String {

@@ -8,6 +8,7 @@ mod delete;
 mod errors;
 mod kubectl;
 mod lifecycle;
+mod schema;
 mod select;
 mod watch;
 
@@ -52,6 +53,7 @@ pub const ALL: &[Session] = sessions![
     apply::ssa_keyed_lists,
     apply::ssa_custom_lists,
     apply::crd_defaults,
+    schema::unknown_fields,
     apply::strategic_lists,
     apply::update_manager,
     apply::stale_update,

@@ -1,0 +1,727 @@
+//! What a custom resource's schema does not declare, as the API server treats it.
+//!
+//! - A write by Update (create, replace, merge or JSON patch, the status subresource)
+//!   is decoded by the CRD's codec, which drops what the structural schema does not
+//!   declare and names it (k8s.io/apiextensions-apiserver v0.36.3
+//!   `pkg/apiserver/customresource_handler.go`, `unstructuredSchemaCoercer.apply`):
+//!   first unknown fields of `metadata` (ObjectMeta decoded strictly:
+//!   `schema/objectmeta/coerce.go`, GetObjectMetaWithOptions), then, sorted, every
+//!   field outside `properties` where neither `additionalProperties` nor
+//!   `x-kubernetes-preserve-unknown-fields` lets it in (`schema/pruning/algorithm.go`;
+//!   `apiVersion`, `kind` and `metadata` of the root and of every
+//!   `x-kubernetes-embedded-resource` are left to ObjectMeta), then nulls where the
+//!   schema is neither nullable nor defaulted (`schema/defaulting/prunenulls.go`, not
+//!   named), then, sorted, unknown fields of an embedded resource's `metadata`
+//!   (`schema/objectmeta/algorithm.go`, CoerceWithOptions). Paths read
+//!   `spec.items[0].b`.
+//! - What the request asked with `fieldValidation` (k8s.io/apiserver v0.36.3
+//!   `pkg/endpoints/handlers/rest.go`, `fieldValidation`: `Warn` when absent) decides
+//!   what the client hears of it: nothing (`Ignore`), a `Warning: 299 - "unknown
+//!   field \"<path>\""` header each (`Warn`), or a refusal (`Strict`): 400 for a create
+//!   or replace (`<Kind> in version "<v>" cannot be handled as a <Kind>: strict
+//!   decoding error: unknown field "<path>", ...`), 422 on the field `patch` for a
+//!   patch (`handlers/patch.go`, `applyPatch` of the JSON patcher, with the patched
+//!   object in the message, as the real server sends it).
+//! - A server-side apply never drops: the configuration is converted to the kind's
+//!   type first, and a field the type does not declare fails the request with a 500
+//!   whatever `fieldValidation` says (k8s.io/apimachinery v0.36.3
+//!   `pkg/util/managedfields/internal/structuredmerge.go`, Apply: `failed to create
+//!   typed patch object (<ns>/<name>; <group/version>, Kind=<kind>): ...`, each path
+//!   as structured-merge-diff writes it: `.spec.items[0].b`, a keyed list's item as
+//!   `[name="c"]`). The real server lists the paths in no fixed order (and sometimes
+//!   fewer of them); the sandbox lists all, sorted.
+//!
+//! Built-in kinds: only `metadata` is checked (the sandbox has no full schema of
+//! them).
+
+use serde_json::{Map, Value, json};
+
+use super::status::{ApiError, Cause};
+
+/// The server-side field validation a write asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FieldValidation {
+    /// Drop unknown fields silently.
+    Ignore,
+    /// Drop them and say so in `Warning` headers (the default).
+    #[default]
+    Warn,
+    /// Refuse the write.
+    Strict,
+}
+
+impl FieldValidation {
+    /// The `fieldValidation` query parameter of a write whose options are `options`
+    /// (`CreateOptions`, `UpdateOptions`, `PatchOptions`); an unsupported value is a
+    /// 422 as the real server answers it.
+    pub fn parse(value: Option<&str>, options: &str) -> Result<Self, ApiError> {
+        match value.unwrap_or("") {
+            "" | "Warn" => Ok(FieldValidation::Warn),
+            "Ignore" => Ok(FieldValidation::Ignore),
+            "Strict" => Ok(FieldValidation::Strict),
+            other => Err(ApiError::invalid_causes(
+                options,
+                "meta.k8s.io",
+                "",
+                &[Cause {
+                    reason: "FieldValueNotSupported",
+                    field: "fieldValidation".to_owned(),
+                    message: format!(
+                        "Unsupported value: {other:?}: supported values: \"\", \"Ignore\", \"Strict\", \"Warn\""
+                    ),
+                }],
+            )),
+        }
+    }
+}
+
+/// How a write was made, for the wording of a strict refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// A create or a replace: the body is decoded as it came.
+    Decode,
+    /// A merge or JSON patch: the patched object is decoded.
+    Patch,
+}
+
+/// Drops from `obj` what its schema does not declare (`schema`: the CRD's
+/// `openAPIV3Schema` at the object's version; `None` for a built-in kind, whose
+/// `metadata` alone is checked), and returns the dropped fields' paths in the API
+/// server's order.
+pub fn prune(obj: &mut Value, schema: Option<&Value>) -> Vec<String> {
+    let mut paths = obj
+        .get_mut("metadata")
+        .map(|m| prune_object_meta(m, "metadata"))
+        .unwrap_or_default();
+    let Some(schema) = schema else {
+        return paths;
+    };
+    let mut pruned = Vec::new();
+    prune_at(obj, Some(schema), true, "", &mut pruned);
+    pruned.sort();
+    paths.extend(pruned);
+    prune_nulls(obj, Some(schema));
+    let mut embedded = Vec::new();
+    embedded_metadata(obj, schema, "", &mut embedded);
+    embedded.sort();
+    paths.extend(embedded);
+    paths
+}
+
+/// What the client hears of `paths` dropped from a write of `kind` at `version`:
+/// warnings to send (`Ok`), or the refusal of a strict write.
+pub fn judge(
+    validation: FieldValidation,
+    paths: &[String],
+    write: Write,
+    kind: &str,
+    version: &str,
+    patched: &Value,
+) -> Result<Vec<String>, ApiError> {
+    let named: Vec<String> = paths
+        .iter()
+        .map(|p| format!("unknown field {p:?}"))
+        .collect();
+    match validation {
+        _ if paths.is_empty() => Ok(Vec::new()),
+        FieldValidation::Ignore => Ok(Vec::new()),
+        FieldValidation::Warn => Ok(named),
+        FieldValidation::Strict => {
+            let why = format!("strict decoding error: {}", named.join(", "));
+            Err(match write {
+                Write::Decode => ApiError::bad_request(format!(
+                    "{kind} in version {version:?} cannot be handled as a {kind}: {why}"
+                )),
+                Write::Patch => ApiError::invalid_causes(
+                    "",
+                    "",
+                    "",
+                    &[Cause::invalid(
+                        "patch",
+                        &format!("Invalid value: {:?}: {why}", patched.to_string()),
+                    )],
+                ),
+            })
+        }
+    }
+}
+
+/// The fields of a server-side apply configuration its kind does not declare, as
+/// structured-merge-diff names them; `schema` as for [`prune`].
+pub fn undeclared_in_apply(applied: &Value, schema: Option<&Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(meta) = applied.get("metadata") {
+        object_meta_paths(meta, ".metadata", &mut out);
+    }
+    if let (Some(schema), Some(map)) = (schema, applied.as_object()) {
+        for (key, value) in map {
+            if matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
+                continue;
+            }
+            apply_walk(value, declared(schema, key), &format!(".{key}"), &mut out);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The 500 of an apply whose configuration has undeclared fields.
+pub fn apply_refusal(applied: &Value, api_version: &str, kind: &str, paths: &[String]) -> ApiError {
+    let text = |key: &str| {
+        applied
+            .pointer(&format!("/metadata/{key}"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    let group_version = if api_version.contains('/') {
+        api_version.to_owned()
+    } else {
+        format!("/{api_version}")
+    };
+    let errors: Vec<String> = paths
+        .iter()
+        .map(|p| format!("{p}: field not declared in schema"))
+        .collect();
+    let listed = match errors.as_slice() {
+        [one] => one.clone(),
+        many => format!("errors:\n  {}", many.join("\n  ")),
+    };
+    ApiError::new(
+        500,
+        "",
+        format!(
+            "failed to create typed patch object ({}/{}; {group_version}, Kind={kind}): {listed}",
+            text("namespace"),
+            text("name")
+        ),
+    )
+}
+
+/// The part of a schema that declares `key` of an object: its property, else
+/// `additionalProperties`; `Some(&Value::Bool(true))` where anything goes.
+fn declared<'s>(schema: &'s Value, key: &str) -> Option<&'s Value> {
+    if let Some(property) = schema.get("properties").and_then(|p| p.get(key)) {
+        return Some(property);
+    }
+    match schema.get("additionalProperties") {
+        Some(a @ Value::Object(_)) => Some(a),
+        Some(Value::Bool(true)) => Some(&ANYTHING),
+        _ if preserves(schema) => Some(&ANYTHING),
+        _ => None,
+    }
+}
+
+/// A schema that lets anything in.
+static ANYTHING: Value = Value::Bool(true);
+
+fn preserves(schema: &Value) -> bool {
+    schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true))
+}
+
+fn embedded(schema: &Value) -> bool {
+    schema.get("x-kubernetes-embedded-resource") == Some(&Value::Bool(true))
+}
+
+fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// The pruning walk (`schema/pruning/algorithm.go`, prune and skipPrune).
+fn prune_at(
+    x: &mut Value,
+    schema: Option<&Value>,
+    embedded_here: bool,
+    at: &str,
+    out: &mut Vec<String>,
+) {
+    let Some(schema) = schema.filter(|s| s.is_object()) else {
+        if let Value::Object(map) = x {
+            out.extend(map.keys().map(|k| join(at, k)));
+            map.clear();
+        }
+        return;
+    };
+    let keep_unknown = preserves(schema);
+    let embedded_here = embedded_here || embedded(schema);
+    match x {
+        Value::Object(map) => {
+            let mut dropped = Vec::new();
+            for (key, value) in map.iter_mut() {
+                if embedded_here && matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
+                    continue;
+                }
+                let declared = schema
+                    .get("properties")
+                    .and_then(|p| p.get(key))
+                    .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()));
+                match declared {
+                    Some(s) => prune_at(value, Some(s), false, &join(at, key), out),
+                    None if keep_unknown
+                        || schema.get("additionalProperties") == Some(&Value::Bool(true)) => {}
+                    None => {
+                        out.push(join(at, key));
+                        dropped.push(key.clone());
+                    }
+                }
+            }
+            for key in dropped {
+                map.remove(&key);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let item_schema = schema.get("items");
+                if keep_unknown && item_schema.is_none() {
+                    continue;
+                }
+                prune_at(item, item_schema, false, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Removes nulls where the schema is neither nullable nor defaulted
+/// (`PruneNonNullableNullsWithoutDefaults`).
+fn prune_nulls(x: &mut Value, schema: Option<&Value>) {
+    match x {
+        Value::Object(map) => {
+            let mut dropped = Vec::new();
+            for (key, value) in map.iter_mut() {
+                let field = schema.and_then(|s| {
+                    s.get("properties")
+                        .and_then(|p| p.get(key))
+                        .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))
+                });
+                if value.is_null()
+                    && field.is_some_and(|f| {
+                        f.get("nullable") != Some(&Value::Bool(true)) && f.get("default").is_none()
+                    })
+                {
+                    dropped.push(key.clone());
+                } else {
+                    prune_nulls(value, field);
+                }
+            }
+            for key in dropped {
+                map.remove(&key);
+            }
+        }
+        Value::Array(items) => {
+            let item_schema = schema.and_then(|s| s.get("items"));
+            for item in items {
+                prune_nulls(item, item_schema);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Unknown fields of every embedded resource's `metadata`, dropped.
+fn embedded_metadata(x: &mut Value, schema: &Value, at: &str, out: &mut Vec<String>) {
+    match x {
+        Value::Object(map) => {
+            if embedded(schema)
+                && let Some(meta) = map.get_mut("metadata")
+            {
+                out.extend(prune_object_meta(meta, &join(at, "metadata")));
+            }
+            for (key, value) in map.iter_mut() {
+                if embedded(schema) && key == "metadata" {
+                    continue;
+                }
+                let field = schema
+                    .get("properties")
+                    .and_then(|p| p.get(key))
+                    .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()));
+                if let Some(field) = field {
+                    embedded_metadata(value, field, &join(at, key), out);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, item) in items.iter_mut().enumerate() {
+                    embedded_metadata(item, item_schema, &format!("{at}[{i}]"), out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// ObjectMeta's fields, and those of the structs in it (k8s.io/apimachinery v0.36.3
+/// `pkg/apis/meta/v1/types.go`): `None` for a free-form map or a scalar.
+fn object_meta_field(path: &[&str], key: &str) -> Option<Option<&'static [&'static str]>> {
+    const OBJECT_META: &[&str] = &[
+        "name",
+        "generateName",
+        "namespace",
+        "selfLink",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "labels",
+        "annotations",
+        "ownerReferences",
+        "finalizers",
+        "managedFields",
+    ];
+    const OWNER_REFERENCE: &[&str] = &[
+        "apiVersion",
+        "kind",
+        "name",
+        "uid",
+        "controller",
+        "blockOwnerDeletion",
+    ];
+    const MANAGED_FIELDS_ENTRY: &[&str] = &[
+        "manager",
+        "operation",
+        "apiVersion",
+        "time",
+        "fieldsType",
+        "fieldsV1",
+        "subresource",
+    ];
+    let fields = match path {
+        [] => OBJECT_META,
+        ["ownerReferences"] => OWNER_REFERENCE,
+        ["managedFields"] => MANAGED_FIELDS_ENTRY,
+        _ => return Some(None),
+    };
+    fields.contains(&key).then(|| match key {
+        "ownerReferences" | "managedFields" if path.is_empty() => Some(&[][..]),
+        _ => None,
+    })
+}
+
+/// Drops the unknown fields of an ObjectMeta at `at` and returns their paths
+/// (`<at>.<field>`, `<at>.ownerReferences[0].<field>`).
+fn prune_object_meta(meta: &mut Value, at: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    object_meta_walk(meta, &[], at, &mut out, true);
+    out
+}
+
+/// The unknown fields of an ObjectMeta at `at`, in structured-merge-diff's form.
+fn object_meta_paths(meta: &Value, at: &str, out: &mut Vec<String>) {
+    let mut copy = meta.clone();
+    object_meta_walk(&mut copy, &[], at, out, false);
+}
+
+/// `prune`: drop what is unknown and name list items by index (the codec's form);
+/// else keep it and name an owner reference by its `uid`, the list's key
+/// (structured-merge-diff's form).
+fn object_meta_walk(x: &mut Value, path: &[&str], at: &str, out: &mut Vec<String>, prune: bool) {
+    let Value::Object(map) = x else {
+        return;
+    };
+    let mut dropped = Vec::new();
+    for (key, value) in map.iter_mut() {
+        match object_meta_field(path, key) {
+            None => {
+                out.push(format!("{at}.{key}"));
+                dropped.push(key.clone());
+            }
+            Some(Some(_)) => {
+                if let Value::Array(items) = value {
+                    for (i, item) in items.iter_mut().enumerate() {
+                        let element = match item.get("uid") {
+                            Some(uid) if !prune && key == "ownerReferences" => {
+                                format!("[uid={uid}]")
+                            }
+                            _ => format!("[{i}]"),
+                        };
+                        object_meta_walk(
+                            item,
+                            &[key.as_str()],
+                            &format!("{at}.{key}{element}"),
+                            out,
+                            prune,
+                        );
+                    }
+                }
+            }
+            Some(None) => {}
+        }
+    }
+    if prune {
+        for key in dropped {
+            map.remove(&key);
+        }
+    }
+}
+
+/// The walk of an apply configuration against a schema: `schema` is what declares
+/// `x` (`None`: nothing does; [`ANYTHING`]: anything goes).
+fn apply_walk(x: &Value, schema: Option<&Value>, at: &str, out: &mut Vec<String>) {
+    let Some(schema) = schema else {
+        out.push(at.to_owned());
+        return;
+    };
+    if !schema.is_object() {
+        return;
+    }
+    match x {
+        Value::Object(map) => {
+            for (key, value) in map {
+                if embedded(schema) && matches!(key.as_str(), "apiVersion" | "kind") {
+                    continue;
+                }
+                if embedded(schema) && key == "metadata" {
+                    object_meta_paths(value, &format!("{at}.metadata"), out);
+                    continue;
+                }
+                apply_walk(value, declared(schema, key), &format!("{at}.{key}"), out);
+            }
+        }
+        Value::Array(items) => {
+            let Some(item_schema) = schema.get("items") else {
+                return;
+            };
+            let keys: Vec<&str> =
+                if schema.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map") {
+                    schema
+                        .get("x-kubernetes-list-map-keys")
+                        .and_then(Value::as_array)
+                        .map(|k| k.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+            for (i, item) in items.iter().enumerate() {
+                let element = if keys.is_empty() {
+                    format!("[{i}]")
+                } else {
+                    let mut named: Map<String, Value> = Map::new();
+                    for k in &keys {
+                        if let Some(v) = item.get(*k) {
+                            named.insert((*k).to_owned(), v.clone());
+                        }
+                    }
+                    let parts: Vec<String> =
+                        named.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    format!("[{}]", parts.join(","))
+                };
+                apply_walk(item, Some(item_schema), &format!("{at}{element}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A `Warning` header's value for one warning (RFC 7234 warn-code 299, agent `-`).
+pub fn warning_header(text: &str) -> String {
+    format!("299 - {}", json!(text))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn widget_schema() -> Value {
+        json!({"type": "object", "properties": {
+            "spec": {"type": "object", "properties": {
+                "size": {"type": "integer"},
+                "name": {"type": "string"},
+                "maybe": {"type": "string", "nullable": true},
+                "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                "items": {"type": "array", "items": {"type": "object",
+                          "properties": {"a": {"type": "string"}}}},
+                "ports": {"type": "array", "x-kubernetes-list-type": "map",
+                          "x-kubernetes-list-map-keys": ["name"],
+                          "items": {"type": "object", "properties": {"name": {"type": "string"}}}},
+                "emb": {"type": "object", "x-kubernetes-embedded-resource": true,
+                        "x-kubernetes-preserve-unknown-fields": true},
+            }},
+            "status": {"type": "object", "properties": {"ok": {"type": "boolean"}}},
+        }})
+    }
+
+    #[test]
+    fn an_update_drops_and_names_what_the_schema_does_not_declare_in_the_servers_order() {
+        let mut obj = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+            "metadata": {"name": "w", "typoMeta": 1, "labels": {"a": "b"},
+                         "ownerReferences": [{"name": "o", "bogus": true}]},
+            "spec": {"size": 1, "typo": "x", "free": {"any": 1}, "labels": {"k": "v"},
+                     "items": [{"a": "x", "b": "y"}], "name": null, "maybe": null,
+                     "emb": {"apiVersion": "v1", "kind": "ConfigMap",
+                             "metadata": {"name": "x", "bad": 1}, "data": {"k": "v"}}},
+            "status": {"ok": true, "zz": 1}, "top": 1});
+        let paths = prune(&mut obj, Some(&widget_schema()));
+        assert_eq!(
+            paths,
+            [
+                "metadata.ownerReferences[0].bogus",
+                "metadata.typoMeta",
+                "spec.items[0].b",
+                "spec.typo",
+                "status.zz",
+                "top",
+                "spec.emb.metadata.bad",
+            ]
+        );
+        assert_eq!(
+            obj,
+            json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                "metadata": {"name": "w", "labels": {"a": "b"}, "ownerReferences": [{"name": "o"}]},
+                "spec": {"size": 1, "free": {"any": 1}, "labels": {"k": "v"},
+                         "items": [{"a": "x"}], "maybe": null,
+                         "emb": {"apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": {"name": "x"}, "data": {"k": "v"}}},
+                "status": {"ok": true}})
+        );
+    }
+
+    #[test]
+    fn a_built_in_kind_has_its_metadata_checked_alone() {
+        let mut obj = json!({"metadata": {"name": "c", "nam": "x"}, "data": {"a": "b"}, "typo": 1});
+        assert_eq!(prune(&mut obj, None), ["metadata.nam"]);
+        assert_eq!(
+            obj,
+            json!({"metadata": {"name": "c"}, "data": {"a": "b"}, "typo": 1})
+        );
+    }
+
+    #[test]
+    fn the_directive_decides_between_silence_warnings_and_a_refusal() {
+        let paths = vec!["spec.typo".to_owned()];
+        let obj = json!({"spec": {"typo": 1}});
+        assert!(
+            judge(
+                FieldValidation::Ignore,
+                &paths,
+                Write::Decode,
+                "Widget",
+                "v1",
+                &obj
+            )
+            .unwrap()
+            .is_empty()
+        );
+        assert_eq!(
+            judge(
+                FieldValidation::Warn,
+                &paths,
+                Write::Decode,
+                "Widget",
+                "v1",
+                &obj
+            )
+            .unwrap(),
+            ["unknown field \"spec.typo\""]
+        );
+        let e = judge(
+            FieldValidation::Strict,
+            &paths,
+            Write::Decode,
+            "Widget",
+            "v1",
+            &obj,
+        )
+        .unwrap_err();
+        assert_eq!((e.code, e.reason.as_str()), (400, "BadRequest"));
+        assert_eq!(
+            e.message,
+            "Widget in version \"v1\" cannot be handled as a Widget: strict decoding error: unknown field \"spec.typo\""
+        );
+        let e = judge(
+            FieldValidation::Strict,
+            &paths,
+            Write::Patch,
+            "Widget",
+            "v1",
+            &obj,
+        )
+        .unwrap_err();
+        assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
+        assert!(
+            e.message
+                .starts_with(" \"\" is invalid: patch: Invalid value: \"{\\\"spec\\\"")
+                && e.message
+                    .ends_with("strict decoding error: unknown field \"spec.typo\""),
+            "{}",
+            e.message
+        );
+        assert!(
+            judge(
+                FieldValidation::Strict,
+                &[],
+                Write::Patch,
+                "Widget",
+                "v1",
+                &obj
+            )
+            .unwrap()
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn an_unsupported_directive_is_refused_as_the_server_does() {
+        let e = FieldValidation::parse(Some("Bogus"), "CreateOptions").unwrap_err();
+        assert_eq!(e.code, 422);
+        assert_eq!(
+            e.message,
+            "CreateOptions.meta.k8s.io \"\" is invalid: fieldValidation: Unsupported value: \"Bogus\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\""
+        );
+        assert_eq!(
+            FieldValidation::parse(None, "PatchOptions").unwrap(),
+            FieldValidation::Warn
+        );
+    }
+
+    #[test]
+    fn an_apply_names_undeclared_fields_as_structured_merge_diff_does() {
+        let applied = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+            "metadata": {"name": "w", "namespace": "n", "typoMeta": 1,
+                         "ownerReferences": [{"uid": "u", "bogus": 1}]},
+            "spec": {"size": 1, "typo": "x", "items": [{"a": "x", "b": "y"}],
+                     "ports": [{"name": "http", "proto": "TCP"}], "free": {"x": {"y": 1}},
+                     "labels": {"k": "v"}, "emb": {"metadata": {"bad": 1}, "spec": {}}},
+            "top": 1});
+        let paths = undeclared_in_apply(&applied, Some(&widget_schema()));
+        assert_eq!(
+            paths,
+            [
+                ".metadata.ownerReferences[uid=\"u\"].bogus",
+                ".metadata.typoMeta",
+                ".spec.emb.metadata.bad",
+                ".spec.items[0].b",
+                ".spec.ports[name=\"http\"].proto",
+                ".spec.typo",
+                ".top",
+            ]
+        );
+        let e = apply_refusal(&applied, "example.com/v1", "Widget", &paths[5..6]);
+        assert_eq!(e.code, 500);
+        assert_eq!(
+            e.message,
+            "failed to create typed patch object (n/w; example.com/v1, Kind=Widget): .spec.typo: field not declared in schema"
+        );
+        let e = apply_refusal(&applied, "v1", "ConfigMap", &paths[5..]);
+        assert_eq!(
+            e.message,
+            "failed to create typed patch object (n/w; /v1, Kind=ConfigMap): errors:\n  .spec.typo: field not declared in schema\n  .top: field not declared in schema"
+        );
+        assert!(undeclared_in_apply(&applied, None).contains(&".metadata.typoMeta".to_owned()));
+    }
+
+    #[test]
+    fn a_warning_header_quotes_its_text() {
+        assert_eq!(
+            warning_header("unknown field \"spec.typo\""),
+            "299 - \"unknown field \\\"spec.typo\\\"\""
+        );
+    }
+}
