@@ -1022,10 +1022,11 @@ async fn a_namespace_delete_says_the_controller_in_it_is_stopped_first(w: World)
     w.finish().await;
 }
 
-/// A typo in an applied custom resource or in a merge patch: the real API server's
-/// field manager refuses an apply with a 500 (which is no passing fault), and a patch
-/// sent with `fieldValidation=Strict` with a 422 that quotes the whole object. Each task
-/// fails at its first attempt, names the field alone, and changes nothing.
+/// A typo in an applied custom resource or Deployment, or in a merge patch: the real
+/// API server's field manager refuses an apply with a 500 (which is no passing fault),
+/// and a patch sent with `fieldValidation=Strict` with a 422 that quotes the whole
+/// object. Each task fails at its first attempt, names the field alone, and changes
+/// nothing.
 async fn a_field_the_kind_does_not_declare_is_refused_at_once_and_named(w: World) {
     let group = w.group("s");
     let ns = w.name("schema");
@@ -1155,5 +1156,24 @@ async fn a_field_the_kind_does_not_declare_is_refused_at_once_and_named(w: World
         .await
         .unwrap();
     assert_eq!(g["spec"], json!({"size": 1, "paused": true}));
+    // A built-in kind's type is as strict, at any depth.
+    let err = kube_apply(
+        &w.env(LONG),
+        &apply(format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d, namespace: {ns}}}\n\
+             spec: {{selector: {{matchLabels: {{app: d}}}}, template: {{metadata: {{labels: {{app: d}}}}, \
+             spec: {{containers: [{{name: web, image: 'registry.example/web:v1', imagePullPolicyy: Always}}]}}}}}}\n"
+        )),
+        dir.path(),
+        &Redactor::new(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "apply deployments/{ns}/d: the server's schema for its kind refuses a field\n  spec.template.spec.containers[name=\"web\"].imagePullPolicyy: not declared"
+        )
+    );
     w.finish().await;
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use super::defaulting;
-use super::fields::{self, Scope, Types};
+use super::fields::{self, FieldType, Scope, Types};
 use super::limits;
 use super::patch;
 use super::reactions::Armed;
@@ -17,7 +17,7 @@ use super::resources::{self, ResKey, ResourceDef};
 use super::scenario::Scenario;
 use super::selector::Selectors;
 use super::status::{ApiError, Cause};
-use super::unknown_fields::{self, FieldValidation, Write};
+use super::unknown_fields::{self, Declared, FieldValidation, Write};
 
 /// A watch event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -477,6 +477,16 @@ impl Store {
         std::mem::take(&mut self.warnings)
     }
 
+    /// What declares the fields of `def`'s objects at `version`.
+    fn declared(&self, def: &ResourceDef, version: &str) -> Declared<'_> {
+        if def.custom {
+            return self
+                .crd_schema(def, version)
+                .map_or(Declared::MetadataOnly, Declared::Custom);
+        }
+        FieldType::of_kind(&def.group, &def.kind).map_or(Declared::MetadataOnly, Declared::Builtin)
+    }
+
     /// Drops what the kind's schema does not declare from an object written by Update
     /// (`write` says how), and warns of it or refuses the write as `opts` asked
     /// ([`unknown_fields`]).
@@ -489,12 +499,7 @@ impl Store {
         write: Write,
     ) -> Result<Value, ApiError> {
         let as_sent = (opts.validation == FieldValidation::Strict).then(|| obj.clone());
-        let schema = if def.custom {
-            self.crd_schema(def, version)
-        } else {
-            None
-        };
-        let paths = unknown_fields::prune(&mut obj, schema);
+        let paths = unknown_fields::prune(&mut obj, self.declared(def, version));
         let warnings = unknown_fields::judge(
             opts.validation,
             &paths,
@@ -1219,11 +1224,8 @@ impl Store {
             }
             let undeclared = unknown_fields::undeclared_in_apply(
                 &applied,
-                if def.custom {
-                    self.crd_schema(def, version)
-                } else {
-                    None
-                },
+                self.declared(def, version),
+                &self.types(def, version),
             );
             if !undeclared.is_empty() {
                 return Err(unknown_fields::apply_refusal(

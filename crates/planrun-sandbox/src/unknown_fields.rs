@@ -31,12 +31,31 @@
 //!   `[name="c"]`). The real server lists the paths in no fixed order (and sometimes
 //!   fewer of them); the sandbox lists all, sorted.
 //!
-//! Built-in kinds: only `metadata` is checked (the sandbox has no full schema of
-//! them).
+//! A built-in kind is decoded into its Go type, strictly: every field its OpenAPI
+//! definition does not declare, at any depth, is dropped and named the same way
+//! (k8s.io/apimachinery v0.36.3 `pkg/runtime/serializer/json`, strict decoding through
+//! sigs.k8s.io/json), in the body's order on the real server and by path in the sandbox
+//! (its JSON objects keep no key order). The types are generated from kube-apiserver's
+//! OpenAPI definitions ([`FieldType`]); ObjectMeta's are every kind's `metadata`.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+use super::fields::{FieldType, Types, dotted, item_element, type_path_child};
 use super::status::{ApiError, Cause};
+
+/// ObjectMeta, every kind's `metadata`.
+const OBJECT_META: FieldType = FieldType::Def("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta");
+
+/// What declares an object's fields.
+#[derive(Debug, Clone, Copy)]
+pub enum Declared<'s> {
+    /// A custom resource: its CRD's `openAPIV3Schema` at the object's version.
+    Custom(&'s Value),
+    /// A built-in kind: its type.
+    Builtin(FieldType),
+    /// Nothing but `metadata` (a kind the sandbox has no type of).
+    MetadataOnly,
+}
 
 /// The server-side field validation a write asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -84,17 +103,24 @@ pub enum Write {
     Patch,
 }
 
-/// Drops from `obj` what its schema does not declare (`schema`: the CRD's
-/// `openAPIV3Schema` at the object's version; `None` for a built-in kind, whose
-/// `metadata` alone is checked), and returns the dropped fields' paths in the API
-/// server's order.
-pub fn prune(obj: &mut Value, schema: Option<&Value>) -> Vec<String> {
-    let mut paths = obj
-        .get_mut("metadata")
-        .map(|m| prune_object_meta(m, "metadata"))
-        .unwrap_or_default();
-    let Some(schema) = schema else {
-        return paths;
+/// Drops from `obj` what `declared` does not declare, and returns the dropped fields'
+/// paths in the API server's order.
+pub fn prune(obj: &mut Value, declared: Declared<'_>) -> Vec<String> {
+    let mut paths = Vec::new();
+    let schema = match declared {
+        Declared::Builtin(ty) => {
+            prune_typed(obj, ty, "", &mut paths);
+            return paths;
+        }
+        Declared::MetadataOnly | Declared::Custom(_) => {
+            if let Some(meta) = obj.get_mut("metadata") {
+                prune_typed(meta, OBJECT_META, "metadata", &mut paths);
+            }
+            match declared {
+                Declared::Custom(schema) => schema,
+                _ => return paths,
+            }
+        }
     };
     let mut pruned = Vec::new();
     prune_at(obj, Some(schema), true, "", &mut pruned);
@@ -147,18 +173,27 @@ pub fn judge(
 }
 
 /// The fields of a server-side apply configuration its kind does not declare, as
-/// structured-merge-diff names them; `schema` as for [`prune`].
-pub fn undeclared_in_apply(applied: &Value, schema: Option<&Value>) -> Vec<String> {
+/// structured-merge-diff names them (`types`: the kind's, for the keys of its lists).
+pub fn undeclared_in_apply(
+    applied: &Value,
+    declared: Declared<'_>,
+    types: &Types<'_>,
+) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(meta) = applied.get("metadata") {
-        object_meta_paths(meta, ".metadata", &mut out);
+    if let Declared::Builtin(ty) = declared {
+        apply_typed(applied, ty, "", "", types, &mut out);
+        out.sort();
+        return out;
     }
-    if let (Some(schema), Some(map)) = (schema, applied.as_object()) {
+    if let Some(meta) = applied.get("metadata") {
+        apply_typed(meta, OBJECT_META, ".metadata", "metadata", types, &mut out);
+    }
+    if let (Declared::Custom(schema), Some(map)) = (declared, applied.as_object()) {
         for (key, value) in map {
             if matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
                 continue;
             }
-            apply_walk(value, declared(schema, key), &format!(".{key}"), &mut out);
+            apply_walk(value, declaring(schema, key), &format!(".{key}"), &mut out);
         }
     }
     out.sort();
@@ -199,7 +234,7 @@ pub fn apply_refusal(applied: &Value, api_version: &str, kind: &str, paths: &[St
 
 /// The part of a schema that declares `key` of an object: its property, else
 /// `additionalProperties`; `Some(&Value::Bool(true))` where anything goes.
-fn declared<'s>(schema: &'s Value, key: &str) -> Option<&'s Value> {
+fn declaring<'s>(schema: &'s Value, key: &str) -> Option<&'s Value> {
     if let Some(property) = schema.get("properties").and_then(|p| p.get(key)) {
         return Some(property);
     }
@@ -328,7 +363,7 @@ fn embedded_metadata(x: &mut Value, schema: &Value, at: &str, out: &mut Vec<Stri
             if embedded(schema)
                 && let Some(meta) = map.get_mut("metadata")
             {
-                out.extend(prune_object_meta(meta, &join(at, "metadata")));
+                prune_typed(meta, OBJECT_META, &join(at, "metadata"), out);
             }
             for (key, value) in map.iter_mut() {
                 if embedded(schema) && key == "metadata" {
@@ -354,109 +389,78 @@ fn embedded_metadata(x: &mut Value, schema: &Value, at: &str, out: &mut Vec<Stri
     }
 }
 
-/// ObjectMeta's fields, and those of the structs in it (k8s.io/apimachinery v0.36.3
-/// `pkg/apis/meta/v1/types.go`): `None` for a free-form map or a scalar.
-fn object_meta_field(path: &[&str], key: &str) -> Option<Option<&'static [&'static str]>> {
-    const OBJECT_META: &[&str] = &[
-        "name",
-        "generateName",
-        "namespace",
-        "selfLink",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "labels",
-        "annotations",
-        "ownerReferences",
-        "finalizers",
-        "managedFields",
-    ];
-    const OWNER_REFERENCE: &[&str] = &[
-        "apiVersion",
-        "kind",
-        "name",
-        "uid",
-        "controller",
-        "blockOwnerDeletion",
-    ];
-    const MANAGED_FIELDS_ENTRY: &[&str] = &[
-        "manager",
-        "operation",
-        "apiVersion",
-        "time",
-        "fieldsType",
-        "fieldsV1",
-        "subresource",
-    ];
-    let fields = match path {
-        [] => OBJECT_META,
-        ["ownerReferences"] => OWNER_REFERENCE,
-        ["managedFields"] => MANAGED_FIELDS_ENTRY,
-        _ => return Some(None),
-    };
-    fields.contains(&key).then(|| match key {
-        "ownerReferences" | "managedFields" if path.is_empty() => Some(&[][..]),
-        _ => None,
-    })
-}
-
-/// Drops the unknown fields of an ObjectMeta at `at` and returns their paths
-/// (`<at>.<field>`, `<at>.ownerReferences[0].<field>`).
-fn prune_object_meta(meta: &mut Value, at: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    object_meta_walk(meta, &[], at, &mut out, true);
-    out
-}
-
-/// The unknown fields of an ObjectMeta at `at`, in structured-merge-diff's form.
-fn object_meta_paths(meta: &Value, at: &str, out: &mut Vec<String>) {
-    let mut copy = meta.clone();
-    object_meta_walk(&mut copy, &[], at, out, false);
-}
-
-/// `prune`: drop what is unknown and name list items by index (the codec's form);
-/// else keep it and name an owner reference by its `uid`, the list's key
-/// (structured-merge-diff's form).
-fn object_meta_walk(x: &mut Value, path: &[&str], at: &str, out: &mut Vec<String>, prune: bool) {
-    let Value::Object(map) = x else {
-        return;
-    };
-    let mut dropped = Vec::new();
-    for (key, value) in map.iter_mut() {
-        match object_meta_field(path, key) {
-            None => {
-                out.push(format!("{at}.{key}"));
-                dropped.push(key.clone());
-            }
-            Some(Some(_)) => {
-                if let Value::Array(items) = value {
-                    for (i, item) in items.iter_mut().enumerate() {
-                        let element = match item.get("uid") {
-                            Some(uid) if !prune && key == "ownerReferences" => {
-                                format!("[uid={uid}]")
-                            }
-                            _ => format!("[{i}]"),
-                        };
-                        object_meta_walk(
-                            item,
-                            &[key.as_str()],
-                            &format!("{at}.{key}{element}"),
-                            out,
-                            prune,
-                        );
+/// Drops what `ty` does not declare from `x` at `at`, and names it.
+fn prune_typed(x: &mut Value, ty: FieldType, at: &str, out: &mut Vec<String>) {
+    match (x, ty) {
+        (Value::Object(map), FieldType::Def(_) | FieldType::Map(_)) => {
+            let mut dropped = Vec::new();
+            for (key, value) in map.iter_mut() {
+                match ty.field(key) {
+                    Some(field) => prune_typed(value, field, &join(at, key), out),
+                    None => {
+                        out.push(join(at, key));
+                        dropped.push(key.clone());
                     }
                 }
             }
-            Some(None) => {}
+            for key in dropped {
+                map.remove(&key);
+            }
         }
+        (Value::Array(items), FieldType::List(item)) => {
+            for (i, value) in items.iter_mut().enumerate() {
+                prune_typed(value, *item, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
     }
-    if prune {
-        for key in dropped {
-            map.remove(&key);
+}
+
+/// The fields of `x` (at `at`, of type path `type_path`) that `ty` does not declare,
+/// as structured-merge-diff names them: a keyed list's item by its keys
+/// (`[name="c"]`), any other item by its index.
+fn apply_typed(
+    x: &Value,
+    ty: FieldType,
+    at: &str,
+    type_path: &str,
+    types: &Types<'_>,
+    out: &mut Vec<String>,
+) {
+    match (x, ty) {
+        (Value::Object(map), FieldType::Def(_) | FieldType::Map(_)) => {
+            for (key, value) in map {
+                match ty.field(key) {
+                    Some(field) => apply_typed(
+                        value,
+                        field,
+                        &format!("{at}.{key}"),
+                        &type_path_child(type_path, key),
+                        types,
+                        out,
+                    ),
+                    None => out.push(format!("{at}.{key}")),
+                }
+            }
         }
+        (Value::Array(items), FieldType::List(item)) => {
+            let list = types.list(type_path);
+            for (i, value) in items.iter().enumerate() {
+                let element = list
+                    .as_ref()
+                    .and_then(|l| item_element(value, l))
+                    .map_or_else(|| format!("[{i}]"), |e| dotted(&[e]));
+                apply_typed(
+                    value,
+                    *item,
+                    &format!("{at}{element}"),
+                    &type_path_child(type_path, "[]"),
+                    types,
+                    out,
+                );
+            }
+        }
+        _ => {}
     }
 }
 
@@ -477,10 +481,18 @@ fn apply_walk(x: &Value, schema: Option<&Value>, at: &str, out: &mut Vec<String>
                     continue;
                 }
                 if embedded(schema) && key == "metadata" {
-                    object_meta_paths(value, &format!("{at}.metadata"), out);
+                    let types = Types::object_meta();
+                    apply_typed(
+                        value,
+                        OBJECT_META,
+                        &format!("{at}.metadata"),
+                        "metadata",
+                        &types,
+                        out,
+                    );
                     continue;
                 }
-                apply_walk(value, declared(schema, key), &format!("{at}.{key}"), out);
+                apply_walk(value, declaring(schema, key), &format!("{at}.{key}"), out);
             }
         }
         Value::Array(items) => {
@@ -501,7 +513,7 @@ fn apply_walk(x: &Value, schema: Option<&Value>, at: &str, out: &mut Vec<String>
                 let element = if keys.is_empty() {
                     format!("[{i}]")
                 } else {
-                    let mut named: Map<String, Value> = Map::new();
+                    let mut named = serde_json::Map::new();
                     for k in &keys {
                         if let Some(v) = item.get(*k) {
                             named.insert((*k).to_owned(), v.clone());
@@ -558,7 +570,8 @@ mod tests {
                      "emb": {"apiVersion": "v1", "kind": "ConfigMap",
                              "metadata": {"name": "x", "bad": 1}, "data": {"k": "v"}}},
             "status": {"ok": true, "zz": 1}, "top": 1});
-        let paths = prune(&mut obj, Some(&widget_schema()));
+        let schema = widget_schema();
+        let paths = prune(&mut obj, Declared::Custom(&schema));
         assert_eq!(
             paths,
             [
@@ -583,13 +596,49 @@ mod tests {
         );
     }
 
+    fn builtin(group: &str, kind: &str) -> Declared<'static> {
+        Declared::Builtin(FieldType::of_kind(group, kind).unwrap())
+    }
+
     #[test]
-    fn a_built_in_kind_has_its_metadata_checked_alone() {
-        let mut obj = json!({"metadata": {"name": "c", "nam": "x"}, "data": {"a": "b"}, "typo": 1});
-        assert_eq!(prune(&mut obj, None), ["metadata.nam"]);
+    fn a_built_in_kind_is_checked_at_every_depth_by_its_type() {
+        let mut obj = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "nam": "x", "labels": {"any": "thing"}},
+            "data": {"a": "b"}, "typo": 1});
+        assert_eq!(
+            prune(&mut obj, builtin("", "ConfigMap")),
+            ["metadata.nam", "typo"]
+        );
         assert_eq!(
             obj,
-            json!({"metadata": {"name": "c"}, "data": {"a": "b"}, "typo": 1})
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "c", "labels": {"any": "thing"}}, "data": {"a": "b"}})
+        );
+        let mut deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d"},
+            "spec": {"replicas": 0, "strategyy": {}, "strategy": {"rollingUpdate": {"maxSurge": "25%"}},
+                     "template": {"metadata": {"zz": 1}, "spec": {"containers": [
+                         {"name": "c", "image": "i", "imagePullPolicyy": "Always",
+                          "resources": {"limits": {"cpu": "1"}},
+                          "ports": [{"containerPort": 80, "bad": 1}]}]}}}});
+        assert_eq!(
+            prune(&mut deployment, builtin("apps", "Deployment")),
+            [
+                "spec.strategyy",
+                "spec.template.metadata.zz",
+                "spec.template.spec.containers[0].imagePullPolicyy",
+                "spec.template.spec.containers[0].ports[0].bad",
+            ]
+        );
+        assert_eq!(
+            deployment["spec"]["template"]["spec"]["containers"][0],
+            json!({"name": "c", "image": "i", "resources": {"limits": {"cpu": "1"}},
+                   "ports": [{"containerPort": 80}]})
+        );
+        let mut unknown = json!({"metadata": {"name": "x", "nam": 1}, "anything": 1});
+        assert_eq!(
+            prune(&mut unknown, Declared::MetadataOnly),
+            ["metadata.nam"]
         );
     }
 
@@ -690,7 +739,9 @@ mod tests {
                      "ports": [{"name": "http", "proto": "TCP"}], "free": {"x": {"y": 1}},
                      "labels": {"k": "v"}, "emb": {"metadata": {"bad": 1}, "spec": {}}},
             "top": 1});
-        let paths = undeclared_in_apply(&applied, Some(&widget_schema()));
+        let schema = widget_schema();
+        let paths =
+            undeclared_in_apply(&applied, Declared::Custom(&schema), &Types::custom(&schema));
         assert_eq!(
             paths,
             [
@@ -714,7 +765,21 @@ mod tests {
             e.message,
             "failed to create typed patch object (n/w; /v1, Kind=ConfigMap): errors:\n  .spec.typo: field not declared in schema\n  .top: field not declared in schema"
         );
-        assert!(undeclared_in_apply(&applied, None).contains(&".metadata.typoMeta".to_owned()));
+        let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d"},
+            "spec": {"template": {"spec": {"containers": [
+                {"name": "c", "imagePullPolicyy": "Always", "ports": [{"containerPort": 80, "bad": 1}]}]}}}});
+        assert_eq!(
+            undeclared_in_apply(
+                &deployment,
+                builtin("apps", "Deployment"),
+                &Types::builtin("apps", "Deployment")
+            ),
+            [
+                ".spec.template.spec.containers[name=\"c\"].imagePullPolicyy",
+                ".spec.template.spec.containers[name=\"c\"].ports[containerPort=80,protocol=\"TCP\"].bad",
+            ]
+        );
     }
 
     #[test]

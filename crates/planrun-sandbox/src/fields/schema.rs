@@ -19,7 +19,7 @@
 
 use serde_json::Value;
 
-use super::builtin::{BUILTIN, BUILTIN_PATCH};
+use super::builtin::{BUILTIN, BUILTIN_KINDS, BUILTIN_PATCH, BUILTIN_TYPES};
 use super::path::PathElement;
 
 /// A list merged item by item.
@@ -43,6 +43,54 @@ pub enum Granularity {
     Map(&'static [ListKey]),
     /// A map owned and replaced as a whole.
     AtomicMap,
+}
+
+/// The type of a field of a built-in kind, as its OpenAPI definition declares it
+/// (generated: [`BUILTIN_TYPES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// A string, number or boolean (Time, Quantity and the like included).
+    Scalar,
+    /// Anything: an object that declares no fields (RawExtension, FieldsV1), or an
+    /// int-or-string.
+    Any,
+    /// An object of the named definition, which declares its fields.
+    Def(&'static str),
+    /// A list of items of a type.
+    List(&'static FieldType),
+    /// A map of values of a type (`additionalProperties`).
+    Map(&'static FieldType),
+}
+
+impl FieldType {
+    /// The type of a built-in kind's objects; `None` for a kind the table lacks.
+    pub fn of_kind(group: &str, kind: &str) -> Option<FieldType> {
+        BUILTIN_KINDS
+            .iter()
+            .find(|(g, k, _)| *g == group && *k == kind)
+            .map(|(_, _, def)| FieldType::Def(def))
+    }
+
+    /// The fields the named definition declares, each with its type.
+    pub fn fields(definition: &str) -> &'static [(&'static str, FieldType)] {
+        BUILTIN_TYPES
+            .binary_search_by(|(name, _)| (*name).cmp(definition))
+            .map_or(&[], |i| BUILTIN_TYPES[i].1)
+    }
+
+    /// The type of the field `key` of an object of this type: `None` if it declares
+    /// no such field; `Any` where this type takes anything.
+    pub fn field(self, key: &str) -> Option<FieldType> {
+        match self {
+            FieldType::Def(definition) => Self::fields(definition)
+                .iter()
+                .find(|(name, _)| *name == key)
+                .map(|(_, t)| *t),
+            FieldType::Map(values) => Some(*values),
+            FieldType::Any => Some(FieldType::Any),
+            FieldType::Scalar | FieldType::List(_) => Some(FieldType::Any),
+        }
+    }
 }
 
 /// A key field of a built-in kind's keyed list.

@@ -218,14 +218,63 @@ pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
     expect_ok(&s, "read the object", &raw);
     o.put("last", kept(&raw));
 
-    // A built-in kind: its metadata is decoded as strictly.
+    // Built-in kinds are decoded into their types as strictly. The real server warns
+    // in the body's order, the sandbox by path: compared sorted.
     let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
-                    "metadata": {"name": "meta", "typoMeta": 1}, "data": {"k": "v"}});
+                    "metadata": {"name": "meta", "typoMeta": 1}, "data": {"k": "v"}, "typo": 1});
     let raw = create(&s, &cm_uri(&ns, None), &cm).await;
     o.put(
         "configmap",
-        json!({"status": raw.status, "warnings": raw.warnings,
-               "metadata_keys": keys(&raw.body["metadata"])}),
+        json!({"status": raw.status, "warnings": sorted(&raw.warnings),
+               "metadata_keys": keys(&raw.body["metadata"]), "typo": raw.body.get("typo")}),
+    );
+    let deployment = |name: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": name, "namespace": ns},
+               "spec": {"replicas": 0, "selector": {"matchLabels": {"app": name}},
+                        "strategyy": {},
+                        "template": {"metadata": {"labels": {"app": name}, "zz": 1},
+                                     "spec": {"containers": [{
+                                         "name": "web", "image": "registry.example/web:v1",
+                                         "imagePullPolicyy": "Always",
+                                         "resources": {"limits": {"cpu": "1"}},
+                                         "ports": [{"containerPort": 80, "bad": 1}]}]}}}})
+    };
+    let deployments = format!("/apis/apps/v1/namespaces/{ns}/deployments");
+    let raw = create(&s, &deployments, &deployment("typed")).await;
+    o.put(
+        "deployment",
+        json!({"status": raw.status, "warnings": sorted(&raw.warnings),
+               "container": raw.body.pointer("/spec/template/spec/containers/0")
+                   .map(|c| json!({"imagePullPolicyy": c.get("imagePullPolicyy"),
+                                   "ports": c["ports"]}))}),
+    );
+    let raw = send(
+        &s,
+        "PATCH",
+        &format!("{deployments}/applied?fieldManager=applier"),
+        "application/apply-patch+yaml",
+        &deployment("applied"),
+    )
+    .await;
+    let message = raw.body["message"].as_str().unwrap_or("");
+    let (head, named) = message.split_once("): ").unwrap_or((message, ""));
+    let typed: BTreeSet<&str> = [
+        ".spec.strategyy",
+        ".spec.template.metadata.zz",
+        ".spec.template.spec.containers[name=\"web\"].imagePullPolicyy",
+        ".spec.template.spec.containers[name=\"web\"].ports[containerPort=80,protocol=\"TCP\"].bad",
+    ]
+    .into();
+    let paths: Vec<&str> = named
+        .trim_start_matches("errors:\n")
+        .lines()
+        .filter_map(|l| l.trim().strip_suffix(": field not declared in schema"))
+        .collect();
+    o.put(
+        "deployment_apply",
+        json!({"status": raw.status, "head": head, "names_some": !paths.is_empty(),
+               "names_only_undeclared": paths.iter().all(|p| typed.contains(p))}),
     );
     let raw = create(
         &s,
@@ -239,6 +288,12 @@ pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
     .await;
     o.put("configmap_strict", refused(&raw));
     o.done()
+}
+
+fn sorted(warnings: &[String]) -> Vec<String> {
+    let mut out = warnings.to_vec();
+    out.sort();
+    out
 }
 
 /// An object's keys, sorted, without those every write changes.
