@@ -512,10 +512,12 @@ impl Store {
         Ok(obj)
     }
 
-    /// A CRD's spec was written: its stored objects read with its defaults from now on,
-    /// with no new resourceVersion and no event, as the API server defaults what it
-    /// reads from storage ([`defaulting`]).
-    fn default_stored(&mut self, crd: &Value) {
+    /// A CRD's spec was written: its stored objects read by its schema from now on,
+    /// pruned of what it no longer declares and with its defaults, with no new
+    /// resourceVersion and no event, as the API server decodes what it reads from
+    /// storage (its storage codec prunes, then defaults: [`unknown_fields`],
+    /// [`defaulting`]).
+    fn reread_stored(&mut self, crd: &Value) {
         let (Some(group), Some(plural)) = (
             crd.pointer("/spec/group").and_then(Value::as_str),
             crd.pointer("/spec/names/plural").and_then(Value::as_str),
@@ -533,6 +535,7 @@ impl Store {
                 .unwrap_or(api_version)
                 .to_owned();
             if let Some(schema) = version_schema(crd, &version) {
+                unknown_fields::prune(obj, Declared::Custom(schema));
                 defaulting::default(obj, schema);
             }
         }
@@ -835,7 +838,7 @@ impl Store {
             }
             // Status writes (Established, finalization) leave the schemas as they were.
             if prev.as_ref().map(|p| &p["spec"]) != Some(&obj["spec"]) {
-                self.default_stored(&obj);
+                self.reread_stored(&obj);
             }
         }
         self.emit(res.clone(), kind, obj.clone(), prev);

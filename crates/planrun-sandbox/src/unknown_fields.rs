@@ -123,7 +123,7 @@ pub fn prune(obj: &mut Value, declared: Declared<'_>) -> Vec<String> {
         }
     };
     let mut pruned = Vec::new();
-    prune_at(obj, Some(schema), true, "", &mut pruned);
+    prune_at(obj, Some(schema), true, false, "", &mut pruned);
     pruned.sort();
     paths.extend(pruned);
     prune_nulls(obj, Some(schema));
@@ -265,38 +265,47 @@ fn join(parent: &str, key: &str) -> String {
     }
 }
 
-/// The pruning walk (`schema/pruning/algorithm.go`, prune and skipPrune).
+/// The pruning walk (`schema/pruning/algorithm.go`): `skip` is skipPrune, below a
+/// schema that preserves unknown fields, where only what a property or
+/// `additionalProperties` declares is pruned further (and list items keep skipping);
+/// a part no schema declares loses every field of its objects.
 fn prune_at(
     x: &mut Value,
     schema: Option<&Value>,
-    embedded_here: bool,
+    root: bool,
+    skip: bool,
     at: &str,
     out: &mut Vec<String>,
 ) {
-    let Some(schema) = schema.filter(|s| s.is_object()) else {
-        if let Value::Object(map) = x {
-            out.extend(map.keys().map(|k| join(at, k)));
-            map.clear();
-        }
+    let schema = schema.filter(|s| s.is_object());
+    if !skip && schema.is_some_and(preserves) {
+        return prune_at(x, schema, root, true, at, out);
+    }
+    if skip && schema.is_none() {
         return;
-    };
-    let keep_unknown = preserves(schema);
-    let embedded_here = embedded_here || embedded(schema);
+    }
+    let embedded_here = root || schema.is_some_and(embedded);
     match x {
         Value::Object(map) => {
+            let Some(schema) = schema else {
+                out.extend(map.keys().map(|k| join(at, k)));
+                map.clear();
+                return;
+            };
             let mut dropped = Vec::new();
             for (key, value) in map.iter_mut() {
                 if embedded_here && matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
                     continue;
                 }
-                let declared = schema
-                    .get("properties")
-                    .and_then(|p| p.get(key))
-                    .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()));
-                match declared {
-                    Some(s) => prune_at(value, Some(s), false, &join(at, key), out),
-                    None if keep_unknown
-                        || schema.get("additionalProperties") == Some(&Value::Bool(true)) => {}
+                let additional = schema.get("additionalProperties");
+                match schema.get("properties").and_then(|p| p.get(key)) {
+                    Some(s) => prune_at(value, Some(s), false, false, &join(at, key), out),
+                    None if additional
+                        .is_some_and(|a| a.is_object() || a == &Value::Bool(true)) =>
+                    {
+                        prune_at(value, additional, false, false, &join(at, key), out);
+                    }
+                    None if skip => {}
                     None => {
                         out.push(join(at, key));
                         dropped.push(key.clone());
@@ -308,12 +317,9 @@ fn prune_at(
             }
         }
         Value::Array(items) => {
+            let item_schema = schema.and_then(|s| s.get("items"));
             for (i, item) in items.iter_mut().enumerate() {
-                let item_schema = schema.get("items");
-                if keep_unknown && item_schema.is_none() {
-                    continue;
-                }
-                prune_at(item, item_schema, false, &format!("{at}[{i}]"), out);
+                prune_at(item, item_schema, false, skip, &format!("{at}[{i}]"), out);
             }
         }
         _ => {}
@@ -780,6 +786,33 @@ mod tests {
                 ".spec.template.spec.containers[name=\"c\"].ports[containerPort=80,protocol=\"TCP\"].bad",
             ]
         );
+    }
+
+    #[test]
+    fn below_a_schema_that_preserves_unknown_fields_only_declared_parts_are_pruned() {
+        let schema = json!({"type": "object", "properties": {"spec": {
+            "type": "object", "x-kubernetes-preserve-unknown-fields": true,
+            "properties": {"known": {"type": "object", "properties": {"a": {"type": "string"}}}},
+            "items": {"type": "object", "properties": {"a": {"type": "string"}}}}}});
+        let mut obj = json!({"spec": {"extra": {"deep": 1}, "known": {"a": "x", "b": "y"}}});
+        assert_eq!(prune(&mut obj, Declared::Custom(&schema)), ["spec.known.b"]);
+        assert_eq!(
+            obj,
+            json!({"spec": {"extra": {"deep": 1}, "known": {"a": "x"}}})
+        );
+        // List items below it keep skipping: their own unknown fields stay.
+        let mut list = json!([{"a": "x", "b": "y"}]);
+        let mut out = Vec::new();
+        prune_at(
+            &mut list,
+            schema.pointer("/properties/spec"),
+            false,
+            false,
+            "spec",
+            &mut out,
+        );
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(list, json!([{"a": "x", "b": "y"}]));
     }
 
     #[test]

@@ -8,11 +8,13 @@ use serde_json::{Value, json};
 
 use super::{Obs, Side, cm_uri, crd, create, establish, expect_ok, send};
 
-/// A CRD with a structural schema (a nullable field, a free-form map, a map of strings,
-/// a list of objects, an embedded resource, a status), then: a create with unknown
-/// fields under each `fieldValidation` (and an unsupported one); a server-side apply of
-/// them; a merge patch, a JSON patch, a replace and a status patch with unknown fields,
-/// warned and strict; a ConfigMap whose metadata has an unknown field.
+/// A CRD with a structural schema (a nullable field, a free-form map, one with declared
+/// properties too, a map of strings, a list of objects, an embedded resource, a
+/// status), then: a create with unknown fields under each `fieldValidation` (and an
+/// unsupported one); a server-side apply of them; a merge patch, a JSON patch, a
+/// replace and a status patch with unknown fields, warned and strict; a read after the
+/// CRD stops declaring a field; a ConfigMap and a Deployment with unknown fields at
+/// several depths, created and applied.
 pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
     let mut o = Obs::default();
     let group = "unknown.diff.example";
@@ -25,6 +27,9 @@ pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
                 "name": {"type": "string"},
                 "maybe": {"type": "string", "nullable": true},
                 "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                "open": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                         "properties": {"known": {"type": "object",
+                                                  "properties": {"a": {"type": "string"}}}}},
                 "labels": {"type": "object", "additionalProperties": {"type": "string"}},
                 "items": {"type": "array", "items": {"type": "object",
                           "properties": {"a": {"type": "string"}}}},
@@ -40,6 +45,7 @@ pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
         json!({"apiVersion": format!("{group}/v1"), "kind": "Dial",
                "metadata": {"name": name, "labels": {"a": "b"}, "typoMeta": 1},
                "spec": {"size": 1, "typo": "x", "free": {"any": {"deep": 1}},
+                        "open": {"extra": {"deep": 1}, "known": {"a": "x", "b": "y"}},
                         "labels": {"k": "v"}, "items": [{"a": "x", "b": "y"}],
                         "name": null, "maybe": null,
                         "emb": {"apiVersion": "v1", "kind": "ConfigMap",
@@ -63,6 +69,14 @@ pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
                }),
                "warnings": raw.warnings})
     };
+    // What a write kept and warned of, or how it was refused.
+    let seen = |raw: &super::Raw| {
+        if (200..300).contains(&raw.status) {
+            kept(raw)
+        } else {
+            refused(raw)
+        }
+    };
     o.put(
         "create",
         kept(&create(&s, &collection, &dial("warned")).await),
@@ -74,14 +88,7 @@ pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
             &dial(&step.replace('_', "-")),
         )
         .await;
-        o.put(
-            step,
-            if raw.status == 201 {
-                kept(&raw)
-            } else {
-                refused(&raw)
-            },
-        );
+        o.put(step, seen(&raw));
     }
     let raw = create(
         &s,
@@ -96,6 +103,7 @@ pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
     let undeclared: BTreeSet<&str> = [
         ".metadata.typoMeta",
         ".spec.items[0].b",
+        ".spec.open.known.b",
         ".spec.typo",
         ".status.zz",
         ".top",
@@ -113,20 +121,7 @@ pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
             &body,
         )
         .await;
-        let message = raw.body["message"].as_str().unwrap_or("");
-        let (head, named) = message.split_once("): ").unwrap_or((message, ""));
-        let paths: Vec<&str> = named
-            .trim_start_matches("errors:\n")
-            .lines()
-            .filter_map(|l| l.trim().strip_suffix(": field not declared in schema"))
-            .collect();
-        o.put(
-            step,
-            json!({"status": raw.status, "reason": raw.body.get("reason"),
-                   "head": head,
-                   "names_some": !paths.is_empty(),
-                   "names_only_undeclared": paths.iter().all(|p| undeclared.contains(p))}),
-        );
+        o.put(step, apply_refused(&raw, &undeclared));
     }
     let absent = s
         .raw("GET", &format!("{collection}/applied"), None, None)
@@ -162,14 +157,7 @@ pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
         ),
     ] {
         let raw = send(&s, "PATCH", &format!("{uri}{query}"), content_type, &patch).await;
-        o.put(
-            step,
-            if raw.status == 200 {
-                kept(&raw)
-            } else {
-                refused(&raw)
-            },
-        );
+        o.put(step, seen(&raw));
     }
     for (step, query) in [("status", ""), ("status_strict", "?fieldValidation=Strict")] {
         let raw = send(
@@ -180,14 +168,7 @@ pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
             &json!({"status": {"ok": false, "zz": 2}}),
         )
         .await;
-        o.put(
-            step,
-            if raw.status == 200 {
-                kept(&raw)
-            } else {
-                refused(&raw)
-            },
-        );
+        o.put(step, seen(&raw));
     }
     for (step, query) in [
         ("replace", ""),
@@ -205,18 +186,24 @@ pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
             &body,
         )
         .await;
-        o.put(
-            step,
-            if raw.status == 200 {
-                kept(&raw)
-            } else {
-                refused(&raw)
-            },
-        );
+        o.put(step, seen(&raw));
     }
     let raw = s.raw("GET", &uri, None, None).await;
     expect_ok(&s, "read the object", &raw);
     o.put("last", kept(&raw));
+    // A field the CRD no longer declares is gone from the next read of an existing
+    // object, at the resourceVersion it had (the storage codec prunes).
+    let crd_uri = format!("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/dials.{group}");
+    let patch = json!([{"op": "remove",
+                        "path": "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/labels"}]);
+    let changed = send(&s, "PATCH", &crd_uri, "application/json-patch+json", &patch).await;
+    expect_ok(&s, "take a property out of the CRD", &changed);
+    let after = super::poll_until(&s, &uri, |r| r.body["spec"].get("labels").is_none()).await;
+    o.put(
+        "after_the_crd_changed",
+        json!({"spec": after.body["spec"],
+               "same_resource_version": super::rv(&after.body) == super::rv(&raw.body)}),
+    );
 
     // Built-in kinds are decoded into their types as strictly. The real server warns
     // in the body's order, the sandbox by path: compared sorted.
@@ -257,8 +244,6 @@ pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
         &deployment("applied"),
     )
     .await;
-    let message = raw.body["message"].as_str().unwrap_or("");
-    let (head, named) = message.split_once("): ").unwrap_or((message, ""));
     let typed: BTreeSet<&str> = [
         ".spec.strategyy",
         ".spec.template.metadata.zz",
@@ -266,16 +251,7 @@ pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
         ".spec.template.spec.containers[name=\"web\"].ports[containerPort=80,protocol=\"TCP\"].bad",
     ]
     .into();
-    let paths: Vec<&str> = named
-        .trim_start_matches("errors:\n")
-        .lines()
-        .filter_map(|l| l.trim().strip_suffix(": field not declared in schema"))
-        .collect();
-    o.put(
-        "deployment_apply",
-        json!({"status": raw.status, "head": head, "names_some": !paths.is_empty(),
-               "names_only_undeclared": paths.iter().all(|p| typed.contains(p))}),
-    );
+    o.put("deployment_apply", apply_refused(&raw, &typed));
     let raw = create(
         &s,
         &format!("{}?fieldValidation=Strict", cm_uri(&ns, None)),
@@ -288,6 +264,22 @@ pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
     .await;
     o.put("configmap_strict", refused(&raw));
     o.done()
+}
+
+/// A server-side apply's refusal of undeclared fields: its status and the message's
+/// head, and whether it names some fields and only `undeclared` ones (the real server
+/// names them in no fixed order, and sometimes only some).
+fn apply_refused(raw: &super::Raw, undeclared: &BTreeSet<&str>) -> Value {
+    let message = raw.body["message"].as_str().unwrap_or("");
+    let (head, named) = message.split_once("): ").unwrap_or((message, ""));
+    let paths: Vec<&str> = named
+        .trim_start_matches("errors:\n")
+        .lines()
+        .filter_map(|l| l.trim().strip_suffix(": field not declared in schema"))
+        .collect();
+    json!({"status": raw.status, "reason": raw.body.get("reason"), "head": head,
+           "names_some": !paths.is_empty(),
+           "names_only_undeclared": paths.iter().all(|p| undeclared.contains(p))})
 }
 
 fn sorted(warnings: &[String]) -> Vec<String> {
