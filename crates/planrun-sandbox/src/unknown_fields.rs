@@ -1,6 +1,6 @@
-//! What a custom resource's schema does not declare, as the API server treats it.
+//! What a kind's schema does not declare, as the API server treats it.
 //!
-//! - A write by Update (create, replace, merge or JSON patch, the status subresource)
+//! - A custom resource written by Update (create, replace, merge or JSON patch, the status subresource)
 //!   is decoded by the CRD's codec, which drops what the structural schema does not
 //!   declare and names it (k8s.io/apiextensions-apiserver v0.36.3
 //!   `pkg/apiserver/customresource_handler.go`, `unstructuredSchemaCoercer.apply`):
@@ -40,7 +40,7 @@
 
 use serde_json::{Value, json};
 
-use super::fields::{FieldType, Types, dotted, item_element, type_path_child};
+use super::fields::{FieldType, ListType, Types, dotted, item_element, type_path_child};
 use super::status::{ApiError, Cause};
 
 /// ObjectMeta, every kind's `metadata`.
@@ -107,20 +107,15 @@ pub enum Write {
 /// paths in the API server's order.
 pub fn prune(obj: &mut Value, declared: Declared<'_>) -> Vec<String> {
     let mut paths = Vec::new();
-    let schema = match declared {
-        Declared::Builtin(ty) => {
-            prune_typed(obj, ty, "", &mut paths);
-            return paths;
-        }
-        Declared::MetadataOnly | Declared::Custom(_) => {
-            if let Some(meta) = obj.get_mut("metadata") {
-                prune_typed(meta, OBJECT_META, "metadata", &mut paths);
-            }
-            match declared {
-                Declared::Custom(schema) => schema,
-                _ => return paths,
-            }
-        }
+    if let Declared::Builtin(ty) = declared {
+        prune_typed(obj, ty, "", &mut paths);
+        return paths;
+    }
+    if let Some(meta) = obj.get_mut("metadata") {
+        prune_typed(meta, OBJECT_META, "metadata", &mut paths);
+    }
+    let Declared::Custom(schema) = declared else {
+        return paths;
     };
     let mut pruned = Vec::new();
     prune_at(obj, Some(schema), true, false, "", &mut pruned);
@@ -193,7 +188,14 @@ pub fn undeclared_in_apply(
             if matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
                 continue;
             }
-            apply_walk(value, declaring(schema, key), &format!(".{key}"), &mut out);
+            apply_walk(
+                value,
+                declaring(schema, key),
+                &format!(".{key}"),
+                key,
+                types,
+                &mut out,
+            );
         }
     }
     out.sort();
@@ -452,14 +454,10 @@ fn apply_typed(
         (Value::Array(items), FieldType::List(item)) => {
             let list = types.list(type_path);
             for (i, value) in items.iter().enumerate() {
-                let element = list
-                    .as_ref()
-                    .and_then(|l| item_element(value, l))
-                    .map_or_else(|| format!("[{i}]"), |e| dotted(&[e]));
                 apply_typed(
                     value,
                     *item,
-                    &format!("{at}{element}"),
+                    &format!("{at}{}", element(value, i, list.as_ref())),
                     &type_path_child(type_path, "[]"),
                     types,
                     out,
@@ -472,7 +470,14 @@ fn apply_typed(
 
 /// The walk of an apply configuration against a schema: `schema` is what declares
 /// `x` (`None`: nothing does; [`ANYTHING`]: anything goes).
-fn apply_walk(x: &Value, schema: Option<&Value>, at: &str, out: &mut Vec<String>) {
+fn apply_walk(
+    x: &Value,
+    schema: Option<&Value>,
+    at: &str,
+    type_path: &str,
+    types: &Types<'_>,
+    out: &mut Vec<String>,
+) {
     let Some(schema) = schema else {
         out.push(at.to_owned());
         return;
@@ -486,54 +491,36 @@ fn apply_walk(x: &Value, schema: Option<&Value>, at: &str, out: &mut Vec<String>
                 if embedded(schema) && matches!(key.as_str(), "apiVersion" | "kind") {
                     continue;
                 }
+                let at = format!("{at}.{key}");
                 if embedded(schema) && key == "metadata" {
-                    let types = Types::object_meta();
-                    apply_typed(
-                        value,
-                        OBJECT_META,
-                        &format!("{at}.metadata"),
-                        "metadata",
-                        &types,
-                        out,
-                    );
+                    let meta_types = Types::object_meta();
+                    apply_typed(value, OBJECT_META, &at, "metadata", &meta_types, out);
                     continue;
                 }
-                apply_walk(value, declaring(schema, key), &format!("{at}.{key}"), out);
+                let type_path = type_path_child(type_path, key);
+                apply_walk(value, declaring(schema, key), &at, &type_path, types, out);
             }
         }
         Value::Array(items) => {
             let Some(item_schema) = schema.get("items") else {
                 return;
             };
-            let keys: Vec<&str> =
-                if schema.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map") {
-                    schema
-                        .get("x-kubernetes-list-map-keys")
-                        .and_then(Value::as_array)
-                        .map(|k| k.iter().filter_map(Value::as_str).collect())
-                        .unwrap_or_default()
-                } else {
-                    Vec::new()
-                };
+            let list = types.list(type_path);
+            let type_path = type_path_child(type_path, "[]");
             for (i, item) in items.iter().enumerate() {
-                let element = if keys.is_empty() {
-                    format!("[{i}]")
-                } else {
-                    let mut named = serde_json::Map::new();
-                    for k in &keys {
-                        if let Some(v) = item.get(*k) {
-                            named.insert((*k).to_owned(), v.clone());
-                        }
-                    }
-                    let parts: Vec<String> =
-                        named.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    format!("[{}]", parts.join(","))
-                };
-                apply_walk(item, Some(item_schema), &format!("{at}{element}"), out);
+                let at = format!("{at}{}", element(item, i, list.as_ref()));
+                apply_walk(item, Some(item_schema), &at, &type_path, types, out);
             }
         }
         _ => {}
     }
+}
+
+/// How structured-merge-diff names a list's item: by its keys in a keyed list
+/// (`[name="c"]`), else by its index.
+fn element(item: &Value, index: usize, list: Option<&ListType>) -> String {
+    list.and_then(|l| item_element(item, l))
+        .map_or_else(|| format!("[{index}]"), |e| dotted(&[e]))
 }
 
 /// A `Warning` header's value for one warning (RFC 7234 warn-code 299, agent `-`).
