@@ -1096,6 +1096,20 @@ async fn a_field_the_kind_does_not_declare_is_refused_at_once_and_named(w: World
         )),
         "{err}"
     );
+    // A key given twice is refused as kubectl refuses it, before anything is sent.
+    let err = kube_apply(
+        &w.env(LONG),
+        &apply(gauge("{size: 1, size: 2}", "")),
+        dir.path(),
+        &Redactor::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("gauge.yaml: invalid YAML: spec: duplicate entry with key \"size\""),
+        "{err}"
+    );
     assert!(
         !w.lines.all()[before..].iter().any(|l| l.contains("retry")),
         "a refusal is not retried: {:#?}",

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::SandboxError;
@@ -41,27 +40,10 @@ impl Manifest {
     /// Its objects: the YAML documents, `kind: List` expanded, empty ones skipped.
     /// The one reading of a seed, for the sandbox and for a rehearsal on a cluster.
     pub fn objects(&self) -> Result<Vec<Value>, SandboxError> {
-        let mut out = Vec::new();
-        for doc in serde_yaml::Deserializer::from_str(&self.yaml) {
-            let v = Value::deserialize(doc).map_err(|e| SandboxError::Seed {
-                source_name: self.source.clone(),
-                message: e.to_string(),
-            })?;
-            match v {
-                Value::Null => {}
-                Value::Object(_) if v.get("kind").and_then(Value::as_str) == Some("List") => {
-                    out.extend(v["items"].as_array().cloned().unwrap_or_default());
-                }
-                Value::Object(_) => out.push(v),
-                _ => {
-                    return Err(SandboxError::Seed {
-                        source_name: self.source.clone(),
-                        message: "a document is not a mapping".to_owned(),
-                    });
-                }
-            }
-        }
-        Ok(out)
+        planrun_text::manifest_objects(&self.yaml).map_err(|message| SandboxError::Seed {
+            source_name: self.source.clone(),
+            message,
+        })
     }
 }
 

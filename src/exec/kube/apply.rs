@@ -14,7 +14,6 @@
 use std::path::Path;
 
 use kube::api::{DynamicObject, Patch, PatchParams, ResourceExt};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::events::WouldDo;
@@ -41,25 +40,15 @@ const SERVER_METADATA: &[&str] = &[
     "deletionGracePeriodSeconds",
 ];
 
-/// The objects of one YAML text: its documents, `kind: List` expanded, empty ones
-/// skipped.
+/// The objects of one YAML text ([`planrun_text::manifest_objects`]: its documents,
+/// `kind: List` expanded, empty ones skipped, a key given twice refused), each with an
+/// apiVersion, a kind and a name.
 pub(crate) fn parse_manifests(text: &str, path: &str) -> Result<Vec<Value>, KubeError> {
     let bad = |message: String| KubeError::Manifest {
         path: path.to_string(),
         message,
     };
-    let mut out = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        let value = Value::deserialize(doc).map_err(|e| bad(format!("invalid YAML: {e}")))?;
-        match value {
-            Value::Null => {}
-            Value::Object(_) if value.get("kind").and_then(Value::as_str) == Some("List") => {
-                out.extend(value["items"].as_array().cloned().unwrap_or_default());
-            }
-            Value::Object(_) => out.push(value),
-            _ => return Err(bad("a document is not an object".into())),
-        }
-    }
+    let out = planrun_text::manifest_objects(text).map_err(bad)?;
     for obj in &out {
         let has = |p: &str| {
             obj.pointer(p)
@@ -67,9 +56,10 @@ pub(crate) fn parse_manifests(text: &str, path: &str) -> Result<Vec<Value>, Kube
                 .is_some_and(|s| !s.is_empty())
         };
         if !has("/apiVersion") || !has("/kind") || !has("/metadata/name") {
-            return Err(bad(
-                "an object lacks apiVersion, kind or metadata.name".into()
-            ));
+            return Err(KubeError::Manifest {
+                path: path.to_string(),
+                message: "an object lacks apiVersion, kind or metadata.name".into(),
+            });
         }
     }
     Ok(out)
