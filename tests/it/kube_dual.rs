@@ -1050,16 +1050,19 @@ async fn a_field_the_kind_does_not_declare_is_refused_at_once_and_named(w: World
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
+    // kube-apply of `text`, as the file `gauge.yaml`.
     let apply = |text: String| {
         let file = dir.path().join("gauge.yaml");
         std::fs::write(&file, text).unwrap();
-        KubeApply {
+        let spec = KubeApply {
             source: ApplySource::Files(vec![file]),
             only: Vec::new(),
             if_absent: false,
             field_manager: "planrun".into(),
             force: false,
-        }
+        };
+        let (w, dir) = (&w, &dir);
+        async move { kube_apply(&w.env(LONG), &spec, dir.path(), &Redactor::new()).await }
     };
     let gauge = |spec: &str, labels: &str| {
         format!(
@@ -1067,28 +1070,16 @@ async fn a_field_the_kind_does_not_declare_is_refused_at_once_and_named(w: World
         )
     };
     let before = w.lines.all().len();
-    let err = kube_apply(
-        &w.env(LONG),
-        &apply(gauge("{size: 1, sizee: 3}", "")),
-        dir.path(),
-        &Redactor::new(),
-    )
-    .await
-    .unwrap_err();
+    let err = apply(gauge("{size: 1, sizee: 3}", "")).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
             "apply gauges/{ns}/g: the server's schema for its kind refuses a field\n  spec.sizee: not declared"
         )
     );
-    let err = kube_apply(
-        &w.env(LONG),
-        &apply(gauge("{size: 1}", ", labelz: {a: b}")),
-        dir.path(),
-        &Redactor::new(),
-    )
-    .await
-    .unwrap_err();
+    let err = apply(gauge("{size: 1}", ", labelz: {a: b}"))
+        .await
+        .unwrap_err();
     // planrun reads metadata as ObjectMeta itself, and says what that would drop.
     assert!(
         err.to_string().ends_with(&format!(
@@ -1097,14 +1088,7 @@ async fn a_field_the_kind_does_not_declare_is_refused_at_once_and_named(w: World
         "{err}"
     );
     // A key given twice is refused as kubectl refuses it, before anything is sent.
-    let err = kube_apply(
-        &w.env(LONG),
-        &apply(gauge("{size: 1, size: 2}", "")),
-        dir.path(),
-        &Redactor::new(),
-    )
-    .await
-    .unwrap_err();
+    let err = apply(gauge("{size: 1, size: 2}", "")).await.unwrap_err();
     assert!(
         err.to_string()
             .contains("gauge.yaml: invalid YAML: spec: duplicate entry with key \"size\""),
@@ -1120,14 +1104,7 @@ async fn a_field_the_kind_does_not_declare_is_refused_at_once_and_named(w: World
             .await
             .is_none()
     );
-    kube_apply(
-        &w.env(LONG),
-        &apply(gauge("{size: 1}", "")),
-        dir.path(),
-        &Redactor::new(),
-    )
-    .await
-    .unwrap();
+    apply(gauge("{size: 1}", "")).await.unwrap();
     let version = w
         .get(&format!("{group}/v1"), "Gauge", &ns, "g")
         .await
@@ -1171,17 +1148,11 @@ async fn a_field_the_kind_does_not_declare_is_refused_at_once_and_named(w: World
         .unwrap();
     assert_eq!(g["spec"], json!({"size": 1, "paused": true}));
     // A built-in kind's type is as strict, at any depth.
-    let err = kube_apply(
-        &w.env(LONG),
-        &apply(format!(
+    let err = apply(format!(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d, namespace: {ns}}}\n\
              spec: {{selector: {{matchLabels: {{app: d}}}}, template: {{metadata: {{labels: {{app: d}}}}, \
              spec: {{containers: [{{name: web, image: 'registry.example/web:v1', imagePullPolicyy: Always}}]}}}}}}\n"
-        )),
-        dir.path(),
-        &Redactor::new(),
-    )
-    .await
+        )).await
     .unwrap_err();
     assert_eq!(
         err.to_string(),
