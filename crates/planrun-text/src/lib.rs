@@ -1,9 +1,9 @@
 //! Text helpers shared by planrun's engine and its sandbox crate, one definition of
 //! each: durations (one grammar for plans, scenario files and flags, one way of
 //! printing them), counted nouns, container image tags, Kubernetes server versions,
-//! Kubernetes objects read from YAML manifests, "did you mean" suggestions, shell quoting, long
-//! lines cut saying how much, and control characters made visible before text from
-//! outside reaches a terminal or a report.
+//! Kubernetes objects read from YAML manifests, "did you mean" suggestions, shell
+//! quoting, long lines cut saying how much, and control characters made visible before
+//! text from outside reaches a terminal or a report.
 //!
 //! A leaf crate: it depends on nothing of planrun, so both the engine and the sandbox
 //! (which may not depend on the engine) can use it.
