@@ -523,8 +523,12 @@ async fn captured_secrets_are_private_and_restored_only_where_absent(w: World) {
     w.finish().await;
 }
 
+/// Manifests applied by server-side apply as the task's field manager; a cluster-scoped
+/// object whose manifest gives it a namespace is applied and named without one, as
+/// kubectl does.
 async fn manifests_are_applied_as_the_field_manager(w: World) {
     let ns = w.name("apply");
+    let role = w.name("reader");
     w.apply("planrun-test", &namespace(&ns)).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("objects.yaml");
@@ -532,7 +536,8 @@ async fn manifests_are_applied_as_the_field_manager(w: World) {
         &file,
         format!(
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {ns}}}\ndata: {{mode: safe}}\n---\n\
-             apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: runner, namespace: {ns}, labels: {{app: planrun}}}}\n"
+             apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: runner, namespace: {ns}, labels: {{app: planrun}}}}\n---\n\
+             apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {{name: {role}, namespace: {ns}}}\nrules: []\n"
         ),
     )
     .unwrap();
@@ -549,7 +554,7 @@ async fn manifests_are_applied_as_the_field_manager(w: World) {
     assert_eq!(
         summary,
         format!(
-            "applied 2 objects: configmaps/{ns}/settings (keys: mode); serviceaccounts/{ns}/runner from {} as planrun",
+            "applied 3 objects: configmaps/{ns}/settings (keys: mode); serviceaccounts/{ns}/runner; clusterroles/{role} from {} as planrun",
             file.display()
         )
     );
@@ -558,6 +563,12 @@ async fn manifests_are_applied_as_the_field_manager(w: World) {
     assert_eq!(managers(&settings), vec![("planrun", "Apply")]);
     let runner = w.get("v1", "ServiceAccount", &ns, "runner").await.unwrap();
     assert_eq!(managers(&runner), vec![("planrun", "Apply")]);
+    let reader = w
+        .get("rbac.authorization.k8s.io/v1", "ClusterRole", "", &role)
+        .await
+        .unwrap();
+    assert_eq!(managers(&reader), vec![("planrun", "Apply")]);
+    assert_eq!(reader["metadata"].get("namespace"), None);
     w.finish().await;
 }
 

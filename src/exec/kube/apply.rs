@@ -119,7 +119,8 @@ pub async fn kube_apply(
     let mut applied = Vec::new();
     let mut present = Vec::new();
     for obj in &objects {
-        let (kind, what) = resolve(env, obj).await?;
+        let (kind, obj, what) = resolve(env, obj).await?;
+        let obj = &obj;
         let namespace = obj.namespace();
         if kind.namespaced && namespace.is_none() {
             return Err(KubeError::Manifest {
@@ -210,7 +211,7 @@ pub async fn applied_now(
     };
     let mut absent = Vec::new();
     for obj in &objects {
-        let (kind, what) = match resolve(env, obj).await {
+        let (kind, obj, what) = match resolve(env, obj).await {
             Ok(found) => found,
             Err(KubeError::UnknownKind { kind, .. }) => {
                 absent.push(format!("{} (kind {kind} is not served)", object_name(obj)));
@@ -389,18 +390,26 @@ fn read_source(
 }
 
 /// The object's kind as the server serves it, and how messages name the object.
+/// The object's kind as served, the object as it is applied (a cluster-scoped one
+/// without the namespace its manifest may give it, which kubectl drops too:
+/// k8s.io/cli-runtime `pkg/resource/visitor.go`, FilterNamespace), and how messages
+/// name it.
 async fn resolve(
     env: &TaskEnv<'_>,
     obj: &DynamicObject,
-) -> Result<(ResolvedKind, String), KubeError> {
+) -> Result<(ResolvedKind, DynamicObject, String), KubeError> {
     let types = obj.types.clone().unwrap_or_default();
     let kind = env
         .conn
         .kinds()
         .resolve(env, &types.kind, Some(&types.api_version))
         .await?;
-    let what = format!("{}/{}", kind.resource.plural, object_name(obj));
-    Ok((kind, what))
+    let mut obj = obj.clone();
+    if !kind.namespaced {
+        obj.metadata.namespace = None;
+    }
+    let what = format!("{}/{}", kind.resource.plural, object_name(&obj));
+    Ok((kind, obj, what))
 }
 
 /// Drops the owner references whose owner is gone (or another object by that name).
