@@ -30,6 +30,14 @@ use crate::validate::PulumiProject;
 /// Longest `stack export` or `whoami` may take.
 const INSPECT_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How often `stack export` is tried when the CLI cannot read the checkpoint but its
+/// metadata file is whole by the time planrun looks: another update was saving the
+/// stack, whose save truncates and rewrites that file in place (see [`checkpoint`]);
+/// read a moment later, the stack is readable (and its lock names that update).
+const UNREADABLE_TRIES: u32 = 3;
+/// The pause before such a try.
+const UNREADABLE_PAUSE: Duration = Duration::from_millis(250);
+
 /// An operation an interrupted update left pending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct PendingOp {
@@ -155,21 +163,29 @@ pub(super) async fn inspect(
     binary: &Path,
     ctx: &Attempt,
 ) -> Result<Leftovers, TaskError> {
-    let export = match run(task, binary, ctx, &argv::stack_export(task), "stack export").await {
-        Ok(export) => export,
-        Err(Failure::Exited(out)) => {
-            let env = ctx.child_env();
-            let damaged =
-                checkpoint::damage(task, binary, env, Some(&ctx.cancel), &out.stderr).await;
-            return Err(
-                match checkpoint::error(&task.stack, &out.stderr, &damaged) {
-                    Some(e) => TaskError::from_diagnostic(&e)
-                        .map_text(|t| ctx.run.redactor.redact(t).into_owned()),
-                    None => failed("stack export", ctx, &out),
-                },
-            );
+    let mut tries = 0;
+    let export = loop {
+        tries += 1;
+        let out = match run(task, binary, ctx, &argv::stack_export(task), "stack export").await {
+            Ok(export) => break export,
+            Err(Failure::Exited(out)) => out,
+            Err(Failure::Stopped(e)) => return Err(e),
+        };
+        let env = ctx.child_env();
+        let damaged = checkpoint::damage(task, binary, env, Some(&ctx.cancel), &out.stderr).await;
+        if saved_elsewhere(&out.stderr, &damaged) && tries < UNREADABLE_TRIES {
+            tokio::select! {
+                () = tokio::time::sleep(UNREADABLE_PAUSE) => continue,
+                _ = ctx.cancel.cancelled() => {}
+            }
         }
-        Err(Failure::Stopped(e)) => return Err(e),
+        return Err(
+            match checkpoint::error(&task.stack, &out.stderr, &damaged) {
+                Some(e) => TaskError::from_diagnostic(&e)
+                    .map_text(|t| ctx.run.redactor.redact(t).into_owned()),
+                None => failed("stack export", ctx, &out),
+            },
+        );
     };
     let mut found = Leftovers {
         pending: pending_operations(&export.stdout)
@@ -182,6 +198,12 @@ pub(super) async fn inspect(
         found.locks = locks(&root, &project, &task.stack);
     }
     Ok(found)
+}
+
+/// Whether a failed read of the checkpoint (`stderr`) met another update's save: the CLI
+/// could not read it, and no metadata file is damaged now.
+fn saved_elsewhere(stderr: &[String], damaged: &[PathBuf]) -> bool {
+    damaged.is_empty() && stderr.iter().any(|l| l.contains(checkpoint::UNREADABLE))
 }
 
 /// The directory of the stack's backend when it is self-managed on this
@@ -356,6 +378,17 @@ fn locks(root: &Path, project: &str, stack: &str) -> Vec<HeldLock> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn an_unreadable_checkpoint_is_read_again_only_while_no_metadata_file_is_damaged() {
+        let said = vec!["error: failed to load checkpoint: EOF".to_owned()];
+        assert!(saved_elsewhere(&said, &[]));
+        assert!(!saved_elsewhere(&said, &[PathBuf::from("s.json.attrs")]));
+        assert!(!saved_elsewhere(
+            &["error: no stack named x".to_owned()],
+            &[]
+        ));
+    }
 
     #[test]
     fn reads_pending_operations_in_the_export_shape() {
