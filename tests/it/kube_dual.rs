@@ -1033,11 +1033,11 @@ async fn a_namespace_delete_says_the_controller_in_it_is_stopped_first(w: World)
     w.finish().await;
 }
 
-/// A typo in an applied custom resource or Deployment, or in a merge patch: the real
-/// API server's field manager refuses an apply with a 500 (which is no passing fault),
-/// and a patch sent with `fieldValidation=Strict` with a 422 that quotes the whole
-/// object. Each task fails at its first attempt, names the field alone, and changes
-/// nothing.
+/// A typo in an applied custom resource or Deployment, or in a merge patch, and a
+/// Secret's data that is not base64: the real API server's field manager refuses an
+/// apply with a 500 (which is no passing fault), and a patch (sent with
+/// `fieldValidation=Strict`) with a 422 that quotes the whole object. Each task fails at
+/// its first attempt, names the field alone, and changes nothing.
 async fn a_field_the_kind_does_not_declare_is_refused_at_once_and_named(w: World) {
     let group = w.group("s");
     let ns = w.name("schema");
@@ -1169,6 +1169,33 @@ async fn a_field_the_kind_does_not_declare_is_refused_at_once_and_named(w: World
         err.to_string(),
         format!(
             "apply deployments/{ns}/d: the server's schema for its kind refuses a field\n  spec.template.spec.containers[name=\"web\"].imagePullPolicyy: not declared"
+        )
+    );
+    // A Secret's data that is not base64: refused before anything is sent, naming the
+    // key; patched in, the server's refusal (which quotes the whole Secret) is shown
+    // without the Secret.
+    let secret = |password: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: s, namespace: {ns}}}\ndata: {{identity: {VALUE_B64}, password: '{password}'}}\n"
+        )
+    };
+    let err = apply(secret("hunter2 plain")).await.unwrap_err();
+    assert!(
+        err.to_string().ends_with(&format!(
+            "gauge.yaml: {ns}/s: data.password is not base64 (a Secret's data holds base64; plain text goes under stringData)"
+        )),
+        "{err}"
+    );
+    apply(secret("c2VjcmV0")).await.unwrap();
+    let bad = KubePatch {
+        selection: Selection::of_kind("Secret", Some(&ns), name("s")),
+        change: PatchChange::Merge(json!({"data": {"password": "not base64!"}})),
+    };
+    let err = kube_patch(&w.env(LONG), &bad).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "patch secrets/{ns}/s: Invalid (422): the patched object cannot be read: illegal base64 data at input byte 3"
         )
     );
     w.finish().await;

@@ -499,7 +499,17 @@ impl Store {
         write: Write,
     ) -> Result<Value, ApiError> {
         let as_sent = (opts.validation == FieldValidation::Strict).then(|| obj.clone());
-        let paths = unknown_fields::prune(&mut obj, self.declared(def, version));
+        let declared = self.declared(def, version);
+        let paths = unknown_fields::prune(&mut obj, declared);
+        if let Some(why) = unknown_fields::undecodable_bytes(&obj, declared) {
+            return Err(unknown_fields::undecodable(
+                &why,
+                Some(write),
+                &def.kind,
+                &def.api_version(version),
+                as_sent.as_ref().unwrap_or(&obj),
+            ));
+        }
         let warnings = unknown_fields::judge(
             opts.validation,
             &paths,
@@ -1225,17 +1235,24 @@ impl Store {
                     def.kind
                 )));
             }
-            let undeclared = unknown_fields::undeclared_in_apply(
-                &applied,
-                self.declared(def, version),
-                &self.types(def, version),
-            );
+            let declared = self.declared(def, version);
+            let undeclared =
+                unknown_fields::undeclared_in_apply(&applied, declared, &self.types(def, version));
             if !undeclared.is_empty() {
                 return Err(unknown_fields::apply_refusal(
                     &applied,
                     &api_version,
                     &def.kind,
                     &undeclared,
+                ));
+            }
+            if let Some(why) = unknown_fields::undecodable_bytes(&applied, declared) {
+                return Err(unknown_fields::undecodable(
+                    &why,
+                    None,
+                    &def.kind,
+                    &api_version,
+                    &applied,
                 ));
             }
             let now = now();

@@ -129,6 +129,102 @@ pub fn prune(obj: &mut Value, declared: Declared<'_>) -> Vec<String> {
     paths
 }
 
+/// The first value of a built-in kind's object that should be base64 bytes and is not
+/// (a Secret's `data`), with Go's error for it (`illegal base64 data at input byte N`,
+/// N the first byte outside the alphabet): decoding the object fails, whatever
+/// `fieldValidation` says.
+pub fn undecodable_bytes(obj: &Value, declared: Declared<'_>) -> Option<String> {
+    let Declared::Builtin(ty) = declared else {
+        return None;
+    };
+    first_bad_bytes(obj, ty)
+}
+
+fn first_bad_bytes(x: &Value, ty: FieldType) -> Option<String> {
+    match (x, ty) {
+        (Value::String(text), FieldType::Bytes) => base64_error(text),
+        (Value::Object(map), FieldType::Def(_) | FieldType::Map(_)) => map
+            .iter()
+            .find_map(|(key, value)| first_bad_bytes(value, ty.field(key)?)),
+        (Value::Array(items), FieldType::List(item)) => {
+            items.iter().find_map(|value| first_bad_bytes(value, *item))
+        }
+        _ => None,
+    }
+}
+
+/// Go's error for text that standard base64 (padded; line breaks skipped) cannot decode.
+fn base64_error(text: &str) -> Option<String> {
+    use base64::Engine as _;
+    let joined: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+    if base64::engine::general_purpose::STANDARD
+        .decode(&joined)
+        .is_ok()
+    {
+        return None;
+    }
+    let at = text
+        .bytes()
+        .position(|b| {
+            !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'\r' | b'\n'))
+        })
+        .unwrap_or(text.len());
+    Some(format!("illegal base64 data at input byte {at}"))
+}
+
+/// The refusal of a write whose object cannot be decoded (`why`: Go's error): a create
+/// or replace as the codec refuses it, a patch on its field `patch`, a server-side
+/// apply with the field manager's 500.
+pub fn undecodable(
+    why: &str,
+    write: Option<Write>,
+    kind: &str,
+    api_version: &str,
+    obj: &Value,
+) -> ApiError {
+    let version = api_version.rsplit('/').next().unwrap_or(api_version);
+    match write {
+        Some(Write::Decode) => ApiError::bad_request(format!(
+            "{kind} in version {version:?} cannot be handled as a {kind}: {why}"
+        )),
+        Some(Write::Patch) => ApiError::invalid_causes(
+            "",
+            "",
+            "",
+            &[Cause::invalid(
+                "patch",
+                &format!("Invalid value: {:?}: {why}", obj.to_string()),
+            )],
+        ),
+        None => {
+            let text = |key: &str| {
+                obj.pointer(&format!("/metadata/{key}"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+            };
+            let gvk = format!("{}, Kind={kind}", group_version(api_version));
+            ApiError::new(
+                500,
+                "",
+                format!(
+                    "failed to convert new object ({}/{}; {gvk}) to proper version: unable to convert unstructured object to {gvk}: error decoding from json: {why}",
+                    text("namespace"),
+                    text("name")
+                ),
+            )
+        }
+    }
+}
+
+/// A group-version as the field manager's messages write it: `/v1` for the core group.
+fn group_version(api_version: &str) -> String {
+    if api_version.contains('/') {
+        api_version.to_owned()
+    } else {
+        format!("/{api_version}")
+    }
+}
+
 /// What the client hears of `paths` dropped from a write of `kind` at `version`:
 /// warnings to send (`Ok`), or the refusal of a strict write.
 pub fn judge(
@@ -149,20 +245,7 @@ pub fn judge(
         FieldValidation::Warn => Ok(named),
         FieldValidation::Strict => {
             let why = format!("strict decoding error: {}", named.join(", "));
-            Err(match write {
-                Write::Decode => ApiError::bad_request(format!(
-                    "{kind} in version {version:?} cannot be handled as a {kind}: {why}"
-                )),
-                Write::Patch => ApiError::invalid_causes(
-                    "",
-                    "",
-                    "",
-                    &[Cause::invalid(
-                        "patch",
-                        &format!("Invalid value: {:?}: {why}", patched.to_string()),
-                    )],
-                ),
-            })
+            Err(undecodable(&why, Some(write), kind, version, patched))
         }
     }
 }
@@ -210,11 +293,7 @@ pub fn apply_refusal(applied: &Value, api_version: &str, kind: &str, paths: &[St
             .and_then(Value::as_str)
             .unwrap_or("")
     };
-    let group_version = if api_version.contains('/') {
-        api_version.to_owned()
-    } else {
-        format!("/{api_version}")
-    };
+    let group_version = group_version(api_version);
     let errors: Vec<String> = paths
         .iter()
         .map(|p| format!("{p}: field not declared in schema"))
@@ -800,6 +879,60 @@ mod tests {
         );
         assert!(out.is_empty(), "{out:?}");
         assert_eq!(list, json!([{"a": "x", "b": "y"}]));
+    }
+
+    #[test]
+    fn bytes_that_are_not_base64_fail_the_decoding_as_go_says() {
+        let secret = |data: Value| json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": data});
+        let declared = builtin("", "Secret");
+        assert_eq!(
+            undecodable_bytes(
+                &secret(json!({"a": "c2VjcmV0", "b": "c2Vj\ncmV0"})),
+                declared
+            ),
+            None
+        );
+        assert_eq!(
+            undecodable_bytes(
+                &secret(json!({"a": "c2VjcmV0", "b": "not base64!"})),
+                declared
+            ),
+            Some("illegal base64 data at input byte 3".to_owned())
+        );
+        let obj = secret(json!({"b": "not base64!"}));
+        let e = undecodable(
+            "illegal base64 data at input byte 3",
+            Some(Write::Decode),
+            "Secret",
+            "v1",
+            &obj,
+        );
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                400,
+                "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input byte 3"
+            )
+        );
+        let e = undecodable(
+            "illegal base64 data at input byte 3",
+            None,
+            "Secret",
+            "v1",
+            &obj,
+        );
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                500,
+                "failed to convert new object (/s; /v1, Kind=Secret) to proper version: unable to convert unstructured object to /v1, Kind=Secret: error decoding from json: illegal base64 data at input byte 3"
+            )
+        );
+        let custom = json!({"type": "object"});
+        assert_eq!(
+            undecodable_bytes(&secret(json!({"b": "?"})), Declared::Custom(&custom)),
+            None
+        );
     }
 
     #[test]

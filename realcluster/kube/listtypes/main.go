@@ -164,8 +164,9 @@ func printTypes(defs map[string]common.OpenAPIDefinition) {
 
 // fieldType is a field's type as Rust: a definition with properties is named (and
 // queued), a list or a map of values has its items' type, an object that declares
-// nothing (RawExtension, FieldsV1, JSON) or preserves unknown fields takes anything,
-// and the rest (strings, numbers, Time, Quantity, IntOrString) is a scalar.
+// nothing (RawExtension, FieldsV1, JSON) or preserves unknown fields takes anything, a
+// string of format byte is base64 bytes, and the rest (strings, numbers, Time,
+// Quantity, IntOrString) is a scalar.
 func fieldType(defs map[string]common.OpenAPIDefinition, s spec.Schema, queue *[]string) string {
 	if r := refName(s); r != "" {
 		def, ok := defs[r]
@@ -197,6 +198,9 @@ func fieldType(defs map[string]common.OpenAPIDefinition, s spec.Schema, queue *[
 			return "FieldType::Map(&" + fieldType(defs, *s.AdditionalProperties.Schema, queue) + ")"
 		}
 		return "FieldType::Any"
+	}
+	if s.Format == "byte" {
+		return "FieldType::Bytes"
 	}
 	return "FieldType::Scalar"
 }

@@ -13,6 +13,7 @@
 
 use std::path::Path;
 
+use k8s_openapi::ByteString;
 use kube::api::{DynamicObject, Patch, PatchParams, ResourceExt};
 use serde_json::Value;
 
@@ -273,6 +274,18 @@ fn load_objects(
             // Before anything about the object is said anywhere.
             if is_secret(&obj) {
                 register_secret_values(&object_value(&obj), redactor);
+                let plain = plain_data(&obj);
+                if !plain.is_empty() {
+                    return Err(KubeError::Manifest {
+                        path: path.clone(),
+                        message: format!(
+                            "{}: {} {} not base64 (a Secret's data holds base64; plain text goes under stringData)",
+                            object_name(&obj),
+                            plain.join(", "),
+                            if plain.len() == 1 { "is" } else { "are" }
+                        ),
+                    });
+                }
             }
             objects.push(obj);
         }
@@ -310,6 +323,19 @@ fn load_objects(
             .filter(|o| matches_only(o, &spec.only))
             .collect(),
     )))
+}
+
+/// The keys of a Secret's `data` whose values are not base64, as `data.<key>` (the API
+/// server decodes them into bytes and refuses the object: a create with a 400, a
+/// server-side apply with a 500, `illegal base64 data at input byte N`, naming no key).
+fn plain_data(obj: &DynamicObject) -> Vec<String> {
+    let Some(data) = obj.data.get("data").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    data.iter()
+        .filter(|(_, v)| serde_json::from_value::<ByteString>((*v).clone()).is_err())
+        .map(|(k, _)| format!("data.{k}"))
+        .collect()
 }
 
 /// The `metadata` fields of a manifest that reading it as an object dropped: those
@@ -494,6 +520,15 @@ impl KubeWork for KubeApply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_data_that_is_not_base64_is_named_by_key() {
+        let obj: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "n"},
+            "data": {"good": "c2VjcmV0", "plain": "hunter2!", "other": "c2VjcmV0a2V5"}}))
+        .unwrap();
+        assert_eq!(plain_data(&obj), ["data.plain"]);
+    }
 
     #[test]
     fn metadata_fields_reading_would_drop_are_named() {

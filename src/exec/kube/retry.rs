@@ -39,11 +39,9 @@ pub(crate) fn classify_code(code: u16, retry_after_secs: Option<u32>) -> Class {
 /// Classifies a client error.
 pub(crate) fn classify(e: &kube::Error) -> Class {
     match e {
-        // The field manager's refusal of what the kind does not declare is a 500, and
-        // the same request fails the same way again.
-        kube::Error::Api(status) if typed_object_refusal(&status.message).is_some() => {
-            Class::Permanent
-        }
+        // The field manager's refusal of an applied object is a 500, and the same
+        // request fails the same way again.
+        kube::Error::Api(status) if field_manager_refusal(&status.message) => Class::Permanent,
         kube::Error::Api(status) => classify_code(
             status.code,
             status.details.as_ref().map(|d| d.retry_after_seconds),
@@ -128,6 +126,22 @@ fn status_text(code: u16, reason: &str, message: &str) -> String {
     }
 }
 
+/// Whether a message is the field manager's refusal of a server-side apply it cannot
+/// convert (k8s.io/apimachinery v0.36.3 `pkg/util/managedfields/internal/
+/// structuredmerge.go`, Apply: to the kind's typed form, or to the kind's Go type, as a
+/// Secret's `data` that is not base64), which the API server answers with a 500.
+fn field_manager_refusal(message: &str) -> bool {
+    [
+        "failed to create typed patch object (",
+        "failed to create typed live object (",
+        "failed to convert new object (",
+        "failed to convert live object (",
+        "failed to convert new typed object (",
+    ]
+    .iter()
+    .any(|p| message.starts_with(p))
+}
+
 /// The field manager's refusal of an object it cannot convert to the kind's type
 /// (k8s.io/apimachinery v0.36.3 `pkg/util/managedfields/internal/structuredmerge.go`:
 /// `failed to create typed patch object (<ns>/<name>; <gvk>): <errors>`, for the
@@ -184,6 +198,25 @@ pub(crate) fn schema_problems(message: &str) -> Option<Vec<String>> {
     (!problems.is_empty()).then_some(problems)
 }
 
+/// The reason a patch was refused because the patched object cannot be decoded, without
+/// the object the message quotes: the API server answers `"" is invalid: patch:
+/// Invalid value: "<the whole patched object>": <reason>` (k8s.io/apiserver v0.36.3
+/// `pkg/endpoints/handlers/patch.go`, applyPatch), a Secret's data included.
+fn patched_object_refusal(message: &str) -> Option<&str> {
+    const OPENING: &str = "patch: Invalid value: \"";
+    let quoted = &message[message.find(OPENING)? + OPENING.len()..];
+    let mut escaped = false;
+    for (i, c) in quoted.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return quoted[i + 1..].strip_prefix(": "),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// The permanent failure of a request, named by verb and resource.
 pub(crate) fn fail(verb: &'static str, resource: &str, e: &kube::Error) -> KubeError {
     if let kube::Error::Api(s) = e
@@ -205,7 +238,10 @@ pub(crate) fn fail(verb: &'static str, resource: &str, e: &kube::Error) -> KubeE
             } else {
                 s.reason.clone()
             },
-            message: s.message.clone(),
+            message: match patched_object_refusal(&s.message) {
+                Some(reason) => format!("the patched object cannot be read: {reason}"),
+                None => s.message.clone(),
+            },
         },
         other => KubeError::Client {
             verb,
@@ -352,6 +388,10 @@ mod tests {
                 "spec.template.spec.containers[name=\"c\"].imagePullPolicyy: not declared"
             ]
         );
+        let conversion = apply(
+            "failed to convert new object (/s3; /v1, Kind=Secret) to proper version: unable to convert unstructured object to /v1, Kind=Secret: error decoding from json: illegal base64 data at input byte 3",
+        );
+        assert_eq!(classify(&conversion), Class::Permanent);
         // Any other 500 stays transient.
         assert!(matches!(
             classify(&apply("etcdserver: request timed out")),
@@ -375,6 +415,20 @@ mod tests {
             schema_problems("Widget \"x\" is invalid: spec.size: Invalid value"),
             None
         );
+    }
+
+    #[test]
+    fn a_patched_object_the_server_cannot_read_is_refused_without_the_object() {
+        let message = " \"\" is invalid: patch: Invalid value: \"{\\\"apiVersion\\\":\\\"v1\\\",\\\"data\\\":{\\\"identity\\\":\\\"c2VjcmV0LWtleQ==\\\",\\\"password\\\":\\\"not base64!\\\"},\\\"kind\\\":\\\"Secret\\\"}\": illegal base64 data at input byte 3";
+        let e = kube::Error::Api(Box::new(
+            kube::core::Status::failure(message, "Invalid").with_code(422),
+        ));
+        let shown = fail("patch", "secrets/default/s1", &e).to_string();
+        assert_eq!(
+            shown,
+            "patch secrets/default/s1: Invalid (422): the patched object cannot be read: illegal base64 data at input byte 3"
+        );
+        assert!(!shown.contains("c2VjcmV0LWtleQ"));
     }
 
     #[test]

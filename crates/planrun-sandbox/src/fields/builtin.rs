@@ -575,7 +575,7 @@ pub const BUILTIN_TYPES: &[(&str, &[(&str, FieldType)])] = &[
     ]),
     ("io.k8s.api.core.v1.ConfigMap", &[
         ("apiVersion", FieldType::Scalar),
-        ("binaryData", FieldType::Map(&FieldType::Scalar)),
+        ("binaryData", FieldType::Map(&FieldType::Bytes)),
         ("data", FieldType::Map(&FieldType::Scalar)),
         ("immutable", FieldType::Scalar),
         ("kind", FieldType::Scalar),
@@ -1222,7 +1222,7 @@ pub const BUILTIN_TYPES: &[(&str, &[(&str, FieldType)])] = &[
     ]),
     ("io.k8s.api.core.v1.Secret", &[
         ("apiVersion", FieldType::Scalar),
-        ("data", FieldType::Map(&FieldType::Scalar)),
+        ("data", FieldType::Map(&FieldType::Bytes)),
         ("immutable", FieldType::Scalar),
         ("kind", FieldType::Scalar),
         ("metadata", FieldType::Def("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")),
@@ -1659,7 +1659,7 @@ pub const BUILTIN_TYPES: &[(&str, &[(&str, FieldType)])] = &[
         ("rule", FieldType::Scalar),
     ]),
     ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.WebhookClientConfig", &[
-        ("caBundle", FieldType::Scalar),
+        ("caBundle", FieldType::Bytes),
         ("service", FieldType::Def("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.ServiceReference")),
         ("url", FieldType::Scalar),
     ]),

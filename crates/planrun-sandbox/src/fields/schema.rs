@@ -51,6 +51,8 @@ pub enum Granularity {
 pub enum FieldType {
     /// A string, number or boolean (Time, Quantity and the like included).
     Scalar,
+    /// Bytes, written as base64 (`format: byte`: a Secret's data, a CA bundle).
+    Bytes,
     /// Anything: an object that declares no fields (RawExtension, FieldsV1), or an
     /// int-or-string.
     Any,
@@ -88,7 +90,7 @@ impl FieldType {
                 .map(|(_, t)| *t),
             FieldType::Map(values) => Some(*values),
             FieldType::Any => Some(FieldType::Any),
-            FieldType::Scalar | FieldType::List(_) => Some(FieldType::Any),
+            FieldType::Scalar | FieldType::Bytes | FieldType::List(_) => Some(FieldType::Any),
         }
     }
 }

@@ -14,7 +14,8 @@ use super::{Obs, Side, cm_uri, crd, create, establish, expect_ok, send};
 /// unsupported one); a server-side apply of them; a merge patch, a JSON patch, a
 /// replace and a status patch with unknown fields, warned and strict; a read after the
 /// CRD stops declaring a field; a ConfigMap and a Deployment with unknown fields at
-/// several depths, created and applied.
+/// several depths, created and applied; a Secret whose data is not base64, created,
+/// applied and patched.
 pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
     let mut o = Obs::default();
     let group = "unknown.diff.example";
@@ -263,6 +264,45 @@ pub async fn unknown_fields(s: Arc<Side>, ns: String) -> Value {
     )
     .await;
     o.put("configmap_strict", refused(&raw));
+    // Bytes that are not base64 (a Secret's data written as plain text) fail the
+    // decoding whatever the directive: a create, a server-side apply, a patch.
+    let secrets = format!("/api/v1/namespaces/{ns}/secrets");
+    let secret = |name: &str, value: &str| {
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": name, "namespace": ns},
+               "data": {"identity": "c2VjcmV0LWtleQ==", "password": value}})
+    };
+    let tail = |raw: &super::Raw| {
+        let message = raw.body["message"].as_str().unwrap_or("");
+        json!({"status": raw.status, "reason": raw.body.get("reason"),
+               "message": message.rsplit_once("\": ").map_or(message, |(_, why)| why),
+               "whole": message.starts_with("Secret in version") || message.starts_with("failed to convert")})
+    };
+    let raw = create(&s, &secrets, &secret("plain", "not base64!")).await;
+    o.put("secret_create", tail(&raw));
+    let raw = send(
+        &s,
+        "PATCH",
+        &format!("{secrets}/applied?fieldManager=applier"),
+        "application/apply-patch+yaml",
+        &secret("applied", "not base64!"),
+    )
+    .await;
+    o.put(
+        "secret_apply",
+        json!({"status": raw.status, "message": raw.body["message"]}),
+    );
+    let raw = create(&s, &secrets, &secret("patched", "c2VjcmV0")).await;
+    expect_ok(&s, "create a Secret", &raw);
+    let raw = send(
+        &s,
+        "PATCH",
+        &format!("{secrets}/patched"),
+        "application/merge-patch+json",
+        &json!({"data": {"password": "not base64!"}}),
+    )
+    .await;
+    o.put("secret_patch", tail(&raw));
     o.done()
 }
 
