@@ -259,33 +259,31 @@ fn load_objects(
                     path: path.clone(),
                     message: format!("not a Kubernetes object: {e}"),
                 })?;
-            let lost = lost_metadata(&value, &object_value(&obj));
-            if !lost.is_empty() {
-                return Err(KubeError::Manifest {
-                    path: path.clone(),
-                    message: format!(
-                        "{}: {} {} not a field of an object's metadata (a typo? metadata has name, namespace, labels, annotations, finalizers, ownerReferences, ...)",
-                        object_name(&obj),
-                        lost.join(", "),
-                        if lost.len() == 1 { "is" } else { "are" }
-                    ),
-                });
-            }
             // Before anything about the object is said anywhere.
             if is_secret(&obj) {
                 register_secret_values(&object_value(&obj), redactor);
-                let plain = plain_data(&obj);
-                if !plain.is_empty() {
-                    return Err(KubeError::Manifest {
-                        path: path.clone(),
-                        message: format!(
-                            "{}: {} {} not base64 (a Secret's data holds base64; plain text goes under stringData)",
-                            object_name(&obj),
-                            plain.join(", "),
-                            if plain.len() == 1 { "is" } else { "are" }
-                        ),
-                    });
-                }
+            }
+            let lost = lost_metadata(&value, &object_value(&obj));
+            if !lost.is_empty() {
+                return Err(refused_fields(
+                    path,
+                    &obj,
+                    &lost,
+                    "not a field of an object's metadata (a typo? metadata has name, namespace, labels, annotations, finalizers, ownerReferences, ...)",
+                ));
+            }
+            let plain = if is_secret(&obj) {
+                plain_data(&obj)
+            } else {
+                Vec::new()
+            };
+            if !plain.is_empty() {
+                return Err(refused_fields(
+                    path,
+                    &obj,
+                    &plain,
+                    "not base64 (a Secret's data holds base64; plain text goes under stringData)",
+                ));
             }
             objects.push(obj);
         }
@@ -323,6 +321,19 @@ fn load_objects(
             .filter(|o| matches_only(o, &spec.only))
             .collect(),
     )))
+}
+
+/// A manifest's object refused for `fields`, which are `why` (each is named; no value).
+fn refused_fields(path: &str, obj: &DynamicObject, fields: &[String], why: &str) -> KubeError {
+    KubeError::Manifest {
+        path: path.to_string(),
+        message: format!(
+            "{}: {} {} {why}",
+            object_name(obj),
+            fields.join(", "),
+            if fields.len() == 1 { "is" } else { "are" }
+        ),
+    }
 }
 
 /// The keys of a Secret's `data` whose values are not base64, as `data.<key>` (the API
