@@ -40,7 +40,9 @@
 
 use serde_json::{Value, json};
 
-use super::fields::{FieldType, ListType, Types, dotted, item_element, type_path_child};
+use super::fields::{
+    FieldType, ListType, Types, dotted, item_element, property_schema, type_path_child,
+};
 use super::status::{ApiError, Cause};
 
 /// ObjectMeta, every kind's `metadata`.
@@ -197,23 +199,28 @@ pub fn undecodable(
             )],
         ),
         None => {
-            let text = |key: &str| {
-                obj.pointer(&format!("/metadata/{key}"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-            };
             let gvk = format!("{}, Kind={kind}", group_version(api_version));
             ApiError::new(
                 500,
                 "",
                 format!(
-                    "failed to convert new object ({}/{}; {gvk}) to proper version: unable to convert unstructured object to {gvk}: error decoding from json: {why}",
-                    text("namespace"),
-                    text("name")
+                    "failed to convert new object ({}; {gvk}) to proper version: unable to convert unstructured object to {gvk}: error decoding from json: {why}",
+                    namespaced_name(obj)
                 ),
             )
         }
     }
+}
+
+/// An object as the field manager's messages name it: `<namespace>/<name>`, either
+/// empty when the object leaves it out.
+fn namespaced_name(obj: &Value) -> String {
+    let text = |key: &str| {
+        obj.pointer(&format!("/metadata/{key}"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    format!("{}/{}", text("namespace"), text("name"))
 }
 
 /// A group-version as the field manager's messages write it: `/v1` for the core group.
@@ -287,12 +294,6 @@ pub fn undeclared_in_apply(
 
 /// The 500 of an apply whose configuration has undeclared fields.
 pub fn apply_refusal(applied: &Value, api_version: &str, kind: &str, paths: &[String]) -> ApiError {
-    let text = |key: &str| {
-        applied
-            .pointer(&format!("/metadata/{key}"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    };
     let group_version = group_version(api_version);
     let errors: Vec<String> = paths
         .iter()
@@ -306,9 +307,8 @@ pub fn apply_refusal(applied: &Value, api_version: &str, kind: &str, paths: &[St
         500,
         "",
         format!(
-            "failed to create typed patch object ({}/{}; {group_version}, Kind={kind}): {listed}",
-            text("namespace"),
-            text("name")
+            "failed to create typed patch object ({}; {group_version}, Kind={kind}): {listed}",
+            namespaced_name(applied)
         ),
     )
 }
@@ -316,15 +316,9 @@ pub fn apply_refusal(applied: &Value, api_version: &str, kind: &str, paths: &[St
 /// The part of a schema that declares `key` of an object: its property, else
 /// `additionalProperties`; `Some(&Value::Bool(true))` where anything goes.
 fn declaring<'s>(schema: &'s Value, key: &str) -> Option<&'s Value> {
-    if let Some(property) = schema.get("properties").and_then(|p| p.get(key)) {
-        return Some(property);
-    }
-    match schema.get("additionalProperties") {
-        Some(a @ Value::Object(_)) => Some(a),
-        Some(Value::Bool(true)) => Some(&ANYTHING),
-        _ if preserves(schema) => Some(&ANYTHING),
-        _ => None,
-    }
+    let anything =
+        schema.get("additionalProperties") == Some(&Value::Bool(true)) || preserves(schema);
+    property_schema(schema, key).or_else(|| anything.then_some(&ANYTHING))
 }
 
 /// A schema that lets anything in.
@@ -378,13 +372,11 @@ fn prune_at(
                 if embedded_here && matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
                     continue;
                 }
-                let additional = schema.get("additionalProperties");
-                match schema.get("properties").and_then(|p| p.get(key)) {
+                match property_schema(schema, key) {
                     Some(s) => prune_at(value, Some(s), false, false, &join(at, key), out),
-                    None if additional
-                        .is_some_and(|a| a.is_object() || a == &Value::Bool(true)) =>
-                    {
-                        prune_at(value, additional, false, false, &join(at, key), out);
+                    // `additionalProperties: true` gives the value no schema.
+                    None if schema.get("additionalProperties") == Some(&Value::Bool(true)) => {
+                        prune_at(value, None, false, false, &join(at, key), out);
                     }
                     None if skip => {}
                     None => {
@@ -414,11 +406,7 @@ fn prune_nulls(x: &mut Value, schema: Option<&Value>) {
         Value::Object(map) => {
             let mut dropped = Vec::new();
             for (key, value) in map.iter_mut() {
-                let field = schema.and_then(|s| {
-                    s.get("properties")
-                        .and_then(|p| p.get(key))
-                        .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))
-                });
+                let field = schema.and_then(|s| property_schema(s, key));
                 if value.is_null()
                     && field.is_some_and(|f| {
                         f.get("nullable") != Some(&Value::Bool(true)) && f.get("default").is_none()
@@ -456,11 +444,7 @@ fn embedded_metadata(x: &mut Value, schema: &Value, at: &str, out: &mut Vec<Stri
                 if embedded(schema) && key == "metadata" {
                     continue;
                 }
-                let field = schema
-                    .get("properties")
-                    .and_then(|p| p.get(key))
-                    .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()));
-                if let Some(field) = field {
+                if let Some(field) = property_schema(schema, key) {
                     embedded_metadata(value, field, &join(at, key), out);
                 }
             }

@@ -260,10 +260,11 @@ fn load_objects(
                     message: format!("not a Kubernetes object: {e}"),
                 })?;
             // Before anything about the object is said anywhere.
+            let read = object_value(&obj);
             if is_secret(&obj) {
-                register_secret_values(&object_value(&obj), redactor);
+                register_secret_values(&read, redactor);
             }
-            let lost = lost_metadata(&value, &object_value(&obj));
+            let lost = lost_metadata(&value, &read);
             if !lost.is_empty() {
                 return Err(refused_fields(
                     path,

@@ -131,16 +131,22 @@ fn status_text(code: u16, reason: &str, message: &str) -> String {
 /// structuredmerge.go`, Apply: to the kind's typed form, or to the kind's Go type, as a
 /// Secret's `data` that is not base64), which the API server answers with a 500.
 fn field_manager_refusal(message: &str) -> bool {
-    [
-        "failed to create typed patch object (",
-        "failed to create typed live object (",
-        "failed to convert new object (",
-        "failed to convert live object (",
-        "failed to convert new typed object (",
-    ]
-    .iter()
-    .any(|p| message.starts_with(p))
+    TYPED_OBJECT_REFUSALS
+        .iter()
+        .chain(&[
+            "failed to convert new object (",
+            "failed to convert live object (",
+            "failed to convert new typed object (",
+        ])
+        .any(|p| message.starts_with(p))
 }
+
+/// How the field manager's refusals of an object it cannot convert to the kind's typed
+/// form begin (the applied configuration, the stored object).
+const TYPED_OBJECT_REFUSALS: [&str; 2] = [
+    "failed to create typed patch object (",
+    "failed to create typed live object (",
+];
 
 /// The field manager's refusal of an object it cannot convert to the kind's type
 /// (k8s.io/apimachinery v0.36.3 `pkg/util/managedfields/internal/structuredmerge.go`:
@@ -148,12 +154,9 @@ fn field_manager_refusal(message: &str) -> bool {
 /// applied configuration, or `typed live object` for the stored one), answered with a
 /// 500: the errors after the prefix, one per line.
 fn typed_object_refusal(message: &str) -> Option<Vec<&str>> {
-    let rest = [
-        "failed to create typed patch object (",
-        "failed to create typed live object (",
-    ]
-    .iter()
-    .find_map(|p| message.strip_prefix(p))?;
+    let rest = TYPED_OBJECT_REFUSALS
+        .iter()
+        .find_map(|p| message.strip_prefix(p))?;
     let (_, errors) = rest.split_once("): ")?;
     let errors = errors.strip_prefix("errors:\n").unwrap_or(errors);
     Some(

@@ -16,7 +16,7 @@ use super::env::TaskEnv;
 use super::error::KubeError;
 use super::kinds::crd_kind;
 use super::namespace_order::NamespaceOrder;
-use super::select::{Access, Selected};
+use super::select::{Access, Selected, object_name};
 use super::status::why_present;
 use super::task::{KubeTask, KubeWork};
 use super::watch::{Unserved, WatchEnd};
@@ -172,10 +172,7 @@ async fn remaining_custom_resources(env: &TaskEnv<'_>, crd: &DynamicObject) -> V
         "custom resources remain",
     )];
     for obj in items.iter().take(EXPLAIN_NAMED) {
-        let name = match obj.namespace() {
-            Some(ns) => format!("{ns}/{}", obj.name_any()),
-            None => obj.name_any(),
-        };
+        let name = object_name(obj);
         let finalizers = obj.finalizers();
         lines.push(if finalizers.is_empty() {
             format!("- {}/{name}", resource.plural)

@@ -26,7 +26,10 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 pub use path::{FieldPath, FieldSet, PathElement, dotted, from_fields_v1, to_fields_v1};
-pub use schema::{FieldType, ListType, PatchMerges, Types, child as type_path_child, item_element};
+pub use schema::{
+    FieldType, ListType, PatchMerges, Types, child as type_path_child, item_element,
+    property_schema,
+};
 use typed::{compare, field_set, merge, remove_items, value_at, with_named_fields};
 
 /// The metadata the field manager never records (stripmeta.go), with the deletion

@@ -188,10 +188,7 @@ impl<'s> Types<'s> {
             node = if step == "[]" {
                 node.get("items")?
             } else {
-                match node.pointer(&format!("/properties/{}", escape(step))) {
-                    Some(n) => n,
-                    None => node.get("additionalProperties").filter(|a| a.is_object())?,
-                }
+                property_schema(node, step)?
             };
         }
         Some(node)
@@ -300,6 +297,15 @@ fn rows_of<T: Copy>(
         .filter(|(g, k, _, _)| *g == group && *k == kind)
         .map(|(_, _, path, t)| (*path, *t))
         .collect()
+}
+
+/// The part of a CRD schema that declares the field `key` of an object: its property,
+/// else the schema of `additionalProperties`.
+pub fn property_schema<'s>(schema: &'s Value, key: &str) -> Option<&'s Value> {
+    schema
+        .get("properties")
+        .and_then(|p| p.get(key))
+        .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()))
 }
 
 /// Whether a type path is in `metadata`, which is ObjectMeta for every kind.
