@@ -16,6 +16,7 @@ use crate::events::{EventSender, RunOutcome};
 use crate::exec::kube::{ChildKubeconfig, ConnectOptions, Connection};
 use crate::exec::process::{self, GroupRegistry, ProcessGuard};
 use crate::exec::{KubeSlot, RunResources};
+use crate::exit_code;
 use crate::journal::{self, JournalSink, Listing, ProcessInfo, Session};
 use crate::layout::{self, PlanDir};
 use crate::report::{self, OutputFormat, ReporterConfig};
@@ -143,9 +144,15 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(Report::msg(format!("cannot start the runtime: {e}"))))?;
-    let outcome = runtime.block_on(run_plan(start, args))?;
-    // Tasks still draining output after cancellation must not hold up the exit.
+    let outcome = runtime.block_on(run_plan(start, args));
+    // Tasks still draining output after cancellation, or a question no one will
+    // answer, must not hold up the exit.
     runtime.shutdown_background();
+    ended(outcome?)
+}
+
+/// How a run's outcome ends the command.
+fn ended(outcome: RunOutcome) -> Result<(), Error> {
     match outcome {
         RunOutcome::Succeeded | RunOutcome::SucceededWithWarnings => Ok(()),
         RunOutcome::Failed => Err(Error::TaskFailed),
@@ -428,6 +435,19 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     }
     .run()
     .await;
+    // The run's control is over: from here a stop signal ends planrun at once.
+    let (code, outcome) = match &result {
+        Ok(summary) => (
+            ended(summary.outcome).map_or_else(|e| exit_code::of(&e), |()| exit_code::SUCCESS),
+            summary.outcome.status().to_string(),
+        ),
+        Err(_) => (
+            exit_code::PLANRUN_FAILED,
+            "stopped: the journal failed".to_string(),
+        ),
+    };
+    crate::signals::exit_on_stop(code, &outcome)
+        .map_err(|e| internal("cannot install signal handlers", e))?;
     signals.abort();
     // No task runs now; what they left behind outside their groups goes too.
     let keep: Vec<u32> = groups.guard_pid().into_iter().collect();
@@ -463,10 +483,10 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
         if let Some((mut timings, plan_state)) = timings {
             timings.learn(sink.run(), &plan);
             if let Err(e) = timings.save(&plan_state) {
-                eprintln!(
+                crate::console::say(&format!(
                     "planrun: cannot keep the tasks' durations in {}: {e} (the next runs' order and estimates will not know them)",
                     plan_state.dir().timings_path().display()
-                );
+                ));
             }
         }
     }

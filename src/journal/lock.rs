@@ -35,7 +35,7 @@ pub enum LockError {
     #[error("{what} is already running{}", describe(holder.as_ref()))]
     #[diagnostic(
         code(planrun::lock::held),
-        help("wait for it to finish, or stop it; two planrun processes never run the same plan with the same state directory (lock file {})", path.display())
+        help("wait for it to finish, or stop it{}; two planrun processes never run the same plan with the same state directory (lock file {})", how_to_stop(holder.as_ref()), path.display())
     )]
     Held {
         what: String,
@@ -57,6 +57,18 @@ pub enum LockError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// How the operator stops the holder: it stops its tasks on SIGTERM, whatever its
+/// terminal (one left by a dropped SSH session included), and its run is then
+/// resumable.
+fn how_to_stop(holder: Option<&LockHolder>) -> String {
+    holder.map_or_else(String::new, |h| {
+        format!(
+            " with `kill {}` (it stops its tasks and ends interrupted; `--resume` then goes on)",
+            h.pid
+        )
+    })
 }
 
 fn describe(holder: Option<&LockHolder>) -> String {

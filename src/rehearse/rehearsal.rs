@@ -32,7 +32,7 @@ use super::outcome;
 use super::spec::{Reaction, RehearsalSpec};
 use super::world::World;
 use planrun::cli::OutputFormat;
-use planrun::console::say;
+use planrun::console::{say, say_aside, settle};
 use planrun::error::Error;
 use planrun::exec::process::{GroupRegistry, ProcessGroup, ProcessGuard};
 use planrun::layout;
@@ -622,8 +622,9 @@ async fn conduct(
             client,
             mut enactor,
         } => {
-            // Nothing fires inside a real cluster: the rehearsal looks at it.
-            let tell = |line: String| say(&format!("rehearsal: {line}"));
+            // Nothing fires inside a real cluster: the rehearsal looks at it. What it
+            // says while the run goes on never holds up passing a signal on.
+            let tell = |line: String| say_aside(&format!("rehearsal: {line}"));
             let mut look = tokio::time::interval(cluster::LOOK_EVERY);
             let status = loop {
                 tokio::select! {
@@ -632,6 +633,7 @@ async fn conduct(
                     _ = look.tick() => enactor.look(&client, &tell).await,
                 }
             };
+            settle(None);
             let status = status.map_err(|e| internal(RehearseError::Spawn(e)))?;
             return Ok(exit_code_of(status));
         }
@@ -648,11 +650,12 @@ async fn conduct(
             status = child.wait() => break status,
             signal = signals.recv() => forward(pid, signal),
             line = said.recv(), if saying => match line {
-                Some(line) => say(&format!("rehearsal: {line}")),
+                Some(line) => say_aside(&format!("rehearsal: {line}")),
                 None => saying = false,
             },
         }
     };
+    settle(None);
     while let Ok(line) = said.try_recv() {
         say(&format!("rehearsal: {line}"));
     }

@@ -1,11 +1,12 @@
-//! The reporter thread: takes every event off the channel, feeds the chosen output
-//! (terminal or JSON Lines), `events.jsonl` and the run record, and at the end prints
-//! the summary (the run report is written from the journal, by the run). Running on
-//! its own thread, a slow terminal never holds up the dispatcher.
+//! The reporter threads: one takes every event off the channel and writes
+//! `events.jsonl`; the other feeds the chosen output (terminal or JSON Lines) and the
+//! run record, and at the end prints the summary (the run report is written from the
+//! journal, by the run). A slow terminal, or one nobody reads (an SSH session whose
+//! connection died, Ctrl-S), holds up neither the dispatcher nor `events.jsonl`.
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 
 use super::json::JsonLines;
@@ -45,8 +46,8 @@ pub struct ReporterConfig {
     pub tasks: Vec<String>,
 }
 
-/// Starts the reporter thread; it ends when every sender is dropped, returning the
-/// files it could not write (each named with its error), which make the run end as
+/// Starts the reporter threads; they end when every sender is dropped and the output
+/// has taken everything, returning the files they could not write (each named with its error), which make the run end as
 /// planrun having failed even when its tasks did not.
 pub fn spawn(rx: Receiver<Event>, config: ReporterConfig) -> JoinHandle<Vec<String>> {
     std::thread::Builder::new()
@@ -80,7 +81,6 @@ impl<W> ReportFile<W> {
 }
 
 fn report(rx: Receiver<Event>, config: ReporterConfig) -> Vec<String> {
-    let mut record = RunRecord::new(&config.tasks);
     let mut problems = Vec::new();
     let mut events_file = config.events_file.as_ref().map(|path| {
         // Appended to: a resumed run keeps the events of its earlier processes.
@@ -96,6 +96,43 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> Vec<String> {
             out,
         }
     });
+    // The output has a thread of its own: a terminal nobody reads (an SSH session
+    // whose connection died, Ctrl-S) blocks every write until it is read, and
+    // `events.jsonl` must not wait for it.
+    let (batches, to_show) = mpsc::channel::<Vec<Event>>();
+    let output = std::thread::Builder::new()
+        .name("planrun-output".into())
+        .spawn(move || show(to_show, config))
+        .expect("a thread can be started");
+    while let Ok(first) = rx.recv() {
+        // Let events gather for a moment, then take them all and flush once: one
+        // wake-up of this thread per batch instead of one per event keeps it off the
+        // CPU the tasks need (it matters with thousands of short tasks).
+        // The run wakes it early once it has said everything ([`finish`]).
+        if !matches!(first.kind, EventKind::RunFinished { .. }) {
+            std::thread::park_timeout(BATCH);
+        }
+        let batch: Vec<Event> = std::iter::once(first).chain(rx.try_iter()).collect();
+        if let Some(f) = &mut events_file {
+            for event in &batch {
+                f.attempt(&mut problems, |out| out.write(event));
+            }
+            f.attempt(&mut problems, JsonLines::flush);
+        }
+        // The output thread ends only when this one lets it (below).
+        let _ = batches.send(batch);
+    }
+    drop(batches);
+    let _ = output.join();
+    problems
+}
+
+/// The output for people or programs (terminal or JSON Lines on stdout), batch by
+/// batch, and the summary at the end. A closed stdout (a pipe whose reader went
+/// away, a terminal hung up) must not stop the run or the report: output errors lose
+/// that output and nothing else.
+fn show(batches: Receiver<Vec<Event>>, config: ReporterConfig) {
+    let mut record = RunRecord::new(&config.tasks);
     let tty = io::stdout().is_terminal();
     let mut human = None;
     let mut json = None;
@@ -111,52 +148,33 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> Vec<String> {
         }
         OutputFormat::Json => json = Some(JsonLines::new(BufWriter::new(io::stdout()))),
     }
-
-    // A closed stdout (a pipe whose reader went away) must not stop the run or the
-    // report: output errors are remembered and the rest goes on.
-    let mut output_error: Option<io::Error> = None;
     loop {
-        let first = match rx.recv_timeout(TICK) {
-            Ok(event) => event,
+        let batch = match batches.recv_timeout(TICK) {
+            Ok(batch) => batch,
             Err(RecvTimeoutError::Timeout) => {
                 // Plain output prints a waiting progress detail once its turn came;
                 // the time left counts down.
                 let now = jiff::Timestamp::now();
-                if let Some(t) = &mut human
-                    && let Err(e) = t
+                if let Some(t) = &mut human {
+                    let _ = t
                         .tick(now)
                         .and_then(|()| t.show_estimate(now))
-                        .and_then(|()| t.flush())
-                {
-                    output_error.get_or_insert(e);
+                        .and_then(|()| t.flush());
                 }
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        // Let events gather for a moment, then take them all and flush once: one
-        // wake-up of this thread per batch instead of one per event keeps it off the
-        // CPU the tasks need (it matters with thousands of short tasks).
-        // The run wakes it early once it has said everything ([`finish`]).
-        if !matches!(first.kind, EventKind::RunFinished { .. }) {
-            std::thread::park_timeout(BATCH);
-        }
-        for event in std::iter::once(first).chain(rx.try_iter()) {
-            if let Some(f) = &mut events_file {
-                f.attempt(&mut problems, |out| out.write(&event));
+        for event in batch {
+            if let Some(j) = &mut json {
+                let _ = j.write(&event);
             }
-            let json_written = json.as_mut().map(|j| j.write(&event));
             // People see text from outside (task output, cluster messages, plan
             // names) with its control characters escaped.
             let event = for_people(event);
             record.apply(&event);
-            let written = match (&mut human, json_written) {
-                (Some(t), _) => t.event(&event),
-                (_, Some(written)) => written,
-                _ => Ok(()),
-            };
-            if let Err(e) = written {
-                output_error.get_or_insert(e);
+            if let Some(t) = &mut human {
+                let _ = t.event(&event);
             }
             if matches!(event.kind, EventKind::RunFinished { .. })
                 && let Some(t) = &mut human
@@ -165,30 +183,18 @@ fn report(rx: Receiver<Event>, config: ReporterConfig) -> Vec<String> {
                 if let Some(path) = &config.report_file {
                     text.push_str(&format!("report: {}\n", path.display()));
                 }
-                if let Err(e) = t.print_block(&text) {
-                    output_error.get_or_insert(e);
-                }
+                let _ = t.print_block(&text);
             }
         }
-        if let Some(f) = &mut events_file {
-            f.attempt(&mut problems, JsonLines::flush);
-        }
-        let flushed = match (&mut human, &mut json) {
+        let _ = match (&mut human, &mut json) {
             (Some(t), _) => t
                 .show_estimate(jiff::Timestamp::now())
                 .and_then(|()| t.flush()),
             (_, Some(j)) => j.flush(),
             _ => Ok(()),
         };
-        if let Err(e) = flushed {
-            output_error.get_or_insert(e);
-        }
-    }
-    if let Some(f) = &mut events_file {
-        f.attempt(&mut problems, JsonLines::flush);
     }
     let _ = io::stdout().flush();
-    problems
 }
 
 /// `event` with every text in it escaped for a terminal (see

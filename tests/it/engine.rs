@@ -429,6 +429,197 @@ fn a_closed_stderr_does_not_stop_an_interruption() {
     );
 }
 
+/// A terminal nobody reads, as a dropped SSH connection leaves one until the server
+/// notices (hours, by default), or Ctrl-S: a pty whose buffers are full, so that every
+/// write to it blocks. Its slave end is for planrun's stdout and stderr.
+struct StuckTerminal {
+    _master: std::os::fd::OwnedFd,
+    slave: std::os::fd::OwnedFd,
+}
+
+impl StuckTerminal {
+    fn new() -> Self {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let pty = nix::pty::openpty(None, None).unwrap();
+        // Filled through a description of its own, non-blocking, until it has taken
+        // nothing for a while (the kernel moves output on to the master's side in
+        // the background).
+        let mut filler = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+            .open(nix::unistd::ttyname(&pty.slave).unwrap())
+            .unwrap();
+        let mut full_since: Option<Instant> = None;
+        loop {
+            match filler.write(&[b'.'; 1024]) {
+                Ok(_) => full_since = None,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if full_since.get_or_insert_with(Instant::now).elapsed()
+                        > Duration::from_millis(300)
+                    {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("cannot fill the terminal: {e}"),
+            }
+        }
+        Self {
+            _master: pty.master,
+            slave: pty.slave,
+        }
+    }
+
+    /// planrun on this terminal, in `dir`: stdout and stderr here, no stdin.
+    fn planrun(&self, dir: &Path, args: &[&str]) -> KilledOnDrop {
+        let out = std::fs::File::from(self.slave.try_clone().unwrap());
+        let err = out.try_clone().unwrap();
+        KilledOnDrop(
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("planrun"))
+                .current_dir(dir)
+                .args(args)
+                .env_remove("NO_COLOR")
+                .stdin(std::process::Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+/// A process the test stops however the test ends.
+struct KilledOnDrop(std::process::Child);
+
+impl KilledOnDrop {
+    /// Its exit code, once it has exited (at most 20 s from now).
+    fn exit_code(&mut self) -> Option<i32> {
+        let mut status = None;
+        wait_until(|| {
+            status = self.0.try_wait().unwrap();
+            status.is_some()
+        });
+        status
+            .unwrap_or_else(|| panic!("planrun {} did not exit", self.0.id()))
+            .code()
+    }
+}
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The events a run wrote to its `events.jsonl` so far.
+fn events_file(dir: &Path) -> Vec<Value> {
+    let runs = dir.join(".planrun/stuck-terminal/runs");
+    let Ok(mut entries) = std::fs::read_dir(&runs) else {
+        return Vec::new();
+    };
+    let Some(Ok(run)) = entries.next() else {
+        return Vec::new();
+    };
+    std::fs::read_to_string(run.path().join("events.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Whether the run in `dir` has ended with `outcome`, by its `events.jsonl`.
+fn ended_with(dir: &Path, outcome: &str) -> bool {
+    events_file(dir)
+        .iter()
+        .any(|e| e["event"] == "run-finished" && e["outcome"] == outcome)
+}
+
+/// A terminal nobody reads (the dropped SSH session of a maintenance window) holds
+/// up none of the run: the `kill` another planrun names stops its task and runs its
+/// cleanup, `events.jsonl`
+/// is written to the end, the plan's lock is free for `--resume` from elsewhere
+/// while planrun still waits to show its summary, and a second SIGTERM ends that
+/// wait with the run's exit code.
+#[test]
+fn a_terminal_nobody_reads_holds_up_neither_an_interruption_nor_a_resume() {
+    let dir = workdir("stuck-terminal.toml");
+    let terminal = StuckTerminal::new();
+    let mut first = terminal.planrun(dir.path(), &["plan.toml", "--grace", "2s"]);
+    let shellfile = dir.path().join("child.pid");
+    assert!(wait_until(|| {
+        std::fs::read_to_string(&shellfile).is_ok_and(|s| s.ends_with('\n'))
+    }));
+    let shell = read_pid(&shellfile);
+    // The operator, back on another connection, is told how to stop it.
+    let refused = planrun(dir.path())
+        .args(["plan.toml", "--resume", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(3));
+    let said: Vec<&str> = std::str::from_utf8(&refused.stderr)
+        .unwrap()
+        .split(|c: char| c.is_whitespace() || c == '│')
+        .filter(|w| !w.is_empty())
+        .collect();
+    assert!(
+        said.join(" ")
+            .contains(&format!("or stop it with `kill {}`", first.0.id())),
+        "{said:?}"
+    );
+    signal(first.0.id(), nix::sys::signal::Signal::SIGTERM);
+    assert!(wait_until(|| gone(shell)), "the task outlived SIGTERM");
+    assert!(
+        wait_until(|| ended_with(dir.path(), "interrupted")),
+        "events.jsonl: {:?}",
+        events_file(dir.path())
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("cleanup.ran")).unwrap(),
+        "interrupted\n"
+    );
+    assert!(
+        first.0.try_wait().unwrap().is_none(),
+        "planrun waits to show its summary on the terminal"
+    );
+    std::fs::write(dir.path().join("go-on"), "").unwrap();
+    let resumed = planrun(dir.path())
+        .args(["plan.toml", "--resume", "--yes", "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    signal(first.0.id(), nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(first.exit_code(), Some(130));
+}
+
+/// A run that ends while its terminal takes nothing: its `events.jsonl` is whole, and
+/// Ctrl-C (or any stop signal) ends planrun's wait for the terminal with the run's
+/// own exit code.
+#[test]
+fn a_stop_signal_after_the_run_ends_exits_with_the_runs_code() {
+    let dir = workdir("stuck-terminal.toml");
+    std::fs::write(dir.path().join("go-on"), "").unwrap();
+    let terminal = StuckTerminal::new();
+    let mut planrun = terminal.planrun(dir.path(), &["plan.toml"]);
+    assert!(
+        wait_until(|| ended_with(dir.path(), "succeeded")),
+        "events.jsonl: {:?}",
+        events_file(dir.path())
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("cleanup.ran")).unwrap(),
+        "succeeded\n"
+    );
+    signal(planrun.0.id(), nix::sys::signal::Signal::SIGINT);
+    assert_eq!(planrun.exit_code(), Some(0));
+}
+
 /// Issue 14, break 2: planrun killed by a signal it cannot handle (SIGKILL) or does
 /// not (SIGUSR1) takes its tasks with it: its process guard stops their groups.
 #[test]

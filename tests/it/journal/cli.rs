@@ -445,6 +445,10 @@ script = 'touch started; while [ ! -e release ]; do sleep 0.01; done'
             )),
             "{err}"
         );
+        assert!(
+            err.contains(&format!("or stop it with `kill {}`", first.id())),
+            "{err}"
+        );
     }
     let o = d.run(&["status", "plan.toml"]);
     assert!(
