@@ -9,7 +9,8 @@
 //! runs no containers). [`LiveController`] plays the kubelet's part for it: the container
 //! is stopped with SIGTERM as soon as its Pod is being deleted, and with SIGKILL after
 //! the Pod's grace period (kubernetes/kubernetes v1.36.3
-//! `pkg/kubelet/kuberuntime/kuberuntime_container.go`, `killContainer`); on SIGTERM
+//! `pkg/kubelet/kuberuntime/kuberuntime_container.go`, `killContainer`), and the Pod's
+//! object goes only once it has stopped ([`KUBELET_HOLD`]); on SIGTERM
 //! the controller's manager stops taking work (`ctrl.SetupSignalHandler` in
 //! kustomize-controller's `main.go`).
 //!
@@ -192,6 +193,7 @@ impl LiveController {
             controller_pod_runs(&client, name).await,
             "the Deployment flux-system/{name} has no running Pod"
         );
+        hold_pods(&client, name, true).await;
         let out = std::fs::File::create(&log).unwrap();
         let mut child = Command::new("bash")
             .arg("-c")
@@ -366,8 +368,47 @@ pub async fn controller_pod_runs(client: &kube::Client, name: &str) -> bool {
     })
 }
 
+/// The finalizer that keeps a controller's Pod until its process has stopped: the
+/// kubelet deletes a Pod's object only once its containers have terminated
+/// (kubernetes/kubernetes v1.36.3 `pkg/kubelet/status/status_manager.go`,
+/// `canBeDeleted`), so the namespace controller, which waits for a namespace's Pods
+/// to be gone, never goes on while the controller still runs. kwok's pod-delete
+/// stage would delete the object at once.
+const KUBELET_HOLD: &str = "planrun.test/kubelet";
+
+/// Puts [`KUBELET_HOLD`] on every Pod of the Deployment `flux-system/NAME`, or takes
+/// it off.
+async fn hold_pods(client: &kube::Client, name: &str, hold: bool) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "flux-system");
+    let list = pods
+        .list(&ListParams::default().labels(&format!("app={name}")))
+        .await
+        .unwrap();
+    let finalizers = if hold {
+        json!([KUBELET_HOLD])
+    } else {
+        json!(null)
+    };
+    for pod in list.items {
+        let patch = json!({"metadata": {"finalizers": finalizers}});
+        match pods
+            .patch(
+                &pod.metadata.name.unwrap_or_default(),
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => panic!("cannot set the finalizers of a {name} Pod: {e}"),
+        }
+    }
+}
+
 /// The kubelet's part: stop the controller when its Pod is being deleted (SIGTERM,
-/// SIGKILL after the grace period); note when it ends on its own.
+/// SIGKILL after the grace period), then let the Pod go; note when it ends on its
+/// own.
 async fn kubelet(
     client: kube::Client,
     name: &'static str,
@@ -397,6 +438,7 @@ async fn kubelet(
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
+        hold_pods(&client, name, false).await;
         *stopped.lock().unwrap() = Some(format!("its Pod was deleted; {status}"));
         return;
     }
