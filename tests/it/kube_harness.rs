@@ -45,10 +45,7 @@ pub struct Harness {
 impl Harness {
     pub async fn start(scenario: Scenario, seeds: &[&str]) -> Self {
         let sb = start_sandbox(scenario, seeds).await;
-        // As `Connection::open` makes it: planrun retries by itself, kube does not.
-        let mut config = kube::Config::new(sb.url().parse().unwrap());
-        config.default_retry = false;
-        let client = kube::Client::try_from(config).unwrap();
+        let client = client_of(&sb.url(), planrun::exec::kube::SILENCE_LIMIT);
         let conn = Connection::new(client, "sandbox", sb.url());
         Self {
             sb,
@@ -77,6 +74,14 @@ impl Harness {
     pub fn exists(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> bool {
         self.sb.state().get(api_version, kind, ns, name).is_some()
     }
+}
+
+/// A client of the API server at `url` as `Connection::open` makes one, with
+/// `silence` the longest its connections may stay silent.
+pub fn client_of(url: &str, silence: Duration) -> kube::Client {
+    let mut config = kube::Config::new(url.parse().unwrap());
+    planrun::exec::kube::tune(&mut config, silence);
+    kube::Client::try_from(config).unwrap()
 }
 
 pub fn selection(kind: &str, namespace: Option<&str>, target: Target) -> Selection {

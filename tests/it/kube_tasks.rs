@@ -22,7 +22,8 @@ use planrun_sandbox::{Delay, FaultRule, NamespaceKnob, Sandbox};
 use regex::Regex;
 
 use crate::kube_harness::{
-    FLUX_NS, Harness, LONG, SHORT, delete, fast, git_repository, name, pattern, selection,
+    FLUX_NS, Harness, LONG, SHORT, client_of, delete, fast, git_repository, name, pattern,
+    selection,
 };
 use crate::pulumi::files_under;
 use crate::support::{self, FLUX_CRDS, start_sandbox};
@@ -92,6 +93,85 @@ async fn namespace_delete_then_wait_absent_succeeds_when_finalization_ends() {
         lines.contains(&"1 object left: flux-system, finalizer kubernetes".to_string()),
         "the live detail names the object and its finalizer: {lines:?}"
     );
+    h.sb.shutdown().await;
+}
+
+/// Connections that went silent for good (a VPN that dropped and came back on a new
+/// tunnel: no reset ever comes) hold up neither a wait nor a request until the task's
+/// deadline: once one has been silent for the limit, the watch resumes, or the
+/// request is made again, on a new connection, and the task's log says so.
+#[tokio::test]
+async fn waits_and_requests_go_on_over_a_new_connection_when_theirs_goes_silent() {
+    let h = Harness::start(
+        fast(),
+        &[
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: doomed, namespace: default}\n",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: next, namespace: default}\n",
+        ],
+    )
+    .await;
+    let relay = support::Blackhole::start(
+        h.sb.url()
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .unwrap(),
+    );
+    let silence = Duration::from_secs(2);
+    let conn = Connection::new(client_of(&relay.url(), silence), "relay", relay.url());
+    let env = TaskEnv::new(&conn, &h.lines, LONG);
+    let spec = WaitAbsent {
+        selection: selection("ConfigMap", Some("default"), name("doomed")),
+    };
+    let wait = wait_absent(&env, &spec);
+    tokio::pin!(wait);
+    let watching = || {
+        h.sb.requests()
+            .iter()
+            .any(|r| r.watch && r.path.ends_with("/configmaps"))
+    };
+    while !watching() {
+        tokio::select! {
+            ended = &mut wait => panic!("the wait ended before it watched: {ended:?}"),
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
+    relay.cut();
+    let configmaps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(h.client(), "default");
+    configmaps
+        .delete("doomed", &Default::default())
+        .await
+        .unwrap();
+    let summary = wait.await.unwrap();
+    assert_eq!(
+        summary,
+        "configmaps/doomed in namespace default gone (1 deleted while waiting)"
+    );
+    // The connection a request left open for the next goes silent: the delete sent on
+    // it gets no answer, and is sent again on a new one.
+    let through_relay: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(conn.client().clone(), "default");
+    through_relay.get("next").await.unwrap();
+    relay.cut();
+    let summary = kube_delete(
+        &env,
+        &delete(selection("ConfigMap", Some("default"), name("next"))),
+    )
+    .await
+    .unwrap();
+    assert!(summary.starts_with("deleted"), "{summary}");
+    assert!(!h.exists("v1", "ConfigMap", "default", "next"));
+    let lines = h.lines.all();
+    for what in ["watch configmaps", "list configmaps"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("API unreachable, retry 1")
+                    && l.ends_with(&format!("{what}: connection timed out"))),
+            "{what}: {lines:?}"
+        );
+    }
     h.sb.shutdown().await;
 }
 

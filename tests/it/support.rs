@@ -217,3 +217,68 @@ impl Drop for LocalServer {
         }
     }
 }
+
+/// A TCP relay to `target` whose open connections can go silent at once, as a VPN
+/// that dropped leaves them (nothing more passes either way, and no reset ever
+/// comes), while new connections pass: the network came back on a new tunnel.
+pub struct Blackhole {
+    relay: LocalServer,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::sync::Arc<std::sync::atomic::AtomicBool>>>>,
+}
+
+impl Blackhole {
+    pub fn start(target: std::net::SocketAddr) -> Blackhole {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let open = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let relay = LocalServer::start({
+            let open = open.clone();
+            move |client: std::net::TcpStream| {
+                let Ok(server) = std::net::TcpStream::connect(target) else {
+                    return;
+                };
+                let silent = std::sync::Arc::new(AtomicBool::new(false));
+                open.lock().unwrap().push(silent.clone());
+                let ways = [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ];
+                for (mut from, mut to) in ways {
+                    let silent = silent.clone();
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 16 * 1024];
+                        loop {
+                            match from.read(&mut buf) {
+                                Ok(0) | Err(_) => {
+                                    if !silent.load(Ordering::SeqCst) {
+                                        let _ = to.shutdown(std::net::Shutdown::Write);
+                                    }
+                                    return;
+                                }
+                                Ok(_) if silent.load(Ordering::SeqCst) => {}
+                                Ok(n) => {
+                                    if to.write_all(&buf[..n]).is_err() {
+                                        return;
+                                    }
+                                }
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Blackhole { relay, open }
+    }
+
+    /// `http://` and the relay's address.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.relay.addr())
+    }
+
+    /// Every connection open now goes silent for good.
+    pub fn cut(&self) {
+        for silent in self.open.lock().unwrap().drain(..) {
+            silent.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}

@@ -73,12 +73,8 @@ impl Connection {
             message: format!("context `{context}`: {}", error_chain(&e)),
         })?;
         let server = config.cluster_url.to_string();
-        // planrun retries transient errors itself, inside the task's deadline and
-        // saying so in the task's log (`retry.rs`); kube's own retry layer would
-        // retry a 503 fifteen times with backoff first, silently (a down aggregated
-        // API would stall discovery for minutes).
         let mut config = config;
-        config.default_retry = false;
+        tune(&mut config, SILENCE_LIMIT);
         let client = Client::try_from(config).map_err(|e| KubeError::Kubeconfig {
             message: format!("context `{context}`: {}", error_chain(&e)),
         })?;
@@ -189,6 +185,44 @@ impl Connection {
     pub fn check_guard(&self, expected: Option<&str>) -> Result<(), KubeError> {
         check_guard(expected, &self.context)
     }
+}
+
+/// How long a request may wait on a silent connection to the API server before the
+/// connection is given up and the request made again on a new one, inside the task's
+/// deadline (`retry.rs` takes the timeout as transient). A healthy server answers
+/// within its `--request-timeout` (default 60 s: k8s.io/apiserver v0.36.3
+/// `pkg/server/config.go`, `RequestTimeout`). A connection that went dead (a VPN that
+/// dropped and came back on a new tunnel, a NAT that forgot it) never says so: no
+/// reset ever comes, and a delete, a patch or a list sent on it would hang until the
+/// task's deadline. client-go finds such a connection by HTTP/2 pings after 30 s of
+/// silence (k8s.io/apimachinery `pkg/util/net/http.go`, `readIdleTimeoutSeconds`);
+/// kube's client speaks HTTP/1.1 here, without pings. Watches, silent for long on a
+/// healthy connection, are bounded by [`WATCH_SECONDS`].
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(90);
+
+/// How long planrun asks the API server to keep one watch request open (kube's
+/// default is 290 s). The server ends it then (k8s.io/apiserver v0.36.3
+/// `pkg/endpoints/handlers/get.go`, `ListResource`) and kube's watcher starts the next
+/// from where it was; the watcher gives up a watch that said nothing for 5 s longer
+/// (kube-runtime 5 `watcher.rs`, `next_with_idle_timeout`), so a dead watch is found
+/// after 65 s instead of 295 s. Bookmarks are no heartbeat: the watch cache sends one
+/// only once the kind's resourceVersion has moved past the watch's
+/// (`pkg/storage/cacher/cache_watcher.go`, `process`); a watch of a quiet kind hears
+/// nothing at all (measured: nothing in 2 minutes). And a healthy connection is never
+/// silent for [`SILENCE_LIMIT`].
+pub const WATCH_SECONDS: u32 = 60;
+
+/// How planrun's client talks to an API server (the harness of the tests makes its
+/// client the same way).
+pub fn tune(config: &mut kube::Config, silence: Duration) {
+    // planrun retries transient errors itself, inside the task's deadline and saying
+    // so in the task's log (`retry.rs`); kube's own retry layer would retry a 503
+    // fifteen times with backoff first, silently (a down aggregated API would stall
+    // discovery for minutes).
+    config.default_retry = false;
+    // A read that waits longer fails as a timeout, which `retry.rs` takes as
+    // transient: the request is made again on a new connection (a watch resumes).
+    config.read_timeout = Some(silence);
 }
 
 /// The kubeconfig files [`Connection::open`] reads, as kube and client-go do:

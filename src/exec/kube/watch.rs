@@ -1,5 +1,7 @@
 //! Waiting by watch: list, then watch from the list's resourceVersion; a dropped
-//! watch resumes, an expired one re-lists (kube's `watcher` does both). Transient
+//! watch resumes, an expired one re-lists (kube's `watcher` does both). Each watch
+//! request lasts at most [`WATCH_SECONDS`], so that a healthy connection is never
+//! silent for as long as a dead one is given (`SILENCE_LIMIT`). Transient
 //! errors back off inside the deadline; permanent ones end the wait at once.
 //!
 //! One wait may watch several kinds at once (a selection of several kinds): one
@@ -16,6 +18,7 @@ use kube::api::{Api, ResourceExt};
 use kube::runtime::watcher;
 use serde::de::DeserializeOwned;
 
+use super::connection::WATCH_SECONDS;
 use super::env::TaskEnv;
 use super::error::KubeError;
 use super::retry::{self, Backoff, Class};
@@ -101,7 +104,11 @@ where
     let streams: Vec<Tagged<K>> = sources
         .into_iter()
         .enumerate()
-        .map(|(i, s)| watcher(s.api, s.config).map(move |e| (i, e)).boxed())
+        .map(|(i, s)| {
+            watcher(s.api, s.config.timeout(WATCH_SECONDS))
+                .map(move |e| (i, e))
+                .boxed()
+        })
         .collect();
     let mut stream = stream::select_all(streams);
     let mut states: Vec<SourceState> = names.iter().map(|_| SourceState::default()).collect();
