@@ -529,11 +529,22 @@ fn events_file(dir: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Whether the run in `dir` has ended with `outcome`, by its `events.jsonl`.
-fn ended_with(dir: &Path, outcome: &str) -> bool {
-    events_file(dir)
-        .iter()
-        .any(|e| e["event"] == "run-finished" && e["outcome"] == outcome)
+/// Waits until the run in `dir` has ended with `outcome`, by its `events.jsonl`, its
+/// `always` cleanup having seen it.
+fn assert_ended(dir: &Path, outcome: &str) {
+    assert!(
+        wait_until(|| {
+            events_file(dir)
+                .iter()
+                .any(|e| e["event"] == "run-finished" && e["outcome"] == outcome)
+        }),
+        "events.jsonl: {:?}",
+        events_file(dir)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("cleanup.ran")).unwrap(),
+        format!("{outcome}\n")
+    );
 }
 
 /// A terminal nobody reads (the dropped SSH session of a maintenance window) holds
@@ -570,15 +581,7 @@ fn a_terminal_nobody_reads_holds_up_neither_an_interruption_nor_a_resume() {
     );
     signal(first.0.id(), nix::sys::signal::Signal::SIGTERM);
     assert!(wait_until(|| gone(shell)), "the task outlived SIGTERM");
-    assert!(
-        wait_until(|| ended_with(dir.path(), "interrupted")),
-        "events.jsonl: {:?}",
-        events_file(dir.path())
-    );
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("cleanup.ran")).unwrap(),
-        "interrupted\n"
-    );
+    assert_ended(dir.path(), "interrupted");
     assert!(
         first.0.try_wait().unwrap().is_none(),
         "planrun waits to show its summary on the terminal"
@@ -607,15 +610,7 @@ fn a_stop_signal_after_the_run_ends_exits_with_the_runs_code() {
     std::fs::write(dir.path().join("go-on"), "").unwrap();
     let terminal = StuckTerminal::new();
     let mut planrun = terminal.planrun(dir.path(), &["plan.toml"]);
-    assert!(
-        wait_until(|| ended_with(dir.path(), "succeeded")),
-        "events.jsonl: {:?}",
-        events_file(dir.path())
-    );
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("cleanup.ran")).unwrap(),
-        "succeeded\n"
-    );
+    assert_ended(dir.path(), "succeeded");
     signal(planrun.0.id(), nix::sys::signal::Signal::SIGINT);
     assert_eq!(planrun.exit_code(), Some(0));
 }
