@@ -55,9 +55,9 @@ fn aside() -> Option<&'static Aside> {
 
 /// One line to stderr without waiting for the terminal, for callers that must not:
 /// a terminal nobody reads (an SSH session whose connection died, Ctrl-S) blocks
-/// every write until it is read. Lines said aside keep their order; [`settle`]
-/// waits for them. Without a thread to say it (the system refused one) the line is lost, rather
-/// than waited for.
+/// every write until it is read. Lines said aside keep their order; [`settle`] waits
+/// for them. Without a thread to say it (the system refused one) the line is lost,
+/// rather than waited for.
 pub fn say_aside(line: &str) {
     if let Some(aside) = aside() {
         aside.said.fetch_add(1, Ordering::SeqCst);

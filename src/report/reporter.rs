@@ -47,8 +47,9 @@ pub struct ReporterConfig {
 }
 
 /// Starts the reporter threads; they end when every sender is dropped and the output
-/// has taken everything, returning the files they could not write (each named with its error), which make the run end as
-/// planrun having failed even when its tasks did not.
+/// has taken everything, returning the files they could not write (each named with
+/// its error), which make the run end as planrun having failed even when its tasks
+/// did not.
 pub fn spawn(rx: Receiver<Event>, config: ReporterConfig) -> JoinHandle<Vec<String>> {
     std::thread::Builder::new()
         .name("planrun-report".into())
