@@ -633,8 +633,8 @@ async fn conduct(
                     _ = look.tick() => enactor.look(&client, &tell).await,
                 }
             };
-            settle(None);
             let status = status.map_err(|e| internal(RehearseError::Spawn(e)))?;
+            run_ended(exit_code_of(status))?;
             return Ok(exit_code_of(status));
         }
     };
@@ -655,12 +655,24 @@ async fn conduct(
             },
         }
     };
-    settle(None);
+    let status = status.map_err(|e| internal(RehearseError::Spawn(e)))?;
+    run_ended(exit_code_of(status))?;
     while let Ok(line) = said.try_recv() {
         say(&format!("rehearsal: {line}"));
     }
-    let status = status.map_err(|e| internal(RehearseError::Spawn(e)))?;
     Ok(exit_code_of(status))
+}
+
+/// The run exited with `code`: its journal is final, and the sandbox saved every
+/// change as it was made, so what is left is the rehearsal's own words and files. A
+/// stop signal now ends the rehearsal at once with the run's code (a terminal nobody
+/// reads would otherwise keep it), and the lines said aside while the run went on are
+/// written first.
+fn run_ended(code: i32) -> Result<(), Error> {
+    planrun::signals::exit_on_stop(code, &format!("its exit code {code}"))
+        .map_err(|e| internal(RehearseError::Spawn(e)))?;
+    settle(None);
+    Ok(())
 }
 
 /// The directory of a plan file (`.` for a bare file name).

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use serde_json::Value;
 
+use crate::support;
+
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/engine")
@@ -429,90 +431,6 @@ fn a_closed_stderr_does_not_stop_an_interruption() {
     );
 }
 
-/// A terminal nobody reads, as a dropped SSH connection leaves one until the server
-/// notices (hours, by default), or Ctrl-S: a pty whose buffers are full, so that every
-/// write to it blocks. Its slave end is for planrun's stdout and stderr.
-struct StuckTerminal {
-    _master: std::os::fd::OwnedFd,
-    slave: std::os::fd::OwnedFd,
-}
-
-impl StuckTerminal {
-    fn new() -> Self {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let pty = nix::pty::openpty(None, None).unwrap();
-        // Filled through a description of its own, non-blocking, until it has taken
-        // nothing for a while (the kernel moves output on to the master's side in
-        // the background).
-        let mut filler = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
-            .open(nix::unistd::ttyname(&pty.slave).unwrap())
-            .unwrap();
-        let mut full_since: Option<Instant> = None;
-        loop {
-            match filler.write(&[b'.'; 1024]) {
-                Ok(_) => full_since = None,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    if full_since.get_or_insert_with(Instant::now).elapsed()
-                        > Duration::from_millis(300)
-                    {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(e) => panic!("cannot fill the terminal: {e}"),
-            }
-        }
-        Self {
-            _master: pty.master,
-            slave: pty.slave,
-        }
-    }
-
-    /// planrun on this terminal, in `dir`: stdout and stderr here, no stdin.
-    fn planrun(&self, dir: &Path, args: &[&str]) -> KilledOnDrop {
-        let out = std::fs::File::from(self.slave.try_clone().unwrap());
-        let err = out.try_clone().unwrap();
-        KilledOnDrop(
-            std::process::Command::new(assert_cmd::cargo::cargo_bin("planrun"))
-                .current_dir(dir)
-                .args(args)
-                .env_remove("NO_COLOR")
-                .stdin(std::process::Stdio::null())
-                .stdout(out)
-                .stderr(err)
-                .spawn()
-                .unwrap(),
-        )
-    }
-}
-
-/// A process the test stops however the test ends.
-struct KilledOnDrop(std::process::Child);
-
-impl KilledOnDrop {
-    /// Its exit code, once it has exited (at most 20 s from now).
-    fn exit_code(&mut self) -> Option<i32> {
-        let mut status = None;
-        wait_until(|| {
-            status = self.0.try_wait().unwrap();
-            status.is_some()
-        });
-        status
-            .unwrap_or_else(|| panic!("planrun {} did not exit", self.0.id()))
-            .code()
-    }
-}
-
-impl Drop for KilledOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The events a run wrote to its `events.jsonl` so far.
 fn events_file(dir: &Path) -> Vec<Value> {
     let runs = dir.join(".planrun/stuck-terminal/runs");
@@ -556,7 +474,7 @@ fn assert_ended(dir: &Path, outcome: &str) {
 #[test]
 fn a_terminal_nobody_reads_holds_up_neither_an_interruption_nor_a_resume() {
     let dir = workdir("stuck-terminal.toml");
-    let terminal = StuckTerminal::new();
+    let terminal = support::StuckTerminal::new();
     let mut first = terminal.planrun(dir.path(), &["plan.toml", "--grace", "2s"]);
     let shellfile = dir.path().join("child.pid");
     assert!(wait_until(|| {
@@ -608,7 +526,7 @@ fn a_terminal_nobody_reads_holds_up_neither_an_interruption_nor_a_resume() {
 fn a_stop_signal_after_the_run_ends_exits_with_the_runs_code() {
     let dir = workdir("stuck-terminal.toml");
     std::fs::write(dir.path().join("go-on"), "").unwrap();
-    let terminal = StuckTerminal::new();
+    let terminal = support::StuckTerminal::new();
     let mut planrun = terminal.planrun(dir.path(), &["plan.toml"]);
     assert_ended(dir.path(), "succeeded");
     signal(planrun.0.id(), nix::sys::signal::Signal::SIGINT);
@@ -1227,7 +1145,7 @@ needs = ["second"]
     let (out, _) = run_json(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(1));
     let journal = |d: &Path| {
-        let run = crate::support::only_run(&d.join(".planrun/preview/runs"));
+        let run = support::only_run(&d.join(".planrun/preview/runs"));
         std::fs::read(run.join("journal")).unwrap()
     };
     let before = journal(dir.path());

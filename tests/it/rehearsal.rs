@@ -300,6 +300,70 @@ fn the_readme_setup_commands_are_what_ci_and_the_rehearsal_test_run() {
     assert_eq!(ci_test.replace(" --locked", ""), commands[1]);
 }
 
+/// A rehearsal whose terminal nobody reads once its run has started (see
+/// `support::StuckTerminal`): the run goes on to its end, then waits to show its
+/// summary; the first SIGTERM is passed on and ends the run's wait with its own code,
+/// the second ends the rehearsal's with the run's code.
+#[test]
+fn a_rehearsal_on_a_terminal_nobody_reads_ends_on_stop_signals() {
+    let state = tempfile::tempdir().unwrap();
+    // Read while the rehearsal starts (it says where its files are), then not.
+    let mut terminal = crate::support::StuckTerminal::read();
+    let plan = plan();
+    let state_dir = state.path().display().to_string();
+    let mut rehearsal = terminal.planrun(
+        &root(),
+        &[
+            "rehearse",
+            &plan.display().to_string(),
+            "--state-dir",
+            &state_dir,
+        ],
+    );
+    let started = state.path().join("flux-rebuild/latest");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !started.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the rehearsal's run never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    terminal.stick();
+    let ended = || {
+        let Ok(id) = std::fs::read_to_string(state.path().join("flux-rebuild/latest")) else {
+            return false;
+        };
+        let events = state
+            .path()
+            .join("flux-rebuild/runs")
+            .join(id.trim())
+            .join("events.jsonl");
+        std::fs::read_to_string(events).is_ok_and(|e| {
+            e.lines().any(|l| {
+                serde_json::from_str::<Value>(l)
+                    .is_ok_and(|e| e["event"] == "run-finished" && e["outcome"] == "succeeded")
+            })
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !ended() {
+        assert!(Instant::now() < deadline, "the rehearsal's run never ended");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let term = || {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(rehearsal.0.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+    };
+    term();
+    rehearsal.wait_for_exit_on_stop();
+    term();
+    assert_eq!(rehearsal.exit_code(), Some(0));
+}
+
 /// A rehearsal with `--fault NAME` in its own state dir.
 fn rehearse_fault(fault: &str) -> (Output, tempfile::TempDir) {
     let state = tempfile::tempdir().unwrap();

@@ -2,7 +2,7 @@
 //! scenarios, the Flux CRD seeds, the deadline of every wait, and what
 //! `scripts/realcluster` built.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use planrun_sandbox::{Delay, Manifest, RequestRecord, Sandbox, SandboxConfig, Scenario};
 
@@ -280,5 +280,163 @@ impl Blackhole {
         for silent in self.open.lock().unwrap().drain(..) {
             silent.store(true, std::sync::atomic::Ordering::SeqCst);
         }
+    }
+}
+
+/// A terminal nobody reads, as a dropped SSH connection leaves one until the server
+/// notices (hours, by default), or Ctrl-S: a pty whose buffers are full, so that every
+/// write to it blocks (from the start, or from [`StuckTerminal::stick`]). Its slave
+/// end is for planrun's stdout and stderr.
+pub struct StuckTerminal {
+    /// Kept open: its end would hang the terminal up.
+    _master: std::os::fd::OwnedFd,
+    slave: std::os::fd::OwnedFd,
+    /// What reads it until [`StuckTerminal::stick`]: the flag that stops it, and it.
+    reader: Option<(
+        std::sync::Arc<std::sync::atomic::AtomicBool>,
+        std::thread::JoinHandle<()>,
+    )>,
+}
+
+impl StuckTerminal {
+    /// A terminal nobody reads from the start.
+    pub fn new() -> Self {
+        let mut terminal = Self::read();
+        terminal.stick();
+        terminal
+    }
+
+    /// A terminal read, as a live session's is, until [`StuckTerminal::stick`].
+    pub fn read() -> Self {
+        use std::io::Read;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let mut master = std::fs::File::from(pty.master.try_clone().unwrap());
+        let flags = nix::fcntl::fcntl(&master, nix::fcntl::FcntlArg::F_GETFL).unwrap();
+        nix::fcntl::fcntl(
+            &master,
+            nix::fcntl::FcntlArg::F_SETFL(
+                nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK,
+            ),
+        )
+        .unwrap();
+        let reader = std::thread::spawn({
+            let stop = stop.clone();
+            move || {
+                let mut buf = [0u8; 16 * 1024];
+                while !stop.load(Ordering::SeqCst) {
+                    if !matches!(master.read(&mut buf), Ok(n) if n > 0) {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+            }
+        });
+        Self {
+            _master: pty.master,
+            slave: pty.slave,
+            reader: Some((stop, reader)),
+        }
+    }
+
+    /// Nobody reads it from now on: its buffers are filled (through a description of
+    /// its own, non-blocking) until it has taken nothing for a while (the kernel moves
+    /// output on to the master's side in the background), and every write to it blocks.
+    pub fn stick(&mut self) {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        if let Some((stop, reader)) = self.reader.take() {
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            reader.join().unwrap();
+        }
+        let mut filler = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+            .open(nix::unistd::ttyname(&self.slave).unwrap())
+            .unwrap();
+        let mut full_since: Option<Instant> = None;
+        loop {
+            match filler.write(&[b'.'; 1024]) {
+                Ok(_) => full_since = None,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if full_since.get_or_insert_with(Instant::now).elapsed()
+                        > Duration::from_millis(300)
+                    {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("cannot fill the terminal: {e}"),
+            }
+        }
+    }
+
+    /// planrun on this terminal, in `dir`: stdout and stderr here, no stdin.
+    pub fn planrun(&self, dir: &std::path::Path, args: &[&str]) -> KilledOnDrop {
+        let out = std::fs::File::from(self.slave.try_clone().unwrap());
+        let err = out.try_clone().unwrap();
+        KilledOnDrop(
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("planrun"))
+                .current_dir(dir)
+                .args(args)
+                .env_remove("NO_COLOR")
+                .stdin(std::process::Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+/// A process the test stops however the test ends.
+pub struct KilledOnDrop(pub std::process::Child);
+
+impl KilledOnDrop {
+    /// Its exit code, once it has exited (at most a minute from now: a loaded machine).
+    pub fn exit_code(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "planrun {} did not exit",
+                self.0.id()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits, at most a minute, until it has armed its exit on a stop signal (its
+    /// thread `planrun-exit` runs).
+    pub fn wait_for_exit_on_stop(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let armed = || {
+            std::fs::read_dir(format!("/proc/{}/task", self.0.id()))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|t| {
+                    std::fs::read_to_string(t.path().join("comm"))
+                        .is_ok_and(|c| c.trim() == "planrun-exit")
+                })
+        };
+        while !armed() {
+            assert!(
+                Instant::now() < deadline,
+                "planrun {} never armed its exit",
+                self.0.id()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
