@@ -663,11 +663,11 @@ async fn conduct(
     Ok(exit_code_of(status))
 }
 
-/// The run exited with `code`: its journal is final, and the sandbox saved every
-/// change as it was made, so what is left is the rehearsal's own words and files. A
-/// stop signal now ends the rehearsal at once with the run's code (a terminal nobody
-/// reads would otherwise keep it), and the lines said aside while the run went on are
-/// written first.
+/// The run exited with `code`: its journal is final, and a sandbox saved every change
+/// as it was made, so what is left is the rehearsal's own words and files (the final
+/// state, the activity in the report). A stop signal now ends the rehearsal at once
+/// with the run's code (a terminal nobody reads would otherwise keep it), and the
+/// lines said aside while the run went on are written first.
 fn run_ended(code: i32) -> Result<(), Error> {
     planrun::signals::exit_on_stop(code, &format!("its exit code {code}"))
         .map_err(|e| internal(RehearseError::Spawn(e)))?;
