@@ -23,6 +23,9 @@ use crate::exec::process::GroupRegistry;
 /// How long the last words before an immediate exit may take to reach the terminal.
 const SAY_BEFORE_EXIT: Duration = Duration::from_millis(200);
 
+/// The signals that mean "stop".
+pub const STOP: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
 /// The stop signals, caught from [`StopSignals::install`] on (they no longer end
 /// the process by themselves).
 pub struct StopSignals {
@@ -77,8 +80,7 @@ pub fn watch_run(cancel: Cancel, groups: GroupRegistry) -> io::Result<tokio::tas
 /// SIGHUP comes, which after a dropped connection can take hours. Installed before
 /// the run's own watch is dropped, so that no signal falls between the two.
 pub fn exit_on_stop(code: i32, outcome: &str) -> io::Result<()> {
-    use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let mut signals = signal_hook::iterator::Signals::new(STOP.map(|s| s as i32))?;
     let said = format!("planrun: the run had ended ({outcome}); exiting now");
     std::thread::Builder::new()
         .name("planrun-exit".into())

@@ -633,9 +633,9 @@ async fn conduct(
                     _ = look.tick() => enactor.look(&client, &tell).await,
                 }
             };
-            let status = status.map_err(|e| internal(RehearseError::Spawn(e)))?;
-            run_ended(exit_code_of(status))?;
-            return Ok(exit_code_of(status));
+            let code = exit_code_of(status.map_err(|e| internal(RehearseError::Spawn(e)))?);
+            run_ended(code)?;
+            return Ok(code);
         }
     };
     // Reactions fire in the sandbox, in the transaction of the change that brings
@@ -655,12 +655,12 @@ async fn conduct(
             },
         }
     };
-    let status = status.map_err(|e| internal(RehearseError::Spawn(e)))?;
-    run_ended(exit_code_of(status))?;
+    let code = exit_code_of(status.map_err(|e| internal(RehearseError::Spawn(e)))?);
+    run_ended(code)?;
     while let Ok(line) = said.try_recv() {
         say(&format!("rehearsal: {line}"));
     }
-    Ok(exit_code_of(status))
+    Ok(code)
 }
 
 /// The run exited with `code`: its journal is final, and a sandbox saved every change

@@ -15,6 +15,7 @@ use std::path::Path;
 
 use k8s_openapi::ByteString;
 use kube::api::{DynamicObject, Patch, PatchParams, ResourceExt};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::events::WouldDo;
@@ -49,7 +50,7 @@ pub(crate) fn parse_manifests(text: &str, path: &str) -> Result<Vec<Value>, Kube
         path: path.to_string(),
         message,
     };
-    let out = planrun_text::manifest_objects(text).map_err(bad)?;
+    let out = planrun_text::manifest_objects(text).map_err(&bad)?;
     for obj in &out {
         let has = |p: &str| {
             obj.pointer(p)
@@ -57,10 +58,9 @@ pub(crate) fn parse_manifests(text: &str, path: &str) -> Result<Vec<Value>, Kube
                 .is_some_and(|s| !s.is_empty())
         };
         if !has("/apiVersion") || !has("/kind") || !has("/metadata/name") {
-            return Err(KubeError::Manifest {
-                path: path.to_string(),
-                message: "an object lacks apiVersion, kind or metadata.name".into(),
-            });
+            return Err(bad(
+                "an object lacks apiVersion, kind or metadata.name".into()
+            ));
         }
     }
     Ok(out)
@@ -254,14 +254,14 @@ fn load_objects(
     let mut objects = Vec::new();
     for (path, text) in &texts {
         for value in parse_manifests(text, path)? {
-            let obj: DynamicObject =
-                serde_json::from_value(value.clone()).map_err(|e| KubeError::Manifest {
-                    path: path.clone(),
-                    message: format!("not a Kubernetes object: {e}"),
-                })?;
+            let obj = DynamicObject::deserialize(&value).map_err(|e| KubeError::Manifest {
+                path: path.clone(),
+                message: format!("not a Kubernetes object: {e}"),
+            })?;
             // Before anything about the object is said anywhere.
             let read = object_value(&obj);
-            if is_secret(&obj) {
+            let secret = is_secret(&obj);
+            if secret {
                 register_secret_values(&read, redactor);
             }
             let lost = lost_metadata(&value, &read);
@@ -273,11 +273,7 @@ fn load_objects(
                     "not a field of an object's metadata (a typo? metadata has name, namespace, labels, annotations, finalizers, ownerReferences, ...)",
                 ));
             }
-            let plain = if is_secret(&obj) {
-                plain_data(&obj)
-            } else {
-                Vec::new()
-            };
+            let plain = if secret { plain_data(&obj) } else { Vec::new() };
             if !plain.is_empty() {
                 return Err(refused_fields(
                     path,
@@ -345,7 +341,7 @@ fn plain_data(obj: &DynamicObject) -> Vec<String> {
         return Vec::new();
     };
     data.iter()
-        .filter(|(_, v)| serde_json::from_value::<ByteString>((*v).clone()).is_err())
+        .filter(|(_, v)| ByteString::deserialize(*v).is_err())
         .map(|(k, _)| format!("data.{k}"))
         .collect()
 }
@@ -427,7 +423,6 @@ fn read_source(
     }
 }
 
-/// The object's kind as the server serves it, and how messages name the object.
 /// The object's kind as served, the object as it is applied (a cluster-scoped one
 /// without the namespace its manifest may give it, which kubectl drops too:
 /// k8s.io/cli-runtime `pkg/resource/visitor.go`, FilterNamespace), and how messages
