@@ -23,8 +23,9 @@ use crate::exec::process::GroupRegistry;
 /// How long the last words before an immediate exit may take to reach the terminal.
 const SAY_BEFORE_EXIT: Duration = Duration::from_millis(200);
 
-/// The signals that mean "stop".
-pub const STOP: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+/// The signals that mean "stop" (the process guard, below this module, is deaf to the
+/// same three).
+const STOP: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
 
 /// The stop signals, caught from [`StopSignals::install`] on (they no longer end
 /// the process by themselves).

@@ -301,7 +301,7 @@ pub fn stop_adopted(keep: &[u32], grace: Duration) -> usize {
 pub fn guard_main(token: &str, grace_ms: u64) {
     use nix::sys::signal::SigSet;
     let mut deaf = SigSet::empty();
-    for s in crate::signals::STOP {
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         deaf.add(s);
     }
     // Blocked, they stay pending and never end the guard.
