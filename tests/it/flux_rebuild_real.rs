@@ -130,6 +130,17 @@ fn started(log: &Path, task: &str) -> bool {
     })
 }
 
+/// The taint that keeps new Pods off every node (`true`), or its removal: Pods already
+/// running stay (NoSchedule).
+async fn taint_nodes(k: &Kubectl, held: bool) {
+    let taint = if held {
+        "planrun.test/rollout=held:NoSchedule"
+    } else {
+        "planrun.test/rollout=held:NoSchedule-"
+    };
+    k.ok(&["taint", "nodes", "--all", taint]).await;
+}
+
 /// `planrun ARGS` in the world's environment with `env` over it, its output to `log`,
 /// in a process group of its own (a SIGINT reaches planrun alone, as a Ctrl-C would).
 fn spawn_run(
@@ -274,7 +285,11 @@ async fn the_flux_rebuild_end_to_end_interrupted_during_pulumi_up_and_resumed() 
         stop.clone(),
     ));
 
-    // The first run, interrupted once `pulumi up` has begun creating Flux.
+    // The first run, interrupted once `pulumi up` has begun creating Flux. No new Pod
+    // is scheduled until then (the nodes are tainted), so the new controllers' rollout,
+    // which pulumi awaits, cannot end before the interruption: on kwok's nodes it can
+    // otherwise take less than the poll below (seen: 0.4 s).
+    taint_nodes(&k, true).await;
     let log1 = dir.path().join("run1.log");
     let mut run = spawn_run(&world, &cluster, &args(&["--restart"]), &env, &log1);
     let deadline = Instant::now() + run_deadline();
@@ -310,6 +325,7 @@ async fn the_flux_rebuild_end_to_end_interrupted_during_pulumi_up_and_resumed() 
     }
     signal(run.id(), Signal::SIGINT);
     let status = ended(&mut run, &log1, &world, &k).await;
+    taint_nodes(&k, false).await;
     let said1 = std::fs::read_to_string(&log1).unwrap();
     assert_eq!(status.code(), Some(130), "{said1}");
     // Pulumi had its SIGINT and its grace, and ended with its plugins.
