@@ -8,7 +8,8 @@ pub const TASK_FAILED: i32 = 1;
 pub const INVALID: i32 = 2;
 /// planrun refused to start, before anything ran: the lock is held, an unfinished run
 /// exists, the kube context differs from the plan's guard, the API server does not
-/// answer, or a `pulumi-up` task's required config is missing.
+/// answer, the context's credential plugin fails, or a `pulumi-up` task's required
+/// config is missing.
 pub const REFUSED: i32 = 3;
 /// planrun itself failed: it could not write its journal, report or logs (a full
 /// disk, permissions), a journal is corrupt, or a bug. A run stopped this way can

@@ -85,7 +85,11 @@ pub fn explain(task_type: TaskType) -> String {
             kind.push_str(", required");
         }
         let doc = prop["description"].as_str().unwrap_or_default();
-        let _ = writeln!(out, "  {key:<width$}  ({kind}) {}", one_line(doc));
+        let _ = writeln!(
+            out,
+            "  {key:<width$}  ({kind}) {}",
+            planrun_text::one_line(doc)
+        );
     }
     if keys.is_empty() {
         let _ = writeln!(out, "  (none of its own)");
@@ -152,8 +156,4 @@ fn value_type(prop: &Value, schema: &Value) -> String {
         "" => "value".to_owned(),
         other => other.to_owned(),
     }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

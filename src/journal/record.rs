@@ -293,11 +293,10 @@ impl Record {
 /// [`MAX_MESSAGE_CHARS`] characters.
 pub fn short_message(redactor: &Redactor, text: &str) -> String {
     let redacted = redactor.redact(text);
-    let one_line = redacted.trim().replace(['\n', '\r'], " ");
-    match one_line.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((cut, _)) => format!("{}…", &one_line[..cut]),
-        None => one_line,
-    }
+    planrun_text::clip(
+        &redacted.trim().replace(['\n', '\r'], " "),
+        MAX_MESSAGE_CHARS,
+    )
 }
 
 #[cfg(test)]

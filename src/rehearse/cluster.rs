@@ -29,6 +29,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig, NamedContext};
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope, pinned_kind};
 use kube::{Client, ResourceExt};
+use planrun::exec::kube::cause;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -248,7 +249,7 @@ pub async fn connect(run_kubeconfig: &Path, context: &str) -> Result<Client, Reh
     )
     .await
     .map_err(|e| fail(e.to_string()))?;
-    Client::try_from(config).map_err(|e| fail(e.to_string()))
+    Client::try_from(config).map_err(|e| fail(cause(&e)))
 }
 
 /// The annotation client-side `kubectl apply` keeps the applied configuration in.
@@ -375,7 +376,7 @@ pub async fn write_object(
                 tracing::debug!("waiting for {} to be served: {e}", shown(&obj));
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            Err(e) => return Err(fail(e.to_string())),
+            Err(e) => return Err(fail(cause(&e))),
         }
     };
     let ns = obj
@@ -396,7 +397,7 @@ pub async fn write_object(
         ..PostParams::default()
     };
     loop {
-        let existing = api.get_opt(&name).await.map_err(|e| fail(e.to_string()))?;
+        let existing = api.get_opt(&name).await.map_err(|e| fail(cause(&e)))?;
         let written = match existing {
             None => api.create(&post, &dynamic).await.map(|_| "created"),
             Some(live) => {
@@ -419,7 +420,7 @@ pub async fn write_object(
             {
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            Err(e) => return Err(fail(e.to_string())),
+            Err(e) => return Err(fail(cause(&e))),
         }
     }
 }

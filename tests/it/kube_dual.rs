@@ -57,6 +57,7 @@ on_both_backends!(
     a_namespace_held_by_a_pod_names_the_pod,
     a_namespace_delete_says_the_controller_in_it_is_stopped_first,
     a_field_the_kind_does_not_declare_is_refused_at_once_and_named,
+    a_credential_plugin_that_fails_is_tried_again_and_what_it_printed_stays_private,
 );
 
 fn widget(group: &str, kind: &str, ns: &str, name: &str, finalizers: &[&str]) -> String {
@@ -1198,5 +1199,155 @@ async fn a_field_the_kind_does_not_declare_is_refused_at_once_and_named(w: World
             "patch secrets/{ns}/s: Invalid (422): the patched object cannot be read: illegal base64 data at input byte 3"
         )
     );
+    w.finish().await;
+}
+
+/// What a kubeconfig's credential plugin writes: on stdout the credential, in the
+/// environment the kubeconfig gives it a value of its own; neither may show anywhere.
+const PLUGIN_TOKEN: &str = "plugin-token-3f9c1e";
+const PLUGIN_ENV_VALUE: &str = "plugin-env-7d2a5b";
+
+/// A credential plugin (as `aws eks get-token` or `gke-gcloud-auth-plugin`) that fails
+/// as many more times as `failing` (beside it) says, printing a credential on stdout all
+/// the same, and otherwise answers with a token that is already due, so that every
+/// request runs it again. Its kubeconfig: `w`'s, the context's user given the plugin.
+fn kubeconfig_with_plugin(w: &World, dir: &std::path::Path) -> std::path::PathBuf {
+    let plugin = dir.join("credential-plugin");
+    let failing = dir.join("failing");
+    std::fs::write(
+        &plugin,
+        format!(
+            r#"#!/bin/sh
+n=$(cat '{failing}' 2>/dev/null || echo 0)
+if [ "$n" -gt 0 ]; then
+  echo $((n - 1)) > '{failing}'
+  echo '{{"status": {{"token": "{PLUGIN_TOKEN}"}}}}'
+  echo "error: the SSO session has expired;" >&2
+  echo "  run aws sso login" >&2
+  exit 255
+fi
+echo '{{"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential", "status": {{"token": "{PLUGIN_TOKEN}", "expirationTimestamp": "2000-01-01T00:00:00Z"}}}}'
+"#,
+            failing = failing.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut config: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&w.kubeconfig).unwrap()).unwrap();
+    let user = config["contexts"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"].as_str() == Some(&w.context))
+        .unwrap()["context"]["user"]
+        .clone();
+    for u in config["users"].as_sequence_mut().unwrap() {
+        if u["name"] == user {
+            u["user"]["exec"] = serde_yaml::from_str(&format!(
+                "{{apiVersion: client.authentication.k8s.io/v1beta1, command: '{}', env: [{{name: PLUGIN_PROFILE, value: {PLUGIN_ENV_VALUE}}}], interactiveMode: Never}}",
+                plugin.display()
+            ))
+            .unwrap();
+        }
+    }
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, serde_yaml::to_string(&config).unwrap()).unwrap();
+    path
+}
+
+/// A kubeconfig's credential plugin that fails mid-run (the SSO login behind it expired,
+/// or the way to its identity provider dropped) fails no task: it runs again with each
+/// retry of the request, the task's line says "credentials failed" with what the plugin
+/// wrote on stderr, and once it works again (the operator logged in anew in another
+/// terminal) the run goes on. One that fails before the run refuses it (exit 3), saying
+/// the same. Neither the plugin's stdout, where a credential stands, nor its environment
+/// shows in any output or file.
+async fn a_credential_plugin_that_fails_is_tried_again_and_what_it_printed_stays_private(w: World) {
+    let ns = w.name("creds");
+    w.apply("planrun-test", &namespace(&ns)).await;
+    w.apply("planrun-test", &config_map(&ns, "doomed")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = kubeconfig_with_plugin(&w, dir.path());
+    let failing = dir.path().join("failing");
+    // The login expires between two tasks.
+    std::fs::write(
+        dir.path().join("plan.toml"),
+        format!(
+            r#"
+[plan]
+name = "creds"
+context = "{context}"
+
+[tasks.login-expires]
+type = "exec-script"
+script = "echo 3 > {failing}"
+
+[tasks.delete]
+type = "kube-delete"
+kind = "ConfigMap"
+namespace = "{ns}"
+name = "doomed"
+needs = ["login-expires"]
+timeout = "2m"
+"#,
+            context = w.context,
+            failing = failing.display()
+        ),
+    )
+    .unwrap();
+    let run = |extra: &'static [&'static str]| {
+        let kubeconfig = kubeconfig.to_str().unwrap().to_owned();
+        let dir = dir.path().to_path_buf();
+        async move {
+            let mut args = vec![
+                "run",
+                "plan.toml",
+                "--kubeconfig",
+                &kubeconfig,
+                "--output",
+                "json",
+            ];
+            args.extend(extra);
+            planrun_cli(&dir, &args).await
+        }
+    };
+    let out = run(&[]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(w.get("v1", "ConfigMap", &ns, "doomed").await.is_none());
+    let said = "credential plugin failed (exit status: 255): error: the SSO session has expired; run aws sso login";
+    assert!(
+        stdout.contains("credentials failed, retry 1 in 100ms: "),
+        "{stdout}"
+    );
+    assert!(stdout.contains(said), "{stdout}");
+    assert_eq!(std::fs::read_to_string(&failing).unwrap().trim(), "0");
+
+    // Failing before the run: refused, nothing ran.
+    std::fs::write(&failing, "1\n").unwrap();
+    let refused = run(&["--restart"]).await;
+    let refusal = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert_eq!(refused.status.code(), Some(3), "{refusal}");
+    assert!(
+        crate::pulumi_real::flat(&refusal).contains(&format!(
+            "cannot get credentials for kube context `{}`: {said}",
+            w.context
+        )),
+        "{refusal}"
+    );
+
+    let mut texts = vec![stdout, stderr, refusal];
+    texts.push(String::from_utf8_lossy(&refused.stdout).into_owned());
+    for f in files_under(&dir.path().join(".planrun")) {
+        texts.push(String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned());
+    }
+    for t in &texts {
+        assert!(
+            !t.contains(PLUGIN_TOKEN) && !t.contains(PLUGIN_ENV_VALUE),
+            "leak in {t}"
+        );
+    }
     w.finish().await;
 }

@@ -22,7 +22,7 @@ pub use duration::{DURATION_HELP, MAX_DURATION, format_duration, format_rough, p
 pub use escape::{escape_controls, escape_controls_keep_colours};
 pub use image::image_tag;
 pub use kube_version::KubeVersion;
-pub use lines::{EXCERPT_LINE, cap_line, size};
+pub use lines::{EXCERPT_LINE, cap_line, clip, one_line, size};
 pub use manifests::manifest_objects;
 pub use plural::plural;
 pub use quote::shell_quote;

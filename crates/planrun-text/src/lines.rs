@@ -1,5 +1,6 @@
 //! Long lines cut for people, saying how much was left out: what a task prints can
 //! be one line of gigabytes, and neither memory, a terminal nor a report holds that.
+//! Messages put on one line and clipped.
 
 /// The part of a line a failure excerpt keeps (terminal, report).
 pub const EXCERPT_LINE: usize = 4 * 1024;
@@ -16,6 +17,20 @@ pub fn cap_line(text: &str, max: usize, total: u64) -> String {
     }
     let more = total.saturating_sub(cut as u64);
     format!("{} [… {} more in the task log]", &text[..cut], size(more))
+}
+
+/// Text on one line, every run of whitespace (newlines included) one space: servers
+/// and tools put newlines in some messages.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `text` cut to at most `max` characters, an ellipsis saying it was.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
 }
 
 /// A byte count for people: `512 bytes`, `3.0 KiB`, `19.1 MiB`.
@@ -50,5 +65,15 @@ mod tests {
         // Never inside a character.
         assert_eq!(cap_line("ééé", 3, 6), "é [… 4 bytes more in the task log]");
         assert_eq!(size(3 * 1024), "3.0 KiB");
+    }
+
+    #[test]
+    fn messages_are_put_on_one_line_and_clipped_by_characters() {
+        assert_eq!(
+            one_line("  error:\n  expired\r\n\tlog in "),
+            "error: expired log in"
+        );
+        assert_eq!(clip("short", 5), "short");
+        assert_eq!(clip("ééé", 2), "éé…");
     }
 }

@@ -89,7 +89,7 @@ pub(crate) fn check(name: &str, expected_tag: &str, d: Option<&Deployment>) -> V
     }) {
         let mut line = format!("{name}: {}, progress deadline exceeded", facts());
         if let Some(m) = c.message.as_deref().filter(|m| !m.is_empty()) {
-            line.push_str(&format!(" ({})", super::status::one_line(m)));
+            line.push_str(&format!(" ({})", planrun_text::one_line(m)));
         }
         return Verdict::Failed(line);
     }

@@ -75,8 +75,15 @@ impl Connection {
         let server = config.cluster_url.to_string();
         let mut config = config;
         tune(&mut config, SILENCE_LIMIT);
-        let client = Client::try_from(config).map_err(|e| KubeError::Kubeconfig {
-            message: format!("context `{context}`: {}", error_chain(&e)),
+        // Runs the context's credential plugin, if it has one, for the first time.
+        let client = Client::try_from(config).map_err(|e| match credentials_failure(&e) {
+            Some(error) => KubeError::Credentials {
+                context: context.clone(),
+                error,
+            },
+            None => KubeError::Kubeconfig {
+                message: format!("context `{context}`: {}", error_chain(&e)),
+            },
         })?;
         let mut conn = Self::new(client, context, server);
         conn.files = files;
@@ -294,7 +301,7 @@ pub fn effective_context(
 
 /// What went wrong with a request, in the words an operator looks for: "connection
 /// refused", a TLS failure, "401 Unauthorized: ...", else the error's chain.
-pub(crate) fn cause(e: &kube::Error) -> String {
+pub fn cause(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) => {
             let reason = if s.reason.is_empty() {
@@ -309,6 +316,9 @@ pub(crate) fn cause(e: &kube::Error) -> String {
             }
         }
         other => {
+            if let Some(failure) = credentials_failure(other) {
+                return failure;
+            }
             let mut source: Option<&(dyn std::error::Error + 'static)> = Some(other);
             while let Some(s) = source {
                 if let Some(io) = s.downcast_ref::<std::io::Error>() {
@@ -332,6 +342,50 @@ pub(crate) fn cause(e: &kube::Error) -> String {
         }
     }
 }
+
+/// Why the context's credentials could not be had, when kube's error says so anywhere
+/// in `e`'s chain (the first request of a run, or a later one that found its token
+/// about to expire and ran the plugin again: kube-client 5 `client/auth/mod.rs`,
+/// `RefreshableToken::to_header`). For an `exec` credential plugin (`aws`,
+/// `gke-gcloud-auth-plugin`, `kubelogin`): its exit status and what it wrote on stderr,
+/// where plugins say what is wrong ("the SSO session ... has expired"); client-go lets
+/// that stderr through to the terminal and names the exit code
+/// (k8s.io/client-go v0.36.3 `plugin/pkg/client/auth/exec/exec.go`,
+/// `refreshCredsLocked`, `wrapCmdRunErrorLocked`). Never what kube's error quotes
+/// besides: the plugin's stdout, where a credential may stand, and its command line
+/// with the environment the kubeconfig gives it.
+pub(crate) fn credentials_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use kube::client::AuthError;
+    let mut source = Some(e);
+    while let Some(s) = source {
+        if let Some(auth) = s.downcast_ref::<AuthError>() {
+            return Some(match auth {
+                AuthError::AuthExecRun { out, .. } => {
+                    let said = planrun_text::one_line(&String::from_utf8_lossy(&out.stderr));
+                    if said.is_empty() {
+                        format!("credential plugin failed ({}), saying nothing", out.status)
+                    } else {
+                        format!(
+                            "credential plugin failed ({}): {}",
+                            out.status,
+                            planrun_text::clip(&said, PLUGIN_SAID)
+                        )
+                    }
+                }
+                AuthError::AuthExecStart(e) => format!("credential plugin could not start: {e}"),
+                AuthError::AuthExecParse(_) => {
+                    "credential plugin printed no credential that can be read (what it printed is not shown: it may hold one)".into()
+                }
+                other => format!("credentials: {other}"),
+            });
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// The most of a credential plugin's stderr a message quotes.
+const PLUGIN_SAID: usize = 500;
 
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -407,6 +461,41 @@ mod tests {
                 "forbidden: User \"x\" cannot get path \"/api\""
             )),
             "403 Forbidden: forbidden: User \"x\" cannot get path \"/api\""
+        );
+    }
+
+    #[test]
+    fn a_credential_plugin_failure_says_its_stderr_never_its_stdout_or_command_line() {
+        use std::os::unix::process::ExitStatusExt;
+        let failed = |stderr: &str| kube::client::AuthError::AuthExecRun {
+            cmd: "PROFILE=\"env-secret\" \"aws\" \"eks\" \"get-token\"".into(),
+            out: Box::new(std::process::Output {
+                status: std::process::ExitStatus::from_raw(255 << 8),
+                stdout: b"{\"status\": {\"token\": \"stdout-secret\"}}".to_vec(),
+                stderr: stderr.as_bytes().to_vec(),
+            }),
+        };
+        // At the first request (kube's auth error) and at a refresh (its service error).
+        let first = kube::Error::Auth(failed(
+            "\nerror: the SSO session has expired\n  run aws sso login\n",
+        ));
+        let refresh = kube::Error::Service(Box::new(failed("")));
+        assert_eq!(
+            cause(&first),
+            "credential plugin failed (exit status: 255): error: the SSO session has expired run aws sso login"
+        );
+        assert_eq!(
+            cause(&refresh),
+            "credential plugin failed (exit status: 255), saying nothing"
+        );
+        let long = kube::Error::Auth(failed(&"x".repeat(2 * PLUGIN_SAID)));
+        assert!(cause(&long).ends_with(&format!("{}…", "x".repeat(PLUGIN_SAID))));
+        let start = kube::Error::Auth(kube::client::AuthError::AuthExecStart(
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        ));
+        assert_eq!(
+            cause(&start),
+            "credential plugin could not start: entity not found"
         );
     }
 

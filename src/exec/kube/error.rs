@@ -41,6 +41,16 @@ pub enum KubeError {
         error: String,
     },
 
+    /// The context's credential plugin failed before the run's first request.
+    #[error("cannot get credentials for kube context `{context}`: {error}")]
+    #[diagnostic(
+        code(planrun::kube::credentials),
+        help(
+            "nothing ran; if the login behind the context's credential plugin (`exec` in the kubeconfig) expired, log in again (e.g. `aws sso login`, `gcloud auth login`, `kubelogin`) and run again; `kubectl --context {context} get --raw /version` tries the same credentials"
+        )
+    )]
+    Credentials { context: String, error: String },
+
     /// No served resource has this kind.
     #[error(
         "unknown kind `{}`{}{}{}",
@@ -208,11 +218,13 @@ pub enum KubeError {
 
 impl KubeError {
     /// Whether this error refuses the run before it starts (exit code 3): the context
-    /// guard, an unreachable API server.
+    /// guard, an unreachable API server, credentials that could not be had.
     pub fn is_refusal(&self) -> bool {
         matches!(
             self,
-            KubeError::ContextMismatch { .. } | KubeError::Unreachable { .. }
+            KubeError::ContextMismatch { .. }
+                | KubeError::Unreachable { .. }
+                | KubeError::Credentials { .. }
         )
     }
 }

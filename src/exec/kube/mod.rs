@@ -30,7 +30,7 @@ pub use apply::{applied_now, kube_apply};
 pub use assert_deployments::assert_deployments;
 pub use capture::{capture, register_captured};
 pub use child_config::ChildKubeconfig;
-pub use connection::{ConnectOptions, Connection, SILENCE_LIMIT, check_guard, tune};
+pub use connection::{ConnectOptions, Connection, SILENCE_LIMIT, cause, check_guard, tune};
 pub use delete::kube_delete;
 pub use env::{Progress, Quiet, TaskEnv};
 pub use error::KubeError;

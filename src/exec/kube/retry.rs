@@ -83,16 +83,47 @@ pub(crate) fn is_404(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
+/// What failed a request that is tried again, said first on the task's live line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failing {
+    /// The API server answered with an error.
+    Api,
+    /// No answer: the connection was refused, reset, or went silent.
+    Connection,
+    /// The context's credential plugin failed: the request was not sent. Tried again
+    /// with the request, so that a login renewed meanwhile lets the run go on.
+    Credentials,
+}
+
+impl Failing {
+    pub(crate) fn of(e: &kube::Error) -> Self {
+        match e {
+            kube::Error::Api(_) => Failing::Api,
+            other if super::connection::credentials_failure(other).is_some() => {
+                Failing::Credentials
+            }
+            _ => Failing::Connection,
+        }
+    }
+
+    pub(crate) fn of_watch(e: &watcher::Error) -> Self {
+        match e {
+            watcher::Error::WatchError(_) => Failing::Api,
+            other => watch_source(other).map_or(Failing::Connection, Self::of),
+        }
+    }
+}
+
 /// What a retry of a transient error says on the task's live line: "API
-/// unreachable, retry 3 in 4s: connection refused" (or "API error" for an answer
-/// the server gave).
-pub(crate) fn retry_detail(api_answered: bool, retry: u32, delay: Duration, error: &str) -> String {
+/// unreachable, retry 3 in 4s: connection refused" ("API error" for an answer the
+/// server gave, "credentials failed" for the context's credential plugin).
+pub(crate) fn retry_detail(failing: Failing, retry: u32, delay: Duration, error: &str) -> String {
     format!(
         "{}, retry {retry} in {}: {error}",
-        if api_answered {
-            "API error"
-        } else {
-            "API unreachable"
+        match failing {
+            Failing::Api => "API error",
+            Failing::Connection => "API unreachable",
+            Failing::Credentials => "credentials failed",
         },
         planrun_text::format_duration(delay)
     )
@@ -249,7 +280,7 @@ pub(crate) fn fail(verb: &'static str, resource: &str, e: &kube::Error) -> KubeE
         other => KubeError::Client {
             verb,
             resource: resource.to_string(),
-            message: other.to_string(),
+            message: super::connection::cause(other),
         },
     }
 }
@@ -320,7 +351,7 @@ where
             });
         }
         env.detail(&retry_detail(
-            matches!(error, kube::Error::Api(_)),
+            Failing::of(&error),
             attempts,
             delay,
             &format!("{verb} {resource}: {last}"),
@@ -349,12 +380,17 @@ mod tests {
     #[test]
     fn a_retry_says_what_failed_which_retry_and_when() {
         assert_eq!(
-            retry_detail(false, 3, Duration::from_secs(4), "connection refused"),
+            retry_detail(
+                Failing::Connection,
+                3,
+                Duration::from_secs(4),
+                "connection refused"
+            ),
             "API unreachable, retry 3 in 4s: connection refused"
         );
         assert_eq!(
             retry_detail(
-                true,
+                Failing::Api,
                 1,
                 Duration::from_millis(100),
                 "ServiceUnavailable (503)"

@@ -22,7 +22,7 @@ impl Condition {
             s.push_str(&format!(" ({r})"));
         }
         if let Some(m) = self.message.as_deref().filter(|m| !m.is_empty()) {
-            s.push_str(&format!(": {}", one_line(m)));
+            s.push_str(&format!(": {}", planrun_text::one_line(m)));
         }
         s
     }
@@ -111,11 +111,6 @@ pub fn first_few(mut items: Vec<String>, most: usize) -> String {
         items.push(format!("and {} more", total - most));
     }
     items.join("; ")
-}
-
-/// Long messages on one line (servers put newlines in some).
-pub fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -190,10 +190,8 @@ where
                 };
                 let delay = backoff.next_delay(retry_after);
                 retries += 1;
-                let answered = matches!(e, watcher::Error::WatchError(_))
-                    || retry::watch_source(&e).is_some_and(|s| matches!(s, kube::Error::Api(_)));
                 env.detail(&retry::retry_detail(
-                    answered,
+                    retry::Failing::of_watch(&e),
                     retries,
                     delay,
                     &format!("watch {resource}: {text}"),
