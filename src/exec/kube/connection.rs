@@ -351,7 +351,8 @@ pub fn cause(e: &kube::Error) -> String {
 /// where plugins say what is wrong ("the SSO session ... has expired"); client-go lets
 /// that stderr through to the terminal and names the exit code
 /// (k8s.io/client-go v0.36.3 `plugin/pkg/client/auth/exec/exec.go`,
-/// `refreshCredsLocked`, `wrapCmdRunErrorLocked`). Never what kube's error quotes
+/// `refreshCredsLocked`, `wrapCmdRunErrorLocked`); kube captures that stderr only for a
+/// plugin the kubeconfig does not let interact. Never what kube's error quotes
 /// besides: the plugin's stdout, where a credential may stand, and its command line
 /// with the environment the kubeconfig gives it.
 pub(crate) fn credentials_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> {
@@ -362,8 +363,11 @@ pub(crate) fn credentials_failure(e: &(dyn std::error::Error + 'static)) -> Opti
             return Some(match auth {
                 AuthError::AuthExecRun { out, .. } => {
                     let said = planrun_text::one_line(&String::from_utf8_lossy(&out.stderr));
+                    // Empty too when the plugin may interact (`interactiveMode` other
+                    // than `Never`): kube lets its stderr through to the terminal, as
+                    // client-go does (kube-client 5 `client/auth/mod.rs`, `auth_exec`).
                     if said.is_empty() {
-                        format!("credential plugin failed ({}), saying nothing", out.status)
+                        format!("credential plugin failed ({})", out.status)
                     } else {
                         format!(
                             "credential plugin failed ({}): {}",
@@ -486,7 +490,7 @@ mod tests {
         );
         assert_eq!(
             cause(&refresh),
-            "credential plugin failed (exit status: 255), saying nothing"
+            "credential plugin failed (exit status: 255)"
         );
         let long = kube::Error::Auth(failed(&"x".repeat(2 * PLUGIN_SAID)));
         assert!(cause(&long).ends_with(&format!("{}…", "x".repeat(PLUGIN_SAID))));
