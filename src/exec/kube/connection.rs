@@ -59,6 +59,7 @@ impl Connection {
             })?,
         };
         let context = effective_context(&kubeconfig, options.context.as_deref())?;
+        let plugin = credential_plugin(&kubeconfig, &context);
         let files = loaded_files(options);
         let config = kube::Config::from_custom_kubeconfig(
             kubeconfig,
@@ -76,14 +77,23 @@ impl Connection {
         let mut config = config;
         tune(&mut config, SILENCE_LIMIT);
         // Runs the context's credential plugin, if it has one, for the first time.
-        let client = Client::try_from(config).map_err(|e| match credentials_failure(&e) {
-            Some(error) => KubeError::Credentials {
-                context: context.clone(),
-                error,
-            },
-            None => KubeError::Kubeconfig {
-                message: format!("context `{context}`: {}", error_chain(&e)),
-            },
+        let client = Client::try_from(config).map_err(|e| {
+            match credentials_failure(&e, plugin.as_ref().map(|p| p.0.as_str())) {
+                Some(error) => KubeError::Credentials {
+                    context: context.clone(),
+                    // What the kubeconfig says to install, when the plugin is missing
+                    // (client-go shows it then: `wrapCmdRunErrorLocked`).
+                    error: match plugin.as_ref().and_then(|p| p.1.as_deref()) {
+                        Some(hint) if error.contains("could not start") => {
+                            format!("{error}; the kubeconfig says: {}", hint.trim())
+                        }
+                        _ => error,
+                    },
+                },
+                None => KubeError::Kubeconfig {
+                    message: format!("context `{context}`: {}", error_chain(&e)),
+                },
+            }
         })?;
         let mut conn = Self::new(client, context, server);
         conn.files = files;
@@ -316,7 +326,7 @@ pub fn cause(e: &kube::Error) -> String {
             }
         }
         other => {
-            if let Some(failure) = credentials_failure(other) {
+            if let Some(failure) = credentials_failure(other, None) {
                 return failure;
             }
             let mut source: Option<&(dyn std::error::Error + 'static)> = Some(other);
@@ -355,8 +365,16 @@ pub fn cause(e: &kube::Error) -> String {
 /// plugin the kubeconfig does not let interact. Never what kube's error quotes
 /// besides: the plugin's stdout, where a credential may stand, and its command line
 /// with the environment the kubeconfig gives it.
-pub(crate) fn credentials_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+/// `plugin`: its command, when known, to name it.
+pub(crate) fn credentials_failure(
+    e: &(dyn std::error::Error + 'static),
+    plugin: Option<&str>,
+) -> Option<String> {
     use kube::client::AuthError;
+    let named = match plugin {
+        Some(command) => format!("credential plugin `{command}`"),
+        None => "credential plugin".to_owned(),
+    };
     let mut source = Some(e);
     while let Some(s) = source {
         if let Some(auth) = s.downcast_ref::<AuthError>() {
@@ -367,25 +385,47 @@ pub(crate) fn credentials_failure(e: &(dyn std::error::Error + 'static)) -> Opti
                     // than `Never`): kube lets its stderr through to the terminal, as
                     // client-go does (kube-client 5 `client/auth/mod.rs`, `auth_exec`).
                     if said.is_empty() {
-                        format!("credential plugin failed ({})", out.status)
+                        format!("{named} failed ({})", out.status)
                     } else {
                         format!(
-                            "credential plugin failed ({}): {}",
+                            "{named} failed ({}): {}",
                             out.status,
                             planrun_text::clip(&said, PLUGIN_SAID)
                         )
                     }
                 }
-                AuthError::AuthExecStart(e) => format!("credential plugin could not start: {e}"),
-                AuthError::AuthExecParse(_) => {
-                    "credential plugin printed no credential that can be read (what it printed is not shown: it may hold one)".into()
-                }
+                AuthError::AuthExecStart(e) => format!("{named} could not start: {e}"),
+                AuthError::AuthExecParse(_) => format!(
+                    "{named} printed no credential that can be read (what it printed is not shown: it may hold one)"
+                ),
                 other => format!("credentials: {other}"),
             });
         }
         source = s.source();
     }
     None
+}
+
+/// The command of `context`'s credential plugin (`exec` of its user), with the
+/// kubeconfig's `installHint`.
+fn credential_plugin(kubeconfig: &Kubeconfig, context: &str) -> Option<(String, Option<String>)> {
+    let user = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == context)?
+        .context
+        .as_ref()?
+        .user
+        .as_deref()?;
+    let exec = kubeconfig
+        .auth_infos
+        .iter()
+        .find(|a| a.name == user)?
+        .auth_info
+        .as_ref()?
+        .exec
+        .as_ref()?;
+    Some((exec.command.clone()?, exec.install_hint.clone()))
 }
 
 /// The most of a credential plugin's stderr a message quotes.
@@ -501,6 +541,16 @@ mod tests {
             cause(&start),
             "credential plugin could not start: entity not found"
         );
+        assert_eq!(
+            credentials_failure(&start, Some("aws")).unwrap(),
+            "credential plugin `aws` could not start: entity not found"
+        );
+        let unauthorized = kube::Error::Api(
+            kube::core::Status::failure("Unauthorized", "Unauthorized")
+                .with_code(401)
+                .boxed(),
+        );
+        assert_eq!(credentials_failure(&unauthorized, None), None);
     }
 
     #[test]
