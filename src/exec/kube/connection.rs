@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::Client;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{ExecConfig, KubeConfigOptions, Kubeconfig};
 use planrun_text::KubeVersion;
 
 use super::error::KubeError;
@@ -78,17 +78,10 @@ impl Connection {
         tune(&mut config, SILENCE_LIMIT);
         // Runs the context's credential plugin, if it has one, for the first time.
         let client = Client::try_from(config).map_err(|e| {
-            match credentials_failure(&e, plugin.as_ref().map(|p| p.0.as_str())) {
+            match credentials_failure(&e, plugin.as_ref()) {
                 Some(error) => KubeError::Credentials {
                     context: context.clone(),
-                    // What the kubeconfig says to install, when the plugin is missing
-                    // (client-go shows it then: `wrapCmdRunErrorLocked`).
-                    error: match plugin.as_ref().and_then(|p| p.1.as_deref()) {
-                        Some(hint) if error.contains("could not start") => {
-                            format!("{error}; the kubeconfig says: {}", hint.trim())
-                        }
-                        _ => error,
-                    },
+                    error,
                 },
                 None => KubeError::Kubeconfig {
                     message: format!("context `{context}`: {}", error_chain(&e)),
@@ -353,62 +346,73 @@ pub fn cause(e: &kube::Error) -> String {
     }
 }
 
-/// Why the context's credentials could not be had, when kube's error says so anywhere
-/// in `e`'s chain (the first request of a run, or a later one that found its token
-/// about to expire and ran the plugin again: kube-client 5 `client/auth/mod.rs`,
-/// `RefreshableToken::to_header`). For an `exec` credential plugin (`aws`,
-/// `gke-gcloud-auth-plugin`, `kubelogin`): its exit status and what it wrote on stderr,
-/// where plugins say what is wrong ("the SSO session ... has expired"); client-go lets
-/// that stderr through to the terminal and names the exit code
-/// (k8s.io/client-go v0.36.3 `plugin/pkg/client/auth/exec/exec.go`,
-/// `refreshCredsLocked`, `wrapCmdRunErrorLocked`); kube captures that stderr only for a
-/// plugin the kubeconfig does not let interact. Never what kube's error quotes
-/// besides: the plugin's stdout, where a credential may stand, and its command line
-/// with the environment the kubeconfig gives it.
-/// `plugin`: its command, when known, to name it.
-pub(crate) fn credentials_failure(
-    e: &(dyn std::error::Error + 'static),
-    plugin: Option<&str>,
-) -> Option<String> {
-    use kube::client::AuthError;
-    let named = match plugin {
-        Some(command) => format!("credential plugin `{command}`"),
-        None => "credential plugin".to_owned(),
-    };
+/// kube's error about the context's credentials, anywhere in `e`'s chain: at the first
+/// request of a run, or at a later one that found its token about to expire and ran the
+/// plugin again (kube-client 5 `client/auth/mod.rs`, `RefreshableToken::to_header`: a
+/// service error then).
+pub(crate) fn auth_error<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a kube::client::AuthError> {
     let mut source = Some(e);
     while let Some(s) = source {
-        if let Some(auth) = s.downcast_ref::<AuthError>() {
-            return Some(match auth {
-                AuthError::AuthExecRun { out, .. } => {
-                    let said = planrun_text::one_line(&String::from_utf8_lossy(&out.stderr));
-                    // Empty too when the plugin may interact (`interactiveMode` other
-                    // than `Never`): kube lets its stderr through to the terminal, as
-                    // client-go does (kube-client 5 `client/auth/mod.rs`, `auth_exec`).
-                    if said.is_empty() {
-                        format!("{named} failed ({})", out.status)
-                    } else {
-                        format!(
-                            "{named} failed ({}): {}",
-                            out.status,
-                            planrun_text::clip(&said, PLUGIN_SAID)
-                        )
-                    }
-                }
-                AuthError::AuthExecStart(e) => format!("{named} could not start: {e}"),
-                AuthError::AuthExecParse(_) => format!(
-                    "{named} printed no credential that can be read (what it printed is not shown: it may hold one)"
-                ),
-                other => format!("credentials: {other}"),
-            });
+        if let Some(auth) = s.downcast_ref::<kube::client::AuthError>() {
+            return Some(auth);
         }
         source = s.source();
     }
     None
 }
 
-/// The command of `context`'s credential plugin (`exec` of its user), with the
-/// kubeconfig's `installHint`.
-fn credential_plugin(kubeconfig: &Kubeconfig, context: &str) -> Option<(String, Option<String>)> {
+/// Why the context's credentials could not be had ([`auth_error`]). For an `exec`
+/// credential plugin (`aws`, `gke-gcloud-auth-plugin`, `kubelogin`; named when `plugin`,
+/// its kubeconfig entry, is known): its exit status and what it wrote on stderr, where
+/// plugins say what is wrong ("the SSO session ... has expired"), or, when it is missing,
+/// the kubeconfig's `installHint`, as client-go says them (k8s.io/client-go v0.36.3
+/// `plugin/pkg/client/auth/exec/exec.go`, `refreshCredsLocked`, `wrapCmdRunErrorLocked`;
+/// it lets that stderr through to the terminal, as kube does for a plugin the kubeconfig
+/// lets interact). Never what kube's error quotes besides: the plugin's stdout, where a
+/// credential may stand, and its command line with the environment the kubeconfig
+/// gives it.
+pub(crate) fn credentials_failure(
+    e: &(dyn std::error::Error + 'static),
+    plugin: Option<&ExecConfig>,
+) -> Option<String> {
+    use kube::client::AuthError;
+    let named = match plugin.and_then(|p| p.command.as_deref()) {
+        Some(command) => format!("credential plugin `{command}`"),
+        None => "credential plugin".to_owned(),
+    };
+    Some(match auth_error(e)? {
+        AuthError::AuthExecRun { out, .. } => {
+            let said = planrun_text::one_line(&String::from_utf8_lossy(&out.stderr));
+            // Empty too when the plugin may interact (`interactiveMode` other than
+            // `Never`): kube lets its stderr through to the terminal then (`auth_exec`).
+            if said.is_empty() {
+                format!("{named} failed ({})", out.status)
+            } else {
+                format!(
+                    "{named} failed ({}): {}",
+                    out.status,
+                    planrun_text::clip(&said, PLUGIN_SAID)
+                )
+            }
+        }
+        AuthError::AuthExecStart(e) => match plugin.and_then(|p| p.install_hint.as_deref()) {
+            Some(hint) => format!(
+                "{named} could not start: {e}; the kubeconfig says: {}",
+                hint.trim()
+            ),
+            None => format!("{named} could not start: {e}"),
+        },
+        AuthError::AuthExecParse(_) => format!(
+            "{named} printed no credential that can be read (what it printed is not shown: it may hold one)"
+        ),
+        other => format!("credentials: {other}"),
+    })
+}
+
+/// The `exec` credential plugin of `context`'s user.
+fn credential_plugin(kubeconfig: &Kubeconfig, context: &str) -> Option<ExecConfig> {
     let user = kubeconfig
         .contexts
         .iter()
@@ -417,15 +421,14 @@ fn credential_plugin(kubeconfig: &Kubeconfig, context: &str) -> Option<(String, 
         .as_ref()?
         .user
         .as_deref()?;
-    let exec = kubeconfig
+    kubeconfig
         .auth_infos
         .iter()
         .find(|a| a.name == user)?
         .auth_info
         .as_ref()?
         .exec
-        .as_ref()?;
-    Some((exec.command.clone()?, exec.install_hint.clone()))
+        .clone()
 }
 
 /// The most of a credential plugin's stderr a message quotes.
@@ -541,9 +544,14 @@ mod tests {
             cause(&start),
             "credential plugin could not start: entity not found"
         );
+        let plugin: ExecConfig = serde_json::from_value(serde_json::json!({
+            "command": "aws",
+            "installHint": "Install the AWS CLI.\n"
+        }))
+        .unwrap();
         assert_eq!(
-            credentials_failure(&start, Some("aws")).unwrap(),
-            "credential plugin `aws` could not start: entity not found"
+            credentials_failure(&start, Some(&plugin)).unwrap(),
+            "credential plugin `aws` could not start: entity not found; the kubeconfig says: Install the AWS CLI."
         );
         let unauthorized = kube::Error::Api(
             kube::core::Status::failure("Unauthorized", "Unauthorized")

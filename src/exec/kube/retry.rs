@@ -99,9 +99,7 @@ impl Failing {
     pub(crate) fn of(e: &kube::Error) -> Self {
         match e {
             kube::Error::Api(_) => Failing::Api,
-            other if super::connection::credentials_failure(other, None).is_some() => {
-                Failing::Credentials
-            }
+            other if super::connection::auth_error(other).is_some() => Failing::Credentials,
             _ => Failing::Connection,
         }
     }
