@@ -17,6 +17,8 @@ pub enum RecordedState {
     Running,
     Succeeded,
     Failed,
+    /// Failed with `allow_failure = true` (its dependents still ran).
+    FailedAllowed,
     Cancelled,
     Skipped,
     Interrupted,
@@ -32,6 +34,7 @@ impl RecordedState {
             RecordedState::Running => TaskStatus::CutOff,
             RecordedState::Succeeded => TaskStatus::Succeeded,
             RecordedState::Failed => TaskStatus::Failed,
+            RecordedState::FailedAllowed => TaskStatus::FailedAllowed,
             RecordedState::Cancelled => TaskStatus::Cancelled,
             RecordedState::Skipped => TaskStatus::Skipped,
             RecordedState::Interrupted => TaskStatus::Interrupted,
@@ -319,10 +322,15 @@ impl RunHistory {
                 at,
                 exit_code,
                 message,
+                allowed,
                 ..
             } => self.end(
                 task,
-                RecordedState::Failed,
+                if *allowed {
+                    RecordedState::FailedAllowed
+                } else {
+                    RecordedState::Failed
+                },
                 *at,
                 *exit_code,
                 message.clone(),
@@ -452,6 +460,16 @@ mod tests {
                 at: ts(3),
                 exit_code: Some(2),
                 message: Some("boom".into()),
+                allowed: false,
+            },
+            started("d", "fd", 2),
+            Record::TaskFailed {
+                task: "d".into(),
+                attempt: 1,
+                at: ts(3),
+                exit_code: Some(7),
+                message: None,
+                allowed: true,
             },
             started("c", "fc", 3),
             Record::RunFinished {
@@ -467,11 +485,15 @@ mod tests {
         );
         let b = s.task("b").unwrap();
         assert_eq!((b.state, b.exit_code), (RecordedState::Failed, Some(2)));
+        // An allowed failure reads back as one, in the words the live run used.
+        let d = s.task("d").unwrap();
+        assert_eq!(d.state, RecordedState::FailedAllowed);
+        assert_eq!(d.state.status(false).display(), "failed (allowed)");
         assert_eq!(s.task("c").unwrap().state, RecordedState::Running);
         assert!(s.is_unfinished());
         assert_eq!(s.succeeded_count(), 1);
         let ids: Vec<_> = s.tasks.iter().map(|(id, _)| id.as_str()).collect();
-        assert_eq!(ids, ["a", "b", "c"]);
+        assert_eq!(ids, ["a", "b", "d", "c"]);
         assert_eq!(s.last_change, ts(4));
     }
 

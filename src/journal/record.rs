@@ -17,7 +17,8 @@ use crate::vocabulary::RunStatus;
 
 /// Version of the record format, written in [`RunStarted`]. Version 2 added
 /// `run-interrupted`, results and interruption details; version 3 added
-/// [`Record::TaskProcess`]. Journals of earlier versions still read.
+/// [`Record::TaskProcess`], and later `allowed` on `task-failed` (a field earlier
+/// readers skip, absent in earlier journals). Journals of earlier versions still read.
 pub const FORMAT_VERSION: u32 = 3;
 
 /// Longest message kept in a record, in characters; the task log has the rest.
@@ -81,6 +82,10 @@ pub enum Record {
         /// Short and redacted.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
+        /// The task's last attempt failed with `allow_failure = true`: its dependents
+        /// still ran (absent: false, as in journals written before it was recorded).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        allowed: bool,
     },
     /// An attempt's process group runs: a resume refuses to start while a process
     /// of it still runs (the pid and start time tell the group from a later one

@@ -170,7 +170,12 @@ pub fn render(run: &RunHistory, plan: &ReportPlan<'_>, run_dir: &Path, live: boo
         .tasks
         .iter()
         .copied()
-        .filter(|id| task(id).state == RecordedState::Failed)
+        .filter(|id| {
+            matches!(
+                task(id).state,
+                RecordedState::Failed | RecordedState::FailedAllowed
+            )
+        })
         .collect();
     if !failures.is_empty() {
         let _ = writeln!(out, "\n## Failures");

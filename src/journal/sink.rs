@@ -86,6 +86,7 @@ impl JournalSink {
                 at,
                 exit_code: error.exit_code,
                 message: message(&error.message),
+                allowed: false,
             },
             StateChange::Succeeded {
                 task,
@@ -99,12 +100,17 @@ impl JournalSink {
                 exit_code: *exit_code,
                 summary: summary.as_deref().and_then(&message),
             },
-            StateChange::Failed { task, error, .. } => Record::TaskFailed {
+            StateChange::Failed {
+                task,
+                allowed,
+                error,
+            } => Record::TaskFailed {
                 task: id(*task),
                 attempt: self.attempts[*task],
                 at,
                 exit_code: error.exit_code,
                 message: message(&error.message),
+                allowed: *allowed,
             },
             // The journal already holds the earlier success.
             StateChange::Skipped {

@@ -246,6 +246,7 @@ mod tests {
                 at: ts(75),
                 exit_code: Some(1),
                 message: Some("forbidden".into()),
+                allowed: false,
             },
             Record::TaskStarted {
                 task: "old".into(),

@@ -108,6 +108,7 @@ fn tag(state: RecordedState, live: bool) -> &'static str {
         RecordedState::Pending | RecordedState::Skipped => "active",
         RecordedState::Running
         | RecordedState::Failed
+        | RecordedState::FailedAllowed
         | RecordedState::Cancelled
         | RecordedState::Interrupted => "crit",
     }
@@ -178,6 +179,7 @@ mod tests {
                 at: ts(1_500),
                 exit_code: Some(1),
                 message: Some("boom: bad".into()),
+                allowed: false,
             },
             started("b", 2, 2_500),
             Record::RunInterrupted {

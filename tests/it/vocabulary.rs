@@ -337,6 +337,32 @@ fn every_state_name_in_every_output_comes_from_the_one_definition() {
     let o = d.run(&["plan.toml"]);
     assert_eq!(o.status.code(), Some(1));
     seen.human(&stdout(&o), &tasks);
+    // The allowed failure is one in every output that reads the journal too, not a
+    // plain failure: `planrun status`, `report.md`, `graph --run`.
+    let status = stdout(&d.run(&["status", "plan.toml"]));
+    let row = |text: &str, prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` in {text}"))
+            .to_owned()
+    };
+    assert_eq!(
+        Seen::columns(&row(&status, "allowed "))[1],
+        "failed (allowed)"
+    );
+    let state = d.path().join(".planrun/states");
+    let latest = std::fs::read_to_string(state.join("latest")).unwrap();
+    let report =
+        std::fs::read_to_string(state.join("runs").join(latest.trim()).join("report.md")).unwrap();
+    assert!(
+        row(&report, "| `allowed` |").starts_with("| `allowed` | failed (allowed) |"),
+        "{report}"
+    );
+    let graph = stdout(&d.run(&["graph", "plan.toml", "--run", "latest"]));
+    assert!(
+        row(&graph, "  \"allowed\" [").contains("failed (allowed)"),
+        "{graph}"
+    );
     // 2. Resumed (JSON): done earlier; the run succeeds with warnings.
     d.remove("fail");
     let o = d.run(&["plan.toml", "--resume", "--output", "json"]);
