@@ -377,7 +377,6 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
             format: args.output,
             live: None,
             events_file: (!args.dry_run).then(|| run_dir.events_path()),
-            report_file: (!args.dry_run).then(|| run_dir.report_path()),
             tasks,
         },
     );
@@ -456,6 +455,7 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     // The report covers the whole run, every process: it is written from the journal.
     // What cannot be written is said (after a journal failure, which stops the run).
     let mut problems = Vec::new();
+    let mut report_written = false;
     if let Some(sink) = &journal_sink {
         let text = journal::report::render(
             sink.run(),
@@ -472,11 +472,12 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
             run_dir.path(),
             false,
         );
-        if let Err(e) = journal::report::write(&run_dir, &text) {
-            problems.push(format!(
+        match journal::report::write(&run_dir, &text) {
+            Ok(()) => report_written = true,
+            Err(e) => problems.push(format!(
                 "cannot write {}: {e}",
                 run_dir.report_path().display()
-            ));
+            )),
         }
         // What this process's attempts took, for the next runs' order and estimates:
         // a cache, whose loss costs only a less informed next run.
@@ -494,6 +495,10 @@ async fn run_plan(start: Start, args: &RunArgs) -> Result<RunOutcome, Error> {
     let unwritten = report::finish(reporter)
         .map_err(|_| Error::Internal(Report::msg("the reporter thread panicked")))?;
     problems.extend(unwritten);
+    // After the summary the reporter printed, once the report is there to be read.
+    if report_written && args.output == OutputFormat::Human {
+        let _ = crate::console::out(&format!("report: {}\n", run_dir.report_path().display()));
+    }
     // The end is announced before planrun exits (its own retries are bounded).
     if let Some(announcer) = announcer {
         announcer.join();

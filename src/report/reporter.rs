@@ -40,8 +40,6 @@ pub struct ReporterConfig {
     pub live: Option<bool>,
     /// Where to copy every event as JSON Lines.
     pub events_file: Option<PathBuf>,
-    /// Where the run writes its Markdown report, named after the summary.
-    pub report_file: Option<PathBuf>,
     /// The plan's task ids, in execution order.
     pub tasks: Vec<String>,
 }
@@ -180,10 +178,7 @@ fn show(batches: Receiver<Vec<Event>>, config: ReporterConfig) {
             if matches!(event.kind, EventKind::RunFinished { .. })
                 && let Some(t) = &mut human
             {
-                let mut text = format!("\n{}", summary::render(&record, t.paint()));
-                if let Some(path) = &config.report_file {
-                    text.push_str(&format!("report: {}\n", path.display()));
-                }
+                let text = format!("\n{}", summary::render(&record, t.paint()));
                 let _ = t.print_block(&text);
             }
         }

@@ -1079,6 +1079,13 @@ echo small
     );
     assert!(flat.contains("No space left on device"), "{stderr}");
     assert!(flat.contains("planrun plan.toml --resume"), "{stderr}");
+    // The report could not be written on the full disk either: said, and not
+    // offered to be read.
+    assert!(
+        compact.contains("/report.md:Nospaceleftondevice"),
+        "the report is named: {flat}"
+    );
+    assert!(!stdout.contains("report: "), "{stdout}");
     assert!(
         stdout.contains("warning fill: cannot write its log")
             && stdout.contains("No space left on device"),
