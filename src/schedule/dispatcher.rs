@@ -533,12 +533,12 @@ impl Loop<'_> {
         let Some(&first) = before.first() else {
             return message.to_owned();
         };
-        let more = match before.len() {
-            1 => String::new(),
-            n => format!(" and {} more", n - 1),
+        let (more, verb) = match before.len() {
+            1 => (String::new(), "changes"),
+            n => (format!(" and {} more", n - 1), "change"),
         };
         format!(
-            "unknown until `{}`{more} changes things (the dry run did not): {message}",
+            "unknown until `{}`{more} {verb} things (the dry run did not): {message}",
             self.plan.task(first).id
         )
     }

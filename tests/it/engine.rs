@@ -790,7 +790,7 @@ fn a_dry_run_with_a_failing_check_says_so_and_exits_1() {
         " change would change ",
         " dependent would change ",
         " after depends on a change ",
-        "unknown until `change` changes things (the dry run did not): ",
+        "unknown until `change` and 1 more change things (the dry run did not): ",
         "changed.txt does not exist",
     ] {
         assert!(stdout.contains(expected), "no `{expected}` in:\n{stdout}");
@@ -813,8 +813,8 @@ fn a_dry_run_with_a_failing_check_says_so_and_exits_1() {
             ("inspect", "checked ok"),
             ("precheck", "would fail"),
             ("change", "would change"),
-            ("after", "depends on a change"),
             ("dependent", "would change"),
+            ("after", "depends on a change"),
         ]
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
     );

@@ -276,6 +276,24 @@ async fn a_dry_run_says_what_would_change_and_changes_nothing() {
         "{:#?}",
         h.sb.requests()
     );
+    // A merge patch: each object and the summary say what would be done.
+    let summary = kube_patch(
+        &env,
+        &KubePatch {
+            selection: every_flux_object(),
+            change: PatchChange::Merge(json!({"spec": {"suspend": true}})),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary, "would patch 3 objects in 2 namespaces");
+    let lines = h.lines.all();
+    for line in [
+        "would remove finalizers.fluxcd.io from kustomizations/apps/apps",
+        "would patch kustomizations/apps/apps",
+    ] {
+        assert!(lines.iter().any(|l| l == line), "{line}: {lines:#?}");
+    }
     h.sb.shutdown().await;
 }
 

@@ -49,7 +49,12 @@ pub async fn kube_patch(env: &TaskEnv<'_>, spec: &KubePatch) -> Result<String, K
     let sel = Selected::resolve(env, &spec.selection, Access::PATCH).await?;
     sel.say_notes(env);
     let objects = sel.list(env).await?;
-    let verb = if env.dry_run { "would " } else { "" };
+    // "patched", "removed", or in a dry run "would patch", "would remove".
+    let (patched, removed_verb) = if env.dry_run {
+        ("would patch", "would remove")
+    } else {
+        ("patched", "removed")
+    };
     let mut changed = Vec::new();
     let mut namespaces = BTreeSet::new();
     let mut unchanged = 0usize;
@@ -76,9 +81,12 @@ pub async fn kube_patch(env: &TaskEnv<'_>, spec: &KubePatch) -> Result<String, K
         match outcome {
             Outcome::Changed(removed) => {
                 if removed.is_empty() {
-                    env.say(&format!("{verb}patched {what}"));
+                    env.say(&format!("{patched} {what}"));
                 } else {
-                    env.say(&format!("{verb}removed {} from {what}", removed.join(", ")));
+                    env.say(&format!(
+                        "{removed_verb} {} from {what}",
+                        removed.join(", ")
+                    ));
                 }
                 if env.dry_run {
                     env.would(WouldDo::Patch {
@@ -116,12 +124,7 @@ pub async fn kube_patch(env: &TaskEnv<'_>, spec: &KubePatch) -> Result<String, K
     let mut summary = match &spec.change {
         PatchChange::RemoveFinalizers(names) => {
             let mut s = format!(
-                "{}{} from {objects_text}{place}",
-                if env.dry_run {
-                    "would remove "
-                } else {
-                    "removed "
-                },
+                "{removed_verb} {} from {objects_text}{place}",
                 names.join(", ")
             );
             if unchanged > 0 {
@@ -130,7 +133,7 @@ pub async fn kube_patch(env: &TaskEnv<'_>, spec: &KubePatch) -> Result<String, K
             s
         }
         PatchChange::Merge(_) | PatchChange::Json(_) => {
-            let mut s = format!("{verb}patched {objects_text}{place}");
+            let mut s = format!("{patched} {objects_text}{place}");
             if unchanged > 0 {
                 s.push_str(&format!("; {unchanged} already as patched"));
             }
