@@ -73,8 +73,9 @@ pub fn interpolate<'a>(
 
 /// Interpolates shell source: each value as one quoted shell word where the shell
 /// reads words, as written for `{{ raw(name) }}`. References in a comment stay as
-/// written; references elsewhere (in quotes, a here-document, backticks) are left
-/// as written and reported in `refused`; raw ones are reported in `raw`.
+/// written, and one to an undefined variable there is no mistake (it never runs);
+/// references elsewhere (in quotes, a here-document, backticks) are left as written
+/// and reported in `refused`; raw ones are reported in `raw`.
 pub fn interpolate_script<'a>(
     text: &'a str,
     vars: &HashMap<String, String>,
@@ -84,8 +85,16 @@ pub fn interpolate_script<'a>(
 ) -> Cow<'a, str> {
     let refs = references(text);
     let ranges: Vec<Range<usize>> = refs.iter().map(|r| r.range.clone()).collect();
-    let mut at = places(text, &ranges).into_iter();
-    substitute(text, vars, undefined, |reference, value| {
+    let places = places(text, &ranges);
+    let commented: Vec<&Range<usize>> = ranges
+        .iter()
+        .zip(&places)
+        .filter(|(_, place)| **place == Place::Comment)
+        .map(|(range, _)| range)
+        .collect();
+    let mut in_script = Vec::new();
+    let mut at = places.iter().copied();
+    let out = substitute(text, vars, &mut in_script, |reference, value| {
         let place = at.next().unwrap_or(Place::Unknown);
         let found = ScriptReference {
             name: reference.name.to_owned(),
@@ -105,7 +114,13 @@ pub fn interpolate_script<'a>(
                 None
             }
         }
-    })
+    });
+    undefined.extend(
+        in_script
+            .into_iter()
+            .filter(|u| !commented.contains(&&u.range)),
+    );
+    out
 }
 
 /// Replaces each reference by what `paste` makes of its value (`None`: leave it as
@@ -234,6 +249,34 @@ mod tests {
             r#"echo 'x"; touch pwned; echo "it'\''s' vflux-system.yaml # {{ name }}"#
         );
         assert!(refused.is_empty() && raw.is_empty());
+    }
+
+    #[test]
+    fn a_reference_in_a_comment_is_left_as_written_even_when_undefined() {
+        let (out, refused, raw) = script("echo {{ ns }} # {{ nosuch }}\n# {{ raw(nope) }}");
+        assert_eq!(out, "echo flux-system # {{ nosuch }}\n# {{ raw(nope) }}");
+        assert!(refused.is_empty() && raw.is_empty());
+        // Outside the comment it is still a mistake, and others found before stay.
+        let (mut undefined, mut refused, mut raw) = (
+            vec![Undefined {
+                name: "earlier".into(),
+                range: 0..5,
+            }],
+            Vec::new(),
+            Vec::new(),
+        );
+        interpolate_script(
+            "echo {{ nosuch }} # {{ nosuch }}",
+            &vars(),
+            &mut undefined,
+            &mut refused,
+            &mut raw,
+        );
+        let names: Vec<_> = undefined
+            .iter()
+            .map(|u| (u.name.as_str(), u.range.clone()))
+            .collect();
+        assert_eq!(names, [("earlier", 0..5), ("nosuch", 5..17)]);
     }
 
     proptest::proptest! {
