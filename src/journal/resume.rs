@@ -24,7 +24,9 @@
 //! `--rerun TASK` alone, on a finished run ([`plan_rerun`]), runs exactly TASK and
 //! the tasks that depend on it, transitively, and nothing else:
 //! - every other task that succeeded in the run is taken as done (even when its
-//!   definition changed since: the listing says so, and `--rerun` it to run it);
+//!   definition changed since: the listing says so, and `--rerun` it to run it), and
+//!   so is one that failed with `allow_failure`: the run went on past it then, and
+//!   what needs it runs as it did;
 //! - every other task is skipped as not selected (a task new in the plan, say), and
 //!   so is whatever of the set needs it.
 
@@ -275,7 +277,10 @@ pub fn plan_rerun<'h>(
             Decision::Run(RunReason::RerunRequested)
         } else if let Some(need) = need {
             Decision::Run(RunReason::NeedRerun { need })
-        } else if state == RecordedState::Succeeded {
+        } else if matches!(
+            state,
+            RecordedState::Succeeded | RecordedState::FailedAllowed
+        ) {
             Decision::Done
         } else {
             Decision::NotSelected(state)
@@ -482,11 +487,12 @@ mod tests {
         assert_eq!(to_verify(&t, &p, |id| h2.get(id), |i| i != 1), [0, 2]);
     }
 
-    const STATES: [RecordedState; 7] = [
+    const STATES: [RecordedState; 8] = [
         RecordedState::Pending,
         RecordedState::Running,
         RecordedState::Succeeded,
         RecordedState::Failed,
+        RecordedState::FailedAllowed,
         RecordedState::Cancelled,
         RecordedState::Skipped,
         RecordedState::Interrupted,
@@ -648,7 +654,11 @@ mod tests {
                 c.rerun.contains(&i) || c.needs[i].iter().any(|&n| in_set(c, n))
             }
             for (i, d) in p.decisions.iter().enumerate() {
-                let succeeded = matches!(&c.history[i], Some((RecordedState::Succeeded, _)));
+                // An allowed failure is taken as the run took it: done.
+                let succeeded = matches!(
+                    &c.history[i],
+                    Some((RecordedState::Succeeded | RecordedState::FailedAllowed, _))
+                );
                 match d {
                     Decision::Run(RunReason::RerunRequested) => prop_assert!(c.rerun.contains(&i)),
                     Decision::Run(RunReason::NeedRerun { need }) => {

@@ -392,11 +392,18 @@ pub fn resumption(
                     .push((id, reason.describe(&tasks).to_string()));
             }
             Decision::Done => {
-                let changed = run.task(&id).is_some_and(|h| {
-                    h.succeeded_fingerprint.as_deref() != Some(tasks[i].fingerprint)
-                });
-                let note = changed
-                    .then(|| format!("its definition changed since; `--rerun {id}` runs it"));
+                let note = match run.task(&id) {
+                    Some(h) if h.state == RecordedState::FailedAllowed => Some(format!(
+                        "it failed, allowed, in run {}, and what needs it ran; `--rerun {id}` runs it",
+                        run.run_id()
+                    )),
+                    Some(h) if h.succeeded_fingerprint.as_deref() != Some(tasks[i].fingerprint) => {
+                        Some(format!(
+                            "its definition changed since; `--rerun {id}` runs it"
+                        ))
+                    }
+                    _ => None,
+                };
                 listing.taken.push((id, note));
             }
             Decision::NotSelected(state) => {

@@ -266,6 +266,18 @@ fn allowed_failure_lets_dependents_run() {
     );
     assert!(dir.path().join("next.ran").exists());
     assert_eq!(finished(&events)["outcome"], "succeeded-with-warnings");
+    // `--rerun next` runs it again: the allowed failure before it is taken as the run
+    // took it, not as a need that did not succeed.
+    std::fs::remove_file(dir.path().join("next.ran")).unwrap();
+    let (out, events) = run_json(dir.path(), &["--rerun", "next"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(dir.path().join("next.ran").exists(), "{stderr}");
+    assert!(task_event(&events, "task-succeeded", "next").is_some());
+    assert!(
+        stderr.contains("flaky (it failed, allowed, in run "),
+        "{stderr}"
+    );
 }
 
 #[test]
