@@ -68,7 +68,12 @@ pub fn default_state_dir(plan_path: &Path) -> PathBuf {
 /// The state directory of rehearsals when `--state-dir` is not given:
 /// `.planrun/rehearsal` beside the plan file, apart from real runs.
 pub fn default_rehearsal_state_dir(plan_path: &Path) -> PathBuf {
-    default_state_dir(plan_path).join(REHEARSAL_DIR)
+    rehearsal_state_dir(&default_state_dir(plan_path))
+}
+
+/// Where rehearsals keep their runs beside the real runs of `state_dir`.
+pub fn rehearsal_state_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join(REHEARSAL_DIR)
 }
 
 /// How [`open_private`] opens a file.

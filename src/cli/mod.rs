@@ -48,7 +48,7 @@ pub enum Command {
     Run(run::RunArgs),
     /// Continue the latest unfinished run (`planrun run PLAN --resume`).
     #[command(
-        after_help = "Examples:\n  planrun resume plans/flux-rebuild.toml\n  planrun resume plans/flux-rebuild.toml --rerun namespace-gone"
+        after_help = "Examples:\n  planrun resume plans/flux-rebuild.toml\n  planrun resume plans/flux-rebuild.toml --rerun flux-namespace-gone"
     )]
     Resume(run::RunArgs),
     /// Check a plan: syntax, keys, types, variables, dependencies, cycles. Nothing runs.

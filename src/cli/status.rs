@@ -110,10 +110,24 @@ pub(super) fn is_live(plan_state: &PlanState, run_id: &str) -> bool {
 }
 
 fn no_runs(plan_state: &PlanState) -> Error {
-    let help = format!(
+    let mut help = format!(
         "runs are kept in {}; pass --state-dir if they are elsewhere",
         plan_state.dir().path().display()
     );
+    // Rehearsals keep theirs apart, beside the real runs.
+    if let Some(state_dir) = plan_state.dir().path().parent() {
+        let rehearsals = layout::rehearsal_state_dir(state_dir);
+        if PlanState::new(&rehearsals, plan_state.plan_name())
+            .latest()
+            .is_ok_and(|latest| latest.is_some())
+        {
+            help.push_str(&format!(
+                " (rehearsals keep theirs in {}: --state-dir {})",
+                rehearsals.join(plan_state.plan_name()).display(),
+                planrun_text::shell_quote(&rehearsals.display().to_string())
+            ));
+        }
+    }
     Error::Invalid(miette::miette!(
         help = help,
         "plan `{}` has no runs yet",

@@ -280,6 +280,45 @@ fn allowed_failure_lets_dependents_run() {
     );
 }
 
+/// `planrun status` of a plan that has run only in rehearsals says where those runs
+/// are (rehearsals keep theirs apart), and reads them with `--state-dir`.
+#[test]
+fn status_without_runs_points_at_the_rehearsals() {
+    let dir = workdir("allowed.toml");
+    let status = |extra: &[&str]| {
+        planrun(dir.path())
+            .env("NO_COLOR", "1")
+            .args(["status", "plan.toml"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = status(&[]);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(!said.contains("rehearsals"), "{said}");
+    // A run kept where rehearsals keep theirs.
+    let out = planrun(dir.path())
+        .args(["run", "plan.toml", "--state-dir", ".planrun/rehearsal"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let out = status(&[]);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    // Without spaces: miette wraps the help, inside paths too.
+    let compact: String = said.split_whitespace().collect();
+    assert!(
+        compact.contains(
+            "(rehearsalskeeptheirsin.planrun/rehearsal/allowed:--state-dir.planrun/rehearsal)"
+        ),
+        "{said}"
+    );
+    let out = status(&["--state-dir", ".planrun/rehearsal"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("flaky  failed (allowed)"));
+}
+
 #[test]
 fn retries_until_success() {
     let dir = workdir("retry.toml");
