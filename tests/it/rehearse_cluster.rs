@@ -181,3 +181,43 @@ async fn a_plan_rehearsed_on_a_real_cluster_is_seeded_and_ends_green() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+/// The README's first command, `planrun rehearse plans/flux-rebuild.toml`, on the real
+/// control plane instead of the sandbox: seeded with the old Flux install, the plan
+/// deletes it and the simulated `pulumi up` applies Flux v2.7.0, whose controllers must
+/// then run on the real API server (their Pods need their ServiceAccounts, which the
+/// sandbox does not check). A cluster of its own: Flux's CRDs are cluster-wide.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flux_plan_rehearsed_on_a_real_control_plane_ends_green() {
+    let Some(cluster) = realcluster::RealCluster::own().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut cmd = planrun(dir.path());
+    cmd.arg("rehearse")
+        .arg(root().join("plans/flux-rebuild.toml"))
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .args(["--context", &cluster.context])
+        .timeout(std::time::Duration::from_secs(600));
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("run succeeded in "), "{said}");
+    assert!(said.contains(": 29 succeeded"), "{said}");
+    let client = cluster.client().await;
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        Api::namespaced(client, "flux-system");
+    assert!(
+        accounts
+            .get_opt("source-controller")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

@@ -14,6 +14,14 @@
 //! `syncRolloutStatus`: `Progressing=False` with `util.TimedOutReason`,
 //! "ProgressDeadlineExceeded"), and kubectl reads it only once the status is
 //! observed, as here.
+//!
+//! A deployment whose pods cannot be created (a missing ServiceAccount, a quota) says
+//! why while it waits: the replicaset controller writes `ReplicaFailure=True` (reason
+//! `FailedCreate`, the API server's refusal as message) on the ReplicaSet and the
+//! deployment controller copies it onto the Deployment (`pkg/controller/replicaset/
+//! replica_set_utils.go`, `calculateStatus`; `pkg/controller/deployment/progress.go`,
+//! `getReplicaFailures`). It is no reason to stop waiting: the controllers retry, and
+//! what was missing may come (a ServiceAccount applied a moment later).
 
 use std::collections::BTreeMap;
 
@@ -108,7 +116,20 @@ pub(crate) fn check(name: &str, expected_tag: &str, d: Option<&Deployment>) -> V
     match waiting {
         // The rollout is complete: no amount of waiting changes the tag it rolled out.
         None if !tag_ok => Verdict::Failed(format!("{name}: {}", facts())),
-        Some(why) => Verdict::Waiting(why),
+        Some(why) => Verdict::Waiting(
+            match conditions
+                .iter()
+                .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")
+            {
+                Some(c) => format!(
+                    "{why}; {} ({}): {}",
+                    c.type_,
+                    c.reason.as_deref().unwrap_or("no reason"),
+                    planrun_text::one_line(c.message.as_deref().unwrap_or_default())
+                ),
+                None => why,
+            },
+        ),
         None => {
             let available_true = conditions
                 .iter()
@@ -444,6 +465,25 @@ mod tests {
             check("source-controller", "v1.7.0", Some(&d)),
             Verdict::Waiting(_)
         ));
+    }
+
+    #[test]
+    fn pods_that_cannot_be_created_are_waited_for_saying_why() {
+        let mut d = deployment("v1.7.0", 0);
+        d.status.as_mut().unwrap().updated_replicas = Some(0);
+        d.status.as_mut().unwrap().conditions = Some(vec![
+            serde_json::from_value(serde_json::json!({
+                "type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                "message": "pods \"source-controller-5d4-\" is forbidden: error looking up service account flux-system/source-controller: serviceaccount \"source-controller\" not found"
+            }))
+            .unwrap(),
+        ]);
+        assert_eq!(
+            check("source-controller", "v1.7.0", Some(&d)),
+            Verdict::Waiting(
+                "0 of 1 updated; ReplicaFailure (FailedCreate): pods \"source-controller-5d4-\" is forbidden: error looking up service account flux-system/source-controller: serviceaccount \"source-controller\" not found".into()
+            )
+        );
     }
 
     #[test]
