@@ -641,7 +641,7 @@ fn without_the_refresh_a_stale_stack_state_recreates_nothing() {
         .unwrap()
         .path();
     let diff = std::fs::read_to_string(run.join("pulumi-preview.diff.txt")).unwrap();
-    assert!(diff.contains("    25 unchanged\n"), "{diff}");
+    assert!(diff.contains("    31 unchanged\n"), "{diff}");
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use planrun_sandbox::{Delay, FluxControllers, Sandbox, SandboxState, Scenario};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::{DEADLINE, FLUX_CRDS, start_sandbox};
 
@@ -94,6 +94,73 @@ fn deployment(ns: &str, name: &str, image: &str, replicas: i64) -> String {
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}, app.kubernetes.io/part-of: flux}}}}\n    spec: {{containers: [{{name: manager, image: '{image}'}}]}}\n"
     )
+}
+
+/// A Deployment whose pods run as a ServiceAccount that does not exist gets none: the
+/// API server refuses them, and the refusal stands on the ReplicaSet and the
+/// Deployment as `ReplicaFailure`, with the words the real control plane writes
+/// (`realcluster` shows them); once the account exists, the pods come.
+#[tokio::test]
+async fn pods_wait_for_their_service_account() {
+    let sb = start_sandbox(
+        scenario(),
+        &["{apiVersion: v1, kind: Namespace, metadata: {name: web}}"],
+    )
+    .await;
+    let state = sb.state();
+    let client = sb.client().await.unwrap();
+    let api: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), "web");
+    let manifest: Value = serde_yaml::from_str(&deployment("web", "app", "nginx:1.27", 1).replace(
+        "spec: {containers:",
+        "spec: {serviceAccountName: app, containers:",
+    ))
+    .unwrap();
+    api.patch("app", &PatchParams::apply("test"), &Patch::Apply(&manifest))
+        .await
+        .unwrap();
+    assert!(pods(&state, "web").is_empty());
+    let rs = state.list("apps/v1", "ReplicaSet", Some("web"));
+    let rs_name = rs[0]["metadata"]["name"].as_str().unwrap().to_owned();
+    let failure = |obj: &Value| {
+        obj["status"]["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "ReplicaFailure").cloned())
+    };
+    let expected = format!(
+        "pods \"{rs_name}-\" is forbidden: error looking up service account web/app: serviceaccount \"app\" not found"
+    );
+    for obj in [
+        rs[0].clone(),
+        state.get("apps/v1", "Deployment", "web", "app").unwrap(),
+    ] {
+        let c = failure(&obj).expect("a ReplicaFailure condition");
+        assert_eq!(
+            (&c["status"], &c["reason"], c["message"].as_str()),
+            (
+                &json!("True"),
+                &json!("FailedCreate"),
+                Some(expected.as_str())
+            ),
+            "{obj:#}"
+        );
+    }
+    // The account comes: the replicaset controller's next try creates the pod, and
+    // the failure goes.
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        Api::namespaced(client.clone(), "web");
+    accounts
+        .create(
+            &Default::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "app"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    until(&state, "the pod created and the failure gone", || {
+        let d = state.get("apps/v1", "Deployment", "web", "app")?;
+        (pods(&state, "web").len() == 1 && failure(&d).is_none()).then_some(())
+    })
+    .await;
+    sb.shutdown().await;
 }
 
 #[tokio::test]

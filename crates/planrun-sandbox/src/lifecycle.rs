@@ -67,7 +67,7 @@ pub fn upsert_condition(status: &mut Value, mut cond: Value) {
     }
 }
 
-fn condition(ty: &str, status: &str, reason: &str, message: &str) -> Value {
+pub(super) fn condition(ty: &str, status: &str, reason: &str, message: &str) -> Value {
     let t = now();
     json!({"type": ty, "status": status, "lastUpdateTime": t, "lastTransitionTime": t,
         "reason": reason, "message": message})
@@ -531,6 +531,9 @@ impl Store {
             Scheduled::PodReady { ns, name, uid, .. } => self.pod_ready(&ns, &name, &uid),
             Scheduled::PodGone { ns, name, uid, .. } => self.pod_gone(&ns, &name, &uid),
             Scheduled::SyncReplicaSet { ns, name, .. } => self.sync_replica_set(&ns, &name, false),
+            Scheduled::RetryReplicaSet { ns, name, after } => {
+                self.retry_replica_set(&ns, &name, after);
+            }
             Scheduled::CollectGarbage { .. } => self.collect_garbage(),
             Scheduled::FluxControllers { .. } => self.run_flux_controllers(),
             Scheduled::Condition {

@@ -108,6 +108,16 @@ pub enum Scheduled {
         /// Delay.
         after: Duration,
     },
+    /// The replicaset controller tries again to create the pods the API server
+    /// refused, backing off while they are refused.
+    RetryReplicaSet {
+        /// Namespace.
+        ns: String,
+        /// Name.
+        name: String,
+        /// Delay (doubled for the next try).
+        after: Duration,
+    },
     /// The garbage collector sweeps.
     CollectGarbage {
         /// Delay.
@@ -159,6 +169,7 @@ impl Scheduled {
             | Scheduled::PodReady { after, .. }
             | Scheduled::PodGone { after, .. }
             | Scheduled::SyncReplicaSet { after, .. }
+            | Scheduled::RetryReplicaSet { after, .. }
             | Scheduled::CollectGarbage { after }
             | Scheduled::FluxControllers { after }
             | Scheduled::Condition { after, .. }

@@ -13,13 +13,38 @@
 //!
 //! A seeded cluster is one that has been running: the Pods of seeded Deployments are
 //! Ready at once.
+//!
+//! The API server refuses a pod whose ServiceAccount does not exist in its namespace
+//! (k8s.io/kubernetes v1.36.3 `plugin/pkg/admission/serviceaccount/admission.go`,
+//! `Admit`: `pods "<generateName>" is forbidden: error looking up service account
+//! <ns>/<name>: serviceaccount "<name>" not found`). The replicaset controller then
+//! writes `ReplicaFailure=True`, reason `FailedCreate`, with that message (kept while
+//! it fails, removed once a pod is created: `pkg/controller/replicaset/
+//! replica_set_utils.go`, `calculateStatus`), the deployment controller copies it onto
+//! the Deployment (`pkg/controller/deployment/progress.go`, `getReplicaFailures`),
+//! and the replicaset controller tries again with backoff (its queue's rate limiter:
+//! 5 ms doubling up to 1000 s; here 100 ms doubling up to 30 s). The account
+//! `default`, which the serviceaccount controller makes in every namespace, is taken
+//! as there.
 
 use serde_json::{Value, json};
 
-use super::lifecycle::upsert_condition;
+use super::lifecycle::{condition, upsert_condition};
 use super::resources::{ResKey, ResourceDef};
 use super::scenario::Delay;
 use super::store::{Deleted, Scheduled, Store, finalizers, is_deleting, now, str_at};
+
+/// The replicaset controller's first retry of refused pods, and its longest wait.
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
+const RETRY_MOST: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A ReplicaSet's `ReplicaFailure=True` condition, if any.
+fn replica_failure(rs: &Value) -> Option<&Value> {
+    rs.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "ReplicaFailure" && c["status"] == "True")
+}
 
 /// The label a Deployment's ReplicaSets and Pods carry with their template's hash.
 pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
@@ -209,6 +234,7 @@ impl Store {
             return;
         };
         let uid = str_at(&rs, "/metadata/uid").to_owned();
+        let mut refused = None;
         if !is_deleting(&rs) {
             let mut active: Vec<Value> = self
                 .controlled(&pods(), ns, &uid)
@@ -216,9 +242,14 @@ impl Store {
                 .filter(|p| !is_deleting(p))
                 .collect();
             let desired = usize::try_from(replicas(&rs).max(0)).unwrap_or(0);
-            for _ in active.len()..desired {
-                if let Some(pod) = self.create_pod(&pod_def, &rs, ready_now) {
-                    active.push(pod);
+            refused = (active.len() < desired)
+                .then(|| self.missing_service_account(&rs))
+                .flatten();
+            if refused.is_none() {
+                for _ in active.len()..desired {
+                    if let Some(pod) = self.create_pod(&pod_def, &rs, ready_now) {
+                        active.push(pod);
+                    }
                 }
             }
             // Scale down: the newest pods go first.
@@ -233,17 +264,75 @@ impl Store {
         let all = self.controlled(&pods(), ns, &uid);
         let active: Vec<&Value> = all.iter().filter(|p| !is_deleting(p)).collect();
         let ready = active.iter().filter(|p| pod_is_ready(p)).count();
-        let status = json!({
+        let mut status = json!({
             "replicas": active.len(),
             "fullyLabeledReplicas": active.len(),
             "readyReplicas": ready,
             "availableReplicas": ready,
             "observedGeneration": rs.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
         });
+        let failure = replica_failure(&rs).cloned();
+        match (refused, failure) {
+            (Some(_), Some(kept)) => upsert_condition(&mut status, kept),
+            (Some(message), None) => {
+                upsert_condition(
+                    &mut status,
+                    condition("ReplicaFailure", "True", "FailedCreate", &message),
+                );
+                self.schedule(Scheduled::RetryReplicaSet {
+                    ns: ns.to_owned(),
+                    name: name.to_owned(),
+                    after: RETRY_FIRST,
+                });
+            }
+            (None, _) => {}
+        }
         self.write_status(&rs_def, ns, name, status, CONTROL_PLANE);
         if let Some(owner) = controller_uid(&rs).map(str::to_owned) {
             self.refresh_deployment_status(ns, &owner);
         }
+    }
+
+    /// A try of the replicaset controller's backoff: the ReplicaSet synced again, and,
+    /// while its pods are still refused, the next try after twice the delay.
+    pub(super) fn retry_replica_set(&mut self, ns: &str, name: &str, after: std::time::Duration) {
+        self.sync_replica_set(ns, name, false);
+        if self
+            .get_opt(&replica_sets(), ns, name)
+            .and_then(replica_failure)
+            .is_some()
+        {
+            self.schedule(Scheduled::RetryReplicaSet {
+                ns: ns.to_owned(),
+                name: name.to_owned(),
+                after: (after * 2).min(RETRY_MOST),
+            });
+        }
+    }
+
+    /// The API server's refusal of the ReplicaSet's pods when the ServiceAccount they
+    /// run as does not exist (see the module's doc).
+    fn missing_service_account(&self, rs: &Value) -> Option<String> {
+        let spec = rs.pointer("/spec/template/spec")?;
+        let named = |key: &str| {
+            spec.get(key)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        // `serviceAccount` is the field's deprecated name, read when the new one is empty.
+        let account = named("serviceAccountName").or_else(|| named("serviceAccount"))?;
+        let ns = str_at(rs, "/metadata/namespace");
+        if account == "default"
+            || self
+                .get_opt(&ResKey::new("", "serviceaccounts"), ns, account)
+                .is_some()
+        {
+            return None;
+        }
+        Some(format!(
+            "pods \"{}-\" is forbidden: error looking up service account {ns}/{account}: serviceaccount \"{account}\" not found",
+            str_at(rs, "/metadata/name")
+        ))
     }
 
     fn create_pod(&mut self, def: &ResourceDef, rs: &Value, ready_now: bool) -> Option<Value> {
@@ -389,10 +478,17 @@ impl Store {
         let hash = template_hash(&d.pointer("/spec/template").cloned().unwrap_or(json!({})));
         let mut counts = Counts::default();
         let mut current = format!("{name}-{hash}");
+        // The new ReplicaSet's failure first, else another's.
+        let mut failure = None;
         for rs in self.controlled(&replica_sets(), ns, uid) {
             let is_current = str_at(&rs, &format!("/metadata/labels/{POD_TEMPLATE_HASH}")) == hash;
             if is_current {
                 current = str_at(&rs, "/metadata/name").to_owned();
+            }
+            if let Some(f) = replica_failure(&rs)
+                && (is_current || failure.is_none())
+            {
+                failure = Some(f.clone());
             }
             for pod in self.controlled(&pods(), ns, str_at(&rs, "/metadata/uid")) {
                 if is_deleting(&pod) {
@@ -407,13 +503,11 @@ impl Store {
                 }
             }
         }
-        self.write_status(
-            &def,
-            ns,
-            &name,
-            deployment_status(&d, counts, &current),
-            CONTROL_PLANE,
-        );
+        let mut status = deployment_status(&d, counts, &current);
+        if let Some(failure) = failure {
+            upsert_condition(&mut status, failure);
+        }
+        self.write_status(&def, ns, &name, status, CONTROL_PLANE);
     }
 
     /// Every pod of a Deployment Ready now (what a test does to skip the delay).
