@@ -129,8 +129,18 @@ pub fn example_toml(id: &str, example: &Value) -> String {
     toml::to_string(&root).unwrap_or_default()
 }
 
-/// "string", "list of string", "table", ... from a property's schema.
+/// "string", "list of string", "table", `"stop" or "refresh"`, ... from a property's
+/// schema.
 fn value_type(prop: &Value, schema: &Value) -> String {
+    // An optional key: one of its types or null.
+    if let Some(alternatives) = prop["anyOf"].as_array() {
+        return alternatives
+            .iter()
+            .filter(|a| a["type"] != "null")
+            .map(|a| value_type(a, schema))
+            .collect::<Vec<_>>()
+            .join(" or ");
+    }
     let prop = match prop["$ref"].as_str() {
         Some(r) => r
             .strip_prefix("#/$defs/")
@@ -147,12 +157,19 @@ fn value_type(prop: &Value, schema: &Value) -> String {
             .join(" or "),
         _ => String::new(),
     };
+    if let Some(values) = prop["enum"].as_array()
+        && values.iter().all(Value::is_string)
+    {
+        return values
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(" or ");
+    }
     match of(&prop["type"]).as_str() {
         "array" => format!("list of {}", value_type(&prop["items"], schema)),
         "object" => "table".to_owned(),
-        "" if prop.get("enum").is_some() || prop.get("oneOf").is_some() => {
-            "one of the values named".to_owned()
-        }
+        "" if prop.get("oneOf").is_some() => "one of the values named".to_owned(),
         "" => "value".to_owned(),
         other => other.to_owned(),
     }

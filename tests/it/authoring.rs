@@ -120,6 +120,11 @@ fn explain_shows_the_keys_and_an_example_that_is_a_valid_task() {
             .unwrap_or_else(|| panic!("{said}"))
             + 10..];
         assert!(example.contains(&format!("type = \"{t}\"")), "{said}");
+        // Every key's kind of value is named: a choice by its values.
+        assert!(
+            !said.contains("(value)") && !said.contains("one of the values named"),
+            "{said}"
+        );
         // The example, as a plan, validates (with the secret a webhook comes from).
         let plan = format!(
             "[plan]\nname = \"x\"\n\n[vars]\nslack_webhook = {{ value = \"https://hooks.example/T0/B0/x\", secret = true }}\n\n{example}"
