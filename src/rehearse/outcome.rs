@@ -3,6 +3,12 @@
 //! user can see what the rehearsal left), with every Secret's values masked (a
 //! secret value lives only in a 0600 capture file); and what the sandbox's simulated
 //! controllers did, appended to `report.md`.
+//!
+//! Only the run this rehearsal made or continued gets them: the plan's latest run,
+//! if its journal changed while the rehearsal ran (a new run has a new id, a resumed
+//! one a longer journal). A run refused before it started writes no journal, and then
+//! no run's directory is written: the latest is an earlier rehearsal's, whose final
+//! state and report are that rehearsal's evidence.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -46,11 +52,33 @@ pub fn final_state(objects: &[Value]) -> Value {
     json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items})
 }
 
-/// The plan's latest run under `state_dir`, if there is one.
-pub fn latest_run(state_dir: &Path, plan_name: &str) -> Option<RunDir> {
-    let state = PlanState::new(state_dir, plan_name);
-    let id = state.latest().ok()??;
-    Some(state.dir().run(&id))
+/// The plan's latest run as it stood at one moment: its id and how long its journal
+/// was (every planrun process of a run appends to it, so a run made or continued
+/// since shows as another id or another length).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunsMark(Option<(String, u64)>);
+
+impl RunsMark {
+    /// The plan's latest run under `state_dir`, now.
+    pub fn now(state_dir: &Path, plan_name: &str) -> Self {
+        let state = PlanState::new(state_dir, plan_name);
+        Self(state.latest().ok().flatten().map(|id| {
+            let len = std::fs::metadata(state.journal_path(&id)).map_or(0, |m| m.len());
+            (id, len)
+        }))
+    }
+}
+
+/// The run made or continued since `before` was marked: the plan's latest run under
+/// `state_dir`, unless it is still exactly as marked (then nothing ran, and the
+/// latest run is an earlier one).
+pub fn run_since(state_dir: &Path, plan_name: &str, before: &RunsMark) -> Option<RunDir> {
+    let now = RunsMark::now(state_dir, plan_name);
+    if &now == before {
+        return None;
+    }
+    let (id, _) = now.0?;
+    Some(PlanState::new(state_dir, plan_name).run_dir(&id))
 }
 
 /// Writes `sandbox-final.yaml` into the run's directory; returns its path.
@@ -107,6 +135,54 @@ mod tests {
         assert_eq!(
             list["items"][1]["data"]["k"], "v",
             "only Secrets are masked"
+        );
+    }
+
+    /// A journal of `len` bytes for run `id`, made the latest.
+    fn journal(state: &PlanState, id: &str, len: usize) {
+        let run = state.run_dir(id);
+        std::fs::create_dir_all(run.path()).unwrap();
+        std::fs::write(run.journal_path(), vec![b'x'; len]).unwrap();
+        state.set_latest(id).unwrap();
+    }
+
+    #[test]
+    fn only_a_run_made_or_continued_since_the_mark_is_the_rehearsals() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = PlanState::new(dir.path(), "p");
+        let none = RunsMark::now(dir.path(), "p");
+        assert_eq!(run_since(dir.path(), "p", &none), None, "no run at all");
+
+        journal(&state, "r1", 10);
+        let found = run_since(dir.path(), "p", &none).map(|r| r.path().to_path_buf());
+        assert_eq!(
+            found,
+            Some(state.run_dir("r1").path().to_path_buf()),
+            "the first run"
+        );
+
+        let mark = RunsMark::now(dir.path(), "p");
+        assert_eq!(
+            run_since(dir.path(), "p", &mark),
+            None,
+            "a run refused: nothing written"
+        );
+
+        journal(&state, "r1", 20);
+        let found = run_since(dir.path(), "p", &mark).map(|r| r.path().to_path_buf());
+        assert_eq!(
+            found,
+            Some(state.run_dir("r1").path().to_path_buf()),
+            "a resume"
+        );
+
+        let mark = RunsMark::now(dir.path(), "p");
+        journal(&state, "r2", 20);
+        let found = run_since(dir.path(), "p", &mark).map(|r| r.path().to_path_buf());
+        assert_eq!(
+            found,
+            Some(state.run_dir("r2").path().to_path_buf()),
+            "a new run"
         );
     }
 

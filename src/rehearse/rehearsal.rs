@@ -203,6 +203,10 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
             .map_err(internal)?
     };
 
+    // The runs as they are before the run starts: a run refused before it started
+    // leaves them so, and then no run's directory is this rehearsal's.
+    let before = outcome::RunsMark::now(&world.state_dir, &name);
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -247,7 +251,14 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
             other: None,
         };
         let fault = fault.as_ref().map(|f| f.description.as_str());
-        return Ok(conclude(opts, &world, &name, code, fault, &ending));
+        return Ok(conclude(
+            opts,
+            &world,
+            (&name, &before),
+            code,
+            fault,
+            &ending,
+        ));
     }
     let (code, ending) = runtime.block_on(async {
         let sandbox = Sandbox::start(SandboxConfig::with_scenario(scenario))
@@ -342,7 +353,7 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
     let code = conclude(
         opts,
         &world,
-        &name,
+        (&name, &before),
         code,
         fault.as_ref().map(|f| f.description.as_str()),
         &ending,
@@ -455,13 +466,14 @@ fn announce(
 }
 
 /// Says how the rehearsal ended, and leaves the sandbox's final state and activity
-/// in the run's directory (a dry run writes no run: the latest is an earlier
+/// in the directory of the run it made or continued since `before` (a dry run, or a
+/// run refused before it started, writes no run: the latest is an earlier
 /// rehearsal's, left as it is); returns the exit code (the run's, unless the other
 /// cluster got a write).
 fn conclude(
     opts: &RehearseOptions,
     world: &World,
-    plan_name: &str,
+    (plan_name, before): (&str, &outcome::RunsMark),
     mut code: i32,
     fault: Option<&str>,
     ending: &Ending,
@@ -482,9 +494,15 @@ fn conclude(
     for a in &ending.activity {
         say(&format!("rehearsal: sandbox: {}", a.text));
     }
-    if let Some(run) = outcome::latest_run(&world.state_dir, plan_name)
-        .filter(|_| !opts.dry_run && opts.kubeconfig.is_none())
-    {
+    let on_sandbox = !opts.dry_run && opts.kubeconfig.is_none();
+    let run = outcome::run_since(&world.state_dir, plan_name, before).filter(|_| on_sandbox);
+    if on_sandbox && run.is_none() {
+        say(&format!(
+            "rehearsal: the run never began: no {} is written (the earlier runs keep theirs)",
+            outcome::FINAL_STATE
+        ));
+    }
+    if let Some(run) = run {
         match outcome::write_final_state(&run, &ending.objects) {
             Ok(path) => say(&format!(
                 "rehearsal: the sandbox's final state: {}",

@@ -421,6 +421,36 @@ fn a_stuck_namespace_names_the_finalizer_and_the_namespace_conditions() {
     assert_eq!(count(&tool_calls(state.path()), "pulumi", "up"), 0);
 }
 
+#[test]
+fn a_refused_rehearsal_leaves_the_earlier_runs_final_state_as_it_was() {
+    let (out, state) = rehearse_fault("wrong-tag");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let run = latest_run_dir(state.path(), "flux-rebuild");
+    let kept = |name: &str| std::fs::read(run.join(name)).unwrap();
+    let before = (kept("sandbox-final.yaml"), kept("report.md"));
+
+    // Refused before any task starts: no run is made.
+    let out = planrun(&root())
+        .arg("rehearse")
+        .arg(plan())
+        .args(["--fault", "missing-secret", "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert_eq!(latest_run_dir(state.path(), "flux-rebuild"), run, "{all}");
+    assert!(
+        before == (kept("sandbox-final.yaml"), kept("report.md")),
+        "the refused rehearsal wrote into the failed run before it: {all}"
+    );
+    assert!(!all.contains("the sandbox's final state:"), "{all}");
+    assert!(
+        all.contains("the run never began: no sandbox-final.yaml is written"),
+        "{all}"
+    );
+}
+
 /// The old Flux is still there, untouched: nothing was deleted.
 fn assert_nothing_deleted(state: &Path) {
     let objects = cluster(state);

@@ -1,11 +1,15 @@
 //! A Terminating namespace reports what holds it, as the real namespace controller
-//! does: the content that remains and the finalizers on it.
+//! does: the content that remains and the finalizers on it; and what a deletion takes
+//! along stays so when the object is written again without its finalizers: a
+//! namespace its content, a CRD its custom resources.
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{Api, DeleteParams, PostParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
+use kube::runtime::wait::{await_condition, conditions};
 use planrun_sandbox::{NamespaceKnob, Scenario};
 
-use crate::support::start_sandbox;
+use crate::support::{DEADLINE, FLUX_CRDS, fast, start_sandbox};
 
 #[tokio::test]
 async fn terminating_namespace_reports_remaining_content_and_finalizers() {
@@ -60,5 +64,154 @@ async fn terminating_namespace_reports_remaining_content_and_finalizers() {
         )
     );
     assert_eq!(find("NamespaceDeletionDiscoveryFailure").status, "False");
+    sandbox.shutdown().await;
+}
+
+fn secret(name: &str) -> Secret {
+    let mut s = Secret::default();
+    s.metadata.name = Some(name.into());
+    s.string_data = Some([("identity".to_owned(), "key".to_owned())].into());
+    s
+}
+
+/// The sequence of a rehearsal run twice on one cluster: the second seeds the
+/// namespace again (a PUT without `spec`), the plan deletes it, then creates its
+/// Secret anew. The PUT keeps `spec.finalizers` (only `finalize` changes them), so
+/// the deletion goes through the namespace controller, the Secret goes with the
+/// namespace, and creating it again succeeds.
+#[tokio::test]
+async fn a_namespace_written_again_without_its_spec_still_takes_its_content_when_deleted() {
+    let sandbox = start_sandbox(
+        fast(50),
+        &["{apiVersion: v1, kind: Namespace, metadata: {name: flux-system}}"],
+    )
+    .await;
+    let client = sandbox.client().await.unwrap();
+    let nss: Api<Namespace> = Api::all(client.clone());
+    let secrets: Api<Secret> = Api::namespaced(client, "flux-system");
+    secrets
+        .create(&PostParams::default(), &secret("flux-system"))
+        .await
+        .unwrap();
+
+    let live = nss.get("flux-system").await.unwrap();
+    let mut again = Namespace::default();
+    again.metadata.name = Some("flux-system".into());
+    again.metadata.resource_version = live.metadata.resource_version.clone();
+    again.metadata.labels =
+        Some([("app.kubernetes.io/part-of".to_owned(), "flux".to_owned())].into());
+    let replaced = nss
+        .replace("flux-system", &PostParams::default(), &again)
+        .await
+        .unwrap();
+    assert_eq!(
+        replaced.spec.and_then(|s| s.finalizers),
+        Some(vec!["kubernetes".to_owned()]),
+        "a PUT without spec keeps the namespace's finalizers"
+    );
+
+    let uid = live.metadata.uid.unwrap();
+    nss.delete("flux-system", &DeleteParams::background())
+        .await
+        .unwrap();
+    tokio::time::timeout(
+        DEADLINE,
+        await_condition(nss.clone(), "flux-system", conditions::is_deleted(&uid)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        secrets.get_opt("flux-system").await.unwrap().is_none(),
+        "the Secret outlived its namespace"
+    );
+
+    let mut fresh = Namespace::default();
+    fresh.metadata.name = Some("flux-system".into());
+    nss.create(&PostParams::default(), &fresh).await.unwrap();
+    secrets
+        .create(&PostParams::default(), &secret("flux-system"))
+        .await
+        .unwrap();
+    sandbox.shutdown().await;
+}
+
+/// The same rehearsal's CRDs: seeded again (a PUT without `metadata.finalizers`),
+/// then deleted. The delete adds the cleanup finalizer back, so the custom resources
+/// go with their CRD: made again, it serves none of the old ones (which would
+/// otherwise hold their namespace's deletion for ever).
+#[tokio::test]
+async fn a_crd_written_again_without_its_finalizer_still_takes_its_custom_resources() {
+    let sandbox = start_sandbox(
+        fast(50),
+        &[
+            "{apiVersion: v1, kind: Namespace, metadata: {name: flux-system}}",
+            FLUX_CRDS,
+        ],
+    )
+    .await;
+    let client = sandbox.client().await.unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let name = "gitrepositories.source.toolkit.fluxcd.io";
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("source.toolkit.fluxcd.io", "v1", "GitRepository"),
+        "gitrepositories",
+    );
+    let repos: Api<DynamicObject> = Api::namespaced_with(client.clone(), "flux-system", &resource);
+    let repo: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "flux-system", "namespace": "flux-system"},
+        "spec": {"url": "ssh://git@example.com/cluster", "interval": "1m"}
+    }))
+    .unwrap();
+    repos.create(&PostParams::default(), &repo).await.unwrap();
+
+    let mut again = crds.get(name).await.unwrap();
+    let manifest = again.clone();
+    again.metadata.finalizers = None;
+    let replaced = crds
+        .replace(name, &PostParams::default(), &again)
+        .await
+        .unwrap();
+    assert_eq!(
+        replaced.metadata.finalizers, None,
+        "a PUT sets metadata.finalizers"
+    );
+
+    let uid = replaced.metadata.uid.clone().unwrap();
+    crds.delete(name, &DeleteParams::background())
+        .await
+        .unwrap();
+    tokio::time::timeout(
+        DEADLINE,
+        await_condition(crds.clone(), name, conditions::is_deleted(&uid)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+
+    let mut fresh = CustomResourceDefinition {
+        metadata: Default::default(),
+        spec: manifest.spec,
+        status: None,
+    };
+    fresh.metadata.name = Some(name.to_owned());
+    crds.create(&PostParams::default(), &fresh).await.unwrap();
+    tokio::time::timeout(
+        DEADLINE,
+        await_condition(crds.clone(), name, conditions::is_crd_established()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let left = repos.list(&Default::default()).await.unwrap();
+    assert!(
+        left.items.is_empty(),
+        "custom resources outlived their CRD: {:?}",
+        left.items
+            .iter()
+            .map(|r| &r.metadata.name)
+            .collect::<Vec<_>>()
+    );
     sandbox.shutdown().await;
 }

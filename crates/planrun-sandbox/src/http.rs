@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::discovery;
 use super::faults::{FaultHit, RequestRecord};
@@ -556,18 +556,17 @@ async fn resource(
                 ))
             }
             (Method::PUT, Some(name)) => {
-                let mut b = json_body()?;
-                if finalize {
+                let b = json_body()?;
+                let (obj, warnings) = if finalize {
                     // The namespace finalize subresource only changes spec.finalizers.
-                    let current = shared.with_store(|s| s.get(&def, &ns, name))?;
-                    let mut next = current.clone();
-                    next["spec"]["finalizers"] =
-                        b.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
-                    b = next;
-                }
-                let (obj, warnings) = write(shared, |s| {
-                    s.update(&def, &version, &ns, name, b, status_sub, &opts)
-                })?;
+                    write(shared, |s| {
+                        s.finalize_namespace(&def, &version, name, &b, &opts)
+                    })?
+                } else {
+                    write(shared, |s| {
+                        s.update(&def, &version, &ns, name, b, status_sub, &opts)
+                    })?
+                };
                 Ok(warned(ok(Store::present(&def, &version, obj)), &warnings))
             }
             (Method::PATCH, Some(name)) => {

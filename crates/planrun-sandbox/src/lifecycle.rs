@@ -89,6 +89,43 @@ impl Store {
         }
     }
 
+    /// What the registry keeps of the stored object on a write to the main resource:
+    /// a namespace's `spec.finalizers`, which only its `finalize` subresource
+    /// changes (k8s.io/kubernetes v1.36.3 pkg/registry/core/namespace/strategy.go,
+    /// namespaceStrategy.PrepareForUpdate). A namespace replaced without its spec
+    /// (`kubectl replace`, a seed written again) keeps its `kubernetes` finalizer, so
+    /// its deletion still goes through the namespace controller, which deletes its
+    /// content.
+    pub(super) fn prepare_for_update(def: &ResourceDef, old: &Value, new: &mut Value) {
+        if !(def.group.is_empty() && def.plural == "namespaces") {
+            return;
+        }
+        // A body that is no object, or whose spec is no object, is refused further on.
+        let Some(new) = new.as_object_mut() else {
+            return;
+        };
+        let kept = old.pointer("/spec/finalizers");
+        let spec = match new.get_mut("spec") {
+            Some(Value::Object(spec)) => spec,
+            None | Some(Value::Null) if kept.is_some() => {
+                new.insert("spec".to_owned(), json!({}));
+                match new.get_mut("spec") {
+                    Some(Value::Object(spec)) => spec,
+                    _ => return,
+                }
+            }
+            _ => return,
+        };
+        match kept {
+            Some(kept) => {
+                spec.insert("finalizers".to_owned(), kept.clone());
+            }
+            None => {
+                spec.remove("finalizers");
+            }
+        }
+    }
+
     /// Kind-specific defaults and validation for a new object.
     pub(super) fn default_kind(
         &mut self,
@@ -448,10 +485,19 @@ impl Store {
         old: Value,
         dry_run: bool,
     ) -> Result<Deleted, ApiError> {
-        if is_deleting(&old) || !finalizers(&old).iter().any(|f| f == CRD_FINALIZER) {
+        if is_deleting(&old) {
             return self.delete_object(def, old, dry_run, Propagation::Background);
         }
         let mut new = old.clone();
+        // The first delete adds the cleanup finalizer whether or not the CRD still has
+        // it (a PUT without `metadata.finalizers` drops it), so its custom resources
+        // always go before it (k8s.io/apiextensions-apiserver v0.36.3
+        // `pkg/registry/customresourcedefinition/etcd.go`, `REST.Delete`).
+        let mut fins = finalizers(&old);
+        if !fins.iter().any(|f| f == CRD_FINALIZER) {
+            fins.push(CRD_FINALIZER.to_owned());
+        }
+        new["metadata"]["finalizers"] = json!(fins);
         new["metadata"]["deletionTimestamp"] = json!(now());
         new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
         // The registry marks it pending; the finalizer controller, once it starts,

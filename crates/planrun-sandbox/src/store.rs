@@ -1197,6 +1197,27 @@ impl Store {
         self.commit_update(def, version, old, new, opts, scope, true)
     }
 
+    /// Set a namespace's `spec.finalizers` (PUT of its `finalize` subresource, the
+    /// only write that changes them: see [`Store::prepare_for_update`]); the rest of
+    /// the stored namespace stays as it is.
+    pub fn finalize_namespace(
+        &mut self,
+        def: &ResourceDef,
+        version: &str,
+        name: &str,
+        body: &Value,
+        opts: &WriteOpts,
+    ) -> Result<Value, ApiError> {
+        let old = self.get(def, "", name)?;
+        let mut new = old.clone();
+        new["spec"]["finalizers"] = body
+            .pointer("/spec/finalizers")
+            .cloned()
+            .unwrap_or(json!([]));
+        let scope = scope_of(def, false);
+        self.commit_update(def, version, old, new, opts, scope, true)
+    }
+
     /// Patch an object (PATCH); server-side apply may create it.
     #[expect(clippy::too_many_arguments, reason = "mirrors the request's parts")]
     pub fn patch(
@@ -1620,8 +1641,13 @@ pub fn scope_of(def: &ResourceDef, status: bool) -> Scope {
 }
 
 /// Keep only what a write may change: status writes change status (and nothing else),
-/// main-resource writes of kinds with a status subresource keep the stored status.
+/// main-resource writes of kinds with a status subresource keep the stored status,
+/// and main-resource writes keep what the registry keeps
+/// ([`Store::prepare_for_update`]).
 fn restrict(def: &ResourceDef, old: &Value, mut new: Value, scope: Scope) -> Value {
+    if scope != Scope::StatusOnly {
+        Store::prepare_for_update(def, old, &mut new);
+    }
     match scope {
         Scope::All => new,
         Scope::NoStatus => {
