@@ -103,6 +103,27 @@ fn a_rehearsal_refuses_a_cluster_not_named_or_production() {
     assert!(!state.exists());
 }
 
+/// `planrun rehearse PLAN` on `cluster`, its state in `state`, run from `dir`.
+async fn rehearse_on(
+    cluster: &realcluster::RealCluster,
+    dir: &Path,
+    plan: &Path,
+    state: &Path,
+) -> std::process::Output {
+    let mut cmd = planrun(dir);
+    cmd.arg("rehearse")
+        .arg(plan)
+        .arg("--state-dir")
+        .arg(state)
+        .arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .args(["--context", &cluster.context])
+        .timeout(std::time::Duration::from_secs(600));
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_rehearsed_on_a_real_cluster_is_seeded_and_ends_green() {
     let Some(cluster) = realcluster::shared().await else {
@@ -111,18 +132,7 @@ async fn a_plan_rehearsed_on_a_real_cluster_is_seeded_and_ends_green() {
     let dir = tempfile::tempdir().unwrap();
     let fixture = root().join("tests/fixtures/rehearse-cluster");
     let state = dir.path().join("state");
-    let mut cmd = planrun(dir.path());
-    cmd.arg("rehearse")
-        .arg(fixture.join("plan.toml"))
-        .arg("--state-dir")
-        .arg(&state)
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .args(["--context", &cluster.context])
-        .timeout(std::time::Duration::from_secs(600));
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
+    let out = rehearse_on(cluster, dir.path(), &fixture.join("plan.toml"), &state).await;
     let said = text(&out);
     eprintln!("{said}");
     assert_eq!(out.status.code(), Some(0), "{said}");
@@ -194,18 +204,8 @@ async fn the_flux_plan_rehearsed_on_a_real_control_plane_ends_green() {
     };
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let mut cmd = planrun(dir.path());
-    cmd.arg("rehearse")
-        .arg(root().join("plans/flux-rebuild.toml"))
-        .arg("--state-dir")
-        .arg(&state)
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .args(["--context", &cluster.context])
-        .timeout(std::time::Duration::from_secs(600));
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
+    let plan = root().join("plans/flux-rebuild.toml");
+    let out = rehearse_on(&cluster, dir.path(), &plan, &state).await;
     let said = text(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
     assert!(said.contains("run succeeded in "), "{said}");

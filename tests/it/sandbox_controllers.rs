@@ -90,6 +90,24 @@ fn scenario() -> Scenario {
     }
 }
 
+/// A sandbox with the namespace `web`; its state, a client, and web's Deployments.
+async fn web() -> (
+    Sandbox,
+    SandboxState,
+    kube::Client,
+    Api<k8s_openapi::api::apps::v1::Deployment>,
+) {
+    let sb = start_sandbox(
+        scenario(),
+        &["{apiVersion: v1, kind: Namespace, metadata: {name: web}}"],
+    )
+    .await;
+    let state = sb.state();
+    let client = sb.client().await.unwrap();
+    let api = Api::namespaced(client.clone(), "web");
+    (sb, state, client, api)
+}
+
 fn deployment(ns: &str, name: &str, image: &str, replicas: i64) -> String {
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}, app.kubernetes.io/part-of: flux}}}}\n    spec: {{containers: [{{name: manager, image: '{image}'}}]}}\n"
@@ -102,14 +120,7 @@ fn deployment(ns: &str, name: &str, image: &str, replicas: i64) -> String {
 /// (`realcluster` shows them); once the account exists, the pods come.
 #[tokio::test]
 async fn pods_wait_for_their_service_account() {
-    let sb = start_sandbox(
-        scenario(),
-        &["{apiVersion: v1, kind: Namespace, metadata: {name: web}}"],
-    )
-    .await;
-    let state = sb.state();
-    let client = sb.client().await.unwrap();
-    let api: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), "web");
+    let (sb, state, client, api) = web().await;
     let manifest: Value = serde_yaml::from_str(&deployment("web", "app", "nginx:1.27", 1).replace(
         "spec: {containers:",
         "spec: {serviceAccountName: app, containers:",
@@ -165,14 +176,7 @@ async fn pods_wait_for_their_service_account() {
 
 #[tokio::test]
 async fn a_deployment_runs_its_pods_and_they_go_with_it() {
-    let sb = start_sandbox(
-        scenario(),
-        &["{apiVersion: v1, kind: Namespace, metadata: {name: web}}"],
-    )
-    .await;
-    let state = sb.state();
-    let client = sb.client().await.unwrap();
-    let api: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), "web");
+    let (sb, state, _, api) = web().await;
     let manifest: Value = serde_yaml::from_str(&deployment("web", "app", "nginx:1.27", 2)).unwrap();
     api.patch("app", &PatchParams::apply("test"), &Patch::Apply(&manifest))
         .await
