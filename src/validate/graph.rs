@@ -89,7 +89,16 @@ pub fn build_graph(
     for (p, needs) in parsed.iter_mut().zip(needs_of) {
         p.task.needs = needs;
     }
-    report_cycles(&graph, parsed, errors);
+    // Cycles through every task, those with errors of their own too: a cycle is
+    // reported whatever else is wrong.
+    // In declaration order, so that a cycle is named from the task written first.
+    let mut nodes: Vec<(&str, &Needs)> = parsed
+        .iter()
+        .map(|p| (p.task.id.as_str(), &p.needs))
+        .chain(unparsed.iter().map(|(id, needs)| (id.as_str(), needs)))
+        .collect();
+    nodes.sort_by_key(|(id, _)| all_ids.get(*id).map(|span| span.start));
+    report_cycles(&nodes, errors);
     if errors.len() > before {
         return None;
     }
@@ -97,30 +106,51 @@ pub fn build_graph(
     Some(order)
 }
 
-/// One error per cycle, naming every task of it in order, labelled on each `needs`
-/// entry that closes a link of the cycle.
-fn report_cycles(graph: &DiGraph<TaskIdx, ()>, parsed: &[ParsedTask], errors: &mut Vec<PlanError>) {
-    for component in tarjan_scc(graph) {
+/// One error per cycle among `nodes` (each task's id and `needs`), naming every task
+/// of it in order, labelled on each `needs` entry that closes a link of the cycle.
+fn report_cycles(nodes: &[(&str, &Needs)], errors: &mut Vec<PlanError>) {
+    let index: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (*id, i))
+        .collect();
+    // `needed[i]`: the tasks task i needs.
+    let needed: Vec<Vec<usize>> = nodes
+        .iter()
+        .map(|(_, needs)| {
+            needs
+                .iter()
+                .filter_map(|(n, _)| index.get(n.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(nodes.len(), nodes.len());
+    for i in 0..nodes.len() {
+        graph.add_node(i);
+    }
+    for (i, needs) in needed.iter().enumerate() {
+        for &j in needs {
+            graph.add_edge(NodeIndex::new(j), NodeIndex::new(i), ());
+        }
+    }
+    for component in tarjan_scc(&graph) {
         let is_cycle = component.len() > 1 || graph.contains_edge(component[0], component[0]);
         if !is_cycle {
             continue;
         }
-        let members: Vec<TaskIdx> = component.iter().map(|n| graph[*n]).collect();
-        let cycle = find_cycle(parsed, &members);
-        let names: Vec<&str> = cycle.iter().map(|&i| parsed[i].task.id.as_str()).collect();
+        let members: Vec<usize> = component.iter().map(|n| graph[*n]).collect();
+        let cycle = find_cycle(&needed, &members);
+        let names: Vec<&str> = cycle.iter().map(|&i| nodes[i].0).collect();
         let mut text = names.join(" -> ");
         text.push_str(" -> ");
         text.push_str(names[0]);
         let mut error = PlanError::new(ErrorKind::Cycle, format!("dependency cycle: {text}"));
         // Edge a -> b in the cycle means b needs a; label b's `needs` entry for a.
         for (k, &task) in cycle.iter().enumerate() {
-            let needed = cycle[(k + cycle.len() - 1) % cycle.len()];
-            let needed_id = &parsed[needed].task.id;
-            if let Some((_, span)) = parsed[task].needs.iter().find(|(n, _)| n == needed_id) {
-                error = error.at(
-                    span.clone(),
-                    format!("`{}` needs `{needed_id}`", parsed[task].task.id),
-                );
+            let needed_id = nodes[cycle[(k + cycle.len() - 1) % cycle.len()]].0;
+            let (id, needs) = nodes[task];
+            if let Some((_, span)) = needs.iter().find(|(n, _)| n == needed_id) {
+                error = error.at(span.clone(), format!("`{id}` needs `{needed_id}`"));
             }
         }
         errors
@@ -131,15 +161,16 @@ fn report_cycles(graph: &DiGraph<TaskIdx, ()>, parsed: &[ParsedTask], errors: &m
 }
 
 /// A concrete cycle through the smallest-index member of a strongly connected
-/// component, in dependency order (each task needs the previous one).
-fn find_cycle(parsed: &[ParsedTask], members: &[TaskIdx]) -> Vec<TaskIdx> {
+/// component, in dependency order (each task needs the previous one); `needed[i]`:
+/// the tasks task i needs.
+fn find_cycle(needed: &[Vec<usize>], members: &[usize]) -> Vec<usize> {
     let start = *members.iter().min().expect("a component is never empty");
     // Walk "is needed by" edges inside the component, BFS for the shortest way back.
-    let mut parent: HashMap<TaskIdx, TaskIdx> = HashMap::new();
+    let mut parent: HashMap<usize, usize> = HashMap::new();
     let mut queue = std::collections::VecDeque::from([start]);
     while let Some(cur) = queue.pop_front() {
         for &next in members {
-            if !parsed[next].task.needs.contains(&cur) {
+            if !needed[next].contains(&cur) {
                 continue;
             }
             if next == start {

@@ -202,6 +202,29 @@ fn cycle_names_every_task_in_order() {
     check("cycle", &text, &[(ErrorKind::Cycle, 7)]);
 }
 
+/// A cycle through a task with a mistake of its own is named too: one pass reports
+/// every mistake.
+#[test]
+fn a_cycle_through_a_task_with_another_mistake_is_still_named() {
+    let text = format!(
+        "{HEADER}[tasks.a]\ntype = \"exec-script\"\ncommand = [\"true\"]\ntimout = \"1m\"\nneeds = [\"b\"]\n\n\
+         [tasks.b]\ntype = \"exec-script\"\ncommand = [\"true\"]\nneeds = [\"a\"]\n"
+    );
+    let error = invalid(&text, &[]);
+    let messages: Vec<String> = error.problems().map(|p| p.message.clone()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m == "dependency cycle: a -> b -> a"),
+        "{messages:?}"
+    );
+    assert_problems(
+        &text,
+        &error,
+        &[(ErrorKind::UnknownKey, 7), (ErrorKind::Cycle, 8)],
+    );
+}
+
 #[test]
 fn self_dependency_is_a_cycle() {
     let text = format!(
