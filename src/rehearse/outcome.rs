@@ -52,33 +52,40 @@ pub fn final_state(objects: &[Value]) -> Value {
     json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items})
 }
 
-/// The plan's latest run as it stood at one moment: its id and how long its journal
+/// A plan's latest run as it stood at one moment: its id and how long its journal
 /// was (every planrun process of a run appends to it, so a run made or continued
 /// since shows as another id or another length).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunsMark(Option<(String, u64)>);
-
-impl RunsMark {
-    /// The plan's latest run under `state_dir`, now.
-    pub fn now(state_dir: &Path, plan_name: &str) -> Self {
-        let state = PlanState::new(state_dir, plan_name);
-        Self(state.latest().ok().flatten().map(|id| {
-            let len = std::fs::metadata(state.journal_path(&id)).map_or(0, |m| m.len());
-            (id, len)
-        }))
-    }
+#[derive(Debug, Clone)]
+pub struct RunsMark {
+    state: PlanState,
+    latest: Option<(String, u64)>,
 }
 
-/// The run made or continued since `before` was marked: the plan's latest run under
-/// `state_dir`, unless it is still exactly as marked (then nothing ran, and the
-/// latest run is an earlier one).
-pub fn run_since(state_dir: &Path, plan_name: &str, before: &RunsMark) -> Option<RunDir> {
-    let now = RunsMark::now(state_dir, plan_name);
-    if &now == before {
-        return None;
+impl RunsMark {
+    /// The latest run of plan `plan_name` under `state_dir`, now.
+    pub fn now(state_dir: &Path, plan_name: &str) -> Self {
+        Self::of(PlanState::new(state_dir, plan_name))
     }
-    let (id, _) = now.0?;
-    Some(PlanState::new(state_dir, plan_name).run_dir(&id))
+
+    fn of(state: PlanState) -> Self {
+        let latest = state.latest().ok().flatten().map(|id| {
+            let len = std::fs::metadata(state.journal_path(&id)).map_or(0, |m| m.len());
+            (id, len)
+        });
+        Self { state, latest }
+    }
+
+    /// The run made or continued since this mark: the plan's latest run, unless it
+    /// is still exactly as marked (then nothing ran, and the latest run is an
+    /// earlier one).
+    pub fn run_since(&self) -> Option<RunDir> {
+        let now = Self::of(self.state.clone());
+        if now.latest == self.latest {
+            return None;
+        }
+        let (id, _) = now.latest?;
+        Some(self.state.run_dir(&id))
+    }
 }
 
 /// Writes `sandbox-final.yaml` into the run's directory; returns its path.
@@ -151,10 +158,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = PlanState::new(dir.path(), "p");
         let none = RunsMark::now(dir.path(), "p");
-        assert_eq!(run_since(dir.path(), "p", &none), None, "no run at all");
+        assert_eq!(none.run_since(), None, "no run at all");
 
         journal(&state, "r1", 10);
-        let found = run_since(dir.path(), "p", &none).map(|r| r.path().to_path_buf());
+        let found = none.run_since().map(|r| r.path().to_path_buf());
         assert_eq!(
             found,
             Some(state.run_dir("r1").path().to_path_buf()),
@@ -162,14 +169,10 @@ mod tests {
         );
 
         let mark = RunsMark::now(dir.path(), "p");
-        assert_eq!(
-            run_since(dir.path(), "p", &mark),
-            None,
-            "a run refused: nothing written"
-        );
+        assert_eq!(mark.run_since(), None, "a run refused: nothing written");
 
         journal(&state, "r1", 20);
-        let found = run_since(dir.path(), "p", &mark).map(|r| r.path().to_path_buf());
+        let found = mark.run_since().map(|r| r.path().to_path_buf());
         assert_eq!(
             found,
             Some(state.run_dir("r1").path().to_path_buf()),
@@ -178,7 +181,7 @@ mod tests {
 
         let mark = RunsMark::now(dir.path(), "p");
         journal(&state, "r2", 20);
-        let found = run_since(dir.path(), "p", &mark).map(|r| r.path().to_path_buf());
+        let found = mark.run_since().map(|r| r.path().to_path_buf());
         assert_eq!(
             found,
             Some(state.run_dir("r2").path().to_path_buf()),

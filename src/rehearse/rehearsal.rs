@@ -251,14 +251,7 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
             other: None,
         };
         let fault = fault.as_ref().map(|f| f.description.as_str());
-        return Ok(conclude(
-            opts,
-            &world,
-            (&name, &before),
-            code,
-            fault,
-            &ending,
-        ));
+        return Ok(conclude(opts, &world, &before, code, fault, &ending));
     }
     let (code, ending) = runtime.block_on(async {
         let sandbox = Sandbox::start(SandboxConfig::with_scenario(scenario))
@@ -353,7 +346,7 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
     let code = conclude(
         opts,
         &world,
-        (&name, &before),
+        &before,
         code,
         fault.as_ref().map(|f| f.description.as_str()),
         &ending,
@@ -473,7 +466,7 @@ fn announce(
 fn conclude(
     opts: &RehearseOptions,
     world: &World,
-    (plan_name, before): (&str, &outcome::RunsMark),
+    before: &outcome::RunsMark,
     mut code: i32,
     fault: Option<&str>,
     ending: &Ending,
@@ -494,9 +487,10 @@ fn conclude(
     for a in &ending.activity {
         say(&format!("rehearsal: sandbox: {}", a.text));
     }
-    let on_sandbox = !opts.dry_run && opts.kubeconfig.is_none();
-    let run = outcome::run_since(&world.state_dir, plan_name, before).filter(|_| on_sandbox);
-    if on_sandbox && run.is_none() {
+    // A rehearsal on the sandbox leaves its final state in its run, a dry run none.
+    let leaves_state = !opts.dry_run && opts.kubeconfig.is_none();
+    let run = before.run_since().filter(|_| leaves_state);
+    if leaves_state && run.is_none() {
         say(&format!(
             "rehearsal: the run never began: no {} is written (the earlier runs keep theirs)",
             outcome::FINAL_STATE

@@ -104,24 +104,20 @@ impl Store {
         let Some(new) = new.as_object_mut() else {
             return;
         };
-        let kept = old.pointer("/spec/finalizers");
-        let spec = match new.get_mut("spec") {
-            Some(Value::Object(spec)) => spec,
-            None | Some(Value::Null) if kept.is_some() => {
-                new.insert("spec".to_owned(), json!({}));
-                match new.get_mut("spec") {
-                    Some(Value::Object(spec)) => spec,
-                    _ => return,
+        match old.pointer("/spec/finalizers") {
+            Some(kept) => {
+                let spec = new.entry("spec").or_insert(Value::Null);
+                if spec.is_null() {
+                    *spec = json!({});
+                }
+                if let Some(spec) = spec.as_object_mut() {
+                    spec.insert("finalizers".to_owned(), kept.clone());
                 }
             }
-            _ => return,
-        };
-        match kept {
-            Some(kept) => {
-                spec.insert("finalizers".to_owned(), kept.clone());
-            }
             None => {
-                spec.remove("finalizers");
+                if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                    spec.remove("finalizers");
+                }
             }
         }
     }
