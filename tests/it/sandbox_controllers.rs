@@ -174,6 +174,37 @@ async fn pods_wait_for_their_service_account() {
     sb.shutdown().await;
 }
 
+/// A ReplicaSet saved while its pods were refused (a rehearsal's saved cluster,
+/// restored on resume) tries again once seeded: the timers of its retries were not
+/// saved with it.
+#[tokio::test]
+async fn a_replica_set_saved_with_its_pods_refused_tries_again() {
+    let sb = start_sandbox(
+        scenario(),
+        &[
+            "{apiVersion: v1, kind: Namespace, metadata: {name: web}}",
+            "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: app-1, namespace: web}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: app}}\n  template:\n    metadata: {labels: {app: app}}\n    spec: {serviceAccountName: app, containers: [{name: manager, image: 'nginx:1.27'}]}\nstatus:\n  replicas: 0\n  conditions: [{type: ReplicaFailure, status: 'True', reason: FailedCreate, message: refused}]\n",
+        ],
+    )
+    .await;
+    let state = sb.state();
+    assert!(pods(&state, "web").is_empty());
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        Api::namespaced(sb.client().await.unwrap(), "web");
+    accounts
+        .create(
+            &Default::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "app"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    until(&state, "the pod created", || {
+        (pods(&state, "web").len() == 1).then_some(())
+    })
+    .await;
+    sb.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_deployment_runs_its_pods_and_they_go_with_it() {
     let (sb, state, _, api) = web().await;

@@ -531,14 +531,33 @@ impl Store {
     }
 
     /// After seeding: every Deployment and ReplicaSet reconciled, as if the cluster
-    /// had been running (new pods Ready at once; pods saved Pending get ready again).
+    /// had been running (new pods Ready at once; pods saved Pending get ready again;
+    /// a ReplicaSet saved with its pods refused tries again, its retries' timers not
+    /// being saved).
     pub(super) fn reconcile_workloads(&mut self) {
+        let refused_before: Vec<(String, String)> = self
+            .keys_of(&replica_sets())
+            .into_iter()
+            .filter(|(ns, name)| {
+                self.get_opt(&replica_sets(), ns, name)
+                    .and_then(replica_failure)
+                    .is_some()
+            })
+            .collect();
         let deployments: Vec<(String, String)> = self.keys_of(&deployments());
         for (ns, name) in deployments {
             self.sync_deployment(&ns, &name, true);
         }
         for (ns, name) in self.keys_of(&replica_sets()) {
             self.sync_replica_set(&ns, &name, true);
+        }
+        // Those refused anew scheduled their first try as they were refused.
+        for (ns, name) in refused_before {
+            self.schedule(Scheduled::RetryReplicaSet {
+                ns,
+                name,
+                after: RETRY_FIRST,
+            });
         }
         let delay = self.scenario.deployment_ready_delay.duration();
         for (ns, name) in self.keys_of(&pods()) {
