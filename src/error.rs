@@ -39,12 +39,19 @@ impl From<crate::journal::StartError> for Error {
         match e {
             StartError::Invalid(report) => Error::Invalid(report),
             StartError::Refused(refusal) => Error::Refused(Report::new(*refusal)),
-            StartError::Locked(lock) => match *lock {
-                // The state directory failing is planrun failing, not a refusal.
-                io @ crate::journal::LockError::Io { .. } => Error::Internal(Report::new(io)),
-                held => Error::Refused(Report::new(held)),
-            },
+            StartError::Locked(lock) => Error::from(*lock),
             StartError::Journal(journal) => Error::Internal(Report::new(journal)),
+        }
+    }
+}
+
+/// A lock another process holds is a refusal; the state directory failing is
+/// planrun failing.
+impl From<crate::journal::LockError> for Error {
+    fn from(e: crate::journal::LockError) -> Self {
+        match e {
+            io @ crate::journal::LockError::Io { .. } => Error::Internal(Report::new(io)),
+            held => Error::Refused(Report::new(held)),
         }
     }
 }

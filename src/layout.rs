@@ -19,6 +19,8 @@
 //!       <task id>.plan.sha256    the plan's digest: `pulumi up --plan` runs only that plan
 //!       kube/kubeconfig          children's current context, while the run goes (0700/0600)
 //!     sandbox/                   a rehearsal's simulated world (rehearsals only)
+//!     sandbox.previous/          the world before it, kept until the next run begins
+//!     rehearsal.lock             held by the planrun process rehearsing the plan
 //! ```
 //!
 //! Rehearsals keep the same tree under their own state directory,
@@ -50,6 +52,8 @@ const LATEST_FILE: &str = "latest";
 const TIMINGS_FILE: &str = "timings.json";
 const RUNS_DIR: &str = "runs";
 const SANDBOX_DIR: &str = "sandbox";
+const SANDBOX_PREVIOUS_DIR: &str = "sandbox.previous";
+const REHEARSAL_LOCK_FILE: &str = "rehearsal.lock";
 const JOURNAL_FILE: &str = "journal";
 const EVENTS_FILE: &str = "events.jsonl";
 const REPORT_FILE: &str = "report.md";
@@ -225,6 +229,17 @@ impl PlanDir {
     /// A rehearsal's simulated world (kubeconfig, tools, saved cluster).
     pub fn sandbox_dir(&self) -> PathBuf {
         self.path.join(SANDBOX_DIR)
+    }
+
+    /// The simulated world a new rehearsal replaced, kept until its run begins.
+    pub fn sandbox_previous_dir(&self) -> PathBuf {
+        self.path.join(SANDBOX_PREVIOUS_DIR)
+    }
+
+    /// The lock file held while a planrun process rehearses the plan (beside the
+    /// plan lock its run takes).
+    pub fn rehearsal_lock_path(&self) -> PathBuf {
+        self.path.join(REHEARSAL_LOCK_FILE)
     }
 }
 

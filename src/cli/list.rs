@@ -39,6 +39,7 @@ pub fn render(plan: &ValidatedPlan) -> String {
                 VarOrigin::Plan => "",
                 VarOrigin::Env => " (from environment)",
                 VarOrigin::CommandLine => " (from --var)",
+                VarOrigin::StandIn => " (a stand-in: its environment variable is not set)",
             };
             let _ = writeln!(out, "  {} = {value}{origin}", var.name);
         }

@@ -178,8 +178,9 @@ pub(crate) fn print(text: &str) -> Result<(), Error> {
         .map_err(|e| Error::Internal(miette::miette!("cannot write the output: {e}")))
 }
 
-/// Loads and validates the plan named by `args`; an unreadable or invalid plan is
-/// a usage error (exit 2): nothing ran.
+/// Loads and validates the plan named by `args` to check, list or draw it (a
+/// variable whose environment variable is not set gets a stand-in, with a
+/// warning); an unreadable or invalid plan is a usage error (exit 2): nothing ran.
 pub fn load(args: &PlanArgs) -> Result<crate::validate::ValidatedPlan, Error> {
-    crate::validate::load_and_validate(&args.plan, &args.vars).map_err(Error::Invalid)
+    crate::validate::load_to_check(&args.plan, &args.vars).map_err(Error::Invalid)
 }

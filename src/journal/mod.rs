@@ -26,7 +26,7 @@ mod writer;
 
 pub use error::JournalError;
 pub use history::{RecordedState, RunHistory};
-pub use lock::{LockError, live_holder};
+pub use lock::{LockError, PlanLock, live_holder};
 pub use plan_state::PlanState;
 pub use reader::Journal;
 pub use record::{FORMAT_VERSION, ProcessInfo, Record, RecordedOutcome, RunStarted, VarOverrides};

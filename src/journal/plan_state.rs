@@ -46,16 +46,30 @@ impl PlanState {
 
     /// Takes the plan's lock (see [`PlanLock`]), creating the directory if needed.
     pub fn lock(&self) -> Result<PlanLock, LockError> {
+        self.acquire(
+            &self.dir.lock_path(),
+            &format!("plan `{}`", self.plan_name()),
+        )
+    }
+
+    /// Takes the plan's rehearsal lock: one rehearsal of the plan at a time, so that
+    /// none replaces the simulated world another one runs in. The rehearsal's run
+    /// takes the plan's lock beside it.
+    pub fn lock_rehearsal(&self) -> Result<PlanLock, LockError> {
+        self.acquire(
+            &self.dir.rehearsal_lock_path(),
+            &format!("a rehearsal of plan `{}`", self.plan_name()),
+        )
+    }
+
+    fn acquire(&self, path: &Path, what: &str) -> Result<PlanLock, LockError> {
         let dir = self.dir.path();
         layout::create_private_dir(dir).map_err(|source| LockError::Io {
             action: "create the state directory",
             path: dir.to_owned(),
             source,
         })?;
-        PlanLock::acquire(
-            &self.dir.lock_path(),
-            &format!("plan `{}`", self.plan_name()),
-        )
+        PlanLock::acquire(path, what)
     }
 
     /// Ids of the runs that have a journal, oldest first by id.

@@ -75,6 +75,11 @@ impl RunsMark {
         Self { state, latest }
     }
 
+    /// The id of the plan's latest run as marked.
+    pub fn latest_id(&self) -> Option<&str> {
+        self.latest.as_ref().map(|(id, _)| id.as_str())
+    }
+
     /// The run made or continued since this mark: the plan's latest run, unless it
     /// is still exactly as marked (then nothing ran, and the latest run is an
     /// earlier one).

@@ -35,6 +35,7 @@ use planrun::cli::OutputFormat;
 use planrun::console::{say, say_aside, settle};
 use planrun::error::Error;
 use planrun::exec::process::{GroupRegistry, ProcessGroup, ProcessGuard};
+use planrun::journal::{LockError, PlanState};
 use planrun::layout;
 use planrun::signals::StopSignals;
 use planrun_sandbox::{Sandbox, SandboxConfig, Scenario, Snapshot};
@@ -133,6 +134,29 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
         .clone()
         .unwrap_or_else(|| layout::default_rehearsal_state_dir(&opts.plan));
     let world = World::new(&state_dir, &name);
+    // One rehearsal of a plan at a time, so that none replaces the world another
+    // one runs in; held until this process ends.
+    let plan_state = PlanState::new(&world.state_dir, &name);
+    let _rehearsing = plan_state.lock_rehearsal()?;
+    // The runs as they are before the run starts: a run refused before it started
+    // leaves them so, and then no run's directory is this rehearsal's.
+    let before = outcome::RunsMark::now(&world.state_dir, &name);
+    if world.settle(before.latest_id()).map_err(internal)? {
+        say(
+            "rehearsal: the world of the latest run is back: the rehearsal that replaced it ended before its run began",
+        );
+    }
+    // A run of the plan in the rehearsal's state directory that outlived its
+    // rehearsal (killed) still works in this world: leave it be.
+    let run_lock = plan_state.dir().lock_path();
+    if let Some(holder) = planrun::journal::live_holder(&run_lock) {
+        return Err(LockError::Held {
+            what: format!("a run of plan `{name}` in the rehearsal's state directory"),
+            path: run_lock,
+            holder: Some(holder),
+        }
+        .into());
+    }
 
     // The run's variables: the rehearsal's, the repository copy, the plan's own value
     // for what another fault would change (so a resume without the fault undoes it),
@@ -169,7 +193,9 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
         None
     } else {
         let template = spec.repo.as_ref().map(|r| spec.resolve(&r.template));
-        world.reset(template.as_deref()).map_err(internal)?;
+        world
+            .reset(template.as_deref(), before.latest_id())
+            .map_err(internal)?;
         if spec.repo.is_none() {
             world
                 .copy_plan_dir(&plan_dir(&opts.plan), &world.state_dir)
@@ -202,10 +228,6 @@ pub fn rehearse(opts: &RehearseOptions) -> Result<i32, Error> {
             .install_tools(&spec.tools_yaml().map_err(invalid)?)
             .map_err(internal)?
     };
-
-    // The runs as they are before the run starts: a run refused before it started
-    // leaves them so, and then no run's directory is this rehearsal's.
-    let before = outcome::RunsMark::now(&world.state_dir, &name);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -487,9 +509,21 @@ fn conclude(
     for a in &ending.activity {
         say(&format!("rehearsal: sandbox: {}", a.text));
     }
+    let began = before.run_since();
+    // A world this rehearsal replaced goes back if no run began in the new one.
+    match world.finish(began.is_some()) {
+        Ok(true) => say(
+            "rehearsal: the run never began: the world of the latest run is back as it was (`--resume` continues that run)",
+        ),
+        Ok(false) => {}
+        Err(e) => say(&format!(
+            "rehearsal: {e}: {}",
+            std::error::Error::source(&e).map_or_else(String::new, ToString::to_string)
+        )),
+    }
     // A rehearsal on the sandbox leaves its final state in its run, a dry run none.
     let leaves_state = !opts.dry_run && opts.kubeconfig.is_none();
-    let run = before.run_since().filter(|_| leaves_state);
+    let run = began.filter(|_| leaves_state);
     if leaves_state && run.is_none() {
         say(&format!(
             "rehearsal: the run never began: no {} is written (the earlier runs keep theirs)",

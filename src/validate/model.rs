@@ -110,6 +110,9 @@ pub enum VarOrigin {
     Plan,
     Env,
     CommandLine,
+    /// Its environment variable is not set: a stand-in, to check the plan
+    /// ([`Unset::StandIn`](super::Unset::StandIn)); never in a run.
+    StandIn,
 }
 
 /// One task with everything resolved.

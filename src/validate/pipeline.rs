@@ -11,11 +11,11 @@ use toml::de::{DeTable, DeValue};
 use super::document::{deserialize, key_span, str_items};
 use super::error::{ErrorKind, InvalidPlan, PlanError, PlanWarnings};
 use super::graph::build_graph;
-use super::model::{PlanHeader, ValidatedPlan};
+use super::model::{PlanHeader, ValidatedPlan, VarOrigin};
 use super::task::{ApplySource, TaskKind};
 use super::task_ref::check_references;
 use super::task_table::{ParsedTask, TaskContext, exported_name, parse_task};
-use super::vars::resolve_vars;
+use super::vars::{Unset, resolve_vars};
 use crate::plan::{PlanSource, RawHeader};
 use crate::redact::Redactor;
 
@@ -43,17 +43,35 @@ fn link_captures(parsed: &mut [ParsedTask]) {
     }
 }
 
-/// Reads and validates a plan file. `overrides` are `--var` pairs.
+/// Reads and validates a plan file to run it. `overrides` are `--var` pairs.
 pub fn load_and_validate(
     path: &Path,
     overrides: &[(String, String)],
 ) -> miette::Result<ValidatedPlan> {
+    load(path, overrides, Unset::Invalid)
+}
+
+/// Reads and validates a plan file to check, list or draw it: a variable whose
+/// environment variable is not set gets a stand-in and a warning
+/// ([`Unset::StandIn`]). Such a plan never runs.
+pub fn load_to_check(path: &Path, overrides: &[(String, String)]) -> miette::Result<ValidatedPlan> {
+    load(path, overrides, Unset::StandIn)
+}
+
+fn load(
+    path: &Path,
+    overrides: &[(String, String)],
+    unset: Unset,
+) -> miette::Result<ValidatedPlan> {
     let source = PlanSource::read(path)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot read plan {}", path.display()))?;
-    validate(Arc::new(source), overrides, &|name| {
-        std::env::var(name).ok()
-    })
+    validate_with(
+        Arc::new(source),
+        overrides,
+        &|name| std::env::var(name).ok(),
+        unset,
+    )
     .map_err(miette::Report::new)
 }
 
@@ -89,11 +107,22 @@ fn export_vars(
     out
 }
 
-/// Validates a plan, reporting every problem at once.
+/// Validates a plan to run it, reporting every problem at once.
 pub fn validate(
     source: Arc<PlanSource>,
     overrides: &[(String, String)],
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ValidatedPlan, InvalidPlan> {
+    validate_with(source, overrides, env, Unset::Invalid)
+}
+
+/// Validates a plan, reporting every problem at once; `unset` says what a variable
+/// whose environment variable is not set gets.
+pub fn validate_with(
+    source: Arc<PlanSource>,
+    overrides: &[(String, String)],
+    env: &dyn Fn(&str) -> Option<String>,
+    unset: Unset,
 ) -> Result<ValidatedPlan, InvalidPlan> {
     let invalid =
         |errors| InvalidPlan::new(source.named(), source.path().display().to_string(), errors);
@@ -189,9 +218,22 @@ pub fn validate(
         None => None,
     };
     let vars_span = vars_table.as_ref().map(|(_, span)| span.clone());
-    let vars = resolve_vars(vars_table, overrides, env, &builtins, &mut errors);
+    let mut stand_ins = Vec::new();
+    let vars = resolve_vars(
+        vars_table,
+        overrides,
+        env,
+        unset,
+        &builtins,
+        &mut errors,
+        &mut stand_ins,
+    );
     let redactor = Redactor::new();
-    for var in vars.iter().filter(|v| v.secret) {
+    // A stand-in is no secret: masking it would hide the word wherever it stands.
+    for var in vars
+        .iter()
+        .filter(|v| v.secret && v.origin != VarOrigin::StandIn)
+    {
         redactor.add_secret(&var.value);
     }
     let values: HashMap<String, String> = vars
@@ -269,7 +311,8 @@ pub fn validate(
     let (Some(header), Some(order), true) = (header, order, errors.is_empty()) else {
         return Err(invalid(errors));
     };
-    let warnings = cx.warnings.take();
+    let mut warnings = cx.warnings.take();
+    warnings.extend(stand_ins);
     let warnings = (!warnings.is_empty()).then(|| {
         PlanWarnings::new(
             source.named(),

@@ -15,14 +15,30 @@ use planrun_text::did_you_mean;
 /// Variables every plan has without declaring them.
 pub const BUILTIN_VARS: &[&str] = &["plan_dir", "plan_name"];
 
+/// What a variable taken from an environment variable that is not set gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unset {
+    /// Nothing: the plan is invalid, since a run needs the value.
+    Invalid,
+    /// [`STAND_IN`], with a warning: to check, list or draw a plan where its
+    /// secrets are not at hand (a CI job, another terminal), nothing runs.
+    StandIn,
+}
+
+/// The value [`Unset::StandIn`] gives: a word any name, path or argument takes.
+pub const STAND_IN: &str = "stand-in";
+
 /// Resolves the `[vars]` table. `env` looks environment variables up (injected so
-/// tests need not touch the process environment).
+/// tests need not touch the process environment); `unset` says what a variable
+/// whose environment variable is not set gets (a warning goes to `warnings`).
 pub fn resolve_vars(
     table: Option<(&Table<'_>, Range<usize>)>,
     overrides: &[(String, String)],
     env: &dyn Fn(&str) -> Option<String>,
+    unset: Unset,
     builtins: &[(&str, String)],
     errors: &mut Vec<PlanError>,
+    warnings: &mut Vec<PlanError>,
 ) -> Vec<Variable> {
     let mut vars = Vec::new();
     let mut declared: HashMap<String, Range<usize>> = HashMap::new();
@@ -85,6 +101,20 @@ pub fn resolve_vars(
                 (Some((_, v)), _, _) => (v.clone(), VarOrigin::CommandLine),
                 (None, Some(v), _) => (v, VarOrigin::Env),
                 (None, None, Some(v)) => (v, VarOrigin::Plan),
+                (None, None, None) if unset == Unset::StandIn && spec.env.is_some() => {
+                    let var = spec.env.as_deref().unwrap_or_default();
+                    warnings.push(
+                        PlanError::new(
+                            ErrorKind::MissingField,
+                            format!("variable `{name}` has no value here: {var} is not set"),
+                        )
+                        .at(span, "checked with a stand-in value")
+                        .help(format!(
+                            "its uses were checked with the value `{STAND_IN}`; a run needs {var} set (or `--var {name}=...`)"
+                        )),
+                    );
+                    (STAND_IN.to_owned(), VarOrigin::StandIn)
+                }
                 (None, None, None) => {
                     let help = match &spec.env {
                         Some(var) => {

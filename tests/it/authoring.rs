@@ -76,6 +76,60 @@ fn every_template_validates_and_rehearses_green_where_it_is_written() {
 }
 
 #[test]
+fn a_plan_whose_secret_is_not_in_the_environment_is_checked_with_a_stand_in_and_never_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let plan = "examples/db-migration.toml";
+    let state = tempfile::tempdir().unwrap();
+    let without_secret = |args: &[&str]| {
+        Command::new(assert_cmd::cargo::cargo_bin!("planrun"))
+            .current_dir(root)
+            .env("NO_COLOR", "1")
+            .env_remove("PGPASSWORD")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // Checked, listed and drawn where the secret is not at hand (a CI job).
+    let o = without_secret(&["validate", plan]);
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("variable `pg_password` has no value here: PGPASSWORD is not set"),
+        "{said}"
+    );
+    assert!(
+        said.contains("is valid") && said.contains("1 warning"),
+        "{said}"
+    );
+    let o = without_secret(&["list", plan]);
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("pg_password = ******** (a stand-in"),
+        "{said}"
+    );
+    let o = without_secret(&["graph", plan, "--format", "mermaid"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A run needs the value: refused before anything runs, even a dry run.
+    for run in [&["run", plan][..], &["run", plan, "--dry-run"]] {
+        let mut args = run.to_vec();
+        args.extend(["--state-dir", state.path().to_str().unwrap()]);
+        let o = without_secret(&args);
+        let said = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{run:?}: {said}");
+        assert!(
+            said.contains("variable `pg_password` has no value")
+                && said.contains("set the environment variable PGPASSWORD"),
+            "{run:?}: {said}"
+        );
+    }
+    assert!(
+        std::fs::read_dir(state.path()).unwrap().next().is_none(),
+        "a refused run wrote state"
+    );
+}
+
+#[test]
 fn inside_the_repository_the_schema_line_points_at_its_schema() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir_in(root.join("target")).unwrap();

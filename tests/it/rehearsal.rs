@@ -451,6 +451,47 @@ fn a_refused_rehearsal_leaves_the_earlier_runs_final_state_as_it_was() {
     );
 }
 
+#[test]
+fn a_rehearsal_whose_run_never_began_leaves_the_earlier_runs_world_to_resume() {
+    let (out, state) = rehearse_fault("stuck-namespace");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let saved = sandbox_dir(state.path()).join("cluster.json");
+    let earlier = std::fs::read(&saved).unwrap();
+    // Refused by its preflight, then a dry run: neither run begins.
+    for (args, code) in [(&["--fault", "missing-secret"][..], 3), (&["--dry-run"], 0)] {
+        let out = planrun(&root())
+            .arg("rehearse")
+            .arg(plan())
+            .args(args)
+            .arg("--state-dir")
+            .arg(state.path())
+            .output()
+            .unwrap();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {all}");
+        assert!(
+            all.contains("the world of the latest run is back as it was"),
+            "{args:?}: {all}"
+        );
+        assert!(
+            std::fs::read(&saved).unwrap() == earlier,
+            "{args:?} left another cluster in place of the failed run's: {all}"
+        );
+    }
+    // The failed run resumes in its own world: what it did is not done again.
+    let out = planrun(&root())
+        .arg("rehearse")
+        .arg(plan())
+        .args(["--resume", "--state-dir"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("delete-flux-namespace done earlier"), "{all}");
+    assert_desired_end_state(&cluster(state.path()));
+}
+
 /// The old Flux is still there, untouched: nothing was deleted.
 fn assert_nothing_deleted(state: &Path) {
     let objects = cluster(state);
@@ -742,6 +783,25 @@ fn an_interrupted_rehearsal_resumes_to_green_without_repeating_finished_tasks() 
         count(&tool_calls(state.path()), "pulumi", "up") == 1
             && std::fs::read_dir(&locks).is_ok_and(|mut d| d.next().is_some())
     });
+    // A second rehearsal of the plan meanwhile is refused before it touches the
+    // world the first one runs in.
+    let second = planrun(&root())
+        .arg("rehearse")
+        .arg(plan())
+        .arg("--state-dir")
+        .arg(state.path())
+        .output()
+        .unwrap();
+    let said = text(&second);
+    assert_eq!(second.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("a rehearsal of plan `flux-rebuild` is already running"),
+        "{said}"
+    );
+    assert!(
+        std::fs::read_dir(&locks).is_ok_and(|mut d| d.next().is_some()),
+        "the second rehearsal replaced the first one's world: {said}"
+    );
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     events.extend(lines.map(|l| serde_json::from_str::<Value>(&l.unwrap()).unwrap()));
