@@ -26,6 +26,9 @@ pub enum ErrorKind {
     UnquotableReference,
     /// A `{{ raw(name) }}` in a script: pasted as written (a warning).
     RawReference,
+    /// A variable whose environment variable is not set, checked with a stand-in
+    /// (a warning; see [`Unset::StandIn`](super::Unset::StandIn)).
+    StandIn,
 }
 
 impl ErrorKind {
@@ -46,7 +49,13 @@ impl ErrorKind {
             ErrorKind::ConflictingFields => "planrun::conflicting_fields",
             ErrorKind::UnquotableReference => "planrun::unquotable_reference",
             ErrorKind::RawReference => "planrun::raw_reference",
+            ErrorKind::StandIn => "planrun::stand_in",
         }
+    }
+
+    /// Whether it is said as a warning: the plan is still valid.
+    pub fn is_warning(self) -> bool {
+        matches!(self, ErrorKind::RawReference | ErrorKind::StandIn)
     }
 }
 
@@ -118,7 +127,10 @@ impl Diagnostic for PlanDiagnostic {
     }
 
     fn severity(&self) -> Option<miette::Severity> {
-        (self.error.kind == ErrorKind::RawReference).then_some(miette::Severity::Warning)
+        self.error
+            .kind
+            .is_warning()
+            .then_some(miette::Severity::Warning)
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {

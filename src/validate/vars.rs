@@ -105,7 +105,7 @@ pub fn resolve_vars(
                     let var = spec.env.as_deref().unwrap_or_default();
                     warnings.push(
                         PlanError::new(
-                            ErrorKind::MissingField,
+                            ErrorKind::StandIn,
                             format!("variable `{name}` has no value here: {var} is not set"),
                         )
                         .at(span, "checked with a stand-in value")

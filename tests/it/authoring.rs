@@ -101,6 +101,10 @@ fn a_plan_whose_secret_is_not_in_the_environment_is_checked_with_a_stand_in_and_
         said.contains("is valid") && said.contains("1 warning"),
         "{said}"
     );
+    assert!(
+        said.contains("Warning: planrun::stand_in") && !said.contains("Error:"),
+        "{said}"
+    );
     let o = without_secret(&["list", plan]);
     let said = text(&o);
     assert_eq!(o.status.code(), Some(0), "{said}");
