@@ -494,7 +494,11 @@ async fn crds_serve_custom_resources_and_leave_discovery_when_deleted() {
     .unwrap();
     repos.create(&PostParams::default(), &held).await.unwrap();
 
-    let crd_uid = crds.get(name).await.unwrap().metadata.uid.unwrap();
+    let live = crds.get(name).await.unwrap();
+    // No finalizer until the delete adds the cleanup one (apiextensions-apiserver
+    // v0.36.3 `pkg/registry/customresourcedefinition/etcd.go`, `REST.Delete`).
+    assert_eq!(live.metadata.finalizers, None);
+    let crd_uid = live.metadata.uid.unwrap();
     let deleted = crds
         .delete(name, &DeleteParams::default())
         .await
@@ -502,6 +506,11 @@ async fn crds_serve_custom_resources_and_leave_discovery_when_deleted() {
         .left()
         .unwrap();
     assert!(deleted.metadata.deletion_timestamp.is_some());
+    assert_eq!(deleted.metadata.deletion_grace_period_seconds, None);
+    assert_eq!(
+        deleted.metadata.finalizers.as_deref(),
+        Some(&["customresourcecleanup.apiextensions.k8s.io".to_owned()][..])
+    );
     let terminating = deleted
         .status
         .unwrap()

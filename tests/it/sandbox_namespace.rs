@@ -5,9 +5,12 @@
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+};
 use kube::runtime::wait::{await_condition, conditions};
 use planrun_sandbox::{NamespaceKnob, Scenario};
+use serde_json::json;
 
 use crate::support::{DEADLINE, FLUX_CRDS, fast, start_sandbox};
 
@@ -137,9 +140,9 @@ async fn a_namespace_written_again_without_its_spec_still_takes_its_content_when
 }
 
 /// The same rehearsal's CRDs: seeded again (a PUT without `metadata.finalizers`),
-/// then deleted. The delete adds the cleanup finalizer back, so the custom resources
-/// go with their CRD: made again, it serves none of the old ones (which would
-/// otherwise hold their namespace's deletion for ever).
+/// then deleted. A CRD has no finalizer until its delete adds the cleanup one, so the
+/// custom resources go with their CRD: made again, it serves none of the old ones
+/// (which would otherwise hold their namespace's deletion for ever).
 #[tokio::test]
 async fn a_crd_written_again_without_its_finalizer_still_takes_its_custom_resources() {
     let sandbox = start_sandbox(
@@ -213,5 +216,150 @@ async fn a_crd_written_again_without_its_finalizer_still_takes_its_custom_resour
             .map(|r| &r.metadata.name)
             .collect::<Vec<_>>()
     );
+    sandbox.shutdown().await;
+}
+
+fn spec_finalizers(ns: &Namespace) -> Vec<String> {
+    ns.spec
+        .as_ref()
+        .and_then(|s| s.finalizers.clone())
+        .unwrap_or_default()
+}
+
+/// What the namespace registry does with `spec.finalizers` (kubernetes v1.36.3
+/// `pkg/registry/core/namespace/strategy.go`, `storage/storage.go`): a create adds
+/// `kubernetes` to the client's and makes the phase Active; a write to the namespace
+/// keeps them; its `finalize` subresource, served for PUT alone, replaces all but the
+/// status. Deleted, the namespace controller takes its content and its own finalizer,
+/// and the others hold the namespace until a `finalize` PUT takes them.
+#[tokio::test]
+async fn namespace_finalizers_change_only_through_finalize() {
+    let sandbox = start_sandbox(fast(50), &[] as &[&str]).await;
+    let client = sandbox.client().await.unwrap();
+    let nss: Api<Namespace> = Api::all(client.clone());
+    let given: Namespace = serde_json::from_value(json!({
+        "metadata": {"name": "held"},
+        "spec": {"finalizers": ["example.com/hold"]},
+        "status": {"phase": "Terminating"}
+    }))
+    .unwrap();
+    let created = nss.create(&PostParams::default(), &given).await.unwrap();
+    assert_eq!(
+        spec_finalizers(&created),
+        ["example.com/hold", "kubernetes"]
+    );
+    assert_eq!(created.status.unwrap().phase.as_deref(), Some("Active"));
+
+    let patched = nss
+        .patch(
+            "held",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        spec_finalizers(&patched),
+        ["example.com/hold", "kubernetes"]
+    );
+    let Err(kube::Error::Api(refused)) = nss
+        .patch_subresource(
+            "finalize",
+            "held",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"finalizers": []}})),
+        )
+        .await
+    else {
+        panic!("a PATCH of finalize was served")
+    };
+    assert_eq!(
+        (refused.code, refused.reason.as_str()),
+        (405, "MethodNotAllowed")
+    );
+
+    let mut body = patched.clone();
+    body.metadata.managed_fields = None;
+    body.metadata
+        .labels
+        .get_or_insert_default()
+        .insert("finalized".into(), "yes".into());
+    body.spec.get_or_insert_default().finalizers = Some(vec!["example.com/hold".into()]);
+    let finalized = nss
+        .replace_subresource("finalize", "held", &PostParams::default(), &body)
+        .await
+        .unwrap();
+    assert_eq!(spec_finalizers(&finalized), ["example.com/hold"]);
+    assert_eq!(
+        finalized
+            .metadata
+            .labels
+            .unwrap()
+            .get("finalized")
+            .map(String::as_str),
+        Some("yes")
+    );
+
+    // Deleted: the content goes, the namespace stays for its other finalizer.
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "held");
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some("content".into());
+    let cm_uid = cms
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap()
+        .metadata
+        .uid
+        .unwrap();
+    nss.delete("held", &DeleteParams::default()).await.unwrap();
+    tokio::time::timeout(
+        DEADLINE,
+        await_condition(cms.clone(), "content", conditions::is_deleted(&cm_uid)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let terminating = nss.get("held").await.unwrap();
+    assert_eq!(spec_finalizers(&terminating), ["example.com/hold"]);
+    assert_eq!(
+        terminating.status.clone().unwrap().phase.as_deref(),
+        Some("Terminating")
+    );
+    let mut released = terminating;
+    released.metadata.managed_fields = None;
+    released.spec = None;
+    nss.replace_subresource("finalize", "held", &PostParams::default(), &released)
+        .await
+        .unwrap();
+    assert!(nss.get_opt("held").await.unwrap().is_none());
+    sandbox.shutdown().await;
+}
+
+/// A namespace without spec finalizers (a `finalize` PUT emptied them) is only marked
+/// Terminating by its delete, which no controller finishes; a second delete removes
+/// it and answers with it (kubernetes v1.36.3
+/// `pkg/registry/core/namespace/storage/storage.go`, `Delete`, `ReturnDeletedObject`).
+#[tokio::test]
+async fn a_namespace_finalized_before_its_delete_goes_at_the_second() {
+    let sandbox = start_sandbox(
+        fast(50),
+        &["{apiVersion: v1, kind: Namespace, metadata: {name: early}}"],
+    )
+    .await;
+    let nss: Api<Namespace> = Api::all(sandbox.client().await.unwrap());
+    let mut body = nss.get("early").await.unwrap();
+    body.metadata.managed_fields = None;
+    body.spec = None;
+    nss.replace_subresource("finalize", "early", &PostParams::default(), &body)
+        .await
+        .unwrap();
+    let first = nss.delete("early", &DeleteParams::default()).await.unwrap();
+    let marked = first.left().expect("the namespace, marked");
+    assert_eq!(marked.status.unwrap().phase.as_deref(), Some("Terminating"));
+    assert!(nss.get_opt("early").await.unwrap().is_some());
+    let second = nss.delete("early", &DeleteParams::default()).await.unwrap();
+    let last = second.left().expect("the namespace removed");
+    assert!(last.metadata.deletion_timestamp.is_some());
+    assert!(nss.get_opt("early").await.unwrap().is_none());
     sandbox.shutdown().await;
 }

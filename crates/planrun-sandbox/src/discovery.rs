@@ -188,6 +188,15 @@ pub fn resource_list(resources: &[ResourceDef], group: &str, version: &str) -> O
             r["categories"] = json!(d.categories);
         }
         items.push(r);
+        if is_namespaces(d) {
+            items.push(json!({
+                "name": "namespaces/finalize",
+                "singularName": "",
+                "namespaced": false,
+                "kind": d.kind,
+                "verbs": FINALIZE_VERBS,
+            }));
+        }
         if d.status_subresource {
             items.push(json!({
                 "name": format!("{}/status", d.plural),
@@ -251,14 +260,35 @@ fn resource_discovery(d: &ResourceDef, version: &str) -> Value {
     if !d.categories.is_empty() {
         r["categories"] = json!(d.categories);
     }
+    let mut subresources = Vec::new();
+    if is_namespaces(d) {
+        subresources.push(json!({
+            "subresource": "finalize",
+            "responseKind": kind,
+            "verbs": FINALIZE_VERBS,
+        }));
+    }
     if d.status_subresource {
-        r["subresources"] = json!([{
+        subresources.push(json!({
             "subresource": "status",
             "responseKind": kind,
             "verbs": ["get", "patch", "update"],
-        }]);
+        }));
+    }
+    if !subresources.is_empty() {
+        r["subresources"] = json!(subresources);
     }
     r
+}
+
+/// The verbs of a namespace's `finalize` subresource, an updater alone (k8s.io/kubernetes
+/// v1.36.3 `pkg/registry/core/namespace/storage/storage.go`, FinalizeREST); it is
+/// listed before `status`, as the API server installs paths in order (k8s.io/apiserver
+/// v0.36.3 `pkg/endpoints/installer.go`, Install).
+const FINALIZE_VERBS: [&str; 1] = ["update"];
+
+fn is_namespaces(d: &ResourceDef) -> bool {
+    d.group.is_empty() && d.plural == "namespaces"
 }
 
 /// Aggregated discovery v2: the core group for `/api`, the named groups for `/apis`.

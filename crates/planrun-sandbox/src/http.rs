@@ -407,6 +407,17 @@ async fn resource(
         Some(_) => return ApiError::not_served().into(),
     };
     let finalize = rp.sub.as_deref() == Some("finalize");
+    // The finalize subresource is only an updater: PUT is its one route, any other
+    // verb is refused by the router, before the body is read (k8s.io/kubernetes
+    // v1.36.3 `pkg/registry/core/namespace/storage/storage.go`, FinalizeREST;
+    // k8s.io/apiserver v0.36.3 `pkg/endpoints/installer.go`, registerResourceHandlers;
+    // `pkg/server/handler.go`, serviceErrorHandler).
+    if finalize && req.method() != Method::PUT {
+        return ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        )
+        .into();
+    }
     let ns = rp.namespace.clone().unwrap_or_default();
     let version = rp.version.clone();
     let method = req.method().clone();
@@ -558,9 +569,8 @@ async fn resource(
             (Method::PUT, Some(name)) => {
                 let b = json_body()?;
                 let (obj, warnings) = if finalize {
-                    // The namespace finalize subresource only changes spec.finalizers.
                     write(shared, |s| {
-                        s.finalize_namespace(&def, &version, name, &b, &opts)
+                        s.finalize_namespace(&def, &version, name, b, &opts)
                     })?
                 } else {
                     write(shared, |s| {
@@ -636,8 +646,15 @@ async fn resource(
                 let outcome = shared.with_store(|s| s.delete(&def, &ns, name, &d))?;
                 Ok(match outcome {
                     Deleted::Pending(obj) => ok(Store::present(&def, &version, obj)),
+                    // A namespace's registry answers with the namespace it removed
+                    // (k8s.io/kubernetes v1.36.3
+                    // `pkg/registry/core/namespace/storage/storage.go`,
+                    // `ReturnDeletedObject`).
+                    Deleted::Gone(obj) if def.group.is_empty() && def.plural == "namespaces" => {
+                        ok(Store::present(&def, &version, obj))
+                    }
                     // Gone at once: a Status, custom resources too (only some registries
-                    // return the deleted object, none of the kinds served here).
+                    // return the deleted object, none of the other kinds served here).
                     Deleted::Gone(obj) => {
                         let uid = obj
                             .pointer("/metadata/uid")

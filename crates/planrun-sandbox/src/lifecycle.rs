@@ -75,18 +75,31 @@ pub(super) fn condition(ty: &str, status: &str, reason: &str, message: &str) -> 
 
 impl Store {
     /// What the registry sets on a new object after its fields are recorded, so no
-    /// manager owns it: a namespace's `kubernetes` finalizer and phase
-    /// (k8s.io/kubernetes v1.36.3 pkg/registry/core/namespace/strategy.go,
-    /// PrepareForCreate).
+    /// manager owns it. A namespace: its status is `{phase: Active}` whatever the
+    /// client sent, and its `spec.finalizers` are the client's with `kubernetes`
+    /// added at the end unless already there (k8s.io/kubernetes v1.36.3
+    /// `pkg/registry/core/namespace/strategy.go`, namespaceStrategy.PrepareForCreate).
     pub(super) fn prepare_for_create(def: &ResourceDef, obj: &mut Value) {
-        if def.group.is_empty() && def.plural == "namespaces" {
-            if obj.pointer("/spec/finalizers").is_none() {
-                obj["spec"] = json!({"finalizers": [NAMESPACE_FINALIZER]});
-            }
-            if obj.pointer("/status/phase").is_none() {
-                obj["status"] = json!({"phase": "Active"});
-            }
+        if !(def.group.is_empty() && def.plural == "namespaces") {
+            return;
         }
+        let Some(obj) = obj.as_object_mut() else {
+            return;
+        };
+        obj.insert("status".to_owned(), json!({"phase": "Active"}));
+        let spec = obj.entry("spec").or_insert(Value::Null);
+        if spec.is_null() {
+            *spec = json!({});
+        }
+        // A spec that is no object was refused before (its type is checked).
+        let Some(spec) = spec.as_object_mut() else {
+            return;
+        };
+        let mut fins = resources::strings(spec.get("finalizers"));
+        if !fins.iter().any(|f| f == NAMESPACE_FINALIZER) {
+            fins.push(NAMESPACE_FINALIZER.to_owned());
+        }
+        spec.insert("finalizers".to_owned(), json!(fins));
     }
 
     /// What the registry keeps of the stored object on a write to the main resource:
@@ -129,14 +142,8 @@ impl Store {
         obj: &mut Value,
     ) -> Result<(), ApiError> {
         let name = str_at(obj, "/metadata/name").to_owned();
-        default_pod_spec(def, obj);
+        default_on_write(def, obj);
         match (def.group.as_str(), def.plural.as_str()) {
-            ("", "namespaces") => {
-                if !obj["metadata"].get("labels").is_some_and(Value::is_object) {
-                    obj["metadata"]["labels"] = json!({});
-                }
-                obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
-            }
             ("", "secrets") => {
                 if obj.get("type").is_none() {
                     obj["type"] = json!("Opaque");
@@ -182,12 +189,9 @@ impl Store {
                 }
             }
             ("apiextensions.k8s.io", "customresourcedefinitions") => {
+                // No cleanup finalizer yet: the registry adds it when the CRD is deleted
+                // (`delete_crd`).
                 self.validate_crd(def, obj, &name)?;
-                let mut fins = finalizers(obj);
-                if !fins.iter().any(|f| f == CRD_FINALIZER) {
-                    fins.push(CRD_FINALIZER.to_owned());
-                }
-                obj["metadata"]["finalizers"] = json!(fins);
                 let mut names = obj["spec"]["names"].clone();
                 let kind = str_at(obj, "/spec/names/kind").to_owned();
                 if names.get("singular").is_none() {
@@ -428,31 +432,49 @@ impl Store {
         dry_run: bool,
     ) -> Result<Deleted, ApiError> {
         let name = str_at(&old, "/metadata/name").to_owned();
-        // Deleting a namespace that is already Terminating answers it as it is (200):
+        let spec_fins = resources::strings(old.pointer("/spec/finalizers"));
         // kubernetes/kubernetes v1.36.3 `pkg/registry/core/namespace/storage/storage.go`,
-        // `Delete` returns the namespace while its spec finalizers remain.
+        // `REST.Delete`: the first delete only sets the deletion timestamp (no grace
+        // period) and the phase, whatever the finalizers. A later one answers the
+        // namespace as it is (200) while spec finalizers remain; without them it is the
+        // generic delete, which removes a namespace that has no metadata finalizers
+        // either (answered with the namespace: `ReturnDeletedObject`).
         if is_deleting(&old) {
-            return Ok(Deleted::Pending(old));
-        }
-        let spec_fins = old
-            .pointer("/spec/finalizers")
-            .and_then(Value::as_array)
-            .is_some_and(|a| !a.is_empty());
-        if !spec_fins && finalizers(&old).is_empty() {
+            if !spec_fins.is_empty() {
+                return Ok(Deleted::Pending(old));
+            }
+            if finalizers(&old).is_empty() {
+                if dry_run {
+                    return Ok(Deleted::Gone(old));
+                }
+                let gone = self
+                    .remove(&def.key(), "", &name)
+                    .expect("the namespace was just read");
+                return Ok(Deleted::Gone(gone));
+            }
             return self.delete_object(def, old, dry_run, Propagation::Background);
         }
+        // The namespace controller works on a namespace with spec finalizers, its own
+        // `kubernetes` or not, and leaves one without them alone: nothing deletes its
+        // content or reports on it, and it stays Terminating until deleted again
+        // (`pkg/controller/namespace/deletion/namespaced_resources_deleter.go`,
+        // `Delete` returns when `finalized`).
+        let controlled = !spec_fins.is_empty();
         let mut new = old.clone();
-        // The registry sets the deletion timestamp and the phase, no grace period
-        // (`storage.go` above).
         new["metadata"]["deletionTimestamp"] = json!(now());
         new["status"]["phase"] = json!("Terminating");
-        for cond in self.namespace_deletion_conditions(&name) {
-            upsert_condition(&mut new["status"], cond);
+        if controlled {
+            for cond in self.namespace_deletion_conditions(&name) {
+                upsert_condition(&mut new["status"], cond);
+            }
         }
         if dry_run {
             return Ok(Deleted::Pending(new));
         }
         let stored = self.put(&def.key(), new);
+        if !controlled {
+            return Ok(Deleted::Pending(stored));
+        }
         let knob = self
             .scenario
             .namespaces
@@ -485,9 +507,10 @@ impl Store {
             return self.delete_object(def, old, dry_run, Propagation::Background);
         }
         let mut new = old.clone();
-        // The first delete adds the cleanup finalizer whether or not the CRD still has
-        // it (a PUT without `metadata.finalizers` drops it), so its custom resources
-        // always go before it (k8s.io/apiextensions-apiserver v0.36.3
+        // The first delete sets the deletion timestamp (no grace period) and adds the
+        // cleanup finalizer after the CRD's own, which a CRD never has before (its
+        // create leaves `metadata.finalizers` as the client sent them), so its custom
+        // resources always go before it (k8s.io/apiextensions-apiserver v0.36.3
         // `pkg/registry/customresourcedefinition/etcd.go`, `REST.Delete`).
         let mut fins = finalizers(&old);
         if !fins.iter().any(|f| f == CRD_FINALIZER) {
@@ -495,7 +518,6 @@ impl Store {
         }
         new["metadata"]["finalizers"] = json!(fins);
         new["metadata"]["deletionTimestamp"] = json!(now());
-        new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
         // The registry marks it pending; the finalizer controller, once it starts,
         // in progress (k8s.io/apiextensions-apiserver v0.36.3
         // `pkg/registry/customresourcedefinition/etcd.go`, `pkg/controller/finalizer/
@@ -834,10 +856,28 @@ impl Store {
             return;
         }
         self.unmark_finalizing_namespace(name);
+        // The controller takes its own `kubernetes` finalizer off and leaves the others,
+        // sorted (`namespaced_resources_deleter.go`, `finalizeNamespace`); the namespace
+        // goes once no finalizer of either list remains (`storage.go`,
+        // `ShouldDeleteNamespaceDuringUpdate`).
+        let mut rest: Vec<String> = resources::strings(ns.pointer("/spec/finalizers"))
+            .into_iter()
+            .filter(|f| f != NAMESPACE_FINALIZER)
+            .collect();
+        rest.sort();
+        rest.dedup();
         let mut new = ns.clone();
-        new["spec"]["finalizers"] = json!([]);
-        self.put(&key, new);
-        if finalizers(&ns).is_empty() {
+        if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+            if rest.is_empty() {
+                spec.remove("finalizers");
+            } else {
+                spec.insert("finalizers".to_owned(), json!(rest));
+            }
+        }
+        if new != ns {
+            self.put(&key, new);
+        }
+        if rest.is_empty() && finalizers(&ns).is_empty() {
             self.remove(&key, "", name);
         }
     }
@@ -881,6 +921,39 @@ fn crd_terminating(reason: &str, message: &str) -> Value {
         m.remove("lastUpdateTime");
     }
     cond
+}
+
+/// The defaults the API server gives on every write, as it decodes the object (a
+/// patch's result too): a pod spec's ([`default_pod_spec`]) and a namespace's
+/// `kubernetes.io/metadata.name` label (k8s.io/kubernetes v1.36.3
+/// `pkg/apis/core/v1/defaults.go`, SetDefaults_Namespace).
+pub(super) fn default_on_write(def: &ResourceDef, obj: &mut Value) {
+    default_pod_spec(def, obj);
+    if def.group.is_empty() && def.plural == "namespaces" {
+        let name = str_at(obj, "/metadata/name").to_owned();
+        let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+            return;
+        };
+        if name.is_empty() {
+            return;
+        }
+        let labels = meta.entry("labels").or_insert(Value::Null);
+        if !labels.is_object() {
+            *labels = json!({});
+        }
+        labels["kubernetes.io/metadata.name"] = json!(name);
+    }
+}
+
+/// The zero value of a built-in kind as the API server's field manager sees it before
+/// a create (`Creater.New` of the type, k8s.io/apiserver v0.36.3
+/// `pkg/endpoints/handlers/create.go`): a struct field is never omitted
+/// (k8s.io/apimachinery v0.36.3 `pkg/runtime/converter.go`, isEmpty), so a create
+/// does not bring such a map into being. Only the namespace's `spec` and `status` are
+/// given here.
+pub(super) fn zero_object(def: &ResourceDef) -> Option<Value> {
+    (def.group.is_empty() && def.plural == "namespaces")
+        .then(|| json!({"metadata": {}, "spec": {}, "status": {}}))
 }
 
 /// The defaults the API server gives a pod spec, a Deployment's or ReplicaSet's

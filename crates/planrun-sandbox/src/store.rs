@@ -576,7 +576,12 @@ impl Store {
         let types = self.types(def, version);
         let (api_version, now) = (def.api_version(version), now());
         let writer = fields::Writer::new(&types, manager, &api_version, scope, &now);
-        fields::record_update(&writer, old, new);
+        // A create is recorded over the kind's zero value.
+        let zero = old
+            .is_none()
+            .then(|| super::lifecycle::zero_object(def))
+            .flatten();
+        fields::record_update(&writer, old.or(zero.as_ref()), new);
     }
 
     /// Every resource served right now: built-ins plus established CRDs.
@@ -1193,29 +1198,45 @@ impl Store {
             meta_mut(&mut new).insert("managedFields".to_owned(), mf.clone());
         }
         let scope = scope_of(def, status);
-        let new = restrict(def, &old, new, scope);
+        let new = restrict(&old, new, scope);
         self.commit_update(def, version, old, new, opts, scope, true)
     }
 
-    /// Set a namespace's `spec.finalizers` (PUT of its `finalize` subresource, the
-    /// only write that changes them: see [`Store::prepare_for_update`]); the rest of
-    /// the stored namespace stays as it is.
+    /// Replace a namespace through its `finalize` subresource (PUT, the only verb it
+    /// serves): the only write that changes its `spec.finalizers`
+    /// (see [`Store::prepare_for_update`]). All but the stored status is the body's,
+    /// metadata and spec alike (k8s.io/kubernetes v1.36.3
+    /// `pkg/registry/core/namespace/strategy.go`, namespaceFinalizeStrategy.PrepareForUpdate;
+    /// `pkg/registry/core/namespace/storage/storage.go`, FinalizeREST.Update).
     pub fn finalize_namespace(
         &mut self,
         def: &ResourceDef,
         version: &str,
         name: &str,
-        body: &Value,
+        body: Value,
         opts: &WriteOpts,
     ) -> Result<Value, ApiError> {
         let old = self.get(def, "", name)?;
-        let mut new = old.clone();
-        new["spec"]["finalizers"] = body
-            .pointer("/spec/finalizers")
-            .cloned()
-            .unwrap_or(json!([]));
-        let scope = scope_of(def, false);
-        self.commit_update(def, version, old, new, opts, scope, true)
+        if !body.is_object() {
+            return Err(ApiError::bad_request(
+                "the body of the request is not a JSON object",
+            ));
+        }
+        if let Some(n) = meta(&body, "name")
+            && n != name
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
+        }
+        let mut new = self.drop_undeclared(def, version, body, opts, Write::Decode)?;
+        if !body_has_managed_fields(&new)
+            && let Some(mf) = old.pointer("/metadata/managedFields")
+        {
+            meta_mut(&mut new).insert("managedFields".to_owned(), mf.clone());
+        }
+        let new = restrict(&old, new, Scope::Finalize);
+        self.commit_update(def, version, old, new, opts, Scope::Finalize, true)
     }
 
     /// Patch an object (PATCH); server-side apply may create it.
@@ -1338,7 +1359,7 @@ impl Store {
             if manager == KUBECTL_MANAGER {
                 fields::update_last_applied(&mut merged, &applied);
             }
-            let merged = restrict(def, &old, merged, scope);
+            let merged = restrict(&old, merged, scope);
             return self.commit_update(def, version, old, merged, opts, scope, false);
         }
         let old = self.get(def, ns, name)?;
@@ -1359,7 +1380,7 @@ impl Store {
         } else {
             new
         };
-        let new = restrict(def, &old, new, scope);
+        let new = restrict(&old, new, scope);
         self.commit_update(def, version, old, new, opts, scope, true)
     }
 
@@ -1423,7 +1444,7 @@ impl Store {
             }
         }
         prune_empty(def, &mut new);
-        super::lifecycle::default_pod_spec(def, &mut new);
+        super::lifecycle::default_on_write(def, &mut new);
         self.default_custom(def, version, &mut new);
         check_labels(def, &name, &new)?;
         if def.tracks_generation && spec_part(&new) != spec_part(&old) {
@@ -1433,6 +1454,15 @@ impl Store {
         limits::check_types(def, &new)?;
         if record {
             self.record_update(def, version, &opts.manager(), scope, Some(&old), &mut new);
+        }
+        // The field manager has seen the object as written; the registry's
+        // PrepareForUpdate comes after it, so a manager that wrote what the registry
+        // keeps still owns it (k8s.io/apiserver v0.36.3
+        // `pkg/endpoints/handlers/update.go`: the field manager is a transformer of the
+        // updated object, which `pkg/registry/generic/registry/store.go`, Update, takes
+        // before `pkg/registry/rest/update.go`, BeforeUpdate).
+        if matches!(scope, Scope::All | Scope::NoStatus) {
+            Self::prepare_for_update(def, &old, &mut new);
         }
         meta_mut(&mut new).insert(
             "resourceVersion".to_owned(),
@@ -1641,16 +1671,14 @@ pub fn scope_of(def: &ResourceDef, status: bool) -> Scope {
 }
 
 /// Keep only what a write may change: status writes change status (and nothing else),
-/// main-resource writes of kinds with a status subresource keep the stored status,
-/// and main-resource writes keep what the registry keeps
-/// ([`Store::prepare_for_update`]).
-fn restrict(def: &ResourceDef, old: &Value, mut new: Value, scope: Scope) -> Value {
-    if scope != Scope::StatusOnly {
-        Store::prepare_for_update(def, old, &mut new);
-    }
+/// main-resource writes of kinds with a status subresource and a namespace's
+/// `finalize` writes keep the stored status. What else the registry keeps on a
+/// main-resource write is kept once the write is recorded
+/// ([`Store::prepare_for_update`], from `commit_update`).
+fn restrict(old: &Value, mut new: Value, scope: Scope) -> Value {
     match scope {
         Scope::All => new,
-        Scope::NoStatus => {
+        Scope::NoStatus | Scope::Finalize => {
             if let Some(m) = new.as_object_mut() {
                 match old.get("status") {
                     Some(s) => {
@@ -1661,7 +1689,6 @@ fn restrict(def: &ResourceDef, old: &Value, mut new: Value, scope: Scope) -> Val
                     }
                 }
             }
-            let _ = def;
             new
         }
         Scope::StatusOnly => {
@@ -1804,6 +1831,15 @@ fn prune_empty(def: &ResourceDef, obj: &mut Value) {
                 m.remove(key);
             }
         }
+    }
+    // A namespace's `spec.finalizers` is omitted when empty (k8s.io/api v0.36.3
+    // `core/v1/types.go`, NamespaceSpec, `omitempty`).
+    if def.group.is_empty()
+        && def.plural == "namespaces"
+        && let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut)
+        && spec.get("finalizers").is_some_and(empty)
+    {
+        spec.remove("finalizers");
     }
     let own: &[&str] = match (def.group.as_str(), def.plural.as_str()) {
         ("", "configmaps") => &["data", "binaryData"],

@@ -56,19 +56,27 @@ pub enum Scope {
     NoStatus,
     /// Only `status` (the status subresource).
     StatusOnly,
+    /// Everything but `status`, through a namespace's `finalize` subresource, whose
+    /// reset fields are `status` (k8s.io/kubernetes v1.36.3
+    /// `pkg/registry/core/namespace/strategy.go`, namespaceFinalizeStrategy).
+    Finalize,
 }
 
 impl Scope {
     fn includes_top(self, key: &str) -> bool {
         match self {
             Scope::All => true,
-            Scope::NoStatus => key != "status",
+            Scope::NoStatus | Scope::Finalize => key != "status",
             Scope::StatusOnly => key == "status",
         }
     }
 
     fn subresource(self) -> Option<&'static str> {
-        (self == Scope::StatusOnly).then_some("status")
+        match self {
+            Scope::All | Scope::NoStatus => None,
+            Scope::StatusOnly => Some("status"),
+            Scope::Finalize => Some("finalize"),
+        }
     }
 
     /// Whether the field manager records `path` for a write in this scope: not the

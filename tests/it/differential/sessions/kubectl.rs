@@ -345,6 +345,22 @@ pub async fn discovery(s: Arc<Side>, _ns: String) -> Value {
         })
         .unwrap_or_default();
     o.put("aggregated_groups", groups);
+    // The core group's namespaces, with their subresources.
+    let core = s
+        .raw_with(
+            "GET",
+            "/api",
+            &[("accept", AGGREGATED_DISCOVERY)],
+            None,
+            None,
+        )
+        .await;
+    let namespaces = core.body["items"][0]["versions"][0]["resources"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["resource"] == "namespaces"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    o.put("aggregated_namespaces", namespaces);
     let version = s.get_json("/version").await;
     let mut keys: Vec<&String> = version
         .as_object()

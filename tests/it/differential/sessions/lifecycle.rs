@@ -34,7 +34,7 @@ pub fn deployment(ns: &str, name: &str, replicas: u32, tag: &str) -> Value {
 /// The parts of an object's state a lifecycle session follows: phase, finalizers (spec
 /// and metadata), whether it is being deleted, and its conditions (type, status,
 /// reason, message).
-fn state(event_type: &str, object: &Value) -> Value {
+pub(super) fn state(event_type: &str, object: &Value) -> Value {
     let conditions: Vec<Value> = object
         .pointer("/status/conditions")
         .and_then(Value::as_array)
@@ -56,7 +56,7 @@ fn state(event_type: &str, object: &Value) -> Value {
 
 /// The distinct states a watch showed, in order (a state repeated by an event that
 /// changed nothing followed here is kept once).
-fn states(log: &WatchLog) -> Vec<Value> {
+pub(super) fn states(log: &WatchLog) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     for e in &log.events {
         let st = state(e["type"].as_str().unwrap_or("?"), &e["object"]);
@@ -74,7 +74,7 @@ fn states(log: &WatchLog) -> Vec<Value> {
     out
 }
 
-fn gone(evs: &[Value]) -> bool {
+pub(super) fn gone(evs: &[Value]) -> bool {
     evs.iter().any(|e| e["type"] == "DELETED")
 }
 

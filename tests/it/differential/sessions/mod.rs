@@ -6,6 +6,7 @@
 mod apply;
 mod delete;
 mod errors;
+mod finalizers;
 mod kubectl;
 mod lifecycle;
 mod schema;
@@ -79,6 +80,11 @@ pub const ALL: &[Session] = sessions![
     lifecycle::crd_established,
     lifecycle::crd_with_resources,
     lifecycle::deployment_rollout,
+    finalizers::namespace_create_finalizers,
+    finalizers::namespace_write_again,
+    finalizers::namespace_finalize,
+    finalizers::namespace_finalized_early,
+    finalizers::crd_finalizer,
     errors::not_found,
     errors::already_exists,
     errors::invalid,
