@@ -1177,6 +1177,36 @@ impl Store {
         status: bool,
         opts: &WriteOpts,
     ) -> Result<Value, ApiError> {
+        self.replace(def, version, (ns, name), body, scope_of(def, status), opts)
+    }
+
+    /// Replace a namespace through its `finalize` subresource (PUT, the only verb it
+    /// serves): the only write that changes its `spec.finalizers`
+    /// (see [`Store::prepare_for_update`]). All but the stored status is the body's,
+    /// metadata and spec alike (k8s.io/kubernetes v1.36.3
+    /// `pkg/registry/core/namespace/strategy.go`, namespaceFinalizeStrategy.PrepareForUpdate;
+    /// `pkg/registry/core/namespace/storage/storage.go`, FinalizeREST.Update).
+    pub fn finalize_namespace(
+        &mut self,
+        def: &ResourceDef,
+        version: &str,
+        name: &str,
+        body: Value,
+        opts: &WriteOpts,
+    ) -> Result<Value, ApiError> {
+        self.replace(def, version, ("", name), body, Scope::Finalize, opts)
+    }
+
+    /// Replace object `ns/name` with `body` in `scope` (PUT).
+    fn replace(
+        &mut self,
+        def: &ResourceDef,
+        version: &str,
+        (ns, name): (&str, &str),
+        body: Value,
+        scope: Scope,
+        opts: &WriteOpts,
+    ) -> Result<Value, ApiError> {
         let old = self.get(def, ns, name)?;
         if !body.is_object() {
             return Err(ApiError::bad_request(
@@ -1197,46 +1227,8 @@ impl Store {
         {
             meta_mut(&mut new).insert("managedFields".to_owned(), mf.clone());
         }
-        let scope = scope_of(def, status);
         let new = restrict(&old, new, scope);
         self.commit_update(def, version, old, new, opts, scope, true)
-    }
-
-    /// Replace a namespace through its `finalize` subresource (PUT, the only verb it
-    /// serves): the only write that changes its `spec.finalizers`
-    /// (see [`Store::prepare_for_update`]). All but the stored status is the body's,
-    /// metadata and spec alike (k8s.io/kubernetes v1.36.3
-    /// `pkg/registry/core/namespace/strategy.go`, namespaceFinalizeStrategy.PrepareForUpdate;
-    /// `pkg/registry/core/namespace/storage/storage.go`, FinalizeREST.Update).
-    pub fn finalize_namespace(
-        &mut self,
-        def: &ResourceDef,
-        version: &str,
-        name: &str,
-        body: Value,
-        opts: &WriteOpts,
-    ) -> Result<Value, ApiError> {
-        let old = self.get(def, "", name)?;
-        if !body.is_object() {
-            return Err(ApiError::bad_request(
-                "the body of the request is not a JSON object",
-            ));
-        }
-        if let Some(n) = meta(&body, "name")
-            && n != name
-        {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({n}) does not match the name on the URL ({name})"
-            )));
-        }
-        let mut new = self.drop_undeclared(def, version, body, opts, Write::Decode)?;
-        if !body_has_managed_fields(&new)
-            && let Some(mf) = old.pointer("/metadata/managedFields")
-        {
-            meta_mut(&mut new).insert("managedFields".to_owned(), mf.clone());
-        }
-        let new = restrict(&old, new, Scope::Finalize);
-        self.commit_update(def, version, old, new, opts, Scope::Finalize, true)
     }
 
     /// Patch an object (PATCH); server-side apply may create it.
