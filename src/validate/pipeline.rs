@@ -118,7 +118,7 @@ pub fn validate(
 
 /// Validates a plan, reporting every problem at once; `unset` says what a variable
 /// whose environment variable is not set gets.
-pub fn validate_with(
+fn validate_with(
     source: Arc<PlanSource>,
     overrides: &[(String, String)],
     env: &dyn Fn(&str) -> Option<String>,

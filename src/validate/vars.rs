@@ -101,8 +101,7 @@ pub fn resolve_vars(
                 (Some((_, v)), _, _) => (v.clone(), VarOrigin::CommandLine),
                 (None, Some(v), _) => (v, VarOrigin::Env),
                 (None, None, Some(v)) => (v, VarOrigin::Plan),
-                (None, None, None) if unset == Unset::StandIn && spec.env.is_some() => {
-                    let var = spec.env.as_deref().unwrap_or_default();
+                (None, None, None) if let (Some(var), Unset::StandIn) = (&spec.env, unset) => {
                     warnings.push(
                         PlanError::new(
                             ErrorKind::StandIn,
