@@ -510,17 +510,7 @@ fn conclude(
         say(&format!("rehearsal: sandbox: {}", a.text));
     }
     let began = before.run_since();
-    // A world this rehearsal replaced goes back if no run began in the new one.
-    match world.finish(began.is_some()) {
-        Ok(true) => say(
-            "rehearsal: the run never began: the world of the latest run is back as it was (`--resume` continues that run)",
-        ),
-        Ok(false) => {}
-        Err(e) => say(&format!(
-            "rehearsal: {e}: {}",
-            std::error::Error::source(&e).map_or_else(String::new, ToString::to_string)
-        )),
-    }
+    let any_began = began.is_some();
     // A rehearsal on the sandbox leaves its final state in its run, a dry run none.
     let leaves_state = !opts.dry_run && opts.kubeconfig.is_none();
     let run = began.filter(|_| leaves_state);
@@ -529,6 +519,17 @@ fn conclude(
             "rehearsal: the run never began: no {} is written (the earlier runs keep theirs)",
             outcome::FINAL_STATE
         ));
+    }
+    // A world this rehearsal replaced goes back if no run began in the new one.
+    match world.finish(any_began) {
+        Ok(true) => say(
+            "rehearsal: the world of the latest run is back as it was (`--resume` continues that run)",
+        ),
+        Ok(false) => {}
+        Err(e) => say(&format!(
+            "rehearsal: {e}: {}",
+            std::error::Error::source(&e).map_or_else(String::new, ToString::to_string)
+        )),
     }
     if let Some(run) = run {
         match outcome::write_final_state(&run, &ending.objects) {
