@@ -646,15 +646,11 @@ async fn resource(
                 let outcome = shared.with_store(|s| s.delete(&def, &ns, name, &d))?;
                 Ok(match outcome {
                     Deleted::Pending(obj) => ok(Store::present(&def, &version, obj)),
-                    // A namespace's registry answers with the namespace it removed
-                    // (k8s.io/kubernetes v1.36.3
-                    // `pkg/registry/core/namespace/storage/storage.go`,
-                    // `ReturnDeletedObject`).
-                    Deleted::Gone(obj) if def.group.is_empty() && def.plural == "namespaces" => {
+                    // Gone at once: the object from the registries that return it
+                    // (`ResourceDef::returns_deleted`), else a Status.
+                    Deleted::Gone(obj) if def.returns_deleted => {
                         ok(Store::present(&def, &version, obj))
                     }
-                    // Gone at once: a Status, custom resources too (only some registries
-                    // return the deleted object, none of the other kinds served here).
                     Deleted::Gone(obj) => {
                         let uid = obj
                             .pointer("/metadata/uid")

@@ -46,6 +46,10 @@ pub struct ResourceDef {
     pub tracks_generation: bool,
     /// True for kinds defined by a CRD.
     pub custom: bool,
+    /// Whether a delete that removes an object at once answers with the object
+    /// rather than a Status: the registries with `ReturnDeletedObject` (k8s.io/kubernetes
+    /// v1.36.3 `pkg/registry/core/{namespace,pod,service,serviceaccount}/storage/storage.go`).
+    pub returns_deleted: bool,
 }
 
 impl ResourceDef {
@@ -104,6 +108,7 @@ fn builtin(
         status_subresource: status,
         tracks_generation: false,
         custom: false,
+        returns_deleted: false,
     }
 }
 
@@ -145,16 +150,31 @@ pub fn builtins() -> Vec<ResourceDef> {
     replica_set.tracks_generation = true;
     let mut pod = builtin("", "pods", "pod", "Pod", true, &["po"], true);
     pod.categories = vec!["all".to_owned()];
+    pod.returns_deleted = true;
+    let mut namespace = builtin(
+        "",
+        "namespaces",
+        "namespace",
+        "Namespace",
+        false,
+        &["ns"],
+        true,
+    );
+    namespace.returns_deleted = true;
+    let mut service = builtin("", "services", "service", "Service", true, &["svc"], true);
+    service.returns_deleted = true;
+    let mut service_account = builtin(
+        "",
+        "serviceaccounts",
+        "serviceaccount",
+        "ServiceAccount",
+        true,
+        &["sa"],
+        false,
+    );
+    service_account.returns_deleted = true;
     vec![
-        builtin(
-            "",
-            "namespaces",
-            "namespace",
-            "Namespace",
-            false,
-            &["ns"],
-            true,
-        ),
+        namespace,
         builtin(
             "",
             "configmaps",
@@ -169,16 +189,8 @@ pub fn builtins() -> Vec<ResourceDef> {
         crd,
         replica_set,
         pod,
-        builtin("", "services", "service", "Service", true, &["svc"], true),
-        builtin(
-            "",
-            "serviceaccounts",
-            "serviceaccount",
-            "ServiceAccount",
-            true,
-            &["sa"],
-            false,
-        ),
+        service,
+        service_account,
         builtin(
             "networking.k8s.io",
             "networkpolicies",
@@ -254,6 +266,9 @@ pub fn from_crd(crd: &Value) -> Option<ResourceDef> {
         status_subresource,
         tracks_generation: true,
         custom: true,
+        // The custom resource handler answers an immediate delete with a Status
+        // (k8s.io/apiextensions-apiserver v0.36.3 `pkg/registry/customresource/etcd.go`).
+        returns_deleted: false,
     })
 }
 

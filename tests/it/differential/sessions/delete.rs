@@ -116,9 +116,9 @@ pub async fn delete_dry_run(s: Arc<Side>, ns: String) -> Value {
     o.done()
 }
 
-/// What a delete answers, kind by kind: a Status for objects that go at once, the
-/// object for those that linger (finalizers, foreground deletion), and a second delete
-/// of a lingering object.
+/// What a delete answers, kind by kind: a Status for objects that go at once (the
+/// object from the registries that return it), the object for those that linger
+/// (finalizers, foreground deletion), and a second delete of a lingering object.
 pub async fn delete_responses(s: Arc<Side>, ns: String) -> Value {
     let mut o = Obs::default();
     for name in ["plain", "held", "fg"] {
@@ -180,6 +180,20 @@ pub async fn delete_responses(s: Arc<Side>, ns: String) -> Value {
     let dep = s.raw("DELETE", &format!("{dep_uri}/d"), None, None).await;
     o.put("deployment", pick_status_or_kind(&dep.body));
     o.put("deployment_status", dep.status);
+    // A registry that returns what it deleted: a ServiceAccount.
+    let sa_uri = format!("/api/v1/namespaces/{ns}/serviceaccounts");
+    expect_ok(
+        &s,
+        "create",
+        &create(
+            &s,
+            &sa_uri,
+            &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa"}}),
+        )
+        .await,
+    );
+    let sa = s.raw("DELETE", &format!("{sa_uri}/sa"), None, None).await;
+    o.put("serviceaccount", sa.seen());
     // Removing the finalizer lets the held object go.
     let raw = s
         .raw(
