@@ -157,8 +157,18 @@ async fn pods_wait_for_their_service_account() {
     }
     // The account comes: the replicaset controller's next try creates the pod, and
     // the failure goes.
-    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
-        Api::namespaced(client.clone(), "web");
+    create_account(client.clone()).await;
+    until(&state, "the pod created and the failure gone", || {
+        let d = state.get("apps/v1", "Deployment", "web", "app")?;
+        (pods(&state, "web").len() == 1 && failure(&d).is_none()).then_some(())
+    })
+    .await;
+    sb.shutdown().await;
+}
+
+/// The ServiceAccount `web/app` the pods of these tests name.
+async fn create_account(client: kube::Client) {
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(client, "web");
     accounts
         .create(
             &Default::default(),
@@ -166,12 +176,6 @@ async fn pods_wait_for_their_service_account() {
         )
         .await
         .unwrap();
-    until(&state, "the pod created and the failure gone", || {
-        let d = state.get("apps/v1", "Deployment", "web", "app")?;
-        (pods(&state, "web").len() == 1 && failure(&d).is_none()).then_some(())
-    })
-    .await;
-    sb.shutdown().await;
 }
 
 /// A ReplicaSet saved while its pods were refused (a rehearsal's saved cluster,
@@ -189,15 +193,7 @@ async fn a_replica_set_saved_with_its_pods_refused_tries_again() {
     .await;
     let state = sb.state();
     assert!(pods(&state, "web").is_empty());
-    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
-        Api::namespaced(sb.client().await.unwrap(), "web");
-    accounts
-        .create(
-            &Default::default(),
-            &serde_json::from_value(json!({"metadata": {"name": "app"}})).unwrap(),
-        )
-        .await
-        .unwrap();
+    create_account(sb.client().await.unwrap()).await;
     until(&state, "the pod created", || {
         (pods(&state, "web").len() == 1).then_some(())
     })

@@ -60,7 +60,7 @@ pub fn verbs(def: &ResourceDef) -> Vec<&'static str> {
         ];
     }
     let mut v = ResourceDef::verbs();
-    if def.group.is_empty() && def.plural == "namespaces" {
+    if def.is_namespaces() {
         v.retain(|v| *v != "deletecollection");
     }
     v
@@ -188,7 +188,7 @@ pub fn resource_list(resources: &[ResourceDef], group: &str, version: &str) -> O
             r["categories"] = json!(d.categories);
         }
         items.push(r);
-        if is_namespaces(d) {
+        if d.is_namespaces() {
             items.push(json!({
                 "name": "namespaces/finalize",
                 "singularName": "",
@@ -261,7 +261,7 @@ fn resource_discovery(d: &ResourceDef, version: &str) -> Value {
         r["categories"] = json!(d.categories);
     }
     let mut subresources = Vec::new();
-    if is_namespaces(d) {
+    if d.is_namespaces() {
         subresources.push(json!({
             "subresource": "finalize",
             "responseKind": kind,
@@ -286,10 +286,6 @@ fn resource_discovery(d: &ResourceDef, version: &str) -> Value {
 /// listed before `status`, as the API server installs paths in order (k8s.io/apiserver
 /// v0.36.3 `pkg/endpoints/installer.go`, Install).
 const FINALIZE_VERBS: [&str; 1] = ["update"];
-
-fn is_namespaces(d: &ResourceDef) -> bool {
-    d.group.is_empty() && d.plural == "namespaces"
-}
 
 /// Aggregated discovery v2: the core group for `/api`, the named groups for `/apis`.
 pub fn aggregated(resources: &[ResourceDef], down: &[Down], core: bool) -> Value {

@@ -403,7 +403,7 @@ async fn resource(
     let status_sub = match rp.sub.as_deref() {
         None => false,
         Some("status") if def.status_subresource => true,
-        Some("finalize") if def.group.is_empty() && def.plural == "namespaces" => false,
+        Some("finalize") if def.is_namespaces() => false,
         Some(_) => return ApiError::not_served().into(),
     };
     let finalize = rp.sub.as_deref() == Some("finalize");
@@ -626,7 +626,7 @@ async fn resource(
                     d.propagation = Some(p.to_owned());
                 }
                 let Some(name) = name else {
-                    if def.group.is_empty() && def.plural == "namespaces" {
+                    if def.is_namespaces() {
                         return Err(ApiError::method_not_allowed(
                             "the server does not allow this method on the requested resource",
                         ));

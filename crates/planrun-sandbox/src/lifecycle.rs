@@ -80,7 +80,7 @@ impl Store {
     /// added at the end unless already there (k8s.io/kubernetes v1.36.3
     /// `pkg/registry/core/namespace/strategy.go`, namespaceStrategy.PrepareForCreate).
     pub(super) fn prepare_for_create(def: &ResourceDef, obj: &mut Value) {
-        if !(def.group.is_empty() && def.plural == "namespaces") {
+        if !def.is_namespaces() {
             return;
         }
         let Some(obj) = obj.as_object_mut() else {
@@ -110,7 +110,7 @@ impl Store {
     /// its deletion still goes through the namespace controller, which deletes its
     /// content.
     pub(super) fn prepare_for_update(def: &ResourceDef, old: &Value, new: &mut Value) {
-        if !(def.group.is_empty() && def.plural == "namespaces") {
+        if !def.is_namespaces() {
             return;
         }
         // A body that is no object, or whose spec is no object, is refused further on.
@@ -728,7 +728,7 @@ impl Store {
             Vec::new()
         };
         for res in counted {
-            if res.group.is_empty() && res.plural == "namespaces" {
+            if res.is_namespaces() {
                 continue;
             }
             let names = self.names_in(&res, name);
@@ -825,11 +825,10 @@ impl Store {
         if !self.is_finalizing_namespace(name) {
             return;
         }
-        let is_namespaces = |r: &ResKey| r.group.is_empty() && r.plural == "namespaces";
         let remaining = self
             .collections()
             .iter()
-            .filter(|r| !is_namespaces(r))
+            .filter(|r| !r.is_namespaces())
             .any(|res| !self.names_in(res, name).is_empty());
         let key = ResKey::new("", "namespaces");
         let Some(ns) = self.get_opt(&key, "", name).cloned() else {
@@ -929,7 +928,7 @@ fn crd_terminating(reason: &str, message: &str) -> Value {
 /// `pkg/apis/core/v1/defaults.go`, SetDefaults_Namespace).
 pub(super) fn default_on_write(def: &ResourceDef, obj: &mut Value) {
     default_pod_spec(def, obj);
-    if def.group.is_empty() && def.plural == "namespaces" {
+    if def.is_namespaces() {
         let name = str_at(obj, "/metadata/name").to_owned();
         let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
             return;
@@ -952,7 +951,7 @@ pub(super) fn default_on_write(def: &ResourceDef, obj: &mut Value) {
 /// does not bring such a map into being. Only the namespace's `spec` and `status` are
 /// given here.
 pub(super) fn zero_object(def: &ResourceDef) -> Option<Value> {
-    (def.group.is_empty() && def.plural == "namespaces")
+    def.is_namespaces()
         .then(|| json!({"metadata": {}, "spec": {}, "status": {}}))
 }
 

@@ -12,6 +12,11 @@ pub struct ResKey {
 }
 
 impl ResKey {
+    /// Whether this is the core group's `namespaces`.
+    pub fn is_namespaces(&self) -> bool {
+        self.group.is_empty() && self.plural == "namespaces"
+    }
+
     /// A key from group and plural.
     pub fn new(group: &str, plural: &str) -> Self {
         Self {
@@ -53,6 +58,11 @@ pub struct ResourceDef {
 }
 
 impl ResourceDef {
+    /// Whether this is the core group's `namespaces`.
+    pub fn is_namespaces(&self) -> bool {
+        self.group.is_empty() && self.plural == "namespaces"
+    }
+
     /// The storage key.
     pub fn key(&self) -> ResKey {
         ResKey::new(&self.group, &self.plural)

@@ -890,7 +890,7 @@ impl Store {
                 self.try_complete_crd(&crd_name);
             }
         }
-        if res.plural == "namespaces" && res.group.is_empty() {
+        if res.is_namespaces() {
             self.finalizing_namespaces.remove(name);
         }
         // Its dependents, if any, are garbage now.
@@ -1094,7 +1094,7 @@ impl Store {
             }
             name = format!("{generate}{}", self.generate_suffix());
         }
-        let is_namespace = def.group.is_empty() && def.plural == "namespaces";
+        let is_namespace = def.is_namespaces();
         if let Some(why) = name_problem(&name, is_namespace) {
             return Err(ApiError::invalid(
                 &def.kind,
@@ -1480,8 +1480,7 @@ impl Store {
 
     /// Namespaces keep existing while `spec.finalizers` is non-empty.
     fn held_by_system(&self, def: &ResourceDef, obj: &Value) -> bool {
-        def.group.is_empty()
-            && def.plural == "namespaces"
+        def.is_namespaces()
             && obj
                 .pointer("/spec/finalizers")
                 .and_then(Value::as_array)
@@ -1499,7 +1498,7 @@ impl Store {
         let old = self.get(def, ns, name)?;
         let uid = meta(&old, "uid").unwrap_or_default();
         let rv = meta(&old, "resourceVersion").unwrap_or_default();
-        let is_namespace = def.group.is_empty() && def.plural == "namespaces";
+        let is_namespace = def.is_namespaces();
         // The namespace registry checks preconditions itself and words them its way
         // (k8s.io/kubernetes v1.36.3 pkg/registry/core/namespace/storage/storage.go);
         // the generic registry names the kind (k8s.io/apiserver pkg/registry/rest/delete.go).
@@ -1543,7 +1542,7 @@ impl Store {
                 "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
             )));
         }
-        if def.group.is_empty() && def.plural == "namespaces" {
+        if def.is_namespaces() {
             return self.delete_namespace(def, old, opts.dry_run);
         }
         if def.group == "apiextensions.k8s.io" && def.plural == "customresourcedefinitions" {
@@ -1826,8 +1825,7 @@ fn prune_empty(def: &ResourceDef, obj: &mut Value) {
     }
     // A namespace's `spec.finalizers` is omitted when empty (k8s.io/api v0.36.3
     // `core/v1/types.go`, NamespaceSpec, `omitempty`).
-    if def.group.is_empty()
-        && def.plural == "namespaces"
+    if def.is_namespaces()
         && let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut)
         && spec.get("finalizers").is_some_and(empty)
     {
